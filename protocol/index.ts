@@ -1,0 +1,10 @@
+/**
+ * `ln-mailbox/protocol`: the wire contract. Pure codecs and validators for
+ * envelopes, mailbox addresses, relay frames and payment messages.
+ * This file only re-exports.
+ * @module
+ */
+export * from './errors.js';
+export * from './bytes.js';
+export * from './envelope.js';
+export * from './relay.js';

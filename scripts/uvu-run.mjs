@@ -1,0 +1,17 @@
+// Loads the given uvu test files into one process and runs them in order,
+// the way uvu's own CLI does (uvu/run), so that suites share one summary.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+globalThis.UVU_DEFER = 1;
+const uvu = await import('uvu');
+const files = process.argv.slice(2);
+let idx = 0;
+for (const file of files) {
+  globalThis.UVU_INDEX = idx++;
+  globalThis.UVU_QUEUE.push([file.replace(/^.*\/test\//, '')]);
+  await import(pathToFileURL(resolve(file)).href);
+}
+await uvu.exec(false);
+// Servers or timers a suite forgot to close must not hang the run.
+setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

@@ -1,0 +1,5 @@
+/**
+ * `ln-mailbox/server`: the relay. This file only re-exports.
+ * @module
+ */
+export {};

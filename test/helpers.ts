@@ -1,0 +1,27 @@
+/** Shared test helpers. */
+import * as assert from 'uvu/assert';
+import { isLnMailboxError } from '../protocol/errors.js';
+
+/** Asserts that `fn` throws an LnMailboxError with `code` (sync). */
+export function throwsCode(fn: () => unknown, code: string, msg?: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isLnMailboxError(e), `${msg ?? ''} expected LnMailboxError ${code}, got ${String(e)}`);
+    assert.is((e as { code: string }).code, code, msg);
+    return;
+  }
+  assert.unreachable(`${msg ?? ''} expected throw with ${code}`);
+}
+
+/** Asserts that the promise rejects with an LnMailboxError with `code`. */
+export async function rejectsCode(p: Promise<unknown> | (() => Promise<unknown>), code: string, msg?: string): Promise<void> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    assert.ok(isLnMailboxError(e), `${msg ?? ''} expected LnMailboxError ${code}, got ${String(e)}`);
+    assert.is((e as { code: string }).code, code, msg);
+    return;
+  }
+  assert.unreachable(`${msg ?? ''} expected rejection with ${code}`);
+}
