@@ -8,3 +8,5 @@ export * from './errors.js';
 export * from './bytes.js';
 export * from './envelope.js';
 export * from './relay.js';
+export * from './codec.js';
+export * from './payment.js';
