@@ -104,6 +104,15 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The relay is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  // --- mailbox client --------------------------------------------------------
+  /** A relay could not be reached (connection refused, DNS failure, timeout). */
+  RELAY_UNREACHABLE: 'RELAY_UNREACHABLE',
+  /** A relay answered outside the protocol (unexpected status or JSON, or a pushed envelope whose bytes do not match its id). */
+  RELAY_BAD_RESPONSE: 'RELAY_BAD_RESPONSE',
+  /** Every relay of a multi-relay operation failed, with different codes; `cause` is an AggregateError of the per-relay errors. */
+  ALL_RELAYS_FAILED: 'ALL_RELAYS_FAILED',
+  /** A subscription handler threw; the envelope was not acknowledged and will be delivered again. */
+  HANDLER_FAILED: 'HANDLER_FAILED',
   // --- payment protocol ------------------------------------------------------
   /** A payment message is malformed or has an unknown type/version. */
   PAYMENT_BAD_MESSAGE: 'PAYMENT_BAD_MESSAGE',
