@@ -1,0 +1,167 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToNumberBE } from '@noble/curves/utils.js';
+import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
+} from '../../src/crypto/index.js';
+import { _signWithNonce } from '../../src/crypto/bip340.js';
+import { throwsCode } from '../helpers.js';
+import { readVectors } from './csv.js';
+
+const t = suite('crypto/bip340');
+const { Point } = secp256k1;
+const N = Point.Fn.ORDER;
+const P_FIELD = 'FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F';
+const h = (s: string) => hexToBytes(s);
+const rows = readVectors('bip340.csv');
+
+t('bip340.csv: all 19 rows (keygen, exact signing, verification)', () => {
+  assert.is(rows.length, 19);
+  let signed = 0;
+  for (const r of rows) {
+    const pk = h(r['public key']!);
+    const msg = h(r.message!);
+    const sig = h(r.signature!);
+    const expected = r['verification result'] === 'TRUE';
+    if (r['secret key'] !== '') {
+      const sk = h(r['secret key']!);
+      assert.is(bytesToHex(getPublicKey(sk)).toUpperCase(), r['public key'], `row ${r.index} pubkey`);
+      assert.is(bytesToHex(sign(msg, sk, h(r.aux_rand!))).toUpperCase(), r.signature, `row ${r.index} sign`);
+      signed++;
+    }
+    assert.is(verify(sig, msg, pk), expected, `row ${r.index} verify (${r.comment})`);
+  }
+  assert.is(signed, 8); // rows 0-3 and 15-18 carry a secret key
+});
+
+t('bip340.csv: variable-length messages (rows 15-18: 0, 1, 17, 100 bytes)', () => {
+  const lens = rows.filter((r) => Number(r.index) >= 15).map((r) => h(r.message!).length);
+  assert.equal(lens, [0, 1, 17, 100]);
+  for (const r of rows.filter((x) => Number(x.index) >= 15)) {
+    const sig = h(r.signature!);
+    const msg = h(r.message!);
+    assert.ok(verify(sig, msg, h(r['public key']!)));
+    // One byte more or less must break it: the message length is committed.
+    assert.not.ok(verify(sig, new Uint8Array([...msg, 0]), h(r['public key']!)));
+  }
+});
+
+t('challenge matches the e behind a vector signature: s·G = R + e·P', () => {
+  const r = rows[1]!;
+  const sig = h(r.signature!);
+  const rx = sig.subarray(0, 32);
+  const px = h(r['public key']!);
+  const msg = h(r.message!);
+  const e = challenge(rx, px, msg);
+  const s = bytesToNumberBE(sig.subarray(32));
+  const lhs = Point.BASE.multiply(s);
+  const rhs = parsePublicKey(rx).add(parsePublicKey(px).multiply(e));
+  assert.ok(lhs.equals(rhs));
+  assert.ok(e < N);
+  assert.is.not(challenge(rx, px, new Uint8Array(0)), e);
+});
+
+t('signaturePoint(R, P, m) equals s·G for the vector signatures', () => {
+  for (const r of rows.filter((x) => x['verification result'] === 'TRUE')) {
+    const sig = h(r.signature!);
+    const T = signaturePoint(sig.subarray(0, 32), h(r['public key']!), h(r.message!));
+    assert.is(bytesToHex(T), bytesToHex(Point.BASE.multiply(bytesToNumberBE(sig.subarray(32))).toBytes(true)), `row ${r.index}`);
+  }
+});
+
+t('_signWithNonce: random keys and nonces give valid signatures whose s·G is predicted', () => {
+  for (let i = 0; i < 16; i++) {
+    const sk = secp256k1.utils.randomSecretKey();
+    const k = bytesToNumberBE(secp256k1.utils.randomSecretKey());
+    const msg = crypto.getRandomValues(new Uint8Array(i * 7));
+    const sig = _signWithNonce(msg, sk, k);
+    const px = getPublicKey(sk);
+    assert.ok(verify(sig, msg, px));
+    // R.x is that of k·G, whatever the parity of its y.
+    assert.is(bytesToHex(sig.subarray(0, 32)), bytesToHex(Point.BASE.multiply(k).toBytes(true).subarray(1)));
+    const T = signaturePoint(sig.subarray(0, 32), px, msg);
+    assert.is(bytesToHex(T), bytesToHex(Point.BASE.multiply(bytesToNumberBE(sig.subarray(32))).toBytes(true)));
+  }
+});
+
+t('_signWithNonce: same nonce for two messages leaks the key (why nonces are burned)', () => {
+  const sk = h('B7E151628AED2A6ABF7158809CF4F3C762E7160F38B4DA56A784D9045190CFEF');
+  const k = 12345678901234567890n;
+  const m1 = new Uint8Array(32).fill(1);
+  const m2 = new Uint8Array(32).fill(2);
+  const s1 = _signWithNonce(m1, sk, k);
+  const s2 = _signWithNonce(m2, sk, k);
+  const px = getPublicKey(sk);
+  const Fn = Point.Fn;
+  const e1 = challenge(s1.subarray(0, 32), px, m1);
+  const e2 = challenge(s2.subarray(0, 32), px, m2);
+  const d = Fn.div(Fn.sub(bytesToNumberBE(s1.subarray(32)), bytesToNumberBE(s2.subarray(32))), Fn.sub(e1, e2));
+  // d is the even-y key: equal to sk or n - sk.
+  const d0 = parseSecretKey(sk);
+  assert.ok(d === d0 || d === N - d0);
+  throwsCode(() => _signWithNonce(m1, sk, 0n), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => _signWithNonce(m1, sk, N), ErrorCode.INVALID_SECRET_KEY);
+});
+
+t('parseSecretKey / parsePublicKey / parseCompressedPoint reject bad input', () => {
+  assert.is(parseSecretKey(h('00'.repeat(31) + '03')), 3n);
+  throwsCode(() => parseSecretKey(new Uint8Array(32)), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => parseSecretKey(h(N.toString(16))), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => parseSecretKey(h('ff'.repeat(32))), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => parseSecretKey(new Uint8Array(31)), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => parseSecretKey('00' as unknown as Uint8Array), ErrorCode.INVALID_TYPE);
+
+  assert.ok(parsePublicKey(h(rows[1]!['public key']!)).toAffine().y % 2n === 0n);
+  throwsCode(() => parsePublicKey(h(rows[5]!['public key']!)), ErrorCode.INVALID_PUBLIC_KEY); // not on curve
+  throwsCode(() => parsePublicKey(h(P_FIELD)), ErrorCode.INVALID_PUBLIC_KEY); // x = p
+  throwsCode(() => parsePublicKey(new Uint8Array(32)), ErrorCode.INVALID_PUBLIC_KEY); // x = 0
+  throwsCode(() => parsePublicKey(new Uint8Array(33)), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => parsePublicKey([1, 2] as unknown as Uint8Array), ErrorCode.INVALID_TYPE);
+
+  const G = Point.BASE.toBytes(true);
+  assert.ok(parseCompressedPoint(G).equals(Point.BASE));
+  assert.ok(parseCompressedPoint(Point.BASE.negate().toBytes(true)).equals(Point.BASE.negate()));
+  throwsCode(() => parseCompressedPoint(new Uint8Array([0x04, ...G.subarray(1)])), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => parseCompressedPoint(new Uint8Array(33)), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => parseCompressedPoint(h('02' + P_FIELD)), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => parseCompressedPoint(h('02' + rows[5]!['public key'])), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => parseCompressedPoint(Point.BASE.toBytes(false)), ErrorCode.INVALID_LENGTH);
+});
+
+t('getPublicKey / sign / verify / challenge / signaturePoint: typed errors at the door', () => {
+  const sk = h(rows[1]!['secret key']!);
+  const pk = getPublicKey(sk);
+  const msg = new Uint8Array(32);
+  const sig = sign(msg, sk);
+  assert.ok(verify(sig, msg, pk));
+  assert.is.not(bytesToHex(sign(msg, sk)), bytesToHex(sig)); // fresh aux_rand by default
+
+  throwsCode(() => getPublicKey(new Uint8Array(32)), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => getPublicKey(new Uint8Array(64)), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => sign(msg, new Uint8Array(32)), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => sign(msg, h(N.toString(16))), ErrorCode.INVALID_SECRET_KEY);
+  throwsCode(() => sign(msg, sk, new Uint8Array(31)), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => sign('hello' as unknown as Uint8Array, sk), ErrorCode.INVALID_TYPE);
+
+  throwsCode(() => verify(sig.subarray(0, 63), msg, pk), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => verify(sig, msg, new Uint8Array(33)), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => verify(sig, null as unknown as Uint8Array, pk), ErrorCode.INVALID_TYPE);
+  // Well-typed garbage never throws: it just does not verify.
+  assert.not.ok(verify(new Uint8Array(64), msg, pk));
+  assert.not.ok(verify(new Uint8Array(64).fill(0xff), msg, pk));
+  assert.not.ok(verify(sig, msg, h(P_FIELD)));
+  assert.not.ok(verify(sig, msg, new Uint8Array(32)));
+
+  throwsCode(() => challenge(new Uint8Array(31), pk, msg), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => challenge(pk, new Uint8Array(33), msg), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => challenge(pk, pk, 7 as unknown as Uint8Array), ErrorCode.INVALID_TYPE);
+
+  throwsCode(() => signaturePoint(h(rows[5]!['public key']!), pk, msg), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => signaturePoint(sig.subarray(0, 32), h(P_FIELD), msg), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => signaturePoint(sig.subarray(0, 31), pk, msg), ErrorCode.INVALID_LENGTH);
+});
+
+t.run();
