@@ -110,6 +110,40 @@ export function authMessage(origin: string, challenge: Uint8Array, mailbox: Uint
   );
 }
 
+/**
+ * Signs the auth message for `mailbox` (BIP340). The mailbox id is the x-only
+ * public key of `secretKey`.
+ * @param auxRand 32 bytes of BIP340 auxiliary randomness (fresh random by default)
+ * @returns the 64-byte signature
+ */
+export function signAuth(origin: string, challenge: Uint8Array, secretKey: Uint8Array, auxRand?: Uint8Array): Uint8Array {
+  abytes(secretKey, 32, 'secretKey');
+  const mailbox = schnorr.getPublicKey(secretKey);
+  return schnorr.sign(authMessage(origin, challenge, mailbox), secretKey, auxRand);
+}
+
+/**
+ * Verifies a mailbox owner's auth signature (BIP340) over
+ * {@link authMessage}. Never throws on hostile bytes: a malformed key or
+ * signature of the right length simply does not verify.
+ * @throws LnMailboxError INVALID_TYPE / INVALID_LENGTH only for wrong argument types or lengths
+ */
+export function verifyAuth(
+  origin: string,
+  challenge: Uint8Array,
+  mailbox: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const msg = authMessage(origin, challenge, mailbox);
+  abytes(signature, 64, 'signature');
+  try {
+    return schnorr.verify(signature, msg, mailbox);
+  } catch {
+    // Not on the curve, or r/s out of range: an invalid signature, not a fault.
+    return false;
+  }
+}
+
 /** Normalizes a relay base URL to the origin string bound into the auth message. */
 export function relayOrigin(url: string): string {
   try {
