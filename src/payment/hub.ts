@@ -1,0 +1,374 @@
+/**
+ * The Hub (S) of mode 1 (DESIGN.md §2): co-signs the payer's state n while
+ * recording the payment point T = R_A + e·P_A of the payer's future update
+ * signature, then buys that signature from the payee with a PTLC locked to T.
+ *
+ * Safety rules enforced here (each has an adversarial test):
+ * - S pays only for T of the latest pending state of the payer's channel,
+ *   only before the offer's (and the invoice's) expiry, and only once;
+ * - S refuses an invoice whose PTLC timeout plus the safety margin would not
+ *   be below the payer channel's settlement CSV delay;
+ * - S refuses to cancel once the PTLC is extended, and refuses invoices for a
+ *   cancelled (superseded) state;
+ * - the revealed t is checked (t·G = T) and completes A's update signature,
+ *   which is verified against the real sighash before S signs its own.
+ * @module
+ */
+import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
+import {
+  PaymentType, decodeChannelState, encodeChannelState, encodePayment, verifyInvoice, type PaymentMessageOf,
+} from '../../protocol/payment.js';
+import type { NonceStore } from '../crypto/nonce.js';
+import { adaptorPoint } from '../crypto/adaptor.js';
+import { Channel, type ChannelJson } from '../channel/channel.js';
+import { addPtlc, checkPtlcTimelock, resolvePtlc, sameState, transfer } from '../channel/state.js';
+import { presignPtlcClaim, UPDATE_HASH_TYPE } from '../channel/txs.js';
+import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+
+/** Status of a payment the hub handles. */
+export type HubStatus = 'pending' | 'extended' | 'committed' | 'bought' | 'settled' | 'cancelled';
+
+/** One payment as the hub persists it. Byte fields are hex. */
+export interface HubPayment {
+  offerId: string;
+  payerChannel: string;
+  n: number;
+  amount: number;
+  fee: number;
+  expiry: number;
+  point: string;
+  payerNonce: string;
+  status: HubStatus;
+  payeeChannel?: string;
+  invoice?: string;
+  ptlcState?: number;
+  secret?: string;
+}
+
+/** A channel of the hub with one peer. */
+export interface HubPeer {
+  channel: Channel;
+  /** The peer's identity (mailbox) key, x-only. */
+  peerKey: Uint8Array;
+  /** The peer's mailbox address. */
+  peerAddress: string;
+}
+
+/** Static configuration of a hub. */
+export interface HubConfig {
+  /** The hub's identity key (x-only) and mailbox address, as put in offers. */
+  identityKey: Uint8Array;
+  address: string;
+  /** The hub's channel secret key (used in every channel). */
+  channelKey: Uint8Array;
+  /** Fee the hub charges: `base + amount·ppm/1e6` sats. */
+  fee: { base: number; ppm: number };
+  /** Safety margin in blocks of the timelock rule. */
+  safetyMargin: number;
+  /** Largest PTLC timeout delta (blocks) the hub grants a payee. */
+  maxTimeoutDelta: number;
+}
+
+/** Persisted state of a {@link Hub}. */
+export interface HubJson {
+  peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  payments: Record<string, HubPayment>;
+}
+
+/** The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after every step. */
+export class Hub {
+  readonly peers: Map<string, HubPeer>;
+  readonly payments: Map<string, HubPayment>;
+
+  constructor(
+    readonly config: HubConfig,
+    peers: HubPeer[],
+    private readonly nonces: NonceStore,
+    payments: Record<string, HubPayment> = {},
+  ) {
+    this.peers = new Map(peers.map((p) => [bytesToHex(p.channel.params.channelId), p]));
+    this.payments = new Map(Object.entries(payments));
+  }
+
+  /** The fee the hub asks for `amount`. */
+  feeFor(amount: number): number {
+    return this.config.fee.base + Math.floor((amount * this.config.fee.ppm) / 1_000_000);
+  }
+
+  /**
+   * Handles one message. A message that breaks a rule is answered with a
+   * REJECT to its sender and changes nothing; duplicates change nothing.
+   */
+  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const m = inc.message;
+    try {
+      switch (m.type) {
+        case PaymentType.UPDATE_PROPOSE:
+          return await this.onPropose(inc.from, m, ctx);
+        case PaymentType.INVOICE:
+          return await this.onInvoice(inc.from, m, ctx);
+        case PaymentType.PTLC_ACCEPT:
+          return await this.onPtlcAccept(inc.from, m);
+        case PaymentType.PTLC_FULFILL:
+          return await this.onFulfill(inc.from, m);
+        case PaymentType.PTLC_SETTLE_ACK:
+          return this.onSettleAck(inc.from, m);
+        case PaymentType.CANCEL_PROPOSE:
+          return await this.onCancel(inc.from, m);
+        case PaymentType.CANCEL_COMMIT:
+          return this.onCancelCommit(inc.from, m);
+        case PaymentType.PTLC_FAIL:
+          return this.onPtlcFail(inc.from, m);
+        default:
+          return ignored(m.type, 'not a message for the hub');
+      }
+    } catch (e) {
+      if (!isLnMailboxError(e)) throw e;
+      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
+      const peer = this.peerByKey(inc.from) ?? this.invoiceSender(m);
+      const s = step();
+      if (peer) s.send.push({ to: peer, message: rejectMessage(m.type, ref, e.code, e.message) });
+      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
+      return s;
+    }
+  }
+
+  private peerByKey(key: Uint8Array): string | undefined {
+    for (const p of this.peers.values()) if (equalBytes(p.peerKey, key)) return p.peerAddress;
+    return undefined;
+  }
+
+  private invoiceSender(m: Incoming['message']): string | undefined {
+    return m.type === PaymentType.INVOICE && m.payeeAddress.startsWith('lnmb1') ? m.payeeAddress : undefined;
+  }
+
+  /** The channel `id` whose peer is `from`. */
+  private peer(id: Uint8Array, from: Uint8Array): HubPeer {
+    const p = this.peers.get(bytesToHex(id));
+    if (!p) reject('unknown channel');
+    if (!equalBytes(p.peerKey, from)) reject('message does not come from the channel peer');
+    return p;
+  }
+
+  private async onPropose(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>, ctx: StepContext): Promise<Step> {
+    const id = bytesToHex(m.offerId);
+    if (this.payments.has(id)) return ignored(m.type, 'duplicate proposal');
+    const { channel: ch } = this.peer(m.channelId, from);
+    if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
+    if (!(m.expiry > ctx.now)) reject('offer already expired');
+    if (m.fee < this.feeFor(m.amount)) reject(`fee ${m.fee} below the hub's fee ${this.feeFor(m.amount)}`);
+    const proposed = decodeChannelState(m.state);
+    const expected = transfer(ch.enforceable.state, 0, m.amount + m.fee, proposed.n);
+    if (!sameState(proposed, expected)) reject('proposed state does not move exactly amount + fee to the hub', ErrorCode.CHANNEL_INVARIANT);
+    // A new proposal overwrites a pending one only if that one was never extended.
+    const prior = this.pendingOn(bytesToHex(m.channelId));
+    if (prior && prior.status !== 'pending') reject('a PTLC is already extended for the pending state');
+    ch.propose(proposed);
+    ch.receiveSettlementSig(m.settleSig);
+    ch.receiveUpdateNonce(m.updateNonce);
+    const settleSig = ch.signSettlement(this.config.channelKey);
+    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    if (prior) prior.status = 'cancelled';
+    // DESIGN.md §2 step 3: T = R_A + e·P_A from public data; the point S will pay for.
+    const point = ch.updatePoint(0);
+    this.payments.set(id, {
+      offerId: id, payerChannel: bytesToHex(m.channelId), n: proposed.n, amount: m.amount, fee: m.fee, expiry: m.expiry,
+      point: bytesToHex(point), payerNonce: bytesToHex(m.updateNonce), status: 'pending',
+    });
+    const s = step();
+    s.send.push({
+      to: this.peers.get(bytesToHex(m.channelId))!.peerAddress,
+      message: { type: PaymentType.UPDATE_ACCEPT, channelId: m.channelId, n: proposed.n, updateNonce: R, settleSig },
+    });
+    s.events.push({ kind: 'proposed', offerId: id });
+    return s;
+  }
+
+  private pendingOn(channelHex: string): HubPayment | undefined {
+    for (const p of this.payments.values())
+      if (p.payerChannel === channelHex && (p.status === 'pending' || p.status === 'extended' || p.status === 'committed')) return p;
+    return undefined;
+  }
+
+  private async onInvoice(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>, ctx: StepContext): Promise<Step> {
+    if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
+    if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
+    const id = bytesToHex(m.offerId);
+    const p = this.payments.get(id);
+    if (!p) reject('unknown offer');
+    if (p.status !== 'pending') {
+      if (p.status === 'cancelled') reject('the offer was cancelled: its state is superseded');
+      return ignored(m.type, 'invoice already handled');
+    }
+    const payer = this.peers.get(p.payerChannel)!.channel;
+    // Pay only for T of the latest pending state, before expiry.
+    if (!payer.pending || payer.pending.state.n !== p.n) reject('the offer is not for the latest pending state');
+    if (bytesToHex(m.point) !== p.point) reject('invoice point differs from the recorded payment point');
+    if (m.amount !== p.amount) reject('invoice amount differs from the offer');
+    if (!(ctx.now < p.expiry)) reject('offer expired');
+    if (!(ctx.now < m.expiry)) reject('invoice expired');
+    const payee = this.peer(m.payeeChannel, from);
+    if (payee.channel.me !== 0) reject('the hub is party 0 of a payee channel');
+    if (m.timeoutDelta > this.config.maxTimeoutDelta) reject(`timeout delta ${m.timeoutDelta} above the hub's maximum`);
+    const timeout = ctx.height + m.timeoutDelta;
+    checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin);
+    const ch = payee.channel;
+    if (ch.pending) reject('the payee channel is busy');
+    const next = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: 0, amount: m.amount, point: m.point, timeout }, ch.topN + 1);
+    ch.propose(next);
+    const settleSig = ch.signSettlement(this.config.channelKey);
+    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    // B claims the PTLC output with its own signature and this one, completed by t.
+    const claimPresig = presignPtlcClaim(ch.params, next, m.offerId, this.config.channelKey);
+    p.status = 'extended';
+    p.payeeChannel = bytesToHex(m.payeeChannel);
+    p.invoice = bytesToHex(encodePayment(m));
+    p.ptlcState = next.n;
+    const s = step();
+    s.send.push({
+      to: payee.peerAddress,
+      message: {
+        type: PaymentType.PTLC_ADD, channelId: m.payeeChannel, state: encodeChannelState(next), offerId: m.offerId,
+        updateNonce: R, settleSig, claimPresig,
+      },
+    });
+    s.events.push({ kind: 'ptlc_extended', offerId: id, timeout });
+    return s;
+  }
+
+  private async onPtlcAccept(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>): Promise<Step> {
+    const { channel: ch, peerAddress } = this.peer(m.channelId, from);
+    const p = this.byPtlc(bytesToHex(m.channelId), m.n, 'extended');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
+    ch.receiveSettlementSig(m.settleSig);
+    ch.receiveUpdateNonce(m.updateNonce);
+    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
+    ch.receiveUpdateSig(m.updateSig);
+    p.status = 'committed';
+    const s = step();
+    s.send.push({ to: peerAddress, message: { type: PaymentType.PTLC_COMMIT, channelId: m.channelId, n: m.n, updateSig: sig } });
+    s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
+    return s;
+  }
+
+  private byPtlc(channelHex: string, n: number, status: HubStatus): HubPayment | undefined {
+    for (const p of this.payments.values()) if (p.payeeChannel === channelHex && p.ptlcState === n && p.status === status) return p;
+    return undefined;
+  }
+
+  private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
+    const { channel: sb, peerAddress } = this.peer(m.channelId, from);
+    const id = bytesToHex(m.offerId);
+    const p = this.payments.get(id);
+    if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
+    if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
+    const next = decodeChannelState(m.state);
+    const expected = resolvePtlc(sb.enforceable.state, m.offerId, 'fulfil', next.n);
+    if (!sameState(next, expected)) reject('fulfilled state does not pay exactly the PTLC to the payee', ErrorCode.CHANNEL_INVARIANT);
+    // 1. Complete the payer's update n: its signature is (R_A, t).
+    const payer = this.peers.get(p.payerChannel)!;
+    const as = payer.channel;
+    const sigA = new Uint8Array(65);
+    sigA.set(hexToBytes(p.payerNonce, 32), 0);
+    sigA.set(m.secret, 32);
+    sigA[64] = UPDATE_HASH_TYPE;
+    const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey);
+    as.receiveUpdateSig(sigA, 0); // verifies against the real sighash; promotes state n
+    p.status = 'bought';
+    p.secret = bytesToHex(m.secret);
+    // 2. Move the payee channel on: the PTLC becomes the payee's balance.
+    sb.propose(next);
+    sb.receiveSettlementSig(m.settleSig);
+    sb.receiveUpdateNonce(m.updateNonce);
+    const settleSig = sb.signSettlement(this.config.channelKey);
+    const R = await sb.commitUpdateNonce(this.nonces, this.config.channelKey);
+    const updSig = await sb.signUpdate(this.nonces, this.config.channelKey);
+    const s = step();
+    s.send.push({
+      to: peerAddress,
+      message: { type: PaymentType.PTLC_SETTLE, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig: updSig },
+    });
+    // 3. Tell the payer: the receipt (B's invoice, t) and our update signature.
+    s.send.push({
+      to: payer.peerAddress,
+      message: {
+        type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: m.secret,
+        updateSig: ourSigN, invoice: hexToBytes(p.invoice!),
+      },
+    });
+    s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
+    return s;
+  }
+
+  private onSettleAck(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>): Step {
+    const { channel: ch } = this.peer(m.channelId, from);
+    if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
+    ch.receiveUpdateSig(m.updateSig);
+    const p = [...this.payments.values()].find((x) => x.status === 'bought' && x.payeeChannel === bytesToHex(m.channelId));
+    if (p) p.status = 'settled';
+    const s = step();
+    if (p) s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+    return s;
+  }
+
+  private async onCancel(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>): Promise<Step> {
+    const { channel: ch, peerAddress } = this.peer(m.channelId, from);
+    const id = bytesToHex(m.offerId);
+    const p = this.payments.get(id);
+    if (!p) reject('unknown offer');
+    if (p.status === 'cancelled') return ignored(m.type, 'already cancelled');
+    // Until the PTLC is extended, A and S may overwrite state n; after, never.
+    if (p.status !== 'pending') reject('the PTLC is already extended to the payee; the payment cannot be cancelled');
+    const next = decodeChannelState(m.state);
+    const e = ch.enforceable.state;
+    const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+    if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
+    ch.propose(next);
+    ch.receiveSettlementSig(m.settleSig);
+    ch.receiveUpdateNonce(m.updateNonce);
+    const settleSig = ch.signSettlement(this.config.channelKey);
+    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    const updateSig = await ch.signUpdate(this.nonces, this.config.channelKey);
+    p.status = 'cancelled';
+    const s = step();
+    s.send.push({ to: peerAddress, message: { type: PaymentType.CANCEL_ACCEPT, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig } });
+    s.events.push({ kind: 'cancelled', offerId: id });
+    return s;
+  }
+
+  private onCancelCommit(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_COMMIT>): Step {
+    const { channel: ch } = this.peer(m.channelId, from);
+    if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending cancellation');
+    ch.receiveUpdateSig(m.updateSig);
+    return step();
+  }
+
+  private onPtlcFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
+    const { channel: ch } = this.peer(m.channelId, from);
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'extended') return ignored(m.type, 'no extended PTLC to fail');
+    // The payee refused the PTLC before co-signing: state m was never enforceable; drop it.
+    if (ch.pending && ch.pending.state.n === p.ptlcState) ch.pending = undefined;
+    p.status = 'pending';
+    delete p.ptlcState;
+    const s = step();
+    s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  /** Persisted state. */
+  toJSON(): HubJson {
+    const peers: HubJson['peers'] = {};
+    for (const [id, p] of this.peers) peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+    return { peers, payments: Object.fromEntries(this.payments) };
+  }
+
+  /** Restores a hub from {@link Hub.toJSON}. */
+  static fromJSON(config: HubConfig, j: HubJson, nonces: NonceStore): Hub {
+    const peers = Object.values(j.peers).map((p) => ({
+      channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress,
+    }));
+    return new Hub(config, peers, nonces, j.payments);
+  }
+}

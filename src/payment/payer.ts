@@ -1,0 +1,252 @@
+/**
+ * The Payer (A) of mode 1 (DESIGN.md §2): pre-signs a channel state with its
+ * hub and leaves the signature, sealed, in the payee's mailbox.
+ *
+ * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
+ * committed nonce R_A of its update signature) → UPDATE_ACCEPT (the hub's
+ * settlement signature and nonce) → A signs update n with R_A and sends the
+ * OFFER (with s_A) to the payee, never to the hub → … → COMPLETION from the
+ * hub: the payee's signed invoice, the scalar t = s_A, and the hub's update
+ * signature, all verified before the state is accepted.
+ * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
+ * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
+ * envelope is retracted.
+ * @module
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode, fail } from '../../protocol/errors.js';
+import {
+  PaymentType, decodePayment, encodeChannelState, verifyInvoice, type PaymentMessageOf,
+} from '../../protocol/payment.js';
+import type { NonceStore } from '../crypto/nonce.js';
+import { adaptorPoint } from '../crypto/adaptor.js';
+import { Channel, type ChannelJson } from '../channel/channel.js';
+import { transfer } from '../channel/state.js';
+import { ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+
+/** Status of an outgoing payment. */
+export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled';
+
+/** One outgoing payment as the payer persists it. Byte fields are hex. */
+export interface PayerPayment {
+  offerId: string;
+  payeeAddress: string;
+  payeeKey: string;
+  amount: number;
+  fee: number;
+  expiry: number;
+  memo: string;
+  n: number;
+  status: PayerStatus;
+  point?: string;
+  retractionSecret: string;
+  receipt?: { invoice: string; secret: string; n: number };
+}
+
+/** Static configuration of a payer. */
+export interface PayerConfig {
+  /** The hub's identity (mailbox) key, x-only. */
+  hubKey: Uint8Array;
+  /** The hub's mailbox address. */
+  hubAddress: string;
+  /** The payer's channel secret key (party 0 of the A–S channel). */
+  channelKey: Uint8Array;
+}
+
+/** Persisted state of a {@link Payer}. */
+export interface PayerJson {
+  channel: ChannelJson;
+  payments: Record<string, PayerPayment>;
+}
+
+/** A payment request: whom to pay, how much, the hub's fee and the offer's expiry. */
+export interface PayRequest {
+  /** The payee's decoded mailbox address: its key and address string. */
+  payee: { publicKey: Uint8Array; address: string };
+  amount: number;
+  fee: number;
+  /** Offer expiry, ms since the epoch. */
+  expiry: number;
+  memo?: string;
+  /** Fixed offer id and randomness, for deterministic tests only. */
+  offerId?: Uint8Array;
+}
+
+/** The payer role engine. Pure: the runtime persists {@link Payer.toJSON} after every step. */
+export class Payer {
+  readonly channel: Channel;
+  readonly payments: Map<string, PayerPayment>;
+
+  constructor(
+    readonly config: PayerConfig,
+    channel: Channel,
+    private readonly nonces: NonceStore,
+    payments: Record<string, PayerPayment> = {},
+  ) {
+    if (channel.me !== 0) fail(ErrorCode.INVALID_RANGE, 'the payer is party 0 of its channel with the hub');
+    this.channel = channel;
+    this.payments = new Map(Object.entries(payments));
+  }
+
+  /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
+  async pay(req: PayRequest, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+    if (this.channel.pending) reject('a payment is already in flight on this channel');
+    if (!(req.expiry > ctx.now)) reject('offer expiry must be in the future');
+    const ch = this.channel;
+    const n = ch.topN + 1;
+    const next = transfer(ch.enforceable.state, 0, req.amount + req.fee, n);
+    ch.propose(next);
+    const settleSig = ch.signSettlement(this.config.channelKey);
+    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    const offerId = req.offerId ?? randomBytes(32);
+    const id = bytesToHex(offerId);
+    this.payments.set(id, {
+      offerId: id, payeeAddress: req.payee.address, payeeKey: bytesToHex(req.payee.publicKey), amount: req.amount,
+      fee: req.fee, expiry: req.expiry, memo: req.memo ?? '', n, status: 'proposed',
+      retractionSecret: bytesToHex(randomBytes(32)),
+    });
+    const s = step();
+    s.send.push({
+      to: this.config.hubAddress,
+      message: {
+        type: PaymentType.UPDATE_PROPOSE, channelId: ch.params.channelId, state: encodeChannelState(next), offerId,
+        amount: req.amount, fee: req.fee, expiry: req.expiry, updateNonce: R, settleSig,
+      },
+    });
+    s.events.push({ kind: 'proposed', offerId: id });
+    return { offerId: id, step: s };
+  }
+
+  /** Cancels an offered payment that the hub has not yet extended to the payee. */
+  async cancel(offerIdHex: string): Promise<Step> {
+    const p = this.payments.get(offerIdHex);
+    if (!p || (p.status !== 'offered' && p.status !== 'proposed')) reject('no cancellable payment with that id');
+    const ch = this.channel;
+    const e = ch.enforceable.state;
+    const next = { n: ch.topN + 1, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+    ch.propose(next);
+    const settleSig = ch.signSettlement(this.config.channelKey);
+    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    p.status = 'cancelling';
+    const s = step();
+    s.send.push({
+      to: this.config.hubAddress,
+      message: {
+        type: PaymentType.CANCEL_PROPOSE, channelId: ch.params.channelId, offerId: hexToBytes(p.offerId),
+        state: encodeChannelState(next), updateNonce: R, settleSig,
+      },
+    });
+    s.events.push({ kind: 'cancelling', offerId: p.offerId });
+    return s;
+  }
+
+  /** Handles one message from the hub. Unexpected or duplicate messages change nothing. */
+  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    requireSender(inc.from, this.config.hubKey, 'hub');
+    const m = inc.message;
+    switch (m.type) {
+      case PaymentType.UPDATE_ACCEPT:
+        return this.onAccept(m, ctx);
+      case PaymentType.COMPLETION:
+        return this.onCompletion(m);
+      case PaymentType.CANCEL_ACCEPT:
+        return this.onCancelAccept(m);
+      case PaymentType.REJECT:
+        return this.onReject(m);
+      default:
+        return ignored(m.type, 'not a message for the payer');
+    }
+  }
+
+  private byState(n: number, status: PayerStatus): PayerPayment | undefined {
+    for (const p of this.payments.values()) if (p.n === n && p.status === status) return p;
+    return undefined;
+  }
+
+  private async onAccept(m: PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>, ctx: StepContext): Promise<Step> {
+    const p = this.byState(m.n, 'proposed');
+    if (!p || !equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'no proposed payment for that state');
+    const ch = this.channel;
+    ch.receiveSettlementSig(m.settleSig);
+    ch.receiveUpdateNonce(m.updateNonce);
+    // Both settlement signatures are held: only now may A sign update n.
+    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
+    const point = ch.updatePoint(0);
+    p.status = 'offered';
+    p.point = bytesToHex(point);
+    const s = step();
+    s.send.push({
+      to: p.payeeAddress,
+      tag: `offer:${p.offerId}`,
+      retractionSecret: hexToBytes(p.retractionSecret),
+      ttlSeconds: Math.max(60, Math.ceil((p.expiry - ctx.now) / 1000)),
+      message: {
+        type: PaymentType.OFFER, offerId: hexToBytes(p.offerId), hub: this.config.hubKey, hubAddress: this.config.hubAddress,
+        amount: p.amount, expiry: p.expiry, n: p.n, point, updateSighash: ch.updateSighash(), payerKey: ch.params.keys[0],
+        payerSig: sig.subarray(0, 64), memo: p.memo,
+      },
+    });
+    s.events.push({ kind: 'offered', offerId: p.offerId });
+    return s;
+  }
+
+  private onCompletion(m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
+    const id = bytesToHex(m.offerId);
+    const p = this.payments.get(id);
+    if (!p || p.status !== 'offered' || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
+    // The receipt: B's signed invoice for exactly this offer, and t = s_A.
+    const inv = decodePayment(PaymentType.INVOICE, m.invoice);
+    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv)) reject('completion carries an invalid invoice');
+    if (!equalBytes(inv.offerId, m.offerId) || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
+      reject('invoice does not match the offer');
+    if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('invoice is not signed by the payee we paid');
+    if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');
+    const ch = this.channel;
+    const mine = ch.requirePending(m.n).updateSigs[0];
+    if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
+    ch.receiveUpdateSig(m.updateSig, 1);
+    p.status = 'completed';
+    const receipt: Receipt = { invoice: m.invoice, secret: m.secret, n: m.n };
+    p.receipt = { invoice: bytesToHex(m.invoice), secret: bytesToHex(m.secret), n: m.n };
+    const s = step();
+    s.events.push({ kind: 'completed', offerId: id, receipt });
+    return s;
+  }
+
+  private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
+    const p = [...this.payments.values()].find((x) => x.status === 'cancelling');
+    const ch = this.channel;
+    if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no cancellation in flight');
+    ch.receiveSettlementSig(m.settleSig);
+    ch.receiveUpdateNonce(m.updateNonce);
+    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
+    ch.receiveUpdateSig(m.updateSig, 1);
+    p.status = 'cancelled';
+    const s = step();
+    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.CANCEL_COMMIT, channelId: ch.params.channelId, n: m.n, updateSig: sig } });
+    s.send.push({ to: p.payeeAddress, message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(p.offerId), reason: 'cancelled by payer' } });
+    s.retract.push(`offer:${p.offerId}`);
+    s.events.push({ kind: 'cancelled', offerId: p.offerId });
+    return s;
+  }
+
+  private onReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const id = bytesToHex(m.ref);
+    const p = this.payments.get(id);
+    const s = step();
+    if (!p) return ignored(m.type, 'reject for an unknown payment');
+    if (p.status === 'cancelling') {
+      // The hub already extended the PTLC: the payment goes on; drop our pending n+1.
+      p.status = 'offered';
+      this.channel.restoreOverwritten(p.n);
+    }
+    s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
+    return s;
+  }
+
+  /** Persisted state. */
+  toJSON(): PayerJson {
+    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments) };
+  }
+}

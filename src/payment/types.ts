@@ -1,0 +1,103 @@
+/**
+ * Shared shapes of the payment role engines (Payer, Hub, Payee): what goes
+ * in (a decoded message, its authenticated sender, the time and height) and
+ * what comes out (messages to send, envelopes to retract, events).
+ * The engines are pure state machines; the client runtimes do the I/O.
+ * @module
+ */
+import { bytesToHex, equalBytes } from '../../protocol/bytes.js';
+import { ErrorCode, fail, type ErrorCode as Code } from '../../protocol/errors.js';
+import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+
+/** The environment a step runs in; injected so engines stay pure and testable. */
+export interface StepContext {
+  /** Wall-clock time in ms since the epoch. */
+  now: number;
+  /** Current best block height (from the wallet's chain watcher). */
+  height: number;
+}
+
+/** A message the runtime must seal and post. */
+export interface Outbound {
+  /** Destination mailbox address (bech32m `lnmb1…`). */
+  to: string;
+  /** The payment message. */
+  message: PaymentMessage;
+  /** When set, the runtime posts with `sha256(secret)` as retraction hash and remembers the envelope under `tag`. */
+  retractionSecret?: Uint8Array;
+  /** Local label for a posted envelope (e.g. `offer:<offerId>`), used by {@link Step.retract}. */
+  tag?: string;
+  /** Envelope TTL in seconds. */
+  ttlSeconds?: number;
+}
+
+/** Progress events a wallet can show. `offerId` is hex. */
+export type PaymentEvent =
+  | { kind: 'proposed'; offerId: string }
+  | { kind: 'offered'; offerId: string }
+  | { kind: 'offer_received'; offerId: string; amount: number }
+  | { kind: 'invoiced'; offerId: string }
+  | { kind: 'ptlc_extended'; offerId: string; timeout: number }
+  | { kind: 'ptlc_committed'; offerId: string }
+  | { kind: 'signature_bought'; offerId: string; n: number }
+  | { kind: 'paid'; offerId: string; amount: number }
+  | { kind: 'completed'; offerId: string; receipt: Receipt }
+  | { kind: 'cancelling'; offerId: string }
+  | { kind: 'cancelled'; offerId: string }
+  | { kind: 'voided'; offerId: string }
+  | { kind: 'rejected'; offerId: string; code: string; message: string }
+  | { kind: 'ignored'; type: number; reason: string };
+
+/** What the payer holds at the end: the payee's signed invoice and the scalar it revealed. */
+export interface Receipt {
+  /** The payee's signed invoice (encoded INVOICE body). */
+  invoice: Uint8Array;
+  /** The revealed scalar t (= the payer's s_A). */
+  secret: Uint8Array;
+  /** The channel state number that the payment completed. */
+  n: number;
+}
+
+/** The result of one engine step. */
+export interface Step {
+  send: Outbound[];
+  /** Tags of previously posted envelopes the runtime must retract. */
+  retract: string[];
+  events: PaymentEvent[];
+}
+
+/** A decoded payment message with its authenticated sender (the inner-message key). */
+export interface Incoming {
+  from: Uint8Array;
+  message: PaymentMessage;
+}
+
+/** An empty step. */
+export function step(): Step {
+  return { send: [], retract: [], events: [] };
+}
+
+/** A step that changes nothing and reports why the message was ignored. */
+export function ignored(type: number, reason: string): Step {
+  const s = step();
+  s.events.push({ kind: 'ignored', type, reason });
+  return s;
+}
+
+/** Throws PAYMENT_REJECTED with `message`. */
+export function reject(message: string, code: Code = ErrorCode.PAYMENT_REJECTED): never {
+  return fail(code, message);
+}
+
+/** Asserts that `from` is the expected counterpart key (PAYMENT_REJECTED otherwise). */
+export function requireSender(from: Uint8Array, expected: Uint8Array, who: string): void {
+  if (!equalBytes(from, expected)) reject(`message must come from the ${who}`);
+}
+
+/** A REJECT message referring to `ref` (an offer or channel id). */
+export function rejectMessage(refType: number, ref: Uint8Array, code: string, message: string): PaymentMessage {
+  return { type: PaymentType.REJECT, refType, ref, code, message: message.slice(0, 500) };
+}
+
+/** Hex of bytes (record keys). */
+export const hex = bytesToHex;

@@ -1,0 +1,197 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PaymentType } from '../../protocol/payment.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { signWithCommittedNonce } from '../../src/crypto/nonce.js';
+import { nonceId } from '../../src/channel/channel.js';
+import { makeWorld, post, run, deliverOne, kinds, hex, type World } from './fixture.js';
+import { rejectsCode } from '../helpers.js';
+
+const t = suite('payment/mode1');
+const AMOUNT = 50_000;
+
+async function startPayment(w: World, over: { expiry?: number } = {}) {
+  const { offerId, step } = await w.payer.pay(
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: w.hub.feeFor(AMOUNT), expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'coffee' },
+    w.ctx,
+  );
+  post(w, 'A', step);
+  return offerId;
+}
+
+const types = (w: World) => w.log.map((l) => `${l.from}>${l.to}:${l.message.type}`);
+
+t('happy path: A pays while B is offline, A goes offline, B comes online and sells s_A, A returns', async () => {
+  const w = await makeWorld();
+  const fee = w.hub.feeFor(AMOUNT);
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']); // B offline: the offer waits in B's mailbox
+  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.OFFER), 'offer queued for B');
+  // S holds state n half-signed: no update signature of A yet.
+  const sA = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
+  assert.is(sA.pending!.updateSigs[0], null);
+  await run(w, ['S', 'B']); // A offline; B online
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  assert.is(w.hub.payments.get(offerId)!.status, 'settled');
+  // S's view of A–S state n is enforceable with A's completed signature.
+  assert.is(sA.pending, undefined);
+  assert.is(sA.enforceable.state.n, 1);
+  assert.equal(sA.enforceable.state.balances, [600_000 - AMOUNT - fee, 399_000 + AMOUNT + fee]);
+  await run(w); // A comes back: receives the completion
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.equal(w.payer.channel.enforceable.state, sA.enforceable.state);
+  // S–B moved on: B got the amount.
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+  assert.equal(w.payee.channel.enforceable.state.ptlcs, []);
+  assert.equal(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.enforceable.state, w.payee.channel.enforceable.state);
+  const receipt = w.events.find((e) => e.kind === 'completed');
+  assert.ok(receipt && receipt.kind === 'completed' && receipt.receipt.n === 1);
+  assert.equal(types(w).filter((x) => x.startsWith('A>B')), [`A>B:${PaymentType.OFFER}`]);
+});
+
+t('replayed and duplicated messages change nothing', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  // Deliver every message twice.
+  for (let i = 0; i < 200; i++) {
+    const next = w.queue[0];
+    if (!next) break;
+    w.queue.push({ ...next });
+    await deliverOne(w);
+    await deliverOne(w, () => true);
+  }
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  assert.ok(kinds(w).includes('ignored'));
+  assert.is(w.events.filter((e) => e.kind === 'paid').length, 2, 'one paid event at B, one at S');
+});
+
+t('B detects an invalid s_A and issues no invoice', async () => {
+  const w = await makeWorld();
+  await startPayment(w);
+  await run(w, ['A', 'S']);
+  const offer = w.queue.find((q) => q.out.message.type === PaymentType.OFFER)!;
+  const m = offer.out.message as { payerSig: Uint8Array };
+  m.payerSig = m.payerSig.slice();
+  m.payerSig[40]! ^= 1;
+  await run(w, ['S', 'B']);
+  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.INVOICE), 'no invoice sent');
+  assert.ok(w.events.some((e) => e.kind === 'ignored' && /does not verify/.test(e.reason)));
+});
+
+t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock rule', async () => {
+  // wrong T: B forges the point in its (validly signed) invoice
+  {
+    const w = await makeWorld();
+    const offerId = await startPayment(w);
+    await run(w, ['A', 'S']);
+    const offer = w.queue.find((q) => q.out.message.type === PaymentType.OFFER)!.out.message as { point: Uint8Array; payerSig: Uint8Array };
+    // Re-point the offer at another scalar B knows, with a matching fake signature scalar.
+    const { adaptorPoint } = await import('../../src/crypto/adaptor.js');
+    const fakeT = new Uint8Array(32).fill(7);
+    offer.point = adaptorPoint(fakeT);
+    offer.payerSig = offer.payerSig.slice();
+    offer.payerSig.set(fakeT, 32);
+    await run(w, ['S', 'B']);
+    // B's own check catches it first (signature invalid), so nothing is bought.
+    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  }
+  // expiry
+  {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, { expiry: 1_700_000_000_000 + 60_000 });
+    await run(w, ['A', 'S']);
+    w.ctx.now += 30_000;
+    await deliverOne(w, (to) => to === 'B'); // B invoices before expiry
+    w.ctx.now += 60_000; // but S only reads it after the offer expired
+    await run(w, ['S', 'B']);
+    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+    assert.ok(w.events.some((e) => e.kind === 'rejected' && /expired/.test(e.message)));
+    assert.is(w.payee.payments.get(offerId)!.status, 'failed');
+  }
+  // timelock rule: payee asks for a PTLC delta that, plus the margin, reaches the A–S CSV delay
+  {
+    const w = await makeWorld({ asCsv: 44, payeeDelta: 40 }); // 40 + 6 >= 44
+    const offerId = await startPayment(w);
+    await run(w);
+    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+    assert.ok(w.events.some((e) => e.kind === 'rejected' && e.code === ErrorCode.CHANNEL_INVARIANT && /CSV/.test(e.message)));
+    assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_ADD));
+  }
+});
+
+t('S cannot complete update n without paying B: a wrong t is refused and S never holds A signature', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']); // offer → invoice
+  await run(w, ['S']); // PTLC_ADD
+  await run(w, ['B']); // PTLC_ACCEPT
+  await run(w, ['S']); // PTLC_COMMIT
+  await run(w, ['B']); // PTLC_FULFILL queued for S
+  const f = w.queue.find((q) => q.out.message.type === PaymentType.PTLC_FULFILL)!.out.message as { secret: Uint8Array };
+  const good = f.secret;
+  f.secret = new Uint8Array(32).fill(9);
+  await deliverOne(w, (to) => to === 'S');
+  const sA = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
+  assert.is(sA.pending!.updateSigs[0], null, 'no A signature without the right t');
+  assert.is(w.hub.payments.get(offerId)!.status, 'committed');
+  // The honest fulfil then completes it.
+  w.queue.push({ from: 'B', out: { to: w.S.address, message: { ...(f as object), secret: good } as never } });
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
+t('cancellation before the PTLC: overwrite state n, void the offer, late invoice refused', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  post(w, 'A', await w.payer.cancel(offerId));
+  await run(w, ['A', 'S']);
+  assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
+  assert.is(w.hub.payments.get(offerId)!.status, 'cancelled');
+  assert.ok(w.retracted.includes(`offer:${offerId}`));
+  assert.is(w.payer.channel.enforceable.state.n, 2);
+  assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
+  // B comes online: it gets the offer (if the retraction raced) and the void; a late invoice is refused by S.
+  // (Here the offer still sits in B's mailbox: the in-process world does not model retraction.)
+  await run(w, ['B']);
+  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.INVOICE), 'B invoiced the stale offer');
+  await run(w);
+  assert.ok(w.events.some((e) => e.kind === 'rejected' && /cancelled|superseded/.test(e.message)));
+  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_ADD), 'S never pays for a superseded state');
+});
+
+t('cancellation after the PTLC is extended is refused and the payment completes', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']);
+  await run(w, ['S']); // PTLC extended
+  post(w, 'A', await w.payer.cancel(offerId));
+  await run(w);
+  assert.ok(w.events.some((e) => e.kind === 'rejected' && /already extended/.test(e.message)));
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+});
+
+t('a committed nonce can never sign twice', async () => {
+  const w = await makeWorld();
+  await startPayment(w);
+  await run(w, ['A', 'S']);
+  // A's update nonce for state 1 was used for the offer's s_A: a second signature is impossible.
+  const id = nonceId(w.asParams.channelId, 1, 0);
+  await rejectsCode(signWithCommittedNonce(w.A.nonces, id, w.A.chSk, new Uint8Array(32)), ErrorCode.NONCE_REUSE);
+  await rejectsCode(w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), ErrorCode.NONCE_REUSE);
+});
+
+t('only one payment in flight; messages from strangers are refused', async () => {
+  const w = await makeWorld();
+  await startPayment(w);
+  await rejectsCode(startPayment(w), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w.payer.handle({ from: w.B.idPk, message: { type: PaymentType.OFFER_VOID, offerId: new Uint8Array(32), reason: '' } }, w.ctx), ErrorCode.PAYMENT_REJECTED);
+});
+
+t.run();
