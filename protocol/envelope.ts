@@ -15,8 +15,13 @@ export const ENVELOPE_VERSION = 0x01;
 export const ENVELOPE_HEADER_LEN = 1 + 32 + 32 + 24;
 /** Poly1305 tag length. */
 export const ENVELOPE_TAG_LEN = 16;
-/** Shortest possible envelope: header, the smallest padded plaintext bucket (32 bytes), tag. */
-export const ENVELOPE_MIN_LEN = ENVELOPE_HEADER_LEN + 32 + ENVELOPE_TAG_LEN;
+/**
+ * Shortest envelope that can open: header (89), the bucket of the smallest
+ * plaintext (2-byte prefix + 110-byte inner message with an empty body → 128),
+ * tag (16) = 233. Anything shorter is rejected as ENVELOPE_TRUNCATED without
+ * decrypting. (SPEC.md section 3.4; `test/protocol/padding.test.ts` recomputes it.)
+ */
+export const ENVELOPE_MIN_LEN = ENVELOPE_HEADER_LEN + 128 + ENVELOPE_TAG_LEN;
 /** Default maximum envelope size accepted by relays (64 KiB). */
 export const ENVELOPE_MAX_LEN = 64 * 1024;
 

@@ -10,3 +10,7 @@ export * from './envelope.js';
 export * from './relay.js';
 export * from './codec.js';
 export * from './payment.js';
+export * from './padding.js';
+export * from './inner.js';
+export * from './seal.js';
+export * from './address.js';
