@@ -53,7 +53,7 @@ export const PaymentSchemas = {
   ],
   [PaymentType.INVOICE]: [
     ['offerId', 'b32'], ['point', 'b33'], ['amount', 'u64'], ['expiry', 'u64'], ['payeeChannel', 'b32'],
-    ['payeeAddress', 'str'], ['maxTimeoutDelta', 'u32'], ['payeeKey', 'b32'], ['signature', 'b64'],
+    ['payeeAddress', 'str'], ['timeoutDelta', 'u32'], ['payeeKey', 'b32'], ['signature', 'b64'],
   ],
   [PaymentType.PTLC_ADD]: [
     ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65'],

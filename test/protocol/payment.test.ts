@@ -63,7 +63,7 @@ t('invoice signature binds every field', () => {
   const sk = schnorr.utils.randomSecretKey();
   const inv = {
     offerId: new Uint8Array(32).fill(1), point: new Uint8Array(33).fill(2), amount: 5000, expiry: 1_700_000_000_000,
-    payeeChannel: new Uint8Array(32).fill(3), payeeAddress: 'lnmb1…', maxTimeoutDelta: 40, payeeKey: schnorr.getPublicKey(sk),
+    payeeChannel: new Uint8Array(32).fill(3), payeeAddress: 'lnmb1…', timeoutDelta: 40, payeeKey: schnorr.getPublicKey(sk),
   };
   const signed = { ...inv, signature: schnorr.sign(invoiceSigHash(inv), sk) };
   assert.ok(verifyInvoice(signed));
