@@ -104,6 +104,8 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The relay is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** A WebSocket subscriber did not read fast enough and was disconnected (close 4002); its mail stays queued. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
   // --- mailbox client --------------------------------------------------------
   /** A relay could not be reached (connection refused, DNS failure, timeout). */
   RELAY_UNREACHABLE: 'RELAY_UNREACHABLE',

@@ -2,4 +2,8 @@
  * `ln-mailbox/server`: the relay. This file only re-exports.
  * @module
  */
-export {};
+export { startRelay, RELAY_SOFTWARE_VERSION, type Relay, type StartRelayOptions } from './relay.js';
+export { DEFAULT_CONFIG, SETTINGS, resolveConfig, type RelayConfig, type SettingSpec, type LogLevel } from './config.js';
+export { runRelayCli, loadRelayConfig } from './cli.js';
+export { LevelStore, type LevelStoreOptions } from './store/level.js';
+export type * from './store/types.js';

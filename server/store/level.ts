@@ -206,11 +206,12 @@ export class LevelStore implements RelayStore {
     );
   }
 
-  list(mailbox: string, after: number, limit: number, now: number): Promise<ListResult> {
+  list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
     return this.#op(async () => {
       const mb = Buffer.from(mailbox, 'hex');
       const envelopes: StoredEnvelope[] = [];
       let more = false;
+      let bytes = 0;
       if (limit <= 0) return { envelopes, more: this.usage(mailbox).count > 0 };
       const it = this.#db.iterator({ gt: bodyKey(mb, Math.min(after, MAX_U48)), lte: bodyKey(mb, MAX_U48) });
       try {
@@ -221,7 +222,7 @@ export class LevelStore implements RelayStore {
             const body = decodeBody(v);
             // Expired but not yet swept: never served (SPEC 5, expiry).
             if (body.expiresAt <= now) continue;
-            if (envelopes.length === limit) {
+            if (envelopes.length === limit || bytes >= maxBytes) {
               more = true;
               break outer;
             }
@@ -231,6 +232,7 @@ export class LevelStore implements RelayStore {
               envelope: body.envelope,
               expiresAt: body.expiresAt,
             });
+            bytes += body.envelope.length;
           }
         }
       } finally {

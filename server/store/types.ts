@@ -110,8 +110,12 @@ export interface RelayStore {
    * @throws LnMailboxError MAILBOX_FULL when the quota would be exceeded
    */
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult>;
-  /** Live envelopes of `mailbox` with `seq > after` and `expiresAt > now`, at most `limit`, in seq order. */
-  list(mailbox: string, after: number, limit: number, now: number): Promise<ListResult>;
+  /**
+   * Live envelopes of `mailbox` with `seq > after` and `expiresAt > now`, in
+   * seq order: at most `limit` of them, and no more once their total size
+   * reaches `maxBytes` (at least one is returned when any exists).
+   */
+  list(mailbox: string, after: number, limit: number, now: number, maxBytes?: number): Promise<ListResult>;
   /** Records that these envelopes were handed to the recipient. Fire-and-forget. */
   markDelivered(ids: readonly string[]): void;
   /**

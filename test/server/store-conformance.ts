@@ -117,6 +117,10 @@ export function storeConformance(opts: ConformanceOptions): void {
     assert.equal((await store.list(A, 5, 2, T0)).envelopes, []);
     assert.equal((await store.list(A, 1e12, 2, T0)).envelopes, []);
     assert.equal((await store.list(B, 0, 2, T0)).envelopes, []);
+    const capped = await store.list(A, 0, 10, T0, 150);
+    assert.equal(capped.envelopes.map((e) => e.seq), [1, 2], 'stops once maxBytes is reached');
+    assert.is(capped.more, true);
+    assert.equal((await store.list(A, 0, 10, T0, 1)).envelopes.map((e) => e.seq), [1], 'at least one');
   });
 
   t('quota: envelope count and bytes are enforced atomically', async ({ store }) => {

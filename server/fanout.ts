@@ -1,0 +1,68 @@
+/**
+ * The in-process doorbell: mailbox → live subscribers. When the store
+ * reports a newly durable envelope, every WebSocket subscribed to that
+ * mailbox (one per device) is handed the same pre-serialized frame, built
+ * once however many devices listen. With several relay instances this is
+ * where a shared doorbell (e.g. PostgreSQL LISTEN/NOTIFY) would plug in.
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import type { StoredEnvelope } from './store/types.js';
+
+/** A live envelope ready to send: its seq, id and the JSON text frame. */
+export interface LiveEnvelope {
+  seq: number;
+  id: string;
+  frame: string;
+}
+
+/** Something that wants pushes for one mailbox. */
+export interface Subscriber {
+  push(envelope: LiveEnvelope): void;
+}
+
+/** Serializes an `envelope` server frame (SPEC 5, WebSocket frames). */
+export function envelopeFrame(e: StoredEnvelope): string {
+  return JSON.stringify({
+    type: 'envelope',
+    id: e.id,
+    seq: e.seq,
+    envelope: Buffer.from(e.envelope.buffer, e.envelope.byteOffset, e.envelope.byteLength).toString('base64'),
+    expiresAt: new Date(e.expiresAt).toISOString(),
+  });
+}
+
+/** Mailbox → subscribers. */
+export class Fanout {
+  readonly #subs = new Map<string, Set<Subscriber>>();
+
+  /** Adds a subscriber; returns its unsubscribe function. */
+  subscribe(mailbox: string, sub: Subscriber): () => void {
+    let set = this.#subs.get(mailbox);
+    if (!set) {
+      set = new Set();
+      this.#subs.set(mailbox, set);
+    }
+    set.add(sub);
+    return () => {
+      const s = this.#subs.get(mailbox);
+      if (!s) return;
+      s.delete(sub);
+      if (s.size === 0) this.#subs.delete(mailbox);
+    };
+  }
+
+  /** Pushes a newly stored envelope to the mailbox's subscribers, if any. */
+  publish(mailbox: string, envelope: StoredEnvelope): number {
+    const set = this.#subs.get(mailbox);
+    if (!set) return 0;
+    const live: LiveEnvelope = { seq: envelope.seq, id: envelope.id, frame: envelopeFrame(envelope) };
+    for (const sub of [...set]) sub.push(live);
+    return set.size;
+  }
+
+  /** Mailboxes with at least one subscriber. */
+  get mailboxes(): number {
+    return this.#subs.size;
+  }
+}
