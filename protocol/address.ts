@@ -226,8 +226,9 @@ function checkRelayList(relays: Uint8Array[]): Uint8Array[] {
 
 /**
  * A relay URL is an absolute `http://` or `https://` URL (scheme in lowercase)
- * with a host, no credentials (an address is shared publicly), no fragment,
- * and no whitespace or control characters. Stored verbatim.
+ * with a host, no credentials (an address is shared publicly), no query or
+ * fragment, and no whitespace or control characters. Stored verbatim; a path
+ * prefix is allowed (a relay behind a reverse proxy).
  */
 function checkRelayUrl(u: string): void {
   if (!/^https?:\/\//.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must start with http:// or https://');
@@ -241,5 +242,6 @@ function checkRelayUrl(u: string): void {
   }
   if (url.hostname === '') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL has no host');
   if (url.username !== '' || url.password !== '') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must not carry credentials');
-  if (u.includes('#')) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must not carry a fragment');
+  // A base URL takes the section 5 paths appended; a query or fragment would be dropped or misplaced.
+  if (u.includes('#') || u.includes('?')) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must not carry a query or fragment');
 }

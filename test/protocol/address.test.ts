@@ -135,7 +135,7 @@ t('public key must be on the curve', () => {
 t('relay URL rules (decode and encode)', () => {
   const bad = [
     'ftp://relay.example', 'wss://relay.example', 'HTTPS://relay.example', 'relay.example', 'https://', 'https://user:pw@relay.example',
-    'https://relay.example/#frag', 'https://relay .example', 'https://relay.example/\n', 'https://relay.example/' + 'a'.repeat(235), '',
+    'https://relay.example/#frag', 'https://relay.example/?q=1', 'https://relay .example', 'https://relay.example/\n', 'https://relay.example/' + 'a'.repeat(235), '',
   ];
   for (const u of bad) {
     throwsCode(() => decodeMailboxAddress(addr(rec(0, pk), rec(2, url(u)))), ErrorCode.ADDRESS_BAD_RELAY_URL, JSON.stringify(u));
