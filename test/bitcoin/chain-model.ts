@@ -69,6 +69,11 @@ export class ChainModel {
     return { txid, vout: 0 };
   }
 
+  /** Adds a coin at a given outpoint (e.g. a published vector's prevout). */
+  addCoin(outpoint: Outpoint, output: TxOutput, at: BlockContext): void {
+    this.utxos.set(key(outpoint), { output, height: at.height, time: at.time });
+  }
+
   /** True when `o` is unspent. */
   isUnspent(o: Outpoint): boolean {
     return this.utxos.has(key(o));
