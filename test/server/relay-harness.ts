@@ -78,7 +78,7 @@ export function postEnvelope(
   return request(`${url}/v1/mailboxes/${mailbox}/envelopes`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream', ...headers },
-    body: envelope,
+    body: envelope as Uint8Array<ArrayBuffer>,
   });
 }
 
