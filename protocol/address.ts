@@ -45,8 +45,11 @@ export interface MailboxAddress {
 
 /** Input of {@link encodeMailboxAddress}. */
 export interface MailboxAddressInput {
+  /** 32-byte x-only public key of the mailbox. */
   publicKey: Uint8Array;
+  /** 1..8 distinct http(s) relay base URLs, most preferred first. */
   relays: string[];
+  /** Flag bits (u32, default 0). Only odd (optional) bits may be set in v1. */
   flags?: number;
 }
 

@@ -57,8 +57,11 @@ export interface SignInnerOptions {
   senderSecretKey: Uint8Array;
   /** Recipient x-only public key, bound by the signature. */
   recipient: Uint8Array;
+  /** Message type, 1..65535. */
   type: number;
+  /** Milliseconds since the Unix epoch, 0..2^53−1. */
   timestamp: number;
+  /** Application payload. */
   body: Uint8Array;
   /** BIP340 auxiliary randomness (32 bytes). */
   auxRand: Uint8Array;
