@@ -271,8 +271,8 @@ export function signKeyPath(tx: BitcoinTx, index: number, prevouts: Prevout[], s
   const pub = schnorr.getPublicKey(sk);
   const d0 = bytesToNumberBE(sk);
   const d = secp256k1.Point.BASE.multiply(d0).toAffine().y % 2n === 0n ? d0 : N - d0;
-  const { tweak, parity } = tweakPublicKey(pub, null);
-  void parity; // schnorr.sign normalises the tweaked key's parity itself
+  // BIP341 taproot_tweak_seckey; schnorr.sign then handles the tweaked key's parity.
+  const { tweak } = tweakPublicKey(pub, null);
   const tweaked = numberToBytesBE((d + bytesToNumberBE(tweak)) % N, 32);
   return schnorr.sign(signatureHash(tx, index, prevouts, { hashType: 0 }), tweaked, new Uint8Array(32));
 }
