@@ -10,7 +10,8 @@
  *   the control block's commitment to the output key, then a small tapscript
  *   interpreter (pushes, DROP, VERIFY, CHECKSIG[VERIFY|ADD], NUMEQUAL[VERIFY],
  *   CLTV per BIP65, CSV per BIP112) with BIP342 key types: 32-byte keys sign
- *   with key version 0, `0x01 ‖ x` keys with BIP118 key version 1.
+ *   with key version 0, `0x01 ‖ x` keys (and `0x01` alone, the internal key)
+ *   with BIP118 key version 1.
  * Anything outside that subset is rejected as `unsupported`, never accepted.
  * It confirms each accepted transaction at once (no mempool, no reorgs).
  */
@@ -159,7 +160,7 @@ function checkInput(tx: BitcoinTx, index: number, prevouts: Prevout[]): void {
   }
   if (leafHash === null) reject('commitment', `input ${index}: control block does not commit to the script`);
   if (parseControlBlock(controlBlock).leafVersion !== 0xc0) reject('unsupported', `input ${index}: leaf version`);
-  runTapscript(tx, index, prevouts, script, leafHash!, stack, annex);
+  runTapscript(tx, index, prevouts, script, leafHash!, parseControlBlock(controlBlock).internalKey, stack, annex);
 }
 
 function verifySig(
@@ -186,7 +187,7 @@ const num = (b: Uint8Array, what: string): bigint => {
 const castToBool = (b: Uint8Array) => b.some((x, i) => x !== 0 && !(i === b.length - 1 && x === 0x80));
 
 function runTapscript(
-  tx: BitcoinTx, index: number, prevouts: Prevout[], script: Uint8Array, leafHash: Uint8Array,
+  tx: BitcoinTx, index: number, prevouts: Prevout[], script: Uint8Array, leafHash: Uint8Array, internalKey: Uint8Array,
   stack: Uint8Array[], annex: Uint8Array | undefined,
 ): void {
   let ops: (string | number | Uint8Array)[];
@@ -206,6 +207,8 @@ function runTapscript(
     let xonly: Uint8Array;
     if (pk.length === 32) [keyVersion, xonly] = [0, pk];
     else if (pk.length === 33 && pk[0] === 0x01) [keyVersion, xonly] = [1, pk.slice(1)];
+    // BIP118: the single byte 0x01 (OP_1) names the taproot internal key.
+    else if (pk.length === 1 && pk[0] === 0x01) [keyVersion, xonly] = [1, internalKey];
     else return reject('unsupported', `public key type of ${pk.length} bytes`);
     if (sig.length === 0) return false;
     // BIP342: a non-empty signature that fails makes the whole script fail.

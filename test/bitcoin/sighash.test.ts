@@ -2,11 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { Transaction } from '@scure/btc-signer';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
-  SigHash, isValidHashType, parseTx, signatureHash, signatureMessage, tweakPublicKey, withWitness,
+  SigHash, isValidHashType, parseTx, signatureHash, signatureMessage, tapLeafHash, tweakPublicKey, withWitness,
   type BitcoinTx, type Prevout,
 } from '../../src/bitcoin/index.js';
 import { throwsCode } from '../helpers.js';
@@ -72,6 +73,36 @@ t('BIP341 intermediary hashes: a hash type without ANYONECANPAY commits to all p
   assert.is(msg.slice(off + 128, off + 192), v.intermediary['hashScriptPubkeys']);
   assert.is(msg.slice(off + 192, off + 256), v.intermediary['hashSequences']);
   assert.is(msg.slice(off + 256, off + 320), v.intermediary['hashOutputs']);
+});
+
+t('BIP342 script path (key version 0) agrees with @scure/btc-signer for every hash type, input, codesep and annex', () => {
+  // BIP341's file has no script-path sighash vectors; btc-signer is an
+  // independent, audited implementation of the same BIP341 message with ext_flag 1.
+  const v = bip341.keyPathSpending[0]!;
+  const raw = hexToBytes(v.given.rawUnsignedTx);
+  const ref = Transaction.fromRaw(raw, { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
+  const ours = parseTx(raw);
+  const spks = v.given.utxosSpent.map((u) => hexToBytes(u.scriptPubKey));
+  const amounts = v.given.utxosSpent.map((u) => BigInt(u.amountSats));
+  const prevouts = spks.map((scriptPubKey, i) => ({ amount: amounts[i]!, scriptPubKey }));
+  const leaf = hexToBytes('20387671353e273264c495656e27e39ba899ea8fee3bb69fb2a680e22093447d48ac');
+  let n = 0;
+  for (const idx of [0, 1, 3])
+    for (const hashType of [0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83])
+      for (const [codesepPos, annex] of [[0xffffffff, undefined], [3, new Uint8Array([0x50, 7, 7])]] as const) {
+        if ((hashType & 3) === 3 && idx >= ours.outputs.length) {
+          // No corresponding output: both refuse.
+          assert.throws(() => ref.preimageWitnessV1(idx, spks, hashType, amounts, -1, leaf, 0xc0));
+          throwsCode(() => signatureHash(ours, idx, prevouts, { hashType, leafHash: tapLeafHash(leaf) }), ErrorCode.TX_INVALID);
+          continue;
+        }
+        // btc-signer writes codesep_pos as a signed i32: -1 is 0xffffffff.
+        const a = ref.preimageWitnessV1(idx, spks, hashType, amounts, codesepPos | 0, leaf, 0xc0, annex);
+        const b = signatureHash(ours, idx, prevouts, { hashType, leafHash: tapLeafHash(leaf), codesepPos, ...(annex ? { annex } : {}) });
+        assert.is(bytesToHex(b), bytesToHex(a), `input ${idx} hash type ${hashType} codesep ${codesepPos}`);
+        n++;
+      }
+  assert.is(n, 38);
 });
 
 // A one-input, one-output transaction to measure message lengths on.
