@@ -265,6 +265,15 @@ export class RelaySocket {
         this.#onEnvelope(link, frame);
         return;
       case 'backlog_end':
+        if (frame.seq < this.#cursor) {
+          // The relay's sequence went backwards (its data was restored or reset):
+          // our cursor would hide envelopes it numbers below it. Start over from 0;
+          // de-duplication by id absorbs anything seen before.
+          this.#cursor = 0;
+          this.#persistCursor(0);
+          this.#drop(link, CLOSE_RETRY, `relay sequence regressed to ${frame.seq}; resubscribing from 0`);
+          return;
+        }
         // A working subscription: the next outage starts again from the shortest delay.
         if (!link.failed) this.#attempt = 0;
         this.#o.onEvent({ type: 'backlog_end', relay: this.relay, seq: frame.seq });
@@ -324,6 +333,11 @@ export class RelaySocket {
     link.pending.splice(0, last + 1);
     if (seq <= this.#cursor) return;
     this.#cursor = seq;
+    this.#persistCursor(seq);
+  }
+
+  /** Queues a cursor write; writes stay in order, so the last one wins. */
+  #persistCursor(seq: number): void {
     this.#persist = this.#persist
       .then(() => this.#o.ledger.setCursor(this.relay, seq))
       .catch((e) => this.#error(isLnMailboxError(e) ? e.code : ErrorCode.STORE_UNAVAILABLE, `cannot persist cursor: ${(e as Error).message}`, e));
