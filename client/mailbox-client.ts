@@ -12,6 +12,7 @@
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { base64 } from '@scure/base';
+import { decodeMailboxAddress, encodeMailboxAddress } from '../protocol/address.js';
 import { abytes, bytesToHex, equalBytes, hexToBytes } from '../protocol/bytes.js';
 import { envelopeId, envelopeIdHex, parseEnvelopeHeader } from '../protocol/envelope.js';
 import { ErrorCode, LnMailboxError, fail, isLnMailboxError } from '../protocol/errors.js';
@@ -45,7 +46,7 @@ export interface MailboxClientOptions {
   dedupRetentionMs?: number;
 }
 
-/** Where to post: a decoded `MailboxAddress`, or just a key and its relays. */
+/** Where to post: a decoded `MailboxAddress` (or the `lnmb1…` string itself), or just a key and its relays. */
 export interface Destination {
   /** Recipient x-only public key (32 bytes). */
   publicKey: Uint8Array;
@@ -209,6 +210,15 @@ export class MailboxClient {
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(ErrorCode.INVALID_RANGE, `${k}: expected a positive number`);
   }
 
+  /**
+   * This mailbox's address (`lnmb1…`, bech32m) naming its key and relays: the
+   * string a payee shares so that others can {@link post} to it.
+   * @throws LnMailboxError ADDRESS_BAD_RELAY_URL / INVALID_LENGTH when the relays do not fit an address
+   */
+  address(): string {
+    return encodeMailboxAddress({ publicKey: this.publicKey, relays: [...this.relays] });
+  }
+
   #http(relay: string): RelayHttp {
     if (this.#fetch === undefined) fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass options.fetch');
     return new RelayHttp(relay, this.#fetch, this.#timeoutMs);
@@ -228,12 +238,14 @@ export class MailboxClient {
    * (201, or 200 when it already had it); otherwise rejects. Solves the
    * relay's proof of work when its `/v1/info` asks for one (info is cached
    * per relay for 10 minutes and refreshed on POW_REQUIRED).
-   * @throws LnMailboxError input errors (INVALID_*, ENVELOPE_*, MAILBOX_MISMATCH
+   * @param dest a `MailboxAddress`, its `lnmb1…` string, or `{ publicKey, relays }`
+   * @throws LnMailboxError input errors (ADDRESS_* for a bad address string, INVALID_*, ENVELOPE_*, MAILBOX_MISMATCH
    *   when the envelope is sealed to another key, TTL_INVALID); when no relay
    *   stored it, the relays' common code (e.g. MAILBOX_FULL, RELAY_UNREACHABLE)
    *   or ALL_RELAYS_FAILED, with `cause` an AggregateError of the per-relay errors
    */
-  async post(dest: Destination, envelope: Uint8Array, opts: PostOptions = {}): Promise<PostResult> {
+  async post(dest: Destination | string, envelope: Uint8Array, opts: PostOptions = {}): Promise<PostResult> {
+    if (typeof dest === 'string') dest = decodeMailboxAddress(dest);
     if (typeof dest !== 'object' || dest === null) fail(ErrorCode.INVALID_TYPE, 'dest: expected { publicKey, relays } or a MailboxAddress');
     const recipient = abytes(dest.publicKey, 32, 'dest.publicKey');
     const relays = relayList(dest.relays, 'dest.relays');

@@ -62,6 +62,7 @@ t('post validates before touching the network', async () => {
   await rejectsCode(c.post(dest, envelopeFor(other), { retractionSecret: new Uint8Array(5) }), ErrorCode.INVALID_LENGTH);
   await rejectsCode(c.post({ publicKey: other, relays: [] }, envelopeFor(other)), ErrorCode.INVALID_LENGTH);
   await rejectsCode(c.post(null as never, envelopeFor(other)), ErrorCode.INVALID_TYPE);
+  await rejectsCode(c.post('lnmb1notanaddress', envelopeFor(other)), ErrorCode.ADDRESS_BAD_ENCODING);
   await rejectsCode(c.status('http://127.0.0.1:1', 'xyz'), ErrorCode.INVALID_HEX);
   await rejectsCode(c.retract(['http://127.0.0.1:1'], new Uint8Array(32), new Uint8Array(31)), ErrorCode.INVALID_LENGTH);
 });

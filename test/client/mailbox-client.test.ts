@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { LevelKv, MailboxClient, MemoryKv, type MailboxMessage, type Subscription } from '../../client/index.js';
-import { ErrorCode, LnMailboxError, envelopeIdHex, open } from '../../protocol/index.js';
+import { ErrorCode, LnMailboxError, decodeMailboxAddress, envelopeIdHex, open } from '../../protocol/index.js';
 import { rejectsCode } from '../helpers.js';
 import { TestRelay, closedPort, newKey, sealed, tempDir, waitFor } from './relay-fixture.js';
 
@@ -55,9 +55,14 @@ t('online subscriber is pushed a post live; the ack makes it acknowledged', asyn
   assert.equal(got[0]!.envelope, env);
   assert.is(new TextDecoder().decode(open(got[0]!.envelope, bob.sk).body), 'hello live');
   await waitFor(async () => (await alice.status(r.url, res.id)) === 'acknowledged', 'status acknowledged');
-  // Posting the same bytes again is idempotent on the relay.
-  const again = await alice.post({ publicKey: bob.pk, relays: [r.url] }, env);
+  // Posting the same bytes again is idempotent on the relay; a MailboxAddress (or its string) is a destination.
+  const address = client.address();
+  assert.equal(decodeMailboxAddress(address).relays, [r.url]);
+  const again = await alice.post(decodeMailboxAddress(address), env);
   assert.is(again.id, res.id);
+  assert.equal(again.results.map((x) => x.ok && x.created), [false]);
+  const third = await alice.post(address, env);
+  assert.is(third.id, res.id);
 });
 
 t('offline then online: backlog in order, backlog_end, then live', async () => {
