@@ -11,17 +11,17 @@
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { base64 } from '@scure/base';
 import { decodeMailboxAddress, encodeMailboxAddress } from '../protocol/address.js';
 import { abytes, bytesToHex, equalBytes, hexToBytes } from '../protocol/bytes.js';
-import { envelopeId, envelopeIdHex, parseEnvelopeHeader } from '../protocol/envelope.js';
+import { envelopeId, parseEnvelopeHeader } from '../protocol/envelope.js';
 import { ErrorCode, LnMailboxError, fail, isLnMailboxError } from '../protocol/errors.js';
-import { authMessage, isHex32, MAX_ACK_IDS, relayOrigin, solvePow, type EnvelopeStatus, type RelayInfo } from '../protocol/relay.js';
+import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../protocol/relay.js';
 import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv } from './kv.js';
 import { DeliveryLedger } from './ledger.js';
 import { RelayHttp, normalizeRelayUrl, type FetchLike, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
+import { drainOverHttp, type BacklogResult } from './http-backlog.js';
 import { Subscription, type DeliveryOutcome } from './subscription.js';
 
 /** Options of {@link MailboxClient}. */
@@ -120,16 +120,7 @@ export interface FetchBacklogOptions {
   pageSize?: number;
 }
 
-/** Per-relay outcome of {@link MailboxClient.fetchBacklog}. */
-export interface BacklogResult {
-  relay: string;
-  /** Envelopes the handler processed. */
-  handled: number;
-  /** Envelopes skipped because their id was already processed (acked again). */
-  duplicates: number;
-  /** Set when this relay failed (unreachable, auth, handler threw); what was handled before stays acked. */
-  error?: LnMailboxError;
-}
+export type { BacklogResult } from './http-backlog.js';
 
 const DAY_MS = 86_400_000;
 const INFO_TTL_MS = 10 * 60_000;
@@ -421,80 +412,20 @@ export class MailboxClient {
     const pageSize = opts.pageSize ?? 100;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > MAX_ACK_IDS)
       fail(ErrorCode.INVALID_RANGE, `pageSize: expected 1..${MAX_ACK_IDS}`);
-    const results = await Promise.all(relays.map((relay) => this.#drainOverHttp(relay, h, pageSize)));
+    const results = await Promise.all(
+      relays.map((relay) =>
+        drainOverHttp({
+          http: this.#http(relay),
+          mailbox: this.publicKey,
+          secretKey: this.#sk,
+          ledger: this.#ledger,
+          pageSize,
+          deliver: (env) => this.#deliver(h, env, () => true),
+        }),
+      ),
+    );
     const failed = results.filter((r): r is BacklogResult & { error: LnMailboxError } => r.error !== undefined);
     if (failed.length === results.length) throw aggregate('fetchBacklog', failed.map((r) => ({ relay: r.relay, error: r.error })));
     return results;
-  }
-
-  async #session(http: RelayHttp): Promise<string> {
-    const challenge = await http.challenge();
-    const sig = schnorr.sign(authMessage(relayOrigin(http.relay), hexToBytes(challenge, 32), this.publicKey), this.#sk);
-    return http.session(this.mailboxId, challenge, bytesToHex(sig));
-  }
-
-  async #drainOverHttp(relay: string, handler: EnvelopeHandler, pageSize: number): Promise<BacklogResult> {
-    const result: BacklogResult = { relay, handled: 0, duplicates: 0 };
-    try {
-      const http = this.#http(relay);
-      let cursor = await this.#ledger.cursor(relay);
-      let token = await this.#session(http);
-      // A long drain may outlive the short session token: renew once per call on AUTH_EXPIRED.
-      const authed = async <T>(fn: (t: string) => Promise<T>): Promise<T> => {
-        try {
-          return await fn(token);
-        } catch (e) {
-          if (!isLnMailboxError(e, ErrorCode.AUTH_EXPIRED)) throw e;
-          token = await this.#session(http);
-          return fn(token);
-        }
-      };
-      for (;;) {
-        const page = await authed((t) => http.list(this.mailboxId, t, cursor, pageSize));
-        const acks: string[] = [];
-        let last = cursor;
-        let stop: LnMailboxError | undefined;
-        for (const e of page.envelopes) {
-          const env = this.#verifyListed(relay, e.id, e.seq, e.envelope, e.expiresAt);
-          if (env === undefined) {
-            last = Math.max(last, e.seq); // not ours or not genuine: step over it, never ack it
-            continue;
-          }
-          const { outcome, error } = await this.#deliver(handler, env, () => true);
-          if (outcome === 'failed') {
-            stop = error;
-            break;
-          }
-          if (outcome === 'handled') result.handled++;
-          else result.duplicates++;
-          acks.push(env.id);
-          last = Math.max(last, env.seq);
-        }
-        if (acks.length > 0) await authed((t) => http.ack(this.mailboxId, t, acks));
-        if (last > cursor) {
-          cursor = last;
-          await this.#ledger.setCursor(relay, cursor);
-        } else if (stop === undefined && page.more) {
-          // The relay says there is more but did not move past our cursor: don't loop forever.
-          throw new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, `${relay}: listing did not advance past seq ${cursor}`);
-        }
-        if (stop !== undefined) throw stop;
-        if (!page.more) break;
-      }
-    } catch (e) {
-      result.error = asError(e);
-    }
-    return result;
-  }
-
-  #verifyListed(relay: string, id: string, seq: number, b64: string, expiresAt: unknown): PushedEnvelope | undefined {
-    try {
-      const bytes = base64.decode(b64);
-      const header = parseEnvelopeHeader(bytes, Number.MAX_SAFE_INTEGER);
-      if (!isHex32(id) || !equalBytes(header.recipient, this.publicKey) || envelopeIdHex(bytes) !== id) return undefined;
-      return { id, seq, envelope: bytes, relay, expiresAt: typeof expiresAt === 'string' ? expiresAt : '' };
-    } catch {
-      return undefined;
-    }
   }
 }
