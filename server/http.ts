@@ -22,7 +22,8 @@ import { errorBody, httpStatus, toRelayError } from './http-errors.js';
 
 const HEX16 = /^[0-9a-f]{16}$/;
 const UINT = /^\d{1,15}$/;
-const JSON_LIMIT = 64 * 1024;
+/** Large enough for an ack of MAX_ACK_IDS ids (~67 KB), small enough to bound parsing. */
+const JSON_LIMIT = 128 * 1024;
 
 /** Wraps an async handler so its rejection reaches the error middleware. */
 function route(fn: (req: Request, res: Response) => Promise<void> | void) {
