@@ -202,6 +202,8 @@ export function resolveConfig(partial: Partial<Record<keyof RelayConfig, unknown
     if (raw !== undefined) out[spec.key] = parseSetting(spec, raw);
   }
   const cfg = out as unknown as RelayConfig;
+  // Lowering only the maximum lowers the default with it; an explicit default above the maximum is an error.
+  if (partial.defaultTtlSeconds === undefined) cfg.defaultTtlSeconds = Math.min(cfg.defaultTtlSeconds, cfg.maxTtlSeconds);
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) invalid('defaultTtlSeconds', 'must not exceed maxTtlSeconds');
   if (cfg.maxBytesPerMailbox < cfg.maxEnvelopeBytes) invalid('maxBytesPerMailbox', 'must be at least maxEnvelopeBytes');
   if (cfg.maxFrameBytes < 1024) invalid('maxFrameBytes', 'must be at least 1024');

@@ -200,7 +200,7 @@ t('fuzz: a few thousand seeded random HTTP requests and WS frames', async ({ r, 
     switch (Math.floor(rnd() * 7)) {
       case 0: return undefined;
       case 1: return randBytes(Math.floor(rnd() * 400));
-      case 2: { base[Math.floor(rnd() * 90)] ^= 1 << Math.floor(rnd() * 8); return base as Uint8Array<ArrayBuffer>; }
+      case 2: { const at = Math.floor(rnd() * 90); base[at] = base[at]! ^ (1 << Math.floor(rnd() * 8)); return base as Uint8Array<ArrayBuffer>; }
       case 3: return base.slice(0, Math.floor(rnd() * base.length));
       case 4: return JSON.stringify({ ids: [hexes(), hexes()], mailbox: hexes(), challenge: hexes(), signature: randHex(128) });
       case 5: return pick(['{', 'null', '[]', '{"ids":null}', '"' + randHex(10) + '"', '{"ids":[' + '"a",'.repeat(50) + '"b"]}']);
