@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErrorCode, fail } from '../protocol/errors.js';
-import { envelopeIdHex, parseEnvelopeHeader } from '../protocol/envelope.js';
+import { parseEnvelopeHeader } from '../protocol/envelope.js';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import {
   MAX_ACK_IDS, RelayHeader, RelayPath, checkPow, isHex32,
@@ -165,7 +165,8 @@ export function createHttpApp(ctx: RelayContext): express.Express {
       if (retractionHash !== undefined && !isHex32(retractionHash))
         fail(ErrorCode.BAD_REQUEST, `${RelayHeader.retractionHash}: expected 64 lowercase hex chars`);
 
-      const id = envelopeIdHex(envelope);
+      // envelopeIdHex's definition (sha256 of the bytes), with Node's native hash: faster on 64 KiB bodies.
+      const id = createHash('sha256').update(envelope).digest('hex');
       if (config.powBits > 0) {
         const stamp = header(req, RelayHeader.pow);
         if (stamp === undefined) fail(ErrorCode.POW_REQUIRED, `this relay requires ${config.powBits} bits of proof of work`);

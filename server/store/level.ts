@@ -22,6 +22,7 @@ import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { GroupCommit, type BatchObserver, type BatchOp } from './group-commit.js';
+import { IdFilter } from './id-filter.js';
 import { KeyedQueue } from './keyed-queue.js';
 import {
   MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
@@ -70,6 +71,7 @@ export class LevelStore implements RelayStore {
   readonly #dirty = new Set<string>();
   readonly #listeners = new Set<AppendListener>();
   readonly #active = new Set<Promise<unknown>>();
+  #ids = new IdFilter();
   #totalEnvelopes = 0;
   #totalBytes = 0;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
@@ -115,10 +117,27 @@ export class LevelStore implements RelayStore {
       } finally {
         await it.close();
       }
+      await this.#loadIds();
       this.#state = 'open';
     } catch (e) {
       this.#state = 'closed';
       throw unavailable(e);
+    }
+  }
+
+  /** Fills the id filter with every id that has a record (live or tombstone). */
+  async #loadIds(): Promise<void> {
+    // Sized from the live count (tombstones come on top); the filter grows if that is short.
+    this.#ids = new IdFilter(Math.max(2 * this.#totalEnvelopes, 1 << 16));
+    const it = this.#db.keys({ gte: Buffer.from([Table.meta]), lt: Buffer.from([Table.meta + 1]) });
+    try {
+      for (;;) {
+        const keys = await it.nextv(4096);
+        if (keys.length === 0) break;
+        for (const k of keys) this.#ids.add(k.subarray(1));
+      }
+    } finally {
+      await it.close();
     }
   }
 
@@ -172,7 +191,8 @@ export class LevelStore implements RelayStore {
     return this.#op(() =>
       this.#serial.run(req.id, async () => {
         const id = Buffer.from(req.id, 'hex');
-        const existing = await this.#getMeta(id);
+        // Only a filter "maybe" costs a read: new envelopes go straight to the batch.
+        const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
         if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
         const size = req.envelope.length;
         const c = this.#counter(req.mailbox);
@@ -183,6 +203,7 @@ export class LevelStore implements RelayStore {
         if (c.lastSeq >= MAX_U48 || req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
         c.lastSeq += 1;
         const seq = c.lastSeq;
+        this.#ids.add(id);
         this.#adjust(req.mailbox, c, 1, size);
         const mailbox = Buffer.from(req.mailbox, 'hex');
         const meta: Meta = { state: MetaState.live, mailbox, seq, expiresAt: req.expiresAt, size };

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import { IdFilter } from '../../server/store/id-filter.js';
 import { LevelStore } from '../../server/store/level.js';
 import type { RelayStore } from '../../server/store/types.js';
 import { storeConformance } from './store-conformance.js';
@@ -61,4 +62,40 @@ t('a store that cannot open reports STORE_UNAVAILABLE', async () => {
   await store.close();
 });
 
+const f = suite('store level: id filter');
+
+f('no false negatives, few false positives, grows past its first layer', () => {
+  const filter = new IdFilter(1000);
+  const ids = Array.from({ length: 50_000 }, () => randomBytes(32));
+  for (const id of ids) filter.add(id);
+  assert.is(filter.size, 50_000);
+  for (const id of ids) assert.ok(filter.mightContain(id));
+  let fp = 0;
+  for (let i = 0; i < 20_000; i++) if (filter.mightContain(randomBytes(32))) fp++;
+  assert.ok(fp < 20_000 * 0.03, `false positives ${fp} / 20000`);
+  assert.ok(filter.bytes < 50_000 * 8, `memory ${filter.bytes} bytes`);
+});
+
+f('a reopened store still recognises every old id as a duplicate', async () => {
+  const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
+  const mailbox = 'cd'.repeat(32);
+  const quota = { maxEnvelopes: 1e6, maxBytes: 1e9 };
+  const reqs = Array.from({ length: 500 }, () => {
+    const envelope = new Uint8Array(randomBytes(64));
+    return { id: createHash('sha256').update(envelope).digest('hex'), mailbox, envelope, expiresAt: Date.now() + 3_600_000 };
+  });
+  const a = new LevelStore({ location: dir });
+  await a.open();
+  await Promise.all(reqs.map((r) => a.append(r, quota)));
+  await a.ack(mailbox, reqs.slice(0, 100).map((r) => r.id));
+  await a.close();
+  const b = new LevelStore({ location: dir });
+  await b.open();
+  const again = await Promise.all(reqs.map((r) => b.append(r, quota)));
+  assert.ok(again.every((r) => !r.created), 'live and tombstoned ids are duplicates');
+  assert.is(b.usage(mailbox).count, 400);
+  await b.close();
+});
+
 t.run();
+f.run();
