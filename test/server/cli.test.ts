@@ -58,6 +58,15 @@ t('every setting has a flag and an env var, and bad values are refused by name',
   assert.throws(() => loadRelayConfig(['--no-such-flag', '1']));
 });
 
+t('docs/operators.md documents every setting with its flag, env var and default', () => {
+  const doc = fs.readFileSync(new URL('../../docs/operators.md', import.meta.url), 'utf8');
+  for (const s of SETTINGS) {
+    const d = DEFAULT_CONFIG[s.key];
+    const row = `| \`${s.key}\` | \`${s.flag}\` | \`${s.env}\` | ${d === undefined ? '(unset)' : `\`${d}\``} |`;
+    assert.ok(doc.includes(row), `missing or stale row: ${row}`);
+  }
+});
+
 t('the real command: starts, serves /v1/info, SIGTERM closes sockets with 1001 and exits 0', async () => {
   const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
   const bin = fileURLToPath(new URL('../../bin/ln-mailbox.ts', import.meta.url));
