@@ -9,14 +9,17 @@
  *   both settlement signatures for n (else the update could be published with
  *   no settlement to spend it, and the funds would be stuck);
  * - every update signature uses a fresh committed nonce for that state and
- *   that party (`nonceId(channel, n, party)`), burned by the nonce store, so a
- *   nonce never signs two messages, across states or messages;
+ *   attempt (`nonceId(channel, n, party, tag)`), burned by the nonce store, so a
+ *   nonce never signs two messages, across states, messages or re-proposals of
+ *   the same state number;
  * - every signature from the peer is verified against the real BIP118
  *   sighash before it is stored;
  * - state numbers only go up; a pending state may be overwritten by a
  *   greater one (cancellation), never by a smaller or equal one.
  * @module
  */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode, fail } from '../../protocol/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../crypto/nonce.js';
@@ -27,14 +30,21 @@ import { signSettlement, settlementSighash, updateSighash, verifyChannelSig, UPD
 /** Signatures and nonces collected for one state. Index = party. */
 export interface StateRecord {
   state: ChannelState;
+  /** The nonce-store id of our committed update nonce for this record, once committed. */
+  myNonceId?: string;
   settleSigs: [Uint8Array | null, Uint8Array | null];
   updateNonces: [Uint8Array | null, Uint8Array | null];
   updateSigs: [Uint8Array | null, Uint8Array | null];
 }
 
-/** The nonce-store id of `party`'s update nonce for state `n` of a channel: unique per (channel, state, party). */
-export function nonceId(channelId: Uint8Array, n: number, party: Party): string {
-  return `upd:${bytesToHex(channelId)}:${n}:${party}`;
+/**
+ * The nonce-store id of `party`'s update nonce for state `n` of a channel,
+ * for one negotiation attempt (`tag`: 16 hex chars drawn with the nonce). A
+ * state number can be proposed again after a refused overwrite or a failed
+ * PTLC; the tag gives that attempt a fresh nonce instead of a burned one.
+ */
+export function nonceId(channelId: Uint8Array, n: number, party: Party, tag: string): string {
+  return `upd:${bytesToHex(channelId)}:${n}:${party}:${tag}`;
 }
 
 function emptyRecord(state: ChannelState): StateRecord {
@@ -104,6 +114,16 @@ export class Channel {
     this.overwritten = undefined;
   }
 
+  /**
+   * Drops the pending state (the peer refused it, or we refused the peer's),
+   * resuming the overwritten one if there is one. Its nonces are never reused:
+   * a later proposal of the same number commits fresh ones.
+   */
+  abandonPending(): void {
+    this.pending = this.overwritten;
+    this.overwritten = undefined;
+  }
+
   /** The pending record, or a CHANNEL_INVARIANT error naming what was expected. */
   requirePending(n?: number): StateRecord {
     const p = this.pending;
@@ -144,8 +164,11 @@ export class Channel {
     const p = this.requirePending();
     const existing = p.updateNonces[this.me];
     if (existing) return existing;
-    const c = await commitNonce(store, sk, { id: nonceId(this.params.channelId, p.state.n, this.me), ...(rand ? { rand } : {}) });
+    const r = rand ?? randomBytes(32);
+    const id = nonceId(this.params.channelId, p.state.n, this.me, bytesToHex(sha256(r)).slice(0, 16));
+    const c = await commitNonce(store, sk, { id, rand: r });
     p.updateNonces[this.me] = c.R;
+    p.myNonceId = id;
     return c.R;
   }
 
@@ -177,8 +200,8 @@ export class Channel {
   async signUpdate(store: NonceStore, sk: Uint8Array): Promise<Uint8Array> {
     const p = this.requirePending();
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
-    invariant(p.updateNonces[this.me] !== null, 'commit an update nonce first');
-    const sig64 = await signWithCommittedNonce(store, nonceId(this.params.channelId, p.state.n, this.me), sk, this.updateSighash(p));
+    invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
+    const sig64 = await signWithCommittedNonce(store, p.myNonceId, sk, this.updateSighash(p));
     const sig = new Uint8Array(65);
     sig.set(sig64);
     sig[64] = UPDATE_HASH_TYPE;
@@ -261,6 +284,7 @@ export interface ChannelJson {
 /** Persisted form of a {@link StateRecord}. */
 export interface StateRecordJson {
   state: { n: number; balances: [number, number]; ptlcs: { id: string; offerer: Party; amount: number; point: string; timeout: number }[] };
+  myNonceId?: string;
   settleSigs: [string | null, string | null];
   updateNonces: [string | null, string | null];
   updateSigs: [string | null, string | null];
@@ -276,6 +300,7 @@ function recordToJson(r: StateRecord): StateRecordJson {
       balances: [r.state.balances[0], r.state.balances[1]],
       ptlcs: r.state.ptlcs.map((x) => ({ ...x, id: bytesToHex(x.id), point: bytesToHex(x.point) })),
     },
+    ...(r.myNonceId ? { myNonceId: r.myNonceId } : {}),
     settleSigs: [h(r.settleSigs[0]), h(r.settleSigs[1])],
     updateNonces: [h(r.updateNonces[0]), h(r.updateNonces[1])],
     updateSigs: [h(r.updateSigs[0]), h(r.updateSigs[1])],
@@ -289,6 +314,7 @@ function recordFromJson(j: StateRecordJson): StateRecord {
       balances: [j.state.balances[0], j.state.balances[1]],
       ptlcs: j.state.ptlcs.map((x) => ({ ...x, id: hexToBytes(x.id, 32), point: hexToBytes(x.point, 33) })),
     },
+    ...(j.myNonceId ? { myNonceId: j.myNonceId } : {}),
     settleSigs: [b(j.settleSigs[0]), b(j.settleSigs[1])],
     updateNonces: [b(j.updateNonces[0]), b(j.updateNonces[1])],
     updateSigs: [b(j.updateSigs[0]), b(j.updateSigs[1])],

@@ -26,6 +26,9 @@ import { addPtlc, checkPtlcTimelock, resolvePtlc, sameState, transfer } from '..
 import { presignPtlcClaim, UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
+/** TTL asked for the COMPLETION envelope (30 days; relays clamp it to their maximum). */
+export const COMPLETION_TTL_SECONDS = 30 * 24 * 3600;
+
 /** Status of a payment the hub handles. */
 export type HubStatus = 'pending' | 'extended' | 'committed' | 'bought' | 'settled' | 'cancelled';
 
@@ -292,6 +295,8 @@ export class Hub {
     // 3. Tell the payer: the receipt (B's invoice, t) and our update signature.
     s.send.push({
       to: payer.peerAddress,
+      // The payer may stay away long: ask the relay to keep this as long as it allows.
+      ttlSeconds: COMPLETION_TTL_SECONDS,
       message: {
         type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: m.secret,
         updateSig: ourSigN, invoice: hexToBytes(p.invoice!),
@@ -349,7 +354,7 @@ export class Hub {
     const p = this.payments.get(bytesToHex(m.offerId));
     if (!p || p.status !== 'extended') return ignored(m.type, 'no extended PTLC to fail');
     // The payee refused the PTLC before co-signing: state m was never enforceable; drop it.
-    if (ch.pending && ch.pending.state.n === p.ptlcState) ch.pending = undefined;
+    if (ch.pending && ch.pending.state.n === p.ptlcState) ch.abandonPending();
     p.status = 'pending';
     delete p.ptlcState;
     const s = step();

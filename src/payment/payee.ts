@@ -35,6 +35,8 @@ export interface PayeePayment {
   status: PayeeStatus;
   ptlcState?: number;
   claimPresig?: string;
+  /** Identity key (hex) of whoever sent the offer: only it may void the offer. */
+  payerIdentity: string;
 }
 
 /** Static configuration of a payee. */
@@ -79,9 +81,9 @@ export class Payee {
     try {
       switch (m.type) {
         case PaymentType.OFFER:
-          return this.onOffer(m, ctx);
+          return this.onOffer(inc.from, m, ctx);
         case PaymentType.OFFER_VOID:
-          return this.onVoid(m);
+          return this.onVoid(inc.from, m);
       }
       // Everything else must come from our hub.
       if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
@@ -111,7 +113,7 @@ export class Payee {
     }
   }
 
-  private onOffer(m: PaymentMessageOf<typeof PaymentType.OFFER>, ctx: StepContext): Step {
+  private onOffer(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER>, ctx: StepContext): Step {
     const id = bytesToHex(m.offerId);
     if (this.payments.has(id)) return ignored(m.type, 'duplicate offer');
     if (!equalBytes(m.hub, this.config.hubKey)) return ignored(m.type, 'offer through a hub we have no channel with');
@@ -128,7 +130,7 @@ export class Payee {
     const signature = sign(invoiceSigHash(fields), this.config.identityKey);
     this.payments.set(id, {
       offerId: id, amount: m.amount, expiry: m.expiry, point: bytesToHex(m.point), secret: bytesToHex(secret), memo: m.memo,
-      status: 'invoiced',
+      status: 'invoiced', payerIdentity: bytesToHex(from),
     });
     const s = step();
     s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
@@ -141,10 +143,11 @@ export class Payee {
   }
   private cachedKey: Uint8Array | undefined;
 
-  private onVoid(m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
+  private onVoid(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
     const p = this.payments.get(bytesToHex(m.offerId));
-    // Only an offer not yet being paid can be voided; the hub decides the rest.
+    // Only the offer's sender may void it, and only before it is being paid; the hub decides the rest.
     if (!p || p.status !== 'invoiced') return ignored(m.type, 'nothing to void');
+    if (p.payerIdentity !== bytesToHex(from)) return ignored(m.type, 'void from someone other than the payer');
     p.status = 'void';
     const s = step();
     s.events.push({ kind: 'voided', offerId: p.offerId });
@@ -161,13 +164,22 @@ export class Payee {
     const added = next.ptlcs.find((x) => equalBytes(x.id, m.offerId));
     if (!added) reject('state does not contain the PTLC');
     if (added.timeout < ctx.height + this.config.timeoutDelta) reject('PTLC timeout leaves too little time to claim');
+    // To claim on chain B must publish update m and wait the CSV delay before settlement m
+    // confirms; a timeout inside that window would let S refund first.
+    if (added.timeout - ctx.height <= ch.params.csvDelay)
+      reject(`PTLC timeout ${added.timeout - ctx.height} blocks is not beyond the channel's CSV delay ${ch.params.csvDelay}`);
     const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: 0, amount: p.amount, point: hexToBytes(p.point, 33), timeout: added.timeout }, next.n);
     if (!sameState(next, expected)) reject('state does not add exactly the invoiced PTLC', ErrorCode.CHANNEL_INVARIANT);
     ch.propose(next);
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
-    if (!verifyPtlcClaimPresig(ch.params, next, m.offerId, m.claimPresig))
-      reject("hub's claim pre-signature does not verify", ErrorCode.INVALID_ADAPTOR_SIGNATURE);
+    try {
+      ch.receiveSettlementSig(m.settleSig);
+      ch.receiveUpdateNonce(m.updateNonce);
+      if (!verifyPtlcClaimPresig(ch.params, next, m.offerId, m.claimPresig))
+        reject("hub's claim pre-signature does not verify", ErrorCode.INVALID_ADAPTOR_SIGNATURE);
+    } catch (e) {
+      ch.abandonPending(); // we answer PTLC_FAIL: the state is dropped on both sides
+      throw e;
+    }
     const settleSig = ch.signSettlement(this.config.channelKey);
     const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
     const updateSig = await ch.signUpdate(this.nonces, this.config.channelKey);

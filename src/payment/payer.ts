@@ -26,7 +26,7 @@ import { transfer } from '../channel/state.js';
 import { ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
 
 /** Status of an outgoing payment. */
-export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled';
+export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
 
 /** One outgoing payment as the payer persists it. Byte fields are hex. */
 export interface PayerPayment {
@@ -236,7 +236,11 @@ export class Payer {
     const p = this.payments.get(id);
     const s = step();
     if (!p) return ignored(m.type, 'reject for an unknown payment');
-    if (p.status === 'cancelling') {
+    if (p.status === 'proposed') {
+      // The hub refused the proposal itself (fee, expiry, state): drop state n.
+      p.status = 'failed';
+      if (this.channel.pending?.state.n === p.n) this.channel.abandonPending();
+    } else if (p.status === 'cancelling') {
       // The hub already extended the PTLC: the payment goes on; drop our pending n+1.
       p.status = 'offered';
       this.channel.restoreOverwritten(p.n);

@@ -59,8 +59,8 @@ export interface World {
 export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hubMaxDelta?: number } = {}): Promise<World> {
   const relay = 'http://127.0.0.1:1';
   const A = party(relay), S = party(relay), B = party(relay);
-  const asParams = channelParams(A.chPk, S.chPk, { csvDelay: opts.asCsv ?? 144 });
-  const sbParams = channelParams(S.chPk, B.chPk);
+  const asParams = channelParams(A.chPk, S.chPk, { csvDelay: opts.asCsv ?? 288 });
+  const sbParams = channelParams(S.chPk, B.chPk, { csvDelay: 24 });
   const [aView, sViewA] = await openChannelPair(asParams, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
   const [sViewB, bView] = await openChannelPair(sbParams, [700_000, 299_000], S.chSk, B.chSk, S.nonces, B.nonces);
   const payer = new Payer({ hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);

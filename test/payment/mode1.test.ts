@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { signWithCommittedNonce } from '../../src/crypto/nonce.js';
-import { nonceId } from '../../src/channel/channel.js';
 import { makeWorld, post, run, deliverOne, kinds, hex, type World } from './fixture.js';
 import { rejectsCode } from '../helpers.js';
 
@@ -182,7 +181,8 @@ t('a committed nonce can never sign twice', async () => {
   await startPayment(w);
   await run(w, ['A', 'S']);
   // A's update nonce for state 1 was used for the offer's s_A: a second signature is impossible.
-  const id = nonceId(w.asParams.channelId, 1, 0);
+  const id = w.payer.channel.pending!.myNonceId!;
+  assert.ok(id.startsWith(`upd:${hex(w.asParams.channelId)}:1:0:`));
   await rejectsCode(signWithCommittedNonce(w.A.nonces, id, w.A.chSk, new Uint8Array(32)), ErrorCode.NONCE_REUSE);
   await rejectsCode(w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), ErrorCode.NONCE_REUSE);
 });
@@ -192,6 +192,45 @@ t('only one payment in flight; messages from strangers are refused', async () =>
   await startPayment(w);
   await rejectsCode(startPayment(w), ErrorCode.PAYMENT_REJECTED);
   await rejectsCode(w.payer.handle({ from: w.B.idPk, message: { type: PaymentType.OFFER_VOID, offerId: new Uint8Array(32), reason: '' } }, w.ctx), ErrorCode.PAYMENT_REJECTED);
+});
+
+t('after a refused cancellation the payment completes and the next payment works', async () => {
+  const w = await makeWorld();
+  const first = await startPayment(w);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']);
+  await run(w, ['S']); // PTLC extended
+  post(w, 'A', await w.payer.cancel(first));
+  await run(w);
+  assert.is(w.payer.payments.get(first)!.status, 'completed');
+  const second = await startPayment(w);
+  await run(w);
+  assert.is(w.payer.payments.get(second)!.status, 'completed');
+  assert.is(w.payer.channel.enforceable.state.n, 2, 'state 2 (the number of the refused cancellation) was re-proposed with a fresh nonce');
+});
+
+t('a proposal the hub refuses frees the channel', async () => {
+  const w = await makeWorld();
+  const { offerId, step } = await w.payer.pay(
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: 0, expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  post(w, 'A', step);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'failed');
+  assert.is(w.payer.channel.pending, undefined);
+  const next = await startPayment(w);
+  await run(w);
+  assert.is(w.payer.payments.get(next)!.status, 'completed');
+});
+
+t('B refuses a PTLC whose timeout is inside its channel CSV delay; the hub can try again later', async () => {
+  const w = await makeWorld({ payeeDelta: 20 }); // 20 < S–B CSV 24: B must refuse whatever S offers
+  const offerId = await startPayment(w);
+  await run(w);
+  assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL));
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  assert.is(w.payee.channel.pending, undefined);
+  assert.is(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.pending, undefined);
 });
 
 t.run();

@@ -1,0 +1,110 @@
+/**
+ * The three roles a wallet embeds, each a {@link RoleRuntime} around a pure
+ * engine: {@link PayerNode} (A), {@link HubNode} (S) and {@link PayeeNode} (B).
+ * Each restores its engine from the store when there is saved state, so a
+ * role killed at any step resumes where it stopped.
+ * @module
+ */
+import { decodeMailboxAddress } from '../protocol/address.js';
+import { Channel, type ChannelJson } from '../src/channel/channel.js';
+import { Hub, type HubConfig, type HubJson, type HubPeer } from '../src/payment/hub.js';
+import { Payee, type PayeeConfig, type PayeeJson } from '../src/payment/payee.js';
+import { Payer, type PayerConfig, type PayerJson } from '../src/payment/payer.js';
+import { KvNonceStore } from './nonce-store.js';
+import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+
+/** Options of {@link PayerNode.open}. */
+export interface PayerNodeOptions extends RuntimeOptions {
+  config: PayerConfig;
+  /** The channel with the hub, used only on first start (later it is restored from the store). */
+  channel: Channel;
+  /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
+  hubFee?: { base: number; ppm: number };
+}
+
+/** The payer (A): pays a payee who is offline, through its hub. */
+export class PayerNode extends RoleRuntime<Payer> {
+  #fee: { base: number; ppm: number } = { base: 0, ppm: 0 };
+
+  /** Opens (or restores) the payer and starts listening to its mailbox. */
+  static async open(o: PayerNodeOptions): Promise<PayerNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
+    const engine = saved
+      ? new Payer(o.config, Channel.fromJSON(saved.channel), nonces, saved.payments)
+      : new Payer(o.config, o.channel, nonces);
+    const node = new PayerNode(engine, o);
+    if (o.hubFee) node.#fee = o.hubFee;
+    await node.start();
+    return node;
+  }
+
+  /**
+   * Pays `amount` sats to the payee at mailbox address `address`, who may be
+   * offline. Resolves with the offer id once the proposal is persisted and
+   * queued; follow progress with `on('payment', …)` (`offered`, then
+   * `completed` with the receipt when the hub has bought the signature).
+   */
+  async payOffline(address: string, amount: number, opts: { expiresInMs?: number; memo?: string; fee?: number } = {}): Promise<string> {
+    const dest = decodeMailboxAddress(address);
+    return this.serial(async () => {
+      const ctx = this.ctx();
+      const { offerId, step } = await this.engine.pay(
+        {
+          payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? this.#fee.base + Math.floor((amount * this.#fee.ppm) / 1_000_000),
+          expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}),
+        },
+        ctx,
+      );
+      await this.commit(step);
+      return offerId;
+    });
+  }
+
+  /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
+  async cancel(offerId: string): Promise<void> {
+    await this.serial(async () => this.commit(await this.engine.cancel(offerId)));
+  }
+}
+
+/** Options of {@link HubNode.open}. */
+export interface HubNodeOptions extends RuntimeOptions {
+  config: HubConfig;
+  /** The hub's channels, used only on first start. */
+  peers: HubPeer[];
+}
+
+/** The hub (S): always online; co-signs payer states and buys their signatures from payees. */
+export class HubNode extends RoleRuntime<Hub> {
+  /** Opens (or restores) the hub and starts listening to its mailbox. */
+  static async open(o: HubNodeOptions): Promise<HubNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
+    const engine = saved ? Hub.fromJSON(o.config, saved, nonces) : new Hub(o.config, o.peers, nonces);
+    const node = new HubNode(engine, o);
+    await node.start();
+    return node;
+  }
+}
+
+/** Options of {@link PayeeNode.open}. */
+export interface PayeeNodeOptions extends RuntimeOptions {
+  config: PayeeConfig;
+  /** The channel with the hub, used only on first start. */
+  channel: Channel;
+}
+
+/** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
+export class PayeeNode extends RoleRuntime<Payee> {
+  /** Opens (or restores) the payee and starts listening to its mailbox. */
+  static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
+    const engine = saved
+      ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments)
+      : new Payee(o.config, o.channel, nonces);
+    const node = new PayeeNode(engine, o);
+    await node.start();
+    return node;
+  }
+}

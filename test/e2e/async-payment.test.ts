@@ -1,0 +1,109 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PaymentType } from '../../protocol/payment.js';
+import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
+
+const t = suite('e2e/async-payment');
+const AMOUNT = 50_000;
+const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
+let relay: RelayProc;
+
+t.before(async () => {
+  relay = await spawnRelay();
+});
+t.after(async () => {
+  await relay.kill();
+});
+
+const has = (list: { kind: string }[], kind: string) => list.some((e) => e.kind === kind);
+
+t('B offline while A pays, A offline while B sells; relay restarted and B killed mid-flow; all sides consistent', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  let A = await w.open.A();
+  const sent: number[] = [];
+  A.on('sent', (e) => sent.push(e.type));
+  const offerId = await A.payOffline(w.addr.B, AMOUNT, { memo: 'coffee' });
+  await until(() => sent.includes(PaymentType.OFFER), 'the offer to be posted to B');
+  await A.close(); // A goes offline; B has never been online
+
+  // The relay process is restarted (graceful stop, same data dir and port): the offer survives.
+  await relay.kill('SIGKILL');
+  relay = await spawnRelay(relay.dir, relay.port);
+
+  // B comes online, is pushed the offer, invoices; we stop B right after its first step.
+  let B = await w.open.B();
+  await until(() => has(w.events.B, 'invoiced'), 'B to invoice');
+  await B.close();
+  await until(() => has(w.events.S, 'ptlc_extended'), 'S to extend the PTLC');
+  // B restarts from its store and finishes selling s_A.
+  B = await w.open.B();
+  await until(() => has(w.events.B, 'paid'), 'B to be paid');
+  await until(() => has(w.events.S, 'paid'), 'S to settle with B');
+  assert.is(B.engine.payments.get(offerId)!.status, 'paid');
+  assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+
+  // S holds A–S state 1 fully signed: it bought s_A.
+  const sAS = [...S.engine.peers.values()].find((p) => p.channel.me === 1)!.channel;
+  assert.is(sAS.enforceable.state.n, 1);
+  assert.ok(sAS.enforceable.updateSigs.every((x) => x !== null));
+  assert.equal(sAS.enforceable.state.balances, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
+
+  // A comes back and receives the completion.
+  A = await w.open.A();
+  await until(() => has(w.events.A, 'completed'), 'A to receive the completion');
+  assert.is(A.engine.payments.get(offerId)!.status, 'completed');
+  assert.equal(A.engine.channel.enforceable.state, sAS.enforceable.state);
+  const receipt = w.events.A.find((e) => e.kind === 'completed');
+  assert.ok(receipt && receipt.kind === 'completed' && receipt.receipt.n === 1);
+  // Each role processed every message once: one offer at B, one paid event per side.
+  assert.is(w.events.B.filter((e) => e.kind === 'offer_received').length, 1);
+  assert.is(w.events.B.filter((e) => e.kind === 'paid').length, 1);
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
+t('two relays in the payee address, one down: the payment completes and nothing is processed twice', async () => {
+  const second = await spawnRelay();
+  const deadPort = second.port;
+  await second.kill();
+  const dead = `http://127.0.0.1:${deadPort}`;
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url, dead] });
+  const S = await w.open.S();
+  const A = await w.open.A();
+  const B = await w.open.B();
+  const offerId = await A.payOffline(w.addr.B, AMOUNT);
+  await until(() => has(w.events.A, 'completed'), 'the payment to complete');
+  assert.is(B.engine.payments.get(offerId)!.status, 'paid');
+  assert.is(w.events.B.filter((e) => e.kind === 'offer_received').length, 1);
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
+t('cancellation: A and S overwrite the pending state, the offer envelope is retracted, B never invoices', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  const A = await w.open.A();
+  let offerEnvelope = '';
+  A.on('sent', (e) => {
+    if (e.type === PaymentType.OFFER) offerEnvelope = e.id;
+  });
+  const offerId = await A.payOffline(w.addr.B, AMOUNT);
+  await until(() => offerEnvelope !== '', 'the offer to be posted');
+  assert.is(await A.client.status(relay.url, offerEnvelope), 'queued');
+  await A.cancel(offerId);
+  await until(() => has(w.events.A, 'cancelled'), 'the cancellation');
+  let status = '';
+  await until(() => {
+    void A.client.status(relay.url, offerEnvelope).then((s) => (status = s), () => undefined);
+    return status === 'retracted';
+  }, 'the offer envelope to be retracted');
+  const B = await w.open.B();
+  await until(() => w.events.B.some((e) => e.kind === 'ignored'), 'B to read the void'); // the void of an offer it never saw
+  assert.not.ok(has(w.events.B, 'invoiced'), 'B never saw the offer');
+  assert.not.ok(has(w.events.S, 'ptlc_extended'), 'S never pays for a superseded state');
+  assert.is(A.engine.channel.enforceable.state.n, 2);
+  assert.equal(A.engine.channel.enforceable.state.balances, [600_000, 399_000]);
+  assert.equal(S.engine.peers.get(Buffer.from(w.asParams.channelId).toString('hex'))!.channel.enforceable.state, A.engine.channel.enforceable.state);
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
+t.run();
