@@ -1,0 +1,96 @@
+/**
+ * Client rows (issue 6): CPU of seal + open of a 1 KiB envelope against
+ * its elliptic-curve floor, and one full mode-1 async payment (A, S, B,
+ * relay on loopback) against the cost of the point multiplications it
+ * performs, counted per role by the EC-count hook (load/ec-count.mjs).
+ * @module
+ */
+import { EC_COUNT, progress, startRelayProc, type Sizes } from './context.js';
+import { row, type Row } from './report.js';
+import { spawnWorker } from './rpc.js';
+
+/** Envelope body giving a ~1 KiB envelope (SPEC 3: 89-byte header, padding bucket, 16-byte tag). */
+const BODY_BYTES = 700;
+
+interface SealOpen {
+  envelopeBytes: number;
+  counts: Record<string, number>;
+  sealOpenMs: number;
+  ecdhMs: number;
+  signMs: number;
+  verifyMs: number;
+  signCounts: Record<string, number>;
+  ops: Record<string, number>;
+}
+
+const fmtCounts = (c: Record<string, number>): string =>
+  Object.entries(c).sort().map(([k, v]) => `${k}×${v}`).join(' ');
+
+/** Sum of count × CPU ms of each operation kind. */
+function ecFloor(counts: Record<string, number>, ops: Record<string, number>): number {
+  let ms = 0;
+  for (const [k, n] of Object.entries(counts)) {
+    const kind = k.includes(':') ? k.slice(k.indexOf(':') + 1) : k;
+    ms += n * (ops[kind] ?? 0);
+  }
+  return ms;
+}
+
+/** Client rows; returns the worker's BIP340 verify rate too (the auth baseline). */
+export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: number }> {
+  const crypto = spawnWorker('load/crypto.ts', EC_COUNT);
+  let so: SealOpen;
+  let verifyRate: number;
+  try {
+    verifyRate = await crypto.call<number>('verifyRate', s.cryptoMinMs);
+    so = await crypto.call<SealOpen>('sealOpen', s.cryptoMinMs, BODY_BYTES);
+  } finally {
+    await crypto.stop();
+  }
+  const one = so.ecdhMs + so.signMs + so.verifyMs;
+  const two = one + so.ecdhMs;
+  const noteSeal = `envelope ${so.envelopeBytes} B; seal+open point multiplications: ${fmtCounts(so.counts)}; BIP340 sign alone: ${fmtCounts(so.signCounts)} (noble verifies its own signature); ECDH ${so.ecdhMs.toFixed(3)} ms, sign ${so.signMs.toFixed(3)} ms, verify ${so.verifyMs.toFixed(3)} ms`;
+  const rows: Row[] = [
+    row({ name: 'client seal + open, 1 KiB envelope', value: so.sealOpenMs, unit: 'CPU ms',
+      baseline: '1 ECDH + 1 BIP340 sign + 1 verify', baselineValue: one, target: '≤ 1.2×', pass: so.sealOpenMs / one <= 1.2, note: noteSeal }),
+    row({ name: 'client seal + open vs its 2-ECDH floor', value: so.sealOpenMs, unit: 'CPU ms',
+      baseline: '2 ECDH + 1 sign + 1 verify', baselineValue: two, target: 'report', pass: null, note: noteSeal }),
+  ];
+
+  // One full payment: relay and clients both instrumented.
+  const relay = await startRelayProc(EC_COUNT);
+  const pay = spawnWorker('load/payment.ts', EC_COUNT);
+  try {
+    const relayCpu0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
+    const relayEc0 = await relay.worker.call<Record<string, number>>('ecCounts');
+    const r = await pay.call<{ wallMs: number; clientCpuMs: number; counts: Record<string, number> }>('run', relay.url, 50_000);
+    const relayCpuMs = ((await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs - relayCpu0) / 1000;
+    const relayEc1 = await relay.worker.call<Record<string, number>>('ecCounts');
+    const counts: Record<string, number> = { ...r.counts };
+    for (const [k, v] of Object.entries(relayEc1)) {
+      const d = v - (relayEc0[k] ?? 0);
+      if (d) counts[k.replace(/^all:/, 'relay:')] = d;
+    }
+    const byRole: Record<string, Record<string, number>> = {};
+    for (const [k, v] of Object.entries(counts)) {
+      const [role, kind] = k.split(':') as [string, string];
+      (byRole[role] ??= {})[kind] = v;
+    }
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const floor = ecFloor(counts, so.ops);
+    const cpu = r.clientCpuMs + relayCpuMs;
+    const roles = Object.entries(byRole).map(([role, c]) => `${role}: ${fmtCounts(c)}`).join('; ');
+    progress(`payment: wall ${r.wallMs.toFixed(0)} ms, CPU ${cpu.toFixed(0)} ms (clients ${r.clientCpuMs.toFixed(0)}, relay ${relayCpuMs.toFixed(0)}), EC floor ${floor.toFixed(1)} ms for ${total} ops; ${roles}`);
+    rows.push(
+      row({ name: `one mode-1 async payment, total CPU (A+S+B+relay), ${total} EC ops`, value: cpu, unit: 'CPU ms',
+        baseline: 'its counted EC operations, measured alone', baselineValue: floor, target: 'report', pass: null,
+        note: `EC ops per role — ${roles}; per-op CPU ms: ${Object.entries(so.ops).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; clients ${r.clientCpuMs.toFixed(0)} ms, relay ${relayCpuMs.toFixed(0)} ms` }),
+      row({ name: 'one mode-1 async payment, wall time', value: r.wallMs, unit: 'ms',
+        baseline: null, baselineValue: null, target: 'report', pass: null }),
+    );
+  } finally {
+    await pay.stop();
+    await relay.stop();
+  }
+  return { rows, verifyRate };
+}

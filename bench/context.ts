@@ -1,0 +1,92 @@
+/**
+ * What every bench part shares: the sizes of a quick or full run, and
+ * starting the relay and the baseline servers as child processes in fresh
+ * temporary data directories.
+ * @module
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnWorker, BENCH_DIR, type Worker } from './rpc.js';
+
+/** Sizes of one run. Full sizes are issue 6's; quick sizes only smoke-test the code. */
+export interface Sizes {
+  quick: boolean;
+  ingestMs: number;
+  ingestRounds: number;
+  concurrency: number;
+  stored: number;
+  pushSubscribers: number;
+  pushRate: number;
+  pushMs: number;
+  backlog: number;
+  idle: number;
+  idleDevicesPerMailbox: number;
+  authMs: number;
+  authConcurrency: number;
+  sweep: number;
+  sweepBaselineMs: number;
+  cryptoMinMs: number;
+}
+
+/** Issue 6 sizes. */
+export const FULL: Sizes = {
+  quick: false, ingestMs: 6000, ingestRounds: 2, concurrency: 50, stored: 1_000_000,
+  pushSubscribers: 1000, pushRate: 1000, pushMs: 8000, backlog: 100_000,
+  idle: 20_000, idleDevicesPerMailbox: 10, authMs: 5000, authConcurrency: 16,
+  sweep: 100_000, sweepBaselineMs: 3000, cryptoMinMs: 1000,
+};
+
+/** Smoke-test sizes (CI): every code path, small numbers, no speed claims. */
+export const QUICK: Sizes = {
+  quick: true, ingestMs: 1000, ingestRounds: 1, concurrency: 50, stored: 5000,
+  pushSubscribers: 50, pushRate: 200, pushMs: 1500, backlog: 2000,
+  idle: 200, idleDevicesPerMailbox: 10, authMs: 1000, authConcurrency: 4,
+  sweep: 2000, sweepBaselineMs: 500, cryptoMinMs: 100,
+};
+
+/** A relay child process with its data directory. */
+export interface RelayProc {
+  worker: Worker;
+  url: string;
+  pid: number;
+  dir: string;
+  /** Closes the relay, ends the process and deletes its data. */
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/servers/relay.ts` in a child process on an ephemeral loopback port. */
+export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-bench-'));
+  const worker = spawnWorker('servers/relay.ts', execArgv);
+  const { url, pid } = await worker.call<{ url: string; pid: number }>('start', dir);
+  return {
+    worker, url, pid, dir,
+    async stop() {
+      await worker.call('close').catch(() => undefined);
+      await worker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A bare baseline server child process. */
+export async function startBare(kind: 'express' | 'http' | 'ws', frames = 0, mailbox?: string): Promise<{ worker: Worker; url: string; stop(): Promise<void> }> {
+  const worker = spawnWorker('servers/bare.ts');
+  const { url } = await worker.call<{ url: string }>('start', kind, frames, mailbox);
+  return {
+    worker, url,
+    async stop() {
+      await worker.call('close').catch(() => undefined);
+      await worker.stop();
+    },
+  };
+}
+
+/** Node flags that load the EC-count instrumentation (bench/load/ec-count.mjs). */
+export const EC_COUNT = ['--import', path.join(BENCH_DIR, 'load', 'ec-count.mjs')];
+
+/** Logs progress to stderr (stdout carries the table). */
+export function progress(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}

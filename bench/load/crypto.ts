@@ -1,0 +1,112 @@
+/**
+ * Crypto baselines and the client seal+open row, in a process started with
+ * the EC-count hook (`ec-count.mjs`), so each figure comes with the number
+ * of point multiplications behind it. CPU time is `process.cpuUsage()`
+ * over a synchronous loop (no I/O, so CPU time is the cost).
+ * @module
+ */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { open, seal } from '../../protocol/seal.js';
+import { serve } from '../rpc.js';
+
+const { Point } = secp256k1;
+const Fn = Point.Fn;
+
+declare global {
+  var __lnmbEcCounts: Record<string, number> | undefined;
+}
+
+/** CPU ms per call of `fn`, over at least `minMs` of CPU and `minIter` calls. */
+export function cpuMsPer(fn: () => void, minMs: number, minIter = 5): number {
+  for (let i = 0; i < 3; i++) fn(); // warm up (JIT, precomputed tables)
+  const c0 = process.cpuUsage();
+  let n = 0;
+  let spent = 0;
+  while (n < minIter || spent < minMs) {
+    fn();
+    n++;
+    if ((n & 3) === 0 || n < minIter + 1) {
+      const c = process.cpuUsage(c0);
+      spent = (c.user + c.system) / 1000;
+    }
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / n;
+}
+
+function snapshot(): Record<string, number> {
+  return { ...(globalThis.__lnmbEcCounts ?? {}) };
+}
+function diff(a: Record<string, number>, b: Record<string, number>, per = 1): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(b)) {
+    const d = (b[k] ?? 0) - (a[k] ?? 0);
+    if (d) out[k.replace(/^[^:]*:/, '')] = d / per;
+  }
+  return out;
+}
+
+const rand = (): bigint => Fn.fromBytes(schnorr.utils.randomSecretKey());
+
+/** CPU ms per operation kind, as named by ec-count.mjs, measured alone. */
+export function opCosts(minMs: number): Record<string, number> {
+  const P = Point.BASE.multiply(rand());
+  return {
+    mul_G: cpuMsPer(() => void Point.BASE.multiply(rand()), minMs),
+    mul_P: cpuMsPer(() => void P.multiply(rand()), minMs),
+    mulUnsafe_G: cpuMsPer(() => void Point.BASE.multiplyUnsafe(rand()), minMs),
+    mulUnsafe_P: cpuMsPer(() => void P.multiplyUnsafe(rand()), minMs),
+    mulAdd: cpuMsPer(() => void Point.BASE.mulAddUnsafe(rand(), P, rand()), minMs),
+  };
+}
+
+serve({
+  /** BIP340 verifications per second (one core, same library as the relay). */
+  verifyRate(minMs: number): number {
+    const sk = schnorr.utils.randomSecretKey();
+    const pk = schnorr.getPublicKey(sk);
+    const sigs = Array.from({ length: 16 }, () => {
+      const m = randomBytes(32);
+      return { m, s: schnorr.sign(m, sk) };
+    });
+    let i = 0;
+    const ms = cpuMsPer(() => {
+      const x = sigs[i++ & 15]!;
+      if (!schnorr.verify(x.s, x.m, pk)) throw new Error('verify failed');
+    }, minMs);
+    return 1000 / ms;
+  },
+
+  /** seal + open of one envelope of ~`envelopeBytes`, and its baselines. */
+  sealOpen(minMs: number, bodyBytes: number) {
+    const sender = schnorr.utils.randomSecretKey();
+    const rsk = schnorr.utils.randomSecretKey();
+    const recipient = schnorr.getPublicKey(rsk);
+    const body = randomBytes(bodyBytes);
+    const once = (): number => {
+      const env = seal({ senderSecretKey: sender, recipient, type: 1, body });
+      open(env, rsk);
+      return env.length;
+    };
+    const envelopeBytes = once();
+    const c0 = snapshot();
+    once();
+    const counts = diff(c0, snapshot());
+    const sealOpenMs = cpuMsPer(() => void once(), minMs);
+
+    const otherPk = secp256k1.getPublicKey(schnorr.utils.randomSecretKey(), true);
+    const msg = randomBytes(32);
+    const sig = schnorr.sign(msg, sender);
+    const senderPk = schnorr.getPublicKey(sender);
+    const ecdhMs = cpuMsPer(() => void secp256k1.getSharedSecret(rsk, otherPk), minMs);
+    const signMs = cpuMsPer(() => void schnorr.sign(msg, sender), minMs);
+    const verifyMs = cpuMsPer(() => void schnorr.verify(sig, msg, senderPk), minMs);
+    const s0 = snapshot();
+    schnorr.sign(msg, sender);
+    const signCounts = diff(s0, snapshot());
+    return { envelopeBytes, counts, sealOpenMs, ecdhMs, signMs, verifyMs, signCounts, ops: opCosts(minMs) };
+  },
+
+  opCosts,
+});

@@ -1,0 +1,18 @@
+// Bench-only instrumentation (issue 6, payment and seal+open rows): counts
+// secp256k1 point multiplications by kind, by patching the source text of
+// @noble/curves' weierstrass.js as it loads (its objects are frozen, so they
+// cannot be wrapped). Load with `node --import ./bench/load/ec-count.mjs`.
+// Kinds: mul_G / mul_P (constant-time k·G / k·P: keys, signing, ECDH),
+// mulUnsafe_G / mulUnsafe_P (variable-time, public scalars), mulAdd
+// (a·G + b·P, BIP340 verification). A role label comes from
+// globalThis.__lnmbEcRole() when the bench sets one.
+import { register } from 'node:module';
+
+const counts = {};
+globalThis.__lnmbEcCounts = counts;
+globalThis.__lnmbEcCount = (kind) => {
+  const role = globalThis.__lnmbEcRole ? globalThis.__lnmbEcRole() : 'all';
+  const k = `${role}:${kind}`;
+  counts[k] = (counts[k] ?? 0) + 1;
+};
+register('./ec-count-hooks.mjs', import.meta.url);

@@ -1,0 +1,48 @@
+/**
+ * One full mode-1 async payment (DESIGN 2: A pre-signs, B sells s_A to S)
+ * with A, S and B as separate runtimes in this process and the relay in
+ * another, exactly as test/e2e/world.ts wires them. Started with the
+ * EC-count hook; an AsyncLocalStorage label tags every point
+ * multiplication with the role whose code (or socket callback) ran it.
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { PaymentType } from '../../protocol/payment.js';
+import { makeE2E, until } from '../../test/e2e/world.js';
+import { serve } from '../rpc.js';
+
+declare global {
+  var __lnmbEcCounts: Record<string, number> | undefined;
+  var __lnmbEcRole: (() => string) | undefined;
+}
+
+const als = new AsyncLocalStorage<string>();
+globalThis.__lnmbEcRole = () => als.getStore() ?? 'setup';
+
+const has = (list: { kind: string }[], kind: string): boolean => list.some((e) => e.kind === kind);
+
+serve({
+  async run(relayUrl: string, amount: number) {
+    const w = await makeE2E({ A: [relayUrl], S: [relayUrl], B: [relayUrl] });
+    // Channel opening is set-up, not the payment.
+    for (const k of Object.keys(globalThis.__lnmbEcCounts ?? {})) delete globalThis.__lnmbEcCounts![k];
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const S = await als.run('S', () => w.open.S());
+    const A = await als.run('A', () => w.open.A());
+    const sent: number[] = [];
+    A.on('sent', (e) => sent.push(e.type));
+    await als.run('A', () => A.payOffline(w.addr.B, amount, { memo: 'bench' }));
+    await until(() => sent.includes(PaymentType.OFFER), 'the offer to be posted', 60_000);
+    await A.close(); // A goes offline before B is ever online
+    const B = await als.run('B', () => w.open.B());
+    await until(() => has(w.events.B, 'paid') && has(w.events.S, 'paid'), 'B and S to settle', 60_000);
+    const A2 = await als.run('A', () => w.open.A());
+    await until(() => has(w.events.A, 'completed'), 'A to receive the completion', 60_000);
+    const wallMs = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const counts = { ...(globalThis.__lnmbEcCounts ?? {}) };
+    await Promise.all([A2.close(), B.close(), S.close()]);
+    return { wallMs, clientCpuMs: (c.user + c.system) / 1000, counts };
+  },
+});

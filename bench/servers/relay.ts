@@ -1,0 +1,103 @@
+/**
+ * The relay under test, in its own process (the load generators never
+ * share its CPU time accounting). Started with every per-IP limit raised,
+ * because all bench load comes from 127.0.0.1; everything else is the
+ * shipped default. Exposes seeding (straight into the store, which is
+ * set-up, not measurement), a movable clock (to expire envelopes for the
+ * sweep row), a sweep trigger and resource readings.
+ * @module
+ */
+import v8 from 'node:v8';
+import { startRelay, type Relay } from '../../server/relay.js';
+import { LevelStore } from '../../server/store/level.js';
+import { ENVELOPE_BYTES, idOf, syntheticEnvelope } from '../envelopes.js';
+import { serve } from '../rpc.js';
+
+/** Limits raised for single-host load (see docs/performance.md). */
+export const BENCH_LIMITS = {
+  postRatePerSecond: 1_000_000_000,
+  postBurst: 1_000_000_000,
+  maxConnectionsPerIp: 10_000_000,
+  maxEnvelopesPerMailbox: 100_000_000,
+  maxBytesPerMailbox: 2 ** 46,
+  authTimeoutMs: 600_000,
+  maxPendingChallenges: 10_000_000,
+  maxSessions: 10_000_000,
+  sweepIntervalMs: 3_600_000,
+  // The largest outbound buffer: a subscriber draining a big backlog over loopback is not slow.
+  outboundBufferBytes: 64 * 1024 * 1024,
+} as const;
+
+let relay: Relay | undefined;
+let store: LevelStore | undefined;
+let offset = 0;
+const now = (): number => Date.now() + offset;
+
+declare global {
+  // Set by bench/load/ec-count-hook.mjs when that hook is loaded.
+  var __lnmbEcCounts: Record<string, number> | undefined;
+}
+
+serve({
+  async start(dataDir: string): Promise<{ url: string; port: number; pid: number }> {
+    store = new LevelStore({ location: dataDir });
+    relay = await startRelay({ host: '127.0.0.1', port: 0, logLevel: 'silent', store, now, ...BENCH_LIMITS });
+    return { url: relay.url, port: relay.port, pid: process.pid };
+  },
+
+  /** Appends `total` envelopes round-robin over `mailboxes`, expiring `ttlMs` from now. */
+  async seed(mailboxes: string[], total: number, ttlMs: number, size = ENVELOPE_BYTES): Promise<number> {
+    const s = store!;
+    const quota = { maxEnvelopes: BENCH_LIMITS.maxEnvelopesPerMailbox, maxBytes: BENCH_LIMITS.maxBytesPerMailbox };
+    let i = 0;
+    const WINDOW = 2000;
+    const worker = async (): Promise<void> => {
+      while (i < total) {
+        const mailbox = mailboxes[i++ % mailboxes.length]!;
+        const envelope = syntheticEnvelope(mailbox, size);
+        await s.append({ id: idOf(envelope), mailbox, envelope, expiresAt: now() + ttlMs }, quota);
+      }
+    };
+    await Promise.all(Array.from({ length: WINDOW }, worker));
+    await s.flush();
+    return s.totals().envelopes;
+  },
+
+  setClockOffset(ms: number): void {
+    offset = ms;
+  },
+
+  async sweep(): Promise<{ expired: number; purged: number; ms: number }> {
+    const t0 = performance.now();
+    const r = await relay!.sweep();
+    return { expired: r.expired, purged: r.purged, ms: performance.now() - t0 };
+  },
+
+  /** Resource use; `gc` first collects garbage (needs --expose-gc) so RSS reflects live data. */
+  usage(gc = false): { rss: number; heapUsed: number; cpuUs: number; connections: number; heapLimit: number } {
+    if (gc && typeof global.gc === 'function') {
+      global.gc();
+      global.gc();
+    }
+    const m = process.memoryUsage();
+    const c = process.cpuUsage();
+    return {
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      cpuUs: c.user + c.system,
+      connections: relay?.connections ?? 0,
+      heapLimit: v8.getHeapStatistics().heap_size_limit,
+    };
+  },
+
+  ecCounts(): Record<string, number> {
+    return { ...(globalThis.__lnmbEcCounts ?? {}) };
+  },
+
+  async close(): Promise<void> {
+    await relay?.close();
+    await store?.close();
+    relay = undefined;
+    store = undefined;
+  },
+});
