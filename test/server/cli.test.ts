@@ -41,6 +41,7 @@ t('flags > environment > config file > defaults', () => {
   assert.is(c.defaultTtlSeconds, 1000, 'the default TTL follows a lowered maximum');
   const viaEnvFile = loadRelayConfig([], { LNMB_CONFIG: file });
   assert.is(viaEnvFile.port, 1111);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 t('every setting has a flag and an env var, and bad values are refused by name', () => {
@@ -93,6 +94,8 @@ t('the real command: starts, serves /v1/info, SIGTERM closes sockets with 1001 a
     assert.ok(fs.existsSync(`${dir}/nested/data/CURRENT`), 'LevelDB created in the data dir');
   } finally {
     proc.kill('SIGKILL');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -117,6 +117,7 @@ for (const round of [1, 2]) {
     } finally {
       child.proc.kill('SIGTERM');
       await child.exited;
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 }

@@ -206,7 +206,8 @@ t('healthz, readyz and metrics (no mailbox ids in labels)', async ({ r }) => {
 });
 
 t('store failure answers 503 STORE_UNAVAILABLE and the relay stays up', async () => {
-  const store = new LevelStore({ location: fs.mkdtempSync(os.tmpdir() + '/lnmb-') });
+  const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
+  const store = new LevelStore({ location: dir });
   const relay = await startRelay({ host: '127.0.0.1', port: 0, logLevel: 'silent', store });
   const bob = newMailbox();
   assert.is((await postEnvelope(relay.url, bob.id, fakeEnvelope(bob.id))).status, 201);
@@ -217,6 +218,7 @@ t('store failure answers 503 STORE_UNAVAILABLE and the relay stays up', async ()
   assert.equal([s.status, s.body.error.code], [503, 'STORE_UNAVAILABLE']);
   assert.is((await request(`${relay.url}/healthz`)).status, 200);
   await relay.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 t('graceful shutdown: sockets closed with 1001, new requests refused, data kept', async ({ r }) => {

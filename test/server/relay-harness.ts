@@ -21,15 +21,21 @@ export interface TestRelay {
   url: string;
   dir: string;
   clock: { t: number };
+  /** Closes the relay and removes its data dir when the harness created it. */
   close(): Promise<void>;
 }
 
 /** Starts a relay with silent logs, a fake clock at {@link T0}, and the given options. */
 export async function startTestRelay(opts: StartRelayOptions = {}): Promise<TestRelay> {
+  const owned = opts.dataDir === undefined;
   const dir = opts.dataDir ?? fs.mkdtempSync(os.tmpdir() + '/lnmb-');
   const clock = { t: T0 };
   const relay = await startRelay({ host: '127.0.0.1', port: 0, logLevel: 'silent', now: () => clock.t, ...opts, dataDir: dir });
-  return { relay, url: relay.url, dir, clock, close: () => relay.close() };
+  const close = async () => {
+    await relay.close();
+    if (owned) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { relay, url: relay.url, dir, clock, close };
 }
 
 /** A mailbox key pair: secret key and x-only id as hex. */

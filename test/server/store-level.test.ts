@@ -11,6 +11,13 @@ import { storeConformance } from './store-conformance.js';
 
 const RETENTION = 60_000;
 const dirs = new WeakMap<RelayStore, string>();
+const created: string[] = [];
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
+  created.push(d);
+  return d;
+}
 
 function open(dir: string): LevelStore {
   const s = new LevelStore({ location: dir, expiredRetentionMs: RETENTION });
@@ -21,7 +28,7 @@ function open(dir: string): LevelStore {
 storeConformance({
   name: 'level',
   expiredRetentionMs: RETENTION,
-  factory: () => open(fs.mkdtempSync(os.tmpdir() + '/lnmb-')),
+  factory: () => open(tempDir()),
   reopen: (closed) => open(dirs.get(closed)!),
 });
 
@@ -30,7 +37,7 @@ const t = suite('store level: group commit');
 t('concurrent appends share synced batches', async () => {
   const batches: { ops: number; sync: boolean }[] = [];
   const store = new LevelStore({
-    location: fs.mkdtempSync(os.tmpdir() + '/lnmb-'),
+    location: tempDir(),
     onBatch: ({ ops, sync }) => batches.push({ ops, sync }),
   });
   await store.open();
@@ -50,7 +57,7 @@ t('concurrent appends share synced batches', async () => {
 });
 
 t('a store that cannot open reports STORE_UNAVAILABLE', async () => {
-  const file = fs.mkdtempSync(os.tmpdir() + '/lnmb-') + '/not-a-dir';
+  const file = tempDir() + '/not-a-dir';
   fs.writeFileSync(file, 'x');
   const store = new LevelStore({ location: file });
   try {
@@ -77,7 +84,7 @@ f('no false negatives, few false positives, grows past its first layer', () => {
 });
 
 f('a reopened store still recognises every old id as a duplicate', async () => {
-  const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
+  const dir = tempDir();
   const mailbox = 'cd'.repeat(32);
   const quota = { maxEnvelopes: 1e6, maxBytes: 1e9 };
   const reqs = Array.from({ length: 500 }, () => {
@@ -95,6 +102,10 @@ f('a reopened store still recognises every old id as a duplicate', async () => {
   assert.ok(again.every((r) => !r.created), 'live and tombstoned ids are duplicates');
   assert.is(b.usage(mailbox).count, 400);
   await b.close();
+});
+
+f.after(() => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
 });
 
 t.run();
