@@ -127,7 +127,7 @@ serve({
     const sent = new Map<string, number>();
     const accepted = new Map<string, number>();
     const lat: number[] = [];
-    const afterAccept: number[] = [];
+    const arrived = new Map<string, number>();
     let received = 0;
     const socks = await pool(keys, 50, async (k) => {
       const ws = await connectAuthed(url, { mailbox: k.mailbox, secretKey: k.secretKey });
@@ -141,8 +141,7 @@ serve({
         if (s === undefined) return;
         received++;
         lat.push(t - s);
-        const a = accepted.get(id);
-        if (a !== undefined) afterAccept.push(t - a);
+        arrived.set(id, t);
       });
       return ws;
     });
@@ -183,6 +182,12 @@ serve({
     while (received < posted - failed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const ws of socks) ws.terminate();
     agent.destroy();
+    // 201 received → frame received; negative when the push beat the response (both follow one commit).
+    const afterAccept: number[] = [];
+    for (const [id, a] of accepted) {
+      const t = arrived.get(id);
+      if (t !== undefined) afterAccept.push(t - a);
+    }
     lat.sort((a, b) => a - b);
     afterAccept.sort((a, b) => a - b);
     return {
