@@ -21,3 +21,4 @@ export type { PaymentEvent, Receipt, StepContext } from '../src/payment/types.js
 export type { HubConfig, HubPeer } from '../src/payment/hub.js';
 export type { PayerConfig } from '../src/payment/payer.js';
 export type { PayeeConfig } from '../src/payment/payee.js';
+export type { RouterConfig } from '../src/payment/router.js';

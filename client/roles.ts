@@ -1,6 +1,7 @@
 /**
  * The three roles a wallet embeds, each a {@link RoleRuntime} around a pure
- * engine: {@link PayerNode} (A), {@link HubNode} (S) and {@link PayeeNode} (B).
+ * engine: {@link PayerNode} (A), {@link HubNode} (S), {@link PayeeNode} (B) and,
+ * for the S→P→B privacy hop, {@link RouterNode} (P).
  * Each restores its engine from the store when there is saved state, so a
  * role killed at any step resumes where it stopped.
  * @module
@@ -10,12 +11,14 @@ import { Channel, type ChannelJson } from '../src/channel/channel.js';
 import { Hub, type HubConfig, type HubJson, type HubPeer } from '../src/payment/hub.js';
 import { Payee, type PayeeConfig, type PayeeJson } from '../src/payment/payee.js';
 import { Payer, type PayerConfig, type PayerJson } from '../src/payment/payer.js';
+import { Router, type RouterConfig, type RouterJson } from '../src/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link PayerNode.open}. */
 export interface PayerNodeOptions extends RuntimeOptions {
-  config: PayerConfig;
+  /** Hub and channel key; the identity key is the runtime's `identityKey`. */
+  config: Omit<PayerConfig, 'identityKey'>;
   /** The channel with the hub, used only on first start (later it is restored from the store). */
   channel: Channel;
   /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
@@ -30,9 +33,10 @@ export class PayerNode extends RoleRuntime<Payer> {
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
+    const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved
-      ? new Payer(o.config, Channel.fromJSON(saved.channel), nonces, saved.payments)
-      : new Payer(o.config, o.channel, nonces);
+      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments)
+      : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
     await node.start();
@@ -104,6 +108,30 @@ export class PayeeNode extends RoleRuntime<Payee> {
       ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments)
       : new Payee(o.config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    await node.start();
+    return node;
+  }
+}
+
+/** Options of {@link RouterNode.open}. */
+export interface RouterNodeOptions extends RuntimeOptions {
+  /** Router parameters; the identity key is the runtime's `identityKey`. */
+  config: Omit<RouterConfig, 'identityKey'>;
+  /** The channel with the hub (the router is party 1), used only on first start. */
+  upstream: HubPeer;
+  /** The channels with payees (the router is party 0), used only on first start. */
+  downstream: HubPeer[];
+}
+
+/** The router (P) of the S→P→B privacy hop: forwards a payee's invoice to the hub and the PTLC back. */
+export class RouterNode extends RoleRuntime<Router> {
+  /** Opens (or restores) the router and starts listening to its mailbox. */
+  static async open(o: RouterNodeOptions): Promise<RouterNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const config: RouterConfig = { ...o.config, identityKey: o.identityKey };
+    const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
+    const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
+    const node = new RouterNode(engine, o);
     await node.start();
     return node;
   }

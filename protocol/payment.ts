@@ -53,7 +53,7 @@ export const PaymentSchemas = {
   ],
   [PaymentType.INVOICE]: [
     ['offerId', 'b32'], ['point', 'b33'], ['amount', 'u64'], ['expiry', 'u64'], ['payeeChannel', 'b32'],
-    ['payeeAddress', 'str'], ['timeoutDelta', 'u32'], ['payeeKey', 'b32'], ['signature', 'b64'],
+    ['payeeAddress', 'str'], ['timeoutDelta', 'u32'], ['payeeKey', 'b32'], ['receipt', 'bytes'], ['signature', 'b64'],
   ],
   [PaymentType.PTLC_ADD]: [
     ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
@@ -140,6 +140,27 @@ export function verifyInvoice(inv: PaymentFields<typeof PaymentType.INVOICE>): b
   } catch {
     return false;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Receipts
+
+/**
+ * The payee's receipt for the payer travels inside INVOICE and COMPLETION,
+ * through the hub and any router. It is an envelope (SPEC section 3) of the
+ * payee's signed invoice sealed for the payer, *without* the 32 recipient
+ * bytes of its header, which would name the payer to every hop: the payer
+ * puts its own key back before opening (the AEAD still authenticates it).
+ */
+export function receiptFromEnvelope(envelope: Uint8Array): Uint8Array {
+  if (!(envelope instanceof Uint8Array) || envelope.length < 33) fail(ErrorCode.ENVELOPE_TRUNCATED, 'receipt envelope too short');
+  return concatBytes(envelope.subarray(0, 1), envelope.subarray(33));
+}
+
+/** Rebuilds the envelope of a receipt for `recipient` (the payer's own x-only key). */
+export function envelopeFromReceipt(receipt: Uint8Array, recipient: Uint8Array): Uint8Array {
+  if (!(receipt instanceof Uint8Array) || receipt.length < 1) fail(ErrorCode.ENVELOPE_TRUNCATED, 'receipt is empty');
+  return concatBytes(receipt.subarray(0, 1), recipient, receipt.subarray(1));
 }
 
 // ---------------------------------------------------------------------------

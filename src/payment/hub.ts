@@ -16,14 +16,12 @@
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
-import {
-  PaymentType, decodeChannelState, encodeChannelState, encodePayment, verifyInvoice, type PaymentMessageOf,
-} from '../../protocol/payment.js';
+import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
-import { adaptorPoint } from '../crypto/adaptor.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
-import { addPtlc, checkPtlcTimelock, resolvePtlc, sameState, transfer } from '../channel/state.js';
-import { presignPtlcClaim, UPDATE_HASH_TYPE } from '../channel/txs.js';
+import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
+import { UPDATE_HASH_TYPE } from '../channel/txs.js';
+import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
 import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** TTL asked for the COMPLETION envelope (30 days; relays clamp it to their maximum). */
@@ -44,7 +42,8 @@ export interface HubPayment {
   payerNonce: string;
   status: HubStatus;
   payeeChannel?: string;
-  invoice?: string;
+  /** The payee's receipt for the payer (an envelope only the payer can open), passed through. */
+  receipt?: string;
   ptlcState?: number;
   secret?: string;
 }
@@ -84,12 +83,15 @@ export class Hub {
   readonly peers: Map<string, HubPeer>;
   readonly payments: Map<string, HubPayment>;
 
+  private readonly signer: Signer;
+
   constructor(
     readonly config: HubConfig,
     peers: HubPeer[],
     private readonly nonces: NonceStore,
     payments: Record<string, HubPayment> = {},
   ) {
+    this.signer = { channelKey: config.channelKey, nonces };
     this.peers = new Map(peers.map((p) => [bytesToHex(p.channel.params.channelId), p]));
     this.payments = new Map(Object.entries(payments));
   }
@@ -216,26 +218,14 @@ export class Hub {
     if (m.timeoutDelta > this.config.maxTimeoutDelta) reject(`timeout delta ${m.timeoutDelta} above the hub's maximum`);
     const timeout = ctx.height + m.timeoutDelta;
     checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin);
-    const ch = payee.channel;
-    if (ch.pending) reject('the payee channel is busy');
-    const next = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: 0, amount: m.amount, point: m.point, timeout }, ch.topN + 1);
-    ch.propose(next);
-    const settleSig = ch.signSettlement(this.config.channelKey);
-    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
-    // B claims the PTLC output with its own signature and this one, completed by t.
-    const claimPresig = presignPtlcClaim(ch.params, next, m.offerId, this.config.channelKey);
+    if (payee.channel.pending) reject('the payee channel is busy');
+    const add = await extendPtlc(payee.channel, this.signer, { id: m.offerId, amount: m.amount, point: m.point, timeout });
     p.status = 'extended';
     p.payeeChannel = bytesToHex(m.payeeChannel);
-    p.invoice = bytesToHex(encodePayment(m));
-    p.ptlcState = next.n;
+    p.receipt = bytesToHex(m.receipt);
+    p.ptlcState = payee.channel.topN;
     const s = step();
-    s.send.push({
-      to: payee.peerAddress,
-      message: {
-        type: PaymentType.PTLC_ADD, channelId: m.payeeChannel, state: encodeChannelState(next), offerId: m.offerId,
-        updateNonce: R, settleSig, claimPresig,
-      },
-    });
+    s.send.push({ to: payee.peerAddress, message: add });
     s.events.push({ kind: 'ptlc_extended', offerId: id, timeout });
     return s;
   }
@@ -244,13 +234,10 @@ export class Hub {
     const { channel: ch, peerAddress } = this.peer(m.channelId, from);
     const p = this.byPtlc(bytesToHex(m.channelId), m.n, 'extended');
     if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
-    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
-    ch.receiveUpdateSig(m.updateSig);
+    const commit = await commitPtlc(ch, this.signer, m);
     p.status = 'committed';
     const s = step();
-    s.send.push({ to: peerAddress, message: { type: PaymentType.PTLC_COMMIT, channelId: m.channelId, n: m.n, updateSig: sig } });
+    s.send.push({ to: peerAddress, message: commit });
     s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
     return s;
   }
@@ -265,10 +252,7 @@ export class Hub {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
-    if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
-    const next = decodeChannelState(m.state);
-    const expected = resolvePtlc(sb.enforceable.state, m.offerId, 'fulfil', next.n);
-    if (!sameState(next, expected)) reject('fulfilled state does not pay exactly the PTLC to the payee', ErrorCode.CHANNEL_INVARIANT);
+    checkFulfil(sb, m, hexToBytes(p.point, 33));
     // 1. Complete the payer's update n: its signature is (R_A, t).
     const payer = this.peers.get(p.payerChannel)!;
     const as = payer.channel;
@@ -281,25 +265,16 @@ export class Hub {
     p.status = 'bought';
     p.secret = bytesToHex(m.secret);
     // 2. Move the payee channel on: the PTLC becomes the payee's balance.
-    sb.propose(next);
-    sb.receiveSettlementSig(m.settleSig);
-    sb.receiveUpdateNonce(m.updateNonce);
-    const settleSig = sb.signSettlement(this.config.channelKey);
-    const R = await sb.commitUpdateNonce(this.nonces, this.config.channelKey);
-    const updSig = await sb.signUpdate(this.nonces, this.config.channelKey);
     const s = step();
-    s.send.push({
-      to: peerAddress,
-      message: { type: PaymentType.PTLC_SETTLE, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig: updSig },
-    });
-    // 3. Tell the payer: the receipt (B's invoice, t) and our update signature.
+    s.send.push({ to: peerAddress, message: await settlePtlc(sb, this.signer, m) });
+    // 3. Tell the payer: the payee's sealed receipt, t, and our update signature.
     s.send.push({
       to: payer.peerAddress,
       // The payer may stay away long: ask the relay to keep this as long as it allows.
       ttlSeconds: COMPLETION_TTL_SECONDS,
       message: {
         type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: m.secret,
-        updateSig: ourSigN, invoice: hexToBytes(p.invoice!),
+        updateSig: ourSigN, invoice: hexToBytes(p.receipt!),
       },
     });
     s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });

@@ -9,15 +9,13 @@
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
-import {
-  PaymentType, decodeChannelState, encodeChannelState, invoiceSigHash, type InvoiceFields, type PaymentMessageOf,
-} from '../../protocol/payment.js';
+import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
+import { seal } from '../../protocol/seal.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { adaptorPoint } from '../crypto/adaptor.js';
 import { getPublicKey as getPublicKeyOf, sign, verify } from '../crypto/bip340.js';
-import { Channel, type ChannelJson } from '../channel/channel.js';
-import { addPtlc, resolvePtlc, sameState } from '../channel/state.js';
-import { verifyPtlcClaimPresig } from '../channel/txs.js';
+import type { Channel, ChannelJson } from '../channel/channel.js';
+import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of an incoming payment. */
@@ -47,9 +45,14 @@ export interface PayeeConfig {
   address: string;
   /** The payee's channel secret key (party 1 of the S–B channel). */
   channelKey: Uint8Array;
-  /** The hub's identity key and the channel with it. */
+  /** Our channel partner's identity key and mailbox address: a hub, or a router towards hubs. */
   hubKey: Uint8Array;
   hubAddress: string;
+  /**
+   * Hubs reachable through our partner when it is a router (S→P→B privacy
+   * hop): offers through them are invoiced to our partner, who forwards.
+   */
+  routedHubs?: Uint8Array[];
   /** Blocks the payee needs to claim a PTLC on chain. */
   timeoutDelta: number;
   /** How long an invoice stays valid, ms. */
@@ -66,12 +69,15 @@ export interface PayeeJson {
 export class Payee {
   readonly payments: Map<string, PayeePayment>;
 
+  private readonly signer: Signer;
+
   constructor(
     readonly config: PayeeConfig,
     readonly channel: Channel,
-    private readonly nonces: NonceStore,
+    nonces: NonceStore,
     payments: Record<string, PayeePayment> = {},
   ) {
+    this.signer = { channelKey: config.channelKey, nonces };
     this.payments = new Map(Object.entries(payments));
   }
 
@@ -116,7 +122,8 @@ export class Payee {
   private onOffer(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER>, ctx: StepContext): Step {
     const id = bytesToHex(m.offerId);
     if (this.payments.has(id)) return ignored(m.type, 'duplicate offer');
-    if (!equalBytes(m.hub, this.config.hubKey)) return ignored(m.type, 'offer through a hub we have no channel with');
+    const reachable = equalBytes(m.hub, this.config.hubKey) || (this.config.routedHubs ?? []).some((k) => equalBytes(k, m.hub));
+    if (!reachable) return ignored(m.type, 'offer through a hub we cannot reach');
     if (!(m.expiry > ctx.now)) return ignored(m.type, 'offer expired');
     // Safety rule: no invoice before s_A is verified against the update's sighash.
     if (!verify(m.payerSig, m.updateSighash, m.payerKey)) return ignored(m.type, "payer's signature does not verify");
@@ -125,15 +132,22 @@ export class Payee {
     const fields: InvoiceFields = {
       offerId: m.offerId, point: m.point, amount: m.amount, expiry: Math.min(m.expiry, ctx.now + this.config.invoiceTtlMs),
       payeeChannel: this.channel.params.channelId, payeeAddress: this.config.address, timeoutDelta: this.config.timeoutDelta,
-      payeeKey: this.publicKey(),
+      payeeKey: this.publicKey(), receipt: new Uint8Array(0),
     };
-    const signature = sign(invoiceSigHash(fields), this.config.identityKey);
+    // The receipt: this same invoice, signed, sealed for the payer alone. The hub (and any
+    // router between us) passes it through without learning who we are from it.
+    const inner = { type: PaymentType.INVOICE, ...fields, signature: sign(invoiceSigHash(fields), this.config.identityKey) } as const;
+    const receipt = receiptFromEnvelope(
+      seal({ senderSecretKey: this.config.identityKey, recipient: from, type: PaymentType.INVOICE, body: encodePayment(inner), timestamp: ctx.now }),
+    );
+    const outer: InvoiceFields = { ...fields, receipt };
+    const signature = sign(invoiceSigHash(outer), this.config.identityKey);
     this.payments.set(id, {
       offerId: id, amount: m.amount, expiry: m.expiry, point: bytesToHex(m.point), secret: bytesToHex(secret), memo: m.memo,
       status: 'invoiced', payerIdentity: bytesToHex(from),
     });
     const s = step();
-    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
+    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.INVOICE, ...outer, signature } });
     s.events.push({ kind: 'offer_received', offerId: id, amount: m.amount }, { kind: 'invoiced', offerId: id });
     return s;
   }
@@ -158,36 +172,15 @@ export class Payee {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p || p.status !== 'invoiced') return ignored(m.type, 'no invoiced offer for that PTLC');
-    const ch = this.channel;
-    if (!equalBytes(m.channelId, ch.params.channelId)) reject('PTLC on an unknown channel');
-    const next = decodeChannelState(m.state);
-    const added = next.ptlcs.find((x) => equalBytes(x.id, m.offerId));
-    if (!added) reject('state does not contain the PTLC');
-    if (added.timeout < ctx.height + this.config.timeoutDelta) reject('PTLC timeout leaves too little time to claim');
     // To claim on chain B must publish update m and wait the CSV delay before settlement m
-    // confirms; a timeout inside that window would let S refund first.
-    if (added.timeout - ctx.height <= ch.params.csvDelay)
-      reject(`PTLC timeout ${added.timeout - ctx.height} blocks is not beyond the channel's CSV delay ${ch.params.csvDelay}`);
-    const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: 0, amount: p.amount, point: hexToBytes(p.point, 33), timeout: added.timeout }, next.n);
-    if (!sameState(next, expected)) reject('state does not add exactly the invoiced PTLC', ErrorCode.CHANNEL_INVARIANT);
-    ch.propose(next);
-    try {
-      ch.receiveSettlementSig(m.settleSig);
-      ch.receiveUpdateNonce(m.updateNonce);
-      if (!verifyPtlcClaimPresig(ch.params, next, m.offerId, m.claimPresig))
-        reject("hub's claim pre-signature does not verify", ErrorCode.INVALID_ADAPTOR_SIGNATURE);
-    } catch (e) {
-      ch.abandonPending(); // we answer PTLC_FAIL: the state is dropped on both sides
-      throw e;
-    }
-    const settleSig = ch.signSettlement(this.config.channelKey);
-    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
-    const updateSig = await ch.signUpdate(this.nonces, this.config.channelKey);
+    // confirms; a timeout inside that window would let the offerer refund first.
+    const minTimeout = ctx.height + Math.max(this.config.timeoutDelta, this.channel.params.csvDelay + 1);
+    const accept = await acceptPtlc(this.channel, this.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
     p.status = 'accepted';
-    p.ptlcState = next.n;
+    p.ptlcState = accept.n;
     p.claimPresig = bytesToHex(m.claimPresig);
     const s = step();
-    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.PTLC_ACCEPT, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig } });
+    s.send.push({ to: this.config.hubAddress, message: accept });
     return s;
   }
 
@@ -195,21 +188,12 @@ export class Payee {
     const p = [...this.payments.values()].find((x) => x.status === 'accepted' && x.ptlcState === m.n);
     const ch = this.channel;
     if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
+    // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
     ch.receiveUpdateSig(m.updateSig);
-    // State m (with the PTLC) is now enforceable by us: revealing t is safe.
-    const next = resolvePtlc(ch.enforceable.state, hexToBytes(p.offerId, 32), 'fulfil', ch.topN + 1);
-    ch.propose(next);
-    const settleSig = ch.signSettlement(this.config.channelKey);
-    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
+    const fulfil = await fulfilPtlc(ch, this.signer, hexToBytes(p.offerId, 32), hexToBytes(p.secret, 32));
     p.status = 'fulfilling';
     const s = step();
-    s.send.push({
-      to: this.config.hubAddress,
-      message: {
-        type: PaymentType.PTLC_FULFILL, channelId: m.channelId, offerId: hexToBytes(p.offerId, 32), secret: hexToBytes(p.secret, 32),
-        state: encodeChannelState(next), updateNonce: R, settleSig,
-      },
-    });
+    s.send.push({ to: this.config.hubAddress, message: fulfil });
     s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
     return s;
   }
@@ -218,13 +202,10 @@ export class Payee {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
     const ch = this.channel;
     if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no fulfilment in flight');
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
-    const updateSig = await ch.signUpdate(this.nonces, this.config.channelKey);
-    ch.receiveUpdateSig(m.updateSig);
+    const ack = await ackSettle(ch, this.signer, m);
     p.status = 'paid';
     const s = step();
-    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.PTLC_SETTLE_ACK, channelId: m.channelId, n: m.n, updateSig } });
+    s.send.push({ to: this.config.hubAddress, message: ack });
     s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
     return s;
   }

@@ -15,12 +15,14 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
+import { open } from '../../protocol/seal.js';
 import { ErrorCode, fail } from '../../protocol/errors.js';
 import {
-  PaymentType, decodePayment, encodeChannelState, verifyInvoice, type PaymentMessageOf,
+  PaymentType, decodePayment, encodeChannelState, envelopeFromReceipt, verifyInvoice, type PaymentMessageOf,
 } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { adaptorPoint } from '../crypto/adaptor.js';
+import { getPublicKey } from '../crypto/bip340.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { transfer } from '../channel/state.js';
 import { ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
@@ -46,6 +48,8 @@ export interface PayerPayment {
 
 /** Static configuration of a payer. */
 export interface PayerConfig {
+  /** The payer's identity (mailbox) secret key: opens the payee's sealed receipt. */
+  identityKey: Uint8Array;
   /** The hub's identity (mailbox) key, x-only. */
   hubKey: Uint8Array;
   /** The hub's mailbox address. */
@@ -77,6 +81,7 @@ export interface PayRequest {
 export class Payer {
   readonly channel: Channel;
   readonly payments: Map<string, PayerPayment>;
+  private readonly identityPub: Uint8Array;
 
   constructor(
     readonly config: PayerConfig,
@@ -87,6 +92,7 @@ export class Payer {
     if (channel.me !== 0) fail(ErrorCode.INVALID_RANGE, 'the payer is party 0 of its channel with the hub');
     this.channel = channel;
     this.payments = new Map(Object.entries(payments));
+    this.identityPub = getPublicKey(config.identityKey);
   }
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
@@ -195,9 +201,16 @@ export class Payer {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p || p.status !== 'offered' || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
-    // The receipt: B's signed invoice for exactly this offer, and t = s_A.
-    const inv = decodePayment(PaymentType.INVOICE, m.invoice);
-    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv)) reject('completion carries an invalid invoice');
+    // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone, and t = s_A.
+    let opened;
+    try {
+      opened = open(envelopeFromReceipt(m.invoice, this.identityPub), this.config.identityKey);
+    } catch (e) {
+      return reject(`completion carries no receipt we can open (${(e as Error).message})`);
+    }
+    if (opened.type !== PaymentType.INVOICE || bytesToHex(opened.sender) !== p.payeeKey) reject('receipt is not sealed by the payee we paid');
+    const inv = decodePayment(PaymentType.INVOICE, opened.body);
+    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv) || inv.receipt.length !== 0) reject('completion carries an invalid invoice');
     if (!equalBytes(inv.offerId, m.offerId) || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
       reject('invoice does not match the offer');
     if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('invoice is not signed by the payee we paid');
@@ -207,8 +220,8 @@ export class Payer {
     if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
     ch.receiveUpdateSig(m.updateSig, 1);
     p.status = 'completed';
-    const receipt: Receipt = { invoice: m.invoice, secret: m.secret, n: m.n };
-    p.receipt = { invoice: bytesToHex(m.invoice), secret: bytesToHex(m.secret), n: m.n };
+    const receipt: Receipt = { invoice: opened.body, secret: m.secret, n: m.n };
+    p.receipt = { invoice: bytesToHex(opened.body), secret: bytesToHex(m.secret), n: m.n };
     const s = step();
     s.events.push({ kind: 'completed', offerId: id, receipt });
     return s;

@@ -50,7 +50,7 @@ export type PaymentEvent =
 
 /** What the payer holds at the end: the payee's signed invoice and the scalar it revealed. */
 export interface Receipt {
-  /** The payee's signed invoice (encoded INVOICE body). */
+  /** The payee's signed invoice (encoded INVOICE body, opened from the receipt the payee sealed for the payer). */
   invoice: Uint8Array;
   /** The revealed scalar t (= the payer's s_A). */
   secret: Uint8Array;

@@ -26,7 +26,7 @@ export interface Party {
   nonces: MemoryNonceStore;
 }
 
-function party(relay: string): Party {
+export function party(relay: string): Party {
   const idSk = schnorr.utils.randomSecretKey();
   const chSk = schnorr.utils.randomSecretKey();
   const idPk = schnorr.getPublicKey(idSk);
@@ -63,7 +63,7 @@ export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hub
   const sbParams = channelParams(S.chPk, B.chPk, { csvDelay: 24 });
   const [aView, sViewA] = await openChannelPair(asParams, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
   const [sViewB, bView] = await openChannelPair(sbParams, [700_000, 299_000], S.chSk, B.chSk, S.nonces, B.nonces);
-  const payer = new Payer({ hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);
+  const payer = new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);
   const hub = new Hub(
     { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: opts.hubMaxDelta ?? 100 },
     [{ channel: sViewA, peerKey: A.idPk, peerAddress: A.address }, { channel: sViewB, peerKey: B.idPk, peerAddress: B.address }],

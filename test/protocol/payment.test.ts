@@ -63,13 +63,14 @@ t('invoice signature binds every field', () => {
   const sk = schnorr.utils.randomSecretKey();
   const inv = {
     offerId: new Uint8Array(32).fill(1), point: new Uint8Array(33).fill(2), amount: 5000, expiry: 1_700_000_000_000,
-    payeeChannel: new Uint8Array(32).fill(3), payeeAddress: 'lnmb1…', timeoutDelta: 40, payeeKey: schnorr.getPublicKey(sk),
+    payeeChannel: new Uint8Array(32).fill(3), payeeAddress: 'lnmb1…', timeoutDelta: 40, payeeKey: schnorr.getPublicKey(sk), receipt: new Uint8Array([9, 9]),
   };
   const signed = { ...inv, signature: schnorr.sign(invoiceSigHash(inv), sk) };
   assert.ok(verifyInvoice(signed));
   assert.not.ok(verifyInvoice({ ...signed, amount: 5001 }));
   assert.not.ok(verifyInvoice({ ...signed, point: new Uint8Array(33).fill(9) }));
   assert.not.ok(verifyInvoice({ ...signed, payeeKey: new Uint8Array(32) }));
+  assert.not.ok(verifyInvoice({ ...signed, receipt: new Uint8Array([9]) }));
 });
 
 t('channel state codec', () => {

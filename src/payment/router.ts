@@ -1,0 +1,268 @@
+/**
+ * The Router (P) of the privacy hop S→P→B (DESIGN.md §2, "over S→P→B for
+ * privacy"): P has a channel with the hub S (upstream, P is party 1) and with
+ * payees (downstream, P is party 0). The payee invoices P; P re-invoices S in
+ * its own name for the same offer and the same point T, passing through the
+ * payee's receipt, which is sealed for the payer. S then pays P a PTLC locked
+ * to T, P pays the payee a PTLC locked to T with a shorter timeout, the payee
+ * reveals t to P, and P reveals it to S.
+ *
+ * What each party learns: S sees the payer's channel and P (not the payee: the
+ * invoice and PTLC are P's, the receipt is opaque to S); P sees S and the
+ * payee, the amount and T, but not the payer's identity, channel or the
+ * offer; the payee sees the payer (the offer is sealed by it) and P. The same T
+ * on both hops lets S and P link the hops if they collude (point
+ * decorrelation is future work).
+ *
+ * P's own safety: it extends downstream only once its upstream state with the
+ * incoming PTLC is enforceable, with a timeout `cltvDelta` blocks earlier than
+ * the incoming one, so that after learning t downstream it still has time to
+ * claim upstream on chain.
+ * @module
+ */
+import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
+import { PaymentType, invoiceSigHash, verifyInvoice, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
+import type { NonceStore } from '../crypto/nonce.js';
+import { getPublicKey, sign } from '../crypto/bip340.js';
+import { Channel, type ChannelJson } from '../channel/channel.js';
+import type { HubPeer } from './hub.js';
+import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
+import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+
+/** Status of a routed payment. */
+export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'failed';
+
+/** One routed payment as the router persists it. Byte fields are hex. */
+export interface RouterPayment {
+  offerId: string;
+  amount: number;
+  point: string;
+  /** The downstream channel (to the payee) and the payee's requested delta. */
+  downChannel: string;
+  downDelta: number;
+  status: RouterStatus;
+  inTimeout?: number;
+}
+
+/** Static configuration of a router. */
+export interface RouterConfig {
+  /** The router's identity (mailbox) secret key: signs the invoices it sends upstream. */
+  identityKey: Uint8Array;
+  /** The router's mailbox address. */
+  address: string;
+  /** The router's channel secret key (every channel). */
+  channelKey: Uint8Array;
+  /** Blocks between the incoming and the outgoing PTLC timeouts. */
+  cltvDelta: number;
+}
+
+/** Persisted state of a {@link Router}. */
+export interface RouterJson {
+  upstream: { channel: ChannelJson; peerKey: string; peerAddress: string };
+  downstream: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  payments: Record<string, RouterPayment>;
+}
+
+/** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
+export class Router {
+  readonly downstream: Map<string, HubPeer>;
+  readonly payments: Map<string, RouterPayment>;
+  private readonly signer: Signer;
+  private readonly publicKey: Uint8Array;
+
+  constructor(
+    readonly config: RouterConfig,
+    /** The channel with the hub S; the router is party 1. */
+    readonly upstream: HubPeer,
+    downstream: HubPeer[],
+    nonces: NonceStore,
+    payments: Record<string, RouterPayment> = {},
+  ) {
+    if (upstream.channel.me !== 1) reject('the router is party 1 of its channel with the hub', ErrorCode.INVALID_RANGE);
+    for (const d of downstream) if (d.channel.me !== 0) reject('the router is party 0 of its payee channels', ErrorCode.INVALID_RANGE);
+    this.downstream = new Map(downstream.map((p) => [bytesToHex(p.channel.params.channelId), p]));
+    this.payments = new Map(Object.entries(payments));
+    this.signer = { channelKey: config.channelKey, nonces };
+    this.publicKey = getPublicKey(config.identityKey);
+  }
+
+  /** Handles one message from the hub (upstream) or a payee (downstream). */
+  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const m = inc.message;
+    const fromHub = equalBytes(inc.from, this.upstream.peerKey);
+    try {
+      if (fromHub) {
+        switch (m.type) {
+          case PaymentType.PTLC_ADD: return await this.onAdd(m, ctx);
+          case PaymentType.PTLC_COMMIT: return await this.onCommit(m);
+          case PaymentType.PTLC_SETTLE: return await this.onSettle(m);
+          case PaymentType.REJECT: return this.onHubReject(m);
+          default: return ignored(m.type, 'not a message for the router');
+        }
+      }
+      switch (m.type) {
+        case PaymentType.INVOICE: return this.onInvoice(inc.from, m);
+        case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
+        case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
+        case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
+        case PaymentType.PTLC_FAIL: return this.onFail(inc.from, m);
+        default: return ignored(m.type, 'not a message for the router');
+      }
+    } catch (e) {
+      if (!isLnMailboxError(e)) throw e;
+      const ref = 'offerId' in m ? m.offerId : new Uint8Array(32);
+      const s = step();
+      if (fromHub && m.type === PaymentType.PTLC_ADD)
+        s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } });
+      else {
+        const to = fromHub ? this.upstream.peerAddress : this.peerOf(inc.from)?.peerAddress;
+        if (to) s.send.push({ to, message: rejectMessage(m.type, ref, e.code, e.message) });
+      }
+      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
+      return s;
+    }
+  }
+
+  private peerOf(key: Uint8Array): HubPeer | undefined {
+    for (const p of this.downstream.values()) if (equalBytes(p.peerKey, key)) return p;
+    return undefined;
+  }
+
+  private down(channelId: Uint8Array, from: Uint8Array): HubPeer {
+    const p = this.downstream.get(bytesToHex(channelId));
+    if (!p || !equalBytes(p.peerKey, from)) reject('message does not come from the peer of that channel');
+    return p;
+  }
+
+  private onInvoice(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>): Step {
+    if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
+    if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
+    const id = bytesToHex(m.offerId);
+    if (this.payments.has(id)) return ignored(m.type, 'invoice already forwarded');
+    this.down(m.payeeChannel, from);
+    // Our own invoice to the hub, for the same offer and point; the payee's receipt passes through.
+    const fields: InvoiceFields = {
+      offerId: m.offerId, point: m.point, amount: m.amount, expiry: m.expiry, payeeChannel: this.upstream.channel.params.channelId,
+      payeeAddress: this.config.address, timeoutDelta: m.timeoutDelta + this.config.cltvDelta, payeeKey: this.publicKey, receipt: m.receipt,
+    };
+    const signature = sign(invoiceSigHash(fields), this.config.identityKey);
+    this.payments.set(id, {
+      offerId: id, amount: m.amount, point: bytesToHex(m.point), downChannel: bytesToHex(m.payeeChannel), downDelta: m.timeoutDelta, status: 'forwarded',
+    });
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
+    s.events.push({ kind: 'invoiced', offerId: id });
+    return s;
+  }
+
+  private onHubReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const p = this.payments.get(bytesToHex(m.ref));
+    if (!p || p.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
+    p.status = 'failed';
+    const s = step();
+    s.send.push({ to: this.downstream.get(p.downChannel)!.peerAddress, message: { ...m } });
+    s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
+    return s;
+  }
+
+  private async onAdd(m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>, ctx: StepContext): Promise<Step> {
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'forwarded') return ignored(m.type, 'no forwarded invoice for that PTLC');
+    const up = this.upstream.channel;
+    // Enough time for the payee's delta plus ours, and beyond our channel's CSV delay (on-chain claim).
+    const minTimeout = ctx.height + Math.max(p.downDelta + this.config.cltvDelta, up.params.csvDelay + 1);
+    const accept = await acceptPtlc(up, this.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
+    p.inTimeout = up.pending!.state.ptlcs.find((x) => equalBytes(x.id, m.offerId))!.timeout;
+    p.status = 'accepted';
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: accept });
+    return s;
+  }
+
+  private async onCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
+    const p = [...this.payments.values()].find((x) => x.status === 'accepted');
+    const up = this.upstream.channel;
+    if (!p || !up.pending || up.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
+    up.receiveUpdateSig(m.updateSig); // the incoming PTLC is now enforceable by us
+    const d = this.downstream.get(p.downChannel)!;
+    const add = await extendPtlc(d.channel, this.signer, {
+      id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
+    });
+    p.status = 'extended';
+    const s = step();
+    s.send.push({ to: d.peerAddress, message: add });
+    s.events.push({ kind: 'ptlc_extended', offerId: p.offerId, timeout: p.inTimeout! - this.config.cltvDelta });
+    return s;
+  }
+
+  private async onAccept(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>): Promise<Step> {
+    const d = this.down(m.channelId, from);
+    const p = [...this.payments.values()].find((x) => x.status === 'extended' && x.downChannel === bytesToHex(m.channelId));
+    if (!p || !d.channel.pending || d.channel.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
+    const commit = await commitPtlc(d.channel, this.signer, m);
+    p.status = 'committed';
+    const s = step();
+    s.send.push({ to: d.peerAddress, message: commit });
+    return s;
+  }
+
+  private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
+    const d = this.down(m.channelId, from);
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'committed') return ignored(m.type, 'no committed PTLC for that offer');
+    checkFulfil(d.channel, m, hexToBytes(p.point, 33));
+    const s = step();
+    s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
+    // t from downstream pays our upstream PTLC.
+    s.send.push({ to: this.upstream.peerAddress, message: await fulfilPtlc(this.upstream.channel, this.signer, m.offerId, m.secret) });
+    p.status = 'fulfilling';
+    return s;
+  }
+
+  private onSettleAck(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>): Step {
+    const d = this.down(m.channelId, from);
+    if (!d.channel.pending || d.channel.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
+    d.channel.receiveUpdateSig(m.updateSig);
+    return step();
+  }
+
+  private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
+    const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
+    const up = this.upstream.channel;
+    if (!p || !up.pending || up.pending.state.n !== m.n) return ignored(m.type, 'no fulfilment in flight');
+    const ack = await ackSettle(up, this.signer, m);
+    p.status = 'settled';
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: ack });
+    s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+    return s;
+  }
+
+  private onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
+    const d = this.down(m.channelId, from);
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'extended') return ignored(m.type, 'no extended PTLC to fail');
+    // The payee refused before co-signing: drop the downstream state. The upstream PTLC is
+    // committed and resolves by its timeout (failing it back off chain is future work).
+    d.channel.abandonPending();
+    p.status = 'failed';
+    const s = step();
+    s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  /** Persisted state. */
+  toJSON(): RouterJson {
+    const j = (p: HubPeer) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
+    const downstream: RouterJson['downstream'] = {};
+    for (const [id, p] of this.downstream) downstream[id] = j(p);
+    return { upstream: j(this.upstream), downstream, payments: Object.fromEntries(this.payments) };
+  }
+
+  /** Restores a router from {@link Router.toJSON}. */
+  static fromJSON(config: RouterConfig, j: RouterJson, nonces: NonceStore): Router {
+    const peer = (p: RouterJson['upstream']): HubPeer => ({ channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
+    return new Router(config, peer(j.upstream), Object.values(j.downstream).map(peer), nonces, j.payments);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The privacy hop S→P→B: the payee's channel is with a router P, not with the
+ * hub. Same point T on both hops; the payer's receipt is sealed by B for A
+ * and passes through P and S unread.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bytesToHex } from '../../protocol/bytes.js';
+import { decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { openChannelPair } from '../../src/channel/open.js';
+import { Hub } from '../../src/payment/hub.js';
+import { Payee } from '../../src/payment/payee.js';
+import { Payer } from '../../src/payment/payer.js';
+import { Router } from '../../src/payment/router.js';
+import type { PaymentEvent, Step } from '../../src/payment/types.js';
+import { channelParams, party, type Party } from './fixture.js';
+
+const t = suite('payment/router');
+type Role = 'A' | 'S' | 'P' | 'B';
+const AMOUNT = 40_000;
+
+async function hopWorld() {
+  const relay = 'http://127.0.0.1:1';
+  const A = party(relay), S = party(relay), P = party(relay), B = party(relay);
+  const as = channelParams(A.chPk, S.chPk, { csvDelay: 288 });
+  const sp = channelParams(S.chPk, P.chPk, { csvDelay: 24 });
+  const pb = channelParams(P.chPk, B.chPk, { csvDelay: 12 });
+  const [aV, sA] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
+  const [sP, pS] = await openChannelPair(sp, [700_000, 299_000], S.chSk, P.chSk, S.nonces, P.nonces);
+  const [pB, bV] = await openChannelPair(pb, [800_000, 199_000], P.chSk, B.chSk, P.nonces, B.nonces);
+  const engines = {
+    A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
+    S: new Hub(
+      { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
+      [{ channel: sA, peerKey: A.idPk, peerAddress: A.address }, { channel: sP, peerKey: P.idPk, peerAddress: P.address }], S.nonces,
+    ),
+    P: new Router({ identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
+      { channel: pS, peerKey: S.idPk, peerAddress: S.address }, [{ channel: pB, peerKey: B.idPk, peerAddress: B.address }], P.nonces),
+    B: new Payee({ identityKey: B.idSk, address: B.address, channelKey: B.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk], timeoutDelta: 20, invoiceTtlMs: 3_600_000 }, bV, B.nonces),
+  };
+  const parties: Record<Role, Party> = { A, S, P, B };
+  const ctx = { now: 1_700_000_000_000, height: 800_000 };
+  const queue: { from: Role; to: Role; message: PaymentMessage }[] = [];
+  const seen: Record<Role, PaymentMessage[]> = { A: [], S: [], P: [], B: [] };
+  const events: Record<Role, PaymentEvent[]> = { A: [], S: [], P: [], B: [] };
+  const roleOf = (addr: string) => (Object.keys(parties) as Role[]).find((r) => parties[r].address === addr)!;
+  const post = (from: Role, s: Step) => {
+    for (const o of s.send) queue.push({ from, to: roleOf(o.to), message: o.message });
+    events[from].push(...s.events);
+  };
+  const run = async () => {
+    for (let i = 0; i < 500 && queue.length; i++) {
+      const q = queue.shift()!;
+      const msg = decodePayment(q.message.type, encodePayment(q.message));
+      seen[q.to].push(msg);
+      post(q.to, await engines[q.to].handle({ from: parties[q.from].idPk, message: msg }, ctx));
+    }
+  };
+  return { engines, parties, ctx, post, run, seen, events, as, sp, pb };
+}
+
+t('A pays B through S and a router P: same T, receipt sealed for A, every channel consistent', async () => {
+  const w = await hopWorld();
+  const fee = w.engines.S.feeFor(AMOUNT);
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
+  assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
+  assert.is(w.engines.P.payments.get(offerId)!.status, 'settled');
+  assert.is(w.engines.S.payments.get(offerId)!.status, 'settled');
+  // Balances: A paid amount + fee to S; S paid amount to P; P paid amount to B.
+  assert.equal(w.engines.A.channel.enforceable.state.balances, [600_000 - AMOUNT - fee, 399_000 + AMOUNT + fee]);
+  assert.equal(w.engines.P.upstream.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+  assert.equal(w.engines.B.channel.enforceable.state.balances, [800_000 - AMOUNT, 199_000 + AMOUNT]);
+  // What S saw: invoices from P only, never B's key in the clear.
+  const invoicesAtS = w.seen.S.filter((m) => m.type === PaymentType.INVOICE);
+  assert.is(invoicesAtS.length, 1);
+  const inv = invoicesAtS[0]!;
+  assert.ok(inv.type === PaymentType.INVOICE && bytesToHex(inv.payeeKey) === bytesToHex(w.parties.P.idPk));
+  const bKey = bytesToHex(w.parties.B.idPk);
+  for (const m of w.seen.S) assert.not.ok(bytesToHex(encodePayment(m)).includes(bKey), `S saw B's key in message ${m.type}`);
+  // What P saw: never A's identity key.
+  const aKey = bytesToHex(w.parties.A.idPk);
+  for (const m of w.seen.P) assert.not.ok(bytesToHex(encodePayment(m)).includes(aKey), `P saw A's key in message ${m.type}`);
+  // Timelocks: P's outgoing PTLC times out cltvDelta before its incoming one.
+  const ext = w.events.P.find((e) => e.kind === 'ptlc_extended');
+  const extS = w.events.S.find((e) => e.kind === 'ptlc_extended');
+  assert.ok(ext && extS && ext.kind === 'ptlc_extended' && extS.kind === 'ptlc_extended');
+  assert.is(extS.timeout - ext.timeout, 30);
+  // A's receipt is B's invoice, opened from the envelope B sealed for A.
+  const done = w.events.A.find((e) => e.kind === 'completed');
+  assert.ok(done && done.kind === 'completed');
+  const receipt = decodePayment(PaymentType.INVOICE, done.receipt.invoice);
+  assert.ok(receipt.type === PaymentType.INVOICE && bytesToHex(receipt.payeeKey) === bKey);
+});
+
+t('a completion whose receipt was not sealed by the payee is refused', async () => {
+  const w = await hopWorld();
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: AMOUNT, fee: w.engines.S.feeFor(AMOUNT), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  // Let everything run but intercept the completion: S swaps in P's invoice as the "receipt".
+  const origHandle = w.engines.A.handle.bind(w.engines.A);
+  let refused = '';
+  w.engines.A.handle = async (inc, ctx) => {
+    if (inc.message.type === PaymentType.COMPLETION) {
+      const forged = { ...inc.message, invoice: encodePayment(w.seen.S.find((m) => m.type === PaymentType.INVOICE)!) };
+      try {
+        await origHandle({ ...inc, message: forged }, ctx);
+      } catch (e) {
+        refused = (e as Error).message;
+      }
+    }
+    return origHandle(inc, ctx);
+  };
+  await w.run();
+  assert.match(refused, /receipt/);
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed', 'the genuine completion is then accepted');
+});
+
+t.run();
