@@ -8,7 +8,7 @@
  * @module
  */
 import { ErrorCode, fail } from '../protocol/errors.js';
-import { ENVELOPE_MIN_LEN } from '../protocol/envelope.js';
+import { ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN } from '../protocol/envelope.js';
 
 /** pino log levels accepted by `logLevel`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -122,7 +122,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('publicUrl', 'url', 'public base URL clients use (its origin is bound into auth signatures)'),
   row('logLevel', 'level', `log level: ${LOG_LEVELS.join(', ')}`),
   row('trustProxy', 'int', 'trusted reverse-proxy hops for X-Forwarded-* headers (0 = none)', 0, 10),
-  row('maxEnvelopeBytes', 'int', 'largest envelope accepted, bytes', ENVELOPE_MIN_LEN, 16 * 1024 * 1024),
+  // No v1 envelope exceeds ENVELOPE_MAX_LEN (SPEC section 3): a larger limit would only admit garbage.
+  row('maxEnvelopeBytes', 'int', 'largest envelope accepted, bytes (at most 65536: the v1 maximum)', ENVELOPE_MIN_LEN, ENVELOPE_MAX_LEN),
   row('defaultTtlSeconds', 'int', 'TTL when the sender asks for none, seconds', 1, 10 * 365 * DAY),
   row('maxTtlSeconds', 'int', 'longer requested TTLs are clamped to this, seconds', 1, 10 * 365 * DAY),
   row('maxEnvelopesPerMailbox', 'int', 'live envelopes per mailbox', 1, 100_000_000),
