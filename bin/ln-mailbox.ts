@@ -13,7 +13,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'demo': {
-      const { runDemoCli } = await import('../client/demo.js');
+      const { runDemoCli } = await import('./demo.js');
       process.exitCode = await runDemoCli(rest);
       return;
     }

@@ -16,6 +16,7 @@ import { LevelKv } from '../../client/kv.js';
 import { KvNonceStore } from '../../client/nonce-store.js';
 import { HubNode, PayeeNode, PayerNode } from '../../client/roles.js';
 import type { RoleRuntime, RoleEngine } from '../../client/runtime.js';
+import type { Channel } from '../../src/channel/channel.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import type { ChannelParams } from '../../src/channel/state.js';
 import type { PaymentEvent } from '../../src/payment/types.js';
@@ -88,6 +89,8 @@ export interface E2E {
   events: { A: PaymentEvent[]; S: PaymentEvent[]; B: PaymentEvent[] };
   asParams: ChannelParams;
   sbParams: ChannelParams;
+  /** B's view of the S–B channel at state 0 (for a payee run in another process: `toJSON()` it before B first opens). */
+  payeeChannel: Channel;
 }
 
 /**
@@ -115,7 +118,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
   return {
-    A, S, B, addr, events, asParams, sbParams,
+    A, S, B, addr, events, asParams, sbParams, payeeChannel: bCh,
     open: {
       A: async () => track(await PayerNode.open({ ...base(A, relays.A), config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk }, channel: aCh, hubFee: HUB_FEE }), events.A),
       S: async () => track(await HubNode.open({

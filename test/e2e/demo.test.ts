@@ -1,0 +1,93 @@
+/**
+ * `ln-mailbox demo` as a user runs it: a child process through the real CLI
+ * entry point. Checks the exit code and the lines that prove each step
+ * happened (the offer pushed to B, the completion, the retraction, the
+ * balances after), with a local relay and with `--relay` pointing at a relay
+ * process, and the usage error for a bad flag.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnRelay } from './world.js';
+
+const t = suite('e2e/demo');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function runDemo(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'ln-mailbox.ts'), 'demo', ...args], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '', err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => proc.once('close', (code) => resolve({ code, out, err })));
+}
+
+/** The lines every successful run prints, in this order. */
+function assertStory(out: string, amount: string, fee: string): void {
+  const expected = [
+    /A–S\s+state 0\s+A's view: A 600,000\s+S 399,000\s+S's view: A 600,000\s+S 399,000/,
+    new RegExp(`A pays B ${amount} sats \\(hub fee ${fee}\\)`),
+    /A → S\s+UPDATE_PROPOSE\s+env [0-9a-f]{8}/,
+    /A → B\s+OFFER\s+env [0-9a-f]{8}.*waits in B's mailbox/,
+    /A\s+goes offline/,
+    /B ← A\s+OFFER\s+env [0-9a-f]{8}\s+pushed on connect/,
+    /B → S\s+INVOICE/,
+    /S → B\s+PTLC_ADD/,
+    /B → S\s+PTLC_FULFILL/,
+    /S can now enforce A–S state 1/,
+    /A ← S\s+COMPLETION\s+env [0-9a-f]{8}\s+pushed on connect/,
+    /A\s+completed: receipt/,
+    /5\. Balances after/,
+    /consistent: both views of each channel agree; each holds 999,000 = capacity/,
+    /status of offer env [0-9a-f]{8}: queued/,
+    /A → S\s+CANCEL_PROPOSE/,
+    /status of offer env [0-9a-f]{8}: retracted/,
+    /B\s+finds nothing to pay/,
+    /Done in [\d.]+ s/,
+  ];
+  let from = 0;
+  for (const re of expected) {
+    const m = re.exec(out.slice(from));
+    assert.ok(m, `missing (in order): ${re}\n--- output ---\n${out}`);
+    from += m.index + m[0].length;
+  }
+}
+
+t('demo with its own relay: exit 0, every step printed, balances after consistent', async () => {
+  const { code, out, err } = await runDemo([]);
+  assert.is(code, 0, err + out);
+  assert.is(err, '', 'nothing on stderr on success');
+  assertStory(out, '50,000', '60');
+  // The balances after: A paid amount + fee, B received amount, both views agree.
+  assert.match(out, /A–S\s+state 1\s+A's view: A 549,940\s+S 449,060\s+S's view: A 549,940\s+S 449,060/);
+  assert.match(out, /S–B\s+state 2\s+S's view: S 650,000\s+B 349,000\s+B's view: S 650,000\s+B 349,000/);
+  assert.match(out, /A -50,060\s+S \+60 \(fee\)\s+B \+50,000/);
+});
+
+t('demo --relay URL --amount: uses that relay and amount', async () => {
+  const relay = await spawnRelay();
+  try {
+    const { code, out, err } = await runDemo(['--relay', relay.url, '--amount', '12345']);
+    assert.is(code, 0, err + out);
+    assert.match(out, new RegExp(`relay\\s+${relay.url.replace(/[./]/g, '\\$&')}`));
+    assertStory(out, '12,345', '22');
+  } finally {
+    await relay.kill();
+    fs.rmSync(relay.dir, { recursive: true, force: true });
+  }
+});
+
+t('demo with a bad flag: exit 2 and the usage, no stack trace', async () => {
+  const { code, out, err } = await runDemo(['--amount', '5']);
+  assert.is(code, 2);
+  assert.is(out, '');
+  assert.match(err, /--amount: expected whole sats in 1,000\.\.250,000, got 5/);
+  assert.match(err, /usage: ln-mailbox demo/);
+  assert.not.match(err, /\n\s+at /);
+});
+
+t.run();
