@@ -17,7 +17,6 @@ import { bytesToHex, hexToBytes, utf8 } from '../protocol/bytes.js';
 import { isLnMailboxError, type LnMailboxError } from '../protocol/errors.js';
 import { decodePayment, encodePayment } from '../protocol/payment.js';
 import { open, seal } from '../protocol/seal.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { PaymentEvent, Step, StepContext, Incoming } from '../src/payment/types.js';
 import { TypedEmitter } from './events.js';
 import type { Kv, KvOp } from './kv.js';
@@ -252,6 +251,3 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.o.kv.del(POSTED + tag);
   }
 }
-
-/** sha256 helper for retraction hashes (re-exported for wallets that post manually). */
-export const retractionHash = (secret: Uint8Array): Uint8Array => sha256(secret);

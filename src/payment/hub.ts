@@ -131,7 +131,9 @@ export class Hub {
     } catch (e) {
       if (!isLnMailboxError(e)) throw e;
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
-      const peer = this.peerByKey(inc.from) ?? this.invoiceSender(m);
+      // Answer peers only: replying to an address named inside a stranger's message
+      // would let anyone use the hub to send mail to third parties.
+      const peer = this.peerByKey(inc.from);
       const s = step();
       if (peer) s.send.push({ to: peer, message: rejectMessage(m.type, ref, e.code, e.message) });
       s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
@@ -142,10 +144,6 @@ export class Hub {
   private peerByKey(key: Uint8Array): string | undefined {
     for (const p of this.peers.values()) if (equalBytes(p.peerKey, key)) return p.peerAddress;
     return undefined;
-  }
-
-  private invoiceSender(m: Incoming['message']): string | undefined {
-    return m.type === PaymentType.INVOICE && m.payeeAddress.startsWith('lnmb1') ? m.payeeAddress : undefined;
   }
 
   /** The channel `id` whose peer is `from`. */

@@ -70,6 +70,7 @@ export class Payee {
   readonly payments: Map<string, PayeePayment>;
 
   private readonly signer: Signer;
+  private readonly identityPub: Uint8Array;
 
   constructor(
     readonly config: PayeeConfig,
@@ -78,6 +79,7 @@ export class Payee {
     payments: Record<string, PayeePayment> = {},
   ) {
     this.signer = { channelKey: config.channelKey, nonces };
+    this.identityPub = getPublicKeyOf(config.identityKey);
     this.payments = new Map(Object.entries(payments));
   }
 
@@ -132,7 +134,7 @@ export class Payee {
     const fields: InvoiceFields = {
       offerId: m.offerId, point: m.point, amount: m.amount, expiry: Math.min(m.expiry, ctx.now + this.config.invoiceTtlMs),
       payeeChannel: this.channel.params.channelId, payeeAddress: this.config.address, timeoutDelta: this.config.timeoutDelta,
-      payeeKey: this.publicKey(), receipt: new Uint8Array(0),
+      payeeKey: this.identityPub, receipt: new Uint8Array(0),
     };
     // The receipt: this same invoice, signed, sealed for the payer alone. The hub (and any
     // router between us) passes it through without learning who we are from it.
@@ -152,10 +154,6 @@ export class Payee {
     return s;
   }
 
-  private publicKey(): Uint8Array {
-    return this.cachedKey ??= getPublicKeyOf(this.config.identityKey);
-  }
-  private cachedKey: Uint8Array | undefined;
 
   private onVoid(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
     const p = this.payments.get(bytesToHex(m.offerId));
