@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
+import { ChainModel } from '../bitcoin/chain-model.js';
+import { enforceLatestOverOld } from '../payment/chain.js';
 
 const t = suite('e2e/async-payment');
 const AMOUNT = 50_000;
@@ -20,6 +22,8 @@ const has = (list: { kind: string }[], kind: string) => list.some((e) => e.kind 
 t('B offline while A pays, A offline while B sells; relay restarted and B killed mid-flow; all sides consistent', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const S = await w.open.S();
+  const sAS = [...S.engine.peers.values()].find((p) => p.channel.me === 1)!.channel;
+  const state0 = structuredClone(sAS.enforceable); // what A could publish later
   let A = await w.open.A();
   const sent: number[] = [];
   A.on('sent', (e) => sent.push(e.type));
@@ -43,11 +47,11 @@ t('B offline while A pays, A offline while B sells; relay restarted and B killed
   assert.is(B.engine.payments.get(offerId)!.status, 'paid');
   assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
 
-  // S holds A–S state 1 fully signed: it bought s_A.
-  const sAS = [...S.engine.peers.values()].find((p) => p.channel.me === 1)!.channel;
+  // S holds A–S state 1 fully signed: it bought s_A, and it can enforce it on chain over state 0.
   assert.is(sAS.enforceable.state.n, 1);
   assert.ok(sAS.enforceable.updateSigs.every((x) => x !== null));
   assert.equal(sAS.enforceable.state.balances, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
+  enforceLatestOverOld(new ChainModel(), w.asParams, state0, sAS.enforceable);
 
   // A comes back and receives the completion.
   A = await w.open.A();

@@ -9,26 +9,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hexToBytes } from '../../protocol/bytes.js';
 import { PaymentType } from '../../protocol/payment.js';
-import { buildSettlementTx, buildUpdateTx, fundingOutput } from '../../src/bitcoin/eltoo.js';
+import { buildSettlementTx, fundingOutput } from '../../src/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../src/bitcoin/ptlc.js';
-import { txid, type BitcoinTx } from '../../src/bitcoin/tx.js';
+import { txid } from '../../src/bitcoin/tx.js';
 import type { StateRecord } from '../../src/channel/channel.js';
 import { eltooParams, ptlcOf, ptlcSecretKey, settlementSpec } from '../../src/channel/txs.js';
-import type { ChannelParams } from '../../src/channel/state.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
+import { at, enforceLatestOverOld, out0, publishUpdate, sigs } from './chain.js';
 import { makeWorld, post, run, hex } from './fixture.js';
 
 const t = suite('payment/enforce');
-const at = (height: number) => ({ height, time: 1_700_000_000 + height * 600 });
-const out0 = (tx: BitcoinTx) => ({ txid: txid(tx), vout: 0 });
-const sigs = (r: StateRecord, which: 'updateSigs' | 'settleSigs') => ({ a: r[which][0]!, b: r[which][1]! });
 const clone = (r: StateRecord): StateRecord => structuredClone(r);
-
-function publish(chain: ChainModel, p: ChannelParams, rec: StateRecord, spend: Parameters<typeof buildUpdateTx>[2], h: number) {
-  const tx = buildUpdateTx(eltooParams(p), rec.state.n, spend, sigs(rec, 'updateSigs'));
-  chain.submit(tx, at(h));
-  return tx;
-}
 
 t('S enforces the bought state n over an old state A publishes; B claims its PTLC on chain with t', async () => {
   const w = await makeWorld();
@@ -50,26 +41,14 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
 
   // --- A–S: A publishes state 0; S answers with state 1 (A's signature bought from B) ---
   const chain = new ChainModel();
-  const ep = eltooParams(w.asParams);
-  const f = fundingOutput(ep);
-  const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(100));
-  const u0 = publish(chain, w.asParams, old, { kind: 'funding', outpoint: funding }, 101);
-  const bought = hubAS.enforceable;
-  assert.is(bought.state.n, 1);
-  const u1 = publish(chain, w.asParams, bought, { kind: 'update', state: 0, outpoint: out0(u0) }, 102);
-  // A's old settlement is dead; S's settlement 1 is valid after the CSV delay, not before.
-  const s0 = buildSettlementTx(ep, settlementSpec(w.asParams, old.state), out0(u0), sigs(old, 'settleSigs'));
-  assert.throws(() => chain.submit(s0.tx, at(101 + w.asParams.csvDelay)));
-  const s1 = buildSettlementTx(ep, settlementSpec(w.asParams, bought.state), out0(u1), sigs(bought, 'settleSigs'));
-  assert.throws(() => chain.submit(s1.tx, at(102 + w.asParams.csvDelay - 1)));
-  chain.submit(s1.tx, at(102 + w.asParams.csvDelay));
-  assert.equal(s1.tx.outputs.map((o) => Number(o.amount)), bought.state.balances);
+  assert.is(hubAS.enforceable.state.n, 1);
+  enforceLatestOverOld(chain, w.asParams, old, hubAS.enforceable);
 
   // --- S–B: B goes on chain with state m and claims the PTLC with t ---
   const sb = eltooParams(w.sbParams);
   const fsb = fundingOutput(sb);
   const fundingSB = chain.fund({ amount: fsb.amount, script: fsb.scriptPubKey }, at(100));
-  const um = publish(chain, w.sbParams, withPtlc, { kind: 'funding', outpoint: fundingSB }, 103);
+  const um = publishUpdate(chain, w.sbParams, withPtlc, { kind: 'funding', outpoint: fundingSB }, 103);
   const sm = buildSettlementTx(sb, settlementSpec(w.sbParams, withPtlc.state), out0(um), sigs(withPtlc, 'settleSigs'));
   chain.submit(sm.tx, at(103 + w.sbParams.csvDelay));
   const { spec, sweep } = ptlcOf(w.sbParams, withPtlc.state, hexToBytes(offerId, 32));
