@@ -90,4 +90,14 @@ t('demo with a bad flag: exit 2 and the usage, no stack trace', async () => {
   assert.not.match(err, /\n\s+at /);
 });
 
+t('demo against an unreachable relay: exit 1 with the relay error, no stack trace', async () => {
+  const relay = await spawnRelay();
+  await relay.kill(); // its port is now closed
+  fs.rmSync(relay.dir, { recursive: true, force: true });
+  const { code, out, err } = await runDemo(['--relay', relay.url, '--timeout', '2']);
+  assert.is(code, 1, out + err);
+  assert.match(err, /ln-mailbox demo FAILED: RELAY_UNREACHABLE/);
+  assert.not.match(err, /\n\s+at /);
+});
+
 t.run();
