@@ -61,9 +61,19 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
   const relay = await startRelayProc(EC_COUNT);
   const pay = spawnWorker('load/payment.ts', EC_COUNT);
   try {
-    const relayCpu0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
-    const relayEc0 = await relay.worker.call<Record<string, number>>('ecCounts');
-    const r = await pay.call<{ wallMs: number; clientCpuMs: number; counts: Record<string, number> }>('run', relay.url, 50_000);
+    let relayCpu0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
+    let relayEc0 = await relay.worker.call<Record<string, number>>('ecCounts');
+    type Pay = { wallMs: number; clientCpuMs: number; counts: Record<string, number> };
+    // One retry with a fresh world: the flow has flaked once (see docs/performance.md).
+    let r: Pay;
+    try {
+      r = await pay.call<Pay>('run', relay.url, 50_000);
+    } catch (e) {
+      progress(`payment attempt 1 failed (${(e as Error).message.split('\n')[0]}); retrying`);
+      relayCpu0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
+      relayEc0 = await relay.worker.call<Record<string, number>>('ecCounts');
+      r = await pay.call<Pay>('run', relay.url, 50_000);
+    }
     const relayCpuMs = ((await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs - relayCpu0) / 1000;
     const relayEc1 = await relay.worker.call<Record<string, number>>('ecCounts');
     const counts: Record<string, number> = { ...r.counts };

@@ -58,7 +58,9 @@ export interface RelayProc {
 /** Starts `bench/servers/relay.ts` in a child process on an ephemeral loopback port. */
 export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-bench-'));
-  const worker = spawnWorker('servers/relay.ts', execArgv);
+  // BENCH_PROFILE=<dir>: every relay process writes a V8 CPU profile there (see profile.ts).
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const worker = spawnWorker('servers/relay.ts', [...execArgv, ...prof]);
   const { url, pid } = await worker.call<{ url: string; pid: number }>('start', dir);
   return {
     worker, url, pid, dir,

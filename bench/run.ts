@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only ingest,push,...]`: runs every
+ * `npm run bench [-- --quick] [--only ingest,push,...] [--set stored=20000,...]`: runs every
  * issue-6 row, prints the markdown table on stdout and writes
  * `bench/results/latest.json` as `{ machine, results: Row[] }`.
  *
@@ -12,7 +12,7 @@ import { execSync } from 'node:child_process';
 import { benchAuth } from './auth.js';
 import { benchBacklog } from './backlog.js';
 import { benchClient } from './client.js';
-import { FULL, QUICK, progress } from './context.js';
+import { FULL, QUICK, progress, type Sizes } from './context.js';
 import { benchIdle } from './idle.js';
 import { benchIngest } from './ingest.js';
 import { benchPush } from './push.js';
@@ -33,7 +33,15 @@ function fdLimit(): number | null {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const s = args.includes('--quick') ? QUICK : FULL;
+  const s: Sizes = { ...(args.includes('--quick') ? QUICK : FULL) };
+  // --set key=value,key=value overrides sizes (e.g. for profiling one part longer).
+  const setAt = args.indexOf('--set');
+  if (setAt >= 0)
+    for (const kv of (args[setAt + 1] ?? '').split(',')) {
+      const [k, v] = kv.split('=') as [keyof Sizes, string];
+      if (!(k in s) || k === 'quick') throw new Error(`--set: unknown size ${k}`);
+      (s as unknown as Record<string, number>)[k] = Number(v);
+    }
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : new Set<string>(PARTS);
   const fds = fdLimit();

@@ -18,6 +18,7 @@ export async function benchSweep(s: Sizes, loader: Worker): Promise<Row[]> {
   try {
     const TTL = 60_000;
     await relay.worker.call('seed', mailboxes, s.sweep, TTL);
+    await relay.worker.call('settle', 60_000);
     await relay.worker.call('setClockOffset', TTL + 60_000);
     const opts = { url: relay.url, mailboxes, concurrency: s.concurrency, samples: true };
     const base = await loader.call<HttpLoadResult>('run', { ...opts, durationMs: s.sweepBaselineMs });

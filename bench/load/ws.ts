@@ -87,13 +87,15 @@ serve({
    * `concurrency` closed-loop clients for `durationMs`. Nonces are prepared
    * before the clock starts (see presign.ts).
    */
-  async auth(url: string, concurrency: number, durationMs: number, budget: number): Promise<{ handshakes: number; seconds: number; perSecond: number; failed: number }> {
+  async auth(url: string, concurrency: number, durationMs: number, budget: number): Promise<{ handshakes: number; seconds: number; perSecond: number; failed: number; prepareMs: number }> {
+    const p0 = performance.now();
     const per = Math.ceil(budget / concurrency);
     const signers = Array.from({ length: concurrency }, () => {
       const s = new PresignedSigner(schnorr.utils.randomSecretKey());
       s.prepare(per);
       return s;
     });
+    const prepareMs = performance.now() - p0;
     let handshakes = 0;
     let failed = 0;
     const t0 = performance.now();
@@ -113,7 +115,7 @@ serve({
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    return { handshakes, seconds, perSecond: handshakes / seconds, failed };
+    return { handshakes, seconds, perSecond: handshakes / seconds, failed, prepareMs };
   },
 
   /**
@@ -196,6 +198,7 @@ serve({
       p50: pct(lat, 0.5), p99: pct(lat, 0.99),
       acceptedP50: pct(afterAccept, 0.5), acceptedP99: pct(afterAccept, 0.99),
       framesBeforeAccept: afterAccept.filter((x) => x < 0).length,
+      arrivals: [...arrived].map(([id, t]) => [id, performance.timeOrigin + t] as [string, number]),
     };
   },
 
