@@ -29,9 +29,9 @@ export function sats(n: number): string {
 /** What the messages a reader cares most about carry (SPEC §6). */
 const CARRIES = new Map<number, string>([
   [PaymentType.OFFER, 'T and s_A, sealed for B'],
-  [PaymentType.INVOICE, 'signed by B'],
+  [PaymentType.INVOICE, 'signed by B, with a receipt sealed for A'],
   [PaymentType.PTLC_FULFILL, 'reveals t = s_A'],
-  [PaymentType.COMPLETION, "B's invoice, t, S's signature"],
+  [PaymentType.COMPLETION, "B's sealed receipt, t, S's signature"],
   [PaymentType.OFFER_VOID, 'the offer is void'],
 ]);
 
