@@ -119,8 +119,8 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   const A2 = await d.openA();
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(done?.kind === 'completed', 'no receipt');
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice);
+  d.check(done?.kind === 'completed' && done.receipt.invoice !== null, `no receipt${done?.kind === 'completed' ? `: ${done.receipt.receiptError}` : ''}`);
+  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
   d.check(inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(p.B.idPk), 'the receipt is not signed by B');
   say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B, and t with t·G = T`);
   const elapsed = Date.now() - t0;

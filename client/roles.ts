@@ -40,6 +40,7 @@ export class PayerNode extends RoleRuntime<Payer> {
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
     await node.start();
+    await node.cancelExpired();
     return node;
   }
 
@@ -68,6 +69,21 @@ export class PayerNode extends RoleRuntime<Payer> {
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
   async cancel(offerId: string): Promise<void> {
     await this.serial(async () => this.commit(await this.engine.cancel(offerId)));
+  }
+
+  /**
+   * Cancels every offer whose expiry has passed without the payee invoicing,
+   * so its pending state stops blocking the channel. Called on open; call it
+   * again whenever the wallet wakes up. Resolves with the cancelled offer ids.
+   */
+  async cancelExpired(): Promise<string[]> {
+    return this.serial(async () => {
+      const ids = this.engine.expiredOffers(this.ctx().now);
+      // One payment in flight per channel, so at most one cancellation is started.
+      const first = ids[0];
+      if (first !== undefined) await this.commit(await this.engine.cancel(first));
+      return first === undefined ? [] : [first];
+    });
   }
 }
 

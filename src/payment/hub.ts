@@ -27,6 +27,9 @@ import { ignored, reject, rejectMessage, step, type Incoming, type Step, type St
 /** TTL asked for the COMPLETION envelope (30 days; relays clamp it to their maximum). */
 export const COMPLETION_TTL_SECONDS = 30 * 24 * 3600;
 
+/** Default {@link HubConfig.timeoutSlack}, in blocks. */
+export const DEFAULT_TIMEOUT_SLACK = 2;
+
 /** Status of a payment the hub handles. */
 export type HubStatus = 'pending' | 'extended' | 'committed' | 'bought' | 'settled' | 'cancelled';
 
@@ -70,6 +73,12 @@ export interface HubConfig {
   safetyMargin: number;
   /** Largest PTLC timeout delta (blocks) the hub grants a payee. */
   maxTimeoutDelta: number;
+  /**
+   * Extra blocks added to the timeout the payee asked for (default 2), so that
+   * a block found while the PTLC_ADD is in flight does not make the payee
+   * (or a router) refuse it. Counted in the timelock rule.
+   */
+  timeoutSlack?: number;
 }
 
 /** Persisted state of a {@link Hub}. */
@@ -214,7 +223,7 @@ export class Hub {
     const payee = this.peer(m.payeeChannel, from);
     if (payee.channel.me !== 0) reject('the hub is party 0 of a payee channel');
     if (m.timeoutDelta > this.config.maxTimeoutDelta) reject(`timeout delta ${m.timeoutDelta} above the hub's maximum`);
-    const timeout = ctx.height + m.timeoutDelta;
+    const timeout = ctx.height + m.timeoutDelta + (this.config.timeoutSlack ?? DEFAULT_TIMEOUT_SLACK);
     checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin);
     if (payee.channel.pending) reject('the payee channel is busy');
     const add = await extendPtlc(payee.channel, this.signer, { id: m.offerId, amount: m.amount, point: m.point, timeout });

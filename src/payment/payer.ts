@@ -43,7 +43,7 @@ export interface PayerPayment {
   status: PayerStatus;
   point?: string;
   retractionSecret: string;
-  receipt?: { invoice: string; secret: string; n: number };
+  receipt?: { invoice: string | null; secret: string; n: number; receiptError?: string };
 }
 
 /** Static configuration of a payer. */
@@ -124,6 +124,14 @@ export class Payer {
     return { offerId: id, step: s };
   }
 
+  /**
+   * Offers past their expiry that are still open (the payee never invoiced in
+   * time). The hub no longer pays for them; cancelling frees the channel.
+   */
+  expiredOffers(now: number): string[] {
+    return [...this.payments.values()].filter((p) => (p.status === 'offered' || p.status === 'proposed') && p.expiry <= now).map((p) => p.offerId);
+  }
+
   /** Cancels an offered payment that the hub has not yet extended to the payee. */
   async cancel(offerIdHex: string): Promise<Step> {
     const p = this.payments.get(offerIdHex);
@@ -201,30 +209,46 @@ export class Payer {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p || p.status !== 'offered' || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
-    // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone, and t = s_A.
-    let opened;
-    try {
-      opened = open(envelopeFromReceipt(m.invoice, this.identityPub), this.config.identityKey);
-    } catch (e) {
-      return reject(`completion carries no receipt we can open (${(e as Error).message})`);
-    }
-    if (opened.type !== PaymentType.INVOICE || bytesToHex(opened.sender) !== p.payeeKey) reject('receipt is not sealed by the payee we paid');
-    const inv = decodePayment(PaymentType.INVOICE, opened.body);
-    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv) || inv.receipt.length !== 0) reject('completion carries an invalid invoice');
-    if (!equalBytes(inv.offerId, m.offerId) || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
-      reject('invoice does not match the offer');
-    if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('invoice is not signed by the payee we paid');
+    // The channel part first: t must be our own s_A (so the hub did buy it), and the hub's
+    // update signature must complete state n. These decide the channel state.
     if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');
     const ch = this.channel;
     const mine = ch.requirePending(m.n).updateSigs[0];
     if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
     ch.receiveUpdateSig(m.updateSig, 1);
     p.status = 'completed';
-    const receipt: Receipt = { invoice: opened.body, secret: m.secret, n: m.n };
-    p.receipt = { invoice: bytesToHex(opened.body), secret: bytesToHex(m.secret), n: m.n };
+    // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone. A hub
+    // (or router) that spoils it cannot undo the state above; the payment completes and the
+    // receipt is reported missing, with the reason.
+    let invoice: Uint8Array | null = null;
+    let receiptError: string | undefined;
+    try {
+      invoice = this.checkReceipt(m.invoice, p);
+    } catch (e) {
+      receiptError = (e as Error).message;
+    }
+    const receipt: Receipt = { invoice, secret: m.secret, n: m.n, ...(receiptError ? { receiptError } : {}) };
+    p.receipt = { invoice: invoice ? bytesToHex(invoice) : null, secret: bytesToHex(m.secret), n: m.n, ...(receiptError ? { receiptError } : {}) };
     const s = step();
     s.events.push({ kind: 'completed', offerId: id, receipt });
     return s;
+  }
+
+  /** Opens and checks the payee's sealed receipt; returns the encoded INVOICE body. */
+  private checkReceipt(sealed: Uint8Array, p: PayerPayment): Uint8Array {
+    let opened;
+    try {
+      opened = open(envelopeFromReceipt(sealed, this.identityPub), this.config.identityKey);
+    } catch (e) {
+      return reject(`no receipt we can open (${(e as Error).message})`);
+    }
+    if (opened.type !== PaymentType.INVOICE || bytesToHex(opened.sender) !== p.payeeKey) reject('receipt is not sealed by the payee we paid');
+    const inv = decodePayment(PaymentType.INVOICE, opened.body);
+    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv) || inv.receipt.length !== 0) reject('receipt holds an invalid invoice');
+    if (bytesToHex(inv.offerId) !== p.offerId || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
+      reject('receipt invoice does not match the offer');
+    if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('receipt invoice is not signed by the payee we paid');
+    return opened.body;
   }
 
   private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {

@@ -111,7 +111,7 @@ export class Router {
       }
     } catch (e) {
       if (!isLnMailboxError(e)) throw e;
-      const ref = 'offerId' in m ? m.offerId : new Uint8Array(32);
+      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
       if (fromHub && m.type === PaymentType.PTLC_ADD)
         s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } });

@@ -50,8 +50,15 @@ export type PaymentEvent =
 
 /** What the payer holds at the end: the payee's signed invoice and the scalar it revealed. */
 export interface Receipt {
-  /** The payee's signed invoice (encoded INVOICE body, opened from the receipt the payee sealed for the payer). */
-  invoice: Uint8Array;
+  /**
+   * The payee's signed invoice (encoded INVOICE body, opened from the receipt
+   * the payee sealed for the payer), or null when the hub delivered a receipt
+   * that does not open or check (see `receiptError`); the payment itself
+   * completed either way.
+   */
+  invoice: Uint8Array | null;
+  /** Why the receipt is missing, when `invoice` is null. */
+  receiptError?: string;
   /** The revealed scalar t (= the payer's s_A). */
   secret: Uint8Array;
   /** The channel state number that the payment completed. */

@@ -233,4 +233,18 @@ t('B refuses a PTLC whose timeout is inside its channel CSV delay; the hub can t
   assert.is(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.pending, undefined);
 });
 
+t('an offer that expires before the payee shows up is found and cancelled by the payer', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, { expiry: w.ctx.now + 60_000 });
+  await run(w, ['A', 'S']);
+  assert.equal(w.payer.expiredOffers(w.ctx.now), []);
+  w.ctx.now += 61_000;
+  assert.equal(w.payer.expiredOffers(w.ctx.now), [offerId]);
+  post(w, 'A', await w.payer.cancel(offerId));
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
+  assert.is(w.payer.channel.pending, undefined);
+  assert.equal(w.payer.expiredOffers(w.ctx.now), []);
+});
+
 t.run();
