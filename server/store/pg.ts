@@ -1,0 +1,496 @@
+/**
+ * The relay store for several relay instances: PostgreSQL through `pg`
+ * (node-postgres). Implements {@link RelayStore} (SPEC section 5, "Storage
+ * semantics") with the same semantics as the LevelDB backend, checked by
+ * the same conformance suite (DESIGN section 3).
+ *
+ * - Durability: every write is one PostgreSQL transaction and resolves after
+ *   COMMIT; with `synchronous_commit = on` (the default) that is after the WAL
+ *   is flushed, and PostgreSQL group-commits concurrent flushes itself.
+ * - Seq and quota: one PL/pgSQL call per append row-locks the mailbox's
+ *   counter, so any number of instances share gap-free seqs and one quota
+ *   (`pg-schema.ts`).
+ * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`pg-doorbell.ts`).
+ * - `usage()`/`totals()` are synchronous, so counters are cached in memory:
+ *   loaded at open, refreshed from every statement's RETURNING and from every
+ *   instance's notifications (a per-mailbox version keeps a late snapshot from
+ *   overwriting a newer one). Another instance's changes show up after one
+ *   notification round trip; quotas never use the cache.
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import pg from 'pg';
+import type { EnvelopeStatus } from '../../protocol/relay.js';
+import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
+import { equalBytes } from '../../protocol/bytes.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
+import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, usagePayload, type PgNames } from './pg-schema.js';
+import { MAX_U48 } from './records.js';
+import type {
+  AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
+  RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
+} from './types.js';
+
+/** Options of {@link PgStore}. */
+export interface PgStoreOptions {
+  /** `postgres://user:password@host:port/database` (libpq URL; never logged). */
+  connectionString: string;
+  /** Schema holding the tables (created if missing). Default `public`. Instances that share mail share the schema. */
+  schema?: string;
+  /** How long an `expired` tombstone answers status queries after expiry (ms). Default 24 h. Use one value on every instance. */
+  expiredRetentionMs?: number;
+  /** Connections in the pool (plus one LISTEN connection). Default 10. */
+  poolSize?: number;
+  /** Reports background failures (LISTEN connection lost, doorbell read failed). */
+  onError?: (e: unknown) => void;
+}
+
+const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
+/** How long an append waits for its own notification before answering anyway (the envelope is durable). */
+const DOORBELL_WAIT_MS = 2000;
+/** SQLSTATEs worth one more try: deadlock detected, serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+function unavailable(e: unknown): LnMailboxError {
+  if (e instanceof LnMailboxError) return e;
+  const code = (e as { code?: unknown })?.code;
+  return new LnMailboxError(
+    ErrorCode.STORE_UNAVAILABLE,
+    `store unavailable${typeof code === 'string' ? ` (${code})` : ''}`,
+    { cause: e },
+  );
+}
+
+const hex = (b: Buffer): string => b.toString('hex');
+const buf = (h: string): Buffer => Buffer.from(h, 'hex');
+const num = (v: unknown): number => Number(v);
+const bytesOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** PostgreSQL-backed {@link RelayStore}, shareable by several relay processes. */
+export class PgStore implements RelayStore {
+  readonly #n: PgNames;
+  readonly #pool: pg.Pool;
+  readonly #url: string;
+  readonly #expiredRetentionMs: number;
+  readonly #onError: (e: unknown) => void;
+  readonly #serial = new KeyedQueue();
+  readonly #counters = new Map<string, UsageSnapshot>();
+  readonly #listeners = new Set<AppendListener>();
+  readonly #active = new Set<Promise<unknown>>();
+  readonly #marks = new Set<Promise<unknown>>();
+  readonly #doorbell: PgDoorbell;
+  #totalEnvelopes = 0;
+  #totalBytes = 0;
+  #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
+  #opening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: PgStoreOptions) {
+    if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0)
+      fail(ErrorCode.INVALID_TYPE, 'PgStore: connectionString must be a non-empty string');
+    const schema = options.schema ?? 'public';
+    if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema))
+      fail(ErrorCode.INVALID_TYPE, 'PgStore: schema must be a lowercase SQL identifier');
+    const poolSize = options.poolSize ?? 10;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) fail(ErrorCode.INVALID_RANGE, 'PgStore: poolSize must be >= 1');
+    this.#n = pgNames(schema);
+    this.#url = options.connectionString;
+    this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#pool = new pg.Pool({ connectionString: this.#url, max: poolSize });
+    // An idle client losing its server emits here; unhandled it would crash the process.
+    this.#pool.on('error', (e) => this.#onError(e));
+    this.#doorbell = new PgDoorbell({
+      client: () => new pg.Client({ connectionString: this.#url }),
+      appendChannel: this.#n.appendChannel,
+      usageChannel: this.#n.usageChannel,
+      fetch: (ranges, skip) => this.#fetchRanges(ranges, skip),
+      deliver: (mailbox, envelope) => {
+        for (const l of this.#listeners) l(mailbox, envelope);
+      },
+      usage: (mailbox, snap) => this.#apply(mailbox, snap),
+      connected: () => {
+        // Counter changes may have been missed while the connection was down.
+        if (this.#state === 'open') this.#loadCounters().catch((e: unknown) => this.#onError(e));
+      },
+      error: (e) => this.#onError(e),
+    });
+  }
+
+  open(): Promise<void> {
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'closing' || this.#state === 'closed')
+      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'store is closed'));
+    this.#opening ??= this.#open();
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    this.#state = 'opening';
+    try {
+      await this.#tx(async (c) => {
+        // Several instances may start at once: CREATE … IF NOT EXISTS is not safe against itself.
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+        const exists = await c.query('SELECT to_regclass($1) AS t', [this.#n.meta]);
+        if (exists.rows[0]?.t) {
+          const v = await c.query(`SELECT value FROM ${this.#n.meta} WHERE key = 'schema_version'`);
+          const found = Number(v.rows[0]?.value ?? 0);
+          if (found > SCHEMA_VERSION)
+            fail(ErrorCode.STORE_UNAVAILABLE, `database schema version ${found} is newer than this relay's ${SCHEMA_VERSION}`);
+        }
+        await c.query(schemaDdl(this.#n));
+      });
+      // LISTEN before loading counters: nothing committed in between is missed.
+      await this.#doorbell.start();
+      await this.#loadCounters();
+      for (const [mailbox, c] of this.#counters) this.#doorbell.floor(mailbox, c.lastSeq);
+      this.#state = 'open';
+    } catch (e) {
+      this.#state = 'closed';
+      await this.#doorbell.stop();
+      await this.#pool.end().catch(() => undefined);
+      throw unavailable(e);
+    }
+  }
+
+  async #loadCounters(): Promise<void> {
+    const r = await this.#pool.query(
+      `SELECT mailbox, last_seq, live_count, live_bytes, version FROM ${this.#n.mailboxes}`,
+    );
+    for (const row of r.rows) this.#apply(hex(row.mailbox), this.#snapshot(row));
+  }
+
+  #snapshot(row: Record<string, unknown>): UsageSnapshot {
+    return { lastSeq: num(row.last_seq), count: num(row.live_count), bytes: num(row.live_bytes), version: num(row.version) };
+  }
+
+  /** Applies a counter snapshot unless a newer one is already cached. */
+  #apply(mailbox: string, s: UsageSnapshot): void {
+    const c = this.#counters.get(mailbox);
+    if (c && c.version >= s.version) return;
+    this.#totalEnvelopes += s.count - (c?.count ?? 0);
+    this.#totalBytes += s.bytes - (c?.bytes ?? 0);
+    this.#counters.set(mailbox, { ...s });
+  }
+
+  /** Runs `fn` in a transaction on one pooled connection; retries deadlocks and serialization failures. */
+  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.#pool.connect();
+      let broken = false;
+      try {
+        await c.query('BEGIN');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        const code = (e as { code?: unknown })?.code;
+        if (attempt < 4 && typeof code === 'string' && RETRYABLE.has(code)) continue;
+        throw e;
+      } finally {
+        c.release(broken);
+      }
+    }
+  }
+
+  /** Wraps a public operation: refuses when not open, maps errors, lets close() wait for it. */
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#state !== 'open')
+      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    const p = fn().catch((e: unknown) => {
+      throw unavailable(e);
+    });
+    this.#active.add(p);
+    const done = () => this.#active.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
+    return this.#op(() =>
+      // One in flight per id in this process; across processes the mailbox row lock decides.
+      this.#serial.run(req.id, async () => {
+        if (req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
+        const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
+        this.#doorbell.expect(req.mailbox, stored);
+        let row: Record<string, unknown> | undefined;
+        try {
+          const r = await this.#pool.query(`SELECT * FROM ${this.#n.append}($1, $2, $3, $4, $5, $6, $7)`, [
+            buf(req.id), buf(req.mailbox), bytesOf(req.envelope), req.expiresAt,
+            req.retractionHash === undefined ? null : buf(req.retractionHash),
+            Math.min(quota.maxEnvelopes, Number.MAX_SAFE_INTEGER), Math.min(quota.maxBytes, Number.MAX_SAFE_INTEGER),
+          ]);
+          row = r.rows[0];
+        } catch (e) {
+          this.#doorbell.forget(req.id);
+          throw e;
+        }
+        if (!row) throw new Error('append returned no row');
+        this.#apply(req.mailbox, this.#snapshot(row));
+        const outcome = row.outcome as string;
+        if (outcome !== 'created') {
+          this.#doorbell.forget(req.id);
+          if (outcome === 'duplicate') return { created: false, seq: num(row.seq), expiresAt: num(row.expires_at) };
+          if (outcome === 'full_count')
+            fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_count)} envelopes, the maximum is ${quota.maxEnvelopes}`);
+          fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_bytes)} bytes, the maximum is ${quota.maxBytes}`);
+        }
+        const seq = num(row.seq);
+        // Committed: now wait until it went through the doorbell, so onAppend has fired (in order) before we answer.
+        await this.#doorbell.delivered(req.id, req.mailbox, seq, DOORBELL_WAIT_MS);
+        return { created: true, seq, expiresAt: req.expiresAt };
+      }),
+    );
+  }
+
+  async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
+    const r = await this.#pool.query(
+      `SELECT e.mailbox, e.seq, e.id, e.body, e.expires_at
+         FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS q(mailbox, lo, hi)
+         JOIN ${this.#n.envelopes} e ON e.mailbox = q.mailbox AND e.seq > q.lo AND e.seq <= q.hi
+        WHERE e.state = ${RowState.live} AND NOT (e.id = ANY($4::bytea[]))
+        ORDER BY e.mailbox, e.seq`,
+      [ranges.map((x) => buf(x.mailbox)), ranges.map((x) => x.after), ranges.map((x) => x.upTo), skipIds.map(buf)],
+    );
+    return r.rows.map((row) => ({
+      mailbox: hex(row.mailbox),
+      id: hex(row.id),
+      seq: num(row.seq),
+      envelope: row.body as Buffer,
+      expiresAt: num(row.expires_at),
+    }));
+  }
+
+  list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
+    return this.#op(async () => {
+      if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
+      // Bytes before each row come from a window sum, so bodies past the byte cap are never read.
+      const r = await this.#pool.query(
+        `WITH page AS (
+           SELECT id, seq, expires_at,
+                  coalesce(sum(size) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+             FROM ${this.#n.envelopes}
+            WHERE mailbox = $1 AND seq > $2 AND state = ${RowState.live} AND expires_at > $3
+            ORDER BY seq LIMIT $4)
+         SELECT p.id, p.seq, p.expires_at, p.before,
+                CASE WHEN $5::bigint IS NULL OR p.before < $5::bigint THEN e.body END AS body
+           FROM page p JOIN ${this.#n.envelopes} e ON e.id = p.id
+          ORDER BY p.seq`,
+        [buf(mailbox), Math.min(Math.max(after, 0), MAX_U48), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
+      );
+      const envelopes: StoredEnvelope[] = [];
+      let more = false;
+      let bytes = 0;
+      for (const row of r.rows) {
+        if (envelopes.length === limit || bytes >= maxBytes || row.body === null) {
+          more = true;
+          break;
+        }
+        const body = row.body as Buffer;
+        envelopes.push({ id: hex(row.id), seq: num(row.seq), envelope: body, expiresAt: num(row.expires_at) });
+        bytes += body.length;
+      }
+      return { envelopes, more };
+    });
+  }
+
+  markDelivered(ids: readonly string[]): void {
+    if (this.#state !== 'open' || ids.length === 0) return;
+    // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
+    const p = this.#pool
+      .query(`UPDATE ${this.#n.envelopes} SET delivered = true WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND NOT delivered`, [
+        ids.map(buf),
+      ])
+      .catch((e: unknown) => this.#onError(e));
+    this.#marks.add(p);
+    void p.then(() => this.#marks.delete(p));
+  }
+
+  /**
+   * Turns live rows into tombstones and lowers the mailbox counter, in ONE
+   * statement (its own transaction), and notifies the new counter.
+   * `mailbox` restricts to the caller's own mail (acks); null for retraction.
+   */
+  async #tombstone(q: pg.Pool | pg.PoolClient, ids: string[], mailbox: string | null, state: number): Promise<string[]> {
+    const n = this.#n;
+    const r = await q.query(
+      `WITH gone AS (
+         UPDATE ${n.envelopes} SET state = $3, body = NULL, delivered = false
+          WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND ($2::bytea IS NULL OR mailbox = $2::bytea)
+          RETURNING id, mailbox, size),
+       agg AS (SELECT mailbox, count(*) AS n, sum(size) AS b FROM gone GROUP BY mailbox),
+       upd AS (
+         UPDATE ${n.mailboxes} m SET live_count = m.live_count - agg.n, live_bytes = m.live_bytes - agg.b, version = m.version + 1
+           FROM agg WHERE m.mailbox = agg.mailbox
+          RETURNING m.*),
+       note AS (SELECT pg_notify('${n.usageChannel}', ${usagePayload('upd')}) FROM upd)
+       SELECT 'id' AS kind, id AS mailbox, 0::bigint AS last_seq, 0::bigint AS live_count, 0::bigint AS live_bytes, 0::bigint AS version FROM gone
+       UNION ALL SELECT 'usage', mailbox, last_seq, live_count, live_bytes, version FROM upd
+       UNION ALL SELECT 'note', NULL, count(*), 0, 0, 0 FROM note`,
+      [ids.map(buf), mailbox === null ? null : buf(mailbox), state],
+    );
+    const gone: string[] = [];
+    for (const row of r.rows) {
+      if (row.kind === 'id') gone.push(hex(row.mailbox));
+      else if (row.kind === 'usage') this.#apply(hex(row.mailbox), this.#snapshot(row));
+    }
+    return gone;
+  }
+
+  ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
+    return this.#op(async () => {
+      if (ids.length === 0) return [];
+      const gone = new Set(await this.#retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
+      return ids.filter((id) => gone.delete(id));
+    });
+  }
+
+  async #retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const code = (e as { code?: unknown })?.code;
+        if (attempt < 4 && typeof code === 'string' && RETRYABLE.has(code)) continue;
+        throw e;
+      }
+    }
+  }
+
+  retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
+    return this.#op(() =>
+      this.#tx(async (c) => {
+        // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
+        const r = await c.query(
+          `SELECT state, expires_at, retraction_hash FROM ${this.#n.envelopes} WHERE id = $1 FOR UPDATE`,
+          [buf(id)],
+        );
+        const row = r.rows[0];
+        const state = row ? num(row.state) : -1;
+        const expiresAt = row ? num(row.expires_at) : 0;
+        if (!row || this.#statusOf(state, expiresAt, false, now) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+        const hash = row.retraction_hash as Buffer | null;
+        if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
+        if (state === RowState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
+        if (state === RowState.retracted) return 'retracted';
+        // Expired (swept or not) is never served again: nothing left to retract.
+        if (state === RowState.expired || expiresAt <= now) return 'expired';
+        await this.#tombstone(c, [id], null, RowState.retracted);
+        return 'retracted';
+      }),
+    );
+  }
+
+  #statusOf(state: number, expiresAt: number, delivered: boolean, now: number): EnvelopeStatus | undefined {
+    switch (state) {
+      case RowState.live:
+        if (expiresAt <= now) return 'expired';
+        return delivered ? 'delivered' : 'queued';
+      case RowState.acknowledged:
+        return expiresAt <= now ? undefined : 'acknowledged';
+      case RowState.retracted:
+        return expiresAt <= now ? undefined : 'retracted';
+      case RowState.expired:
+        return expiresAt + this.#expiredRetentionMs <= now ? undefined : 'expired';
+      default:
+        return undefined;
+    }
+  }
+
+  status(id: string, now: number): Promise<EnvelopeStatus | undefined> {
+    return this.#op(async () => {
+      const r = await this.#pool.query(`SELECT state, expires_at, delivered FROM ${this.#n.envelopes} WHERE id = $1`, [buf(id)]);
+      const row = r.rows[0];
+      if (!row) return undefined;
+      return this.#statusOf(num(row.state), num(row.expires_at), row.delivered === true, now);
+    });
+  }
+
+  sweep(now: number, limit = 1000): Promise<SweepResult> {
+    const n = this.#n;
+    return this.#op(() =>
+      this.#tx(async (c) => {
+        // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
+        const r = await c.query(
+          `WITH due AS (
+             SELECT id, state FROM ${n.envelopes} WHERE deadline <= $1 ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED),
+           exp AS (
+             UPDATE ${n.envelopes} e SET state = ${RowState.expired}, body = NULL, delivered = false,
+                    deadline = LEAST(e.expires_at + $3::bigint, ${MAX_U48})
+               FROM due WHERE e.id = due.id AND due.state = ${RowState.live} AND e.expires_at <= $1
+             RETURNING e.mailbox, e.size),
+           pur AS (DELETE FROM ${n.envelopes} e USING due WHERE e.id = due.id AND due.state <> ${RowState.live} RETURNING e.id)
+           SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM pur) AS purged,
+                  (SELECT coalesce(array_agg(mailbox ORDER BY mailbox), '{}') FROM (SELECT mailbox FROM exp GROUP BY mailbox) m) AS mailboxes,
+                  (SELECT coalesce(array_agg(n ORDER BY mailbox), '{}') FROM (SELECT mailbox, count(*) AS n FROM exp GROUP BY mailbox) m) AS counts,
+                  (SELECT coalesce(array_agg(b ORDER BY mailbox), '{}') FROM (SELECT mailbox, sum(size) AS b FROM exp GROUP BY mailbox) m) AS sizes`,
+          [now, limit, this.#expiredRetentionMs],
+        );
+        const row = r.rows[0]!;
+        const mailboxes = row.mailboxes as Buffer[];
+        const counts = (row.counts as unknown[]).map(num);
+        const sizes = (row.sizes as unknown[]).map(num);
+        let expired = 0;
+        for (const k of counts) expired += k;
+        if (mailboxes.length > 0) {
+          // Counter rows are locked in mailbox order, so concurrent sweeps cannot deadlock on them.
+          await c.query(`SELECT 1 FROM ${n.mailboxes} WHERE mailbox = ANY($1::bytea[]) ORDER BY mailbox FOR UPDATE`, [mailboxes]);
+          const u = await c.query(
+            `WITH upd AS (
+               UPDATE ${n.mailboxes} m SET live_count = m.live_count - q.n, live_bytes = m.live_bytes - q.b, version = m.version + 1
+                 FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS q(mailbox, n, b)
+                WHERE m.mailbox = q.mailbox
+               RETURNING m.*),
+             note AS (SELECT pg_notify('${n.usageChannel}', ${usagePayload('upd')}) FROM upd)
+             SELECT upd.*, (SELECT count(*) FROM note) AS notified FROM upd`,
+            [mailboxes, counts, sizes],
+          );
+          for (const x of u.rows) this.#apply(hex(x.mailbox), this.#snapshot(x));
+        }
+        return { expired, purged: num(row.purged), more: num(row.due) === limit };
+      }),
+    );
+  }
+
+  usage(mailbox: string): MailboxUsage {
+    const c = this.#counters.get(mailbox);
+    return c ? { count: c.count, bytes: c.bytes, lastSeq: c.lastSeq } : { count: 0, bytes: 0, lastSeq: 0 };
+  }
+
+  totals(): StoreTotals {
+    return { envelopes: this.#totalEnvelopes, bytes: this.#totalBytes, mailboxes: this.#counters.size };
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async flush(): Promise<void> {
+    // Writes resolve only after COMMIT; what may still be in flight are delivered flags and open operations.
+    await Promise.allSettled([...this.#active, ...this.#marks]);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#opening) await this.#opening.catch(() => undefined);
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closing';
+    await Promise.allSettled([...this.#active]);
+    await Promise.allSettled([...this.#marks]);
+    this.#listeners.clear();
+    if (wasOpen) {
+      await this.#doorbell.stop();
+      await this.#pool.end().catch(() => undefined);
+    }
+    this.#state = 'closed';
+  }
+}

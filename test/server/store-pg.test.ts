@@ -1,0 +1,142 @@
+/**
+ * Runs the store conformance suite against the PostgreSQL backend on a real,
+ * throw-away PostgreSQL server (pg-harness.ts), plus PostgreSQL-specific
+ * checks: two stores over one database share seqs, quota and the doorbell.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { ErrorCode } from '../../protocol/errors.js';
+import { PgStore } from '../../server/store/pg.js';
+import type { AppendRequest, RelayStore, StoredEnvelope } from '../../server/store/types.js';
+import { rejectsCode } from '../helpers.js';
+import { pgUnavailable, startPostgres, type PgServer } from './pg-harness.js';
+import { storeConformance } from './store-conformance.js';
+
+const RETENTION = 60_000;
+const why = pgUnavailable();
+
+if (why) {
+  console.log(`SKIPPED: PostgreSQL not available (${why})`);
+} else {
+  const server: PgServer = await startPostgres();
+  const url = await server.createDatabase('lnmb_store');
+  const schemas = new WeakMap<RelayStore, string>();
+  let next = 0;
+  const open = (schema: string, extra: Partial<ConstructorParameters<typeof PgStore>[0]> = {}): PgStore => {
+    const s = new PgStore({ connectionString: url, schema, expiredRetentionMs: RETENTION, poolSize: 4, ...extra });
+    schemas.set(s, schema);
+    return s;
+  };
+
+  storeConformance({
+    name: 'postgres',
+    expiredRetentionMs: RETENTION,
+    // A fresh schema per test: an empty store without the cost of a database per test.
+    factory: () => open(`conf_${++next}`),
+    reopen: (closed) => open(schemas.get(closed)!),
+  });
+
+  const T0 = 1_800_000_000_000;
+  const BIG = { maxEnvelopes: 1e6, maxBytes: 1e9 };
+  const req = (mailbox: string, size = 100): AppendRequest => {
+    const envelope = new Uint8Array(randomBytes(size));
+    return { id: createHash('sha256').update(envelope).digest('hex'), mailbox, envelope, expiresAt: T0 + 3_600_000 };
+  };
+
+  const t = suite('store postgres: several instances, one database');
+
+  t('two stores share gap-free seqs and one quota under concurrent appends', async () => {
+    const a = open('multi_1'), b = open('multi_1');
+    await a.open();
+    await b.open();
+    const mb = 'a1'.repeat(32);
+    const reqs = Array.from({ length: 120 }, () => req(mb, 10));
+    const results = await Promise.all(reqs.map((r, i) => (i % 2 ? a : b).append(r, BIG)));
+    assert.equal(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 120 }, (_, i) => i + 1));
+    // The same envelope posted to both at once is stored once.
+    const dup = req(mb, 10);
+    const both = await Promise.all([a.append(dup, BIG), b.append({ ...dup }, BIG)]);
+    assert.is(both.filter((r) => r.created).length, 1);
+    assert.is(both[0]!.seq, both[1]!.seq);
+    // Quota across instances: 20 concurrent appends to a fresh mailbox with room for 7.
+    const q = { maxEnvelopes: 7, maxBytes: 1e9 };
+    const mb2 = 'a2'.repeat(32);
+    const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).append(req(mb2, 10), q)));
+    assert.is(settled.filter((s) => s.status === 'fulfilled').length, 7);
+    for (const s of settled) if (s.status === 'rejected') assert.is((s.reason as { code: string }).code, ErrorCode.MAILBOX_FULL);
+    assert.is((await a.list(mb2, 0, 100, T0)).envelopes.length, 7);
+    await a.close();
+    await b.close();
+  });
+
+  t('the doorbell: an append on one store reaches the other’s listeners, in seq order, once', async () => {
+    const a = open('bell_1'), b = open('bell_1');
+    await a.open();
+    await b.open();
+    const mb = 'b1'.repeat(32);
+    const seenA: StoredEnvelope[] = [], seenB: StoredEnvelope[] = [];
+    a.onAppend((m, e) => m === mb && seenA.push(e));
+    b.onAppend((m, e) => m === mb && seenB.push(e));
+    const reqs = Array.from({ length: 60 }, () => req(mb, 50));
+    await Promise.all(reqs.map((r, i) => (i % 3 ? a : b).append(r, BIG)));
+    const deadline = Date.now() + 5000;
+    while ((seenA.length < 60 || seenB.length < 60) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const seen of [seenA, seenB]) {
+      assert.equal(seen.map((e) => e.seq), Array.from({ length: 60 }, (_, i) => i + 1), 'every seq once, in order');
+    }
+    const byId = new Map(reqs.map((r) => [r.id, r]));
+    for (const e of seenB) assert.equal(Buffer.from(e.envelope), Buffer.from(byId.get(e.id)!.envelope), 'bytes read back intact');
+    // Counters seen by the other instance follow through notifications.
+    assert.equal(a.usage(mb), { count: 60, bytes: 3000, lastSeq: 60 });
+    assert.equal(b.usage(mb), { count: 60, bytes: 3000, lastSeq: 60 });
+    await a.ack(mb, [reqs[0]!.id]);
+    const until = Date.now() + 5000;
+    while (b.usage(mb).count !== 59 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(b.usage(mb), { count: 59, bytes: 2950, lastSeq: 60 });
+    await a.close();
+    await b.close();
+  });
+
+  t('a lost LISTEN connection is re-established and the gap is filled in order', async () => {
+    const errors: unknown[] = [];
+    const a = open('gap_1', { onError: (e) => errors.push(e) }), b = open('gap_1');
+    await a.open();
+    await b.open();
+    const mb = 'c1'.repeat(32);
+    const seen: number[] = [];
+    a.onAppend((m, e) => m === mb && seen.push(e.seq));
+    await b.append(req(mb), BIG);
+    const until0 = Date.now() + 5000;
+    while (seen.length < 1 && Date.now() < until0) await new Promise((r) => setTimeout(r, 10));
+    // Kill a's LISTEN backend from the outside, then append through b while a is deaf.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN ln_mailbox_append__gap_1%' AND pid <> pg_backend_pid()`,
+    );
+    await admin.end();
+    for (let i = 0; i < 3; i++) await b.append(req(mb), BIG);
+    // a reconnects; the next append it hears about fills seqs 2..4 first.
+    const until1 = Date.now() + 8000;
+    while (seen.length < 5 && Date.now() < until1) {
+      await b.append(req(mb), BIG);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(errors.length > 0, 'the loss was reported');
+    assert.equal(seen.slice(0, 5), [1, 2, 3, 4, 5]);
+    assert.equal(seen, [...seen].sort((x, y) => x - y));
+    await a.close();
+    await b.close();
+  });
+
+  t('an unreachable database is STORE_UNAVAILABLE at open', async () => {
+    const s = new PgStore({ connectionString: 'postgresql://postgres@127.0.0.1:1/none' });
+    await rejectsCode(s.open(), ErrorCode.STORE_UNAVAILABLE);
+    await s.close();
+  });
+
+  t.after(() => server.stop());
+  t.run();
+}
