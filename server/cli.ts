@@ -81,7 +81,8 @@ export async function runRelayCli(argv: string[], env: NodeJS.ProcessEnv = proce
     process.exitCode = 1;
     return undefined;
   }
-  console.log(`ln-mailbox relay listening on ${relay.url} (data: ${config.dataDir})`);
+  // Never the database URL: it may hold a password.
+  console.log(`ln-mailbox relay listening on ${relay.url} (data: ${config.store === 'postgres' ? 'postgres' : config.dataDir})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -15,6 +15,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Storage backends accepted by `store`. */
+export const STORE_KINDS = ['level', 'postgres'] as const;
+/** One of {@link STORE_KINDS}. */
+export type StoreKind = (typeof STORE_KINDS)[number];
+
 /** Every setting of the relay, fully resolved. */
 export interface RelayConfig {
   /** Interface to listen on. Default `127.0.0.1`: the relay is meant to sit behind a TLS reverse proxy. */
@@ -23,6 +28,10 @@ export interface RelayConfig {
   port: number;
   /** LevelDB directory. */
   dataDir: string;
+  /** Storage backend: embedded LevelDB in `dataDir`, or PostgreSQL at `databaseUrl` (shareable by several instances). */
+  store: StoreKind;
+  /** PostgreSQL connection URL, required when `store` is `postgres`. Holds a password: never logged. */
+  databaseUrl: string | undefined;
   /** The relay's public base URL (e.g. `https://relay.example`); its origin is what clients sign. */
   publicUrl: string | undefined;
   logLevel: LogLevel;
@@ -57,7 +66,7 @@ export interface RelayConfig {
   maxListLimit: number;
 }
 
-type Kind = 'string' | 'int' | 'url' | 'level';
+type Kind = 'string' | 'int' | 'url' | 'level' | 'store' | 'dburl';
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -78,6 +87,8 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
+  store: 'level',
+  databaseUrl: undefined,
   publicUrl: undefined,
   logLevel: 'info',
   trustProxy: 0,
@@ -119,6 +130,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('host', 'string', 'interface to listen on'),
   row('port', 'int', 'TCP port (0 = any free port)', 0, 65535),
   row('dataDir', 'string', 'LevelDB data directory'),
+  row('store', 'store', `storage backend: ${STORE_KINDS.join(', ')} (postgres lets several relay instances share one database)`),
+  row('databaseUrl', 'dburl', 'PostgreSQL URL for store=postgres, e.g. postgres://relay:secret@db:5432/lnmb'),
   row('publicUrl', 'url', 'public base URL clients use (its origin is bound into auth signatures)'),
   row('logLevel', 'level', `log level: ${LOG_LEVELS.join(', ')}`),
   row('trustProxy', 'int', 'trusted reverse-proxy hops for X-Forwarded-* headers (0 = none)', 0, 10),
@@ -184,6 +197,23 @@ export function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof
       if (typeof raw !== 'string' || !(LOG_LEVELS as readonly string[]).includes(raw))
         return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected one of ${LOG_LEVELS.join(', ')}`);
       return raw;
+    case 'store':
+      if (typeof raw !== 'string' || !(STORE_KINDS as readonly string[]).includes(raw))
+        return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected one of ${STORE_KINDS.join(', ')}`);
+      return raw;
+    case 'dburl': {
+      if (raw === undefined || raw === '') return undefined;
+      if (typeof raw !== 'string') return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected a URL string`);
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        // Not echoed: the value may hold a password.
+        return invalid(spec.key, 'not a URL');
+      }
+      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') invalid(spec.key, 'must be a postgres:// or postgresql:// URL');
+      return raw;
+    }
   }
 }
 
@@ -208,5 +238,6 @@ export function resolveConfig(partial: Partial<Record<keyof RelayConfig, unknown
   if (cfg.defaultTtlSeconds > cfg.maxTtlSeconds) invalid('defaultTtlSeconds', 'must not exceed maxTtlSeconds');
   if (cfg.maxBytesPerMailbox < cfg.maxEnvelopeBytes) invalid('maxBytesPerMailbox', 'must be at least maxEnvelopeBytes');
   if (cfg.maxFrameBytes < 1024) invalid('maxFrameBytes', 'must be at least 1024');
+  if (cfg.store === 'postgres' && cfg.databaseUrl === undefined) invalid('databaseUrl', 'is required when store is postgres');
   return cfg;
 }

@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RELAY_PROTOCOL_VERSION, type RelayInfo } from '../protocol/relay.js';
 import { MailboxAuth } from './auth.js';
-import { resolveConfig, type RelayConfig } from './config.js';
+import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http.js';
@@ -21,6 +21,7 @@ import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { LevelStore } from './store/level.js';
+import { PgStore } from './store/pg.js';
 import type { RelayStore, SweepResult } from './store/types.js';
 import { Sweeper } from './sweeper.js';
 import { WsFrontEnd } from './ws.js';
@@ -29,11 +30,15 @@ import { WsFrontEnd } from './ws.js';
 export const RELAY_SOFTWARE_VERSION = '0.1.0';
 
 /** Options of {@link startRelay}: any {@link RelayConfig} setting, plus what only code can pass. */
-export interface StartRelayOptions extends Partial<RelayConfig> {
+export interface StartRelayOptions extends Partial<Omit<RelayConfig, 'store'>> {
   /** Clock in ms since the epoch; inject to drive expiry and auth timeouts in tests. Default `Date.now`. */
   now?: () => number;
-  /** A store to use instead of a LevelStore in `dataDir`. The relay flushes it on close but does not close it. */
-  store?: RelayStore;
+  /**
+   * The `store` setting (`level` or `postgres`), or a store object to use
+   * instead of one built from the settings. The relay flushes an injected
+   * store on close but does not close it.
+   */
+  store?: StoreKind | RelayStore;
   /** A pino logger to use instead of one writing to stdout at `logLevel`. */
   logger?: Logger;
 }
@@ -80,14 +85,22 @@ function relayInfo(cfg: RelayConfig): RelayInfo {
  * @throws LnMailboxError INVALID_TYPE / INVALID_RANGE for a bad setting, STORE_UNAVAILABLE when the store cannot open
  */
 export async function startRelay(options: StartRelayOptions = {}): Promise<Relay> {
-  const { now = Date.now, store: injected, logger, ...settings } = options;
-  const config = resolveConfig(settings);
+  const { now = Date.now, store: storeOption, logger, ...settings } = options;
+  const injected = typeof storeOption === 'object' && storeOption !== null ? storeOption : undefined;
+  const config = resolveConfig(injected || storeOption === undefined ? settings : { ...settings, store: storeOption });
   const log = logger ?? createLogger(config.logLevel);
 
   let metrics: ReturnType<typeof createMetrics> | undefined;
   let store: RelayStore;
   if (injected) store = injected;
-  else {
+  else if (config.store === 'postgres') {
+    // Several instances may share this database (docs/operators.md, "Several relay instances").
+    store = new PgStore({
+      connectionString: config.databaseUrl!,
+      expiredRetentionMs: config.expiredRetentionSeconds * 1000,
+      onError: (e) => log.warn({ code: (e as { code?: unknown })?.code }, 'postgres store: background failure'),
+    });
+  } else {
     fs.mkdirSync(config.dataDir, { recursive: true });
     store = new LevelStore({
       location: config.dataDir,
@@ -172,7 +185,10 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `http://${hostForUrl}:${addr.port}`;
-  log.info({ url, dataDir: injected ? undefined : config.dataDir, powBits: config.powBits }, 'relay listening');
+  log.info(
+    { url, store: injected ? 'injected' : config.store, dataDir: injected || config.store !== 'level' ? undefined : config.dataDir, powBits: config.powBits },
+    'relay listening',
+  );
   if (!config.publicUrl)
     log.warn(
       'publicUrl is not set: auth signatures are checked against the Host header of each request. ' +
