@@ -7,7 +7,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { spawnWorker, BENCH_DIR, type Worker } from './rpc.js';
+
+/** Runs `sync(1)`: pending write-back goes to disk before the next measurement. */
+export function writeBack(): void {
+  try {
+    execFileSync('sync');
+  } catch {
+    // No sync(1) (e.g. not Unix): the figures are only noisier.
+  }
+}
 
 /** Sizes of one run. Full sizes are issue 6's; quick sizes only smoke-test the code. */
 export interface Sizes {
@@ -68,6 +78,9 @@ export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc
       await worker.call('close').catch(() => undefined);
       await worker.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+      // Flush the page cache now, not during the next part: a gigabyte of write-back
+      // from a deleted store would otherwise land in the next relay's fsyncs.
+      writeBack();
     },
   };
 }

@@ -12,6 +12,7 @@ import { startRelay, type Relay } from '../../server/relay.js';
 import { LevelStore } from '../../server/store/level.js';
 import { ENVELOPE_BYTES, idOf, syntheticEnvelope } from '../envelopes.js';
 import { serve } from '../rpc.js';
+import { writeBack } from '../context.js';
 
 /** Limits raised for single-host load (see docs/performance.md). */
 export const BENCH_LIMITS = {
@@ -82,6 +83,7 @@ serve({
    */
   async settle(maxMs: number): Promise<number> {
     const t0 = performance.now();
+    writeBack();
     for (;;) {
       const c0 = process.cpuUsage();
       await new Promise((r) => setTimeout(r, 1000));
