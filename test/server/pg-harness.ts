@@ -16,10 +16,19 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
-const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin', '/usr/local/bin', '/usr/bin'];
+/** Debian/Ubuntu keep each major version in /usr/lib/postgresql/<major>/bin; newest first, then PATH-like places. */
+function binDirs(): string[] {
+  let majors: string[] = [];
+  try {
+    majors = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // not a Debian layout
+  }
+  return [...majors.map((m) => `/usr/lib/postgresql/${m}/bin`), '/usr/local/bin', '/usr/bin'];
+}
 
 function findBin(name: string): string | undefined {
-  for (const d of BIN_DIRS) {
+  for (const d of binDirs()) {
     const p = path.join(d, name);
     if (fs.existsSync(p)) return p;
   }
