@@ -61,6 +61,11 @@ export class Fanout {
     return set.size;
   }
 
+  /** True when `mailbox` has at least one subscriber here (the PostgreSQL doorbell reads back only those). */
+  has(mailbox: string): boolean {
+    return this.#subs.has(mailbox);
+  }
+
   /** Mailboxes with at least one subscriber. */
   get mailboxes(): number {
     return this.#subs.size;

@@ -91,6 +91,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const log = logger ?? createLogger(config.logLevel);
 
   let metrics: ReturnType<typeof createMetrics> | undefined;
+  const fanout = new Fanout();
   let store: RelayStore;
   if (injected) store = injected;
   else if (config.store === 'postgres') {
@@ -99,6 +100,8 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
       connectionString: config.databaseUrl!,
       expiredRetentionMs: config.expiredRetentionSeconds * 1000,
       onError: (e) => log.warn({ code: (e as { code?: unknown })?.code }, 'postgres store: background failure'),
+      // Envelopes posted to other instances are read back only for mailboxes someone here listens to.
+      wants: (mailbox) => fanout.has(mailbox),
     });
   } else {
     fs.mkdirSync(config.dataDir, { recursive: true });
@@ -123,7 +126,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
       maxChallenges: config.maxPendingChallenges,
       maxSessions: config.maxSessions,
     }),
-    fanout: new Fanout(),
+    fanout,
     rate: new RateLimiter(config.postRatePerSecond, config.postBurst),
     connections: new ConnectionLimiter(config.maxConnectionsPerIp),
     metrics,

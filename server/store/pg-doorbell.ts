@@ -40,6 +40,13 @@ export interface DoorbellOptions {
   usageChannel: string;
   /** Live envelopes of `mailbox` with `after < seq <= upTo`, excluding `skipIds`, in seq order (at most `limit`). */
   fetch: (ranges: FetchRange[], skipIds: string[]) => Promise<(StoredEnvelope & { mailbox: string })[]>;
+  /**
+   * False when nobody here listens for `mailbox` (no subscriber on this
+   * instance): another instance's envelope is then not read back at all.
+   * Safe because a subscriber arriving later reads the backlog after it
+   * subscribed, and the envelope was committed before its notification.
+   */
+  wants: (mailbox: string) => boolean;
   /** Delivers one envelope to the store's onAppend listeners. */
   deliver: (mailbox: string, envelope: StoredEnvelope) => void;
   /** A counter snapshot from another (or this) instance. */
@@ -246,8 +253,8 @@ export class PgDoorbell {
         ownSeqs.add(e.seq);
         skip.push(e.id);
       }
-      // Read back only when something in (from, top] is not in our hands.
-      if (ownSeqs.size < top - from) ranges.push({ mailbox, after: Math.max(from, top - GAP_FILL_LIMIT), upTo: top });
+      // Read back only when something in (from, top] is not in our hands, and someone here wants it.
+      if (ownSeqs.size < top - from && this.#o.wants(mailbox)) ranges.push({ mailbox, after: Math.max(from, top - GAP_FILL_LIMIT), upTo: top });
     }
     let fetched: (StoredEnvelope & { mailbox: string })[] = [];
     if (ranges.length > 0) {

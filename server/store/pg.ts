@@ -44,6 +44,12 @@ export interface PgStoreOptions {
   poolSize?: number;
   /** Reports background failures (LISTEN connection lost, doorbell read failed). */
   onError?: (e: unknown) => void;
+  /**
+   * Whether this process has a subscriber for `mailbox`; when given and false,
+   * envelopes other instances append there are not read back for onAppend
+   * (the relay passes its fanout). Default: always read back.
+   */
+  wants?: (mailbox: string) => boolean;
 }
 
 const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
@@ -105,6 +111,7 @@ export class PgStore implements RelayStore {
       client: () => new pg.Client({ connectionString: this.#url }),
       appendChannel: this.#n.appendChannel,
       usageChannel: this.#n.usageChannel,
+      wants: options.wants ?? (() => true),
       fetch: (ranges, skip) => this.#fetchRanges(ranges, skip),
       deliver: (mailbox, envelope) => {
         for (const l of this.#listeners) l(mailbox, envelope);

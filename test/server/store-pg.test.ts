@@ -99,6 +99,24 @@ if (why) {
     await b.close();
   });
 
+  t('wants: another instance’s envelope is read back only for a mailbox someone listens to here', async () => {
+    const watched = 'd1'.repeat(32), ignored = 'd2'.repeat(32);
+    const a = open('wants_1', { wants: (m) => m === watched }), b = open('wants_1');
+    await a.open();
+    await b.open();
+    const seen: string[] = [];
+    a.onAppend((m) => seen.push(m));
+    await b.append(req(ignored), BIG);
+    await b.append(req(watched), BIG);
+    await a.append(req(ignored), BIG);
+    const until = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen, [watched, ignored], 'the watched foreign one and our own, not the ignored foreign one');
+    await a.close();
+    await b.close();
+  });
+
   t('a lost LISTEN connection is re-established and the gap is filled in order', async () => {
     const errors: unknown[] = [];
     const a = open('gap_1', { onError: (e) => errors.push(e) }), b = open('gap_1');
