@@ -35,7 +35,7 @@ export class PayerNode extends RoleRuntime<Payer> {
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved
-      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments)
+      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments, saved.requests ?? {})
       : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
@@ -69,6 +69,20 @@ export class PayerNode extends RoleRuntime<Payer> {
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
   async cancel(offerId: string): Promise<void> {
     await this.serial(async () => this.commit(await this.engine.cancel(offerId)));
+  }
+
+  /**
+   * Mode 2: pays a payee's pre-signed request (received as a
+   * `request_received` event) through the hub; the payee may be offline. The
+   * `request_paid` event follows when the hub's signature is bought; the
+   * payer keeps the completed update for the payee and forwards it.
+   */
+  async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
+    await this.serial(async () => {
+      const r = this.engine.requests.get(requestId);
+      const fee = opts.fee ?? (r ? this.#fee.base + Math.floor((r.amount * this.#fee.ppm) / 1_000_000) : 0);
+      await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
+    });
   }
 
   /**
@@ -116,12 +130,32 @@ export interface PayeeNodeOptions extends RuntimeOptions {
 
 /** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
 export class PayeeNode extends RoleRuntime<Payee> {
+  /**
+   * Mode 2 (the payee pre-signs): asks the hub to co-sign a state paying
+   * `amount` to us and sends the pre-signed update to the payer at
+   * `payerAddress`, who can pay it while we are offline. Resolves with the
+   * request id once the request is persisted; `paid` follows when we are
+   * next online after the payer paid.
+   */
+  async requestPayment(payerAddress: string, amount: number, opts: { expiresInMs?: number; memo?: string } = {}): Promise<string> {
+    const payer = decodeMailboxAddress(payerAddress);
+    return this.serial(async () => {
+      const ctx = this.ctx();
+      const { requestId, step } = await this.engine.request(
+        { payer: { publicKey: payer.publicKey, address: payerAddress }, amount, expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}) },
+        ctx,
+      );
+      await this.commit(step);
+      return requestId;
+    });
+  }
+
   /** Opens (or restores) the payee and starts listening to its mailbox. */
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const engine = saved
-      ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments)
+      ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
       : new Payee(o.config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
     await node.start();

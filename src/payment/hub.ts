@@ -22,10 +22,9 @@ import { Channel, type ChannelJson } from '../channel/channel.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { hubOnPrepare, hubOnPtlcAdd, hubOnPtlcCommit, hubOnPtlcSettle, type HubRequest } from './mode2.js';
 
-/** TTL asked for the COMPLETION envelope (30 days; relays clamp it to their maximum). */
-export const COMPLETION_TTL_SECONDS = 30 * 24 * 3600;
 
 /** Default {@link HubConfig.timeoutSlack}, in blocks. */
 export const DEFAULT_TIMEOUT_SLACK = 2;
@@ -85,6 +84,8 @@ export interface HubConfig {
 export interface HubJson {
   peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
   payments: Record<string, HubPayment>;
+  /** Mode 2 requests the hub co-signed. */
+  requests?: Record<string, HubRequest>;
 }
 
 /** The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after every step. */
@@ -99,11 +100,16 @@ export class Hub {
     peers: HubPeer[],
     private readonly nonces: NonceStore,
     payments: Record<string, HubPayment> = {},
+    requests: Record<string, HubRequest> = {},
   ) {
+    this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
     this.peers = new Map(peers.map((p) => [bytesToHex(p.channel.params.channelId), p]));
     this.payments = new Map(Object.entries(payments));
   }
+
+  /** Mode 2 requests, by request id (hex). */
+  readonly requests: Map<string, HubRequest>;
 
   /** The fee the hub asks for `amount`. */
   feeFor(amount: number): number {
@@ -134,6 +140,12 @@ export class Hub {
           return this.onCancelCommit(inc.from, m);
         case PaymentType.PTLC_FAIL:
           return this.onPtlcFail(inc.from, m);
+        case PaymentType.M2_PREPARE:
+        case PaymentType.PTLC_ADD:
+        case PaymentType.PTLC_COMMIT:
+        case PaymentType.PTLC_SETTLE:
+        case PaymentType.M2_ACK:
+          return await this.onMode2(inc.from, m, ctx);
         default:
           return ignored(m.type, 'not a message for the hub');
       }
@@ -144,7 +156,11 @@ export class Hub {
       // would let anyone use the hub to send mail to third parties.
       const peer = this.peerByKey(inc.from);
       const s = step();
-      if (peer) s.send.push({ to: peer, message: rejectMessage(m.type, ref, e.code, e.message) });
+      // A refused PTLC_ADD is answered with PTLC_FAIL so the offerer drops the proposed state.
+      const answer = m.type === PaymentType.PTLC_ADD
+        ? { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } as const
+        : rejectMessage(m.type, ref, e.code, e.message);
+      if (peer) s.send.push({ to: peer, message: answer });
       s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
       return s;
     }
@@ -344,11 +360,60 @@ export class Hub {
     return s;
   }
 
+  /** Mode 2 (the payee pre-signs, SPEC 6.14): the hub's side. */
+  private async onMode2(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
+    if (!('channelId' in m)) return ignored(m.type, 'not a channel message');
+    const peer = this.peer(m.channelId, from);
+    const ch = peer.channel;
+    const s = step();
+    switch (m.type) {
+      case PaymentType.M2_PREPARE: {
+        const prepared = await hubOnPrepare(ch, this.signer, this.requests, m, ctx);
+        if (!prepared) return ignored(m.type, 'duplicate request');
+        s.send.push({ to: peer.peerAddress, message: prepared });
+        return s;
+      }
+      case PaymentType.PTLC_ADD: {
+        if (ch.me !== 1) reject('PTLCs to the hub come over a payer channel');
+        const accept = await hubOnPtlcAdd(ch, this.signer, this.requests, m, (a) => this.feeFor(a), this.config.safetyMargin, ctx);
+        s.send.push({ to: peer.peerAddress, message: accept });
+        return s;
+      }
+      case PaymentType.PTLC_COMMIT: {
+        const r = [...this.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
+        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
+        const payee = this.peers.get(r.payeeChannel)!;
+        const { fulfil, complete } = await hubOnPtlcCommit(ch, payee.channel, this.signer, r, m);
+        s.send.push({ to: peer.peerAddress, message: fulfil });
+        // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
+        s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
+        s.events.push({ kind: 'signature_sold', offerId: r.requestId, n: r.n });
+        return s;
+      }
+      case PaymentType.PTLC_SETTLE: {
+        const r = [...this.requests.values()].find((x) => x.status === 'sold' && x.payerChannel === bytesToHex(m.channelId));
+        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no sold request for that settlement');
+        s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, this.signer, r, m) });
+        return s;
+      }
+      case PaymentType.M2_ACK: {
+        const r = [...this.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && x.status !== 'acked');
+        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request awaiting that acknowledgement');
+        ch.receiveUpdateSig(m.updateSig); // the payee's update n: both sides hold state n
+        r.status = 'acked';
+        s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
+        return s;
+      }
+      default:
+        return ignored(m.type, 'not a mode 2 message');
+    }
+  }
+
   /** Persisted state. */
   toJSON(): HubJson {
     const peers: HubJson['peers'] = {};
     for (const [id, p] of this.peers) peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
-    return { peers, payments: Object.fromEntries(this.payments) };
+    return { peers, payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 
   /** Restores a hub from {@link Hub.toJSON}. */
@@ -356,6 +421,6 @@ export class Hub {
     const peers = Object.values(j.peers).map((p) => ({
       channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress,
     }));
-    return new Hub(config, peers, nonces, j.payments);
+    return new Hub(config, peers, nonces, j.payments, j.requests ?? {});
   }
 }

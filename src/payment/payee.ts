@@ -16,6 +16,8 @@ import { adaptorPoint } from '../crypto/adaptor.js';
 import { getPublicKey as getPublicKeyOf, sign, verify } from '../crypto/bip340.js';
 import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
+import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of an incoming payment. */
@@ -63,6 +65,8 @@ export interface PayeeConfig {
 export interface PayeeJson {
   channel: ChannelJson;
   payments: Record<string, PayeePayment>;
+  /** Mode 2 requests this payee pre-signed. */
+  requests?: Record<string, PayeeRequest>;
 }
 
 /** The payee role engine. Pure: the runtime persists {@link Payee.toJSON} after every step. */
@@ -77,10 +81,28 @@ export class Payee {
     readonly channel: Channel,
     nonces: NonceStore,
     payments: Record<string, PayeePayment> = {},
+    requests: Record<string, PayeeRequest> = {},
   ) {
     this.signer = { channelKey: config.channelKey, nonces };
     this.identityPub = getPublicKeyOf(config.identityKey);
     this.payments = new Map(Object.entries(payments));
+    this.requests = new Map(Object.entries(requests));
+  }
+
+  /** Mode 2 requests this payee pre-signed, by request id (hex). */
+  readonly requests: Map<string, PayeeRequest>;
+
+  /**
+   * Mode 2 (the payee pre-signs): asks the hub to co-sign a state paying
+   * `amount` to us, then sends the payer the pre-signed update to buy.
+   */
+  async request(
+    req: { payer: { publicKey: Uint8Array; address: string }; amount: number; expiry: number; memo?: string; requestId?: Uint8Array },
+    ctx: StepContext,
+  ): Promise<{ requestId: string; step: Step }> {
+    const requestId = req.requestId ?? randomBytes(32);
+    const s = await payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx);
+    return { requestId: bytesToHex(requestId), step: s };
   }
 
   /** Handles one message (an offer from any payer, or a message from the hub). */
@@ -92,6 +114,8 @@ export class Payee {
           return this.onOffer(inc.from, m, ctx);
         case PaymentType.OFFER_VOID:
           return this.onVoid(inc.from, m);
+        case PaymentType.M2_COMPLETE:
+          return payeeOnComplete(this.channel, this.config.hubAddress, this.requests, inc.from, this.config.hubKey, m);
       }
       // Everything else must come from our hub.
       if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
@@ -104,6 +128,8 @@ export class Payee {
           return await this.onSettle(m);
         case PaymentType.REJECT:
           return this.onReject(m);
+        case PaymentType.M2_PREPARED:
+          return await payeeOnPrepared(this.channel, this.signer, this.config, this.requests, m, ctx);
         default:
           return ignored(m.type, 'not a message for the payee');
       }
@@ -219,7 +245,7 @@ export class Payee {
 
   /** Persisted state. */
   toJSON(): PayeeJson {
-    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments) };
+    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 }
 

@@ -25,7 +25,9 @@ import { adaptorPoint } from '../crypto/adaptor.js';
 import { getPublicKey } from '../crypto/bip340.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { transfer } from '../channel/state.js';
-import { ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+import { payerOnAccept, payerOnFulfil, payerOnRequest, payerPayRequest, type PayerRequest } from './mode2.js';
+import type { Signer } from './ptlc.js';
+import { COMPLETION_TTL_SECONDS, ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -62,6 +64,8 @@ export interface PayerConfig {
 export interface PayerJson {
   channel: ChannelJson;
   payments: Record<string, PayerPayment>;
+  /** Mode 2 requests received (and, once bought, kept for the payee as its watchtower). */
+  requests?: Record<string, PayerRequest>;
 }
 
 /** A payment request: whom to pay, how much, the hub's fee and the offer's expiry. */
@@ -88,11 +92,32 @@ export class Payer {
     channel: Channel,
     private readonly nonces: NonceStore,
     payments: Record<string, PayerPayment> = {},
+    requests: Record<string, PayerRequest> = {},
   ) {
+    this.requests = new Map(Object.entries(requests));
+    this.signer = { channelKey: config.channelKey, nonces };
     if (channel.me !== 0) fail(ErrorCode.INVALID_RANGE, 'the payer is party 0 of its channel with the hub');
     this.channel = channel;
     this.payments = new Map(Object.entries(payments));
     this.identityPub = getPublicKey(config.identityKey);
+  }
+
+  /** Mode 2 requests, by request id (hex). */
+  readonly requests: Map<string, PayerRequest>;
+  private readonly signer: Signer;
+
+  /**
+   * Mode 2: pays a payee's pre-signed request with a PTLC of amount + `fee`
+   * to the hub, locked to the point of the hub's signature that completes the
+   * payee's state. The payee may be offline.
+   */
+  async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
+    const r = this.requests.get(requestId);
+    if (!r) reject('unknown request');
+    const add = await payerPayRequest(this.channel, this.signer, r, fee, ctx);
+    const s = step();
+    s.send.push({ to: this.config.hubAddress, message: add });
+    return s;
   }
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
@@ -157,9 +182,17 @@ export class Payer {
 
   /** Handles one message from the hub. Unexpected or duplicate messages change nothing. */
   async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
-    requireSender(inc.from, this.config.hubKey, 'hub');
     const m = inc.message;
+    // A payee's pre-signed request (mode 2) may come from anyone; all else from our hub.
+    if (m.type === PaymentType.M2_REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
+    requireSender(inc.from, this.config.hubKey, 'hub');
     switch (m.type) {
+      case PaymentType.PTLC_ACCEPT:
+      case PaymentType.PTLC_FULFILL:
+      case PaymentType.PTLC_SETTLE_ACK:
+        return this.onRequestPtlc(m);
+      case PaymentType.PTLC_FAIL:
+        return this.onRequestFail(m);
       case PaymentType.UPDATE_ACCEPT:
         return this.onAccept(m, ctx);
       case PaymentType.COMPLETION:
@@ -286,8 +319,44 @@ export class Payer {
     return s;
   }
 
+  /** The hub refused our PTLC for a request: drop the proposed state; the request can be paid again. */
+  private onRequestFail(m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
+    const r = this.requests.get(bytesToHex(m.offerId));
+    if (!r || r.status !== 'paying' || !equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'no request being paid');
+    this.channel.abandonPending();
+    r.status = 'received';
+    const s = step();
+    s.events.push({ kind: 'rejected', offerId: r.requestId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  private async onRequestPtlc(
+    m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT> | PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>,
+  ): Promise<Step> {
+    const ch = this.channel;
+    const want = { [PaymentType.PTLC_ACCEPT]: 'paying', [PaymentType.PTLC_FULFILL]: 'committed', [PaymentType.PTLC_SETTLE_ACK]: 'bought' }[m.type];
+    const r = [...this.requests.values()].find((x) => x.status === want && ('offerId' in m ? x.requestId === bytesToHex(m.offerId) : true));
+    if (!r || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no request in that step');
+    const s = step();
+    if (m.type === PaymentType.PTLC_ACCEPT) {
+      if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that accept');
+      s.send.push({ to: this.config.hubAddress, message: await payerOnAccept(ch, this.signer, r, m) });
+    } else if (m.type === PaymentType.PTLC_FULFILL) {
+      const { settle, complete } = await payerOnFulfil(ch, this.signer, r, m);
+      s.send.push({ to: this.config.hubAddress, message: settle });
+      // The payee's state n is now complete; give it S's signature (we keep a copy as its watchtower).
+      s.send.push({ to: r.payeeAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
+      s.events.push({ kind: 'request_paid', offerId: r.requestId, amount: r.amount });
+    } else {
+      if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
+      ch.receiveUpdateSig(m.updateSig);
+      r.status = 'completed';
+    }
+    return s;
+  }
+
   /** Persisted state. */
   toJSON(): PayerJson {
-    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments) };
+    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 }

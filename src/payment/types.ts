@@ -9,6 +9,9 @@ import { bytesToHex, equalBytes } from '../../protocol/bytes.js';
 import { ErrorCode, fail, type ErrorCode as Code } from '../../protocol/errors.js';
 import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
 
+/** TTL asked for envelopes a party may collect much later, e.g. a COMPLETION (30 days; relays clamp it). */
+export const COMPLETION_TTL_SECONDS = 30 * 24 * 3600;
+
 /** The environment a step runs in; injected so engines stay pure and testable. */
 export interface StepContext {
   /** Wall-clock time in ms since the epoch. */
@@ -46,7 +49,12 @@ export type PaymentEvent =
   | { kind: 'cancelled'; offerId: string }
   | { kind: 'voided'; offerId: string }
   | { kind: 'rejected'; offerId: string; code: string; message: string }
-  | { kind: 'ignored'; type: number; reason: string };
+  | { kind: 'ignored'; type: number; reason: string }
+  // Mode 2 (the payee pre-signs): `offerId` is the request id.
+  | { kind: 'request_sent'; offerId: string; amount: number }
+  | { kind: 'request_received'; offerId: string; amount: number; payee: string }
+  | { kind: 'signature_sold'; offerId: string; n: number }
+  | { kind: 'request_paid'; offerId: string; amount: number };
 
 /** What the payer holds at the end: the payee's signed invoice and the scalar it revealed. */
 export interface Receipt {

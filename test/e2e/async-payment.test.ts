@@ -110,4 +110,26 @@ t('cancellation: A and S overwrite the pending state, the offer envelope is retr
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
+t('mode 2: B pre-signs and goes offline; A pays the request later; B returns to a completed state', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  let B = await w.open.B();
+  const requestId = await B.requestPayment(w.addr.A, 20_000, { memo: 'invoice 42' });
+  await until(() => has(w.events.B, 'request_sent'), 'B to send the pre-signed request');
+  await new Promise((r) => setTimeout(r, 200)); // the request post lands
+  await B.close(); // B goes offline
+  const A = await w.open.A();
+  await until(() => w.events.A.some((e) => e.kind === 'request_received' && e.offerId === requestId), 'A to receive the request');
+  await A.payRequest(requestId);
+  await until(() => has(w.events.A, 'request_paid'), 'A to buy the hub signature');
+  const kept = A.engine.requests.get(requestId)!;
+  assert.ok(kept.hubUpdateSig && kept.payeeUpdateSig, 'A keeps the complete update for B');
+  await A.close();
+  B = await w.open.B(); // B returns
+  await until(() => has(w.events.B, 'paid'), 'B to complete state n');
+  await until(() => has(w.events.S, 'paid'), 'S to receive B\'s acknowledgement');
+  assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - 20_000, 299_000 + 20_000]);
+  await Promise.all([B.close(), S.close()]);
+});
+
 t.run();

@@ -1,0 +1,137 @@
+/**
+ * Mode 2 (DESIGN.md §2, "the payee pre-signs"): B and S co-sign settlement n
+ * in B's favour, B signs update n and leaves it for A; A later buys S's
+ * signature on update n with a PTLC to S locked to s_S·G, completing B's
+ * state; A keeps it for B (watchtower) and B collects it when it returns.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PaymentType } from '../../protocol/payment.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { ChainModel } from '../bitcoin/chain-model.js';
+import { enforceLatestOverOld } from './chain.js';
+import { makeWorld, post, run, deliverOne, hex, type World } from './fixture.js';
+import { rejectsCode } from '../helpers.js';
+import { hexToBytes } from '../../protocol/bytes.js';
+import { extendPtlc } from '../../src/payment/ptlc.js';
+
+const t = suite('payment/mode2');
+const AMOUNT = 30_000;
+
+async function prepare(w: World, over: { expiry?: number } = {}) {
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: AMOUNT, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
+  );
+  post(w, 'B', step);
+  return requestId;
+}
+
+t('B pre-signs and goes offline; A buys the hub signature later; B returns to a completed state', async () => {
+  const w = await makeWorld();
+  const fee = w.hub.feeFor(AMOUNT);
+  const sbHub = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
+  const asHub = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
+  const oldSB = structuredClone(sbHub.enforceable);
+  const requestId = await prepare(w);
+  await run(w, ['B', 'S']); // PREPARE ↔ PREPARED; B sends the request to A's mailbox and goes offline
+  assert.is(w.payee.requests.get(requestId)!.status, 'requested');
+  assert.is(sbHub.pending!.updateSigs[0], null, 'S has not signed update n yet');
+  await run(w, ['A', 'S']); // A reads the request
+  assert.ok(w.events.some((e) => e.kind === 'request_received' && e.offerId === requestId));
+  post(w, 'A', await w.payer.payRequest(requestId, fee, w.ctx));
+  await run(w, ['A', 'S']); // PTLC A→S locked to T_S; S reveals s_S to claim
+  const r = w.payer.requests.get(requestId)!;
+  assert.is(r.status, 'completed');
+  assert.ok(r.hubUpdateSig, 'A holds the complete update n for B (watchtower)');
+  assert.equal(asHub.enforceable.state.balances, [600_000 - AMOUNT - fee, 399_000 + AMOUNT + fee]);
+  assert.equal(w.payer.channel.enforceable.state, asHub.enforceable.state);
+  // B comes back: S's signature arrives (from A and from S); state n is B's.
+  await run(w, ['B', 'S']);
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+  assert.equal(sbHub.enforceable.state, w.payee.channel.enforceable.state);
+  assert.is(w.hub.requests.get(requestId)!.status, 'acked');
+  assert.is(w.events.filter((e) => e.kind === 'paid').length, 2, 'one paid event at B and one at S');
+  // B's state n is enforceable on chain over the old state (S's signature is real).
+  enforceLatestOverOld(new ChainModel(), w.sbParams, oldSB, w.payee.channel.enforceable);
+});
+
+t('A watchtower copy: the update A keeps completes B\'s state even if S never sends it', async () => {
+  const w = await makeWorld();
+  const requestId = await prepare(w);
+  await run(w, ['B', 'S']);
+  await run(w, ['A', 'S']);
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  await run(w, ['A', 'S']);
+  // Drop S's own copy of M2_COMPLETE: only A's reaches B.
+  const fromS = w.queue.findIndex((q) => q.from === 'S' && q.out.message.type === PaymentType.M2_COMPLETE);
+  assert.ok(fromS >= 0);
+  w.queue.splice(fromS, 1);
+  await run(w);
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
+});
+
+t('S refuses a PTLC for an unknown or expired request, too small, or that times out within its CSV delay', async () => {
+  const w = await makeWorld();
+  const requestId = await prepare(w, { expiry: w.ctx.now + 60_000 });
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  // Too small: A pays without the hub's fee.
+  post(w, 'A', await w.payer.payRequest(requestId, 0, w.ctx));
+  await run(w, ['A', 'S']);
+  assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'S refuses with PTLC_FAIL');
+  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL), 'S never reveals s_S for less');
+  assert.is(w.payer.requests.get(requestId)!.status, 'received', 'A dropped the refused state');
+  assert.is(w.payer.channel.pending, undefined);
+  // A timeout inside the A–S CSV delay: S could not claim on chain after revealing s_S.
+  const r = w.payer.requests.get(requestId)!;
+  const short = await extendPtlc(w.payer.channel, { channelKey: w.A.chSk, nonces: w.A.nonces }, {
+    id: hexToBytes(requestId, 32), amount: AMOUNT + w.hub.feeFor(AMOUNT), point: hexToBytes(r.point, 33), timeout: w.ctx.height + w.asParams.csvDelay,
+  });
+  w.queue.push({ from: 'A', out: { to: w.S.address, message: short } });
+  const fails = w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length;
+  await run(w, ['S']);
+  assert.is(w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length, fails, 'nothing delivered to A yet');
+  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL && /too little time/.test((q.out.message as { reason: string }).reason)));
+  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  w.payer.channel.abandonPending();
+  // Expired.
+  w.ctx.now += 120_000;
+  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
+});
+
+t('A refuses a forged request and a hub secret that does not complete the signature', async () => {
+  const w = await makeWorld();
+  const requestId = await prepare(w);
+  await run(w, ['B', 'S']);
+  const q = w.queue.find((x) => x.out.message.type === PaymentType.M2_REQUEST)!;
+  const forged = { ...q.out.message, payeeUpdateSig: (q.out.message as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof q.out.message & { payeeUpdateSig: Uint8Array };
+  forged.payeeUpdateSig[10]! ^= 1;
+  q.out.message = forged;
+  await run(w, ['A']);
+  assert.is(w.payer.requests.size, 0, 'a request whose payee signature fails is ignored');
+  assert.ok(w.events.some((e) => e.kind === 'ignored' && /does not verify/.test(e.reason)));
+});
+
+t('replayed mode 2 messages change nothing', async () => {
+  const w = await makeWorld();
+  const requestId = await prepare(w);
+  for (let i = 0; i < 300; i++) {
+    const next = w.queue[0];
+    if (!next) break;
+    if (next.out.message.type === PaymentType.M2_REQUEST && !w.payer.requests.has(requestId)) {
+      await deliverOne(w);
+      post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+      continue;
+    }
+    w.queue.push({ ...next });
+    await deliverOne(w);
+  }
+  await run(w);
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
+  assert.is(w.payer.requests.get(requestId)!.status, 'completed');
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+});
+
+t.run();
