@@ -9,7 +9,10 @@
  *   meta(key PK, value)                          holds `schema_version`
  *
  * Appends go through one PL/pgSQL function, so the whole read-check-write is
- * ONE round trip and ONE transaction: it row-locks the mailbox's counter
+ * ONE round trip and ONE transaction for a whole batch of appends (a NOTIFYing
+ * commit takes a database-wide lock until its WAL flush, so PostgreSQL
+ * cannot group-commit them: batching is what buys throughput). Per item it
+ * row-locks the mailbox's counter
  * (`SELECT … FOR UPDATE`), so appends to one mailbox from any number of relay
  * processes run one after the other; under that lock it checks the id for a
  * duplicate, checks the quota, takes `last_seq + 1`, inserts the envelope and
@@ -103,42 +106,45 @@ CREATE INDEX IF NOT EXISTS lnmb_envelopes_deadline ON ${n.envelopes} (deadline);
 INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
 
 CREATE OR REPLACE FUNCTION ${n.append}(
-  p_id bytea, p_mailbox bytea, p_body bytea, p_expires_at bigint, p_retraction_hash bytea,
-  p_max_count bigint, p_max_bytes bigint
-) RETURNS TABLE (outcome text, seq bigint, expires_at bigint, last_seq bigint, live_count bigint, live_bytes bigint, version bigint)
+  p_ids bytea[], p_mailboxes bytea[], p_bodies bytea[], p_expires_at bigint[], p_retraction_hashes bytea[],
+  p_max_count bigint[], p_max_bytes bigint[]
+) RETURNS TABLE (idx integer, outcome text, seq bigint, expires_at bigint, last_seq bigint, live_count bigint, live_bytes bigint, version bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
+  i integer;
   c ${n.mailboxes}%ROWTYPE;
   e record;
-  sz bigint := octet_length(p_body);
+  sz bigint;
 BEGIN
-  INSERT INTO ${n.mailboxes} AS m (mailbox) VALUES (p_mailbox) ON CONFLICT (mailbox) DO NOTHING;
-  -- The row lock serializes appends to this mailbox across every relay instance.
-  SELECT * INTO c FROM ${n.mailboxes} AS m WHERE m.mailbox = p_mailbox FOR UPDATE;
-  -- READ COMMITTED: this statement sees every append committed before we got the lock.
-  SELECT v.seq, v.expires_at INTO e FROM ${n.envelopes} AS v WHERE v.id = p_id;
-  IF FOUND THEN
-    RETURN QUERY SELECT 'duplicate'::text, e.seq, e.expires_at, c.last_seq, c.live_count, c.live_bytes, c.version;
-    RETURN;
-  END IF;
-  IF c.live_count + 1 > p_max_count THEN
-    RETURN QUERY SELECT 'full_count'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
-    RETURN;
-  END IF;
-  IF c.live_bytes + sz > p_max_bytes THEN
-    RETURN QUERY SELECT 'full_bytes'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
-    RETURN;
-  END IF;
-  UPDATE ${n.mailboxes} AS m
-     SET last_seq = m.last_seq + 1, live_count = m.live_count + 1, live_bytes = m.live_bytes + sz, version = m.version + 1
-   WHERE m.mailbox = p_mailbox
-   RETURNING m.* INTO c;
-  INSERT INTO ${n.envelopes} (id, mailbox, seq, body, size, expires_at, retraction_hash, state, delivered, deadline)
-  VALUES (p_id, p_mailbox, c.last_seq, p_body, sz, p_expires_at, p_retraction_hash, ${RowState.live}, false, p_expires_at);
-  -- Queued now, sent by PostgreSQL only if and when this transaction commits.
-  PERFORM pg_notify('${n.appendChannel}',
-    encode(p_mailbox, 'hex') || ':' || c.last_seq || ':' || encode(p_id, 'hex') || ':' || c.live_count || ':' || c.live_bytes || ':' || c.version);
-  RETURN QUERY SELECT 'created'::text, c.last_seq, p_expires_at, c.last_seq, c.live_count, c.live_bytes, c.version;
+  -- Mailboxes are locked in ascending order, so two batches (from any
+  -- instances) can never wait on each other in a cycle; one mailbox's items
+  -- keep their submission order.
+  FOR i IN SELECT t.ord FROM unnest(p_mailboxes) WITH ORDINALITY AS t(mb, ord) ORDER BY t.mb, t.ord LOOP
+    sz := octet_length(p_bodies[i]);
+    INSERT INTO ${n.mailboxes} AS m (mailbox) VALUES (p_mailboxes[i]) ON CONFLICT (mailbox) DO NOTHING;
+    -- The row lock serializes appends to this mailbox across every relay instance.
+    SELECT * INTO c FROM ${n.mailboxes} AS m WHERE m.mailbox = p_mailboxes[i] FOR UPDATE;
+    -- READ COMMITTED: this statement sees every append committed before we got the lock.
+    SELECT v.seq, v.expires_at INTO e FROM ${n.envelopes} AS v WHERE v.id = p_ids[i];
+    IF FOUND THEN
+      RETURN QUERY SELECT i, 'duplicate'::text, e.seq, e.expires_at, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSIF c.live_count + 1 > p_max_count[i] THEN
+      RETURN QUERY SELECT i, 'full_count'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSIF c.live_bytes + sz > p_max_bytes[i] THEN
+      RETURN QUERY SELECT i, 'full_bytes'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSE
+      UPDATE ${n.mailboxes} AS m
+         SET last_seq = m.last_seq + 1, live_count = m.live_count + 1, live_bytes = m.live_bytes + sz, version = m.version + 1
+       WHERE m.mailbox = p_mailboxes[i]
+       RETURNING m.* INTO c;
+      INSERT INTO ${n.envelopes} (id, mailbox, seq, body, size, expires_at, retraction_hash, state, delivered, deadline)
+      VALUES (p_ids[i], p_mailboxes[i], c.last_seq, p_bodies[i], sz, p_expires_at[i], p_retraction_hashes[i], ${RowState.live}, false, p_expires_at[i]);
+      -- Queued now, sent by PostgreSQL only if and when this transaction commits.
+      PERFORM pg_notify('${n.appendChannel}',
+        encode(p_mailboxes[i], 'hex') || ':' || c.last_seq || ':' || encode(p_ids[i], 'hex') || ':' || c.live_count || ':' || c.live_bytes || ':' || c.version);
+      RETURN QUERY SELECT i, 'created'::text, c.last_seq, p_expires_at[i], c.last_seq, c.live_count, c.live_bytes, c.version;
+    END IF;
+  END LOOP;
 END
 $fn$;
 `;

@@ -24,6 +24,7 @@ import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { AppendBatcher, type BatchItem, type BatchRow } from './pg-append-batch.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
 import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, usagePayload, type PgNames } from './pg-schema.js';
 import { MAX_U48 } from './records.js';
@@ -86,6 +87,7 @@ export class PgStore implements RelayStore {
   readonly #active = new Set<Promise<unknown>>();
   readonly #marks = new Set<Promise<unknown>>();
   readonly #doorbell: PgDoorbell;
+  readonly #batcher = new AppendBatcher((items) => this.#appendBatch(items));
   #totalEnvelopes = 0;
   #totalBytes = 0;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
@@ -224,19 +226,20 @@ export class PgStore implements RelayStore {
         if (req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
         const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
         this.#doorbell.expect(req.mailbox, stored);
-        let row: Record<string, unknown> | undefined;
+        let row: BatchRow;
         try {
-          const r = await this.#pool.query(`SELECT * FROM ${this.#n.append}($1, $2, $3, $4, $5, $6, $7)`, [
-            buf(req.id), buf(req.mailbox), bytesOf(req.envelope), req.expiresAt,
-            req.retractionHash === undefined ? null : buf(req.retractionHash),
-            Math.min(quota.maxEnvelopes, Number.MAX_SAFE_INTEGER), Math.min(quota.maxBytes, Number.MAX_SAFE_INTEGER),
-          ]);
-          row = r.rows[0];
+          row = await this.#batcher.submit({
+            id: buf(req.id),
+            mailbox: buf(req.mailbox),
+            body: bytesOf(req.envelope),
+            expiresAt: req.expiresAt,
+            retractionHash: req.retractionHash === undefined ? null : buf(req.retractionHash),
+            quota,
+          });
         } catch (e) {
           this.#doorbell.forget(req.id);
           throw e;
         }
-        if (!row) throw new Error('append returned no row');
         this.#apply(req.mailbox, this.#snapshot(row));
         const outcome = row.outcome as string;
         if (outcome !== 'created') {
@@ -252,6 +255,20 @@ export class PgStore implements RelayStore {
         return { created: true, seq, expiresAt: req.expiresAt };
       }),
     );
+  }
+
+  /** One round trip, one transaction: the batch append function (`pg-schema.ts`), rows back in item order. */
+  async #appendBatch(items: BatchItem[]): Promise<BatchRow[]> {
+    const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
+    const r = await this.#retrying(() =>
+      this.#pool.query(`SELECT * FROM ${this.#n.append}($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[])`, [
+        items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
+        items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
+      ]),
+    );
+    const rows: BatchRow[] = [];
+    for (const row of r.rows) rows[num(row.idx) - 1] = row;
+    return rows;
   }
 
   async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
