@@ -26,7 +26,8 @@ import { equalBytes } from '../../protocol/bytes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { AppendBatcher, type BatchItem, type BatchRow } from './pg-append-batch.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
-import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, usagePayload, type PgNames } from './pg-schema.js';
+import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './pg-schema.js';
+import { pgStatements, type PgStatements } from './pg-sql.js';
 import { MAX_U48 } from './records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
@@ -77,6 +78,7 @@ const bytesOf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u
 /** PostgreSQL-backed {@link RelayStore}, shareable by several relay processes. */
 export class PgStore implements RelayStore {
   readonly #n: PgNames;
+  readonly #sql: PgStatements;
   readonly #pool: pg.Pool;
   readonly #url: string;
   readonly #expiredRetentionMs: number;
@@ -103,6 +105,7 @@ export class PgStore implements RelayStore {
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) fail(ErrorCode.INVALID_RANGE, 'PgStore: poolSize must be >= 1');
     this.#n = pgNames(schema);
+    this.#sql = pgStatements(this.#n);
     this.#url = options.connectionString;
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
     this.#onError = options.onError ?? (() => undefined);
@@ -164,9 +167,7 @@ export class PgStore implements RelayStore {
   }
 
   async #loadCounters(): Promise<void> {
-    const r = await this.#pool.query(
-      `SELECT mailbox, last_seq, live_count, live_bytes, version FROM ${this.#n.mailboxes}`,
-    );
+    const r = await this.#pool.query(this.#sql.loadCounters);
     for (const row of r.rows) this.#apply(hex(row.mailbox), this.#snapshot(row));
   }
 
@@ -261,7 +262,7 @@ export class PgStore implements RelayStore {
   async #appendBatch(items: BatchItem[]): Promise<BatchRow[]> {
     const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
     const r = await this.#retrying(() =>
-      this.#pool.query(`SELECT * FROM ${this.#n.append}($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[])`, [
+      this.#pool.query(this.#sql.append, [
         items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
         items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
       ]),
@@ -273,11 +274,7 @@ export class PgStore implements RelayStore {
 
   async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
     const r = await this.#pool.query(
-      `SELECT e.mailbox, e.seq, e.id, e.body, e.expires_at
-         FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS q(mailbox, lo, hi)
-         JOIN ${this.#n.envelopes} e ON e.mailbox = q.mailbox AND e.seq > q.lo AND e.seq <= q.hi
-        WHERE e.state = ${RowState.live} AND NOT (e.id = ANY($4::bytea[]))
-        ORDER BY e.mailbox, e.seq`,
+      this.#sql.fetchRanges,
       [ranges.map((x) => buf(x.mailbox)), ranges.map((x) => x.after), ranges.map((x) => x.upTo), skipIds.map(buf)],
     );
     return r.rows.map((row) => ({
@@ -294,16 +291,7 @@ export class PgStore implements RelayStore {
       if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
       // Bytes before each row come from a window sum, so bodies past the byte cap are never read.
       const r = await this.#pool.query(
-        `WITH page AS (
-           SELECT id, seq, expires_at,
-                  coalesce(sum(size) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-             FROM ${this.#n.envelopes}
-            WHERE mailbox = $1 AND seq > $2 AND state = ${RowState.live} AND expires_at > $3
-            ORDER BY seq LIMIT $4)
-         SELECT p.id, p.seq, p.expires_at, p.before,
-                CASE WHEN $5::bigint IS NULL OR p.before < $5::bigint THEN e.body END AS body
-           FROM page p JOIN ${this.#n.envelopes} e ON e.id = p.id
-          ORDER BY p.seq`,
+        this.#sql.list,
         [buf(mailbox), Math.min(Math.max(after, 0), MAX_U48), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
       );
       const envelopes: StoredEnvelope[] = [];
@@ -326,7 +314,7 @@ export class PgStore implements RelayStore {
     if (this.#state !== 'open' || ids.length === 0) return;
     // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
     const p = this.#pool
-      .query(`UPDATE ${this.#n.envelopes} SET delivered = true WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND NOT delivered`, [
+      .query(this.#sql.markDelivered, [
         ids.map(buf),
       ])
       .catch((e: unknown) => this.#onError(e));
@@ -342,19 +330,7 @@ export class PgStore implements RelayStore {
   async #tombstone(q: pg.Pool | pg.PoolClient, ids: string[], mailbox: string | null, state: number): Promise<string[]> {
     const n = this.#n;
     const r = await q.query(
-      `WITH gone AS (
-         UPDATE ${n.envelopes} SET state = $3, body = NULL, delivered = false
-          WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND ($2::bytea IS NULL OR mailbox = $2::bytea)
-          RETURNING id, mailbox, size),
-       agg AS (SELECT mailbox, count(*) AS n, sum(size) AS b FROM gone GROUP BY mailbox),
-       upd AS (
-         UPDATE ${n.mailboxes} m SET live_count = m.live_count - agg.n, live_bytes = m.live_bytes - agg.b, version = m.version + 1
-           FROM agg WHERE m.mailbox = agg.mailbox
-          RETURNING m.*),
-       note AS (SELECT pg_notify('${n.usageChannel}', ${usagePayload('upd')}) FROM upd)
-       SELECT 'id' AS kind, id AS mailbox, 0::bigint AS last_seq, 0::bigint AS live_count, 0::bigint AS live_bytes, 0::bigint AS version FROM gone
-       UNION ALL SELECT 'usage', mailbox, last_seq, live_count, live_bytes, version FROM upd
-       UNION ALL SELECT 'note', NULL, count(*), 0, 0, 0 FROM note`,
+      this.#sql.tombstone,
       [ids.map(buf), mailbox === null ? null : buf(mailbox), state],
     );
     const gone: string[] = [];
@@ -390,7 +366,7 @@ export class PgStore implements RelayStore {
       this.#tx(async (c) => {
         // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
         const r = await c.query(
-          `SELECT state, expires_at, retraction_hash FROM ${this.#n.envelopes} WHERE id = $1 FOR UPDATE`,
+          this.#sql.retractRow,
           [buf(id)],
         );
         const row = r.rows[0];
@@ -427,7 +403,7 @@ export class PgStore implements RelayStore {
 
   status(id: string, now: number): Promise<EnvelopeStatus | undefined> {
     return this.#op(async () => {
-      const r = await this.#pool.query(`SELECT state, expires_at, delivered FROM ${this.#n.envelopes} WHERE id = $1`, [buf(id)]);
+      const r = await this.#pool.query(this.#sql.status, [buf(id)]);
       const row = r.rows[0];
       if (!row) return undefined;
       return this.#statusOf(num(row.state), num(row.expires_at), row.delivered === true, now);
@@ -440,18 +416,7 @@ export class PgStore implements RelayStore {
       this.#tx(async (c) => {
         // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
         const r = await c.query(
-          `WITH due AS (
-             SELECT id, state FROM ${n.envelopes} WHERE deadline <= $1 ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED),
-           exp AS (
-             UPDATE ${n.envelopes} e SET state = ${RowState.expired}, body = NULL, delivered = false,
-                    deadline = LEAST(e.expires_at + $3::bigint, ${MAX_U48})
-               FROM due WHERE e.id = due.id AND due.state = ${RowState.live} AND e.expires_at <= $1
-             RETURNING e.mailbox, e.size),
-           pur AS (DELETE FROM ${n.envelopes} e USING due WHERE e.id = due.id AND due.state <> ${RowState.live} RETURNING e.id)
-           SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM pur) AS purged,
-                  (SELECT coalesce(array_agg(mailbox ORDER BY mailbox), '{}') FROM (SELECT mailbox FROM exp GROUP BY mailbox) m) AS mailboxes,
-                  (SELECT coalesce(array_agg(n ORDER BY mailbox), '{}') FROM (SELECT mailbox, count(*) AS n FROM exp GROUP BY mailbox) m) AS counts,
-                  (SELECT coalesce(array_agg(b ORDER BY mailbox), '{}') FROM (SELECT mailbox, sum(size) AS b FROM exp GROUP BY mailbox) m) AS sizes`,
+          this.#sql.sweepDue,
           [now, limit, this.#expiredRetentionMs],
         );
         const row = r.rows[0]!;
@@ -462,15 +427,9 @@ export class PgStore implements RelayStore {
         for (const k of counts) expired += k;
         if (mailboxes.length > 0) {
           // Counter rows are locked in mailbox order, so concurrent sweeps cannot deadlock on them.
-          await c.query(`SELECT 1 FROM ${n.mailboxes} WHERE mailbox = ANY($1::bytea[]) ORDER BY mailbox FOR UPDATE`, [mailboxes]);
+          await c.query(this.#sql.lockMailboxes, [mailboxes]);
           const u = await c.query(
-            `WITH upd AS (
-               UPDATE ${n.mailboxes} m SET live_count = m.live_count - q.n, live_bytes = m.live_bytes - q.b, version = m.version + 1
-                 FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS q(mailbox, n, b)
-                WHERE m.mailbox = q.mailbox
-               RETURNING m.*),
-             note AS (SELECT pg_notify('${n.usageChannel}', ${usagePayload('upd')}) FROM upd)
-             SELECT upd.*, (SELECT count(*) FROM note) AS notified FROM upd`,
+            this.#sql.sweepCounters,
             [mailboxes, counts, sizes],
           );
           for (const x of u.rows) this.#apply(hex(x.mailbox), this.#snapshot(x));
