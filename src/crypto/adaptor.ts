@@ -25,7 +25,6 @@ import { challenge, parseCompressedPoint, parsePublicKey, parseSecretKey, type P
 const { Point: Pt } = secp256k1;
 const Fn = Pt.Fn;
 const N = Fn.ORDER;
-const EVEN = 0x02;
 const ODD = 0x03;
 
 /** A parsed pre-signature, after checking that R' is a valid point and s' < n. */

@@ -23,7 +23,7 @@ import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
 import { COMPLETION_TTL_SECONDS, ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
-import { hubOnPrepare, hubOnPtlcAdd, hubOnPtlcCommit, hubOnPtlcSettle, type HubRequest } from './mode2.js';
+import { hubMode2, type HubRequest } from './mode2.js';
 
 
 /** Default {@link HubConfig.timeoutSlack}, in blocks. */
@@ -360,53 +360,12 @@ export class Hub {
     return s;
   }
 
-  /** Mode 2 (the payee pre-signs, SPEC 6.14): the hub's side. */
-  private async onMode2(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
-    if (!('channelId' in m)) return ignored(m.type, 'not a channel message');
-    const peer = this.peer(m.channelId, from);
-    const ch = peer.channel;
-    const s = step();
-    switch (m.type) {
-      case PaymentType.M2_PREPARE: {
-        const prepared = await hubOnPrepare(ch, this.signer, this.requests, m, ctx);
-        if (!prepared) return ignored(m.type, 'duplicate request');
-        s.send.push({ to: peer.peerAddress, message: prepared });
-        return s;
-      }
-      case PaymentType.PTLC_ADD: {
-        if (ch.me !== 1) reject('PTLCs to the hub come over a payer channel');
-        const accept = await hubOnPtlcAdd(ch, this.signer, this.requests, m, (a) => this.feeFor(a), this.config.safetyMargin, ctx);
-        s.send.push({ to: peer.peerAddress, message: accept });
-        return s;
-      }
-      case PaymentType.PTLC_COMMIT: {
-        const r = [...this.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
-        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
-        const payee = this.peers.get(r.payeeChannel)!;
-        const { fulfil, complete } = await hubOnPtlcCommit(ch, payee.channel, this.signer, r, m);
-        s.send.push({ to: peer.peerAddress, message: fulfil });
-        // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
-        s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
-        s.events.push({ kind: 'signature_sold', offerId: r.requestId, n: r.n });
-        return s;
-      }
-      case PaymentType.PTLC_SETTLE: {
-        const r = [...this.requests.values()].find((x) => x.status === 'sold' && x.payerChannel === bytesToHex(m.channelId));
-        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no sold request for that settlement');
-        s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, this.signer, r, m) });
-        return s;
-      }
-      case PaymentType.M2_ACK: {
-        const r = [...this.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && x.status !== 'acked');
-        if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request awaiting that acknowledgement');
-        ch.receiveUpdateSig(m.updateSig); // the payee's update n: both sides hold state n
-        r.status = 'acked';
-        s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
-        return s;
-      }
-      default:
-        return ignored(m.type, 'not a mode 2 message');
-    }
+  /** Mode 2 (the payee pre-signs, SPEC 6.14): the hub's side, in mode2.ts. */
+  private onMode2(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
+    return hubMode2(
+      { peer: (id, f) => this.peer(id, f), peers: this.peers, requests: this.requests, signer: this.signer, feeFor: (a) => this.feeFor(a), safetyMargin: this.config.safetyMargin },
+      from, m, ctx,
+    );
   }
 
   /** Persisted state. */

@@ -17,13 +17,14 @@
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessageOf } from '../../protocol/payment.js';
+import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../protocol/payment.js';
 import { signaturePoint, verify } from '../crypto/bip340.js';
 import type { Channel } from '../channel/channel.js';
 import { sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { acceptPtlc, ackSettle, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { ignored, reject, step, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, reject, step, type Step, type StepContext } from './types.js';
+import type { HubPeer } from './hub.js';
 
 /** Blocks beyond the A–S CSV delay that the payer gives its PTLC to the hub. */
 export const MODE2_TIMEOUT_EXTRA = 24;
@@ -126,7 +127,10 @@ export interface HubRequest {
   expiry: number;
   /** T_S: the point of the hub's own update n signature. */
   point: string;
-  status: 'prepared' | 'accepted' | 'sold' | 'settled' | 'acked';
+  /** Progress of the payer's PTLC over the A–S channel. */
+  status: 'prepared' | 'accepted' | 'sold' | 'settled';
+  /** True once the payee acknowledged (its update n signature): S–B state n is complete on both sides. */
+  acked?: boolean;
   payerChannel?: string;
 }
 
@@ -195,6 +199,66 @@ export async function hubOnPtlcSettle(
   const ack = await ackSettle(ch, me, m);
   r.status = 'settled';
   return ack;
+}
+
+/** What the hub's mode-2 step needs from the hub engine. */
+export interface HubMode2Context {
+  /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
+  peer(id: Uint8Array, from: Uint8Array): HubPeer;
+  peers: Map<string, HubPeer>;
+  requests: Map<string, HubRequest>;
+  signer: Signer;
+  feeFor(amount: number): number;
+  safetyMargin: number;
+}
+
+/** S: one mode-2 message (M2_PREPARE, M2_ACK, or a PTLC step of a request). */
+export async function hubMode2(h: HubMode2Context, from: Uint8Array, m: PaymentMessage, ctx: StepContext): Promise<Step> {
+  if (!('channelId' in m)) return ignored(m.type, 'not a channel message');
+  const peer = h.peer(m.channelId, from);
+  const ch = peer.channel;
+  const s = step();
+  switch (m.type) {
+    case PaymentType.M2_PREPARE: {
+      const prepared = await hubOnPrepare(ch, h.signer, h.requests, m, ctx);
+      if (!prepared) return ignored(m.type, 'duplicate request');
+      s.send.push({ to: peer.peerAddress, message: prepared });
+      return s;
+    }
+    case PaymentType.PTLC_ADD: {
+      if (ch.me !== 1) reject('PTLCs to the hub come over a payer channel');
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(ch, h.signer, h.requests, m, h.feeFor, h.safetyMargin, ctx) });
+      return s;
+    }
+    case PaymentType.PTLC_COMMIT: {
+      const r = [...h.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
+      const payee = h.peers.get(r.payeeChannel)!;
+      const { fulfil, complete } = await hubOnPtlcCommit(ch, payee.channel, h.signer, r, m);
+      s.send.push({ to: peer.peerAddress, message: fulfil });
+      // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
+      s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
+      s.events.push({ kind: 'signature_sold', offerId: r.requestId, n: r.n });
+      return s;
+    }
+    case PaymentType.PTLC_SETTLE: {
+      const r = [...h.requests.values()].find((x) => x.status === 'sold' && x.payerChannel === bytesToHex(m.channelId));
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no sold request for that settlement');
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, h.signer, r, m) });
+      return s;
+    }
+    case PaymentType.M2_ACK: {
+      // Independent of the A–S PTLC's progress: B may acknowledge before A settles with S.
+      const r = [...h.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && !x.acked);
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request awaiting that acknowledgement');
+      ch.receiveUpdateSig(m.updateSig); // the payee's update n: both sides hold state n
+      r.acked = true;
+      s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
+      return s;
+    }
+    default:
+      return ignored(m.type, 'not a mode 2 message');
+  }
 }
 
 // ---------------------------------------------------------------------------

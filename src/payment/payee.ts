@@ -8,7 +8,7 @@
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
-import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
+import { isLnMailboxError } from '../../protocol/errors.js';
 import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
 import { seal } from '../../protocol/seal.js';
 import type { NonceStore } from '../crypto/nonce.js';
@@ -18,7 +18,7 @@ import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { ignored, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';

@@ -50,7 +50,8 @@ t('B pre-signs and goes offline; A buys the hub signature later; B returns to a 
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
   assert.equal(sbHub.enforceable.state, w.payee.channel.enforceable.state);
-  assert.is(w.hub.requests.get(requestId)!.status, 'acked');
+  assert.is(w.hub.requests.get(requestId)!.status, 'settled');
+  assert.is(w.hub.requests.get(requestId)!.acked, true);
   assert.is(w.events.filter((e) => e.kind === 'paid').length, 2, 'one paid event at B and one at S');
   // B's state n is enforceable on chain over the old state (S's signature is real).
   enforceLatestOverOld(new ChainModel(), w.sbParams, oldSB, w.payee.channel.enforceable);
@@ -101,17 +102,39 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
   await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
 });
 
-t('A refuses a forged request and a hub secret that does not complete the signature', async () => {
+t('A refuses a forged request, and a hub secret that does not complete the signature', async () => {
   const w = await makeWorld();
-  const requestId = await prepare(w);
+  await prepare(w);
   await run(w, ['B', 'S']);
   const q = w.queue.find((x) => x.out.message.type === PaymentType.M2_REQUEST)!;
-  const forged = { ...q.out.message, payeeUpdateSig: (q.out.message as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof q.out.message & { payeeUpdateSig: Uint8Array };
+  const genuine = q.out.message;
+  const forged = { ...genuine, payeeUpdateSig: (genuine as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof genuine & { payeeUpdateSig: Uint8Array };
   forged.payeeUpdateSig[10]! ^= 1;
   q.out.message = forged;
   await run(w, ['A']);
   assert.is(w.payer.requests.size, 0, 'a request whose payee signature fails is ignored');
   assert.ok(w.events.some((e) => e.kind === 'ignored' && /does not verify/.test(e.reason)));
+  // The genuine request, then a PTLC_FULFILL whose secret is not s_S.
+  w.queue.push({ from: 'B', out: { to: w.A.address, message: genuine } });
+  await run(w, ['A']);
+  const requestId = [...w.payer.requests.keys()][0]!;
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  for (let i = 0; i < 20 && !w.queue.some((x) => x.out.message.type === PaymentType.PTLC_FULFILL); i++) await deliverOne(w, (to) => to !== 'B');
+  const f = w.queue.find((x) => x.out.message.type === PaymentType.PTLC_FULFILL)!;
+  const good = f.out.message;
+  f.out.message = { ...good, secret: new Uint8Array(32).fill(5) } as typeof good;
+  let refused = '';
+  try {
+    await deliverOne(w, (to) => to === 'A');
+  } catch (e) {
+    refused = (e as { code?: string }).code ?? String(e);
+  }
+  assert.is(refused, ErrorCode.INVALID_SIGNATURE);
+  assert.is(w.payer.requests.get(requestId)!.status, 'committed', 'nothing changed');
+  w.queue.push({ from: 'S', out: { to: w.A.address, message: good } });
+  await run(w);
+  assert.is(w.payer.requests.get(requestId)!.status, 'completed');
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
 
 t('replayed mode 2 messages change nothing', async () => {
