@@ -10,7 +10,7 @@ import { decodePayment, encodePayment } from '../../protocol/payment.js';
 import { makeWorld, post, hex, type World } from './fixture.js';
 
 const t = suite('payment/schedule');
-const SEEDS = 12;
+const SEEDS = 8;
 
 function prng(seed: number) {
   let x = (seed * 2654435761) >>> 0 || 1;
