@@ -11,11 +11,11 @@
  *   counter, so any number of instances share gap-free seqs and one quota
  *   (`pg-schema.ts`).
  * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`pg-doorbell.ts`).
- * - `usage()`/`totals()` are synchronous, so counters are cached in memory:
- *   loaded at open, refreshed from every statement's RETURNING and from every
- *   instance's notifications (a per-mailbox version keeps a late snapshot from
- *   overwriting a newer one). Another instance's changes show up after one
- *   notification round trip; quotas never use the cache.
+ * - `usage()`/`totals()` are synchronous, so counters are cached in memory
+ *   (`pg-counters.ts`): loaded at open, refreshed from every statement's
+ *   RETURNING and from every instance's notifications. Another instance's
+ *   changes show up after one notification round trip; quotas never use
+ *   the cache.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -25,9 +25,11 @@ import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { AppendBatcher, type BatchItem, type BatchRow } from './pg-append-batch.js';
-import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
-import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './pg-schema.js';
+import { CounterCache, snapshotOf } from './pg-counters.js';
+import { PgDoorbell, type FetchRange } from './pg-doorbell.js';
+import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, rowStatus, schemaDdl, type PgNames } from './pg-schema.js';
 import { pgStatements, type PgStatements } from './pg-sql.js';
+import { retrying, transaction, unavailable } from './pg-tx.js';
 import { MAX_U48 } from './records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
@@ -57,19 +59,6 @@ export interface PgStoreOptions {
 const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
 /** How long an append waits for its own notification before answering anyway (the envelope is durable). */
 const DOORBELL_WAIT_MS = 2000;
-/** SQLSTATEs worth one more try: deadlock detected, serialization failure. */
-const RETRYABLE = new Set(['40P01', '40001']);
-
-function unavailable(e: unknown): LnMailboxError {
-  if (e instanceof LnMailboxError) return e;
-  const code = (e as { code?: unknown })?.code;
-  return new LnMailboxError(
-    ErrorCode.STORE_UNAVAILABLE,
-    `store unavailable${typeof code === 'string' ? ` (${code})` : ''}`,
-    { cause: e },
-  );
-}
-
 const hex = (b: Buffer): string => b.toString('hex');
 const buf = (h: string): Buffer => Buffer.from(h, 'hex');
 const num = (v: unknown): number => Number(v);
@@ -84,14 +73,12 @@ export class PgStore implements RelayStore {
   readonly #expiredRetentionMs: number;
   readonly #onError: (e: unknown) => void;
   readonly #serial = new KeyedQueue();
-  readonly #counters = new Map<string, UsageSnapshot>();
+  readonly #counters = new CounterCache();
   readonly #listeners = new Set<AppendListener>();
   readonly #active = new Set<Promise<unknown>>();
   readonly #marks = new Set<Promise<unknown>>();
   readonly #doorbell: PgDoorbell;
   readonly #batcher = new AppendBatcher((items) => this.#appendBatch(items));
-  #totalEnvelopes = 0;
-  #totalBytes = 0;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -121,7 +108,7 @@ export class PgStore implements RelayStore {
       deliver: (mailbox, envelope) => {
         for (const l of this.#listeners) l(mailbox, envelope);
       },
-      usage: (mailbox, snap) => this.#apply(mailbox, snap),
+      usage: (mailbox, snap) => this.#counters.apply(mailbox, snap),
       connected: () => {
         // Counter changes may have been missed while the connection was down.
         if (this.#state === 'open') this.#loadCounters().catch((e: unknown) => this.#onError(e));
@@ -141,7 +128,7 @@ export class PgStore implements RelayStore {
   async #open(): Promise<void> {
     this.#state = 'opening';
     try {
-      await this.#tx(async (c) => {
+      await transaction(this.#pool, async (c) => {
         // Several instances may start at once: CREATE … IF NOT EXISTS is not safe against itself.
         await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
         const exists = await c.query('SELECT to_regclass($1) AS t', [this.#n.meta]);
@@ -156,7 +143,7 @@ export class PgStore implements RelayStore {
       // LISTEN before loading counters: nothing committed in between is missed.
       await this.#doorbell.start();
       await this.#loadCounters();
-      for (const [mailbox, c] of this.#counters) this.#doorbell.floor(mailbox, c.lastSeq);
+      for (const [mailbox, lastSeq] of this.#counters.lastSeqs()) this.#doorbell.floor(mailbox, lastSeq);
       this.#state = 'open';
     } catch (e) {
       this.#state = 'closed';
@@ -168,43 +155,7 @@ export class PgStore implements RelayStore {
 
   async #loadCounters(): Promise<void> {
     const r = await this.#pool.query(this.#sql.loadCounters);
-    for (const row of r.rows) this.#apply(hex(row.mailbox), this.#snapshot(row));
-  }
-
-  #snapshot(row: Record<string, unknown>): UsageSnapshot {
-    return { lastSeq: num(row.last_seq), count: num(row.live_count), bytes: num(row.live_bytes), version: num(row.version) };
-  }
-
-  /** Applies a counter snapshot unless a newer one is already cached. */
-  #apply(mailbox: string, s: UsageSnapshot): void {
-    const c = this.#counters.get(mailbox);
-    if (c && c.version >= s.version) return;
-    this.#totalEnvelopes += s.count - (c?.count ?? 0);
-    this.#totalBytes += s.bytes - (c?.bytes ?? 0);
-    this.#counters.set(mailbox, { ...s });
-  }
-
-  /** Runs `fn` in a transaction on one pooled connection; retries deadlocks and serialization failures. */
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const c = await this.#pool.connect();
-      let broken = false;
-      try {
-        await c.query('BEGIN');
-        const out = await fn(c);
-        await c.query('COMMIT');
-        return out;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        const code = (e as { code?: unknown })?.code;
-        if (attempt < 4 && typeof code === 'string' && RETRYABLE.has(code)) continue;
-        throw e;
-      } finally {
-        c.release(broken);
-      }
-    }
+    for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
   }
 
   /** Wraps a public operation: refuses when not open, maps errors, lets close() wait for it. */
@@ -241,7 +192,7 @@ export class PgStore implements RelayStore {
           this.#doorbell.forget(req.id);
           throw e;
         }
-        this.#apply(req.mailbox, this.#snapshot(row));
+        this.#counters.apply(req.mailbox, snapshotOf(row));
         const outcome = row.outcome as string;
         if (outcome !== 'created') {
           this.#doorbell.forget(req.id);
@@ -261,7 +212,7 @@ export class PgStore implements RelayStore {
   /** One round trip, one transaction: the batch append function (`pg-schema.ts`), rows back in item order. */
   async #appendBatch(items: BatchItem[]): Promise<BatchRow[]> {
     const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
-    const r = await this.#retrying(() =>
+    const r = await retrying(() =>
       this.#pool.query(this.#sql.append, [
         items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
         items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
@@ -336,7 +287,7 @@ export class PgStore implements RelayStore {
     const gone: string[] = [];
     for (const row of r.rows) {
       if (row.kind === 'id') gone.push(hex(row.mailbox));
-      else if (row.kind === 'usage') this.#apply(hex(row.mailbox), this.#snapshot(row));
+      else if (row.kind === 'usage') this.#counters.apply(hex(row.mailbox), snapshotOf(row));
     }
     return gone;
   }
@@ -344,26 +295,14 @@ export class PgStore implements RelayStore {
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
     return this.#op(async () => {
       if (ids.length === 0) return [];
-      const gone = new Set(await this.#retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
+      const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
       return ids.filter((id) => gone.delete(id));
     });
   }
 
-  async #retrying<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        const code = (e as { code?: unknown })?.code;
-        if (attempt < 4 && typeof code === 'string' && RETRYABLE.has(code)) continue;
-        throw e;
-      }
-    }
-  }
-
   retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
     return this.#op(() =>
-      this.#tx(async (c) => {
+      transaction(this.#pool, async (c) => {
         // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
         const r = await c.query(
           this.#sql.retractRow,
@@ -372,7 +311,7 @@ export class PgStore implements RelayStore {
         const row = r.rows[0];
         const state = row ? num(row.state) : -1;
         const expiresAt = row ? num(row.expires_at) : 0;
-        if (!row || this.#statusOf(state, expiresAt, false, now) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+        if (!row || rowStatus(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
         const hash = row.retraction_hash as Buffer | null;
         if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
         if (state === RowState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
@@ -385,35 +324,19 @@ export class PgStore implements RelayStore {
     );
   }
 
-  #statusOf(state: number, expiresAt: number, delivered: boolean, now: number): EnvelopeStatus | undefined {
-    switch (state) {
-      case RowState.live:
-        if (expiresAt <= now) return 'expired';
-        return delivered ? 'delivered' : 'queued';
-      case RowState.acknowledged:
-        return expiresAt <= now ? undefined : 'acknowledged';
-      case RowState.retracted:
-        return expiresAt <= now ? undefined : 'retracted';
-      case RowState.expired:
-        return expiresAt + this.#expiredRetentionMs <= now ? undefined : 'expired';
-      default:
-        return undefined;
-    }
-  }
-
   status(id: string, now: number): Promise<EnvelopeStatus | undefined> {
     return this.#op(async () => {
       const r = await this.#pool.query(this.#sql.status, [buf(id)]);
       const row = r.rows[0];
       if (!row) return undefined;
-      return this.#statusOf(num(row.state), num(row.expires_at), row.delivered === true, now);
+      return rowStatus(num(row.state), num(row.expires_at), row.delivered === true, now, this.#expiredRetentionMs);
     });
   }
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
     const n = this.#n;
     return this.#op(() =>
-      this.#tx(async (c) => {
+      transaction(this.#pool, async (c) => {
         // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
         const r = await c.query(
           this.#sql.sweepDue,
@@ -432,7 +355,7 @@ export class PgStore implements RelayStore {
             this.#sql.sweepCounters,
             [mailboxes, counts, sizes],
           );
-          for (const x of u.rows) this.#apply(hex(x.mailbox), this.#snapshot(x));
+          for (const x of u.rows) this.#counters.apply(hex(x.mailbox), snapshotOf(x));
         }
         return { expired, purged: num(row.purged), more: num(row.due) === limit };
       }),
@@ -440,12 +363,11 @@ export class PgStore implements RelayStore {
   }
 
   usage(mailbox: string): MailboxUsage {
-    const c = this.#counters.get(mailbox);
-    return c ? { count: c.count, bytes: c.bytes, lastSeq: c.lastSeq } : { count: 0, bytes: 0, lastSeq: 0 };
+    return this.#counters.usage(mailbox);
   }
 
   totals(): StoreTotals {
-    return { envelopes: this.#totalEnvelopes, bytes: this.#totalBytes, mailboxes: this.#counters.size };
+    return this.#counters.totals();
   }
 
   onAppend(listener: AppendListener): () => void {
