@@ -130,7 +130,15 @@ export async function startPostgres(): Promise<PgServer> {
   let stopped: Promise<void> | undefined;
   const stopSync = () => {
     // Last resort if the suite dies before stop(): never leave a server behind.
-    if (proc.exitCode === null) proc.kill('SIGINT');
+    // Signal the postmaster itself (runuser does not pass signals on): SIGQUIT = immediate shutdown.
+    if (proc.exitCode !== null) return;
+    try {
+      const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isSafeInteger(pid) && pid > 1) process.kill(pid, 'SIGQUIT');
+    } catch {
+      // not started yet, or already gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', stopSync);
   const base = `postgresql://postgres@127.0.0.1:${port}`;
@@ -144,7 +152,7 @@ export async function startPostgres(): Promise<PgServer> {
         try {
           execFileSync(c, a, { stdio: 'ignore' });
         } catch {
-          proc.kill('SIGINT');
+          stopSync();
         }
         await exited;
       }
