@@ -191,6 +191,8 @@ export class PgDoorbell {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([own.promise, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    // Timed out: stop holding the bytes; a late notification reads the envelope back instead.
+    if (this.#own.get(id) === own) this.forget(id);
   }
 
   #enqueueOwnLeftovers(): void {
