@@ -149,6 +149,28 @@ if (why) {
     await b.close();
   });
 
+  t('a database that goes away mid-life: STORE_UNAVAILABLE, never a crash; close still resolves', async () => {
+    const doomedUrl = await server.createDatabase('lnmb_doomed');
+    const errors: unknown[] = [];
+    const s = new PgStore({ connectionString: doomedUrl, onError: (e) => errors.push(e) });
+    await s.open();
+    const mb = 'e1'.repeat(32);
+    const a = req(mb);
+    await s.append(a, BIG);
+    const admin = new pg.Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query('DROP DATABASE lnmb_doomed WITH (FORCE)');
+    await admin.end();
+    await rejectsCode(s.append(req(mb), BIG), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(s.status(a.id, T0), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(s.list(mb, 0, 10, T0), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(s.ack(mb, [a.id]), ErrorCode.STORE_UNAVAILABLE);
+    s.markDelivered([a.id]);
+    await s.flush();
+    assert.ok(errors.length > 0, 'the lost LISTEN connection was reported');
+    await s.close();
+  });
+
   t('an unreachable database is STORE_UNAVAILABLE at open', async () => {
     const s = new PgStore({ connectionString: 'postgresql://postgres@127.0.0.1:1/none' });
     await rejectsCode(s.open(), ErrorCode.STORE_UNAVAILABLE);
