@@ -62,7 +62,7 @@ export const PaymentSchemas = {
     ['payeeAddress', 'str'], ['timeoutDelta', 'u32'], ['payeeKey', 'b32'], ['receipt', 'bytes'], ['signature', 'b64'],
   ],
   [PaymentType.PTLC_ADD]: [
-    ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
+    ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['tweak', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
     ['claimPresig', 'b65'],
   ],
   [PaymentType.PTLC_ACCEPT]: [

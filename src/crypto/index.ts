@@ -14,3 +14,4 @@ export {
   type CommitNonceOptions, type CommittedNonce, type NonceStore,
 } from './nonce.js';
 export { adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify } from './adaptor.js';
+export { randomTweak, tweakPoint, tweakSecret, untweakSecret } from './tweak.js';

@@ -19,6 +19,8 @@ import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
+import { randomTweak, tweakPoint, untweakSecret } from '../crypto/tweak.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
@@ -46,6 +48,8 @@ export interface HubPayment {
   payeeChannel?: string;
   /** The payee's receipt for the payer (an envelope only the payer can open), passed through. */
   receipt?: string;
+  /** The tweak r of the PTLC to the payee (locked to T + r·G); the payee reveals t + r. */
+  tweak?: string;
   ptlcState?: number;
   secret?: string;
 }
@@ -242,8 +246,11 @@ export class Hub {
     const timeout = ctx.height + m.timeoutDelta + (this.config.timeoutSlack ?? DEFAULT_TIMEOUT_SLACK);
     checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin);
     if (payee.channel.pending) reject('the payee channel is busy');
-    const add = await extendPtlc(payee.channel, this.signer, { id: m.offerId, amount: m.amount, point: m.point, timeout });
+    // Decorrelation: the PTLC is locked to T + r·G with a tweak only S and its peer know.
+    const tweak = randomTweak(randomBytes(32));
+    const add = await extendPtlc(payee.channel, this.signer, { id: m.offerId, amount: m.amount, point: m.point, timeout }, tweak);
     p.status = 'extended';
+    p.tweak = bytesToHex(tweak);
     p.payeeChannel = bytesToHex(m.payeeChannel);
     p.receipt = bytesToHex(m.receipt);
     p.ptlcState = payee.channel.topN;
@@ -275,18 +282,20 @@ export class Hub {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
-    checkFulfil(sb, m, hexToBytes(p.point, 33));
+    const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
+    checkFulfil(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
+    const t = untweakSecret(m.secret, tweak); // = s_A
     // 1. Complete the payer's update n: its signature is (R_A, t).
     const payer = this.peers.get(p.payerChannel)!;
     const as = payer.channel;
     const sigA = new Uint8Array(65);
     sigA.set(hexToBytes(p.payerNonce, 32), 0);
-    sigA.set(m.secret, 32);
+    sigA.set(t, 32);
     sigA[64] = UPDATE_HASH_TYPE;
     const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey);
     as.receiveUpdateSig(sigA, 0); // verifies against the real sighash; promotes state n
     p.status = 'bought';
-    p.secret = bytesToHex(m.secret);
+    p.secret = bytesToHex(t);
     // 2. Move the payee channel on: the PTLC becomes the payee's balance.
     const s = step();
     s.send.push({ to: peerAddress, message: await settlePtlc(sb, this.signer, m) });
@@ -296,7 +305,7 @@ export class Hub {
       // The payer may stay away long: ask the relay to keep this as long as it allows.
       ttlSeconds: COMPLETION_TTL_SECONDS,
       message: {
-        type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: m.secret,
+        type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: t,
         updateSig: ourSigN, invoice: hexToBytes(p.receipt!),
       },
     });

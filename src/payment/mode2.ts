@@ -19,6 +19,8 @@ import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../protocol/payment.js';
 import { signaturePoint, verify } from '../crypto/bip340.js';
+import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../crypto/tweak.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import type { Channel } from '../channel/channel.js';
 import { sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
@@ -131,6 +133,8 @@ export interface HubRequest {
   status: 'prepared' | 'accepted' | 'sold' | 'settled';
   /** True once the payee acknowledged (its update n signature): S–B state n is complete on both sides. */
   acked?: boolean;
+  /** The payer's tweak of its PTLC to us: we reveal s_S + tweak. */
+  tweak?: string;
   payerChannel?: string;
 }
 
@@ -175,6 +179,7 @@ export async function hubOnPtlcAdd(
   });
   r.status = 'accepted';
   r.payerChannel = bytesToHex(m.channelId);
+  r.tweak = bytesToHex(m.tweak);
   return accept;
 }
 
@@ -184,7 +189,7 @@ export async function hubOnPtlcCommit(
 ): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.M2_COMPLETE> }> {
   asCh.receiveUpdateSig(m.updateSig);
   const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
-  const fulfil = await fulfilPtlc(asCh, me, hexToBytes(r.requestId, 32), hubUpdateSig.subarray(32, 64));
+  const fulfil = await fulfilPtlc(asCh, me, hexToBytes(r.requestId, 32), tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)));
   r.status = 'sold';
   return {
     fulfil,
@@ -284,6 +289,8 @@ export interface PayerRequest {
   status: 'received' | 'paying' | 'committed' | 'bought' | 'completed';
   /** S's update n signature for the payee's channel, once bought: with `payeeUpdateSig` the complete update. */
   hubUpdateSig?: string;
+  /** Our tweak r of the PTLC to the hub (locked to T_S + r·G); the hub reveals s_S + r. */
+  tweak?: string;
 }
 
 /** A: checks a request: through our own hub, unexpired, with B's update signature valid; computes T_S itself. */
@@ -314,12 +321,14 @@ export async function payerPayRequest(
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ADD>> {
   if (r.status !== 'received') reject('request is not payable');
   if (!(r.expiry > ctx.now)) reject('request expired');
+  const tweak = randomTweak(randomBytes(32));
   const add = await extendPtlc(ch, me, {
     id: hexToBytes(r.requestId, 32), amount: r.amount + fee, point: hexToBytes(r.point, 33),
     timeout: ctx.height + ch.params.csvDelay + MODE2_TIMEOUT_EXTRA,
-  });
+  }, tweak);
   r.status = 'paying';
   r.fee = fee;
+  r.tweak = bytesToHex(tweak);
   return add;
 }
 
@@ -339,10 +348,11 @@ export async function payerOnAccept(ch: Channel, me: Signer, r: PayerRequest, m:
 export async function payerOnFulfil(
   ch: Channel, me: Signer, r: PayerRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
 ): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.M2_COMPLETE> }> {
-  checkFulfil(ch, m, hexToBytes(r.point, 33));
+  const tweak = hexToBytes(r.tweak ?? '00'.repeat(32), 32);
+  checkFulfil(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
   const hubUpdateSig = new Uint8Array(65);
   hubUpdateSig.set(hexToBytes(r.hubNonce, 32), 0);
-  hubUpdateSig.set(m.secret, 32);
+  hubUpdateSig.set(untweakSecret(m.secret, tweak), 32);
   hubUpdateSig[64] = UPDATE_HASH_TYPE;
   if (!verify(hubUpdateSig.subarray(0, 64), hexToBytes(r.updateSighash, 32), hexToBytes(r.hubChannelKey, 32)))
     reject("the revealed secret does not complete the hub's update signature", ErrorCode.INVALID_SIGNATURE);

@@ -13,6 +13,7 @@ import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type I
 import { seal } from '../../protocol/seal.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { adaptorPoint } from '../crypto/adaptor.js';
+import { tweakSecret } from '../crypto/tweak.js';
 import { getPublicKey as getPublicKeyOf, sign, verify } from '../crypto/bip340.js';
 import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
@@ -35,6 +36,8 @@ export interface PayeePayment {
   status: PayeeStatus;
   ptlcState?: number;
   claimPresig?: string;
+  /** The hub's tweak r: the PTLC is locked to T + r·G and fulfilled with t + r. */
+  tweak?: string;
   /** Identity key (hex) of whoever sent the offer: only it may void the offer. */
   payerIdentity: string;
 }
@@ -203,6 +206,7 @@ export class Payee {
     p.status = 'accepted';
     p.ptlcState = accept.n;
     p.claimPresig = bytesToHex(m.claimPresig);
+    p.tweak = bytesToHex(m.tweak);
     const s = step();
     s.send.push({ to: this.config.hubAddress, message: accept });
     return s;
@@ -214,7 +218,8 @@ export class Payee {
     if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
     // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
     ch.receiveUpdateSig(m.updateSig);
-    const fulfil = await fulfilPtlc(ch, this.signer, hexToBytes(p.offerId, 32), hexToBytes(p.secret, 32));
+    const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
+    const fulfil = await fulfilPtlc(ch, this.signer, hexToBytes(p.offerId, 32), secret);
     p.status = 'fulfilling';
     const s = step();
     s.send.push({ to: this.config.hubAddress, message: fulfil });

@@ -16,6 +16,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { adaptorPoint } from '../crypto/adaptor.js';
+import { tweakPoint } from '../crypto/tweak.js';
 import type { Channel } from '../channel/channel.js';
 import { addPtlc, resolvePtlc, sameState } from '../channel/state.js';
 import { presignPtlcClaim, verifyPtlcClaimPresig } from '../channel/txs.js';
@@ -27,18 +28,23 @@ export interface Signer {
   nonces: NonceStore;
 }
 
-/** Offerer: proposes the state adding the PTLC and pre-signs its claim, encrypted to `point`. */
+/**
+ * Offerer: proposes the state adding the PTLC and pre-signs its claim. The
+ * PTLC is locked to `point + tweak·G` (payment-point decorrelation: each hop
+ * sees its own point); the receiver reveals `t + tweak`, and the offerer, who
+ * chose `tweak`, recovers `t` with {@link untweakSecret}.
+ */
 export async function extendPtlc(
-  ch: Channel, me: Signer, x: { id: Uint8Array; amount: number; point: Uint8Array; timeout: number },
+  ch: Channel, me: Signer, x: { id: Uint8Array; amount: number; point: Uint8Array; timeout: number }, tweak: Uint8Array,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ADD>> {
   if (ch.pending) reject('the channel is busy');
-  const next = addPtlc(ch.enforceable.state, { ...x, offerer: ch.me }, ch.topN + 1);
+  const next = addPtlc(ch.enforceable.state, { ...x, point: tweakPoint(x.point, tweak), offerer: ch.me }, ch.topN + 1);
   ch.propose(next);
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   // The receiver claims the PTLC output with its own signature and this one, completed by t.
   const claimPresig = presignPtlcClaim(ch.params, next, x.id, me.channelKey);
-  return { type: PaymentType.PTLC_ADD, channelId: ch.params.channelId, state: encodeChannelState(next), offerId: x.id, updateNonce, settleSig, claimPresig };
+  return { type: PaymentType.PTLC_ADD, channelId: ch.params.channelId, state: encodeChannelState(next), offerId: x.id, tweak, updateNonce, settleSig, claimPresig };
 }
 
 /** Offerer: the receiver co-signed state m; we sign its update: state m is enforceable by both. */
@@ -78,10 +84,12 @@ export async function settlePtlc(
 }
 
 /**
- * Receiver: checks that the proposed state adds exactly the expected PTLC with
- * enough time to claim it on chain, and that the claim pre-signature is
- * valid; then co-signs state m (settlement and update). On any failure the
- * pending state is dropped and the error is thrown (the caller answers PTLC_FAIL).
+ * Receiver: checks that the proposed state adds exactly the expected PTLC
+ * (locked to the expected point plus the offerer's `tweak`) with enough time
+ * to claim it on chain, and that the claim pre-signature is valid; then
+ * co-signs state m (settlement and update). On any failure the pending state
+ * is dropped and the error is thrown (the caller answers PTLC_FAIL). The
+ * receiver later fulfils with `tweakSecret(t, m.tweak)`.
  */
 export async function acceptPtlc(
   ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
@@ -92,7 +100,8 @@ export async function acceptPtlc(
   const added = next.ptlcs.find((x) => equalBytes(x.id, m.offerId));
   if (!added) reject('state does not contain the PTLC');
   if (added.timeout < expect.minTimeout) reject('PTLC timeout leaves too little time to claim');
-  const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: ch.peer, amount: expect.amount, point: expect.point, timeout: added.timeout }, next.n);
+  const point = tweakPoint(expect.point, m.tweak);
+  const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: ch.peer, amount: expect.amount, point, timeout: added.timeout }, next.n);
   if (!sameState(next, expected)) reject('state does not add exactly the expected PTLC', ErrorCode.CHANNEL_INVARIANT);
   ch.propose(next);
   try {

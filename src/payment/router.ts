@@ -25,6 +25,8 @@ import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
 import { PaymentType, invoiceSigHash, verifyInvoice, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { getPublicKey, sign } from '../crypto/bip340.js';
+import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../crypto/tweak.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import type { HubPeer } from './hub.js';
 import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
@@ -43,6 +45,9 @@ export interface RouterPayment {
   downDelta: number;
   status: RouterStatus;
   inTimeout?: number;
+  /** Tweak of the incoming PTLC (chosen by the hub) and of the outgoing one (ours). */
+  inTweak?: string;
+  outTweak?: string;
 }
 
 /** Static configuration of a router. */
@@ -174,6 +179,7 @@ export class Router {
     const minTimeout = ctx.height + Math.max(p.downDelta + this.config.cltvDelta, up.params.csvDelay + 1);
     const accept = await acceptPtlc(up, this.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
     p.inTimeout = up.pending!.state.ptlcs.find((x) => equalBytes(x.id, m.offerId))!.timeout;
+    p.inTweak = bytesToHex(m.tweak);
     p.status = 'accepted';
     const s = step();
     s.send.push({ to: this.upstream.peerAddress, message: accept });
@@ -186,10 +192,13 @@ export class Router {
     if (!p || !up.pending || up.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
     up.receiveUpdateSig(m.updateSig); // the incoming PTLC is now enforceable by us
     const d = this.downstream.get(p.downChannel)!;
+    // Our own tweak: the payee's hop sees T + r₂·G, the hub's hop T + r₁·G.
+    const outTweak = randomTweak(randomBytes(32));
     const add = await extendPtlc(d.channel, this.signer, {
       id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
-    });
+    }, outTweak);
     p.status = 'extended';
+    p.outTweak = bytesToHex(outTweak);
     const s = step();
     s.send.push({ to: d.peerAddress, message: add });
     s.events.push({ kind: 'ptlc_extended', offerId: p.offerId, timeout: p.inTimeout! - this.config.cltvDelta });
@@ -211,11 +220,14 @@ export class Router {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
     if (!p || p.status !== 'committed') return ignored(m.type, 'no committed PTLC for that offer');
-    checkFulfil(d.channel, m, hexToBytes(p.point, 33));
+    const outTweak = hexToBytes(p.outTweak!, 32);
+    checkFulfil(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
+    const t = untweakSecret(m.secret, outTweak);
     const s = step();
     s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
-    // t from downstream pays our upstream PTLC.
-    s.send.push({ to: this.upstream.peerAddress, message: await fulfilPtlc(this.upstream.channel, this.signer, m.offerId, m.secret) });
+    // t from downstream pays our upstream PTLC, tweaked by the hub's r₁.
+    const upSecret = tweakSecret(t, hexToBytes(p.inTweak!, 32));
+    s.send.push({ to: this.upstream.peerAddress, message: await fulfilPtlc(this.upstream.channel, this.signer, m.offerId, upSecret) });
     p.status = 'fulfilling';
     return s;
   }

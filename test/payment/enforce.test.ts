@@ -7,7 +7,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hexToBytes } from '../../protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
+import { tweakSecret, untweakSecret } from '../../src/crypto/tweak.js';
+import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { buildSettlementTx, fundingOutput } from '../../src/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../src/bitcoin/ptlc.js';
@@ -36,6 +38,9 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   assert.is(withPtlc.state.ptlcs.length, 1);
   const presig = hexToBytes(w.payee.payments.get(offerId)!.claimPresig!, 65);
   const tSecret = hexToBytes(w.payee.payments.get(offerId)!.secret, 32);
+  // The PTLC is locked to T + r·G (decorrelation); B's on-chain claim reveals t + r.
+  const tweak = hexToBytes(w.payee.payments.get(offerId)!.tweak!, 32);
+  const hopSecret = tweakSecret(tSecret, tweak);
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 
@@ -54,12 +59,14 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   const { spec, sweep } = ptlcOf(w.sbParams, withPtlc.state, hexToBytes(offerId, 32));
   const ptlcOut = { txid: txid(sm.tx), vout: sm.ptlcVouts[0]! };
   const claim = buildClaimTx(spec, sweep, ptlcOut, {
-    payer: completeClaimSignature(presig, tSecret),
+    payer: completeClaimSignature(presig, hopSecret),
     payee: signClaim(spec, sweep, ptlcSecretKey(w.sbParams, w.B.chSk)),
   });
   chain.submit(claim, at(104 + w.sbParams.csvDelay));
-  // S reads t from the chain with its own pre-signature: it can complete A's update either way.
-  assert.equal(extractPtlcSecret(spec, claim, presig), tSecret);
+  // S reads t + r from the chain with its own pre-signature and, knowing r, recovers t = s_A:
+  // it can complete A's update either way.
+  assert.equal(untweakSecret(extractPtlcSecret(spec, claim, presig), tweak), tSecret);
+  assert.is.not(bytesToHex(spec.point), bytesToHex(adaptorPoint(tSecret)), 'the chain never sees T itself');
   assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL));
 });
 

@@ -89,7 +89,7 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
   const r = w.payer.requests.get(requestId)!;
   const short = await extendPtlc(w.payer.channel, { channelKey: w.A.chSk, nonces: w.A.nonces }, {
     id: hexToBytes(requestId, 32), amount: AMOUNT + w.hub.feeFor(AMOUNT), point: hexToBytes(r.point, 33), timeout: w.ctx.height + w.asParams.csvDelay,
-  });
+  }, new Uint8Array(32));
   w.queue.push({ from: 'A', out: { to: w.S.address, message: short } });
   const fails = w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length;
   await run(w, ['S']);

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../protocol/bytes.js';
-import { decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { decodeChannelState, decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payee } from '../../src/payment/payee.js';
@@ -59,7 +59,14 @@ async function hopWorld() {
   return { engines, parties, ctx, post, run, seen, events, as, sp, pb };
 }
 
-t('A pays B through S and a router P: same T, receipt sealed for A, every channel consistent', async () => {
+/** The point of the PTLC for `offerId` in the first PTLC_ADD a party received. */
+function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
+  const add = seen.find((m) => m.type === PaymentType.PTLC_ADD && bytesToHex(m.offerId) === offerId);
+  assert.ok(add && add.type === PaymentType.PTLC_ADD);
+  return decodeChannelState(add.state).ptlcs.find((x) => bytesToHex(x.id) === offerId)!.point;
+}
+
+t('A pays B through S and a router P: decorrelated points, receipt sealed for A, every channel consistent', async () => {
   const w = await hopWorld();
   const fee = w.engines.S.feeFor(AMOUNT);
   const { offerId, step } = await w.engines.A.pay(
@@ -85,6 +92,11 @@ t('A pays B through S and a router P: same T, receipt sealed for A, every channe
   // What P saw: never A's identity key.
   const aKey = bytesToHex(w.parties.A.idPk);
   for (const m of w.seen.P) assert.not.ok(bytesToHex(encodePayment(m)).includes(aKey), `P saw A's key in message ${m.type}`);
+  // Decorrelation: the two hops are locked to different points, neither of them T.
+  const T = w.engines.A.payments.get(offerId)!.point!;
+  const upPoint = bytesToHex(hopPoint(w.seen.P, offerId));
+  const downPoint = bytesToHex(hopPoint(w.seen.B, offerId));
+  assert.ok(upPoint !== downPoint && upPoint !== T && downPoint !== T, 'every hop sees its own point');
   // Timelocks: P's outgoing PTLC times out cltvDelta before its incoming one.
   const ext = w.events.P.find((e) => e.kind === 'ptlc_extended');
   const extS = w.events.S.find((e) => e.kind === 'ptlc_extended');
