@@ -104,6 +104,28 @@ export class Channel {
   }
 
   /**
+   * Takes up the peer's proposal of `next` together with the peer's
+   * settlement signature and committed update nonce, all or nothing: if a
+   * signature does not verify, the pending state this proposal overwrote is
+   * restored (a forged proposal never displaces a genuine pending state).
+   * `extraCheck` runs on the new pending record before it is kept.
+   */
+  acceptProposal(next: ChannelState, settleSig: Uint8Array, updateNonce: Uint8Array, extraCheck?: () => void): StateRecord {
+    const before = { pending: this.pending, overwritten: this.overwritten };
+    const rec = this.propose(next);
+    try {
+      this.receiveSettlementSig(settleSig);
+      this.receiveUpdateNonce(updateNonce);
+      extraCheck?.();
+    } catch (e) {
+      this.pending = before.pending;
+      this.overwritten = before.overwritten;
+      throw e;
+    }
+    return rec;
+  }
+
+  /**
    * Abandons the pending overwrite and resumes negotiating the state it
    * overwrote (state `n`). Our nonce for the abandoned state stays burned or
    * unused; it is never used for anything else.
@@ -206,6 +228,7 @@ export class Channel {
     sig.set(sig64);
     sig[64] = UPDATE_HASH_TYPE;
     p.updateSigs[this.me] = sig;
+    this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
   }
 

@@ -155,7 +155,7 @@ export class Hub {
       }
     } catch (e) {
       if (!isLnMailboxError(e)) throw e;
-      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
+      const ref = 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       // Answer peers only: replying to an address named inside a stranger's message
       // would let anyone use the hub to send mail to third parties.
       const peer = this.peerByKey(inc.from);
@@ -196,9 +196,9 @@ export class Hub {
     // A new proposal overwrites a pending one only if that one was never extended.
     const prior = this.pendingOn(bytesToHex(m.channelId));
     if (prior && prior.status !== 'pending') reject('a PTLC is already extended for the pending state');
-    ch.propose(proposed);
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
+    // Any other pending state (a mode 2 PTLC being negotiated) is never overwritten.
+    if (ch.pending && !(prior && prior.n === ch.pending.state.n)) reject('the channel is busy');
+    ch.acceptProposal(proposed, m.settleSig, m.updateNonce);
     const settleSig = ch.signSettlement(this.config.channelKey);
     const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
     if (prior) prior.status = 'cancelled';
@@ -336,9 +336,8 @@ export class Hub {
     const e = ch.enforceable.state;
     const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
     if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
-    ch.propose(next);
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
+    if (!ch.pending || ch.pending.state.n !== p.n) reject('the pending state is not the offer\'s');
+    ch.acceptProposal(next, m.settleSig, m.updateNonce);
     const settleSig = ch.signSettlement(this.config.channelKey);
     const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
     const updateSig = await ch.signUpdate(this.nonces, this.config.channelKey);

@@ -15,6 +15,7 @@
  * engines (payee.ts, hub.ts, payer.ts) dispatch to them.
  * @module
  */
+import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../protocol/payment.js';
@@ -108,11 +109,12 @@ export function payeeOnComplete(
   const r = requests.get(bytesToHex(m.requestId));
   if (!r || r.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
   if (bytesToHex(from) !== r.payerKey && !equalBytes(from, hubKey)) return ignored(m.type, 'completion from neither the payer nor the hub');
+  if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'completion for another channel');
   const ours = ch.pending.updateSigs[ch.me]!;
   ch.receiveUpdateSig(m.hubUpdateSig, ch.peer); // verified against the sighash; promotes state n
   r.status = 'paid';
   const s = step();
-  s.send.push({ to: hubAddress, message: { type: PaymentType.M2_ACK, channelId: m.channelId, n: m.n, updateSig: ours } });
+  s.send.push({ to: hubAddress, message: { type: PaymentType.M2_ACK, channelId: ch.params.channelId, n: m.n, updateSig: ours } });
   s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
   return s;
 }
@@ -150,9 +152,7 @@ export async function hubOnPrepare(
   const next = decodeChannelState(m.state);
   if (!sameState(next, transfer(ch.enforceable.state, 0, m.amount, next.n)))
     reject('proposed state does not move exactly the amount to the payee', ErrorCode.CHANNEL_INVARIANT);
-  ch.propose(next);
-  ch.receiveSettlementSig(m.settleSig);
-  ch.receiveUpdateNonce(m.updateNonce);
+  ch.acceptProposal(next, m.settleSig, m.updateNonce);
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   requests.set(id, {
@@ -300,6 +300,14 @@ export function payerOnRequest(
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return ignored(m.type, 'duplicate request');
   if (!equalBytes(m.hub, hubKey)) return ignored(m.type, 'request through a hub we have no channel with');
+  // The completion goes to payeeAddress: it must be the sender's own mailbox.
+  let payeeMailbox: Uint8Array;
+  try {
+    payeeMailbox = decodeMailboxAddress(m.payeeAddress).publicKey;
+  } catch {
+    return ignored(m.type, 'request names an invalid payee address');
+  }
+  if (!equalBytes(payeeMailbox, from)) return ignored(m.type, "request's payee address is not the sender's mailbox");
   if (!(m.expiry > ctx.now)) return ignored(m.type, 'request expired');
   if (m.payeeUpdateSig[64] !== UPDATE_HASH_TYPE || !verify(m.payeeUpdateSig.subarray(0, 64), m.updateSighash, m.payeeChannelKey))
     return ignored(m.type, "payee's update signature does not verify");

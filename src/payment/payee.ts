@@ -240,10 +240,18 @@ export class Payee {
   }
 
   private onReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const s = step();
+    const req = this.requests.get(bytesToHex(m.ref));
+    if (req && req.status === 'preparing') {
+      // The hub refused our mode 2 proposal: drop the state so the channel is free again.
+      if (this.channel.pending?.state.n === req.n) this.channel.abandonPending();
+      this.requests.delete(req.requestId);
+      s.events.push({ kind: 'rejected', offerId: req.requestId, code: m.code, message: m.message });
+      return s;
+    }
     const p = this.payments.get(bytesToHex(m.ref));
     if (!p || p.status !== 'invoiced') return ignored(m.type, 'reject for nothing pending');
     p.status = 'failed';
-    const s = step();
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
     return s;
   }

@@ -74,9 +74,7 @@ export async function settlePtlc(
   ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>> {
   const next = decodeChannelState(m.state);
-  ch.propose(next);
-  ch.receiveSettlementSig(m.settleSig);
-  ch.receiveUpdateNonce(m.updateNonce);
+  ch.acceptProposal(next, m.settleSig, m.updateNonce);
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   const updateSig = await ch.signUpdate(me.nonces, me.channelKey);
@@ -103,16 +101,13 @@ export async function acceptPtlc(
   const point = tweakPoint(expect.point, m.tweak);
   const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: ch.peer, amount: expect.amount, point, timeout: added.timeout }, next.n);
   if (!sameState(next, expected)) reject('state does not add exactly the expected PTLC', ErrorCode.CHANNEL_INVARIANT);
-  ch.propose(next);
-  try {
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
+  // A PTLC never displaces a state being negotiated (e.g. a payment the hub already extended).
+  if (ch.pending) reject('the channel is busy');
+  // All or nothing: on failure nothing stays pending, and we answer PTLC_FAIL.
+  ch.acceptProposal(next, m.settleSig, m.updateNonce, () => {
     if (!verifyPtlcClaimPresig(ch.params, next, m.offerId, m.claimPresig))
       reject("the offerer's claim pre-signature does not verify", ErrorCode.INVALID_ADAPTOR_SIGNATURE);
-  } catch (e) {
-    ch.abandonPending(); // we answer PTLC_FAIL: the state is dropped on both sides
-    throw e;
-  }
+  });
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   const updateSig = await ch.signUpdate(me.nonces, me.channelKey);

@@ -6,7 +6,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PaymentType } from '../../protocol/payment.js';
+import { encodeChannelState, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { Channel } from '../../src/channel/channel.js';
+import { addPtlc } from '../../src/channel/state.js';
+import { presignPtlcClaim } from '../../src/channel/txs.js';
+import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { enforceLatestOverOld } from './chain.js';
@@ -155,6 +160,53 @@ t('replayed mode 2 messages change nothing', async () => {
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
   assert.is(w.payer.requests.get(requestId)!.status, 'completed');
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+});
+
+t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the hub already extended', async () => {
+  const w = await makeWorld();
+  const fee = w.hub.feeFor(AMOUNT);
+  const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  post(w, 'A', step);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']);
+  await run(w, ['S']); // the hub extended its PTLC to B for A–S state 1
+  assert.is(w.hub.payments.get(offerId)!.status, 'extended');
+  // A colluding payee has a request prepared at the hub (B could prepare one once its PTLC state is
+  // committed); A pays it in state 2, from a copy of its channel, to wipe pending state 1.
+  const point = adaptorPoint(randomBytes(32));
+  const id = randomBytes(32);
+  w.hub.requests.set(hex(id), {
+    requestId: hex(id), payeeChannel: hex(w.sbParams.channelId), n: 9, amount: 10_000, expiry: w.ctx.now + 60_000, point: hex(point), status: 'prepared',
+  });
+  const copy = Channel.fromJSON(JSON.parse(JSON.stringify(w.payer.channel.toJSON())));
+  const next = addPtlc(copy.enforceable.state, { id, offerer: 0, amount: 10_000 + w.hub.feeFor(10_000), point, timeout: w.ctx.height + 400 }, 2);
+  copy.propose(next);
+  const forged: PaymentMessage = {
+    type: PaymentType.PTLC_ADD, channelId: w.asParams.channelId, state: encodeChannelState(next), offerId: id, tweak: new Uint8Array(32),
+    updateNonce: await copy.commitUpdateNonce(w.A.nonces, w.A.chSk), settleSig: copy.signSettlement(w.A.chSk),
+    claimPresig: presignPtlcClaim(w.asParams, next, id, w.A.chSk),
+  };
+  const out = await w.hub.handle({ from: w.A.idPk, message: forged }, w.ctx);
+  const fail = out.send.find((o) => o.message.type === PaymentType.PTLC_FAIL);
+  assert.ok(fail && /busy/.test((fail.message as { reason: string }).reason), 'refused because state 1 is pending');
+  const hubAS = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
+  assert.is(hubAS.pending!.state.n, 1, 'state 1 is still the pending state');
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(hubAS.enforceable.state.n, 1);
+});
+
+t('a request the hub refuses frees the payee channel', async () => {
+  const w = await makeWorld();
+  const requestId = await prepare(w, { expiry: w.ctx.now + 10_000 });
+  w.ctx.now += 20_000; // the hub reads it after the expiry
+  await run(w, ['B', 'S']);
+  assert.not.ok(w.payee.requests.has(requestId));
+  assert.is(w.payee.channel.pending, undefined);
+  assert.is(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.pending, undefined);
+  const again = await prepare(w);
+  await run(w, ['B', 'S']);
+  assert.is(w.payee.requests.get(again)!.status, 'requested');
 });
 
 t.run();
