@@ -22,3 +22,6 @@ export type { HubConfig, HubPeer } from '../src/payment/hub.js';
 export type { PayerConfig } from '../src/payment/payer.js';
 export type { PayeeConfig } from '../src/payment/payee.js';
 export type { RouterConfig } from '../src/payment/router.js';
+/** The Bitcoin layer (BIP118 sighash, eltoo update/settlement, PTLC claim/refund), for enforcing states on chain. */
+export * as bitcoin from '../src/bitcoin/index.js';
+export { eltooParams, settlementSpec, ptlcOf, ptlcPublicKey, ptlcSecretKey, payoutScript } from '../src/channel/txs.js';
