@@ -54,13 +54,13 @@ export class PayerNode extends RoleRuntime<Payer> {
     const dest = decodeMailboxAddress(address);
     return this.serial(async () => {
       const ctx = this.ctx();
-      const { offerId, step } = await this.engine.pay(
+      const { offerId, step } = await this.atomically((engine) => engine.pay(
         {
           payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? this.#fee.base + Math.floor((amount * this.#fee.ppm) / 1_000_000),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}),
         },
         ctx,
-      );
+      ));
       await this.commit(step);
       return offerId;
     });
@@ -68,7 +68,7 @@ export class PayerNode extends RoleRuntime<Payer> {
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
   async cancel(offerId: string): Promise<void> {
-    await this.serial(async () => this.commit(await this.engine.cancel(offerId)));
+    await this.serial(async () => this.commit(await this.atomically((engine) => engine.cancel(offerId))));
   }
 
   /**
@@ -81,7 +81,7 @@ export class PayerNode extends RoleRuntime<Payer> {
     await this.serial(async () => {
       const r = this.engine.requests.get(requestId);
       const fee = opts.fee ?? (r ? this.#fee.base + Math.floor((r.amount * this.#fee.ppm) / 1_000_000) : 0);
-      await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
+      await this.commit(await this.atomically((engine) => engine.payRequest(requestId, fee, this.ctx())));
     });
   }
 
@@ -95,7 +95,7 @@ export class PayerNode extends RoleRuntime<Payer> {
       const ids = this.engine.expiredOffers(this.ctx().now);
       // One payment in flight per channel, so at most one cancellation is started.
       const first = ids[0];
-      if (first !== undefined) await this.commit(await this.engine.cancel(first));
+      if (first !== undefined) await this.commit(await this.atomically((engine) => engine.cancel(first)));
       return first === undefined ? [] : [first];
     });
   }
@@ -141,10 +141,10 @@ export class PayeeNode extends RoleRuntime<Payee> {
     const payer = decodeMailboxAddress(payerAddress);
     return this.serial(async () => {
       const ctx = this.ctx();
-      const { requestId, step } = await this.engine.request(
+      const { requestId, step } = await this.atomically((engine) => engine.request(
         { payer: { publicKey: payer.publicKey, address: payerAddress }, amount, expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}) },
         ctx,
-      );
+      ));
       await this.commit(step);
       return requestId;
     });

@@ -27,6 +27,8 @@ import type { Subscription } from './subscription.js';
 export interface RoleEngine {
   handle(inc: Incoming, ctx: StepContext): Promise<Step>;
   toJSON(): unknown;
+  /** Puts the engine back in the state of a {@link RoleEngine.toJSON} snapshot. */
+  restore(json: never): void;
 }
 
 /** Where the runtime learns the current block height (DESIGN.md §5: chain access sits behind an interface). */
@@ -91,9 +93,27 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #flushing: Promise<void> | undefined;
   #again = false;
 
-  constructor(readonly engine: E, private readonly o: RuntimeOptions) {
+  /** The role engine (its state is what `toJSON` persists). */
+  readonly engine: E;
+
+  constructor(engine: E, private readonly o: RuntimeOptions) {
     super();
+    this.engine = engine;
     this.client = new MailboxClient({ ...o.client, secretKey: o.identityKey, relays: o.relays, kv: o.kv, ...(o.now ? { now: o.now } : {}) });
+  }
+
+  /**
+   * Runs one engine step all or nothing: if it throws, the engine is put back
+   * in the state it had before the step (nonces it burned stay burned).
+   */
+  async atomically<T>(fn: (engine: E) => Promise<T>): Promise<T> {
+    const before = structuredClone(this.engine.toJSON());
+    try {
+      return await fn(this.engine);
+    } catch (e) {
+      this.engine.restore(before as never);
+      throw e;
+    }
   }
 
   /** Loads the persisted engine state (or undefined on first start). */
@@ -150,7 +170,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     let step: Step;
     try {
-      step = await this.engine.handle(inc, this.ctx());
+      step = await this.atomically((engine) => engine.handle(inc, this.ctx()));
     } catch (e) {
       if (!isLnMailboxError(e)) throw e; // a bug: do not ack, let it be redelivered
       this.emit('error', e);

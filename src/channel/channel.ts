@@ -258,6 +258,14 @@ export class Channel {
     return true;
   }
 
+  /** Puts the channel back in the state of `j` (same channel: parameters are not touched). */
+  restore(j: ChannelJson): void {
+    const c = Channel.fromJSON(j);
+    this.enforceable = c.enforceable;
+    this.pending = c.pending;
+    this.overwritten = c.overwritten;
+  }
+
   /** JSON-safe snapshot for persistence (hex bytes). */
   toJSON(): ChannelJson {
     return {

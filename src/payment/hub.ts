@@ -24,7 +24,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { COMPLETION_TTL_SECONDS, ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 import { hubMode2, type HubRequest } from './mode2.js';
 
 
@@ -126,6 +126,7 @@ export class Hub {
    */
   async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
+    const before = structuredClone(this.toJSON());
     try {
       switch (m.type) {
         case PaymentType.UPDATE_PROPOSE:
@@ -154,6 +155,7 @@ export class Hub {
           return ignored(m.type, 'not a message for the hub');
       }
     } catch (e) {
+      this.restore(before); // a refused message changes nothing
       if (!isLnMailboxError(e)) throw e;
       const ref = 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       // Answer peers only: replying to an address named inside a stranger's message
@@ -374,6 +376,16 @@ export class Hub {
       { peer: (id, f) => this.peer(id, f), peers: this.peers, requests: this.requests, signer: this.signer, feeFor: (a) => this.feeFor(a), safetyMargin: this.config.safetyMargin },
       from, m, ctx,
     );
+  }
+
+  /** Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}); the set of channels is fixed. */
+  restore(j: HubJson): void {
+    for (const [id, p] of this.peers) {
+      const saved = j.peers[id];
+      if (saved) p.channel.restore(saved.channel);
+    }
+    refill(this.payments, j.payments);
+    refill(this.requests, j.requests);
   }
 
   /** Persisted state. */

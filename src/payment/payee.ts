@@ -19,7 +19,7 @@ import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { ignored, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { ignored, refill, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -111,6 +111,7 @@ export class Payee {
   /** Handles one message (an offer from any payer, or a message from the hub). */
   async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
+    const before = structuredClone(this.toJSON());
     try {
       switch (m.type) {
         case PaymentType.OFFER:
@@ -137,6 +138,7 @@ export class Payee {
           return ignored(m.type, 'not a message for the payee');
       }
     } catch (e) {
+      this.restore(before); // a refused message changes nothing
       if (!isLnMailboxError(e) || m.type === PaymentType.OFFER) throw e;
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
@@ -254,6 +256,13 @@ export class Payee {
     p.status = 'failed';
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
     return s;
+  }
+
+  /** Puts the engine back in the state of `j` (a snapshot from {@link Payee.toJSON}). */
+  restore(j: PayeeJson): void {
+    this.channel.restore(j.channel);
+    refill(this.payments, j.payments);
+    refill(this.requests, j.requests);
   }
 
   /** Persisted state. */

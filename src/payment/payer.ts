@@ -27,7 +27,7 @@ import { Channel, type ChannelJson } from '../channel/channel.js';
 import { transfer } from '../channel/state.js';
 import { payerOnAccept, payerOnFulfil, payerOnRequest, payerPayRequest, type PayerRequest } from './mode2.js';
 import type { Signer } from './ptlc.js';
-import { COMPLETION_TTL_SECONDS, ignored, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -353,6 +353,13 @@ export class Payer {
       r.status = 'completed';
     }
     return s;
+  }
+
+  /** Puts the engine back in the state of `j` (a snapshot from {@link Payer.toJSON}). */
+  restore(j: PayerJson): void {
+    this.channel.restore(j.channel);
+    refill(this.payments, j.payments);
+    refill(this.requests, j.requests);
   }
 
   /** Persisted state. */

@@ -30,7 +30,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import type { HubPeer } from './hub.js';
 import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { ignored, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of a routed payment. */
 export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'failed';
@@ -96,6 +96,7 @@ export class Router {
   async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     const fromHub = equalBytes(inc.from, this.upstream.peerKey);
+    const before = structuredClone(this.toJSON());
     try {
       if (fromHub) {
         switch (m.type) {
@@ -115,6 +116,7 @@ export class Router {
         default: return ignored(m.type, 'not a message for the router');
       }
     } catch (e) {
+      this.restore(before); // a refused message changes nothing
       if (!isLnMailboxError(e)) throw e;
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
@@ -262,6 +264,16 @@ export class Router {
     const s = step();
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
     return s;
+  }
+
+  /** Puts the engine back in the state of `j` (a snapshot from {@link Router.toJSON}); the set of channels is fixed. */
+  restore(j: RouterJson): void {
+    this.upstream.channel.restore(j.upstream.channel);
+    for (const [id, p] of this.downstream) {
+      const saved = j.downstream[id];
+      if (saved) p.channel.restore(saved.channel);
+    }
+    refill(this.payments, j.payments);
   }
 
   /** Persisted state. */

@@ -87,6 +87,12 @@ export interface Incoming {
   message: PaymentMessage;
 }
 
+/** Replaces a map's entries with deep copies of `obj`'s (an engine restoring a snapshot). */
+export function refill<V>(map: Map<string, V>, obj: Record<string, V> | undefined): void {
+  map.clear();
+  for (const [k, v] of Object.entries(obj ?? {})) map.set(k, structuredClone(v));
+}
+
 /** An empty step. */
 export function step(): Step {
   return { send: [], retract: [], events: [] };

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, LnMailboxError } from '../../protocol/errors.js';
 import { signWithCommittedNonce } from '../../src/crypto/nonce.js';
 import { makeWorld, post, run, deliverOne, kinds, hex, type World } from './fixture.js';
 import { rejectsCode } from '../helpers.js';
@@ -245,6 +245,23 @@ t('an offer that expires before the payee shows up is found and cancelled by the
   assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
   assert.is(w.payer.channel.pending, undefined);
   assert.equal(w.payer.expiredOffers(w.ctx.now), []);
+});
+
+t('a step that fails half-way leaves the engine exactly as before (the store fails while S extends the PTLC)', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']); // the invoice is queued for S
+  const before = JSON.stringify(w.hub.toJSON());
+  const put = w.S.nonces.put.bind(w.S.nonces);
+  w.S.nonces.put = async () => {
+    throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'disk full');
+  };
+  await deliverOne(w, (to) => to === 'S'); // S proposes S–B state 1, then cannot commit its nonce
+  w.S.nonces.put = put;
+  assert.ok(w.events.some((e) => e.kind === 'rejected' && e.code === ErrorCode.STORE_UNAVAILABLE));
+  assert.is(JSON.stringify(w.hub.toJSON()), before, 'no half-made PTLC state, payment still pending');
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
 
 t.run();
