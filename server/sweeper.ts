@@ -21,6 +21,13 @@ export interface SweeperOptions {
   onError?: (e: unknown) => void;
 }
 
+/**
+ * Index entries per sweep round by default: small enough that a round's batch
+ * (about five operations per envelope) does not delay the ingest batches it
+ * shares the group commit with (docs/performance.md, sweep row).
+ */
+export const DEFAULT_SWEEP_ROUND = 200;
+
 /** Runs the store's sweep on an interval. */
 export class Sweeper {
   readonly #opts: SweeperOptions;
@@ -49,7 +56,7 @@ export class Sweeper {
   async #sweepAll(): Promise<SweepResult> {
     const total: SweepResult = { expired: 0, purged: 0, more: false };
     for (let round = 0; round < 1000; round++) {
-      const r = await this.#opts.store.sweep(this.#opts.now(), this.#opts.roundLimit ?? 1000);
+      const r = await this.#opts.store.sweep(this.#opts.now(), this.#opts.roundLimit ?? DEFAULT_SWEEP_ROUND);
       this.#opts.onRound?.(r);
       total.expired += r.expired;
       total.purged += r.purged;
