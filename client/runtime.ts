@@ -161,7 +161,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   private async onEnvelope(m: MailboxMessage): Promise<void> {
     let inc: Incoming;
     try {
-      const opened = open(m.envelope, this.o.identityKey);
+      const opened = open(m.envelope, this.o.identityKey, { recipientPublicKey: this.client.publicKey });
       inc = { from: opened.sender, message: decodePayment(opened.type, opened.body) };
     } catch (e) {
       // Undecryptable or malformed mail is acknowledged (dropped): redelivering it cannot help.
@@ -187,7 +187,10 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const now = (this.o.now ?? Date.now)();
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
-      const envelope = seal({ senderSecretKey: this.o.identityKey, recipient: dest.publicKey, type: out.message.type, body: encodePayment(out.message), timestamp: now });
+      const envelope = seal({
+        senderSecretKey: this.o.identityKey, senderPublicKey: this.client.publicKey, recipient: dest.publicKey,
+        type: out.message.type, body: encodePayment(out.message), timestamp: now,
+      });
       const entry: OutboxEntry = {
         to: out.to, type: out.message.type, envelope: bytesToHex(envelope),
         ...(out.tag ? { tag: out.tag } : {}),

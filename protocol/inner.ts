@@ -65,6 +65,12 @@ export interface SignInnerOptions {
   body: Uint8Array;
   /** BIP340 auxiliary randomness (32 bytes). */
   auxRand: Uint8Array;
+  /**
+   * The sender's x-only public key, when the caller already has it (saves a
+   * point multiplication per message). It must belong to `senderSecretKey`:
+   * a wrong one only yields a message every recipient rejects.
+   */
+  senderPublicKey?: Uint8Array;
 }
 
 /**
@@ -109,7 +115,7 @@ export function signInner(opts: SignInnerOptions): Uint8Array {
   if (!secp256k1.utils.isValidSecretKey(senderSecretKey))
     fail(ErrorCode.INVALID_SECRET_KEY, 'senderSecretKey: zero or not below the curve order');
   if (body.length > 0xffffffff) fail(ErrorCode.ENVELOPE_TOO_LARGE, 'body does not fit a u32 length');
-  const sender = schnorr.getPublicKey(senderSecretKey);
+  const sender = opts.senderPublicKey ? abytes(opts.senderPublicKey, 32, 'senderPublicKey') : schnorr.getPublicKey(senderSecretKey);
   const unsigned = concatBytes(uintBE(type, 2), sender, uintBE(timestamp, 8), uintBE(body.length, 4), body);
   return concatBytes(unsigned, schnorr.sign(innerSigHash(recipient, unsigned), senderSecretKey, auxRand));
 }

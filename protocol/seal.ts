@@ -53,12 +53,19 @@ export interface SealOptions {
   nonce?: Uint8Array;
   /** 32 bytes of BIP340 auxiliary randomness; defaults to fresh random bytes. */
   auxRand?: Uint8Array;
+  /** The sender's x-only public key, if the caller caches it (saves one point multiplication). */
+  senderPublicKey?: Uint8Array;
 }
 
 /** Options of {@link open}. */
 export interface OpenOptions {
   /** Reject envelopes longer than this (default and upper bound: 65536). */
   maxLen?: number;
+  /**
+   * Our own x-only public key, if the caller caches it (saves one point
+   * multiplication per envelope). A wrong one only makes `open` reject.
+   */
+  recipientPublicKey?: Uint8Array;
 }
 
 /** What {@link open} returns: the authenticated content of an envelope. */
@@ -164,7 +171,10 @@ export function seal(opts: SealOptions): Uint8Array {
   const ephemeral = schnorr.getPublicKey(ephemeralSecretKey);
   const sharedX = ecdhX(e, recipientPoint);
   const key = envelopeKey(sharedX, ephemeral, recipient);
-  const inner = signInner({ senderSecretKey: opts.senderSecretKey, recipient, type, timestamp, body, auxRand });
+  const inner = signInner({
+    senderSecretKey: opts.senderSecretKey, recipient, type, timestamp, body, auxRand,
+    ...(opts.senderPublicKey ? { senderPublicKey: opts.senderPublicKey } : {}),
+  });
   const plaintext = pad(inner);
   const header = concatBytes(Uint8Array.of(ENVELOPE_VERSION), recipient, ephemeral, nonce);
   const ciphertext = xchacha20poly1305(key, nonce, header).encrypt(plaintext);
@@ -190,7 +200,8 @@ export function open(envelope: Uint8Array, recipientSecretKey: Uint8Array, opts:
   const header = parseEnvelopeHeader(envelope, maxLen);
   // Cheap rejection before any variable-base work, and the reason the header
   // carries the recipient at all: a relay bug or a mis-delivery is named as such.
-  if (!equalBytes(header.recipient, schnorr.getPublicKey(recipientSecretKey)))
+  const ours = opts.recipientPublicKey ? abytes(opts.recipientPublicKey, 32, 'recipientPublicKey') : schnorr.getPublicKey(recipientSecretKey);
+  if (!equalBytes(header.recipient, ours))
     fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
   const sharedX = ecdhX(r, parsePoint(header.ephemeral, 'ephemeral key'));
   const key = envelopeKey(sharedX, header.ephemeral, header.recipient);

@@ -184,4 +184,20 @@ t('seal leaves its inputs untouched', () => {
   assert.equal(fixed.ephemeralSecretKey, eph);
 });
 
+t('cached public keys: right ones give the same result, wrong ones only make the envelope fail', () => {
+  const ssk = schnorr.utils.randomSecretKey();
+  const rsk = schnorr.utils.randomSecretKey();
+  const spk = schnorr.getPublicKey(ssk);
+  const rpk = schnorr.getPublicKey(rsk);
+  const body = new Uint8Array([1, 2, 3]);
+  const env = seal({ senderSecretKey: ssk, senderPublicKey: spk, recipient: rpk, type: 7, body });
+  const o = open(env, rsk, { recipientPublicKey: rpk });
+  assert.equal(o.sender, spk);
+  assert.equal(o.body, body);
+  const otherPk = schnorr.getPublicKey(schnorr.utils.randomSecretKey());
+  throwsCode(() => open(seal({ senderSecretKey: ssk, senderPublicKey: otherPk, recipient: rpk, type: 7, body }), rsk), ErrorCode.ENVELOPE_BAD_SIGNATURE);
+  throwsCode(() => open(env, rsk, { recipientPublicKey: otherPk }), ErrorCode.ENVELOPE_WRONG_RECIPIENT);
+  throwsCode(() => open(env, rsk, { recipientPublicKey: new Uint8Array(31) }), ErrorCode.INVALID_LENGTH);
+});
+
 t.run();
