@@ -40,7 +40,6 @@ export class PayerNode extends RoleRuntime<Payer> {
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
     await node.start();
-    await node.cancelExpired();
     return node;
   }
 
@@ -87,8 +86,10 @@ export class PayerNode extends RoleRuntime<Payer> {
 
   /**
    * Cancels every offer whose expiry has passed without the payee invoicing,
-   * so its pending state stops blocking the channel. Called on open; call it
-   * again whenever the wallet wakes up. Resolves with the cancelled offer ids.
+   * so its pending state stops blocking the channel. Call it when the wallet
+   * wakes up, ideally after its mailbox backlog was read (a completion that
+   * overtakes the cancellation still completes the payment). Resolves with the
+   * cancelled offer ids.
    */
   async cancelExpired(): Promise<string[]> {
     return this.serial(async () => {

@@ -241,7 +241,10 @@ export class Payer {
   private onCompletion(m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
-    if (!p || p.status !== 'offered' || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
+    if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
+    // A completion can overtake our own cancellation (the hub had already bought s_A and will
+    // refuse the cancel): the payment completed, so resume state n and take it.
+    if (p.status === 'cancelling') this.channel.restoreOverwritten(p.n);
     // The channel part first: t must be our own s_A (so the hub did buy it), and the hub's
     // update signature must complete state n. These decide the channel state.
     if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');

@@ -264,4 +264,22 @@ t('a step that fails half-way leaves the engine exactly as before (the store fai
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
 
+t('a completion that overtakes the payer\'s own cancellation completes the payment', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  await run(w, ['B', 'S']); // B sells s_A; the COMPLETION waits in A's mailbox
+  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.COMPLETION));
+  post(w, 'A', await w.payer.cancel(offerId)); // A wakes up and cancels before reading its mail
+  await deliverOne(w, (to) => to === 'A'); // the completion arrives first
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  await run(w); // S refuses the cancellation: nothing changes
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payer.channel.enforceable.state.n, 1);
+  assert.is(w.payer.channel.pending, undefined);
+  const next = await startPayment(w);
+  await run(w);
+  assert.is(w.payer.payments.get(next)!.status, 'completed');
+});
+
 t.run();
