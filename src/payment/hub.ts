@@ -294,8 +294,8 @@ export class Hub {
     sigA.set(hexToBytes(p.payerNonce, 32), 0);
     sigA.set(t, 32);
     sigA[64] = UPDATE_HASH_TYPE;
-    const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey);
-    as.receiveUpdateSig(sigA, 0); // verifies against the real sighash; promotes state n
+    as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+    const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey); // promotes state n
     p.status = 'bought';
     p.secret = bytesToHex(t);
     // 2. Move the payee channel on: the PTLC becomes the payee's balance.

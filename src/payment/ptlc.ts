@@ -19,7 +19,7 @@ import { adaptorPoint } from '../crypto/adaptor.js';
 import { tweakPoint } from '../crypto/tweak.js';
 import type { Channel } from '../channel/channel.js';
 import { addPtlc, resolvePtlc, sameState } from '../channel/state.js';
-import { presignPtlcClaim, verifyPtlcClaimPresig } from '../channel/txs.js';
+import { presignPtlcClaim, settlementSighash, SETTLEMENT_HASH_TYPE, verifyChannelSig, verifyPtlcClaimPresig } from '../channel/txs.js';
 import { reject } from './types.js';
 
 /** A party's signing capability in one channel. */
@@ -67,6 +67,10 @@ export function checkFulfil(ch: Channel, m: PaymentMessageOf<typeof PaymentType.
   const next = decodeChannelState(m.state);
   const expected = resolvePtlc(ch.enforceable.state, m.offerId, 'fulfil', next.n);
   if (!sameState(next, expected)) reject('fulfilled state does not pay exactly the PTLC to the receiver', ErrorCode.CHANNEL_INVARIANT);
+  // Checked here, before the caller acts on the secret (e.g. the hub signs with a nonce it
+  // can never use again): the message is whole or it changes nothing.
+  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.params.keys[ch.peer]))
+    reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
 }
 
 /** Offerer (after {@link checkFulfil}): co-signs the state without the PTLC. */

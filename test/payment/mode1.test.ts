@@ -282,4 +282,23 @@ t('a completion that overtakes the payer\'s own cancellation completes the payme
   assert.is(w.payer.payments.get(next)!.status, 'completed');
 });
 
+t('a fulfil with the right secret but a bad settlement signature changes nothing; the good one then completes', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S']);
+  for (const who of ['B', 'S', 'B', 'S', 'B'] as const) await run(w, [who]); // up to B's PTLC_FULFILL
+  const q = w.queue.find((x) => x.out.message.type === PaymentType.PTLC_FULFILL)!;
+  const good = q.out.message as { settleSig: Uint8Array };
+  const bad = { ...good, settleSig: good.settleSig.slice() };
+  bad.settleSig[5]! ^= 1;
+  q.out.message = bad as never;
+  const before = JSON.stringify(w.hub.toJSON());
+  await deliverOne(w, (to) => to === 'S');
+  assert.is(JSON.stringify(w.hub.toJSON()), before, 'the hub did not act on the secret');
+  w.queue.push({ from: 'B', out: { to: w.S.address, message: good as never } });
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+});
+
 t.run();
