@@ -3,15 +3,18 @@
  * (who, what, which SPEC §6 message type went through the relay, and the
  * envelope id prefix), and the channel balance tables. Kept apart from the
  * scenario so the scenario reads as the protocol, not as string formatting.
- * Keys, secrets and plaintext are never printed: only public ids and amounts.
+ * Keys, secrets and plaintext are never printed: only public ids, points and amounts.
  * @module
  */
 import { PaymentType } from '../protocol/payment.js';
 import type { PaymentEvent } from '../src/payment/types.js';
 import type { Channel } from '../src/channel/channel.js';
 
-/** The three roles of the demo. */
-export type Role = 'A' | 'S' | 'B';
+/** The roles of the demo: payer A, hub S, payee B, and the privacy hop's router P and its payee B₂. */
+export type Role = 'A' | 'S' | 'B' | 'P' | 'B₂';
+
+/** Every role, in the order the demo introduces them. */
+export const ROLES: readonly Role[] = ['A', 'S', 'B', 'P', 'B₂'];
 
 /** Payment message type number → its SPEC name (e.g. 3 → `OFFER`). */
 const TYPE_NAMES = new Map<number, string>(Object.entries(PaymentType).map(([name, n]) => [n, name]));
@@ -26,16 +29,40 @@ export function sats(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** What the messages a reader cares most about carry (SPEC §6). */
-const CARRIES = new Map<number, string>([
-  [PaymentType.OFFER, 'T and s_A, sealed for B'],
-  [PaymentType.INVOICE, 'signed by B, with a receipt sealed for A'],
-  [PaymentType.PTLC_FULFILL, 'reveals t = s_A'],
-  [PaymentType.COMPLETION, "B's sealed receipt, t, S's signature"],
-  [PaymentType.OFFER_VOID, 'the offer is void'],
+/** What the messages a reader cares most about carry (SPEC §6), given who sends them to whom. */
+const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
+  [PaymentType.OFFER, (_from, to) => `T and s_A, sealed for ${to}`],
+  [PaymentType.INVOICE, (from) => (from === 'P' ? "signed by P, B₂'s receipt for A passed through" : `signed by ${from}, with a receipt sealed for A`)],
+  [PaymentType.PTLC_FULFILL, (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals t + r, so t = s_A')],
+  [PaymentType.COMPLETION, () => "the payee's sealed receipt, t, S's signature"],
+  [PaymentType.OFFER_VOID, () => 'the offer is void'],
+  [PaymentType.M2_PREPARE, () => 'S–B state paying B, settlement signed'],
+  [PaymentType.M2_PREPARED, () => "S's settlement signature and update nonce R_S"],
+  [PaymentType.M2_REQUEST, () => "B's update signature, sealed for A"],
+  [PaymentType.M2_COMPLETE, (from) => `S's update signature for B${from === 'A' ? ', from its watchtower copy' : ''}`],
+  [PaymentType.M2_ACK, () => "B's update signature: state complete on both sides"],
 ]);
 
-const COL = 7; // width of the "A → S " column
+/** One channel of a balance table: its name, its two parties, and each party's own view. */
+export interface ChannelRow {
+  name: string;
+  parties: [Role, Role];
+  views: [Channel, Channel];
+}
+
+/** What the stage knows about an event when it fires: the state it concerns, the channel and the counterparty. */
+export interface EventContext {
+  /** State number the event concerns. */
+  n?: number;
+  /** Name of the channel the event concerns (e.g. `S–P`). */
+  channel?: string;
+  /** The other party of that channel. */
+  peer?: Role;
+  /** True for a mode 2 request (the payee pre-signed). */
+  mode2?: boolean;
+}
+
+const COL = 7; // width of the "B₂ → P" column
 
 /** Prints demo lines to a sink (stdout by default). */
 export class Narrator {
@@ -64,7 +91,7 @@ export class Narrator {
 
   /** A message posted through the relay: `A → S  UPDATE_PROPOSE   env 1a2b3c4d`. */
   sent(from: Role, to: Role | '?', type: number, id: string, note = ''): void {
-    const text = [CARRIES.get(type), note].filter(Boolean).join(', ');
+    const text = [CARRIES.get(type)?.(from, to), note].filter(Boolean).join(', ');
     this.say(`${from} → ${to}`, `${typeName(type).padEnd(16)} env ${id.slice(0, 8)}${text ? `  (${text})` : ''}`);
   }
 
@@ -73,49 +100,56 @@ export class Narrator {
     this.say(`${to} ← ${from}`, `${typeName(type).padEnd(16)} env ${id.slice(0, 8)}  pushed on connect`);
   }
 
-  /** One payment event of `role`, in words. `n` is the state number the event concerns, when known. */
-  event(role: Role, e: PaymentEvent, n?: number): void {
-    const text = describe(role, e, n);
+  /** One payment event of `role`, in words, with what the stage knew when it fired. */
+  event(role: Role, e: PaymentEvent, ctx: EventContext = {}): void {
+    const text = describe(role, e, ctx);
     if (text) this.say(role, text);
   }
 
-  /** The balance table of both channels, both views each. */
-  balances(views: { asA: Channel; asS: Channel; sbS: Channel; sbB: Channel }): void {
-    const row = (name: string, party0: string, party1: string, mine: Channel, theirs: Channel) => {
+  /** A balance table: one line per channel, both parties' views. */
+  balances(rows: ChannelRow[]): void {
+    const width = Math.max(...rows.map((r) => r.name.length));
+    for (const { name, parties: [p0, p1], views: [mine, theirs] } of rows) {
       const [x, y] = mine.enforceable.state.balances;
       const [u, v] = theirs.enforceable.state.balances;
       this.line(
-        `${name}  state ${String(mine.enforceable.state.n).padEnd(2)}` +
-          `  ${party0}'s view: ${party0} ${sats(x).padStart(7)}  ${party1} ${sats(y).padStart(7)}` +
-          `   ${party1}'s view: ${party0} ${sats(u).padStart(7)}  ${party1} ${sats(v).padStart(7)}`,
+        `${name.padEnd(width)}  state ${String(mine.enforceable.state.n).padEnd(2)}` +
+          `  ${p0}'s view: ${p0} ${sats(x).padStart(7)}  ${p1} ${sats(y).padStart(7)}` +
+          `   ${p1}'s view: ${p0} ${sats(u).padStart(7)}  ${p1} ${sats(v).padStart(7)}`,
       );
-    };
-    row('A–S', 'A', 'S', views.asA, views.asS);
-    row('S–B', 'S', 'B', views.sbS, views.sbB);
+    }
   }
 }
 
-function describe(role: Role, e: PaymentEvent, n?: number): string | undefined {
-  const at = n === undefined ? '' : ` ${n}`;
+function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | undefined {
+  const at = ctx.n === undefined ? '' : ` ${ctx.n}`;
+  const ch = ctx.channel ?? 'S–B';
+  const peer = ctx.peer ?? 'S';
   switch (e.kind) {
     case 'proposed':
       return role === 'A' ? `proposes A–S state${at}: settlement co-signed, update nonce committed` : `accepts state${at}, records T = R_A + e·P_A`;
     case 'offered':
-      return `signs update${at}; s_A goes sealed to B's mailbox`;
+      return `signs update${at}; s_A goes sealed to the payee's mailbox`;
     case 'offer_received':
       return `opens the offer: ${sats(e.amount)} sats, s_A verified against the update sighash`;
     case 'invoiced':
-      return 'signs an invoice for T = s_A·G and sends it to S';
+      return role === 'P'
+        ? 're-invoices S in its own name: same T, its own key and channel, the sealed receipt passed on'
+        : `signs an invoice for T = s_A·G and sends it to ${peer}`;
     case 'ptlc_extended':
-      return `invoice checked; extends a PTLC locked to T (timeout height ${e.timeout})`;
+      return role === 'P'
+        ? `S–P PTLC enforceable; extends its own PTLC to B₂, locked to T + r₂·G (timeout height ${e.timeout})`
+        : `invoice from ${peer} checked; extends a PTLC locked to T + r·G (timeout height ${e.timeout})`;
     case 'ptlc_committed':
-      return `PTLC committed in S–B state${at}`;
+      return `PTLC committed in ${ch} state${at}`;
     case 'signature_bought':
       return `learns t = s_A: S can now enforce A–S state ${e.n}`;
     case 'paid':
-      return role === 'B' ? `paid ${sats(e.amount)} sats: S–B state${at} moves the PTLC to B` : `settled with B (${sats(e.amount)} sats)`;
+      if (role === 'P') return `claims S's PTLC with t: both hops settled (${sats(e.amount)} sats in, ${sats(e.amount)} out)`;
+      if (ctx.mode2) return role === 'S' ? `B acknowledged: S–B state${at} complete on both sides` : `paid ${sats(e.amount)} sats: S's signature completes S–B state${at}`;
+      return role === 'S' ? `settled with ${peer} (${sats(e.amount)} sats)` : `paid ${sats(e.amount)} sats: ${ch} state${at} moves the PTLC to ${role}`;
     case 'completed':
-      return `completed: receipt = B's signed invoice + t, A–S state ${e.receipt.n}`;
+      return `completed: receipt = the payee's signed invoice + t, A–S state ${e.receipt.n}`;
     case 'cancelling':
       return `proposes A–S state${at} overwriting the pending one (fresh nonces)`;
     case 'cancelled':
@@ -126,5 +160,13 @@ function describe(role: Role, e: PaymentEvent, n?: number): string | undefined {
       return `rejected ${e.code}: ${e.message}`;
     case 'ignored':
       return `ignores ${typeName(e.type)}: ${e.reason}`;
+    case 'request_sent':
+      return `holds S's signature on S–B settlement${at} (+${sats(e.amount)} sats to B); signs update${at} for A`;
+    case 'request_received':
+      return `request for ${sats(e.amount)} sats: B's update signature verified, T_S = R_S + e·P_S computed`;
+    case 'signature_sold':
+      return `A's PTLC enforceable; signs S–B update ${e.n} and reveals s_S + r to claim it`;
+    case 'request_paid':
+      return `learns s_S: keeps B's complete update (both signatures) as B's watchtower`;
   }
 }
