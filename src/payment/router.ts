@@ -2,17 +2,18 @@
  * The Router (P) of the privacy hop S→P→B (DESIGN.md §2, "over S→P→B for
  * privacy"): P has a channel with the hub S (upstream, P is party 1) and with
  * payees (downstream, P is party 0). The payee invoices P; P re-invoices S in
- * its own name for the same offer and the same point T, passing through the
- * payee's receipt, which is sealed for the payer. S then pays P a PTLC locked
- * to T, P pays the payee a PTLC locked to T with a shorter timeout, the payee
- * reveals t to P, and P reveals it to S.
+ * its own name for the same offer and point T, passing through the payee's
+ * receipt, which is sealed for the payer. S then pays P a PTLC locked to
+ * T + r₁·G, P pays the payee a PTLC locked to T + r₂·G with a shorter
+ * timeout (each offerer picks its own tweak: payment-point decorrelation), the
+ * payee reveals t + r₂ to P, P recovers t and reveals t + r₁ to S.
  *
- * What each party learns: S sees the payer's channel and P (not the payee: the
- * invoice and PTLC are P's, the receipt is opaque to S); P sees S and the
+ * What each party learns: S sees the payer's channel and P (not the payee:
+ * the invoice and PTLC are P's, the receipt is opaque to S); P sees S and the
  * payee, the amount and T, but not the payer's identity, channel or the
- * offer; the payee sees the payer (the offer is sealed by it) and P. The same T
- * on both hops lets S and P link the hops if they collude (point
- * decorrelation is future work).
+ * offer's contents; the payee sees the payer (the offer is sealed by it) and
+ * P. No two hops, and not the chain, see the same PTLC point; S and P
+ * colluding can still link the hops by the offer id, T and amount.
  *
  * P's own safety: it extends downstream only once its upstream state with the
  * incoming PTLC is enforceable, with a timeout `cltvDelta` blocks earlier than
