@@ -9,7 +9,7 @@
  * @module
  */
 import type { NonceStore } from '../crypto/nonce.js';
-import { Channel } from './channel.js';
+import { Channel, type StateRecord } from './channel.js';
 import { initialState, type ChannelParams } from './state.js';
 
 /** Opens a channel between party 0 (`sk0`, nonces in `nonces0`) and party 1. Returns `[view of party 0, view of party 1]`. */
@@ -22,14 +22,10 @@ export async function openChannelPair(
   nonces1: NonceStore,
 ): Promise<[Channel, Channel]> {
   const state0 = initialState(params, balances);
-  const empty = { state: state0, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] } as const;
-  // Each view starts from an unsigned placeholder of state 0 and negotiates state 0 itself.
-  const views = [0, 1].map(
-    (me) => new Channel(params, me as 0 | 1, { ...empty, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] }),
-  ) as [Channel, Channel];
-  for (const v of views) {
-    v.pending = { state: state0, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] };
-  }
+  const unsigned = () => ({ state: state0, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] }) as StateRecord;
+  // Each view starts with state 0 both as its (unsigned) base and as the state
+  // being negotiated, and co-signs it like any later state.
+  const views = ([0, 1] as const).map((me) => new Channel(params, me, unsigned(), unsigned())) as [Channel, Channel];
   const [a, b] = views;
   const sa = a.signSettlement(sk0);
   const sb = b.signSettlement(sk1);
