@@ -158,6 +158,21 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('maxListLimit', 'int', 'largest `limit` of a listing page', 1, 10_000),
 ];
 
+
+/** A URL setting: absent or empty is `undefined`; otherwise one of `protocols`. */
+function urlSetting(key: string, raw: unknown, protocols: string[], what: string, echo: boolean): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string') return fail(ErrorCode.INVALID_TYPE, `config ${key}: expected a URL string`);
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return invalid(key, echo ? `not a URL: ${JSON.stringify(raw)}` : 'not a URL');
+  }
+  if (!protocols.includes(u.protocol)) invalid(key, `must be ${what}`);
+  return raw;
+}
+
 function invalid(key: string, msg: string): never {
   return fail(ErrorCode.INVALID_RANGE, `config ${key}: ${msg}`);
 }
@@ -181,18 +196,8 @@ export function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof
       if (typeof raw !== 'string' || raw.length === 0)
         return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected a non-empty string`);
       return raw;
-    case 'url': {
-      if (raw === undefined || raw === '') return undefined;
-      if (typeof raw !== 'string') return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected a URL string`);
-      let u: URL;
-      try {
-        u = new URL(raw);
-      } catch {
-        return invalid(spec.key, `not a URL: ${JSON.stringify(raw)}`);
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') invalid(spec.key, 'must be an http(s) URL');
-      return raw;
-    }
+    case 'url':
+      return urlSetting(spec.key, raw, ['http:', 'https:'], 'an http(s) URL', true);
     case 'level':
       if (typeof raw !== 'string' || !(LOG_LEVELS as readonly string[]).includes(raw))
         return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected one of ${LOG_LEVELS.join(', ')}`);
@@ -201,19 +206,9 @@ export function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof
       if (typeof raw !== 'string' || !(STORE_KINDS as readonly string[]).includes(raw))
         return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected one of ${STORE_KINDS.join(', ')}`);
       return raw;
-    case 'dburl': {
-      if (raw === undefined || raw === '') return undefined;
-      if (typeof raw !== 'string') return fail(ErrorCode.INVALID_TYPE, `config ${spec.key}: expected a URL string`);
-      let u: URL;
-      try {
-        u = new URL(raw);
-      } catch {
-        // Not echoed: the value may hold a password.
-        return invalid(spec.key, 'not a URL');
-      }
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') invalid(spec.key, 'must be a postgres:// or postgresql:// URL');
-      return raw;
-    }
+    case 'dburl':
+      // Not echoed when malformed: the value may hold a password.
+      return urlSetting(spec.key, raw, ['postgres:', 'postgresql:'], 'a postgres:// or postgresql:// URL', false);
   }
 }
 
