@@ -42,11 +42,22 @@ export function summarize(p: Profile): { total: number; byFunction: [string, num
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''))) {
-  const [file, top = '25'] = process.argv.slice(2);
-  const s = summarize(JSON.parse(fs.readFileSync(file!, 'utf8')) as Profile);
-  const pct = (ms: number): string => `${((100 * ms) / s.total).toFixed(1)}%`;
-  console.log(`total sampled ${s.total.toFixed(0)} ms\n\nby package:`);
-  for (const [k, v] of s.byPackage.slice(0, 15)) console.log(`  ${pct(v).padStart(6)}  ${k}`);
-  console.log('\nby function (self):');
-  for (const [k, v] of s.byFunction.slice(0, Number(top))) console.log(`  ${pct(v).padStart(6)}  ${k}`);
+  const [target, top = '25'] = process.argv.slice(2);
+  if (!target) {
+    console.error('usage: node --import tsx bench/profile.ts <file.cpuprofile | directory> [top]');
+    process.exit(2);
+  }
+  // A directory (as BENCH_PROFILE writes) is summarised file by file.
+  const files = fs.statSync(target).isDirectory()
+    ? fs.readdirSync(target).filter((f) => f.endsWith('.cpuprofile')).map((f) => `${target}/${f}`)
+    : [target];
+  for (const file of files) {
+    const s = summarize(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile);
+    const pct = (ms: number): string => `${((100 * ms) / s.total).toFixed(1)}%`;
+    console.log(`${file}\ntotal sampled ${s.total.toFixed(0)} ms\n\nby package:`);
+    for (const [k, v] of s.byPackage.slice(0, 15)) console.log(`  ${pct(v).padStart(6)}  ${k}`);
+    console.log('\nby function (self):');
+    for (const [k, v] of s.byFunction.slice(0, Number(top))) console.log(`  ${pct(v).padStart(6)}  ${k}`);
+    console.log('');
+  }
 }
