@@ -15,6 +15,7 @@
  * Anything outside that subset is rejected as `unsupported`, never accepted.
  * It confirms each accepted transaction at once (no mempool, no reorgs).
  */
+import * as assert from 'uvu/assert';
 import { Script, ScriptNum } from '@scure/btc-signer';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
@@ -279,3 +280,28 @@ export function signKeyPath(tx: BitcoinTx, index: number, prevouts: Prevout[], s
   const tweaked = numberToBytesBE((d + bytesToNumberBE(tweak)) % N, 32);
   return schnorr.sign(signatureHash(tx, index, prevouts, { hashType: 0 }), tweaked, new Uint8Array(32));
 }
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the suites that play transactions out on the model.
+
+/** Median time past used by the suites (blocks every 600 s from here). */
+export const MTP = 1_700_000_000;
+
+/** Block context at `height`. */
+export const at = (height: number): BlockContext => ({ height, time: MTP + height * 600 });
+
+/** Outpoint of output `vout` of `tx`. */
+export const outpointOf = (tx: BitcoinTx, vout = 0): Outpoint => ({ txid: txid(tx), vout });
+
+/** Asserts that `fn` is refused by the chain model for `reason`. */
+export function rejects(fn: () => unknown, reason: RejectReason, msg?: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, ChainRejection, msg);
+    assert.is((e as ChainRejection).reason, reason, `${msg ?? ''} ${(e as Error).message}`);
+    return;
+  }
+  assert.unreachable(`${msg ?? ''}: expected rejection ${reason}`);
+}
+

@@ -8,9 +8,9 @@ import {
   SEQUENCE_LOCKTIME_ONLY, UPDATE_HASH_TYPE_SINGLE, attachFeeInput, buildSettlementTx, buildUpdateTx, fundingOutput,
   p2trScript, settlementSighash, signSettlement, signUpdate, signatureHash, txid, unsignedSettlementTx, updateOutput,
   updateSighash, updateStateOf, withWitness,
-  type BitcoinTx, type ChannelParams, type Outpoint, type SettlementSpec,
+  type ChannelParams, type SettlementSpec,
 } from '../../src/bitcoin/index.js';
-import { ChainModel, ChainRejection, keyPathOutput, signKeyPath, type RejectReason } from './chain-model.js';
+import { ChainModel, at, keyPathOutput, outpointOf, rejects, signKeyPath, type RejectReason } from './chain-model.js';
 import { throwsCode } from '../helpers.js';
 
 const t = suite('bitcoin/eltoo');
@@ -28,8 +28,6 @@ const params: ChannelParams = {
   payout: { a: p2trScript(schnorr.getPublicKey(sk('A-payout'))), b: p2trScript(schnorr.getPublicKey(sk('S-payout'))) },
 };
 const available = params.fundingAmount - params.updateFee;
-const MTP = 1_700_000_000;
-const at = (height: number) => ({ height, time: MTP + height * 600 });
 
 /** Settlement n: A has paid S 10_000 sats per state since state 0. */
 const settlementSpec = (n: number): SettlementSpec => {
@@ -44,16 +42,6 @@ const signed = (n: number) => ({
   settlement: { a: signSettlement(params, settlementSpec(n), skA), b: signSettlement(params, settlementSpec(n), skS) },
 });
 
-function rejects(fn: () => unknown, reason: RejectReason, msg?: string) {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, ChainRejection, msg);
-    assert.is((e as ChainRejection).reason, reason, `${msg ?? ''} ${(e as Error).message}`);
-    return;
-  }
-  assert.unreachable(`${msg ?? ''}: expected rejection ${reason}`);
-}
 
 function openChannel() {
   const chain = new ChainModel();
@@ -61,7 +49,6 @@ function openChannel() {
   const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(100));
   return { chain, funding };
 }
-const outpointOf = (tx: BitcoinTx, vout = 0): Outpoint => ({ txid: txid(tx), vout });
 
 t('cooperative progress: states 0..3 signed, update 3 then settlement 3 after the delay', () => {
   const { chain, funding } = openChannel();

@@ -8,10 +8,10 @@ import { adaptorPoint } from '../../src/crypto/index.js';
 import {
   PTLC_REFUND_HASH_TYPE, buildClaimTx, buildRefundTx, buildSettlementTx, buildUpdateTx, claimSighash, completeClaimSignature,
   extractPtlcSecret, fundingOutput, p2trScript, presignClaim, ptlcOutput, signClaim, signRefund, signSettlement, signUpdate,
-  signatureHash, signSighash, txid, unsignedRefundTx, verifyClaimPresignature, withWitness,
-  type BitcoinTx, type ChannelParams, type Outpoint, type PtlcSpec, type PtlcSweep, type SettlementSpec,
+  signatureHash, signSighash, unsignedRefundTx, verifyClaimPresignature, withWitness,
+  type BitcoinTx, type ChannelParams, type PtlcSpec, type PtlcSweep, type SettlementSpec,
 } from '../../src/bitcoin/index.js';
-import { ChainModel, ChainRejection, type RejectReason } from './chain-model.js';
+import { ChainModel, at, outpointOf, rejects } from './chain-model.js';
 import { throwsCode } from '../helpers.js';
 
 const t = suite('bitcoin/ptlc');
@@ -37,20 +37,7 @@ const settlement: SettlementSpec = {
   ptlcs: [spec],
   fee: 800n,
 };
-const MTP = 1_700_000_000;
-const at = (height: number) => ({ height, time: MTP + height * 600 });
-const outpointOf = (tx: BitcoinTx, vout = 0): Outpoint => ({ txid: txid(tx), vout });
 
-function rejects(fn: () => unknown, reason: RejectReason, msg?: string) {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, ChainRejection, msg);
-    assert.is((e as ChainRejection).reason, reason, `${msg ?? ''} ${(e as Error).message}`);
-    return;
-  }
-  assert.unreachable(`${msg ?? ''}: expected rejection ${reason}`);
-}
 
 const updSigs = (n: number) => ({ a: signUpdate(params, n, skS), b: signUpdate(params, n, skB) });
 const setSigs = { a: signSettlement(params, settlement, skS), b: signSettlement(params, settlement, skB) };

@@ -6,16 +6,15 @@
  */
 import * as assert from 'uvu/assert';
 import { buildSettlementTx, buildUpdateTx, fundingOutput } from '../../src/bitcoin/eltoo.js';
-import { txid, type BitcoinTx } from '../../src/bitcoin/tx.js';
+import type { BitcoinTx } from '../../src/bitcoin/tx.js';
 import type { StateRecord } from '../../src/channel/channel.js';
 import type { ChannelParams } from '../../src/channel/state.js';
 import { eltooParams, settlementSpec } from '../../src/channel/txs.js';
-import { ChainModel } from '../bitcoin/chain-model.js';
+import { ChainModel, at, outpointOf } from '../bitcoin/chain-model.js';
 
-/** Block context at `height` (600 s blocks). */
-export const at = (height: number) => ({ height, time: 1_700_000_000 + height * 600 });
+export { at };
 /** Outpoint of output 0 of `tx`. */
-export const out0 = (tx: BitcoinTx) => ({ txid: txid(tx), vout: 0 });
+export const out0 = (tx: BitcoinTx) => outpointOf(tx, 0);
 /** Both parties' signatures of a record, as src/bitcoin wants them. */
 export const sigs = (r: StateRecord, which: 'updateSigs' | 'settleSigs') => ({ a: r[which][0]!, b: r[which][1]! });
 
