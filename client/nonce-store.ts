@@ -1,18 +1,23 @@
 /**
  * A persistent {@link NonceStore} over the client's {@link Kv} (LevelDB in
- * Node, IndexedDB in browsers). `take` deletes the secret and writes a burn
- * marker in one atomic batch, and calls are serialized, so a nonce id can be
- * taken exactly once, across restarts.
+ * Node, IndexedDB in browsers). Calls are serialized, so `put`'s "only if
+ * absent" check and `spend`'s "only if present" check cannot race. A record
+ * is only ever replaced by its spent form (which holds the signature, not
+ * the secret nonce), so a nonce id is bound to one message for good, across
+ * restarts.
+ *
+ * Never restore this store from a backup: a restored committed record is
+ * harmless (it is bound to its message), but a wallet that loses records it
+ * committed cannot sign the states it promised.
  * @module
  */
 import { ErrorCode, LnMailboxError } from '../protocol/errors.js';
 import { assertNonceId, type NonceStore } from '../src/crypto/nonce.js';
 import type { Kv } from './kv.js';
 
-const LIVE = 'nonce/live/';
-const BURNED = 'nonce/burned/';
+const RECORDS = 'nonce/rec/';
 
-/** Committed nonces persisted in a {@link Kv}. Never logs or exposes records except through `take`. */
+/** Committed nonces persisted in a {@link Kv}. Never logs or exposes records. */
 export class KvNonceStore implements NonceStore {
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -24,25 +29,27 @@ export class KvNonceStore implements NonceStore {
     return p;
   }
 
-  /** Stores a fresh nonce record; NONCE_REUSE when the id exists or was burned. */
+  /** Stores a fresh nonce record; NONCE_REUSE when the id exists (committed or spent). */
   put(id: string, record: Uint8Array): Promise<void> {
     assertNonceId(id);
     return this.#serial(async () => {
-      if ((await this.kv.get(BURNED + id)) || (await this.kv.get(LIVE + id)))
-        throw new LnMailboxError(ErrorCode.NONCE_REUSE, `nonce id ${id} was already used`);
-      await this.kv.put(LIVE + id, record.slice());
+      if (await this.kv.get(RECORDS + id)) throw new LnMailboxError(ErrorCode.NONCE_REUSE, `nonce id ${id} was already used`);
+      await this.kv.put(RECORDS + id, record.slice());
     });
   }
 
-  /** Removes and returns the record, burning the id for good. */
-  take(id: string): Promise<Uint8Array> {
+  /** The record under `id`, or undefined. */
+  get(id: string): Promise<Uint8Array | undefined> {
+    assertNonceId(id);
+    return this.#serial(async () => (await this.kv.get(RECORDS + id))?.slice());
+  }
+
+  /** Replaces the record under `id` by its spent form; NONCE_UNKNOWN when there is none. */
+  spend(id: string, spent: Uint8Array): Promise<void> {
     assertNonceId(id);
     return this.#serial(async () => {
-      if (await this.kv.get(BURNED + id)) throw new LnMailboxError(ErrorCode.NONCE_REUSE, `nonce ${id} was already used`);
-      const rec = await this.kv.get(LIVE + id);
-      if (!rec) throw new LnMailboxError(ErrorCode.NONCE_UNKNOWN, `no committed nonce ${id}`);
-      await this.kv.batch([{ type: 'del', key: LIVE + id }, { type: 'put', key: BURNED + id, value: new Uint8Array([1]) }]);
-      return rec;
+      if (!(await this.kv.get(RECORDS + id))) throw new LnMailboxError(ErrorCode.NONCE_UNKNOWN, `no committed nonce ${id}`);
+      await this.kv.put(RECORDS + id, spent.slice());
     });
   }
 }

@@ -8,14 +8,20 @@
  * - a party never releases its update signature for state n before it holds
  *   both settlement signatures for n (else the update could be published with
  *   no settlement to spend it, and the funds would be stuck);
- * - every update signature uses a fresh committed nonce for that state and
- *   attempt (`nonceId(channel, n, party, tag)`), burned by the nonce store, so a
- *   nonce never signs two messages, across states, messages or re-proposals of
- *   the same state number;
+ * - every update signature uses a fresh committed nonce bound to that
+ *   update's sighash (`nonceId(channel, n, party, tag)`), so a nonce never
+ *   signs two messages, and signing the same update again (a replayed step)
+ *   gives the same signature;
  * - every signature from the peer is verified against the real BIP118
  *   sighash before it is stored;
- * - state numbers only go up; a pending state may be overwritten by a
- *   greater one (cancellation), never by a smaller or equal one.
+ * - state numbers only go up, and are never reused: an update's sighash
+ *   depends only on its number, so a settlement signature released for
+ *   number n would be enforceable against any state later signed as n. A
+ *   persisted high-water mark ({@link Channel.highN}) makes every new state
+ *   use a number above every number this party ever proposed, accepted or
+ *   signed, including abandoned and refused ones;
+ * - once an update of the channel is seen on chain ({@link Channel.noteUpdateOnChain}),
+ *   the channel is closing: the payment engines extend nothing more over it.
  * @module
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -23,9 +29,11 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode, fail } from '../../protocol/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../crypto/nonce.js';
-import { signaturePoint } from '../crypto/bip340.js';
+import { getPublicKey, signaturePoint } from '../crypto/bip340.js';
 import { checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
-import { signSettlement, settlementSighash, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE } from './txs.js';
+import {
+  signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE,
+} from './txs.js';
 
 /** Signatures and nonces collected for one state. Index = party. */
 export interface StateRecord {
@@ -38,10 +46,9 @@ export interface StateRecord {
 }
 
 /**
- * The nonce-store id of `party`'s update nonce for state `n` of a channel,
- * for one negotiation attempt (`tag`: 16 hex chars drawn with the nonce). A
- * state number can be proposed again after a refused overwrite or a failed
- * PTLC; the tag gives that attempt a fresh nonce instead of a burned one.
+ * The nonce-store id of `party`'s update nonce for state `n` of a channel
+ * (`tag`: 16 hex chars drawn with the nonce, so that a step that rolled back
+ * after committing a nonce commits a fresh one when it is replayed).
  */
 export function nonceId(channelId: Uint8Array, n: number, party: Party, tag: string): string {
   return `upd:${bytesToHex(channelId)}:${n}:${party}:${tag}`;
@@ -71,14 +78,27 @@ export class Channel {
    * the hub can no longer accept), the original negotiation resumes.
    */
   overwritten: StateRecord | undefined;
+  /**
+   * The high-water mark: the highest state number this party ever proposed,
+   * accepted or signed on this channel, abandoned ones included. Every new
+   * state uses a greater number, so no number is ever signed twice.
+   */
+  highN: number;
+  /** Set once an update of this channel was seen on chain: the height it confirmed at. */
+  closing: { height: number } | undefined;
 
-  constructor(params: ChannelParams, me: Party, enforceable: StateRecord, pending?: StateRecord, overwritten?: StateRecord) {
+  constructor(
+    params: ChannelParams, me: Party, enforceable: StateRecord, pending?: StateRecord, overwritten?: StateRecord,
+    extra: { highN?: number; closing?: { height: number } } = {},
+  ) {
     this.params = validateParams(params);
     if (me !== 0 && me !== 1) fail(ErrorCode.INVALID_RANGE, 'me must be 0 or 1');
     this.me = me;
     this.enforceable = enforceable;
     this.pending = pending;
     this.overwritten = overwritten;
+    this.highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
+    this.closing = extra.closing ? { height: extra.closing.height } : undefined;
   }
 
   /** The other party. */
@@ -86,20 +106,53 @@ export class Channel {
     return (1 - this.me) as Party;
   }
 
-  /** The highest state number this channel has seen (pending or enforceable). */
+  /**
+   * The x-only key that signs `party`'s updates and settlements in this
+   * channel: its channel key tweaked by the channel id (see txs.ts), so no
+   * signature of this channel is valid in another.
+   */
+  stateKey(party: Party): Uint8Array {
+    return statePublicKey(this.params, this.params.keys[party]);
+  }
+
+  /** Our state secret key from our channel secret key `sk`, which must be ours in this channel. */
+  private stateSecret(sk: Uint8Array): Uint8Array {
+    const d = stateSecretKey(this.params, sk);
+    invariant(equalBytes(getPublicKey(d), this.stateKey(this.me)), 'secret key is not our channel key');
+    return d;
+  }
+
+  /** The highest state number this party ever proposed, accepted or signed here: the next state uses `topN + 1`. */
   get topN(): number {
-    return Math.max(this.enforceable.state.n, this.pending?.state.n ?? -1);
+    return this.highN;
   }
 
   /**
-   * Starts negotiating `next`. Its number must exceed every state seen so far;
-   * a pending state is overwritten (this is how a payment is cancelled).
+   * Records that an update transaction of this channel confirmed at `height`
+   * (from the wallet's chain watcher). The channel is closing from then on;
+   * the lowest height seen is kept.
+   */
+  noteUpdateOnChain(height: number): void {
+    if (!Number.isInteger(height) || height < 0) fail(ErrorCode.INVALID_RANGE, 'height must be a block height');
+    if (!this.closing || height < this.closing.height) this.closing = { height };
+  }
+
+  /** Refuses to start anything new over a closing channel (PAYMENT_REJECTED). */
+  requireOpen(): void {
+    if (this.closing) fail(ErrorCode.PAYMENT_REJECTED, `channel is closing: an update was seen on chain at height ${this.closing.height}`);
+  }
+
+  /**
+   * Starts negotiating `next`. Its number must exceed every number this party
+   * ever proposed, accepted or signed (the high-water mark); a pending state
+   * is overwritten (this is how a payment is cancelled).
    */
   propose(next: ChannelState): StateRecord {
-    invariant(next.n > this.topN, `state ${next.n} does not supersede ${this.topN}`);
+    invariant(next.n > this.highN, `state ${next.n} does not supersede ${this.highN}: state numbers are never reused`);
     checkTransition(this.params, this.enforceable.state, next);
     this.overwritten = this.pending;
     this.pending = emptyRecord(next);
+    this.highN = next.n;
     return this.pending;
   }
 
@@ -127,8 +180,7 @@ export class Channel {
 
   /**
    * Abandons the pending overwrite and resumes negotiating the state it
-   * overwrote (state `n`). Our nonce for the abandoned state stays burned or
-   * unused; it is never used for anything else.
+   * overwrote (state `n`). The abandoned number stays used (see {@link Channel.highN}).
    */
   restoreOverwritten(n: number): void {
     invariant(this.overwritten !== undefined && this.overwritten.state.n === n, `no overwritten state ${n} to restore`);
@@ -138,8 +190,8 @@ export class Channel {
 
   /**
    * Drops the pending state (the peer refused it, or we refused the peer's),
-   * resuming the overwritten one if there is one. Its nonces are never reused:
-   * a later proposal of the same number commits fresh ones.
+   * resuming the overwritten one if there is one. Its number is never used
+   * again: the next proposal takes a greater one.
    */
   abandonPending(): void {
     this.pending = this.overwritten;
@@ -168,6 +220,7 @@ export class Channel {
   /** Signs the pending settlement with our key and records the signature. */
   signSettlement(sk: Uint8Array): Uint8Array {
     const p = this.requirePending();
+    this.stateSecret(sk); // refuses a key that is not ours here
     const sig = signSettlement(this.params, p.state, sk);
     p.settleSigs[this.me] = sig;
     return sig;
@@ -176,19 +229,22 @@ export class Channel {
   /** Verifies and records the peer's settlement signature. */
   receiveSettlementSig(sig: Uint8Array): void {
     const p = this.requirePending();
-    const ok = verifyChannelSig(settlementSighash(this.params, p.state), sig, SETTLEMENT_HASH_TYPE, this.params.keys[this.peer]);
+    const ok = verifyChannelSig(settlementSighash(this.params, p.state), sig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer));
     if (!ok) fail(ErrorCode.INVALID_SIGNATURE, `peer's settlement signature for state ${p.state.n} does not verify`);
     p.settleSigs[this.peer] = sig;
   }
 
-  /** Commits our update nonce for the pending state (idempotent per state) and returns its R. */
+  /**
+   * Commits our update nonce for the pending state, bound to its update
+   * sighash (idempotent per state), and returns its R.
+   */
   async commitUpdateNonce(store: NonceStore, sk: Uint8Array, rand?: Uint8Array): Promise<Uint8Array> {
     const p = this.requirePending();
     const existing = p.updateNonces[this.me];
     if (existing) return existing;
     const r = rand ?? randomBytes(32);
     const id = nonceId(this.params.channelId, p.state.n, this.me, bytesToHex(sha256(r)).slice(0, 16));
-    const c = await commitNonce(store, sk, { id, rand: r });
+    const c = await commitNonce(store, this.stateSecret(sk), this.updateSighash(p), { id, rand: r });
     p.updateNonces[this.me] = c.R;
     p.myNonceId = id;
     return c.R;
@@ -210,12 +266,13 @@ export class Channel {
     const p = this.requirePending();
     const R = p.updateNonces[party];
     invariant(R !== null, `no committed update nonce of party ${party}`);
-    return signaturePoint(R, this.params.keys[party], this.updateSighash(p));
+    return signaturePoint(R, this.stateKey(party), this.updateSighash(p));
   }
 
   /**
-   * Signs the pending update with our committed nonce (burned by the store)
-   * and returns the 65-byte witness signature. Refused until both settlement
+   * Signs the pending update with our committed nonce (bound to this
+   * update: signing it again gives the same signature) and returns the
+   * 65-byte witness signature. Refused until both settlement
    * signatures are held. Does not record it as sent: callers decide whether it
    * goes to the peer or (mode 1) to the payee.
    */
@@ -223,7 +280,7 @@ export class Channel {
     const p = this.requirePending();
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
-    const sig64 = await signWithCommittedNonce(store, p.myNonceId, sk, this.updateSighash(p));
+    const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
     const sig = new Uint8Array(65);
     sig.set(sig64);
     sig[64] = UPDATE_HASH_TYPE;
@@ -243,7 +300,7 @@ export class Channel {
     const R = p.updateNonces[party];
     invariant(R !== null, `no committed update nonce of party ${party}`);
     invariant(sig.length === 65 && equalBytes(sig.subarray(0, 32), R), 'update signature does not use the committed nonce');
-    if (!verifyChannelSig(this.updateSighash(p), sig, UPDATE_HASH_TYPE, this.params.keys[party]))
+    if (!verifyChannelSig(this.updateSighash(p), sig, UPDATE_HASH_TYPE, this.stateKey(party)))
       fail(ErrorCode.INVALID_SIGNATURE, `update signature of party ${party} for state ${p.state.n} does not verify`);
     p.updateSigs[party] = sig;
     return this.promoteIfComplete();
@@ -264,6 +321,8 @@ export class Channel {
     this.enforceable = c.enforceable;
     this.pending = c.pending;
     this.overwritten = c.overwritten;
+    this.highN = c.highN;
+    this.closing = c.closing;
   }
 
   /** JSON-safe snapshot for persistence (hex bytes). */
@@ -280,6 +339,8 @@ export class Channel {
       enforceable: recordToJson(this.enforceable),
       ...(this.pending ? { pending: recordToJson(this.pending) } : {}),
       ...(this.overwritten ? { overwritten: recordToJson(this.overwritten) } : {}),
+      highN: this.highN,
+      ...(this.closing ? { closing: { height: this.closing.height } } : {}),
     };
   }
 
@@ -293,7 +354,9 @@ export class Channel {
       fees: { ...j.params.fees },
     };
     const opt = (r?: StateRecordJson) => (r ? recordFromJson(r) : undefined);
-    return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten));
+    return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten), {
+      ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.closing ? { closing: j.closing } : {}),
+    });
   }
 }
 
@@ -310,6 +373,10 @@ export interface ChannelJson {
   enforceable: StateRecordJson;
   pending?: StateRecordJson;
   overwritten?: StateRecordJson;
+  /** {@link Channel.highN}. */
+  highN?: number;
+  /** {@link Channel.closing}. */
+  closing?: { height: number };
 }
 
 /** Persisted form of a {@link StateRecord}. */

@@ -121,16 +121,21 @@ export function checkTransition(p: ChannelParams, prev: ChannelState, next: Chan
 }
 
 /**
- * The timelock safety rule of DESIGN.md §2: a PTLC extended on the strength
- * of a state of the payer's channel must resolve (claim or timeout) before
- * the payer could settle an older state on chain there: the PTLC's remaining
- * time plus a safety margin must be below that channel's settlement CSV delay.
+ * The timelock safety rule: a PTLC extended on the strength of a state of the
+ * payer's channel must resolve (claim or timeout) before the payer could
+ * settle an older state on chain there. The payer can publish an old update
+ * at any time; its settlement is valid `csv` blocks after that update
+ * confirms. So, with `h_update` the height an update of the payer's channel
+ * confirmed at (or the current height when none is on chain yet):
+ *
+ *   timeout + margin < min(h_update, currentHeight) + csv
  */
-export function checkPtlcTimelock(ptlcTimeout: number, currentHeight: number, payerChannelCsv: number, margin: number): void {
+export function checkPtlcTimelock(ptlcTimeout: number, currentHeight: number, payerChannelCsv: number, margin: number, updateHeight?: number): void {
   invariant(ptlcTimeout > currentHeight, `PTLC timeout ${ptlcTimeout} is not after the current height ${currentHeight}`);
+  const from = Math.min(currentHeight, updateHeight ?? currentHeight);
   invariant(
-    ptlcTimeout - currentHeight + margin < payerChannelCsv,
-    `PTLC timeout ${ptlcTimeout - currentHeight} blocks + margin ${margin} must be below the payer channel's CSV delay ${payerChannelCsv}`,
+    ptlcTimeout + margin < from + payerChannelCsv,
+    `PTLC timeout ${ptlcTimeout} + margin ${margin} must be below ${from} + the payer channel's CSV delay ${payerChannelCsv}`,
   );
 }
 

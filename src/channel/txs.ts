@@ -4,12 +4,19 @@
  * sighashes. Every signature the channel state machine makes or checks is
  * over a sighash computed here from the actual transaction.
  *
- * Keys: each party's channel key signs updates and settlements (BIP118 key
- * version 1). PTLC leaves use a per-channel *PTLC key* derived from it,
- * `P' = P + hash_{ln-mailbox/v1/ptlc-key}(P ‖ channelId)·G`, because
- * src/bitcoin refuses PTLC keys equal to channel keys: an ANYPREVOUTANYSCRIPT
- * update signature must never fit a PTLC leaf. Balances pay to a key-path-only
- * taproot output of the party's channel key.
+ * Keys: a party's channel key `P` (in `ChannelParams.keys`) never signs
+ * directly. Updates and settlements (BIP118 key version 1) are signed by a
+ * per-channel *state key* `P + hash_{ln-mailbox/v1/state-key}(P ‖ channelId)·G`,
+ * and PTLC leaves use a per-channel *PTLC key*
+ * `P + hash_{ln-mailbox/v1/ptlc-key}(P ‖ channelId)·G`.
+ * - State keys bind every update and settlement signature to its channel:
+ *   ANYPREVOUT signatures commit to no outpoint, and the channel id is in no
+ *   script or sighash, so two channels with the same keys and parameters
+ *   would otherwise accept each other's transactions.
+ * - PTLC keys differ from state keys because src/bitcoin refuses PTLC keys
+ *   equal to channel keys: an ANYPREVOUTANYSCRIPT update signature must never
+ *   fit a PTLC leaf.
+ * Balances pay to a key-path-only taproot output of the party's channel key.
  * @module
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
@@ -42,7 +49,7 @@ export function eltooParams(p: ChannelParams): eltoo.ChannelParams {
   let e = eltooCache.get(p);
   if (!e) {
     e = {
-      keys: { a: p.keys[0], b: p.keys[1] },
+      keys: { a: statePublicKey(p, p.keys[0]), b: statePublicKey(p, p.keys[1]) },
       fundingAmount: BigInt(p.funding.amount),
       updateFee: BigInt(p.fees.update),
       csvDelay: p.csvDelay,
@@ -53,23 +60,53 @@ export function eltooParams(p: ChannelParams): eltoo.ChannelParams {
   return e;
 }
 
-function ptlcTweak(key: Uint8Array, channelId: Uint8Array): bigint {
-  return Pt.Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('ln-mailbox/v1/ptlc-key', key, channelId)));
+type KeyTag = 'ln-mailbox/v1/ptlc-key' | 'ln-mailbox/v1/state-key';
+
+function keyTweak(tag: KeyTag, key: Uint8Array, channelId: Uint8Array): bigint {
+  return Pt.Fn.create(bytesToNumberBE(schnorr.utils.taggedHash(tag, key, channelId)));
 }
 
-/** The PTLC key (x-only) of the party whose channel key is `key`. */
-export function ptlcPublicKey(p: ChannelParams, key: Uint8Array): Uint8Array {
-  const P = parsePublicKey(key).add(Pt.BASE.multiply(ptlcTweak(key, p.channelId)));
-  return numberToBytesBE(P.toAffine().x, 32);
+const derivedPub = new Map<string, Uint8Array>();
+
+/** `key + hash_tag(key ‖ channelId)·G`, x-only (memoized: channels derive the same keys over and over). */
+function derivePublic(tag: KeyTag, p: ChannelParams, key: Uint8Array): Uint8Array {
+  const id = `${tag}:${bytesToHex(key)}:${bytesToHex(p.channelId)}`;
+  let x = derivedPub.get(id);
+  if (!x) {
+    x = numberToBytesBE(parsePublicKey(key).add(Pt.BASE.multiply(keyTweak(tag, key, p.channelId))).toAffine().x, 32);
+    if (derivedPub.size >= 4096) derivedPub.clear();
+    derivedPub.set(id, x);
+  }
+  return x;
 }
 
-/** The PTLC secret key matching {@link ptlcPublicKey} for the channel secret key `sk`. */
-export function ptlcSecretKey(p: ChannelParams, sk: Uint8Array): Uint8Array {
+/** The secret key matching {@link derivePublic} for the channel secret key `sk`. */
+function deriveSecret(tag: KeyTag, p: ChannelParams, sk: Uint8Array): Uint8Array {
   const d0 = parseSecretKey(sk);
   const P = Pt.BASE.multiply(d0);
   const d = P.toAffine().y % 2n === 0n ? d0 : Pt.Fn.neg(d0); // x-only key = even-y point
   const x = numberToBytesBE(P.toAffine().x, 32);
-  return numberToBytesBE(Pt.Fn.add(d, ptlcTweak(x, p.channelId)), 32);
+  return numberToBytesBE(Pt.Fn.add(d, keyTweak(tag, x, p.channelId)), 32);
+}
+
+/** The PTLC key (x-only) of the party whose channel key is `key`. */
+export function ptlcPublicKey(p: ChannelParams, key: Uint8Array): Uint8Array {
+  return derivePublic('ln-mailbox/v1/ptlc-key', p, key);
+}
+
+/** The PTLC secret key matching {@link ptlcPublicKey} for the channel secret key `sk`. */
+export function ptlcSecretKey(p: ChannelParams, sk: Uint8Array): Uint8Array {
+  return deriveSecret('ln-mailbox/v1/ptlc-key', p, sk);
+}
+
+/** The state key (x-only) that signs this channel's updates and settlements for the party whose channel key is `key`. */
+export function statePublicKey(p: ChannelParams, key: Uint8Array): Uint8Array {
+  return derivePublic('ln-mailbox/v1/state-key', p, key);
+}
+
+/** The state secret key matching {@link statePublicKey} for the channel secret key `sk`. */
+export function stateSecretKey(p: ChannelParams, sk: Uint8Array): Uint8Array {
+  return deriveSecret('ln-mailbox/v1/state-key', p, sk);
 }
 
 /** The settlement spec of `state`: balances, PTLC outputs and the settlement fee. */
@@ -106,9 +143,9 @@ export function settlementSighash(p: ChannelParams, state: ChannelState): Uint8A
   return eltoo.settlementSighash(eltooParams(p), settlementSpec(p, state));
 }
 
-/** Our 65-byte settlement signature. */
+/** Our 65-byte settlement signature, by our state key (`sk` is our channel secret key). */
 export function signSettlement(p: ChannelParams, state: ChannelState, sk: Uint8Array): Uint8Array {
-  return eltoo.signSettlement(eltooParams(p), settlementSpec(p, state), sk);
+  return eltoo.signSettlement(eltooParams(p), settlementSpec(p, state), stateSecretKey(p, sk));
 }
 
 /** True when `sig` is a valid 65-byte BIP118 witness signature of `pk` over `sighash` with `hashType`. */

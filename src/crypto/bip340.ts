@@ -125,7 +125,7 @@ export function signaturePoint(rx: Uint8Array, px: Uint8Array, msg: Uint8Array):
  * INTERNAL — do not re-export. BIP340 signing with a caller-chosen nonce
  * scalar `k` (the committed-nonce module's signer). Signing two different
  * messages with one `k` reveals the secret key, which is why only
- * `signWithCommittedNonce` (which burns `k` first) may call this.
+ * `signWithCommittedNonce` (which binds `k` to one message) may call this.
  *
  * BIP340 math: negate d if P has odd y, negate k if R = k·G has odd y,
  * s = k + e·d mod n, sig = R.x ‖ s.

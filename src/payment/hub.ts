@@ -52,6 +52,8 @@ export interface HubPayment {
   tweak?: string;
   ptlcState?: number;
   secret?: string;
+  /** Our update signature completing the payer's state n, once bought: re-sent if the COMPLETION is lost. */
+  hubUpdateSig?: string;
 }
 
 /** A channel of the hub with one peer. */
@@ -190,6 +192,7 @@ export class Hub {
     if (this.payments.has(id)) return ignored(m.type, 'duplicate proposal');
     const { channel: ch } = this.peer(m.channelId, from);
     if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
+    ch.requireOpen();
     if (!(m.expiry > ctx.now)) reject('offer already expired');
     if (m.fee < this.feeFor(m.amount)) reject(`fee ${m.fee} below the hub's fee ${this.feeFor(m.amount)}`);
     const proposed = decodeChannelState(m.state);
@@ -245,8 +248,12 @@ export class Hub {
     const payee = this.peer(m.payeeChannel, from);
     if (payee.channel.me !== 0) reject('the hub is party 0 of a payee channel');
     if (m.timeoutDelta > this.config.maxTimeoutDelta) reject(`timeout delta ${m.timeoutDelta} above the hub's maximum`);
+    // Nothing new over a channel with an update on chain: the payer could settle an old state
+    // before we learn t (payer side), or the PTLC could not be enforced (payee side).
+    payer.requireOpen();
+    payee.channel.requireOpen();
     const timeout = ctx.height + m.timeoutDelta + (this.config.timeoutSlack ?? DEFAULT_TIMEOUT_SLACK);
-    checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin);
+    checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, this.config.safetyMargin, payer.closing?.height);
     if (payee.channel.pending) reject('the payee channel is busy');
     // Decorrelation: the PTLC is locked to T + r·G with a tweak only S and its peer know.
     const tweak = randomTweak(randomBytes(32));
@@ -298,21 +305,27 @@ export class Hub {
     const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey); // promotes state n
     p.status = 'bought';
     p.secret = bytesToHex(t);
+    p.hubUpdateSig = bytesToHex(ourSigN);
     // 2. Move the payee channel on: the PTLC becomes the payee's balance.
     const s = step();
     s.send.push({ to: peerAddress, message: await settlePtlc(sb, this.signer, m) });
     // 3. Tell the payer: the payee's sealed receipt, t, and our update signature.
-    s.send.push({
-      to: payer.peerAddress,
+    s.send.push(this.completion(p, payer.peerAddress));
+    s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
+    return s;
+  }
+
+  /** The COMPLETION of a bought payment: the payee's sealed receipt, t, and our update signature. */
+  private completion(p: HubPayment, to: string): Step['send'][number] {
+    return {
+      to,
       // The payer may stay away long: ask the relay to keep this as long as it allows.
       ttlSeconds: COMPLETION_TTL_SECONDS,
       message: {
-        type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel), n: p.n, offerId: m.offerId, secret: t,
-        updateSig: ourSigN, invoice: hexToBytes(p.receipt!),
+        type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel, 32), n: p.n, offerId: hexToBytes(p.offerId, 32),
+        secret: hexToBytes(p.secret!, 32), updateSig: hexToBytes(p.hubUpdateSig!), invoice: hexToBytes(p.receipt!),
       },
-    });
-    s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
-    return s;
+    };
   }
 
   private onSettleAck(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>): Step {
@@ -331,7 +344,15 @@ export class Hub {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p) reject('unknown offer');
+    if (p.payerChannel !== bytesToHex(m.channelId)) reject('the offer belongs to another channel');
     if (p.status === 'cancelled') return ignored(m.type, 'already cancelled');
+    // The payment completed but the payer asks to cancel: it never got the COMPLETION (lost,
+    // or its TTL ran out). Send it again; the payer completes instead of cancelling.
+    if ((p.status === 'bought' || p.status === 'settled') && p.hubUpdateSig) {
+      const s = step();
+      s.send.push(this.completion(p, peerAddress));
+      return s;
+    }
     // Until the PTLC is extended, A and S may overwrite state n; after, never.
     if (p.status !== 'pending') reject('the PTLC is already extended to the payee; the payment cannot be cancelled');
     const next = decodeChannelState(m.state);
@@ -360,8 +381,10 @@ export class Hub {
   private onPtlcFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
     const { channel: ch } = this.peer(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'extended') return ignored(m.type, 'no extended PTLC to fail');
+    // Only the payee, on the channel the PTLC was extended over, can fail it.
+    if (!p || p.status !== 'extended' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
     // The payee refused the PTLC before co-signing: state m was never enforceable; drop it.
+    // Its number stays used: a later state of this channel takes a greater one.
     if (ch.pending && ch.pending.state.n === p.ptlcState) ch.abandonPending();
     p.status = 'pending';
     delete p.ptlcState;

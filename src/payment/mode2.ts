@@ -54,6 +54,7 @@ export async function payeeRequest(
   ctx: StepContext,
 ): Promise<Step> {
   if (ch.pending) reject('a payment is already in flight on this channel');
+  ch.requireOpen();
   if (!(req.expiry > ctx.now)) reject('request expiry must be in the future');
   const next = transfer(ch.enforceable.state, ch.peer, req.amount, ch.topN + 1);
   ch.propose(next);
@@ -82,6 +83,7 @@ export async function payeeOnPrepared(
 ): Promise<Step> {
   const r = requests.get(bytesToHex(m.requestId));
   if (!r || r.status !== 'preparing' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request being prepared');
+  if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'prepared state for another channel');
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);
   // Both settlement signatures are held: B may sign update n.
@@ -94,7 +96,7 @@ export async function payeeOnPrepared(
     message: {
       type: PaymentType.M2_REQUEST, requestId: m.requestId, hub: cfg.hubKey, hubAddress: cfg.hubAddress, payeeAddress: cfg.address,
       amount: r.amount, expiry: r.expiry, channelId: ch.params.channelId, n: m.n, updateSighash: ch.updateSighash(),
-      hubChannelKey: ch.params.keys[0], hubNonce: m.updateNonce, payeeChannelKey: ch.params.keys[1], payeeUpdateSig, memo: r.memo,
+      hubChannelKey: ch.stateKey(0), hubNonce: m.updateNonce, payeeChannelKey: ch.stateKey(1), payeeUpdateSig, memo: r.memo,
     },
   });
   s.events.push({ kind: 'request_sent', offerId: r.requestId, amount: r.amount });
@@ -147,6 +149,7 @@ export async function hubOnPrepare(
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return undefined;
   if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
+  ch.requireOpen();
   if (!(m.expiry > ctx.now)) reject('request already expired');
   if (ch.pending) reject('the payee channel is busy');
   const next = decodeChannelState(m.state);
@@ -174,6 +177,8 @@ export async function hubOnPtlcAdd(
   const r = requests.get(bytesToHex(m.offerId));
   if (!r || r.status !== 'prepared') reject('no prepared request for that PTLC');
   if (!(ctx.now < r.expiry)) reject('request expired');
+  // On a closing A–S channel we could not claim the PTLC in time after revealing s_S.
+  ch.requireOpen();
   const accept = await acceptPtlc(ch, me, m, {
     amount: r.amount + fee(r.amount), point: hexToBytes(r.point, 33), minTimeout: ctx.height + ch.params.csvDelay + safetyMargin + 1,
   });

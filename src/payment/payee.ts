@@ -19,7 +19,7 @@ import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { ignored, refill, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -200,7 +200,14 @@ export class Payee {
   private async onPtlcAdd(m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>, ctx: StepContext): Promise<Step> {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
-    if (!p || p.status !== 'invoiced') return ignored(m.type, 'no invoiced offer for that PTLC');
+    // A duplicate of a PTLC we took changes nothing. Any other PTLC we will not take is
+    // refused with PTLC_FAIL (by the caller), so the hub can drop its proposed state:
+    // ignoring it (e.g. for an offer its payer voided meanwhile) would leave the hub's side
+    // of our channel pending for good, and the payer unable to cancel.
+    if (p && (p.status === 'accepted' || p.status === 'fulfilling' || p.status === 'paid')) return ignored(m.type, 'PTLC already taken');
+    if (!p || p.status !== 'invoiced')
+      reject(!p ? 'no invoiced offer for that PTLC' : p.status === 'void' ? 'the offer was voided by its payer' : `the offer is ${p.status}`);
+    this.channel.requireOpen();
     // To claim on chain B must publish update m and wait the CSV delay before settlement m
     // confirms; a timeout inside that window would let the offerer refund first.
     const minTimeout = ctx.height + Math.max(this.config.timeoutDelta, this.channel.params.csvDelay + 1);
@@ -217,7 +224,7 @@ export class Payee {
   private async onPtlcCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'accepted' && x.ptlcState === m.n);
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no accepted PTLC for that state');
     // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
     ch.receiveUpdateSig(m.updateSig);
     const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
@@ -232,7 +239,7 @@ export class Payee {
   private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no fulfilment in flight');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no fulfilment in flight');
     const ack = await ackSettle(ch, this.signer, m);
     p.status = 'paid';
     const s = step();

@@ -45,6 +45,12 @@ export interface PayerPayment {
   status: PayerStatus;
   point?: string;
   retractionSecret: string;
+  /** While cancelling: the status the cancellation started from (restored if the hub refuses it). */
+  cancelFrom?: 'proposed' | 'offered';
+  /** The hub accepted state n (UPDATE_ACCEPT) while our cancellation of a proposed payment was in flight. */
+  hubAccepted?: boolean;
+  /** The payer asked to cancel, the hub did not know the offer yet (reordered mail): cancel again once it does. */
+  cancelWanted?: boolean;
   receipt?: { invoice: string | null; secret: string; n: number; receiptError?: string };
 }
 
@@ -162,6 +168,8 @@ export class Payer {
     const p = this.payments.get(offerIdHex);
     if (!p || (p.status !== 'offered' && p.status !== 'proposed')) reject('no cancellable payment with that id');
     const ch = this.channel;
+    p.cancelFrom = p.status;
+    delete p.cancelWanted;
     const e = ch.enforceable.state;
     const next = { n: ch.topN + 1, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
     ch.propose(next);
@@ -200,7 +208,7 @@ export class Payer {
       case PaymentType.CANCEL_ACCEPT:
         return this.onCancelAccept(m);
       case PaymentType.REJECT:
-        return this.onReject(m);
+        return await this.onReject(m);
       default:
         return ignored(m.type, 'not a message for the payer');
     }
@@ -212,8 +220,19 @@ export class Payer {
   }
 
   private async onAccept(m: PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>, ctx: StepContext): Promise<Step> {
+    if (!equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'accept for another channel');
+    // Our cancellation of a proposed payment overtook the hub's accept (mail over several
+    // relays is not ordered). Remember it: if the hub refuses the cancellation because it
+    // had not seen the offer yet, we cancel again.
+    const late = this.byState(m.n, 'cancelling');
+    if (late && late.cancelFrom === 'proposed') {
+      late.hubAccepted = true;
+      return ignored(m.type, 'accept of a payment being cancelled');
+    }
     const p = this.byState(m.n, 'proposed');
-    if (!p || !equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'no proposed payment for that state');
+    if (!p) return ignored(m.type, 'no proposed payment for that state');
+    // The payer asked to cancel before the hub knew the offer: cancel now that it does.
+    if (p.cancelWanted) return this.cancel(p.offerId);
     const ch = this.channel;
     ch.receiveSettlementSig(m.settleSig);
     ch.receiveUpdateNonce(m.updateNonce);
@@ -230,7 +249,7 @@ export class Payer {
       ttlSeconds: Math.max(60, Math.ceil((p.expiry - ctx.now) / 1000)),
       message: {
         type: PaymentType.OFFER, offerId: hexToBytes(p.offerId), hub: this.config.hubKey, hubAddress: this.config.hubAddress,
-        amount: p.amount, expiry: p.expiry, n: p.n, point, updateSighash: ch.updateSighash(), payerKey: ch.params.keys[0],
+        amount: p.amount, expiry: p.expiry, n: p.n, point, updateSighash: ch.updateSighash(), payerKey: ch.stateKey(0),
         payerSig: sig.subarray(0, 64), memo: p.memo,
       },
     });
@@ -241,7 +260,10 @@ export class Payer {
   private onCompletion(m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
+    if (!equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
     if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
+    // Only an offered payment can complete (the hub bought s_A, which left in the offer).
+    if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
     // A completion can overtake our own cancellation (the hub had already bought s_A and will
     // refuse the cancel): the payment completed, so resume state n and take it.
     if (p.status === 'cancelling') this.channel.restoreOverwritten(p.n);
@@ -290,7 +312,7 @@ export class Payer {
   private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'cancelling');
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no cancellation in flight');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no cancellation in flight');
     ch.receiveSettlementSig(m.settleSig);
     ch.receiveUpdateNonce(m.updateNonce);
     const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
@@ -304,19 +326,43 @@ export class Payer {
     return s;
   }
 
-  private onReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+  /**
+   * A REJECT of our proposal or of our cancellation. Mail may arrive in any
+   * order, so every combination is defined:
+   * - the proposal refused (fee, expiry, state): the payment fails and the
+   *   channel drops state n, and our cancellation state too if one is in flight;
+   * - the cancellation refused while the payment was offered: the hub already
+   *   extended the PTLC, the payment goes on (state n resumes);
+   * - the cancellation refused while the payment was only proposed: the hub
+   *   had not seen the proposal yet. State n resumes, and we cancel again as
+   *   soon as the hub has accepted it (at once if its accept already came).
+   * The numbers of dropped states are never used again.
+   */
+  private async onReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Promise<Step> {
     const id = bytesToHex(m.ref);
     const p = this.payments.get(id);
     const s = step();
     if (!p) return ignored(m.type, 'reject for an unknown payment');
-    if (p.status === 'proposed') {
-      // The hub refused the proposal itself (fee, expiry, state): drop state n.
+    const ch = this.channel;
+    if (m.refType === PaymentType.UPDATE_PROPOSE && (p.status === 'proposed' || (p.status === 'cancelling' && p.cancelFrom === 'proposed'))) {
+      if (p.status === 'cancelling' && ch.overwritten?.state.n === p.n) ch.abandonPending(); // our cancellation state
+      if (ch.pending?.state.n === p.n) ch.abandonPending(); // state n
       p.status = 'failed';
-      if (this.channel.pending?.state.n === p.n) this.channel.abandonPending();
-    } else if (p.status === 'cancelling') {
-      // The hub already extended the PTLC: the payment goes on; drop our pending n+1.
-      p.status = 'offered';
-      this.channel.restoreOverwritten(p.n);
+    } else if (m.refType === PaymentType.CANCEL_PROPOSE && p.status === 'cancelling') {
+      ch.restoreOverwritten(p.n);
+      if (p.cancelFrom === 'proposed') {
+        p.status = 'proposed';
+        if (p.hubAccepted) {
+          s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
+          const again = await this.cancel(p.offerId);
+          return { send: again.send, retract: again.retract, events: [...s.events, ...again.events] };
+        }
+        p.cancelWanted = true;
+      } else {
+        p.status = 'offered';
+      }
+    } else {
+      return ignored(m.type, 'reject for nothing in flight');
     }
     s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
     return s;

@@ -69,7 +69,7 @@ export function checkFulfil(ch: Channel, m: PaymentMessageOf<typeof PaymentType.
   if (!sameState(next, expected)) reject('fulfilled state does not pay exactly the PTLC to the receiver', ErrorCode.CHANNEL_INVARIANT);
   // Checked here, before the caller acts on the secret (e.g. the hub signs with a nonce it
   // can never use again): the message is whole or it changes nothing.
-  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.params.keys[ch.peer]))
+  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.stateKey(ch.peer)))
     reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
 }
 

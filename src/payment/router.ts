@@ -148,7 +148,8 @@ export class Router {
     if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
     const id = bytesToHex(m.offerId);
     if (this.payments.has(id)) return ignored(m.type, 'invoice already forwarded');
-    this.down(m.payeeChannel, from);
+    this.down(m.payeeChannel, from).channel.requireOpen();
+    this.upstream.channel.requireOpen();
     // Our own invoice to the hub, for the same offer and point; the payee's receipt passes through.
     const fields: InvoiceFields = {
       offerId: m.offerId, point: m.point, amount: m.amount, expiry: m.expiry, payeeChannel: this.upstream.channel.params.channelId,
@@ -178,6 +179,7 @@ export class Router {
     const p = this.payments.get(bytesToHex(m.offerId));
     if (!p || p.status !== 'forwarded') return ignored(m.type, 'no forwarded invoice for that PTLC');
     const up = this.upstream.channel;
+    up.requireOpen();
     // Enough time for the payee's delta plus ours, and beyond our channel's CSV delay (on-chain claim).
     const minTimeout = ctx.height + Math.max(p.downDelta + this.config.cltvDelta, up.params.csvDelay + 1);
     const accept = await acceptPtlc(up, this.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
@@ -192,7 +194,7 @@ export class Router {
   private async onCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'accepted');
     const up = this.upstream.channel;
-    if (!p || !up.pending || up.pending.state.n !== m.n) return ignored(m.type, 'no accepted PTLC for that state');
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no accepted PTLC for that state');
     up.receiveUpdateSig(m.updateSig); // the incoming PTLC is now enforceable by us
     const d = this.downstream.get(p.downChannel)!;
     // Our own tweak: the payee's hop sees T + r₂·G, the hub's hop T + r₁·G.
@@ -222,7 +224,7 @@ export class Router {
   private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'committed') return ignored(m.type, 'no committed PTLC for that offer');
+    if (!p || p.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
     const outTweak = hexToBytes(p.outTweak!, 32);
     checkFulfil(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
     const t = untweakSecret(m.secret, outTweak);
@@ -245,7 +247,7 @@ export class Router {
   private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
     const up = this.upstream.channel;
-    if (!p || !up.pending || up.pending.state.n !== m.n) return ignored(m.type, 'no fulfilment in flight');
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no fulfilment in flight');
     const ack = await ackSettle(up, this.signer, m);
     p.status = 'settled';
     const s = step();
@@ -257,9 +259,9 @@ export class Router {
   private onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'extended') return ignored(m.type, 'no extended PTLC to fail');
-    // The payee refused before co-signing: drop the downstream state. The upstream PTLC is
-    // committed and resolves by its timeout (failing it back off chain is future work).
+    if (!p || p.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
+    // The payee refused before co-signing: drop the downstream state (its number stays used).
+    // The upstream PTLC is committed and resolves by its timeout (failing it back off chain is future work).
     d.channel.abandonPending();
     p.status = 'failed';
     const s = step();

@@ -3,10 +3,11 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { MemoryNonceStore } from '../../src/crypto/nonce.js';
+import { MemoryNonceStore, signWithCommittedNonce } from '../../src/crypto/nonce.js';
 import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { Channel } from '../../src/channel/channel.js';
 import { openChannelPair } from '../../src/channel/open.js';
+import { signSettlement as signSettlementTx, stateSecretKey } from '../../src/channel/txs.js';
 import {
   addPtlc, capacity, checkPtlcTimelock, checkState, checkTransition, resolvePtlc, transfer, validateParams, type ChannelParams,
 } from '../../src/channel/state.js';
@@ -97,7 +98,8 @@ t('the state machine refuses unsafe orders, forged signatures, old states and no
   // No update signature before both settlement signatures are held.
   await rejectsCode(a.signUpdate(na, sk0), ErrorCode.CHANNEL_INVARIANT);
   // A settlement signature by the wrong key, or for another state, is refused.
-  const forged = b.signSettlement(sk0);
+  throwsCode(() => b.signSettlement(sk0), ErrorCode.CHANNEL_INVARIANT); // not b's key
+  const forged = signSettlementTx(p, next, sk0); // a's own key, posing as b
   throwsCode(() => a.receiveSettlementSig(forged), ErrorCode.INVALID_SIGNATURE);
   b.receiveSettlementSig(a.signSettlement(sk0));
   a.receiveSettlementSig(b.signSettlement(sk1));
@@ -105,7 +107,10 @@ t('the state machine refuses unsafe orders, forged signatures, old states and no
   a.receiveUpdateNonce(await b.commitUpdateNonce(nb, sk1));
   throwsCode(() => a.receiveUpdateNonce(new Uint8Array(32).fill(1)), ErrorCode.CHANNEL_INVARIANT); // nonce swap
   const ua = await a.signUpdate(na, sk0);
-  await rejectsCode(a.signUpdate(na, sk0), ErrorCode.NONCE_REUSE); // a nonce signs once
+  // The nonce is bound to update 1's sighash: signing it again gives the same signature, and
+  // the nonce signs nothing else.
+  assert.equal(await a.signUpdate(na, sk0), ua);
+  await rejectsCode(signWithCommittedNonce(na, a.requirePending().myNonceId!, stateSecretKey(p, sk0), new Uint8Array(32).fill(7)), ErrorCode.NONCE_REUSE);
   const ub = await b.signUpdate(nb, sk1);
   const bad = ub.slice();
   bad[40]! ^= 1;

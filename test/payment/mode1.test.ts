@@ -4,6 +4,7 @@ import { PaymentType } from '../../protocol/payment.js';
 import { ErrorCode, LnMailboxError } from '../../protocol/errors.js';
 import { signWithCommittedNonce } from '../../src/crypto/nonce.js';
 import { makeWorld, post, run, deliverOne, kinds, hex, type World } from './fixture.js';
+import { stateSecretKey } from '../../src/channel/txs.js';
 import { rejectsCode } from '../helpers.js';
 
 const t = suite('payment/mode1');
@@ -176,15 +177,15 @@ t('cancellation after the PTLC is extended is refused and the payment completes'
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
 });
 
-t('a committed nonce can never sign twice', async () => {
+t('a committed nonce signs one message only: its own update, always with the same signature', async () => {
   const w = await makeWorld();
   await startPayment(w);
   await run(w, ['A', 'S']);
-  // A's update nonce for state 1 was used for the offer's s_A: a second signature is impossible.
+  // A's update nonce for state 1 was used for the offer's s_A: it can sign nothing else.
   const id = w.payer.channel.pending!.myNonceId!;
   assert.ok(id.startsWith(`upd:${hex(w.asParams.channelId)}:1:0:`));
-  await rejectsCode(signWithCommittedNonce(w.A.nonces, id, w.A.chSk, new Uint8Array(32)), ErrorCode.NONCE_REUSE);
-  await rejectsCode(w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), ErrorCode.NONCE_REUSE);
+  await rejectsCode(signWithCommittedNonce(w.A.nonces, id, stateSecretKey(w.asParams, w.A.chSk), new Uint8Array(32)), ErrorCode.NONCE_REUSE);
+  assert.equal(await w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), w.payer.channel.pending!.updateSigs[0]);
 });
 
 t('only one payment in flight; messages from strangers are refused', async () => {
@@ -206,7 +207,10 @@ t('after a refused cancellation the payment completes and the next payment works
   const second = await startPayment(w);
   await run(w);
   assert.is(w.payer.payments.get(second)!.status, 'completed');
-  assert.is(w.payer.channel.enforceable.state.n, 2, 'state 2 (the number of the refused cancellation) was re-proposed with a fresh nonce');
+  // State 2 was the refused cancellation: A released a settlement signature for it, so the
+  // number is never signed again; the next payment is state 3.
+  assert.is(w.payer.channel.enforceable.state.n, 3, 'state numbers are never reused');
+  assert.is(w.hub.peers.get(hex(w.asParams.channelId))!.channel.enforceable.state.n, 3);
 });
 
 t('a proposal the hub refuses frees the channel', async () => {
