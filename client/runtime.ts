@@ -17,7 +17,7 @@ import { bytesToHex, hexToBytes, utf8 } from '../protocol/bytes.js';
 import { isLnMailboxError, type LnMailboxError } from '../protocol/errors.js';
 import { decodePayment, encodePayment } from '../protocol/payment.js';
 import { open, seal } from '../protocol/seal.js';
-import type { PaymentEvent, Step, StepContext, Incoming } from '../src/payment/types.js';
+import { isLocalFault, type PaymentEvent, type Step, type StepContext, type Incoming } from '../src/payment/types.js';
 import { TypedEmitter } from './events.js';
 import type { Kv, KvOp } from './kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from './mailbox-client.js';
@@ -172,8 +172,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     try {
       step = await this.atomically((engine) => engine.handle(inc, this.ctx()));
     } catch (e) {
-      if (!isLnMailboxError(e)) throw e; // a bug: do not ack, let it be redelivered
-      this.emit('error', e);
+      // A bug or our own store failing: do not ack, let it be redelivered.
+      if (isLocalFault(e)) throw e;
+      this.emit('error', e as LnMailboxError);
       return;
     }
     await this.persist(step);

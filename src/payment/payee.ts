@@ -19,7 +19,7 @@ import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext } from './types.js';
+import { allOrNothing, ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -104,7 +104,7 @@ export class Payee {
     ctx: StepContext,
   ): Promise<{ requestId: string; step: Step }> {
     const requestId = req.requestId ?? randomBytes(32);
-    const s = await payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx);
+    const s = await allOrNothing(this, () => payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx));
     return { requestId: bytesToHex(requestId), step: s };
   }
 
@@ -139,7 +139,8 @@ export class Payee {
       }
     } catch (e) {
       this.restore(before); // a refused message changes nothing
-      if (!isLnMailboxError(e) || m.type === PaymentType.OFFER) throw e;
+      // Our own fault (a full disk) is not the peer's: no answer, the message is handled again later.
+      if (isLocalFault(e) || !isLnMailboxError(e) || m.type === PaymentType.OFFER) throw e;
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
       if (m.type === PaymentType.PTLC_ADD) {

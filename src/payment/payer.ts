@@ -27,7 +27,7 @@ import { Channel, type ChannelJson } from '../channel/channel.js';
 import { transfer } from '../channel/state.js';
 import { payerOnAccept, payerOnFulfil, payerOnRequest, payerPayRequest, type PayerRequest } from './mode2.js';
 import type { Signer } from './ptlc.js';
-import { COMPLETION_TTL_SECONDS, ignored, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, allOrNothing, ignored, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -118,6 +118,10 @@ export class Payer {
    * payee's state. The payee may be offline.
    */
   async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
+    return allOrNothing(this, () => this.#payRequest(requestId, fee, ctx));
+  }
+
+  async #payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
     const r = this.requests.get(requestId);
     if (!r) reject('unknown request');
     const add = await payerPayRequest(this.channel, this.signer, r, fee, ctx);
@@ -128,6 +132,11 @@ export class Payer {
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
   async pay(req: PayRequest, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+    return allOrNothing(this, () => this.#pay(req, ctx));
+  }
+
+  async #pay(req: PayRequest, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+    this.channel.requireOpen();
     if (this.channel.pending) reject('a payment is already in flight on this channel');
     if (!(req.expiry > ctx.now)) reject('offer expiry must be in the future');
     const ch = this.channel;
@@ -165,6 +174,10 @@ export class Payer {
 
   /** Cancels an offered payment that the hub has not yet extended to the payee. */
   async cancel(offerIdHex: string): Promise<Step> {
+    return allOrNothing(this, () => this.#cancel(offerIdHex));
+  }
+
+  async #cancel(offerIdHex: string): Promise<Step> {
     const p = this.payments.get(offerIdHex);
     if (!p || (p.status !== 'offered' && p.status !== 'proposed')) reject('no cancellable payment with that id');
     const ch = this.channel;
@@ -188,8 +201,12 @@ export class Payer {
     return s;
   }
 
-  /** Handles one message from the hub. Unexpected or duplicate messages change nothing. */
-  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+  /** Handles one message from the hub, all or nothing. Unexpected or duplicate messages change nothing. */
+  handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    return allOrNothing(this, () => this.#handle(inc, ctx));
+  }
+
+  async #handle(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     // A payee's pre-signed request (mode 2) may come from anyone; all else from our hub.
     if (m.type === PaymentType.M2_REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
@@ -232,7 +249,7 @@ export class Payer {
     const p = this.byState(m.n, 'proposed');
     if (!p) return ignored(m.type, 'no proposed payment for that state');
     // The payer asked to cancel before the hub knew the offer: cancel now that it does.
-    if (p.cancelWanted) return this.cancel(p.offerId);
+    if (p.cancelWanted) return this.#cancel(p.offerId);
     const ch = this.channel;
     ch.receiveSettlementSig(m.settleSig);
     ch.receiveUpdateNonce(m.updateNonce);
@@ -354,7 +371,7 @@ export class Payer {
         p.status = 'proposed';
         if (p.hubAccepted) {
           s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
-          const again = await this.cancel(p.offerId);
+          const again = await this.#cancel(p.offerId);
           return { send: again.send, retract: again.retract, events: [...s.events, ...again.events] };
         }
         p.cancelWanted = true;

@@ -6,7 +6,7 @@
  * @module
  */
 import { bytesToHex, equalBytes } from '../../protocol/bytes.js';
-import { ErrorCode, fail, type ErrorCode as Code } from '../../protocol/errors.js';
+import { ErrorCode, fail, isLnMailboxError, type ErrorCode as Code } from '../../protocol/errors.js';
 import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
 
 /** TTL asked for envelopes a party may collect much later, e.g. a COMPLETION (30 days; relays clamp it). */
@@ -91,6 +91,39 @@ export interface Incoming {
 export function refill<V>(map: Map<string, V>, obj: Record<string, V> | undefined): void {
   map.clear();
   for (const [k, v] of Object.entries(obj ?? {})) map.set(k, structuredClone(v));
+}
+
+/**
+ * True for an error that is our own local fault, not the peer's: a store
+ * that is down or full (STORE_UNAVAILABLE) or a bug (not an LnMailboxError).
+ * A step that fails with one is not answered (a REJECT would tell the peer
+ * its message is wrong, and fail a good payment); the message stays
+ * unacknowledged and is handled again later.
+ */
+export function isLocalFault(e: unknown): boolean {
+  return !isLnMailboxError(e) || e.code === ErrorCode.STORE_UNAVAILABLE;
+}
+
+/** What {@link allOrNothing} needs of an engine: a snapshot and a way back to it. */
+export interface Snapshots<J> {
+  toJSON(): J;
+  restore(j: J): void;
+}
+
+/**
+ * Runs one engine step all or nothing: if `fn` throws, the engine is put
+ * back exactly as it was before (its channels, payments and requests), and
+ * the error is rethrown. Nonces committed meanwhile stay in the nonce store;
+ * they are bound to one message each, so a replayed step is safe.
+ */
+export async function allOrNothing<J, T>(engine: Snapshots<J>, fn: () => Promise<T>): Promise<T> {
+  const before = structuredClone(engine.toJSON());
+  try {
+    return await fn();
+  } catch (e) {
+    engine.restore(before);
+    throw e;
+  }
 }
 
 /** An empty step. */

@@ -261,11 +261,17 @@ t('a step that fails half-way leaves the engine exactly as before (the store fai
   w.S.nonces.put = async () => {
     throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'disk full');
   };
-  await deliverOne(w, (to) => to === 'S'); // S proposes S–B state 1, then cannot commit its nonce
+  const invoice = w.queue.find((q) => q.out.message.type === PaymentType.INVOICE)!;
+  // S proposes S–B state 1, then cannot commit its nonce: its own fault, so no REJECT goes to
+  // B (the invoice is fine); the message stays unacknowledged for a later try.
+  await rejectsCode(deliverOne(w, (to) => to === 'S'), ErrorCode.STORE_UNAVAILABLE);
   w.S.nonces.put = put;
-  assert.ok(w.events.some((e) => e.kind === 'rejected' && e.code === ErrorCode.STORE_UNAVAILABLE));
+  assert.not.ok(w.queue.some((q) => q.out.message.type === PaymentType.REJECT || q.out.message.type === PaymentType.PTLC_ADD));
   assert.is(JSON.stringify(w.hub.toJSON()), before, 'no half-made PTLC state, payment still pending');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  w.queue.unshift(invoice); // redelivered once the disk has room again
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 });
 
 t('a completion that overtakes the payer\'s own cancellation completes the payment', async () => {
