@@ -46,3 +46,47 @@ export function enforceLatestOverOld(chain: ChainModel, p: ChannelParams, old: S
   assert.equal(paid, latest.state.balances.filter((b) => b > 0));
   return sNew.tx;
 }
+
+/** Publishes `rec`'s update on a fresh funding output and settles it after the CSV delay; returns the two balance outputs paid. */
+export function settleOnChain(p: ChannelParams, rec: StateRecord, h = 101): number[] {
+  const chain = new ChainModel();
+  const ep = eltooParams(p);
+  const f = fundingOutput(ep);
+  const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(h - 1));
+  const u = publishUpdate(chain, p, rec, { kind: 'funding', outpoint: funding }, h);
+  const st = buildSettlementTx(ep, settlementSpec(p, rec.state), out0(u), sigs(rec, 'settleSigs'));
+  chain.submit(st.tx, at(h + p.csvDelay));
+  return st.tx.outputs.slice(0, 2).map((o) => Number(o.amount));
+}
+
+/**
+ * A settlement `harvested` by an attacker (both settlement signatures of its
+ * state n, kept from a refused or failed negotiation) must not spend the
+ * update of any fully signed record in `published` (the states the victim
+ * went on to sign): each update goes on chain on the funding output and the
+ * harvested settlement is tried after the CSV delay. On failure the message
+ * says what the harvested settlement would have paid.
+ */
+export function assertHarvestDead(p: ChannelParams, harvested: StateRecord, published: StateRecord[], h = 101): void {
+  assert.ok(published.length > 0, 'nothing to publish');
+  for (const rec of published) {
+    const chain = new ChainModel();
+    const ep = eltooParams(p);
+    const f = fundingOutput(ep);
+    const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(h - 1));
+    const u = publishUpdate(chain, p, rec, { kind: 'funding', outpoint: funding }, h);
+    let paid: number[] | undefined;
+    try {
+      const st = buildSettlementTx(ep, settlementSpec(p, harvested.state), out0(u), sigs(harvested, 'settleSigs'));
+      chain.submit(st.tx, at(h + p.csvDelay));
+      paid = st.tx.outputs.map((o) => Number(o.amount));
+    } catch {
+      // refused: the harvested settlement does not fit this update
+    }
+    assert.is(
+      paid, undefined,
+      `the harvested settlement of state ${harvested.state.n} ${JSON.stringify(harvested.state.balances)} spends update ${rec.state.n} ` +
+        `${JSON.stringify(rec.state.balances)} (ptlcs ${rec.state.ptlcs.map((x) => x.amount).join(',') || 'none'}): pays ${JSON.stringify(paid)}`,
+    );
+  }
+}

@@ -8,14 +8,75 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex } from '../../protocol/bytes.js';
-import { decodePayment, encodePayment, type PaymentMessage } from '../../protocol/payment.js';
+import { decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { ErrorCode, LnMailboxError } from '../../protocol/errors.js';
 import { MemoryNonceStore } from '../../src/crypto/nonce.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import type { ChannelParams } from '../../src/channel/state.js';
 import { Payer } from '../../src/payment/payer.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payee } from '../../src/payment/payee.js';
+import { Router } from '../../src/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../src/payment/types.js';
+
+/**
+ * Fault injection for a store: `store` forwards every method call to the
+ * wrapped object; once armed with `k`, the k-th method call (counting any
+ * method, whatever its name) throws STORE_UNAVAILABLE ('disk full'), either
+ * instead of the call ('before': nothing written) or after it went through
+ * ('after': e.g. the nonce is burned but the caller sees a failure).
+ */
+export interface Faults<T extends object> {
+  store: T;
+  arm(k: number, when?: 'before' | 'after'): void;
+  disarm(): void;
+  /** Method calls counted since the last arm. */
+  readonly calls: number;
+  /** True once the armed fault has fired. */
+  readonly fired: boolean;
+}
+
+export function faultyStore<T extends object>(inner: T): Faults<T> {
+  let armed: { k: number; when: 'before' | 'after' } | undefined;
+  let calls = 0;
+  let fired = false;
+  const boom = () => new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'disk full');
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (!armed) return (v as (...a: unknown[]) => unknown).apply(target, args);
+        const hit = ++calls === armed.k;
+        if (hit && armed.when === 'before') {
+          fired = true;
+          throw boom();
+        }
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        if (!hit) return r;
+        fired = true;
+        return Promise.resolve(r).then(() => Promise.reject(boom()));
+      };
+    },
+  });
+  return {
+    store,
+    arm(k, when = 'before') {
+      armed = { k, when };
+      calls = 0;
+      fired = false;
+    },
+    disarm() {
+      armed = undefined;
+    },
+    get calls() {
+      return calls;
+    },
+    get fired() {
+      return fired;
+    },
+  };
+}
 
 export interface Party {
   idSk: Uint8Array;
@@ -24,14 +85,17 @@ export interface Party {
   chPk: Uint8Array;
   address: string;
   nonces: MemoryNonceStore;
+  /** Fault injection on `nonces` (disarmed: a plain pass-through). */
+  faults: Faults<MemoryNonceStore>;
 }
 
 export function party(relay: string): Party {
   const idSk = schnorr.utils.randomSecretKey();
   const chSk = schnorr.utils.randomSecretKey();
   const idPk = schnorr.getPublicKey(idSk);
+  const faults = faultyStore(new MemoryNonceStore());
   return {
-    idSk, idPk, chSk, chPk: schnorr.getPublicKey(chSk), nonces: new MemoryNonceStore(),
+    idSk, idPk, chSk, chPk: schnorr.getPublicKey(chSk), nonces: faults.store, faults,
     address: encodeMailboxAddress({ publicKey: idPk, relays: [relay] }),
   };
 }
@@ -90,17 +154,39 @@ function roleOf(w: World, address: string): 'A' | 'S' | 'B' {
   throw new Error(`unknown address ${address}`);
 }
 
+/** The recipient role of a queued message. */
+export function recipient(w: World, q: { out: Outbound }): 'A' | 'S' | 'B' {
+  return roleOf(w, q.out.to);
+}
+
+/**
+ * Hands queued message `i` to its recipient's engine through the wire codec
+ * and returns the step without posting it (or the error the engine threw).
+ * The message is taken off the queue and logged.
+ */
+export async function handleQueued(
+  w: World, i: number,
+): Promise<{ item: { from: 'A' | 'S' | 'B'; out: Outbound }; to: 'A' | 'S' | 'B'; step?: Step; error?: unknown }> {
+  const [item] = w.queue.splice(i, 1) as [{ from: 'A' | 'S' | 'B'; out: Outbound }];
+  const to = roleOf(w, item.out.to);
+  const wire = decodePayment(item.out.message.type, encodePayment(item.out.message));
+  w.log.push({ from: item.from, to, message: wire });
+  const inc = { from: w[item.from].idPk, message: wire };
+  const engine = to === 'A' ? w.payer : to === 'S' ? w.hub : w.payee;
+  try {
+    return { item, to, step: await engine.handle(inc, w.ctx) };
+  } catch (error) {
+    return { item, to, error };
+  }
+}
+
 /** Delivers one queued message through the wire codec to its recipient's engine. */
 export async function deliverOne(w: World, filter: (to: 'A' | 'S' | 'B') => boolean = () => true): Promise<boolean> {
   const i = w.queue.findIndex((q) => filter(roleOf(w, q.out.to)));
   if (i < 0) return false;
-  const [{ from, out }] = w.queue.splice(i, 1) as [{ from: 'A' | 'S' | 'B'; out: Outbound }];
-  const to = roleOf(w, out.to);
-  const wire = decodePayment(out.message.type, encodePayment(out.message));
-  w.log.push({ from, to, message: wire });
-  const inc = { from: w[from].idPk, message: wire };
-  const engine = to === 'A' ? w.payer : to === 'S' ? w.hub : w.payee;
-  post(w, to, await engine.handle(inc, w.ctx));
+  const r = await handleQueued(w, i);
+  if (r.error !== undefined) throw r.error;
+  post(w, r.to, r.step!);
   return true;
 }
 
@@ -112,3 +198,125 @@ export async function run(w: World, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B'
 
 export const kinds = (w: World) => w.events.map((e) => e.kind);
 export const hex = bytesToHex;
+
+/** Roles of the router world: payer A, hub S, router P, payees B and C behind P. */
+export type HopRole = 'A' | 'S' | 'P' | 'B' | 'C';
+
+/**
+ * The privacy-hop world S→P→B: A–S, S–P (P party 1) and P–B, P–C (P party 0).
+ * Messages go through the wire codec; `run` delivers in FIFO order until the
+ * queue is empty (or only messages for roles outside `online` are left).
+ */
+export async function hopWorld() {
+  const relay = 'http://127.0.0.1:1';
+  const A = party(relay), S = party(relay), P = party(relay), B = party(relay), C = party(relay);
+  const as = channelParams(A.chPk, S.chPk, { csvDelay: 288 });
+  const sp = channelParams(S.chPk, P.chPk, { csvDelay: 24 });
+  const pb = channelParams(P.chPk, B.chPk, { csvDelay: 12 });
+  const pc = channelParams(P.chPk, C.chPk, { csvDelay: 12 });
+  const [aV, sA] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
+  const [sP, pS] = await openChannelPair(sp, [700_000, 299_000], S.chSk, P.chSk, S.nonces, P.nonces);
+  const [pB, bV] = await openChannelPair(pb, [800_000, 199_000], P.chSk, B.chSk, P.nonces, B.nonces);
+  const [pC, cV] = await openChannelPair(pc, [800_000, 199_000], P.chSk, C.chSk, P.nonces, C.nonces);
+  const payee = (X: Party, view: typeof bV) =>
+    new Payee({ identityKey: X.idSk, address: X.address, channelKey: X.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk], timeoutDelta: 20, invoiceTtlMs: 3_600_000 }, view, X.nonces);
+  const engines = {
+    A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
+    S: new Hub(
+      { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
+      [{ channel: sA, peerKey: A.idPk, peerAddress: A.address }, { channel: sP, peerKey: P.idPk, peerAddress: P.address }], S.nonces,
+    ),
+    P: new Router({ identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
+      { channel: pS, peerKey: S.idPk, peerAddress: S.address },
+      [{ channel: pB, peerKey: B.idPk, peerAddress: B.address }, { channel: pC, peerKey: C.idPk, peerAddress: C.address }], P.nonces),
+    B: payee(B, bV),
+    C: payee(C, cV),
+  };
+  const parties: Record<HopRole, Party> = { A, S, P, B, C };
+  const ctx = { now: 1_700_000_000_000, height: 800_000 };
+  const queue: { from: HopRole; to: HopRole; message: PaymentMessage }[] = [];
+  const seen: Record<HopRole, PaymentMessage[]> = { A: [], S: [], P: [], B: [], C: [] };
+  const events: Record<HopRole, PaymentEvent[]> = { A: [], S: [], P: [], B: [], C: [] };
+  const roleOf = (addr: string) => (Object.keys(parties) as HopRole[]).find((r) => parties[r].address === addr)!;
+  const post = (from: HopRole, s: Step) => {
+    for (const o of s.send) queue.push({ from, to: roleOf(o.to), message: o.message });
+    events[from].push(...s.events);
+  };
+  /** Delivers `message` from `from` to `to` now (not queued), through the wire codec. */
+  const deliver = async (from: HopRole, to: HopRole, message: PaymentMessage) => {
+    const msg = decodePayment(message.type, encodePayment(message));
+    seen[to].push(msg);
+    post(to, await engines[to].handle({ from: parties[from].idPk, message: msg }, ctx));
+  };
+  const run = async (online: HopRole[] = ['A', 'S', 'P', 'B', 'C']) => {
+    for (let i = 0; i < 500; i++) {
+      const j = queue.findIndex((q) => online.includes(q.to));
+      if (j < 0) return;
+      const [q] = queue.splice(j, 1);
+      await deliver(q!.from, q!.to, q!.message);
+    }
+    throw new Error('message loop did not settle');
+  };
+  return { engines, parties, ctx, post, deliver, run, queue, seen, events, as, sp, pb, pc };
+}
+export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
+
+/** A starts a mode 1 payment of `amount` (plus the hub's fee) to B; returns the offer id. */
+export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number } = {}): Promise<string> {
+  const { offerId, step } = await w.payer.pay(
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? w.hub.feeFor(amount), expiry: over.expiry ?? w.ctx.now + 3_600_000 },
+    w.ctx,
+  );
+  post(w, 'A', step);
+  return offerId;
+}
+
+/** The hub's view of the A–S and S–B channels. */
+export const hubAS = (w: World) => w.hub.peers.get(bytesToHex(w.asParams.channelId))!.channel;
+export const hubSB = (w: World) => w.hub.peers.get(bytesToHex(w.sbParams.channelId))!.channel;
+
+/**
+ * Every BIP340 signature carried by a message of `msgs` or held in a state
+ * record of `records`, grouped by nonce (R.x): a nonce that appears with two
+ * different s values signed two different messages (the key is then lost).
+ * Returns the reused nonces (hex).
+ */
+export function reusedNonces(msgs: unknown[], records: unknown[] = []): string[] {
+  const byR = new Map<string, Set<string>>();
+  const visit = (v: unknown, name: string): void => {
+    if (v instanceof Uint8Array) {
+      if (/sig/i.test(name) && (v.length === 64 || v.length === 65)) {
+        const R = bytesToHex(v.subarray(0, 32));
+        if (!byR.has(R)) byR.set(R, new Set());
+        byR.get(R)!.add(bytesToHex(v.subarray(32, 64)));
+      }
+      return;
+    }
+    if (typeof v === 'string' && /sig/i.test(name) && /^[0-9a-f]{128,130}$/.test(v)) {
+      visit(Uint8Array.from(v.slice(0, 128).match(/../g)!.map((x) => parseInt(x, 16))), name);
+      return;
+    }
+    if (Array.isArray(v)) v.forEach((x) => visit(x, name));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) visit(x, k);
+  };
+  msgs.forEach((m) => visit(m, ''));
+  records.forEach((r) => visit(r, ''));
+  return [...byR].filter(([, s]) => s.size > 1).map(([R]) => R);
+}
+
+/** The paths at which two JSON-safe values differ (at most `max`), for short failure messages. */
+export function jsonDiff(a: unknown, b: unknown, path = '$', out: string[] = [], max = 8): string[] {
+  if (out.length >= max) return out;
+  if (a === b) return out;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out, max);
+    return out;
+  }
+  const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v).slice(0, 40));
+  out.push(`${path}: ${show(a)} → ${show(b)}`);
+  return out;
+}
+
+/** The name of a payment message type number (for failure messages). */
+export const typeName = (n: number): string => Object.entries(PaymentType).find(([, v]) => v === n)?.[0] ?? String(n);

@@ -1,0 +1,197 @@
+/**
+ * Messages must be bound to the channel and party they belong to, and every
+ * message that can overtake another must leave a way forward:
+ * - a PTLC_FAIL (or any channel message) naming a channel other than the
+ *   payment's is refused or ignored and changes nothing;
+ * - an OFFER_VOID that overtakes the hub's PTLC_ADD makes the payee answer
+ *   PTLC_FAIL, so the hub and then the payer can free their channels;
+ * - a lost COMPLETION is re-sent when the payer, having heard nothing, cancels.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
+import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import {
+  deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, type World,
+} from './fixture.js';
+
+const t = suite('payment/attacks-binding');
+
+const snapshot = (w: World) => JSON.parse(JSON.stringify(w.hub.toJSON())) as unknown;
+
+/** Hands `message` from `from` straight to the hub and asserts that the hub's state did not change. */
+async function hubUnchanged(w: World, from: 'A' | 'B', message: PaymentMessage, label: string) {
+  const before = snapshot(w);
+  try {
+    await w.hub.handle({ from: w[from].idPk, message }, w.ctx);
+  } catch {
+    // a refusal by throwing is fine too
+  }
+  assert.equal(jsonDiff(before, snapshot(w)), [], `${label}: the hub's state changed`);
+}
+
+t('a payer\'s PTLC_FAIL naming its own channel, after the hub extended the PTLC to the payee, changes nothing', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']); // invoice
+  await run(w, ['S']); // the PTLC to B is extended: S–B state 1 pending, A–S state 1 pending
+  assert.is(w.hub.payments.get(offerId)!.status, 'extended');
+  // Today: the hub drops its A–S pending state (the numbers line up), and ignores B's PTLC_ACCEPT.
+  await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), reason: 'x' }, 'PTLC_FAIL on A–S');
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  assert.is(hubSB(w).pending, undefined);
+  assert.is(w.payee.channel.pending, undefined);
+  assert.equal(hubAS(w).enforceable.state, w.payer.channel.enforceable.state);
+});
+
+/** The other channel of the hub and its peer: messages re-addressed to it. */
+function swapped(w: World, m: PaymentMessage): { from: 'A' | 'B'; message: PaymentMessage } | undefined {
+  if (!('channelId' in m)) return undefined;
+  const onAS = bytesToHex(m.channelId) === bytesToHex(w.asParams.channelId);
+  return { from: onAS ? 'B' : 'A', message: { ...m, channelId: onAS ? w.sbParams.channelId : w.asParams.channelId } as PaymentMessage };
+}
+
+/**
+ * Runs an honest flow; before every message the hub receives, a peer sends
+ * (1) a PTLC_FAIL naming its own channel for every payment and request id in
+ * play that does not belong to that channel, and (2) the genuine message
+ * re-addressed to the other channel, from that channel's peer. None may change
+ * the hub's state; the honest flow then completes.
+ */
+async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B']) {
+  for (let i = 0; i < 500; i++) {
+    const at = w.queue.findIndex((x) => online.includes(recipient(w, x)));
+    if (at < 0) return;
+    const q = w.queue[at]!;
+    if (recipient(w, q) === 'S') {
+      for (const id of ids()) {
+        const p = w.hub.payments.get(id);
+        const r = w.hub.requests.get(id);
+        // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
+        // channel is never the one a mode 2 PTLC from the payer comes over.
+        if (p) await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(A–S, ${p.status})`);
+        if (r) await hubUnchanged(w, 'B', { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(S–B, ${r.status})`);
+      }
+      const s = swapped(w, q.out.message);
+      if (s) await hubUnchanged(w, s.from, s.message, `step ${i}: message type ${q.out.message.type} re-addressed`);
+    }
+    const r = await handleQueued(w, at);
+    if (r.error !== undefined) throw r.error;
+    post(w, r.to, r.step!);
+  }
+}
+
+t('mode 1: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await sweep(w, () => [offerId]);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  assert.equal(w.payee.channel.enforceable.state.balances, [650_000, 349_000]);
+  // A cancelled payment: CANCEL_PROPOSE / CANCEL_COMMIT re-addressed to S–B by the payee change nothing either.
+  const cancelled = await startPayment(w, 1_000);
+  await sweep(w, () => [cancelled, offerId], ['A', 'S']); // B offline: the offer waits
+  post(w, 'A', await w.payer.cancel(cancelled));
+  await sweep(w, () => [cancelled, offerId]);
+  assert.is(w.payer.payments.get(cancelled)!.status, 'cancelled');
+  assert.is(w.hub.payments.get(cancelled)!.status, 'cancelled');
+  assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
+});
+
+t('mode 2: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
+  const w = await makeWorld();
+  const amount = 30_000;
+  const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  post(w, 'B', step);
+  await sweep(w, () => [requestId]);
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(amount), w.ctx));
+  await sweep(w, () => [requestId]);
+  assert.is(w.payer.requests.get(requestId)!.status, 'completed');
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
+  assert.equal(w.payee.channel.enforceable.state.balances, [670_000, 329_000]);
+});
+
+t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the PTLC extended to the payee', async () => {
+  const w = await hopWorld();
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  for (let i = 0; i < 100 && w.queue.length; i++) {
+    if (w.queue[0]!.to === 'B' && w.queue[0]!.message.type === PaymentType.PTLC_ADD) break;
+    const q = w.queue.shift()!;
+    await w.deliver(q.from, q.to, q.message);
+  }
+  assert.is(w.engines.P.payments.get(offerId)!.status, 'extended');
+  const before = JSON.parse(JSON.stringify(w.engines.P.toJSON())) as unknown;
+  // C, another payee of P, names its own channel and B's offer. Today: P marks the payment failed
+  // and then ignores B's PTLC_ACCEPT; P–B stays pending on both ends.
+  await w.deliver('C', 'P', { type: PaymentType.PTLC_FAIL, channelId: w.pc.channelId, offerId: hexToBytes(offerId, 32), reason: 'x' });
+  assert.equal(jsonDiff(before, JSON.parse(JSON.stringify(w.engines.P.toJSON()))), [], "the router's state changed");
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
+  assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
+  assert.is(w.engines.B.channel.pending, undefined);
+});
+
+t('an OFFER_VOID that overtakes the PTLC_ADD: the payee answers PTLC_FAIL, the hub frees S–B and the payer can cancel', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']); // invoice queued for S
+  // The payer's OFFER_VOID reaches B before S's PTLC_ADD does.
+  post(w, 'A', { send: [{ to: w.B.address, message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(offerId, 32), reason: 'changed my mind' } }], retract: [], events: [] });
+  await deliverOne(w, (to) => to === 'B');
+  assert.is(w.payee.payments.get(offerId)!.status, 'void');
+  await run(w, ['S']); // PTLC_ADD queued for B
+  await run(w, ['B']);
+  // Today: B ignores it silently; S–B stays pending at S forever.
+  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL), 'B answers the PTLC_ADD with PTLC_FAIL');
+  await run(w, ['S']);
+  assert.is(hubSB(w).pending, undefined, 'S dropped its S–B pending state');
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  post(w, 'A', await w.payer.cancel(offerId));
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
+  assert.is(w.hub.payments.get(offerId)!.status, 'cancelled');
+  assert.is(w.payer.channel.pending, undefined);
+  assert.is(hubAS(w).pending, undefined);
+  assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
+  const next = await startPayment(w, 1_000);
+  await run(w);
+  assert.is(w.payer.payments.get(next)!.status, 'completed');
+  assert.is(w.payee.payments.get(next)!.status, 'paid');
+});
+
+t('a lost COMPLETION: the payer cancels, the hub re-sends the completion and the payer completes (hub bought or settled)', async () => {
+  for (const hubStatus of ['settled', 'bought'] as const) {
+    const w = await makeWorld();
+    const fee = w.hub.feeFor(50_000);
+    const offerId = await startPayment(w, 50_000);
+    await run(w, ['A', 'S']);
+    await run(w, ['B']); // invoice
+    for (const who of ['S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → PTLC_FULFILL at S: COMPLETION and PTLC_SETTLE out
+    if (hubStatus === 'settled') await run(w, ['S', 'B']);
+    assert.is(w.hub.payments.get(offerId)!.status, hubStatus);
+    const lost = w.queue.findIndex((q) => q.out.message.type === PaymentType.COMPLETION);
+    assert.ok(lost >= 0);
+    w.queue.splice(lost, 1); // the relay lost it
+    post(w, 'A', await w.payer.cancel(offerId));
+    await run(w, ['A', 'S']);
+    // Today: S refuses the cancellation ("already extended") and A's state 1 stays pending forever.
+    assert.is(w.payer.payments.get(offerId)!.status, 'completed', `hub ${hubStatus}`);
+    await run(w);
+    assert.is(w.payer.channel.pending, undefined);
+    assert.equal(w.payer.channel.enforceable.state.balances, [600_000 - 50_000 - fee, 399_000 + 50_000 + fee]);
+    assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
+    const next = await startPayment(w, 1_000);
+    await run(w);
+    assert.is(w.payer.payments.get(next)!.status, 'completed');
+    assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
+  }
+});
+
+t.run();
