@@ -15,7 +15,8 @@
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
-import { ErrorCode, isLnMailboxError } from '../../protocol/errors.js';
+import { ErrorCode, fail, isLnMailboxError } from '../../protocol/errors.js';
+import { getPublicKey } from '../crypto/bip340.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../crypto/nonce.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
@@ -65,6 +66,28 @@ export interface HubPeer {
   peerAddress: string;
 }
 
+/**
+ * Indexes a role's channels by id, refusing a set that could let one
+ * channel's signatures count in another: two channels with the same id
+ * (their per-channel state keys would be equal) or the same funding
+ * outpoint, and a channel whose own key is not `ourKey`.
+ */
+export function channelMap(peers: HubPeer[], ourKey: Uint8Array, role: string): Map<string, HubPeer> {
+  const byId = new Map<string, HubPeer>();
+  const outpoints = new Set<string>();
+  for (const p of peers) {
+    const { params, me } = p.channel;
+    const id = bytesToHex(params.channelId);
+    const outpoint = `${bytesToHex(params.funding.txid)}:${params.funding.vout}`;
+    if (byId.has(id)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels with channel id ${id}`);
+    if (outpoints.has(outpoint)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
+    if (!equalBytes(params.keys[me], ourKey)) fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
+    byId.set(id, p);
+    outpoints.add(outpoint);
+  }
+  return byId;
+}
+
 /** Static configuration of a hub. */
 export interface HubConfig {
   /** The hub's identity key (x-only) and mailbox address, as put in offers. */
@@ -110,7 +133,7 @@ export class Hub {
   ) {
     this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
-    this.peers = new Map(peers.map((p) => [bytesToHex(p.channel.params.channelId), p]));
+    this.peers = channelMap(peers, getPublicKey(config.channelKey), 'hub');
     this.payments = new Map(Object.entries(payments));
   }
 

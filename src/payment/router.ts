@@ -29,7 +29,7 @@ import { getPublicKey, sign } from '../crypto/bip340.js';
 import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
-import type { HubPeer } from './hub.js';
+import { channelMap, type HubPeer } from './hub.js';
 import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
 import { ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 
@@ -87,7 +87,8 @@ export class Router {
   ) {
     if (upstream.channel.me !== 1) reject('the router is party 1 of its channel with the hub', ErrorCode.INVALID_RANGE);
     for (const d of downstream) if (d.channel.me !== 0) reject('the router is party 0 of its payee channels', ErrorCode.INVALID_RANGE);
-    this.downstream = new Map(downstream.map((p) => [bytesToHex(p.channel.params.channelId), p]));
+    this.downstream = channelMap([upstream, ...downstream], getPublicKey(config.channelKey), 'router');
+    this.downstream.delete(bytesToHex(upstream.channel.params.channelId));
     this.payments = new Map(Object.entries(payments));
     this.signer = { channelKey: config.channelKey, nonces };
     this.publicKey = getPublicKey(config.identityKey);

@@ -149,22 +149,34 @@ t('two channels with the same base keys and parameters do not accept each other\
   }
   assert.is(taken, undefined, `A took ${taken} out of channel 2, where it owned 99,000`);
   assert.ok(chain.isUnspent(funding2), "channel 2's funding is untouched");
-  assert.is.not(bytesToHex(a1.params.keys[0]), bytesToHex(a2.params.keys[0]), 'per-channel keys differ');
+  assert.equal(a1.params.keys, a2.params.keys, 'the same channel keys');
+  assert.is.not(bytesToHex(a1.stateKey(0)), bytesToHex(a2.stateKey(0)), 'but per-channel state keys differ');
+  assert.is.not(bytesToHex(a1.stateKey(1)), bytesToHex(a2.stateKey(1)));
   // Channel 2's own state still settles right.
   assert.equal(settleOnChain(a2.params, a2.enforceable), [99_000, 900_000]);
 });
 
-t('the hub refuses two channels that share a key', async () => {
+t('the hub refuses two channels that share their state keys or funding, and a channel that is not its own', async () => {
   const w = await makeWorld();
   const j = hubAS(w).toJSON();
-  // A copy of the A–S channel under another id: same (derived) keys.
-  const copy = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) } } });
-  // Precondition (adapt the copy if channels re-derive their keys when loaded): the two share their keys.
-  assert.equal(copy.params.keys.map(bytesToHex), hubAS(w).params.keys.map(bytesToHex));
-  assert.throws(() => new Hub(w.hub.config, [
+  const peers = (copy: Channel) => [
     { channel: hubAS(w), peerKey: w.A.idPk, peerAddress: w.A.address },
     { channel: copy, peerKey: w.B.idPk, peerAddress: w.B.address },
-  ], w.S.nonces));
+  ];
+  // State keys are derived from the channel id: the only way to share them is to share the id.
+  const sameId = Channel.fromJSON({ ...j, params: { ...j.params, funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) } } });
+  assert.equal(sameId.stateKey(0), hubAS(w).stateKey(0));
+  assert.throws(() => new Hub(w.hub.config, peers(sameId), w.S.nonces), /channel id/);
+  // Another id on the same funding outpoint.
+  const sameFunding = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)) } });
+  assert.throws(() => new Hub(w.hub.config, peers(sameFunding), w.S.nonces), /funding/);
+  // A channel in which the hub's key is not the hub's channel key.
+  const notOurs = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) }, keys: [j.params.keys[0], j.params.keys[0]] } });
+  assert.throws(() => new Hub(w.hub.config, peers(notOurs), w.S.nonces), /not the hub's channel key/);
+  // A different channel (new id, new funding) with the same keys is fine: its state keys differ.
+  const fine = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) } } });
+  assert.is.not(bytesToHex(fine.stateKey(0)), bytesToHex(hubAS(w).stateKey(0)));
+  new Hub(w.hub.config, peers(fine), w.S.nonces);
 });
 
 t.run();
