@@ -14,7 +14,8 @@
  */
 import { decodeMailboxAddress } from '../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../protocol/bytes.js';
-import { isLnMailboxError, type LnMailboxError } from '../protocol/errors.js';
+import { ErrorCode, LnMailboxError, isLnMailboxError } from '../protocol/errors.js';
+import type { Channel } from '../src/channel/channel.js';
 import { decodePayment, encodePayment } from '../protocol/payment.js';
 import { open, seal } from '../protocol/seal.js';
 import { isLocalFault, type PaymentEvent, type Step, type StepContext, type Incoming } from '../src/payment/types.js';
@@ -26,6 +27,8 @@ import type { Subscription } from './subscription.js';
 /** A pure role engine: Payer, Hub or Payee. */
 export interface RoleEngine {
   handle(inc: Incoming, ctx: StepContext): Promise<Step>;
+  /** Every channel of the role. */
+  channels(): Channel[];
   toJSON(): unknown;
   /** Puts the engine back in the state of a {@link RoleEngine.toJSON} snapshot. */
   restore(json: never): void;
@@ -150,6 +153,24 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const p = this.#chain.then(fn, fn);
     this.#chain = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Records, from the wallet's chain watcher, that an update transaction of
+   * channel `channelId` (hex) confirmed at block `height`. The channel is
+   * closing from then on: the role starts, accepts and extends no new
+   * payment over it, and the hub's timelock rule counts from that height.
+   * Persisted before it resolves.
+   */
+  async noteUpdateOnChain(channelId: string, height: number): Promise<void> {
+    await this.serial(async () => {
+      const ch = this.engine.channels().find((c) => bytesToHex(c.params.channelId) === channelId);
+      if (!ch) throw new LnMailboxError(ErrorCode.INVALID_RANGE, `no channel ${channelId}`);
+      await this.commit(await this.atomically(async () => {
+        ch.noteUpdateOnChain(height);
+        return { send: [], retract: [], events: [] };
+      }));
+    });
   }
 
   /** Applies a step produced by a local call (pay, cancel): persist, then post. */

@@ -425,6 +425,11 @@ export class Hub {
     );
   }
 
+  /** Every channel of this role. */
+  channels(): Channel[] {
+    return [...this.peers.values()].map((p) => p.channel);
+  }
+
   /** Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}); the set of channels is fixed. */
   restore(j: HubJson): void {
     for (const [id, p] of this.peers) {

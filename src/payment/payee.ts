@@ -266,6 +266,11 @@ export class Payee {
     return s;
   }
 
+  /** Every channel of this role. */
+  channels(): Channel[] {
+    return [this.channel];
+  }
+
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payee.toJSON}). */
   restore(j: PayeeJson): void {
     this.channel.restore(j.channel);

@@ -421,6 +421,11 @@ export class Payer {
     return s;
   }
 
+  /** Every channel of this role. */
+  channels(): Channel[] {
+    return [this.channel];
+  }
+
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payer.toJSON}). */
   restore(j: PayerJson): void {
     this.channel.restore(j.channel);

@@ -271,6 +271,11 @@ export class Router {
     return s;
   }
 
+  /** Every channel of this role. */
+  channels(): Channel[] {
+    return [this.upstream.channel, ...[...this.downstream.values()].map((p) => p.channel)];
+  }
+
   /** Puts the engine back in the state of `j` (a snapshot from {@link Router.toJSON}); the set of channels is fixed. */
   restore(j: RouterJson): void {
     this.upstream.channel.restore(j.upstream.channel);

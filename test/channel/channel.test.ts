@@ -75,6 +75,12 @@ t('invariants: conservation, negative balances, state numbers, PTLC fields, time
   checkPtlcTimelock(800_040, 800_000, 144, 6);
   throwsCode(() => checkPtlcTimelock(800_140, 800_000, 144, 6), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => checkPtlcTimelock(800_000, 800_000, 144, 6), ErrorCode.CHANNEL_INVARIANT);
+  // Counted from the height an update of the payer's channel confirmed at, when it is earlier:
+  // 110 blocks after it, a 42-block PTLC would outlive the payer's settlement (at +144).
+  checkPtlcTimelock(800_040, 800_000, 144, 6, 800_000);
+  throwsCode(() => checkPtlcTimelock(800_110 + 42, 800_110, 144, 6, 800_000), ErrorCode.CHANNEL_INVARIANT);
+  checkPtlcTimelock(800_110 + 20, 800_110, 144, 6, 800_000); // 130 + 6 < 144
+  checkPtlcTimelock(800_040, 800_000, 144, 6, 900_000); // a later height changes nothing
 });
 
 t('bad parameters are typed errors', () => {
@@ -139,6 +145,46 @@ t('an overwritten pending state can be restored when the overwrite is refused', 
   throwsCode(() => a.restoreOverwritten(1), ErrorCode.CHANNEL_INVARIANT);
   a.abandonPending();
   assert.is(a.pending, undefined);
+});
+
+t('state numbers are never reused: the high-water mark survives abandon, restore and a reload', async () => {
+  const p = params();
+  const [a, b] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, new MemoryNonceStore(), new MemoryNonceStore());
+  assert.is(a.topN, 0);
+  a.propose(transfer(a.enforceable.state, 0, 1_000, 1));
+  a.signSettlement(sk0); // a settlement signature for 1 has left a
+  a.abandonPending(); // the peer refused
+  assert.is(a.pending, undefined);
+  assert.is(a.topN, 1, 'the abandoned number stays used');
+  throwsCode(() => a.propose(transfer(a.enforceable.state, 0, 2_000, 1)), ErrorCode.CHANNEL_INVARIANT);
+  const reloaded = Channel.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+  assert.is(reloaded.highN, 1);
+  throwsCode(() => reloaded.propose(transfer(a.enforceable.state, 0, 2_000, 1)), ErrorCode.CHANNEL_INVARIANT);
+  reloaded.propose(transfer(a.enforceable.state, 0, 2_000, 2));
+  // The peer's side: once it accepted n, a second, different proposal numbered n is refused.
+  b.propose(transfer(b.enforceable.state, 0, 1_000, 1));
+  b.abandonPending();
+  throwsCode(() => b.propose(transfer(b.enforceable.state, 0, 9_000, 1)), ErrorCode.CHANNEL_INVARIANT);
+  // restore() takes the mark back only to a snapshot's (a step that produced nothing).
+  const snap = b.toJSON();
+  b.propose(transfer(b.enforceable.state, 0, 1_000, 5));
+  b.restore(snap);
+  assert.is(b.topN, 1);
+});
+
+t('an update seen on chain makes the channel closing, persisted, lowest height kept', async () => {
+  const p = params();
+  const [a] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, new MemoryNonceStore(), new MemoryNonceStore());
+  a.requireOpen();
+  a.noteUpdateOnChain(800_100);
+  a.noteUpdateOnChain(800_120);
+  assert.equal(a.closing, { height: 800_100 });
+  throwsCode(() => a.requireOpen(), ErrorCode.PAYMENT_REJECTED);
+  a.noteUpdateOnChain(800_050);
+  const reloaded = Channel.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+  assert.equal(reloaded.closing, { height: 800_050 });
+  throwsCode(() => a.noteUpdateOnChain(-1), ErrorCode.INVALID_RANGE);
+  throwsCode(() => a.noteUpdateOnChain(1.5), ErrorCode.INVALID_RANGE);
 });
 
 t.run();
