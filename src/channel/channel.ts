@@ -27,10 +27,10 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../protocol/bytes.js';
-import { ErrorCode, fail } from '../../protocol/errors.js';
+import { ErrorCode, fail, isLnMailboxError } from '../../protocol/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../crypto/bip340.js';
-import { checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
+import { LOCKTIME_THRESHOLD, checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
 import {
   signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE,
 } from './txs.js';
@@ -84,12 +84,19 @@ export class Channel {
    * state uses a greater number, so no number is ever signed twice.
    */
   highN: number;
+  /**
+   * The highest number of a proposal we refused that carried the peer's valid
+   * settlement signature: the peer will not use it again, so our own next
+   * proposal skips it (it would be refused). It does not bind the peer's
+   * proposals: we never signed anything for it.
+   */
+  seenN: number;
   /** Set once an update of this channel was seen on chain: the height it confirmed at. */
   closing: { height: number } | undefined;
 
   constructor(
     params: ChannelParams, me: Party, enforceable: StateRecord, pending?: StateRecord, overwritten?: StateRecord,
-    extra: { highN?: number; closing?: { height: number } } = {},
+    extra: { highN?: number; seenN?: number; closing?: { height: number } } = {},
   ) {
     this.params = validateParams(params);
     if (me !== 0 && me !== 1) fail(ErrorCode.INVALID_RANGE, 'me must be 0 or 1');
@@ -98,6 +105,7 @@ export class Channel {
     this.pending = pending;
     this.overwritten = overwritten;
     this.highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
+    this.seenN = extra.seenN ?? -1;
     this.closing = extra.closing ? { height: extra.closing.height } : undefined;
   }
 
@@ -122,9 +130,13 @@ export class Channel {
     return d;
   }
 
-  /** The highest state number this party ever proposed, accepted or signed here: the next state uses `topN + 1`. */
+  /**
+   * The highest state number used on this channel as far as we know: ours
+   * (proposed, accepted or signed) or the peer's (see {@link Channel.seenN}).
+   * Our next proposal uses `topN + 1`.
+   */
   get topN(): number {
-    return this.highN;
+    return Math.max(this.highN, this.seenN);
   }
 
   /**
@@ -135,6 +147,33 @@ export class Channel {
   noteUpdateOnChain(height: number): void {
     if (!Number.isInteger(height) || height < 0) fail(ErrorCode.INVALID_RANGE, 'height must be a block height');
     if (!this.closing || height < this.closing.height) this.closing = { height };
+  }
+
+  /**
+   * Raises the high-water mark to a state number the peer proposed, even one
+   * we refuse: the peer has signed a settlement for it, so neither side will
+   * use it again, and our next proposal must not collide with it (the peer
+   * would refuse it). Out-of-range numbers are ignored here (the state check
+   * refuses them).
+   */
+  noteSeen(n: number): void {
+    if (Number.isInteger(n) && n > this.seenN && n < LOCKTIME_THRESHOLD - 1) this.seenN = n;
+  }
+
+  /**
+   * After refusing the peer's proposal of `state`: if `settleSig` is the
+   * peer's valid settlement signature for it, the peer has released a
+   * settlement for that number, so the number is marked used here too
+   * ({@link Channel.noteSeen}). A proposal without a valid signature (not the
+   * peer's, or not a state of this channel) changes nothing.
+   */
+  noteRefusedProposal(state: ChannelState, settleSig: Uint8Array): void {
+    if (state.n <= this.topN) return;
+    try {
+      if (verifyChannelSig(settlementSighash(this.params, state), settleSig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer))) this.noteSeen(state.n);
+    } catch (e) {
+      if (!isLnMailboxError(e)) throw e; // not a state of this channel: nothing was signed for it
+    }
   }
 
   /** Refuses to start anything new over a closing channel (PAYMENT_REJECTED). */
@@ -321,7 +360,10 @@ export class Channel {
     this.enforceable = c.enforceable;
     this.pending = c.pending;
     this.overwritten = c.overwritten;
+    // Exactly the snapshot's mark: a step that failed on a local fault is replayed later with
+    // the same numbers. (A refusal raises the mark after the rollback: Channel.noteSeen.)
     this.highN = c.highN;
+    this.seenN = c.seenN;
     this.closing = c.closing;
   }
 
@@ -340,6 +382,7 @@ export class Channel {
       ...(this.pending ? { pending: recordToJson(this.pending) } : {}),
       ...(this.overwritten ? { overwritten: recordToJson(this.overwritten) } : {}),
       highN: this.highN,
+      ...(this.seenN >= 0 ? { seenN: this.seenN } : {}),
       ...(this.closing ? { closing: { height: this.closing.height } } : {}),
     };
   }
@@ -355,7 +398,7 @@ export class Channel {
     };
     const opt = (r?: StateRecordJson) => (r ? recordFromJson(r) : undefined);
     return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten), {
-      ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.closing ? { closing: j.closing } : {}),
+      ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.seenN !== undefined ? { seenN: j.seenN } : {}), ...(j.closing ? { closing: j.closing } : {}),
     });
   }
 }
@@ -375,6 +418,8 @@ export interface ChannelJson {
   overwritten?: StateRecordJson;
   /** {@link Channel.highN}. */
   highN?: number;
+  /** {@link Channel.seenN}. */
+  seenN?: number;
   /** {@link Channel.closing}. */
   closing?: { height: number };
 }

@@ -25,7 +25,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 import { hubMode2, type HubRequest } from './mode2.js';
 
 
@@ -180,9 +180,10 @@ export class Hub {
           return ignored(m.type, 'not a message for the hub');
       }
     } catch (e) {
-      this.restore(before); // a refused message changes nothing
+      this.restore(before); // a refused message changes nothing (but the high-water mark)
       // Our own fault (a full disk): not the peer's; no answer, the message is handled again later.
       if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
+      noteRefusedProposal(m, inc.from, (id) => this.peers.get(bytesToHex(id)));
       const ref = 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       // Answer peers only: replying to an address named inside a stranger's message
       // would let anyone use the hub to send mail to third parties.

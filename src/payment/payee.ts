@@ -19,7 +19,7 @@ import type { Channel, ChannelJson } from '../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc.js';
 import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { allOrNothing, ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+import { allOrNothing, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -138,9 +138,10 @@ export class Payee {
           return ignored(m.type, 'not a message for the payee');
       }
     } catch (e) {
-      this.restore(before); // a refused message changes nothing
+      this.restore(before); // a refused message changes nothing (but the high-water mark)
       // Our own fault (a full disk) is not the peer's: no answer, the message is handled again later.
       if (isLocalFault(e) || !isLnMailboxError(e) || m.type === PaymentType.OFFER) throw e;
+      noteRefusedProposal(m, inc.from, (id) => (equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined));
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
       if (m.type === PaymentType.PTLC_ADD) {

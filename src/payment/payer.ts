@@ -27,7 +27,7 @@ import { Channel, type ChannelJson } from '../channel/channel.js';
 import { transfer } from '../channel/state.js';
 import { payerOnAccept, payerOnFulfil, payerOnRequest, payerPayRequest, type PayerRequest } from './mode2.js';
 import type { Signer } from './ptlc.js';
-import { COMPLETION_TTL_SECONDS, allOrNothing, ignored, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, allOrNothing, ignored, isLocalFault, noteRefusedProposal, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -203,7 +203,11 @@ export class Payer {
 
   /** Handles one message from the hub, all or nothing. Unexpected or duplicate messages change nothing. */
   handle(inc: Incoming, ctx: StepContext): Promise<Step> {
-    return allOrNothing(this, () => this.#handle(inc, ctx));
+    return allOrNothing(this, () => this.#handle(inc, ctx)).catch((e: unknown) => {
+      const ch = this.channel;
+      if (!isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => (equalBytes(id, ch.params.channelId) ? { channel: ch, peerKey: this.config.hubKey } : undefined));
+      throw e;
+    });
   }
 
   async #handle(inc: Incoming, ctx: StepContext): Promise<Step> {

@@ -31,7 +31,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { channelMap, type HubPeer } from './hub.js';
 import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
-import { ignored, refill, reject, rejectMessage, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+import { ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 
 /** Status of a routed payment. */
 export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'failed';
@@ -118,9 +118,10 @@ export class Router {
         default: return ignored(m.type, 'not a message for the router');
       }
     } catch (e) {
-      this.restore(before); // a refused message changes nothing
+      this.restore(before); // a refused message changes nothing (but the high-water mark)
       // Our own fault (a full disk): not the peer's; no answer, the message is handled again later.
       if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
+      noteRefusedProposal(m, inc.from, (id) => (equalBytes(id, this.upstream.channel.params.channelId) ? this.upstream : this.downstream.get(bytesToHex(id))));
       const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
       const s = step();
       if (fromHub && m.type === PaymentType.PTLC_ADD)

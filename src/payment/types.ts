@@ -7,7 +7,8 @@
  */
 import { bytesToHex, equalBytes } from '../../protocol/bytes.js';
 import { ErrorCode, fail, isLnMailboxError, type ErrorCode as Code } from '../../protocol/errors.js';
-import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { PaymentType, decodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
+import type { Channel } from '../channel/channel.js';
 
 /** TTL asked for envelopes a party may collect much later, e.g. a COMPLETION (30 days; relays clamp it). */
 export const COMPLETION_TTL_SECONDS = 30 * 24 * 3600;
@@ -124,6 +125,30 @@ export async function allOrNothing<J, T>(engine: Snapshots<J>, fn: () => Promise
     engine.restore(before);
     throw e;
   }
+}
+
+/**
+ * After refusing a message that proposed a state (UPDATE_PROPOSE,
+ * CANCEL_PROPOSE, PTLC_ADD, PTLC_FULFILL, M2_PREPARE) from the genuine peer
+ * of its channel, raises that channel's high-water mark to the proposed
+ * number when the message carries the peer's valid settlement signature for
+ * it (see {@link Channel.noteRefusedProposal}): the peer released a
+ * settlement for that number and will not use it again, so neither may we.
+ * `lookup` returns the channel with that id and its peer's identity key.
+ */
+export function noteRefusedProposal(
+  m: PaymentMessage, from: Uint8Array, lookup: (channelId: Uint8Array) => { channel: Channel; peerKey: Uint8Array } | undefined,
+): void {
+  if (!('state' in m) || !('channelId' in m) || !('settleSig' in m)) return;
+  const c = lookup(m.channelId);
+  if (!c || !equalBytes(c.peerKey, from)) return;
+  let state: ReturnType<typeof decodeChannelState>;
+  try {
+    state = decodeChannelState(m.state);
+  } catch {
+    return;
+  }
+  c.channel.noteRefusedProposal(state, m.settleSig);
 }
 
 /** An empty step. */

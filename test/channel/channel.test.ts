@@ -165,11 +165,22 @@ t('state numbers are never reused: the high-water mark survives abandon, restore
   b.propose(transfer(b.enforceable.state, 0, 1_000, 1));
   b.abandonPending();
   throwsCode(() => b.propose(transfer(b.enforceable.state, 0, 9_000, 1)), ErrorCode.CHANNEL_INVARIANT);
-  // restore() takes the mark back only to a snapshot's (a step that produced nothing).
+  // A step rolled back after a local fault is replayed later with the same number.
   const snap = b.toJSON();
   b.propose(transfer(b.enforceable.state, 0, 1_000, 5));
   b.restore(snap);
+  assert.is(b.pending, undefined);
   assert.is(b.topN, 1);
+  // A number the peer proposed (and signed a settlement for), even one we refused, is never ours
+  // to propose; the peer may still propose that very number again (we signed nothing for it).
+  b.noteSeen(9);
+  assert.is(b.topN, 9);
+  b.noteSeen(3);
+  b.noteSeen(600_000_000); // out of range: ignored (the state check refuses it)
+  assert.is(b.topN, 9);
+  assert.is(Channel.fromJSON(JSON.parse(JSON.stringify(b.toJSON()))).topN, 9);
+  b.propose(transfer(b.enforceable.state, 0, 1_000, 4)); // a proposal of the peer's, numbered 4
+  assert.is(b.highN, 4);
 });
 
 t('an update seen on chain makes the channel closing, persisted, lowest height kept', async () => {

@@ -209,4 +209,20 @@ t('a request the hub refuses frees the payee channel', async () => {
   assert.is(w.payee.requests.get(again)!.status, 'requested');
 });
 
+t("after refusing the payee's proposal the hub's next proposal skips its number (no collision, no failed payment)", async () => {
+  const w = await makeWorld();
+  await prepare(w, { expiry: w.ctx.now + 10_000 });
+  w.ctx.now += 20_000;
+  await run(w, ['B', 'S']); // S refuses S–B state 1: B released its settlement for 1
+  const sb = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
+  assert.is(sb.highN, 0, 'the hub signed nothing for 1');
+  assert.is(sb.topN, 1, 'but it will not propose 1 itself');
+  // A mode 1 payment to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
+  post(w, 'A', (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: w.hub.feeFor(AMOUNT), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  await run(w);
+  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'no PTLC_FAIL');
+  assert.is(w.payee.channel.enforceable.state.n, 3, 'PTLC state 2, fulfilled as 3');
+  assert.is(sb.enforceable.state.n, 3);
+});
+
 t.run();
