@@ -103,6 +103,10 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   });
   app.get(RelayPath.readyz, (_req, res) => {
     if (ctx.lifecycle.closing) fail(ErrorCode.SHUTTING_DOWN, 'relay is shutting down');
+    // Ready means: a POST would be accepted now. The process itself is /healthz's business.
+    const h = store.health?.();
+    if (h && h.state !== 'ok') fail(ErrorCode.STORE_UNAVAILABLE, `store ${h.state}${h.reason ? `: ${h.reason}` : ''}`);
+    if (h?.lowSpace) fail(ErrorCode.STORE_FULL, `free space ${h.freeBytes ?? '?'} bytes is below the reserve of ${h.reserveBytes ?? '?'} bytes`);
     res.json({ status: 'ready' });
   });
 
@@ -302,6 +306,7 @@ export function createHttpApp(ctx: RelayContext): express.Express {
     metrics.rejections.inc({ code: error.code });
     const status = httpStatus(error.code);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -14,6 +14,15 @@
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
  *   races a retraction.
+ * - Fail-safe writes (`health.ts`): after any write or fsync error the store
+ *   acknowledges nothing more. A failed write may have left a torn record at
+ *   the tail of LevelDB's log, and appending behind it would put later
+ *   batches where recovery drops them. It recovers only by closing,
+ *   reopening (LevelDB's own recovery runs) and checking that everything
+ *   acknowledged before the error is still there (`level-ledger.ts`);
+ *   attempts repeat with backoff until one succeeds (`recovery-loop.ts`).
+ * - A free-space reserve (`disk-space.ts`): below it new envelopes are
+ *   refused with `STORE_FULL`, while acks, retractions and sweeps still write.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -21,9 +30,13 @@ import { Level } from 'level';
 import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
+import { DiskSpaceMonitor } from './disk-space.js';
 import { GroupCommit, type BatchObserver, type BatchOp } from './group-commit.js';
+import { HealthTracker, describeError, type HealthListener, type StoreHealth } from './health.js';
 import { IdFilter } from './id-filter.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { AckLedger } from './level-ledger.js';
+import { RecoveryLoop, type AttemptResult } from './recovery-loop.js';
 import {
   MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
   deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
@@ -42,6 +55,24 @@ export interface LevelStoreOptions {
   expiredRetentionMs?: number;
   /** Metrics hook called after every batch. */
   onBatch?: BatchObserver;
+  /** Refuse new envelopes while the data directory's filesystem has fewer free bytes than this. Default 0 (no reserve). */
+  minFreeBytes?: number;
+  /** Refuse new envelopes below this percentage of the filesystem's size too. Default 0. */
+  minFreePercent?: number;
+  /** How often free space is polled, ms. Default 1000. */
+  diskCheckIntervalMs?: number;
+  /** Called on every health change (failed, recovering, ok, damaged, low space), e.g. to log it. */
+  onHealth?: HealthListener;
+  /** First and largest delay between recovery attempts, ms. Default 100 and 1000. */
+  recoveryDelayMs?: { min: number; max: number };
+  /** Bytes of recent batches kept for the check after a reopen (`level-ledger.ts`). Default 32 MiB. */
+  ledgerWindowBytes?: number;
+  /**
+   * Fault-injection seam for tests: wraps every batch write. `write` performs
+   * the real (synced, when `sync`) write; the hook may skip it, call it, and
+   * throw before or after, like a full disk or a failed fsync would.
+   */
+  writeHook?: (write: () => Promise<void>, info: { ops: number; sync: boolean }) => Promise<void>;
 }
 
 type Op = BatchOp<Buffer, Buffer>;
@@ -77,26 +108,121 @@ export class LevelStore implements RelayStore {
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  readonly #health: HealthTracker;
+  readonly #disk: DiskSpaceMonitor;
+  readonly #ledger: AckLedger;
+  readonly #recovery: RecoveryLoop;
+  readonly #writeHook: LevelStoreOptions['writeHook'];
+  /** False while a recovery has the database closed: reads are refused too. */
+  #readable = true;
 
   constructor(options: LevelStoreOptions) {
     if (typeof options?.location !== 'string' || options.location.length === 0)
       fail(ErrorCode.INVALID_TYPE, 'LevelStore: location must be a non-empty path');
+    for (const k of ['minFreeBytes', 'minFreePercent'] as const) {
+      const v = options[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
+    }
     this.#db = new Level<Buffer, Buffer>(options.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
-    this.#commit = new GroupCommit<Buffer, Buffer>(
-      // The chained batch form: abstract-level's array form costs ~3x more CPU per op
-      // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
-      (ops, sync) => {
-        const b = this.#db.batch();
-        for (const op of ops) {
-          if (op.type === 'put') b.put(op.key, op.value);
-          else b.del(op.key);
-        }
-        return b.write({ sync });
-      },
-      () => this.#counterOps(),
-      options.onBatch,
-    );
+    this.#writeHook = options.writeHook;
+    this.#health = new HealthTracker(options.onHealth);
+    this.#disk = new DiskSpaceMonitor({
+      path: options.location,
+      minFreeBytes: options.minFreeBytes ?? 0,
+      minFreePercent: options.minFreePercent ?? 0,
+      intervalMs: options.diskCheckIntervalMs ?? 1000,
+      onChange: (low) => this.#health.setLowSpace(low),
+    });
+    this.#health.space = () => {
+      const free = this.#disk.freeBytes;
+      const out: { freeBytes?: number; reserveBytes?: number } = { reserveBytes: this.#disk.reserveBytes };
+      if (free !== undefined) out.freeBytes = free;
+      return out;
+    };
+    this.#ledger = new AckLedger(options.ledgerWindowBytes);
+    this.#recovery = new RecoveryLoop({
+      attempt: () => this.#recover(),
+      minDelayMs: options.recoveryDelayMs?.min ?? 100,
+      maxDelayMs: options.recoveryDelayMs?.max ?? 1000,
+    });
+    this.#commit = new GroupCommit<Buffer, Buffer>((ops, sync) => this.#writeBatch(ops, sync), () => this.#counterOps(), options.onBatch);
+  }
+
+  /**
+   * Writes one batch, or refuses it when the store is not healthy: nothing is
+   * ever appended behind a failed write. A failure fails the store.
+   */
+  async #writeBatch(ops: Op[], sync: boolean): Promise<void> {
+    if (this.#health.state !== 'ok')
+      throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store ${this.#health.state}; the batch was not written`);
+    // The chained batch form: abstract-level's array form costs ~3x more CPU per op
+    // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
+    const write = (): Promise<void> => {
+      const b = this.#db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') b.put(op.key, op.value);
+        else b.del(op.key);
+      }
+      return b.write({ sync });
+    };
+    try {
+      await (this.#writeHook ? this.#writeHook(write, { ops: ops.length, sync }) : write());
+    } catch (e) {
+      // A failed fsync is fatal for the whole batch: its records may or may not be in the log.
+      this.#ledger.failed(ops);
+      this.#fail(e);
+      throw e;
+    }
+    this.#ledger.committed(ops);
+    let bytes = 0;
+    for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    this.#disk.noteWritten(bytes);
+  }
+
+  /** Stops acknowledging and schedules recovery (close, reopen, verify). */
+  #fail(e: unknown): void {
+    if (this.#health.state === 'damaged') return;
+    this.#health.set('failed', `write failed: ${describeError(e)}`);
+    if (this.#state === 'open') this.#recovery.start();
+  }
+
+  /** One recovery attempt: close, reopen (LevelDB recovers its log), verify against the ledger. */
+  async #recover(): Promise<AttemptResult> {
+    if (this.#state !== 'open') return 'final';
+    const cause = this.#health.snapshot().reason;
+    this.#health.set('recovering', cause);
+    try {
+      // Let every operation settle (writes are refused now, so they settle quickly).
+      await Promise.allSettled([...this.#active]);
+      await this.#commit.flush();
+      this.#readable = false;
+      if (this.#db.status === 'open') await this.#db.close();
+      if (this.#state !== 'open') return 'final';
+      await this.#db.open({ createIfMissing: false });
+      await this.#load();
+      const missing = await this.#ledger.verify(this.#db);
+      this.#readable = true;
+      if (missing) {
+        this.#health.recovered('damaged');
+        this.#health.set('damaged', `acknowledged data missing after reopen: ${missing}`);
+        return 'final';
+      }
+      this.#ledger.reset([...this.#counters].map(([m, c]) => [m, c.lastSeq]));
+      await this.#disk.check();
+      this.#health.recovered('ok');
+      this.#health.set('ok');
+      return 'ok';
+    } catch (e) {
+      this.#health.recovered('failed');
+      this.#health.set('failed', `recovery failed (${describeError(e)}); first error: ${cause ?? 'unknown'}`);
+      return 'retry';
+    }
+  }
+
+  /** The store's write health (state, free space, refusals, recoveries). */
+  health(): StoreHealth {
+    return this.#health.snapshot();
   }
 
   open(): Promise<void> {
@@ -111,6 +237,23 @@ export class LevelStore implements RelayStore {
     this.#state = 'opening';
     try {
       await this.#db.open({ createIfMissing: true });
+      await this.#load();
+      this.#ledger.reset([...this.#counters].map(([m, c]) => [m, c.lastSeq]));
+      await this.#disk.start();
+      this.#state = 'open';
+    } catch (e) {
+      this.#state = 'closed';
+      throw unavailable(e);
+    }
+  }
+
+  /** Loads counters and the id filter from the open database, replacing what memory held. */
+  async #load(): Promise<void> {
+    this.#counters.clear();
+    this.#dirty.clear();
+    this.#totalEnvelopes = 0;
+    this.#totalBytes = 0;
+    {
       const it = this.#db.iterator({ gte: Buffer.from([Table.counter]), lt: Buffer.from([Table.counter + 1]) });
       try {
         for (;;) {
@@ -126,12 +269,8 @@ export class LevelStore implements RelayStore {
       } finally {
         await it.close();
       }
-      await this.#loadIds();
-      this.#state = 'open';
-    } catch (e) {
-      this.#state = 'closed';
-      throw unavailable(e);
     }
+    await this.#loadIds();
   }
 
   /** Fills the id filter with every id that has a record (live or tombstone). */
@@ -150,10 +289,19 @@ export class LevelStore implements RelayStore {
     }
   }
 
-  /** Wraps a public operation: refuses when not open, maps I/O errors, lets close() wait for it. */
-  #op<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Wraps a public operation: refuses when not open, or (writes) when not
+   * healthy, or (appends) below the free-space reserve; maps I/O errors; lets
+   * close() and recovery wait for it.
+   */
+  #op<T>(fn: () => Promise<T>, kind: 'read' | 'write' | 'append' = 'read'): Promise<T> {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    if (kind !== 'read') {
+      const refused = this.#health.refusal(kind === 'append');
+      if (refused) return Promise.reject(refused);
+    } else if (!this.#readable || this.#health.state === 'recovering')
+      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#health.state}`));
     const p = fn().catch((e: unknown) => {
       throw unavailable(e);
     });
@@ -233,6 +381,7 @@ export class LevelStore implements RelayStore {
         );
         return { created: true, seq, expiresAt: req.expiresAt };
       }),
+      'append',
     );
   }
 
@@ -273,7 +422,7 @@ export class LevelStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#health.state !== 'ok' || ids.length === 0) return;
     // A blind put: no read, no lock. Status only honours the flag on a live
     // record, and ack/retract/expiry/purge delete it, so a flag racing an ack
     // is harmless (SPEC 5: `delivered` is informational).
@@ -287,7 +436,7 @@ export class LevelStore implements RelayStore {
         ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, MetaState.acknowledged))),
       );
       return ids.filter((_, i) => results[i]);
-    });
+    }, 'write');
   }
 
   /**
@@ -331,6 +480,7 @@ export class LevelStore implements RelayStore {
         await this.#tombstone(id, undefined, MetaState.retracted);
         return 'retracted';
       }),
+      'write',
     );
   }
 
@@ -375,7 +525,7 @@ export class LevelStore implements RelayStore {
         else if (o === 'purged') purged++;
       }
       return { expired, purged, more: keys.length === limit };
-    });
+    }, 'write');
   }
 
   async #sweepOne(key: Buffer, deadline: number, id: Buffer, now: number): Promise<'expired' | 'purged' | 'stale'> {
@@ -445,6 +595,8 @@ export class LevelStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
+    this.#disk.stop();
+    await this.#recovery.stop();
     await Promise.allSettled([...this.#active]);
     await this.#commit.flush();
     this.#listeners.clear();
