@@ -291,14 +291,14 @@ export class LevelStore implements RelayStore {
 
   /**
    * Wraps a public operation: refuses when not open, or (writes) when not
-   * healthy, or (appends) below the free-space reserve; maps I/O errors; lets
-   * close() and recovery wait for it.
+   * healthy; maps I/O errors; lets close() and recovery wait for it. (The
+   * free-space reserve is checked in append, after the duplicate check.)
    */
-  #op<T>(fn: () => Promise<T>, kind: 'read' | 'write' | 'append' = 'read'): Promise<T> {
+  #op<T>(fn: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
-    if (kind !== 'read') {
-      const refused = this.#health.refusal(kind === 'append');
+    if (kind === 'write') {
+      const refused = this.#health.refusal(false);
       if (refused) return Promise.reject(refused);
     } else if (!this.#readable || this.#health.state === 'recovering')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#health.state}`));
@@ -351,6 +351,9 @@ export class LevelStore implements RelayStore {
         // Only a filter "maybe" costs a read: new envelopes go straight to the batch.
         const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
         if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
+        // Below the free-space reserve only new envelopes are refused: a re-post of a stored one still gets its 200.
+        const refused = this.#health.refusal(true);
+        if (refused) throw refused;
         const size = req.envelope.length;
         const c = this.#counter(req.mailbox);
         if (c.count + 1 > quota.maxEnvelopes)
@@ -381,7 +384,7 @@ export class LevelStore implements RelayStore {
         );
         return { created: true, seq, expiresAt: req.expiresAt };
       }),
-      'append',
+      'write',
     );
   }
 
