@@ -36,7 +36,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { RecoveryLoop, type AttemptResult } from './recovery-loop.js';
 import { AppendBatcher, type BatchItem, type BatchRow } from './pg-append-batch.js';
 import { CounterCache, snapshotOf } from './pg-counters.js';
-import { PgDoorbell, type FetchRange } from './pg-doorbell.js';
+import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
 import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, rowStatus, schemaDdl, type PgNames } from './pg-schema.js';
 import { pgStatements, type PgStatements } from './pg-sql.js';
 import { retrying, transaction, unavailable } from './pg-tx.js';
@@ -222,7 +222,10 @@ export class PgStore implements RelayStore {
     this.#health.set('recovering', cause);
     try {
       await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
-      await this.#loadCounters();
+      // The database is the truth after a failure: replace the cache, do not merge into it.
+      const r = await this.#pool.query(this.#sql.loadCounters);
+      this.#counters.clear();
+      for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
       this.#health.recovered('ok');
       this.#health.set('ok');
       return 'ok';
@@ -346,7 +349,13 @@ export class PgStore implements RelayStore {
    * statement (its own transaction), and notifies the new counter.
    * `mailbox` restricts to the caller's own mail (acks); null for retraction.
    */
-  async #tombstone(q: pg.Pool | pg.PoolClient, ids: string[], mailbox: string | null, state: number): Promise<string[]> {
+  async #tombstone(
+    q: pg.Pool | pg.PoolClient,
+    ids: string[],
+    mailbox: string | null,
+    state: number,
+    apply: (mailbox: string, snap: UsageSnapshot) => void = (m, snap) => this.#counters.apply(m, snap),
+  ): Promise<string[]> {
     const n = this.#n;
     const r = await q.query(
       this.#sql.tombstone,
@@ -355,7 +364,7 @@ export class PgStore implements RelayStore {
     const gone: string[] = [];
     for (const row of r.rows) {
       if (row.kind === 'id') gone.push(hex(row.mailbox));
-      else if (row.kind === 'usage') this.#counters.apply(hex(row.mailbox), snapshotOf(row));
+      else if (row.kind === 'usage') apply(hex(row.mailbox), snapshotOf(row));
     }
     return gone;
   }
@@ -369,8 +378,11 @@ export class PgStore implements RelayStore {
   }
 
   retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
+    // Counter snapshots read inside the transaction are cached only once it has committed.
+    const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
+        later.length = 0;
         // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
         const r = await c.query(
           this.#sql.retractRow,
@@ -386,8 +398,11 @@ export class PgStore implements RelayStore {
         if (state === RowState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
         if (state === RowState.expired || expiresAt <= now) return 'expired';
-        await this.#tombstone(c, [id], null, RowState.retracted);
-        return 'retracted';
+        await this.#tombstone(c, [id], null, RowState.retracted, (m, snap) => later.push([m, snap]));
+        return 'retracted' as const;
+      }).then((out) => {
+        for (const [m, snap] of later) this.#counters.apply(m, snap);
+        return out;
       }),
       true,
     );
@@ -404,8 +419,10 @@ export class PgStore implements RelayStore {
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
     const n = this.#n;
+    const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
+        later.length = 0;
         // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
         const r = await c.query(
           this.#sql.sweepDue,
@@ -424,9 +441,12 @@ export class PgStore implements RelayStore {
             this.#sql.sweepCounters,
             [mailboxes, counts, sizes],
           );
-          for (const x of u.rows) this.#counters.apply(hex(x.mailbox), snapshotOf(x));
+          for (const x of u.rows) later.push([hex(x.mailbox), snapshotOf(x)]);
         }
         return { expired, purged: num(row.purged), more: num(row.due) === limit };
+      }).then((out) => {
+        for (const [m, snap] of later) this.#counters.apply(m, snap);
+        return out;
       }),
       true,
     );
