@@ -134,7 +134,12 @@ export class HealthTracker {
 
 /** A short, log-safe description of an I/O error (its code and first message line). */
 export function describeError(e: unknown): string {
-  const code = (e as { code?: unknown })?.code;
-  const msg = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200);
-  return typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg;
+  const parts: string[] = [];
+  // abstract-level wraps the I/O error ("Database failed to open" ← "IO error: …: No space left on device").
+  for (let x: unknown = e, depth = 0; x !== undefined && x !== null && depth < 3; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { code?: unknown }).code;
+    const msg = String((x as Error).message ?? x).split('\n')[0]!.slice(0, 200);
+    parts.push(typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg);
+  }
+  return parts.join(' ← ');
 }

@@ -113,6 +113,8 @@ export class LevelStore implements RelayStore {
   readonly #ledger: AckLedger;
   readonly #recovery: RecoveryLoop;
   readonly #writeHook: LevelStoreOptions['writeHook'];
+  /** The write error that failed the store (kept across recovery attempts). */
+  #cause: string | undefined;
   /** False while a recovery has the database closed: reads are refused too. */
   #readable = true;
 
@@ -183,14 +185,15 @@ export class LevelStore implements RelayStore {
   /** Stops acknowledging and schedules recovery (close, reopen, verify). */
   #fail(e: unknown): void {
     if (this.#health.state === 'damaged') return;
-    this.#health.set('failed', `write failed: ${describeError(e)}`);
+    this.#cause = `write failed: ${describeError(e)}`;
+    this.#health.set('failed', this.#cause);
     if (this.#state === 'open') this.#recovery.start();
   }
 
   /** One recovery attempt: close, reopen (LevelDB recovers its log), verify against the ledger. */
   async #recover(): Promise<AttemptResult> {
     if (this.#state !== 'open') return 'final';
-    const cause = this.#health.snapshot().reason;
+    const cause = this.#cause;
     this.#health.set('recovering', cause);
     try {
       // Let every operation settle (writes are refused now, so they settle quickly).
@@ -215,7 +218,7 @@ export class LevelStore implements RelayStore {
       return 'ok';
     } catch (e) {
       this.#health.recovered('failed');
-      this.#health.set('failed', `recovery failed (${describeError(e)}); first error: ${cause ?? 'unknown'}`);
+      this.#health.set('failed', `${cause ?? 'write failed'}; reopen failed: ${describeError(e)}`);
       return 'retry';
     }
   }

@@ -103,6 +103,8 @@ export class PgStore implements RelayStore {
   #closing: Promise<void> | undefined;
   readonly #health: HealthTracker;
   readonly #recovery: RecoveryLoop;
+  /** The write error that failed the store (kept across probes). */
+  #cause: string | undefined;
 
   constructor(options: PgStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0)
@@ -211,14 +213,15 @@ export class PgStore implements RelayStore {
   /** Refuses writes until a write probe commits again. */
   #fail(e: unknown): void {
     if (this.#state !== 'open') return;
-    this.#health.set('failed', `write failed: ${describeError(e)}`);
+    if (this.#health.state === 'ok') this.#cause = `write failed: ${describeError(e)}`;
+    this.#health.set('failed', this.#cause);
     this.#recovery.start();
   }
 
   /** One recovery attempt: a committed write (not just a read: a full disk still answers SELECT). */
   async #probe(): Promise<AttemptResult> {
     if (this.#state !== 'open') return 'final';
-    const cause = this.#health.snapshot().reason;
+    const cause = this.#cause;
     this.#health.set('recovering', cause);
     try {
       await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
@@ -231,7 +234,7 @@ export class PgStore implements RelayStore {
       return 'ok';
     } catch (e) {
       this.#health.recovered('failed');
-      this.#health.set('failed', `write probe failed (${describeError(e)}); first error: ${cause ?? 'unknown'}`);
+      this.#health.set('failed', `${cause ?? 'write failed'}; write probe failed: ${describeError(e)}`);
       return 'retry';
     }
   }
