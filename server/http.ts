@@ -302,7 +302,9 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { error, fault } = toRelayError(err);
     if (fault) log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name }, method: req.method }, 'request failed');
-    else if (error.code === ErrorCode.STORE_UNAVAILABLE) log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
+    // A store that is failed, recovering or damaged logged that once when it happened; one line per refused request would flood the log.
+    else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
+      log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
     metrics.rejections.inc({ code: error.code });
     const status = httpStatus(error.code);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
