@@ -14,7 +14,7 @@
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
  *   races a retraction.
- * - Fail-safe writes (`health.ts`): after any write or fsync error the store
+ * - Fail-safe writes (`level-failsafe.ts`): after any write or fsync error the store
  *   acknowledges nothing more. A failed write may have left a torn record at
  *   the tail of LevelDB's log, and appending behind it would put later
  *   batches where recovery drops them. It recovers only by closing,
@@ -30,13 +30,11 @@ import { Level } from 'level';
 import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
-import { DiskSpaceMonitor } from './disk-space.js';
 import { GroupCommit, type BatchObserver, type BatchOp } from './group-commit.js';
-import { HealthTracker, describeError, type HealthListener, type StoreHealth } from './health.js';
+import type { StoreHealth } from './health.js';
 import { IdFilter } from './id-filter.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { AckLedger } from './level-ledger.js';
-import { RecoveryLoop, type AttemptResult } from './recovery-loop.js';
+import { LevelFailSafe, type FailSafeSettings } from './level-failsafe.js';
 import {
   MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
   deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
@@ -47,32 +45,14 @@ import type {
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from './types.js';
 
-/** Options of {@link LevelStore}. */
-export interface LevelStoreOptions {
+/** Options of {@link LevelStore}; the fail-safe settings are described in `level-failsafe.ts`. */
+export interface LevelStoreOptions extends FailSafeSettings {
   /** Directory of the LevelDB database (created if missing). */
   location: string;
   /** How long an `expired` tombstone answers status queries after expiry (ms). Default 24 h. */
   expiredRetentionMs?: number;
   /** Metrics hook called after every batch. */
   onBatch?: BatchObserver;
-  /** Refuse new envelopes while the data directory's filesystem has fewer free bytes than this. Default 0 (no reserve). */
-  minFreeBytes?: number;
-  /** Refuse new envelopes below this percentage of the filesystem's size too. Default 0. */
-  minFreePercent?: number;
-  /** How often free space is polled, ms. Default 1000. */
-  diskCheckIntervalMs?: number;
-  /** Called on every health change (failed, recovering, ok, damaged, low space), e.g. to log it. */
-  onHealth?: HealthListener;
-  /** First and largest delay between recovery attempts, ms. Default 100 and 1000. */
-  recoveryDelayMs?: { min: number; max: number };
-  /** Bytes of recent batches kept for the check after a reopen (`level-ledger.ts`). Default 32 MiB. */
-  ledgerWindowBytes?: number;
-  /**
-   * Fault-injection seam for tests: wraps every batch write. `write` performs
-   * the real (synced, when `sync`) write; the hook may skip it, call it, and
-   * throw before or after, like a full disk or a failed fsync would.
-   */
-  writeHook?: (write: () => Promise<void>, info: { ops: number; sync: boolean }) => Promise<void>;
 }
 
 type Op = BatchOp<Buffer, Buffer>;
@@ -108,15 +88,7 @@ export class LevelStore implements RelayStore {
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #health: HealthTracker;
-  readonly #disk: DiskSpaceMonitor;
-  readonly #ledger: AckLedger;
-  readonly #recovery: RecoveryLoop;
-  readonly #writeHook: LevelStoreOptions['writeHook'];
-  /** The write error that failed the store (kept across recovery attempts). */
-  #cause: string | undefined;
-  /** False while a recovery has the database closed: reads are refused too. */
-  #readable = true;
+  readonly #safe: LevelFailSafe;
 
   constructor(options: LevelStoreOptions) {
     if (typeof options?.location !== 'string' || options.location.length === 0)
@@ -127,105 +99,45 @@ export class LevelStore implements RelayStore {
     }
     this.#db = new Level<Buffer, Buffer>(options.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
-    this.#writeHook = options.writeHook;
-    this.#health = new HealthTracker(options.onHealth);
-    this.#disk = new DiskSpaceMonitor({
-      path: options.location,
-      minFreeBytes: options.minFreeBytes ?? 0,
-      minFreePercent: options.minFreePercent ?? 0,
-      intervalMs: options.diskCheckIntervalMs ?? 1000,
-      onChange: (low) => this.#health.setLowSpace(low),
-    });
-    this.#health.space = () => {
-      const free = this.#disk.freeBytes;
-      const out: { freeBytes?: number; reserveBytes?: number } = { reserveBytes: this.#disk.reserveBytes };
-      if (free !== undefined) out.freeBytes = free;
-      return out;
-    };
-    this.#ledger = new AckLedger(options.ledgerWindowBytes);
-    this.#recovery = new RecoveryLoop({
-      attempt: () => this.#recover(),
-      minDelayMs: options.recoveryDelayMs?.min ?? 100,
-      maxDelayMs: options.recoveryDelayMs?.max ?? 1000,
-    });
+    this.#safe = new LevelFailSafe(
+      {
+        location: options.location,
+        isOpen: () => this.#state === 'open',
+        quiesce: async () => {
+          await Promise.allSettled([...this.#active]);
+          await this.#commit.flush();
+        },
+        reopen: async () => {
+          if (this.#db.status === 'open') await this.#db.close();
+          if (this.#state !== 'open') throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'store is closing');
+          await this.#db.open({ createIfMissing: false });
+          await this.#load();
+        },
+        reader: { getMany: (keys) => this.#db.getMany(keys) },
+        seqs: () => [...this.#counters].map(([m, c]): [string, number] => [m, c.lastSeq]),
+      },
+      options,
+    );
     this.#commit = new GroupCommit<Buffer, Buffer>((ops, sync) => this.#writeBatch(ops, sync), () => this.#counterOps(), options.onBatch);
   }
 
-  /**
-   * Writes one batch, or refuses it when the store is not healthy: nothing is
-   * ever appended behind a failed write. A failure fails the store.
-   */
-  async #writeBatch(ops: Op[], sync: boolean): Promise<void> {
-    if (this.#health.state !== 'ok')
-      throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store ${this.#health.state}; the batch was not written`);
+  /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
+  #writeBatch(ops: Op[], sync: boolean): Promise<void> {
     // The chained batch form: abstract-level's array form costs ~3x more CPU per op
     // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
-    const write = (): Promise<void> => {
+    return this.#safe.write(ops, sync, () => {
       const b = this.#db.batch();
       for (const op of ops) {
         if (op.type === 'put') b.put(op.key, op.value);
         else b.del(op.key);
       }
       return b.write({ sync });
-    };
-    try {
-      await (this.#writeHook ? this.#writeHook(write, { ops: ops.length, sync }) : write());
-    } catch (e) {
-      // A failed fsync is fatal for the whole batch: its records may or may not be in the log.
-      this.#ledger.failed(ops);
-      this.#fail(e);
-      throw e;
-    }
-    this.#ledger.committed(ops);
-    let bytes = 0;
-    for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    this.#disk.noteWritten(bytes);
-  }
-
-  /** Stops acknowledging and schedules recovery (close, reopen, verify). */
-  #fail(e: unknown): void {
-    if (this.#health.state === 'damaged') return;
-    this.#cause = `write failed: ${describeError(e)}`;
-    this.#health.set('failed', this.#cause);
-    if (this.#state === 'open') this.#recovery.start();
-  }
-
-  /** One recovery attempt: close, reopen (LevelDB recovers its log), verify against the ledger. */
-  async #recover(): Promise<AttemptResult> {
-    if (this.#state !== 'open') return 'final';
-    const cause = this.#cause;
-    this.#health.set('recovering', cause);
-    try {
-      // Let every operation settle (writes are refused now, so they settle quickly).
-      await Promise.allSettled([...this.#active]);
-      await this.#commit.flush();
-      this.#readable = false;
-      if (this.#db.status === 'open') await this.#db.close();
-      if (this.#state !== 'open') return 'final';
-      await this.#db.open({ createIfMissing: false });
-      await this.#load();
-      const missing = await this.#ledger.verify(this.#db);
-      this.#readable = true;
-      if (missing) {
-        this.#health.recovered('damaged');
-        this.#health.set('damaged', `acknowledged data missing after reopen: ${missing}`);
-        return 'final';
-      }
-      this.#ledger.reset([...this.#counters].map(([m, c]) => [m, c.lastSeq]));
-      await this.#disk.check();
-      this.#health.recovered('ok');
-      this.#health.set('ok');
-      return 'ok';
-    } catch (e) {
-      this.#health.recovered('failed');
-      this.#health.set('failed', `${cause ?? 'write failed'}; reopen failed: ${describeError(e)}`);
-      return 'retry';
-    }
+    });
   }
 
   /** The store's write health (state, free space, refusals, recoveries). */
   health(): StoreHealth {
-    return this.#health.snapshot();
+    return this.#safe.health();
   }
 
   open(): Promise<void> {
@@ -241,8 +153,7 @@ export class LevelStore implements RelayStore {
     try {
       await this.#db.open({ createIfMissing: true });
       await this.#load();
-      this.#ledger.reset([...this.#counters].map(([m, c]) => [m, c.lastSeq]));
-      await this.#disk.start();
+      await this.#safe.started();
       this.#state = 'open';
     } catch (e) {
       this.#state = 'closed';
@@ -301,10 +212,10 @@ export class LevelStore implements RelayStore {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
     if (kind === 'write') {
-      const refused = this.#health.refusal(false);
+      const refused = this.#safe.refusal(false);
       if (refused) return Promise.reject(refused);
-    } else if (!this.#readable || this.#health.state === 'recovering')
-      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#health.state}`));
+    } else if (!this.#safe.readable)
+      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#safe.state}`));
     const p = fn().catch((e: unknown) => {
       throw unavailable(e);
     });
@@ -355,7 +266,7 @@ export class LevelStore implements RelayStore {
         const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
         if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
         // Below the free-space reserve only new envelopes are refused: a re-post of a stored one still gets its 200.
-        const refused = this.#health.refusal(true);
+        const refused = this.#safe.refusal(true);
         if (refused) throw refused;
         const size = req.envelope.length;
         const c = this.#counter(req.mailbox);
@@ -428,7 +339,7 @@ export class LevelStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || this.#health.state !== 'ok' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#safe.state !== 'ok' || ids.length === 0) return;
     // A blind put: no read, no lock. Status only honours the flag on a live
     // record, and ack/retract/expiry/purge delete it, so a flag racing an ack
     // is harmless (SPEC 5: `delivered` is informational).
@@ -601,8 +512,7 @@ export class LevelStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
-    this.#disk.stop();
-    await this.#recovery.stop();
+    await this.#safe.stop();
     await Promise.allSettled([...this.#active]);
     await this.#commit.flush();
     this.#listeners.clear();

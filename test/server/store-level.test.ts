@@ -34,7 +34,7 @@ storeConformance({
 });
 
 /** An error shaped like classic-level's for each fault (code LEVEL_IO_ERROR, LevelDB's message). */
-export function levelError(kind: FaultKind): Error {
+function levelError(kind: FaultKind): Error {
   const msg =
     kind === 'ENOSPC' ? 'IO error: /data/000005.log: No space left on device'
     : kind === 'EIO' ? 'IO error: /data/000005.log: Input/output error'
