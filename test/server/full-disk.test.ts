@@ -4,6 +4,11 @@
  * file prints a loud SKIPPED line and the store-level fault suite still
  * covers every write path).
  *
+ * Early fill, no reserve: the disk is mostly ballast, so LevelDB's first
+ * ENOSPC is on its log append. Space is freed, posting goes on, SIGKILL,
+ * restart: every 201, including those after the free, must be there (a store
+ * that appends behind the failed record loses all of those).
+ *
  * Phase 1, no reserve (`minFreeBytes` 0): many senders post until LevelDB's
  * writes fail with ENOSPC. The relay must refuse (503 STORE_UNAVAILABLE),
  * `/readyz` must say not-ready, and recovery (close, reopen, verify) keeps
@@ -193,14 +198,48 @@ if ('skip' in mounted) {
 } else {
   const t = suite('relay on a full disk (tmpfs)');
   const root = mounted.dir;
-  const data = path.join(root, 'data');
+  const logs = DEBUG ? { logLevel: 'info' as const } : {};
+  /** Empties the filesystem between tests. */
+  const clean = () => {
+    for (const f of fs.readdirSync(root)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
+  };
+
+  t('an early fill: the log append fails, nothing is appended behind it, mail accepted after the free survives SIGKILL', async () => {
+    // Mostly ballast: LevelDB's first ENOSPC is on its log, before any compaction. Appending on
+    // behind that failed (possibly torn) record is what lost every envelope accepted after the free.
+    const data = path.join(root, 'early');
+    const ballast1 = path.join(root, 'ballast-early');
+    ballast(ballast1, 21 * 1024 * 1024);
+    const mailboxes = Array.from({ length: 8 }, () => newMailbox());
+    const accepted = new Map<string, Accepted>();
+    const settings = { minFreeBytes: 0, sweepIntervalMs: 3_600_000, ...logs };
+    let child = await spawnRelay(data, settings);
+    try {
+      const p1 = await load(child, mailboxes, accepted, (refused) => (refused.get('STORE_UNAVAILABLE') ?? 0) >= 50);
+      assert.ok(p1.created > 50, `accepted mail before the disk filled (${p1.created})`);
+      const notReady = await request(`${child.url}/readyz`);
+      assert.is(notReady.status, 503, 'not ready while the disk is full');
+      fs.truncateSync(ballast1, 2 * 1024 * 1024);
+      await until(async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined), 30_000, 'readyz 200 after freeing space');
+      const before = accepted.size;
+      const p2 = await load(child, mailboxes, accepted, (_r, created) => created >= 90, 8);
+      assert.ok(p2.created >= 90, `accepting again after the free (${p2.created} of ${p2.posted})`);
+      child = await restart(child, data, settings);
+      const n = await checkAll(child.url, mailboxes, accepted);
+      console.log(`  early fill: ${before} x 201 before the disk filled, ${p2.created} x 201 after the free; ${n} listed after SIGKILL, none lost`);
+    } finally {
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      clean();
+    }
+  });
 
   t('fills, refuses, recovers by itself once space is back, and loses no 201 across SIGKILL', async () => {
+    const data = path.join(root, 'data');
     const mailboxes = Array.from({ length: 8 }, () => newMailbox());
     const accepted = new Map<string, Accepted>();
     // The reserve must cover LevelDB's own writes between polls (compactions, the log turned into a
     // table at reopen): on a 24 MiB disk holding ~10 MiB of data, a third of the disk.
-    const logs = DEBUG ? { logLevel: 'info' as const } : {};
     const noReserve = { minFreeBytes: 0, sweepIntervalMs: 3_600_000, ...logs };
     const reserve = { minFreeBytes: 8 * 1024 * 1024, sweepIntervalMs: 3_600_000, ...logs };
     const ballast1 = path.join(root, 'ballast-1');
@@ -293,9 +332,10 @@ if ('skip' in mounted) {
       await ready.stop();
       child.proc.kill('SIGKILL');
       await child.exited;
-      unmount(root);
+      clean();
     }
   });
 
+  t.after(() => unmount(root));
   t.run();
 }
