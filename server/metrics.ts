@@ -122,24 +122,27 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
       this.set(health()?.lowSpace ? 1 : 0);
     },
   });
-  new Gauge({
-    name: 'lnmb_store_free_bytes',
-    help: 'Free bytes on the store filesystem (LevelDB data directory), as last polled',
-    registers,
-    collect() {
-      const free = health()?.freeBytes;
-      if (free !== undefined) this.set(free);
-    },
-  });
-  new Gauge({
-    name: 'lnmb_store_reserve_bytes',
-    help: 'Free-space reserve: below it new envelopes are refused',
-    registers,
-    collect() {
-      const r = health()?.reserveBytes;
-      if (r !== undefined) this.set(r);
-    },
-  });
+  // Free space only where the store measures it (LevelDB's data directory), so that a PostgreSQL relay shows no false 0.
+  if (health()?.freeBytes !== undefined) {
+    new Gauge({
+      name: 'lnmb_store_free_bytes',
+      help: 'Free bytes on the store filesystem (LevelDB data directory), as last polled',
+      registers,
+      collect() {
+        const free = health()?.freeBytes;
+        if (free !== undefined) this.set(free);
+      },
+    });
+    new Gauge({
+      name: 'lnmb_store_reserve_bytes',
+      help: 'Free-space reserve: below it new envelopes are refused',
+      registers,
+      collect() {
+        const r = health()?.reserveBytes;
+        if (r !== undefined) this.set(r);
+      },
+    });
+  }
   // Cumulative counts kept by the store, exposed as counters (advanced by the difference at scrape time).
   const mirrored = <K extends string>(name: string, help: string, label: string, read: (h: StoreHealth) => Record<K, number>) => {
     const seen = new Map<string, number>();

@@ -212,7 +212,8 @@ export class PgStore implements RelayStore {
 
   /** Refuses writes until a write probe commits again. */
   #fail(e: unknown): void {
-    if (this.#state !== 'open') return;
+    // A probe in flight decides the outcome; a late failure of an older statement does not interrupt it.
+    if (this.#state !== 'open' || this.#health.state === 'recovering') return;
     if (this.#health.state === 'ok') this.#cause = `write failed: ${describeError(e)}`;
     this.#health.set('failed', this.#cause);
     this.#recovery.start();
