@@ -102,6 +102,8 @@ export const ErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   /** The store cannot accept writes now (full disk, closed, failing). */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** The relay's storage is at its free-space reserve: new envelopes are refused for now (acks and retractions still work). */
+  STORE_FULL: 'STORE_FULL',
   /** The relay is shutting down. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** A WebSocket subscriber did not read fast enough and was disconnected (close 4002); its mail stays queued. */

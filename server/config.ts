@@ -28,6 +28,14 @@ export interface RelayConfig {
   port: number;
   /** LevelDB directory. */
   dataDir: string;
+  /**
+   * Free-space reserve of the data directory's filesystem, bytes: below it
+   * new envelopes are refused (`STORE_FULL`) while acks, retractions and
+   * expiry still write. 0 (with `minFreePercent` 0) disables it. LevelDB only.
+   */
+  minFreeBytes: number;
+  /** Reserve as a percentage of the filesystem's size; the larger of the two applies. */
+  minFreePercent: number;
   /** Storage backend: embedded LevelDB in `dataDir`, or PostgreSQL at `databaseUrl` (shareable by several instances). */
   store: StoreKind;
   /** PostgreSQL connection URL, required when `store` is `postgres`. Holds a password: never logged. */
@@ -87,6 +95,8 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
+  minFreeBytes: 64 * 1024 * 1024,
+  minFreePercent: 0,
   store: 'level',
   databaseUrl: undefined,
   publicUrl: undefined,
@@ -130,6 +140,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('host', 'string', 'interface to listen on'),
   row('port', 'int', 'TCP port (0 = any free port)', 0, 65535),
   row('dataDir', 'string', 'LevelDB data directory'),
+  row('minFreeBytes', 'int', 'free-space reserve of the data directory, bytes: below it new envelopes get STORE_FULL (0 = off)', 0, 2 ** 50),
+  row('minFreePercent', 'int', 'free-space reserve as a percentage of the filesystem size (the larger reserve applies)', 0, 90),
   row('store', 'store', `storage backend: ${STORE_KINDS.join(', ')} (postgres lets several relay instances share one database)`),
   row('databaseUrl', 'dburl', 'PostgreSQL URL for store=postgres, e.g. postgres://relay:secret@db:5432/lnmb'),
   row('publicUrl', 'url', 'public base URL clients use (its origin is bound into auth signatures)'),

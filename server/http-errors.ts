@@ -37,6 +37,7 @@ export const HTTP_STATUS: Partial<Record<Code, number>> = {
   RATE_LIMITED: 429,
   TOO_MANY_CONNECTIONS: 429,
   STORE_UNAVAILABLE: 503,
+  STORE_FULL: 503,
   SHUTTING_DOWN: 503,
 };
 

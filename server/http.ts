@@ -103,6 +103,10 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   });
   app.get(RelayPath.readyz, (_req, res) => {
     if (ctx.lifecycle.closing) fail(ErrorCode.SHUTTING_DOWN, 'relay is shutting down');
+    // Ready means: a POST would be accepted now. The process itself is /healthz's business.
+    const h = store.health?.();
+    if (h && h.state !== 'ok') fail(ErrorCode.STORE_UNAVAILABLE, `store ${h.state}${h.reason ? `: ${h.reason}` : ''}`);
+    if (h?.lowSpace) fail(ErrorCode.STORE_FULL, `free space ${h.freeBytes ?? '?'} bytes is below the reserve of ${h.reserveBytes ?? '?'} bytes`);
     res.json({ status: 'ready' });
   });
 
@@ -298,10 +302,13 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { error, fault } = toRelayError(err);
     if (fault) log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name }, method: req.method }, 'request failed');
-    else if (error.code === ErrorCode.STORE_UNAVAILABLE) log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
+    // A store that is failed, recovering or damaged logged that once when it happened; one line per refused request would flood the log.
+    else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
+      log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
     metrics.rejections.inc({ code: error.code });
     const status = httpStatus(error.code);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
     if (res.headersSent) {
       res.destroy();
       return;

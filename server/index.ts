@@ -8,3 +8,4 @@ export { runRelayCli, loadRelayConfig } from './cli.js';
 export { LevelStore, type LevelStoreOptions } from './store/level.js';
 export { PgStore, type PgStoreOptions } from './store/pg.js';
 export type * from './store/types.js';
+export type { StoreHealth, StoreState, RefusalReason, RecoveryOutcome, HealthListener } from './store/health.js';

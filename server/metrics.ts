@@ -6,6 +6,7 @@
  * @module
  */
 import client from 'prom-client';
+import { STORE_STATES, type StoreHealth } from './store/health.js';
 import type { StoreTotals } from './store/types.js';
 
 const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
@@ -31,9 +32,9 @@ export interface RelayMetrics {
 /**
  * Creates the metrics, including default process metrics (CPU, memory,
  * event-loop lag as `lnmb_nodejs_eventloop_lag_*`) and gauges read from the
- * store's in-memory totals at scrape time.
+ * store's in-memory totals and health at scrape time.
  */
-export function createMetrics(totals: () => StoreTotals): RelayMetrics {
+export function createMetrics(totals: () => StoreTotals, health: () => StoreHealth | undefined = () => undefined): RelayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lnmb_' });
   const registers = [registry];
@@ -103,6 +104,66 @@ export function createMetrics(totals: () => StoreTotals): RelayMetrics {
       this.set(totals().bytes);
     },
   });
+  new Gauge({
+    name: 'lnmb_store_state',
+    help: 'Store write state: 1 for the current one (ok, failed, recovering, damaged)',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const state = health()?.state ?? 'ok';
+      for (const s of STORE_STATES) this.set({ state: s }, s === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'lnmb_store_low_space',
+    help: '1 while free space is below the reserve and new envelopes are refused (STORE_FULL)',
+    registers,
+    collect() {
+      this.set(health()?.lowSpace ? 1 : 0);
+    },
+  });
+  // Free space only where the store measures it (LevelDB's data directory), so that a PostgreSQL relay shows no false 0.
+  if (health()?.freeBytes !== undefined) {
+    new Gauge({
+      name: 'lnmb_store_free_bytes',
+      help: 'Free bytes on the store filesystem (LevelDB data directory), as last polled',
+      registers,
+      collect() {
+        const free = health()?.freeBytes;
+        if (free !== undefined) this.set(free);
+      },
+    });
+    new Gauge({
+      name: 'lnmb_store_reserve_bytes',
+      help: 'Free-space reserve: below it new envelopes are refused',
+      registers,
+      collect() {
+        const r = health()?.reserveBytes;
+        if (r !== undefined) this.set(r);
+      },
+    });
+  }
+  // Cumulative counts kept by the store, exposed as counters (advanced by the difference at scrape time).
+  const mirrored = <K extends string>(name: string, help: string, label: string, read: (h: StoreHealth) => Record<K, number>) => {
+    const seen = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        const h = health();
+        if (!h) return;
+        for (const [k, v] of Object.entries(read(h)) as [string, number][]) {
+          const d = v - (seen.get(k) ?? 0);
+          this.inc({ [label]: k }, d > 0 ? d : 0);
+          seen.set(k, v);
+        }
+      },
+    });
+  };
+  mirrored('lnmb_store_refusals_total', 'Writes refused by the store, by reason (failed, recovering, damaged, low_space)', 'reason', (h) => h.refusals);
+  mirrored('lnmb_store_recoveries_total', 'Store recovery attempts (close, reopen, verify), by outcome (ok, failed, damaged)', 'outcome', (h) => h.recoveries);
   new Gauge({
     name: 'lnmb_store_mailboxes',
     help: 'Mailboxes known to the store',

@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { LevelStore } from './store/level.js';
 import { PgStore } from './store/pg.js';
+import type { StoreHealth } from './store/health.js';
 import type { RelayStore, SweepResult } from './store/types.js';
 import { Sweeper } from './sweeper.js';
 import { WsFrontEnd } from './ws.js';
@@ -57,6 +58,31 @@ export interface Relay {
   sweep(): Promise<SweepResult>;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
+}
+
+/** Logs a store health change at the level it deserves: damaged is an error an operator must act on. */
+function logHealth(log: Logger, h: StoreHealth, event: string): void {
+  const fields = { state: h.state, reason: h.reason, lowSpace: h.lowSpace, freeBytes: h.freeBytes, reserveBytes: h.reserveBytes };
+  switch (event) {
+    case 'damaged':
+      log.error(fields, 'store DAMAGED: acknowledged data is missing after recovery; refusing all writes (see docs/operators.md, "When the disk fills")');
+      break;
+    case 'failed':
+      log.warn(fields, 'store failed a write: refusing writes until a reopen proves nothing acknowledged was lost');
+      break;
+    case 'recovering':
+      log.info(fields, 'store recovering: closing, reopening and verifying');
+      break;
+    case 'ok':
+      log.info(fields, 'store recovered: accepting writes again');
+      break;
+    case 'low_space':
+      log.warn(fields, 'store below its free-space reserve: refusing new envelopes (STORE_FULL)');
+      break;
+    case 'space_ok':
+      log.info(fields, 'store free space back above the reserve: accepting new envelopes');
+      break;
+  }
 }
 
 /** Grace for in-flight HTTP requests on shutdown before their connections are cut. */
@@ -102,12 +128,16 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
       onError: (e) => log.warn({ code: (e as { code?: unknown })?.code }, 'postgres store: background failure'),
       // Envelopes posted to other instances are read back only for mailboxes someone here listens to.
       wants: (mailbox) => fanout.has(mailbox),
+      onHealth: (h, event) => logHealth(log, h, event),
     });
   } else {
     fs.mkdirSync(config.dataDir, { recursive: true });
     store = new LevelStore({
       location: config.dataDir,
       expiredRetentionMs: config.expiredRetentionSeconds * 1000,
+      minFreeBytes: config.minFreeBytes,
+      minFreePercent: config.minFreePercent,
+      onHealth: (h, event) => logHealth(log, h, event),
       onBatch: ({ ops, seconds }) => {
         metrics?.storeWriteSeconds.observe(seconds);
         metrics?.storeBatchOps.observe(ops);
@@ -115,7 +145,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   }
   await store.open();
-  metrics = createMetrics(() => store.totals());
+  metrics = createMetrics(() => store.totals(), () => store.health?.());
 
   const ctx: RelayContext = {
     config,

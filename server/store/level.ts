@@ -14,6 +14,15 @@
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
  *   races a retraction.
+ * - Fail-safe writes (`level-failsafe.ts`): after any write or fsync error the store
+ *   acknowledges nothing more. A failed write may have left a torn record at
+ *   the tail of LevelDB's log, and appending behind it would put later
+ *   batches where recovery drops them. It recovers only by closing,
+ *   reopening (LevelDB's own recovery runs) and checking that everything
+ *   acknowledged before the error is still there (`level-ledger.ts`);
+ *   attempts repeat with backoff until one succeeds (`recovery-loop.ts`).
+ * - A free-space reserve (`disk-space.ts`): below it new envelopes are
+ *   refused with `STORE_FULL`, while acks, retractions and sweeps still write.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -22,8 +31,10 @@ import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { GroupCommit, type BatchObserver, type BatchOp } from './group-commit.js';
+import type { StoreHealth } from './health.js';
 import { IdFilter } from './id-filter.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { LevelFailSafe, type FailSafeSettings } from './level-failsafe.js';
 import {
   MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
   deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
@@ -34,8 +45,8 @@ import type {
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from './types.js';
 
-/** Options of {@link LevelStore}. */
-export interface LevelStoreOptions {
+/** Options of {@link LevelStore}; the fail-safe settings are described in `level-failsafe.ts`. */
+export interface LevelStoreOptions extends FailSafeSettings {
   /** Directory of the LevelDB database (created if missing). */
   location: string;
   /** How long an `expired` tombstone answers status queries after expiry (ms). Default 24 h. */
@@ -77,26 +88,56 @@ export class LevelStore implements RelayStore {
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  readonly #safe: LevelFailSafe;
 
   constructor(options: LevelStoreOptions) {
     if (typeof options?.location !== 'string' || options.location.length === 0)
       fail(ErrorCode.INVALID_TYPE, 'LevelStore: location must be a non-empty path');
+    for (const k of ['minFreeBytes', 'minFreePercent'] as const) {
+      const v = options[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
+    }
     this.#db = new Level<Buffer, Buffer>(options.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
-    this.#commit = new GroupCommit<Buffer, Buffer>(
-      // The chained batch form: abstract-level's array form costs ~3x more CPU per op
-      // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
-      (ops, sync) => {
-        const b = this.#db.batch();
-        for (const op of ops) {
-          if (op.type === 'put') b.put(op.key, op.value);
-          else b.del(op.key);
-        }
-        return b.write({ sync });
+    this.#safe = new LevelFailSafe(
+      {
+        location: options.location,
+        isOpen: () => this.#state === 'open',
+        quiesce: async () => {
+          await Promise.allSettled([...this.#active]);
+          await this.#commit.flush();
+        },
+        reopen: async () => {
+          if (this.#db.status === 'open') await this.#db.close();
+          if (this.#state !== 'open') throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'store is closing');
+          await this.#db.open({ createIfMissing: false });
+          await this.#load();
+        },
+        reader: { getMany: (keys) => this.#db.getMany(keys) },
+        seqs: () => [...this.#counters].map(([m, c]): [string, number] => [m, c.lastSeq]),
       },
-      () => this.#counterOps(),
-      options.onBatch,
+      options,
     );
+    this.#commit = new GroupCommit<Buffer, Buffer>((ops, sync) => this.#writeBatch(ops, sync), () => this.#counterOps(), options.onBatch);
+  }
+
+  /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
+  #writeBatch(ops: Op[], sync: boolean): Promise<void> {
+    // The chained batch form: abstract-level's array form costs ~3x more CPU per op
+    // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
+    return this.#safe.write(ops, sync, () => {
+      const b = this.#db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') b.put(op.key, op.value);
+        else b.del(op.key);
+      }
+      return b.write({ sync });
+    });
+  }
+
+  /** The store's write health (state, free space, refusals, recoveries). */
+  health(): StoreHealth {
+    return this.#safe.health();
   }
 
   open(): Promise<void> {
@@ -111,6 +152,22 @@ export class LevelStore implements RelayStore {
     this.#state = 'opening';
     try {
       await this.#db.open({ createIfMissing: true });
+      await this.#load();
+      await this.#safe.started();
+      this.#state = 'open';
+    } catch (e) {
+      this.#state = 'closed';
+      throw unavailable(e);
+    }
+  }
+
+  /** Loads counters and the id filter from the open database, replacing what memory held. */
+  async #load(): Promise<void> {
+    this.#counters.clear();
+    this.#dirty.clear();
+    this.#totalEnvelopes = 0;
+    this.#totalBytes = 0;
+    {
       const it = this.#db.iterator({ gte: Buffer.from([Table.counter]), lt: Buffer.from([Table.counter + 1]) });
       try {
         for (;;) {
@@ -126,12 +183,8 @@ export class LevelStore implements RelayStore {
       } finally {
         await it.close();
       }
-      await this.#loadIds();
-      this.#state = 'open';
-    } catch (e) {
-      this.#state = 'closed';
-      throw unavailable(e);
     }
+    await this.#loadIds();
   }
 
   /** Fills the id filter with every id that has a record (live or tombstone). */
@@ -150,10 +203,19 @@ export class LevelStore implements RelayStore {
     }
   }
 
-  /** Wraps a public operation: refuses when not open, maps I/O errors, lets close() wait for it. */
-  #op<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Wraps a public operation: refuses when not open, or (writes) when not
+   * healthy; maps I/O errors; lets close() and recovery wait for it. (The
+   * free-space reserve is checked in append, after the duplicate check.)
+   */
+  #op<T>(fn: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    if (kind === 'write') {
+      const refused = this.#safe.refusal(false);
+      if (refused) return Promise.reject(refused);
+    } else if (!this.#safe.readable)
+      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#safe.state}`));
     const p = fn().catch((e: unknown) => {
       throw unavailable(e);
     });
@@ -203,6 +265,9 @@ export class LevelStore implements RelayStore {
         // Only a filter "maybe" costs a read: new envelopes go straight to the batch.
         const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
         if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
+        // Below the free-space reserve only new envelopes are refused: a re-post of a stored one still gets its 200.
+        const refused = this.#safe.refusal(true);
+        if (refused) throw refused;
         const size = req.envelope.length;
         const c = this.#counter(req.mailbox);
         if (c.count + 1 > quota.maxEnvelopes)
@@ -233,6 +298,7 @@ export class LevelStore implements RelayStore {
         );
         return { created: true, seq, expiresAt: req.expiresAt };
       }),
+      'write',
     );
   }
 
@@ -273,7 +339,7 @@ export class LevelStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#safe.state !== 'ok' || ids.length === 0) return;
     // A blind put: no read, no lock. Status only honours the flag on a live
     // record, and ack/retract/expiry/purge delete it, so a flag racing an ack
     // is harmless (SPEC 5: `delivered` is informational).
@@ -287,7 +353,7 @@ export class LevelStore implements RelayStore {
         ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, MetaState.acknowledged))),
       );
       return ids.filter((_, i) => results[i]);
-    });
+    }, 'write');
   }
 
   /**
@@ -331,6 +397,7 @@ export class LevelStore implements RelayStore {
         await this.#tombstone(id, undefined, MetaState.retracted);
         return 'retracted';
       }),
+      'write',
     );
   }
 
@@ -375,7 +442,7 @@ export class LevelStore implements RelayStore {
         else if (o === 'purged') purged++;
       }
       return { expired, purged, more: keys.length === limit };
-    });
+    }, 'write');
   }
 
   async #sweepOne(key: Buffer, deadline: number, id: Buffer, now: number): Promise<'expired' | 'purged' | 'stale'> {
@@ -445,6 +512,7 @@ export class LevelStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
+    await this.#safe.stop();
     await Promise.allSettled([...this.#active]);
     await this.#commit.flush();
     this.#listeners.clear();

@@ -33,6 +33,13 @@ export class CounterCache {
     this.#counters.set(mailbox, { ...s });
   }
 
+  /** Forgets everything (before reloading from the database). */
+  clear(): void {
+    this.#counters.clear();
+    this.#envelopes = 0;
+    this.#bytes = 0;
+  }
+
   /** Usage of one mailbox (zeros when unknown). */
   usage(mailbox: string): MailboxUsage {
     const c = this.#counters.get(mailbox);

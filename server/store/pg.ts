@@ -16,6 +16,14 @@
  *   RETURNING and from every instance's notifications. Another instance's
  *   changes show up after one notification round trip; quotas never use
  *   the cache.
+ * - Fail-safe writes (`health.ts`): a write that fails for any reason other
+ *   than the caller's (a lost connection, a failed COMMIT, a database
+ *   restart, a full disk) puts the store in `failed`: writes are refused at
+ *   once instead of each waiting for its own timeout, and a write probe (one
+ *   committed UPDATE) is retried with backoff until the database commits
+ *   again. PostgreSQL's transactions are all-or-nothing and a COMMIT that
+ *   did not answer is never reported as success, so nothing unacknowledged
+ *   is ever acknowledged, and nothing acknowledged needs re-checking.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -23,10 +31,12 @@ import pg from 'pg';
 import type { EnvelopeStatus } from '../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
+import { HealthTracker, describeError, type HealthListener, type StoreHealth } from './health.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { RecoveryLoop, type AttemptResult } from './recovery-loop.js';
 import { AppendBatcher, type BatchItem, type BatchRow } from './pg-append-batch.js';
 import { CounterCache, snapshotOf } from './pg-counters.js';
-import { PgDoorbell, type FetchRange } from './pg-doorbell.js';
+import { PgDoorbell, type FetchRange, type UsageSnapshot } from './pg-doorbell.js';
 import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, rowStatus, schemaDdl, type PgNames } from './pg-schema.js';
 import { pgStatements, type PgStatements } from './pg-sql.js';
 import { retrying, transaction, unavailable } from './pg-tx.js';
@@ -54,6 +64,15 @@ export interface PgStoreOptions {
    * (the relay passes its fanout). Default: always read back.
    */
   wants?: (mailbox: string) => boolean;
+  /** Called on every health change (failed, recovering, ok). */
+  onHealth?: HealthListener;
+  /** First and largest delay between write probes while failed, ms. Default 100 and 1000. */
+  recoveryDelayMs?: { min: number; max: number };
+  /**
+   * Fault-injection seam for tests: wraps the connection pool the store
+   * uses for every query (e.g. to fail the k-th statement).
+   */
+  wrapPool?: (pool: pg.Pool) => pg.Pool;
 }
 
 const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
@@ -82,6 +101,10 @@ export class PgStore implements RelayStore {
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  readonly #health: HealthTracker;
+  readonly #recovery: RecoveryLoop;
+  /** The write error that failed the store (kept across probes). */
+  #cause: string | undefined;
 
   constructor(options: PgStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0)
@@ -96,9 +119,16 @@ export class PgStore implements RelayStore {
     this.#url = options.connectionString;
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
     this.#onError = options.onError ?? (() => undefined);
-    this.#pool = new pg.Pool({ connectionString: this.#url, max: poolSize });
+    const pool = new pg.Pool({ connectionString: this.#url, max: poolSize });
     // An idle client losing its server emits here; unhandled it would crash the process.
-    this.#pool.on('error', (e) => this.#onError(e));
+    pool.on('error', (e) => this.#onError(e));
+    this.#pool = options.wrapPool ? options.wrapPool(pool) : pool;
+    this.#health = new HealthTracker(options.onHealth);
+    this.#recovery = new RecoveryLoop({
+      attempt: () => this.#probe(),
+      minDelayMs: options.recoveryDelayMs?.min ?? 100,
+      maxDelayMs: options.recoveryDelayMs?.max ?? 1000,
+    });
     this.#doorbell = new PgDoorbell({
       client: () => new pg.Client({ connectionString: this.#url }),
       appendChannel: this.#n.appendChannel,
@@ -158,17 +188,61 @@ export class PgStore implements RelayStore {
     for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
   }
 
-  /** Wraps a public operation: refuses when not open, maps errors, lets close() wait for it. */
-  #op<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Wraps a public operation: refuses when not open or (writes) when not
+   * healthy, fails the store on a write's fault, maps errors, lets close()
+   * wait for it.
+   */
+  #op<T>(fn: () => Promise<T>, write = false): Promise<T> {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    if (write) {
+      const refused = this.#health.refusal(false);
+      if (refused) return Promise.reject(refused);
+    }
     const p = fn().catch((e: unknown) => {
+      if (write && !(e instanceof LnMailboxError)) this.#fail(e);
       throw unavailable(e);
     });
     this.#active.add(p);
     const done = () => this.#active.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /** Refuses writes until a write probe commits again. */
+  #fail(e: unknown): void {
+    // A probe in flight decides the outcome; a late failure of an older statement does not interrupt it.
+    if (this.#state !== 'open' || this.#health.state === 'recovering') return;
+    if (this.#health.state === 'ok') this.#cause = `write failed: ${describeError(e)}`;
+    this.#health.set('failed', this.#cause);
+    this.#recovery.start();
+  }
+
+  /** One recovery attempt: a committed write (not just a read: a full disk still answers SELECT). */
+  async #probe(): Promise<AttemptResult> {
+    if (this.#state !== 'open') return 'final';
+    const cause = this.#cause;
+    this.#health.set('recovering', cause);
+    try {
+      await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
+      // The database is the truth after a failure: replace the cache, do not merge into it.
+      const r = await this.#pool.query(this.#sql.loadCounters);
+      this.#counters.clear();
+      for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
+      this.#health.recovered('ok');
+      this.#health.set('ok');
+      return 'ok';
+    } catch (e) {
+      this.#health.recovered('failed');
+      this.#health.set('failed', `${cause ?? 'write failed'}; write probe failed: ${describeError(e)}`);
+      return 'retry';
+    }
+  }
+
+  /** The store's write health (state, refusals, recoveries). Free space is the database server's to watch. */
+  health(): StoreHealth {
+    return this.#health.snapshot();
   }
 
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
@@ -206,6 +280,7 @@ export class PgStore implements RelayStore {
         await this.#doorbell.delivered(req.id, req.mailbox, seq, DOORBELL_WAIT_MS);
         return { created: true, seq, expiresAt: req.expiresAt };
       }),
+      true,
     );
   }
 
@@ -262,7 +337,7 @@ export class PgStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#health.state !== 'ok' || ids.length === 0) return;
     // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
     const p = this.#pool
       .query(this.#sql.markDelivered, [
@@ -278,7 +353,13 @@ export class PgStore implements RelayStore {
    * statement (its own transaction), and notifies the new counter.
    * `mailbox` restricts to the caller's own mail (acks); null for retraction.
    */
-  async #tombstone(q: pg.Pool | pg.PoolClient, ids: string[], mailbox: string | null, state: number): Promise<string[]> {
+  async #tombstone(
+    q: pg.Pool | pg.PoolClient,
+    ids: string[],
+    mailbox: string | null,
+    state: number,
+    apply: (mailbox: string, snap: UsageSnapshot) => void = (m, snap) => this.#counters.apply(m, snap),
+  ): Promise<string[]> {
     const n = this.#n;
     const r = await q.query(
       this.#sql.tombstone,
@@ -287,7 +368,7 @@ export class PgStore implements RelayStore {
     const gone: string[] = [];
     for (const row of r.rows) {
       if (row.kind === 'id') gone.push(hex(row.mailbox));
-      else if (row.kind === 'usage') this.#counters.apply(hex(row.mailbox), snapshotOf(row));
+      else if (row.kind === 'usage') apply(hex(row.mailbox), snapshotOf(row));
     }
     return gone;
   }
@@ -297,12 +378,15 @@ export class PgStore implements RelayStore {
       if (ids.length === 0) return [];
       const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
       return ids.filter((id) => gone.delete(id));
-    });
+    }, true);
   }
 
   retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
+    // Counter snapshots read inside the transaction are cached only once it has committed.
+    const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
+        later.length = 0;
         // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
         const r = await c.query(
           this.#sql.retractRow,
@@ -318,9 +402,13 @@ export class PgStore implements RelayStore {
         if (state === RowState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
         if (state === RowState.expired || expiresAt <= now) return 'expired';
-        await this.#tombstone(c, [id], null, RowState.retracted);
-        return 'retracted';
+        await this.#tombstone(c, [id], null, RowState.retracted, (m, snap) => later.push([m, snap]));
+        return 'retracted' as const;
+      }).then((out) => {
+        for (const [m, snap] of later) this.#counters.apply(m, snap);
+        return out;
       }),
+      true,
     );
   }
 
@@ -335,8 +423,10 @@ export class PgStore implements RelayStore {
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
     const n = this.#n;
+    const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
+        later.length = 0;
         // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
         const r = await c.query(
           this.#sql.sweepDue,
@@ -355,10 +445,14 @@ export class PgStore implements RelayStore {
             this.#sql.sweepCounters,
             [mailboxes, counts, sizes],
           );
-          for (const x of u.rows) this.#counters.apply(hex(x.mailbox), snapshotOf(x));
+          for (const x of u.rows) later.push([hex(x.mailbox), snapshotOf(x)]);
         }
         return { expired, purged: num(row.purged), more: num(row.due) === limit };
+      }).then((out) => {
+        for (const [m, snap] of later) this.#counters.apply(m, snap);
+        return out;
       }),
+      true,
     );
   }
 
@@ -389,6 +483,7 @@ export class PgStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
+    await this.#recovery.stop();
     await Promise.allSettled([...this.#active]);
     await Promise.allSettled([...this.#marks]);
     this.#listeners.clear();

@@ -11,6 +11,7 @@
  * @module
  */
 import type { EnvelopeStatus } from '../../protocol/relay.js';
+import type { StoreHealth } from './health.js';
 
 /** A live envelope as read from the store (listing, backlog, live push). */
 export interface StoredEnvelope {
@@ -99,7 +100,8 @@ export type AppendListener = (mailbox: string, envelope: StoredEnvelope) => void
  * Errors: `MAILBOX_FULL`, `ENVELOPE_NOT_FOUND`, `RETRACT_FORBIDDEN`,
  * `RETRACT_TOO_LATE` as documented per method; any I/O failure or use after
  * close rejects with `STORE_UNAVAILABLE` (cause kept) and loses nothing that
- * was already acknowledged.
+ * was already acknowledged. A backend with a free-space reserve refuses
+ * appends below it with `STORE_FULL`, and still performs every other write.
  */
 export interface RelayStore {
   /** Opens the backend and loads per-mailbox counters. Idempotent. */
@@ -144,6 +146,12 @@ export interface RelayStore {
   flush(): Promise<void>;
   /** Flushes and closes. Further calls reject with STORE_UNAVAILABLE. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Write health: whether the store acknowledges writes now, free space, and
+   * refusal and recovery counts (`health.ts`). A store without it is taken
+   * to be always `ok`.
+   */
+  health?(): StoreHealth;
 }
 
 /** Creates a fresh, unopened store; used by the conformance suite. */

@@ -6,51 +6,15 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { ENVELOPE_MIN_LEN } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
-import { TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, statusOf, type MailboxKey } from './relay-harness.js';
-
-const FIXTURE = fileURLToPath(new URL('./fixtures/relay-child.ts', import.meta.url));
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<void>;
-}
-
-function spawnRelay(dataDir: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ proc, url: JSON.parse(line).url, exited });
-    });
-    proc.once('exit', (code) => reject(new Error(`relay child exited early (${code})`)));
-  });
-}
+import { TestSocket, fakeEnvelope, newMailbox, postEnvelope, statusOf } from './relay-harness.js';
+import { drain, spawnRelay } from './relay-process.js';
 
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-async function drain(url: string, key: MailboxKey): Promise<{ id: string; seq: number; bytes: Buffer }[]> {
-  const token = await login(url, key);
-  const out: { id: string; seq: number; bytes: Buffer }[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await list(url, key.id, token, `?after=${after}&limit=1000`);
-    assert.is(page.status, 200);
-    for (const e of page.body.envelopes) out.push({ id: e.id, seq: e.seq, bytes: Buffer.from(e.envelope, 'base64') });
-    if (!page.body.more) return out;
-    after = out.at(-1)!.seq;
-  }
-}
 
 const t = suite('relay durability');
 

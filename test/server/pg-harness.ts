@@ -66,6 +66,12 @@ export interface PgServer {
   readonly adminUrl: string;
   /** Creates an empty database and returns its connection URL. */
   createDatabase(name: string): Promise<string>;
+  /**
+   * Stops the server and starts it again on the same data and port, as a
+   * database restart would: `immediate` is a crash (WAL recovery at start),
+   * `fast` a clean shutdown. Resolves once it accepts connections again.
+   */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Stops the server (fast shutdown) and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -121,12 +127,16 @@ export async function startPostgres(): Promise<PgServer> {
     '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on', '-c', 'max_connections=200',
   ]);
   let out = '';
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-4000);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  const launch = (): ChildProcess => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.on('data', keep);
+    p.stderr!.on('data', keep);
+    return p;
+  };
+  let proc = launch();
   let stopped: Promise<void> | undefined;
   const stopSync = () => {
     // Last resort if the suite dies before stop(): never leave a server behind.
@@ -166,6 +176,19 @@ export async function startPostgres(): Promise<PgServer> {
   }
   return {
     adminUrl,
+    async restart(mode: 'fast' | 'immediate' = 'immediate'): Promise<void> {
+      if (stopped) throw new Error('server stopped');
+      const exited = new Promise<void>((r) => (proc.exitCode !== null ? r() : proc.once('exit', () => r())));
+      const [c, a] = asPostgres(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', mode, '-W']);
+      try {
+        execFileSync(c, a, { stdio: 'ignore' });
+      } catch {
+        // pg_ctl reports an immediate stop as unclean; the exit below is what counts
+      }
+      await exited;
+      proc = launch();
+      await waitReady(adminUrl, proc, () => out);
+    },
     async createDatabase(name: string): Promise<string> {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
       const c = new pg.Client({ connectionString: adminUrl });

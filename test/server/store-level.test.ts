@@ -8,6 +8,7 @@ import { IdFilter } from '../../server/store/id-filter.js';
 import { LevelStore } from '../../server/store/level.js';
 import type { RelayStore } from '../../server/store/types.js';
 import { storeConformance } from './store-conformance.js';
+import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
 
 const RETENTION = 60_000;
 const dirs = new WeakMap<RelayStore, string>();
@@ -30,6 +31,34 @@ storeConformance({
   expiredRetentionMs: RETENTION,
   factory: () => open(tempDir()),
   reopen: (closed) => open(dirs.get(closed)!),
+});
+
+/** An error shaped like classic-level's for each fault (code LEVEL_IO_ERROR, LevelDB's message). */
+function levelError(kind: FaultKind): Error {
+  const msg =
+    kind === 'ENOSPC' ? 'IO error: /data/000005.log: No space left on device'
+    : kind === 'EIO' ? 'IO error: /data/000005.log: Input/output error'
+    : 'IO error: /data/000005.log: fsync: Input/output error';
+  return Object.assign(new Error(msg), { code: 'LEVEL_IO_ERROR' });
+}
+
+const plans = new WeakMap<RelayStore, FaultPlan>();
+function openFaulty(dir: string, plan: FaultPlan): LevelStore {
+  const s = new LevelStore({
+    location: dir,
+    expiredRetentionMs: RETENTION,
+    recoveryDelayMs: { min: 1, max: 20 },
+    writeHook: (write) => plan.step(write, levelError),
+  });
+  dirs.set(s, dir);
+  plans.set(s, plan);
+  return s;
+}
+
+faultSuite({
+  name: 'level',
+  open: (plan) => openFaulty(tempDir(), plan),
+  reopen: (closed) => openFaulty(dirs.get(closed)!, new FaultPlan()),
 });
 
 const t = suite('store level: group commit');

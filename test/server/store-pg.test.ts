@@ -13,6 +13,36 @@ import type { AppendRequest, RelayStore, StoredEnvelope } from '../../server/sto
 import { rejectsCode } from '../helpers.js';
 import { pgUnavailable, startPostgres, type PgServer } from './pg-harness.js';
 import { storeConformance } from './store-conformance.js';
+import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
+
+/** An error shaped like PostgreSQL's or node-postgres's for each fault. */
+function pgError(kind: FaultKind): Error {
+  if (kind === 'ENOSPC') return Object.assign(new Error('could not extend file "base/16384/16400": No space left on device'), { code: '53100' });
+  if (kind === 'EIO') return Object.assign(new Error('could not write to file "pg_wal/000000010000000000000001": Input/output error'), { code: '58030' });
+  // The statement ran (a COMMIT may have been flushed) but its answer never came: outcome unknown.
+  return new Error('Connection terminated unexpectedly');
+}
+
+/** Routes every statement of the pool, and of clients it hands out, through `plan`. */
+function faultyPool(pool: pg.Pool, plan: FaultPlan): pg.Pool {
+  const through = <T extends object>(target: T, wrap: Record<string, unknown>): T =>
+    new Proxy(target, {
+      get(t, prop) {
+        if (typeof prop === 'string' && prop in wrap) return wrap[prop];
+        const v = Reflect.get(t, prop, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+  const query = (target: { query: (...a: unknown[]) => Promise<unknown> }) => (...args: unknown[]) =>
+    plan.step(() => target.query(...args), pgError);
+  return through(pool, {
+    query: query(pool as unknown as { query: (...a: unknown[]) => Promise<unknown> }),
+    connect: async () => {
+      const c = await pool.connect();
+      return through(c, { query: query(c as unknown as { query: (...a: unknown[]) => Promise<unknown> }) });
+    },
+  });
+}
 
 const RETENTION = 60_000;
 const why = pgUnavailable();
@@ -35,6 +65,12 @@ if (why) {
     expiredRetentionMs: RETENTION,
     // A fresh schema per test: an empty store without the cost of a database per test.
     factory: () => open(`conf_${++next}`),
+    reopen: (closed) => open(schemas.get(closed)!),
+  });
+
+  faultSuite({
+    name: 'postgres',
+    open: (plan) => open(`fault_${++next}`, { wrapPool: (p) => faultyPool(p, plan), recoveryDelayMs: { min: 1, max: 20 } }),
     reopen: (closed) => open(schemas.get(closed)!),
   });
 
