@@ -35,7 +35,9 @@ async function subscribed(client: MailboxClient, handler: (m: MailboxMessage) =>
 const t = suite('client/mailbox-client with a real relay');
 
 t.after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  // Bounded: a test that failed half-way must not hang the run in its cleanup.
+  const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
+  for (const c of cleanups.reverse()) await bounded(c());
 });
 
 t('online subscriber is pushed a post live; the ack makes it acknowledged', async () => {
@@ -105,6 +107,7 @@ t('handler throws: not acked, redelivered after the automatic reconnect, then ac
       throw new Error('disk full');
     }
   });
+  cleanups.push(async () => release()); // runs first: never leave the handler (and the subscription's close) waiting
   sub.on('error', (_r, e) => errors.push(e));
   sub.on('disconnected', (_r, code) => disconnects.push(code));
   const { id } = await alice.post({ publicKey: bob.pk, relays: [r.url] }, sealed(bob.pk, 'retry me'));

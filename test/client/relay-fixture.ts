@@ -66,7 +66,7 @@ export function sealed(recipient: Uint8Array, text: string): Uint8Array {
 }
 
 /** Polls `cond` every 10 ms until true; throws after `ms` (a safety net, not a timing assertion). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 8000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (await cond()) return;

@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { rejectsCode } from '../helpers.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { enforceLatestOverOld } from '../payment/chain.js';
@@ -130,6 +132,25 @@ t('mode 2: B pre-signs and goes offline; A pays the request later; B returns to 
   await until(() => has(w.events.S, 'paid'), 'S to receive B\'s acknowledgement');
   assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - 20_000, 299_000 + 20_000]);
   await Promise.all([B.close(), S.close()]);
+});
+
+t('an update on chain, reported by the chain watcher: the hub persists it and takes no new payment over that channel', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const asId = Buffer.from(w.asParams.channelId).toString('hex');
+  let S = await w.open.S();
+  const h = S.ctx().height;
+  await S.noteUpdateOnChain(asId, h - 3);
+  await rejectsCode(S.noteUpdateOnChain('00'.repeat(32), h), ErrorCode.INVALID_RANGE);
+  await S.close();
+  S = await w.open.S(); // restored from its store: still closing
+  assert.equal(S.engine.peers.get(asId)!.channel.closing, { height: h - 3 });
+  const A = await w.open.A();
+  const offerId = await A.payOffline(w.addr.B, AMOUNT);
+  await until(() => w.events.A.some((e) => e.kind === 'rejected' && e.offerId === offerId), 'the hub to refuse the payment');
+  assert.is(A.engine.payments.get(offerId)!.status, 'failed');
+  assert.is(A.engine.channel.pending, undefined, "the payer's channel is free");
+  assert.not.ok(has(w.events.S, 'proposed'));
+  await Promise.all([A.close(), S.close()]);
 });
 
 t.run();
