@@ -54,6 +54,9 @@ export function nonceId(channelId: Uint8Array, n: number, party: Party, tag: str
   return `upd:${bytesToHex(channelId)}:${n}:${party}:${tag}`;
 }
 
+/** State secret keys already checked against a channel's state key, per secret key object. */
+const checkedSecrets = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
 function emptyRecord(state: ChannelState): StateRecord {
   return { state, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] };
 }
@@ -125,8 +128,15 @@ export class Channel {
 
   /** Our state secret key from our channel secret key `sk`, which must be ours in this channel. */
   private stateSecret(sk: Uint8Array): Uint8Array {
+    const ours = bytesToHex(this.stateKey(this.me));
     const d = stateSecretKey(this.params, sk);
+    const seen = checkedSecrets.get(sk);
+    if (seen?.has(ours) && equalBytes(seen.get(ours)!, d)) return d;
     invariant(equalBytes(getPublicKey(d), this.stateKey(this.me)), 'secret key is not our channel key');
+    if (seen) {
+      if (seen.size >= 4096) seen.clear();
+      seen.set(ours, d.slice());
+    } else checkedSecrets.set(sk, new Map([[ours, d.slice()]]));
     return d;
   }
 

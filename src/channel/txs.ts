@@ -80,8 +80,28 @@ function derivePublic(tag: KeyTag, p: ChannelParams, key: Uint8Array): Uint8Arra
   return x;
 }
 
-/** The secret key matching {@link derivePublic} for the channel secret key `sk`. */
+/**
+ * Derived secret keys, per secret key object (a role passes the same
+ * `channelKey` array for every step) and then per tag and channel: deriving
+ * costs a point multiplication, and every settlement and update signature needs it.
+ */
+const derivedSecret = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
+/** The secret key matching {@link derivePublic} for the channel secret key `sk` (memoized per `sk` object). */
 function deriveSecret(tag: KeyTag, p: ChannelParams, sk: Uint8Array): Uint8Array {
+  let byChannel = derivedSecret.get(sk);
+  if (!byChannel) derivedSecret.set(sk, (byChannel = new Map()));
+  const id = `${tag}:${bytesToHex(p.channelId)}`;
+  let d = byChannel.get(id);
+  if (!d) {
+    d = computeSecret(tag, p, sk);
+    if (byChannel.size >= 4096) byChannel.clear();
+    byChannel.set(id, d);
+  }
+  return d.slice();
+}
+
+function computeSecret(tag: KeyTag, p: ChannelParams, sk: Uint8Array): Uint8Array {
   const d0 = parseSecretKey(sk);
   const P = Pt.BASE.multiply(d0);
   const d = P.toAffine().y % 2n === 0n ? d0 : Pt.Fn.neg(d0); // x-only key = even-y point
