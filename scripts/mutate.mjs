@@ -10,7 +10,11 @@
 // there, and restores it after the run (try/finally; on SIGINT/SIGTERM the
 // copies are restored and removed).
 //
-// Usage: npm run mutate -- [--file <substring>] [--list] [--jobs N] [--out <report.json>] [--no-cond]
+// Usage: npm run mutate -- [--file <substring>] [--line <file>:<line>] [--tests <substring>]
+//                          [--list] [--jobs N] [--out <report.json>] [--no-cond]
+//   --line  only the mutants of that line (repeatable), e.g. --line hub.ts:203
+//   --tests only the test files whose path contains the substring (repeatable; default: all of
+//           test/payment, test/channel, test/crypto, test/bitcoin)
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +34,7 @@ const TEST_ORDER = {
 // Options
 
 function parseArgs(argv) {
-  const o = { files: [], list: false, jobs: 1, out: undefined, cond: true };
+  const o = { files: [], lines: [], tests: [], list: false, jobs: 1, out: undefined, cond: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -39,6 +43,11 @@ function parseArgs(argv) {
       return v;
     };
     if (a === '--file') o.files.push(val());
+    else if (a === '--line') {
+      const m = /^(.+):(\d+)$/.exec(val());
+      if (!m) usage('--line wants <file substring>:<line>');
+      o.lines.push({ file: m[1], line: Number(m[2]) });
+    } else if (a === '--tests') o.tests.push(val());
     else if (a === '--list') o.list = true;
     else if (a === '--jobs') o.jobs = Math.max(1, Number(val()) || 1);
     else if (a === '--out') o.out = resolve(val());
@@ -51,7 +60,10 @@ function parseArgs(argv) {
 
 function usage(err) {
   if (err) console.error(err);
-  console.error('usage: node scripts/mutate.mjs [--file <substring>]... [--list] [--jobs N] [--out <report.json>] [--no-cond]');
+  console.error(
+    'usage: node scripts/mutate.mjs [--file <substring>]... [--line <file>:<line>]... [--tests <substring>]...\n' +
+    '                               [--list] [--jobs N] [--out <report.json>] [--no-cond]',
+  );
   process.exit(err ? 2 : 0);
 }
 
@@ -211,6 +223,7 @@ function sourceFiles(filters) {
 // Running
 
 const workdirs = [];
+let testFilter = [];
 const running = new Set();
 let interrupted = false;
 
@@ -236,7 +249,7 @@ function testFiles(dir, dirs) {
     }
     return out;
   };
-  return dirs.flatMap((t) => walk(join(dir, t)));
+  return dirs.flatMap((t) => walk(join(dir, t))).filter((f) => testFilter.length === 0 || testFilter.some((s) => relative(dir, f).includes(s)));
 }
 
 /** Runs the suites in `cwd` with bail; resolves to { code, ms, timedOut, tail }. */
@@ -318,7 +331,10 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const files = sourceFiles(opts.files);
   if (files.length === 0) usage('no source file matches --file');
-  const mutants = files.flatMap((f) => findMutants(f, readFileSync(join(root, f), 'utf8'), { cond: opts.cond }));
+  const mutants = files
+    .flatMap((f) => findMutants(f, readFileSync(join(root, f), 'utf8'), { cond: opts.cond }))
+    .filter((mu) => opts.lines.length === 0 || opts.lines.some((l) => mu.file.includes(l.file) && mu.line === l.line));
+  testFilter = opts.tests;
   if (opts.list) {
     for (const mu of mutants) console.log(`${mu.file}:${mu.line}\t${mu.kind}\t${mu.description}\t${mu.original}`);
     console.log(`${mutants.length} mutants in ${files.length} files`);

@@ -8,10 +8,13 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex } from '../../protocol/bytes.js';
-import { decodePayment, encodePayment, type PaymentMessage } from '../../protocol/payment.js';
+import {
+  PaymentType, decodePayment, encodeChannelState, encodePayment, invoiceSigHash, type InvoiceFields, type PaymentMessage, type PaymentMessageOf,
+} from '../../protocol/payment.js';
 import { MemoryNonceStore } from '../../src/crypto/nonce.js';
 import { openChannelPair } from '../../src/channel/open.js';
-import type { ChannelParams } from '../../src/channel/state.js';
+import type { ChannelParams, ChannelState } from '../../src/channel/state.js';
+import { Channel } from '../../src/channel/channel.js';
 import { Payer } from '../../src/payment/payer.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payee } from '../../src/payment/payee.js';
@@ -112,3 +115,81 @@ export async function run(w: World, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B'
 
 export const kinds = (w: World) => w.events.map((e) => e.kind);
 export const hex = bytesToHex;
+
+/** A starts paying B `amount` plus the hub's fee (unless `fee` is given); returns the offer id. */
+export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number; memo?: string } = {}): Promise<string> {
+  const { offerId, step } = await w.payer.pay(
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? w.hub.feeFor(amount),
+      expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: over.memo ?? 'coffee',
+    },
+    w.ctx,
+  );
+  post(w, 'A', step);
+  return offerId;
+}
+
+/** B asks A (mode 2) for `amount` through the hub; returns the request id. */
+export async function prepareRequest(w: World, amount: number, over: { expiry?: number } = {}): Promise<string> {
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
+  );
+  post(w, 'B', step);
+  return requestId;
+}
+
+/**
+ * Delivers messages to the `online` roles until one of type `type` is queued
+ * (not delivered); returns its queue entry.
+ */
+export async function until(w: World, type: number, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B']): Promise<World['queue'][number]> {
+  for (let i = 0; i < 200; i++) {
+    const q = w.queue.find((x) => x.out.message.type === type);
+    if (q) return q;
+    if (!(await deliverOne(w, (to) => online.includes(to)))) break;
+  }
+  throw new Error(`no message of type ${type} was queued`);
+}
+
+/** Takes the queued message `q` out of the queue; returns its message. */
+export function take<T extends PaymentMessage>(w: World, q: World['queue'][number]): T {
+  w.queue.splice(w.queue.indexOf(q), 1);
+  return q.out.message as T;
+}
+
+/** Hands `message` from `from` to its recipient's engine through the wire codec, as {@link deliverOne} does. */
+export async function inject(w: World, from: 'A' | 'S' | 'B', to: 'A' | 'S' | 'B', message: PaymentMessage): Promise<void> {
+  w.queue.unshift({ from, out: { to: w[to].address, message } });
+  await deliverOne(w, (r) => r === to);
+}
+
+/** The invoice `inv` with `over` applied, signed again by `signer` (an identity secret key). */
+export function resignInvoice(
+  inv: PaymentMessageOf<typeof PaymentType.INVOICE>, signer: Uint8Array, over: Partial<InvoiceFields> = {},
+): PaymentMessageOf<typeof PaymentType.INVOICE> {
+  const { signature: _old, type: _type, ...fields } = { ...inv, ...over };
+  return { type: PaymentType.INVOICE, ...fields, signature: schnorr.sign(invoiceSigHash(fields), signer) };
+}
+
+/**
+ * A dishonest party's own proposal: state `build(channel)` proposed on a copy
+ * of that party's channel (the engine would refuse to make it), with a valid
+ * settlement signature and a committed update nonce, as a peer would check them.
+ */
+export async function forgeState(
+  ch: Channel, me: Party, build: (copy: Channel) => ChannelState,
+): Promise<{ state: ChannelState; encoded: Uint8Array; settleSig: Uint8Array; updateNonce: Uint8Array }> {
+  const copy = Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON())));
+  const state = build(copy);
+  copy.propose(state);
+  return { state, encoded: encodeChannelState(state), settleSig: copy.signSettlement(me.chSk), updateNonce: await copy.commitUpdateNonce(me.nonces, me.chSk) };
+}
+
+/** The hub's view of its channel with the payer and with the payee. */
+export const hubChannels = (w: World) => ({
+  as: w.hub.peers.get(bytesToHex(w.asParams.channelId))!.channel,
+  sb: w.hub.peers.get(bytesToHex(w.sbParams.channelId))!.channel,
+});
+
+/** Every engine's persisted state, to show that a refused message changed nothing. */
+export const snapshot = (w: World) => JSON.stringify({ payer: w.payer.toJSON(), hub: w.hub.toJSON(), payee: w.payee.toJSON() });

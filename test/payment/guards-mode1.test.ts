@@ -1,0 +1,338 @@
+/**
+ * Mode 1 guards, attacked from the outside: each test crafts the message a
+ * dishonest party (or a delaying relay) would send, so that every earlier
+ * check passes (invoices are signed again with the payee's identity key,
+ * forged states carry valid signatures) and only the guard under test stands
+ * in the way. Each asserts the refusal and that nothing changed.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { decodeChannelState, encodeChannelState, encodePayment, PaymentType, receiptFromEnvelope, type PaymentMessageOf } from '../../protocol/payment.js';
+import { seal } from '../../protocol/seal.js';
+import { buildClaimTx, completeClaimSignature, signClaim, ptlcOutput } from '../../src/bitcoin/index.js';
+import { transfer } from '../../src/channel/state.js';
+import { ptlcOf, ptlcSecretKey, signSettlement } from '../../src/channel/txs.js';
+import { adaptorPoint } from '../../src/crypto/adaptor.js';
+import { tweakSecret } from '../../src/crypto/tweak.js';
+import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
+import {
+  forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World,
+} from './fixture.js';
+
+const t = suite('payment/guards-mode1');
+const AMOUNT = 50_000;
+type Invoice = PaymentMessageOf<typeof PaymentType.INVOICE>;
+
+/** The last event: a refusal with `code` whose message matches `re`. */
+function refused(w: World, re: RegExp, code: string = ErrorCode.PAYMENT_REJECTED): void {
+  const e = w.events.at(-1);
+  assert.ok(e && e.kind === 'rejected', `expected a refusal, got ${JSON.stringify(e)}`);
+  assert.match(e.message, re);
+  assert.is(e.code, code);
+}
+
+/** The last event: the message was ignored for a reason matching `re`. */
+function ignoredFor(w: World, re: RegExp): void {
+  const e = w.events.at(-1);
+  assert.ok(e && e.kind === 'ignored', `expected the message to be ignored, got ${JSON.stringify(e)}`);
+  assert.match(e.reason, re);
+}
+
+const queued = (w: World, type: number) => w.queue.some((q) => q.out.message.type === type);
+
+/** The hub extended nothing to the payee: no PTLC_ADD, the S–B channel untouched, the payment still pending. */
+function hubPaidNothing(w: World, offerId: string): void {
+  assert.not.ok(queued(w, PaymentType.PTLC_ADD), 'no PTLC offered to the payee');
+  assert.is(hubChannels(w).sb.pending, undefined, 'no S–B state being negotiated');
+  assert.equal(hubChannels(w).sb.enforceable.state.balances, [700_000, 299_000]);
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+}
+
+/** A payment up to the payee's INVOICE, taken out of the queue before the hub reads it. */
+async function invoiceInFlight(w: World, over: { expiry?: number } = {}): Promise<{ offerId: string; inv: Invoice }> {
+  const offerId = await startPayment(w, AMOUNT, over);
+  const inv = take<Invoice>(w, await until(w, PaymentType.INVOICE));
+  return { offerId, inv };
+}
+
+/**
+ * The hub was not damaged by the refused invoice: the payee drops the hub's REJECT
+ * and sends its genuine invoice, and the payment completes for exactly the amount.
+ */
+async function honestInvoiceCompletes(w: World, offerId: string, inv: Invoice): Promise<void> {
+  take(w, w.queue.find((q) => q.out.message.type === PaymentType.REJECT && q.out.to === w.B.address)!);
+  await inject(w, 'B', 'S', inv);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+}
+
+// ---------------------------------------------------------------------------
+// The hub's invoice checks (hub.ts onInvoice)
+
+t('S refuses a payee invoice re-pointed at a secret the payee knows, though it is validly signed', async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w);
+  // With T' = t'·G for a t' it chose, B could claim the PTLC without ever revealing s_A.
+  const forged = resignInvoice(inv, w.B.idSk, { point: adaptorPoint(new Uint8Array(32).fill(7)) });
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /invoice point differs from the recorded payment point/);
+  assert.is(snapshot(w), before, 'the refused invoice changed nothing');
+  hubPaidNothing(w, offerId);
+  await honestInvoiceCompletes(w, offerId, inv);
+});
+
+t('S refuses a payee invoice asking for more than the offer, though it is validly signed', async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w);
+  const forged = resignInvoice(inv, w.B.idSk, { amount: AMOUNT * 2 });
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /invoice amount differs from the offer/);
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
+  await honestInvoiceCompletes(w, offerId, inv);
+});
+
+t("S refuses a PTLC timeout delta above its maximum even when the payer channel's CSV delay would allow it", async () => {
+  const w = await makeWorld(); // hub maximum 100 blocks; A–S CSV 288: 150 + slack 2 + margin 6 < 288
+  const { offerId, inv } = await invoiceInFlight(w);
+  const forged = resignInvoice(inv, w.B.idSk, { timeoutDelta: 150 });
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /timeout delta 150 above the hub's maximum/);
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
+  await honestInvoiceCompletes(w, offerId, inv);
+});
+
+t('S refuses an invoice its sender did not sign: the payee forwards one signed by a stranger for its own channel', async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w);
+  const stranger = party('http://127.0.0.1:1');
+  const forged = resignInvoice(inv, stranger.idSk, { payeeKey: stranger.idPk });
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /invoice must be sent by its signer/);
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
+  await honestInvoiceCompletes(w, offerId, inv);
+});
+
+t("S refuses an invoice after the offer's expiry even when the payee stretched the invoice's own expiry", async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w, { expiry: w.ctx.now + 60_000 });
+  assert.is(inv.expiry, w.ctx.now + 60_000, 'an honest invoice never outlives the offer');
+  const forged = resignInvoice(inv, w.B.idSk, { expiry: w.ctx.now + 3_600_000 });
+  w.ctx.now += 120_000; // the offer expired; the forged invoice has not
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /offer expired/);
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
+});
+
+t('S refuses an invoice past its own expiry while the offer is still open (a stale invoice delivered late)', async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w, { expiry: w.ctx.now + 7_200_000 });
+  assert.is(inv.expiry, w.ctx.now + 3_600_000, "the payee's invoice lives one hour, the offer two");
+  w.ctx.now += 5_400_000;
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', inv);
+  refused(w, /invoice expired/);
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
+});
+
+t('S refuses an invoice while the payee channel is busy with a mode 2 state, which stays pending', async () => {
+  const w = await makeWorld();
+  const { offerId, inv } = await invoiceInFlight(w);
+  const requestId = await prepareRequest(w, 30_000);
+  await run(w, ['B', 'S']); // S co-signed the payee's mode 2 state 1: it is pending on S–B
+  assert.is(hubChannels(w).sb.pending?.state.n, 1);
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', inv);
+  refused(w, /busy/);
+  assert.is(snapshot(w), before);
+  assert.not.ok(queued(w, PaymentType.PTLC_ADD));
+  assert.equal(hubChannels(w).sb.pending!.state.balances, [700_000 - 30_000, 299_000 + 30_000], 'the mode 2 state is not displaced');
+  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+});
+
+// ---------------------------------------------------------------------------
+// The hub's proposal checks (hub.ts onPropose)
+
+t("S refuses a proposal whose fee is one sat below the hub's fee (the state matches the declared fee)", async () => {
+  const w = await makeWorld();
+  const fee = w.hub.feeFor(AMOUNT) - 1;
+  const offerId = await startPayment(w, AMOUNT, { fee });
+  const msg = take(w, w.queue.find((q) => q.out.message.type === PaymentType.UPDATE_PROPOSE)!);
+  const before = JSON.stringify(w.hub.toJSON());
+  await inject(w, 'A', 'S', msg);
+  refused(w, /fee \d+ below the hub's fee/);
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+  assert.not.ok(w.hub.payments.has(offerId));
+  assert.is(hubChannels(w).as.pending, undefined, 'S co-signed nothing');
+  assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+});
+
+t('S refuses a proposal that declares amount + fee but whose state moves less to the hub', async () => {
+  const w = await makeWorld();
+  const fee = w.hub.feeFor(AMOUNT);
+  const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, AMOUNT + fee - 1_000, c.topN + 1));
+  const offerId = randomBytes(32);
+  const before = JSON.stringify(w.hub.toJSON());
+  await inject(w, 'A', 'S', {
+    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId, amount: AMOUNT, fee,
+    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  refused(w, /does not move exactly amount \+ fee/, ErrorCode.CHANNEL_INVARIANT);
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+  assert.is(w.hub.payments.size, 0);
+  assert.is(hubChannels(w).as.pending, undefined);
+  assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+});
+
+t('a payer cannot overwrite a state whose PTLC the hub already extended with a new proposal', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await until(w, PaymentType.PTLC_ADD); // S extended its PTLC to B for A–S state 1
+  assert.is(w.hub.payments.get(offerId)!.status, 'extended');
+  // A proposes state 2 (a small payment to someone else) to displace state 1 at the hub.
+  const small = 10_000, fee = w.hub.feeFor(small);
+  const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, small + fee, c.topN + 1));
+  assert.is(forged.state.n, 2);
+  const before = JSON.stringify(w.hub.toJSON());
+  await inject(w, 'A', 'S', {
+    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId: randomBytes(32), amount: small, fee,
+    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  refused(w, /a PTLC is already extended for the pending state/);
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+  assert.is(hubChannels(w).as.pending!.state.n, 1, 'state 1 is still the one S pays for');
+  assert.is(w.hub.payments.get(offerId)!.status, 'extended');
+  assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed', 'S, having paid B, gets state 1');
+  assert.is(hubChannels(w).as.enforceable.state.n, 1);
+});
+
+// ---------------------------------------------------------------------------
+// The offerer's check of the fulfilment (ptlc.ts checkFulfil)
+
+t("the payee's fulfilment cannot propose a state paying it more than the PTLC, even signed and with the right secret", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const f = take<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>>(w, await until(w, PaymentType.PTLC_FULFILL));
+  const honest = decodeChannelState(f.state);
+  const greedy = { ...honest, balances: [honest.balances[0] - 5_000, honest.balances[1] + 5_000] as [number, number] };
+  const forged = { ...f, state: encodeChannelState(greedy), settleSig: signSettlement(w.sbParams, greedy, w.B.chSk) };
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', forged);
+  refused(w, /fulfilled state does not pay exactly the PTLC to the receiver/, ErrorCode.CHANNEL_INVARIANT);
+  assert.is(snapshot(w), before);
+  assert.is(w.hub.payments.get(offerId)!.status, 'committed');
+  assert.is(hubChannels(w).as.pending!.updateSigs[0], null, "S did not take A's signature");
+  assert.not.ok(queued(w, PaymentType.PTLC_SETTLE), 'S co-signed nothing');
+  await inject(w, 'B', 'S', f);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT], 'B got exactly the PTLC');
+});
+
+// ---------------------------------------------------------------------------
+// The payee's checks (ptlc.ts acceptPtlc, payee.ts onOffer)
+
+t("B refuses a PTLC whose claim pre-signature does not complete: on chain it could not claim with t", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const add = take<PaymentMessageOf<typeof PaymentType.PTLC_ADD>>(w, await until(w, PaymentType.PTLC_ADD));
+  const presig = add.claimPresig.slice();
+  presig[presig.length - 1]! ^= 1; // S's pre-signature, spoiled in its s' part
+  const forged = { ...add, claimPresig: presig };
+  const before = JSON.stringify(w.payee.toJSON());
+  await inject(w, 'S', 'B', forged);
+  refused(w, /claim pre-signature does not verify/, ErrorCode.INVALID_ADAPTOR_SIGNATURE);
+  assert.is(JSON.stringify(w.payee.toJSON()), before, 'B co-signed nothing and reveals nothing');
+  assert.is(w.payee.channel.pending, undefined);
+  assert.is(w.payee.payments.get(offerId)!.status, 'invoiced');
+  assert.not.ok(queued(w, PaymentType.PTLC_ACCEPT));
+  assert.ok(queued(w, PaymentType.PTLC_FAIL), 'B answers PTLC_FAIL so S drops the state');
+
+  // Why: with the state on chain, B's claim needs S's signature, which is the pre-signature completed by
+  // B's t + r. The genuine one completes into a valid claim; the spoiled one into a signature the chain refuses.
+  const state = decodeChannelState(add.state);
+  const { spec, sweep } = ptlcOf(w.sbParams, state, hexToBytes(offerId, 32));
+  const chain = new ChainModel();
+  const coin = chain.fund({ amount: ptlcOutput(spec).amount, script: ptlcOutput(spec).scriptPubKey }, at(800_001));
+  const secret = tweakSecret(hexToBytes(w.payee.payments.get(offerId)!.secret, 32), add.tweak);
+  const payee = signClaim(spec, sweep, ptlcSecretKey(w.sbParams, w.B.chSk));
+  const claim = buildClaimTx(spec, sweep, coin, { payer: completeClaimSignature(add.claimPresig, secret), payee });
+  const spoiled = structuredClone(claim);
+  spoiled.inputs[0]!.witness[1] = completeClaimSignature(presig, secret);
+  rejects(() => chain.submit(spoiled, at(800_002)), 'signature', 'the spoiled pre-signature never completes into a claim');
+  chain.submit(claim, at(800_002));
+  assert.is(chain.coin(outpointOf(claim))?.amount, spec.amount - sweep.fee);
+  // S reads the PTLC_FAIL and drops the state: neither side holds a PTLC the payee cannot claim.
+  await run(w, ['S']);
+  assert.is(hubChannels(w).sb.pending, undefined);
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+});
+
+t('B issues no invoice for an offer that reaches it after its expiry', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
+  const offer = take(w, await until(w, PaymentType.OFFER, ['A', 'S']));
+  w.ctx.now += 61_000; // the relay held it, or B was away
+  await inject(w, 'A', 'B', offer);
+  ignoredFor(w, /offer expired/);
+  assert.not.ok(w.payee.payments.has(offerId));
+  assert.not.ok(queued(w, PaymentType.INVOICE), 'no invoice for an expired offer');
+});
+
+t("B issues no invoice when the offer's point is not s_A·G, though the payer's signature verifies", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const offer = take<PaymentMessageOf<typeof PaymentType.OFFER>>(w, await until(w, PaymentType.OFFER, ['A', 'S']));
+  // A keeps its valid s_A but points the offer at another point: B would sell s_A for a PTLC it cannot fulfil.
+  const forged = { ...offer, point: adaptorPoint(new Uint8Array(32).fill(3)) };
+  await inject(w, 'A', 'B', forged);
+  ignoredFor(w, /payment point is not s_A·G/);
+  assert.not.ok(w.payee.payments.has(offerId));
+  assert.not.ok(queued(w, PaymentType.INVOICE));
+});
+
+// ---------------------------------------------------------------------------
+// The payer's receipt check (payer.ts checkReceipt)
+
+for (const [what, over] of [
+  ['another offer', { offerId: randomBytes(32) }],
+  ['another amount', { amount: AMOUNT * 10 }],
+  ['another point', { point: adaptorPoint(new Uint8Array(32).fill(9)) }],
+] as const) {
+  t(`A's receipt check: a receipt the payee signed and sealed for A, but for ${what}, is reported missing`, async () => {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, AMOUNT);
+    const inv = take<Invoice>(w, await until(w, PaymentType.INVOICE));
+    // B seals for A its signed invoice, altered, as the receipt; the outer invoice is re-signed.
+    const inner = resignInvoice(inv, w.B.idSk, { receipt: new Uint8Array(0), ...over });
+    const receipt = receiptFromEnvelope(
+      seal({ senderSecretKey: w.B.idSk, recipient: w.A.idPk, type: PaymentType.INVOICE, body: encodePayment(inner), timestamp: w.ctx.now }),
+    );
+    await inject(w, 'B', 'S', resignInvoice(inv, w.B.idSk, { receipt }));
+    await run(w);
+    assert.is(w.payer.payments.get(offerId)!.status, 'completed', 'the payment itself completes');
+    const done = w.events.find((e) => e.kind === 'completed');
+    assert.ok(done && done.kind === 'completed');
+    assert.is(done.receipt.invoice, null, 'a receipt for something else is no receipt');
+    assert.match(done.receipt.receiptError ?? '', /receipt invoice does not match the offer/);
+    assert.is(w.payer.payments.get(offerId)!.receipt!.invoice, null);
+  });
+}
+
+t.run();
