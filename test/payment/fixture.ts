@@ -18,6 +18,7 @@ import { Channel } from '../../src/channel/channel.js';
 import { Payer } from '../../src/payment/payer.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payee } from '../../src/payment/payee.js';
+import { Router } from '../../src/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../src/payment/types.js';
 
 export interface Party {
@@ -193,3 +194,60 @@ export const hubChannels = (w: World) => ({
 
 /** Every engine's persisted state, to show that a refused message changed nothing. */
 export const snapshot = (w: World) => JSON.stringify({ payer: w.payer.toJSON(), hub: w.hub.toJSON(), payee: w.payee.toJSON() });
+
+/** A role of the privacy-hop world. */
+export type HopRole = 'A' | 'S' | 'P' | 'B';
+
+/**
+ * The privacy hop S→P→B: payer A and hub S as in {@link makeWorld}, the payee B
+ * behind a router P. `run(stop)` delivers in order (through the wire codec)
+ * until the queue is empty or the next message matches `stop`, which stays queued.
+ */
+export async function hopWorld() {
+  const relay = 'http://127.0.0.1:1';
+  const A = party(relay), S = party(relay), P = party(relay), B = party(relay);
+  const as = channelParams(A.chPk, S.chPk, { csvDelay: 288 });
+  const sp = channelParams(S.chPk, P.chPk, { csvDelay: 24 });
+  const pb = channelParams(P.chPk, B.chPk, { csvDelay: 12 });
+  const [aV, sA] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
+  const [sP, pS] = await openChannelPair(sp, [700_000, 299_000], S.chSk, P.chSk, S.nonces, P.nonces);
+  const [pB, bV] = await openChannelPair(pb, [800_000, 199_000], P.chSk, B.chSk, P.nonces, B.nonces);
+  const engines = {
+    A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
+    S: new Hub(
+      { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
+      [{ channel: sA, peerKey: A.idPk, peerAddress: A.address }, { channel: sP, peerKey: P.idPk, peerAddress: P.address }], S.nonces,
+    ),
+    P: new Router({ identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
+      { channel: pS, peerKey: S.idPk, peerAddress: S.address }, [{ channel: pB, peerKey: B.idPk, peerAddress: B.address }], P.nonces),
+    B: new Payee({ identityKey: B.idSk, address: B.address, channelKey: B.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk], timeoutDelta: 20, invoiceTtlMs: 3_600_000 }, bV, B.nonces),
+  };
+  const parties: Record<HopRole, Party> = { A, S, P, B };
+  const ctx = { now: 1_700_000_000_000, height: 800_000 };
+  const queue: { from: HopRole; to: HopRole; message: PaymentMessage }[] = [];
+  const seen: Record<HopRole, PaymentMessage[]> = { A: [], S: [], P: [], B: [] };
+  const events: Record<HopRole, PaymentEvent[]> = { A: [], S: [], P: [], B: [] };
+  const roleOf = (addr: string) => (Object.keys(parties) as HopRole[]).find((r) => parties[r].address === addr)!;
+  const post = (from: HopRole, s: Step) => {
+    for (const o of s.send) queue.push({ from, to: roleOf(o.to), message: o.message });
+    events[from].push(...s.events);
+  };
+  const run = async (stop: (q: (typeof queue)[number]) => boolean = () => false) => {
+    for (let i = 0; i < 500 && queue.length && !stop(queue[0]!); i++) {
+      const q = queue.shift()!;
+      const msg = decodePayment(q.message.type, encodePayment(q.message));
+      seen[q.to].push(msg);
+      post(q.to, await engines[q.to].handle({ from: parties[q.from].idPk, message: msg }, ctx));
+    }
+  };
+  return { engines, parties, ctx, queue, post, run, seen, events, as, sp, pb };
+}
+
+/** A starts paying B (behind P) `amount` plus the hub's fee; returns the offer id. */
+export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: number): Promise<string> {
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: w.engines.S.feeFor(amount), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  return offerId;
+}

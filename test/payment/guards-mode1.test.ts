@@ -273,8 +273,8 @@ t("B refuses a PTLC whose claim pre-signature does not complete: on chain it cou
   const secret = tweakSecret(hexToBytes(w.payee.payments.get(offerId)!.secret, 32), add.tweak);
   const payee = signClaim(spec, sweep, ptlcSecretKey(w.sbParams, w.B.chSk));
   const claim = buildClaimTx(spec, sweep, coin, { payer: completeClaimSignature(add.claimPresig, secret), payee });
-  const spoiled = structuredClone(claim);
-  spoiled.inputs[0]!.witness[1] = completeClaimSignature(presig, secret);
+  const [payeeSig, , ...leaf] = claim.inputs[0]!.witness;
+  const spoiled = { ...claim, inputs: [{ ...claim.inputs[0]!, witness: [payeeSig!, completeClaimSignature(presig, secret), ...leaf] }] };
   rejects(() => chain.submit(spoiled, at(800_002)), 'signature', 'the spoiled pre-signature never completes into a claim');
   chain.submit(claim, at(800_002));
   assert.is(chain.coin(outpointOf(claim))?.amount, spec.amount - sweep.fee);

@@ -7,66 +7,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../protocol/bytes.js';
 import { decodeChannelState, decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
-import { openChannelPair } from '../../src/channel/open.js';
-import { Hub } from '../../src/payment/hub.js';
-import { Payee } from '../../src/payment/payee.js';
-import { Payer } from '../../src/payment/payer.js';
-import { Router } from '../../src/payment/router.js';
-import type { PaymentEvent, Step } from '../../src/payment/types.js';
-import { channelParams, party, type Party } from './fixture.js';
+import { hopPay as pay, hopWorld } from './fixture.js';
 
 const t = suite('payment/router');
-type Role = 'A' | 'S' | 'P' | 'B';
 const AMOUNT = 40_000;
-
-async function hopWorld() {
-  const relay = 'http://127.0.0.1:1';
-  const A = party(relay), S = party(relay), P = party(relay), B = party(relay);
-  const as = channelParams(A.chPk, S.chPk, { csvDelay: 288 });
-  const sp = channelParams(S.chPk, P.chPk, { csvDelay: 24 });
-  const pb = channelParams(P.chPk, B.chPk, { csvDelay: 12 });
-  const [aV, sA] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
-  const [sP, pS] = await openChannelPair(sp, [700_000, 299_000], S.chSk, P.chSk, S.nonces, P.nonces);
-  const [pB, bV] = await openChannelPair(pb, [800_000, 199_000], P.chSk, B.chSk, P.nonces, B.nonces);
-  const engines = {
-    A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
-    S: new Hub(
-      { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
-      [{ channel: sA, peerKey: A.idPk, peerAddress: A.address }, { channel: sP, peerKey: P.idPk, peerAddress: P.address }], S.nonces,
-    ),
-    P: new Router({ identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
-      { channel: pS, peerKey: S.idPk, peerAddress: S.address }, [{ channel: pB, peerKey: B.idPk, peerAddress: B.address }], P.nonces),
-    B: new Payee({ identityKey: B.idSk, address: B.address, channelKey: B.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk], timeoutDelta: 20, invoiceTtlMs: 3_600_000 }, bV, B.nonces),
-  };
-  const parties: Record<Role, Party> = { A, S, P, B };
-  const ctx = { now: 1_700_000_000_000, height: 800_000 };
-  const queue: { from: Role; to: Role; message: PaymentMessage }[] = [];
-  const seen: Record<Role, PaymentMessage[]> = { A: [], S: [], P: [], B: [] };
-  const events: Record<Role, PaymentEvent[]> = { A: [], S: [], P: [], B: [] };
-  const roleOf = (addr: string) => (Object.keys(parties) as Role[]).find((r) => parties[r].address === addr)!;
-  const post = (from: Role, s: Step) => {
-    for (const o of s.send) queue.push({ from, to: roleOf(o.to), message: o.message });
-    events[from].push(...s.events);
-  };
-  const run = async () => {
-    for (let i = 0; i < 500 && queue.length; i++) {
-      const q = queue.shift()!;
-      const msg = decodePayment(q.message.type, encodePayment(q.message));
-      seen[q.to].push(msg);
-      post(q.to, await engines[q.to].handle({ from: parties[q.from].idPk, message: msg }, ctx));
-    }
-  };
-  return { engines, parties, ctx, post, run, seen, events, as, sp, pb };
-}
-
-/** A starts paying B (behind P) AMOUNT plus the hub's fee; returns the offer id. */
-async function pay(w: Awaited<ReturnType<typeof hopWorld>>): Promise<string> {
-  const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: AMOUNT, fee: w.engines.S.feeFor(AMOUNT), expiry: w.ctx.now + 3_600_000 }, w.ctx,
-  );
-  w.post('A', step);
-  return offerId;
-}
 
 /** The point of the PTLC for `offerId` in the first PTLC_ADD a party received. */
 function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
@@ -78,7 +22,7 @@ function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
 t('A pays B through S and a router P: decorrelated points, receipt sealed for A, every channel consistent', async () => {
   const w = await hopWorld();
   const fee = w.engines.S.feeFor(AMOUNT);
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   await w.run();
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
   assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
@@ -118,7 +62,7 @@ t('A pays B through S and a router P: decorrelated points, receipt sealed for A,
 
 t('a spoiled receipt does not block the payment: the state completes and the receipt is reported missing', async () => {
   const w = await hopWorld();
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   // S swaps P's invoice in as the "receipt" of the completion.
   const origHandle = w.engines.A.handle.bind(w.engines.A);
   w.engines.A.handle = async (inc, ctx) => {
@@ -137,7 +81,7 @@ t('a spoiled receipt does not block the payment: the state completes and the rec
 
 t('a completion with a wrong t or a forged hub signature is refused and changes nothing', async () => {
   const w = await hopWorld();
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   const origHandle = w.engines.A.handle.bind(w.engines.A);
   const refused: string[] = [];
   w.engines.A.handle = async (inc, ctx) => {

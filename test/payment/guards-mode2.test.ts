@@ -1,0 +1,110 @@
+/**
+ * Mode 2 guards, attacked from the outside: a payee proposing more than it
+ * asks for, a payer's PTLC read after the request expired, a payee trying to
+ * displace a state the hub is paying for, and a stranger's completion.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { hexToBytes } from '../../protocol/bytes.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { PaymentType } from '../../protocol/payment.js';
+import { transfer } from '../../src/channel/state.js';
+import {
+  forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, run, snapshot, startPayment, take, until, type World,
+} from './fixture.js';
+
+const t = suite('payment/guards-mode2');
+const AMOUNT = 30_000;
+
+const queued = (w: World, type: number) => w.queue.some((q) => q.out.message.type === type);
+
+t('S refuses a prepared state that moves more to the payee than the amount it asks for', async () => {
+  const w = await makeWorld();
+  // B asks for AMOUNT but its state moves twice that from S to B.
+  const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, 2 * AMOUNT, c.topN + 1));
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', {
+    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  const e = w.events.at(-1);
+  assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
+  assert.is(e.code, ErrorCode.CHANNEL_INVARIANT);
+  assert.match(e.message, /does not move exactly the amount to the payee/);
+  assert.is(snapshot(w), before);
+  assert.is(w.hub.requests.size, 0);
+  assert.is(hubChannels(w).sb.pending, undefined, 'S co-signed no settlement');
+  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+});
+
+t("S refuses the payer's PTLC when it reads it after the request expired", async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx)); // in time…
+  w.ctx.now += 120_000; // …but the hub reads it after the expiry
+  const before = JSON.stringify(w.hub.toJSON());
+  await run(w, ['S']);
+  const fail = w.queue.find((q) => q.out.message.type === PaymentType.PTLC_FAIL);
+  assert.ok(fail, 'S answers PTLC_FAIL');
+  assert.match((fail.out.message as { reason: string }).reason, /request expired/);
+  assert.is(JSON.stringify(w.hub.toJSON()), before, 'S accepted nothing');
+  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  assert.is(hubChannels(w).as.pending, undefined);
+  assert.not.ok(queued(w, PaymentType.PTLC_ACCEPT));
+  await run(w, ['A']);
+  assert.is(w.payer.channel.pending, undefined, 'A dropped the refused state');
+  assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
+});
+
+t('a payee cannot displace the state of a PTLC the hub extended to it with a mode 2 proposal', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await until(w, PaymentType.PTLC_ADD); // S–B state 1 with S's PTLC is pending at S
+  const { sb } = hubChannels(w);
+  assert.is(sb.pending!.state.n, 1);
+  // B proposes state 2 moving AMOUNT to itself, to overwrite state 1 at the hub.
+  const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT, 2));
+  const before = snapshot(w);
+  await inject(w, 'B', 'S', {
+    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  const e = w.events.at(-1);
+  assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
+  assert.match(e.message, /the payee channel is busy/);
+  assert.is(snapshot(w), before);
+  assert.is(sb.pending!.state.n, 1, 'the PTLC state is still the one being negotiated');
+  assert.is(sb.pending!.state.ptlcs.length, 1);
+  assert.is(w.hub.requests.size, 0);
+  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
+});
+
+t("B ignores a completion from a stranger (neither its payer nor its hub) and sends nothing on its behalf", async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  assert.is(w.payee.requests.get(requestId)!.status, 'requested');
+  const stranger = party('http://127.0.0.1:1');
+  // A signature that uses the hub's committed nonce (public in the request) but a made-up s.
+  const hubSig = new Uint8Array(65);
+  hubSig.set(w.payee.channel.pending!.updateNonces[0]!, 0);
+  hubSig.set(new Uint8Array(32).fill(5), 32);
+  hubSig[64] = 0x41;
+  const before = JSON.stringify(w.payee.toJSON());
+  const s = await w.payee.handle({
+    from: stranger.idPk,
+    message: { type: PaymentType.M2_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
+  }, w.ctx);
+  assert.equal(s.send, [], 'no message to the hub on a stranger\'s behalf');
+  assert.ok(s.events[0]?.kind === 'ignored' && /neither the payer nor the hub/.test(s.events[0].reason), JSON.stringify(s.events));
+  assert.is(JSON.stringify(w.payee.toJSON()), before);
+  assert.is(w.payee.requests.get(requestId)!.status, 'requested');
+});
+
+t.run();
