@@ -85,6 +85,34 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
 });
 
+t('a payer cannot overwrite its PTLC to the hub (a mode 2 purchase S accepted) with a mode 1 proposal', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  await until(w, PaymentType.PTLC_ACCEPT, ['S']); // S co-signed A–S state 1 with A's PTLC
+  const { as } = hubChannels(w);
+  assert.is(as.pending!.state.ptlcs.length, 1);
+  const fee = w.hub.feeFor(10_000);
+  const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, 10_000 + fee, c.topN + 1));
+  const before = snapshot(w);
+  await inject(w, 'A', 'S', {
+    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId: randomBytes(32), amount: 10_000, fee,
+    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  const e = w.events.at(-1);
+  assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
+  assert.match(e.message, /the channel is busy/);
+  assert.is(snapshot(w), before);
+  assert.is(as.pending!.state.n, 1, 'the PTLC state is not displaced');
+  assert.is(w.hub.payments.size, 0);
+  assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+  await run(w);
+  assert.is(w.payer.requests.get(requestId)!.status, 'completed');
+  assert.is(w.payee.requests.get(requestId)!.status, 'paid');
+});
+
 t("B ignores a completion from a stranger (neither its payer nor its hub) and sends nothing on its behalf", async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
