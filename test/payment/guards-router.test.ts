@@ -5,10 +5,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { PaymentType, type PaymentMessageOf } from '../../protocol/payment.js';
-import { hopPay, hopWorld } from './fixture.js';
+import { openChannelPair } from '../../src/channel/open.js';
+import { channelParams, hopPay, hopWorld, party } from './fixture.js';
 
 const t = suite('payment/guards-router');
 const AMOUNT = 40_000;
@@ -43,3 +44,30 @@ t('P refuses a fulfilment whose secret does not match its downstream point (stat
 });
 
 t.run();
+
+// ---------------------------------------------------------------------------
+// Known broken: this attack succeeds against the current engine. It is kept
+// out of the green suite and runs only with LN_MAILBOX_KNOWN_BROKEN=1.
+
+const broken = suite('payment/guards-router KNOWN BROKEN (run with LN_MAILBOX_KNOWN_BROKEN=1)');
+
+broken("another payee of P cannot fail B's PTLC by naming B's offer in a PTLC_FAIL over its own channel", async () => {
+  const w = await hopWorld();
+  // A second payee C behind P.
+  const C = party('http://127.0.0.1:1');
+  const P = w.parties.P;
+  const pc = channelParams(P.chPk, C.chPk, { csvDelay: 12 });
+  const [pC] = await openChannelPair(pc, [800_000, 199_000], P.chSk, C.chSk, P.nonces, C.nonces);
+  w.engines.P.downstream.set(bytesToHex(pc.channelId), { channel: pC, peerKey: C.idPk, peerAddress: C.address });
+  const offerId = await hopPay(w, AMOUNT);
+  await w.run((q) => q.message.type === PaymentType.PTLC_ADD && q.to === 'B'); // P extended its PTLC to B
+  const before = JSON.stringify(w.engines.P.toJSON());
+  // PTLC_FAIL carries no signature; C names its own channel (so the sender check passes) and B's offer.
+  await w.engines.P.handle({ from: C.idPk, message: { type: PaymentType.PTLC_FAIL, channelId: pc.channelId, offerId: hexToBytes(offerId, 32), reason: 'no' } }, w.ctx);
+  assert.is(w.engines.P.payments.get(offerId)!.status, 'extended', "B's PTLC is still extended");
+  assert.is(JSON.stringify(w.engines.P.toJSON()), before);
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
+});
+
+if (process.env.LN_MAILBOX_KNOWN_BROKEN === '1') broken.run();
