@@ -8,18 +8,19 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { hexToBytes } from '../../protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeChannelState, encodeChannelState, encodePayment, PaymentType, receiptFromEnvelope, type PaymentMessageOf } from '../../protocol/payment.js';
 import { seal } from '../../protocol/seal.js';
 import { buildClaimTx, completeClaimSignature, signClaim, ptlcOutput } from '../../src/bitcoin/index.js';
+import { openChannelPair } from '../../src/channel/open.js';
 import { transfer } from '../../src/channel/state.js';
 import { ptlcOf, ptlcSecretKey, signSettlement } from '../../src/channel/txs.js';
 import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { tweakSecret } from '../../src/crypto/tweak.js';
 import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
 import {
-  deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World,
+  channelParams, deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World,
 } from './fixture.js';
 
 const t = suite('payment/guards-mode1');
@@ -96,6 +97,26 @@ t('S refuses a payee invoice asking for more than the offer, though it is validl
   assert.is(snapshot(w), before);
   hubPaidNothing(w, offerId);
   await honestInvoiceCompletes(w, offerId, inv);
+});
+
+t('S refuses an invoice whose payee channel is one where S is the payee (a channel of another payer of the hub)', async () => {
+  const w = await makeWorld();
+  const X = party('http://127.0.0.1:1');
+  const xs = channelParams(X.chPk, w.S.chPk, { csvDelay: 288 });
+  const [, sX] = await openChannelPair(xs, [600_000, 399_000], X.chSk, w.S.chSk, X.nonces, w.S.nonces);
+  w.hub.peers.set(bytesToHex(xs.channelId), { channel: sX, peerKey: X.idPk, peerAddress: X.address });
+  const { offerId, inv } = await invoiceInFlight(w);
+  // X, another payer of the hub, invoices A's offer in its own name over its payer channel.
+  const forged = resignInvoice(inv, X.idSk, { payeeKey: X.idPk, payeeChannel: xs.channelId, payeeAddress: X.address });
+  const before = snapshot(w);
+  const out = await w.hub.handle({ from: X.idPk, message: forged }, w.ctx);
+  const e = out.events[0];
+  assert.ok(e && e.kind === 'rejected', JSON.stringify(out.events));
+  assert.match(e.message, /the hub is party 0 of a payee channel/);
+  assert.not.ok(out.send.some((o) => o.message.type === PaymentType.PTLC_ADD));
+  assert.is(sX.pending, undefined, 'no PTLC over the payer channel');
+  assert.is(snapshot(w), before);
+  hubPaidNothing(w, offerId);
 });
 
 t("S refuses a PTLC timeout delta above its maximum even when the payer channel's CSV delay would allow it", async () => {
@@ -213,6 +234,21 @@ t('S refuses a proposal it reads at or after the offer expiry', async () => {
   assert.not.ok(w.hub.payments.has(offerId));
   assert.is(hubChannels(w).as.pending, undefined);
   assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+});
+
+t('a proposal the relay delivers twice is ignored the second time: S answers nothing and changes nothing', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const propose = w.queue[0]!.out.message;
+  await deliverOne(w, (to) => to === 'S');
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  const before = snapshot(w), queuedBefore = w.queue.length;
+  await inject(w, 'A', 'S', propose);
+  ignoredFor(w, /duplicate proposal/);
+  assert.is(snapshot(w), before);
+  assert.is(w.queue.length, queuedBefore, 'no REJECT that could make A drop its state');
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 });
 
 t("S refuses a payer proposal over a payee channel: the payee cannot make S propose paying it", async () => {
