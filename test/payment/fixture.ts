@@ -251,3 +251,9 @@ export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: nu
   w.post('A', step);
   return offerId;
 }
+
+/** The role whose mailbox is `address`. */
+export function roleAt(w: World, address: string): 'A' | 'S' | 'B' {
+  for (const r of ['A', 'S', 'B'] as const) if (w[r].address === address) return r;
+  throw new Error(`unknown address ${address}`);
+}
