@@ -43,6 +43,25 @@ t('P refuses a fulfilment whose secret does not match its downstream point (stat
   assert.equal(w.engines.B.channel.enforceable.state.balances, [800_000 - AMOUNT, 199_000 + AMOUNT]);
 });
 
+t('every message of a routed payment replayed right after its delivery is ignored: no answer, no change', async () => {
+  const w = await hopWorld();
+  const offerId = await hopPay(w, AMOUNT);
+  const state = () => JSON.stringify(Object.values(w.engines).map((e) => e.toJSON()));
+  for (let i = 0; i < 300 && w.queue.length; i++) {
+    const q = w.queue[0]!;
+    await w.run((x) => x !== q); // delivers exactly q
+    const before = state(), queuedBefore = w.queue.length;
+    w.post(q.to, await w.engines[q.to].handle({ from: w.parties[q.from].idPk, message: q.message }, w.ctx));
+    const what = `replayed message ${q.message.type} to ${q.to}`;
+    const e = w.events[q.to].at(-1);
+    assert.ok(e?.kind === 'ignored', `${what}: ${JSON.stringify(e)}`);
+    assert.is(w.queue.length, queuedBefore, `${what} was answered`);
+    assert.is(state(), before, `${what} changed something`);
+  }
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
+  assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
+});
+
 t.run();
 
 // ---------------------------------------------------------------------------
