@@ -340,6 +340,32 @@ t('a payer cannot overwrite a state whose PTLC the hub already extended with a n
   assert.is(hubChannels(w).as.enforceable.state.n, 1);
 });
 
+t("a payer's cancellation must restore the balances: a cancel that moves the hub's money to the payer is refused", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w, ['A', 'S']); // offered; B offline
+  // A "cancels" with state 2 paying itself 10 000 of the hub's balance, signed like a genuine cancel.
+  const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 1, 10_000, c.topN + 1));
+  const before = snapshot(w);
+  await inject(w, 'A', 'S', {
+    type: PaymentType.CANCEL_PROPOSE, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), state: forged.encoded,
+    updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  refused(w, /cancellation state must restore the last enforceable balances/, ErrorCode.CHANNEL_INVARIANT);
+  assert.is(snapshot(w), before);
+  assert.not.ok(queued(w, PaymentType.CANCEL_ACCEPT), 'S signed no update of that state');
+  assert.is(hubChannels(w).as.pending!.state.n, 1);
+  assert.equal(hubChannels(w).as.enforceable.state.balances, [600_000, 399_000]);
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  // A cancellation for an offer the hub never saw is refused too.
+  await inject(w, 'A', 'S', {
+    type: PaymentType.CANCEL_PROPOSE, channelId: w.asParams.channelId, offerId: randomBytes(32), state: forged.encoded,
+    updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  });
+  refused(w, /unknown offer/);
+  assert.is(snapshot(w), before);
+});
+
 // ---------------------------------------------------------------------------
 // The offerer's check of the fulfilment (ptlc.ts checkFulfil)
 

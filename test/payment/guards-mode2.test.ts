@@ -165,12 +165,23 @@ const payWhenReceived = (w: World, requestId: string) => async () => {
     post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
 };
 
-t('every message replayed right after its delivery is ignored: no answer, no change (mode 1, then mode 2)', async () => {
+t('every message replayed right after its delivery is ignored: no answer, no change (mode 1, a cancellation, mode 2)', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await deliverReplayingEach(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  // A cancelled payment: the offer waits for B, who stays offline; A cancels it.
+  const cancelled = await startPayment(w, 10_000);
+  await deliverReplayingEach(w, async () => {
+    const offer = w.queue.find((q) => q.out.message.type === PaymentType.OFFER);
+    if (offer) {
+      take(w, offer);
+      post(w, 'A', await w.payer.cancel(cancelled));
+    }
+  });
+  assert.is(w.payer.payments.get(cancelled)!.status, 'cancelled');
+  assert.is(w.hub.payments.get(cancelled)!.status, 'cancelled');
   const requestId = await prepareRequest(w, AMOUNT);
   // A replayed PTLC_ADD to the hub is answered (see the known-broken suite below).
   await deliverReplayingEach(w, payWhenReceived(w, requestId), (type, to) => type === PaymentType.PTLC_ADD && to === 'S');
