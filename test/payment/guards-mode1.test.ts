@@ -18,7 +18,9 @@ import { transfer } from '../../src/channel/state.js';
 import { ptlcOf, ptlcSecretKey, signSettlement } from '../../src/channel/txs.js';
 import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { tweakSecret } from '../../src/crypto/tweak.js';
+import { Payer } from '../../src/payment/payer.js';
 import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
+import { rejectsCode } from '../helpers.js';
 import {
   channelParams, deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World,
 } from './fixture.js';
@@ -451,20 +453,95 @@ t("B issues no invoice when the offer's point is not s_A·G, though the payer's 
   assert.not.ok(queued(w, PaymentType.INVOICE));
 });
 
+t("B ignores REJECT and OFFER_VOID from strangers: unsigned messages cannot fail or void its payment", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await until(w, PaymentType.INVOICE); // B invoiced; its payment is open
+  const stranger = party('http://127.0.0.1:1');
+  const ref = hexToBytes(offerId, 32);
+  const before = JSON.stringify(w.payee.toJSON());
+  for (const message of [
+    { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref, code: ErrorCode.PAYMENT_REJECTED, message: 'no' },
+    { type: PaymentType.OFFER_VOID, offerId: ref, reason: 'cancelled by payer' },
+  ] as const) {
+    const s = await w.payee.handle({ from: stranger.idPk, message }, w.ctx);
+    assert.equal(s.send, []);
+    assert.ok(s.events[0]?.kind === 'ignored', JSON.stringify(s.events));
+    assert.is(JSON.stringify(w.payee.toJSON()), before, `a stranger's ${message.type} changed B's payment`);
+  }
+  // The hub's REJECT for something B never invoiced changes nothing either.
+  const s = await w.payee.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
+  assert.ok(s.events[0]?.kind === 'ignored');
+  assert.is(JSON.stringify(w.payee.toJSON()), before);
+  await run(w);
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+});
+
+t('B issues no invoice for an offer through a hub it cannot reach', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const offer = take<PaymentMessageOf<typeof PaymentType.OFFER>>(w, await until(w, PaymentType.OFFER, ['A', 'S']));
+  await inject(w, 'A', 'B', { ...offer, hub: party('http://127.0.0.1:1').idPk });
+  ignoredFor(w, /offer through a hub we cannot reach/);
+  assert.not.ok(w.payee.payments.has(offerId));
+  assert.not.ok(queued(w, PaymentType.INVOICE));
+});
+
+t("A's hub cannot make A's engine act on a REJECT for a payment A never made", async () => {
+  const w = await makeWorld();
+  const before = JSON.stringify(w.payer.toJSON());
+  const s = await w.payer.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType: 0, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
+  assert.ok(s.events[0]?.kind === 'ignored');
+  assert.is(JSON.stringify(w.payer.toJSON()), before);
+});
+
+t("the payer's API refuses what would displace its channel state: an offer expiring now, a cancel of nothing, a request it does not have, a second purchase", async () => {
+  const w = await makeWorld();
+  await rejectsCode(startPayment(w, AMOUNT, { expiry: w.ctx.now }), ErrorCode.PAYMENT_REJECTED);
+  assert.is(w.payer.channel.pending, undefined);
+  await rejectsCode(w.payer.cancel('00'.repeat(32)), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w.payer.payRequest('00'.repeat(32), 0, w.ctx), ErrorCode.PAYMENT_REJECTED);
+  // A mode 1 offer is in flight: paying a mode 2 request now would overwrite its state.
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w, ['A', 'S']);
+  const requestId = await prepareRequest(w, 20_000);
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  assert.ok(w.payer.requests.has(requestId));
+  const pending = JSON.stringify(w.payer.channel.toJSON());
+  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(20_000), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  assert.is(JSON.stringify(w.payer.channel.toJSON()), pending, 'the offer state is still pending');
+  assert.is(w.payer.requests.get(requestId)!.status, 'received');
+  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+  assert.throws(() => new Payer(w.payer.config, hubChannels(w).as, w.A.nonces), /party 0/);
+});
+
+t("a PTLC timing out exactly at the payee's minimum is accepted", async () => {
+  const w = await makeWorld({ payeeDelta: 23 }); // S–B CSV 24: B needs height + 25; S offers height + 23 + slack 2
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
 // ---------------------------------------------------------------------------
 // The payer's receipt check (payer.ts checkReceipt)
 
-for (const [what, over] of [
-  ['another offer', { offerId: randomBytes(32) }],
-  ['another amount', { amount: AMOUNT * 10 }],
-  ['another point', { point: adaptorPoint(new Uint8Array(32).fill(9)) }],
+const other = party('http://127.0.0.1:1');
+for (const [what, over, why] of [
+  ['another offer', { offerId: randomBytes(32) }, /receipt invoice does not match the offer/],
+  ['another amount', { amount: AMOUNT * 10 }, /receipt invoice does not match the offer/],
+  ['another point', { point: adaptorPoint(new Uint8Array(32).fill(9)) }, /receipt invoice does not match the offer/],
+  ['an invoice signed by another key', { payeeKey: other.idPk, signer: other.idSk }, /receipt invoice is not signed by the payee we paid/],
+  ['an invoice whose signature does not verify', { badSignature: true }, /receipt holds an invalid invoice/],
 ] as const) {
-  t(`A's receipt check: a receipt the payee signed and sealed for A, but for ${what}, is reported missing`, async () => {
+  t(`A's receipt check: a receipt the payee sealed for A, but with ${what}, is reported missing`, async () => {
     const w = await makeWorld();
     const offerId = await startPayment(w, AMOUNT);
     const inv = take<Invoice>(w, await until(w, PaymentType.INVOICE));
     // B seals for A its signed invoice, altered, as the receipt; the outer invoice is re-signed.
-    const inner = resignInvoice(inv, w.B.idSk, { receipt: new Uint8Array(0), ...over });
+    const { signer, badSignature, ...fields } = { signer: w.B.idSk, badSignature: false, ...over };
+    const inner = resignInvoice(inv, signer, { receipt: new Uint8Array(0), ...fields });
+    if (badSignature) inner.signature = Uint8Array.from(inner.signature, (b, i) => (i === 63 ? b ^ 1 : b));
     const receipt = receiptFromEnvelope(
       seal({ senderSecretKey: w.B.idSk, recipient: w.A.idPk, type: PaymentType.INVOICE, body: encodePayment(inner), timestamp: w.ctx.now }),
     );
@@ -474,7 +551,7 @@ for (const [what, over] of [
     const done = w.events.find((e) => e.kind === 'completed');
     assert.ok(done && done.kind === 'completed');
     assert.is(done.receipt.invoice, null, 'a receipt for something else is no receipt');
-    assert.match(done.receipt.receiptError ?? '', /receipt invoice does not match the offer/);
+    assert.match(done.receipt.receiptError ?? '', why);
     assert.is(w.payer.payments.get(offerId)!.receipt!.invoice, null);
   });
 }

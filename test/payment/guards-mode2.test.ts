@@ -10,6 +10,7 @@ import { hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { transfer } from '../../src/channel/state.js';
+import { rejectsCode } from '../helpers.js';
 import {
   deliverOne, forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, roleAt, run, snapshot, startPayment, take, until, type World,
 } from './fixture.js';
@@ -44,7 +45,7 @@ t("S refuses the payer's PTLC when it reads it after the request expired", async
   await run(w, ['B', 'S']);
   await run(w, ['A']);
   post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx)); // in time…
-  w.ctx.now += 120_000; // …but the hub reads it after the expiry
+  w.ctx.now += 60_000; // …but the hub reads it at the expiry
   const before = JSON.stringify(w.hub.toJSON());
   await run(w, ['S']);
   const fail = w.queue.find((q) => q.out.message.type === PaymentType.PTLC_FAIL);
@@ -57,6 +58,90 @@ t("S refuses the payer's PTLC when it reads it after the request expired", async
   await run(w, ['A']);
   assert.is(w.payer.channel.pending, undefined, 'A dropped the refused state');
   assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
+});
+
+t('S refuses a PTLC for a request it never prepared, and a request over a channel where it is not the payee side', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  // A pays, but names a request id the hub does not know.
+  const add = await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx);
+  const msg = add.send[0]!.message as Extract<typeof add.send[0]['message'], { type: typeof PaymentType.PTLC_ADD }>;
+  const before = JSON.stringify(w.hub.toJSON());
+  const out = await w.hub.handle({ from: w.A.idPk, message: { ...msg, offerId: randomBytes(32) } }, w.ctx);
+  const fail = out.send.find((o) => o.message.type === PaymentType.PTLC_FAIL);
+  assert.ok(fail && /no prepared request for that PTLC/.test((fail.message as { reason: string }).reason), JSON.stringify(out.events));
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+  // A asks the hub to prepare a "request" over the A–S channel, where the hub is party 1.
+  w.payer.channel.abandonPending();
+  const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, AMOUNT, c.topN + 1));
+  const out2 = await w.hub.handle({
+    from: w.A.idPk,
+    message: {
+      type: PaymentType.M2_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+      expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    },
+  }, w.ctx);
+  const e = out2.events[0];
+  assert.ok(e?.kind === 'rejected' && /the hub is party 0 of a payee channel/.test(e.message), JSON.stringify(out2.events));
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+});
+
+t('S refuses a request it reads exactly at its expiry', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 10_000 });
+  w.ctx.now += 10_000;
+  await run(w, ['S']);
+  assert.is(w.hub.requests.size, 0);
+  assert.is(hubChannels(w).sb.pending, undefined);
+  assert.ok(w.events.some((e) => e.kind === 'rejected' && /request already expired/.test(e.message)));
+  assert.ok(w.payee.requests.has(requestId));
+});
+
+t("the payee's and the payer's request API: no request while busy or expiring now, no purchase twice or at the expiry", async () => {
+  const w = await makeWorld();
+  await rejectsCode(prepareRequest(w, AMOUNT, { expiry: w.ctx.now }), ErrorCode.PAYMENT_REJECTED);
+  assert.is(w.payee.channel.pending, undefined);
+  const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
+  const pending = JSON.stringify(w.payee.channel.toJSON());
+  await rejectsCode(prepareRequest(w, AMOUNT), ErrorCode.PAYMENT_REJECTED);
+  assert.is(JSON.stringify(w.payee.channel.toJSON()), pending, 'the first request state is not overwritten');
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  // At the expiry A no longer pays.
+  const w2 = await makeWorld();
+  const r2 = await prepareRequest(w2, AMOUNT, { expiry: w2.ctx.now + 60_000 });
+  await run(w2, ['B', 'S']);
+  await run(w2, ['A']);
+  w2.ctx.now += 60_000;
+  await rejectsCode(w2.payer.payRequest(r2, w2.hub.feeFor(AMOUNT), w2.ctx), ErrorCode.PAYMENT_REJECTED);
+  assert.is(w2.payer.channel.pending, undefined);
+});
+
+t('A ignores a request through another hub, one whose payee address is not its sender, and one read at its expiry', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
+  const q = await until(w, PaymentType.M2_REQUEST, ['B', 'S']);
+  const genuine = take<Extract<typeof q.out.message, { type: typeof PaymentType.M2_REQUEST }>>(w, q);
+  const stranger = party('http://127.0.0.1:1');
+  for (const [forged, from, why] of [
+    [{ ...genuine, hub: stranger.idPk }, 'B', /request through a hub we have no channel with/],
+    [{ ...genuine, payeeAddress: stranger.address }, 'B', /payee address is not the sender's mailbox/],
+    [{ ...genuine, payeeAddress: 'lnmb1-not-an-address' }, 'B', /invalid payee address/],
+  ] as const) {
+    await inject(w, from, 'A', forged);
+    const e = w.events.at(-1);
+    assert.ok(e?.kind === 'ignored' && why.test(e.reason), JSON.stringify(e));
+    assert.is(w.payer.requests.size, 0);
+  }
+  w.ctx.now += 60_000;
+  await inject(w, 'B', 'A', genuine);
+  const e = w.events.at(-1);
+  assert.ok(e?.kind === 'ignored' && /request expired/.test(e.reason), JSON.stringify(e));
+  assert.not.ok(w.payer.requests.has(requestId));
 });
 
 t('a payee cannot displace the state of a PTLC the hub extended to it with a mode 2 proposal', async () => {
