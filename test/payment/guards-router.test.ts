@@ -7,7 +7,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { PaymentType, type PaymentMessageOf } from '../../protocol/payment.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { invoiceSigHash, PaymentType, type PaymentMessageOf } from '../../protocol/payment.js';
+import { Router } from '../../src/payment/router.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { channelParams, hopPay, hopWorld, party } from './fixture.js';
 
@@ -41,6 +44,45 @@ t('P refuses a fulfilment whose secret does not match its downstream point (stat
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
   assert.is(w.engines.P.payments.get(offerId)!.status, 'settled');
   assert.equal(w.engines.B.channel.enforceable.state.balances, [800_000 - AMOUNT, 199_000 + AMOUNT]);
+});
+
+t("P refuses an invoice changed after the payee signed it, one its sender did not sign, and strangers' messages about B's channel", async () => {
+  const w = await hopWorld();
+  const offerId = await hopPay(w, AMOUNT);
+  await w.run((q) => q.message.type === PaymentType.INVOICE && q.to === 'P');
+  const q = w.queue.shift()!;
+  const inv = q.message as PaymentMessageOf<typeof PaymentType.INVOICE>;
+  const P = w.engines.P;
+  const before = JSON.stringify(P.toJSON());
+  const stranger = party('http://127.0.0.1:1');
+  const { signature: _s, type: _t, ...fields } = { ...inv, payeeKey: stranger.idPk };
+  for (const [from, message, why] of [
+    [w.parties.B.idPk, { ...inv, amount: AMOUNT * 2 }, /invoice signature does not verify/],
+    [w.parties.B.idPk, { ...inv, payeeKey: stranger.idPk, signature: schnorr.sign(invoiceSigHash(fields), stranger.idSk) }, /invoice must be sent by its signer/],
+  ] as const) {
+    const s = await P.handle({ from, message }, w.ctx);
+    const e = s.events[0];
+    assert.ok(e?.kind === 'rejected' && why.test(e.message), JSON.stringify(s.events));
+    assert.not.ok(s.send.some((o) => o.message.type === PaymentType.INVOICE), 'P forwarded nothing to the hub');
+    assert.is(JSON.stringify(P.toJSON()), before);
+  }
+  // The genuine invoice goes on; once P extended its PTLC to B, a stranger's PTLC_FAIL naming B's channel is refused.
+  w.queue.unshift(q);
+  await w.run((x) => x.message.type === PaymentType.PTLC_ADD && x.to === 'B');
+  const extended = JSON.stringify(P.toJSON());
+  const s = await P.handle({ from: stranger.idPk, message: { type: PaymentType.PTLC_FAIL, channelId: w.pb.channelId, offerId: hexToBytes(offerId, 32), reason: 'no' } }, w.ctx);
+  const e = s.events[0];
+  assert.ok(e?.kind === 'rejected' && /does not come from the peer of that channel/.test(e.message), JSON.stringify(s.events));
+  assert.is(JSON.stringify(P.toJSON()), extended);
+  // A hub REJECT for an offer P never forwarded changes nothing.
+  const r = await P.handle({ from: w.parties.S.idPk, message: { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
+  assert.ok(r.events[0]?.kind === 'ignored');
+  assert.is(JSON.stringify(P.toJSON()), extended);
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
+  // A router refuses to be built the wrong way round.
+  assert.throws(() => new Router(P.config, [...P.downstream.values()][0]!, [], w.parties.P.nonces), /party 1/);
+  assert.throws(() => new Router(P.config, P.upstream, [P.upstream], w.parties.P.nonces), /party 0/);
 });
 
 t('every message of a routed payment replayed right after its delivery is ignored: no answer, no change', async () => {
