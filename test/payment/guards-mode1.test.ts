@@ -269,6 +269,18 @@ t("S refuses a payer proposal over a payee channel: the payee cannot make S prop
   assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
 });
 
+t('a PTLC_FAIL for an offer the hub never extended is ignored and changes nothing', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w, ['A', 'S']); // offered, nothing extended yet
+  const before = snapshot(w);
+  for (const id of [randomBytes(32), hexToBytes(offerId, 32)]) {
+    await inject(w, 'B', 'S', { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: id, reason: 'no' });
+    ignoredFor(w, /no extended PTLC to fail/);
+    assert.is(snapshot(w), before);
+  }
+});
+
 t('a message naming a channel its sender is not the peer of, or an unknown channel, is refused', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
