@@ -8,6 +8,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from '@noble/hashes/utils.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeChannelState, encodeChannelState, encodePayment, PaymentType, receiptFromEnvelope, type PaymentMessageOf } from '../../protocol/payment.js';
@@ -440,6 +442,20 @@ t("B refuses a PTLC whose claim pre-signature does not complete: on chain it cou
   await run(w, ['S']);
   assert.is(hubChannels(w).sb.pending, undefined);
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+});
+
+t('B refuses, with PTLC_FAIL, a PTLC whose tweak is not below the curve order', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const add = take<PaymentMessageOf<typeof PaymentType.PTLC_ADD>>(w, await until(w, PaymentType.PTLC_ADD));
+  // r + n names the same point offset as r, but is not a canonical scalar.
+  const tweak = numberToBytesBE(bytesToNumberBE(add.tweak) % 2n ** 128n + secp256k1.Point.Fn.ORDER, 32);
+  const before = JSON.stringify(w.payee.toJSON());
+  await inject(w, 'S', 'B', { ...add, tweak });
+  refused(w, /tweak: not below the curve order/, ErrorCode.INVALID_RANGE);
+  assert.is(JSON.stringify(w.payee.toJSON()), before);
+  assert.ok(queued(w, PaymentType.PTLC_FAIL));
+  assert.is(w.payee.payments.get(offerId)!.status, 'invoiced');
 });
 
 t('B issues no invoice for an offer that reaches it after its expiry', async () => {
