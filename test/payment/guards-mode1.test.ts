@@ -16,7 +16,7 @@ import { decodeChannelState, encodeChannelState, encodePayment, PaymentType, rec
 import { seal } from '../../protocol/seal.js';
 import { buildClaimTx, completeClaimSignature, signClaim, ptlcOutput } from '../../src/bitcoin/index.js';
 import { openChannelPair } from '../../src/channel/open.js';
-import { transfer } from '../../src/channel/state.js';
+import { addPtlc, transfer } from '../../src/channel/state.js';
 import { ptlcOf, ptlcSecretKey, signSettlement } from '../../src/channel/txs.js';
 import { adaptorPoint } from '../../src/crypto/adaptor.js';
 import { tweakSecret } from '../../src/crypto/tweak.js';
@@ -456,6 +456,24 @@ t('B refuses, with PTLC_FAIL, a PTLC whose tweak is not below the curve order', 
   assert.is(JSON.stringify(w.payee.toJSON()), before);
   assert.ok(queued(w, PaymentType.PTLC_FAIL));
   assert.is(w.payee.payments.get(offerId)!.status, 'invoiced');
+});
+
+t('B refuses a PTLC_ADD naming another channel, and one whose state does not hold the PTLC of its offer', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const add = take<PaymentMessageOf<typeof PaymentType.PTLC_ADD>>(w, await until(w, PaymentType.PTLC_ADD));
+  const before = JSON.stringify(w.payee.toJSON());
+  await inject(w, 'S', 'B', { ...add, channelId: randomBytes(32) });
+  refused(w, /PTLC on an unknown channel/);
+  assert.is(JSON.stringify(w.payee.toJSON()), before);
+  // S's state 2 (signed by S) holds a PTLC under another id, paying B nothing for this offer.
+  const ptlc = decodeChannelState(add.state).ptlcs[0]!;
+  const forged = await forgeState(hubChannels(w).sb, w.S, (c) => addPtlc(c.enforceable.state, { ...ptlc, id: randomBytes(32) }, c.topN + 1));
+  await inject(w, 'S', 'B', { ...add, state: forged.encoded, settleSig: forged.settleSig, updateNonce: forged.updateNonce });
+  refused(w, /state does not contain the PTLC/);
+  assert.is(JSON.stringify(w.payee.toJSON()), before);
+  assert.is(w.payee.payments.get(offerId)!.status, 'invoiced');
+  assert.not.ok(queued(w, PaymentType.PTLC_ACCEPT));
 });
 
 t('B issues no invoice for an offer that reaches it after its expiry', async () => {
