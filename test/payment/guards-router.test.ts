@@ -74,6 +74,10 @@ t("P refuses an invoice changed after the payee signed it, one its sender did no
   const e = s.events[0];
   assert.ok(e?.kind === 'rejected' && /does not come from the peer of that channel/.test(e.message), JSON.stringify(s.events));
   assert.is(JSON.stringify(P.toJSON()), extended);
+  // B's own PTLC_FAIL for an offer P never extended to it changes nothing.
+  const f = await P.handle({ from: w.parties.B.idPk, message: { type: PaymentType.PTLC_FAIL, channelId: w.pb.channelId, offerId: randomBytes(32), reason: 'no' } }, w.ctx);
+  assert.ok(f.events[0]?.kind === 'ignored', JSON.stringify(f.events));
+  assert.is(JSON.stringify(P.toJSON()), extended);
   // A hub REJECT for an offer P never forwarded changes nothing.
   const r = await P.handle({ from: w.parties.S.idPk, message: { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
   assert.ok(r.events[0]?.kind === 'ignored');
