@@ -1,0 +1,54 @@
+/**
+ * Channel guards a peer's message cannot reach through the engines (they
+ * check first), asserted directly: every refusal is a typed error, never an
+ * exception from deeper code, and the parameter and amount checks hold at
+ * their boundaries.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ErrorCode } from '../../protocol/errors.js';
+import { Channel } from '../../src/channel/channel.js';
+import { openChannelPair } from '../../src/channel/open.js';
+import { checkState, MAX_MONEY, validateParams, type ChannelParams } from '../../src/channel/state.js';
+import { channelParams, party } from '../payment/fixture.js';
+import { throwsCode } from '../helpers.js';
+
+const t = suite('channel/guards');
+const A = party('http://127.0.0.1:1'), B = party('http://127.0.0.1:1');
+const base = () => channelParams(A.chPk, B.chPk);
+const withP = (over: Partial<ChannelParams>) => ({ ...base(), ...over });
+
+t('channel parameters: funding output index and CSV delay at and beyond their bounds', () => {
+  for (const vout of [0, 0xffffffff]) validateParams(withP({ funding: { ...base().funding, vout } }));
+  for (const vout of [-1, 0x1_0000_0000, 1.5]) throwsCode(() => validateParams(withP({ funding: { ...base().funding, vout } })), ErrorCode.INVALID_RANGE);
+  for (const csvDelay of [1, 0xffff]) validateParams(withP({ csvDelay }));
+  for (const csvDelay of [0, 0x1_0000]) throwsCode(() => validateParams(withP({ csvDelay })), ErrorCode.INVALID_RANGE);
+});
+
+t('amounts: zero and 21e14 sats are amounts, -1 and 21e14 + 1 are not', () => {
+  const p = withP({ funding: { ...base().funding, amount: MAX_MONEY }, fees: { update: 0, settlement: 0, ptlc: 0 } });
+  checkState(p, { n: 1, balances: [0, MAX_MONEY], ptlcs: [] });
+  throwsCode(() => checkState(p, { n: 1, balances: [-1, MAX_MONEY + 1], ptlcs: [] }), ErrorCode.INVALID_RANGE);
+  throwsCode(() => validateParams(withP({ funding: { ...base().funding, amount: MAX_MONEY + 1 } })), ErrorCode.INVALID_RANGE);
+});
+
+t('a channel view is party 0 or 1', async () => {
+  const [a] = await openChannelPair(base(), [600_000, 399_000], A.chSk, B.chSk, A.nonces, B.nonces);
+  throwsCode(() => new Channel(a.params, 2 as 0, a.enforceable), ErrorCode.INVALID_RANGE);
+});
+
+t("without a pending state, or before the peer's nonce, every step is a typed CHANNEL_INVARIANT refusal", async () => {
+  const [a] = await openChannelPair(base(), [600_000, 399_000], A.chSk, B.chSk, A.nonces, B.nonces);
+  const sig = new Uint8Array(65);
+  throwsCode(() => a.requirePending(), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.receiveUpdateSig(sig), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.updatePoint(1), ErrorCode.CHANNEL_INVARIANT);
+  a.propose({ n: 1, balances: [590_000, 409_000], ptlcs: [] });
+  throwsCode(() => a.requirePending(2), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.updatePoint(1), ErrorCode.CHANNEL_INVARIANT, 'no committed nonce of the peer yet');
+  throwsCode(() => a.receiveUpdateSig(sig), ErrorCode.CHANNEL_INVARIANT, 'no committed nonce of the peer yet');
+  throwsCode(() => a.expectPending({ n: 1, balances: [589_000, 410_000], ptlcs: [] }), ErrorCode.CHANNEL_INVARIANT);
+  assert.is(a.pending!.state.n, 1);
+});
+
+t.run();
