@@ -23,6 +23,9 @@ t('channel parameters: funding output index and CSV delay at and beyond their bo
   for (const vout of [-1, 0x1_0000_0000, 1.5]) throwsCode(() => validateParams(withP({ funding: { ...base().funding, vout } })), ErrorCode.INVALID_RANGE);
   for (const csvDelay of [1, 0xffff]) validateParams(withP({ csvDelay }));
   for (const csvDelay of [0, 0x1_0000]) throwsCode(() => validateParams(withP({ csvDelay })), ErrorCode.INVALID_RANGE);
+  // The funding must leave something once the update and settlement fees are paid.
+  validateParams(withP({ funding: { ...base().funding, amount: 1_001 } }));
+  throwsCode(() => validateParams(withP({ funding: { ...base().funding, amount: 1_000 } })), ErrorCode.CHANNEL_INVARIANT);
 });
 
 t('amounts: zero and 21e14 sats are amounts, -1 and 21e14 + 1 are not', () => {
