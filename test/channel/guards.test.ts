@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../protocol/errors.js';
 import { Channel } from '../../src/channel/channel.js';
 import { openChannelPair } from '../../src/channel/open.js';
-import { checkState, MAX_MONEY, validateParams, type ChannelParams } from '../../src/channel/state.js';
+import { adaptorPoint } from '../../src/crypto/adaptor.js';
+import { checkState, DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY, validateParams, type ChannelParams } from '../../src/channel/state.js';
 import { channelParams, party } from '../payment/fixture.js';
 import { throwsCode } from '../helpers.js';
 
@@ -33,6 +34,24 @@ t('amounts: zero and 21e14 sats are amounts, -1 and 21e14 + 1 are not', () => {
   checkState(p, { n: 1, balances: [0, MAX_MONEY], ptlcs: [] });
   throwsCode(() => checkState(p, { n: 1, balances: [-1, MAX_MONEY + 1], ptlcs: [] }), ErrorCode.INVALID_RANGE);
   throwsCode(() => validateParams(withP({ funding: { ...base().funding, amount: MAX_MONEY + 1 } })), ErrorCode.INVALID_RANGE);
+});
+
+t('states: state numbers and PTLC fields at their bounds', () => {
+  const p = base();
+  const cap = p.funding.amount - p.fees.update - p.fees.settlement;
+  const ptlc = (over: object) => ({ id: new Uint8Array(32).fill(1), offerer: 0 as const, amount: 10_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100, ...over });
+  const state = (n: number, x?: object) => {
+    const ptlcs = x ? [ptlc(x)] : [];
+    const held = ptlcs.reduce((a, y) => a + y.amount, 0);
+    return { n, balances: [cap - held - 1_000, 1_000] as [number, number], ptlcs };
+  };
+  for (const n of [0, LOCKTIME_THRESHOLD - 2]) checkState(p, state(n));
+  for (const n of [-1, LOCKTIME_THRESHOLD - 1]) throwsCode(() => checkState(p, state(n)), ErrorCode.INVALID_RANGE);
+  checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc }));
+  throwsCode(() => checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc - 1 })), ErrorCode.CHANNEL_INVARIANT);
+  for (const timeout of [1, LOCKTIME_THRESHOLD - 1]) checkState(p, state(1, { timeout }));
+  for (const timeout of [0, LOCKTIME_THRESHOLD]) throwsCode(() => checkState(p, state(1, { timeout })), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => checkState(p, state(1, { offerer: 2 })), ErrorCode.CHANNEL_INVARIANT);
 });
 
 t('a channel view is party 0 or 1', async () => {

@@ -135,6 +135,19 @@ t("S refuses a PTLC timeout delta above its maximum even when the payer channel'
   await honestInvoiceCompletes(w, offerId, inv);
 });
 
+t("the timelock rule at its boundary: a PTLC whose time plus the margin reaches the payer channel's CSV delay is refused", async () => {
+  // The payee asks 40 blocks; S adds a slack of 2 and counts a margin of 6: 48 must stay below A–S's CSV.
+  const w = await makeWorld({ asCsv: 48, payeeDelta: 40 });
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w);
+  assert.ok(w.events.some((e) => e.kind === 'rejected' && e.code === ErrorCode.CHANNEL_INVARIANT && /CSV/.test(e.message)));
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  const ok = await makeWorld({ asCsv: 49, payeeDelta: 40 });
+  const second = await startPayment(ok, AMOUNT);
+  await run(ok);
+  assert.is(ok.payer.payments.get(second)!.status, 'completed');
+});
+
 t("a payee asking exactly the hub's maximum timeout delta is served", async () => {
   const w = await makeWorld({ payeeDelta: 100, hubMaxDelta: 100 });
   const offerId = await startPayment(w, AMOUNT);
