@@ -10,7 +10,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { Channel } from '../../src/channel/channel.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { adaptorPoint } from '../../src/crypto/adaptor.js';
-import { checkState, DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY, validateParams, type ChannelParams } from '../../src/channel/state.js';
+import { addPtlc, checkState, DUST_LIMIT, transfer, LOCKTIME_THRESHOLD, MAX_MONEY, validateParams, type ChannelParams } from '../../src/channel/state.js';
 import { channelParams, party } from '../payment/fixture.js';
 import { throwsCode } from '../helpers.js';
 
@@ -52,6 +52,15 @@ t('states: state numbers and PTLC fields at their bounds', () => {
   for (const timeout of [1, LOCKTIME_THRESHOLD - 1]) checkState(p, state(1, { timeout }));
   for (const timeout of [0, LOCKTIME_THRESHOLD]) throwsCode(() => checkState(p, state(1, { timeout })), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => checkState(p, state(1, { offerer: 2 })), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('a transfer or a PTLC may take a whole balance, never more', () => {
+  const s = { n: 0, balances: [5_000, 7_000] as [number, number], ptlcs: [] };
+  assert.equal(transfer(s, 0, 5_000, 1).balances, [0, 12_000]);
+  throwsCode(() => transfer(s, 0, 5_001, 1), ErrorCode.CHANNEL_INVARIANT);
+  const x = { id: new Uint8Array(32).fill(1), offerer: 1 as const, amount: 7_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100 };
+  assert.equal(addPtlc(s, x, 1).balances, [5_000, 0]);
+  throwsCode(() => addPtlc(s, { ...x, amount: 7_001 }, 1), ErrorCode.CHANNEL_INVARIANT);
 });
 
 t('a channel view is party 0 or 1', async () => {
