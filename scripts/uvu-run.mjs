@@ -12,6 +12,7 @@ for (const file of files) {
   globalThis.UVU_QUEUE.push([file.replace(/^.*\/test\//, '')]);
   await import(pathToFileURL(resolve(file)).href);
 }
-await uvu.exec(false);
+// UVU_BAIL=1 stops at the first failing suite (the mutation runner uses it).
+await uvu.exec(process.env.UVU_BAIL === '1');
 // Servers or timers a suite forgot to close must not hang the run.
 setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

@@ -237,6 +237,10 @@ export async function hubMode2(h: HubMode2Context, from: Uint8Array, m: PaymentM
     }
     case PaymentType.PTLC_ADD: {
       if (ch.me !== 1) reject('PTLCs to the hub come over a payer channel');
+      // A duplicate of a PTLC we took (mail can be delivered twice) changes nothing: answering
+      // it with PTLC_FAIL would make the payer drop the state we co-signed.
+      const taken = h.requests.get(bytesToHex(m.offerId));
+      if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId)) return ignored(m.type, 'PTLC already taken');
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(ch, h.signer, h.requests, m, h.feeFor, h.safetyMargin, ctx) });
       return s;
     }

@@ -23,7 +23,7 @@ import { eltooParams, settlementSpec } from '../../src/channel/txs.js';
 import { Hub } from '../../src/payment/hub.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, settleOnChain, sigs } from './chain.js';
-import { channelParams, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World } from './fixture.js';
+import { channelParams, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World, stateOf } from './fixture.js';
 
 const t = suite('payment/attacks-chain');
 
@@ -73,7 +73,7 @@ t('noteUpdateOnChain keeps the lowest height and is persisted', async () => {
   ch.noteUpdateOnChain(800_109);
   assert.equal(ch.closing, { height: 800_100 });
   assert.equal(Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON()))).closing, { height: 800_100 });
-  const hub = Hub.fromJSON(w.hub.config, JSON.parse(JSON.stringify(w.hub.toJSON())), w.S.nonces);
+  const hub = Hub.fromJSON(w.hub.config, JSON.parse(stateOf(w.hub)), w.S.nonces);
   assert.equal(hub.peers.get(bytesToHex(w.asParams.channelId))!.channel.closing, { height: 800_100 });
 });
 

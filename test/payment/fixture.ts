@@ -8,11 +8,14 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex } from '../../protocol/bytes.js';
-import { decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import {
+  PaymentType, decodePayment, encodeChannelState, encodePayment, invoiceSigHash, type InvoiceFields, type PaymentMessage, type PaymentMessageOf,
+} from '../../protocol/payment.js';
 import { ErrorCode, LnMailboxError } from '../../protocol/errors.js';
 import { MemoryNonceStore } from '../../src/crypto/nonce.js';
 import { openChannelPair } from '../../src/channel/open.js';
-import type { ChannelParams } from '../../src/channel/state.js';
+import type { ChannelParams, ChannelState } from '../../src/channel/state.js';
+import { Channel } from '../../src/channel/channel.js';
 import { Payer } from '../../src/payment/payer.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payee } from '../../src/payment/payee.js';
@@ -199,6 +202,78 @@ export async function run(w: World, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B'
 export const kinds = (w: World) => w.events.map((e) => e.kind);
 export const hex = bytesToHex;
 
+/** B asks A (mode 2) for `amount` through the hub; returns the request id. */
+export async function prepareRequest(w: World, amount: number, over: { expiry?: number } = {}): Promise<string> {
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
+  );
+  post(w, 'B', step);
+  return requestId;
+}
+
+/**
+ * Delivers messages to the `online` roles until one of type `type` is queued
+ * (not delivered); returns its queue entry.
+ */
+export async function until(w: World, type: number, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B']): Promise<World['queue'][number]> {
+  for (let i = 0; i < 200; i++) {
+    const q = w.queue.find((x) => x.out.message.type === type);
+    if (q) return q;
+    if (!(await deliverOne(w, (to) => online.includes(to)))) break;
+  }
+  throw new Error(`no message of type ${type} was queued`);
+}
+
+/** Takes the queued message `q` out of the queue; returns its message. */
+export function take<T extends PaymentMessage>(w: World, q: World['queue'][number]): T {
+  w.queue.splice(w.queue.indexOf(q), 1);
+  return q.out.message as T;
+}
+
+/** Hands `message` from `from` to its recipient's engine through the wire codec, as {@link deliverOne} does. */
+export async function inject(w: World, from: 'A' | 'S' | 'B', to: 'A' | 'S' | 'B', message: PaymentMessage): Promise<void> {
+  w.queue.unshift({ from, out: { to: w[to].address, message } });
+  await deliverOne(w, (r) => r === to);
+}
+
+/** The invoice `inv` with `over` applied, signed again by `signer` (an identity secret key). */
+export function resignInvoice(
+  inv: PaymentMessageOf<typeof PaymentType.INVOICE>, signer: Uint8Array, over: Partial<InvoiceFields> = {},
+): PaymentMessageOf<typeof PaymentType.INVOICE> {
+  const { signature: _old, type: _type, ...fields } = { ...inv, ...over };
+  return { type: PaymentType.INVOICE, ...fields, signature: schnorr.sign(invoiceSigHash(fields), signer) };
+}
+
+/**
+ * A dishonest party's own proposal: state `build(channel)` proposed on a copy
+ * of that party's channel (the engine would refuse to make it), with a valid
+ * settlement signature and a committed update nonce, as a peer would check them.
+ */
+export async function forgeState(
+  ch: Channel, me: Party, build: (copy: Channel) => ChannelState,
+): Promise<{ state: ChannelState; encoded: Uint8Array; settleSig: Uint8Array; updateNonce: Uint8Array }> {
+  const copy = Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON())));
+  const state = build(copy);
+  copy.propose(state);
+  return { state, encoded: encodeChannelState(state), settleSig: copy.signSettlement(me.chSk), updateNonce: await copy.commitUpdateNonce(me.nonces, me.chSk) };
+}
+
+/** The hub's view of its channel with the payer and with the payee. */
+export const hubChannels = (w: World) => ({
+  as: w.hub.peers.get(bytesToHex(w.asParams.channelId))!.channel,
+  sb: w.hub.peers.get(bytesToHex(w.sbParams.channelId))!.channel,
+});
+
+/**
+ * An engine's persisted state as a string, to show that a refused message
+ * changed nothing — leaving out `seenN`: a refused proposal that carries the
+ * peer's valid settlement signature marks its number as the peer's, by design.
+ */
+export const stateOf = (e: { toJSON(): unknown }) => JSON.stringify(e.toJSON(), (k, v: unknown) => (k === 'seenN' ? undefined : v));
+
+/** Every engine's persisted state (see {@link stateOf}), to show that a refused message changed nothing. */
+export const snapshot = (w: World) => stateOf({ toJSON: () => ({ payer: w.payer.toJSON(), hub: w.hub.toJSON(), payee: w.payee.toJSON() }) });
+
 /** Roles of the router world: payer A, hub S, router P, payees B and C behind P. */
 export type HopRole = 'A' | 'S' | 'P' | 'B' | 'C';
 
@@ -248,10 +323,17 @@ export async function hopWorld() {
     seen[to].push(msg);
     post(to, await engines[to].handle({ from: parties[from].idPk, message: msg }, ctx));
   };
-  const run = async (online: HopRole[] = ['A', 'S', 'P', 'B', 'C']) => {
+  /**
+   * Delivers in order to the roles in `online` until nothing is left for
+   * them; or, given a predicate, in order until the next message matches it
+   * (that message stays queued).
+   */
+  const run = async (arg: HopRole[] | ((q: (typeof queue)[number]) => boolean) = ['A', 'S', 'P', 'B', 'C']) => {
+    const online = Array.isArray(arg) ? arg : (['A', 'S', 'P', 'B', 'C'] as HopRole[]);
+    const stop = typeof arg === 'function' ? arg : () => false;
     for (let i = 0; i < 500; i++) {
       const j = queue.findIndex((q) => online.includes(q.to));
-      if (j < 0) return;
+      if (j < 0 || stop(queue[j]!)) return;
       const [q] = queue.splice(j, 1);
       await deliver(q!.from, q!.to, q!.message);
     }
@@ -261,10 +343,13 @@ export async function hopWorld() {
 }
 export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 
-/** A starts a mode 1 payment of `amount` (plus the hub's fee) to B; returns the offer id. */
-export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number } = {}): Promise<string> {
+/** A starts paying B `amount` plus the hub's fee (unless `fee` is given); returns the offer id. */
+export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number; memo?: string } = {}): Promise<string> {
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? w.hub.feeFor(amount), expiry: over.expiry ?? w.ctx.now + 3_600_000 },
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? w.hub.feeFor(amount),
+      expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: over.memo ?? 'coffee',
+    },
     w.ctx,
   );
   post(w, 'A', step);
@@ -320,3 +405,18 @@ export function jsonDiff(a: unknown, b: unknown, path = '$', out: string[] = [],
 
 /** The name of a payment message type number (for failure messages). */
 export const typeName = (n: number): string => Object.entries(PaymentType).find(([, v]) => v === n)?.[0] ?? String(n);
+
+/** A starts paying B (behind P) `amount` plus the hub's fee; returns the offer id. */
+export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: number): Promise<string> {
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: w.engines.S.feeFor(amount), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  return offerId;
+}
+
+/** The role whose mailbox is `address`. */
+export function roleAt(w: World, address: string): 'A' | 'S' | 'B' {
+  for (const r of ['A', 'S', 'B'] as const) if (w[r].address === address) return r;
+  throw new Error(`unknown address ${address}`);
+}

@@ -7,19 +7,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../protocol/bytes.js';
 import { decodeChannelState, decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../protocol/payment.js';
-import { hopWorld } from './fixture.js';
+import { hopPay as pay, hopWorld } from './fixture.js';
 
 const t = suite('payment/router');
 const AMOUNT = 40_000;
-
-/** A starts paying B (behind P) AMOUNT plus the hub's fee; returns the offer id. */
-async function pay(w: Awaited<ReturnType<typeof hopWorld>>): Promise<string> {
-  const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: AMOUNT, fee: w.engines.S.feeFor(AMOUNT), expiry: w.ctx.now + 3_600_000 }, w.ctx,
-  );
-  w.post('A', step);
-  return offerId;
-}
 
 /** The point of the PTLC for `offerId` in the first PTLC_ADD a party received. */
 function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
@@ -31,7 +22,7 @@ function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
 t('A pays B through S and a router P: decorrelated points, receipt sealed for A, every channel consistent', async () => {
   const w = await hopWorld();
   const fee = w.engines.S.feeFor(AMOUNT);
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   await w.run();
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
   assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
@@ -71,7 +62,7 @@ t('A pays B through S and a router P: decorrelated points, receipt sealed for A,
 
 t('a spoiled receipt does not block the payment: the state completes and the receipt is reported missing', async () => {
   const w = await hopWorld();
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   // S swaps P's invoice in as the "receipt" of the completion.
   const origHandle = w.engines.A.handle.bind(w.engines.A);
   w.engines.A.handle = async (inc, ctx) => {
@@ -90,7 +81,7 @@ t('a spoiled receipt does not block the payment: the state completes and the rec
 
 t('a completion with a wrong t or a forged hub signature is refused and changes nothing', async () => {
   const w = await hopWorld();
-  const offerId = await pay(w);
+  const offerId = await pay(w, AMOUNT);
   const origHandle = w.engines.A.handle.bind(w.engines.A);
   const refused: string[] = [];
   w.engines.A.handle = async (inc, ctx) => {
