@@ -89,6 +89,21 @@ const everything = (w: World) => ({
   records: [w.payer.toJSON(), w.hub.toJSON(), w.payee.toJSON()],
 });
 
+/**
+ * The end state of a payment of `amount` (+ `fee` to the hub): both channels
+ * moved by exactly that, both sides of each agree, nothing left pending, and
+ * no nonce signed two different messages.
+ */
+function assertMoneyMoved(w: World, amount: number, fee: number, ctx: string) {
+  assert.equal(w.payer.channel.enforceable.state.balances, [600_000 - amount - fee, 399_000 + amount + fee], ctx);
+  assert.equal(hubAS(w).enforceable.state, w.payer.channel.enforceable.state, ctx);
+  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - amount, 299_000 + amount], ctx);
+  assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
+  for (const ch of [w.payer.channel, hubAS(w), hubSB(w), w.payee.channel]) assert.is(ch.pending, undefined, ctx);
+  const { msgs, records } = everything(w);
+  assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
+}
+
 async function mode1(role: Role, when: When, callFaults = false) {
   const w = await makeWorld();
   const tr: Trace = { fired: 0, steps: [] };
@@ -110,13 +125,7 @@ async function mode1(role: Role, when: When, callFaults = false) {
   assert.is(w.payer.payments.get(id)?.status, 'completed', ctx);
   assert.is(w.hub.payments.get(id)?.status, 'settled', ctx);
   assert.is(w.payee.payments.get(id)?.status, 'paid', ctx);
-  assert.equal(w.payer.channel.enforceable.state.balances, [600_000 - amount - fee, 399_000 + amount + fee], ctx);
-  assert.equal(hubAS(w).enforceable.state, w.payer.channel.enforceable.state, ctx);
-  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - amount, 299_000 + amount], ctx);
-  assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
-  for (const ch of [w.payer.channel, hubAS(w), hubSB(w), w.payee.channel]) assert.is(ch.pending, undefined, ctx);
-  const { msgs, records } = everything(w);
-  assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
+  assertMoneyMoved(w, amount, fee, ctx);
 }
 
 async function mode2(role: Role, when: When, callFaults = false) {
@@ -144,13 +153,7 @@ async function mode2(role: Role, when: When, callFaults = false) {
   assert.is(w.hub.requests.get(id)?.status, 'settled', ctx);
   assert.is(w.hub.requests.get(id)?.acked, true, ctx);
   assert.is(w.payee.requests.get(id)?.status, 'paid', ctx);
-  assert.equal(w.payer.channel.enforceable.state.balances, [600_000 - amount - fee, 399_000 + amount + fee], ctx);
-  assert.equal(hubAS(w).enforceable.state, w.payer.channel.enforceable.state, ctx);
-  assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - amount, 299_000 + amount], ctx);
-  assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
-  for (const ch of [w.payer.channel, hubAS(w), hubSB(w), w.payee.channel]) assert.is(ch.pending, undefined, ctx);
-  const { msgs, records } = everything(w);
-  assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
+  assertMoneyMoved(w, amount, fee, ctx);
 }
 
 for (const role of ['S', 'B', 'A'] as const) {
