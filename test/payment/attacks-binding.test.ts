@@ -11,8 +11,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { openChannelPair } from '../../src/channel/open.js';
+import { Hub } from '../../src/payment/hub.js';
+import { Payer } from '../../src/payment/payer.js';
 import {
-  deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, type World,
+  channelParams, deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, stateOf, type World,
 } from './fixture.js';
 
 const t = suite('payment/attacks-binding');
@@ -200,6 +203,31 @@ t('a lost COMPLETION: the payer cancels, the hub re-sends the completion and the
     assert.is(w.payer.payments.get(next)!.status, 'completed');
     assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
   }
+});
+
+t("a payer with two channels cannot cancel an offer of one over the other", async () => {
+  const w = await makeWorld();
+  // A second A–S channel, same parties; the hub holds both.
+  const as2 = channelParams(w.A.chPk, w.S.chPk, { csvDelay: 288 });
+  const [a2, s2] = await openChannelPair(as2, [600_000, 399_000], w.A.chSk, w.S.chSk, w.A.nonces, w.S.nonces);
+  w.hub = new Hub(w.hub.config, [
+    { channel: hubAS(w), peerKey: w.A.idPk, peerAddress: w.A.address },
+    { channel: s2, peerKey: w.A.idPk, peerAddress: w.A.address },
+    { channel: hubSB(w), peerKey: w.B.idPk, peerAddress: w.B.address },
+  ], w.S.nonces);
+  const payer2 = new Payer(w.payer.config, a2, w.A.nonces);
+  const offerId = await startPayment(w, 50_000); // on channel 1
+  await run(w, ['S']); // S accepts A–S(1) state 1
+  // A proposes state 1 on channel 2 too, then cancels channel 1's offer over channel 2 (same numbers).
+  post(w, 'A', (await payer2.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 1_000, fee: w.hub.feeFor(1_000), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  await run(w, ['S']);
+  const cancel = await payer2.cancel([...payer2.payments.keys()][0]!);
+  const m = cancel.send[0]!.message as PaymentMessage & { offerId: Uint8Array };
+  const before = stateOf(s2);
+  const step = await w.hub.handle({ from: w.A.idPk, message: { ...m, offerId: hexToBytes(offerId, 32) } as PaymentMessage }, w.ctx);
+  assert.ok(step.events.some((e) => e.kind === 'rejected' && /another channel/.test(e.message)));
+  assert.is(w.hub.payments.get(offerId)!.status, 'pending', "channel 1's offer is not cancelled");
+  assert.is(stateOf(s2), before, 'channel 2 did not move');
 });
 
 t.run();
