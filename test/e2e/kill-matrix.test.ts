@@ -37,7 +37,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../protocol/bytes.js';
@@ -55,10 +57,12 @@ const t = suite('e2e/kill-matrix');
 const SOAK = process.env.LNMB_SOAK === '1';
 const AMOUNT = 40_000;
 const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
-const PARALLEL = 2;
+const PARALLEL = Number(process.env.LNMB_KILL_PARALLEL ?? 2);
 const WAIT_MS = 60_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 let relay: RelayProc;
+/** The role fixture bundled once (esbuild): a restart costs a plain `node` start, not a tsx compile. */
+let fixture: string;
 
 type Role = 'A' | 'S' | 'B';
 type Dir = 'received' | 'sent';
@@ -92,7 +96,7 @@ const describe = (k: Kill): string =>
     ? k.self.at === 'step' ? `step ${k.self.nth}` : `${k.self.at} ${k.self.type}${(k.self.nth ?? 1) > 1 ? ` #${k.self.nth}` : ''}`
     : `line ${k.line.at} ${k.line.type} +${k.delayMs} ms`;
 
-interface Line { kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number }
+interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number }
 
 /** One run of a role process and the lines it printed. */
 interface RoleProc {
@@ -106,14 +110,13 @@ interface RoleProc {
 const typeName = (n: number): string => Object.entries(PaymentType).find(([, v]) => v === n)![0];
 
 function spawnRole(configPath: string, crashPath?: string): RoleProc {
-  const args = [path.join(here, 'fixtures', 'role-process.ts'), configPath, ...(crashPath ? [crashPath] : [])];
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [fixture, configPath, ...(crashPath ? [crashPath] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, i)) as Line);
+      lines.push({ ...(JSON.parse(buf.slice(0, i)) as Line), t: Date.now() });
       buf = buf.slice(i + 1);
     }
   });
@@ -178,7 +181,7 @@ async function readStore(dir: string): Promise<{ state: unknown; outbox: string[
  * turn (one run per kill), then run to the end. Everything the header
  * promises is checked on the three stores once every role has stopped.
  */
-async function scenario(R: Role, kills: Kill[]): Promise<void> {
+async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<void> {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-kill-');
   const configPath = path.join(cfgDir, 'config.json');
@@ -203,6 +206,8 @@ async function scenario(R: Role, kills: Kill[]): Promise<void> {
     new Set((role === R ? lines().filter((l) => l.kind === 'sent') : msgs[role].filter((m) => m.dir === 'sent'))
       .filter((m) => m.type === type).map((m) => m.id!));
   let stage = 'start';
+  const mark = (kind: string) => trace.push({ kind, t: Date.now() });
+  mark('opened');
   try {
     if (R !== 'A') await (local.get('A') as unknown as { payOffline(to: string, amount: number): Promise<string> }).payOffline(w.addr.B, AMOUNT);
 
@@ -229,12 +234,15 @@ async function scenario(R: Role, kills: Kill[]): Promise<void> {
     }
 
     stage = 'final run';
+    mark('final run');
     const last = spawnRole(configPath);
     runs.push(last);
     try {
       await until(() => events('A').some((e) => e.kind === 'completed'), 'the payer to complete', WAIT_MS);
       await until(() => events('B').some((e) => e.kind === 'paid'), 'the payee to be paid', WAIT_MS);
       await until(() => events('S').some((e) => e.kind === 'paid'), 'the hub to settle', WAIT_MS);
+      // Nothing left behind: the final run posted what its predecessors left in the outbox.
+      await until(() => last.lines.some((l) => l.kind === 'flushed'), `the final ${NAME[R]} run to flush its outbox`, WAIT_MS);
     } finally {
       await last.kill('SIGTERM');
       await Promise.all([...local.values()].map((n) => n.close()));
@@ -242,6 +250,7 @@ async function scenario(R: Role, kills: Kill[]): Promise<void> {
     assert.ok(!last.proc.signalCode || last.proc.signalCode === 'SIGTERM', `the final ${NAME[R]} run ended cleanly`);
 
     stage = 'checks';
+    mark('checks');
     const [a, s, b] = await Promise.all([readStore(w.A.dir), readStore(w.S.dir), readStore(w.B.dir)]);
     const A = a.state as PayerJson, S = s.state as HubJson, B = b.state as PayeeJson;
     const offerIds = Object.keys(A.payments);
@@ -259,7 +268,10 @@ async function scenario(R: Role, kills: Kill[]): Promise<void> {
         assert.is(c.pending, undefined, `${name}: no pending state`);
         assert.equal(c.enforceable.state.ptlcs, [], `${name}: no PTLC left`);
       }
-      assert.equal(x.enforceable, y.enforceable, `${name}: the same enforceable state on both sides`);
+      // The same state, fully signed, at both sides (each keeps its own nonce id).
+      const signed = (c: ChannelJson) => ({ ...c.enforceable, myNonceId: undefined });
+      assert.equal(signed(x), signed(y), `${name}: the same enforceable state on both sides`);
+      assert.ok(x.enforceable.updateSigs.every((sig) => sig !== null), `${name}: the state is signed by both`);
       assert.equal(x.enforceable.state.balances, balances, `${name}: balances moved by exactly the amount`);
     };
     settledChannel('A–S', A.channel, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
@@ -282,6 +294,8 @@ async function scenario(R: Role, kills: Kill[]): Promise<void> {
       { cause: e },
     );
   } finally {
+    trace.push(...lines());
+    trace.sort((x, y) => x.t! - y.t!);
     await Promise.all(runs.map((r) => r.kill('SIGKILL')));
     for (const d of [cfgDir, w.A.dir, w.S.dir, w.B.dir]) fs.rmSync(d, { recursive: true, force: true });
   }
@@ -294,8 +308,12 @@ async function matrix(cases: { R: Role; kills: Kill[] }[]): Promise<void> {
   const worker = async () => {
     while (next < cases.length) {
       const c = cases[next++]!;
+      const t0 = Date.now();
+      const trace: Line[] = [];
       try {
-        await scenario(c.R, c.kills);
+        await scenario(c.R, c.kills, trace);
+        if (process.env.LNMB_KILL_VERBOSE) console.log(`  ${NAME[c.R]} ${c.kills.map(describe).join('; ')}: ${Date.now() - t0} ms`);
+        if (process.env.LNMB_KILL_VERBOSE === '2') console.log(trace.map((l) => `    +${l.t! - t0} ${l.kind} ${l.type ?? ''}`).join('\n'));
       } catch (e) {
         failures.push((e as Error).message);
       }
@@ -307,15 +325,29 @@ async function matrix(cases: { R: Role; kills: Kill[] }[]): Promise<void> {
 
 t.before(async () => {
   relay = await spawnRelay();
+  fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-fixture-'), 'role-process.mjs');
+  // Our sources are bundled; packages stay where they are installed (imported by absolute URL).
+  await build({
+    entryPoints: [path.join(here, 'fixtures', 'role-process.ts')], outfile: fixture, bundle: true, platform: 'node', format: 'esm',
+    target: 'node20', logLevel: 'silent',
+    plugins: [{
+      name: 'packages-in-place',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (a) => (isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true }));
+      },
+    }],
+  });
 });
 t.after(async () => {
   await relay.kill();
   fs.rmSync(relay.dir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(fixture), { recursive: true, force: true });
 });
 
 const randomDelay = () => Math.floor(Math.random() * 40);
 
-for (const R of ['A', 'S', 'B'] as const) {
+const ROLES = (process.env.LNMB_KILL_ROLES ?? 'ASB').split('') as Role[];
+for (const R of ROLES) {
   t(`${NAME[R]} SIGKILLed at each message it receives or sends, restarted on its store: the payment completes once`, async () => {
     await matrix(POINTS[R].map(([at, type]) => ({ R, kills: [{ self: { at, type } }] })));
   });
