@@ -324,7 +324,9 @@ async function matrix(cases: { R: Role; kills: Kill[] }[]): Promise<void> {
 }
 
 t.before(async () => {
-  relay = await spawnRelay();
+  // The relay fsyncs every append: on tmpfs when there is one, so the matrix is not bound by the disk.
+  const shm = '/dev/shm';
+  relay = await spawnRelay(fs.existsSync(shm) && process.env.LNMB_KILL_SHM !== '0' ? fs.mkdtempSync(shm + '/lnmb-e2e-relay-') : undefined);
   fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-fixture-'), 'role-process.mjs');
   // Our sources are bundled; packages stay where they are installed (imported by absolute URL).
   await build({
