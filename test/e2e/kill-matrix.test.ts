@@ -21,17 +21,24 @@
  *   nothing of the step is saved: the redelivered message is handled again
  *   and must sign the very same message (the review's "nonce burned, new
  *   state unsaved" strand);
+ * - `post k` (LNMB_SOAK only): R kills itself just before the k-th envelope
+ *   POST of its run (the outbox is written, the envelope that caused it may
+ *   or may not be acknowledged yet);
  * - `line T +d ms` (LNMB_SOAK only): this test SIGKILLs R d ms after reading
  *   R's printed `received`/`sent` line for T (d random in 0–40 ms), to land
- *   anywhere between the ack, the posts and the next step.
+ *   anywhere between the write, the ack, the posts and the next step.
  *
  * Default (CI): every (role, received/sent message type) pair once, and
  * every step write of every role once: 22 + 12 = 34 crashes, each in its
- * own payment, two payments at a time.
- * LNMB_SOAK=1: in addition every pair killed by this test at random delays
- * (3 draws), and one payment per role with R killed at every one of its
- * points in turn (a dozen crashes in one payment). Failures print the crash
- * point and delays, so a run can be replayed.
+ * own payment, two payments at a time (LNMB_KILL_PARALLEL).
+ * LNMB_SOAK=1 adds: every pair killed by this test at a random delay (3
+ * draws each, 66 payments), every post of every role (11), and one payment
+ * per role with R killed at every one of its message points in turn (4, 10
+ * and 8 crashes in one payment).
+ * A failure names the role, the crash point (and delay), the stage that
+ * failed and the lines R printed in each run. LNMB_KILL_ROLES=S (or A, B, …)
+ * runs one role's share; LNMB_KILL_VERBOSE=1 prints each payment's time
+ * (=2: its trace).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -83,6 +90,8 @@ const POINTS: Record<Role, [Dir, string][]> = {
 };
 /** Atomic state writes of each role's run: A pays, then handles UPDATE_ACCEPT and COMPLETION; S and B one per message received. */
 const STEPS: Record<Role, number> = { A: 3, S: 5, B: 4 };
+/** Envelopes each role posts in a run without crashes. */
+const POSTS: Record<Role, number> = { A: 2, S: 5, B: 4 };
 /** Who sends each message type of the flow (each must be posted as exactly one envelope). */
 const SENDER: Record<string, Role> = {
   UPDATE_PROPOSE: 'A', UPDATE_ACCEPT: 'S', OFFER: 'A', INVOICE: 'B', PTLC_ADD: 'S', PTLC_ACCEPT: 'B',
@@ -91,10 +100,12 @@ const SENDER: Record<string, Role> = {
 
 /** One crash: R kills itself (`self`), or this test kills R `delayMs` after R printed a line. */
 type Kill = { self: CrashSpec } | { line: { at: Dir; type: string }; delayMs: number };
-const describe = (k: Kill): string =>
-  'self' in k
-    ? k.self.at === 'step' ? `step ${k.self.nth}` : `${k.self.at} ${k.self.type}${(k.self.nth ?? 1) > 1 ? ` #${k.self.nth}` : ''}`
-    : `line ${k.line.at} ${k.line.type} +${k.delayMs} ms`;
+function describe(k: Kill): string {
+  if (!('self' in k)) return `line ${k.line.at} ${k.line.type} +${k.delayMs} ms`;
+  const c = k.self;
+  if (!('type' in c)) return `${c.at} ${c.nth}`;
+  return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
+}
 
 interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number }
 
@@ -364,6 +375,10 @@ for (const R of ROLES) {
       for (let draw = 0; draw < 3; draw++)
         for (const [at, type] of POINTS[R]) cases.push({ R, kills: [{ line: { at, type }, delayMs: randomDelay() }] });
       await matrix(cases);
+    });
+
+    t(`soak: ${NAME[R]} SIGKILLed before each envelope it posts (outbox written, maybe acknowledged)`, async () => {
+      await matrix(Array.from({ length: POSTS[R] }, (_, i) => ({ R, kills: [{ self: { at: 'post' as const, nth: i + 1 } }] })));
     });
 
     t(`soak: ${NAME[R]} SIGKILLed at every one of its points in turn, in one payment`, async () => {
