@@ -132,7 +132,8 @@ function spawnRole(configPath: string, crashPath?: string): RoleProc {
     }
   });
   let ended = false;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => ((ended = true), resolve())));
+  // 'close', not 'exit': every line the process printed has been read by then.
+  const exited = new Promise<void>((resolve) => proc.once('close', () => ((ended = true), resolve())));
   return {
     lines, proc, exited, done: () => ended,
     kill: async (signal) => {
