@@ -107,7 +107,7 @@ function describe(k: Kill): string {
   return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
 }
 
-interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number }
+interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number; reason?: string; message?: string }
 
 /** One run of a role process and the lines it printed. */
 interface RoleProc {
@@ -303,10 +303,14 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     for (const role of ['A', 'S', 'B'] as const)
       assert.ok(!events(role).some((e) => e.kind === 'rejected' || e.kind === 'cancelled' || e.kind === 'voided'), `${NAME[role]}: no rejection`);
   } catch (e) {
-    const trail = runs.map((r, i) => `  run ${i + 1}: ${r.lines.map((l) => (l.type ? `${l.kind} ${l.type}` : l.kind)).join(', ')}`).join('\n');
+    const show = (l: Line) => [l.kind, l.type, l.reason && `(${l.reason})`, l.message && `(${l.message})`].filter(Boolean).join(' ');
+    const trail = runs.map((r, i) => `  run ${i + 1}: ${r.lines.map(show).join(', ')}`).join('\n');
+    const others = [...local.keys()]
+      .map((role) => `  ${NAME[role]} (in process): ${[...msgs[role].map((m) => `${m.dir} ${m.type}`), '| events:', ...w.events[role].map((e) => e.kind === 'ignored' ? `ignored (${e.reason})` : e.kind)].join(', ')}`)
+      .join('\n');
     throw new Error(
       `${NAME[R]} killed at [${kills.map(describe).join('; ')}], failed at ${stage}: ${(e as Error).message}\n` +
-        `${NAME[R]} runs:\n${trail}\n  errors of the in-process roles: ${errors.slice(0, 10).join(' | ') || 'none'}`,
+        `${NAME[R]} runs:\n${trail}\n${others}\n  errors of the in-process roles: ${errors.slice(0, 10).join(' | ') || 'none'}`,
       { cause: e },
     );
   } finally {
@@ -339,6 +343,9 @@ async function matrix(cases: { R: Role; kills: Kill[] }[]): Promise<void> {
   if (failures.length) assert.unreachable(`${failures.length}/${cases.length} crash scenarios failed:\n\n${failures.join('\n\n')}`);
 }
 
+/** LNMB_KILL_CASE='{"R":"S","kills":[{"self":{"at":"step","nth":4}}]}' runs that one payment only (replays a failure). */
+const ONE = process.env.LNMB_KILL_CASE ? (JSON.parse(process.env.LNMB_KILL_CASE) as { R: Role; kills: Kill[] }) : undefined;
+
 t.before(async () => {
   // The relay fsyncs every append: on tmpfs when there is one, so the matrix is not bound by the disk.
   const shm = '/dev/shm';
@@ -364,7 +371,8 @@ t.after(async () => {
 
 const randomDelay = () => Math.floor(Math.random() * 40);
 
-const ROLES = (process.env.LNMB_KILL_ROLES ?? 'ASB').split('') as Role[];
+if (ONE) t(`replay: ${NAME[ONE.R]} killed at ${ONE.kills.map(describe).join('; ')}`, () => matrix([ONE]));
+const ROLES = ONE ? [] : ((process.env.LNMB_KILL_ROLES ?? 'ASB').split('') as Role[]);
 for (const R of ROLES) {
   t(`${NAME[R]} SIGKILLed at each message it receives or sends, restarted on its store: the payment completes once`, async () => {
     await matrix(POINTS[R].map(([at, type]) => ({ R, kills: [{ self: { at, type } }] })));
