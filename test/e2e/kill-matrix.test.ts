@@ -107,7 +107,7 @@ function describe(k: Kill): string {
   return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
 }
 
-interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number; reason?: string; message?: string }
+interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number; statuses?: Record<string, string>; reason?: string; message?: string }
 
 /** One run of a role process and the lines it printed. */
 interface RoleProc {
@@ -211,9 +211,17 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     n.on('error', (e) => errors.push(`${role}: ${e.message}`));
     local.set(role, n);
   }
+  let closing: Promise<unknown> | undefined;
+  const closeLocal = () => (closing ??= Promise.all([...local.values()].map((n) => n.close())));
   const runs: RoleProc[] = [];
   const lines = () => runs.flatMap((r) => r.lines);
   const events = (role: Role): { kind: string; offerId?: string }[] => (role === R ? lines() : w.events[role]);
+  // A role is done when it emitted its final event, or (R only) when a restart
+  // found the payment in its final status: a crash after a step's write and
+  // before its events loses the events, not the state.
+  const reached = (role: Role, event: string, status: string): boolean =>
+    events(role).some((e) => e.kind === event) ||
+    (role === R && lines().some((l) => l.kind === 'started' && Object.values(l.statuses ?? {}).includes(status)));
   const sentBy = (role: Role, type: string): Set<string> =>
     new Set((role === R ? lines().filter((l) => l.kind === 'sent') : msgs[role].filter((m) => m.dir === 'sent'))
       .filter((m) => m.type === type).map((m) => m.id!));
@@ -254,14 +262,14 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     const last = spawnRole(configPath);
     runs.push(last);
     try {
-      await until(() => events('A').some((e) => e.kind === 'completed'), 'the payer to complete', WAIT_MS);
-      await until(() => events('B').some((e) => e.kind === 'paid'), 'the payee to be paid', WAIT_MS);
-      await until(() => events('S').some((e) => e.kind === 'paid'), 'the hub to settle', WAIT_MS);
+      await until(() => reached('A', 'completed', 'completed'), 'the payer to complete', WAIT_MS);
+      await until(() => reached('B', 'paid', 'paid'), 'the payee to be paid', WAIT_MS);
+      await until(() => reached('S', 'paid', 'settled'), 'the hub to settle', WAIT_MS);
       // Nothing left behind: the final run posted what its predecessors left in the outbox.
       await until(() => last.lines.some((l) => l.kind === 'flushed'), `the final ${NAME[R]} run to flush its outbox`, WAIT_MS);
     } finally {
       await last.kill('SIGTERM');
-      await Promise.all([...local.values()].map((n) => n.close()));
+      await closeLocal();
     }
     assert.ok(!last.proc.signalCode || last.proc.signalCode === 'SIGTERM', `the final ${NAME[R]} run ended cleanly`);
 
@@ -298,11 +306,22 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     for (const [type, role] of Object.entries(SENDER)) assert.is(sentBy(role, type).size, 1, `${NAME[role]} posted one ${type} envelope`);
     for (const role of ['A', 'S', 'B'] as const)
       for (const type of ['REJECT', 'PTLC_FAIL']) assert.is(sentBy(role, type).size, 0, `${NAME[role]} sent no ${type}`);
-    assert.is(events('S').filter((e) => e.kind === 'ptlc_extended').length, 1, 'the hub extended exactly one PTLC');
-    assert.is(events('B').filter((e) => e.kind === 'invoiced').length, 1, 'the payee invoiced once');
+    // (The events of a step whose write landed just before a kill are lost, hence "at most".)
+    assert.ok(events('S').filter((e) => e.kind === 'ptlc_extended').length <= 1, 'the hub extended at most one PTLC');
+    assert.ok(events('B').filter((e) => e.kind === 'invoiced').length <= 1, 'the payee invoiced at most once');
     for (const role of ['A', 'S', 'B'] as const)
       assert.ok(!events(role).some((e) => e.kind === 'rejected' || e.kind === 'cancelled' || e.kind === 'voided'), `${NAME[role]}: no rejection`);
   } catch (e) {
+    // What each store holds now: payment statuses, channel state numbers.
+    await Promise.all(runs.map((r) => r.kill('SIGKILL')));
+    await closeLocal();
+    const summary = async (role: Role): Promise<string> => {
+      const j = (await readStore(w[role].dir)) as { state: { payments?: Record<string, { status: string }>; channel?: ChannelJson; peers?: Record<string, { channel: ChannelJson }> }; outbox: string[] };
+      const chans = j.state.channel ? [j.state.channel] : Object.values(j.state.peers ?? {}).map((p) => p.channel);
+      const ch = chans.map((c) => `enforceable ${c.enforceable.state.n}${c.pending ? `, pending ${c.pending.state.n}` : ''}`).join(' / ');
+      return `  ${NAME[role]} store: ${Object.values(j.state.payments ?? {}).map((p) => p.status).join(', ')}; ${ch}; outbox ${j.outbox.length}`;
+    };
+    const stores = (await Promise.all((['A', 'S', 'B'] as const).map(summary))).join('\n');
     const show = (l: Line) => [l.kind, l.type, l.reason && `(${l.reason})`, l.message && `(${l.message})`].filter(Boolean).join(' ');
     const trail = runs.map((r, i) => `  run ${i + 1}: ${r.lines.map(show).join(', ')}`).join('\n');
     const others = [...local.keys()]
@@ -310,7 +329,7 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
       .join('\n');
     throw new Error(
       `${NAME[R]} killed at [${kills.map(describe).join('; ')}], failed at ${stage}: ${(e as Error).message}\n` +
-        `${NAME[R]} runs:\n${trail}\n${others}\n  errors of the in-process roles: ${errors.slice(0, 10).join(' | ') || 'none'}`,
+        `${NAME[R]} runs:\n${trail}\n${others}\n${stores}\n  errors of the in-process roles: ${errors.slice(0, 10).join(' | ') || 'none'}`,
       { cause: e },
     );
   } finally {
