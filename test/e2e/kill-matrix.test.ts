@@ -35,8 +35,16 @@
  * draws each, 66 payments), every post of every role (11), and one payment
  * per role with R killed at every one of its message points in turn (4, 10
  * and 8 crashes in one payment).
+ * A role counts as done when it emitted its final event, or when a restart
+ * restored the payment in its final status: a kill that lands after a step's
+ * write and before its events loses those events (never the state), so
+ * event counts are checked as "at most one" and the envelope counts carry
+ * "exactly one".
+ *
  * A failure names the role, the crash point (and delay), the stage that
- * failed and the lines R printed in each run. LNMB_KILL_ROLES=S (or A, B, …)
+ * failed, the lines R printed in each run and what each store holds;
+ * LNMB_KILL_CASE='{"R":"S","kills":[{"self":{"at":"step","nth":4}}]}'
+ * replays one payment. LNMB_KILL_ROLES=S (or A, B, …)
  * runs one role's share; LNMB_KILL_VERBOSE=1 prints each payment's time
  * (=2: its trace).
  */
