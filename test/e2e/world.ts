@@ -91,6 +91,12 @@ export interface E2E {
   sbParams: ChannelParams;
   /** B's view of the S–B channel at state 0 (for a payee run in another process: `toJSON()` it before B first opens). */
   payeeChannel: Channel;
+  /**
+   * Every party's view of its channels at state 0, for a role run in another
+   * process (`toJSON()` them before that role first opens in this one):
+   * A's and S's views of A–S, S's and B's views of S–B.
+   */
+  channels: { A: Channel; SA: Channel; SB: Channel; B: Channel };
 }
 
 /**
@@ -118,7 +124,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
   return {
-    A, S, B, addr, events, asParams, sbParams, payeeChannel: bCh,
+    A, S, B, addr, events, asParams, sbParams, payeeChannel: bCh, channels: { A: aCh, SA: sChA, SB: sChB, B: bCh },
     open: {
       A: async () => track(await PayerNode.open({ ...base(A, relays.A), config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk }, channel: aCh, hubFee: HUB_FEE }), events.A),
       S: async () => track(await HubNode.open({

@@ -1,0 +1,431 @@
+/**
+ * Every role SIGKILLed at every step of a mode 1 payment, over a real relay.
+ *
+ * One role R (payer A, hub S or payee B) runs in its own process
+ * (fixtures/role-process.ts) on a LevelDB store; the two others run in this
+ * process. R is killed with SIGKILL at one point of the protocol, restarted
+ * on the same store, and the payment must still complete: A `completed`, B
+ * `paid`, S `settled`; A–S and S–B enforceable states equal on both sides;
+ * balances moved by exactly the amount (+ the hub's fee on A–S); no pending
+ * state, PTLC or outbox entry left; every message of the flow posted as one
+ * envelope (one INVOICE, one PTLC_ADD: the hub extends exactly one PTLC), no
+ * REJECT or PTLC_FAIL. These are the crash points:
+ *
+ * - `received T`: R kills itself inside its `received` event for message T
+ *   (the step's state and outbox are written, the envelope is not yet
+ *   acknowledged: it is delivered again);
+ * - `sent T`: R kills itself inside its `sent` event for T (posted, the
+ *   outbox entry not yet deleted: it is posted again, same bytes);
+ * - `step k`: R kills itself just before the k-th atomic state write of its
+ *   run: the engine has run the step and committed (burned) its nonces, and
+ *   nothing of the step is saved: the redelivered message is handled again
+ *   and must sign the very same message (the review's "nonce burned, new
+ *   state unsaved" strand);
+ * - `post k` (LNMB_SOAK only): R kills itself just before the k-th envelope
+ *   POST of its run (the outbox is written, the envelope that caused it may
+ *   or may not be acknowledged yet);
+ * - `line T +d ms` (LNMB_SOAK only): this test SIGKILLs R d ms after reading
+ *   R's printed `received`/`sent` line for T (d random in 0–40 ms), to land
+ *   anywhere between the write, the ack, the posts and the next step.
+ *
+ * Default (CI): every (role, received/sent message type) pair once, and
+ * every step write of every role once: 22 + 12 = 34 crashes, each in its
+ * own payment, two payments at a time (LNMB_KILL_PARALLEL).
+ * LNMB_SOAK=1 adds: every pair killed by this test at a random delay (3
+ * draws each, 66 payments), every post of every role (11), and one payment
+ * per role with R killed at every one of its message points in turn (4, 10
+ * and 8 crashes in one payment).
+ * A role counts as done when it emitted its final event, or when a restart
+ * restored the payment in its final status: a kill that lands after a step's
+ * write and before its events loses those events (never the state), so
+ * event counts are checked as "at most one" and the envelope counts carry
+ * "exactly one".
+ *
+ * A failure names the role, the crash point (and delay), the stage that
+ * failed, the lines R printed in each run and what each store holds;
+ * LNMB_KILL_CASE='{"R":"S","kills":[{"self":{"at":"step","nth":4}}]}'
+ * replays one payment. LNMB_KILL_ROLES=S (or A, B, …)
+ * runs one role's share; LNMB_KILL_VERBOSE=1 prints each payment's time
+ * (=2: its trace).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isBuiltin } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bytesToHex } from '../../protocol/bytes.js';
+import { PaymentType } from '../../protocol/payment.js';
+import { LevelKv } from '../../client/kv.js';
+import { RoleRuntime, type RoleEngine } from '../../client/runtime.js';
+import type { HubJson } from '../../src/payment/hub.js';
+import type { PayeeJson } from '../../src/payment/payee.js';
+import type { PayerJson } from '../../src/payment/payer.js';
+import type { ChannelJson } from '../../src/channel/channel.js';
+import type { CrashSpec, RoleProcessConfig } from './fixtures/role-process.js';
+import { HUB_FEE, makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
+
+const t = suite('e2e/kill-matrix');
+const SOAK = process.env.LNMB_SOAK === '1';
+const AMOUNT = 40_000;
+const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
+const PARALLEL = Number(process.env.LNMB_KILL_PARALLEL ?? 2);
+const WAIT_MS = 60_000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+let relay: RelayProc;
+/** The role fixture bundled once (esbuild): a restart costs a plain `node` start, not a tsx compile. */
+let fixture: string;
+
+type Role = 'A' | 'S' | 'B';
+type Dir = 'received' | 'sent';
+const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
+
+/** The messages each role handles or sends in a mode 1 payment, in protocol order (SPEC 6.8). */
+const POINTS: Record<Role, [Dir, string][]> = {
+  A: [['sent', 'UPDATE_PROPOSE'], ['received', 'UPDATE_ACCEPT'], ['sent', 'OFFER'], ['received', 'COMPLETION']],
+  S: [
+    ['received', 'UPDATE_PROPOSE'], ['sent', 'UPDATE_ACCEPT'], ['received', 'INVOICE'], ['sent', 'PTLC_ADD'],
+    ['received', 'PTLC_ACCEPT'], ['sent', 'PTLC_COMMIT'], ['received', 'PTLC_FULFILL'], ['sent', 'PTLC_SETTLE'],
+    ['sent', 'COMPLETION'], ['received', 'PTLC_SETTLE_ACK'],
+  ],
+  B: [
+    ['received', 'OFFER'], ['sent', 'INVOICE'], ['received', 'PTLC_ADD'], ['sent', 'PTLC_ACCEPT'],
+    ['received', 'PTLC_COMMIT'], ['sent', 'PTLC_FULFILL'], ['received', 'PTLC_SETTLE'], ['sent', 'PTLC_SETTLE_ACK'],
+  ],
+};
+/** Atomic state writes of each role's run: A pays, then handles UPDATE_ACCEPT and COMPLETION; S and B one per message received. */
+const STEPS: Record<Role, number> = { A: 3, S: 5, B: 4 };
+/** Envelopes each role posts in a run without crashes. */
+const POSTS: Record<Role, number> = { A: 2, S: 5, B: 4 };
+/** Who sends each message type of the flow (each must be posted as exactly one envelope). */
+const SENDER: Record<string, Role> = {
+  UPDATE_PROPOSE: 'A', UPDATE_ACCEPT: 'S', OFFER: 'A', INVOICE: 'B', PTLC_ADD: 'S', PTLC_ACCEPT: 'B',
+  PTLC_COMMIT: 'S', PTLC_FULFILL: 'B', PTLC_SETTLE: 'S', PTLC_SETTLE_ACK: 'B', COMPLETION: 'S',
+};
+
+/** One crash: R kills itself (`self`), or this test kills R `delayMs` after R printed a line. */
+type Kill = { self: CrashSpec } | { line: { at: Dir; type: string }; delayMs: number };
+function describe(k: Kill): string {
+  if (!('self' in k)) return `line ${k.line.at} ${k.line.type} +${k.delayMs} ms`;
+  const c = k.self;
+  if (!('type' in c)) return `${c.at} ${c.nth}`;
+  return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
+}
+
+interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number; statuses?: Record<string, string>; reason?: string; message?: string }
+
+/** One run of a role process and the lines it printed. */
+interface RoleProc {
+  lines: Line[];
+  proc: ChildProcess;
+  exited: Promise<void>;
+  done: () => boolean;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+const typeName = (n: number): string => Object.entries(PaymentType).find(([, v]) => v === n)![0];
+
+function spawnRole(configPath: string, crashPath?: string): RoleProc {
+  const proc = spawn(process.execPath, [fixture, configPath, ...(crashPath ? [crashPath] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Line[] = [];
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      lines.push({ ...(JSON.parse(buf.slice(0, i)) as Line), t: Date.now() });
+      buf = buf.slice(i + 1);
+    }
+  });
+  let ended = false;
+  // 'close', not 'exit': every line the process printed has been read by then.
+  const exited = new Promise<void>((resolve) => proc.once('close', () => ((ended = true), resolve())));
+  return {
+    lines, proc, exited, done: () => ended,
+    kill: async (signal) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+const h = bytesToHex;
+
+/** The config of role R's process (its keys, relay, store and state-0 channels). */
+function roleConfig(w: E2E, role: Role): RoleProcessConfig {
+  const common = { role, relay: relay.url, height: 800_000 };
+  if (role === 'A')
+    return {
+      ...common, identityKey: h(w.A.idSk), storeDir: w.A.dir,
+      payer: {
+        hubKey: h(w.S.idPk), hubAddress: w.addr.S, channelKey: h(w.A.chSk), channel: w.channels.A.toJSON(), hubFee: HUB_FEE,
+        pay: { to: w.addr.B, amount: AMOUNT },
+      },
+    };
+  if (role === 'S')
+    return {
+      ...common, identityKey: h(w.S.idSk), storeDir: w.S.dir,
+      hub: {
+        publicKey: h(w.S.idPk), address: w.addr.S, channelKey: h(w.S.chSk), fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100,
+        peers: [
+          { channel: w.channels.SA.toJSON(), peerKey: h(w.A.idPk), peerAddress: w.addr.A },
+          { channel: w.channels.SB.toJSON(), peerKey: h(w.B.idPk), peerAddress: w.addr.B },
+        ],
+      },
+    };
+  return {
+    ...common, identityKey: h(w.B.idSk), storeDir: w.B.dir,
+    payee: { address: w.addr.B, channelKey: h(w.B.chSk), hubKey: h(w.S.idPk), hubAddress: w.addr.S, timeoutDelta: 40, channel: w.channels.B.toJSON() },
+  };
+}
+
+/** A message a role sent or received, from its in-process events or its printed lines. */
+interface Msg { dir: Dir; type: string; id: string }
+
+async function readStore(dir: string): Promise<{ state: unknown; outbox: string[] }> {
+  const kv = new LevelKv(dir);
+  try {
+    const state = await RoleRuntime.loadState(kv);
+    const outbox: string[] = [];
+    for await (const [k] of kv.entries('role/outbox/')) outbox.push(k);
+    return { state, outbox };
+  } finally {
+    await kv.close();
+  }
+}
+
+/**
+ * One payment with role R in its own process, killed at each of `kills` in
+ * turn (one run per kill), then run to the end. Everything the header
+ * promises is checked on the three stores once every role has stopped.
+ */
+async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<void> {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-kill-');
+  const configPath = path.join(cfgDir, 'config.json');
+  fs.writeFileSync(configPath, JSON.stringify(roleConfig(w, R)));
+
+  // The two other roles, in this process.
+  const msgs: Record<Role, Msg[]> = { A: [], S: [], B: [] };
+  const errors: string[] = [];
+  const local = new Map<Role, RoleRuntime<RoleEngine>>();
+  for (const role of ['S', 'B', 'A'] as const) {
+    if (role === R) continue;
+    const n = (await w.open[role]()) as unknown as RoleRuntime<RoleEngine>;
+    n.on('sent', (e) => msgs[role].push({ dir: 'sent', type: typeName(e.type), id: e.id }));
+    n.on('received', (e) => msgs[role].push({ dir: 'received', type: typeName(e.type), id: e.id }));
+    n.on('error', (e) => errors.push(`${role}: ${e.message}`));
+    local.set(role, n);
+  }
+  let closing: Promise<unknown> | undefined;
+  const closeLocal = () => (closing ??= Promise.all([...local.values()].map((n) => n.close())));
+  const runs: RoleProc[] = [];
+  const lines = () => runs.flatMap((r) => r.lines);
+  const events = (role: Role): { kind: string; offerId?: string }[] => (role === R ? lines() : w.events[role]);
+  // A role is done when it emitted its final event, or (R only) when a restart
+  // found the payment in its final status: a crash after a step's write and
+  // before its events loses the events, not the state.
+  const reached = (role: Role, event: string, status: string): boolean =>
+    events(role).some((e) => e.kind === event) ||
+    (role === R && lines().some((l) => l.kind === 'started' && Object.values(l.statuses ?? {}).includes(status)));
+  const sentBy = (role: Role, type: string): Set<string> =>
+    new Set((role === R ? lines().filter((l) => l.kind === 'sent') : msgs[role].filter((m) => m.dir === 'sent'))
+      .filter((m) => m.type === type).map((m) => m.id!));
+  let stage = 'start';
+  const mark = (kind: string) => trace.push({ kind, t: Date.now() });
+  mark('opened');
+  try {
+    if (R !== 'A') await (local.get('A') as unknown as { payOffline(to: string, amount: number): Promise<string> }).payOffline(w.addr.B, AMOUNT);
+
+    for (const [i, k] of kills.entries()) {
+      // In a chain of kills, a point that an earlier run already went past is
+      // skipped (a role's posts and receipts may interleave in either order).
+      const c = 'self' in k ? k.self : undefined;
+      if (i > 0 && c && 'type' in c && lines().some((l) => l.kind === c.at && l.type === c.type)) continue;
+      stage = `run ${runs.length + 1}: kill at ${describe(k)}`;
+      let crashPath: string | undefined;
+      if ('self' in k) {
+        crashPath = path.join(cfgDir, `crash-${i}.json`);
+        fs.writeFileSync(crashPath, JSON.stringify(k.self));
+      }
+      const run = spawnRole(configPath, crashPath);
+      runs.push(run);
+      if ('self' in k) {
+        await until(run.done, `${NAME[R]} to reach its crash point`, WAIT_MS);
+        assert.is(run.proc.signalCode, 'SIGKILL', `${NAME[R]} died by SIGKILL`);
+        assert.ok(run.lines.some((l) => l.kind === 'crash'), `${NAME[R]} reached its crash point`);
+      } else {
+        const { at, type } = k.line;
+        await until(() => run.lines.some((l) => l.kind === at && l.type === type), `${NAME[R]} to print ${at} ${type}`, WAIT_MS);
+        await new Promise((r) => setTimeout(r, k.delayMs));
+        await run.kill('SIGKILL');
+        assert.is(run.proc.signalCode, 'SIGKILL');
+      }
+    }
+
+    stage = 'final run';
+    mark('final run');
+    const last = spawnRole(configPath);
+    runs.push(last);
+    try {
+      await until(() => reached('A', 'completed', 'completed'), 'the payer to complete', WAIT_MS);
+      await until(() => reached('B', 'paid', 'paid'), 'the payee to be paid', WAIT_MS);
+      await until(() => reached('S', 'paid', 'settled'), 'the hub to settle', WAIT_MS);
+      // Nothing left behind: the final run posted what its predecessors left in the outbox.
+      await until(() => last.lines.some((l) => l.kind === 'flushed'), `the final ${NAME[R]} run to flush its outbox`, WAIT_MS);
+    } finally {
+      await last.kill('SIGTERM');
+      await closeLocal();
+    }
+    assert.ok(!last.proc.signalCode || last.proc.signalCode === 'SIGTERM', `the final ${NAME[R]} run ended cleanly`);
+
+    stage = 'checks';
+    mark('checks');
+    const [a, s, b] = await Promise.all([readStore(w.A.dir), readStore(w.S.dir), readStore(w.B.dir)]);
+    const A = a.state as PayerJson, S = s.state as HubJson, B = b.state as PayeeJson;
+    const offerIds = Object.keys(A.payments);
+    assert.is(offerIds.length, 1, 'the payer made one payment');
+    const offerId = offerIds[0]!;
+    assert.is(A.payments[offerId]!.status, 'completed', 'payer completed');
+    assert.equal(Object.keys(B.payments), [offerId], 'the payee knows one payment');
+    assert.is(B.payments[offerId]!.status, 'paid', 'payee paid');
+    assert.equal(Object.keys(S.payments), [offerId], 'the hub knows one payment');
+    assert.is(S.payments[offerId]!.status, 'settled', 'hub settled');
+
+    const sA = S.peers[h(w.asParams.channelId)]!.channel, sB = S.peers[h(w.sbParams.channelId)]!.channel;
+    const settledChannel = (name: string, x: ChannelJson, y: ChannelJson, balances: [number, number]) => {
+      for (const c of [x, y]) {
+        assert.is(c.pending, undefined, `${name}: no pending state`);
+        assert.equal(c.enforceable.state.ptlcs, [], `${name}: no PTLC left`);
+      }
+      // The same state, fully signed, at both sides (each keeps its own nonce id).
+      const signed = (c: ChannelJson) => ({ ...c.enforceable, myNonceId: undefined });
+      assert.equal(signed(x), signed(y), `${name}: the same enforceable state on both sides`);
+      assert.ok(x.enforceable.updateSigs.every((sig) => sig !== null), `${name}: the state is signed by both`);
+      assert.equal(x.enforceable.state.balances, balances, `${name}: balances moved by exactly the amount`);
+    };
+    settledChannel('A–S', A.channel, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
+    settledChannel('S–B', sB, B.channel, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+    for (const [name, st] of [['payer', a], ['hub', s], ['payee', b]] as const) assert.equal(st.outbox, [], `${name}: outbox drained`);
+
+    // Each message of the flow was posted as exactly one envelope; nothing was refused.
+    for (const [type, role] of Object.entries(SENDER)) assert.is(sentBy(role, type).size, 1, `${NAME[role]} posted one ${type} envelope`);
+    for (const role of ['A', 'S', 'B'] as const)
+      for (const type of ['REJECT', 'PTLC_FAIL']) assert.is(sentBy(role, type).size, 0, `${NAME[role]} sent no ${type}`);
+    // (The events of a step whose write landed just before a kill are lost, hence "at most".)
+    assert.ok(events('S').filter((e) => e.kind === 'ptlc_extended').length <= 1, 'the hub extended at most one PTLC');
+    assert.ok(events('B').filter((e) => e.kind === 'invoiced').length <= 1, 'the payee invoiced at most once');
+    for (const role of ['A', 'S', 'B'] as const)
+      assert.ok(!events(role).some((e) => e.kind === 'rejected' || e.kind === 'cancelled' || e.kind === 'voided'), `${NAME[role]}: no rejection`);
+  } catch (e) {
+    // What each store holds now: payment statuses, channel state numbers.
+    await Promise.all(runs.map((r) => r.kill('SIGKILL')));
+    await closeLocal();
+    const summary = async (role: Role): Promise<string> => {
+      const j = (await readStore(w[role].dir)) as { state: { payments?: Record<string, { status: string }>; channel?: ChannelJson; peers?: Record<string, { channel: ChannelJson }> }; outbox: string[] };
+      const chans = j.state.channel ? [j.state.channel] : Object.values(j.state.peers ?? {}).map((p) => p.channel);
+      const ch = chans.map((c) => `enforceable ${c.enforceable.state.n}${c.pending ? `, pending ${c.pending.state.n}` : ''}`).join(' / ');
+      return `  ${NAME[role]} store: ${Object.values(j.state.payments ?? {}).map((p) => p.status).join(', ')}; ${ch}; outbox ${j.outbox.length}`;
+    };
+    const stores = (await Promise.all((['A', 'S', 'B'] as const).map(summary))).join('\n');
+    const show = (l: Line) => [l.kind, l.type, l.reason && `(${l.reason})`, l.message && `(${l.message})`].filter(Boolean).join(' ');
+    const trail = runs.map((r, i) => `  run ${i + 1}: ${r.lines.map(show).join(', ')}`).join('\n');
+    const others = [...local.keys()]
+      .map((role) => `  ${NAME[role]} (in process): ${[...msgs[role].map((m) => `${m.dir} ${m.type}`), '| events:', ...w.events[role].map((e) => e.kind === 'ignored' ? `ignored (${e.reason})` : e.kind)].join(', ')}`)
+      .join('\n');
+    throw new Error(
+      `${NAME[R]} killed at [${kills.map(describe).join('; ')}], failed at ${stage}: ${(e as Error).message}\n` +
+        `${NAME[R]} runs:\n${trail}\n${others}\n${stores}\n  errors of the in-process roles: ${errors.slice(0, 10).join(' | ') || 'none'}`,
+      { cause: e },
+    );
+  } finally {
+    trace.push(...lines());
+    trace.sort((x, y) => x.t! - y.t!);
+    await Promise.all(runs.map((r) => r.kill('SIGKILL')));
+    for (const d of [cfgDir, w.A.dir, w.S.dir, w.B.dir]) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Runs the scenarios `PARALLEL` at a time; fails with every failure, not just the first. */
+async function matrix(cases: { R: Role; kills: Kill[] }[]): Promise<void> {
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      const t0 = Date.now();
+      const trace: Line[] = [];
+      try {
+        await scenario(c.R, c.kills, trace);
+        if (process.env.LNMB_KILL_VERBOSE) console.log(`  ${NAME[c.R]} ${c.kills.map(describe).join('; ')}: ${Date.now() - t0} ms`);
+        if (process.env.LNMB_KILL_VERBOSE === '2') console.log(trace.map((l) => `    +${l.t! - t0} ${l.kind} ${l.type ?? ''}`).join('\n'));
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  if (failures.length) assert.unreachable(`${failures.length}/${cases.length} crash scenarios failed:\n\n${failures.join('\n\n')}`);
+}
+
+/** LNMB_KILL_CASE='{"R":"S","kills":[{"self":{"at":"step","nth":4}}]}' runs that one payment only (replays a failure). */
+const ONE = process.env.LNMB_KILL_CASE ? (JSON.parse(process.env.LNMB_KILL_CASE) as { R: Role; kills: Kill[] }) : undefined;
+
+t.before(async () => {
+  // The relay fsyncs every append: on tmpfs when there is one, so the matrix is not bound by the disk.
+  const shm = '/dev/shm';
+  relay = await spawnRelay(fs.existsSync(shm) && process.env.LNMB_KILL_SHM !== '0' ? fs.mkdtempSync(shm + '/lnmb-e2e-relay-') : undefined);
+  fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-fixture-'), 'role-process.mjs');
+  // Our sources are bundled; packages stay where they are installed (imported by absolute URL).
+  await build({
+    entryPoints: [path.join(here, 'fixtures', 'role-process.ts')], outfile: fixture, bundle: true, platform: 'node', format: 'esm',
+    target: 'node20', logLevel: 'silent',
+    plugins: [{
+      name: 'packages-in-place',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (a) => (isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true }));
+      },
+    }],
+  });
+});
+t.after(async () => {
+  await relay.kill();
+  fs.rmSync(relay.dir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(fixture), { recursive: true, force: true });
+});
+
+const randomDelay = () => Math.floor(Math.random() * 40);
+
+if (ONE) t(`replay: ${NAME[ONE.R]} killed at ${ONE.kills.map(describe).join('; ')}`, () => matrix([ONE]));
+const ROLES = ONE ? [] : ((process.env.LNMB_KILL_ROLES ?? 'ASB').split('') as Role[]);
+for (const R of ROLES) {
+  t(`${NAME[R]} SIGKILLed at each message it receives or sends, restarted on its store: the payment completes once`, async () => {
+    await matrix(POINTS[R].map(([at, type]) => ({ R, kills: [{ self: { at, type } }] })));
+  });
+
+  t(`${NAME[R]} SIGKILLed before each of its step writes (nonces burned, step unsaved): the payment completes once`, async () => {
+    await matrix(Array.from({ length: STEPS[R] }, (_, i) => ({ R, kills: [{ self: { at: 'step' as const, nth: i + 1 } }] })));
+  });
+
+  if (SOAK) {
+    t(`soak: ${NAME[R]} SIGKILLed by the test at random delays after each message line`, async () => {
+      const cases = [];
+      for (let draw = 0; draw < 3; draw++)
+        for (const [at, type] of POINTS[R]) cases.push({ R, kills: [{ line: { at, type }, delayMs: randomDelay() }] });
+      await matrix(cases);
+    });
+
+    t(`soak: ${NAME[R]} SIGKILLed before each envelope it posts (outbox written, maybe acknowledged)`, async () => {
+      await matrix(Array.from({ length: POSTS[R] }, (_, i) => ({ R, kills: [{ self: { at: 'post' as const, nth: i + 1 } }] })));
+    });
+
+    t(`soak: ${NAME[R]} SIGKILLed at every one of its points in turn, in one payment`, async () => {
+      // Each run starts where the last one died; the k-th run dies at the k-th point.
+      await matrix([{ R, kills: POINTS[R].map(([at, type]) => ({ self: { at, type } })) }]);
+    });
+  }
+}
+
+t.run();
