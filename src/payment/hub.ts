@@ -366,6 +366,7 @@ export class Hub {
 
   private async onCancel(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>): Promise<Step> {
     const { channel: ch, peerAddress } = this.peer(m.channelId, from);
+    const next = decodeChannelState(m.state);
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!p) reject('unknown offer');
@@ -374,13 +375,13 @@ export class Hub {
     // The payment completed but the payer asks to cancel: it never got the COMPLETION (lost,
     // or its TTL ran out). Send it again; the payer completes instead of cancelling.
     if ((p.status === 'bought' || p.status === 'settled') && p.hubUpdateSig) {
+      ch.noteRefusedProposal(next, m.settleSig); // the payer released a settlement for that number
       const s = step();
       s.send.push(this.completion(p, peerAddress));
       return s;
     }
     // Until the PTLC is extended, A and S may overwrite state n; after, never.
     if (p.status !== 'pending') reject('the PTLC is already extended to the payee; the payment cannot be cancelled');
-    const next = decodeChannelState(m.state);
     const e = ch.enforceable.state;
     const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
     if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
