@@ -42,6 +42,8 @@ export const PaymentType = {
   M2_REQUEST: 0x0014,
   M2_COMPLETE: 0x0015,
   M2_ACK: 0x0016,
+  // The receiver of a committed PTLC gives it back to the offerer (SPEC 6.7).
+  PTLC_REMOVE: 0x0017,
 } as const;
 /** A payment message type number. */
 export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
@@ -102,6 +104,9 @@ export const PaymentSchemas = {
   ],
   [PaymentType.M2_COMPLETE]: [['requestId', 'b32'], ['channelId', 'b32'], ['n', 'u32'], ['hubUpdateSig', 'b65']],
   [PaymentType.M2_ACK]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
+  [PaymentType.PTLC_REMOVE]: [
+    ['channelId', 'b32'], ['offerId', 'b32'], ['state', 'bytes'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['reason', 'str'],
+  ],
 } as const satisfies Record<PaymentType, Schema>;
 
 type Schemas = typeof PaymentSchemas;

@@ -24,7 +24,7 @@ import { randomTweak, tweakPoint, untweakSecret } from '../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../channel/txs.js';
-import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
+import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc.js';
 import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 import { hubMode2, type HubRequest } from './mode2.js';
 
@@ -170,6 +170,8 @@ export class Hub {
           return this.onCancelCommit(inc.from, m);
         case PaymentType.PTLC_FAIL:
           return this.onPtlcFail(inc.from, m);
+        case PaymentType.PTLC_REMOVE:
+          return await this.onRemove(inc.from, m);
         case PaymentType.M2_PREPARE:
         case PaymentType.PTLC_ADD:
         case PaymentType.PTLC_COMMIT:
@@ -416,6 +418,29 @@ export class Hub {
     delete p.ptlcState;
     const s = step();
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  /**
+   * The receiver gives a committed PTLC back (it cannot be paid on: the next
+   * hop refused it). We co-sign the state that returns the amount to us, and
+   * the payment is back where it was before the invoice: the payer may cancel.
+   */
+  private async onRemove(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): Promise<Step> {
+    const { channel: ch, peerAddress } = this.peer(m.channelId, from);
+    const id = bytesToHex(m.offerId);
+    const p = this.payments.get(id);
+    if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
+    checkRemove(ch, m);
+    const settle = await settlePtlc(ch, this.signer, m);
+    p.status = 'pending';
+    delete p.ptlcState;
+    delete p.tweak;
+    delete p.payeeChannel;
+    delete p.receipt;
+    const s = step();
+    s.send.push({ to: peerAddress, message: settle });
+    s.events.push({ kind: 'rejected', offerId: id, code: ErrorCode.PAYMENT_REJECTED, message: `the PTLC was given back: ${m.reason}`.slice(0, 500) });
     return s;
   }
 

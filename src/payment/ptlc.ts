@@ -73,9 +73,22 @@ export function checkFulfil(ch: Channel, m: PaymentMessageOf<typeof PaymentType.
     reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
 }
 
-/** Offerer (after {@link checkFulfil}): co-signs the state without the PTLC. */
+/**
+ * Offerer: checks that a PTLC_REMOVE proposes exactly the state that gives
+ * the PTLC's amount back to us, with the receiver's valid settlement
+ * signature. Throws before any state changes.
+ */
+export function checkRemove(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): void {
+  const next = decodeChannelState(m.state);
+  const expected = resolvePtlc(ch.enforceable.state, m.offerId, 'fail', next.n);
+  if (!sameState(next, expected)) reject('removal state does not give exactly the PTLC back to the offerer', ErrorCode.CHANNEL_INVARIANT);
+  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.stateKey(ch.peer)))
+    reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
+}
+
+/** Offerer (after {@link checkFulfil} or {@link checkRemove}): co-signs the state without the PTLC. */
 export async function settlePtlc(
-  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
+  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>> {
   const next = decodeChannelState(m.state);
   ch.acceptProposal(next, m.settleSig, m.updateNonce);
@@ -132,6 +145,25 @@ export async function fulfilPtlc(
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   return { type: PaymentType.PTLC_FULFILL, channelId: ch.params.channelId, offerId: id, secret, state: encodeChannelState(next), updateNonce, settleSig };
+}
+
+/**
+ * Receiver: gives a committed PTLC back to the offerer (it cannot be paid
+ * on, e.g. the next hop refused it): proposes the state that returns the
+ * amount to the offerer. The offerer answers PTLC_SETTLE, as for a fulfilment.
+ */
+export async function removePtlc(
+  ch: Channel, me: Signer, id: Uint8Array, reason: string,
+): Promise<PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>> {
+  if (ch.pending) reject('the channel is busy: the PTLC cannot be removed now');
+  const next = resolvePtlc(ch.enforceable.state, id, 'fail', ch.topN + 1);
+  ch.propose(next);
+  const settleSig = ch.signSettlement(me.channelKey);
+  const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
+  return {
+    type: PaymentType.PTLC_REMOVE, channelId: ch.params.channelId, offerId: id, state: encodeChannelState(next), updateNonce, settleSig,
+    reason: reason.slice(0, 300),
+  };
 }
 
 /** Receiver: co-signs the update of the settled state; both hold it fully signed. */

@@ -30,11 +30,11 @@ import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../crypto/t
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { channelMap, type HubPeer } from './hub.js';
-import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc.js';
+import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, removePtlc, settlePtlc, type Signer } from './ptlc.js';
 import { ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 
 /** Status of a routed payment. */
-export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'failed';
+export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'removing' | 'failed';
 
 /** One routed payment as the router persists it. Byte fields are hex. */
 export interface RouterPayment {
@@ -114,7 +114,7 @@ export class Router {
         case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
         case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
         case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
-        case PaymentType.PTLC_FAIL: return this.onFail(inc.from, m);
+        case PaymentType.PTLC_FAIL: return await this.onFail(inc.from, m);
         default: return ignored(m.type, 'not a message for the router');
       }
     } catch (e) {
@@ -248,26 +248,33 @@ export class Router {
   }
 
   private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
-    const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
+    const p = [...this.payments.values()].find((x) => x.status === 'fulfilling' || x.status === 'removing');
     const up = this.upstream.channel;
-    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no fulfilment in flight');
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no fulfilment or removal in flight');
     const ack = await ackSettle(up, this.signer, m);
-    p.status = 'settled';
     const s = step();
     s.send.push({ to: this.upstream.peerAddress, message: ack });
-    s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+    if (p.status === 'fulfilling') s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+    p.status = p.status === 'fulfilling' ? 'settled' : 'failed';
     return s;
   }
 
-  private onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
+  private async onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Promise<Step> {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
     if (!p || p.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
     // The payee refused before co-signing: drop the downstream state (its number stays used).
-    // The upstream PTLC is committed and resolves by its timeout (failing it back off chain is future work).
     d.channel.abandonPending();
-    p.status = 'failed';
     const s = step();
+    // Give the committed upstream PTLC back to the hub at once (PTLC_REMOVE), so that the
+    // hub's funds and the payer's pending state are not locked until the PTLC times out.
+    const up = this.upstream.channel;
+    if (!up.pending && up.enforceable.state.ptlcs.some((x) => equalBytes(x.id, m.offerId))) {
+      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, m.offerId, `the next hop refused: ${m.reason}`) });
+      p.status = 'removing';
+    } else {
+      p.status = 'failed'; // the channel is busy: the PTLC resolves by its timeout
+    }
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
     return s;
   }

@@ -10,7 +10,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
-import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
+import { PaymentType, encodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
+import { Channel } from '../../src/channel/channel.js';
+import { resolvePtlc } from '../../src/channel/state.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payer } from '../../src/payment/payer.js';
@@ -146,6 +148,64 @@ t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the P
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
   assert.is(w.engines.B.payments.get(offerId)!.status, 'paid');
   assert.is(w.engines.B.channel.pending, undefined);
+});
+
+t('router: a payee that refuses the PTLC does not lock the path: P gives the upstream PTLC back, S frees it, A cancels', async () => {
+  const w = await hopWorld();
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
+  assert.is(w.engines.S.payments.get(offerId)!.status, 'committed', 'S–P carries the committed PTLC');
+  // B voids the offer meanwhile (its payer changed its mind): B refuses P's PTLC with PTLC_FAIL.
+  w.engines.B.payments.get(offerId)!.status = 'void';
+  await w.run();
+  const removed = w.seen.S.find((m) => m.type === PaymentType.PTLC_REMOVE);
+  assert.ok(removed, 'P gave the PTLC back with PTLC_REMOVE');
+  assert.is(w.engines.P.payments.get(offerId)!.status, 'failed');
+  assert.is(w.engines.S.payments.get(offerId)!.status, 'pending', "S's payment is back before the invoice");
+  const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
+  const ps = w.engines.P.upstream.channel;
+  assert.equal(sp.enforceable.state.ptlcs, [], 'no PTLC left on S–P');
+  assert.equal(sp.enforceable.state, ps.enforceable.state);
+  assert.equal(sp.enforceable.state.balances, [700_000, 299_000], "S's funds are back");
+  assert.is(sp.pending, undefined);
+  // A, who heard nothing, cancels: the hub accepts, both sides free.
+  w.post('A', await w.engines.A.cancel(offerId));
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'cancelled');
+  const as = w.engines.S.peers.get(bytesToHex(w.as.channelId))!.channel;
+  assert.equal(as.enforceable.state, w.engines.A.channel.enforceable.state);
+  assert.equal(as.enforceable.state.balances, [600_000, 399_000]);
+});
+
+t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for a PTLC not committed on that channel', async () => {
+  const w = await hopWorld();
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
+  const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
+  const before = stateOf(w.engines.S);
+  // P proposes a "removal" that also moves 10,000 of S's balance to P, validly signed by P.
+  const copy = Channel.fromJSON(JSON.parse(JSON.stringify(w.engines.P.upstream.channel.toJSON())));
+  const id = hexToBytes(offerId, 32);
+  const honest = resolvePtlc(copy.enforceable.state, id, 'fail', copy.topN + 1);
+  const greedy = { ...honest, balances: [honest.balances[0] - 10_000, honest.balances[1] + 10_000] as [number, number] };
+  copy.propose(greedy);
+  const settleSig = copy.signSettlement(w.parties.P.chSk);
+  const updateNonce = await copy.commitUpdateNonce(w.parties.P.nonces, w.parties.P.chSk);
+  const greedyMsg = { type: PaymentType.PTLC_REMOVE, channelId: w.sp.channelId, offerId: id, state: encodeChannelState(greedy), updateNonce, settleSig, reason: 'x' } as const;
+  await w.deliver('P', 'S', greedyMsg);
+  assert.ok(w.events.S.some((e) => e.kind === 'rejected' && /exactly the PTLC back/.test(e.message)));
+  assert.is(stateOf(w.engines.S), before, 'nothing changed at S');
+  assert.is(sp.pending, undefined);
+  // The same offer named over A's channel, by A: not the PTLC's channel.
+  await w.deliver('A', 'S', { ...greedyMsg, channelId: w.as.channelId });
+  assert.is(stateOf(w.engines.S), before);
+  assert.is(w.engines.S.payments.get(offerId)!.status, 'committed');
 });
 
 t('an OFFER_VOID that overtakes the PTLC_ADD: the payee answers PTLC_FAIL, the hub frees S–B and the payer can cancel', async () => {
