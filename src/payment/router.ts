@@ -202,12 +202,24 @@ export class Router {
     const d = this.downstream.get(p.downChannel)!;
     // Our own tweak: the payee's hop sees T + r₂·G, the hub's hop T + r₁·G.
     const outTweak = randomTweak(randomBytes(32));
-    const add = await extendPtlc(d.channel, this.signer, {
-      id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
-    }, outTweak);
+    const s = step();
+    let add;
+    try {
+      d.channel.requireOpen();
+      add = await extendPtlc(d.channel, this.signer, {
+        id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
+      }, outTweak);
+    } catch (e) {
+      if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
+      // We cannot pay on (a busy, closing or underfunded payee channel; refused before anything
+      // changed there). Keep the incoming PTLC's commitment, and give it back at once.
+      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, hexToBytes(p.offerId, 32), `cannot extend: ${e.message}`) });
+      p.status = 'removing';
+      s.events.push({ kind: 'rejected', offerId: p.offerId, code: e.code, message: e.message });
+      return s;
+    }
     p.status = 'extended';
     p.outTweak = bytesToHex(outTweak);
-    const s = step();
     s.send.push({ to: d.peerAddress, message: add });
     s.events.push({ kind: 'ptlc_extended', offerId: p.offerId, timeout: p.inTimeout! - this.config.cltvDelta });
     return s;

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
 import { PaymentType, encodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
 import { Channel } from '../../src/channel/channel.js';
-import { resolvePtlc } from '../../src/channel/state.js';
+import { resolvePtlc, transfer } from '../../src/channel/state.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payer } from '../../src/payment/payer.js';
@@ -178,6 +178,28 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
   const as = w.engines.S.peers.get(bytesToHex(w.as.channelId))!.channel;
   assert.equal(as.enforceable.state, w.engines.A.channel.enforceable.state);
   assert.equal(as.enforceable.state.balances, [600_000, 399_000]);
+});
+
+t('router: a busy payee channel does not lock the path either: P keeps the commitment and gives the PTLC back', async () => {
+  const w = await hopWorld();
+  const { offerId, step } = await w.engines.A.pay(
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+  );
+  w.post('A', step);
+  await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_COMMIT);
+  // Another state is being negotiated on P–B when S's commitment arrives: P cannot extend.
+  const pb = w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel;
+  pb.propose(transfer(pb.enforceable.state, 0, 1_000, pb.topN + 1));
+  await w.run();
+  assert.ok(w.seen.S.some((m) => m.type === PaymentType.PTLC_REMOVE), 'P gave the PTLC back');
+  assert.not.ok(w.seen.B.some((m) => m.type === PaymentType.PTLC_ADD), 'nothing went to B');
+  const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
+  assert.equal(sp.enforceable.state, w.engines.P.upstream.channel.enforceable.state, 'S and P agree on S–P');
+  assert.equal(sp.enforceable.state.balances, [700_000, 299_000]);
+  assert.is(w.engines.S.payments.get(offerId)!.status, 'pending');
+  w.post('A', await w.engines.A.cancel(offerId));
+  await w.run();
+  assert.is(w.engines.A.payments.get(offerId)!.status, 'cancelled');
 });
 
 t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for a PTLC not committed on that channel', async () => {
