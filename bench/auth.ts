@@ -1,5 +1,5 @@
 /**
- * Auth handshake row (issue 6): WebSocket challenge → signed → ready, from
+ * Auth handshake row: WebSocket challenge → signed → ready, from
  * closed-loop clients in another process (which prepare their BIP340
  * nonces before the clock starts, see load/presign.ts), against BIP340
  * verifications per second of the same library on one core, same run.

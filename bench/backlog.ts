@@ -1,5 +1,5 @@
 /**
- * Backlog drain row (issue 6): `backlog` queued 1 KiB envelopes pushed to
+ * Backlog drain row: `backlog` queued 1 KiB envelopes pushed to
  * one authenticated subscriber, against a bare `ws` server sending the
  * same number of frames of the same shape and size.
  * @module

@@ -1,5 +1,5 @@
 /**
- * Client rows (issue 6): CPU of seal + open of a 1 KiB envelope against
+ * Client rows: CPU of seal + open of a 1 KiB envelope against
  * its elliptic-curve floor, and one full mode-1 async payment (A, S, B,
  * relay on loopback) against the cost of the point multiplications it
  * performs, counted per role by the EC-count hook (load/ec-count.mjs).

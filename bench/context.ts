@@ -19,7 +19,7 @@ export function writeBack(): void {
   }
 }
 
-/** Sizes of one run. Full sizes are issue 6's; quick sizes only smoke-test the code. */
+/** Sizes of one run. Full sizes are the ones docs/performance.md reports; quick sizes only smoke-test the code. */
 export interface Sizes {
   quick: boolean;
   ingestMs: number;
@@ -39,7 +39,7 @@ export interface Sizes {
   cryptoMinMs: number;
 }
 
-/** Issue 6 sizes. */
+/** Full sizes (docs/performance.md). */
 export const FULL: Sizes = {
   quick: false, ingestMs: 6000, ingestRounds: 2, concurrency: 50, stored: 1_000_000,
   pushSubscribers: 1000, pushRate: 1000, pushMs: 8000, backlog: 100_000,

@@ -1,7 +1,7 @@
 /**
  * Synthetic v1 envelopes for load (SPEC section 3 layout: version ‖
  * recipient ‖ ephemeral ‖ nonce ‖ ciphertext ‖ tag). The relay only parses
- * the header and never decrypts (DESIGN 4), so random bytes after a correct
+ * the header and never decrypts, so random bytes after a correct
  * header cost it exactly what a real sealed envelope costs; sealing each one
  * would only slow the load generator down.
  * @module
@@ -10,7 +10,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { ENVELOPE_VERSION } from '../protocol/envelope.js';
 
-/** Size used by every ingest row (issue 6: 1 KiB envelopes). */
+/** Size used by every ingest row (1 KiB envelopes). */
 export const ENVELOPE_BYTES = 1024;
 
 /** A fresh random envelope addressed to `mailboxHex`. */

@@ -1,5 +1,5 @@
 /**
- * Idle subscribers row (issue 6): as many authenticated, subscribed, idle
+ * Idle subscribers row: as many authenticated, subscribed, idle
  * WebSockets as the file-descriptor limit allows (target 20,000) held by
  * one relay process, opened from two load processes; relay RSS measured
  * after a full GC before and after. Connections authenticate with session

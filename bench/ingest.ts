@@ -1,7 +1,7 @@
 /**
- * Durable ingest rows (issue 6): 1 KiB envelopes from 50 closed-loop HTTP
- * senders in another process, 201 only after the group-committed fsync
- * (DESIGN 4, "Durability"), against a bare express route and a bare
+ * Durable ingest rows: 1 KiB envelopes from 50 closed-loop HTTP
+ * senders in another process, 201 only after the group-committed fsync,
+ * against a bare express route and a bare
  * node:http server under the same load; then the same load with
  * `stored` envelopes already in the store.
  * @module

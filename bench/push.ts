@@ -1,5 +1,5 @@
 /**
- * Push latency row (issue 6): `pushSubscribers` mailboxes with one live
+ * Push latency row: `pushSubscribers` mailboxes with one live
  * authenticated subscriber each, envelopes POSTed at `pushRate`/s spread
  * over them.
  * The target rows time "accepted → received": from the moment the

@@ -1,6 +1,6 @@
 /**
  * Result rows, the machine description, the markdown table and
- * `bench/results/latest.json` (issue 6: every figure next to a baseline
+ * `bench/results/latest.json` (every figure next to a baseline
  * measured in the same run, as a ratio, because machines here are shared
  * and noisy).
  * @module

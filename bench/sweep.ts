@@ -1,5 +1,5 @@
 /**
- * Sweep row (issue 6): p99 ingest latency while the expiry sweeper turns
+ * Sweep row: p99 ingest latency while the expiry sweeper turns
  * `sweep` expired envelopes into tombstones, against p99 of the same load
  * without the sweeper. The relay's clock is moved past the envelopes'
  * expiry (the relay takes an injected clock), then the sweep is triggered.

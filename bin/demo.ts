@@ -1,6 +1,6 @@
 /**
  * `ln-mailbox demo`: asynchronous Lightning payments, modes 1 and 2 of
- * DESIGN.md §2 (SPEC §6), played end to end on this machine and narrated
+ * The payment protocol (SPEC §6), played end to end on this machine and narrated
  * step by step.
  *
  * A relay (a local one on 127.0.0.1, or `--relay URL`), and the roles A
@@ -197,7 +197,7 @@ async function settleAll(d: Stage, rows: ChannelRow[]): Promise<[number, number]
   return rows.map((r) => settled(d, r.name, ...r.views));
 }
 
-/** Step 7: the privacy hop S→P→B₂ (DESIGN.md §2). S deals only with P; every hop's PTLC has its own point. */
+/** Step 7: the privacy hop S→P→B₂ (SPEC 6.13). S deals only with P; every hop's PTLC has its own point. */
 async function routed(d: Stage, A: PayerNode): Promise<void> {
   const { say, p } = d;
   const fee = hubFee(ROUTED);
@@ -256,7 +256,7 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
 }
 
 /**
- * Step 8: mode 2 (DESIGN.md §2, SPEC 6.14). B pre-signs its state and goes
+ * Step 8: mode 2 (SPEC 6.14). B pre-signs its state and goes
  * offline; A buys S's signature later and keeps the completed update for B.
  */
 async function presigned(d: Stage): Promise<void> {

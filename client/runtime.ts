@@ -34,7 +34,7 @@ export interface RoleEngine {
   restore(json: never): void;
 }
 
-/** Where the runtime learns the current block height (DESIGN.md §5: chain access sits behind an interface). */
+/** Where the runtime learns the current block height (chain access sits behind an interface). */
 export interface ChainWatcher {
   /** Current best block height. */
   height(): number;

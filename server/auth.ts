@@ -1,6 +1,5 @@
 /**
- * Recipient authentication (SPEC section 5, "Authentication"; DESIGN
- * section 4, "Reading requires the mailbox key").
+ * Recipient authentication (SPEC section 5, "Authentication").
  *
  * The relay hands out random 32-byte challenges; the mailbox owner signs
  * `authMessage(origin, challenge, mailbox)` with BIP340. A challenge is

@@ -1,7 +1,7 @@
 /**
  * Relay settings: one table of every tunable with its default, flag,
  * environment variable and bounds, and validation of a full configuration
- * (DESIGN section 4, "Limits"; docs/operators.md lists the same table).
+ * (docs/operators.md lists the same table).
  *
  * Precedence (applied by `cli.ts`): command-line flags, then `LNMB_*`
  * environment variables, then the JSON config file, then these defaults.

@@ -1,5 +1,5 @@
 /**
- * Per-client-IP limits (DESIGN section 4, "Limits"): a token bucket for
+ * Per-client-IP limits: a token bucket for
  * POST/DELETE requests, which caps how fast one address can fill mailboxes,
  * and a count of open WebSocket connections, which caps the memory one
  * address can pin. Both keep O(1) state per active address and forget idle

@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs (pino). The relay logs lifecycle events, refusals and
  * faults, never key material, tokens, signatures, challenges or envelope
- * bytes (DESIGN section 4, "Operations"): request logs carry the route
+ * bytes: request logs carry the route
  * pattern, not the path, so mailbox and envelope ids stay out too.
  * @module
  */

@@ -1,8 +1,8 @@
 /**
  * Starts and stops one relay: store, HTTP API, WebSocket push, sweeper,
- * metrics, all on one HTTP server (SPEC section 5; DESIGN section 4).
+ * metrics, all on one HTTP server (SPEC section 5).
  *
- * Shutdown order (DESIGN 4, "Operations"): refuse new work, stop accepting
+ * Shutdown order: refuse new work, stop accepting
  * connections, close WebSockets with 1001, let in-flight requests finish
  * (their group commit flushes), then close the store. Nothing that got a
  * 201 is lost, and nothing in flight gets a 201 after the store is gone.

@@ -1,4 +1,4 @@
-// Bench-only instrumentation (issue 6, payment and seal+open rows): counts
+// Bench-only instrumentation (payment and seal+open rows): counts
 // secp256k1 point multiplications by kind, by patching the source text of
 // @noble/curves' weierstrass.js as it loads (its objects are frozen, so they
 // cannot be wrapped). Load with `node --import ./bench/load/ec-count.mjs`.

@@ -1,5 +1,5 @@
 /**
- * One full mode-1 async payment (DESIGN 2: A pre-signs, B sells s_A to S)
+ * One full mode-1 async payment (A pre-signs, B sells s_A to S)
  * with A, S and B as separate runtimes in this process and the relay in
  * another, exactly as test/e2e/world.ts wires them. Started with the
  * EC-count hook; an AsyncLocalStorage label tags every point

@@ -1,6 +1,6 @@
 /**
  * WebSocket load generator (its own process): backlog drain, push latency,
- * auth handshake rate and idle subscribers (issue 6 rows), all against a
+ * auth handshake rate and idle subscribers, all against a
  * relay (or the bare `ws` baseline) on loopback.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Same-run baselines (issue 6), each in its own process like the relay:
+ * Same-run baselines, each in its own process like the relay:
  * - `express`: a bare express route that reads the body and answers 201;
  * - `http`: a bare node:http server that reads the body and answers 201;
  * - `ws`: a bare `ws` server that sends pre-built frames (the same JSON

@@ -1,8 +1,7 @@
 /**
  * Group commit, as strfry and most databases do it: writes submitted while a
  * batch is being synced wait together and go to disk as ONE synced batch,
- * so durability costs one fsync per batch instead of one per request
- * (DESIGN section 4, "Durability").
+ * so durability costs one fsync per batch instead of one per request.
  *
  * Each submission resolves only after its batch is durable. On failure every
  * submission of the batch is rejected and its `undo` runs synchronously, in

@@ -5,7 +5,7 @@
  *
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one `batch(ops, { sync: true })`, and an append resolves only after its
- *   batch is fsynced (DESIGN section 4, "Durability").
+ *   batch is fsynced.
  * - Per-mailbox counters (last seq, live count, live bytes) live in memory,
  *   are loaded once at open, and are persisted in the same batch as the
  *   envelopes they count, so quota checks are O(1) and a crash can never

@@ -1,7 +1,6 @@
 /**
  * Group commit for PostgreSQL appends, as the LevelDB backend's
- * `group-commit.ts` does for LevelDB batches (DESIGN section 4,
- * "Durability"): appends submitted while a batch is committing wait together
+ * `group-commit.ts` does for LevelDB batches: appends submitted while a batch is committing wait together
  * and go to the database as ONE call of the batch append function, in ONE
  * transaction.
  *

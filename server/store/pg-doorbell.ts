@@ -1,6 +1,5 @@
 /**
- * The doorbell between relay instances: PostgreSQL LISTEN/NOTIFY (DESIGN
- * section 3). Every committed append NOTIFYs `mailbox:seq:id:count:bytes:version`;
+ * The doorbell between relay instances: PostgreSQL LISTEN/NOTIFY. Every committed append NOTIFYs `mailbox:seq:id:count:bytes:version`;
  * every PgStore LISTENs on one dedicated connection and hands each new
  * envelope, from ANY instance, to its `onAppend` listeners.
  *

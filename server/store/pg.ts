@@ -2,7 +2,7 @@
  * The relay store for several relay instances: PostgreSQL through `pg`
  * (node-postgres). Implements {@link RelayStore} (SPEC section 5, "Storage
  * semantics") with the same semantics as the LevelDB backend, checked by
- * the same conformance suite (DESIGN section 3).
+ * the same conformance suite.
  *
  * - Durability: every write is one PostgreSQL transaction and resolves after
  *   COMMIT; with `synchronous_commit = on` (the default) that is after the WAL

@@ -1,5 +1,5 @@
 /**
- * Eltoo channel transactions on taproot with BIP118 (DESIGN.md §5; Decker,
+ * Eltoo channel transactions on taproot with BIP118 (SPEC section 7; Decker,
  * Russell, Osuntokun, "eltoo: A Simple Layer2 Protocol for Bitcoin").
  *
  * - Funding output: one leaf, rebind(0): any update may spend it.
@@ -146,7 +146,7 @@ function assertUpdateHashType(ht: number): number {
 /**
  * The 32-byte sighash both parties sign for update `state`: a function of the
  * channel parameters and the state only, since 0xc1/0xc3 commit to nothing
- * about the spent output. This is the message of DESIGN.md §2 step 3, whose
+ * about the spent output. This is the message of SPEC 6.6's payment point, whose
  * signature point T = R_A + e·P_A the payment protocol pays for.
  */
 export function updateSighash(params: ChannelParams, state: number, hashType = UPDATE_HASH_TYPE): Uint8Array {

@@ -1,6 +1,6 @@
 /**
- * PTLC outputs and their claim and refund transactions (DESIGN.md §2 step 6–7,
- * §5), on taproot leaves with BIP118 keys and BIP340 adaptor signatures.
+ * PTLC outputs and their claim and refund transactions (SPEC 6.6–6.7 and section 7),
+ * on taproot leaves with BIP118 keys and BIP340 adaptor signatures.
  *
  * The payer S gives the payee B an adaptor pre-signature of the claim
  * transaction encrypted to the payment point T. B completes it with t

@@ -3,7 +3,7 @@
  * CLTV, BIP112 CSV), encoded with `@scure/btc-signer`'s `Script`, and a strict
  * parser that recognises exactly these shapes in their minimal encoding.
  *
- * Eltoo (DESIGN.md §5; Decker–Russell–Osuntokun, "eltoo", with taproot leaves):
+ * Eltoo (SPEC section 7; Decker–Russell–Osuntokun, "eltoo", with taproot leaves):
  * - rebind(k):  `<500_000_000 + k> CLTV DROP <01‖A> CHECKSIGVERIFY <01‖B> CHECKSIG`,
  *   spendable by any update whose nLockTime is ≥ 500_000_000 + k, i.e. state ≥ k.
  * - settle(d):  `<d> CSV DROP <01‖A> CHECKSIGVERIFY <01‖B> CHECKSIG`.

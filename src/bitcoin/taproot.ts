@@ -10,7 +10,7 @@
  *
  * Every output we build uses an unspendable internal key: BIP118 signatures
  * only exist on the script path, so a key path would only serve a cooperative
- * close, which is out of scope (DESIGN.md §5). We use BIP341's NUMS point H, or
+ * close, which is out of scope here. We use BIP341's NUMS point H, or
  * H + r·G with a public r where an output must be unique (PTLCs, see ptlc.ts):
  * still provably unspendable, since nobody knows log_G(H).
  * @module

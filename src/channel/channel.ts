@@ -1,6 +1,6 @@
 /**
  * The two-party eltoo channel state machine, from one party's point of view
- * (issue "Bitcoin layer", item 4; DESIGN.md §2 and §5).
+ * (SPEC section 6).
  *
  * A state goes through: proposed → both settlement signatures → update
  * nonces committed → both update signatures (enforceable). The rules that

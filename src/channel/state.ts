@@ -1,6 +1,6 @@
 /**
  * Channel parameters, states and the invariants every new state must keep
- * (issue "Bitcoin layer", item 4). Pure: no transactions here (see txs.ts).
+ * (SPEC 6.5). Pure: no transactions here (see txs.ts).
  *
  * Fee accounting is explicit: the funding amount pays the update fee and the
  * settlement fee, and what is left is split between the two balances and the

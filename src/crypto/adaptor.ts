@@ -4,7 +4,7 @@
  * (ZhePang/Python_Specification_for_Schnorr_Adaptor); the vectors in
  * `test/vectors/adaptor_*.csv` come from there.
  *
- * Used for PTLCs (DESIGN.md §5): S gives B a pre-signature of the claim
+ * Used for PTLCs (SPEC 6.6): S gives B a pre-signature of the claim
  * transaction encrypted to the payment point T; B completes it with t
  * (`adaptorAdapt`), and S learns t from B's completed signature (`adaptorExtract`).
  *
@@ -59,7 +59,7 @@ function parseSecretAdaptor(t32: Uint8Array): bigint {
 /**
  * The adaptor point T = t·G (33-byte compressed) of a secret adaptor t.
  * A payee checks a revealed t against the payment point with this
- * (DESIGN.md §2 step 7: "S checks t·G = T").
+ * (SPEC 6.9: the offerer checks t·G = T).
  */
 export function adaptorPoint(t32: Uint8Array): Uint8Array {
   return Pt.BASE.multiply(parseSecretAdaptor(t32)).toBytes(true);

@@ -2,7 +2,7 @@
  * BIP340 Schnorr signatures over secp256k1 (x-only keys), plus the two pieces
  * of BIP340 arithmetic the payment protocol needs from public data alone:
  * the challenge `e` and the signature point `T = s·G = R + e·P`
- * (DESIGN.md §2, Mode 1 step 3: the hub computes the payment point for A's
+ * (SPEC 6.6: the hub computes the payment point for A's
  * future signature before A has produced it).
  *
  * Signing and verification delegate to noble's audited BIP340 code; this file
@@ -107,7 +107,7 @@ export function challenge(rx: Uint8Array, px: Uint8Array, msg: Uint8Array): bigi
  * The signature point T = s·G = R + e·P (R, P lifted to even y) of the BIP340
  * signature that the owner of `px` will make over `msg` with the nonce whose
  * x-only point is `rx`, as 33-byte compressed SEC1. Computable from public
- * data only: this is the PTLC payment point of DESIGN.md §2 step 3.
+ * data only: this is the PTLC payment point of SPEC 6.6.
  * Throws INVALID_PUBLIC_KEY when R or P is not on the curve, or T is infinity.
  */
 export function signaturePoint(rx: Uint8Array, px: Uint8Array, msg: Uint8Array): Uint8Array {

@@ -1,5 +1,5 @@
 /**
- * Payment-point decorrelation (DESIGN.md §2, "Beyond the seed"): a PTLC is
+ * Payment-point decorrelation (SPEC 6.6): a PTLC is
  * locked to `T + r·G` rather than `T`, with a random tweak `r` that only the
  * two parties of that hop know. Revealing the hop's secret `t + r` lets the
  * offerer, who knows `r`, recover `t`; every hop and the chain see a

@@ -1,5 +1,5 @@
 /**
- * The Hub (S) of mode 1 (DESIGN.md §2): co-signs the payer's state n while
+ * The Hub (S) of mode 1 (SPEC 6.8): co-signs the payer's state n while
  * recording the payment point T = R_A + e·P_A of the payer's future update
  * signature, then buys that signature from the payee with a PTLC locked to T.
  *
@@ -234,7 +234,7 @@ export class Hub {
     const settleSig = ch.signSettlement(this.config.channelKey);
     const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
     if (prior) prior.status = 'cancelled';
-    // DESIGN.md §2 step 3: T = R_A + e·P_A from public data; the point S will pay for.
+    // SPEC 6.6: T = R_A + e·P_A from public data; the point S will pay for.
     const point = ch.updatePoint(0);
     this.payments.set(id, {
       offerId: id, payerChannel: bytesToHex(m.channelId), n: proposed.n, amount: m.amount, fee: m.fee, expiry: m.expiry,

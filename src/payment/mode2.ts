@@ -1,5 +1,5 @@
 /**
- * Mode 2 of DESIGN.md §2: the payee pre-signs (SPEC 6.14).
+ * Mode 2: the payee pre-signs (SPEC 6.14).
  *
  *   1. B and S co-sign S–B settlement n in B's favour (M2_PREPARE / M2_PREPARED);
  *      S commits the nonce R_S of its update n signature.

@@ -1,5 +1,5 @@
 /**
- * The Payee (B) of mode 1 (DESIGN.md §2): when it comes online it is pushed
+ * The Payee (B) of mode 1 (SPEC 6.8): when it comes online it is pushed
  * the payer's offer, verifies that s_A is the payer's valid BIP340 signature
  * over the update sighash BEFORE issuing any invoice, invoices the hub, and
  * sells s_A for a PTLC locked to T = s_A·G, revealing it only once it holds a

@@ -1,5 +1,5 @@
 /**
- * The Payer (A) of mode 1 (DESIGN.md §2): pre-signs a channel state with its
+ * The Payer (A) of mode 1 (SPEC 6.8): pre-signs a channel state with its
  * hub and leaves the signature, sealed, in the payee's mailbox.
  *
  * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the

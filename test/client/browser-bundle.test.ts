@@ -1,5 +1,5 @@
 /**
- * DESIGN.md §3: client/ and protocol/ must run in a browser. Bundling the
+ * client/ and protocol/ must run in a browser (wallets bundle them). Bundling the
  * package entry for the browser platform fails on any Node built-in (fs, net,
  * node:*), and the bundle must not pull in the relay or Node-only packages.
  */

@@ -1,5 +1,5 @@
 /**
- * Mode 2 (DESIGN.md §2, "the payee pre-signs"): B and S co-sign settlement n
+ * Mode 2 (SPEC 6.14, "the payee pre-signs"): B and S co-sign settlement n
  * in B's favour, B signs update n and leaves it for A; A later buys S's
  * signature on update n with a PTLC to S locked to s_S·G, completing B's
  * state; A keeps it for B (watchtower) and B collects it when it returns.

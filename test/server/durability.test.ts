@@ -1,5 +1,5 @@
 /**
- * Durability (DESIGN section 4): a relay in a child process under concurrent
+ * Durability: a relay in a child process under concurrent
  * POST load is killed with SIGKILL at a random moment, then restarted on the
  * same data dir. Every envelope that got a 201 must still be queued and
  * deliverable, with its exact bytes, and none may be delivered twice.
