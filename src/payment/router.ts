@@ -1,8 +1,9 @@
 /**
  * The Router (P) of the privacy hop S→P→B (SPEC 6.13): P has a channel with
  * the hub S (upstream, P is party 1) and with payees (downstream, P is
- * party 0). The payee invoices P; P re-invoices S in its own name for the same offer and point T, passing through the payee's
- * receipt, which is sealed for the payer. S then pays P a PTLC locked to
+ * party 0). The payee invoices P; P re-invoices S in its own name for the
+ * same offer and point T, passing through the payee's receipt, which is
+ * sealed for the payer. S then pays P a PTLC locked to
  * T + r₁·G, P pays the payee a PTLC locked to T + r₂·G with a shorter
  * timeout (each offerer picks its own tweak: payment-point decorrelation), the
  * payee reveals t + r₂ to P, P recovers t and reveals t + r₁ to S.
