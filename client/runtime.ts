@@ -18,7 +18,7 @@ import { ErrorCode, LnMailboxError, isLnMailboxError } from '../protocol/errors.
 import type { Channel } from '../src/channel/channel.js';
 import { decodePayment, encodePayment } from '../protocol/payment.js';
 import { open, seal } from '../protocol/seal.js';
-import { isLocalFault, type PaymentEvent, type Step, type StepContext, type Incoming } from '../src/payment/types.js';
+import { allOrNothing, isLocalFault, type PaymentEvent, type Snapshots, type Step, type StepContext, type Incoming } from '../src/payment/types.js';
 import { TypedEmitter } from './events.js';
 import type { Kv, KvOp } from './kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from './mailbox-client.js';
@@ -109,14 +109,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    * Runs one engine step all or nothing: if it throws, the engine is put back
    * in the state it had before the step (nonces it burned stay burned).
    */
-  async atomically<T>(fn: (engine: E) => Promise<T>): Promise<T> {
-    const before = structuredClone(this.engine.toJSON());
-    try {
-      return await fn(this.engine);
-    } catch (e) {
-      this.engine.restore(before as never);
-      throw e;
-    }
+  atomically<T>(fn: (engine: E) => Promise<T>): Promise<T> {
+    return allOrNothing(this.engine as unknown as Snapshots<unknown>, () => fn(this.engine));
   }
 
   /** Loads the persisted engine state (or undefined on first start). */

@@ -329,13 +329,15 @@ export class Hub {
     sigA.set(t, 32);
     sigA[64] = UPDATE_HASH_TYPE;
     as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+    // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
+    // payee's settlement signature, so the message is whole before we sign anything.
+    const settle = await settlePtlc(sb, this.signer, m);
     const ourSigN = await as.signUpdate(this.nonces, this.config.channelKey); // promotes state n
     p.status = 'bought';
     p.secret = bytesToHex(t);
     p.hubUpdateSig = bytesToHex(ourSigN);
-    // 2. Move the payee channel on: the PTLC becomes the payee's balance.
     const s = step();
-    s.send.push({ to: peerAddress, message: await settlePtlc(sb, this.signer, m) });
+    s.send.push({ to: peerAddress, message: settle });
     // 3. Tell the payer: the payee's sealed receipt, t, and our update signature.
     s.send.push(this.completion(p, payer.peerAddress));
     s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });

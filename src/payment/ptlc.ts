@@ -19,7 +19,7 @@ import { adaptorPoint } from '../crypto/adaptor.js';
 import { tweakPoint } from '../crypto/tweak.js';
 import type { Channel } from '../channel/channel.js';
 import { addPtlc, resolvePtlc, sameState } from '../channel/state.js';
-import { presignPtlcClaim, settlementSighash, SETTLEMENT_HASH_TYPE, verifyChannelSig, verifyPtlcClaimPresig } from '../channel/txs.js';
+import { presignPtlcClaim, verifyPtlcClaimPresig } from '../channel/txs.js';
 import { reject } from './types.js';
 
 /** A party's signing capability in one channel. */
@@ -59,34 +59,34 @@ export async function commitPtlc(
 }
 
 /**
+ * Offerer: the state a PTLC_FULFILL or PTLC_REMOVE proposes must be exactly
+ * the last enforceable state with the PTLC resolved (`outcome`). The
+ * receiver's settlement signature is verified by {@link settlePtlc}, before
+ * we sign anything; the engine step is all or nothing.
+ */
+function checkResolved(ch: Channel, m: { state: Uint8Array; offerId: Uint8Array }, outcome: 'fulfil' | 'fail', what: string): void {
+  const next = decodeChannelState(m.state);
+  if (!sameState(next, resolvePtlc(ch.enforceable.state, m.offerId, outcome, next.n))) reject(what, ErrorCode.CHANNEL_INVARIANT);
+}
+
+/**
  * Offerer: checks the revealed t against the point (`t·G = T`) and that the
  * proposed state pays exactly the PTLC to the receiver. Throws before any state changes.
  */
 export function checkFulfil(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>, point: Uint8Array): void {
   if (!equalBytes(adaptorPoint(m.secret), point)) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
-  const next = decodeChannelState(m.state);
-  const expected = resolvePtlc(ch.enforceable.state, m.offerId, 'fulfil', next.n);
-  if (!sameState(next, expected)) reject('fulfilled state does not pay exactly the PTLC to the receiver', ErrorCode.CHANNEL_INVARIANT);
-  // Checked here, before the caller acts on the secret (e.g. the hub signs with a nonce it
-  // can never use again): the message is whole or it changes nothing.
-  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.stateKey(ch.peer)))
-    reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
+  checkResolved(ch, m, 'fulfil', 'fulfilled state does not pay exactly the PTLC to the receiver');
+}
+
+/** Offerer: checks that a PTLC_REMOVE proposes exactly the state that gives the PTLC's amount back to us. */
+export function checkRemove(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): void {
+  checkResolved(ch, m, 'fail', 'removal state does not give exactly the PTLC back to the offerer');
 }
 
 /**
- * Offerer: checks that a PTLC_REMOVE proposes exactly the state that gives
- * the PTLC's amount back to us, with the receiver's valid settlement
- * signature. Throws before any state changes.
+ * Offerer (after {@link checkFulfil} or {@link checkRemove}): verifies the
+ * receiver's settlement signature and co-signs the state without the PTLC.
  */
-export function checkRemove(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): void {
-  const next = decodeChannelState(m.state);
-  const expected = resolvePtlc(ch.enforceable.state, m.offerId, 'fail', next.n);
-  if (!sameState(next, expected)) reject('removal state does not give exactly the PTLC back to the offerer', ErrorCode.CHANNEL_INVARIANT);
-  if (!verifyChannelSig(settlementSighash(ch.params, next), m.settleSig, SETTLEMENT_HASH_TYPE, ch.stateKey(ch.peer)))
-    reject("the receiver's settlement signature does not verify", ErrorCode.INVALID_SIGNATURE);
-}
-
-/** Offerer (after {@link checkFulfil} or {@link checkRemove}): co-signs the state without the PTLC. */
 export async function settlePtlc(
   ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>> {
@@ -140,11 +140,7 @@ export async function fulfilPtlc(
   ch: Channel, me: Signer, id: Uint8Array, secret: Uint8Array,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>> {
   if (ch.pending) reject('state m is not yet enforceable: no fulfilment before PTLC_COMMIT');
-  const next = resolvePtlc(ch.enforceable.state, id, 'fulfil', ch.topN + 1);
-  ch.propose(next);
-  const settleSig = ch.signSettlement(me.channelKey);
-  const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
-  return { type: PaymentType.PTLC_FULFILL, channelId: ch.params.channelId, offerId: id, secret, state: encodeChannelState(next), updateNonce, settleSig };
+  return { type: PaymentType.PTLC_FULFILL, offerId: id, secret, ...(await proposeResolved(ch, me, id, 'fulfil')) };
 }
 
 /**
@@ -156,14 +152,16 @@ export async function removePtlc(
   ch: Channel, me: Signer, id: Uint8Array, reason: string,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>> {
   if (ch.pending) reject('the channel is busy: the PTLC cannot be removed now');
-  const next = resolvePtlc(ch.enforceable.state, id, 'fail', ch.topN + 1);
+  return { type: PaymentType.PTLC_REMOVE, offerId: id, reason: reason.slice(0, 300), ...(await proposeResolved(ch, me, id, 'fail')) };
+}
+
+/** Receiver: proposes the state with PTLC `id` resolved, signs its settlement and commits our update nonce. */
+async function proposeResolved(ch: Channel, me: Signer, id: Uint8Array, outcome: 'fulfil' | 'fail') {
+  const next = resolvePtlc(ch.enforceable.state, id, outcome, ch.topN + 1);
   ch.propose(next);
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
-  return {
-    type: PaymentType.PTLC_REMOVE, channelId: ch.params.channelId, offerId: id, state: encodeChannelState(next), updateNonce, settleSig,
-    reason: reason.slice(0, 300),
-  };
+  return { channelId: ch.params.channelId, state: encodeChannelState(next), updateNonce, settleSig };
 }
 
 /** Receiver: co-signs the update of the settled state; both hold it fully signed. */

@@ -195,6 +195,8 @@ t('an update seen on chain makes the channel closing, persisted, lowest height k
   const reloaded = Channel.fromJSON(JSON.parse(JSON.stringify(a.toJSON())));
   assert.equal(reloaded.closing, { height: 800_050 });
   throwsCode(() => a.noteUpdateOnChain(-1), ErrorCode.INVALID_RANGE);
+  a.noteUpdateOnChain(0); // the genesis height is a height
+  assert.equal(a.closing, { height: 0 });
   throwsCode(() => a.noteUpdateOnChain(1.5), ErrorCode.INVALID_RANGE);
 });
 

@@ -78,6 +78,21 @@ t('a failed write after signing loses nothing: the replay signs the same message
   await rejectsCode(signWithCommittedNonce(store, c.id, sk, msgOf(8)), ErrorCode.NONCE_REUSE);
 });
 
+t('a spent record is checked too: another key is refused, a tampered stored signature is never handed out', async () => {
+  const sk = numberToBytesBE(11n, 32);
+  const store = new MemoryNonceStore();
+  const c = await commitNonce(store, sk, msgOf(3));
+  const sig = await signWithCommittedNonce(store, c.id, sk, msgOf(3));
+  await rejectsCode(signWithCommittedNonce(store, c.id, numberToBytesBE(12n, 32), msgOf(3)), ErrorCode.INVALID_SECRET_KEY);
+  const spent = (await store.get(c.id))!;
+  const bad = spent.slice();
+  bad[128]! ^= 1; // the last byte of the stored s
+  const tampered = new MemoryNonceStore();
+  await tampered.put(c.id, bad);
+  await rejectsCode(signWithCommittedNonce(tampered, c.id, sk, msgOf(3)), ErrorCode.INVALID_SIGNATURE);
+  assert.equal(await signWithCommittedNonce(store, c.id, sk, msgOf(3)), sig);
+});
+
 t('unknown id → NONCE_UNKNOWN', async () => {
   const store = new MemoryNonceStore();
   await rejectsCode(signWithCommittedNonce(store, 'nope', numberToBytesBE(3n, 32), msgOf(0)), ErrorCode.NONCE_UNKNOWN);

@@ -16,6 +16,7 @@ import { resolvePtlc, transfer } from '../../src/channel/state.js';
 import { openChannelPair } from '../../src/channel/open.js';
 import { Hub } from '../../src/payment/hub.js';
 import { Payer } from '../../src/payment/payer.js';
+import { removePtlc } from '../../src/payment/ptlc.js';
 import {
   channelParams, deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, stateOf, type World,
 } from './fixture.js';
@@ -202,6 +203,26 @@ t('router: a busy payee channel does not lock the path either: P keeps the commi
   assert.is(w.engines.A.payments.get(offerId)!.status, 'cancelled');
 });
 
+t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after the fulfilment is ignored', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await run(w, ['A', 'S']);
+  for (const who of ['B', 'S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → S took the fulfilment: PTLC_SETTLE to B queued
+  assert.is(w.hub.payments.get(offerId)!.status, 'bought');
+  // B, instead of acknowledging, proposes the state that gives the (still enforceable) PTLC back to S,
+  // validly signed: were S to take it, its payment would go back to pending after S had paid.
+  const j = w.payee.channel.toJSON();
+  const copy = Channel.fromJSON({ ...j, pending: undefined, overwritten: undefined });
+  const removal = await removePtlc(copy, { channelKey: w.B.chSk, nonces: w.B.nonces }, hexToBytes(offerId, 32), 'changed my mind');
+  const before = stateOf(w.hub);
+  const step = await w.hub.handle({ from: w.B.idPk, message: removal }, w.ctx);
+  assert.equal(step.send, [], 'S answers nothing');
+  assert.is(stateOf(w.hub), before, 'nothing changed at S');
+  await run(w);
+  assert.is(w.hub.payments.get(offerId)!.status, 'settled');
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+});
+
 t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for a PTLC not committed on that channel', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
@@ -312,6 +333,19 @@ t("a payer with two channels cannot cancel an offer of one over the other", asyn
   assert.ok(step.events.some((e) => e.kind === 'rejected' && /another channel/.test(e.message)));
   assert.is(w.hub.payments.get(offerId)!.status, 'pending', "channel 1's offer is not cancelled");
   assert.is(stateOf(s2), before, 'channel 2 did not move');
+});
+
+t('a late or stray REJECT for a payment with nothing in flight changes nothing at the payer and reports nothing', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 50_000);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  const before = stateOf(w.payer);
+  for (const refType of [PaymentType.UPDATE_PROPOSE, PaymentType.CANCEL_PROPOSE]) {
+    const step = await w.payer.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType, ref: hexToBytes(offerId, 32), code: 'PAYMENT_REJECTED', message: 'late' } }, w.ctx);
+    assert.equal(step.events.map((e) => e.kind), ['ignored']);
+  }
+  assert.is(stateOf(w.payer), before);
 });
 
 t.run();
