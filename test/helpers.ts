@@ -25,3 +25,14 @@ export async function rejectsCode(p: Promise<unknown> | (() => Promise<unknown>)
   }
   assert.unreachable(`${msg ?? ''} expected rejection with ${code}`);
 }
+
+/** mulberry32: a tiny seeded PRNG, so that a failing randomized test can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}

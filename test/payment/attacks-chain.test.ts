@@ -23,7 +23,9 @@ import { eltooParams, settlementSpec } from '../../src/channel/txs.js';
 import { Hub } from '../../src/payment/hub.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, settleOnChain, sigs } from './chain.js';
-import { channelParams, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World, stateOf } from './fixture.js';
+import { channelParams, hopPay, hopWorld, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World, stateOf } from './fixture.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { rejectsCode } from '../helpers.js';
 
 const t = suite('payment/attacks-chain');
 
@@ -122,6 +124,86 @@ t('mode 2: the hub refuses M2_PREPARE on a closing payee channel and a PTLC_ADD 
     assert.is(hubAS(w).pending, undefined);
     assert.is(w.payer.channel.pending, undefined);
   }
+});
+
+t('nothing new starts over a closing channel: payer, payee and hub each refuse on their own side', async () => {
+  // The payer's and the payee's own calls.
+  const w1 = await makeWorld();
+  w1.payer.channel.noteUpdateOnChain(w1.ctx.height);
+  w1.payee.channel.noteUpdateOnChain(w1.ctx.height);
+  await rejectsCode(startPayment(w1, 10_000), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w1.payee.request({ payer: { publicKey: w1.A.idPk, address: w1.A.address }, amount: 1_000, expiry: w1.ctx.now + 60_000 }, w1.ctx), ErrorCode.PAYMENT_REJECTED);
+  assert.is(w1.payer.channel.pending, undefined);
+  assert.is(w1.payee.channel.pending, undefined);
+  // The hub, told the payer channel is closing, refuses the proposal (the payer's watcher lags).
+  const w2 = await makeWorld();
+  hubAS(w2).noteUpdateOnChain(w2.ctx.height);
+  const offer2 = await startPayment(w2, 10_000);
+  await run(w2);
+  assert.is(w2.payer.payments.get(offer2)!.status, 'failed');
+  assert.not.ok(w2.hub.payments.has(offer2));
+  // The hub, told the payee channel is closing, refuses the invoice: no PTLC over it.
+  const w3 = await makeWorld();
+  hubSB(w3).noteUpdateOnChain(w3.ctx.height);
+  const offer3 = await startPayment(w3, 10_000);
+  await run(w3);
+  assert.not.ok(sentPtlcAdd(w3));
+  assert.is(w3.hub.payments.get(offer3)!.status, 'pending');
+  assert.is(hubSB(w3).pending, undefined);
+});
+
+t('router: nothing new over a closing channel, upstream or downstream', async () => {
+  const pay = async (w: Awaited<ReturnType<typeof hopWorld>>) => hopPay(w, 20_000);
+  // P–B closing: P refuses B's invoice.  S–P closing at P: same.
+  for (const side of ['down', 'up'] as const) {
+    const w = await hopWorld();
+    (side === 'down' ? w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel : w.engines.P.upstream.channel).noteUpdateOnChain(w.ctx.height);
+    const offerId = await pay(w);
+    await w.run();
+    assert.not.ok(w.seen.S.some((m) => m.type === PaymentType.INVOICE), `${side}: P forwarded no invoice`);
+    assert.not.ok(w.engines.P.payments.has(offerId), side);
+  }
+  // S–P closing once P forwarded the invoice: P answers S's PTLC_ADD with PTLC_FAIL.
+  {
+    const w = await hopWorld();
+    const offerId = await pay(w);
+    await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_ADD);
+    w.engines.P.upstream.channel.noteUpdateOnChain(w.ctx.height);
+    await w.run();
+    assert.ok(w.seen.S.some((m) => m.type === PaymentType.PTLC_FAIL));
+    assert.is(w.engines.S.payments.get(offerId)!.status, 'pending');
+  }
+  // P–B closing once S's PTLC is committed: P extends nothing and gives it back.
+  {
+    const w = await hopWorld();
+    const offerId = await pay(w);
+    await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_COMMIT);
+    w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel.noteUpdateOnChain(w.ctx.height);
+    await w.run();
+    assert.not.ok(w.seen.B.some((m) => m.type === PaymentType.PTLC_ADD));
+    assert.ok(w.seen.S.some((m) => m.type === PaymentType.PTLC_REMOVE));
+    assert.is(w.engines.S.payments.get(offerId)!.status, 'pending');
+  }
+});
+
+t("a refused proposal that carries the peer's valid settlement marks its number at the payee and at the router", async () => {
+  // Payee: the offer is void, B refuses S's PTLC_ADD (S–B state 1, validly signed by S).
+  const w = await makeWorld();
+  const offerId = await startPayment(w, 10_000);
+  await run(w, ['A', 'S']);
+  await run(w, ['B']);
+  w.payee.payments.get(offerId)!.status = 'void';
+  await run(w, ['S', 'B']);
+  assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL));
+  assert.is(w.payee.channel.seenN, 1, "B will not propose S–B state 1: S released a settlement for it");
+  // Router: the hub's PTLC_ADD times out too early for P, which refuses it.
+  const h = await hopWorld();
+  await hopPay(h, 20_000);
+  await h.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_ADD);
+  h.ctx.height += 1_000; // P reads it much later: the timeout no longer leaves it time
+  await h.run();
+  assert.ok(h.seen.S.some((m) => m.type === PaymentType.PTLC_FAIL));
+  assert.is(h.engines.P.upstream.channel.seenN, 1);
 });
 
 t('two channels with the same base keys and parameters do not accept each other\'s update and settlement', async () => {

@@ -16,6 +16,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
 import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, run, startPayment, typeName, type World } from './fixture.js';
+import { prng } from '../helpers.js';
 
 const t = suite('payment/attacks-order');
 
@@ -123,16 +124,6 @@ t('cancelled while offered: the cancel and the payee\'s purchase race at S, the 
   }
 });
 
-/** A small seeded PRNG (mulberry32): deterministic orders. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 t('seeded shuffles: any message in flight may be delivered next, the payer cancels at a random moment; every run ends consistent', async () => {
   const w = await makeWorld();

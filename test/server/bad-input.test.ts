@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { ErrorCode } from '../../protocol/errors.js';
 import { ENVELOPE_MIN_LEN, envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
+import { prng } from '../helpers.js';
 import {
   TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, startTestRelay,
   type HttpAnswer, type MailboxKey, type TestRelay,
@@ -166,16 +167,6 @@ t('bad WebSocket frames: error frame with the documented code, then the document
   }
 });
 
-/** mulberry32: a tiny seeded PRNG so a failing fuzz run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOCUMENTED_STATUS = new Set([200, 201, 400, 401, 403, 404, 409, 413, 415, 429]);
 const CODES = new Set<string>(Object.values(ErrorCode));
