@@ -7,8 +7,8 @@
  * @module
  */
 import { PaymentType } from '../protocol/payment.js';
-import type { PaymentEvent } from '../src/payment/types.js';
-import type { Channel } from '../src/channel/channel.js';
+import type { PaymentEvent } from '../engine/payment/types.js';
+import type { Channel } from '../engine/channel/channel.js';
 
 /** The roles of the demo: payer A, hub S, payee B, and the privacy hop's router P and its payee B₂. */
 export type Role = 'A' | 'S' | 'B' | 'P' | 'B₂';

@@ -13,16 +13,16 @@ import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { encodeMailboxAddress } from '../protocol/address.js';
-import { bytesToHex } from '../protocol/bytes.js';
-import { isLnMailboxError } from '../protocol/errors.js';
-import { LevelKv } from '../client/kv.js';
-import { KvNonceStore } from '../client/nonce-store.js';
-import { HubNode, PayeeNode, PayerNode, RouterNode } from '../client/roles.js';
-import type { RoleEngine, RoleRuntime } from '../client/runtime.js';
-import type { Channel } from '../src/channel/channel.js';
-import { openChannelPair } from '../src/channel/open.js';
-import type { ChannelParams } from '../src/channel/state.js';
-import type { PaymentEvent } from '../src/payment/types.js';
+import { bytesToHex } from '../base/bytes.js';
+import { isLnMailboxError } from '../base/errors.js';
+import { LevelKv } from '../client/mailbox/kv.js';
+import { KvNonceStore } from '../client/wallet/nonce-store.js';
+import { HubNode, PayeeNode, PayerNode, RouterNode } from '../client/wallet/roles.js';
+import type { RoleEngine, RoleRuntime } from '../client/wallet/runtime.js';
+import type { Channel } from '../engine/channel/channel.js';
+import { openChannelPair } from '../engine/channel/open.js';
+import type { ChannelParams } from '../engine/channel/state.js';
+import type { PaymentEvent } from '../engine/payment/types.js';
 import { Narrator, ROLES, type ChannelRow, type EventContext, type Role } from './demo-narrator.js';
 
 /** Funding of each channel, sats. */

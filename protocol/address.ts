@@ -9,8 +9,8 @@
  */
 import { bech32m } from '@scure/base';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
-import { abytes, bytesToHex, concatBytes, utf8 } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { abytes, bytesToHex, concatBytes, utf8 } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 
 /** Human-readable part of every mailbox address. */
 export const MAILBOX_ADDRESS_HRP = 'lnmb';

@@ -6,7 +6,7 @@
  * are rejected. Errors are PAYMENT_BAD_MESSAGE.
  * @module
  */
-import { ErrorCode, fail } from './errors.js';
+import { ErrorCode, fail } from '../base/errors.js';
 
 /** Wire kinds of a field. */
 export type FieldKind =

@@ -6,8 +6,8 @@
  * @module
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { abytes, bytesToHex } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { abytes, bytesToHex } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 
 /** The only envelope version this implementation reads and writes. */
 export const ENVELOPE_VERSION = 0x01;

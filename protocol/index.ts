@@ -4,8 +4,8 @@
  * This file only re-exports.
  * @module
  */
-export * from './errors.js';
-export * from './bytes.js';
+export * from '../base/errors.js';
+export * from '../base/bytes.js';
 export * from './envelope.js';
 export * from './relay.js';
 export * from './codec.js';

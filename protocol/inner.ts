@@ -12,8 +12,8 @@
  * @module
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
-import { abytes, concatBytes, readUintBE, uintBE } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { abytes, concatBytes, readUintBE, uintBE } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 import { ENVELOPE_VERSION } from './envelope.js';
 
 /** BIP340 tag of the inner-message signature hash. */

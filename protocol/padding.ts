@@ -10,8 +10,8 @@
  * possible length; a wider prefix would only admit lengths no envelope can hold.
  * @module
  */
-import { abytes } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { abytes } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 import { ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_TAG_LEN } from './envelope.js';
 
 /** Byte length of the big-endian length prefix in front of the inner message. */

@@ -11,8 +11,8 @@
  */
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { decodeSchema, encodeSchema, type Decoded, type Schema } from './codec.js';
-import { concatBytes } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { concatBytes } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 
 /** Version byte at the start of every payment message body. */
 export const PAYMENT_VERSION = 0x01;

@@ -7,8 +7,8 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { abytes, concatBytes, hexToBytes, uintBE, utf8 } from './bytes.js';
-import { ErrorCode, type ErrorCode as Code, fail } from './errors.js';
+import { abytes, concatBytes, hexToBytes, uintBE, utf8 } from '../base/bytes.js';
+import { ErrorCode, type ErrorCode as Code, fail } from '../base/errors.js';
 
 /** Protocol version served under the `/v1` prefix. */
 export const RELAY_PROTOCOL_VERSION = 1;

@@ -15,8 +15,8 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { abytes, bytesToHex, concatBytes, equalBytes, utf8 } from './bytes.js';
-import { ErrorCode, fail } from './errors.js';
+import { abytes, bytesToHex, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
 import {
   ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader,
 } from './envelope.js';

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { generateEnvelopeVectors } from '../protocol/vectors/generate-envelope.js';
+import { generateEnvelopeVectors } from './vectors/generate-envelope.js';
 
 const out = fileURLToPath(new URL('../protocol/vectors/envelope.json', import.meta.url));
 const vectors = generateEnvelopeVectors();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Guard mutation testing: for every statement in src/payment, src/channel and
-// src/crypto that refuses or asserts (a `reject(`/`fail(`/`return ignored(`
+// Guard mutation testing: for every statement in engine/payment, engine/channel and
+// crypto that refuses or asserts (a `reject(`/`fail(`/`return ignored(`
 // behind an `if`, an `invariant(cond, msg)`, a bare `reject(...)` statement),
 // builds a mutant that disables exactly that guard, runs the relevant test
 // suites with bail, and reports which mutants the tests kill.
@@ -14,7 +14,7 @@
 //                          [--list] [--jobs N] [--out <report.json>] [--no-cond]
 //   --line  only the mutants of that line (repeatable), e.g. --line hub.ts:203
 //   --tests only the test files whose path contains the substring (repeatable; default: all of
-//           test/payment, test/channel, test/crypto, test/bitcoin)
+//           test/engine/payment, test/engine/channel, test/crypto, test/engine/bitcoin)
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,12 +22,12 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const SRC_DIRS = ['src/payment', 'src/channel', 'src/crypto'];
+const SRC_DIRS = ['engine/payment', 'engine/channel', 'crypto'];
 const TEST_ORDER = {
   // The suites most likely to kill a mutant of that directory run first (bail stops at the first failure).
-  'src/payment': ['test/payment', 'test/channel', 'test/bitcoin', 'test/crypto'],
-  'src/channel': ['test/channel', 'test/payment', 'test/bitcoin', 'test/crypto'],
-  'src/crypto': ['test/crypto', 'test/bitcoin', 'test/channel', 'test/payment'],
+  'engine/payment': ['test/engine/payment', 'test/engine/channel', 'test/engine/bitcoin', 'test/crypto'],
+  'engine/channel': ['test/engine/channel', 'test/engine/payment', 'test/engine/bitcoin', 'test/crypto'],
+  'crypto': ['test/crypto', 'test/engine/bitcoin', 'test/engine/channel', 'test/engine/payment'],
 };
 
 // ---------------------------------------------------------------------------
@@ -354,7 +354,7 @@ async function main() {
   const t0 = Date.now();
   try {
     console.log(`baseline: running the unmutated suites (${Object.keys(TEST_ORDER).length} orders, one run)…`);
-    const all = testFiles(workers[0].dir, TEST_ORDER['src/payment']);
+    const all = testFiles(workers[0].dir, TEST_ORDER['engine/payment']);
     const base0 = await runSuites(workers[0].dir, all, 20 * 60_000);
     if (base0.code !== 0) {
       console.error(`the unmutated suites fail; fix them first:\n${base0.tail}`);

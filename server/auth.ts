@@ -13,8 +13,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, fail } from '../protocol/errors.js';
-import { hexToBytes } from '../protocol/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
+import { hexToBytes } from '../base/bytes.js';
 import { verifyAuth } from '../protocol/relay.js';
 
 /** Options of {@link MailboxAuth}. */

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isLnMailboxError } from '../protocol/errors.js';
+import { isLnMailboxError } from '../base/errors.js';
 import { SETTINGS, resolveConfig, type RelayConfig } from './config.js';
 import { startRelay, type Relay } from './relay.js';
 

@@ -7,7 +7,7 @@
  * environment variables, then the JSON config file, then these defaults.
  * @module
  */
-import { ErrorCode, fail } from '../protocol/errors.js';
+import { ErrorCode, fail } from '../base/errors.js';
 import { ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN } from '../protocol/envelope.js';
 
 /** pino log levels accepted by `logLevel`. */

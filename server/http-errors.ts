@@ -6,7 +6,7 @@
  * client can always branch on `code`.
  * @module
  */
-import { ErrorCode, LnMailboxError, isLnMailboxError, type ErrorCode as Code } from '../protocol/errors.js';
+import { ErrorCode, LnMailboxError, isLnMailboxError, type ErrorCode as Code } from '../base/errors.js';
 import type { ErrorBody } from '../protocol/relay.js';
 
 /** HTTP status of each code the relay can answer with. Codes not listed answer 400. */

@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ErrorCode, fail } from '../protocol/errors.js';
+import { ErrorCode, fail } from '../base/errors.js';
 import { parseEnvelopeHeader } from '../protocol/envelope.js';
-import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../base/bytes.js';
 import {
   MAX_ACK_IDS, RelayHeader, RelayPath, checkPow, isHex32,
   type PostEnvelopeResponse, type StoredEnvelopeJson,

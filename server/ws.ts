@@ -18,7 +18,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ErrorCode, LnMailboxError, type ErrorCode as Code } from '../protocol/errors.js';
+import { ErrorCode, LnMailboxError, type ErrorCode as Code } from '../base/errors.js';
 import { WsCloseCode, parseClientFrame, type ClientFrame } from '../protocol/relay.js';
 import { newChallenge, verifyAuthSignature } from './auth.js';
 import { clientAddress, requestOrigin } from './client-address.js';

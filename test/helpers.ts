@@ -1,6 +1,6 @@
 /** Shared test helpers. */
 import * as assert from 'uvu/assert';
-import { isLnMailboxError } from '../protocol/errors.js';
+import { isLnMailboxError } from '../base/errors.js';
 
 /** Asserts that `fn` throws an LnMailboxError with `code` (sync). */
 export function throwsCode(fn: () => unknown, code: string, msg?: string): void {

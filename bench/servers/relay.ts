@@ -10,7 +10,7 @@
 import v8 from 'node:v8';
 import { Level } from 'level';
 import { startRelay, type Relay } from '../../server/relay.js';
-import { LevelStore } from '../../server/store/level.js';
+import { LevelStore } from '../../server/store/level/store.js';
 import { ENVELOPE_BYTES, idOf, syntheticEnvelope } from '../envelopes.js';
 import { serve } from '../rpc.js';
 import { writeBack } from '../context.js';

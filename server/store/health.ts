@@ -14,7 +14,7 @@
  * and sweeps still go through.
  * @module
  */
-import { ErrorCode, LnMailboxError } from '../../protocol/errors.js';
+import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 
 /** Write state of a store; see the module comment for the transitions. */
 export type StoreState = 'ok' | 'failed' | 'recovering' | 'damaged';

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffDelay, backoffOptions, DEFAULT_BACKOFF } from '../../client/backoff.js';
+import { backoffDelay, backoffOptions, DEFAULT_BACKOFF } from '../../client/mailbox/backoff.js';
 import { ErrorCode } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Kv } from '../../client/kv.js';
+import type { Kv } from '../../client/mailbox/kv.js';
 import { ErrorCode } from '../../protocol/index.js';
 import { rejectsCode } from '../helpers.js';
 

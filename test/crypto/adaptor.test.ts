@@ -2,11 +2,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { numberToBytesBE } from '@noble/curves/utils.js';
-import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode } from '../../base/errors.js';
 import {
   adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify, getPublicKey, verify,
-} from '../../src/crypto/index.js';
+} from '../../crypto/index.js';
 import { throwsCode } from '../helpers.js';
 import { readVectors, type Row } from './csv.js';
 

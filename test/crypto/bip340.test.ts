@@ -2,12 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE } from '@noble/curves/utils.js';
-import { bytesToHex, hexToBytes } from '../../protocol/bytes.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode } from '../../base/errors.js';
 import {
   challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
-} from '../../src/crypto/index.js';
-import { _signWithNonce } from '../../src/crypto/bip340.js';
+} from '../../crypto/index.js';
+import { _signWithNonce } from '../../crypto/bip340.js';
 import { throwsCode } from '../helpers.js';
 import { readVectors } from './csv.js';
 

@@ -7,9 +7,9 @@
 import { suite } from 'uvu';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { numberToBytesBE } from '@noble/curves/utils.js';
-import { ErrorCode } from '../../protocol/errors.js';
-import { adaptorPoint } from '../../src/crypto/adaptor.js';
-import { tweakPoint, tweakSecret, untweakSecret } from '../../src/crypto/tweak.js';
+import { ErrorCode } from '../../base/errors.js';
+import { adaptorPoint } from '../../crypto/adaptor.js';
+import { tweakPoint, tweakSecret, untweakSecret } from '../../crypto/tweak.js';
 import { throwsCode } from '../helpers.js';
 
 const t = suite('crypto/guards');

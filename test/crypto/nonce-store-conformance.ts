@@ -3,7 +3,7 @@
  * style): every store — the in-memory one here, the client's LevelDB one —
  * must pass these same tests. Usage from any test file:
  *
- *   import { nonceStoreConformance } from '../crypto/nonce-store-conformance.js';
+ *   import { nonceStoreConformance } from './nonce-store-conformance.js';
  *   nonceStoreConformance('LevelNonceStore', async () => ({ store, close }));
  *
  * The factory returns a fresh, empty store (and optionally a `close` hook,
@@ -13,9 +13,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ErrorCode } from '../../protocol/errors.js';
-import type { NonceStore } from '../../src/crypto/nonce.js';
-import { commitNonce, signWithCommittedNonce, verify, getPublicKey } from '../../src/crypto/index.js';
+import { ErrorCode } from '../../base/errors.js';
+import type { NonceStore } from '../../crypto/nonce.js';
+import { commitNonce, signWithCommittedNonce, verify, getPublicKey } from '../../crypto/index.js';
 import { rejectsCode } from '../helpers.js';
 
 /** What a conformance factory hands back. */

@@ -2,11 +2,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
-import { bytesToHex } from '../../protocol/bytes.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { bytesToHex } from '../../base/bytes.js';
+import { ErrorCode } from '../../base/errors.js';
 import {
   MemoryNonceStore, commitNonce, getPublicKey, signWithCommittedNonce, signaturePoint, verify, type NonceStore,
-} from '../../src/crypto/index.js';
+} from '../../crypto/index.js';
 import { rejectsCode } from '../helpers.js';
 import { nonceStoreConformance } from './nonce-store-conformance.js';
 

@@ -1,11 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../protocol/payment.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import { rejectsCode } from '../helpers.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
-import { ChainModel } from '../bitcoin/chain-model.js';
-import { enforceLatestOverOld } from '../payment/chain.js';
+import { ChainModel } from '../engine/bitcoin/chain-model.js';
+import { enforceLatestOverOld } from '../engine/payment/chain.js';
 
 const t = suite('e2e/async-payment');
 const AMOUNT = 50_000;

@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { seal } from '../../protocol/seal.js';
-import { isLnMailboxError } from '../../protocol/errors.js';
+import { isLnMailboxError } from '../../base/errors.js';
 import { encodePayment, PaymentType, PaymentSchemas, type PaymentMessage } from '../../protocol/payment.js';
-import { MailboxClient } from '../../client/mailbox-client.js';
+import { MailboxClient } from '../../client/mailbox/mailbox-client.js';
 import { spawnRelay, makeE2E, until, type RelayProc } from './world.js';
 import WebSocket from 'ws';
 

@@ -12,11 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../protocol/bytes.js';
+import { bytesToHex } from '../../base/bytes.js';
 import { PaymentType } from '../../protocol/payment.js';
-import { LevelKv } from '../../client/kv.js';
-import { RoleRuntime } from '../../client/runtime.js';
-import type { PayeeJson } from '../../src/payment/payee.js';
+import { LevelKv } from '../../client/mailbox/kv.js';
+import { RoleRuntime } from '../../client/wallet/runtime.js';
+import type { PayeeJson } from '../../engine/payment/payee.js';
 import type { PayeeProcessConfig } from './fixtures/payee-process.js';
 import { makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
 

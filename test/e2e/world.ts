@@ -12,14 +12,14 @@ import WebSocket from 'ws';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
-import { LevelKv } from '../../client/kv.js';
-import { KvNonceStore } from '../../client/nonce-store.js';
-import { HubNode, PayeeNode, PayerNode } from '../../client/roles.js';
-import type { RoleRuntime, RoleEngine } from '../../client/runtime.js';
-import type { Channel } from '../../src/channel/channel.js';
-import { openChannelPair } from '../../src/channel/open.js';
-import type { ChannelParams } from '../../src/channel/state.js';
-import type { PaymentEvent } from '../../src/payment/types.js';
+import { LevelKv } from '../../client/mailbox/kv.js';
+import { KvNonceStore } from '../../client/wallet/nonce-store.js';
+import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
+import type { RoleRuntime, RoleEngine } from '../../client/wallet/runtime.js';
+import type { Channel } from '../../engine/channel/channel.js';
+import { openChannelPair } from '../../engine/channel/open.js';
+import type { ChannelParams } from '../../engine/channel/state.js';
+import type { PaymentEvent } from '../../engine/payment/types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -6,7 +6,7 @@ import {
   ENVELOPE_HEADER_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, ErrorCode, bytesToHex, envelopeId, envelopeIdHex, envelopeKey,
   hexToBytes, open, pad, parseEnvelopeHeader, seal, sharedSecretX, signInner,
 } from '../../protocol/index.js';
-import { generateEnvelopeVectors, type EnvelopeVector } from '../../protocol/vectors/generate-envelope.js';
+import { generateEnvelopeVectors, type EnvelopeVector } from '../../scripts/vectors/generate-envelope.js';
 import { throwsCode } from '../helpers.js';
 
 const t = suite('protocol/envelope');

@@ -1,6 +1,6 @@
 /**
  * SPEC section 8 is the documented list of stable error codes: this suite
- * keeps it and `protocol/errors.ts` (`ErrorCode`) in step, and checks the
+ * keeps it and `base/errors.ts` (`ErrorCode`) in step, and checks the
  * HTTP statuses it states against the relay's one mapping
  * (`server/http-errors.ts`), so a code cannot be added, renamed or given
  * another status without the spec changing with it.
@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import { HTTP_STATUS } from '../../server/http-errors.js';
 
 const t = suite('protocol/spec-errors');

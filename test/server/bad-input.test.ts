@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import { ENVELOPE_MIN_LEN, envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
 import { prng } from '../helpers.js';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import { relayOrigin } from '../../protocol/relay.js';
 import { DEFAULT_CONFIG, SETTINGS, resolveConfig } from '../../server/config.js';
 import { loadRelayConfig, relayUsage } from '../../server/cli.js';

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envelopeIdHex } from '../../protocol/envelope.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import { loadRelayConfig } from '../../server/cli.js';
 import { resolveConfig } from '../../server/config.js';
 import { throwsCode } from '../helpers.js';

@@ -8,7 +8,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
 import { open, seal } from '../../protocol/seal.js';
-import { LevelStore } from '../../server/store/level.js';
+import { LevelStore } from '../../server/store/level/store.js';
 import { RELAY_SOFTWARE_VERSION, startRelay } from '../../server/relay.js';
 import {
   T0, TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, subscribed, startTestRelay,

@@ -11,7 +11,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode } from '../../base/errors.js';
 import type { AppendRequest, MailboxQuota, RelayStore } from '../../server/store/types.js';
 import { rejectsCode } from '../helpers.js';
 

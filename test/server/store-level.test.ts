@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { IdFilter } from '../../server/store/id-filter.js';
-import { LevelStore } from '../../server/store/level.js';
+import { LevelStore } from '../../server/store/level/store.js';
 import type { RelayStore } from '../../server/store/types.js';
 import { storeConformance } from './store-conformance.js';
 import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';

@@ -1,0 +1,189 @@
+/**
+ * The three roles a wallet embeds, each a {@link RoleRuntime} around a pure
+ * engine: {@link PayerNode} (A), {@link HubNode} (S), {@link PayeeNode} (B) and,
+ * for the S→P→B privacy hop, {@link RouterNode} (P).
+ * Each restores its engine from the store when there is saved state, so a
+ * role killed at any step resumes where it stopped.
+ * @module
+ */
+import { decodeMailboxAddress } from '../../protocol/address.js';
+import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
+import { Hub, type HubConfig, type HubJson, type HubPeer } from '../../engine/payment/hub.js';
+import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/payee.js';
+import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer.js';
+import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
+import { KvNonceStore } from './nonce-store.js';
+import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+
+/** Options of {@link PayerNode.open}. */
+export interface PayerNodeOptions extends RuntimeOptions {
+  /** Hub and channel key; the identity key is the runtime's `identityKey`. */
+  config: Omit<PayerConfig, 'identityKey'>;
+  /** The channel with the hub, used only on first start (later it is restored from the store). */
+  channel: Channel;
+  /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
+  hubFee?: { base: number; ppm: number };
+}
+
+/** The payer (A): pays a payee who is offline, through its hub. */
+export class PayerNode extends RoleRuntime<Payer> {
+  #fee: { base: number; ppm: number } = { base: 0, ppm: 0 };
+
+  /** Opens (or restores) the payer and starts listening to its mailbox. */
+  static async open(o: PayerNodeOptions): Promise<PayerNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
+    const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
+    const engine = saved
+      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments, saved.requests ?? {})
+      : new Payer(config, o.channel, nonces);
+    const node = new PayerNode(engine, o);
+    if (o.hubFee) node.#fee = o.hubFee;
+    await node.start();
+    return node;
+  }
+
+  /**
+   * Pays `amount` sats to the payee at mailbox address `address`, who may be
+   * offline. Resolves with the offer id once the proposal is persisted and
+   * queued; follow progress with `on('payment', …)` (`offered`, then
+   * `completed` with the receipt when the hub has bought the signature).
+   */
+  async payOffline(address: string, amount: number, opts: { expiresInMs?: number; memo?: string; fee?: number } = {}): Promise<string> {
+    const dest = decodeMailboxAddress(address);
+    return this.serial(async () => {
+      const ctx = this.ctx();
+      const { offerId, step } = await this.atomically((engine) => engine.pay(
+        {
+          payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? this.#fee.base + Math.floor((amount * this.#fee.ppm) / 1_000_000),
+          expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}),
+        },
+        ctx,
+      ));
+      await this.commit(step);
+      return offerId;
+    });
+  }
+
+  /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
+  async cancel(offerId: string): Promise<void> {
+    await this.serial(async () => this.commit(await this.atomically((engine) => engine.cancel(offerId))));
+  }
+
+  /**
+   * Mode 2: pays a payee's pre-signed request (received as a
+   * `request_received` event) through the hub; the payee may be offline. The
+   * `request_paid` event follows when the hub's signature is bought; the
+   * payer keeps the completed update for the payee and forwards it.
+   */
+  async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
+    await this.serial(async () => {
+      const r = this.engine.requests.get(requestId);
+      const fee = opts.fee ?? (r ? this.#fee.base + Math.floor((r.amount * this.#fee.ppm) / 1_000_000) : 0);
+      await this.commit(await this.atomically((engine) => engine.payRequest(requestId, fee, this.ctx())));
+    });
+  }
+
+  /**
+   * Cancels every offer whose expiry has passed without the payee invoicing,
+   * so its pending state stops blocking the channel. Call it when the wallet
+   * wakes up, ideally after its mailbox backlog was read (a completion that
+   * overtakes the cancellation still completes the payment). Resolves with the
+   * cancelled offer ids.
+   */
+  async cancelExpired(): Promise<string[]> {
+    return this.serial(async () => {
+      const ids = this.engine.expiredOffers(this.ctx().now);
+      // One payment in flight per channel, so at most one cancellation is started.
+      const first = ids[0];
+      if (first !== undefined) await this.commit(await this.atomically((engine) => engine.cancel(first)));
+      return first === undefined ? [] : [first];
+    });
+  }
+}
+
+/** Options of {@link HubNode.open}. */
+export interface HubNodeOptions extends RuntimeOptions {
+  config: HubConfig;
+  /** The hub's channels, used only on first start. */
+  peers: HubPeer[];
+}
+
+/** The hub (S): always online; co-signs payer states and buys their signatures from payees. */
+export class HubNode extends RoleRuntime<Hub> {
+  /** Opens (or restores) the hub and starts listening to its mailbox. */
+  static async open(o: HubNodeOptions): Promise<HubNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
+    const engine = saved ? Hub.fromJSON(o.config, saved, nonces) : new Hub(o.config, o.peers, nonces);
+    const node = new HubNode(engine, o);
+    await node.start();
+    return node;
+  }
+}
+
+/** Options of {@link PayeeNode.open}. */
+export interface PayeeNodeOptions extends RuntimeOptions {
+  config: PayeeConfig;
+  /** The channel with the hub, used only on first start. */
+  channel: Channel;
+}
+
+/** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
+export class PayeeNode extends RoleRuntime<Payee> {
+  /**
+   * Mode 2 (the payee pre-signs): asks the hub to co-sign a state paying
+   * `amount` to us and sends the pre-signed update to the payer at
+   * `payerAddress`, who can pay it while we are offline. Resolves with the
+   * request id once the request is persisted; `paid` follows when we are
+   * next online after the payer paid.
+   */
+  async requestPayment(payerAddress: string, amount: number, opts: { expiresInMs?: number; memo?: string } = {}): Promise<string> {
+    const payer = decodeMailboxAddress(payerAddress);
+    return this.serial(async () => {
+      const ctx = this.ctx();
+      const { requestId, step } = await this.atomically((engine) => engine.request(
+        { payer: { publicKey: payer.publicKey, address: payerAddress }, amount, expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}) },
+        ctx,
+      ));
+      await this.commit(step);
+      return requestId;
+    });
+  }
+
+  /** Opens (or restores) the payee and starts listening to its mailbox. */
+  static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
+    const engine = saved
+      ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
+      : new Payee(o.config, o.channel, nonces);
+    const node = new PayeeNode(engine, o);
+    await node.start();
+    return node;
+  }
+}
+
+/** Options of {@link RouterNode.open}. */
+export interface RouterNodeOptions extends RuntimeOptions {
+  /** Router parameters; the identity key is the runtime's `identityKey`. */
+  config: Omit<RouterConfig, 'identityKey'>;
+  /** The channel with the hub (the router is party 1), used only on first start. */
+  upstream: HubPeer;
+  /** The channels with payees (the router is party 0), used only on first start. */
+  downstream: HubPeer[];
+}
+
+/** The router (P) of the S→P→B privacy hop: forwards a payee's invoice to the hub and the PTLC back. */
+export class RouterNode extends RoleRuntime<Router> {
+  /** Opens (or restores) the router and starts listening to its mailbox. */
+  static async open(o: RouterNodeOptions): Promise<RouterNode> {
+    const nonces = new KvNonceStore(o.kv);
+    const config: RouterConfig = { ...o.config, identityKey: o.identityKey };
+    const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
+    const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
+    const node = new RouterNode(engine, o);
+    await node.start();
+    return node;
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The role runtime: wires a pure payment engine (engine/payment) to a mailbox
+ * and to a persistent store, so a wallet role survives restarts mid-protocol.
+ *
+ * For every envelope pushed to our mailbox:
+ *   open (decrypt, check the sender's signature) → decode → engine step →
+ *   ONE atomic write of the engine state and the sealed outgoing envelopes
+ *   (the outbox) → the envelope is acknowledged → the outbox is posted.
+ * Outgoing envelopes are sealed once and stored, so a retry after a crash
+ * posts the very same bytes (same id: the relay stores it once). A crash at
+ * any point replays from a consistent state: before the write, the envelope
+ * is delivered again; after it, the outbox is flushed at the next start.
+ * @module
+ */
+import { decodeMailboxAddress } from '../../protocol/address.js';
+import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
+import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import type { Channel } from '../../engine/channel/channel.js';
+import { decodePayment, encodePayment } from '../../protocol/payment.js';
+import { open, seal } from '../../protocol/seal.js';
+import { allOrNothing, isLocalFault, type PaymentEvent, type Snapshots, type Step, type StepContext, type Incoming } from '../../engine/payment/types.js';
+import { TypedEmitter } from '../mailbox/events.js';
+import type { Kv, KvOp } from '../mailbox/kv.js';
+import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
+import type { Subscription } from '../mailbox/subscription.js';
+
+/** A pure role engine: Payer, Hub or Payee. */
+export interface RoleEngine {
+  handle(inc: Incoming, ctx: StepContext): Promise<Step>;
+  /** Every channel of the role. */
+  channels(): Channel[];
+  toJSON(): unknown;
+  /** Puts the engine back in the state of a {@link RoleEngine.toJSON} snapshot. */
+  restore(json: never): void;
+}
+
+/** Where the runtime learns the current block height (chain access sits behind an interface). */
+export interface ChainWatcher {
+  /** Current best block height. */
+  height(): number;
+}
+
+/** Events of a role runtime. */
+export type RuntimeEvents = {
+  /** A payment protocol event of the engine. */
+  payment: [PaymentEvent];
+  /** A message was posted (type, destination address, envelope id). */
+  sent: [{ type: number; to: string; id: string }];
+  /** A message was received and processed (type, sender key hex). */
+  received: [{ type: number; from: string; id: string }];
+  /** Something went wrong but the runtime carries on (bad envelope, relay down, …). */
+  error: [LnMailboxError | Error];
+};
+
+/** Options shared by every role runtime. */
+export interface RuntimeOptions {
+  /** This role's mailbox secret key (its identity). */
+  identityKey: Uint8Array;
+  /** This role's mailbox relays. */
+  relays: string[];
+  /** Persistent store (LevelKv in Node, IndexedDB-backed in browsers). */
+  kv: Kv;
+  /** Chain height source. */
+  chain: ChainWatcher;
+  /** Clock (ms). Default `Date.now`. */
+  now?: () => number;
+  /** Passed to the {@link MailboxClient} (WebSocket, fetch, reconnect, timeouts). */
+  client?: Omit<MailboxClientOptions, 'secretKey' | 'relays' | 'kv' | 'now'>;
+  /** Delay before retrying failed posts, ms. Default 1000. */
+  retryMs?: number;
+  /** When true, {@link RoleRuntime.close} also closes `kv`. Default false (the caller owns it). */
+  ownsStore?: boolean;
+}
+
+const STATE_KEY = 'role/state';
+const OUTBOX = 'role/outbox/';
+const POSTED = 'role/posted/';
+
+interface OutboxEntry {
+  to: string;
+  type: number;
+  envelope: string;
+  tag?: string;
+  retractionSecret?: string;
+  ttlSeconds?: number;
+}
+
+/** Runs one engine against its mailbox. Use the role classes (PayerNode, HubNode, PayeeNode). */
+export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvents> {
+  readonly client: MailboxClient;
+  #sub: Subscription | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #seq = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #flushing: Promise<void> | undefined;
+  #again = false;
+
+  /** The role engine (its state is what `toJSON` persists). */
+  readonly engine: E;
+
+  constructor(engine: E, private readonly o: RuntimeOptions) {
+    super();
+    this.engine = engine;
+    this.client = new MailboxClient({ ...o.client, secretKey: o.identityKey, relays: o.relays, kv: o.kv, ...(o.now ? { now: o.now } : {}) });
+  }
+
+  /**
+   * Runs one engine step all or nothing: if it throws, the engine is put back
+   * in the state it had before the step (nonces it burned stay burned).
+   */
+  atomically<T>(fn: (engine: E) => Promise<T>): Promise<T> {
+    return allOrNothing(this.engine as unknown as Snapshots<unknown>, () => fn(this.engine));
+  }
+
+  /** Loads the persisted engine state (or undefined on first start). */
+  static async loadState(kv: Kv): Promise<unknown> {
+    const raw = await kv.get(STATE_KEY);
+    return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
+  }
+
+  /** The step context now. */
+  ctx(): StepContext {
+    return { now: (this.o.now ?? Date.now)(), height: this.o.chain.height() };
+  }
+
+  /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox. */
+  async start(): Promise<void> {
+    await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
+    void this.flush();
+    this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
+    this.#sub.on('error', (_relay, e) => this.emit('error', e));
+  }
+
+  /** Stops: closes sockets and timers. State is already on disk. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#sub?.close();
+    await this.serial(async () => undefined);
+    await this.#flushing;
+    if (this.o.ownsStore) await this.o.kv.close();
+  }
+
+  /** Runs `fn` after every earlier engine call: one step at a time, in order. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#chain.then(fn, fn);
+    this.#chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Records, from the wallet's chain watcher, that an update transaction of
+   * channel `channelId` (hex) confirmed at block `height`. The channel is
+   * closing from then on: the role starts, accepts and extends no new
+   * payment over it, and the hub's timelock rule counts from that height.
+   * Persisted before it resolves.
+   */
+  async noteUpdateOnChain(channelId: string, height: number): Promise<void> {
+    await this.serial(async () => {
+      const ch = this.engine.channels().find((c) => bytesToHex(c.params.channelId) === channelId);
+      if (!ch) throw new LnMailboxError(ErrorCode.INVALID_RANGE, `no channel ${channelId}`);
+      await this.commit(await this.atomically(async () => {
+        ch.noteUpdateOnChain(height);
+        return { send: [], retract: [], events: [] };
+      }));
+    });
+  }
+
+  /** Applies a step produced by a local call (pay, cancel): persist, then post. */
+  async commit(step: Step): Promise<void> {
+    await this.persist(step);
+    void this.flush();
+  }
+
+  private async onEnvelope(m: MailboxMessage): Promise<void> {
+    let inc: Incoming;
+    try {
+      const opened = open(m.envelope, this.o.identityKey, { recipientPublicKey: this.client.publicKey });
+      inc = { from: opened.sender, message: decodePayment(opened.type, opened.body) };
+    } catch (e) {
+      // Undecryptable or malformed mail is acknowledged (dropped): redelivering it cannot help.
+      this.emit('error', e as Error);
+      return;
+    }
+    let step: Step;
+    try {
+      step = await this.atomically((engine) => engine.handle(inc, this.ctx()));
+    } catch (e) {
+      // A bug or our own store failing: do not ack, let it be redelivered.
+      if (isLocalFault(e)) throw e;
+      this.emit('error', e as LnMailboxError);
+      return;
+    }
+    await this.persist(step);
+    this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+    void this.flush();
+  }
+
+  /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
+  private async persist(step: Step): Promise<void> {
+    const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
+    const now = (this.o.now ?? Date.now)();
+    for (const out of step.send) {
+      const dest = decodeMailboxAddress(out.to);
+      const envelope = seal({
+        senderSecretKey: this.o.identityKey, senderPublicKey: this.client.publicKey, recipient: dest.publicKey,
+        type: out.message.type, body: encodePayment(out.message), timestamp: now,
+      });
+      const entry: OutboxEntry = {
+        to: out.to, type: out.message.type, envelope: bytesToHex(envelope),
+        ...(out.tag ? { tag: out.tag } : {}),
+        ...(out.retractionSecret ? { retractionSecret: bytesToHex(out.retractionSecret) } : {}),
+        ...(out.ttlSeconds ? { ttlSeconds: out.ttlSeconds } : {}),
+      };
+      ops.push({ type: 'put', key: `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`, value: utf8(JSON.stringify(entry)) });
+    }
+    for (const tag of step.retract) ops.push({ type: 'put', key: `${OUTBOX}retract-${tag}`, value: utf8(JSON.stringify({ retract: tag })) });
+    await this.o.kv.batch(ops);
+    for (const ev of step.events) this.emit('payment', ev);
+  }
+
+  /**
+   * Posts every outbox entry; failures stay queued and are retried. One pass
+   * runs at a time; a call during a pass schedules one more pass after it.
+   */
+  flush(): Promise<void> {
+    if (this.#flushing) {
+      this.#again = true;
+      return this.#flushing;
+    }
+    this.#flushing = (async () => {
+      do {
+        this.#again = false;
+        await this.#flushPass();
+      } while (this.#again && !this.#closed);
+    })().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  async #flushPass(): Promise<void> {
+    if (this.#closed) return;
+    let failed = false;
+    try {
+      for await (const [key, raw] of this.o.kv.entries(OUTBOX)) {
+        if (this.#closed) return;
+        const entry = JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string };
+        try {
+          if ('retract' in entry) await this.retract(entry.retract);
+          else await this.post(entry);
+          await this.o.kv.del(key);
+        } catch (e) {
+          failed = true;
+          if (!this.#closed) this.emit('error', e as Error);
+        }
+      }
+    } catch (e) {
+      if (this.#closed) return;
+      failed = true;
+      this.emit('error', e as Error);
+    }
+    if (failed && !this.#closed) {
+      if (this.#retry) clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => void this.flush(), this.o.retryMs ?? 1000);
+    }
+  }
+
+  private async post(e: OutboxEntry): Promise<void> {
+    const dest = decodeMailboxAddress(e.to);
+    const secret = e.retractionSecret ? hexToBytes(e.retractionSecret, 32) : undefined;
+    const res = await this.client.post(dest, hexToBytes(e.envelope), {
+      ...(e.ttlSeconds ? { ttlSeconds: e.ttlSeconds } : {}),
+      ...(secret ? { retractionSecret: secret } : {}),
+    });
+    if (e.tag && e.retractionSecret)
+      await this.o.kv.put(POSTED + e.tag, utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })));
+    this.emit('sent', { type: e.type, to: e.to, id: res.id });
+  }
+
+  private async retract(tag: string): Promise<void> {
+    const raw = await this.o.kv.get(POSTED + tag);
+    if (!raw) return; // never posted: nothing to retract
+    const p = JSON.parse(new TextDecoder().decode(raw)) as { id: string; relays: string[]; secret: string };
+    try {
+      await this.client.retract(p.relays, p.id, hexToBytes(p.secret, 32));
+    } catch (e) {
+      // Already delivered and acknowledged: the void message tells the payee instead.
+      if (!isLnMailboxError(e)) throw e;
+    }
+    await this.o.kv.del(POSTED + tag);
+  }
+}

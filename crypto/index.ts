@@ -1,0 +1,17 @@
+/**
+ * `crypto`: BIP340 helpers, committed nonces and BIP340-compatible Schnorr
+ * adaptor signatures. Re-exports only; the raw-nonce signer `_signWithNonce`
+ * is deliberately not exported here (a caller-chosen nonce is a key leak
+ * waiting to happen; use `commitNonce` / `signWithCommittedNonce`).
+ * @module
+ */
+export {
+  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
+  type Point,
+} from './bip340.js';
+export {
+  MAX_NONCE_ID_LENGTH, MemoryNonceStore, assertNonceId, commitNonce, signWithCommittedNonce,
+  type CommitNonceOptions, type CommittedNonce, type NonceStore,
+} from './nonce.js';
+export { adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify } from './adaptor.js';
+export { randomTweak, tweakPoint, tweakSecret, untweakSecret } from './tweak.js';

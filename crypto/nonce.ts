@@ -1,0 +1,181 @@
+/**
+ * Committed BIP340 nonces. A party publishes the nonce point R of a future
+ * update signature before that signature is made (the hub prices the payment
+ * point T = R + e·P from it), and later signs with it.
+ *
+ * Signing two different messages with one nonce k reveals the key
+ * (d = (s1 - s2)/(e1 - e2)). The rule that prevents it is **message binding**:
+ * the message is already known when the nonce is committed (an update
+ * signature's sighash is fixed by the channel and the state number), so the
+ * committed record binds it, and {@link signWithCommittedNonce} refuses any
+ * other message with NONCE_REUSE. Signing the *same* message again is
+ * idempotent: it yields the same signature. After the first signature the
+ * store replaces the secret k by the signature itself (the record is
+ * "spent"), so k does not outlive its use.
+ *
+ * Why not "burn k before signing": a burn is a write of its own, apart from
+ * the caller's write of its state and outbox. A crash or a full disk between
+ * the two left a burned nonce and an unsaved state; the redelivered message
+ * then met NONCE_REUSE and the state could never be signed (a stuck payment,
+ * and funds only recoverable on chain). With message binding, a step that
+ * rolled back can simply be replayed: it produces the same signature.
+ *
+ * Nonce derivation (hedged, in the spirit of BIP340's aux_rand):
+ *   k = int(hash_LnMailbox/nonce(rand ‖ sk ‖ P.x ‖ id ‖ H(msg))) mod n
+ * with 32 bytes of fresh randomness `rand`. Mixing in sk keeps k secret even
+ * if the RNG is weak; mixing in the message means that even a repeated
+ * `rand` and id (a restored backup, a broken RNG) never give one k for two
+ * messages. The default id is derived from `rand`, P and the message.
+ * @module
+ */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { abytes, bytesToHex, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
+import { ErrorCode, fail } from '../base/errors.js';
+import { _signWithNonce, getPublicKey, parseSecretKey, verify } from './bip340.js';
+
+const { Point: Pt } = secp256k1;
+const Fn = Pt.Fn;
+/** Record kind byte of a committed (unused) nonce: kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ H(msg)(32). */
+const COMMITTED = 0x02;
+/** Record kind byte of a spent nonce: kind ‖ P.x(32) ‖ H(msg)(32) ‖ signature(64). */
+const SPENT = 0x03;
+/** Length of both record kinds. */
+export const NONCE_RECORD_LENGTH = 129;
+/** Longest accepted nonce id, in characters (ids are store keys). */
+export const MAX_NONCE_ID_LENGTH = 128;
+
+/**
+ * Persistent storage for committed nonces. A record, once put under an id,
+ * is only ever replaced by its spent form; ids are never recycled. Run
+ * `test/crypto/nonce-store-conformance.ts` against every implementation.
+ *
+ * Records hold secret nonce material until spent: never log them.
+ */
+export interface NonceStore {
+  /**
+   * Stores a record under a fresh id. Rejects with NONCE_REUSE when the id is
+   * already stored (committed or spent): ids are never recycled.
+   */
+  put(id: string, record: Uint8Array): Promise<void>;
+  /** The record stored under `id` (a copy), or undefined when there is none. */
+  get(id: string): Promise<Uint8Array | undefined>;
+  /**
+   * Replaces the record under `id` by its spent form (the secret nonce is
+   * gone after this). Rejects with NONCE_UNKNOWN when the id was never stored.
+   */
+  spend(id: string, spent: Uint8Array): Promise<void>;
+}
+
+/** Checks a nonce id: a non-empty string of at most {@link MAX_NONCE_ID_LENGTH} characters. */
+export function assertNonceId(id: unknown): string {
+  if (typeof id !== 'string') fail(ErrorCode.INVALID_TYPE, `nonce id: expected string, got ${typeof id}`);
+  if (id.length === 0 || id.length > MAX_NONCE_ID_LENGTH)
+    fail(ErrorCode.INVALID_LENGTH, `nonce id: expected 1..${MAX_NONCE_ID_LENGTH} characters, got ${id.length}`);
+  return id;
+}
+
+/**
+ * In-memory {@link NonceStore}. Loses everything on restart, so it suits
+ * tests and short-lived processes; wallets persist nonces instead.
+ */
+export class MemoryNonceStore implements NonceStore {
+  readonly #records = new Map<string, Uint8Array>();
+
+  /** {@inheritDoc NonceStore.put} */
+  async put(id: string, record: Uint8Array): Promise<void> {
+    assertNonceId(id);
+    abytes(record, undefined, 'nonce record');
+    if (this.#records.has(id)) fail(ErrorCode.NONCE_REUSE, 'nonce id already used');
+    this.#records.set(id, record.slice());
+  }
+
+  /** {@inheritDoc NonceStore.get} */
+  async get(id: string): Promise<Uint8Array | undefined> {
+    assertNonceId(id);
+    return this.#records.get(id)?.slice();
+  }
+
+  /** {@inheritDoc NonceStore.spend} */
+  async spend(id: string, spent: Uint8Array): Promise<void> {
+    assertNonceId(id);
+    abytes(spent, undefined, 'nonce record');
+    if (!this.#records.has(id)) fail(ErrorCode.NONCE_UNKNOWN, 'nonce id unknown');
+    this.#records.set(id, spent.slice());
+  }
+}
+
+/** The public half of a committed nonce: what A sends to the hub. */
+export interface CommittedNonce {
+  /** Store key of the secret nonce; pass it to {@link signWithCommittedNonce}. */
+  id: string;
+  /** 32-byte x-only nonce point R (the signature's R.x, even-y convention). */
+  R: Uint8Array;
+}
+
+/** Options of {@link commitNonce}. */
+export interface CommitNonceOptions {
+  /** 32 bytes of fresh randomness (default: `crypto.getRandomValues`). Fix it only in tests. */
+  rand?: Uint8Array;
+  /** Store id (default: derived from `rand`, the public key and the message). */
+  id?: string;
+}
+
+const msgHash = (msg: Uint8Array) => schnorr.utils.taggedHash('LnMailbox/nonce-msg', msg);
+
+/**
+ * Draws a nonce for the one BIP340 signature by `sk` over `msg`, persists it
+ * in `store` bound to `msg`, and returns its public commitment. The secret
+ * nonce never leaves the store.
+ */
+export async function commitNonce(store: NonceStore, sk: Uint8Array, msg: Uint8Array, opts: CommitNonceOptions = {}): Promise<CommittedNonce> {
+  parseSecretKey(sk);
+  abytes(msg, undefined, 'message');
+  const rand = abytes(opts.rand ?? randomBytes(32), 32, 'rand');
+  const px = getPublicKey(sk);
+  const mh = msgHash(msg);
+  const id = assertNonceId(opts.id ?? bytesToHex(schnorr.utils.taggedHash('LnMailbox/nonce-id', rand, px, mh).subarray(0, 16)));
+  const k = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8(id), mh)));
+  if (k === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
+  const R = numberToBytesBE(Pt.BASE.multiply(k).toAffine().x, 32);
+  await store.put(id, concatBytes(new Uint8Array([COMMITTED]), numberToBytesBE(k, 32), px, R, mh));
+  return { id, R };
+}
+
+/**
+ * Signs `msg` with `sk` and the committed nonce `id`. Only the message the
+ * nonce was committed for can be signed: any other rejects with NONCE_REUSE
+ * (an id never committed with NONCE_UNKNOWN). Signing that message again
+ * returns the same signature, so a step that failed after signing can be
+ * replayed. The returned 64-byte signature carries the committed R and verifies.
+ */
+export async function signWithCommittedNonce(store: NonceStore, id: string, sk: Uint8Array, msg: Uint8Array): Promise<Uint8Array> {
+  assertNonceId(id);
+  parseSecretKey(sk);
+  abytes(msg, undefined, 'message');
+  const px = getPublicKey(sk);
+  const record = await store.get(id);
+  if (record === undefined) fail(ErrorCode.NONCE_UNKNOWN, 'nonce id unknown');
+  abytes(record, NONCE_RECORD_LENGTH, 'nonce record');
+  const mh = msgHash(msg);
+  if (record[0] === SPENT) {
+    if (!equalBytes(record.subarray(1, 33), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce was committed for a different key');
+    if (!equalBytes(record.subarray(33, 65), mh)) fail(ErrorCode.NONCE_REUSE, 'nonce already signed another message');
+    const sig = record.slice(65, 129);
+    if (!verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'stored signature does not verify');
+    return sig;
+  }
+  if (record[0] !== COMMITTED) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${record[0]}`);
+  if (!equalBytes(record.subarray(33, 65), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce was committed for a different key');
+  if (!equalBytes(record.subarray(97, 129), mh)) fail(ErrorCode.NONCE_REUSE, 'nonce is bound to another message');
+  const k = bytesToNumberBE(record.subarray(1, 33));
+  const R = record.subarray(65, 97);
+  const sig = _signWithNonce(msg, sk, k);
+  // The hub priced the payment point from the committed R: a different R
+  // (corrupted record) would make T = s·G differ from what it will pay for.
+  if (!equalBytes(sig.subarray(0, 32), R)) fail(ErrorCode.INVALID_SIGNATURE, 'signature nonce differs from the committed R');
+  if (!verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'produced signature does not verify');
+  await store.spend(id, concatBytes(new Uint8Array([SPENT]), px, mh, sig));
+  return sig;
+}

@@ -1,0 +1,191 @@
+/**
+ * Bitcoin transaction model: BIP141/BIP144 serialization (through
+ * `@scure/btc-signer`'s audited `RawTx` coder), txids, amounts and the P2TR
+ * output script of BIP341. Everything in `engine/bitcoin` speaks this one plain,
+ * immutable shape so the sighash code, the builders and the test chain model
+ * agree byte for byte on what a transaction is.
+ * @module
+ */
+import { RawOldTx, RawTx } from '@scure/btc-signer/script.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { abytes, bytesToHex, concatBytes, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode, LnMailboxError, fail } from '../../base/errors.js';
+
+/** 21 million BTC in satoshis: no amount may exceed it (consensus `MAX_MONEY`). */
+export const MAX_MONEY = 2_100_000_000_000_000n;
+
+/** nSequence that disables both nLockTime and BIP68 for an input. */
+export const SEQUENCE_FINAL = 0xffff_ffff;
+/**
+ * nSequence that enables nLockTime (not final) but disables BIP68 relative
+ * locks (bit 31 set), which also makes every `OP_CHECKSEQUENCEVERIFY` fail.
+ */
+export const SEQUENCE_LOCKTIME_ONLY = 0xffff_fffe;
+/** nLockTime values at or above this are UNIX times, below it block heights (BIP65). */
+export const LOCKTIME_THRESHOLD = 500_000_000;
+
+/** A reference to a transaction output. */
+export interface Outpoint {
+  /** 32-byte txid in display order (as block explorers print it). */
+  readonly txid: Uint8Array;
+  /** Output index. */
+  readonly vout: number;
+}
+
+/** What a signature may commit to about a spent output (BIP341 `amount`, `scriptPubKey`). */
+export interface Prevout {
+  /** Value in satoshis. */
+  readonly amount: bigint;
+  /** The output's scriptPubKey (34 bytes for P2TR). */
+  readonly scriptPubKey: Uint8Array;
+}
+
+/** One transaction input. */
+export interface TxInput extends Outpoint {
+  /** nSequence (BIP68 relative lock, or one of the SEQUENCE_* constants). */
+  readonly sequence: number;
+  /** Witness stack, bottom first; empty while unsigned. */
+  readonly witness: readonly Uint8Array[];
+}
+
+/** One transaction output. */
+export interface TxOutput {
+  /** Value in satoshis. */
+  readonly amount: bigint;
+  /** scriptPubKey. */
+  readonly script: Uint8Array;
+}
+
+/** A segwit transaction. Our builders never produce a scriptSig (taproot only). */
+export interface BitcoinTx {
+  /** nVersion; 2 for every transaction we build (BIP68 needs ≥ 2). */
+  readonly version: number;
+  /** nLockTime. */
+  readonly lockTime: number;
+  /** Inputs. */
+  readonly inputs: readonly TxInput[];
+  /** Outputs. */
+  readonly outputs: readonly TxOutput[];
+}
+
+/**
+ * Validates an amount in satoshis: a bigint (or a safe integer number) in
+ * [0, MAX_MONEY]. Returns it as a bigint. A value outside that range can never
+ * appear in a valid transaction, and a fractional satoshi does not exist.
+ */
+export function assertAmount(value: unknown, name = 'amount'): bigint {
+  let v: bigint;
+  if (typeof value === 'bigint') v = value;
+  else if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is not an integer number of satoshis`);
+    v = BigInt(value);
+  } else return fail(ErrorCode.INVALID_TYPE, `${name}: expected bigint satoshis, got ${typeof value}`);
+  if (v < 0n) fail(ErrorCode.INVALID_RANGE, `${name}: ${v} is negative`);
+  if (v > MAX_MONEY) fail(ErrorCode.INVALID_RANGE, `${name}: ${v} exceeds 21,000,000 BTC`);
+  return v;
+}
+
+/** Validates an unsigned 32-bit integer (nLockTime, nSequence, vout). */
+export function assertU32(value: unknown, name: string): number {
+  if (typeof value !== 'number') fail(ErrorCode.INVALID_TYPE, `${name}: expected number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is not a u32`);
+  return value;
+}
+
+/** Validates an outpoint (32-byte txid, u32 vout) and returns a copy. */
+export function assertOutpoint(o: unknown, name = 'outpoint'): Outpoint {
+  if (typeof o !== 'object' || o === null) fail(ErrorCode.INVALID_TYPE, `${name}: expected { txid, vout }`);
+  const { txid, vout } = o as Outpoint;
+  return { txid: abytes(txid, 32, `${name}.txid`).slice(), vout: assertU32(vout, `${name}.vout`) };
+}
+
+/** Validates a prevout (amount in range, non-empty scriptPubKey). */
+export function assertPrevout(p: unknown, name = 'prevout'): Prevout {
+  if (typeof p !== 'object' || p === null) fail(ErrorCode.INVALID_TYPE, `${name}: expected { amount, scriptPubKey }`);
+  const { amount, scriptPubKey } = p as Prevout;
+  const spk = abytes(scriptPubKey, undefined, `${name}.scriptPubKey`);
+  if (spk.length === 0 || spk.length > 10_000) fail(ErrorCode.INVALID_LENGTH, `${name}.scriptPubKey: bad length ${spk.length}`);
+  return { amount: assertAmount(amount, `${name}.amount`), scriptPubKey: spk };
+}
+
+/** The BIP341 P2TR scriptPubKey `OP_1 <32-byte output key>`. */
+export function p2trScript(outputKey: Uint8Array): Uint8Array {
+  return concatBytes(new Uint8Array([0x51, 0x20]), abytes(outputKey, 32, 'taproot output key'));
+}
+
+/** The 32-byte output key of a P2TR scriptPubKey, or null if it is not one. */
+export function p2trOutputKey(scriptPubKey: Uint8Array): Uint8Array | null {
+  if (scriptPubKey.length !== 34 || scriptPubKey[0] !== 0x51 || scriptPubKey[1] !== 0x20) return null;
+  return scriptPubKey.slice(2);
+}
+
+function toRaw(tx: BitcoinTx) {
+  return {
+    version: tx.version,
+    inputs: tx.inputs.map((i) => ({ txid: i.txid, index: i.vout, finalScriptSig: new Uint8Array(0), sequence: i.sequence })),
+    outputs: tx.outputs.map((o) => ({ amount: o.amount, script: o.script })),
+    lockTime: tx.lockTime,
+  };
+}
+
+/**
+ * Serializes a transaction. With witnesses (BIP144 marker and flag) when any
+ * input has a non-empty witness, else the legacy form, as BIP144 requires.
+ */
+export function serializeTx(tx: BitcoinTx): Uint8Array {
+  const raw = toRaw(tx);
+  const segwit = tx.inputs.some((i) => i.witness.length > 0);
+  if (!segwit) return RawOldTx.encode(raw);
+  return RawTx.encode({ ...raw, segwitFlag: true, witnesses: tx.inputs.map((i) => [...i.witness]) });
+}
+
+/** Serializes without witnesses: the bytes the txid commits to. */
+export function serializeTxNoWitness(tx: BitcoinTx): Uint8Array {
+  return RawOldTx.encode(toRaw(tx));
+}
+
+/** The txid (double SHA256 of the witness-stripped serialization), display order. */
+export function txid(tx: BitcoinTx): Uint8Array {
+  return sha256(sha256(serializeTxNoWitness(tx))).reverse();
+}
+
+/** The txid as lowercase display-order hex. */
+export function txidHex(tx: BitcoinTx): string {
+  return bytesToHex(txid(tx));
+}
+
+/** Parses a raw transaction (hex or bytes, with or without witnesses). Throws TX_INVALID. */
+export function parseTx(raw: Uint8Array | string): BitcoinTx {
+  const bytes = typeof raw === 'string' ? hexToBytes(raw, undefined, 'raw transaction') : abytes(raw, undefined, 'raw transaction');
+  let d;
+  try {
+    d = RawTx.decode(bytes);
+  } catch (e) {
+    throw new LnMailboxError(ErrorCode.TX_INVALID, 'raw transaction: not a valid serialization', { cause: e });
+  }
+  if (d.inputs.some((i) => i.finalScriptSig.length > 0)) fail(ErrorCode.TX_INVALID, 'raw transaction: scriptSig not supported');
+  return {
+    version: d.version,
+    lockTime: d.lockTime,
+    inputs: d.inputs.map((i, k) => ({ txid: i.txid, vout: i.index, sequence: i.sequence, witness: d.witnesses?.[k] ?? [] })),
+    outputs: d.outputs.map((o) => ({ amount: o.amount, script: o.script })),
+  };
+}
+
+/** Returns a copy of `tx` with input `index`'s witness replaced. */
+export function withWitness(tx: BitcoinTx, index: number, witness: readonly Uint8Array[]): BitcoinTx {
+  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length) fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
+  return { ...tx, inputs: tx.inputs.map((i, k) => (k === index ? { ...i, witness: [...witness] } : i)) };
+}
+
+/** Returns a copy of `tx` with input `index` pointed at a different outpoint (witness kept). */
+export function withOutpoint(tx: BitcoinTx, index: number, outpoint: Outpoint): BitcoinTx {
+  const o = assertOutpoint(outpoint);
+  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length) fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
+  return { ...tx, inputs: tx.inputs.map((i, k) => (k === index ? { ...i, txid: o.txid, vout: o.vout } : i)) };
+}
+
+/** Sum of the output values. */
+export function totalOut(tx: BitcoinTx): bigint {
+  return tx.outputs.reduce((s, o) => s + o.amount, 0n);
+}

@@ -1,0 +1,475 @@
+/**
+ * The two-party eltoo channel state machine, from one party's point of view
+ * (SPEC section 6).
+ *
+ * A state goes through: proposed → both settlement signatures → update
+ * nonces committed → both update signatures (enforceable). The rules that
+ * keep funds safe are enforced here, not left to callers:
+ * - a party never releases its update signature for state n before it holds
+ *   both settlement signatures for n (else the update could be published with
+ *   no settlement to spend it, and the funds would be stuck);
+ * - every update signature uses a fresh committed nonce bound to that
+ *   update's sighash (`nonceId(channel, n, party, tag)`), so a nonce never
+ *   signs two messages, and signing the same update again (a replayed step)
+ *   gives the same signature;
+ * - every signature from the peer is verified against the real BIP118
+ *   sighash before it is stored;
+ * - state numbers only go up, and are never reused: an update's sighash
+ *   depends only on its number, so a settlement signature released for
+ *   number n would be enforceable against any state later signed as n. A
+ *   persisted high-water mark ({@link Channel.highN}) makes every new state
+ *   use a number above every number this party ever proposed, accepted or
+ *   signed, including abandoned and refused ones;
+ * - once an update of the channel is seen on chain ({@link Channel.noteUpdateOnChain}),
+ *   the channel is closing: the payment engines extend nothing more over it.
+ * @module
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
+import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
+import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
+import { LOCKTIME_THRESHOLD, checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
+import {
+  signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE,
+} from './onchain.js';
+
+/** Signatures and nonces collected for one state. Index = party. */
+export interface StateRecord {
+  state: ChannelState;
+  /** The nonce-store id of our committed update nonce for this record, once committed. */
+  myNonceId?: string;
+  settleSigs: [Uint8Array | null, Uint8Array | null];
+  updateNonces: [Uint8Array | null, Uint8Array | null];
+  updateSigs: [Uint8Array | null, Uint8Array | null];
+}
+
+/**
+ * The nonce-store id of `party`'s update nonce for state `n` of a channel
+ * (`tag`: 16 hex chars drawn with the nonce, so that a step that rolled back
+ * after committing a nonce commits a fresh one when it is replayed).
+ */
+export function nonceId(channelId: Uint8Array, n: number, party: Party, tag: string): string {
+  return `upd:${bytesToHex(channelId)}:${n}:${party}:${tag}`;
+}
+
+/** State secret keys already checked against a channel's state key, per secret key object. */
+const checkedSecrets = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
+function emptyRecord(state: ChannelState): StateRecord {
+  return { state, settleSigs: [null, null], updateNonces: [null, null], updateSigs: [null, null] };
+}
+
+function invariant(ok: boolean, msg: string): asserts ok {
+  if (!ok) fail(ErrorCode.CHANNEL_INVARIANT, msg);
+}
+
+/** One party's view of a channel: its latest enforceable state and at most one pending state. */
+export class Channel {
+  /** Fixed channel parameters. */
+  readonly params: ChannelParams;
+  /** Which party we are. */
+  readonly me: Party;
+  /** The latest state with all four signatures. */
+  enforceable: StateRecord;
+  /** A state being negotiated, if any. */
+  pending: StateRecord | undefined;
+  /**
+   * The pending state that the current pending one overwrote, kept until the
+   * overwrite completes: if the peer refuses the overwrite (a cancellation
+   * the hub can no longer accept), the original negotiation resumes.
+   */
+  overwritten: StateRecord | undefined;
+  /**
+   * The high-water mark: the highest state number this party ever proposed,
+   * accepted or signed on this channel, abandoned ones included. Every new
+   * state uses a greater number, so no number is ever signed twice.
+   */
+  highN: number;
+  /**
+   * The highest number of a proposal we refused that carried the peer's valid
+   * settlement signature: the peer will not use it again, so our own next
+   * proposal skips it (it would be refused). It does not bind the peer's
+   * proposals: we never signed anything for it.
+   */
+  seenN: number;
+  /** Set once an update of this channel was seen on chain: the height it confirmed at. */
+  closing: { height: number } | undefined;
+
+  constructor(
+    params: ChannelParams, me: Party, enforceable: StateRecord, pending?: StateRecord, overwritten?: StateRecord,
+    extra: { highN?: number; seenN?: number; closing?: { height: number } } = {},
+  ) {
+    this.params = validateParams(params);
+    if (me !== 0 && me !== 1) fail(ErrorCode.INVALID_RANGE, 'me must be 0 or 1');
+    this.me = me;
+    this.enforceable = enforceable;
+    this.pending = pending;
+    this.overwritten = overwritten;
+    this.highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
+    this.seenN = extra.seenN ?? -1;
+    this.closing = extra.closing ? { height: extra.closing.height } : undefined;
+  }
+
+  /** The other party. */
+  get peer(): Party {
+    return (1 - this.me) as Party;
+  }
+
+  /**
+   * The x-only key that signs `party`'s updates and settlements in this
+   * channel: its channel key tweaked by the channel id (see onchain.ts), so no
+   * signature of this channel is valid in another.
+   */
+  stateKey(party: Party): Uint8Array {
+    return statePublicKey(this.params, this.params.keys[party]);
+  }
+
+  /** Our state secret key from our channel secret key `sk`, which must be ours in this channel. */
+  private stateSecret(sk: Uint8Array): Uint8Array {
+    const ours = bytesToHex(this.stateKey(this.me));
+    const d = stateSecretKey(this.params, sk);
+    const seen = checkedSecrets.get(sk);
+    if (seen?.has(ours) && equalBytes(seen.get(ours)!, d)) return d;
+    invariant(equalBytes(getPublicKey(d), this.stateKey(this.me)), 'secret key is not our channel key');
+    if (seen) {
+      if (seen.size >= 4096) seen.clear();
+      seen.set(ours, d.slice());
+    } else checkedSecrets.set(sk, new Map([[ours, d.slice()]]));
+    return d;
+  }
+
+  /**
+   * The highest state number used on this channel as far as we know: ours
+   * (proposed, accepted or signed) or the peer's (see {@link Channel.seenN}).
+   * Our next proposal uses `topN + 1`.
+   */
+  get topN(): number {
+    return Math.max(this.highN, this.seenN);
+  }
+
+  /**
+   * Records that an update transaction of this channel confirmed at `height`
+   * (from the wallet's chain watcher). The channel is closing from then on;
+   * the lowest height seen is kept.
+   */
+  noteUpdateOnChain(height: number): void {
+    if (!Number.isInteger(height) || height < 0) fail(ErrorCode.INVALID_RANGE, 'height must be a block height');
+    if (!this.closing || height < this.closing.height) this.closing = { height };
+  }
+
+  /**
+   * Raises the high-water mark to a state number the peer proposed, even one
+   * we refuse: the peer has signed a settlement for it, so neither side will
+   * use it again, and our next proposal must not collide with it (the peer
+   * would refuse it). Out-of-range numbers are ignored here (the state check
+   * refuses them).
+   */
+  noteSeen(n: number): void {
+    if (Number.isInteger(n) && n > this.seenN && n < LOCKTIME_THRESHOLD - 1) this.seenN = n;
+  }
+
+  /**
+   * After refusing the peer's proposal of `state`: if `settleSig` is the
+   * peer's valid settlement signature for it, the peer has released a
+   * settlement for that number, so the number is marked used here too
+   * ({@link Channel.noteSeen}). A proposal without a valid signature (not the
+   * peer's, or not a state of this channel) changes nothing.
+   */
+  noteRefusedProposal(state: ChannelState, settleSig: Uint8Array): void {
+    if (state.n <= this.topN) return;
+    try {
+      if (verifyChannelSig(settlementSighash(this.params, state), settleSig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer))) this.noteSeen(state.n);
+    } catch (e) {
+      if (!isLnMailboxError(e)) throw e; // not a state of this channel: nothing was signed for it
+    }
+  }
+
+  /** Refuses to start anything new over a closing channel (PAYMENT_REJECTED). */
+  requireOpen(): void {
+    if (this.closing) fail(ErrorCode.PAYMENT_REJECTED, `channel is closing: an update was seen on chain at height ${this.closing.height}`);
+  }
+
+  /**
+   * Starts negotiating `next`. Its number must exceed every number this party
+   * ever proposed, accepted or signed (the high-water mark); a pending state
+   * is overwritten (this is how a payment is cancelled).
+   */
+  propose(next: ChannelState): StateRecord {
+    invariant(next.n > this.highN, `state ${next.n} does not supersede ${this.highN}: state numbers are never reused`);
+    checkTransition(this.params, this.enforceable.state, next);
+    this.overwritten = this.pending;
+    this.pending = emptyRecord(next);
+    this.highN = next.n;
+    return this.pending;
+  }
+
+  /**
+   * Takes up the peer's proposal of `next` together with the peer's
+   * settlement signature and committed update nonce, all or nothing: if a
+   * signature does not verify, the pending state this proposal overwrote is
+   * restored (a forged proposal never displaces a genuine pending state).
+   * `extraCheck` runs on the new pending record before it is kept.
+   */
+  acceptProposal(next: ChannelState, settleSig: Uint8Array, updateNonce: Uint8Array, extraCheck?: () => void): StateRecord {
+    const before = { pending: this.pending, overwritten: this.overwritten };
+    const rec = this.propose(next);
+    try {
+      this.receiveSettlementSig(settleSig);
+      this.receiveUpdateNonce(updateNonce);
+      extraCheck?.();
+    } catch (e) {
+      this.pending = before.pending;
+      this.overwritten = before.overwritten;
+      throw e;
+    }
+    return rec;
+  }
+
+  /**
+   * Abandons the pending overwrite and resumes negotiating the state it
+   * overwrote (state `n`). The abandoned number stays used (see {@link Channel.highN}).
+   */
+  restoreOverwritten(n: number): void {
+    invariant(this.overwritten !== undefined && this.overwritten.state.n === n, `no overwritten state ${n} to restore`);
+    this.pending = this.overwritten;
+    this.overwritten = undefined;
+  }
+
+  /**
+   * Drops the pending state (the peer refused it, or we refused the peer's),
+   * resuming the overwritten one if there is one. Its number is never used
+   * again: the next proposal takes a greater one.
+   */
+  abandonPending(): void {
+    this.pending = this.overwritten;
+    this.overwritten = undefined;
+  }
+
+  /** The pending record, or a CHANNEL_INVARIANT error naming what was expected. */
+  requirePending(n?: number): StateRecord {
+    const p = this.pending;
+    invariant(p !== undefined, 'no pending state');
+    invariant(n === undefined || p.state.n === n, `pending state is ${p.state.n}, not ${n}`);
+    return p;
+  }
+
+  /** Asserts that the peer proposed exactly the state we computed ourselves. */
+  expectPending(state: ChannelState): void {
+    const p = this.requirePending(state.n);
+    invariant(sameState(p.state, state), `peer's state ${state.n} differs from ours`);
+  }
+
+  /** BIP118 sighash of the pending update (ANYPREVOUTANYSCRIPT). */
+  updateSighash(rec: StateRecord = this.requirePending()): Uint8Array {
+    return updateSighash(this.params, rec.state);
+  }
+
+  /** Signs the pending settlement with our key and records the signature. */
+  signSettlement(sk: Uint8Array): Uint8Array {
+    const p = this.requirePending();
+    this.stateSecret(sk); // refuses a key that is not ours here
+    const sig = signSettlement(this.params, p.state, sk);
+    p.settleSigs[this.me] = sig;
+    return sig;
+  }
+
+  /** Verifies and records the peer's settlement signature. */
+  receiveSettlementSig(sig: Uint8Array): void {
+    const p = this.requirePending();
+    const ok = verifyChannelSig(settlementSighash(this.params, p.state), sig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer));
+    if (!ok) fail(ErrorCode.INVALID_SIGNATURE, `peer's settlement signature for state ${p.state.n} does not verify`);
+    p.settleSigs[this.peer] = sig;
+  }
+
+  /**
+   * Commits our update nonce for the pending state, bound to its update
+   * sighash (idempotent per state), and returns its R.
+   */
+  async commitUpdateNonce(store: NonceStore, sk: Uint8Array, rand?: Uint8Array): Promise<Uint8Array> {
+    const p = this.requirePending();
+    const existing = p.updateNonces[this.me];
+    if (existing) return existing;
+    const r = rand ?? randomBytes(32);
+    const id = nonceId(this.params.channelId, p.state.n, this.me, bytesToHex(sha256(r)).slice(0, 16));
+    const c = await commitNonce(store, this.stateSecret(sk), this.updateSighash(p), { id, rand: r });
+    p.updateNonces[this.me] = c.R;
+    p.myNonceId = id;
+    return c.R;
+  }
+
+  /** Records the peer's committed update nonce R (x-only) for the pending state. */
+  receiveUpdateNonce(R: Uint8Array): void {
+    const p = this.requirePending();
+    const prev = p.updateNonces[this.peer];
+    invariant(prev === null || equalBytes(prev, R), 'peer changed its committed update nonce');
+    p.updateNonces[this.peer] = R;
+  }
+
+  /**
+   * The point `T = s·G` of `party`'s future update signature for the pending
+   * state, from its committed nonce: the payment point of mode 1.
+   */
+  updatePoint(party: Party): Uint8Array {
+    const p = this.requirePending();
+    const R = p.updateNonces[party];
+    invariant(R !== null, `no committed update nonce of party ${party}`);
+    return signaturePoint(R, this.stateKey(party), this.updateSighash(p));
+  }
+
+  /**
+   * Signs the pending update with our committed nonce (bound to this
+   * update: signing it again gives the same signature) and returns the
+   * 65-byte witness signature. Refused until both settlement
+   * signatures are held. Does not record it as sent: callers decide whether it
+   * goes to the peer or (mode 1) to the payee.
+   */
+  async signUpdate(store: NonceStore, sk: Uint8Array): Promise<Uint8Array> {
+    const p = this.requirePending();
+    invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
+    invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
+    const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
+    const sig = new Uint8Array(65);
+    sig.set(sig64);
+    sig[64] = UPDATE_HASH_TYPE;
+    p.updateSigs[this.me] = sig;
+    this.promoteIfComplete(); // the peer's update signature may have arrived first
+    return sig;
+  }
+
+  /**
+   * Verifies an update signature of `party` (the peer's, or in mode 1 our own
+   * that came back through the payee) against the sighash and its committed
+   * nonce, records it, and promotes the pending state to enforceable when all
+   * four signatures are held.
+   */
+  receiveUpdateSig(sig: Uint8Array, party: Party = this.peer): boolean {
+    const p = this.requirePending();
+    const R = p.updateNonces[party];
+    invariant(R !== null, `no committed update nonce of party ${party}`);
+    invariant(sig.length === 65 && equalBytes(sig.subarray(0, 32), R), 'update signature does not use the committed nonce');
+    if (!verifyChannelSig(this.updateSighash(p), sig, UPDATE_HASH_TYPE, this.stateKey(party)))
+      fail(ErrorCode.INVALID_SIGNATURE, `update signature of party ${party} for state ${p.state.n} does not verify`);
+    p.updateSigs[party] = sig;
+    return this.promoteIfComplete();
+  }
+
+  private promoteIfComplete(): boolean {
+    const p = this.pending;
+    if (!p || p.settleSigs.includes(null) || p.updateSigs.includes(null)) return false;
+    this.enforceable = p;
+    this.pending = undefined;
+    this.overwritten = undefined;
+    return true;
+  }
+
+  /** Puts the channel back in the state of `j` (same channel: parameters are not touched). */
+  restore(j: ChannelJson): void {
+    const c = Channel.fromJSON(j);
+    this.enforceable = c.enforceable;
+    this.pending = c.pending;
+    this.overwritten = c.overwritten;
+    // Exactly the snapshot's mark: a step that failed on a local fault is replayed later with
+    // the same numbers. (A refusal raises the mark after the rollback: Channel.noteSeen.)
+    this.highN = c.highN;
+    this.seenN = c.seenN;
+    this.closing = c.closing;
+  }
+
+  /** JSON-safe snapshot for persistence (hex bytes). */
+  toJSON(): ChannelJson {
+    return {
+      params: {
+        channelId: bytesToHex(this.params.channelId),
+        funding: { ...this.params.funding, txid: bytesToHex(this.params.funding.txid) },
+        keys: [bytesToHex(this.params.keys[0]), bytesToHex(this.params.keys[1])],
+        csvDelay: this.params.csvDelay,
+        fees: { ...this.params.fees },
+      },
+      me: this.me,
+      enforceable: recordToJson(this.enforceable),
+      ...(this.pending ? { pending: recordToJson(this.pending) } : {}),
+      ...(this.overwritten ? { overwritten: recordToJson(this.overwritten) } : {}),
+      highN: this.highN,
+      ...(this.seenN >= 0 ? { seenN: this.seenN } : {}),
+      ...(this.closing ? { closing: { height: this.closing.height } } : {}),
+    };
+  }
+
+  /** Restores a channel from {@link Channel.toJSON}. */
+  static fromJSON(j: ChannelJson): Channel {
+    const params: ChannelParams = {
+      channelId: hexToBytes(j.params.channelId, 32),
+      funding: { ...j.params.funding, txid: hexToBytes(j.params.funding.txid, 32) },
+      keys: [hexToBytes(j.params.keys[0], 32), hexToBytes(j.params.keys[1], 32)],
+      csvDelay: j.params.csvDelay,
+      fees: { ...j.params.fees },
+    };
+    const opt = (r?: StateRecordJson) => (r ? recordFromJson(r) : undefined);
+    return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten), {
+      ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.seenN !== undefined ? { seenN: j.seenN } : {}), ...(j.closing ? { closing: j.closing } : {}),
+    });
+  }
+}
+
+/** Persisted form of a {@link Channel}. */
+export interface ChannelJson {
+  params: {
+    channelId: string;
+    funding: { txid: string; vout: number; amount: number };
+    keys: [string, string];
+    csvDelay: number;
+    fees: { update: number; settlement: number; ptlc: number };
+  };
+  me: Party;
+  enforceable: StateRecordJson;
+  pending?: StateRecordJson;
+  overwritten?: StateRecordJson;
+  /** {@link Channel.highN}. */
+  highN?: number;
+  /** {@link Channel.seenN}. */
+  seenN?: number;
+  /** {@link Channel.closing}. */
+  closing?: { height: number };
+}
+
+/** Persisted form of a {@link StateRecord}. */
+export interface StateRecordJson {
+  state: { n: number; balances: [number, number]; ptlcs: { id: string; offerer: Party; amount: number; point: string; timeout: number }[] };
+  myNonceId?: string;
+  settleSigs: [string | null, string | null];
+  updateNonces: [string | null, string | null];
+  updateSigs: [string | null, string | null];
+}
+
+const h = (b: Uint8Array | null): string | null => (b ? bytesToHex(b) : null);
+const b = (s: string | null): Uint8Array | null => (s === null ? null : hexToBytes(s));
+
+function recordToJson(r: StateRecord): StateRecordJson {
+  return {
+    state: {
+      n: r.state.n,
+      balances: [r.state.balances[0], r.state.balances[1]],
+      ptlcs: r.state.ptlcs.map((x) => ({ ...x, id: bytesToHex(x.id), point: bytesToHex(x.point) })),
+    },
+    ...(r.myNonceId ? { myNonceId: r.myNonceId } : {}),
+    settleSigs: [h(r.settleSigs[0]), h(r.settleSigs[1])],
+    updateNonces: [h(r.updateNonces[0]), h(r.updateNonces[1])],
+    updateSigs: [h(r.updateSigs[0]), h(r.updateSigs[1])],
+  };
+}
+
+function recordFromJson(j: StateRecordJson): StateRecord {
+  return {
+    state: {
+      n: j.state.n,
+      balances: [j.state.balances[0], j.state.balances[1]],
+      ptlcs: j.state.ptlcs.map((x) => ({ ...x, id: hexToBytes(x.id, 32), point: hexToBytes(x.point, 33) })),
+    },
+    ...(j.myNonceId ? { myNonceId: j.myNonceId } : {}),
+    settleSigs: [b(j.settleSigs[0]), b(j.settleSigs[1])],
+    updateNonces: [b(j.updateNonces[0]), b(j.updateNonces[1])],
+    updateSigs: [b(j.updateSigs[0]), b(j.updateSigs[1])],
+  };
+}

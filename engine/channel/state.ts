@@ -1,0 +1,185 @@
+/**
+ * Channel parameters, states and the invariants every new state must keep
+ * (SPEC 6.5). Pure: no transactions here (see onchain.ts).
+ *
+ * Fee accounting is explicit: the funding amount pays the update fee and the
+ * settlement fee, and what is left is split between the two balances and the
+ * pending PTLCs, exactly, in every state.
+ * @module
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { abytes, bytesToHex } from '../../base/bytes.js';
+import { ErrorCode, fail } from '../../base/errors.js';
+import type { WireChannelState, WirePtlc } from '../../protocol/payment.js';
+
+/** Party index: 0 or 1, fixed at channel open (party 0 funds, by convention the payer side). */
+export type Party = 0 | 1;
+/** A channel state: number, balances and pending PTLCs (the wire form is the state form). */
+export type ChannelState = WireChannelState;
+/** A pending PTLC in a channel state. */
+export type Ptlc = WirePtlc;
+
+/** Dust limit of a P2TR output (sats): smaller balances are not created as outputs. */
+export const DUST_LIMIT = 330;
+/** Largest amount in sats (21 million BTC). */
+export const MAX_MONEY = 21_000_000 * 100_000_000;
+/** First nLockTime value that is a timestamp; update n uses `LOCKTIME_THRESHOLD + n`. */
+export const LOCKTIME_THRESHOLD = 500_000_000;
+
+/** Fixed parameters of a two-party eltoo channel. */
+export interface ChannelParams {
+  /** 32-byte channel id, chosen at open. */
+  channelId: Uint8Array;
+  /** The funding outpoint and amount (sats). `txid` in internal byte order, 32 bytes. */
+  funding: { txid: Uint8Array; vout: number; amount: number };
+  /** x-only BIP340 keys of party 0 and party 1 (used as BIP118 keys). */
+  keys: [Uint8Array, Uint8Array];
+  /** Settlement CSV delay in blocks. */
+  csvDelay: number;
+  /** Explicit fees in sats: update tx, settlement tx, PTLC claim/refund tx. */
+  fees: { update: number; settlement: number; ptlc: number };
+}
+
+function sats(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_MONEY)
+    fail(ErrorCode.INVALID_RANGE, `${name}: expected an amount in sats in [0, 21e14], got ${String(v)}`);
+  return v;
+}
+
+function invariant(ok: boolean, msg: string): asserts ok {
+  if (!ok) fail(ErrorCode.CHANNEL_INVARIANT, msg);
+}
+
+/** Validates channel parameters; throws typed errors. */
+export function validateParams(p: ChannelParams): ChannelParams {
+  abytes(p.channelId, 32, 'channelId');
+  abytes(p.funding.txid, 32, 'funding.txid');
+  if (!Number.isInteger(p.funding.vout) || p.funding.vout < 0 || p.funding.vout > 0xffffffff)
+    fail(ErrorCode.INVALID_RANGE, 'funding.vout out of range');
+  sats(p.funding.amount, 'funding.amount');
+  abytes(p.keys[0], 32, 'keys[0]');
+  abytes(p.keys[1], 32, 'keys[1]');
+  if (!Number.isInteger(p.csvDelay) || p.csvDelay < 1 || p.csvDelay > 0xffff)
+    fail(ErrorCode.INVALID_RANGE, 'csvDelay: expected 1..65535 blocks');
+  for (const k of ['update', 'settlement', 'ptlc'] as const) sats(p.fees[k], `fees.${k}`);
+  invariant(capacity(p) > 0, 'funding does not cover the fees');
+  return p;
+}
+
+/** What the balances and PTLCs of every state add up to: funding minus update and settlement fees. */
+export function capacity(p: ChannelParams): number {
+  return p.funding.amount - p.fees.update - p.fees.settlement;
+}
+
+/** The state-0 of a channel funded with `balances` (must add up to the capacity). */
+export function initialState(p: ChannelParams, balances: [number, number]): ChannelState {
+  const s: ChannelState = { n: 0, balances, ptlcs: [] };
+  checkState(p, s);
+  return s;
+}
+
+/**
+ * Checks one state on its own: amounts in range, funds conserved (balances +
+ * PTLCs = capacity), no negative balance, PTLC fields well-formed and ids
+ * unique, PTLC amounts above dust and above the claim fee, timeouts are block heights.
+ * @throws LnMailboxError CHANNEL_INVARIANT or INVALID_RANGE / INVALID_PUBLIC_KEY
+ */
+export function checkState(p: ChannelParams, s: ChannelState): void {
+  if (!Number.isInteger(s.n) || s.n < 0 || s.n >= LOCKTIME_THRESHOLD - 1)
+    fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
+  sats(s.balances[0], 'balance0');
+  sats(s.balances[1], 'balance1');
+  let total = s.balances[0] + s.balances[1];
+  const ids = new Set<string>();
+  for (const x of s.ptlcs) {
+    abytes(x.id, 32, 'ptlc.id');
+    const id = bytesToHex(x.id);
+    invariant(!ids.has(id), `duplicate PTLC id ${id}`);
+    ids.add(id);
+    invariant(x.offerer === 0 || x.offerer === 1, 'ptlc.offerer must be 0 or 1');
+    sats(x.amount, 'ptlc.amount');
+    invariant(x.amount >= DUST_LIMIT + p.fees.ptlc, `PTLC amount ${x.amount} below dust + claim fee`);
+    try {
+      secp256k1.Point.fromBytes(abytes(x.point, 33, 'ptlc.point')).assertValidity();
+    } catch (e) {
+      fail(ErrorCode.INVALID_PUBLIC_KEY, 'ptlc.point is not a valid compressed point', e);
+    }
+    invariant(Number.isInteger(x.timeout) && x.timeout > 0 && x.timeout < LOCKTIME_THRESHOLD, 'ptlc.timeout must be a block height');
+    total += x.amount;
+  }
+  invariant(total === capacity(p), `funds not conserved: state holds ${total}, capacity is ${capacity(p)}`);
+}
+
+/**
+ * Checks that `next` may follow `prev`: a strictly greater state number
+ * (a state number never goes backwards, and overwriting a pending state
+ * uses a still greater one) and a valid state on its own.
+ */
+export function checkTransition(p: ChannelParams, prev: ChannelState, next: ChannelState): void {
+  invariant(next.n > prev.n, `state number must increase: ${next.n} after ${prev.n}`);
+  checkState(p, next);
+}
+
+/**
+ * The timelock safety rule: a PTLC extended on the strength of a state of the
+ * payer's channel must resolve (claim or timeout) before the payer could
+ * settle an older state on chain there. The payer can publish an old update
+ * at any time; its settlement is valid `csv` blocks after that update
+ * confirms. So, with `h_update` the height an update of the payer's channel
+ * confirmed at (or the current height when none is on chain yet):
+ *
+ *   timeout + margin < min(h_update, currentHeight) + csv
+ */
+export function checkPtlcTimelock(ptlcTimeout: number, currentHeight: number, payerChannelCsv: number, margin: number, updateHeight?: number): void {
+  invariant(ptlcTimeout > currentHeight, `PTLC timeout ${ptlcTimeout} is not after the current height ${currentHeight}`);
+  const from = Math.min(currentHeight, updateHeight ?? currentHeight);
+  invariant(
+    ptlcTimeout + margin < from + payerChannelCsv,
+    `PTLC timeout ${ptlcTimeout} + margin ${margin} must be below ${from} + the payer channel's CSV delay ${payerChannelCsv}`,
+  );
+}
+
+/** Returns `s` with `amount` moved from party `from` to the other party, as state `n`. */
+export function transfer(s: ChannelState, from: Party, amount: number, n: number): ChannelState {
+  const balances: [number, number] = [s.balances[0], s.balances[1]];
+  balances[from] -= amount;
+  balances[(1 - from) as Party] += amount;
+  invariant(balances[from] >= 0, `insufficient balance: party ${from} has ${s.balances[from]}, needs ${amount}`);
+  return { n, balances, ptlcs: s.ptlcs.map((x) => ({ ...x })) };
+}
+
+/** Returns `s` with a PTLC offered by `x.offerer` added (its amount leaves the offerer's balance), as state `n`. */
+export function addPtlc(s: ChannelState, x: Ptlc, n: number): ChannelState {
+  const balances: [number, number] = [s.balances[0], s.balances[1]];
+  balances[x.offerer] -= x.amount;
+  invariant(balances[x.offerer] >= 0, `insufficient balance for PTLC: ${s.balances[x.offerer]} < ${x.amount}`);
+  return { n, balances, ptlcs: [...s.ptlcs.map((p) => ({ ...p })), { ...x }] };
+}
+
+/**
+ * Returns `s` with PTLC `id` resolved as state `n`: fulfilled (its amount goes
+ * to the receiver) or failed (back to the offerer).
+ */
+export function resolvePtlc(s: ChannelState, id: Uint8Array, outcome: 'fulfil' | 'fail', n: number): ChannelState {
+  const hex = bytesToHex(id);
+  const x = s.ptlcs.find((p) => bytesToHex(p.id) === hex);
+  invariant(x !== undefined, `no pending PTLC ${hex}`);
+  const balances: [number, number] = [s.balances[0], s.balances[1]];
+  balances[outcome === 'fulfil' ? ((1 - x.offerer) as Party) : x.offerer] += x.amount;
+  return { n, balances, ptlcs: s.ptlcs.filter((p) => p !== x).map((p) => ({ ...p })) };
+}
+
+/** Structural equality of two states. */
+export function sameState(a: ChannelState, b: ChannelState): boolean {
+  return (
+    a.n === b.n &&
+    a.balances[0] === b.balances[0] &&
+    a.balances[1] === b.balances[1] &&
+    a.ptlcs.length === b.ptlcs.length &&
+    a.ptlcs.every((x, i) => {
+      const y = b.ptlcs[i]!;
+      return bytesToHex(x.id) === bytesToHex(y.id) && x.offerer === y.offerer && x.amount === y.amount &&
+        bytesToHex(x.point) === bytesToHex(y.point) && x.timeout === y.timeout;
+    })
+  );
+}

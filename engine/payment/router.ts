@@ -1,0 +1,322 @@
+/**
+ * The Router (P) of the privacy hop S→P→B (SPEC 6.13): P has a channel with
+ * the hub S (upstream, P is party 1) and with payees (downstream, P is
+ * party 0). The payee invoices P; P re-invoices S in its own name for the
+ * same offer and point T, passing through the payee's receipt, which is
+ * sealed for the payer. S then pays P a PTLC locked to
+ * T + r₁·G, P pays the payee a PTLC locked to T + r₂·G with a shorter
+ * timeout (each offerer picks its own tweak: payment-point decorrelation), the
+ * payee reveals t + r₂ to P, P recovers t and reveals t + r₁ to S.
+ *
+ * What each party learns: S sees the payer's channel and P (not the payee:
+ * the invoice and PTLC are P's, the receipt is opaque to S); P sees S and the
+ * payee, the amount and T, but not the payer's identity, channel or the
+ * offer's contents; the payee sees the payer (the offer is sealed by it) and
+ * P. No two hops, and not the chain, see the same PTLC point; S and P
+ * colluding can still link the hops by the offer id, T and amount.
+ *
+ * P's own safety: it extends downstream only once its upstream state with the
+ * incoming PTLC is enforceable, with a timeout `cltvDelta` blocks earlier than
+ * the incoming one, so that after learning t downstream it still has time to
+ * claim upstream on chain.
+ * @module
+ */
+import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode, isLnMailboxError } from '../../base/errors.js';
+import { PaymentType, invoiceSigHash, verifyInvoice, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
+import type { NonceStore } from '../../crypto/nonce.js';
+import { getPublicKey, sign } from '../../crypto/bip340.js';
+import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypto/tweak.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { Channel, type ChannelJson } from '../channel/channel.js';
+import { channelMap, type HubPeer } from './hub.js';
+import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, removePtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
+import { ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+
+/** Status of a routed payment. */
+export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'removing' | 'failed';
+
+/** One routed payment as the router persists it. Byte fields are hex. */
+export interface RouterPayment {
+  offerId: string;
+  amount: number;
+  point: string;
+  /** The downstream channel (to the payee) and the payee's requested delta. */
+  downChannel: string;
+  downDelta: number;
+  status: RouterStatus;
+  inTimeout?: number;
+  /** Tweak of the incoming PTLC (chosen by the hub) and of the outgoing one (ours). */
+  inTweak?: string;
+  outTweak?: string;
+}
+
+/** Static configuration of a router. */
+export interface RouterConfig {
+  /** The router's identity (mailbox) secret key: signs the invoices it sends upstream. */
+  identityKey: Uint8Array;
+  /** The router's mailbox address. */
+  address: string;
+  /** The router's channel secret key (every channel). */
+  channelKey: Uint8Array;
+  /** Blocks between the incoming and the outgoing PTLC timeouts. */
+  cltvDelta: number;
+}
+
+/** Persisted state of a {@link Router}. */
+export interface RouterJson {
+  upstream: { channel: ChannelJson; peerKey: string; peerAddress: string };
+  downstream: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  payments: Record<string, RouterPayment>;
+}
+
+/** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
+export class Router {
+  readonly downstream: Map<string, HubPeer>;
+  readonly payments: Map<string, RouterPayment>;
+  private readonly signer: Signer;
+  private readonly publicKey: Uint8Array;
+
+  constructor(
+    readonly config: RouterConfig,
+    /** The channel with the hub S; the router is party 1. */
+    readonly upstream: HubPeer,
+    downstream: HubPeer[],
+    nonces: NonceStore,
+    payments: Record<string, RouterPayment> = {},
+  ) {
+    if (upstream.channel.me !== 1) reject('the router is party 1 of its channel with the hub', ErrorCode.INVALID_RANGE);
+    for (const d of downstream) if (d.channel.me !== 0) reject('the router is party 0 of its payee channels', ErrorCode.INVALID_RANGE);
+    this.downstream = channelMap([upstream, ...downstream], getPublicKey(config.channelKey), 'router');
+    this.downstream.delete(bytesToHex(upstream.channel.params.channelId));
+    this.payments = new Map(Object.entries(payments));
+    this.signer = { channelKey: config.channelKey, nonces };
+    this.publicKey = getPublicKey(config.identityKey);
+  }
+
+  /** Handles one message from the hub (upstream) or a payee (downstream). */
+  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const m = inc.message;
+    const fromHub = equalBytes(inc.from, this.upstream.peerKey);
+    const before = structuredClone(this.toJSON());
+    try {
+      if (fromHub) {
+        switch (m.type) {
+          case PaymentType.PTLC_ADD: return await this.onAdd(m, ctx);
+          case PaymentType.PTLC_COMMIT: return await this.onCommit(m);
+          case PaymentType.PTLC_SETTLE: return await this.onSettle(m);
+          case PaymentType.REJECT: return this.onHubReject(m);
+          default: return ignored(m.type, 'not a message for the router');
+        }
+      }
+      switch (m.type) {
+        case PaymentType.INVOICE: return this.onInvoice(inc.from, m);
+        case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
+        case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
+        case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
+        case PaymentType.PTLC_FAIL: return await this.onFail(inc.from, m);
+        default: return ignored(m.type, 'not a message for the router');
+      }
+    } catch (e) {
+      this.restore(before); // a refused message changes nothing (but the high-water mark)
+      // Our own fault (a full disk): not the peer's; no answer, the message is handled again later.
+      if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
+      noteRefusedProposal(m, inc.from, (id) => (equalBytes(id, this.upstream.channel.params.channelId) ? this.upstream : this.downstream.get(bytesToHex(id))));
+      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
+      const s = step();
+      if (fromHub && m.type === PaymentType.PTLC_ADD)
+        s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } });
+      else {
+        const to = fromHub ? this.upstream.peerAddress : this.peerOf(inc.from)?.peerAddress;
+        if (to) s.send.push({ to, message: rejectMessage(m.type, ref, e.code, e.message) });
+      }
+      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
+      return s;
+    }
+  }
+
+  private peerOf(key: Uint8Array): HubPeer | undefined {
+    for (const p of this.downstream.values()) if (equalBytes(p.peerKey, key)) return p;
+    return undefined;
+  }
+
+  private down(channelId: Uint8Array, from: Uint8Array): HubPeer {
+    const p = this.downstream.get(bytesToHex(channelId));
+    if (!p || !equalBytes(p.peerKey, from)) reject('message does not come from the peer of that channel');
+    return p;
+  }
+
+  private onInvoice(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>): Step {
+    if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
+    if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
+    const id = bytesToHex(m.offerId);
+    if (this.payments.has(id)) return ignored(m.type, 'invoice already forwarded');
+    this.down(m.payeeChannel, from).channel.requireOpen();
+    this.upstream.channel.requireOpen();
+    // Our own invoice to the hub, for the same offer and point; the payee's receipt passes through.
+    const fields: InvoiceFields = {
+      offerId: m.offerId, point: m.point, amount: m.amount, expiry: m.expiry, payeeChannel: this.upstream.channel.params.channelId,
+      payeeAddress: this.config.address, timeoutDelta: m.timeoutDelta + this.config.cltvDelta, payeeKey: this.publicKey, receipt: m.receipt,
+    };
+    const signature = sign(invoiceSigHash(fields), this.config.identityKey);
+    this.payments.set(id, {
+      offerId: id, amount: m.amount, point: bytesToHex(m.point), downChannel: bytesToHex(m.payeeChannel), downDelta: m.timeoutDelta, status: 'forwarded',
+    });
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
+    s.events.push({ kind: 'invoiced', offerId: id });
+    return s;
+  }
+
+  private onHubReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const p = this.payments.get(bytesToHex(m.ref));
+    if (!p || p.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
+    p.status = 'failed';
+    const s = step();
+    s.send.push({ to: this.downstream.get(p.downChannel)!.peerAddress, message: { ...m } });
+    s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
+    return s;
+  }
+
+  private async onAdd(m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>, ctx: StepContext): Promise<Step> {
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'forwarded') return ignored(m.type, 'no forwarded invoice for that PTLC');
+    const up = this.upstream.channel;
+    up.requireOpen();
+    // Enough time for the payee's delta plus ours, and beyond our channel's CSV delay (on-chain claim).
+    const minTimeout = ctx.height + Math.max(p.downDelta + this.config.cltvDelta, up.params.csvDelay + 1);
+    const accept = await acceptPtlc(up, this.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
+    p.inTimeout = up.pending!.state.ptlcs.find((x) => equalBytes(x.id, m.offerId))!.timeout;
+    p.inTweak = bytesToHex(m.tweak);
+    p.status = 'accepted';
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: accept });
+    return s;
+  }
+
+  private async onCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
+    const p = [...this.payments.values()].find((x) => x.status === 'accepted');
+    const up = this.upstream.channel;
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no accepted PTLC for that state');
+    up.receiveUpdateSig(m.updateSig); // the incoming PTLC is now enforceable by us
+    const d = this.downstream.get(p.downChannel)!;
+    // Our own tweak: the payee's hop sees T + r₂·G, the hub's hop T + r₁·G.
+    const outTweak = randomTweak(randomBytes(32));
+    const s = step();
+    let add;
+    try {
+      d.channel.requireOpen();
+      add = await extendPtlc(d.channel, this.signer, {
+        id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
+      }, outTweak);
+    } catch (e) {
+      if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
+      // We cannot pay on (a busy, closing or underfunded payee channel; refused before anything
+      // changed there). Keep the incoming PTLC's commitment, and give it back at once.
+      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, hexToBytes(p.offerId, 32), `cannot extend: ${e.message}`) });
+      p.status = 'removing';
+      s.events.push({ kind: 'rejected', offerId: p.offerId, code: e.code, message: e.message });
+      return s;
+    }
+    p.status = 'extended';
+    p.outTweak = bytesToHex(outTweak);
+    s.send.push({ to: d.peerAddress, message: add });
+    s.events.push({ kind: 'ptlc_extended', offerId: p.offerId, timeout: p.inTimeout! - this.config.cltvDelta });
+    return s;
+  }
+
+  private async onAccept(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>): Promise<Step> {
+    const d = this.down(m.channelId, from);
+    const p = [...this.payments.values()].find((x) => x.status === 'extended' && x.downChannel === bytesToHex(m.channelId));
+    if (!p || !d.channel.pending || d.channel.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
+    const commit = await commitPtlc(d.channel, this.signer, m);
+    p.status = 'committed';
+    const s = step();
+    s.send.push({ to: d.peerAddress, message: commit });
+    return s;
+  }
+
+  private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
+    const d = this.down(m.channelId, from);
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
+    const outTweak = hexToBytes(p.outTweak!, 32);
+    checkFulfil(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
+    const t = untweakSecret(m.secret, outTweak);
+    const s = step();
+    s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
+    // t from downstream pays our upstream PTLC, tweaked by the hub's r₁.
+    const upSecret = tweakSecret(t, hexToBytes(p.inTweak!, 32));
+    s.send.push({ to: this.upstream.peerAddress, message: await fulfilPtlc(this.upstream.channel, this.signer, m.offerId, upSecret) });
+    p.status = 'fulfilling';
+    return s;
+  }
+
+  private onSettleAck(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>): Step {
+    const d = this.down(m.channelId, from);
+    if (!d.channel.pending || d.channel.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
+    d.channel.receiveUpdateSig(m.updateSig);
+    return step();
+  }
+
+  private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
+    const p = [...this.payments.values()].find((x) => x.status === 'fulfilling' || x.status === 'removing');
+    const up = this.upstream.channel;
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no fulfilment or removal in flight');
+    const ack = await ackSettle(up, this.signer, m);
+    const s = step();
+    s.send.push({ to: this.upstream.peerAddress, message: ack });
+    if (p.status === 'fulfilling') s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+    p.status = p.status === 'fulfilling' ? 'settled' : 'failed';
+    return s;
+  }
+
+  private async onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Promise<Step> {
+    const d = this.down(m.channelId, from);
+    const p = this.payments.get(bytesToHex(m.offerId));
+    if (!p || p.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
+    // The payee refused before co-signing: drop the downstream state (its number stays used).
+    d.channel.abandonPending();
+    const s = step();
+    // Give the committed upstream PTLC back to the hub at once (PTLC_REMOVE), so that the
+    // hub's funds and the payer's pending state are not locked until the PTLC times out.
+    const up = this.upstream.channel;
+    if (!up.pending && up.enforceable.state.ptlcs.some((x) => equalBytes(x.id, m.offerId))) {
+      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, m.offerId, `the next hop refused: ${m.reason}`) });
+      p.status = 'removing';
+    } else {
+      p.status = 'failed'; // the channel is busy: the PTLC resolves by its timeout
+    }
+    s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  /** Every channel of this role. */
+  channels(): Channel[] {
+    return [this.upstream.channel, ...[...this.downstream.values()].map((p) => p.channel)];
+  }
+
+  /** Puts the engine back in the state of `j` (a snapshot from {@link Router.toJSON}); the set of channels is fixed. */
+  restore(j: RouterJson): void {
+    this.upstream.channel.restore(j.upstream.channel);
+    for (const [id, p] of this.downstream) {
+      const saved = j.downstream[id];
+      if (saved) p.channel.restore(saved.channel);
+    }
+    refill(this.payments, j.payments);
+  }
+
+  /** Persisted state. */
+  toJSON(): RouterJson {
+    const j = (p: HubPeer) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
+    const downstream: RouterJson['downstream'] = {};
+    for (const [id, p] of this.downstream) downstream[id] = j(p);
+    return { upstream: j(this.upstream), downstream, payments: Object.fromEntries(this.payments) };
+  }
+
+  /** Restores a router from {@link Router.toJSON}. */
+  static fromJSON(config: RouterConfig, j: RouterJson, nonces: NonceStore): Router {
+    const peer = (p: RouterJson['upstream']): HubPeer => ({ channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
+    return new Router(config, peer(j.upstream), Object.values(j.downstream).map(peer), nonces, j.payments);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * SQL schema of the PostgreSQL relay store (SPEC section 5, "Storage
+ * semantics"; the layout is private to this backend, like `records.ts` is to
+ * the LevelDB one).
+ *
+ *   envelopes(id PK, mailbox, seq, body, size, expires_at, retraction_hash,
+ *             state, delivered, deadline)        one row per envelope, live or tombstone
+ *   mailboxes(mailbox PK, last_seq, live_count, live_bytes, version)
+ *   meta(key PK, value)                          holds `schema_version`
+ *
+ * Appends go through one PL/pgSQL function, so the whole read-check-write is
+ * ONE round trip and ONE transaction for a whole batch of appends (a NOTIFYing
+ * commit takes a database-wide lock until its WAL flush, so PostgreSQL
+ * cannot group-commit them: batching is what buys throughput). Per item it
+ * row-locks the mailbox's counter
+ * (`SELECT … FOR UPDATE`), so appends to one mailbox from any number of relay
+ * processes run one after the other; under that lock it checks the id for a
+ * duplicate, checks the quota, takes `last_seq + 1`, inserts the envelope and
+ * queues the doorbell `NOTIFY`. Seqs are therefore gap-free (an aborted
+ * append never consumed one, unlike a SEQUENCE), the quota cannot be
+ * overshot, and notifications of one mailbox are delivered in seq order
+ * (PostgreSQL delivers notifications in commit order, and the lock orders
+ * the commits).
+ *
+ * Times are ms since the epoch in BIGINT; `deadline` is the sweep index:
+ * the expiry of a live envelope or of an ack/retract tombstone, the end of
+ * retention of an `expired` tombstone.
+ * @module
+ */
+import type { EnvelopeStatus } from '../../../protocol/relay.js';
+
+/** Version of the schema this code writes; a database with a higher one is refused. */
+export const SCHEMA_VERSION = 1;
+
+/** Life-cycle state of an envelope row (same numbers as the LevelDB meta records). */
+export const RowState = { live: 0, acknowledged: 2, retracted: 3, expired: 4 } as const;
+
+/**
+ * Status an envelope row answers at `now` (SPEC 5.5), exactly as the LevelDB
+ * backend: tombstones of acks and retractions last until the original expiry,
+ * `expired` ones for the retention after it.
+ */
+export function rowStatus(state: number, expiresAt: number, delivered: boolean, now: number, expiredRetentionMs: number): EnvelopeStatus | undefined {
+  switch (state) {
+    case RowState.live:
+      if (expiresAt <= now) return 'expired';
+      return delivered ? 'delivered' : 'queued';
+    case RowState.acknowledged:
+      return expiresAt <= now ? undefined : 'acknowledged';
+    case RowState.retracted:
+      return expiresAt <= now ? undefined : 'retracted';
+    case RowState.expired:
+      return expiresAt + expiredRetentionMs <= now ? undefined : 'expired';
+    default:
+      return undefined;
+  }
+}
+
+/** Advisory lock key taken while creating the schema, so instances starting together do not race on DDL. */
+export const SCHEMA_LOCK_KEY = 0x6c6e6d62; // "lnmb"
+
+/** Quoted, schema-qualified names used by every statement. */
+export interface PgNames {
+  schema: string;
+  envelopes: string;
+  mailboxes: string;
+  meta: string;
+  append: string;
+  /** NOTIFY channel of appends (payload `mailbox:seq:id:count:bytes:version`). */
+  appendChannel: string;
+  /** NOTIFY channel of other counter changes (payload `mailbox:lastSeq:count:bytes:version`). */
+  usageChannel: string;
+}
+
+/** Schema names: plain SQL identifiers only, so they can be spliced into statements safely. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
+
+/**
+ * Names for one schema. The default schema `public` uses the channels
+ * `ln_mailbox_append` / `ln_mailbox_usage`; another schema suffixes them
+ * with its name, because NOTIFY channels are per database, not per schema.
+ */
+export function pgNames(schema: string): PgNames {
+  const q = (n: string) => `"${schema}".${n}`;
+  const suffix = schema === 'public' ? '' : `__${schema}`;
+  return {
+    schema,
+    envelopes: q('lnmb_envelopes'),
+    mailboxes: q('lnmb_mailboxes'),
+    meta: q('lnmb_meta'),
+    append: q('lnmb_append'),
+    appendChannel: `ln_mailbox_append${suffix}`,
+    usageChannel: `ln_mailbox_usage${suffix}`,
+  };
+}
+
+/** SQL expression of a mailbox row's usage payload (`mailbox:lastSeq:count:bytes:version`). */
+export function usagePayload(alias: string): string {
+  return `encode(${alias}.mailbox, 'hex') || ':' || ${alias}.last_seq || ':' || ${alias}.live_count || ':' || ${alias}.live_bytes || ':' || ${alias}.version`;
+}
+
+/** Idempotent DDL (run under the advisory lock, in one transaction). */
+export function schemaDdl(n: PgNames): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS "${n.schema}";
+CREATE TABLE IF NOT EXISTS ${n.meta} (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS ${n.mailboxes} (
+  mailbox bytea PRIMARY KEY CHECK (octet_length(mailbox) = 32),
+  last_seq bigint NOT NULL DEFAULT 0,
+  live_count bigint NOT NULL DEFAULT 0,
+  live_bytes bigint NOT NULL DEFAULT 0,
+  version bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS ${n.envelopes} (
+  id bytea PRIMARY KEY CHECK (octet_length(id) = 32),
+  mailbox bytea NOT NULL,
+  seq bigint NOT NULL,
+  body bytea,
+  size integer NOT NULL,
+  expires_at bigint NOT NULL,
+  retraction_hash bytea,
+  state smallint NOT NULL,
+  delivered boolean NOT NULL DEFAULT false,
+  deadline bigint NOT NULL,
+  UNIQUE (mailbox, seq)
+);
+CREATE INDEX IF NOT EXISTS lnmb_envelopes_deadline ON ${n.envelopes} (deadline);
+INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
+
+CREATE OR REPLACE FUNCTION ${n.append}(
+  p_ids bytea[], p_mailboxes bytea[], p_bodies bytea[], p_expires_at bigint[], p_retraction_hashes bytea[],
+  p_max_count bigint[], p_max_bytes bigint[]
+) RETURNS TABLE (idx integer, outcome text, seq bigint, expires_at bigint, last_seq bigint, live_count bigint, live_bytes bigint, version bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  i integer;
+  c ${n.mailboxes}%ROWTYPE;
+  e record;
+  sz bigint;
+BEGIN
+  -- Mailboxes are locked in ascending order, so two batches (from any
+  -- instances) can never wait on each other in a cycle; one mailbox's items
+  -- keep their submission order.
+  FOR i IN SELECT t.ord FROM unnest(p_mailboxes) WITH ORDINALITY AS t(mb, ord) ORDER BY t.mb, t.ord LOOP
+    sz := octet_length(p_bodies[i]);
+    INSERT INTO ${n.mailboxes} AS m (mailbox) VALUES (p_mailboxes[i]) ON CONFLICT (mailbox) DO NOTHING;
+    -- The row lock serializes appends to this mailbox across every relay instance.
+    SELECT * INTO c FROM ${n.mailboxes} AS m WHERE m.mailbox = p_mailboxes[i] FOR UPDATE;
+    -- READ COMMITTED: this statement sees every append committed before we got the lock.
+    SELECT v.seq, v.expires_at INTO e FROM ${n.envelopes} AS v WHERE v.id = p_ids[i];
+    IF FOUND THEN
+      RETURN QUERY SELECT i, 'duplicate'::text, e.seq, e.expires_at, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSIF c.live_count + 1 > p_max_count[i] THEN
+      RETURN QUERY SELECT i, 'full_count'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSIF c.live_bytes + sz > p_max_bytes[i] THEN
+      RETURN QUERY SELECT i, 'full_bytes'::text, 0::bigint, 0::bigint, c.last_seq, c.live_count, c.live_bytes, c.version;
+    ELSE
+      UPDATE ${n.mailboxes} AS m
+         SET last_seq = m.last_seq + 1, live_count = m.live_count + 1, live_bytes = m.live_bytes + sz, version = m.version + 1
+       WHERE m.mailbox = p_mailboxes[i]
+       RETURNING m.* INTO c;
+      INSERT INTO ${n.envelopes} (id, mailbox, seq, body, size, expires_at, retraction_hash, state, delivered, deadline)
+      VALUES (p_ids[i], p_mailboxes[i], c.last_seq, p_bodies[i], sz, p_expires_at[i], p_retraction_hashes[i], ${RowState.live}, false, p_expires_at[i]);
+      -- Queued now, sent by PostgreSQL only if and when this transaction commits.
+      PERFORM pg_notify('${n.appendChannel}',
+        encode(p_mailboxes[i], 'hex') || ':' || c.last_seq || ':' || encode(p_ids[i], 'hex') || ':' || c.live_count || ':' || c.live_bytes || ':' || c.version);
+      RETURN QUERY SELECT i, 'created'::text, c.last_seq, p_expires_at[i], c.last_seq, c.live_count, c.live_bytes, c.version;
+    END IF;
+  END LOOP;
+END
+$fn$;
+`;
+}

@@ -1,0 +1,85 @@
+/**
+ * Channel guards a peer's message cannot reach through the engines (they
+ * check first), asserted directly: every refusal is a typed error, never an
+ * exception from deeper code, and the parameter and amount checks hold at
+ * their boundaries.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ErrorCode } from '../../../base/errors.js';
+import { Channel } from '../../../engine/channel/channel.js';
+import { openChannelPair } from '../../../engine/channel/open.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { addPtlc, checkState, DUST_LIMIT, transfer, LOCKTIME_THRESHOLD, MAX_MONEY, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
+import { channelParams, party } from '../payment/fixture.js';
+import { throwsCode } from '../../helpers.js';
+
+const t = suite('channel/guards');
+const A = party('http://127.0.0.1:1'), B = party('http://127.0.0.1:1');
+const base = () => channelParams(A.chPk, B.chPk);
+const withP = (over: Partial<ChannelParams>) => ({ ...base(), ...over });
+
+t('channel parameters: funding output index and CSV delay at and beyond their bounds', () => {
+  for (const vout of [0, 0xffffffff]) validateParams(withP({ funding: { ...base().funding, vout } }));
+  for (const vout of [-1, 0x1_0000_0000, 1.5]) throwsCode(() => validateParams(withP({ funding: { ...base().funding, vout } })), ErrorCode.INVALID_RANGE);
+  for (const csvDelay of [1, 0xffff]) validateParams(withP({ csvDelay }));
+  for (const csvDelay of [0, 0x1_0000]) throwsCode(() => validateParams(withP({ csvDelay })), ErrorCode.INVALID_RANGE);
+  // The funding must leave something once the update and settlement fees are paid.
+  validateParams(withP({ funding: { ...base().funding, amount: 1_001 } }));
+  throwsCode(() => validateParams(withP({ funding: { ...base().funding, amount: 1_000 } })), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('amounts: zero and 21e14 sats are amounts, -1 and 21e14 + 1 are not', () => {
+  const p = withP({ funding: { ...base().funding, amount: MAX_MONEY }, fees: { update: 0, settlement: 0, ptlc: 0 } });
+  checkState(p, { n: 1, balances: [0, MAX_MONEY], ptlcs: [] });
+  throwsCode(() => checkState(p, { n: 1, balances: [-1, MAX_MONEY + 1], ptlcs: [] }), ErrorCode.INVALID_RANGE);
+  throwsCode(() => validateParams(withP({ funding: { ...base().funding, amount: MAX_MONEY + 1 } })), ErrorCode.INVALID_RANGE);
+});
+
+t('states: state numbers and PTLC fields at their bounds', () => {
+  const p = base();
+  const cap = p.funding.amount - p.fees.update - p.fees.settlement;
+  const ptlc = (over: object) => ({ id: new Uint8Array(32).fill(1), offerer: 0 as const, amount: 10_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100, ...over });
+  const state = (n: number, x?: object) => {
+    const ptlcs = x ? [ptlc(x)] : [];
+    const held = ptlcs.reduce((a, y) => a + y.amount, 0);
+    return { n, balances: [cap - held - 1_000, 1_000] as [number, number], ptlcs };
+  };
+  for (const n of [0, LOCKTIME_THRESHOLD - 2]) checkState(p, state(n));
+  for (const n of [-1, LOCKTIME_THRESHOLD - 1]) throwsCode(() => checkState(p, state(n)), ErrorCode.INVALID_RANGE);
+  checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc }));
+  throwsCode(() => checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc - 1 })), ErrorCode.CHANNEL_INVARIANT);
+  for (const timeout of [1, LOCKTIME_THRESHOLD - 1]) checkState(p, state(1, { timeout }));
+  for (const timeout of [0, LOCKTIME_THRESHOLD]) throwsCode(() => checkState(p, state(1, { timeout })), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => checkState(p, state(1, { offerer: 2 })), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('a transfer or a PTLC may take a whole balance, never more', () => {
+  const s = { n: 0, balances: [5_000, 7_000] as [number, number], ptlcs: [] };
+  assert.equal(transfer(s, 0, 5_000, 1).balances, [0, 12_000]);
+  throwsCode(() => transfer(s, 0, 5_001, 1), ErrorCode.CHANNEL_INVARIANT);
+  const x = { id: new Uint8Array(32).fill(1), offerer: 1 as const, amount: 7_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100 };
+  assert.equal(addPtlc(s, x, 1).balances, [5_000, 0]);
+  throwsCode(() => addPtlc(s, { ...x, amount: 7_001 }, 1), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('a channel view is party 0 or 1', async () => {
+  const [a] = await openChannelPair(base(), [600_000, 399_000], A.chSk, B.chSk, A.nonces, B.nonces);
+  throwsCode(() => new Channel(a.params, 2 as 0, a.enforceable), ErrorCode.INVALID_RANGE);
+});
+
+t("without a pending state, or before the peer's nonce, every step is a typed CHANNEL_INVARIANT refusal", async () => {
+  const [a] = await openChannelPair(base(), [600_000, 399_000], A.chSk, B.chSk, A.nonces, B.nonces);
+  const sig = new Uint8Array(65);
+  throwsCode(() => a.requirePending(), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.receiveUpdateSig(sig), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.updatePoint(1), ErrorCode.CHANNEL_INVARIANT);
+  a.propose({ n: 1, balances: [590_000, 409_000], ptlcs: [] });
+  throwsCode(() => a.requirePending(2), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => a.updatePoint(1), ErrorCode.CHANNEL_INVARIANT, 'no committed nonce of the peer yet');
+  throwsCode(() => a.receiveUpdateSig(sig), ErrorCode.CHANNEL_INVARIANT, 'no committed nonce of the peer yet');
+  throwsCode(() => a.expectPending({ n: 1, balances: [589_000, 410_000], ptlcs: [] }), ErrorCode.CHANNEL_INVARIANT);
+  assert.is(a.pending!.state.n, 1);
+});
+
+t.run();
