@@ -172,11 +172,11 @@ export class Hub {
           return this.onPtlcFail(inc.from, m);
         case PaymentType.PTLC_REMOVE:
           return await this.onRemove(inc.from, m);
-        case PaymentType.M2_PREPARE:
+        case PaymentType.REQUEST_PREPARE:
         case PaymentType.PTLC_ADD:
         case PaymentType.PTLC_COMMIT:
         case PaymentType.PTLC_SETTLE:
-        case PaymentType.M2_ACK:
+        case PaymentType.REQUEST_ACK:
           return await this.onMode2(inc.from, m, ctx);
         default:
           return ignored(m.type, 'not a message for the hub');

@@ -1,15 +1,15 @@
 /**
  * Mode 2: the payee pre-signs (SPEC 6.14).
  *
- *   1. B and S co-sign S–B settlement n in B's favour (M2_PREPARE / M2_PREPARED);
+ *   1. B and S co-sign S–B settlement n in B's favour (REQUEST_PREPARE / REQUEST_PREPARED);
  *      S commits the nonce R_S of its update n signature.
  *   2. B signs update n, seals it for the payer A with everything A needs
- *      (M2_REQUEST), and goes offline.
+ *      (REQUEST), and goes offline.
  *   3. A buys S's update signature with a PTLC to S over the A–S channel,
  *      locked to T_S = R_S + e·P_S (A computes it itself). Claiming it reveals
  *      s_S, which completes B's update n; A keeps the completed update for B,
- *      acting as its watchtower, and sends S's signature to B (M2_COMPLETE).
- *   4. B returns, completes state n and acknowledges to S (M2_ACK).
+ *      acting as its watchtower, and sends S's signature to B (REQUEST_COMPLETE).
+ *   4. B returns, completes state n and acknowledges to S (REQUEST_ACK).
  *
  * Each role's part is a set of functions over that role's engine state; the
  * engines (payee.ts, hub.ts, payer.ts) dispatch to them.
@@ -47,7 +47,7 @@ export interface PayeeRequest {
   status: 'preparing' | 'requested' | 'paid';
 }
 
-/** B: proposes S–B state n moving `amount` from S to B (M2_PREPARE). */
+/** B: proposes S–B state n moving `amount` from S to B (REQUEST_PREPARE). */
 export async function payeeRequest(
   ch: Channel, me: Signer, hubAddress: string, requests: Map<string, PayeeRequest>,
   req: { requestId: Uint8Array; payer: { publicKey: Uint8Array; address: string }; amount: number; expiry: number; memo?: string },
@@ -69,7 +69,7 @@ export async function payeeRequest(
   s.send.push({
     to: hubAddress,
     message: {
-      type: PaymentType.M2_PREPARE, channelId: ch.params.channelId, state: encodeChannelState(next), requestId: req.requestId,
+      type: PaymentType.REQUEST_PREPARE, channelId: ch.params.channelId, state: encodeChannelState(next), requestId: req.requestId,
       amount: req.amount, expiry: req.expiry, updateNonce, settleSig,
     },
   });
@@ -79,7 +79,7 @@ export async function payeeRequest(
 /** B: the hub co-signed settlement n; B signs update n and sends the request, sealed, to the payer. */
 export async function payeeOnPrepared(
   ch: Channel, me: Signer, cfg: { hubKey: Uint8Array; hubAddress: string; address: string }, requests: Map<string, PayeeRequest>,
-  m: PaymentMessageOf<typeof PaymentType.M2_PREPARED>, ctx: StepContext,
+  m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED>, ctx: StepContext,
 ): Promise<Step> {
   const r = requests.get(bytesToHex(m.requestId));
   if (!r || r.status !== 'preparing' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request being prepared');
@@ -94,7 +94,7 @@ export async function payeeOnPrepared(
     to: r.payerAddress,
     ttlSeconds: Math.max(60, Math.ceil((r.expiry - ctx.now) / 1000)),
     message: {
-      type: PaymentType.M2_REQUEST, requestId: m.requestId, hub: cfg.hubKey, hubAddress: cfg.hubAddress, payeeAddress: cfg.address,
+      type: PaymentType.REQUEST, requestId: m.requestId, hub: cfg.hubKey, hubAddress: cfg.hubAddress, payeeAddress: cfg.address,
       amount: r.amount, expiry: r.expiry, channelId: ch.params.channelId, n: m.n, updateSighash: ch.updateSighash(),
       hubChannelKey: ch.stateKey(0), hubNonce: m.updateNonce, payeeChannelKey: ch.stateKey(1), payeeUpdateSig, memo: r.memo,
     },
@@ -106,7 +106,7 @@ export async function payeeOnPrepared(
 /** B: S's update signature arrived (from the payer or the hub): state n is B's; acknowledge to S. */
 export function payeeOnComplete(
   ch: Channel, hubAddress: string, requests: Map<string, PayeeRequest>, from: Uint8Array, hubKey: Uint8Array,
-  m: PaymentMessageOf<typeof PaymentType.M2_COMPLETE>,
+  m: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>,
 ): Step {
   const r = requests.get(bytesToHex(m.requestId));
   if (!r || r.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
@@ -116,7 +116,7 @@ export function payeeOnComplete(
   ch.receiveUpdateSig(m.hubUpdateSig, ch.peer); // verified against the sighash; promotes state n
   r.status = 'paid';
   const s = step();
-  s.send.push({ to: hubAddress, message: { type: PaymentType.M2_ACK, channelId: ch.params.channelId, n: m.n, updateSig: ours } });
+  s.send.push({ to: hubAddress, message: { type: PaymentType.REQUEST_ACK, channelId: ch.params.channelId, n: m.n, updateSig: ours } });
   s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
   return s;
 }
@@ -142,10 +142,10 @@ export interface HubRequest {
   payerChannel?: string;
 }
 
-/** S: co-signs settlement n in the payee's favour and commits its update nonce (M2_PREPARED). */
+/** S: co-signs settlement n in the payee's favour and commits its update nonce (REQUEST_PREPARED). */
 export async function hubOnPrepare(
-  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.M2_PREPARE>, ctx: StepContext,
-): Promise<PaymentMessageOf<typeof PaymentType.M2_PREPARED> | undefined> {
+  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARE>, ctx: StepContext,
+): Promise<PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED> | undefined> {
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return undefined;
   if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
@@ -162,7 +162,7 @@ export async function hubOnPrepare(
     requestId: id, payeeChannel: bytesToHex(m.channelId), n: next.n, amount: m.amount, expiry: m.expiry,
     point: bytesToHex(ch.updatePoint(0)), status: 'prepared',
   });
-  return { type: PaymentType.M2_PREPARED, channelId: m.channelId, n: next.n, requestId: m.requestId, updateNonce, settleSig };
+  return { type: PaymentType.REQUEST_PREPARED, channelId: m.channelId, n: next.n, requestId: m.requestId, updateNonce, settleSig };
 }
 
 /**
@@ -191,14 +191,14 @@ export async function hubOnPtlcAdd(
 /** S: the payer's PTLC is enforceable by S; S signs its update n for the payee and reveals s_S to claim. */
 export async function hubOnPtlcCommit(
   asCh: Channel, sbCh: Channel, me: Signer, r: HubRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
-): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.M2_COMPLETE> }> {
+): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   asCh.receiveUpdateSig(m.updateSig);
   const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
   const fulfil = await fulfilPtlc(asCh, me, hexToBytes(r.requestId, 32), tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)));
   r.status = 'sold';
   return {
     fulfil,
-    complete: { type: PaymentType.M2_COMPLETE, requestId: hexToBytes(r.requestId, 32), channelId: hexToBytes(r.payeeChannel, 32), n: r.n, hubUpdateSig },
+    complete: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(r.requestId, 32), channelId: hexToBytes(r.payeeChannel, 32), n: r.n, hubUpdateSig },
   };
 }
 
@@ -222,14 +222,14 @@ export interface HubMode2Context {
   safetyMargin: number;
 }
 
-/** S: one mode-2 message (M2_PREPARE, M2_ACK, or a PTLC step of a request). */
+/** S: one mode-2 message (REQUEST_PREPARE, REQUEST_ACK, or a PTLC step of a request). */
 export async function hubMode2(h: HubMode2Context, from: Uint8Array, m: PaymentMessage, ctx: StepContext): Promise<Step> {
   if (!('channelId' in m)) return ignored(m.type, 'not a channel message');
   const peer = h.peer(m.channelId, from);
   const ch = peer.channel;
   const s = step();
   switch (m.type) {
-    case PaymentType.M2_PREPARE: {
+    case PaymentType.REQUEST_PREPARE: {
       const prepared = await hubOnPrepare(ch, h.signer, h.requests, m, ctx);
       if (!prepared) return ignored(m.type, 'duplicate request');
       s.send.push({ to: peer.peerAddress, message: prepared });
@@ -261,7 +261,7 @@ export async function hubMode2(h: HubMode2Context, from: Uint8Array, m: PaymentM
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, h.signer, r, m) });
       return s;
     }
-    case PaymentType.M2_ACK: {
+    case PaymentType.REQUEST_ACK: {
       // Independent of the A–S PTLC's progress: B may acknowledge before A settles with S.
       const r = [...h.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && !x.acked);
       if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request awaiting that acknowledgement');
@@ -304,7 +304,7 @@ export interface PayerRequest {
 
 /** A: checks a request: through our own hub, unexpired, with B's update signature valid; computes T_S itself. */
 export function payerOnRequest(
-  hubKey: Uint8Array, requests: Map<string, PayerRequest>, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.M2_REQUEST>, ctx: StepContext,
+  hubKey: Uint8Array, requests: Map<string, PayerRequest>, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.REQUEST>, ctx: StepContext,
 ): Step {
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return ignored(m.type, 'duplicate request');
@@ -364,7 +364,7 @@ export async function payerOnAccept(ch: Channel, me: Signer, r: PayerRequest, m:
  */
 export async function payerOnFulfil(
   ch: Channel, me: Signer, r: PayerRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
-): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.M2_COMPLETE> }> {
+): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   const tweak = hexToBytes(r.tweak ?? '00'.repeat(32), 32);
   checkFulfil(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
   const hubUpdateSig = new Uint8Array(65);
@@ -378,6 +378,6 @@ export async function payerOnFulfil(
   r.hubUpdateSig = bytesToHex(hubUpdateSig);
   return {
     settle,
-    complete: { type: PaymentType.M2_COMPLETE, requestId: m.offerId, channelId: hexToBytes(r.channelId, 32), n: r.n, hubUpdateSig },
+    complete: { type: PaymentType.REQUEST_COMPLETE, requestId: m.offerId, channelId: hexToBytes(r.channelId, 32), n: r.n, hubUpdateSig },
   };
 }

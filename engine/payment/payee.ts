@@ -118,7 +118,7 @@ export class Payee {
           return this.onOffer(inc.from, m, ctx);
         case PaymentType.OFFER_VOID:
           return this.onVoid(inc.from, m);
-        case PaymentType.M2_COMPLETE:
+        case PaymentType.REQUEST_COMPLETE:
           return payeeOnComplete(this.channel, this.config.hubAddress, this.requests, inc.from, this.config.hubKey, m);
       }
       // Everything else must come from our hub.
@@ -132,7 +132,7 @@ export class Payee {
           return await this.onSettle(m);
         case PaymentType.REJECT:
           return this.onReject(m);
-        case PaymentType.M2_PREPARED:
+        case PaymentType.REQUEST_PREPARED:
           return await payeeOnPrepared(this.channel, this.signer, this.config, this.requests, m, ctx);
         default:
           return ignored(m.type, 'not a message for the payee');

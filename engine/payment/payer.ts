@@ -213,7 +213,7 @@ export class Payer {
   async #handle(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     // A payee's pre-signed request (mode 2) may come from anyone; all else from our hub.
-    if (m.type === PaymentType.M2_REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
+    if (m.type === PaymentType.REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
     requireSender(inc.from, this.config.hubKey, 'hub');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:

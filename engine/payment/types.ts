@@ -129,7 +129,7 @@ export async function allOrNothing<J, T>(engine: Snapshots<J>, fn: () => Promise
 
 /**
  * After refusing a message that proposed a state (UPDATE_PROPOSE,
- * CANCEL_PROPOSE, PTLC_ADD, PTLC_FULFILL, M2_PREPARE) from the genuine peer
+ * CANCEL_PROPOSE, PTLC_ADD, PTLC_FULFILL, REQUEST_PREPARE) from the genuine peer
  * of its channel, raises that channel's high-water mark to the proposed
  * number when the message carries the peer's valid settlement signature for
  * it (see {@link Channel.noteRefusedProposal}): the peer released a

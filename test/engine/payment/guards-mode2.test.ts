@@ -25,7 +25,7 @@ t('S refuses a prepared state that moves more to the payee than the amount it as
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, 2 * AMOUNT, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
     expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
@@ -35,7 +35,7 @@ t('S refuses a prepared state that moves more to the payee than the amount it as
   assert.is(snapshot(w), before);
   assert.is(w.hub.requests.size, 0);
   assert.is(hubChannels(w).sb.pending, undefined, 'S co-signed no settlement');
-  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+  assert.not.ok(queued(w, PaymentType.REQUEST_PREPARED));
 });
 
 t("S refuses the payer's PTLC when it reads it after the request expired", async () => {
@@ -78,7 +78,7 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   const out2 = await w.hub.handle({
     from: w.A.idPk,
     message: {
-      type: PaymentType.M2_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+      type: PaymentType.REQUEST_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
       expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
     },
   }, w.ctx);
@@ -123,8 +123,8 @@ t("the payee's and the payer's request API: no request while busy or expiring no
 t('A ignores a request through another hub, one whose payee address is not its sender, and one read at its expiry', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
-  const q = await until(w, PaymentType.M2_REQUEST, ['B', 'S']);
-  const genuine = take<Extract<typeof q.out.message, { type: typeof PaymentType.M2_REQUEST }>>(w, q);
+  const q = await until(w, PaymentType.REQUEST, ['B', 'S']);
+  const genuine = take<Extract<typeof q.out.message, { type: typeof PaymentType.REQUEST }>>(w, q);
   const stranger = party('http://127.0.0.1:1');
   for (const [forged, from, why] of [
     [{ ...genuine, hub: stranger.idPk }, 'B', /request through a hub we have no channel with/],
@@ -153,7 +153,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT, 2));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
     expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
@@ -163,7 +163,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   assert.is(sb.pending!.state.n, 1, 'the PTLC state is still the one being negotiated');
   assert.is(sb.pending!.state.ptlcs.length, 1);
   assert.is(w.hub.requests.size, 0);
-  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+  assert.not.ok(queued(w, PaymentType.REQUEST_PREPARED));
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
@@ -211,7 +211,7 @@ t("B ignores a completion from a stranger (neither its payer nor its hub) and se
   const before = stateOf(w.payee);
   const s = await w.payee.handle({
     from: stranger.idPk,
-    message: { type: PaymentType.M2_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
+    message: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
   }, w.ctx);
   assert.equal(s.send, [], 'no message to the hub on a stranger\'s behalf');
   assert.ok(s.events[0]?.kind === 'ignored' && /neither the payer nor the hub/.test(s.events[0].reason), JSON.stringify(s.events));

@@ -69,8 +69,8 @@ t('A watchtower copy: the update A keeps completes B\'s state even if S never se
   await run(w, ['A', 'S']);
   post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
   await run(w, ['A', 'S']);
-  // Drop S's own copy of M2_COMPLETE: only A's reaches B.
-  const fromS = w.queue.findIndex((q) => q.from === 'S' && q.out.message.type === PaymentType.M2_COMPLETE);
+  // Drop S's own copy of REQUEST_COMPLETE: only A's reaches B.
+  const fromS = w.queue.findIndex((q) => q.from === 'S' && q.out.message.type === PaymentType.REQUEST_COMPLETE);
   assert.ok(fromS >= 0);
   w.queue.splice(fromS, 1);
   await run(w);
@@ -111,7 +111,7 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   const w = await makeWorld();
   await prepare(w);
   await run(w, ['B', 'S']);
-  const q = w.queue.find((x) => x.out.message.type === PaymentType.M2_REQUEST)!;
+  const q = w.queue.find((x) => x.out.message.type === PaymentType.REQUEST)!;
   const genuine = q.out.message;
   const forged = { ...genuine, payeeUpdateSig: (genuine as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof genuine & { payeeUpdateSig: Uint8Array };
   forged.payeeUpdateSig[10]! ^= 1;
@@ -148,7 +148,7 @@ t('replayed mode 2 messages change nothing', async () => {
   for (let i = 0; i < 300; i++) {
     const next = w.queue[0];
     if (!next) break;
-    if (next.out.message.type === PaymentType.M2_REQUEST && !w.payer.requests.has(requestId)) {
+    if (next.out.message.type === PaymentType.REQUEST && !w.payer.requests.has(requestId)) {
       await deliverOne(w);
       post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
       continue;
