@@ -1,5 +1,5 @@
 /**
- * Generator of `protocol/vectors/eltoo.json` (SPEC.md §7): fully signed eltoo
+ * Generator of `protocol/vectors/eltoo.json` (SPEC §7, `protocol/spec/payment.md`): fully signed eltoo
  * and PTLC transaction inputs from one deterministic channel history, built
  * with the real `engine/bitcoin` code. Pure: fixed keys, fixed aux randomness,
  * a synthetic funding outpoint. `test/engine/bitcoin/vectors.test.ts` regenerates the
