@@ -297,6 +297,16 @@ export class MailboxClient {
   }
 
   /**
+   * How far this mailbox has been read on `relay`: the highest sequence
+   * number the relay confirmed an ack for, as persisted in the store (0 before
+   * the first). A later `subscribe` or `fetchBacklog` resumes after it.
+   * @throws LnMailboxError ADDRESS_BAD_RELAY_URL, or the store's error
+   */
+  async cursor(relay: string): Promise<number> {
+    return this.#ledger.cursor(normalizeRelayUrl(relay));
+  }
+
+  /**
    * Retracts envelope `id` on each relay (DELETE with the retraction secret
    * given at post time). Resolves if at least one relay retracted it; the
    * per-relay results say where (a relay that never stored it answers
