@@ -25,25 +25,53 @@ const Fn = Pt.Fn;
 /** secp256k1 group order n. */
 const N = Fn.ORDER;
 
-/** Parses a 32-byte secret key into a scalar in [1, n-1] (BIP340 "Fail if d' = 0 or d' ≥ n"). */
-export function parseSecretKey(sk: Uint8Array): bigint {
-  abytes(sk, 32, 'secret key');
+/**
+ * Parses a 32-byte secret key into a scalar in [1, n-1] (BIP340 "Fail if d' = 0 or d' ≥ n").
+ * @param name how error messages name the key (e.g. `senderSecretKey`)
+ * @throws LnMailboxError INVALID_TYPE / INVALID_LENGTH (not 32 bytes), INVALID_SECRET_KEY (0 or ≥ n)
+ */
+export function parseSecretKey(sk: Uint8Array, name = 'secret key'): bigint {
+  abytes(sk, 32, name);
   const d = bytesToNumberBE(sk);
-  if (d === 0n || d >= N) fail(ErrorCode.INVALID_SECRET_KEY, 'secret key: must be in [1, n-1]');
+  if (d === 0n || d >= N) fail(ErrorCode.INVALID_SECRET_KEY, `${name}: must be in [1, n-1]`);
   return d;
+}
+
+/**
+ * A fresh random secret key in [1, n-1] (e.g. a one-time ephemeral key).
+ * Uses the platform CSPRNG (`crypto.getRandomValues`), in Node and browsers alike.
+ */
+export function randomSecretKey(): Uint8Array {
+  return schnorr.utils.randomSecretKey();
 }
 
 /**
  * Lifts a 32-byte x-only public key to the curve point with even y
  * (BIP340 `lift_x`). Throws INVALID_PUBLIC_KEY when x ≥ p or x is not on the curve.
+ * @param name how error messages name the key (e.g. `recipient`)
  */
-export function parsePublicKey(xonly: Uint8Array): Point {
-  abytes(xonly, 32, 'public key');
+export function parsePublicKey(xonly: Uint8Array, name = 'public key'): Point {
+  abytes(xonly, 32, name);
+  const x = bytesToNumberBE(xonly);
+  // lift_x refuses x ≥ p too; checked first so the message names the actual fault.
+  if (x >= Pt.CURVE().p) fail(ErrorCode.INVALID_PUBLIC_KEY, `${name}: x coordinate not below the field prime`);
   try {
-    return schnorr.utils.lift_x(bytesToNumberBE(xonly));
+    return schnorr.utils.lift_x(x);
   } catch (e) {
-    throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, 'public key: not an x coordinate on secp256k1', { cause: e });
+    throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, `${name}: not an x coordinate on secp256k1`, { cause: e });
   }
+}
+
+/**
+ * The BIP340 tagged hash `sha256(sha256(tag) ‖ sha256(tag) ‖ m₁ ‖ m₂ ‖ …)`:
+ * domain separation for every message this project signs (auth, inner
+ * message, invoice), so a signature made for one purpose never verifies for another.
+ * @param tag the UTF-8 tag, e.g. `ln-mailbox/v1/auth`
+ */
+export function taggedHash(tag: string, ...messages: Uint8Array[]): Uint8Array {
+  if (typeof tag !== 'string') fail(ErrorCode.INVALID_TYPE, 'tag: expected string');
+  for (const m of messages) abytes(m, undefined, 'message');
+  return schnorr.utils.taggedHash(tag, ...messages);
 }
 
 /**

@@ -6,7 +6,8 @@
  * @module
  */
 export {
-  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
+  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, randomSecretKey, sign, signaturePoint,
+  taggedHash, verify,
   type Point,
 } from './bip340.js';
 export {

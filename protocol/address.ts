@@ -8,9 +8,9 @@
  * @module
  */
 import { bech32m } from '@scure/base';
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { abytes, bytesToHex, concatBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
+import { parsePublicKey } from '../crypto/bip340.js';
 
 /** Human-readable part of every mailbox address. */
 export const MAILBOX_ADDRESS_HRP = 'lnmb';
@@ -180,13 +180,8 @@ function minimalU32(n: number): Uint8Array {
 // --- field checks ----------------------------------------------------------------
 
 function checkPublicKey(pk: Uint8Array): Uint8Array {
-  const x = BigInt('0x' + bytesToHex(pk));
-  try {
-    if (x >= secp256k1.Point.CURVE().p) throw new RangeError('x not below the field prime');
-    schnorr.utils.lift_x(x);
-  } catch (e) {
-    fail(ErrorCode.INVALID_PUBLIC_KEY, 'publicKey: not the x coordinate of a secp256k1 point', e);
-  }
+  // BIP340 lift_x: an x-only key that is no curve point could never receive mail.
+  parsePublicKey(pk, 'publicKey');
   return pk;
 }
 

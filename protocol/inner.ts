@@ -11,9 +11,9 @@
  * sign-then-encrypt).
  * @module
  */
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { abytes, concatBytes, readUintBE, uintBE } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
+import { getPublicKey, parseSecretKey, sign, taggedHash, verify } from '../crypto/bip340.js';
 import { ENVELOPE_VERSION } from './envelope.js';
 
 /** BIP340 tag of the inner-message signature hash. */
@@ -81,7 +81,7 @@ export interface SignInnerOptions {
 export function innerSigHash(recipient: Uint8Array, unsigned: Uint8Array): Uint8Array {
   abytes(recipient, 32, 'recipient');
   abytes(unsigned, undefined, 'unsigned inner message');
-  return schnorr.utils.taggedHash(INNER_SIG_TAG, Uint8Array.of(ENVELOPE_VERSION), recipient, unsigned);
+  return taggedHash(INNER_SIG_TAG, Uint8Array.of(ENVELOPE_VERSION), recipient, unsigned);
 }
 
 /** Validates a message type: an integer in 1..0xffff. */
@@ -112,12 +112,11 @@ export function signInner(opts: SignInnerOptions): Uint8Array {
   abytes(auxRand, 32, 'auxRand');
   const type = assertInnerType(opts.type);
   const timestamp = assertTimestamp(opts.timestamp);
-  if (!secp256k1.utils.isValidSecretKey(senderSecretKey))
-    fail(ErrorCode.INVALID_SECRET_KEY, 'senderSecretKey: zero or not below the curve order');
+  parseSecretKey(senderSecretKey, 'senderSecretKey');
   if (body.length > 0xffffffff) fail(ErrorCode.ENVELOPE_TOO_LARGE, 'body does not fit a u32 length');
-  const sender = opts.senderPublicKey ? abytes(opts.senderPublicKey, 32, 'senderPublicKey') : schnorr.getPublicKey(senderSecretKey);
+  const sender = opts.senderPublicKey ? abytes(opts.senderPublicKey, 32, 'senderPublicKey') : getPublicKey(senderSecretKey);
   const unsigned = concatBytes(uintBE(type, 2), sender, uintBE(timestamp, 8), uintBE(body.length, 4), body);
-  return concatBytes(unsigned, schnorr.sign(innerSigHash(recipient, unsigned), senderSecretKey, auxRand));
+  return concatBytes(unsigned, sign(innerSigHash(recipient, unsigned), senderSecretKey, auxRand));
 }
 
 /**
@@ -153,7 +152,7 @@ export function decodeInner(bytes: Uint8Array): InnerMessage {
 export function verifyInner(bytes: Uint8Array, recipient: Uint8Array): InnerMessage {
   const msg = decodeInner(bytes);
   const hash = innerSigHash(recipient, bytes.subarray(0, bytes.length - SIG_LEN));
-  if (!schnorr.verify(msg.signature, hash, msg.sender))
+  if (!verify(msg.signature, hash, msg.sender))
     fail(ErrorCode.ENVELOPE_BAD_SIGNATURE, 'inner message signature does not verify for this sender and recipient');
   return msg;
 }

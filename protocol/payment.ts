@@ -9,7 +9,7 @@
  * forwards it to the payer as part of the receipt.
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
+import { taggedHash, verify } from '../crypto/bip340.js';
 import { decodeSchema, encodeSchema, type Decoded, type Schema } from './codec.js';
 import { concatBytes } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
@@ -153,13 +153,13 @@ export type InvoiceFields = Omit<PaymentFields<typeof PaymentType.INVOICE>, 'sig
 /** `taggedHash(INVOICE_TAG, encoding of every invoice field except the signature)`. */
 export function invoiceSigHash(inv: InvoiceFields): Uint8Array {
   const schema = PaymentSchemas[PaymentType.INVOICE].filter(([n]) => n !== 'signature') as Schema;
-  return schnorr.utils.taggedHash(INVOICE_TAG, encodeSchema(schema, inv as never));
+  return taggedHash(INVOICE_TAG, encodeSchema(schema, inv as never));
 }
 
 /** True when the invoice's signature is the payee key's BIP340 signature over {@link invoiceSigHash}. */
 export function verifyInvoice(inv: PaymentFields<typeof PaymentType.INVOICE>): boolean {
   try {
-    return schnorr.verify(inv.signature, invoiceSigHash(inv), inv.payeeKey);
+    return verify(inv.signature, invoiceSigHash(inv), inv.payeeKey);
   } catch {
     return false;
   }

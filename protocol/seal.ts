@@ -10,20 +10,19 @@
  * decryption and one BIP340 verification. Nothing is computed twice.
  * @module
  */
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { abytes, bytesToHex, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
+import { abytes, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
+import { getPublicKey, parsePublicKey, parseSecretKey, randomSecretKey, type Point } from '../crypto/bip340.js';
 import {
   ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader,
 } from './envelope.js';
 import { INNER_MIN_LEN, assertInnerType, assertTimestamp, signInner, verifyInner } from './inner.js';
 import { PADDED_MESSAGE_MAX_LEN, pad, unpad } from './padding.js';
-
-type Point = ReturnType<typeof schnorr.utils.lift_x>;
 
 /** HKDF salt of the envelope key (SPEC.md section 1 and 3.2). */
 export const ENVELOPE_KDF_SALT = 'ln-mailbox/v1';
@@ -33,7 +32,6 @@ export const ENVELOPE_NONCE_LEN = 24;
 export const ENVELOPE_MAX_BODY_LEN = PADDED_MESSAGE_MAX_LEN - INNER_MIN_LEN;
 
 const SALT = utf8(ENVELOPE_KDF_SALT);
-const P = secp256k1.Point.CURVE().p;
 
 /** Inputs of {@link seal}. Only the first four are needed; the rest exist for test vectors. */
 export interface SealOptions {
@@ -84,23 +82,12 @@ export interface OpenedEnvelope {
 
 /** Validates a 32-byte secret key and returns its scalar. */
 function secretScalar(sk: unknown, name: string): bigint {
-  abytes(sk, 32, name);
-  if (!secp256k1.utils.isValidSecretKey(sk as Uint8Array))
-    fail(ErrorCode.INVALID_SECRET_KEY, `${name}: zero or not below the curve order`);
-  return BigInt('0x' + bytesToHex(sk as Uint8Array));
+  return parseSecretKey(sk as Uint8Array, name);
 }
 
 /** Parses a public key: x-only (BIP340 lift_x, even y) or SEC 1 compressed/uncompressed. */
 function parsePoint(pk: Uint8Array, name: string): Point {
-  if (pk.length === 32) {
-    const x = BigInt('0x' + bytesToHex(pk));
-    if (x >= P) fail(ErrorCode.INVALID_PUBLIC_KEY, `${name}: x coordinate not below the field prime`);
-    try {
-      return schnorr.utils.lift_x(x);
-    } catch (e) {
-      fail(ErrorCode.INVALID_PUBLIC_KEY, `${name}: x coordinate is not on secp256k1`, e);
-    }
-  }
+  if (pk.length === 32) return parsePublicKey(pk, name);
   if (pk.length !== 33 && pk.length !== 65)
     fail(ErrorCode.INVALID_LENGTH, `${name}: expected 32, 33 or 65 bytes, got ${pk.length}`);
   try {
@@ -162,13 +149,13 @@ export function seal(opts: SealOptions): Uint8Array {
   if (body.length > ENVELOPE_MAX_BODY_LEN)
     fail(ErrorCode.ENVELOPE_TOO_LARGE, `body is ${body.length} bytes, a v1 envelope holds at most ${ENVELOPE_MAX_BODY_LEN}`);
   const timestamp = assertTimestamp(opts.timestamp ?? Date.now());
-  const ephemeralSecretKey = opts.ephemeralSecretKey ?? schnorr.utils.randomSecretKey();
+  const ephemeralSecretKey = opts.ephemeralSecretKey ?? randomSecretKey();
   const e = secretScalar(ephemeralSecretKey, 'ephemeralSecretKey');
   const nonce = abytes(opts.nonce ?? randomBytes(ENVELOPE_NONCE_LEN), ENVELOPE_NONCE_LEN, 'nonce');
   const auxRand = abytes(opts.auxRand ?? randomBytes(32), 32, 'auxRand');
 
   const recipientPoint = parsePoint(recipient, 'recipient');
-  const ephemeral = schnorr.getPublicKey(ephemeralSecretKey);
+  const ephemeral = getPublicKey(ephemeralSecretKey);
   const sharedX = ecdhX(e, recipientPoint);
   const key = envelopeKey(sharedX, ephemeral, recipient);
   const inner = signInner({
@@ -200,7 +187,7 @@ export function open(envelope: Uint8Array, recipientSecretKey: Uint8Array, opts:
   const header = parseEnvelopeHeader(envelope, maxLen);
   // Cheap rejection before any variable-base work, and the reason the header
   // carries the recipient at all: a relay bug or a mis-delivery is named as such.
-  const ours = opts.recipientPublicKey ? abytes(opts.recipientPublicKey, 32, 'recipientPublicKey') : schnorr.getPublicKey(recipientSecretKey);
+  const ours = opts.recipientPublicKey ? abytes(opts.recipientPublicKey, 32, 'recipientPublicKey') : getPublicKey(recipientSecretKey);
   if (!equalBytes(header.recipient, ours))
     fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
   const sharedX = ecdhX(r, parsePoint(header.ephemeral, 'ephemeral key'));

@@ -14,8 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, fail } from '../base/errors.js';
-import { hexToBytes } from '../base/bytes.js';
-import { verifyAuth } from '../protocol/relay.js';
+import { verifyAuthProof, type AuthProof } from '../protocol/relay-auth.js';
 
 /** Options of {@link MailboxAuth}. */
 export interface MailboxAuthOptions {
@@ -49,18 +48,13 @@ export function newChallenge(): string {
 }
 
 /**
- * Checks a BIP340 auth signature over `authMessage(origin, challenge, mailbox)`.
- * All arguments are already shape-checked hex (the frame/JSON parsers did it).
+ * Checks a mailbox owner's auth proof (a BIP340 signature over
+ * `authMessage(origin, challenge, mailbox)`) with the protocol's one verifier.
+ * The proof is already shape-checked hex (the frame/JSON parsers did it).
  * @throws LnMailboxError AUTH_BAD_SIGNATURE
  */
-export function verifyAuthSignature(origin: string, challenge: string, mailbox: string, signature: string): void {
-  const ok = verifyAuth(
-    origin,
-    hexToBytes(challenge, 32, 'challenge'),
-    hexToBytes(mailbox, 32, 'mailbox'),
-    hexToBytes(signature, 64, 'signature'),
-  );
-  if (!ok) fail(ErrorCode.AUTH_BAD_SIGNATURE, 'auth signature does not verify for this relay origin, challenge and mailbox');
+export function verifyAuthSignature(origin: string, proof: AuthProof): void {
+  if (!verifyAuthProof(origin, proof)) fail(ErrorCode.AUTH_BAD_SIGNATURE, 'auth signature does not verify for this relay origin, challenge and mailbox');
 }
 
 /** Challenge and session bookkeeping of one relay. */

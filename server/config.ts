@@ -11,7 +11,7 @@ import { ErrorCode, fail } from '../base/errors.js';
 import { ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN } from '../protocol/envelope.js';
 
 /** pino log levels accepted by `logLevel`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -194,7 +194,7 @@ function invalid(key: string, msg: string): never {
  * from the config file) into its typed form.
  * @throws LnMailboxError INVALID_TYPE / INVALID_RANGE naming the setting
  */
-export function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof RelayConfig] {
+function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof RelayConfig] {
   switch (spec.kind) {
     case 'int': {
       const n = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;

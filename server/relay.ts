@@ -11,12 +11,14 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ErrorCode, LnMailboxError } from '../base/errors.js';
 import { RELAY_PROTOCOL_VERSION, type RelayInfo } from '../protocol/relay.js';
 import { MailboxAuth } from './auth.js';
 import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
-import { createHttpApp } from './http.js';
+import { createHttpApp } from './http/app.js';
+import { errorBody } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -178,7 +180,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   server.on('clientError', (_err, socket) => {
     // Malformed HTTP never reaches express: answer 400 in our error shape and drop the socket.
     if (socket.writable) {
-      const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'malformed HTTP request' } });
+      const body = JSON.stringify(errorBody(new LnMailboxError(ErrorCode.BAD_REQUEST, 'malformed HTTP request')));
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     } else socket.destroy();
   });

@@ -26,7 +26,7 @@ export interface SweeperOptions {
  * (about five operations per envelope) does not delay the ingest batches it
  * shares the group commit with (docs/performance.md, sweep row).
  */
-export const DEFAULT_SWEEP_ROUND = 200;
+const DEFAULT_SWEEP_ROUND = 200;
 
 /** Runs the store's sweep on an interval. */
 export class Sweeper {

@@ -19,12 +19,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, LnMailboxError, type ErrorCode as Code } from '../base/errors.js';
-import { WsCloseCode, parseClientFrame, type ClientFrame } from '../protocol/relay.js';
+import { WsCloseCode, encodeServerFrame, parseClientFrame, type ClientFrame } from '../protocol/relay-frames.js';
 import { newChallenge, verifyAuthSignature } from './auth.js';
 import { clientAddress, requestOrigin } from './client-address.js';
 import { PAGE_BYTES, type RelayContext } from './context.js';
 import { envelopeFrame, type LiveEnvelope, type Subscriber } from './fanout.js';
-import { httpStatus, toRelayError } from './http-errors.js';
+import { errorBody, httpStatus, toRelayError } from './http-errors.js';
 
 /** Envelopes per backlog page. */
 const BACKLOG_PAGE = 256;
@@ -34,7 +34,7 @@ const SHUTDOWN_GRACE_MS = 2000;
 type Phase = 'auth' | 'ready' | 'backlog' | 'live' | 'closed';
 
 function errorFrame(code: Code, message: string): string {
-  return JSON.stringify({ type: 'error', error: { code, message } });
+  return encodeServerFrame({ type: 'error', error: { code, message } });
 }
 
 /** One WebSocket connection. */
@@ -125,7 +125,7 @@ export class WsFrontEnd {
 
   #refuse(socket: Duplex, e: LnMailboxError): void {
     this.ctx.metrics.rejections.inc({ code: e.code });
-    const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+    const body = JSON.stringify(errorBody(e));
     const status = httpStatus(e.code);
     socket.on('error', () => undefined);
     socket.end(
@@ -153,7 +153,7 @@ export class WsFrontEnd {
     ws.on('message', (data, isBinary) => this.#onMessage(conn, data as Buffer, isBinary));
     ws.on('close', () => this.#onClose(conn));
     ws.send(
-      JSON.stringify({ type: 'challenge', challenge: conn.challenge, expiresAt: new Date(conn.challengeExpiresAt).toISOString() }),
+      encodeServerFrame({ type: 'challenge', challenge: conn.challenge!, expiresAt: new Date(conn.challengeExpiresAt).toISOString() }),
     );
   }
 
@@ -234,7 +234,7 @@ export class WsFrontEnd {
           throw new LnMailboxError(ErrorCode.AUTH_CHALLENGE_UNKNOWN, 'not the challenge this connection was given');
         conn.challenge = null; // single use, even when the signature fails
         if (now >= conn.challengeExpiresAt) throw new LnMailboxError(ErrorCode.AUTH_EXPIRED, 'challenge expired');
-        verifyAuthSignature(conn.origin, frame.challenge, frame.mailbox, frame.signature);
+        verifyAuthSignature(conn.origin, frame);
         mailbox = frame.mailbox;
       }
     } catch (e) {
@@ -245,7 +245,7 @@ export class WsFrontEnd {
     conn.authTimer = undefined;
     conn.mailbox = mailbox;
     conn.phase = 'ready';
-    conn.ws.send(JSON.stringify({ type: 'ready', mailbox }));
+    conn.ws.send(encodeServerFrame({ type: 'ready', mailbox }));
   }
 
   async #stream(conn: Connection, after: number): Promise<void> {
@@ -285,7 +285,7 @@ export class WsFrontEnd {
       return this.#fail(conn, WsCloseCode.INTERNAL_ERROR, ErrorCode.STORE_UNAVAILABLE, 'store unavailable; reconnect later');
     }
     if (conn.phase !== 'backlog') return;
-    conn.ws.send(JSON.stringify({ type: 'backlog_end', seq: conn.cursor }));
+    conn.ws.send(encodeServerFrame({ type: 'backlog_end', seq: conn.cursor }));
     const pending = conn.buffered ?? [];
     conn.buffered = null;
     conn.bufferedBytes = 0;
@@ -297,7 +297,7 @@ export class WsFrontEnd {
     try {
       const acked = await this.ctx.store.ack(conn.mailbox, ids);
       this.ctx.metrics.envelopesAcked.inc(acked.length);
-      if (conn.phase !== 'closed') conn.ws.send(JSON.stringify({ type: 'acked', ids }));
+      if (conn.phase !== 'closed') conn.ws.send(encodeServerFrame({ type: 'acked', ids }));
     } catch (e) {
       const { error } = toRelayError(e);
       this.ctx.metrics.rejections.inc({ code: error.code });

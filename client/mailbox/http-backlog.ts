@@ -8,12 +8,10 @@
  * and never acked.
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { base64 } from '@scure/base';
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { envelopeIdHex, parseEnvelopeHeader } from '../../protocol/envelope.js';
+import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
-import { authMessage, relayOrigin, type StoredEnvelopeJson } from '../../protocol/relay.js';
+import { proveAuth, relayOrigin } from '../../protocol/relay-auth.js';
+import { verifyStoredEnvelope, type StoredEnvelopeJson } from '../../protocol/relay-frames.js';
 import type { DeliveryLedger } from './ledger.js';
 import type { RelayHttp } from './relay-http.js';
 import type { PushedEnvelope } from './relay-socket.js';
@@ -41,19 +39,16 @@ export interface DrainContext {
   deliver(env: PushedEnvelope): Promise<{ outcome: DeliveryOutcome; error?: LnMailboxError }>;
 }
 
-async function openSession(c: DrainContext, mailboxHex: string): Promise<string> {
+async function openSession(c: DrainContext): Promise<string> {
   const challenge = await c.http.challenge();
   // Bound to the origin we address, so a relay cannot replay it at another relay.
-  const sig = schnorr.sign(authMessage(relayOrigin(c.http.relay), hexToBytes(challenge, 32), c.mailbox), c.secretKey);
-  return c.http.session(mailboxHex, challenge, bytesToHex(sig));
+  return c.http.session(proveAuth(relayOrigin(c.http.relay), challenge, c.secretKey));
 }
 
 function verifyListed(c: DrainContext, e: StoredEnvelopeJson): PushedEnvelope | undefined {
   try {
-    const bytes = base64.decode(e.envelope);
-    const header = parseEnvelopeHeader(bytes, Number.MAX_SAFE_INTEGER);
-    if (!equalBytes(header.recipient, c.mailbox) || envelopeIdHex(bytes) !== e.id) return undefined;
-    return { id: e.id, seq: e.seq, envelope: bytes, relay: c.http.relay, expiresAt: typeof e.expiresAt === 'string' ? e.expiresAt : '' };
+    const bytes = verifyStoredEnvelope(e, c.mailbox, Number.MAX_SAFE_INTEGER);
+    return { id: e.id, seq: e.seq, envelope: bytes, relay: c.http.relay, expiresAt: e.expiresAt };
   } catch {
     return undefined;
   }
@@ -69,14 +64,14 @@ export async function drainOverHttp(c: DrainContext): Promise<BacklogResult> {
   const result: BacklogResult = { relay, handled: 0, duplicates: 0 };
   try {
     let cursor = await c.ledger.cursor(relay);
-    let token = await openSession(c, mailboxHex);
+    let token = await openSession(c);
     // A long drain may outlive the short session token: renew on AUTH_EXPIRED.
     const authed = async <T>(fn: (t: string) => Promise<T>): Promise<T> => {
       try {
         return await fn(token);
       } catch (e) {
         if (!isLnMailboxError(e, ErrorCode.AUTH_EXPIRED)) throw e;
-        token = await openSession(c, mailboxHex);
+        token = await openSession(c);
         return fn(token);
       }
     };

@@ -9,12 +9,12 @@
  * Runs in browsers and Node: `WebSocket` and `fetch` are injectable.
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeMailboxAddress, encodeMailboxAddress } from '../../protocol/address.js';
 import { abytes, bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
 import { envelopeId, parseEnvelopeHeader } from '../../protocol/envelope.js';
 import { ErrorCode, LnMailboxError, fail, isLnMailboxError } from '../../base/errors.js';
+import { getPublicKey } from '../../crypto/bip340.js';
 import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../../protocol/relay.js';
 import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv } from './kv.js';
@@ -179,7 +179,7 @@ export class MailboxClient {
     if (typeof o !== 'object' || o === null) fail(ErrorCode.INVALID_TYPE, 'MailboxClient: expected an options object');
     this.#sk = Uint8Array.from(abytes(o.secretKey, 32, 'secretKey'));
     try {
-      this.publicKey = schnorr.getPublicKey(this.#sk);
+      this.publicKey = getPublicKey(this.#sk);
     } catch (e) {
       fail(ErrorCode.INVALID_SECRET_KEY, 'secretKey: not a valid secp256k1 secret key', e);
     }
@@ -294,6 +294,16 @@ export class MailboxClient {
   async status(relay: string, id: string | Uint8Array): Promise<EnvelopeStatus> {
     const idHex = idHexOf(id);
     return this.#http(normalizeRelayUrl(relay)).status(idHex);
+  }
+
+  /**
+   * How far this mailbox has been read on `relay`: the highest sequence
+   * number the relay confirmed an ack for, as persisted in the store (0 before
+   * the first). A later `subscribe` or `fetchBacklog` resumes after it.
+   * @throws LnMailboxError ADDRESS_BAD_RELAY_URL, or the store's error
+   */
+  async cursor(relay: string): Promise<number> {
+    return this.#ledger.cursor(normalizeRelayUrl(relay));
   }
 
   /**

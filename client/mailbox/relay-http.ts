@@ -10,8 +10,8 @@
  */
 import { ErrorCode, LnMailboxError, fail, type ErrorCode as Code } from '../../base/errors.js';
 import {
-  ENVELOPE_STATUSES, RelayHeader, RelayPath, isHex32,
-  type EnvelopeStatus, type PostEnvelopeResponse, type RelayInfo, type StoredEnvelopeJson,
+  ENVELOPE_STATUSES, RelayHeader, RelayPath, decodeStoredEnvelope, isHex32,
+  type AuthProof, type EnvelopeStatus, type PostEnvelopeResponse, type RelayInfo, type StoredEnvelopeJson,
 } from '../../protocol/relay.js';
 
 /** The subset of WHATWG `fetch` the client uses (`globalThis.fetch` by default). */
@@ -172,10 +172,10 @@ export class RelayHttp {
   }
 
   /** `POST /v1/auth/session`: trades a signed challenge for a short-lived bearer token. */
-  async session(mailboxHex: string, challengeHex: string, signatureHex: string): Promise<string> {
+  async session(proof: AuthProof): Promise<string> {
     const { body } = await this.#request('POST', RelayPath.session, {
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ mailbox: mailboxHex, challenge: challengeHex, signature: signatureHex }),
+      body: JSON.stringify({ mailbox: proof.mailbox, challenge: proof.challenge, signature: proof.signature }),
     });
     if (typeof body.token !== 'string' || body.token.length === 0) bad(this.relay, 'session: expected a token');
     return body.token;
@@ -186,11 +186,13 @@ export class RelayHttp {
     const path = `${RelayPath.listEnvelopes.replace(':mailbox', mailboxHex)}?after=${after}&limit=${limit}`;
     const { body } = await this.#request('GET', path, { headers: { authorization: `Bearer ${token}` } });
     if (!Array.isArray(body.envelopes) || typeof body.more !== 'boolean') bad(this.relay, 'list: expected { envelopes, more }');
-    for (const e of body.envelopes as Partial<StoredEnvelopeJson>[]) {
-      if (typeof e !== 'object' || e === null || !isHex32(e.id) || !Number.isSafeInteger(e.seq) || typeof e.envelope !== 'string')
-        bad(this.relay, 'list: malformed envelope entry');
+    let envelopes: StoredEnvelopeJson[];
+    try {
+      envelopes = (body.envelopes as unknown[]).map(decodeStoredEnvelope);
+    } catch (e) {
+      return bad(this.relay, `list: malformed envelope entry: ${(e as Error).message}`);
     }
-    return { envelopes: body.envelopes as StoredEnvelopeJson[], more: body.more };
+    return { envelopes, more: body.more };
   }
 
   /** `POST /v1/mailboxes/:mailbox/acks`: deletes acknowledged envelopes on the relay. */

@@ -14,12 +14,12 @@
  * with capped exponential backoff and jitter until closed.
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { base64 } from '@scure/base';
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { envelopeIdHex, parseEnvelopeHeader } from '../../protocol/envelope.js';
+import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError, type ErrorCode as Code } from '../../base/errors.js';
-import { authMessage, parseServerFrame, relayOrigin, type ClientFrame, type ServerFrame } from '../../protocol/relay.js';
+import { proveAuth, relayOrigin } from '../../protocol/relay-auth.js';
+import {
+  encodeClientFrame, parseServerFrame, verifyStoredEnvelope, type ClientFrame, type ServerFrame,
+} from '../../protocol/relay-frames.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { DeliveryLedger } from './ledger.js';
 import { relayWsUrl } from './relay-http.js';
@@ -226,7 +226,7 @@ export class RelaySocket {
 
   #send(link: Link, frame: ClientFrame): boolean {
     if (link.closed || link.dropped || link.ws.readyState !== OPEN) return false;
-    link.ws.send(JSON.stringify(frame));
+    link.ws.send(encodeClientFrame(frame));
     return true;
   }
 
@@ -245,10 +245,8 @@ export class RelaySocket {
     }
     switch (frame.type) {
       case 'challenge': {
-        const challenge = hexToBytes(frame.challenge, 32, 'challenge');
         // The origin is the one *we* address, so a relay cannot forward our signature elsewhere.
-        const sig = schnorr.sign(authMessage(this.#origin, challenge, this.#o.mailbox), this.#o.secretKey);
-        this.#send(link, { type: 'auth', mailbox: this.#mailboxHex, challenge: frame.challenge, signature: bytesToHex(sig) });
+        this.#send(link, { type: 'auth', ...proveAuth(this.#origin, frame.challenge, this.#o.secretKey) });
         return;
       }
       case 'ready':
@@ -295,10 +293,7 @@ export class RelaySocket {
     }
     let bytes: Uint8Array;
     try {
-      bytes = base64.decode(frame.envelope);
-      const header = parseEnvelopeHeader(bytes);
-      if (!equalBytes(header.recipient, this.#o.mailbox)) throw new LnMailboxError(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'not addressed to this mailbox');
-      if (envelopeIdHex(bytes) !== frame.id) throw new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, 'id does not match the envelope bytes');
+      bytes = verifyStoredEnvelope(frame, this.#o.mailbox);
     } catch (e) {
       // Not ours or not genuine: skip it (never ack: we cannot vouch for it).
       this.#error(ErrorCode.RELAY_BAD_RESPONSE, `rejected pushed envelope ${frame.id} (seq ${frame.seq}): ${(e as Error).message}`, e);

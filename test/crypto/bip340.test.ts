@@ -4,8 +4,11 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode } from '../../base/errors.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, utf8 } from '../../base/bytes.js';
 import {
-  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
+  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, randomSecretKey, sign, signaturePoint,
+  taggedHash, verify,
 } from '../../crypto/index.js';
 import { _signWithNonce } from '../../crypto/bip340.js';
 import { throwsCode } from '../helpers.js';
@@ -162,6 +165,50 @@ t('getPublicKey / sign / verify / challenge / signaturePoint: typed errors at th
   throwsCode(() => signaturePoint(h(rows[5]!['public key']!), pk, msg), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => signaturePoint(sig.subarray(0, 32), h(P_FIELD), msg), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => signaturePoint(sig.subarray(0, 31), pk, msg), ErrorCode.INVALID_LENGTH);
+});
+
+t('taggedHash is sha256(sha256(tag) ‖ sha256(tag) ‖ m…) and feeds the BIP340 challenge', () => {
+  const tag = 'ln-mailbox/v1/auth';
+  const th = sha256(utf8(tag));
+  const a = new Uint8Array([1, 2, 3]);
+  const b = new Uint8Array(40).fill(9);
+  assert.is(bytesToHex(taggedHash(tag, a, b)), bytesToHex(sha256(concatBytes(th, th, a, b))));
+  assert.is(bytesToHex(taggedHash(tag)), bytesToHex(sha256(concatBytes(th, th))));
+  assert.is.not(bytesToHex(taggedHash('ln-mailbox/v1/inner', a)), bytesToHex(taggedHash(tag, a)), 'the tag separates domains');
+  // The BIP340 challenge is the same tagged hash reduced mod n.
+  const r = rows[0]!;
+  const sig = h(r.signature!);
+  const e = bytesToNumberBE(taggedHash('BIP0340/challenge', sig.subarray(0, 32), h(r['public key']!), h(r.message!))) % N;
+  assert.is(challenge(sig.subarray(0, 32), h(r['public key']!), h(r.message!)), e);
+  throwsCode(() => taggedHash(7 as unknown as string, a), ErrorCode.INVALID_TYPE);
+  throwsCode(() => taggedHash(tag, 'ab' as unknown as Uint8Array), ErrorCode.INVALID_TYPE);
+});
+
+t('randomSecretKey: 32 bytes, a valid scalar, fresh each call', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 16; i++) {
+    const sk = randomSecretKey();
+    assert.is(sk.length, 32);
+    parseSecretKey(sk);
+    seen.add(bytesToHex(sk));
+  }
+  assert.is(seen.size, 16);
+});
+
+t('parseSecretKey / parsePublicKey name the key in their errors and tell x ≥ p from off-curve', () => {
+  const message = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('expected a throw');
+  };
+  throwsCode(() => parsePublicKey(h(P_FIELD), 'recipient'), ErrorCode.INVALID_PUBLIC_KEY);
+  assert.is(message(() => parseSecretKey(new Uint8Array(32), 'senderSecretKey')), 'senderSecretKey: must be in [1, n-1]');
+  assert.is(message(() => parsePublicKey(h(P_FIELD), 'recipient')), 'recipient: x coordinate not below the field prime');
+  assert.is(message(() => parsePublicKey(h(rows[5]!['public key']!), 'recipient')), 'recipient: not an x coordinate on secp256k1');
+  assert.is(message(() => parsePublicKey(new Uint8Array(31), 'recipient')).startsWith('recipient'), true);
 });
 
 t.run();

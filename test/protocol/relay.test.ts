@@ -2,8 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
-  authMessage, checkPow, envelopeId, leadingZeroBits, parseClientFrame, parseServerFrame,
-  powHash, relayOrigin, solvePow, ErrorCode,
+  authMessage, checkPow, decodeStoredEnvelope, encodeClientFrame, encodeServerFrame, encodeStoredEnvelope, envelopeId,
+  envelopeIdHex, leadingZeroBits, parseClientFrame, parseServerFrame, powHash, proveAuth, relayOrigin, seal, signAuth,
+  solvePow, verifyAuth, verifyAuthProof, verifyStoredEnvelope, ErrorCode, type ClientFrame, type ServerFrame,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -62,6 +63,86 @@ t('server frames: valid and hostile', () => {
   });
   for (const bad of ['{"type":"envelope","id":"x"}', '{"type":"error","error":1}', '{"type":"ready"}'])
     throwsCode(() => parseServerFrame(bad), ErrorCode.BAD_FRAME);
+});
+
+t('every frame: the encoder writes the SPEC field order, the decoder reads it back', () => {
+  const hex = 'ab'.repeat(32);
+  const sig = 'cd'.repeat(64);
+  const client: [ClientFrame, string][] = [
+    [{ type: 'auth', mailbox: hex, challenge: hex, signature: sig }, `{"type":"auth","mailbox":"${hex}","challenge":"${hex}","signature":"${sig}"}`],
+    [{ type: 'auth', token: 'tok' }, '{"type":"auth","token":"tok"}'],
+    [{ type: 'subscribe', after: 7 }, '{"type":"subscribe","after":7}'],
+    [{ type: 'ack', ids: [hex, hex] }, `{"type":"ack","ids":["${hex}","${hex}"]}`],
+  ];
+  for (const [f, text] of client) {
+    assert.is(encodeClientFrame(f), text);
+    assert.equal(parseClientFrame(text), f);
+  }
+  const server: [ServerFrame, string][] = [
+    [{ type: 'challenge', challenge: hex, expiresAt: 'T' }, `{"type":"challenge","challenge":"${hex}","expiresAt":"T"}`],
+    [{ type: 'ready', mailbox: hex }, `{"type":"ready","mailbox":"${hex}"}`],
+    [{ type: 'envelope', id: hex, seq: 3, envelope: 'AAE=', expiresAt: 'T' }, `{"type":"envelope","id":"${hex}","seq":3,"envelope":"AAE=","expiresAt":"T"}`],
+    [{ type: 'backlog_end', seq: 0 }, '{"type":"backlog_end","seq":0}'],
+    [{ type: 'acked', ids: [hex] }, `{"type":"acked","ids":["${hex}"]}`],
+    [{ type: 'error', error: { code: ErrorCode.AUTH_EXPIRED, message: 'm' } }, '{"type":"error","error":{"code":"AUTH_EXPIRED","message":"m"}}'],
+  ];
+  for (const [f, text] of server) {
+    assert.is(encodeServerFrame(f), text);
+    assert.equal(parseServerFrame(text), f);
+  }
+  // Field order is the encoder's, not the caller's object's.
+  assert.is(encodeServerFrame({ seq: 1, type: 'backlog_end' } as ServerFrame), '{"type":"backlog_end","seq":1}');
+  // Extra fields a caller carries never reach the wire.
+  assert.is(encodeServerFrame({ type: 'ready', mailbox: hex, secret: 'x' } as ServerFrame), `{"type":"ready","mailbox":"${hex}"}`);
+});
+
+t('stored envelope: one JSON shape for the listing and the envelope frame', () => {
+  const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+  const json = encodeStoredEnvelope({ id: 'ef'.repeat(32), seq: 9, envelope: bytes, expiresAt: Date.UTC(2030, 0, 2) });
+  assert.is(JSON.stringify(json), `{"id":"${'ef'.repeat(32)}","seq":9,"envelope":"AAEC+v8=","expiresAt":"2030-01-02T00:00:00.000Z"}`);
+  assert.equal(decodeStoredEnvelope(JSON.parse(JSON.stringify(json))), json);
+  // An injected base64 encoder (the relay's native one) must give the same text.
+  assert.equal(encodeStoredEnvelope({ ...json, envelope: bytes, expiresAt: Date.UTC(2030, 0, 2) }, (b) => Buffer.from(b).toString('base64')), json);
+  for (const bad of [null, [], 'x', { ...json, id: 'EF'.repeat(32) }, { ...json, seq: -1 }, { ...json, seq: 1.5 }, { ...json, seq: '1' },
+    { ...json, envelope: 5 }, { ...json, expiresAt: undefined }])
+    throwsCode(() => decodeStoredEnvelope(bad), ErrorCode.BAD_FRAME, JSON.stringify(bad));
+});
+
+t('verifyStoredEnvelope: the body must be base64 of an envelope for this mailbox that hashes to the id', () => {
+  const bob = schnorr.utils.randomSecretKey();
+  const mailbox = schnorr.getPublicKey(bob);
+  const env = seal({ senderSecretKey: schnorr.utils.randomSecretKey(), recipient: mailbox, type: 1, body: new Uint8Array(3) });
+  const json = encodeStoredEnvelope({ id: envelopeIdHex(env), seq: 1, envelope: env, expiresAt: 0 });
+  assert.equal(verifyStoredEnvelope(json, mailbox), env);
+  throwsCode(() => verifyStoredEnvelope(json, schnorr.getPublicKey(schnorr.utils.randomSecretKey())), ErrorCode.ENVELOPE_WRONG_RECIPIENT);
+  throwsCode(() => verifyStoredEnvelope({ ...json, id: 'ab'.repeat(32) }, mailbox), ErrorCode.RELAY_BAD_RESPONSE);
+  throwsCode(() => verifyStoredEnvelope({ ...json, envelope: json.envelope.slice(1) }, mailbox), ErrorCode.BAD_FRAME);
+  throwsCode(() => verifyStoredEnvelope({ ...json, envelope: 'AAAA' }, mailbox), ErrorCode.ENVELOPE_UNKNOWN_VERSION);
+  throwsCode(() => verifyStoredEnvelope(json, mailbox, env.length - 1), ErrorCode.ENVELOPE_TOO_LARGE);
+});
+
+t('auth proof: one signer for the client, one verifier for the relay', () => {
+  const sk = schnorr.utils.randomSecretKey();
+  const pk = schnorr.getPublicKey(sk);
+  const origin = 'https://relay.example';
+  const ch = 'a5'.repeat(32);
+  const proof = proveAuth(origin, ch, sk);
+  assert.is(proof.mailbox, Buffer.from(pk).toString('hex'));
+  assert.is(proof.challenge, ch);
+  // An independent check with noble: the proof is BIP340 over authMessage.
+  assert.ok(schnorr.verify(Buffer.from(proof.signature, 'hex'), authMessage(origin, Buffer.from(ch, 'hex'), pk), pk));
+  assert.ok(verifyAuthProof(origin, proof));
+  assert.not.ok(verifyAuthProof('https://other.example', proof), 'bound to the origin');
+  assert.not.ok(verifyAuthProof(origin, { ...proof, challenge: 'a6'.repeat(32) }), 'bound to the challenge');
+  assert.not.ok(verifyAuthProof(origin, { ...proof, mailbox: Buffer.from(schnorr.getPublicKey(schnorr.utils.randomSecretKey())).toString('hex') }), 'bound to the mailbox');
+  assert.not.ok(verifyAuthProof(origin, { ...proof, mailbox: 'ff'.repeat(32) }), 'a key off the curve does not verify, and does not throw');
+  assert.not.ok(verifyAuthProof(origin, { ...proof, signature: 'ff'.repeat(64) }), 'r, s out of range do not verify, and do not throw');
+  throwsCode(() => verifyAuthProof(origin, { ...proof, signature: 'ab' }), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => verifyAuthProof(origin, { ...proof, mailbox: 'AB'.repeat(32) }), ErrorCode.INVALID_HEX);
+  const bytesSig = signAuth(origin, Buffer.from(ch, 'hex'), sk);
+  assert.ok(verifyAuth(origin, Buffer.from(ch, 'hex'), pk, bytesSig));
+  throwsCode(() => proveAuth(origin, 'zz', sk), ErrorCode.INVALID_HEX);
+  throwsCode(() => proveAuth(origin, ch, new Uint8Array(32)), ErrorCode.INVALID_SECRET_KEY);
 });
 
 t.run();

@@ -1,0 +1,89 @@
+/**
+ * The relay's HTTP API v1 (express), exactly as SPEC section 5 specifies it.
+ * This file only wires: per-route metrics, the health routes, the shutdown
+ * gate, then one named handler per route (`ops.ts`, `envelopes.ts`,
+ * `auth.ts`, `mailbox.ts`), and the one error exit that answers
+ * `{ error: { code, message } }` with the code's status; no route can answer
+ * 500 (`../http-errors.ts`).
+ * @module
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ErrorCode, fail } from '../../base/errors.js';
+import { RelayPath } from '../../protocol/relay.js';
+import type { RelayContext } from '../context.js';
+import { errorBody, httpStatus, toRelayError } from '../http-errors.js';
+import { authChallenge, authSession } from './auth.js';
+import { routeKit } from './common.js';
+import { envelopeStatus, postEnvelope, retractEnvelope } from './envelopes.js';
+import { ackEnvelopes, listEnvelopes } from './mailbox.js';
+import { healthz, info, metrics, readyz } from './ops.js';
+
+/** Builds the express app of one relay. */
+export function createHttpApp(ctx: RelayContext): express.Express {
+  const { config, store, log } = ctx;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', config.trustProxy);
+  const kit = routeKit(ctx);
+
+  // Metrics by route pattern (never the concrete path: it holds mailbox ids).
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const r = req.route as { path?: unknown } | undefined;
+      ctx.metrics.httpRequests.inc({
+        route: typeof r?.path === 'string' ? r.path : 'unmatched',
+        method: req.method,
+        status: String(res.statusCode),
+      });
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
+  app.get(RelayPath.healthz, healthz());
+  app.get(RelayPath.readyz, readyz(ctx));
+
+  // From here on, a closing relay turns requests away (SPEC 5, shutdown).
+  app.use((_req, res, next) => {
+    if (ctx.lifecycle.closing) {
+      res.setHeader('Connection', 'close');
+      fail(ErrorCode.SHUTTING_DOWN, 'relay is shutting down');
+    }
+    next();
+  });
+
+  app.get(RelayPath.info, info(ctx));
+  app.get(RelayPath.metrics, metrics(ctx));
+  app.post(RelayPath.postEnvelope, ...postEnvelope(kit));
+  app.get(RelayPath.status, ...envelopeStatus(kit));
+  app.delete(RelayPath.retract, ...retractEnvelope(kit));
+  app.post(RelayPath.challenge, ...authChallenge(kit));
+  app.post(RelayPath.session, ...authSession(kit));
+  app.get(RelayPath.listEnvelopes, ...listEnvelopes(kit));
+  app.post(RelayPath.ack, ...ackEnvelopes(kit));
+
+  app.use(() => {
+    fail(ErrorCode.NOT_FOUND, 'no such route');
+  });
+
+  // The one error exit.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { error, fault } = toRelayError(err);
+    if (fault) log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name }, method: req.method }, 'request failed');
+    // A store that is failed, recovering or damaged logged that once when it happened; one line per refused request would flood the log.
+    else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
+      log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
+    ctx.metrics.rejections.inc({ code: error.code });
+    const status = httpStatus(error.code);
+    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(status).json(errorBody(error));
+  });
+
+  return app;
+}
