@@ -36,11 +36,11 @@ const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
   [PaymentType.PTLC_FULFILL, (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals t + r, so t = s_A')],
   [PaymentType.COMPLETION, () => "the payee's sealed receipt, t, S's signature"],
   [PaymentType.OFFER_VOID, () => 'the offer is void'],
-  [PaymentType.M2_PREPARE, () => 'S–B state paying B, settlement signed'],
-  [PaymentType.M2_PREPARED, () => "S's settlement signature and update nonce R_S"],
-  [PaymentType.M2_REQUEST, () => "B's update signature, sealed for A"],
-  [PaymentType.M2_COMPLETE, (from) => `S's update signature for B${from === 'A' ? ', from its watchtower copy' : ''}`],
-  [PaymentType.M2_ACK, () => "B's update signature: state complete on both sides"],
+  [PaymentType.REQUEST_PREPARE, () => 'S–B state paying B, settlement signed'],
+  [PaymentType.REQUEST_PREPARED, () => "S's settlement signature and update nonce R_S"],
+  [PaymentType.REQUEST, () => "B's update signature, sealed for A"],
+  [PaymentType.REQUEST_COMPLETE, (from) => `S's update signature for B${from === 'A' ? ', from its watchtower copy' : ''}`],
+  [PaymentType.REQUEST_ACK, () => "B's update signature: state complete on both sides"],
 ]);
 
 /** One channel of a balance table: its name, its two parties, and each party's own view. */

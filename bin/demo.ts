@@ -266,7 +266,7 @@ async function presigned(d: Stage): Promise<void> {
   const rows = d.rows(['A–S', 'S–B']);
   const before = snapshot(rows);
   const requestId = await d.guard(d.nodes.B!.requestPayment(p.A.address, REQUESTED, { memo: 'demo 4' }), 'B requests a payment');
-  await d.until(() => d.sent.some((s) => s.from === 'B' && s.type === PaymentType.M2_REQUEST), "B's request to be posted to A");
+  await d.until(() => d.sent.some((s) => s.from === 'B' && s.type === PaymentType.REQUEST), "B's request to be posted to A");
   await d.close('B');
   say.say('B', 'goes offline');
   say.say('A', 'comes online');
@@ -283,7 +283,7 @@ async function presigned(d: Stage): Promise<void> {
   d.check(valid(kept.payeeUpdateSig, kept.payeeChannelKey) && valid(kept.hubUpdateSig, kept.hubChannelKey), "A does not hold B's complete update");
   say.say('A', `holds S–B update ${kept.n} with B's and S's signatures, both verified: it can enforce it for B`);
   // S sent its signature to B directly, and A sent its copy: both wait in B's mailbox.
-  await d.until(() => d.sent.filter((s) => s.to === 'B' && s.type === PaymentType.M2_COMPLETE).length === 2, "S's signature to be posted to B");
+  await d.until(() => d.sent.filter((s) => s.to === 'B' && s.type === PaymentType.REQUEST_COMPLETE).length === 2, "S's signature to be posted to B");
   say.say('B', 'comes back online');
   await d.openB();
   await d.until(() => d.has('B', 'paid', requestId), 'B to complete its state');

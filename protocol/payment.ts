@@ -1,5 +1,6 @@
 /**
- * Payment messages of the asynchronous A/S/B protocol, mode 1 (SPEC section 6).
+ * Payment messages of the asynchronous A/S/B protocol (SPEC section 6): the
+ * offer flow (the payer pre-signs) and the request flow (the payee pre-signs, SPEC 6.14).
  *
  * Each message travels as the body of a sealed envelope (SPEC section 4) whose
  * inner `type` is the message's {@link PaymentType}. The body is
@@ -36,12 +37,12 @@ export const PaymentType = {
   CANCEL_COMMIT: 0x000f,
   OFFER_VOID: 0x0010,
   REJECT: 0x0011,
-  // Mode 2: the payee pre-signs (SPEC 6.14).
-  M2_PREPARE: 0x0012,
-  M2_PREPARED: 0x0013,
-  M2_REQUEST: 0x0014,
-  M2_COMPLETE: 0x0015,
-  M2_ACK: 0x0016,
+  // The request flow: the payee pre-signs (SPEC 6.14).
+  REQUEST_PREPARE: 0x0012,
+  REQUEST_PREPARED: 0x0013,
+  REQUEST: 0x0014,
+  REQUEST_COMPLETE: 0x0015,
+  REQUEST_ACK: 0x0016,
   // The receiver of a committed PTLC gives it back to the offerer (SPEC 6.7).
   PTLC_REMOVE: 0x0017,
 } as const;
@@ -92,18 +93,18 @@ export const PaymentSchemas = {
   [PaymentType.CANCEL_COMMIT]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
   [PaymentType.OFFER_VOID]: [['offerId', 'b32'], ['reason', 'str']],
   [PaymentType.REJECT]: [['refType', 'u16'], ['ref', 'b32'], ['code', 'str'], ['message', 'str']],
-  [PaymentType.M2_PREPARE]: [
+  [PaymentType.REQUEST_PREPARE]: [
     ['channelId', 'b32'], ['state', 'bytes'], ['requestId', 'b32'], ['amount', 'u64'], ['expiry', 'u64'],
     ['updateNonce', 'b32'], ['settleSig', 'b65'],
   ],
-  [PaymentType.M2_PREPARED]: [['channelId', 'b32'], ['n', 'u32'], ['requestId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65']],
-  [PaymentType.M2_REQUEST]: [
+  [PaymentType.REQUEST_PREPARED]: [['channelId', 'b32'], ['n', 'u32'], ['requestId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65']],
+  [PaymentType.REQUEST]: [
     ['requestId', 'b32'], ['hub', 'b32'], ['hubAddress', 'str'], ['payeeAddress', 'str'], ['amount', 'u64'], ['expiry', 'u64'], ['channelId', 'b32'],
     ['n', 'u32'], ['updateSighash', 'b32'], ['hubChannelKey', 'b32'], ['hubNonce', 'b32'], ['payeeChannelKey', 'b32'],
     ['payeeUpdateSig', 'b65'], ['memo', 'str'],
   ],
-  [PaymentType.M2_COMPLETE]: [['requestId', 'b32'], ['channelId', 'b32'], ['n', 'u32'], ['hubUpdateSig', 'b65']],
-  [PaymentType.M2_ACK]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
+  [PaymentType.REQUEST_COMPLETE]: [['requestId', 'b32'], ['channelId', 'b32'], ['n', 'u32'], ['hubUpdateSig', 'b65']],
+  [PaymentType.REQUEST_ACK]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
   [PaymentType.PTLC_REMOVE]: [
     ['channelId', 'b32'], ['offerId', 'b32'], ['state', 'bytes'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['reason', 'str'],
   ],

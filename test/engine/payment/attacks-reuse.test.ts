@@ -2,7 +2,7 @@
  * Attacks on state-number reuse. Eltoo's update sighash depends only on the
  * state number, so a settlement signature released for number n spends any
  * update n ever signed later. An attacker who keeps a settlement of a
- * refused / failed negotiation (REJECT, PTLC_FAIL, refused M2_PREPARE) and
+ * refused / failed negotiation (REJECT, PTLC_FAIL, refused REQUEST_PREPARE) and
  * gets the victim to sign another state with the same number could settle
  * that update with the version of its choice.
  *
@@ -23,11 +23,12 @@ import { ErrorCode } from '../../../base/errors.js';
 import { decodeChannelState, PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import type { Channel, StateRecord } from '../../../engine/channel/channel.js';
 import { sameState } from '../../../engine/channel/state.js';
-import { rejectMessage } from '../../../engine/payment/types.js';
+import { rejectMessage } from '../../../engine/payment/refusal.js';
 import { assertHarvestDead, settleOnChain } from './chain.js';
 import {
   deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World,
 } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-reuse');
 
@@ -140,7 +141,7 @@ t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement
 t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
   const w = await makeWorld();
   const amount = 30_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
   await run(w, ['B', 'S']);
@@ -167,18 +168,18 @@ t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it ag
   assert.equal(settleOnChain(w.payer.channel.params, w.payer.channel.enforceable), [600_000 - amount - fee, 399_000 + amount + fee]);
 });
 
-t('mode 2: a hub that refuses M2_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
+t('mode 2: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
   const w = await makeWorld();
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 30_000, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
-  // S runs B's M2_PREPARE (S–B state n: B +30,000) through its engine, keeps both settlement signatures, refuses.
+  // S runs B's REQUEST_PREPARE (S–B state n: B +30,000) through its engine, keeps both settlement signatures, refuses.
   await deliverOne(w, (to) => to === 'S');
   const harvested = structuredClone(hubSB(w).pending!);
   assert.ok(harvested.settleSigs[0] && harvested.settleSigs[1]);
   hubSB(w).abandonPending();
   w.hub.requests.delete(requestId);
   dropFrom(w, 'S');
-  send(w, 'S', 'B', rejectMessage(PaymentType.M2_PREPARE, hexToBytes(requestId, 32), ErrorCode.PAYMENT_REJECTED, 'no'));
+  send(w, 'S', 'B', rejectMessage(PaymentType.REQUEST_PREPARE, hexToBytes(requestId, 32), ErrorCode.PAYMENT_REJECTED, 'no'));
   await run(w, ['B']);
   assert.is(w.payee.channel.pending, undefined);
   // A pays B 50,000 in mode 1: S–B carries a 50,000 PTLC; B reveals t once that state is enforceable.
@@ -207,7 +208,7 @@ t('router hop: a router that answers PTLC_FAIL after harvesting the hub\'s settl
   const w = await hopWorld();
   const payB = async (amount: number) => {
     const { offerId, step } = await w.engines.A.pay(
-      { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: w.engines.S.feeFor(amount), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+      { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: hubFee(amount, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
     );
     w.post('A', step);
     return offerId;

@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import type { Step } from '../../../engine/payment/types.js';
 import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, reusedNonces, run, typeName, type World } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-store');
 type Role = 'A' | 'S' | 'B';
@@ -108,7 +109,7 @@ async function mode1(role: Role, when: When, callFaults = false) {
   const w = await makeWorld();
   const tr: Trace = { fired: 0, steps: [] };
   const amount = 50_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const offerId = new Uint8Array(32).fill(0x11);
   const pay = async () =>
     (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee, expiry: w.ctx.now + 3_600_000, offerId }, w.ctx)).step;
@@ -132,7 +133,7 @@ async function mode2(role: Role, when: When, callFaults = false) {
   const w = await makeWorld();
   const tr: Trace = { fired: 0, steps: [] };
   const amount = 30_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const requestId = new Uint8Array(32).fill(0x22);
   const id = '22'.repeat(32);
   const request = async () =>
@@ -176,7 +177,7 @@ for (const when of ['before', 'after'] as const) {
   t(`mode 1: cancel() retried after store failures (${when} the write) at each call`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: w.hub.feeFor(50_000), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await faultyCall(w, 'A', when, tr, 'cancel()', () => w.payer.cancel(offerId));
@@ -192,7 +193,7 @@ for (const when of ['before', 'after'] as const) {
   t(`mode 1: cancel() retried after store failures (${when} the write), then refused (PTLC extended): the payment completes`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: w.hub.feeFor(50_000), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await run(w, ['B']);

@@ -13,6 +13,7 @@ import { transfer } from '../../../engine/channel/state.js';
 import { rejectsCode } from '../../helpers.js';
 import {
   deliverOne, forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, roleAt, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/guards-mode2');
 const AMOUNT = 30_000;
@@ -25,7 +26,7 @@ t('S refuses a prepared state that moves more to the payee than the amount it as
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, 2 * AMOUNT, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
     expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
@@ -35,7 +36,7 @@ t('S refuses a prepared state that moves more to the payee than the amount it as
   assert.is(snapshot(w), before);
   assert.is(w.hub.requests.size, 0);
   assert.is(hubChannels(w).sb.pending, undefined, 'S co-signed no settlement');
-  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+  assert.not.ok(queued(w, PaymentType.REQUEST_PREPARED));
 });
 
 t("S refuses the payer's PTLC when it reads it after the request expired", async () => {
@@ -43,7 +44,7 @@ t("S refuses the payer's PTLC when it reads it after the request expired", async
   const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx)); // in time…
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx)); // in time…
   w.ctx.now += 60_000; // …but the hub reads it at the expiry
   const before = stateOf(w.hub);
   await run(w, ['S']);
@@ -65,7 +66,7 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   await run(w, ['B', 'S']);
   await run(w, ['A']);
   // A pays, but names a request id the hub does not know.
-  const add = await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx);
+  const add = await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx);
   const msg = add.send[0]!.message as Extract<typeof add.send[0]['message'], { type: typeof PaymentType.PTLC_ADD }>;
   const before = stateOf(w.hub);
   const out = await w.hub.handle({ from: w.A.idPk, message: { ...msg, offerId: randomBytes(32) } }, w.ctx);
@@ -78,7 +79,7 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   const out2 = await w.hub.handle({
     from: w.A.idPk,
     message: {
-      type: PaymentType.M2_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+      type: PaymentType.REQUEST_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
       expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
     },
   }, w.ctx);
@@ -108,23 +109,23 @@ t("the payee's and the payer's request API: no request while busy or expiring no
   assert.is(JSON.stringify(w.payee.channel.toJSON()), pending, 'the first request state is not overwritten');
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
-  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
+  await rejectsCode(w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
   // At the expiry A no longer pays.
   const w2 = await makeWorld();
   const r2 = await prepareRequest(w2, AMOUNT, { expiry: w2.ctx.now + 60_000 });
   await run(w2, ['B', 'S']);
   await run(w2, ['A']);
   w2.ctx.now += 60_000;
-  await rejectsCode(w2.payer.payRequest(r2, w2.hub.feeFor(AMOUNT), w2.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w2.payer.payRequest(r2, hubFee(AMOUNT, w2.hub.config.fee), w2.ctx), ErrorCode.PAYMENT_REJECTED);
   assert.is(w2.payer.channel.pending, undefined);
 });
 
 t('A ignores a request through another hub, one whose payee address is not its sender, and one read at its expiry', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
-  const q = await until(w, PaymentType.M2_REQUEST, ['B', 'S']);
-  const genuine = take<Extract<typeof q.out.message, { type: typeof PaymentType.M2_REQUEST }>>(w, q);
+  const q = await until(w, PaymentType.REQUEST, ['B', 'S']);
+  const genuine = take<Extract<typeof q.out.message, { type: typeof PaymentType.REQUEST }>>(w, q);
   const stranger = party('http://127.0.0.1:1');
   for (const [forged, from, why] of [
     [{ ...genuine, hub: stranger.idPk }, 'B', /request through a hub we have no channel with/],
@@ -153,7 +154,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT, 2));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.M2_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
+    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
     expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
@@ -163,7 +164,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   assert.is(sb.pending!.state.n, 1, 'the PTLC state is still the one being negotiated');
   assert.is(sb.pending!.state.ptlcs.length, 1);
   assert.is(w.hub.requests.size, 0);
-  assert.not.ok(queued(w, PaymentType.M2_PREPARED));
+  assert.not.ok(queued(w, PaymentType.REQUEST_PREPARED));
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
@@ -174,11 +175,11 @@ t('a payer cannot overwrite its PTLC to the hub (a mode 2 purchase S accepted) w
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   await until(w, PaymentType.PTLC_ACCEPT, ['S']); // S co-signed A–S state 1 with A's PTLC
   const { as } = hubChannels(w);
   assert.is(as.pending!.state.ptlcs.length, 1);
-  const fee = w.hub.feeFor(10_000);
+  const fee = hubFee(10_000, w.hub.config.fee);
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, 10_000 + fee, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'A', 'S', {
@@ -211,7 +212,7 @@ t("B ignores a completion from a stranger (neither its payer nor its hub) and se
   const before = stateOf(w.payee);
   const s = await w.payee.handle({
     from: stranger.idPk,
-    message: { type: PaymentType.M2_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
+    message: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
   }, w.ctx);
   assert.equal(s.send, [], 'no message to the hub on a stranger\'s behalf');
   assert.ok(s.events[0]?.kind === 'ignored' && /neither the payer nor the hub/.test(s.events[0].reason), JSON.stringify(s.events));
@@ -246,7 +247,7 @@ async function deliverReplayingEach(
 /** A pays B's request once A has received it. */
 const payWhenReceived = (w: World, requestId: string) => async () => {
   if (w.payer.requests.get(requestId)?.status === 'received' && !w.payer.channel.pending)
-    post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+    post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
 };
 
 t('every message replayed right after its delivery is ignored: no answer, no change (mode 1, a cancellation, mode 2)', async () => {
@@ -278,7 +279,7 @@ t("a duplicated PTLC_ADD is ignored by the hub, not answered with a PTLC_FAIL th
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   const add = w.queue[0]!.out.message;
   await deliverOne(w, (to) => to === 'S'); // S accepts: PTLC_ACCEPT queued for A
   await inject(w, 'A', 'S', add); // the relay delivers the PTLC_ADD a second time

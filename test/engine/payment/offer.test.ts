@@ -6,13 +6,14 @@ import { signWithCommittedNonce } from '../../../crypto/nonce.js';
 import { makeWorld, post, run, deliverOne, kinds, hex, type World, stateOf } from './fixture.js';
 import { stateSecretKey } from '../../../engine/channel/onchain.js';
 import { rejectsCode } from '../../helpers.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/mode1');
 const AMOUNT = 50_000;
 
 async function startPayment(w: World, over: { expiry?: number } = {}) {
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: w.hub.feeFor(AMOUNT), expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'coffee' },
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: hubFee(AMOUNT, w.hub.config.fee), expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'coffee' },
     w.ctx,
   );
   post(w, 'A', step);
@@ -23,7 +24,7 @@ const types = (w: World) => w.log.map((l) => `${l.from}>${l.to}:${l.message.type
 
 t('happy path: A pays while B is offline, A goes offline, B comes online and sells s_A, A returns', async () => {
   const w = await makeWorld();
-  const fee = w.hub.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.hub.config.fee);
   const offerId = await startPayment(w);
   await run(w, ['A', 'S']); // B offline: the offer waits in B's mailbox
   assert.is(w.payer.payments.get(offerId)!.status, 'offered');

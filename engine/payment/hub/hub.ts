@@ -1,5 +1,5 @@
 /**
- * The Hub (S) of mode 1 (SPEC 6.8): co-signs the payer's state n while
+ * The Hub (S) of the offer flow (SPEC 6.8), where the payer pre-signs: co-signs the payer's state n while
  * recording the payment point T = R_A + e·P_A of the payer's future update
  * signature, then buys that signature from the payee with a PTLC locked to T.
  *
@@ -12,22 +12,26 @@
  *   cancelled (superseded) state;
  * - the revealed t is checked (t·G = T) and completes A's update signature,
  *   which is verified against the real sighash before S signs its own.
+ * Its part of the request flow (the payee pre-signs, SPEC 6.14) is in request.ts.
  * @module
  */
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
-import { getPublicKey } from '../../crypto/bip340.js';
-import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../protocol/payment.js';
-import type { NonceStore } from '../../crypto/nonce.js';
-import { Channel, type ChannelJson } from '../channel/channel.js';
-import { randomTweak, tweakPoint, untweakSecret } from '../../crypto/tweak.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode, type LnMailboxError } from '../../../base/errors.js';
+import { getPublicKey } from '../../../crypto/bip340.js';
+import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
+import type { NonceStore } from '../../../crypto/nonce.js';
+import { Channel, type ChannelJson } from '../../channel/channel.js';
+import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../channel/onchain.js';
-import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
-import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
-import { hubMode2, type HubRequest } from './mode2.js';
-
+import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
+import { UPDATE_HASH_TYPE } from '../../channel/onchain.js';
+import { PaymentEngine, refill } from '../engine.js';
+import { hubFee, type FeePolicy } from '../fee.js';
+import { channelMap, type HubPeer } from '../peers.js';
+import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
+import { answerRefusal, reject } from '../refusal.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type Incoming, type Step, type StepContext } from '../types.js';
+import { hubRequestStep, type HubRequest } from './request.js';
 
 /** Default {@link HubConfig.timeoutSlack}, in blocks. */
 export const DEFAULT_TIMEOUT_SLACK = 2;
@@ -57,37 +61,6 @@ export interface HubPayment {
   hubUpdateSig?: string;
 }
 
-/** A channel of the hub with one peer. */
-export interface HubPeer {
-  channel: Channel;
-  /** The peer's identity (mailbox) key, x-only. */
-  peerKey: Uint8Array;
-  /** The peer's mailbox address. */
-  peerAddress: string;
-}
-
-/**
- * Indexes a role's channels by id, refusing a set that could let one
- * channel's signatures count in another: two channels with the same id
- * (their per-channel state keys would be equal) or the same funding
- * outpoint, and a channel whose own key is not `ourKey`.
- */
-export function channelMap(peers: HubPeer[], ourKey: Uint8Array, role: string): Map<string, HubPeer> {
-  const byId = new Map<string, HubPeer>();
-  const outpoints = new Set<string>();
-  for (const p of peers) {
-    const { params, me } = p.channel;
-    const id = bytesToHex(params.channelId);
-    const outpoint = `${bytesToHex(params.funding.txid)}:${params.funding.vout}`;
-    if (byId.has(id)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels with channel id ${id}`);
-    if (outpoints.has(outpoint)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
-    if (!equalBytes(params.keys[me], ourKey)) fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
-    byId.set(id, p);
-    outpoints.add(outpoint);
-  }
-  return byId;
-}
-
 /** Static configuration of a hub. */
 export interface HubConfig {
   /** The hub's identity key (x-only) and mailbox address, as put in offers. */
@@ -95,8 +68,8 @@ export interface HubConfig {
   address: string;
   /** The hub's channel secret key (used in every channel). */
   channelKey: Uint8Array;
-  /** Fee the hub charges: `base + amount·ppm/1e6` sats. */
-  fee: { base: number; ppm: number };
+  /** Fee the hub charges: `base + amount·ppm/1e6` sats (see {@link hubFee}). */
+  fee: FeePolicy;
   /** Safety margin in blocks of the timelock rule. */
   safetyMargin: number;
   /** Largest PTLC timeout delta (blocks) the hub grants a payee. */
@@ -113,12 +86,12 @@ export interface HubConfig {
 export interface HubJson {
   peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
   payments: Record<string, HubPayment>;
-  /** Mode 2 requests the hub co-signed. */
+  /** Requests (the payee pre-signs, SPEC 6.14) the hub co-signed. */
   requests?: Record<string, HubRequest>;
 }
 
 /** The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after every step. */
-export class Hub {
+export class Hub extends PaymentEngine<HubJson> {
   readonly peers: Map<string, HubPeer>;
   readonly payments: Map<string, HubPayment>;
 
@@ -131,74 +104,60 @@ export class Hub {
     payments: Record<string, HubPayment> = {},
     requests: Record<string, HubRequest> = {},
   ) {
+    super();
     this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
     this.peers = channelMap(peers, getPublicKey(config.channelKey), 'hub');
     this.payments = new Map(Object.entries(payments));
   }
 
-  /** Mode 2 requests, by request id (hex). */
+  /** Requests (the payee pre-signs) the hub co-signed, by request id (hex). */
   readonly requests: Map<string, HubRequest>;
 
-  /** The fee the hub asks for `amount`. */
-  feeFor(amount: number): number {
-    return this.config.fee.base + Math.floor((amount * this.config.fee.ppm) / 1_000_000);
+  /** One message; {@link PaymentEngine.handle} makes it all or nothing and answers a refusal. */
+  protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const m = inc.message;
+    switch (m.type) {
+      case PaymentType.UPDATE_PROPOSE:
+        return await this.onPropose(inc.from, m, ctx);
+      case PaymentType.INVOICE:
+        return await this.onInvoice(inc.from, m, ctx);
+      case PaymentType.PTLC_ACCEPT:
+        return await this.onPtlcAccept(inc.from, m);
+      case PaymentType.PTLC_FULFILL:
+        return await this.onFulfill(inc.from, m);
+      case PaymentType.PTLC_SETTLE_ACK:
+        return this.onSettleAck(inc.from, m);
+      case PaymentType.CANCEL_PROPOSE:
+        return await this.onCancel(inc.from, m);
+      case PaymentType.CANCEL_COMMIT:
+        return this.onCancelCommit(inc.from, m);
+      case PaymentType.PTLC_FAIL:
+        return this.onPtlcFail(inc.from, m);
+      case PaymentType.PTLC_REMOVE:
+        return await this.onRemove(inc.from, m);
+      case PaymentType.REQUEST_PREPARE:
+      case PaymentType.PTLC_ADD:
+      case PaymentType.PTLC_COMMIT:
+      case PaymentType.PTLC_SETTLE:
+      case PaymentType.REQUEST_ACK:
+        return await this.onRequest(inc.from, m, ctx);
+      default:
+        return ignored(m.type, 'not a message for the hub');
+    }
   }
 
   /**
-   * Handles one message. A message that breaks a rule is answered with a
-   * REJECT to its sender and changes nothing; duplicates change nothing.
+   * A refused message is answered to its sender only if it is one of our
+   * peers: replying to an address named inside a stranger's message would
+   * let anyone use the hub to send mail to third parties.
    */
-  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
-    const m = inc.message;
-    const before = structuredClone(this.toJSON());
-    try {
-      switch (m.type) {
-        case PaymentType.UPDATE_PROPOSE:
-          return await this.onPropose(inc.from, m, ctx);
-        case PaymentType.INVOICE:
-          return await this.onInvoice(inc.from, m, ctx);
-        case PaymentType.PTLC_ACCEPT:
-          return await this.onPtlcAccept(inc.from, m);
-        case PaymentType.PTLC_FULFILL:
-          return await this.onFulfill(inc.from, m);
-        case PaymentType.PTLC_SETTLE_ACK:
-          return this.onSettleAck(inc.from, m);
-        case PaymentType.CANCEL_PROPOSE:
-          return await this.onCancel(inc.from, m);
-        case PaymentType.CANCEL_COMMIT:
-          return this.onCancelCommit(inc.from, m);
-        case PaymentType.PTLC_FAIL:
-          return this.onPtlcFail(inc.from, m);
-        case PaymentType.PTLC_REMOVE:
-          return await this.onRemove(inc.from, m);
-        case PaymentType.M2_PREPARE:
-        case PaymentType.PTLC_ADD:
-        case PaymentType.PTLC_COMMIT:
-        case PaymentType.PTLC_SETTLE:
-        case PaymentType.M2_ACK:
-          return await this.onMode2(inc.from, m, ctx);
-        default:
-          return ignored(m.type, 'not a message for the hub');
-      }
-    } catch (e) {
-      this.restore(before); // a refused message changes nothing (but the high-water mark)
-      // Our own fault (a full disk): not the peer's; no answer, the message is handled again later.
-      if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
-      noteRefusedProposal(m, inc.from, (id) => this.peers.get(bytesToHex(id)));
-      const ref = 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
-      // Answer peers only: replying to an address named inside a stranger's message
-      // would let anyone use the hub to send mail to third parties.
-      const peer = this.peerByKey(inc.from);
-      const s = step();
-      // A refused PTLC_ADD is answered with PTLC_FAIL so the offerer drops the proposed state.
-      const answer = m.type === PaymentType.PTLC_ADD
-        ? { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } as const
-        : rejectMessage(m.type, ref, e.code, e.message);
-      if (peer) s.send.push({ to: peer, message: answer });
-      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
-      return s;
-    }
+  protected answer(inc: Incoming, e: LnMailboxError): Step {
+    return answerRefusal(inc.message, e, this.peerByKey(inc.from));
+  }
+
+  protected channelPeer(id: Uint8Array): HubPeer | undefined {
+    return this.peers.get(bytesToHex(id));
   }
 
   private peerByKey(key: Uint8Array): string | undefined {
@@ -221,14 +180,15 @@ export class Hub {
     if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
     ch.requireOpen();
     if (!(m.expiry > ctx.now)) reject('offer already expired');
-    if (m.fee < this.feeFor(m.amount)) reject(`fee ${m.fee} below the hub's fee ${this.feeFor(m.amount)}`);
+    const fee = hubFee(m.amount, this.config.fee);
+    if (m.fee < fee) reject(`fee ${m.fee} below the hub's fee ${fee}`);
     const proposed = decodeChannelState(m.state);
     const expected = transfer(ch.enforceable.state, 0, m.amount + m.fee, proposed.n);
     if (!sameState(proposed, expected)) reject('proposed state does not move exactly amount + fee to the hub', ErrorCode.CHANNEL_INVARIANT);
     // A new proposal overwrites a pending one only if that one was never extended.
     const prior = this.pendingOn(bytesToHex(m.channelId));
     if (prior && prior.status !== 'pending') reject('a PTLC is already extended for the pending state');
-    // Any other pending state (a mode 2 PTLC being negotiated) is never overwritten.
+    // Any other pending state (a request's PTLC being negotiated) is never overwritten.
     if (ch.pending && !(prior && prior.n === ch.pending.state.n)) reject('the channel is busy');
     ch.acceptProposal(proposed, m.settleSig, m.updateNonce);
     const settleSig = ch.signSettlement(this.config.channelKey);
@@ -446,10 +406,10 @@ export class Hub {
     return s;
   }
 
-  /** Mode 2 (the payee pre-signs, SPEC 6.14): the hub's side, in mode2.ts. */
-  private onMode2(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
-    return hubMode2(
-      { peer: (id, f) => this.peer(id, f), peers: this.peers, requests: this.requests, signer: this.signer, feeFor: (a) => this.feeFor(a), safetyMargin: this.config.safetyMargin },
+  /** The request flow (the payee pre-signs, SPEC 6.14): the hub's side, in request.ts. */
+  private onRequest(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
+    return hubRequestStep(
+      { peer: (id, f) => this.peer(id, f), peers: this.peers, requests: this.requests, signer: this.signer, fee: this.config.fee, safetyMargin: this.config.safetyMargin },
       from, m, ctx,
     );
   }
