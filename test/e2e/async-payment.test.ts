@@ -112,7 +112,7 @@ t('cancellation: A and S overwrite the pending state, the offer envelope is retr
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
-t('mode 2: B pre-signs and goes offline; A pays the request later; B returns to a completed state', async () => {
+t('request: B pre-signs and goes offline; A pays the request later; B returns to a completed state', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const S = await w.open.S();
   let B = await w.open.B();

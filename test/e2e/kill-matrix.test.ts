@@ -1,5 +1,5 @@
 /**
- * Every role SIGKILLed at every step of a mode 1 payment, over a real relay.
+ * Every role SIGKILLed at every step of an offer payment, over a real relay.
  *
  * One role R (payer A, hub S or payee B) runs in its own process
  * (fixtures/role-process.ts) on a LevelDB store; the two others run in this
@@ -83,7 +83,7 @@ type Role = 'A' | 'S' | 'B';
 type Dir = 'received' | 'sent';
 const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
 
-/** The messages each role handles or sends in a mode 1 payment, in protocol order (SPEC 6.8). */
+/** The messages each role handles or sends in an offer payment, in protocol order (SPEC 6.8). */
 const POINTS: Record<Role, [Dir, string][]> = {
   A: [['sent', 'UPDATE_PROPOSE'], ['received', 'UPDATE_ACCEPT'], ['sent', 'OFFER'], ['received', 'COMPLETION']],
   S: [

@@ -86,7 +86,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
         const p = w.hub.payments.get(id);
         const r = w.hub.requests.get(id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
-        // channel is never the one a mode 2 PTLC from the payer comes over.
+        // channel is never the one a request's PTLC from the payer comes over.
         if (p) await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(A–S, ${p.status})`);
         if (r) await hubUnchanged(w, 'B', { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(S–B, ${r.status})`);
       }
@@ -99,7 +99,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
   }
 }
 
-t('mode 1: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
+t('offer: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await sweep(w, () => [offerId]);
@@ -116,7 +116,7 @@ t('mode 1: no message naming a channel other than its payment\'s changes the hub
   assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
 });
 
-t('mode 2: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
+t('request: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
   const w = await makeWorld();
   const amount = 30_000;
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);

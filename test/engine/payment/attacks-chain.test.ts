@@ -95,7 +95,7 @@ t('the payee answers PTLC_FAIL to a PTLC_ADD on a closing channel; the hub frees
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
 
-t('mode 2: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC_ADD on a closing payer channel', async () => {
+t('request: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC_ADD on a closing payer channel', async () => {
   const amount = 30_000;
   const request = async (w: World) => {
     const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);

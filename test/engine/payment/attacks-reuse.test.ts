@@ -138,7 +138,7 @@ t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement
   assert.equal(settleOnChain(hubSB(w).params, hubSB(w).enforceable), [700_000 - 1_000, 299_000 + 1_000]);
 });
 
-t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
+t('request: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
   const w = await makeWorld();
   const amount = 30_000;
   const fee = hubFee(amount, w.hub.config.fee);
@@ -168,7 +168,7 @@ t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it ag
   assert.equal(settleOnChain(w.payer.channel.params, w.payer.channel.enforceable), [600_000 - amount - fee, 399_000 + amount + fee]);
 });
 
-t('mode 2: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
+t('request: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
   const w = await makeWorld();
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 30_000, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
@@ -182,7 +182,7 @@ t('mode 2: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposa
   send(w, 'S', 'B', rejectMessage(PaymentType.REQUEST_PREPARE, hexToBytes(requestId, 32), ErrorCode.PAYMENT_REJECTED, 'no'));
   await run(w, ['B']);
   assert.is(w.payee.channel.pending, undefined);
-  // A pays B 50,000 in mode 1: S–B carries a 50,000 PTLC; B reveals t once that state is enforceable.
+  // A pays B 50,000 by an offer: S–B carries a 50,000 PTLC; B reveals t once that state is enforceable.
   const tr = tracker(() => w.payee.channel);
   const offerId = await startPayment(w, 50_000);
   await runTracked(w, tr);

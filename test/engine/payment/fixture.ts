@@ -203,7 +203,7 @@ export async function run(w: World, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B'
 export const kinds = (w: World) => w.events.map((e) => e.kind);
 export const hex = bytesToHex;
 
-/** B asks A (mode 2) for `amount` through the hub; returns the request id. */
+/** B requests from A (SPEC 6.14) `amount` through the hub; returns the request id. */
 export async function prepareRequest(w: World, amount: number, over: { expiry?: number } = {}): Promise<string> {
   const { requestId, step } = await w.payee.request(
     { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,

@@ -1,5 +1,5 @@
 /**
- * Mode 1 guards, attacked from the outside: each test crafts the message a
+ * Offer-flow guards, attacked from the outside: each test crafts the message a
  * dishonest party (or a delaying relay) would send, so that every earlier
  * check passes (invoices are signed again with the payee's identity key,
  * forged states carry valid signatures) and only the guard under test stands
@@ -27,7 +27,7 @@ import {
   channelParams, deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/guards-mode1');
+const t = suite('payment/guards-offer');
 const AMOUNT = 50_000;
 type Invoice = PaymentMessageOf<typeof PaymentType.INVOICE>;
 
@@ -221,18 +221,18 @@ t('S refuses an invoice past its own expiry while the offer is still open (a sta
   hubPaidNothing(w, offerId);
 });
 
-t('S refuses an invoice while the payee channel is busy with a mode 2 state, which stays pending', async () => {
+t('S refuses an invoice while the payee channel is busy with a request's state, which stays pending', async () => {
   const w = await makeWorld();
   const { offerId, inv } = await invoiceInFlight(w);
   const requestId = await prepareRequest(w, 30_000);
-  await run(w, ['B', 'S']); // S co-signed the payee's mode 2 state 1: it is pending on S–B
+  await run(w, ['B', 'S']); // S co-signed the payee's request state 1: it is pending on S–B
   assert.is(hubChannels(w).sb.pending?.state.n, 1);
   const before = snapshot(w);
   await inject(w, 'B', 'S', inv);
   refused(w, /busy/);
   assert.is(snapshot(w), before);
   assert.not.ok(queued(w, PaymentType.PTLC_ADD));
-  assert.equal(hubChannels(w).sb.pending!.state.balances, [700_000 - 30_000, 299_000 + 30_000], 'the mode 2 state is not displaced');
+  assert.equal(hubChannels(w).sb.pending!.state.balances, [700_000 - 30_000, 299_000 + 30_000], 'the request state is not displaced');
   assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
@@ -560,7 +560,7 @@ t("the payer's API refuses what would displace its channel state: an offer expir
   assert.is(w.payer.channel.pending, undefined);
   await rejectsCode(w.payer.cancel('00'.repeat(32)), ErrorCode.PAYMENT_REJECTED);
   await rejectsCode(w.payer.payRequest('00'.repeat(32), 0, w.ctx), ErrorCode.PAYMENT_REJECTED);
-  // A mode 1 offer is in flight: paying a mode 2 request now would overwrite its state.
+  // An offer is in flight: paying a request now would overwrite its state.
   const offerId = await startPayment(w, AMOUNT);
   await run(w, ['A', 'S']);
   const requestId = await prepareRequest(w, 20_000);

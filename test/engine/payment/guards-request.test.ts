@@ -1,5 +1,5 @@
 /**
- * Mode 2 guards, attacked from the outside: a payee proposing more than it
+ * Request-flow guards, attacked from the outside: a payee proposing more than it
  * asks for, a payer's PTLC read after the request expired, a payee trying to
  * displace a state the hub is paying for, and a stranger's completion.
  */
@@ -15,7 +15,7 @@ import {
   deliverOne, forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, roleAt, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/guards-mode2');
+const t = suite('payment/guards-request');
 const AMOUNT = 30_000;
 
 const queued = (w: World, type: number) => w.queue.some((q) => q.out.message.type === type);
@@ -144,7 +144,7 @@ t('A ignores a request through another hub, one whose payee address is not its s
   assert.not.ok(w.payer.requests.has(requestId));
 });
 
-t('a payee cannot displace the state of a PTLC the hub extended to it with a mode 2 proposal', async () => {
+t('a payee cannot displace the state of a PTLC the hub extended to it with a request's proposal', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await until(w, PaymentType.PTLC_ADD); // S–B state 1 with S's PTLC is pending at S
@@ -170,7 +170,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
 });
 
-t('a payer cannot overwrite its PTLC to the hub (a mode 2 purchase S accepted) with a mode 1 proposal', async () => {
+t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) with an offer's proposal', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
@@ -250,7 +250,7 @@ const payWhenReceived = (w: World, requestId: string) => async () => {
     post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
 };
 
-t('every message replayed right after its delivery is ignored: no answer, no change (mode 1, a cancellation, mode 2)', async () => {
+t('every message replayed right after its delivery is ignored: no answer, no change (an offer, a cancellation, a request)', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await deliverReplayingEach(w);

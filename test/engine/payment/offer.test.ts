@@ -8,7 +8,7 @@ import { stateSecretKey } from '../../../engine/channel/onchain.js';
 import { rejectsCode } from '../../helpers.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/mode1');
+const t = suite('payment/offer');
 const AMOUNT = 50_000;
 
 async function startPayment(w: World, over: { expiry?: number } = {}) {

@@ -1,5 +1,5 @@
 /**
- * Mode 2 (SPEC 6.14, "the payee pre-signs"): B and S co-sign settlement n
+ * The request flow (SPEC 6.14, "the payee pre-signs"): B and S co-sign settlement n
  * in B's favour, B signs update n and leaves it for A; A later buys S's
  * signature on update n with a PTLC to S locked to s_S·G, completing B's
  * state; A keeps it for B (watchtower) and B collects it when it returns.
@@ -21,7 +21,7 @@ import { hexToBytes } from '../../../base/bytes.js';
 import { extendPtlc } from '../../../engine/payment/ptlc-exchange.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/mode2');
+const t = suite('payment/request');
 const AMOUNT = 30_000;
 
 async function prepare(w: World, over: { expiry?: number } = {}) {
@@ -143,7 +143,7 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
 
-t('replayed mode 2 messages change nothing', async () => {
+t('replayed request-flow messages change nothing', async () => {
   const w = await makeWorld();
   const requestId = await prepare(w);
   for (let i = 0; i < 300; i++) {
@@ -218,7 +218,7 @@ t("after refusing the payee's proposal the hub's next proposal skips its number 
   const sb = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
   assert.is(sb.highN, 0, 'the hub signed nothing for 1');
   assert.is(sb.topN, 1, 'but it will not propose 1 itself');
-  // A mode 1 payment to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
+  // An offer from A to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
   post(w, 'A', (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: hubFee(AMOUNT, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
   await run(w);
   assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'no PTLC_FAIL');

@@ -2,7 +2,7 @@
  * Interleavings: a relay keeps each sender→recipient pair in order, but mail
  * from different senders interleaves arbitrarily. Every seeded schedule that
  * keeps per-pair FIFO order must end in the same consistent result, for
- * mode 1 and mode 2, with duplicates injected.
+ * the offer and the request flows, with duplicates injected.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,7 +38,7 @@ async function runShuffled(w: World, rand: () => number): Promise<void> {
   assert.is(w.queue.length, 0, 'the schedule settles');
 }
 
-t('mode 1 completes identically under every seeded interleaving', async () => {
+t('an offer completes identically under every seeded interleaving', async () => {
   for (let seed = 1; seed <= SEEDS; seed++) {
     const w = await makeWorld();
     const fee = hubFee(40_000, w.hub.config.fee);
@@ -59,7 +59,7 @@ t('mode 1 completes identically under every seeded interleaving', async () => {
   }
 });
 
-t('mode 2 completes identically under every seeded interleaving', async () => {
+t('a request completes identically under every seeded interleaving', async () => {
   for (let seed = 1; seed <= SEEDS; seed++) {
     const w = await makeWorld();
     const rand = prng(1000 + seed);
