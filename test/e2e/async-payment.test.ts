@@ -6,10 +6,11 @@ import { rejectsCode } from '../helpers.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
 import { ChainModel } from '../engine/bitcoin/chain-model.js';
 import { enforceLatestOverOld } from '../engine/payment/chain.js';
+import { hubFee } from '../../engine/payment/fee.js';
 
 const t = suite('e2e/async-payment');
 const AMOUNT = 50_000;
-const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
+const FEE = hubFee(AMOUNT, HUB_FEE);
 let relay: RelayProc;
 
 t.before(async () => {

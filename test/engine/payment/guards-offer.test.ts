@@ -221,7 +221,7 @@ t('S refuses an invoice past its own expiry while the offer is still open (a sta
   hubPaidNothing(w, offerId);
 });
 
-t('S refuses an invoice while the payee channel is busy with a request's state, which stays pending', async () => {
+t('S refuses an invoice while the payee channel is busy with a request state, which stays pending', async () => {
   const w = await makeWorld();
   const { offerId, inv } = await invoiceInFlight(w);
   const requestId = await prepareRequest(w, 30_000);

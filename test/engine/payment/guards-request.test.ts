@@ -144,7 +144,7 @@ t('A ignores a request through another hub, one whose payee address is not its s
   assert.not.ok(w.payer.requests.has(requestId));
 });
 
-t('a payee cannot displace the state of a PTLC the hub extended to it with a request's proposal', async () => {
+t('a payee cannot displace the state of a PTLC the hub extended to it with a request proposal', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await until(w, PaymentType.PTLC_ADD); // S–B state 1 with S's PTLC is pending at S
@@ -170,7 +170,7 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a req
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
 });
 
-t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) with an offer's proposal', async () => {
+t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) with an offer proposal', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
