@@ -16,11 +16,8 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
-import { open } from '../../../protocol/seal.js';
 import { ErrorCode, fail, type LnMailboxError } from '../../../base/errors.js';
-import {
-  PaymentType, decodePayment, encodeChannelState, envelopeFromReceipt, verifyInvoice, type PaymentMessageOf,
-} from '../../../protocol/payment.js';
+import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
@@ -30,6 +27,7 @@ import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { reject, requireSender } from '../refusal.js';
 import { ignored, step, type Incoming, type Receipt, type Step, type StepContext } from '../types.js';
+import { checkReceipt } from './receipt.js';
 import { payerOnRequest, payerPayRequest, payerRequestFail, payerRequestPtlc, type PayerRequestContext, type ReceivedRequest } from './request.js';
 
 /** Status of an outgoing payment. */
@@ -311,7 +309,7 @@ export class Payer extends PaymentEngine<PayerJson> {
     let invoice: Uint8Array | null = null;
     let receiptError: string | undefined;
     try {
-      invoice = this.checkReceipt(m.invoice, p);
+      invoice = checkReceipt(m.invoice, p, this.config.identityKey, this.identityPub);
     } catch (e) {
       receiptError = (e as Error).message;
     }
@@ -320,23 +318,6 @@ export class Payer extends PaymentEngine<PayerJson> {
     const s = step();
     s.events.push({ kind: 'completed', offerId: id, receipt });
     return s;
-  }
-
-  /** Opens and checks the payee's sealed receipt; returns the encoded INVOICE body. */
-  private checkReceipt(sealed: Uint8Array, p: PayerPayment): Uint8Array {
-    let opened;
-    try {
-      opened = open(envelopeFromReceipt(sealed, this.identityPub), this.config.identityKey);
-    } catch (e) {
-      return reject(`no receipt we can open (${(e as Error).message})`);
-    }
-    if (opened.type !== PaymentType.INVOICE || bytesToHex(opened.sender) !== p.payeeKey) reject('receipt is not sealed by the payee we paid');
-    const inv = decodePayment(PaymentType.INVOICE, opened.body);
-    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv) || inv.receipt.length !== 0) reject('receipt holds an invalid invoice');
-    if (bytesToHex(inv.offerId) !== p.offerId || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
-      reject('receipt invoice does not match the offer');
-    if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('receipt invoice is not signed by the payee we paid');
-    return opened.body;
   }
 
   private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
