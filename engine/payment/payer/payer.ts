@@ -115,9 +115,10 @@ export class Payer extends PaymentEngine<PayerJson> {
   private readonly signer: Signer;
 
   /**
-   * The request flow (SPEC 6.14): pays a payee's pre-signed request with a PTLC of amount + `fee`
-   * to the hub, locked to the point of the hub's signature that completes the
-   * payee's state. The payee may be offline.
+   * The request flow (SPEC 6.14): pays a payee's pre-signed request with a
+   * PTLC of amount + `fee` to the hub, locked to the point of the hub's
+   * signature that completes the payee's state. The payee may be offline.
+   * All or nothing.
    */
   async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
     return this.atomic(() => this.#payRequest(requestId, fee, ctx));
@@ -132,7 +133,7 @@ export class Payer extends PaymentEngine<PayerJson> {
     return s;
   }
 
-  /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
+  /** Starts a payment: proposes state n to the hub. One payment at a time per channel. All or nothing. */
   async pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
     return this.atomic(() => this.#pay(req, ctx));
   }
@@ -174,7 +175,7 @@ export class Payer extends PaymentEngine<PayerJson> {
     return [...this.payments.values()].filter((p) => (p.status === 'offered' || p.status === 'proposed') && p.expiry <= now).map((p) => p.offerId);
   }
 
-  /** Cancels an offered payment that the hub has not yet extended to the payee. */
+  /** Cancels an offered payment that the hub has not yet extended to the payee. All or nothing. */
   async cancel(offerIdHex: string): Promise<Step> {
     return this.atomic(() => this.#cancel(offerIdHex));
   }
@@ -204,9 +205,10 @@ export class Payer extends PaymentEngine<PayerJson> {
   }
 
   /**
-   * A refused message is never answered: the payer's only peer is its hub,
-   * which refuses nothing the payer says back, and anyone else may send it
-   * a REQUEST. The error goes to the runtime, which reports it.
+   * A refused message is never answered: a REQUEST may come from anyone
+   * (answering would let strangers use us to mail third parties), and the
+   * hub acts on no REJECT from its payer. The error goes to the runtime,
+   * which reports it and acknowledges the message.
    */
   protected answer(_inc: Incoming, e: LnMailboxError): Step {
     throw e;
