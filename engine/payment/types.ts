@@ -1,5 +1,5 @@
 /**
- * Shared shapes of the payment role engines (Payer, Hub, Payee): what goes
+ * Shared shapes of the payment role engines (Payer, Hub, Payee, Router): what goes
  * in (a decoded message, its authenticated sender, the time and height) and
  * what comes out (messages to send, envelopes to retract, events).
  * The engines are pure state machines; the client runtimes do the I/O.
