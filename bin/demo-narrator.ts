@@ -58,8 +58,8 @@ export interface EventContext {
   channel?: string;
   /** The other party of that channel. */
   peer?: Role;
-  /** True for a mode 2 request (the payee pre-signed). */
-  mode2?: boolean;
+  /** True for a payment request (the payee pre-signed, SPEC 6.14). */
+  request?: boolean;
 }
 
 const COL = 7; // width of the "B₂ → P" column
@@ -146,7 +146,7 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
       return `learns t = s_A: S can now enforce A–S state ${e.n}`;
     case 'paid':
       if (role === 'P') return `claims S's PTLC with t: both hops settled (${sats(e.amount)} sats in, ${sats(e.amount)} out)`;
-      if (ctx.mode2) return role === 'S' ? `B acknowledged: S–B state${at} complete on both sides` : `paid ${sats(e.amount)} sats: S's signature completes S–B state${at}`;
+      if (ctx.request) return role === 'S' ? `B acknowledged: S–B state${at} complete on both sides` : `paid ${sats(e.amount)} sats: S's signature completes S–B state${at}`;
       return role === 'S' ? `settled with ${peer} (${sats(e.amount)} sats)` : `paid ${sats(e.amount)} sats: ${ch} state${at} moves the PTLC to ${role}`;
     case 'completed':
       return `completed: receipt = the payee's signed invoice + t, A–S state ${e.receipt.n}`;

@@ -214,14 +214,14 @@ export class Stage {
     return which.map((w) => all[w]!);
   }
 
-  /** The hub's channel a payment or mode 2 request went out on, by its id: name, peer and channel. */
-  #hubOut(id: string): { channel: string; peer: Role; ch: Channel; mode2: boolean } | undefined {
+  /** The hub's channel a payment or a payment request went out on, by its id: name, peer and channel. */
+  #hubOut(id: string): { channel: string; peer: Role; ch: Channel; request: boolean } | undefined {
     const S = this.nodes.S?.engine;
     const req = S?.requests.get(id);
     const out = req?.payeeChannel ?? S?.payments.get(id)?.payeeChannel;
     if (!S || out === undefined) return undefined;
     const peer = out === hex(this.params.sp.channelId) ? 'P' : 'B';
-    return { channel: `S–${peer}`, peer, ch: S.peers.get(out)!.channel, mode2: req !== undefined };
+    return { channel: `S–${peer}`, peer, ch: S.peers.get(out)!.channel, request: req !== undefined };
   }
 
   /** What an event concerns (state number, channel, counterparty), read from the engine when the event fires. */
@@ -233,8 +233,8 @@ export class Stage {
       case 'B': {
         const B = this.nodes.B?.engine;
         if (!B) return {};
-        const mode2 = B.requests.has(id);
-        return { n: e.kind === 'request_sent' ? B.channel.topN : B.channel.enforceable.state.n, channel: 'S–B', peer: 'S', mode2 };
+        const request = B.requests.has(id);
+        return { n: e.kind === 'request_sent' ? B.channel.topN : B.channel.enforceable.state.n, channel: 'S–B', peer: 'S', request };
       }
       case 'B₂':
         return { n: this.nodes['B₂']?.engine.channel.enforceable.state.n, channel: 'P–B₂', peer: 'P' };
@@ -244,7 +244,7 @@ export class Stage {
         if (!this.nodes.S) return {};
         if (e.kind === 'proposed' || e.kind === 'cancelled') return { n: this.hubChannel(this.params.as).topN, channel: 'A–S', peer: 'A' };
         const out = this.#hubOut(id);
-        return out ? { n: out.ch.enforceable.state.n, channel: out.channel, peer: out.peer, mode2: out.mode2 } : {};
+        return out ? { n: out.ch.enforceable.state.n, channel: out.channel, peer: out.peer, request: out.request } : {};
       }
     }
   }

@@ -1,6 +1,7 @@
 /**
- * `ln-mailbox demo`: asynchronous Lightning payments, modes 1 and 2 of
- * The payment protocol (SPEC §6), played end to end on this machine and narrated
+ * `ln-mailbox demo`: asynchronous Lightning payments, both flows of the
+ * payment protocol (SPEC §6): the offer (the payer pre-signs) and the
+ * request (the payee pre-signs), played end to end on this machine and narrated
  * step by step.
  *
  * A relay (a local one on 127.0.0.1, or `--relay URL`), and the roles A
@@ -11,7 +12,7 @@
  * receipt. Then a second payment is cancelled before B sees it; a third goes
  * over the privacy hop S→P→B₂ (S sees only P; each hop has its own point);
  * and in a fourth B pre-signs a request that A pays while B is offline
- * (mode 2). Every balance is checked after each payment.
+ * (the request flow, SPEC §6.14). Every balance is checked after each payment.
  *
  * Node-only (it starts the relay), so it lives in `bin/`, not in `client/`.
  * @module
@@ -27,6 +28,7 @@ import { startRelay, type Relay } from '../server/relay.js';
 import { RelayHttp, normalizeRelayUrl } from '../client/mailbox/relay-http.js';
 import type { Channel } from '../engine/channel/channel.js';
 import { capacity } from '../engine/channel/state.js';
+import { hubFee } from '../engine/payment/fee.js';
 import { sats, type ChannelRow } from './demo-narrator.js';
 import type { PayerNode } from '../client/wallet/roles.js';
 import { DemoError, FUNDING, HUB_FEE, Stage, errText } from './demo-stage.js';
@@ -43,7 +45,7 @@ const USAGE = `usage: ln-mailbox demo [--relay URL] [--amount SATS] [--timeout S
 
 Plays one asynchronous payment (A pays B through hub S while B is offline),
 a cancellation, a payment routed S→P→B₂ for privacy, and a payment B
-pre-signed (mode 2), narrating every message that goes through the relay.
+pre-signed (a payment request), narrating every message that goes through the relay.
 
   --relay URL     use this relay instead of starting a local one
   --amount SATS   amount A pays B (${sats(MIN_AMOUNT)}..${sats(MAX_AMOUNT)}, default 50,000)
@@ -83,7 +85,7 @@ function parseArgs(args: string[]): DemoArgs {
 }
 
 /** The hub's fee for `amount` under its published policy. */
-const hubFee = (amount: number): number => HUB_FEE.base + Math.floor((amount * HUB_FEE.ppm) / 1e6);
+const feeFor = (amount: number): number => hubFee(amount, HUB_FEE);
 
 /** Checks both views of a channel agree, nothing is pending, and funds are conserved. Returns the balances. */
 function settled(d: Stage, name: string, mine: Channel, theirs: Channel): [number, number] {
@@ -97,7 +99,7 @@ function settled(d: Stage, name: string, mine: Channel, theirs: Channel): [numbe
 
 async function play(d: Stage, amount: number, started: number): Promise<void> {
   const { say, p } = d;
-  const fee = hubFee(amount);
+  const fee = feeFor(amount);
   const cap = capacity(d.asParams);
 
   d.step(0, 'Setup');
@@ -200,7 +202,7 @@ async function settleAll(d: Stage, rows: ChannelRow[]): Promise<[number, number]
 /** Step 7: the privacy hop S→P→B₂ (SPEC 6.13). S deals only with P; every hop's PTLC has its own point. */
 async function routed(d: Stage, A: PayerNode): Promise<void> {
   const { say, p } = d;
-  const fee = hubFee(ROUTED);
+  const fee = feeFor(ROUTED);
   const B2 = p['B₂'];
   d.step(7, `Privacy hop: B₂ is offline. A pays B₂ ${sats(ROUTED)} sats through S and the router P (hub fee ${sats(fee)})`);
   const rows = d.rows(['A–S', 'S–P', 'P–B₂']);
@@ -256,13 +258,13 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
 }
 
 /**
- * Step 8: mode 2 (SPEC 6.14). B pre-signs its state and goes
+ * Step 8: the request flow (SPEC 6.14). B pre-signs its state and goes
  * offline; A buys S's signature later and keeps the completed update for B.
  */
 async function presigned(d: Stage): Promise<void> {
   const { say, p } = d;
-  const fee = hubFee(REQUESTED);
-  d.step(8, `Mode 2: A is offline. B pre-signs a request for ${sats(REQUESTED)} sats, goes offline, and A pays it (hub fee ${sats(fee)})`);
+  const fee = feeFor(REQUESTED);
+  d.step(8, `A payment request: A is offline. B pre-signs a request for ${sats(REQUESTED)} sats, goes offline, and A pays it (hub fee ${sats(fee)})`);
   const rows = d.rows(['A–S', 'S–B']);
   const before = snapshot(rows);
   const requestId = await d.guard(d.nodes.B!.requestPayment(p.A.address, REQUESTED, { memo: 'demo 4' }), 'B requests a payment');

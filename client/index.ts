@@ -18,9 +18,10 @@ export { Channel, type ChannelJson, type StateRecord } from '../engine/channel/c
 export { openChannelPair } from '../engine/channel/open.js';
 export type { ChannelParams, ChannelState } from '../engine/channel/state.js';
 export type { PaymentEvent, Receipt, StepContext } from '../engine/payment/types.js';
-export type { HubConfig, HubPeer } from '../engine/payment/hub.js';
-export type { PayerConfig } from '../engine/payment/payer.js';
-export type { PayeeConfig } from '../engine/payment/payee.js';
+export type { HubConfig } from '../engine/payment/hub/hub.js';
+export type { HubPeer } from '../engine/payment/peers.js';
+export type { PayerConfig } from '../engine/payment/payer/payer.js';
+export type { PayeeConfig } from '../engine/payment/payee/payee.js';
 export type { RouterConfig } from '../engine/payment/router.js';
 /** The Bitcoin layer (BIP118 sighash, eltoo update/settlement, PTLC claim/refund), for enforcing states on chain. */
 export * as bitcoin from '../engine/bitcoin/index.js';

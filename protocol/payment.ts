@@ -1,5 +1,6 @@
 /**
- * Payment messages of the asynchronous A/S/B protocol, mode 1 (SPEC section 6).
+ * Payment messages of the asynchronous A/S/B protocol (SPEC section 6): the
+ * offer flow (the payer pre-signs) and the request flow (the payee pre-signs, SPEC 6.14).
  *
  * Each message travels as the body of a sealed envelope (SPEC section 4) whose
  * inner `type` is the message's {@link PaymentType}. The body is
@@ -36,7 +37,7 @@ export const PaymentType = {
   CANCEL_COMMIT: 0x000f,
   OFFER_VOID: 0x0010,
   REJECT: 0x0011,
-  // Mode 2: the payee pre-signs (SPEC 6.14).
+  // The request flow: the payee pre-signs (SPEC 6.14).
   REQUEST_PREPARE: 0x0012,
   REQUEST_PREPARED: 0x0013,
   REQUEST: 0x0014,

@@ -213,8 +213,9 @@ export function findMutants(file, src, { cond = true } = {}) {
 
 function sourceFiles(filters) {
   const files = [];
+  // Recursive: engine/payment keeps each role in its own folder (hub/, payer/, payee/).
   for (const d of SRC_DIRS)
-    for (const name of readdirSync(join(root, d)).sort())
+    for (const name of readdirSync(join(root, d), { recursive: true }).map(String).sort())
       if (name.endsWith('.ts')) files.push(`${d}/${name}`);
   return files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 }

@@ -1,14 +1,14 @@
 /**
- * One full mode-1 async payment (A pre-signs, B sells s_A to S)
+ * One full async payment by an offer (A pre-signs, B sells s_A to S)
  * with A, S and B as separate runtimes in this process and the relay in
- * another, exactly as test/e2e/world.ts wires them. Started with the
+ * another (the roles set up by payment-roles.ts). Started with the
  * EC-count hook; an AsyncLocalStorage label tags every point
  * multiplication with the role whose code (or socket callback) ran it.
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { PaymentType } from '../../protocol/payment.js';
-import { makeE2E, until } from '../../test/e2e/world.js';
+import { paymentRoles, until } from './payment-roles.js';
 import { serve } from '../rpc.js';
 
 declare global {
@@ -23,7 +23,7 @@ const has = (list: { kind: string }[], kind: string): boolean => list.some((e) =
 
 serve({
   async run(relayUrl: string, amount: number) {
-    const w = await makeE2E({ A: [relayUrl], S: [relayUrl], B: [relayUrl] });
+    const w = await paymentRoles(relayUrl);
     // Channel opening is set-up, not the payment.
     for (const k of Object.keys(globalThis.__lnmbEcCounts ?? {})) delete globalThis.__lnmbEcCounts![k];
     const c0 = process.cpuUsage();

@@ -8,9 +8,11 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
-import { Hub, type HubConfig, type HubJson, type HubPeer } from '../../engine/payment/hub.js';
-import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/payee.js';
-import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer.js';
+import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
+import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
+import type { HubPeer } from '../../engine/payment/peers.js';
+import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/payee/payee.js';
+import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
@@ -22,12 +24,12 @@ export interface PayerNodeOptions extends RuntimeOptions {
   /** The channel with the hub, used only on first start (later it is restored from the store). */
   channel: Channel;
   /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
-  hubFee?: { base: number; ppm: number };
+  hubFee?: FeePolicy;
 }
 
 /** The payer (A): pays a payee who is offline, through its hub. */
 export class PayerNode extends RoleRuntime<Payer> {
-  #fee: { base: number; ppm: number } = { base: 0, ppm: 0 };
+  #fee: FeePolicy = { base: 0, ppm: 0 };
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
@@ -53,13 +55,13 @@ export class PayerNode extends RoleRuntime<Payer> {
     const dest = decodeMailboxAddress(address);
     return this.serial(async () => {
       const ctx = this.ctx();
-      const { offerId, step } = await this.atomically((engine) => engine.pay(
+      const { offerId, step } = await this.engine.pay(
         {
-          payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? this.#fee.base + Math.floor((amount * this.#fee.ppm) / 1_000_000),
+          payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? hubFee(amount, this.#fee),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}),
         },
         ctx,
-      ));
+      );
       await this.commit(step);
       return offerId;
     });
@@ -67,11 +69,11 @@ export class PayerNode extends RoleRuntime<Payer> {
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
   async cancel(offerId: string): Promise<void> {
-    await this.serial(async () => this.commit(await this.atomically((engine) => engine.cancel(offerId))));
+    await this.serial(async () => this.commit(await this.engine.cancel(offerId)));
   }
 
   /**
-   * Mode 2: pays a payee's pre-signed request (received as a
+   * Pays a payee's pre-signed request (the request flow, SPEC 6.14) (received as a
    * `request_received` event) through the hub; the payee may be offline. The
    * `request_paid` event follows when the hub's signature is bought; the
    * payer keeps the completed update for the payee and forwards it.
@@ -79,8 +81,8 @@ export class PayerNode extends RoleRuntime<Payer> {
   async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
     await this.serial(async () => {
       const r = this.engine.requests.get(requestId);
-      const fee = opts.fee ?? (r ? this.#fee.base + Math.floor((r.amount * this.#fee.ppm) / 1_000_000) : 0);
-      await this.commit(await this.atomically((engine) => engine.payRequest(requestId, fee, this.ctx())));
+      const fee = opts.fee ?? (r ? hubFee(r.amount, this.#fee) : 0);
+      await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
     });
   }
 
@@ -96,7 +98,7 @@ export class PayerNode extends RoleRuntime<Payer> {
       const ids = this.engine.expiredOffers(this.ctx().now);
       // One payment in flight per channel, so at most one cancellation is started.
       const first = ids[0];
-      if (first !== undefined) await this.commit(await this.atomically((engine) => engine.cancel(first)));
+      if (first !== undefined) await this.commit(await this.engine.cancel(first));
       return first === undefined ? [] : [first];
     });
   }
@@ -132,7 +134,7 @@ export interface PayeeNodeOptions extends RuntimeOptions {
 /** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
 export class PayeeNode extends RoleRuntime<Payee> {
   /**
-   * Mode 2 (the payee pre-signs): asks the hub to co-sign a state paying
+   * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
    * `amount` to us and sends the pre-signed update to the payer at
    * `payerAddress`, who can pay it while we are offline. Resolves with the
    * request id once the request is persisted; `paid` follows when we are
@@ -142,10 +144,10 @@ export class PayeeNode extends RoleRuntime<Payee> {
     const payer = decodeMailboxAddress(payerAddress);
     return this.serial(async () => {
       const ctx = this.ctx();
-      const { requestId, step } = await this.atomically((engine) => engine.request(
+      const { requestId, step } = await this.engine.request(
         { payer: { publicKey: payer.publicKey, address: payerAddress }, amount, expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}) },
         ctx,
-      ));
+      );
       await this.commit(step);
       return requestId;
     });

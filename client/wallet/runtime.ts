@@ -14,25 +14,24 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
-import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
-import type { Channel } from '../../engine/channel/channel.js';
+import { LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import type { PaymentEngine } from '../../engine/payment/engine.js';
 import { decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
-import { allOrNothing, isLocalFault, type PaymentEvent, type Snapshots, type Step, type StepContext, type Incoming } from '../../engine/payment/types.js';
+import { isLocalFault } from '../../engine/payment/refusal.js';
+import type { PaymentEvent, Step, StepContext, Incoming } from '../../engine/payment/types.js';
 import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
 
-/** A pure role engine: Payer, Hub or Payee. */
-export interface RoleEngine {
-  handle(inc: Incoming, ctx: StepContext): Promise<Step>;
-  /** Every channel of the role. */
-  channels(): Channel[];
-  toJSON(): unknown;
-  /** Puts the engine back in the state of a {@link RoleEngine.toJSON} snapshot. */
-  restore(json: never): void;
-}
+/**
+ * A pure role engine: Payer, Hub, Payee or Router. Every public call of one
+ * is all or nothing (see {@link PaymentEngine}): a call that throws leaves
+ * the engine as it was, so the runtime persists only after a success and
+ * never snapshots on its own.
+ */
+export type RoleEngine = PaymentEngine<unknown>;
 
 /** Where the runtime learns the current block height (chain access sits behind an interface). */
 export interface ChainWatcher {
@@ -105,14 +104,6 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     this.client = new MailboxClient({ ...o.client, secretKey: o.identityKey, relays: o.relays, kv: o.kv, ...(o.now ? { now: o.now } : {}) });
   }
 
-  /**
-   * Runs one engine step all or nothing: if it throws, the engine is put back
-   * in the state it had before the step (nonces it burned stay burned).
-   */
-  atomically<T>(fn: (engine: E) => Promise<T>): Promise<T> {
-    return allOrNothing(this.engine as unknown as Snapshots<unknown>, () => fn(this.engine));
-  }
-
   /** Loads the persisted engine state (or undefined on first start). */
   static async loadState(kv: Kv): Promise<unknown> {
     const raw = await kv.get(STATE_KEY);
@@ -157,17 +148,10 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    * Persisted before it resolves.
    */
   async noteUpdateOnChain(channelId: string, height: number): Promise<void> {
-    await this.serial(async () => {
-      const ch = this.engine.channels().find((c) => bytesToHex(c.params.channelId) === channelId);
-      if (!ch) throw new LnMailboxError(ErrorCode.INVALID_RANGE, `no channel ${channelId}`);
-      await this.commit(await this.atomically(async () => {
-        ch.noteUpdateOnChain(height);
-        return { send: [], retract: [], events: [] };
-      }));
-    });
+    await this.serial(async () => this.commit(await this.engine.noteUpdateOnChain(channelId, height)));
   }
 
-  /** Applies a step produced by a local call (pay, cancel): persist, then post. */
+  /** Applies a step produced by a successful local call (pay, cancel): persist, then post. */
   async commit(step: Step): Promise<void> {
     await this.persist(step);
     void this.flush();
@@ -185,7 +169,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     let step: Step;
     try {
-      step = await this.atomically((engine) => engine.handle(inc, this.ctx()));
+      step = await this.engine.handle(inc, this.ctx()); // all or nothing: a throw left the engine as it was
     } catch (e) {
       // A bug or our own store failing: do not ack, let it be redelivered.
       if (isLocalFault(e)) throw e;

@@ -20,7 +20,7 @@ import { tweakPoint } from '../../crypto/tweak.js';
 import type { Channel } from '../channel/channel.js';
 import { addPtlc, resolvePtlc, sameState } from '../channel/state.js';
 import { presignPtlcClaim, verifyPtlcClaimPresig } from '../channel/onchain.js';
-import { reject } from './types.js';
+import { reject } from './refusal.js';
 
 /** A party's signing capability in one channel. */
 export interface Signer {

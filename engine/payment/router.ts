@@ -22,16 +22,18 @@
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { ErrorCode, isLnMailboxError } from '../../base/errors.js';
+import { ErrorCode, isLnMailboxError, type LnMailboxError } from '../../base/errors.js';
 import { PaymentType, invoiceSigHash, verifyInvoice, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
 import type { NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, sign } from '../../crypto/bip340.js';
 import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
-import { channelMap, type HubPeer } from './hub.js';
+import { PaymentEngine, refill } from './engine.js';
+import { channelMap, type HubPeer } from './peers.js';
 import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, removePtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
-import { ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+import { answerRefusal, isLocalFault, reject } from './refusal.js';
+import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of a routed payment. */
 export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'removing' | 'failed';
@@ -71,7 +73,7 @@ export interface RouterJson {
 }
 
 /** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
-export class Router {
+export class Router extends PaymentEngine<RouterJson> {
   readonly downstream: Map<string, HubPeer>;
   readonly payments: Map<string, RouterPayment>;
   private readonly signer: Signer;
@@ -85,6 +87,7 @@ export class Router {
     nonces: NonceStore,
     payments: Record<string, RouterPayment> = {},
   ) {
+    super();
     if (upstream.channel.me !== 1) reject('the router is party 1 of its channel with the hub', ErrorCode.INVALID_RANGE);
     for (const d of downstream) if (d.channel.me !== 0) reject('the router is party 0 of its payee channels', ErrorCode.INVALID_RANGE);
     this.downstream = channelMap([upstream, ...downstream], getPublicKey(config.channelKey), 'router');
@@ -94,45 +97,36 @@ export class Router {
     this.publicKey = getPublicKey(config.identityKey);
   }
 
-  /** Handles one message from the hub (upstream) or a payee (downstream). */
-  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+  /** One message from the hub (upstream) or a payee (downstream); all or nothing through {@link PaymentEngine.handle}. */
+  protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
-    const fromHub = equalBytes(inc.from, this.upstream.peerKey);
-    const before = structuredClone(this.toJSON());
-    try {
-      if (fromHub) {
-        switch (m.type) {
-          case PaymentType.PTLC_ADD: return await this.onAdd(m, ctx);
-          case PaymentType.PTLC_COMMIT: return await this.onCommit(m);
-          case PaymentType.PTLC_SETTLE: return await this.onSettle(m);
-          case PaymentType.REJECT: return this.onHubReject(m);
-          default: return ignored(m.type, 'not a message for the router');
-        }
-      }
+    if (equalBytes(inc.from, this.upstream.peerKey)) {
       switch (m.type) {
-        case PaymentType.INVOICE: return this.onInvoice(inc.from, m);
-        case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
-        case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
-        case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
-        case PaymentType.PTLC_FAIL: return await this.onFail(inc.from, m);
+        case PaymentType.PTLC_ADD: return await this.onAdd(m, ctx);
+        case PaymentType.PTLC_COMMIT: return await this.onCommit(m);
+        case PaymentType.PTLC_SETTLE: return await this.onSettle(m);
+        case PaymentType.REJECT: return this.onHubReject(m);
         default: return ignored(m.type, 'not a message for the router');
       }
-    } catch (e) {
-      this.restore(before); // a refused message changes nothing (but the high-water mark)
-      // Our own fault (a full disk): not the peer's; no answer, the message is handled again later.
-      if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
-      noteRefusedProposal(m, inc.from, (id) => (equalBytes(id, this.upstream.channel.params.channelId) ? this.upstream : this.downstream.get(bytesToHex(id))));
-      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
-      const s = step();
-      if (fromHub && m.type === PaymentType.PTLC_ADD)
-        s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } });
-      else {
-        const to = fromHub ? this.upstream.peerAddress : this.peerOf(inc.from)?.peerAddress;
-        if (to) s.send.push({ to, message: rejectMessage(m.type, ref, e.code, e.message) });
-      }
-      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
-      return s;
     }
+    switch (m.type) {
+      case PaymentType.INVOICE: return this.onInvoice(inc.from, m);
+      case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
+      case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
+      case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
+      case PaymentType.PTLC_FAIL: return await this.onFail(inc.from, m);
+      default: return ignored(m.type, 'not a message for the router');
+    }
+  }
+
+  /** A refused message is answered to the hub or to the payee it came from; a stranger gets no answer. */
+  protected answer(inc: Incoming, e: LnMailboxError): Step {
+    const to = equalBytes(inc.from, this.upstream.peerKey) ? this.upstream.peerAddress : this.peerOf(inc.from)?.peerAddress;
+    return answerRefusal(inc.message, e, to);
+  }
+
+  protected channelPeer(id: Uint8Array): HubPeer | undefined {
+    return equalBytes(id, this.upstream.channel.params.channelId) ? this.upstream : this.downstream.get(bytesToHex(id));
   }
 
   private peerOf(key: Uint8Array): HubPeer | undefined {

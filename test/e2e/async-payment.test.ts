@@ -6,10 +6,11 @@ import { rejectsCode } from '../helpers.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
 import { ChainModel } from '../engine/bitcoin/chain-model.js';
 import { enforceLatestOverOld } from '../engine/payment/chain.js';
+import { hubFee } from '../../engine/payment/fee.js';
 
 const t = suite('e2e/async-payment');
 const AMOUNT = 50_000;
-const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
+const FEE = hubFee(AMOUNT, HUB_FEE);
 let relay: RelayProc;
 
 t.before(async () => {
@@ -112,7 +113,7 @@ t('cancellation: A and S overwrite the pending state, the offer envelope is retr
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
-t('mode 2: B pre-signs and goes offline; A pays the request later; B returns to a completed state', async () => {
+t('request: B pre-signs and goes offline; A pays the request later; B returns to a completed state', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const S = await w.open.S();
   let B = await w.open.B();

@@ -1,5 +1,5 @@
 /**
- * Every role SIGKILLed at every step of a mode 1 payment, over a real relay.
+ * Every role SIGKILLed at every step of an offer payment, over a real relay.
  *
  * One role R (payer A, hub S or payee B) runs in its own process
  * (fixtures/role-process.ts) on a LevelDB store; the two others run in this
@@ -61,9 +61,9 @@ import { bytesToHex } from '../../base/bytes.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime, type RoleEngine } from '../../client/wallet/runtime.js';
-import type { HubJson } from '../../engine/payment/hub.js';
-import type { PayeeJson } from '../../engine/payment/payee.js';
-import type { PayerJson } from '../../engine/payment/payer.js';
+import type { HubJson } from '../../engine/payment/hub/hub.js';
+import type { PayeeJson } from '../../engine/payment/payee/payee.js';
+import type { PayerJson } from '../../engine/payment/payer/payer.js';
 import type { ChannelJson } from '../../engine/channel/channel.js';
 import type { CrashSpec, RoleProcessConfig } from './fixtures/role-process.js';
 import { HUB_FEE, makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
@@ -83,7 +83,7 @@ type Role = 'A' | 'S' | 'B';
 type Dir = 'received' | 'sent';
 const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
 
-/** The messages each role handles or sends in a mode 1 payment, in protocol order (SPEC 6.8). */
+/** The messages each role handles or sends in an offer payment, in protocol order (SPEC 6.8). */
 const POINTS: Record<Role, [Dir, string][]> = {
   A: [['sent', 'UPDATE_PROPOSE'], ['received', 'UPDATE_ACCEPT'], ['sent', 'OFFER'], ['received', 'COMPLETION']],
   S: [

@@ -16,7 +16,7 @@ import { bytesToHex } from '../../base/bytes.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime } from '../../client/wallet/runtime.js';
-import type { PayeeJson } from '../../engine/payment/payee.js';
+import type { PayeeJson } from '../../engine/payment/payee/payee.js';
 import type { PayeeProcessConfig } from './fixtures/payee-process.js';
 import { makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
 

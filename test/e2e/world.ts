@@ -67,19 +67,23 @@ export interface RoleKeys {
   dir: string;
 }
 
-function keys(): RoleKeys {
+/** Fresh identity and channel keys, and a store directory, for one role. */
+export function keys(): RoleKeys {
   const idSk = schnorr.utils.randomSecretKey();
   const chSk = schnorr.utils.randomSecretKey();
   return { idSk, idPk: schnorr.getPublicKey(idSk), chSk, chPk: schnorr.getPublicKey(chSk), dir: fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-role-') };
 }
 
-function params(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {
+/** Parameters of a new 1,000,000-sat channel between channel keys `k0` and `k1`. */
+export function params(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {
   return { channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 }, keys: [k0, k1], csvDelay, fees: { update: 500, settlement: 500, ptlc: 300 } };
 }
 
 export const HUB_FEE = { base: 10, ppm: 1000 };
-const client = { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } };
-const chain = { height: () => 800_000 };
+/** Mailbox-client options of every e2e role (fast reconnects). */
+export const client = { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } };
+/** The chain watcher of every e2e role: a fixed height. */
+export const chain = { height: () => 800_000 };
 
 /** Everything needed to (re)open the three roles. */
 export interface E2E {

@@ -14,12 +14,13 @@ import { PaymentType, encodeChannelState, type PaymentMessage } from '../../../p
 import { Channel } from '../../../engine/channel/channel.js';
 import { resolvePtlc, transfer } from '../../../engine/channel/state.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { Hub } from '../../../engine/payment/hub.js';
-import { Payer } from '../../../engine/payment/payer.js';
+import { Hub } from '../../../engine/payment/hub/hub.js';
+import { Payer } from '../../../engine/payment/payer/payer.js';
 import { removePtlc } from '../../../engine/payment/ptlc-exchange.js';
 import {
   channelParams, deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, stateOf, type World,
 } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-binding');
 
@@ -85,7 +86,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
         const p = w.hub.payments.get(id);
         const r = w.hub.requests.get(id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
-        // channel is never the one a mode 2 PTLC from the payer comes over.
+        // channel is never the one a request's PTLC from the payer comes over.
         if (p) await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(A–S, ${p.status})`);
         if (r) await hubUnchanged(w, 'B', { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(S–B, ${r.status})`);
       }
@@ -98,7 +99,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
   }
 }
 
-t('mode 1: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
+t('offer: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await sweep(w, () => [offerId]);
@@ -115,13 +116,13 @@ t('mode 1: no message naming a channel other than its payment\'s changes the hub
   assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
 });
 
-t('mode 2: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
+t('request: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
   const w = await makeWorld();
   const amount = 30_000;
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
   await sweep(w, () => [requestId]);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(amount), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(amount, w.hub.config.fee), w.ctx));
   await sweep(w, () => [requestId]);
   assert.is(w.payer.requests.get(requestId)!.status, 'completed');
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
@@ -131,7 +132,7 @@ t('mode 2: no message naming a channel other than its request\'s changes the hub
 t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the PTLC extended to the payee', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   w.post('A', step);
   for (let i = 0; i < 100 && w.queue.length; i++) {
@@ -154,7 +155,7 @@ t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the P
 t('router: a payee that refuses the PTLC does not lock the path: P gives the upstream PTLC back, S frees it, A cancels', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -184,7 +185,7 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
 t('router: a busy payee channel does not lock the path either: P keeps the commitment and gives the PTLC back', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_COMMIT);
@@ -226,7 +227,7 @@ t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after t
 t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for a PTLC not committed on that channel', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: w.engines.S.feeFor(40_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -283,7 +284,7 @@ t('an OFFER_VOID that overtakes the PTLC_ADD: the payee answers PTLC_FAIL, the h
 t('a lost COMPLETION: the payer cancels, the hub re-sends the completion and the payer completes (hub bought or settled)', async () => {
   for (const hubStatus of ['settled', 'bought'] as const) {
     const w = await makeWorld();
-    const fee = w.hub.feeFor(50_000);
+    const fee = hubFee(50_000, w.hub.config.fee);
     const offerId = await startPayment(w, 50_000);
     await run(w, ['A', 'S']);
     await run(w, ['B']); // invoice
@@ -324,7 +325,7 @@ t("a payer with two channels cannot cancel an offer of one over the other", asyn
   const offerId = await startPayment(w, 50_000); // on channel 1
   await run(w, ['S']); // S accepts A–S(1) state 1
   // A proposes state 1 on channel 2 too, then cancels channel 1's offer over channel 2 (same numbers).
-  post(w, 'A', (await payer2.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 1_000, fee: w.hub.feeFor(1_000), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  post(w, 'A', (await payer2.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 1_000, fee: hubFee(1_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
   await run(w, ['S']);
   const cancel = await payer2.cancel([...payer2.payments.keys()][0]!);
   const m = cancel.send[0]!.message as PaymentMessage & { offerId: Uint8Array };

@@ -20,12 +20,13 @@ import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.
 import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { eltooParams, settlementSpec } from '../../../engine/channel/onchain.js';
-import { Hub } from '../../../engine/payment/hub.js';
+import { Hub } from '../../../engine/payment/hub/hub.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, settleOnChain, sigs } from './chain.js';
 import { channelParams, hopPay, hopWorld, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World, stateOf } from './fixture.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { rejectsCode } from '../../helpers.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-chain');
 
@@ -94,7 +95,7 @@ t('the payee answers PTLC_FAIL to a PTLC_ADD on a closing channel; the hub frees
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
 
-t('mode 2: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC_ADD on a closing payer channel', async () => {
+t('request: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC_ADD on a closing payer channel', async () => {
   const amount = 30_000;
   const request = async (w: World) => {
     const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
@@ -116,7 +117,7 @@ t('mode 2: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC
     await run(w, ['B', 'S']);
     await run(w, ['A']);
     hubAS(w).noteUpdateOnChain(w.ctx.height);
-    post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(amount), w.ctx));
+    post(w, 'A', await w.payer.payRequest(requestId, hubFee(amount, w.hub.config.fee), w.ctx));
     await run(w, ['A', 'S']);
     assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'S answers PTLC_FAIL');
     assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL), 'S never sells s_S');

@@ -2,7 +2,7 @@
  * Cross-relay reordering around a cancellation. The payer's messages to the
  * hub, and the hub's answers to the payer, may arrive in any order (each
  * party may read them through a different relay). For every order of the
- * in-flight mode 1 messages between A and S around a cancellation
+ * in-flight offer-flow messages between A and S around a cancellation
  * (UPDATE_ACCEPT, REJECT of the proposal, REJECT of the cancel,
  * CANCEL_ACCEPT, COMPLETION), the payment must end consistent: A's and S's
  * views of A–S agree on the enforceable state, nothing is left pending on

@@ -23,11 +23,12 @@ import { ErrorCode } from '../../../base/errors.js';
 import { decodeChannelState, PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import type { Channel, StateRecord } from '../../../engine/channel/channel.js';
 import { sameState } from '../../../engine/channel/state.js';
-import { rejectMessage } from '../../../engine/payment/types.js';
+import { rejectMessage } from '../../../engine/payment/refusal.js';
 import { assertHarvestDead, settleOnChain } from './chain.js';
 import {
   deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World,
 } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-reuse');
 
@@ -137,10 +138,10 @@ t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement
   assert.equal(settleOnChain(hubSB(w).params, hubSB(w).enforceable), [700_000 - 1_000, 299_000 + 1_000]);
 });
 
-t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
+t('request: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
   const w = await makeWorld();
   const amount = 30_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
   await run(w, ['B', 'S']);
@@ -167,7 +168,7 @@ t('mode 2: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it ag
   assert.equal(settleOnChain(w.payer.channel.params, w.payer.channel.enforceable), [600_000 - amount - fee, 399_000 + amount + fee]);
 });
 
-t('mode 2: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
+t('request: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
   const w = await makeWorld();
   const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 30_000, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'B', step);
@@ -181,7 +182,7 @@ t('mode 2: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposa
   send(w, 'S', 'B', rejectMessage(PaymentType.REQUEST_PREPARE, hexToBytes(requestId, 32), ErrorCode.PAYMENT_REJECTED, 'no'));
   await run(w, ['B']);
   assert.is(w.payee.channel.pending, undefined);
-  // A pays B 50,000 in mode 1: S–B carries a 50,000 PTLC; B reveals t once that state is enforceable.
+  // A pays B 50,000 by an offer: S–B carries a 50,000 PTLC; B reveals t once that state is enforceable.
   const tr = tracker(() => w.payee.channel);
   const offerId = await startPayment(w, 50_000);
   await runTracked(w, tr);
@@ -207,7 +208,7 @@ t('router hop: a router that answers PTLC_FAIL after harvesting the hub\'s settl
   const w = await hopWorld();
   const payB = async (amount: number) => {
     const { offerId, step } = await w.engines.A.pay(
-      { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: w.engines.S.feeFor(amount), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+      { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: hubFee(amount, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
     );
     w.post('A', step);
     return offerId;

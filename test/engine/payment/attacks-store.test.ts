@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import type { Step } from '../../../engine/payment/types.js';
 import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, reusedNonces, run, typeName, type World } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-store');
 type Role = 'A' | 'S' | 'B';
@@ -104,11 +105,11 @@ function assertMoneyMoved(w: World, amount: number, fee: number, ctx: string) {
   assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
 }
 
-async function mode1(role: Role, when: When, callFaults = false) {
+async function offerFlow(role: Role, when: When, callFaults = false) {
   const w = await makeWorld();
   const tr: Trace = { fired: 0, steps: [] };
   const amount = 50_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const offerId = new Uint8Array(32).fill(0x11);
   const pay = async () =>
     (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee, expiry: w.ctx.now + 3_600_000, offerId }, w.ctx)).step;
@@ -128,11 +129,11 @@ async function mode1(role: Role, when: When, callFaults = false) {
   assertMoneyMoved(w, amount, fee, ctx);
 }
 
-async function mode2(role: Role, when: When, callFaults = false) {
+async function requestFlow(role: Role, when: When, callFaults = false) {
   const w = await makeWorld();
   const tr: Trace = { fired: 0, steps: [] };
   const amount = 30_000;
-  const fee = w.hub.feeFor(amount);
+  const fee = hubFee(amount, w.hub.config.fee);
   const requestId = new Uint8Array(32).fill(0x22);
   const id = '22'.repeat(32);
   const request = async () =>
@@ -158,25 +159,25 @@ async function mode2(role: Role, when: When, callFaults = false) {
 
 for (const role of ['S', 'B', 'A'] as const) {
   for (const when of ['before', 'after'] as const) {
-    t(`mode 1: store failures (${when} the write) at every call of every step of ${role}; the payment completes`, () => mode1(role, when));
+    t(`offer: store failures (${when} the write) at every call of every step of ${role}; the payment completes`, () => offerFlow(role, when));
   }
 }
 for (const role of ['S', 'B', 'A'] as const) {
   for (const when of ['before', 'after'] as const) {
-    t(`mode 2: store failures (${when} the write) at every call of every step of ${role}; the request is paid`, () => mode2(role, when));
+    t(`request: store failures (${when} the write) at every call of every step of ${role}; the request is paid`, () => requestFlow(role, when));
   }
 }
 
 // The API calls that start a payment commit a nonce too: a failed call must leave the engine as
 // before, so that the same call can be retried (today the proposed state stays pending).
 for (const when of ['before', 'after'] as const) {
-  t(`mode 1: pay() retried after store failures (${when} the write) at each call`, () => mode1('A', when, true));
-  t(`mode 2: request() retried after store failures (${when} the write) at each call`, () => mode2('B', when, true));
-  t(`mode 2: payRequest() retried after store failures (${when} the write) at each call`, () => mode2('A', when, true));
-  t(`mode 1: cancel() retried after store failures (${when} the write) at each call`, async () => {
+  t(`offer: pay() retried after store failures (${when} the write) at each call`, () => offerFlow('A', when, true));
+  t(`request: request() retried after store failures (${when} the write) at each call`, () => requestFlow('B', when, true));
+  t(`request: payRequest() retried after store failures (${when} the write) at each call`, () => requestFlow('A', when, true));
+  t(`offer: cancel() retried after store failures (${when} the write) at each call`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: w.hub.feeFor(50_000), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await faultyCall(w, 'A', when, tr, 'cancel()', () => w.payer.cancel(offerId));
@@ -189,10 +190,10 @@ for (const when of ['before', 'after'] as const) {
     assert.is(w.payer.channel.pending, undefined);
     assert.is(hubAS(w).pending, undefined);
   });
-  t(`mode 1: cancel() retried after store failures (${when} the write), then refused (PTLC extended): the payment completes`, async () => {
+  t(`offer: cancel() retried after store failures (${when} the write), then refused (PTLC extended): the payment completes`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: w.hub.feeFor(50_000), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await run(w, ['B']);

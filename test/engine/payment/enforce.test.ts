@@ -19,6 +19,7 @@ import { eltooParams, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../eng
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, enforceLatestOverOld, out0, publishUpdate, sigs } from './chain.js';
 import { makeWorld, post, run, hex } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/enforce');
 const clone = (r: StateRecord): StateRecord => structuredClone(r);
@@ -28,7 +29,7 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   const hubAS = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   const old = clone(hubAS.enforceable); // state 0, fully signed
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: w.hub.feeFor(50_000), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   post(w, 'A', step);
   await run(w, ['A', 'S']);

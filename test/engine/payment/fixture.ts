@@ -16,11 +16,12 @@ import { MemoryNonceStore } from '../../../crypto/nonce.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import type { ChannelParams, ChannelState } from '../../../engine/channel/state.js';
 import { Channel } from '../../../engine/channel/channel.js';
-import { Payer } from '../../../engine/payment/payer.js';
-import { Hub } from '../../../engine/payment/hub.js';
-import { Payee } from '../../../engine/payment/payee.js';
+import { Payer } from '../../../engine/payment/payer/payer.js';
+import { Hub } from '../../../engine/payment/hub/hub.js';
+import { Payee } from '../../../engine/payment/payee/payee.js';
 import { Router } from '../../../engine/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../../engine/payment/types.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 /**
  * Fault injection for a store: `store` forwards every method call to the
@@ -202,7 +203,7 @@ export async function run(w: World, online: ('A' | 'S' | 'B')[] = ['A', 'S', 'B'
 export const kinds = (w: World) => w.events.map((e) => e.kind);
 export const hex = bytesToHex;
 
-/** B asks A (mode 2) for `amount` through the hub; returns the request id. */
+/** B requests from A (SPEC 6.14) `amount` through the hub; returns the request id. */
 export async function prepareRequest(w: World, amount: number, over: { expiry?: number } = {}): Promise<string> {
   const { requestId, step } = await w.payee.request(
     { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
@@ -347,7 +348,7 @@ export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number; memo?: string } = {}): Promise<string> {
   const { offerId, step } = await w.payer.pay(
     {
-      payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? w.hub.feeFor(amount),
+      payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? hubFee(amount, w.hub.config.fee),
       expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: over.memo ?? 'coffee',
     },
     w.ctx,
@@ -409,7 +410,7 @@ export const typeName = (n: number): string => Object.entries(PaymentType).find(
 /** A starts paying B (behind P) `amount` plus the hub's fee; returns the offer id. */
 export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: number): Promise<string> {
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: w.engines.S.feeFor(amount), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: hubFee(amount, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
   );
   w.post('A', step);
   return offerId;

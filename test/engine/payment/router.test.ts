@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../../base/bytes.js';
 import { decodeChannelState, decodePayment, encodePayment, PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import { hopPay as pay, hopWorld } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/router');
 const AMOUNT = 40_000;
@@ -21,7 +22,7 @@ function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
 
 t('A pays B through S and a router P: decorrelated points, receipt sealed for A, every channel consistent', async () => {
   const w = await hopWorld();
-  const fee = w.engines.S.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.engines.S.config.fee);
   const offerId = await pay(w, AMOUNT);
   await w.run();
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');

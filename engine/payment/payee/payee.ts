@@ -1,25 +1,28 @@
 /**
- * The Payee (B) of mode 1 (SPEC 6.8): when it comes online it is pushed
+ * The Payee (B) of the offer flow (SPEC 6.8), where the payer pre-signs: when it comes online it is pushed
  * the payer's offer, verifies that s_A is the payer's valid BIP340 signature
  * over the update sighash BEFORE issuing any invoice, invoices the hub, and
  * sells s_A for a PTLC locked to T = s_A·G, revealing it only once it holds a
  * fully signed channel state containing the PTLC and the hub's adaptor
  * pre-signature for the claim (so it could claim on chain with t).
+ * Its part of the request flow (the payee pre-signs, SPEC 6.14) is in request.ts.
  * @module
  */
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { isLnMailboxError } from '../../base/errors.js';
-import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
-import { seal } from '../../protocol/seal.js';
-import type { NonceStore } from '../../crypto/nonce.js';
-import { adaptorPoint } from '../../crypto/adaptor.js';
-import { tweakSecret } from '../../crypto/tweak.js';
-import { getPublicKey as getPublicKeyOf, sign, verify } from '../../crypto/bip340.js';
-import type { Channel, ChannelJson } from '../channel/channel.js';
-import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from './ptlc-exchange.js';
-import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './mode2.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import type { LnMailboxError } from '../../../base/errors.js';
+import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type InvoiceFields, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { seal } from '../../../protocol/seal.js';
+import type { NonceStore } from '../../../crypto/nonce.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { tweakSecret } from '../../../crypto/tweak.js';
+import { getPublicKey as getPublicKeyOf, sign, verify } from '../../../crypto/bip340.js';
+import type { Channel, ChannelJson } from '../../channel/channel.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { allOrNothing, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
+import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
+import { answerRefusal, reject } from '../refusal.js';
+import { ignored, step, type Incoming, type Step, type StepContext } from '../types.js';
+import { payeeOnComplete, payeeOnPrepared, payeeRequest, type PayeeRequest } from './request.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -68,12 +71,12 @@ export interface PayeeConfig {
 export interface PayeeJson {
   channel: ChannelJson;
   payments: Record<string, PayeePayment>;
-  /** Mode 2 requests this payee pre-signed. */
+  /** Requests (SPEC 6.14) this payee pre-signed. */
   requests?: Record<string, PayeeRequest>;
 }
 
 /** The payee role engine. Pure: the runtime persists {@link Payee.toJSON} after every step. */
-export class Payee {
+export class Payee extends PaymentEngine<PayeeJson> {
   readonly payments: Map<string, PayeePayment>;
 
   private readonly signer: Signer;
@@ -86,17 +89,18 @@ export class Payee {
     payments: Record<string, PayeePayment> = {},
     requests: Record<string, PayeeRequest> = {},
   ) {
+    super();
     this.signer = { channelKey: config.channelKey, nonces };
     this.identityPub = getPublicKeyOf(config.identityKey);
     this.payments = new Map(Object.entries(payments));
     this.requests = new Map(Object.entries(requests));
   }
 
-  /** Mode 2 requests this payee pre-signed, by request id (hex). */
+  /** Requests this payee pre-signed, by request id (hex). */
   readonly requests: Map<string, PayeeRequest>;
 
   /**
-   * Mode 2 (the payee pre-signs): asks the hub to co-sign a state paying
+   * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
    * `amount` to us, then sends the payer the pre-signed update to buy.
    */
   async request(
@@ -104,54 +108,51 @@ export class Payee {
     ctx: StepContext,
   ): Promise<{ requestId: string; step: Step }> {
     const requestId = req.requestId ?? randomBytes(32);
-    const s = await allOrNothing(this, () => payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx));
+    const s = await this.atomic(() => payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx));
     return { requestId: bytesToHex(requestId), step: s };
   }
 
-  /** Handles one message (an offer from any payer, or a message from the hub). */
-  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+  /** One message (an offer from any payer, or a message from the hub); all or nothing through {@link PaymentEngine.handle}. */
+  protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
-    const before = structuredClone(this.toJSON());
-    try {
-      switch (m.type) {
-        case PaymentType.OFFER:
-          return this.onOffer(inc.from, m, ctx);
-        case PaymentType.OFFER_VOID:
-          return this.onVoid(inc.from, m);
-        case PaymentType.REQUEST_COMPLETE:
-          return payeeOnComplete(this.channel, this.config.hubAddress, this.requests, inc.from, this.config.hubKey, m);
-      }
-      // Everything else must come from our hub.
-      if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
-      switch (m.type) {
-        case PaymentType.PTLC_ADD:
-          return await this.onPtlcAdd(m, ctx);
-        case PaymentType.PTLC_COMMIT:
-          return await this.onPtlcCommit(m);
-        case PaymentType.PTLC_SETTLE:
-          return await this.onSettle(m);
-        case PaymentType.REJECT:
-          return this.onReject(m);
-        case PaymentType.REQUEST_PREPARED:
-          return await payeeOnPrepared(this.channel, this.signer, this.config, this.requests, m, ctx);
-        default:
-          return ignored(m.type, 'not a message for the payee');
-      }
-    } catch (e) {
-      this.restore(before); // a refused message changes nothing (but the high-water mark)
-      // Our own fault (a full disk) is not the peer's: no answer, the message is handled again later.
-      if (isLocalFault(e) || !isLnMailboxError(e) || m.type === PaymentType.OFFER) throw e;
-      noteRefusedProposal(m, inc.from, (id) => (equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined));
-      const ref = 'offerId' in m ? m.offerId : 'channelId' in m ? m.channelId : new Uint8Array(32);
-      const s = step();
-      if (m.type === PaymentType.PTLC_ADD) {
-        s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) } });
-      } else {
-        s.send.push({ to: this.config.hubAddress, message: rejectMessage(m.type, ref, e.code, e.message) });
-      }
-      s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
-      return s;
+    switch (m.type) {
+      case PaymentType.OFFER:
+        return this.onOffer(inc.from, m, ctx);
+      case PaymentType.OFFER_VOID:
+        return this.onVoid(inc.from, m);
+      case PaymentType.REQUEST_COMPLETE:
+        return payeeOnComplete(this.channel, this.config.hubAddress, this.requests, inc.from, this.config.hubKey, m);
     }
+    // Everything else must come from our hub.
+    if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
+    switch (m.type) {
+      case PaymentType.PTLC_ADD:
+        return await this.onPtlcAdd(m, ctx);
+      case PaymentType.PTLC_COMMIT:
+        return await this.onPtlcCommit(m);
+      case PaymentType.PTLC_SETTLE:
+        return await this.onSettle(m);
+      case PaymentType.REJECT:
+        return this.onReject(m);
+      case PaymentType.REQUEST_PREPARED:
+        return await payeeOnPrepared(this.channel, this.signer, this.config, this.requests, m, ctx);
+      default:
+        return ignored(m.type, 'not a message for the payee');
+    }
+  }
+
+  /**
+   * A refused message is answered to our hub (the only peer we have). A
+   * refused OFFER is not answered: its sender is anyone, and a REJECT to the
+   * hub would mean nothing to it.
+   */
+  protected answer(inc: Incoming, e: LnMailboxError): Step {
+    if (inc.message.type === PaymentType.OFFER) throw e;
+    return answerRefusal(inc.message, e, this.config.hubAddress);
+  }
+
+  protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
+    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
   }
 
   private onOffer(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER>, ctx: StepContext): Step {
@@ -254,7 +255,7 @@ export class Payee {
     const s = step();
     const req = this.requests.get(bytesToHex(m.ref));
     if (req && req.status === 'preparing') {
-      // The hub refused our mode 2 proposal: drop the state so the channel is free again.
+      // The hub refused our request's proposal: drop the state so the channel is free again.
       if (this.channel.pending?.state.n === req.n) this.channel.abandonPending();
       this.requests.delete(req.requestId);
       s.events.push({ kind: 'rejected', offerId: req.requestId, code: m.code, message: m.message });

@@ -1,5 +1,5 @@
 /**
- * Mode 1 guards, attacked from the outside: each test crafts the message a
+ * Offer-flow guards, attacked from the outside: each test crafts the message a
  * dishonest party (or a delaying relay) would send, so that every earlier
  * check passes (invoices are signed again with the payee's identity key,
  * forged states carry valid signatures) and only the guard under test stands
@@ -20,13 +20,14 @@ import { addPtlc, transfer } from '../../../engine/channel/state.js';
 import { ptlcOf, ptlcSecretKey, signSettlement } from '../../../engine/channel/onchain.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { tweakSecret } from '../../../crypto/tweak.js';
-import { Payer } from '../../../engine/payment/payer.js';
+import { Payer } from '../../../engine/payment/payer/payer.js';
 import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
 import { rejectsCode } from '../../helpers.js';
 import {
   channelParams, deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/guards-mode1');
+const t = suite('payment/guards-offer');
 const AMOUNT = 50_000;
 type Invoice = PaymentMessageOf<typeof PaymentType.INVOICE>;
 
@@ -220,18 +221,18 @@ t('S refuses an invoice past its own expiry while the offer is still open (a sta
   hubPaidNothing(w, offerId);
 });
 
-t('S refuses an invoice while the payee channel is busy with a mode 2 state, which stays pending', async () => {
+t('S refuses an invoice while the payee channel is busy with a request state, which stays pending', async () => {
   const w = await makeWorld();
   const { offerId, inv } = await invoiceInFlight(w);
   const requestId = await prepareRequest(w, 30_000);
-  await run(w, ['B', 'S']); // S co-signed the payee's mode 2 state 1: it is pending on S–B
+  await run(w, ['B', 'S']); // S co-signed the payee's request state 1: it is pending on S–B
   assert.is(hubChannels(w).sb.pending?.state.n, 1);
   const before = snapshot(w);
   await inject(w, 'B', 'S', inv);
   refused(w, /busy/);
   assert.is(snapshot(w), before);
   assert.not.ok(queued(w, PaymentType.PTLC_ADD));
-  assert.equal(hubChannels(w).sb.pending!.state.balances, [700_000 - 30_000, 299_000 + 30_000], 'the mode 2 state is not displaced');
+  assert.equal(hubChannels(w).sb.pending!.state.balances, [700_000 - 30_000, 299_000 + 30_000], 'the request state is not displaced');
   assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
 });
@@ -270,7 +271,7 @@ t('a proposal the relay delivers twice is ignored the second time: S answers not
 t("S refuses a payer proposal over a payee channel: the payee cannot make S propose paying it", async () => {
   const w = await makeWorld();
   // B sends an UPDATE_PROPOSE over S–B moving amount + fee from S (party 0) to itself.
-  const fee = w.hub.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.hub.config.fee);
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT + fee, c.topN + 1));
   const before = stateOf(w.hub);
   await inject(w, 'B', 'S', {
@@ -315,7 +316,7 @@ t('a message naming a channel its sender is not the peer of, or an unknown chann
 
 t("S refuses a proposal whose fee is one sat below the hub's fee (the state matches the declared fee)", async () => {
   const w = await makeWorld();
-  const fee = w.hub.feeFor(AMOUNT) - 1;
+  const fee = hubFee(AMOUNT, w.hub.config.fee) - 1;
   const offerId = await startPayment(w, AMOUNT, { fee });
   const msg = take(w, w.queue.find((q) => q.out.message.type === PaymentType.UPDATE_PROPOSE)!);
   const before = stateOf(w.hub);
@@ -329,7 +330,7 @@ t("S refuses a proposal whose fee is one sat below the hub's fee (the state matc
 
 t('S refuses a proposal that declares amount + fee but whose state moves less to the hub', async () => {
   const w = await makeWorld();
-  const fee = w.hub.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.hub.config.fee);
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, AMOUNT + fee - 1_000, c.topN + 1));
   const offerId = randomBytes(32);
   const before = stateOf(w.hub);
@@ -350,7 +351,7 @@ t('a payer cannot overwrite a state whose PTLC the hub already extended with a n
   await until(w, PaymentType.PTLC_ADD); // S extended its PTLC to B for A–S state 1
   assert.is(w.hub.payments.get(offerId)!.status, 'extended');
   // A proposes state 2 (a small payment to someone else) to displace state 1 at the hub.
-  const small = 10_000, fee = w.hub.feeFor(small);
+  const small = 10_000, fee = hubFee(small, w.hub.config.fee);
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, small + fee, c.topN + 1));
   assert.is(forged.state.n, 2);
   const before = stateOf(w.hub);
@@ -559,7 +560,7 @@ t("the payer's API refuses what would displace its channel state: an offer expir
   assert.is(w.payer.channel.pending, undefined);
   await rejectsCode(w.payer.cancel('00'.repeat(32)), ErrorCode.PAYMENT_REJECTED);
   await rejectsCode(w.payer.payRequest('00'.repeat(32), 0, w.ctx), ErrorCode.PAYMENT_REJECTED);
-  // A mode 1 offer is in flight: paying a mode 2 request now would overwrite its state.
+  // An offer is in flight: paying a request now would overwrite its state.
   const offerId = await startPayment(w, AMOUNT);
   await run(w, ['A', 'S']);
   const requestId = await prepareRequest(w, 20_000);
@@ -567,7 +568,7 @@ t("the payer's API refuses what would displace its channel state: an offer expir
   await run(w, ['A']);
   assert.ok(w.payer.requests.has(requestId));
   const pending = JSON.stringify(w.payer.channel.toJSON());
-  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(20_000), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w.payer.payRequest(requestId, hubFee(20_000, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
   assert.is(JSON.stringify(w.payer.channel.toJSON()), pending, 'the offer state is still pending');
   assert.is(w.payer.requests.get(requestId)!.status, 'received');
   assert.is(w.payer.payments.get(offerId)!.status, 'offered');

@@ -1,5 +1,5 @@
 /**
- * The Payer (A) of mode 1 (SPEC 6.8): pre-signs a channel state with its
+ * The Payer (A) of the offer flow (SPEC 6.8): pre-signs a channel state with its
  * hub and leaves the signature, sealed, in the payee's mailbox.
  *
  * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
@@ -11,23 +11,24 @@
  * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
  * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
  * envelope is retracted.
+ * Its part of the request flow (the payee pre-signs, SPEC 6.14) is in request.ts.
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { open } from '../../protocol/seal.js';
-import { ErrorCode, fail } from '../../base/errors.js';
-import {
-  PaymentType, decodePayment, encodeChannelState, envelopeFromReceipt, verifyInvoice, type PaymentMessageOf,
-} from '../../protocol/payment.js';
-import type { NonceStore } from '../../crypto/nonce.js';
-import { adaptorPoint } from '../../crypto/adaptor.js';
-import { getPublicKey } from '../../crypto/bip340.js';
-import { Channel, type ChannelJson } from '../channel/channel.js';
-import { transfer } from '../channel/state.js';
-import { payerOnAccept, payerOnFulfil, payerOnRequest, payerPayRequest, type PayerRequest } from './mode2.js';
-import type { Signer } from './ptlc-exchange.js';
-import { COMPLETION_TTL_SECONDS, allOrNothing, ignored, isLocalFault, noteRefusedProposal, refill, reject, requireSender, step, type Incoming, type Receipt, type Step, type StepContext } from './types.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode, fail, type LnMailboxError } from '../../../base/errors.js';
+import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
+import type { NonceStore } from '../../../crypto/nonce.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { getPublicKey } from '../../../crypto/bip340.js';
+import { Channel, type ChannelJson } from '../../channel/channel.js';
+import { transfer } from '../../channel/state.js';
+import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import type { Signer } from '../ptlc-exchange.js';
+import { reject, requireSender } from '../refusal.js';
+import { ignored, step, type Incoming, type Receipt, type Step, type StepContext } from '../types.js';
+import { checkReceipt } from './receipt.js';
+import { payerOnRequest, payerPayRequest, payerRequestFail, payerRequestPtlc, type PayerRequestContext, type ReceivedRequest } from './request.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -70,12 +71,12 @@ export interface PayerConfig {
 export interface PayerJson {
   channel: ChannelJson;
   payments: Record<string, PayerPayment>;
-  /** Mode 2 requests received (and, once bought, kept for the payee as its watchtower). */
-  requests?: Record<string, PayerRequest>;
+  /** Requests received (the payee pre-signs; once bought, kept for the payee as its watchtower). */
+  requests?: Record<string, ReceivedRequest>;
 }
 
-/** A payment request: whom to pay, how much, the hub's fee and the offer's expiry. */
-export interface PayRequest {
+/** The payer's order to {@link Payer.pay}: whom to pay, how much, the hub's fee and the offer's expiry. */
+export interface PaymentOrder {
   /** The payee's decoded mailbox address: its key and address string. */
   payee: { publicKey: Uint8Array; address: string };
   amount: number;
@@ -88,7 +89,7 @@ export interface PayRequest {
 }
 
 /** The payer role engine. Pure: the runtime persists {@link Payer.toJSON} after every step. */
-export class Payer {
+export class Payer extends PaymentEngine<PayerJson> {
   readonly channel: Channel;
   readonly payments: Map<string, PayerPayment>;
   private readonly identityPub: Uint8Array;
@@ -98,8 +99,9 @@ export class Payer {
     channel: Channel,
     private readonly nonces: NonceStore,
     payments: Record<string, PayerPayment> = {},
-    requests: Record<string, PayerRequest> = {},
+    requests: Record<string, ReceivedRequest> = {},
   ) {
+    super();
     this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
     if (channel.me !== 0) fail(ErrorCode.INVALID_RANGE, 'the payer is party 0 of its channel with the hub');
@@ -108,17 +110,18 @@ export class Payer {
     this.identityPub = getPublicKey(config.identityKey);
   }
 
-  /** Mode 2 requests, by request id (hex). */
-  readonly requests: Map<string, PayerRequest>;
+  /** Requests received from payees, by request id (hex). */
+  readonly requests: Map<string, ReceivedRequest>;
   private readonly signer: Signer;
 
   /**
-   * Mode 2: pays a payee's pre-signed request with a PTLC of amount + `fee`
-   * to the hub, locked to the point of the hub's signature that completes the
-   * payee's state. The payee may be offline.
+   * The request flow (SPEC 6.14): pays a payee's pre-signed request with a
+   * PTLC of amount + `fee` to the hub, locked to the point of the hub's
+   * signature that completes the payee's state. The payee may be offline.
+   * All or nothing.
    */
   async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
-    return allOrNothing(this, () => this.#payRequest(requestId, fee, ctx));
+    return this.atomic(() => this.#payRequest(requestId, fee, ctx));
   }
 
   async #payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
@@ -130,12 +133,12 @@ export class Payer {
     return s;
   }
 
-  /** Starts a payment: proposes state n to the hub. One payment at a time per channel. */
-  async pay(req: PayRequest, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
-    return allOrNothing(this, () => this.#pay(req, ctx));
+  /** Starts a payment: proposes state n to the hub. One payment at a time per channel. All or nothing. */
+  async pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+    return this.atomic(() => this.#pay(req, ctx));
   }
 
-  async #pay(req: PayRequest, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+  async #pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
     this.channel.requireOpen();
     if (this.channel.pending) reject('a payment is already in flight on this channel');
     if (!(req.expiry > ctx.now)) reject('offer expiry must be in the future');
@@ -172,9 +175,9 @@ export class Payer {
     return [...this.payments.values()].filter((p) => (p.status === 'offered' || p.status === 'proposed') && p.expiry <= now).map((p) => p.offerId);
   }
 
-  /** Cancels an offered payment that the hub has not yet extended to the payee. */
+  /** Cancels an offered payment that the hub has not yet extended to the payee. All or nothing. */
   async cancel(offerIdHex: string): Promise<Step> {
-    return allOrNothing(this, () => this.#cancel(offerIdHex));
+    return this.atomic(() => this.#cancel(offerIdHex));
   }
 
   async #cancel(offerIdHex: string): Promise<Step> {
@@ -201,27 +204,33 @@ export class Payer {
     return s;
   }
 
-  /** Handles one message from the hub, all or nothing. Unexpected or duplicate messages change nothing. */
-  handle(inc: Incoming, ctx: StepContext): Promise<Step> {
-    return allOrNothing(this, () => this.#handle(inc, ctx)).catch((e: unknown) => {
-      const ch = this.channel;
-      if (!isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => (equalBytes(id, ch.params.channelId) ? { channel: ch, peerKey: this.config.hubKey } : undefined));
-      throw e;
-    });
+  /**
+   * A refused message is never answered: a REQUEST may come from anyone
+   * (answering would let strangers use us to mail third parties), and the
+   * hub acts on no REJECT from its payer. The error goes to the runtime,
+   * which reports it and acknowledges the message.
+   */
+  protected answer(_inc: Incoming, e: LnMailboxError): Step {
+    throw e;
   }
 
-  async #handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+  protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
+    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
+  }
+
+  /** One message from the hub (or a payee's request); all or nothing through {@link PaymentEngine.handle}. */
+  protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
-    // A payee's pre-signed request (mode 2) may come from anyone; all else from our hub.
+    // A payee's pre-signed request may come from anyone; all else from our hub.
     if (m.type === PaymentType.REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
     requireSender(inc.from, this.config.hubKey, 'hub');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:
       case PaymentType.PTLC_FULFILL:
       case PaymentType.PTLC_SETTLE_ACK:
-        return this.onRequestPtlc(m);
+        return payerRequestPtlc(this.requestContext(), m);
       case PaymentType.PTLC_FAIL:
-        return this.onRequestFail(m);
+        return payerRequestFail(this.requestContext(), m);
       case PaymentType.UPDATE_ACCEPT:
         return this.onAccept(m, ctx);
       case PaymentType.COMPLETION:
@@ -302,7 +311,7 @@ export class Payer {
     let invoice: Uint8Array | null = null;
     let receiptError: string | undefined;
     try {
-      invoice = this.checkReceipt(m.invoice, p);
+      invoice = checkReceipt(m.invoice, p, this.config.identityKey, this.identityPub);
     } catch (e) {
       receiptError = (e as Error).message;
     }
@@ -311,23 +320,6 @@ export class Payer {
     const s = step();
     s.events.push({ kind: 'completed', offerId: id, receipt });
     return s;
-  }
-
-  /** Opens and checks the payee's sealed receipt; returns the encoded INVOICE body. */
-  private checkReceipt(sealed: Uint8Array, p: PayerPayment): Uint8Array {
-    let opened;
-    try {
-      opened = open(envelopeFromReceipt(sealed, this.identityPub), this.config.identityKey);
-    } catch (e) {
-      return reject(`no receipt we can open (${(e as Error).message})`);
-    }
-    if (opened.type !== PaymentType.INVOICE || bytesToHex(opened.sender) !== p.payeeKey) reject('receipt is not sealed by the payee we paid');
-    const inv = decodePayment(PaymentType.INVOICE, opened.body);
-    if (inv.type !== PaymentType.INVOICE || !verifyInvoice(inv) || inv.receipt.length !== 0) reject('receipt holds an invalid invoice');
-    if (bytesToHex(inv.offerId) !== p.offerId || inv.amount !== p.amount || bytesToHex(inv.point) !== p.point)
-      reject('receipt invoice does not match the offer');
-    if (bytesToHex(inv.payeeKey) !== p.payeeKey) reject('receipt invoice is not signed by the payee we paid');
-    return opened.body;
   }
 
   private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
@@ -389,40 +381,9 @@ export class Payer {
     return s;
   }
 
-  /** The hub refused our PTLC for a request: drop the proposed state; the request can be paid again. */
-  private onRequestFail(m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
-    const r = this.requests.get(bytesToHex(m.offerId));
-    if (!r || r.status !== 'paying' || !equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'no request being paid');
-    this.channel.abandonPending();
-    r.status = 'received';
-    const s = step();
-    s.events.push({ kind: 'rejected', offerId: r.requestId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
-    return s;
-  }
-
-  private async onRequestPtlc(
-    m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT> | PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>,
-  ): Promise<Step> {
-    const ch = this.channel;
-    const want = { [PaymentType.PTLC_ACCEPT]: 'paying', [PaymentType.PTLC_FULFILL]: 'committed', [PaymentType.PTLC_SETTLE_ACK]: 'bought' }[m.type];
-    const r = [...this.requests.values()].find((x) => x.status === want && ('offerId' in m ? x.requestId === bytesToHex(m.offerId) : true));
-    if (!r || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no request in that step');
-    const s = step();
-    if (m.type === PaymentType.PTLC_ACCEPT) {
-      if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that accept');
-      s.send.push({ to: this.config.hubAddress, message: await payerOnAccept(ch, this.signer, r, m) });
-    } else if (m.type === PaymentType.PTLC_FULFILL) {
-      const { settle, complete } = await payerOnFulfil(ch, this.signer, r, m);
-      s.send.push({ to: this.config.hubAddress, message: settle });
-      // The payee's state n is now complete; give it S's signature (we keep a copy as its watchtower).
-      s.send.push({ to: r.payeeAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
-      s.events.push({ kind: 'request_paid', offerId: r.requestId, amount: r.amount });
-    } else {
-      if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
-      ch.receiveUpdateSig(m.updateSig);
-      r.status = 'completed';
-    }
-    return s;
+  /** What the request flow's steps (request.ts) need of this payer. */
+  private requestContext(): PayerRequestContext {
+    return { channel: this.channel, signer: this.signer, hubAddress: this.config.hubAddress, requests: this.requests };
   }
 
   /** Every channel of this role. */

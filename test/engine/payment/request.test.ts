@@ -1,5 +1,5 @@
 /**
- * Mode 2 (SPEC 6.14, "the payee pre-signs"): B and S co-sign settlement n
+ * The request flow (SPEC 6.14, "the payee pre-signs"): B and S co-sign settlement n
  * in B's favour, B signs update n and leaves it for A; A later buys S's
  * signature on update n with a PTLC to S locked to s_S·G, completing B's
  * state; A keeps it for B (watchtower) and B collects it when it returns.
@@ -19,8 +19,9 @@ import { makeWorld, post, run, deliverOne, hex, type World } from './fixture.js'
 import { rejectsCode } from '../../helpers.js';
 import { hexToBytes } from '../../../base/bytes.js';
 import { extendPtlc } from '../../../engine/payment/ptlc-exchange.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/mode2');
+const t = suite('payment/request');
 const AMOUNT = 30_000;
 
 async function prepare(w: World, over: { expiry?: number } = {}) {
@@ -33,7 +34,7 @@ async function prepare(w: World, over: { expiry?: number } = {}) {
 
 t('B pre-signs and goes offline; A buys the hub signature later; B returns to a completed state', async () => {
   const w = await makeWorld();
-  const fee = w.hub.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.hub.config.fee);
   const sbHub = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
   const asHub = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   const oldSB = structuredClone(sbHub.enforceable);
@@ -67,7 +68,7 @@ t('A watchtower copy: the update A keeps completes B\'s state even if S never se
   const requestId = await prepare(w);
   await run(w, ['B', 'S']);
   await run(w, ['A', 'S']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   await run(w, ['A', 'S']);
   // Drop S's own copy of REQUEST_COMPLETE: only A's reaches B.
   const fromS = w.queue.findIndex((q) => q.from === 'S' && q.out.message.type === PaymentType.REQUEST_COMPLETE);
@@ -93,7 +94,7 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
   // A timeout inside the A–S CSV delay: S could not claim on chain after revealing s_S.
   const r = w.payer.requests.get(requestId)!;
   const short = await extendPtlc(w.payer.channel, { channelKey: w.A.chSk, nonces: w.A.nonces }, {
-    id: hexToBytes(requestId, 32), amount: AMOUNT + w.hub.feeFor(AMOUNT), point: hexToBytes(r.point, 33), timeout: w.ctx.height + w.asParams.csvDelay,
+    id: hexToBytes(requestId, 32), amount: AMOUNT + hubFee(AMOUNT, w.hub.config.fee), point: hexToBytes(r.point, 33), timeout: w.ctx.height + w.asParams.csvDelay,
   }, new Uint8Array(32));
   w.queue.push({ from: 'A', out: { to: w.S.address, message: short } });
   const fails = w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length;
@@ -104,7 +105,7 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
   w.payer.channel.abandonPending();
   // Expired.
   w.ctx.now += 120_000;
-  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
 });
 
 t('A refuses a forged request, and a hub secret that does not complete the signature', async () => {
@@ -123,7 +124,7 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   w.queue.push({ from: 'B', out: { to: w.A.address, message: genuine } });
   await run(w, ['A']);
   const requestId = [...w.payer.requests.keys()][0]!;
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   for (let i = 0; i < 20 && !w.queue.some((x) => x.out.message.type === PaymentType.PTLC_FULFILL); i++) await deliverOne(w, (to) => to !== 'B');
   const f = w.queue.find((x) => x.out.message.type === PaymentType.PTLC_FULFILL)!;
   const good = f.out.message;
@@ -142,7 +143,7 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
 
-t('replayed mode 2 messages change nothing', async () => {
+t('replayed request-flow messages change nothing', async () => {
   const w = await makeWorld();
   const requestId = await prepare(w);
   for (let i = 0; i < 300; i++) {
@@ -150,7 +151,7 @@ t('replayed mode 2 messages change nothing', async () => {
     if (!next) break;
     if (next.out.message.type === PaymentType.REQUEST && !w.payer.requests.has(requestId)) {
       await deliverOne(w);
-      post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+      post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
       continue;
     }
     w.queue.push({ ...next });
@@ -164,7 +165,7 @@ t('replayed mode 2 messages change nothing', async () => {
 
 t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the hub already extended', async () => {
   const w = await makeWorld();
-  const fee = w.hub.feeFor(AMOUNT);
+  const fee = hubFee(AMOUNT, w.hub.config.fee);
   const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 }, w.ctx);
   post(w, 'A', step);
   await run(w, ['A', 'S']);
@@ -179,7 +180,7 @@ t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the
     requestId: hex(id), payeeChannel: hex(w.sbParams.channelId), n: 9, amount: 10_000, expiry: w.ctx.now + 60_000, point: hex(point), status: 'prepared',
   });
   const copy = Channel.fromJSON(JSON.parse(JSON.stringify(w.payer.channel.toJSON())));
-  const next = addPtlc(copy.enforceable.state, { id, offerer: 0, amount: 10_000 + w.hub.feeFor(10_000), point, timeout: w.ctx.height + 400 }, 2);
+  const next = addPtlc(copy.enforceable.state, { id, offerer: 0, amount: 10_000 + hubFee(10_000, w.hub.config.fee), point, timeout: w.ctx.height + 400 }, 2);
   copy.propose(next);
   const forged: PaymentMessage = {
     type: PaymentType.PTLC_ADD, channelId: w.asParams.channelId, state: encodeChannelState(next), offerId: id, tweak: new Uint8Array(32),
@@ -217,8 +218,8 @@ t("after refusing the payee's proposal the hub's next proposal skips its number 
   const sb = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
   assert.is(sb.highN, 0, 'the hub signed nothing for 1');
   assert.is(sb.topN, 1, 'but it will not propose 1 itself');
-  // A mode 1 payment to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
-  post(w, 'A', (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: w.hub.feeFor(AMOUNT), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  // An offer from A to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
+  post(w, 'A', (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: hubFee(AMOUNT, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
   await run(w);
   assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'no PTLC_FAIL');
   assert.is(w.payee.channel.enforceable.state.n, 3, 'PTLC state 2, fulfilled as 3');

@@ -1,5 +1,5 @@
 /**
- * Mode 2 guards, attacked from the outside: a payee proposing more than it
+ * Request-flow guards, attacked from the outside: a payee proposing more than it
  * asks for, a payer's PTLC read after the request expired, a payee trying to
  * displace a state the hub is paying for, and a stranger's completion.
  */
@@ -13,8 +13,9 @@ import { transfer } from '../../../engine/channel/state.js';
 import { rejectsCode } from '../../helpers.js';
 import {
   deliverOne, forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, roleAt, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
+import { hubFee } from '../../../engine/payment/fee.js';
 
-const t = suite('payment/guards-mode2');
+const t = suite('payment/guards-request');
 const AMOUNT = 30_000;
 
 const queued = (w: World, type: number) => w.queue.some((q) => q.out.message.type === type);
@@ -43,7 +44,7 @@ t("S refuses the payer's PTLC when it reads it after the request expired", async
   const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 60_000 });
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx)); // in time…
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx)); // in time…
   w.ctx.now += 60_000; // …but the hub reads it at the expiry
   const before = stateOf(w.hub);
   await run(w, ['S']);
@@ -65,7 +66,7 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   await run(w, ['B', 'S']);
   await run(w, ['A']);
   // A pays, but names a request id the hub does not know.
-  const add = await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx);
+  const add = await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx);
   const msg = add.send[0]!.message as Extract<typeof add.send[0]['message'], { type: typeof PaymentType.PTLC_ADD }>;
   const before = stateOf(w.hub);
   const out = await w.hub.handle({ from: w.A.idPk, message: { ...msg, offerId: randomBytes(32) } }, w.ctx);
@@ -108,15 +109,15 @@ t("the payee's and the payer's request API: no request while busy or expiring no
   assert.is(JSON.stringify(w.payee.channel.toJSON()), pending, 'the first request state is not overwritten');
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
-  await rejectsCode(w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx), ErrorCode.PAYMENT_REJECTED);
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
+  await rejectsCode(w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
   // At the expiry A no longer pays.
   const w2 = await makeWorld();
   const r2 = await prepareRequest(w2, AMOUNT, { expiry: w2.ctx.now + 60_000 });
   await run(w2, ['B', 'S']);
   await run(w2, ['A']);
   w2.ctx.now += 60_000;
-  await rejectsCode(w2.payer.payRequest(r2, w2.hub.feeFor(AMOUNT), w2.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(w2.payer.payRequest(r2, hubFee(AMOUNT, w2.hub.config.fee), w2.ctx), ErrorCode.PAYMENT_REJECTED);
   assert.is(w2.payer.channel.pending, undefined);
 });
 
@@ -143,7 +144,7 @@ t('A ignores a request through another hub, one whose payee address is not its s
   assert.not.ok(w.payer.requests.has(requestId));
 });
 
-t('a payee cannot displace the state of a PTLC the hub extended to it with a mode 2 proposal', async () => {
+t('a payee cannot displace the state of a PTLC the hub extended to it with a request proposal', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await until(w, PaymentType.PTLC_ADD); // S–B state 1 with S's PTLC is pending at S
@@ -169,16 +170,16 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a mod
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 50_000, 299_000 + 50_000]);
 });
 
-t('a payer cannot overwrite its PTLC to the hub (a mode 2 purchase S accepted) with a mode 1 proposal', async () => {
+t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) with an offer proposal', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   await until(w, PaymentType.PTLC_ACCEPT, ['S']); // S co-signed A–S state 1 with A's PTLC
   const { as } = hubChannels(w);
   assert.is(as.pending!.state.ptlcs.length, 1);
-  const fee = w.hub.feeFor(10_000);
+  const fee = hubFee(10_000, w.hub.config.fee);
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, 10_000 + fee, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'A', 'S', {
@@ -246,10 +247,10 @@ async function deliverReplayingEach(
 /** A pays B's request once A has received it. */
 const payWhenReceived = (w: World, requestId: string) => async () => {
   if (w.payer.requests.get(requestId)?.status === 'received' && !w.payer.channel.pending)
-    post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+    post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
 };
 
-t('every message replayed right after its delivery is ignored: no answer, no change (mode 1, a cancellation, mode 2)', async () => {
+t('every message replayed right after its delivery is ignored: no answer, no change (an offer, a cancellation, a request)', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await deliverReplayingEach(w);
@@ -278,7 +279,7 @@ t("a duplicated PTLC_ADD is ignored by the hub, not answered with a PTLC_FAIL th
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
   await run(w, ['A']);
-  post(w, 'A', await w.payer.payRequest(requestId, w.hub.feeFor(AMOUNT), w.ctx));
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
   const add = w.queue[0]!.out.message;
   await deliverOne(w, (to) => to === 'S'); // S accepts: PTLC_ACCEPT queued for A
   await inject(w, 'A', 'S', add); // the relay delivers the PTLC_ADD a second time

@@ -1,0 +1,122 @@
+/**
+ * The one all-or-nothing mechanism of the payment role engines: every
+ * public entry point of Payer, Hub, Payee and Router runs through
+ * {@link PaymentEngine.atomic}, so a step that throws leaves the engine
+ * exactly as it was (its channels, payments and requests). The wallet
+ * runtime relies on this and persists only after a successful step.
+ * @module
+ */
+import { bytesToHex, equalBytes } from '../../base/bytes.js';
+import { ErrorCode, type LnMailboxError } from '../../base/errors.js';
+import { decodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
+import type { Channel } from '../channel/channel.js';
+import { isLocalFault, reject } from './refusal.js';
+import { step, type Incoming, type Step, type StepContext } from './types.js';
+
+/** A channel and the identity key of its peer (who may propose states on it). */
+export interface ChannelWithPeer {
+  channel: Channel;
+  peerKey: Uint8Array;
+}
+
+/** Replaces a map's entries with deep copies of `obj`'s (an engine restoring a snapshot). */
+export function refill<V>(map: Map<string, V>, obj: Record<string, V> | undefined): void {
+  map.clear();
+  for (const [k, v] of Object.entries(obj ?? {})) map.set(k, structuredClone(v));
+}
+
+/**
+ * After refusing a message that proposed a state (UPDATE_PROPOSE,
+ * CANCEL_PROPOSE, PTLC_ADD, PTLC_FULFILL, REQUEST_PREPARE) from the genuine
+ * peer of its channel, raises that channel's high-water mark to the proposed
+ * number when the message carries the peer's valid settlement signature for
+ * it (see {@link Channel.noteRefusedProposal}): the peer released a
+ * settlement for that number and will not use it again, so neither may we.
+ * `lookup` returns the channel with that id and its peer's identity key.
+ */
+export function noteRefusedProposal(m: PaymentMessage, from: Uint8Array, lookup: (channelId: Uint8Array) => ChannelWithPeer | undefined): void {
+  if (!('state' in m) || !('channelId' in m) || !('settleSig' in m)) return;
+  const c = lookup(m.channelId);
+  if (!c || !equalBytes(c.peerKey, from)) return;
+  let state: ReturnType<typeof decodeChannelState>;
+  try {
+    state = decodeChannelState(m.state);
+  } catch {
+    return;
+  }
+  c.channel.noteRefusedProposal(state, m.settleSig);
+}
+
+/**
+ * Base class of the role engines. Subclasses implement {@link dispatch}
+ * (one message), {@link answer} (how a refused message is answered), and
+ * the snapshot pair {@link toJSON}/{@link restore}; their own public calls
+ * (pay, cancel, request…) wrap their body in {@link atomic}.
+ */
+export abstract class PaymentEngine<J> {
+  /** Persisted state (the runtime writes it after every successful step). */
+  abstract toJSON(): J;
+  /** Puts the engine back in the state of `j` (a snapshot from {@link toJSON}); the set of channels is fixed. */
+  abstract restore(j: J): void;
+  /** Every channel of this role. */
+  abstract channels(): Channel[];
+  /** The channel with id `channelId` and its peer's identity key, if it is one of ours. */
+  protected abstract channelPeer(channelId: Uint8Array): ChannelWithPeer | undefined;
+  /** Handles one message; may throw, {@link handle} makes it all or nothing. */
+  protected abstract dispatch(inc: Incoming, ctx: StepContext): Promise<Step>;
+  /**
+   * How a message refused with `e` (a rule it breaks, not a local fault) is
+   * answered, the engine already rolled back. Throwing rethrows to the
+   * runtime, which acknowledges the message without an answer.
+   */
+  protected abstract answer(inc: Incoming, e: LnMailboxError): Step;
+
+  /**
+   * Runs `fn` all or nothing: if it throws, the engine is put back exactly
+   * as it was before and the error is rethrown. Nonces committed meanwhile
+   * stay in the nonce store; they are bound to one message each, so a
+   * replayed step is safe. When `inc` is given and the error is the peer's,
+   * the refused proposal still raises its channel's high-water mark.
+   */
+  protected async atomic<T>(fn: () => Promise<T>, inc?: Incoming): Promise<T> {
+    const before = structuredClone(this.toJSON());
+    try {
+      return await fn();
+    } catch (e) {
+      this.restore(before);
+      if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
+      throw e;
+    }
+  }
+
+  /**
+   * Handles one message, all or nothing. A message that breaks a rule
+   * changes nothing (but the high-water mark, see {@link noteRefusedProposal})
+   * and is answered as {@link answer} says. Our own fault (a store down, a
+   * bug; see {@link isLocalFault}) is rethrown unanswered: the message stays
+   * unacknowledged and is handled again later.
+   */
+  async handle(inc: Incoming, ctx: StepContext): Promise<Step> {
+    try {
+      return await this.atomic(() => this.dispatch(inc, ctx), inc);
+    } catch (e) {
+      if (isLocalFault(e)) throw e;
+      return this.answer(inc, e as LnMailboxError);
+    }
+  }
+
+  /**
+   * Records, from the wallet's chain watcher, that an update transaction of
+   * channel `channelId` (hex) confirmed at block `height`: the channel is
+   * closing from then on (no new payment starts, is accepted or extended
+   * over it). All or nothing like every step.
+   */
+  noteUpdateOnChain(channelId: string, height: number): Promise<Step> {
+    return this.atomic(async () => {
+      const ch = this.channels().find((c) => bytesToHex(c.params.channelId) === channelId);
+      if (!ch) reject(`no channel ${channelId}`, ErrorCode.INVALID_RANGE);
+      ch.noteUpdateOnChain(height);
+      return step();
+    });
+  }
+}

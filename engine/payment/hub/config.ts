@@ -1,0 +1,29 @@
+/**
+ * The hub's static configuration, shared by its offer and request flows.
+ * @module
+ */
+import type { FeePolicy } from '../fee.js';
+
+/** Default {@link HubConfig.timeoutSlack}, in blocks. */
+export const DEFAULT_TIMEOUT_SLACK = 2;
+
+/** Static configuration of a hub. */
+export interface HubConfig {
+  /** The hub's identity key (x-only) and mailbox address, as put in offers. */
+  identityKey: Uint8Array;
+  address: string;
+  /** The hub's channel secret key (used in every channel). */
+  channelKey: Uint8Array;
+  /** Fee the hub charges: `base + amount·ppm/1e6` sats (see {@link hubFee}). */
+  fee: FeePolicy;
+  /** Safety margin in blocks of the timelock rule. */
+  safetyMargin: number;
+  /** Largest PTLC timeout delta (blocks) the hub grants a payee. */
+  maxTimeoutDelta: number;
+  /**
+   * Extra blocks added to the timeout the payee asked for (default 2), so that
+   * a block found while the PTLC_ADD is in flight does not make the payee
+   * (or a router) refuse it. Counted in the timelock rule.
+   */
+  timeoutSlack?: number;
+}

@@ -1,0 +1,319 @@
+/**
+ * The hub's (S's) part of the offer flow (SPEC 6.8), where the payer
+ * pre-signs: S co-signs the payer's state n while recording the payment
+ * point T = R_A + e·P_A of the payer's future update signature, then buys
+ * that signature from the payee with a PTLC locked to T + r·G. The Hub
+ * engine (hub.ts) dispatches to these functions over its state.
+ *
+ * Safety rules enforced here (each has an adversarial test):
+ * - S pays only for T of the latest pending state of the payer's channel,
+ *   only before the offer's (and the invoice's) expiry, and only once;
+ * - S refuses an invoice whose PTLC timeout plus the safety margin would not
+ *   be below the payer channel's settlement CSV delay;
+ * - S refuses to cancel once the PTLC is extended, and refuses invoices for a
+ *   cancelled (superseded) state;
+ * - the revealed t is checked (t·G = T) and completes A's update signature,
+ *   which is verified against the real sighash before S signs its own.
+ * @module
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
+import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
+import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
+import { UPDATE_HASH_TYPE } from '../../channel/onchain.js';
+import { hubFee } from '../fee.js';
+import type { HubPeer } from '../peers.js';
+import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
+import { reject } from '../refusal.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+import { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
+
+/** Status of a payment the hub handles. */
+export type HubStatus = 'pending' | 'extended' | 'committed' | 'bought' | 'settled' | 'cancelled';
+
+/** One payment as the hub persists it. Byte fields are hex. */
+export interface HubPayment {
+  offerId: string;
+  payerChannel: string;
+  n: number;
+  amount: number;
+  fee: number;
+  expiry: number;
+  point: string;
+  payerNonce: string;
+  status: HubStatus;
+  payeeChannel?: string;
+  /** The payee's receipt for the payer (an envelope only the payer can open), passed through. */
+  receipt?: string;
+  /** The tweak r of the PTLC to the payee (locked to T + r·G); the payee reveals t + r. */
+  tweak?: string;
+  ptlcState?: number;
+  secret?: string;
+  /** Our update signature completing the payer's state n, once bought: re-sent if the COMPLETION is lost. */
+  hubUpdateSig?: string;
+}
+
+/** What the hub's offer-flow steps need of the hub engine. */
+export interface HubOfferContext {
+  config: HubConfig;
+  peers: Map<string, HubPeer>;
+  payments: Map<string, HubPayment>;
+  signer: Signer;
+  /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
+  peer(id: Uint8Array, from: Uint8Array): HubPeer;
+}
+
+/**
+ * S: the payer proposes state n moving amount + fee to us (UPDATE_PROPOSE). We co-sign the
+ * settlement, commit our update nonce, and record T = R_A + e·P_A (SPEC 6.6), the point we pay for.
+ */
+export async function hubOnPropose(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>, ctx: StepContext): Promise<Step> {
+  const id = bytesToHex(m.offerId);
+  if (h.payments.has(id)) return ignored(m.type, 'duplicate proposal');
+  const { channel: ch } = h.peer(m.channelId, from);
+  if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
+  ch.requireOpen();
+  if (!(m.expiry > ctx.now)) reject('offer already expired');
+  const fee = hubFee(m.amount, h.config.fee);
+  if (m.fee < fee) reject(`fee ${m.fee} below the hub's fee ${fee}`);
+  const proposed = decodeChannelState(m.state);
+  const expected = transfer(ch.enforceable.state, 0, m.amount + m.fee, proposed.n);
+  if (!sameState(proposed, expected)) reject('proposed state does not move exactly amount + fee to the hub', ErrorCode.CHANNEL_INVARIANT);
+  // A new proposal overwrites a pending one only if that one was never extended.
+  const prior = pendingOn(h, bytesToHex(m.channelId));
+  if (prior && prior.status !== 'pending') reject('a PTLC is already extended for the pending state');
+  // Any other pending state (a request's PTLC being negotiated) is never overwritten.
+  if (ch.pending && !(prior && prior.n === ch.pending.state.n)) reject('the channel is busy');
+  ch.acceptProposal(proposed, m.settleSig, m.updateNonce);
+  const settleSig = ch.signSettlement(h.config.channelKey);
+  const R = await ch.commitUpdateNonce(h.signer.nonces, h.config.channelKey);
+  if (prior) prior.status = 'cancelled';
+  // SPEC 6.6: T = R_A + e·P_A from public data; the point S will pay for.
+  const point = ch.updatePoint(0);
+  h.payments.set(id, {
+    offerId: id, payerChannel: bytesToHex(m.channelId), n: proposed.n, amount: m.amount, fee: m.fee, expiry: m.expiry,
+    point: bytesToHex(point), payerNonce: bytesToHex(m.updateNonce), status: 'pending',
+  });
+  const s = step();
+  s.send.push({
+    to: h.peers.get(bytesToHex(m.channelId))!.peerAddress,
+    message: { type: PaymentType.UPDATE_ACCEPT, channelId: m.channelId, n: proposed.n, updateNonce: R, settleSig },
+  });
+  s.events.push({ kind: 'proposed', offerId: id });
+  return s;
+}
+
+function pendingOn(h: HubOfferContext, channelHex: string): HubPayment | undefined {
+  for (const p of h.payments.values())
+    if (p.payerChannel === channelHex && (p.status === 'pending' || p.status === 'extended' || p.status === 'committed')) return p;
+  return undefined;
+}
+
+/**
+ * S: the payee's invoice for an offer. We extend a PTLC locked to T + r·G to the payee only for
+ * T of the payer's latest pending state, before expiry, once, and within the timelock rule.
+ */
+export async function hubOnInvoice(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>, ctx: StepContext): Promise<Step> {
+  if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
+  if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
+  const id = bytesToHex(m.offerId);
+  const p = h.payments.get(id);
+  if (!p) reject('unknown offer');
+  if (p.status !== 'pending') {
+    if (p.status === 'cancelled') reject('the offer was cancelled: its state is superseded');
+    return ignored(m.type, 'invoice already handled');
+  }
+  const payer = h.peers.get(p.payerChannel)!.channel;
+  // Pay only for T of the latest pending state, before expiry.
+  if (!payer.pending || payer.pending.state.n !== p.n) reject('the offer is not for the latest pending state');
+  if (bytesToHex(m.point) !== p.point) reject('invoice point differs from the recorded payment point');
+  if (m.amount !== p.amount) reject('invoice amount differs from the offer');
+  if (!(ctx.now < p.expiry)) reject('offer expired');
+  if (!(ctx.now < m.expiry)) reject('invoice expired');
+  const payee = h.peer(m.payeeChannel, from);
+  if (payee.channel.me !== 0) reject('the hub is party 0 of a payee channel');
+  if (m.timeoutDelta > h.config.maxTimeoutDelta) reject(`timeout delta ${m.timeoutDelta} above the hub's maximum`);
+  // Nothing new over a channel with an update on chain: the payer could settle an old state
+  // before we learn t (payer side), or the PTLC could not be enforced (payee side).
+  payer.requireOpen();
+  payee.channel.requireOpen();
+  const timeout = ctx.height + m.timeoutDelta + (h.config.timeoutSlack ?? DEFAULT_TIMEOUT_SLACK);
+  checkPtlcTimelock(timeout, ctx.height, payer.params.csvDelay, h.config.safetyMargin, payer.closing?.height);
+  if (payee.channel.pending) reject('the payee channel is busy');
+  // Decorrelation: the PTLC is locked to T + r·G with a tweak only S and its peer know.
+  const tweak = randomTweak(randomBytes(32));
+  const add = await extendPtlc(payee.channel, h.signer, { id: m.offerId, amount: m.amount, point: m.point, timeout }, tweak);
+  p.status = 'extended';
+  p.tweak = bytesToHex(tweak);
+  p.payeeChannel = bytesToHex(m.payeeChannel);
+  p.receipt = bytesToHex(m.receipt);
+  p.ptlcState = payee.channel.topN;
+  const s = step();
+  s.send.push({ to: payee.peerAddress, message: add });
+  s.events.push({ kind: 'ptlc_extended', offerId: id, timeout });
+  return s;
+}
+
+/** S: the payee co-signed the state with our PTLC; we commit it (PTLC_COMMIT). */
+export async function hubOnPtlcAccept(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>): Promise<Step> {
+  const { channel: ch, peerAddress } = h.peer(m.channelId, from);
+  const p = byPtlc(h, bytesToHex(m.channelId), m.n, 'extended');
+  if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
+  const commit = await commitPtlc(ch, h.signer, m);
+  p.status = 'committed';
+  const s = step();
+  s.send.push({ to: peerAddress, message: commit });
+  s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
+  return s;
+}
+
+function byPtlc(h: HubOfferContext, channelHex: string, n: number, status: HubStatus): HubPayment | undefined {
+  for (const p of h.payments.values()) if (p.payeeChannel === channelHex && p.ptlcState === n && p.status === status) return p;
+  return undefined;
+}
+
+/**
+ * S: the payee revealed t + r. We check it against T + r·G, complete the payer's update n with
+ * t (verified against its sighash before we sign ours), settle the PTLC, and tell the payer.
+ */
+export async function hubOnFulfill(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
+  const { channel: sb, peerAddress } = h.peer(m.channelId, from);
+  const id = bytesToHex(m.offerId);
+  const p = h.payments.get(id);
+  if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
+  const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
+  checkFulfil(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
+  const t = untweakSecret(m.secret, tweak); // = s_A
+  // 1. Complete the payer's update n: its signature is (R_A, t).
+  const payer = h.peers.get(p.payerChannel)!;
+  const as = payer.channel;
+  const sigA = new Uint8Array(65);
+  sigA.set(hexToBytes(p.payerNonce, 32), 0);
+  sigA.set(t, 32);
+  sigA[64] = UPDATE_HASH_TYPE;
+  as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+  // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
+  // payee's settlement signature, so the message is whole before we sign anything.
+  const settle = await settlePtlc(sb, h.signer, m);
+  const ourSigN = await as.signUpdate(h.signer.nonces, h.config.channelKey); // promotes state n
+  p.status = 'bought';
+  p.secret = bytesToHex(t);
+  p.hubUpdateSig = bytesToHex(ourSigN);
+  const s = step();
+  s.send.push({ to: peerAddress, message: settle });
+  // 3. Tell the payer: the payee's sealed receipt, t, and our update signature.
+  s.send.push(completion(p, payer.peerAddress));
+  s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
+  return s;
+}
+
+/** The COMPLETION of a bought payment: the payee's sealed receipt, t, and our update signature. */
+function completion(p: HubPayment, to: string): Step['send'][number] {
+  return {
+    to,
+    // The payer may stay away long: ask the relay to keep this as long as it allows.
+    ttlSeconds: COMPLETION_TTL_SECONDS,
+    message: {
+      type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel, 32), n: p.n, offerId: hexToBytes(p.offerId, 32),
+      secret: hexToBytes(p.secret!, 32), updateSig: hexToBytes(p.hubUpdateSig!), invoice: hexToBytes(p.receipt!),
+    },
+  };
+}
+
+/** S: the payee acknowledged the settlement of the PTLC: the payment is settled. */
+export function hubOnSettleAck(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>): Step {
+  const { channel: ch } = h.peer(m.channelId, from);
+  if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
+  ch.receiveUpdateSig(m.updateSig);
+  const p = [...h.payments.values()].find((x) => x.status === 'bought' && x.payeeChannel === bytesToHex(m.channelId));
+  if (p) p.status = 'settled';
+  const s = step();
+  if (p) s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+  return s;
+}
+
+/**
+ * S: the payer cancels an offer (CANCEL_PROPOSE). Allowed only until the PTLC is extended; a
+ * payment already bought gets its COMPLETION again instead.
+ */
+export async function hubOnCancel(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>): Promise<Step> {
+  const { channel: ch, peerAddress } = h.peer(m.channelId, from);
+  const next = decodeChannelState(m.state);
+  const id = bytesToHex(m.offerId);
+  const p = h.payments.get(id);
+  if (!p) reject('unknown offer');
+  if (p.payerChannel !== bytesToHex(m.channelId)) reject('the offer belongs to another channel');
+  if (p.status === 'cancelled') return ignored(m.type, 'already cancelled');
+  // The payment completed but the payer asks to cancel: it never got the COMPLETION (lost,
+  // or its TTL ran out). Send it again; the payer completes instead of cancelling.
+  if ((p.status === 'bought' || p.status === 'settled') && p.hubUpdateSig) {
+    ch.noteRefusedProposal(next, m.settleSig); // the payer released a settlement for that number
+    const s = step();
+    s.send.push(completion(p, peerAddress));
+    return s;
+  }
+  // Until the PTLC is extended, A and S may overwrite state n; after, never.
+  if (p.status !== 'pending') reject('the PTLC is already extended to the payee; the payment cannot be cancelled');
+  const e = ch.enforceable.state;
+  const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+  if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
+  if (!ch.pending || ch.pending.state.n !== p.n) reject('the pending state is not the offer\'s');
+  ch.acceptProposal(next, m.settleSig, m.updateNonce);
+  const settleSig = ch.signSettlement(h.config.channelKey);
+  const R = await ch.commitUpdateNonce(h.signer.nonces, h.config.channelKey);
+  const updateSig = await ch.signUpdate(h.signer.nonces, h.config.channelKey);
+  p.status = 'cancelled';
+  const s = step();
+  s.send.push({ to: peerAddress, message: { type: PaymentType.CANCEL_ACCEPT, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig } });
+  s.events.push({ kind: 'cancelled', offerId: id });
+  return s;
+}
+
+/** S: the payer's update signature of the cancellation state. */
+export function hubOnCancelCommit(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_COMMIT>): Step {
+  const { channel: ch } = h.peer(m.channelId, from);
+  if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending cancellation');
+  ch.receiveUpdateSig(m.updateSig);
+  return step();
+}
+
+/** S: the payee refused our PTLC before co-signing it: drop that state; the offer is pending again. */
+export function hubOnPtlcFail(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
+  const { channel: ch } = h.peer(m.channelId, from);
+  const p = h.payments.get(bytesToHex(m.offerId));
+  // Only the payee, on the channel the PTLC was extended over, can fail it.
+  if (!p || p.status !== 'extended' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
+  // The payee refused the PTLC before co-signing: state m was never enforceable; drop it.
+  // Its number stays used: a later state of this channel takes a greater one.
+  if (ch.pending && ch.pending.state.n === p.ptlcState) ch.abandonPending();
+  p.status = 'pending';
+  delete p.ptlcState;
+  const s = step();
+  s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+  return s;
+}
+
+/**
+ * The receiver gives a committed PTLC back (it cannot be paid on: the next
+ * hop refused it). We co-sign the state that returns the amount to us, and
+ * the payment is back where it was before the invoice: the payer may cancel.
+ */
+export async function hubOnRemove(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): Promise<Step> {
+  const { channel: ch, peerAddress } = h.peer(m.channelId, from);
+  const id = bytesToHex(m.offerId);
+  const p = h.payments.get(id);
+  if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
+  checkRemove(ch, m);
+  const settle = await settlePtlc(ch, h.signer, m);
+  p.status = 'pending';
+  delete p.ptlcState;
+  delete p.tweak;
+  delete p.payeeChannel;
+  delete p.receipt;
+  const s = step();
+  s.send.push({ to: peerAddress, message: settle });
+  s.events.push({ kind: 'rejected', offerId: id, code: ErrorCode.PAYMENT_REJECTED, message: `the PTLC was given back: ${m.reason}`.slice(0, 500) });
+  return s;
+}

@@ -1,0 +1,182 @@
+/**
+ * The hub's (S's) part of the request flow: it co-signs the payee's state
+ * (step 1) and sells its own update signature to the payer through a PTLC
+ * (step 3), then takes the payee's acknowledgement (step 4). The Hub engine
+ * (hub.ts) hands every request-flow message to {@link hubRequestStep}.
+ *
+ * The request flow (SPEC 6.14), where the payee pre-signs:
+ *   1. B and S co-sign S–B settlement n in B's favour (REQUEST_PREPARE /
+ *      REQUEST_PREPARED); S commits the nonce R_S of its update n signature.
+ *   2. B signs update n, seals it for the payer A with everything A needs
+ *      (REQUEST), and goes offline.
+ *   3. A buys S's update signature with a PTLC to S over the A–S channel,
+ *      locked to T_S = R_S + e·P_S (A computes it itself). Claiming it reveals
+ *      s_S, which completes B's update n; A keeps the completed update for B,
+ *      acting as its watchtower, and sends S's signature to B (REQUEST_COMPLETE).
+ *   4. B returns, completes state n and acknowledges to S (REQUEST_ACK).
+ * @module
+ */
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
+import { decodeChannelState, PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { tweakSecret } from '../../../crypto/tweak.js';
+import type { Channel } from '../../channel/channel.js';
+import { sameState, transfer } from '../../channel/state.js';
+import { acceptPtlc, ackSettle, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
+import { hubFee, type FeePolicy } from '../fee.js';
+import type { HubPeer } from '../peers.js';
+import { reject } from '../refusal.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+
+
+/** A pre-signed request as the hub tracks it. Byte fields are hex. */
+export interface HubRequest {
+  requestId: string;
+  payeeChannel: string;
+  n: number;
+  amount: number;
+  expiry: number;
+  /** T_S: the point of the hub's own update n signature. */
+  point: string;
+  /** Progress of the payer's PTLC over the A–S channel. */
+  status: 'prepared' | 'accepted' | 'sold' | 'settled';
+  /** True once the payee acknowledged (its update n signature): S–B state n is complete on both sides. */
+  acked?: boolean;
+  /** The payer's tweak of its PTLC to us: we reveal s_S + tweak. */
+  tweak?: string;
+  payerChannel?: string;
+}
+
+/** S: co-signs settlement n in the payee's favour and commits its update nonce (REQUEST_PREPARED). */
+export async function hubOnPrepare(
+  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARE>, ctx: StepContext,
+): Promise<PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED> | undefined> {
+  const id = bytesToHex(m.requestId);
+  if (requests.has(id)) return undefined;
+  if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
+  ch.requireOpen();
+  if (!(m.expiry > ctx.now)) reject('request already expired');
+  if (ch.pending) reject('the payee channel is busy');
+  const next = decodeChannelState(m.state);
+  if (!sameState(next, transfer(ch.enforceable.state, 0, m.amount, next.n)))
+    reject('proposed state does not move exactly the amount to the payee', ErrorCode.CHANNEL_INVARIANT);
+  ch.acceptProposal(next, m.settleSig, m.updateNonce);
+  const settleSig = ch.signSettlement(me.channelKey);
+  const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
+  requests.set(id, {
+    requestId: id, payeeChannel: bytesToHex(m.channelId), n: next.n, amount: m.amount, expiry: m.expiry,
+    point: bytesToHex(ch.updatePoint(0)), status: 'prepared',
+  });
+  return { type: PaymentType.REQUEST_PREPARED, channelId: m.channelId, n: next.n, requestId: m.requestId, updateNonce, settleSig };
+}
+
+/**
+ * S: the payer offers a PTLC for T_S. S accepts only for a prepared, unexpired
+ * request, for the amount plus its fee, and with a timeout beyond the A–S CSV
+ * delay plus the safety margin: after S reveals s_S it must be able to claim on chain.
+ */
+export async function hubOnPtlcAdd(
+  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
+  fee: FeePolicy, safetyMargin: number, ctx: StepContext,
+): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>> {
+  const r = requests.get(bytesToHex(m.offerId));
+  if (!r || r.status !== 'prepared') reject('no prepared request for that PTLC');
+  if (!(ctx.now < r.expiry)) reject('request expired');
+  // On a closing A–S channel we could not claim the PTLC in time after revealing s_S.
+  ch.requireOpen();
+  const accept = await acceptPtlc(ch, me, m, {
+    amount: r.amount + hubFee(r.amount, fee), point: hexToBytes(r.point, 33), minTimeout: ctx.height + ch.params.csvDelay + safetyMargin + 1,
+  });
+  r.status = 'accepted';
+  r.payerChannel = bytesToHex(m.channelId);
+  r.tweak = bytesToHex(m.tweak);
+  return accept;
+}
+
+/** S: the payer's PTLC is enforceable by S; S signs its update n for the payee and reveals s_S to claim. */
+export async function hubOnPtlcCommit(
+  asCh: Channel, sbCh: Channel, me: Signer, r: HubRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
+): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
+  asCh.receiveUpdateSig(m.updateSig);
+  const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
+  const fulfil = await fulfilPtlc(asCh, me, hexToBytes(r.requestId, 32), tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)));
+  r.status = 'sold';
+  return {
+    fulfil,
+    complete: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(r.requestId, 32), channelId: hexToBytes(r.payeeChannel, 32), n: r.n, hubUpdateSig },
+  };
+}
+
+/** S: the payer settled the A–S state without the PTLC; acknowledge it. */
+export async function hubOnPtlcSettle(
+  ch: Channel, me: Signer, r: HubRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
+): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>> {
+  const ack = await ackSettle(ch, me, m);
+  r.status = 'settled';
+  return ack;
+}
+
+/** What the hub's request-flow step needs from the hub engine. */
+export interface HubRequestContext {
+  /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
+  peer(id: Uint8Array, from: Uint8Array): HubPeer;
+  peers: Map<string, HubPeer>;
+  requests: Map<string, HubRequest>;
+  signer: Signer;
+  /** The hub's fee policy: the payer's PTLC must carry the amount plus this fee. */
+  fee: FeePolicy;
+  safetyMargin: number;
+}
+
+/** S: one request-flow message (REQUEST_PREPARE, REQUEST_ACK, or a PTLC step of a request). */
+export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: PaymentMessage, ctx: StepContext): Promise<Step> {
+  if (!('channelId' in m)) return ignored(m.type, 'not a channel message');
+  const peer = h.peer(m.channelId, from);
+  const ch = peer.channel;
+  const s = step();
+  switch (m.type) {
+    case PaymentType.REQUEST_PREPARE: {
+      const prepared = await hubOnPrepare(ch, h.signer, h.requests, m, ctx);
+      if (!prepared) return ignored(m.type, 'duplicate request');
+      s.send.push({ to: peer.peerAddress, message: prepared });
+      return s;
+    }
+    case PaymentType.PTLC_ADD: {
+      if (ch.me !== 1) reject('PTLCs to the hub come over a payer channel');
+      // A duplicate of a PTLC we took (mail can be delivered twice) changes nothing: answering
+      // it with PTLC_FAIL would make the payer drop the state we co-signed.
+      const taken = h.requests.get(bytesToHex(m.offerId));
+      if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId)) return ignored(m.type, 'PTLC already taken');
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(ch, h.signer, h.requests, m, h.fee, h.safetyMargin, ctx) });
+      return s;
+    }
+    case PaymentType.PTLC_COMMIT: {
+      const r = [...h.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
+      const payee = h.peers.get(r.payeeChannel)!;
+      const { fulfil, complete } = await hubOnPtlcCommit(ch, payee.channel, h.signer, r, m);
+      s.send.push({ to: peer.peerAddress, message: fulfil });
+      // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
+      s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
+      s.events.push({ kind: 'signature_sold', offerId: r.requestId, n: r.n });
+      return s;
+    }
+    case PaymentType.PTLC_SETTLE: {
+      const r = [...h.requests.values()].find((x) => x.status === 'sold' && x.payerChannel === bytesToHex(m.channelId));
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no sold request for that settlement');
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, h.signer, r, m) });
+      return s;
+    }
+    case PaymentType.REQUEST_ACK: {
+      // Independent of the A–S PTLC's progress: B may acknowledge before A settles with S.
+      const r = [...h.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && !x.acked);
+      if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request awaiting that acknowledgement');
+      ch.receiveUpdateSig(m.updateSig); // the payee's update n: both sides hold state n
+      r.acked = true;
+      s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
+      return s;
+    }
+    default:
+      return ignored(m.type, 'not a request-flow message');
+  }
+}

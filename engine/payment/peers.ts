@@ -1,0 +1,39 @@
+/**
+ * The channels of a role with several peers (the hub, the router), each
+ * with its peer's identity and mailbox address.
+ * @module
+ */
+import { bytesToHex, equalBytes } from '../../base/bytes.js';
+import { ErrorCode, fail } from '../../base/errors.js';
+import type { Channel } from '../channel/channel.js';
+
+/** A channel of a hub (or router) with one peer. */
+export interface HubPeer {
+  channel: Channel;
+  /** The peer's identity (mailbox) key, x-only. */
+  peerKey: Uint8Array;
+  /** The peer's mailbox address. */
+  peerAddress: string;
+}
+
+/**
+ * Indexes a role's channels by id, refusing a set that could let one
+ * channel's signatures count in another: two channels with the same id
+ * (their per-channel state keys would be equal) or the same funding
+ * outpoint, and a channel whose own key is not `ourKey`.
+ */
+export function channelMap(peers: HubPeer[], ourKey: Uint8Array, role: string): Map<string, HubPeer> {
+  const byId = new Map<string, HubPeer>();
+  const outpoints = new Set<string>();
+  for (const p of peers) {
+    const { params, me } = p.channel;
+    const id = bytesToHex(params.channelId);
+    const outpoint = `${bytesToHex(params.funding.txid)}:${params.funding.vout}`;
+    if (byId.has(id)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels with channel id ${id}`);
+    if (outpoints.has(outpoint)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
+    if (!equalBytes(params.keys[me], ourKey)) fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
+    byId.set(id, p);
+    outpoints.add(outpoint);
+  }
+  return byId;
+}
