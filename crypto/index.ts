@@ -6,8 +6,8 @@
  * @module
  */
 export {
-  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, verify,
-  type Point,
+  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, sign, signaturePoint, taggedHash,
+  tweakXOnlyPublicKey, tweakXOnlySecretKey, verify, type Point, type XOnlyTweakOptions,
 } from './bip340.js';
 export {
   MAX_NONCE_ID_LENGTH, MemoryNonceStore, assertNonceId, commitNonce, signWithCommittedNonce,

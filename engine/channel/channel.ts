@@ -30,10 +30,11 @@ import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
-import { LOCKTIME_THRESHOLD, checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
-import {
-  signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE,
-} from './onchain.js';
+import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
+import { encodeWitnessSignature } from '../bitcoin/sign.js';
+import { LOCKTIME_THRESHOLD } from '../bitcoin/transaction.js';
+import { checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
+import { signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig } from './onchain.js';
 
 /** Signatures and nonces collected for one state. Index = party. */
 export interface StateRecord {
@@ -330,9 +331,7 @@ export class Channel {
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
     const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
-    const sig = new Uint8Array(65);
-    sig.set(sig64);
-    sig[64] = UPDATE_HASH_TYPE;
+    const sig = encodeWitnessSignature(sig64, UPDATE_HASH_TYPE, 1);
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;

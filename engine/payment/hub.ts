@@ -23,7 +23,7 @@ import { Channel, type ChannelJson } from '../channel/channel.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { checkPtlcTimelock, sameState, transfer } from '../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../channel/onchain.js';
+import { UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
 import { COMPLETION_TTL_SECONDS, ignored, refill, reject, rejectMessage, noteRefusedProposal, step, type Incoming, type Step, type StepContext, isLocalFault } from './types.js';
 import { hubMode2, type HubRequest } from './mode2.js';

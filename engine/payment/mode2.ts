@@ -24,7 +24,7 @@ import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypt
 import { randomBytes } from '@noble/hashes/utils.js';
 import type { Channel } from '../channel/channel.js';
 import { sameState, transfer } from '../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../channel/onchain.js';
+import { UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { acceptPtlc, ackSettle, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
 import { COMPLETION_TTL_SECONDS, ignored, reject, step, type Step, type StepContext } from './types.js';
 import type { HubPeer } from './hub.js';
