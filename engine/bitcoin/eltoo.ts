@@ -1,6 +1,8 @@
 /**
- * Eltoo channel transactions on taproot with BIP118 (SPEC section 7; Decker,
- * Russell, Osuntokun, "eltoo: A Simple Layer2 Protocol for Bitcoin").
+ * Eltoo channel transactions on taproot with BIP118 (SPEC 7.1–7.5; Decker,
+ * Russell, Osuntokun, "eltoo: A Simple Layer2 Protocol for Bitcoin"), built
+ * from a channel's {@link EltooTerms}, and the one place that defines the
+ * update and settlement hash types and sighashes (PTLC claims: ptlc-output.ts).
  *
  * - Funding output: one leaf, rebind(0): any update may spend it.
  * - Update n: nLockTime 500_000_000 + n, nSequence 0xfffffffe, one output with

@@ -1,6 +1,9 @@
 /**
- * PTLC outputs and their claim and refund transactions (SPEC 6.6–6.7 and section 7),
- * on taproot leaves with BIP118 keys and BIP340 adaptor signatures.
+ * PTLC outputs and their claim and refund transactions (SPEC 6.6 for the
+ * payment point and PTLC keys, 7.1–7.4 for outputs, leaves and transactions),
+ * on taproot leaves with BIP118 keys and BIP340 adaptor signatures. Amounts
+ * in a `PtlcSpec`/`PtlcSweep` are channel amounts (number sats); outputs
+ * carry them as transaction amounts (`satsToAmount`, transaction.ts).
  *
  * The payer S gives the payee B an adaptor pre-signature of the claim
  * transaction encrypted to the payment point T. B completes it with t

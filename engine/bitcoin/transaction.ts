@@ -4,6 +4,13 @@
  * output script of BIP341. Everything in `engine/bitcoin` speaks this one plain,
  * immutable shape so the sighash code, the builders and the test chain model
  * agree byte for byte on what a transaction is.
+ *
+ * Two amount forms, one conversion: a transaction amount (output value,
+ * prevout amount) is a bigint, the serialized u64; a channel amount (channel
+ * parameters, balances, PTLC amounts, fees) is a safe-integer number, its
+ * wire and persisted form (SPEC 6.2 u64 ≤ 2^53 − 1). The builders turn the
+ * second into the first with {@link satsToAmount} where they create outputs.
+ * The amount and locktime constants every engine folder uses live here.
  * @module
  */
 import { RawOldTx, RawTx } from '@scure/btc-signer/script.js';

@@ -1,9 +1,10 @@
 /**
  * Channel parameters, states and the invariants every new state must keep
- * (SPEC 6.5). Pure: no transactions here (onchain.ts maps a state to its
- * eltoo transactions). Every amount is a safe-integer number of sats, the
- * form the wire and the persisted channel carry; the bigint of a
- * transaction output appears only in engine/bitcoin.
+ * (SPEC 6.5 state encoding, 6.9 receiver rules, 6.12 timelock rule). Pure:
+ * no transactions here (onchain.ts maps a state to its eltoo transactions).
+ * Every amount is a safe-integer number of sats, the form the wire and the
+ * persisted channel carry; the bigint of a transaction output appears only
+ * in engine/bitcoin.
  *
  * Fee accounting is explicit: the funding amount pays the update fee and the
  * settlement fee, and what is left is split between the two balances and the
@@ -24,9 +25,19 @@ export type ChannelState = WireChannelState;
 /** A pending PTLC in a channel state. */
 export type Ptlc = WirePtlc;
 
+/** Signatures and nonces collected for one state. Index = party. */
+export interface StateRecord {
+  state: ChannelState;
+  /** The nonce-store id of our committed update nonce for this record, once committed. */
+  myNonceId?: string;
+  settleSigs: [Uint8Array | null, Uint8Array | null];
+  updateNonces: [Uint8Array | null, Uint8Array | null];
+  updateSigs: [Uint8Array | null, Uint8Array | null];
+}
+
 /**
  * Fixed parameters of a two-party eltoo channel: the one parameter type of
- * the engines, in the form a channel is persisted in (`ChannelJson.params`).
+ * the engines (persisted as `ChannelParamsJson`, persist.ts).
  * Its transactions' script-level terms (per-channel state keys, payout
  * scripts) are derived from it by onchain.ts.
  */
