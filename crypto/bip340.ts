@@ -3,7 +3,10 @@
  * of BIP340 arithmetic the payment protocol needs from public data alone:
  * the challenge `e` and the signature point `T = s·G = R + e·P`
  * (SPEC 6.6: the hub computes the payment point for A's
- * future signature before A has produced it).
+ * future signature before A has produced it). Also the tagged hash and the
+ * x-only key tweak (public and secret side) that BIP341 taproot outputs and
+ * the per-channel state and PTLC keys of SPEC 6.6 are built from, so that
+ * engine/bitcoin and engine/channel reach secp256k1 only through this door.
  *
  * Signing and verification delegate to noble's audited BIP340 code; this file
  * adds validation at the door, typed errors, and the raw-nonce signer
