@@ -25,4 +25,4 @@ export type { PayeeConfig } from '../engine/payment/payee/payee.js';
 export type { RouterConfig } from '../engine/payment/router.js';
 /** The Bitcoin layer (BIP118 sighash, eltoo update/settlement, PTLC claim/refund), for enforcing states on chain. */
 export * as bitcoin from '../engine/bitcoin/index.js';
-export { eltooParams, settlementSpec, ptlcOf, ptlcPublicKey, ptlcSecretKey, payoutScript } from '../engine/channel/onchain.js';
+export { eltooTerms, settlementSpec, ptlcOf, ptlcPublicKey, ptlcSecretKey, payoutScript } from '../engine/channel/onchain.js';

@@ -3,7 +3,10 @@
  * of BIP340 arithmetic the payment protocol needs from public data alone:
  * the challenge `e` and the signature point `T = s·G = R + e·P`
  * (SPEC 6.6: the hub computes the payment point for A's
- * future signature before A has produced it).
+ * future signature before A has produced it). Also the tagged hash and the
+ * x-only key tweak (public and secret side) that BIP341 taproot outputs and
+ * the per-channel state and PTLC keys of SPEC 6.6 are built from, so that
+ * engine/bitcoin and engine/channel reach secp256k1 only through this door.
  *
  * Signing and verification delegate to noble's audited BIP340 code; this file
  * adds validation at the door, typed errors, and the raw-nonce signer
@@ -60,18 +63,6 @@ export function parsePublicKey(xonly: Uint8Array, name = 'public key'): Point {
   } catch (e) {
     throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, `${name}: not an x coordinate on secp256k1`, { cause: e });
   }
-}
-
-/**
- * The BIP340 tagged hash `sha256(sha256(tag) ‖ sha256(tag) ‖ m₁ ‖ m₂ ‖ …)`:
- * domain separation for every message this project signs (auth, inner
- * message, invoice), so a signature made for one purpose never verifies for another.
- * @param tag the UTF-8 tag, e.g. `ln-mailbox/v1/auth`
- */
-export function taggedHash(tag: string, ...messages: Uint8Array[]): Uint8Array {
-  if (typeof tag !== 'string') fail(ErrorCode.INVALID_TYPE, 'tag: expected string');
-  for (const m of messages) abytes(m, undefined, 'message');
-  return schnorr.utils.taggedHash(tag, ...messages);
 }
 
 /**
@@ -175,4 +166,62 @@ export function _signWithNonce(msg: Uint8Array, sk: Uint8Array, k: bigint): Uint
   // Guard against faults and bugs: never hand out a signature that fails verification.
   if (!schnorr.verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'produced signature does not verify');
   return sig;
+}
+
+/**
+ * The BIP340 tagged hash `sha256(sha256(tag) ‖ sha256(tag) ‖ m₁ ‖ m₂ ‖ …)`:
+ * domain separation for every hash that feeds a key, a tweak or a
+ * signature message (BIP340 "Tagged Hashes"; BIP341's TapLeaf, TapBranch,
+ * TapTweak, TapSighash; this project's `ln-mailbox/v1/*` tags).
+ */
+export function taggedHash(tag: string, ...msgs: Uint8Array[]): Uint8Array {
+  if (typeof tag !== 'string') fail(ErrorCode.INVALID_TYPE, 'tagged hash: tag must be a string');
+  for (const m of msgs) abytes(m, undefined, 'tagged hash message');
+  return schnorr.utils.taggedHash(tag, ...msgs);
+}
+
+/** How a 32-byte tweak becomes a scalar. */
+export interface XOnlyTweakOptions {
+  /**
+   * `false` (default, BIP341 `taproot_tweak_pubkey`): a tweak ≥ n is refused.
+   * `true`: the tweak is taken mod n, as key derivations from a hash do
+   * (SPEC 6.6 state and PTLC keys, the NUMS key H + r·G).
+   */
+  readonly reduce?: boolean;
+}
+
+function tweakScalar(tweak: Uint8Array, opts: XOnlyTweakOptions): bigint {
+  const t = bytesToNumberBE(abytes(tweak, 32, 'tweak'));
+  if (opts.reduce) return Fn.create(t);
+  if (t >= N) fail(ErrorCode.INVALID_PUBLIC_KEY, 'tweak is not below the curve order');
+  return t;
+}
+
+/**
+ * Tweaks an x-only key: Q = lift_x(P) + t·G with t = int(tweak) (see
+ * {@link XOnlyTweakOptions} for t ≥ n). Returns x(Q) and the parity of Q's y
+ * (a taproot control block carries it). Throws INVALID_PUBLIC_KEY when P is
+ * not on the curve, t ≥ n in strict mode, or Q is infinity.
+ */
+export function tweakXOnlyPublicKey(xonly: Uint8Array, tweak: Uint8Array, opts: XOnlyTweakOptions = {}): { xonly: Uint8Array; parity: 0 | 1 } {
+  const P = parsePublicKey(xonly);
+  const t = tweakScalar(tweak, opts);
+  const Q = t === 0n ? P : P.add(Pt.BASE.multiply(t));
+  if (Q.is0()) fail(ErrorCode.INVALID_PUBLIC_KEY, 'tweaked key is infinity');
+  const a = Q.toAffine();
+  return { xonly: numberToBytesBE(a.x, 32), parity: Number(a.y & 1n) as 0 | 1 };
+}
+
+/**
+ * The secret key of {@link tweakXOnlyPublicKey}: (±d + t) mod n, with d
+ * negated when d·G has odd y (the x-only key is the even-y point), so that
+ * `getPublicKey(result) = tweakXOnlyPublicKey(getPublicKey(sk), tweak).xonly`.
+ * Throws INVALID_SECRET_KEY for a bad `sk` or a zero result.
+ */
+export function tweakXOnlySecretKey(sk: Uint8Array, tweak: Uint8Array, opts: XOnlyTweakOptions = {}): Uint8Array {
+  const d0 = parseSecretKey(sk);
+  const d = Pt.BASE.multiply(d0).toAffine().y % 2n === 0n ? d0 : Fn.neg(d0);
+  const out = Fn.add(d, tweakScalar(tweak, opts));
+  if (out === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'tweaked secret key is zero');
+  return numberToBytesBE(out, 32);
 }

@@ -7,8 +7,7 @@
  */
 export {
   challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, randomSecretKey, sign, signaturePoint,
-  taggedHash, verify,
-  type Point,
+  taggedHash, tweakXOnlyPublicKey, tweakXOnlySecretKey, verify, type Point, type XOnlyTweakOptions,
 } from './bip340.js';
 export {
   MAX_NONCE_ID_LENGTH, MemoryNonceStore, assertNonceId, commitNonce, signWithCommittedNonce,

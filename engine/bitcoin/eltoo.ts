@@ -1,6 +1,8 @@
 /**
- * Eltoo channel transactions on taproot with BIP118 (SPEC section 7; Decker,
- * Russell, Osuntokun, "eltoo: A Simple Layer2 Protocol for Bitcoin").
+ * Eltoo channel transactions on taproot with BIP118 (SPEC 7.1–7.5; Decker,
+ * Russell, Osuntokun, "eltoo: A Simple Layer2 Protocol for Bitcoin"), built
+ * from a channel's {@link EltooTerms}, and the one place that defines the
+ * update and settlement hash types and sighashes (PTLC claims: ptlc-output.ts).
  *
  * - Funding output: one leaf, rebind(0): any update may spend it.
  * - Update n: nLockTime 500_000_000 + n, nSequence 0xfffffffe, one output with
@@ -33,14 +35,14 @@
  */
 import { abytes, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { DUST_LIMIT, ptlcOutput, type PtlcSpec } from './ptlc-output.js';
+import { ptlcOutput, type PtlcSpec } from './ptlc-output.js';
 import { MAX_STATE, assertCsvDelay, assertState, assertXOnlyKey, rebindLeaf, settleLeaf, type KeyPair2 } from './script.js';
 import { signatureHash } from './sighash.js';
 import { decodeWitnessSignature, signSighash, verifyWitnessSignature } from './sign.js';
 import { NUMS_KEY, taprootOutput, type TapLeafInfo, type TaprootOutput } from './taproot.js';
 import {
-  LOCKTIME_THRESHOLD, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, type BitcoinTx, type Outpoint, type Prevout,
-  type TxInput, type TxOutput,
+  DUST_LIMIT, LOCKTIME_THRESHOLD, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, assertSats, satsToAmount, type BitcoinTx,
+  type Outpoint, type Prevout, type TxInput, type TxOutput,
 } from './transaction.js';
 
 /** Default update hash type: SIGHASH_ANYPREVOUTANYSCRIPT | SIGHASH_ALL. */
@@ -54,31 +56,38 @@ export const UPDATE_HASH_TYPE_SINGLE = 0xc3;
 /** Settlement hash type: SIGHASH_ANYPREVOUT | SIGHASH_ALL. */
 export const SETTLEMENT_HASH_TYPE = 0x41;
 
-/** The fixed parameters of one two-party eltoo channel. */
-export interface ChannelParams {
+/**
+ * What the transactions of one two-party eltoo channel are made of: the keys
+ * its scripts check, its amounts, its delay and where balances go. These are
+ * *script-level* terms, not the channel's parameters: engine/channel derives
+ * them from its `ChannelParams` (per-channel state keys and payout scripts,
+ * engine/channel/onchain.ts `eltooTerms`). Amounts are channel amounts:
+ * safe-integer sats, converted to transaction amounts where outputs are made.
+ */
+export interface EltooTerms {
   /** The parties' x-only keys; in scripts as BIP118 keys 0x01 ‖ x, `a` checked first. Unique to this channel. */
   readonly keys: KeyPair2;
   /** Value of the funding output (channel capacity) in satoshis. */
-  readonly fundingAmount: bigint;
+  readonly fundingAmount: number;
   /** Fee an update pays when it spends the funding output; update outputs hold `fundingAmount - updateFee`. */
-  readonly updateFee: bigint;
+  readonly updateFee: number;
   /** Settlement delay in blocks (BIP68/BIP112), 1..65535. Must exceed every PTLC timeout window plus a margin. */
   readonly csvDelay: number;
   /** scriptPubKeys receiving each party's balance in a settlement. */
   readonly payout: { readonly a: Uint8Array; readonly b: Uint8Array };
 }
 
-/** Validates channel parameters and returns a normalized copy. Call it once when the channel opens. */
-export function assertChannelParams(p: ChannelParams): ChannelParams {
-  if (typeof p !== 'object' || p === null) fail(ErrorCode.INVALID_TYPE, 'channel params: expected an object');
-  if (typeof p.keys !== 'object' || p.keys === null) fail(ErrorCode.INVALID_TYPE, 'channel params: keys missing');
+/** Validates eltoo terms and returns a normalized copy. */
+export function assertEltooTerms(p: EltooTerms): EltooTerms {
+  if (typeof p !== 'object' || p === null) fail(ErrorCode.INVALID_TYPE, 'eltoo terms: expected an object');
+  if (typeof p.keys !== 'object' || p.keys === null) fail(ErrorCode.INVALID_TYPE, 'eltoo terms: keys missing');
   const a = assertXOnlyKey(p.keys.a, 'keys.a');
   const b = assertXOnlyKey(p.keys.b, 'keys.b');
   if (equalBytes(a, b)) fail(ErrorCode.INVALID_PUBLIC_KEY, 'keys.a and keys.b must differ');
-  const fundingAmount = assertAmount(p.fundingAmount, 'fundingAmount');
-  const updateFee = assertAmount(p.updateFee, 'updateFee');
+  const fundingAmount = assertSats(p.fundingAmount, 'fundingAmount');
+  const updateFee = assertSats(p.updateFee, 'updateFee');
   if (fundingAmount - updateFee < DUST_LIMIT) fail(ErrorCode.CHANNEL_INVARIANT, 'updateFee leaves less than dust in the channel');
-  if (typeof p.payout !== 'object' || p.payout === null) fail(ErrorCode.INVALID_TYPE, 'channel params: payout missing');
+  if (typeof p.payout !== 'object' || p.payout === null) fail(ErrorCode.INVALID_TYPE, 'eltoo terms: payout missing');
   const pa = abytes(p.payout.a, undefined, 'payout.a');
   const pb = abytes(p.payout.b, undefined, 'payout.b');
   if (pa.length === 0 || pb.length === 0) fail(ErrorCode.INVALID_LENGTH, 'payout: empty scriptPubKey');
@@ -87,7 +96,7 @@ export function assertChannelParams(p: ChannelParams): ChannelParams {
 
 /** A taproot output of the channel with its value and leaves by role. */
 export interface ChannelOutput extends TaprootOutput {
-  /** Value in satoshis. */
+  /** The output's value as the transaction carries it. */
   readonly amount: bigint;
   /** The leaf an update spends this output through. */
   readonly rebindLeaf: TapLeafInfo;
@@ -96,24 +105,18 @@ export interface ChannelOutput extends TaprootOutput {
 }
 
 /** The funding output: a single rebind(0) leaf under the NUMS key. */
-export function fundingOutput(params: ChannelParams): ChannelOutput {
-  const p = assertChannelParams(params);
+export function fundingOutput(params: EltooTerms): ChannelOutput {
+  const p = assertEltooTerms(params);
   const out = taprootOutput(NUMS_KEY, { script: rebindLeaf(0, p.keys) });
-  return { ...out, amount: p.fundingAmount, rebindLeaf: out.leaves[0]! };
-}
-
-/** The value of every update's output: `fundingAmount - updateFee`. */
-export function updateOutputAmount(params: ChannelParams): bigint {
-  const p = assertChannelParams(params);
-  return p.fundingAmount - p.updateFee;
+  return { ...out, amount: satsToAmount(p.fundingAmount), rebindLeaf: out.leaves[0]! };
 }
 
 /** Update `state`'s output: leaves [rebind(state + 1), settle(csvDelay)]. */
-export function updateOutput(params: ChannelParams, state: number): ChannelOutput {
-  const p = assertChannelParams(params);
+export function updateOutput(params: EltooTerms, state: number): ChannelOutput {
+  const p = assertEltooTerms(params);
   const n = assertState(state);
   const out = taprootOutput(NUMS_KEY, [{ script: rebindLeaf(n + 1, p.keys) }, { script: settleLeaf(p.csvDelay, p.keys) }]);
-  return { ...out, amount: p.fundingAmount - p.updateFee, rebindLeaf: out.leaves[0]!, settleLeaf: out.leaves[1]! };
+  return { ...out, amount: satsToAmount(p.fundingAmount - p.updateFee), rebindLeaf: out.leaves[0]!, settleLeaf: out.leaves[1]! };
 }
 
 /** What an update spends: the funding output, or the output of an older update. */
@@ -127,7 +130,7 @@ const ZERO_OUTPOINT: Outpoint = { txid: new Uint8Array(32), vout: 0 };
  * The unsigned update transaction for `state`. Its input points at `outpoint`
  * (default: a zero placeholder; 0xc1 signatures do not commit to it).
  */
-export function unsignedUpdateTx(params: ChannelParams, state: number, outpoint: Outpoint = ZERO_OUTPOINT): BitcoinTx {
+export function unsignedUpdateTx(params: EltooTerms, state: number, outpoint: Outpoint = ZERO_OUTPOINT): BitcoinTx {
   const out = updateOutput(params, state);
   return {
     version: 2,
@@ -149,14 +152,14 @@ function assertUpdateHashType(ht: number): number {
  * about the spent output. This is the message of SPEC 6.6's payment point, whose
  * signature point T = R_A + e·P_A the payment protocol pays for.
  */
-export function updateSighash(params: ChannelParams, state: number, hashType = UPDATE_HASH_TYPE): Uint8Array {
+export function updateSighash(params: EltooTerms, state: number, hashType = UPDATE_HASH_TYPE): Uint8Array {
   const ht = assertUpdateHashType(hashType);
   // The leaf hash is not part of an ANYPREVOUTANYSCRIPT message; any 32 bytes do.
   return signatureHash(unsignedUpdateTx(params, state), 0, [], { hashType: ht, keyVersion: 1, leafHash: new Uint8Array(32) });
 }
 
 /** Signs update `state` with `sk` (one of the channel keys): a 65-byte witness signature. */
-export function signUpdate(params: ChannelParams, state: number, sk: Uint8Array, auxRand?: Uint8Array, hashType = UPDATE_HASH_TYPE): Uint8Array {
+export function signUpdate(params: EltooTerms, state: number, sk: Uint8Array, auxRand?: Uint8Array, hashType = UPDATE_HASH_TYPE): Uint8Array {
   return signSighash(updateSighash(params, state, hashType), sk, hashType, 1, auxRand);
 }
 
@@ -166,7 +169,7 @@ export interface PartySignatures {
   readonly b: Uint8Array;
 }
 
-function checkPair(sigs: PartySignatures, p: ChannelParams, hashFor: (ht: number) => Uint8Array, allowed: number[], what: string) {
+function checkPair(sigs: PartySignatures, p: EltooTerms, hashFor: (ht: number) => Uint8Array, allowed: number[], what: string) {
   if (typeof sigs !== 'object' || sigs === null) fail(ErrorCode.INVALID_TYPE, `${what}: signatures { a, b } expected`);
   for (const who of ['a', 'b'] as const) {
     const sig = sigs[who];
@@ -184,8 +187,8 @@ function checkPair(sigs: PartySignatures, p: ChannelParams, hashFor: (ht: number
  * signatures first (INVALID_SIGNATURE). Rebinding a signed update to another
  * output is calling this again with the same signatures.
  */
-export function buildUpdateTx(params: ChannelParams, state: number, spend: UpdateSpend, sigs: PartySignatures): BitcoinTx {
-  const p = assertChannelParams(params);
+export function buildUpdateTx(params: EltooTerms, state: number, spend: UpdateSpend, sigs: PartySignatures): BitcoinTx {
+  const p = assertEltooTerms(params);
   const n = assertState(state);
   if (typeof spend !== 'object' || spend === null) fail(ErrorCode.INVALID_TYPE, 'spend: expected { kind, outpoint }');
   let spent: ChannelOutput;
@@ -208,7 +211,7 @@ export function buildUpdateTx(params: ChannelParams, state: number, spend: Updat
  * and output match update n), else null. A watcher uses it to see which state
  * the other party published.
  */
-export function updateStateOf(params: ChannelParams, tx: BitcoinTx): number | null {
+export function updateStateOf(params: EltooTerms, tx: BitcoinTx): number | null {
   const n = tx.lockTime - LOCKTIME_THRESHOLD;
   if (!Number.isInteger(n) || n < 0 || n > MAX_STATE || tx.outputs.length < 1) return null;
   const out = updateOutput(params, n);
@@ -241,11 +244,11 @@ export interface SettlementSpec {
   /** The state number n (must match the update it spends). */
   readonly state: number;
   /** Each party's balance in satoshis; a zero balance gets no output. */
-  readonly balances: { readonly a: bigint; readonly b: bigint };
+  readonly balances: { readonly a: number; readonly b: number };
   /** Pending PTLCs, one output each, after the balances, in this order. */
   readonly ptlcs?: readonly PtlcSpec[];
   /** Settlement fee in satoshis. */
-  readonly fee: bigint;
+  readonly fee: number;
 }
 
 /** A settlement's outputs and where each PTLC landed. */
@@ -262,40 +265,45 @@ export interface SettlementOutputs {
  * and PTLC keys distinct from the channel keys (an 0xc1 update signature must
  * never fit a PTLC leaf).
  */
-export function settlementOutputs(params: ChannelParams, spec: SettlementSpec): SettlementOutputs {
-  const p = assertChannelParams(params);
+export function settlementOutputs(params: EltooTerms, spec: SettlementSpec): SettlementOutputs {
+  const p = assertEltooTerms(params);
   if (typeof spec !== 'object' || spec === null) fail(ErrorCode.INVALID_TYPE, 'settlement: expected an object');
   assertState(spec.state);
   if (typeof spec.balances !== 'object' || spec.balances === null) fail(ErrorCode.INVALID_TYPE, 'settlement: balances missing');
-  const balA = assertAmount(spec.balances.a, 'balances.a');
-  const balB = assertAmount(spec.balances.b, 'balances.b');
-  const fee = assertAmount(spec.fee, 'settlement fee');
+  const balA = assertSats(spec.balances.a, 'balances.a');
+  const balB = assertSats(spec.balances.b, 'balances.b');
+  const fee = assertSats(spec.fee, 'settlement fee');
+  const available = p.fundingAmount - p.updateFee;
+  const overspent = (total: number) => {
+    // Checked after every PTLC as well, so the running sum stays below available + MAX_MONEY < 2^53: exact.
+    if (total > available) fail(ErrorCode.CHANNEL_INVARIANT, `settlement spends ${total} but the update output holds ${available}`);
+  };
   const outputs: TxOutput[] = [];
   for (const [bal, script, who] of [[balA, p.payout.a, 'a'], [balB, p.payout.b, 'b']] as const) {
-    if (bal === 0n) continue;
+    if (bal === 0) continue;
     if (bal < DUST_LIMIT) fail(ErrorCode.CHANNEL_INVARIANT, `balance ${who} (${bal}) is below the dust limit ${DUST_LIMIT}`);
-    outputs.push({ amount: bal, script });
+    outputs.push({ amount: satsToAmount(bal), script });
   }
   const ptlcVouts: number[] = [];
-  let total = balA + balB + fee;
+  let total = balA + balB + fee; // ≤ 3 · MAX_MONEY < 2^53: exact
+  overspent(total);
   for (const spec1 of spec.ptlcs ?? []) {
     const out = ptlcOutput(spec1);
     for (const k of [spec1.payer, spec1.payee])
       if (equalBytes(k, p.keys.a) || equalBytes(k, p.keys.b)) fail(ErrorCode.CHANNEL_INVARIANT, 'PTLC keys must differ from the channel keys');
     ptlcVouts.push(outputs.length);
     outputs.push({ amount: out.amount, script: out.scriptPubKey });
-    total += out.amount;
+    total += spec1.amount;
+    overspent(total);
   }
-  const available = p.fundingAmount - p.updateFee;
-  if (total > available) fail(ErrorCode.CHANNEL_INVARIANT, `settlement spends ${total} but the update output holds ${available}`);
   if (total < available) fail(ErrorCode.CHANNEL_INVARIANT, `settlement leaves ${available - total} sats unaccounted for`);
   if (outputs.length === 0) fail(ErrorCode.CHANNEL_INVARIANT, 'settlement has no outputs');
   return { outputs, ptlcVouts };
 }
 
 /** The unsigned settlement n spending update n's output at `outpoint` (default: zero placeholder). */
-export function unsignedSettlementTx(params: ChannelParams, spec: SettlementSpec, outpoint: Outpoint = ZERO_OUTPOINT): BitcoinTx {
-  const p = assertChannelParams(params);
+export function unsignedSettlementTx(params: EltooTerms, spec: SettlementSpec, outpoint: Outpoint = ZERO_OUTPOINT): BitcoinTx {
+  const p = assertEltooTerms(params);
   const { outputs } = settlementOutputs(p, spec);
   return {
     version: 2,
@@ -305,7 +313,7 @@ export function unsignedSettlementTx(params: ChannelParams, spec: SettlementSpec
   };
 }
 
-function settlementPrevout(p: ChannelParams, state: number): { prevout: Prevout; out: ChannelOutput } {
+function settlementPrevout(p: EltooTerms, state: number): { prevout: Prevout; out: ChannelOutput } {
   const out = updateOutput(p, state);
   return { prevout: { amount: out.amount, scriptPubKey: out.scriptPubKey }, out };
 }
@@ -314,8 +322,8 @@ function settlementPrevout(p: ChannelParams, state: number): { prevout: Prevout;
  * The 32-byte sighash both parties sign for settlement n (0x41, key version 1,
  * settle leaf): commits to update n's scriptPubKey and amount, not its outpoint.
  */
-export function settlementSighash(params: ChannelParams, spec: SettlementSpec): Uint8Array {
-  const p = assertChannelParams(params);
+export function settlementSighash(params: EltooTerms, spec: SettlementSpec): Uint8Array {
+  const p = assertEltooTerms(params);
   const { prevout, out } = settlementPrevout(p, spec.state);
   return signatureHash(unsignedSettlementTx(p, spec), 0, [prevout], {
     hashType: SETTLEMENT_HASH_TYPE, keyVersion: 1, leafHash: out.settleLeaf!.leafHash,
@@ -323,7 +331,7 @@ export function settlementSighash(params: ChannelParams, spec: SettlementSpec): 
 }
 
 /** Signs settlement n with `sk` (one of the channel keys): a 65-byte witness signature. */
-export function signSettlement(params: ChannelParams, spec: SettlementSpec, sk: Uint8Array, auxRand?: Uint8Array): Uint8Array {
+export function signSettlement(params: EltooTerms, spec: SettlementSpec, sk: Uint8Array, auxRand?: Uint8Array): Uint8Array {
   return signSighash(settlementSighash(params, spec), sk, SETTLEMENT_HASH_TYPE, 1, auxRand);
 }
 
@@ -338,8 +346,8 @@ export interface SettlementTx {
  * Checks both signatures (INVALID_SIGNATURE) and every invariant of
  * `settlementOutputs`. Valid on chain `csvDelay` blocks after update n confirms.
  */
-export function buildSettlementTx(params: ChannelParams, spec: SettlementSpec, updateOutpoint: Outpoint, sigs: PartySignatures): SettlementTx {
-  const p = assertChannelParams(params);
+export function buildSettlementTx(params: EltooTerms, spec: SettlementSpec, updateOutpoint: Outpoint, sigs: PartySignatures): SettlementTx {
+  const p = assertEltooTerms(params);
   const { out } = settlementPrevout(p, spec.state);
   const { ptlcVouts } = settlementOutputs(p, spec);
   checkPair(sigs, p, () => settlementSighash(p, spec), [SETTLEMENT_HASH_TYPE], 'settlement');

@@ -6,8 +6,9 @@
  * @module
  */
 export {
-  LOCKTIME_THRESHOLD, MAX_MONEY, SEQUENCE_FINAL, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, assertPrevout, assertU32,
-  p2trOutputKey, p2trScript, parseTx, serializeTx, serializeTxNoWitness, totalOut, txid, txidHex, withOutpoint, withWitness,
+  DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY, SEQUENCE_FINAL, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, assertPrevout,
+  assertSats, assertU32, p2trOutputKey, p2trScript, parseTx, satsToAmount, serializeTx, serializeTxNoWitness, totalOut, txid, txidHex,
+  withOutpoint, withWitness,
   type BitcoinTx, type Outpoint, type Prevout, type TxInput, type TxOutput,
 } from './transaction.js';
 export {
@@ -25,14 +26,14 @@ export {
   decodeWitnessSignature, encodeWitnessSignature, signSighash, verifyWitnessSignature, type WitnessSignature,
 } from './sign.js';
 export {
-  SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE, UPDATE_HASH_TYPE_SINGLE, assertChannelParams, attachFeeInput, buildSettlementTx,
+  SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE, UPDATE_HASH_TYPE_SINGLE, assertEltooTerms, attachFeeInput, buildSettlementTx,
   buildUpdateTx, fundingOutput, settlementOutputs, settlementSighash, signSettlement, signUpdate, unsignedSettlementTx,
-  unsignedUpdateTx, updateOutput, updateOutputAmount, updateSighash, updateStateOf,
-  type ChannelOutput, type ChannelParams, type PartySignatures, type SettlementOutputs, type SettlementSpec, type SettlementTx,
+  unsignedUpdateTx, updateOutput, updateSighash, updateStateOf,
+  type ChannelOutput, type EltooTerms, type PartySignatures, type SettlementOutputs, type SettlementSpec, type SettlementTx,
   type UpdateSpend,
 } from './eltoo.js';
 export {
-  DUST_LIMIT, PTLC_CLAIM_HASH_TYPE, PTLC_REFUND_HASH_TYPE, assertPtlcSpec, buildClaimTx, buildRefundTx, claimSighash,
+  PTLC_CLAIM_HASH_TYPE, PTLC_REFUND_HASH_TYPE, assertPtlcSpec, buildClaimTx, buildRefundTx, claimSighash,
   completeClaimSignature, extractPtlcSecret, presignClaim, ptlcOutput, refundSighash, signClaim, signRefund, unsignedClaimTx,
   unsignedRefundTx, verifyClaimPresignature, type PtlcOutput, type PtlcSpec, type PtlcSweep,
 } from './ptlc-output.js';

@@ -1,6 +1,9 @@
 /**
- * PTLC outputs and their claim and refund transactions (SPEC 6.6–6.7 and section 7),
- * on taproot leaves with BIP118 keys and BIP340 adaptor signatures.
+ * PTLC outputs and their claim and refund transactions (SPEC 6.6 for the
+ * payment point and PTLC keys, 7.1–7.4 for outputs, leaves and transactions),
+ * on taproot leaves with BIP118 keys and BIP340 adaptor signatures. Amounts
+ * in a `PtlcSpec`/`PtlcSweep` are channel amounts (number sats); outputs
+ * carry them as transaction amounts (`satsToAmount`, transaction.ts).
  *
  * The payer S gives the payee B an adaptor pre-signature of the claim
  * transaction encrypted to the payment point T. B completes it with t
@@ -24,33 +27,27 @@
  *   strongest commitment is free there.
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { abytes, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { adaptorAdapt, adaptorExtract, adaptorPresign, adaptorVerify, parseCompressedPoint } from '../../crypto/index.js';
+import { adaptorAdapt, adaptorExtract, adaptorPresign, adaptorVerify, parseCompressedPoint, taggedHash } from '../../crypto/index.js';
 import { assertHeightTimeout, assertXOnlyKey, ptlcClaimLeaf, ptlcRefundLeaf } from './script.js';
 import { signatureHash } from './sighash.js';
 import { decodeWitnessSignature, encodeWitnessSignature, signSighash, verifyWitnessSignature } from './sign.js';
 import { numsKeyWithTweak, taprootOutput, type TapLeafInfo, type TaprootOutput } from './taproot.js';
 import {
-  SEQUENCE_FINAL, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, type BitcoinTx, type Outpoint, type Prevout,
+  DUST_LIMIT, SEQUENCE_FINAL, SEQUENCE_LOCKTIME_ONLY, assertOutpoint, assertSats, satsToAmount, type BitcoinTx, type Outpoint,
+  type Prevout, type TxOutput,
 } from './transaction.js';
 
 /** Hash type of both claim signatures: SIGHASH_ANYPREVOUT | SIGHASH_ALL. */
 export const PTLC_CLAIM_HASH_TYPE = 0x41;
 /** Hash type of the refund signature: SIGHASH_DEFAULT. */
 export const PTLC_REFUND_HASH_TYPE = 0x00;
-/**
- * Smallest output we create: the P2TR dust limit at the default relay fee
- * (330 sats). Smaller outputs are non-standard, so a transaction carrying one
- * would not relay.
- */
-export const DUST_LIMIT = 330n;
 
 /** One PTLC: S (payer) pays B (payee) `amount` against t with t·G = `point`. */
 export interface PtlcSpec {
-  /** Value of the PTLC output in satoshis. */
-  readonly amount: bigint;
+  /** Value of the PTLC output in satoshis (a channel amount: a safe integer number). */
+  readonly amount: number;
   /** The payment point T, 33-byte compressed. */
   readonly point: Uint8Array;
   /** Payer's x-only key: a BIP118 key in the claim leaf, a plain key in the refund leaf. */
@@ -66,11 +63,12 @@ export interface PtlcSweep {
   /** scriptPubKey receiving `amount - fee`. */
   readonly payout: Uint8Array;
   /** Fee in satoshis. */
-  readonly fee: bigint;
+  readonly fee: number;
 }
 
 /** A PTLC output: its taproot output plus the two leaves. */
 export interface PtlcOutput extends TaprootOutput {
+  /** The output's value as the transaction carries it. */
   readonly amount: bigint;
   readonly claimLeaf: TapLeafInfo;
   readonly refundLeaf: TapLeafInfo;
@@ -79,7 +77,7 @@ export interface PtlcOutput extends TaprootOutput {
 /** Validates a PTLC spec (keys on the curve and distinct, T a valid point, amounts). */
 export function assertPtlcSpec(spec: PtlcSpec): PtlcSpec {
   if (typeof spec !== 'object' || spec === null) fail(ErrorCode.INVALID_TYPE, 'ptlc: expected an object');
-  const amount = assertAmount(spec.amount, 'ptlc.amount');
+  const amount = assertSats(spec.amount, 'ptlc.amount');
   if (amount < DUST_LIMIT) fail(ErrorCode.CHANNEL_INVARIANT, `ptlc.amount ${amount} is below the dust limit ${DUST_LIMIT}`);
   const point = abytes(spec.point, 33, 'ptlc.point').slice();
   parseCompressedPoint(point, 'ptlc.point');
@@ -98,20 +96,22 @@ export function assertPtlcSpec(spec: PtlcSpec): PtlcSpec {
  */
 export function ptlcOutput(spec: PtlcSpec): PtlcOutput {
   const s = assertPtlcSpec(spec);
-  const internalKey = numsKeyWithTweak(schnorr.utils.taggedHash('ln-mailbox/v1/ptlc', s.point));
+  const internalKey = numsKeyWithTweak(taggedHash('ln-mailbox/v1/ptlc', s.point));
   const out = taprootOutput(internalKey, [{ script: ptlcClaimLeaf(s.payer, s.payee) }, { script: ptlcRefundLeaf(s.timeout, s.payer) }]);
-  return { ...out, amount: s.amount, claimLeaf: out.leaves[0]!, refundLeaf: out.leaves[1]! };
+  return { ...out, amount: satsToAmount(s.amount), claimLeaf: out.leaves[0]!, refundLeaf: out.leaves[1]! };
 }
 
-function sweepOutputs(out: PtlcOutput, sweep: PtlcSweep) {
+/** The one output of a claim or refund: the PTLC's value minus the fee (`spec` already validated). */
+function sweepOutputs(spec: PtlcSpec, sweep: PtlcSweep): TxOutput[] {
+  const amount = spec.amount;
   if (typeof sweep !== 'object' || sweep === null) fail(ErrorCode.INVALID_TYPE, 'sweep: expected { payout, fee }');
   const payout = abytes(sweep.payout, undefined, 'sweep.payout');
   if (payout.length === 0) fail(ErrorCode.INVALID_LENGTH, 'sweep.payout: empty scriptPubKey');
-  const fee = assertAmount(sweep.fee, 'sweep.fee');
-  if (fee > out.amount) fail(ErrorCode.CHANNEL_INVARIANT, `sweep fee ${fee} exceeds the PTLC amount ${out.amount}`);
-  const value = out.amount - fee;
+  const fee = assertSats(sweep.fee, 'sweep.fee');
+  if (fee > amount) fail(ErrorCode.CHANNEL_INVARIANT, `sweep fee ${fee} exceeds the PTLC amount ${amount}`);
+  const value = amount - fee;
   if (value < DUST_LIMIT) fail(ErrorCode.CHANNEL_INVARIANT, `sweep output ${value} is below the dust limit`);
-  return [{ amount: value, script: payout.slice() }];
+  return [{ amount: satsToAmount(value), script: payout.slice() }];
 }
 
 const ZERO_OUTPOINT: Outpoint = { txid: new Uint8Array(32), vout: 0 };
@@ -122,13 +122,13 @@ const prevoutOf = (out: PtlcOutput): Prevout => ({ amount: out.amount, scriptPub
  * zero placeholder, which the 0x41 signatures do not commit to) to the payee.
  */
 export function unsignedClaimTx(spec: PtlcSpec, sweep: PtlcSweep, outpoint: Outpoint = ZERO_OUTPOINT): BitcoinTx {
-  const out = ptlcOutput(spec);
+  const s = assertPtlcSpec(spec);
   const o = assertOutpoint(outpoint);
   return {
     version: 2,
     lockTime: 0,
     inputs: [{ ...o, sequence: SEQUENCE_FINAL, witness: [] }],
-    outputs: sweepOutputs(out, sweep),
+    outputs: sweepOutputs(s, sweep),
   };
 }
 
@@ -205,12 +205,12 @@ export function extractPtlcSecret(spec: PtlcSpec, tx: BitcoinTx, presig: Uint8Ar
 
 /** The unsigned refund: nLockTime = timeout (so CLTV passes), nSequence enabling it. */
 export function unsignedRefundTx(spec: PtlcSpec, sweep: PtlcSweep, outpoint: Outpoint): BitcoinTx {
-  const out = ptlcOutput(spec);
+  const s = assertPtlcSpec(spec);
   return {
     version: 2,
-    lockTime: spec.timeout,
+    lockTime: s.timeout,
     inputs: [{ ...assertOutpoint(outpoint), sequence: SEQUENCE_LOCKTIME_ONLY, witness: [] }],
-    outputs: sweepOutputs(out, sweep),
+    outputs: sweepOutputs(s, sweep),
   };
 }
 

@@ -10,11 +10,11 @@
  * BIP341 wallet vector (test/engine/bitcoin/sighash.test.ts).
  * @module
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { RawOutput, VarBytes } from '@scure/btc-signer/script.js';
 import { abytes, concatBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
+import { taggedHash } from '../../crypto/index.js';
 import { assertPrevout, assertU32, type BitcoinTx, type Prevout, type TxOutput } from './transaction.js';
 
 /** BIP341/BIP118 hash type values and flags. */
@@ -183,5 +183,5 @@ export function signatureHash(
 
 /** The BIP341 tagged hash `TapSighash` of a full signature message. */
 export function tapSighash(msg: Uint8Array): Uint8Array {
-  return schnorr.utils.taggedHash('TapSighash', msg);
+  return taggedHash('TapSighash', msg);
 }

@@ -15,14 +15,10 @@
  * still provably unspendable, since nobody knows log_G(H).
  * @module
  */
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
-import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
-import { abytes, bytesToHex, concatBytes, equalBytes, hexToBytes } from '../../base/bytes.js';
-import { ErrorCode, LnMailboxError, fail } from '../../base/errors.js';
 import { VarBytes } from '@scure/btc-signer/script.js';
-
-const { Point } = secp256k1;
-const N = Point.Fn.ORDER;
+import { abytes, bytesToHex, concatBytes, equalBytes, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode, fail } from '../../base/errors.js';
+import { taggedHash, tweakXOnlyPublicKey } from '../../crypto/index.js';
 
 /** Leaf version of BIP342 tapscript. */
 export const TAPSCRIPT_LEAF_VERSION = 0xc0;
@@ -81,36 +77,26 @@ function assertLeafVersion(v: unknown): number {
 /** BIP341 `hash_TapLeaf(leafVersion ‖ compact_size(len) ‖ script)`. */
 export function tapLeafHash(script: Uint8Array, leafVersion = TAPSCRIPT_LEAF_VERSION): Uint8Array {
   abytes(script, undefined, 'leaf script');
-  return schnorr.utils.taggedHash('TapLeaf', new Uint8Array([assertLeafVersion(leafVersion)]), VarBytes.encode(script));
+  return taggedHash('TapLeaf', new Uint8Array([assertLeafVersion(leafVersion)]), VarBytes.encode(script));
 }
 
 /** BIP341 `hash_TapBranch(min(a, b) ‖ max(a, b))` (lexicographic order). */
 export function tapBranchHash(a: Uint8Array, b: Uint8Array): Uint8Array {
   abytes(a, 32, 'branch hash');
   abytes(b, 32, 'branch hash');
-  return bytesToHex(a) < bytesToHex(b) ? schnorr.utils.taggedHash('TapBranch', a, b) : schnorr.utils.taggedHash('TapBranch', b, a);
-}
-
-function liftX(x: Uint8Array, name: string) {
-  abytes(x, 32, name);
-  try {
-    return schnorr.utils.lift_x(bytesToNumberBE(x));
-  } catch (e) {
-    throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, `${name}: not an x coordinate on secp256k1`, { cause: e });
-  }
+  return bytesToHex(a) < bytesToHex(b) ? taggedHash('TapBranch', a, b) : taggedHash('TapBranch', b, a);
 }
 
 /**
  * BIP341 `taproot_tweak_pubkey`: t = hash_TapTweak(P ‖ root) (just P for no
  * scripts), Q = P + t·G. Returns the tweak, x(Q) and Q's y parity.
  */
-export function tweakPublicKey(internalKey: Uint8Array, merkleRoot: Uint8Array | null) {
-  const P = liftX(internalKey, 'internal key');
-  const tweak = schnorr.utils.taggedHash('TapTweak', merkleRoot === null ? internalKey : concatBytes(internalKey, abytes(merkleRoot, 32, 'merkle root')));
-  const t = bytesToNumberBE(tweak);
-  if (t >= N) fail(ErrorCode.INVALID_PUBLIC_KEY, 'taproot tweak is not below the curve order');
-  const Q = P.add(Point.BASE.multiply(t)).toAffine();
-  return { tweak, outputKey: numberToBytesBE(Q.x, 32), parity: Number(Q.y & 1n) as 0 | 1 };
+export function tweakPublicKey(internalKey: Uint8Array, merkleRoot: Uint8Array | null): { tweak: Uint8Array; outputKey: Uint8Array; parity: 0 | 1 } {
+  abytes(internalKey, 32, 'internal key');
+  const tweak = taggedHash('TapTweak', merkleRoot === null ? internalKey : concatBytes(internalKey, abytes(merkleRoot, 32, 'merkle root')));
+  // Strict: BIP341 fails a tweak ≥ n rather than reducing it.
+  const q = tweakXOnlyPublicKey(internalKey, tweak);
+  return { tweak, outputKey: q.xonly, parity: q.parity };
 }
 
 /**
@@ -199,8 +185,5 @@ export function verifyTaprootCommitment(outputKey: Uint8Array, script: Uint8Arra
  */
 export function numsKeyWithTweak(r: Uint8Array): Uint8Array {
   abytes(r, 32, 'NUMS tweak');
-  const s = bytesToNumberBE(r) % N;
-  const H = liftX(NUMS_KEY, 'NUMS');
-  const P = s === 0n ? H : H.add(Point.BASE.multiply(s));
-  return numberToBytesBE(P.toAffine().x, 32);
+  return tweakXOnlyPublicKey(NUMS_KEY, r, { reduce: true }).xonly;
 }

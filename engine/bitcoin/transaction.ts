@@ -4,6 +4,13 @@
  * output script of BIP341. Everything in `engine/bitcoin` speaks this one plain,
  * immutable shape so the sighash code, the builders and the test chain model
  * agree byte for byte on what a transaction is.
+ *
+ * Two amount forms, one conversion: a transaction amount (output value,
+ * prevout amount) is a bigint, the serialized u64; a channel amount (channel
+ * parameters, balances, PTLC amounts, fees) is a safe-integer number, its
+ * wire and persisted form (SPEC 6.2 u64 ≤ 2^53 − 1). The builders turn the
+ * second into the first with {@link satsToAmount} where they create outputs.
+ * The amount and locktime constants every engine folder uses live here.
  * @module
  */
 import { RawOldTx, RawTx } from '@scure/btc-signer/script.js';
@@ -11,8 +18,18 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { abytes, bytesToHex, concatBytes, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../../base/errors.js';
 
-/** 21 million BTC in satoshis: no amount may exceed it (consensus `MAX_MONEY`). */
-export const MAX_MONEY = 2_100_000_000_000_000n;
+/**
+ * 21 million BTC in satoshis: no amount may exceed it (consensus `MAX_MONEY`).
+ * A JS number because channel amounts are numbers (their wire and persisted
+ * form); it is below 2^53, so every amount up to it is a safe integer.
+ */
+export const MAX_MONEY = 2_100_000_000_000_000;
+/**
+ * Smallest output our builders create: the P2TR dust limit at the default
+ * relay fee (330 sats). Smaller outputs are non-standard, so a transaction
+ * carrying one would not relay.
+ */
+export const DUST_LIMIT = 330;
 
 /** nSequence that disables both nLockTime and BIP68 for an input. */
 export const SEQUENCE_FINAL = 0xffff_ffff;
@@ -69,20 +86,38 @@ export interface BitcoinTx {
 }
 
 /**
- * Validates an amount in satoshis: a bigint (or a safe integer number) in
- * [0, MAX_MONEY]. Returns it as a bigint. A value outside that range can never
- * appear in a valid transaction, and a fractional satoshi does not exist.
+ * Validates a channel-level amount in satoshis: a safe integer number in
+ * [0, MAX_MONEY] (INVALID_TYPE / INVALID_RANGE otherwise). Channel
+ * parameters, balances, PTLC amounts and fees are such numbers; a value
+ * outside that range can never appear in a valid transaction, and a
+ * fractional satoshi does not exist.
+ */
+export function assertSats(value: unknown, name = 'amount'): number {
+  if (typeof value !== 'number') fail(ErrorCode.INVALID_TYPE, `${name}: expected a number of satoshis, got ${typeof value}`);
+  if (!Number.isSafeInteger(value)) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is not an integer number of satoshis`);
+  if (value < 0) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is negative`);
+  if (value > MAX_MONEY) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} exceeds 21,000,000 BTC`);
+  return value;
+}
+
+/**
+ * The one conversion from a channel amount (number sats) to a transaction
+ * amount (the serialized u64, a bigint): the eltoo and PTLC builders call it
+ * where they create an output. Validates like {@link assertSats}.
+ */
+export function satsToAmount(sats: number, name = 'amount'): bigint {
+  return BigInt(assertSats(sats, name));
+}
+
+/**
+ * Validates a transaction amount (an output value, a prevout amount): a bigint
+ * in [0, MAX_MONEY] (INVALID_TYPE / INVALID_RANGE otherwise).
  */
 export function assertAmount(value: unknown, name = 'amount'): bigint {
-  let v: bigint;
-  if (typeof value === 'bigint') v = value;
-  else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is not an integer number of satoshis`);
-    v = BigInt(value);
-  } else return fail(ErrorCode.INVALID_TYPE, `${name}: expected bigint satoshis, got ${typeof value}`);
-  if (v < 0n) fail(ErrorCode.INVALID_RANGE, `${name}: ${v} is negative`);
-  if (v > MAX_MONEY) fail(ErrorCode.INVALID_RANGE, `${name}: ${v} exceeds 21,000,000 BTC`);
-  return v;
+  if (typeof value !== 'bigint') fail(ErrorCode.INVALID_TYPE, `${name}: expected bigint satoshis, got ${typeof value}`);
+  if (value < 0n) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} is negative`);
+  if (value > MAX_MONEY) fail(ErrorCode.INVALID_RANGE, `${name}: ${value} exceeds 21,000,000 BTC`);
+  return value;
 }
 
 /** Validates an unsigned 32-bit integer (nLockTime, nSequence, vout). */

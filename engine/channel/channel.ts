@@ -22,28 +22,27 @@
  *   signed, including abandoned and refused ones;
  * - once an update of the channel is seen on chain ({@link Channel.noteUpdateOnChain}),
  *   the channel is closing: the payment engines extend nothing more over it.
+ *
+ * The invariants of a single state are in state.ts, its transactions and
+ * keys in onchain.ts, its persisted form in persist.ts (re-exported here for
+ * the runtimes that store channels).
  * @module
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
+import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
-import { LOCKTIME_THRESHOLD, checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party } from './state.js';
-import {
-  signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig, UPDATE_HASH_TYPE, SETTLEMENT_HASH_TYPE,
-} from './onchain.js';
+import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
+import { encodeWitnessSignature } from '../bitcoin/sign.js';
+import { LOCKTIME_THRESHOLD } from '../bitcoin/transaction.js';
+import { checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party, type StateRecord } from './state.js';
+import { paramsFromJson, paramsToJson, recordFromJson, recordToJson, type ChannelJson, type StateRecordJson } from './persist.js';
 
-/** Signatures and nonces collected for one state. Index = party. */
-export interface StateRecord {
-  state: ChannelState;
-  /** The nonce-store id of our committed update nonce for this record, once committed. */
-  myNonceId?: string;
-  settleSigs: [Uint8Array | null, Uint8Array | null];
-  updateNonces: [Uint8Array | null, Uint8Array | null];
-  updateSigs: [Uint8Array | null, Uint8Array | null];
-}
+export type { ChannelJson, StateRecordJson } from './persist.js';
+export type { StateRecord } from './state.js';
+import { signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig } from './onchain.js';
 
 /**
  * The nonce-store id of `party`'s update nonce for state `n` of a channel
@@ -330,9 +329,7 @@ export class Channel {
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
     const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
-    const sig = new Uint8Array(65);
-    sig.set(sig64);
-    sig[64] = UPDATE_HASH_TYPE;
+    const sig = encodeWitnessSignature(sig64, UPDATE_HASH_TYPE, 1);
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
@@ -380,13 +377,7 @@ export class Channel {
   /** JSON-safe snapshot for persistence (hex bytes). */
   toJSON(): ChannelJson {
     return {
-      params: {
-        channelId: bytesToHex(this.params.channelId),
-        funding: { ...this.params.funding, txid: bytesToHex(this.params.funding.txid) },
-        keys: [bytesToHex(this.params.keys[0]), bytesToHex(this.params.keys[1])],
-        csvDelay: this.params.csvDelay,
-        fees: { ...this.params.fees },
-      },
+      params: paramsToJson(this.params),
       me: this.me,
       enforceable: recordToJson(this.enforceable),
       ...(this.pending ? { pending: recordToJson(this.pending) } : {}),
@@ -399,77 +390,10 @@ export class Channel {
 
   /** Restores a channel from {@link Channel.toJSON}. */
   static fromJSON(j: ChannelJson): Channel {
-    const params: ChannelParams = {
-      channelId: hexToBytes(j.params.channelId, 32),
-      funding: { ...j.params.funding, txid: hexToBytes(j.params.funding.txid, 32) },
-      keys: [hexToBytes(j.params.keys[0], 32), hexToBytes(j.params.keys[1], 32)],
-      csvDelay: j.params.csvDelay,
-      fees: { ...j.params.fees },
-    };
+    const params = paramsFromJson(j.params);
     const opt = (r?: StateRecordJson) => (r ? recordFromJson(r) : undefined);
     return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten), {
       ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.seenN !== undefined ? { seenN: j.seenN } : {}), ...(j.closing ? { closing: j.closing } : {}),
     });
   }
-}
-
-/** Persisted form of a {@link Channel}. */
-export interface ChannelJson {
-  params: {
-    channelId: string;
-    funding: { txid: string; vout: number; amount: number };
-    keys: [string, string];
-    csvDelay: number;
-    fees: { update: number; settlement: number; ptlc: number };
-  };
-  me: Party;
-  enforceable: StateRecordJson;
-  pending?: StateRecordJson;
-  overwritten?: StateRecordJson;
-  /** {@link Channel.highN}. */
-  highN?: number;
-  /** {@link Channel.seenN}. */
-  seenN?: number;
-  /** {@link Channel.closing}. */
-  closing?: { height: number };
-}
-
-/** Persisted form of a {@link StateRecord}. */
-export interface StateRecordJson {
-  state: { n: number; balances: [number, number]; ptlcs: { id: string; offerer: Party; amount: number; point: string; timeout: number }[] };
-  myNonceId?: string;
-  settleSigs: [string | null, string | null];
-  updateNonces: [string | null, string | null];
-  updateSigs: [string | null, string | null];
-}
-
-const h = (b: Uint8Array | null): string | null => (b ? bytesToHex(b) : null);
-const b = (s: string | null): Uint8Array | null => (s === null ? null : hexToBytes(s));
-
-function recordToJson(r: StateRecord): StateRecordJson {
-  return {
-    state: {
-      n: r.state.n,
-      balances: [r.state.balances[0], r.state.balances[1]],
-      ptlcs: r.state.ptlcs.map((x) => ({ ...x, id: bytesToHex(x.id), point: bytesToHex(x.point) })),
-    },
-    ...(r.myNonceId ? { myNonceId: r.myNonceId } : {}),
-    settleSigs: [h(r.settleSigs[0]), h(r.settleSigs[1])],
-    updateNonces: [h(r.updateNonces[0]), h(r.updateNonces[1])],
-    updateSigs: [h(r.updateSigs[0]), h(r.updateSigs[1])],
-  };
-}
-
-function recordFromJson(j: StateRecordJson): StateRecord {
-  return {
-    state: {
-      n: j.state.n,
-      balances: [j.state.balances[0], j.state.balances[1]],
-      ptlcs: j.state.ptlcs.map((x) => ({ ...x, id: hexToBytes(x.id, 32), point: hexToBytes(x.point, 33) })),
-    },
-    ...(j.myNonceId ? { myNonceId: j.myNonceId } : {}),
-    settleSigs: [b(j.settleSigs[0]), b(j.settleSigs[1])],
-    updateNonces: [b(j.updateNonces[0]), b(j.updateNonces[1])],
-    updateSigs: [b(j.updateSigs[0]), b(j.updateSigs[1])],
-  };
 }

@@ -1,14 +1,15 @@
 /**
- * The bridge from channel states to real transactions (engine/bitcoin): eltoo
- * update and settlement n, PTLC outputs and their claims, with BIP118
- * sighashes. Every signature the channel state machine makes or checks is
- * over a sighash computed here from the actual transaction.
+ * The bridge from channel states to real transactions (engine/bitcoin, SPEC
+ * section 7): a channel's eltoo terms, update and settlement n, PTLC outputs
+ * and their claims. Every signature the channel state machine makes or checks
+ * is over a sighash engine/bitcoin computes from the actual transaction; this
+ * module only maps a `ChannelParams` and a `ChannelState` onto its inputs.
  *
- * Keys: a party's channel key `P` (in `ChannelParams.keys`) never signs
- * directly. Updates and settlements (BIP118 key version 1) are signed by a
- * per-channel *state key* `P + hash_{ln-mailbox/v1/state-key}(P ‖ channelId)·G`,
- * and PTLC leaves use a per-channel *PTLC key*
- * `P + hash_{ln-mailbox/v1/ptlc-key}(P ‖ channelId)·G`.
+ * Keys (SPEC 6.6; vectors: protocol/vectors/channel-keys.json): a party's
+ * channel key `P` (in `ChannelParams.keys`) never signs directly. Updates and
+ * settlements (BIP118 key version 1) are signed by a per-channel *state key*
+ * `P + hash_{ln-mailbox/v1/state-key}(P ‖ channelId)·G`, and PTLC leaves use a
+ * per-channel *PTLC key* `P + hash_{ln-mailbox/v1/ptlc-key}(P ‖ channelId)·G`.
  * - State keys bind every update and settlement signature to its channel:
  *   ANYPREVOUT signatures commit to no outpoint, and the channel id is in no
  *   script or sighash, so two channels with the same keys and parameters
@@ -19,65 +20,59 @@
  * Balances pay to a key-path-only taproot output of the party's channel key.
  * @module
  */
-import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
-import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
-import { ErrorCode, fail } from '../../base/errors.js';
-import { parsePublicKey, parseSecretKey } from '../../crypto/bip340.js';
+import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
+import { getPublicKey, taggedHash, tweakXOnlyPublicKey, tweakXOnlySecretKey } from '../../crypto/bip340.js';
 import * as eltoo from '../bitcoin/eltoo.js';
-import { claimSighash, presignClaim, verifyClaimPresignature, type PtlcSpec, type PtlcSweep } from '../bitcoin/ptlc-output.js';
+import { presignClaim, verifyClaimPresignature, type PtlcSpec, type PtlcSweep } from '../bitcoin/ptlc-output.js';
 import { verifyWitnessSignature } from '../bitcoin/sign.js';
 import { taprootOutput } from '../bitcoin/taproot.js';
-import { isLnMailboxError } from '../../base/errors.js';
 import type { ChannelParams, ChannelState, Party } from './state.js';
 
-/** Hash type of update signatures: SIGHASH_ANYPREVOUTANYSCRIPT | ALL. */
-export const UPDATE_HASH_TYPE = eltoo.UPDATE_HASH_TYPE;
-/** Hash type of settlement signatures: SIGHASH_ANYPREVOUT | ALL. */
-export const SETTLEMENT_HASH_TYPE = eltoo.SETTLEMENT_HASH_TYPE;
-
-const Pt = secp256k1.Point;
-const eltooCache = new WeakMap<ChannelParams, eltoo.ChannelParams>();
-
-/** The key-path-only P2TR scriptPubKey paying to `key` (x-only). */
-export function payoutScript(key: Uint8Array): Uint8Array {
-  return taprootOutput(key, null).scriptPubKey;
+/** Bounded memo: channels derive the same keys and scripts over and over, each a point multiplication. */
+function memo<V>(cache: Map<string, V>, id: string, make: () => V): V {
+  let v = cache.get(id);
+  if (v === undefined) {
+    v = make();
+    if (cache.size >= 4096) cache.clear();
+    cache.set(id, v);
+  }
+  return v;
 }
 
-/** The engine/bitcoin view of a channel's parameters. */
-export function eltooParams(p: ChannelParams): eltoo.ChannelParams {
-  let e = eltooCache.get(p);
-  if (!e) {
-    e = {
-      keys: { a: statePublicKey(p, p.keys[0]), b: statePublicKey(p, p.keys[1]) },
-      fundingAmount: BigInt(p.funding.amount),
-      updateFee: BigInt(p.fees.update),
-      csvDelay: p.csvDelay,
-      payout: { a: payoutScript(p.keys[0]), b: payoutScript(p.keys[1]) },
-    };
-    eltooCache.set(p, e);
-  }
-  return e;
+const payoutScripts = new Map<string, Uint8Array>();
+
+/** The key-path-only P2TR scriptPubKey paying to `key` (x-only): where a party's settled balance goes. */
+export function payoutScript(key: Uint8Array): Uint8Array {
+  return memo(payoutScripts, bytesToHex(key), () => taprootOutput(key, null).scriptPubKey).slice();
+}
+
+/**
+ * The eltoo terms of a channel (engine/bitcoin): the parties' state keys as
+ * the scripts carry them (party 0 is `a`), the funding amount and update fee,
+ * the CSV delay and the parties' payout scripts.
+ */
+export function eltooTerms(p: ChannelParams): eltoo.EltooTerms {
+  return {
+    keys: { a: statePublicKey(p, p.keys[0]), b: statePublicKey(p, p.keys[1]) },
+    fundingAmount: p.funding.amount,
+    updateFee: p.fees.update,
+    csvDelay: p.csvDelay,
+    payout: { a: payoutScript(p.keys[0]), b: payoutScript(p.keys[1]) },
+  };
 }
 
 type KeyTag = 'ln-mailbox/v1/ptlc-key' | 'ln-mailbox/v1/state-key';
 
-function keyTweak(tag: KeyTag, key: Uint8Array, channelId: Uint8Array): bigint {
-  return Pt.Fn.create(bytesToNumberBE(schnorr.utils.taggedHash(tag, key, channelId)));
-}
+/** τ = hash_tag(P ‖ channelId), taken mod n by the tweak (SPEC 6.6). */
+const keyTweak = (tag: KeyTag, key: Uint8Array, channelId: Uint8Array) => taggedHash(tag, key, channelId);
 
 const derivedPub = new Map<string, Uint8Array>();
 
-/** `key + hash_tag(key ‖ channelId)·G`, x-only (memoized: channels derive the same keys over and over). */
+/** `key + hash_tag(key ‖ channelId)·G`, x-only (memoized). */
 function derivePublic(tag: KeyTag, p: ChannelParams, key: Uint8Array): Uint8Array {
-  const id = `${tag}:${bytesToHex(key)}:${bytesToHex(p.channelId)}`;
-  let x = derivedPub.get(id);
-  if (!x) {
-    x = numberToBytesBE(parsePublicKey(key).add(Pt.BASE.multiply(keyTweak(tag, key, p.channelId))).toAffine().x, 32);
-    if (derivedPub.size >= 4096) derivedPub.clear();
-    derivedPub.set(id, x);
-  }
-  return x;
+  return memo(derivedPub, `${tag}:${bytesToHex(key)}:${bytesToHex(p.channelId)}`, () =>
+    tweakXOnlyPublicKey(key, keyTweak(tag, key, p.channelId), { reduce: true }).xonly).slice();
 }
 
 /**
@@ -91,22 +86,10 @@ const derivedSecret = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
 function deriveSecret(tag: KeyTag, p: ChannelParams, sk: Uint8Array): Uint8Array {
   let byChannel = derivedSecret.get(sk);
   if (!byChannel) derivedSecret.set(sk, (byChannel = new Map()));
-  const id = `${tag}:${bytesToHex(p.channelId)}`;
-  let d = byChannel.get(id);
-  if (!d) {
-    d = computeSecret(tag, p, sk);
-    if (byChannel.size >= 4096) byChannel.clear();
-    byChannel.set(id, d);
-  }
-  return d.slice();
-}
-
-function computeSecret(tag: KeyTag, p: ChannelParams, sk: Uint8Array): Uint8Array {
-  const d0 = parseSecretKey(sk);
-  const P = Pt.BASE.multiply(d0);
-  const d = P.toAffine().y % 2n === 0n ? d0 : Pt.Fn.neg(d0); // x-only key = even-y point
-  const x = numberToBytesBE(P.toAffine().x, 32);
-  return numberToBytesBE(Pt.Fn.add(d, keyTweak(tag, x, p.channelId)), 32);
+  return memo(byChannel, `${tag}:${bytesToHex(p.channelId)}`, () => {
+    const x = getPublicKey(sk);
+    return tweakXOnlySecretKey(sk, keyTweak(tag, x, p.channelId), { reduce: true });
+  }).slice();
 }
 
 /** The PTLC key (x-only) of the party whose channel key is `key`. */
@@ -133,15 +116,15 @@ export function stateSecretKey(p: ChannelParams, sk: Uint8Array): Uint8Array {
 export function settlementSpec(p: ChannelParams, state: ChannelState): eltoo.SettlementSpec {
   return {
     state: state.n,
-    balances: { a: BigInt(state.balances[0]), b: BigInt(state.balances[1]) },
+    balances: { a: state.balances[0], b: state.balances[1] },
     ptlcs: state.ptlcs.map((x) => ptlcSpec(p, x)),
-    fee: BigInt(p.fees.settlement),
+    fee: p.fees.settlement,
   };
 }
 
 function ptlcSpec(p: ChannelParams, x: ChannelState['ptlcs'][number]): PtlcSpec {
   return {
-    amount: BigInt(x.amount), point: x.point, timeout: x.timeout,
+    amount: x.amount, point: x.point, timeout: x.timeout,
     payer: ptlcPublicKey(p, p.keys[x.offerer]),
     payee: ptlcPublicKey(p, p.keys[(1 - x.offerer) as Party]),
   };
@@ -150,22 +133,22 @@ function ptlcSpec(p: ChannelParams, x: ChannelState['ptlcs'][number]): PtlcSpec 
 function findPtlc(p: ChannelParams, state: ChannelState, id: Uint8Array): { spec: PtlcSpec; sweep: PtlcSweep } {
   const x = state.ptlcs.find((q) => equalBytes(q.id, id));
   if (!x) fail(ErrorCode.CHANNEL_INVARIANT, `state ${state.n} has no PTLC ${bytesToHex(id)}`);
-  return { spec: ptlcSpec(p, x), sweep: { payout: payoutScript(p.keys[(1 - x.offerer) as Party]), fee: BigInt(p.fees.ptlc) } };
+  return { spec: ptlcSpec(p, x), sweep: { payout: payoutScript(p.keys[(1 - x.offerer) as Party]), fee: p.fees.ptlc } };
 }
 
 /** Sighash of update `state.n` (0xc1: independent of the output it spends). */
 export function updateSighash(p: ChannelParams, state: ChannelState): Uint8Array {
-  return eltoo.updateSighash(eltooParams(p), state.n);
+  return eltoo.updateSighash(eltooTerms(p), state.n);
 }
 
 /** Sighash of settlement `state.n` (0x41: commits to update n's output, so it spends only update n). */
 export function settlementSighash(p: ChannelParams, state: ChannelState): Uint8Array {
-  return eltoo.settlementSighash(eltooParams(p), settlementSpec(p, state));
+  return eltoo.settlementSighash(eltooTerms(p), settlementSpec(p, state));
 }
 
 /** Our 65-byte settlement signature, by our state key (`sk` is our channel secret key). */
 export function signSettlement(p: ChannelParams, state: ChannelState, sk: Uint8Array): Uint8Array {
-  return eltoo.signSettlement(eltooParams(p), settlementSpec(p, state), stateSecretKey(p, sk));
+  return eltoo.signSettlement(eltooTerms(p), settlementSpec(p, state), stateSecretKey(p, sk));
 }
 
 /** True when `sig` is a valid 65-byte BIP118 witness signature of `pk` over `sighash` with `hashType`. */
@@ -176,12 +159,6 @@ export function verifyChannelSig(sighash: Uint8Array, sig: Uint8Array, hashType:
     if (isLnMailboxError(e)) return false;
     throw e;
   }
-}
-
-/** Sighash of the claim transaction of PTLC `id` in settlement `state.n` (0x41). */
-export function ptlcClaimSighash(p: ChannelParams, state: ChannelState, id: Uint8Array): Uint8Array {
-  const { spec, sweep } = findPtlc(p, state, id);
-  return claimSighash(spec, sweep);
 }
 
 /** The offerer's adaptor pre-signature of the claim of PTLC `id`, encrypted to its point. */

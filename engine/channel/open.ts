@@ -9,8 +9,8 @@
  * @module
  */
 import type { NonceStore } from '../../crypto/nonce.js';
-import { Channel, type StateRecord } from './channel.js';
-import { initialState, type ChannelParams } from './state.js';
+import { Channel } from './channel.js';
+import { initialState, type ChannelParams, type StateRecord } from './state.js';
 
 /** Opens a channel between party 0 (`sk0`, nonces in `nonces0`) and party 1. Returns `[view of party 0, view of party 1]`. */
 export async function openChannelPair(

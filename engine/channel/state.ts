@@ -1,16 +1,22 @@
 /**
  * Channel parameters, states and the invariants every new state must keep
- * (SPEC 6.5). Pure: no transactions here (see onchain.ts).
+ * (SPEC 6.5 state encoding, 6.9 receiver rules, 6.12 timelock rule). Pure:
+ * no transactions here (onchain.ts maps a state to its eltoo transactions).
+ * Every amount is a safe-integer number of sats, the form the wire and the
+ * persisted channel carry; the bigint of a transaction output appears only
+ * in engine/bitcoin.
  *
  * Fee accounting is explicit: the funding amount pays the update fee and the
  * settlement fee, and what is left is split between the two balances and the
  * pending PTLCs, exactly, in every state.
  * @module
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { abytes, bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
+import { parseCompressedPoint } from '../../crypto/bip340.js';
 import type { WireChannelState, WirePtlc } from '../../protocol/payment.js';
+import { assertCsvDelay } from '../bitcoin/script.js';
+import { DUST_LIMIT, LOCKTIME_THRESHOLD, assertSats, assertU32 } from '../bitcoin/transaction.js';
 
 /** Party index: 0 or 1, fixed at channel open (party 0 funds, by convention the payer side). */
 export type Party = 0 | 1;
@@ -19,14 +25,22 @@ export type ChannelState = WireChannelState;
 /** A pending PTLC in a channel state. */
 export type Ptlc = WirePtlc;
 
-/** Dust limit of a P2TR output (sats): smaller balances are not created as outputs. */
-export const DUST_LIMIT = 330;
-/** Largest amount in sats (21 million BTC). */
-export const MAX_MONEY = 21_000_000 * 100_000_000;
-/** First nLockTime value that is a timestamp; update n uses `LOCKTIME_THRESHOLD + n`. */
-export const LOCKTIME_THRESHOLD = 500_000_000;
+/** Signatures and nonces collected for one state. Index = party. */
+export interface StateRecord {
+  state: ChannelState;
+  /** The nonce-store id of our committed update nonce for this record, once committed. */
+  myNonceId?: string;
+  settleSigs: [Uint8Array | null, Uint8Array | null];
+  updateNonces: [Uint8Array | null, Uint8Array | null];
+  updateSigs: [Uint8Array | null, Uint8Array | null];
+}
 
-/** Fixed parameters of a two-party eltoo channel. */
+/**
+ * Fixed parameters of a two-party eltoo channel: the one parameter type of
+ * the engines (persisted as `ChannelParamsJson`, persist.ts).
+ * Its transactions' script-level terms (per-channel state keys, payout
+ * scripts) are derived from it by onchain.ts.
+ */
 export interface ChannelParams {
   /** 32-byte channel id, chosen at open. */
   channelId: Uint8Array;
@@ -40,28 +54,23 @@ export interface ChannelParams {
   fees: { update: number; settlement: number; ptlc: number };
 }
 
-function sats(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_MONEY)
-    fail(ErrorCode.INVALID_RANGE, `${name}: expected an amount in sats in [0, 21e14], got ${String(v)}`);
-  return v;
-}
-
 function invariant(ok: boolean, msg: string): asserts ok {
   if (!ok) fail(ErrorCode.CHANNEL_INVARIANT, msg);
 }
 
-/** Validates channel parameters; throws typed errors. */
+/**
+ * Validates channel parameters (the one check of them: the eltoo builders
+ * re-check only the terms derived from them); throws typed errors.
+ */
 export function validateParams(p: ChannelParams): ChannelParams {
   abytes(p.channelId, 32, 'channelId');
   abytes(p.funding.txid, 32, 'funding.txid');
-  if (!Number.isInteger(p.funding.vout) || p.funding.vout < 0 || p.funding.vout > 0xffffffff)
-    fail(ErrorCode.INVALID_RANGE, 'funding.vout out of range');
-  sats(p.funding.amount, 'funding.amount');
+  assertU32(p.funding.vout, 'funding.vout');
+  assertSats(p.funding.amount, 'funding.amount');
   abytes(p.keys[0], 32, 'keys[0]');
   abytes(p.keys[1], 32, 'keys[1]');
-  if (!Number.isInteger(p.csvDelay) || p.csvDelay < 1 || p.csvDelay > 0xffff)
-    fail(ErrorCode.INVALID_RANGE, 'csvDelay: expected 1..65535 blocks');
-  for (const k of ['update', 'settlement', 'ptlc'] as const) sats(p.fees[k], `fees.${k}`);
+  assertCsvDelay(p.csvDelay);
+  for (const k of ['update', 'settlement', 'ptlc'] as const) assertSats(p.fees[k], `fees.${k}`);
   invariant(capacity(p) > 0, 'funding does not cover the fees');
   return p;
 }
@@ -87,8 +96,8 @@ export function initialState(p: ChannelParams, balances: [number, number]): Chan
 export function checkState(p: ChannelParams, s: ChannelState): void {
   if (!Number.isInteger(s.n) || s.n < 0 || s.n >= LOCKTIME_THRESHOLD - 1)
     fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
-  sats(s.balances[0], 'balance0');
-  sats(s.balances[1], 'balance1');
+  assertSats(s.balances[0], 'balance0');
+  assertSats(s.balances[1], 'balance1');
   let total = s.balances[0] + s.balances[1];
   const ids = new Set<string>();
   for (const x of s.ptlcs) {
@@ -97,13 +106,9 @@ export function checkState(p: ChannelParams, s: ChannelState): void {
     invariant(!ids.has(id), `duplicate PTLC id ${id}`);
     ids.add(id);
     invariant(x.offerer === 0 || x.offerer === 1, 'ptlc.offerer must be 0 or 1');
-    sats(x.amount, 'ptlc.amount');
+    assertSats(x.amount, 'ptlc.amount');
     invariant(x.amount >= DUST_LIMIT + p.fees.ptlc, `PTLC amount ${x.amount} below dust + claim fee`);
-    try {
-      secp256k1.Point.fromBytes(abytes(x.point, 33, 'ptlc.point')).assertValidity();
-    } catch (e) {
-      fail(ErrorCode.INVALID_PUBLIC_KEY, 'ptlc.point is not a valid compressed point', e);
-    }
+    parseCompressedPoint(x.point, 'ptlc.point');
     invariant(Number.isInteger(x.timeout) && x.timeout > 0 && x.timeout < LOCKTIME_THRESHOLD, 'ptlc.timeout must be a block height');
     total += x.amount;
   }

@@ -22,7 +22,7 @@ import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../../channel/onchain.js';
+import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { hubFee } from '../fee.js';
 import type { HubPeer } from '../peers.js';
 import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';

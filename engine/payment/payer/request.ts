@@ -24,7 +24,7 @@ import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js
 import { signaturePoint, verify } from '../../../crypto/bip340.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import type { Channel } from '../../channel/channel.js';
-import { UPDATE_HASH_TYPE } from '../../channel/onchain.js';
+import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';

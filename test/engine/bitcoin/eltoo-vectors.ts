@@ -19,7 +19,7 @@ import {
   buildClaimTx, buildRefundTx, buildSettlementTx, buildUpdateTx, claimSighash, completeClaimSignature, fundingOutput, p2trScript,
   presignClaim, ptlcOutput, refundSighash, serializeTx, settlementSighash, signClaim, signRefund, signSettlement, signUpdate,
   txid, updateOutput, updateSighash,
-  type BitcoinTx, type ChannelParams, type Prevout, type PtlcSpec, type SettlementSpec, type TapLeafInfo,
+  type BitcoinTx, type EltooTerms, type Prevout, type PtlcSpec, type SettlementSpec, type TapLeafInfo,
 } from '../../../engine/bitcoin/index.js';
 
 /** One fully signed transaction input, as published in eltoo.json. */
@@ -53,21 +53,21 @@ export const vectorKeys = {
 const pk = (sk: Uint8Array) => schnorr.getPublicKey(sk);
 
 /** The channel of the vectors: an S–B channel (a = S, b = B). */
-export const vectorParams: ChannelParams = {
+export const vectorParams: EltooTerms = {
   keys: { a: pk(vectorKeys.S), b: pk(vectorKeys.B) },
-  fundingAmount: 1_000_000n,
-  updateFee: 1_000n,
+  fundingAmount: 1_000_000,
+  updateFee: 1_000,
   csvDelay: 144,
   payout: { a: p2trScript(pk(label('payout/S'))), b: p2trScript(pk(label('payout/B'))) },
 };
 const secret = label('ptlc/secret');
 /** The PTLC of settlement 3: S pays B 50,000 sats against t. */
 export const vectorPtlc: PtlcSpec = {
-  amount: 50_000n, point: adaptorPoint(secret), payer: pk(vectorKeys.Sptlc), payee: pk(vectorKeys.Bptlc), timeout: 800_000,
+  amount: 50_000, point: adaptorPoint(secret), payer: pk(vectorKeys.Sptlc), payee: pk(vectorKeys.Bptlc), timeout: 800_000,
 };
-const settlement3: SettlementSpec = { state: 3, balances: { a: 600_000n, b: 348_000n }, ptlcs: [vectorPtlc], fee: 1_000n };
-const claimSweep = { payout: p2trScript(pk(label('wallet/B'))), fee: 500n };
-const refundSweep = { payout: p2trScript(pk(label('wallet/S'))), fee: 500n };
+const settlement3: SettlementSpec = { state: 3, balances: { a: 600_000, b: 348_000 }, ptlcs: [vectorPtlc], fee: 1_000 };
+const claimSweep = { payout: p2trScript(pk(label('wallet/B'))), fee: 500 };
+const refundSweep = { payout: p2trScript(pk(label('wallet/S'))), fee: 500 };
 export const vectorFundingOutpoint = { txid: label('funding-txid'), vout: 0 };
 
 function item(

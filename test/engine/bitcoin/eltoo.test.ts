@@ -8,7 +8,7 @@ import {
   SEQUENCE_LOCKTIME_ONLY, UPDATE_HASH_TYPE_SINGLE, attachFeeInput, buildSettlementTx, buildUpdateTx, fundingOutput,
   p2trScript, settlementSighash, signSettlement, signUpdate, signatureHash, txid, unsignedSettlementTx, updateOutput,
   updateSighash, updateStateOf, withWitness,
-  type ChannelParams, type SettlementSpec,
+  type EltooTerms, type SettlementSpec,
 } from '../../../engine/bitcoin/index.js';
 import { ChainModel, at, keyPathOutput, outpointOf, rejects, signKeyPath, type RejectReason } from './chain-model.js';
 import { throwsCode } from '../../helpers.js';
@@ -20,10 +20,10 @@ const skA = sk('A');
 const skS = sk('S');
 const pkA = schnorr.getPublicKey(skA);
 const pkS = schnorr.getPublicKey(skS);
-const params: ChannelParams = {
+const params: EltooTerms = {
   keys: { a: pkA, b: pkS },
-  fundingAmount: 1_000_000n,
-  updateFee: 600n,
+  fundingAmount: 1_000_000,
+  updateFee: 600,
   csvDelay: 144,
   payout: { a: p2trScript(schnorr.getPublicKey(sk('A-payout'))), b: p2trScript(schnorr.getPublicKey(sk('S-payout'))) },
 };
@@ -31,8 +31,8 @@ const available = params.fundingAmount - params.updateFee;
 
 /** Settlement n: A has paid S 10_000 sats per state since state 0. */
 const settlementSpec = (n: number): SettlementSpec => {
-  const fee = 700n;
-  const a = 600_000n - BigInt(n) * 10_000n;
+  const fee = 700;
+  const a = 600_000 - n * 10_000;
   return { state: n, balances: { a, b: available - fee - a }, fee };
 };
 
@@ -61,7 +61,7 @@ t('cooperative progress: states 0..3 signed, update 3 then settlement 3 after th
   chain.submit(s3.tx, at(101 + 144));
   const id = txid(s3.tx);
   assert.is(chain.coin({ txid: id, vout: 0 })?.amount, 570_000n);
-  assert.is(chain.coin({ txid: id, vout: 1 })?.amount, available - 700n - 570_000n);
+  assert.is(chain.coin({ txid: id, vout: 1 })?.amount, BigInt(available - 700 - 570_000));
   assert.equal(chain.coin({ txid: id, vout: 1 })?.script, params.payout.b);
 });
 
@@ -153,7 +153,7 @@ t('fees: an update rebinding onto an older one takes a fee input (0xc1) or fee i
   const u1 = buildUpdateTx(params, 1, { kind: 'funding', outpoint: funding }, s1.update);
   chain.submit(u1, at(101));
   // Update spending funding pays updateFee; update → update pays nothing by itself.
-  assert.is(params.fundingAmount - u1.outputs[0]!.amount, params.updateFee);
+  assert.is(BigInt(params.fundingAmount) - u1.outputs[0]!.amount, BigInt(params.updateFee));
   const feeSk = sk('S-fee-wallet');
   const feeOut = keyPathOutput(feeSk, 2_000n);
   const feeCoin = chain.fund(feeOut, at(101));
@@ -170,7 +170,7 @@ t('fees: an update rebinding onto an older one takes a fee input (0xc1) or fee i
   rejects(() => chain.submit(withWitness(withFee, 1, []), at(102)), 'witness', 'unsigned fee input');
   // 0xc3 variant: fee input and change.
   const chain2 = new ChainModel();
-  const f2 = chain2.fund({ amount: params.fundingAmount, script: fundingOutput(params).scriptPubKey }, at(100));
+  const f2 = chain2.fund({ amount: BigInt(params.fundingAmount), script: fundingOutput(params).scriptPubKey }, at(100));
   const u1b = buildUpdateTx(params, 1, { kind: 'funding', outpoint: f2 }, s1.update);
   chain2.submit(u1b, at(101));
   const feeCoin2 = chain2.fund(feeOut, at(101));
@@ -220,7 +220,7 @@ t('bad witnesses are rejected', () => {
   rejects(() => chain.submit(seq, at(101)), 'signature', 'nSequence changed');
   const out = { ...good, outputs: [{ ...good.outputs[0]!, amount: good.outputs[0]!.amount - 1n }] };
   rejects(() => chain.submit(out, at(101)), 'signature', 'output changed');
-  const value = { ...good, outputs: [{ ...good.outputs[0]!, amount: params.fundingAmount + 1n }] };
+  const value = { ...good, outputs: [{ ...good.outputs[0]!, amount: BigInt(params.fundingAmount) + 1n }] };
   rejects(() => chain.submit(value, at(101)), 'value', 'value created');
   chain.submit(good, at(101));
   rejects(() => chain.submit(good, at(102)), 'missing-input', 'double spend');
@@ -239,7 +239,7 @@ t('settlement tampering and replay', () => {
   const late = { ...st.tx, inputs: [{ ...st.tx.inputs[0]!, sequence: 200 }] };
   rejects(() => chain.submit(late, at(400)), 'signature');
   // Signatures made for one payout split do not fit another.
-  const skewed = unsignedSettlementTx(params, { ...settlementSpec(1), balances: { a: settlementSpec(1).balances.a - 1000n, b: settlementSpec(1).balances.b + 1000n } }, outpointOf(u1));
+  const skewed = unsignedSettlementTx(params, { ...settlementSpec(1), balances: { a: settlementSpec(1).balances.a - 1000, b: settlementSpec(1).balances.b + 1000 } }, outpointOf(u1));
   rejects(() => chain.submit(withWitness(skewed, 0, st.tx.inputs[0]!.witness), at(300)), 'signature');
   chain.submit(st.tx, at(101 + 144));
   // The sighash is what signatures sign: recompute it from the chain's view.

@@ -9,7 +9,7 @@ import {
   PTLC_REFUND_HASH_TYPE, buildClaimTx, buildRefundTx, buildSettlementTx, buildUpdateTx, claimSighash, completeClaimSignature,
   extractPtlcSecret, fundingOutput, p2trScript, presignClaim, ptlcOutput, signClaim, signRefund, signSettlement, signUpdate,
   signatureHash, signSighash, unsignedRefundTx, verifyClaimPresignature, withWitness,
-  type BitcoinTx, type ChannelParams, type PtlcSpec, type PtlcSweep, type SettlementSpec,
+  type BitcoinTx, type EltooTerms, type PtlcSpec, type PtlcSweep, type SettlementSpec,
 } from '../../../engine/bitcoin/index.js';
 import { ChainModel, at, outpointOf, rejects } from './chain-model.js';
 import { throwsCode } from '../../helpers.js';
@@ -19,23 +19,23 @@ const t = suite('bitcoin/ptlc');
 const sk = (label: string) => sha256(utf8(`ln-mailbox/test/ptlc/${label}`));
 const [skS, skB, skSp, skBp] = [sk('S'), sk('B'), sk('S-ptlc'), sk('B-ptlc')];
 const pk = (k: Uint8Array) => schnorr.getPublicKey(k);
-const params: ChannelParams = {
+const params: EltooTerms = {
   keys: { a: pk(skS), b: pk(skB) },
-  fundingAmount: 2_000_000n,
-  updateFee: 500n,
+  fundingAmount: 2_000_000,
+  updateFee: 500,
   csvDelay: 144,
   payout: { a: p2trScript(pk(sk('S-payout'))), b: p2trScript(pk(sk('B-payout'))) },
 };
 const secret = sha256(utf8('payment secret t'));
 const T = adaptorPoint(secret);
-const spec: PtlcSpec = { amount: 50_000n, point: T, payer: pk(skSp), payee: pk(skBp), timeout: 400 };
-const claimSweep: PtlcSweep = { payout: p2trScript(pk(sk('B-wallet'))), fee: 300n };
-const refundSweep: PtlcSweep = { payout: p2trScript(pk(sk('S-wallet'))), fee: 300n };
+const spec: PtlcSpec = { amount: 50_000, point: T, payer: pk(skSp), payee: pk(skBp), timeout: 400 };
+const claimSweep: PtlcSweep = { payout: p2trScript(pk(sk('B-wallet'))), fee: 300 };
+const refundSweep: PtlcSweep = { payout: p2trScript(pk(sk('S-wallet'))), fee: 300 };
 const settlement: SettlementSpec = {
   state: 1,
-  balances: { a: 1_200_000n, b: 2_000_000n - 500n - 1_200_000n - 50_000n - 800n },
+  balances: { a: 1_200_000, b: 2_000_000 - 500 - 1_200_000 - 50_000 - 800 },
   ptlcs: [spec],
-  fee: 800n,
+  fee: 800,
 };
 
 
@@ -64,7 +64,7 @@ t('claim: S pre-signs to T, B completes with t, S extracts t from the chain', ()
   const presig = presignClaim(spec, claimSweep, skSp);
   assert.ok(verifyClaimPresignature(spec, claimSweep, presig));
   assert.not.ok(verifyClaimPresignature({ ...spec, point: adaptorPoint(sha256(utf8('other'))) }, claimSweep, presig), 'other T');
-  assert.not.ok(verifyClaimPresignature(spec, { ...claimSweep, fee: 301n }, presig), 'other claim tx');
+  assert.not.ok(verifyClaimPresignature(spec, { ...claimSweep, fee: 301 }, presig), 'other claim tx');
   const { chain, ptlc } = settle(false);
   assert.is(chain.coin(ptlc)?.amount, 50_000n);
   const payer = completeClaimSignature(presig, secret);
@@ -159,10 +159,10 @@ t('PTLC inputs are validated', () => {
   throwsCode(() => ptlcOutput({ ...spec, payee: new Uint8Array(33) }), ErrorCode.INVALID_LENGTH);
   throwsCode(() => ptlcOutput({ ...spec, timeout: 500_000_000 }), ErrorCode.INVALID_RANGE);
   throwsCode(() => ptlcOutput({ ...spec, timeout: 0 }), ErrorCode.INVALID_RANGE);
-  throwsCode(() => ptlcOutput({ ...spec, amount: 100n }), ErrorCode.CHANNEL_INVARIANT);
-  throwsCode(() => ptlcOutput({ ...spec, amount: -1n }), ErrorCode.INVALID_RANGE);
-  throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 60_000n }), ErrorCode.CHANNEL_INVARIANT);
-  throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 49_900n }), ErrorCode.CHANNEL_INVARIANT, 'dust claim output');
+  throwsCode(() => ptlcOutput({ ...spec, amount: 100 }), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => ptlcOutput({ ...spec, amount: -1 }), ErrorCode.INVALID_RANGE);
+  throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 60_000 }), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 49_900 }), ErrorCode.CHANNEL_INVARIANT, 'dust claim output');
   throwsCode(() => claimSighash(spec, { ...claimSweep, payout: new Uint8Array(0) }), ErrorCode.INVALID_LENGTH);
   throwsCode(() => extractPtlcSecret(spec, unsignedRefundTx(spec, refundSweep, { txid: new Uint8Array(32), vout: 0 }), presignClaim(spec, claimSweep, skSp)), ErrorCode.TX_INVALID);
   // A PTLC reusing a channel key would let an 0xc1 update signature fit its claim leaf.

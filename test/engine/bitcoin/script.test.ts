@@ -5,10 +5,10 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8 } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
-  MAX_MONEY, MAX_STATE, assertAmount, assertChannelParams, bip118Key, buildSettlementTx, buildUpdateTx, decodeWitnessSignature,
+  MAX_MONEY, MAX_STATE, assertAmount, assertEltooTerms, assertSats, satsToAmount, bip118Key, buildSettlementTx, buildUpdateTx, decodeWitnessSignature,
   encodeWitnessSignature, p2trScript, parseLeafScript, parseTx, ptlcClaimLeaf, ptlcRefundLeaf, rebindLeaf, serializeTx,
   settleLeaf, settlementOutputs, signUpdate, txidHex, unsignedUpdateTx, updateOutput, updateSighash,
-  type ChannelParams,
+  type EltooTerms,
 } from '../../../engine/bitcoin/index.js';
 import { throwsCode } from '../../helpers.js';
 
@@ -18,8 +18,8 @@ const sk = (label: string) => sha256(utf8(`ln-mailbox/test/script/${label}`));
 const a = schnorr.getPublicKey(sk('a'));
 const b = schnorr.getPublicKey(sk('b'));
 const offCurve = new Uint8Array(32).fill(0xff);
-const params: ChannelParams = {
-  keys: { a, b }, fundingAmount: 100_000n, updateFee: 300n, csvDelay: 6,
+const params: EltooTerms = {
+  keys: { a, b }, fundingAmount: 100_000, updateFee: 300, csvDelay: 6,
   payout: { a: p2trScript(a), b: p2trScript(b) },
 };
 
@@ -75,8 +75,8 @@ t('keys: wrong length, off the curve, equal', () => {
   throwsCode(() => rebindLeaf(1, { a, b: offCurve }), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => settleLeaf(6, { a, b: a }), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => ptlcRefundLeaf(10, 'ab' as unknown as Uint8Array), ErrorCode.INVALID_TYPE);
-  throwsCode(() => assertChannelParams({ ...params, keys: { a, b: new Uint8Array(31) } }), ErrorCode.INVALID_LENGTH);
-  throwsCode(() => assertChannelParams({ ...params, keys: { a, b: a } }), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => assertEltooTerms({ ...params, keys: { a, b: new Uint8Array(31) } }), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => assertEltooTerms({ ...params, keys: { a, b: a } }), ErrorCode.INVALID_PUBLIC_KEY);
 });
 
 t('numbers: states, delays, timeouts, amounts', () => {
@@ -89,16 +89,25 @@ t('numbers: states, delays, timeouts, amounts', () => {
   throwsCode(() => settleLeaf(0, { a, b }), ErrorCode.INVALID_RANGE);
   throwsCode(() => settleLeaf(65_536, { a, b }), ErrorCode.INVALID_RANGE);
   throwsCode(() => ptlcRefundLeaf(500_000_000, a), ErrorCode.INVALID_RANGE);
-  assert.is(assertAmount(MAX_MONEY), MAX_MONEY);
-  assert.is(assertAmount(12), 12n);
-  throwsCode(() => assertAmount(MAX_MONEY + 1n), ErrorCode.INVALID_RANGE);
+  // Transaction amounts (bigint) and channel amounts (number) share one MAX_MONEY.
+  assert.is(assertAmount(BigInt(MAX_MONEY)), BigInt(MAX_MONEY));
+  assert.is(assertAmount(12n), 12n);
+  throwsCode(() => assertAmount(BigInt(MAX_MONEY) + 1n), ErrorCode.INVALID_RANGE);
   throwsCode(() => assertAmount(-1n), ErrorCode.INVALID_RANGE);
-  throwsCode(() => assertAmount(0.5), ErrorCode.INVALID_RANGE);
-  throwsCode(() => assertAmount(2 ** 60), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertAmount(12), ErrorCode.INVALID_TYPE);
   throwsCode(() => assertAmount('100'), ErrorCode.INVALID_TYPE);
-  throwsCode(() => assertChannelParams({ ...params, fundingAmount: 22_000_000n * 100_000_000n }), ErrorCode.INVALID_RANGE);
-  throwsCode(() => assertChannelParams({ ...params, updateFee: params.fundingAmount }), ErrorCode.CHANNEL_INVARIANT);
-  throwsCode(() => assertChannelParams({ ...params, csvDelay: 0 }), ErrorCode.INVALID_RANGE);
+  assert.ok(Number.isSafeInteger(MAX_MONEY + 1), 'every channel amount up to MAX_MONEY is exact');
+  assert.is(assertSats(MAX_MONEY), MAX_MONEY);
+  assert.is(satsToAmount(12), 12n);
+  throwsCode(() => assertSats(MAX_MONEY + 1), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertSats(-1), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertSats(0.5), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertSats(2 ** 60), ErrorCode.INVALID_RANGE);
+  throwsCode(() => satsToAmount(2 ** 60), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertSats(12n), ErrorCode.INVALID_TYPE);
+  throwsCode(() => assertEltooTerms({ ...params, fundingAmount: 22_000_000 * 100_000_000 }), ErrorCode.INVALID_RANGE);
+  throwsCode(() => assertEltooTerms({ ...params, updateFee: params.fundingAmount }), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => assertEltooTerms({ ...params, csvDelay: 0 }), ErrorCode.INVALID_RANGE);
 });
 
 t('hash types: only 0xc1/0xc3 for updates, and witness signature encoding rules', () => {
@@ -119,13 +128,13 @@ t('hash types: only 0xc1/0xc3 for updates, and witness signature encoding rules'
 
 t('settlement invariants: value conserved exactly, no dust, CHANNEL_INVARIANT', () => {
   const avail = params.fundingAmount - params.updateFee;
-  const ok = { state: 1, balances: { a: 60_000n, b: avail - 60_000n - 500n }, fee: 500n };
+  const ok = { state: 1, balances: { a: 60_000, b: avail - 60_000 - 500 }, fee: 500 };
   assert.is(settlementOutputs(params, ok).outputs.length, 2);
-  assert.is(settlementOutputs(params, { ...ok, balances: { a: 0n, b: avail - 500n } }).outputs.length, 1, 'zero balance omitted');
-  throwsCode(() => settlementOutputs(params, { ...ok, fee: 501n }), ErrorCode.CHANNEL_INVARIANT, 'outputs exceed inputs');
-  throwsCode(() => settlementOutputs(params, { ...ok, fee: 499n }), ErrorCode.CHANNEL_INVARIANT, 'sats unaccounted for');
-  throwsCode(() => settlementOutputs(params, { ...ok, balances: { a: 100n, b: avail - 600n } }), ErrorCode.CHANNEL_INVARIANT, 'dust');
-  throwsCode(() => settlementOutputs(params, { ...ok, balances: { a: -1n, b: avail } }), ErrorCode.INVALID_RANGE);
+  assert.is(settlementOutputs(params, { ...ok, balances: { a: 0, b: avail - 500 } }).outputs.length, 1, 'zero balance omitted');
+  throwsCode(() => settlementOutputs(params, { ...ok, fee: 501 }), ErrorCode.CHANNEL_INVARIANT, 'outputs exceed inputs');
+  throwsCode(() => settlementOutputs(params, { ...ok, fee: 499 }), ErrorCode.CHANNEL_INVARIANT, 'sats unaccounted for');
+  throwsCode(() => settlementOutputs(params, { ...ok, balances: { a: 100, b: avail - 600 } }), ErrorCode.CHANNEL_INVARIANT, 'dust');
+  throwsCode(() => settlementOutputs(params, { ...ok, balances: { a: -1, b: avail } }), ErrorCode.INVALID_RANGE);
   throwsCode(() => settlementOutputs(params, { ...ok, state: -1 }), ErrorCode.INVALID_RANGE);
   const o = { txid: new Uint8Array(32), vout: 0 };
   throwsCode(() => buildSettlementTx(params, ok, o, { a: new Uint8Array(65), b: new Uint8Array(65) }), ErrorCode.INVALID_SIGNATURE);

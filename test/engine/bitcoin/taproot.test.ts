@@ -8,7 +8,7 @@ import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
   NUMS_KEY, fundingOutput, numsKeyWithTweak, parseControlBlock, taprootOutput, updateOutput, verifyTaprootCommitment,
-  type ChannelParams, type TapTree,
+  type EltooTerms, type TapTree,
 } from '../../../engine/bitcoin/index.js';
 import { throwsCode } from '../../helpers.js';
 
@@ -98,8 +98,8 @@ t('NUMS: H is lift_x(sha256(G uncompressed)) and H + r·G differs per r', () => 
 
 const keyA = schnorr.getPublicKey(new Uint8Array(32).fill(0x11));
 const keyB = schnorr.getPublicKey(new Uint8Array(32).fill(0x22));
-const params: ChannelParams = {
-  keys: { a: keyA, b: keyB }, fundingAmount: 1_000_000n, updateFee: 1_000n, csvDelay: 144,
+const params: EltooTerms = {
+  keys: { a: keyA, b: keyB }, fundingAmount: 1_000_000, updateFee: 1_000, csvDelay: 144,
   payout: { a: new Uint8Array([0x51, 0x20, ...keyA]), b: new Uint8Array([0x51, 0x20, ...keyB]) },
 };
 

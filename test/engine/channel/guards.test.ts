@@ -10,7 +10,8 @@ import { ErrorCode } from '../../../base/errors.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
-import { addPtlc, checkState, DUST_LIMIT, transfer, LOCKTIME_THRESHOLD, MAX_MONEY, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
+import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
+import { addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
 import { channelParams, party } from '../payment/fixture.js';
 import { throwsCode } from '../../helpers.js';
 

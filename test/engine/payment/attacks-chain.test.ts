@@ -19,7 +19,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { eltooParams, settlementSpec } from '../../../engine/channel/onchain.js';
+import { eltooTerms, settlementSpec } from '../../../engine/channel/onchain.js';
 import { Hub } from '../../../engine/payment/hub/hub.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, settleOnChain, sigs } from './chain.js';
@@ -219,12 +219,12 @@ t('two channels with the same base keys and parameters do not accept each other\
   assert.equal(settleOnChain(a1.params, a1.enforceable), [900_000, 99_000]);
   // A publishes channel 1's fully signed update and settlement on channel 2's funding output.
   const chain = new ChainModel();
-  const f2 = fundingOutput(eltooParams(a2.params));
+  const f2 = fundingOutput(eltooTerms(a2.params));
   const funding2 = chain.fund({ amount: f2.amount, script: f2.scriptPubKey }, at(100));
   let taken: number | undefined;
   try {
     const u = publishUpdate(chain, a1.params, a1.enforceable, { kind: 'funding', outpoint: funding2 }, 101);
-    const st = buildSettlementTx(eltooParams(a1.params), settlementSpec(a1.params, a1.enforceable.state), out0(u), sigs(a1.enforceable, 'settleSigs'));
+    const st = buildSettlementTx(eltooTerms(a1.params), settlementSpec(a1.params, a1.enforceable.state), out0(u), sigs(a1.enforceable, 'settleSigs'));
     chain.submit(st.tx, at(101 + 144));
     taken = Number(st.tx.outputs[0]!.amount);
   } catch {

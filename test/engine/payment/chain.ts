@@ -9,7 +9,7 @@ import { buildSettlementTx, buildUpdateTx, fundingOutput } from '../../../engine
 import type { BitcoinTx } from '../../../engine/bitcoin/transaction.js';
 import type { StateRecord } from '../../../engine/channel/channel.js';
 import type { ChannelParams } from '../../../engine/channel/state.js';
-import { eltooParams, settlementSpec } from '../../../engine/channel/onchain.js';
+import { eltooTerms, settlementSpec } from '../../../engine/channel/onchain.js';
 import { ChainModel, at, outpointOf } from '../bitcoin/chain-model.js';
 
 export { at };
@@ -20,7 +20,7 @@ export const sigs = (r: StateRecord, which: 'updateSigs' | 'settleSigs') => ({ a
 
 /** Publishes `rec`'s update spending `spend` at height `h`. */
 export function publishUpdate(chain: ChainModel, p: ChannelParams, rec: StateRecord, spend: Parameters<typeof buildUpdateTx>[2], h: number): BitcoinTx {
-  const tx = buildUpdateTx(eltooParams(p), rec.state.n, spend, sigs(rec, 'updateSigs'));
+  const tx = buildUpdateTx(eltooTerms(p), rec.state.n, spend, sigs(rec, 'updateSigs'));
   chain.submit(tx, at(h));
   return tx;
 }
@@ -32,7 +32,7 @@ export function publishUpdate(chain: ChainModel, p: ChannelParams, rec: StateRec
  */
 export function enforceLatestOverOld(chain: ChainModel, p: ChannelParams, old: StateRecord, latest: StateRecord, h = 101): BitcoinTx {
   assert.ok(latest.state.n > old.state.n);
-  const ep = eltooParams(p);
+  const ep = eltooTerms(p);
   const f = fundingOutput(ep);
   const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(h - 1));
   const uOld = publishUpdate(chain, p, old, { kind: 'funding', outpoint: funding }, h);
@@ -50,7 +50,7 @@ export function enforceLatestOverOld(chain: ChainModel, p: ChannelParams, old: S
 /** Publishes `rec`'s update on a fresh funding output and settles it after the CSV delay; returns the two balance outputs paid. */
 export function settleOnChain(p: ChannelParams, rec: StateRecord, h = 101): number[] {
   const chain = new ChainModel();
-  const ep = eltooParams(p);
+  const ep = eltooTerms(p);
   const f = fundingOutput(ep);
   const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(h - 1));
   const u = publishUpdate(chain, p, rec, { kind: 'funding', outpoint: funding }, h);
@@ -71,7 +71,7 @@ export function assertHarvestDead(p: ChannelParams, harvested: StateRecord, publ
   assert.ok(published.length > 0, 'nothing to publish');
   for (const rec of published) {
     const chain = new ChainModel();
-    const ep = eltooParams(p);
+    const ep = eltooTerms(p);
     const f = fundingOutput(ep);
     const funding = chain.fund({ amount: f.amount, script: f.scriptPubKey }, at(h - 1));
     const u = publishUpdate(chain, p, rec, { kind: 'funding', outpoint: funding }, h);

@@ -15,7 +15,7 @@ import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
 import type { StateRecord } from '../../../engine/channel/channel.js';
-import { eltooParams, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
+import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, enforceLatestOverOld, out0, publishUpdate, sigs } from './chain.js';
 import { makeWorld, post, run, hex } from './fixture.js';
@@ -51,7 +51,7 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   enforceLatestOverOld(chain, w.asParams, old, hubAS.enforceable);
 
   // --- S–B: B goes on chain with state m and claims the PTLC with t ---
-  const sb = eltooParams(w.sbParams);
+  const sb = eltooTerms(w.sbParams);
   const fsb = fundingOutput(sb);
   const fundingSB = chain.fund({ amount: fsb.amount, script: fsb.scriptPubKey }, at(100));
   const um = publishUpdate(chain, w.sbParams, withPtlc, { kind: 'funding', outpoint: fundingSB }, 103);

@@ -450,7 +450,7 @@ t("B refuses a PTLC whose claim pre-signature does not complete: on chain it cou
   const spoiled = { ...claim, inputs: [{ ...claim.inputs[0]!, witness: [payeeSig!, completeClaimSignature(presig, secret), ...leaf] }] };
   rejects(() => chain.submit(spoiled, at(800_002)), 'signature', 'the spoiled pre-signature never completes into a claim');
   chain.submit(claim, at(800_002));
-  assert.is(chain.coin(outpointOf(claim))?.amount, spec.amount - sweep.fee);
+  assert.is(chain.coin(outpointOf(claim))?.amount, BigInt(spec.amount - sweep.fee));
   // S reads the PTLC_FAIL and drops the state: neither side holds a PTLC the payee cannot claim.
   await run(w, ['S']);
   assert.is(hubChannels(w).sb.pending, undefined);

@@ -1,0 +1,98 @@
+/**
+ * The persisted form of a channel: JSON-safe shapes (hex for bytes, numbers
+ * for amounts, exactly as the channel holds them) and the conversions of its
+ * parameters and state records. A wallet stores these between steps and
+ * restores the channel from them after a restart (SPEC 6.11). The shape is
+ * stable: stores written by earlier versions must still load.
+ * @module
+ */
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import type { ChannelParams, Party, StateRecord } from './state.js';
+
+/** Persisted form of {@link ChannelParams}. */
+export interface ChannelParamsJson {
+  channelId: string;
+  funding: { txid: string; vout: number; amount: number };
+  keys: [string, string];
+  csvDelay: number;
+  fees: { update: number; settlement: number; ptlc: number };
+}
+
+/** The persisted form of channel parameters. */
+export function paramsToJson(p: ChannelParams): ChannelParamsJson {
+  return {
+    channelId: bytesToHex(p.channelId),
+    funding: { ...p.funding, txid: bytesToHex(p.funding.txid) },
+    keys: [bytesToHex(p.keys[0]), bytesToHex(p.keys[1])],
+    csvDelay: p.csvDelay,
+    fees: { ...p.fees },
+  };
+}
+
+/** Channel parameters from their persisted form (validated when the channel is built). */
+export function paramsFromJson(j: ChannelParamsJson): ChannelParams {
+  return {
+    channelId: hexToBytes(j.channelId, 32),
+    funding: { ...j.funding, txid: hexToBytes(j.funding.txid, 32) },
+    keys: [hexToBytes(j.keys[0], 32), hexToBytes(j.keys[1], 32)],
+    csvDelay: j.csvDelay,
+    fees: { ...j.fees },
+  };
+}
+
+/** Persisted form of a `Channel` (channel.ts: `toJSON`, `fromJSON`). */
+export interface ChannelJson {
+  params: ChannelParamsJson;
+  me: Party;
+  enforceable: StateRecordJson;
+  pending?: StateRecordJson;
+  overwritten?: StateRecordJson;
+  /** `Channel.highN`. */
+  highN?: number;
+  /** `Channel.seenN`. */
+  seenN?: number;
+  /** `Channel.closing`. */
+  closing?: { height: number };
+}
+
+/** Persisted form of a {@link StateRecord}. */
+export interface StateRecordJson {
+  state: { n: number; balances: [number, number]; ptlcs: { id: string; offerer: Party; amount: number; point: string; timeout: number }[] };
+  myNonceId?: string;
+  settleSigs: [string | null, string | null];
+  updateNonces: [string | null, string | null];
+  updateSigs: [string | null, string | null];
+}
+
+const h = (b: Uint8Array | null): string | null => (b ? bytesToHex(b) : null);
+const b = (s: string | null): Uint8Array | null => (s === null ? null : hexToBytes(s));
+
+/** The persisted form of a state record. */
+export function recordToJson(r: StateRecord): StateRecordJson {
+  return {
+    state: {
+      n: r.state.n,
+      balances: [r.state.balances[0], r.state.balances[1]],
+      ptlcs: r.state.ptlcs.map((x) => ({ ...x, id: bytesToHex(x.id), point: bytesToHex(x.point) })),
+    },
+    ...(r.myNonceId ? { myNonceId: r.myNonceId } : {}),
+    settleSigs: [h(r.settleSigs[0]), h(r.settleSigs[1])],
+    updateNonces: [h(r.updateNonces[0]), h(r.updateNonces[1])],
+    updateSigs: [h(r.updateSigs[0]), h(r.updateSigs[1])],
+  };
+}
+
+/** A state record from its persisted form. */
+export function recordFromJson(j: StateRecordJson): StateRecord {
+  return {
+    state: {
+      n: j.state.n,
+      balances: [j.state.balances[0], j.state.balances[1]],
+      ptlcs: j.state.ptlcs.map((x) => ({ ...x, id: hexToBytes(x.id, 32), point: hexToBytes(x.point, 33) })),
+    },
+    ...(j.myNonceId ? { myNonceId: j.myNonceId } : {}),
+    settleSigs: [b(j.settleSigs[0]), b(j.settleSigs[1])],
+    updateNonces: [b(j.updateNonces[0]), b(j.updateNonces[1])],
+    updateSigs: [b(j.updateSigs[0]), b(j.updateSigs[1])],
+  };
+}
