@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import { getPublicKey, randomSecretKey } from '../crypto/bip340.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { encodeMailboxAddress } from '../protocol/address.js';
 import { bytesToHex } from '../base/bytes.js';
@@ -42,12 +42,12 @@ export const errText = (e: unknown): string => (isLnMailboxError(e) ? `${e.code}
 export interface Party { idSk: Uint8Array; idPk: Uint8Array; chSk: Uint8Array; chPk: Uint8Array; dir: string; address: string }
 
 function party(root: string, name: Role, relay: string): Party {
-  const idSk = schnorr.utils.randomSecretKey();
-  const chSk = schnorr.utils.randomSecretKey();
-  const idPk = schnorr.getPublicKey(idSk);
+  const idSk = randomSecretKey();
+  const chSk = randomSecretKey();
+  const idPk = getPublicKey(idSk);
   const dir = path.join(root, name === 'B₂' ? 'B2' : name);
   fs.mkdirSync(dir);
-  return { idSk, idPk, chSk, chPk: schnorr.getPublicKey(chSk), dir, address: encodeMailboxAddress({ publicKey: idPk, relays: [relay] }) };
+  return { idSk, idPk, chSk, chPk: getPublicKey(chSk), dir, address: encodeMailboxAddress({ publicKey: idPk, relays: [relay] }) };
 }
 
 function channelParams(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {

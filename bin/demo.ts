@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import { verify } from '../crypto/bip340.js';
 import { bytesToHex, hexToBytes } from '../base/bytes.js';
 import { isLnMailboxError } from '../base/errors.js';
 import { PaymentType, decodePayment, verifyInvoice } from '../protocol/payment.js';
@@ -281,7 +281,7 @@ async function presigned(d: Stage): Promise<void> {
   // A's watchtower copy: B's update n with both signatures, each checked here against its sighash.
   const kept = A.engine.requests.get(requestId)!;
   const sighash = hexToBytes(kept.updateSighash, 32);
-  const valid = (sig: string | undefined, key: string) => sig !== undefined && schnorr.verify(hexToBytes(sig).subarray(0, 64), sighash, hexToBytes(key, 32));
+  const valid = (sig: string | undefined, key: string) => sig !== undefined && verify(hexToBytes(sig).subarray(0, 64), sighash, hexToBytes(key, 32));
   d.check(valid(kept.payeeUpdateSig, kept.payeeChannelKey) && valid(kept.hubUpdateSig, kept.hubChannelKey), "A does not hold B's complete update");
   say.say('A', `holds S–B update ${kept.n} with B's and S's signatures, both verified: it can enforce it for B`);
   // S sent its signature to B directly, and A sent its copy: both wait in B's mailbox.
