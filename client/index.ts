@@ -1,28 +1,73 @@
 /**
- * `ln-mailbox`: the wallet SDK (mailbox client and the Payer, Hub and Payee roles).
- * This file only re-exports.
+ * `ln-mailbox`: the wallet SDK. What a wallet or an LSP embeds: the mailbox
+ * client, the role runtimes (payer, payee, hub, router), their persistent
+ * stores, channels, and the few wire names a wallet branches on.
+ *
+ * The rest has its own entry: the wire contract (codecs, seal/open, relay
+ * frames) is `ln-mailbox/protocol`, the Bitcoin layer (eltoo and PTLC
+ * transactions, BIP118 sighash) is `ln-mailbox/bitcoin`, the relay is
+ * `ln-mailbox/server`. This file only re-exports, and
+ * `test/client/public-surface.test.ts` holds the list, so that a name joins
+ * the surface on purpose.
  * @module
  */
-export * from '../protocol/index.js';
-export * from './mailbox/kv.js';
-export { TypedEmitter, type EventMap, type Listener } from './mailbox/events.js';
-export { DEFAULT_BACKOFF, type BackoffOptions } from './mailbox/backoff.js';
-export { normalizeRelayUrl, type FetchLike } from './mailbox/relay-http.js';
-export type { WebSocketLike, WebSocketConstructor } from './mailbox/relay-socket.js';
-export { Subscription, type SubscriptionEvents } from './mailbox/subscription.js';
-export * from './mailbox/mailbox-client.js';
+
+// Errors and hex: every failure is an LnMailboxError with a stable code.
+export { ErrorCode, LnMailboxError, isLnMailboxError } from '../base/errors.js';
+export { bytesToHex, hexToBytes } from '../base/bytes.js';
+
+// Identity: keys and mailbox addresses.
+export { getPublicKey, randomSecretKey } from '../crypto/bip340.js';
+export { decodeMailboxAddress, encodeMailboxAddress, type MailboxAddress } from '../protocol/address.js';
+
+// The mailbox transport.
+export {
+  MailboxClient,
+  type Destination,
+  type EnvelopeHandler,
+  type FetchBacklogOptions,
+  type MailboxClientOptions,
+  type MailboxMessage,
+  type PostOptions,
+  type PostResult,
+  type RelayPostResult,
+  type RelayRetractResult,
+  type RetractResult,
+  type SubscribeOptions,
+  type BacklogResult,
+} from './mailbox/mailbox-client.js';
+export type { Subscription, SubscriptionEvents } from './mailbox/subscription.js';
+export { LevelKv, MemoryKv, type Kv, type KvOp } from './mailbox/kv.js';
+export type { BackoffOptions } from './mailbox/backoff.js';
+export type { FetchLike } from './mailbox/relay-http.js';
+export type { WebSocketConstructor, WebSocketLike } from './mailbox/relay-socket.js';
+
+// The wallet runtime: one node per role.
+export {
+  HubNode,
+  PayeeNode,
+  PayerNode,
+  RouterNode,
+  type HubNodeOptions,
+  type PayeeNodeOptions,
+  type PayerNodeOptions,
+  type RouterNodeOptions,
+} from './wallet/roles.js';
+export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
-export { RoleRuntime, type RoleEngine, type ChainWatcher, type RuntimeEvents, type RuntimeOptions } from './wallet/runtime.js';
-export * from './wallet/roles.js';
+
+// Channels, and the bridge from a channel state to its transactions.
 export { Channel, type ChannelJson, type StateRecord } from '../engine/channel/channel.js';
 export { openChannelPair } from '../engine/channel/open.js';
 export type { ChannelParams, ChannelState } from '../engine/channel/state.js';
+export { eltooTerms, ptlcOf, settlementSpec } from '../engine/channel/onchain.js';
+
+// Payments: configuration, fees, events, receipts.
+export { hubFee, type FeePolicy } from '../engine/payment/fee.js';
 export type { PaymentEvent, Receipt, StepContext } from '../engine/payment/types.js';
 export type { HubConfig } from '../engine/payment/hub/hub.js';
 export type { HubPeer } from '../engine/payment/peers.js';
-export type { PayerConfig } from '../engine/payment/payer/payer.js';
+export type { PaymentOrder, PayerConfig } from '../engine/payment/payer/payer.js';
 export type { PayeeConfig } from '../engine/payment/payee/payee.js';
 export type { RouterConfig } from '../engine/payment/router.js';
-/** The Bitcoin layer (BIP118 sighash, eltoo update/settlement, PTLC claim/refund), for enforcing states on chain. */
-export * as bitcoin from '../engine/bitcoin/index.js';
-export { eltooTerms, settlementSpec, ptlcOf, ptlcPublicKey, ptlcSecretKey, payoutScript } from '../engine/channel/onchain.js';
+export { PaymentType, decodePayment, type PaymentMessage } from '../protocol/payment.js';

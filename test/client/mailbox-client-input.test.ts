@@ -3,7 +3,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { MailboxClient, normalizeRelayUrl } from '../../client/index.js';
+import { MailboxClient } from '../../client/index.js';
+import { normalizeRelayUrl } from '../../client/mailbox/relay-http.js';
 import { ENVELOPE_MIN_LEN, ErrorCode, LnMailboxError, envelopeIdHex } from '../../protocol/index.js';
 import { rejectsCode, throwsCode } from '../helpers.js';
 
