@@ -34,9 +34,10 @@ import { GroupCommit, type BatchObserver, type BatchOp } from '../group-commit.j
 import type { StoreHealth } from '../health.js';
 import { IdFilter } from '../id-filter.js';
 import { KeyedQueue } from '../keyed-queue.js';
+import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
 import {
-  MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
+  Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
   deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
   type Counter, type Meta,
 } from './records.js';
@@ -58,7 +59,6 @@ export interface LevelStoreOptions extends FailSafeSettings {
 type Op = BatchOp<Buffer, Buffer>;
 
 const EMPTY = Buffer.alloc(0);
-const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
 /** Envelopes read per iterator step when listing. */
 const LIST_CHUNK = 64;
 
@@ -274,13 +274,13 @@ export class LevelStore implements RelayStore {
           fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.count} envelopes, the maximum is ${quota.maxEnvelopes}`);
         if (c.bytes + size > quota.maxBytes)
           fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.bytes} bytes, the maximum is ${quota.maxBytes}`);
-        if (c.lastSeq >= MAX_U48 || req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
+        if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
         c.lastSeq += 1;
         const seq = c.lastSeq;
         this.#ids.add(id);
         this.#adjust(req.mailbox, c, 1, size);
         const mailbox = Buffer.from(req.mailbox, 'hex');
-        const meta: Meta = { state: MetaState.live, mailbox, seq, expiresAt: req.expiresAt, size };
+        const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
         if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
         const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
         await this.#commit.submit(
@@ -309,7 +309,7 @@ export class LevelStore implements RelayStore {
       let more = false;
       let bytes = 0;
       if (limit <= 0) return { envelopes, more: this.usage(mailbox).count > 0 };
-      const it = this.#db.iterator({ gt: bodyKey(mb, Math.min(after, MAX_U48)), lte: bodyKey(mb, MAX_U48) });
+      const it = this.#db.iterator({ gt: bodyKey(mb, Math.min(after, MAX_STORED_INT)), lte: bodyKey(mb, MAX_STORED_INT) });
       try {
         outer: for (;;) {
           const entries = await it.nextv(Math.min(limit + 1, LIST_CHUNK));
@@ -350,7 +350,7 @@ export class LevelStore implements RelayStore {
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
     return this.#op(async () => {
       const results = await Promise.all(
-        ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, MetaState.acknowledged))),
+        ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, EnvelopeState.acknowledged))),
       );
       return ids.filter((_, i) => results[i]);
     }, 'write');
@@ -361,10 +361,10 @@ export class LevelStore implements RelayStore {
    * deletes the body and delivered flag, keeps a meta record until the
    * original expiry (its expiry index entry stays as it is).
    */
-  async #tombstone(idHex: string, mailbox: string | undefined, state: MetaState): Promise<boolean> {
+  async #tombstone(idHex: string, mailbox: string | undefined, state: EnvelopeState): Promise<boolean> {
     const id = Buffer.from(idHex, 'hex');
     const meta = await this.#getMeta(id);
-    if (!meta || meta.state !== MetaState.live) return false;
+    if (!meta || meta.state !== EnvelopeState.live) return false;
     const owner = meta.mailbox.toString('hex');
     // An ack only ever deletes the caller's own mail (AUTH, SPEC 5).
     if (mailbox !== undefined && owner !== mailbox) return false;
@@ -389,12 +389,12 @@ export class LevelStore implements RelayStore {
           fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
         if (!meta.retractionHash || !equalBytes(meta.retractionHash, Buffer.from(secretHash, 'hex')))
           fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (meta.state === MetaState.acknowledged)
+        if (meta.state === EnvelopeState.acknowledged)
           fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (meta.state === MetaState.retracted) return 'retracted';
+        if (meta.state === EnvelopeState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
-        if (meta.state === MetaState.expired || meta.expiresAt <= now) return 'expired';
-        await this.#tombstone(id, undefined, MetaState.retracted);
+        if (meta.state === EnvelopeState.expired || meta.expiresAt <= now) return 'expired';
+        await this.#tombstone(id, undefined, EnvelopeState.retracted);
         return 'retracted';
       }),
       'write',
@@ -402,19 +402,7 @@ export class LevelStore implements RelayStore {
   }
 
   #statusOf(meta: Meta, delivered: boolean, now: number): EnvelopeStatus | undefined {
-    switch (meta.state) {
-      case MetaState.live:
-        if (meta.expiresAt <= now) return 'expired';
-        return delivered ? 'delivered' : 'queued';
-      case MetaState.acknowledged:
-        return meta.expiresAt <= now ? undefined : 'acknowledged';
-      case MetaState.retracted:
-        return meta.expiresAt <= now ? undefined : 'retracted';
-      case MetaState.expired:
-        return meta.expiresAt + this.#expiredRetentionMs <= now ? undefined : 'expired';
-      default:
-        return undefined;
-    }
+    return statusAt(meta.state, meta.expiresAt, delivered, now, this.#expiredRetentionMs);
   }
 
   status(id: string, now: number): Promise<EnvelopeStatus | undefined> {
@@ -454,15 +442,15 @@ export class LevelStore implements RelayStore {
       await this.#commit.submit([{ type: 'del', key }], { sync: false });
       return 'stale';
     }
-    if (meta.state === MetaState.live) {
+    if (meta.state === EnvelopeState.live) {
       if (meta.expiresAt > now) return 'stale';
       const owner = meta.mailbox.toString('hex');
       const c = this.#counter(owner);
       this.#adjust(owner, c, -1, -meta.size);
-      const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_U48);
+      const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
       await this.#commit.submit(
         [
-          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: MetaState.expired }) },
+          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired }) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
           { type: 'del', key: deliveredKey(id) },
           { type: 'del', key },

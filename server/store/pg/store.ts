@@ -33,14 +33,14 @@ import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
 import { HealthTracker, describeError, type HealthListener, type StoreHealth } from '../health.js';
 import { KeyedQueue } from '../keyed-queue.js';
+import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
 import { AppendBatcher, type BatchItem, type BatchRow } from './append-batch.js';
 import { CounterCache, snapshotOf } from './counters.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './doorbell.js';
-import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, rowStatus, schemaDdl, type PgNames } from './schema.js';
+import { SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './schema.js';
 import { pgStatements, type PgStatements } from './sql.js';
 import { retrying, transaction, unavailable } from './tx.js';
-import { MAX_U48 } from '../level/records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
@@ -75,7 +75,6 @@ export interface PgStoreOptions {
   wrapPool?: (pool: pg.Pool) => pg.Pool;
 }
 
-const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
 /** How long an append waits for its own notification before answering anyway (the envelope is durable). */
 const DOORBELL_WAIT_MS = 2000;
 const hex = (b: Buffer): string => b.toString('hex');
@@ -249,7 +248,7 @@ export class PgStore implements RelayStore {
     return this.#op(() =>
       // One in flight per id in this process; across processes the mailbox row lock decides.
       this.#serial.run(req.id, async () => {
-        if (req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
+        if (req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
         const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
         this.#doorbell.expect(req.mailbox, stored);
         let row: BatchRow;
@@ -318,7 +317,7 @@ export class PgStore implements RelayStore {
       // Bytes before each row come from a window sum, so bodies past the byte cap are never read.
       const r = await this.#pool.query(
         this.#sql.list,
-        [buf(mailbox), Math.min(Math.max(after, 0), MAX_U48), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
+        [buf(mailbox), Math.min(Math.max(after, 0), MAX_STORED_INT), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
       );
       const envelopes: StoredEnvelope[] = [];
       let more = false;
@@ -376,7 +375,7 @@ export class PgStore implements RelayStore {
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
     return this.#op(async () => {
       if (ids.length === 0) return [];
-      const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
+      const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, EnvelopeState.acknowledged)));
       return ids.filter((id) => gone.delete(id));
     }, true);
   }
@@ -395,14 +394,14 @@ export class PgStore implements RelayStore {
         const row = r.rows[0];
         const state = row ? num(row.state) : -1;
         const expiresAt = row ? num(row.expires_at) : 0;
-        if (!row || rowStatus(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+        if (!row || statusAt(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
         const hash = row.retraction_hash as Buffer | null;
         if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (state === RowState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (state === RowState.retracted) return 'retracted';
+        if (state === EnvelopeState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
+        if (state === EnvelopeState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
-        if (state === RowState.expired || expiresAt <= now) return 'expired';
-        await this.#tombstone(c, [id], null, RowState.retracted, (m, snap) => later.push([m, snap]));
+        if (state === EnvelopeState.expired || expiresAt <= now) return 'expired';
+        await this.#tombstone(c, [id], null, EnvelopeState.retracted, (m, snap) => later.push([m, snap]));
         return 'retracted' as const;
       }).then((out) => {
         for (const [m, snap] of later) this.#counters.apply(m, snap);
@@ -417,7 +416,7 @@ export class PgStore implements RelayStore {
       const r = await this.#pool.query(this.#sql.status, [buf(id)]);
       const row = r.rows[0];
       if (!row) return undefined;
-      return rowStatus(num(row.state), num(row.expires_at), row.delivered === true, now, this.#expiredRetentionMs);
+      return statusAt(num(row.state), num(row.expires_at), row.delivered === true, now, this.#expiredRetentionMs);
     });
   }
 
