@@ -19,9 +19,9 @@
 import type { Buffer } from 'node:buffer';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { DiskSpaceMonitor } from '../disk-space.js';
-import type { BatchOp } from '../group-commit.js';
 import { HealthTracker, describeError, type HealthListener, type StoreHealth, type StoreState } from '../health.js';
 import { AckLedger, type LedgerReader } from './ledger.js';
+import type { BatchOp } from './records.js';
 import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
 
 /** Settings of the fail-safe path, as {@link LevelStoreOptions} carries them. */
@@ -131,7 +131,7 @@ export class LevelFailSafe {
    * healthy: nothing is ever appended behind a failed write. A failure fails
    * the store and schedules recovery.
    */
-  async write(ops: BatchOp<Buffer, Buffer>[], sync: boolean, write: () => Promise<void>): Promise<void> {
+  async write(ops: BatchOp[], sync: boolean, write: () => Promise<void>): Promise<void> {
     if (this.#health.state !== 'ok')
       throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store ${this.#health.state}; the batch was not written`);
     try {

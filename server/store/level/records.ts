@@ -22,6 +22,9 @@
 import { Buffer } from 'node:buffer';
 import { MAX_STORED_INT, type EnvelopeState } from '../lifecycle.js';
 
+/** One write of a LevelDB batch (the shape `level`'s `batch()` takes). */
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
 /** Table prefixes. */
 export const Table = { meta: 0x01, body: 0x02, expiry: 0x03, counter: 0x04, delivered: 0x05 } as const;
 

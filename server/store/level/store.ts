@@ -30,7 +30,7 @@ import { Level } from 'level';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
-import { GroupCommit, type BatchObserver, type BatchOp } from '../group-commit.js';
+import { GroupCommit, type SubmitHooks } from '../group-commit.js';
 import type { StoreHealth } from '../health.js';
 import { IdFilter } from '../id-filter.js';
 import { KeyedQueue } from '../keyed-queue.js';
@@ -39,7 +39,7 @@ import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
 import {
   Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
   deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
-  type Counter, type Meta,
+  type BatchOp, type Counter, type Meta,
 } from './records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
@@ -56,7 +56,14 @@ export interface LevelStoreOptions extends FailSafeSettings {
   onBatch?: BatchObserver;
 }
 
-type Op = BatchOp<Buffer, Buffer>;
+/** Observes each batch: ops written, whether synced, duration in seconds, and success. */
+export type BatchObserver = (info: { ops: number; sync: boolean; seconds: number; ok: boolean }) => void;
+
+/** One submission to the group commit: its ops, and whether it needs them fsynced before it resolves. */
+interface Write {
+  ops: BatchOp[];
+  sync: boolean;
+}
 
 const EMPTY = Buffer.alloc(0);
 /** Envelopes read per iterator step when listing. */
@@ -76,7 +83,8 @@ function unavailable(e: unknown): LnMailboxError {
 export class LevelStore implements RelayStore {
   readonly #db: Level<Buffer, Buffer>;
   readonly #expiredRetentionMs: number;
-  readonly #commit: GroupCommit<Buffer, Buffer>;
+  readonly #commit: GroupCommit<Write>;
+  readonly #onBatch: BatchObserver | undefined;
   readonly #serial = new KeyedQueue();
   readonly #counters = new Map<string, Counter>();
   readonly #dirty = new Set<string>();
@@ -118,11 +126,41 @@ export class LevelStore implements RelayStore {
       },
       options,
     );
-    this.#commit = new GroupCommit<Buffer, Buffer>((ops, sync) => this.#writeBatch(ops, sync), () => this.#counterOps(), options.onBatch);
+    this.#onBatch = options.onBatch;
+    this.#commit = new GroupCommit<Write>((writes) => this.#flushBatch(writes));
+  }
+
+  /**
+   * The group commit's flush: one LevelDB batch for every submission that
+   * waited, plus the counter records they changed (so counters and data can
+   * never be out of step on disk), fsynced when any submission asked for it.
+   */
+  async #flushBatch(writes: Write[]): Promise<void[]> {
+    const ops: BatchOp[] = [];
+    let sync = false;
+    for (const w of writes) {
+      for (const op of w.ops) ops.push(op);
+      if (w.sync) sync = true;
+    }
+    const started = performance.now();
+    let ok = false;
+    try {
+      for (const op of this.#counterOps()) ops.push(op);
+      await this.#writeBatch(ops, sync);
+      ok = true;
+    } finally {
+      this.#onBatch?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
+    }
+    return new Array<void>(writes.length).fill(undefined);
+  }
+
+  /** Submits `ops` to the next batch; resolves once it is durable (see {@link GroupCommit}). */
+  #submit(ops: BatchOp[], hooks: SubmitHooks & { sync?: boolean } = {}): Promise<void> {
+    return this.#commit.submit({ ops, sync: hooks.sync !== false }, hooks);
   }
 
   /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
-  #writeBatch(ops: Op[], sync: boolean): Promise<void> {
+  #writeBatch(ops: BatchOp[], sync: boolean): Promise<void> {
     // The chained batch form: abstract-level's array form costs ~3x more CPU per op
     // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
     return this.#safe.write(ops, sync, () => {
@@ -239,8 +277,8 @@ export class LevelStore implements RelayStore {
     return c;
   }
 
-  #counterOps(): Op[] {
-    const ops: Op[] = [];
+  #counterOps(): BatchOp[] {
+    const ops: BatchOp[] = [];
     for (const mailbox of this.#dirty) {
       const c = this.#counters.get(mailbox);
       if (c) ops.push({ type: 'put', key: counterKey(Buffer.from(mailbox, 'hex')), value: encodeCounter(c) });
@@ -283,7 +321,7 @@ export class LevelStore implements RelayStore {
         const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
         if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
         const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
-        await this.#commit.submit(
+        await this.#submit(
           [
             { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
             { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
@@ -343,8 +381,8 @@ export class LevelStore implements RelayStore {
     // A blind put: no read, no lock. Status only honours the flag on a live
     // record, and ack/retract/expiry/purge delete it, so a flag racing an ack
     // is harmless (SPEC 5: `delivered` is informational).
-    const ops: Op[] = ids.map((id) => ({ type: 'put', key: deliveredKey(Buffer.from(id, 'hex')), value: EMPTY }));
-    this.#commit.submit(ops, { sync: false }).catch(() => undefined);
+    const ops: BatchOp[] = ids.map((id) => ({ type: 'put', key: deliveredKey(Buffer.from(id, 'hex')), value: EMPTY }));
+    this.#submit(ops, { sync: false }).catch(() => undefined);
   }
 
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
@@ -370,7 +408,7 @@ export class LevelStore implements RelayStore {
     if (mailbox !== undefined && owner !== mailbox) return false;
     const c = this.#counter(owner);
     this.#adjust(owner, c, -1, -meta.size);
-    await this.#commit.submit(
+    await this.#submit(
       [
         { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state }) },
         { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
@@ -439,7 +477,7 @@ export class LevelStore implements RelayStore {
     // envelope is expired again by the next sweep, and reads filter by time anyway.
     // They still ride in the same batches as ingest, so a synced batch carries them.
     if (!meta) {
-      await this.#commit.submit([{ type: 'del', key }], { sync: false });
+      await this.#submit([{ type: 'del', key }], { sync: false });
       return 'stale';
     }
     if (meta.state === EnvelopeState.live) {
@@ -448,7 +486,7 @@ export class LevelStore implements RelayStore {
       const c = this.#counter(owner);
       this.#adjust(owner, c, -1, -meta.size);
       const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
-      await this.#commit.submit(
+      await this.#submit(
         [
           { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired }) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
@@ -462,7 +500,7 @@ export class LevelStore implements RelayStore {
     }
     // A tombstone whose retention ended (`deadline` is its retention end).
     if (deadline > now) return 'stale';
-    await this.#commit.submit(
+    await this.#submit(
       [
         { type: 'del', key: metaKey(id) },
         { type: 'del', key: deliveredKey(id) },

@@ -35,7 +35,8 @@ import { HealthTracker, describeError, type HealthListener, type StoreHealth } f
 import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
-import { AppendBatcher, type BatchItem, type BatchRow } from './append-batch.js';
+import { GroupCommit } from '../group-commit.js';
+import { MAX_APPEND_BATCH, appendBatch, type BatchItem, type BatchRow } from './append-batch.js';
 import { CounterCache, snapshotOf } from './counters.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './doorbell.js';
 import { SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './schema.js';
@@ -96,7 +97,11 @@ export class PgStore implements RelayStore {
   readonly #active = new Set<Promise<unknown>>();
   readonly #marks = new Set<Promise<unknown>>();
   readonly #doorbell: PgDoorbell;
-  readonly #batcher = new AppendBatcher((items) => this.#appendBatch(items));
+  /** Concurrent appends share one transaction (`append-batch.ts`). */
+  readonly #batcher = new GroupCommit<BatchItem, BatchRow>(
+    (items) => appendBatch(this.#pool, this.#sql.append, items),
+    { maxBatch: MAX_APPEND_BATCH },
+  );
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -281,20 +286,6 @@ export class PgStore implements RelayStore {
       }),
       true,
     );
-  }
-
-  /** One round trip, one transaction: the batch append function (`pg-schema.ts`), rows back in item order. */
-  async #appendBatch(items: BatchItem[]): Promise<BatchRow[]> {
-    const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
-    const r = await retrying(() =>
-      this.#pool.query(this.#sql.append, [
-        items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
-        items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
-      ]),
-    );
-    const rows: BatchRow[] = [];
-    for (const row of r.rows) rows[num(row.idx) - 1] = row;
-    return rows;
   }
 
   async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
