@@ -1,6 +1,6 @@
 /**
  * The life cycle of a stored envelope, shared by every backend (SPEC section
- * 5, "Storage semantics"): the state numbers each backend persists, the
+ * 5.12, "Storage contract"): the state numbers each backend persists, the
  * status a record answers at a given time, the default tombstone retention
  * and the largest seq or time a backend accepts.
  *

@@ -36,7 +36,7 @@ export interface FailSafeSettings {
   onHealth?: HealthListener;
   /** First and largest delay between recovery attempts, ms. Default 100 and 1000. */
   recoveryDelayMs?: { min: number; max: number };
-  /** Bytes of recent batches kept for the check after a reopen (`level-ledger.ts`). Default 32 MiB. */
+  /** Bytes of recent batches kept for the check after a reopen (`ledger.ts`). Default 32 MiB. */
   ledgerWindowBytes?: number;
   /**
    * Fault-injection seam for tests: wraps every batch write. `write` performs

@@ -1,6 +1,6 @@
 /**
- * Binary key and value layout of the LevelDB store (SPEC section 5,
- * "Storage semantics"; the layout itself is private to this backend).
+ * Binary key and value layout of the LevelDB store (SPEC section 5.12,
+ * "Storage contract"; the layout itself is private to this backend).
  *
  * Keys start with a one-byte table prefix and sort bytewise, so that a
  * mailbox's envelopes are one contiguous range in seq order and the expiry

@@ -1,7 +1,7 @@
 /**
  * The default relay store: LevelDB through `level` (classic-level in Node),
- * in one data directory. Implements {@link RelayStore} (SPEC section 5,
- * "Storage semantics"); the record layout is in `records.ts`.
+ * in one data directory. Implements {@link RelayStore} (SPEC section 5.12,
+ * "Storage contract"); the record layout is in `records.ts`.
  *
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one `batch(ops, { sync: true })`, and an append resolves only after its
@@ -14,12 +14,12 @@
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
  *   races a retraction.
- * - Fail-safe writes (`level-failsafe.ts`): after any write or fsync error the store
+ * - Fail-safe writes (`failsafe.ts`): after any write or fsync error the store
  *   acknowledges nothing more. A failed write may have left a torn record at
  *   the tail of LevelDB's log, and appending behind it would put later
  *   batches where recovery drops them. It recovers only by closing,
  *   reopening (LevelDB's own recovery runs) and checking that everything
- *   acknowledged before the error is still there (`level-ledger.ts`);
+ *   acknowledged before the error is still there (`ledger.ts`);
  *   attempts repeat with backoff until one succeeds (`recovery-loop.ts`).
  * - A free-space reserve (`disk-space.ts`): below it new envelopes are
  *   refused with `STORE_FULL`, while acks, retractions and sweeps still write.
@@ -46,7 +46,7 @@ import type {
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from '../types.js';
 
-/** Options of {@link LevelStore}; the fail-safe settings are described in `level-failsafe.ts`. */
+/** Options of {@link LevelStore}; the fail-safe settings are described in `failsafe.ts`. */
 export interface LevelStoreOptions extends FailSafeSettings {
   /** Directory of the LevelDB database (created if missing). */
   location: string;

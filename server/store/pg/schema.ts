@@ -1,7 +1,7 @@
 /**
- * SQL schema of the PostgreSQL relay store (SPEC section 5, "Storage
- * semantics"; the layout is private to this backend, like `records.ts` is to
- * the LevelDB one).
+ * SQL schema of the PostgreSQL relay store (SPEC section 5.12, "Storage
+ * contract"; the layout is private to this backend, like `../level/records.ts`
+ * is to the LevelDB one; the state numbers are `../lifecycle.ts`'s).
  *
  *   envelopes(id PK, mailbox, seq, body, size, expires_at, retraction_hash,
  *             state, delivered, deadline)        one row per envelope, live or tombstone

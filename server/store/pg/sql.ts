@@ -1,6 +1,6 @@
 /**
  * Every SQL statement of the PostgreSQL relay store except the schema
- * (`pg-schema.ts`), built once per schema. Names come from {@link pgNames}
+ * (`schema.ts`), built once per schema. Names come from {@link pgNames}
  * (validated identifiers); every value is a bind parameter.
  * @module
  */

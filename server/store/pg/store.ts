@@ -1,7 +1,7 @@
 /**
  * The relay store for several relay instances: PostgreSQL through `pg`
- * (node-postgres). Implements {@link RelayStore} (SPEC section 5, "Storage
- * semantics") with the same semantics as the LevelDB backend, checked by
+ * (node-postgres). Implements {@link RelayStore} (SPEC 5.12, "Storage
+ * contract") with the same semantics as the LevelDB backend, checked by
  * the same conformance suite.
  *
  * - Durability: every write is one PostgreSQL transaction and resolves after
@@ -9,10 +9,10 @@
  *   is flushed, and PostgreSQL group-commits concurrent flushes itself.
  * - Seq and quota: one PL/pgSQL call per append row-locks the mailbox's
  *   counter, so any number of instances share gap-free seqs and one quota
- *   (`pg-schema.ts`).
- * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`pg-doorbell.ts`).
+ *   (`schema.ts`).
+ * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`doorbell.ts`).
  * - `usage()`/`totals()` are synchronous, so counters are cached in memory
- *   (`pg-counters.ts`): loaded at open, refreshed from every statement's
+ *   (`counters.ts`): loaded at open, refreshed from every statement's
  *   RETURNING and from every instance's notifications. Another instance's
  *   changes show up after one notification round trip; quotas never use
  *   the cache.
