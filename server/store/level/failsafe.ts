@@ -16,7 +16,6 @@
  *   before the disk is full, so that everything else can still be written.
  * @module
  */
-import type { Buffer } from 'node:buffer';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { DiskSpaceMonitor } from '../disk-space.js';
 import { HealthTracker, describeError, type HealthListener, type StoreHealth, type StoreState } from '../health.js';

@@ -6,10 +6,10 @@
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one `batch(ops, { sync: true })`, and an append resolves only after its
  *   batch is fsynced.
- * - Per-mailbox counters (last seq, live count, live bytes) live in memory,
- *   are loaded once at open, and are persisted in the same batch as the
- *   envelopes they count, so quota checks are O(1) and a crash can never
- *   leave them out of step with the data.
+ * - Per-mailbox counters (last seq, live count, live bytes) live in memory
+ *   (`counters.ts`), are loaded once at open, and are persisted in the same
+ *   batch as the envelopes they count, so quota checks are O(1) and a crash
+ *   can never leave them out of step with the data.
  * - Read-check-write sequences on one envelope id run one at a time
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
@@ -35,11 +35,12 @@ import type { StoreHealth } from '../health.js';
 import { IdFilter } from '../id-filter.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
+import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
+import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
 import {
-  Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
-  deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
-  type BatchOp, type Counter, type Meta,
+  Table, bodyKey, decodeMeta, deliveredKey, encodeBody, encodeMeta, expiryKey, expiryUpperBound, metaKey,
+  parseExpiryKey, type BatchOp, type Meta,
 } from './records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
@@ -66,8 +67,6 @@ interface Write {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** Envelopes read per iterator step when listing. */
-const LIST_CHUNK = 64;
 
 function unavailable(e: unknown): LnMailboxError {
   if (e instanceof LnMailboxError) return e;
@@ -81,18 +80,15 @@ function unavailable(e: unknown): LnMailboxError {
 
 /** LevelDB-backed {@link RelayStore}. */
 export class LevelStore implements RelayStore {
-  readonly #db: Level<Buffer, Buffer>;
+  readonly #db: LevelDb;
   readonly #expiredRetentionMs: number;
   readonly #commit: GroupCommit<Write>;
   readonly #onBatch: BatchObserver | undefined;
   readonly #serial = new KeyedQueue();
-  readonly #counters = new Map<string, Counter>();
-  readonly #dirty = new Set<string>();
+  readonly #counters = new LevelCounters();
   readonly #listeners = new Set<AppendListener>();
   readonly #active = new Set<Promise<unknown>>();
   #ids = new IdFilter();
-  #totalEnvelopes = 0;
-  #totalBytes = 0;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -122,7 +118,7 @@ export class LevelStore implements RelayStore {
           await this.#load();
         },
         reader: { getMany: (keys) => this.#db.getMany(keys) },
-        seqs: () => [...this.#counters].map(([m, c]): [string, number] => [m, c.lastSeq]),
+        seqs: () => this.#counters.lastSeqs(),
       },
       options,
     );
@@ -145,7 +141,7 @@ export class LevelStore implements RelayStore {
     const started = performance.now();
     let ok = false;
     try {
-      for (const op of this.#counterOps()) ops.push(op);
+      for (const op of this.#counters.dirtyOps()) ops.push(op);
       await this.#writeBatch(ops, sync);
       ok = true;
     } finally {
@@ -202,43 +198,8 @@ export class LevelStore implements RelayStore {
   /** Loads counters and the id filter from the open database, replacing what memory held. */
   async #load(): Promise<void> {
     this.#counters.clear();
-    this.#dirty.clear();
-    this.#totalEnvelopes = 0;
-    this.#totalBytes = 0;
-    {
-      const it = this.#db.iterator({ gte: Buffer.from([Table.counter]), lt: Buffer.from([Table.counter + 1]) });
-      try {
-        for (;;) {
-          const entries = await it.nextv(1024);
-          if (entries.length === 0) break;
-          for (const [k, v] of entries) {
-            const c = decodeCounter(v);
-            this.#counters.set(k.subarray(1).toString('hex'), c);
-            this.#totalEnvelopes += c.count;
-            this.#totalBytes += c.bytes;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-    }
-    await this.#loadIds();
-  }
-
-  /** Fills the id filter with every id that has a record (live or tombstone). */
-  async #loadIds(): Promise<void> {
-    // Sized from the live count (tombstones come on top); the filter grows if that is short.
-    this.#ids = new IdFilter(Math.max(2 * this.#totalEnvelopes, 1 << 16));
-    const it = this.#db.keys({ gte: Buffer.from([Table.meta]), lt: Buffer.from([Table.meta + 1]) });
-    try {
-      for (;;) {
-        const keys = await it.nextv(4096);
-        if (keys.length === 0) break;
-        for (const k of keys) this.#ids.add(k.subarray(1));
-      }
-    } finally {
-      await it.close();
-    }
+    await loadCounters(this.#db, this.#counters);
+    this.#ids = await loadIds(this.#db, this.#counters.totals().envelopes);
   }
 
   /**
@@ -268,34 +229,6 @@ export class LevelStore implements RelayStore {
     return v === undefined ? undefined : decodeMeta(v);
   }
 
-  #counter(mailbox: string): Counter {
-    let c = this.#counters.get(mailbox);
-    if (!c) {
-      c = { lastSeq: 0, count: 0, bytes: 0 };
-      this.#counters.set(mailbox, c);
-    }
-    return c;
-  }
-
-  #counterOps(): BatchOp[] {
-    const ops: BatchOp[] = [];
-    for (const mailbox of this.#dirty) {
-      const c = this.#counters.get(mailbox);
-      if (c) ops.push({ type: 'put', key: counterKey(Buffer.from(mailbox, 'hex')), value: encodeCounter(c) });
-    }
-    this.#dirty.clear();
-    return ops;
-  }
-
-  /** Adjusts live usage of a mailbox in memory and marks its counter for the next batch. */
-  #adjust(mailbox: string, c: Counter, dCount: number, dBytes: number): void {
-    c.count += dCount;
-    c.bytes += dBytes;
-    this.#totalEnvelopes += dCount;
-    this.#totalBytes += dBytes;
-    this.#dirty.add(mailbox);
-  }
-
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
     return this.#op(() =>
       this.#serial.run(req.id, async () => {
@@ -307,7 +240,7 @@ export class LevelStore implements RelayStore {
         const refused = this.#safe.refusal(true);
         if (refused) throw refused;
         const size = req.envelope.length;
-        const c = this.#counter(req.mailbox);
+        const c = this.#counters.get(req.mailbox);
         if (c.count + 1 > quota.maxEnvelopes)
           fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.count} envelopes, the maximum is ${quota.maxEnvelopes}`);
         if (c.bytes + size > quota.maxBytes)
@@ -316,7 +249,7 @@ export class LevelStore implements RelayStore {
         c.lastSeq += 1;
         const seq = c.lastSeq;
         this.#ids.add(id);
-        this.#adjust(req.mailbox, c, 1, size);
+        this.#counters.adjust(req.mailbox, c, 1, size);
         const mailbox = Buffer.from(req.mailbox, 'hex');
         const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
         if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
@@ -328,7 +261,7 @@ export class LevelStore implements RelayStore {
             { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
           ],
           {
-            undo: () => this.#adjust(req.mailbox, c, -1, -size),
+            undo: () => this.#counters.adjust(req.mailbox, c, -1, -size),
             committed: () => {
               for (const l of this.#listeners) l(req.mailbox, stored);
             },
@@ -342,37 +275,8 @@ export class LevelStore implements RelayStore {
 
   list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
     return this.#op(async () => {
-      const mb = Buffer.from(mailbox, 'hex');
-      const envelopes: StoredEnvelope[] = [];
-      let more = false;
-      let bytes = 0;
-      if (limit <= 0) return { envelopes, more: this.usage(mailbox).count > 0 };
-      const it = this.#db.iterator({ gt: bodyKey(mb, Math.min(after, MAX_STORED_INT)), lte: bodyKey(mb, MAX_STORED_INT) });
-      try {
-        outer: for (;;) {
-          const entries = await it.nextv(Math.min(limit + 1, LIST_CHUNK));
-          if (entries.length === 0) break;
-          for (const [k, v] of entries) {
-            const body = decodeBody(v);
-            // Expired but not yet swept: never served (SPEC 5, expiry).
-            if (body.expiresAt <= now) continue;
-            if (envelopes.length === limit || bytes >= maxBytes) {
-              more = true;
-              break outer;
-            }
-            envelopes.push({
-              id: body.id.toString('hex'),
-              seq: bodyKeySeq(k),
-              envelope: body.envelope,
-              expiresAt: body.expiresAt,
-            });
-            bytes += body.envelope.length;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-      return { envelopes, more };
+      if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
+      return listLive(this.#db, mailbox, after, limit, now, maxBytes);
     });
   }
 
@@ -406,15 +310,15 @@ export class LevelStore implements RelayStore {
     const owner = meta.mailbox.toString('hex');
     // An ack only ever deletes the caller's own mail (AUTH, SPEC 5).
     if (mailbox !== undefined && owner !== mailbox) return false;
-    const c = this.#counter(owner);
-    this.#adjust(owner, c, -1, -meta.size);
+    const c = this.#counters.get(owner);
+    this.#counters.adjust(owner, c, -1, -meta.size);
     await this.#submit(
       [
         { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state }) },
         { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
         { type: 'del', key: deliveredKey(id) },
       ],
-      { undo: () => this.#adjust(owner, c, 1, meta.size) },
+      { undo: () => this.#counters.adjust(owner, c, 1, meta.size) },
     );
     return true;
   }
@@ -483,8 +387,8 @@ export class LevelStore implements RelayStore {
     if (meta.state === EnvelopeState.live) {
       if (meta.expiresAt > now) return 'stale';
       const owner = meta.mailbox.toString('hex');
-      const c = this.#counter(owner);
-      this.#adjust(owner, c, -1, -meta.size);
+      const c = this.#counters.get(owner);
+      this.#counters.adjust(owner, c, -1, -meta.size);
       const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
       await this.#submit(
         [
@@ -494,7 +398,7 @@ export class LevelStore implements RelayStore {
           { type: 'del', key },
           { type: 'put', key: expiryKey(retainUntil, id), value: EMPTY },
         ],
-        { undo: () => this.#adjust(owner, c, 1, meta.size), sync: false },
+        { undo: () => this.#counters.adjust(owner, c, 1, meta.size), sync: false },
       );
       return 'expired';
     }
@@ -512,12 +416,11 @@ export class LevelStore implements RelayStore {
   }
 
   usage(mailbox: string): MailboxUsage {
-    const c = this.#counters.get(mailbox);
-    return c ? { count: c.count, bytes: c.bytes, lastSeq: c.lastSeq } : { count: 0, bytes: 0, lastSeq: 0 };
+    return this.#counters.usage(mailbox);
   }
 
   totals(): StoreTotals {
-    return { envelopes: this.#totalEnvelopes, bytes: this.#totalBytes, mailboxes: this.#counters.size };
+    return this.#counters.totals();
   }
 
   onAppend(listener: AppendListener): () => void {

@@ -350,7 +350,6 @@ export class PgStore implements RelayStore {
     state: number,
     apply: (mailbox: string, snap: UsageSnapshot) => void = (m, snap) => this.#counters.apply(m, snap),
   ): Promise<string[]> {
-    const n = this.#n;
     const r = await q.query(
       this.#sql.tombstone,
       [ids.map(buf), mailbox === null ? null : buf(mailbox), state],
@@ -412,7 +411,6 @@ export class PgStore implements RelayStore {
   }
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
-    const n = this.#n;
     const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
