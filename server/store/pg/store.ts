@@ -6,7 +6,8 @@
  *
  * - Durability: every write is one PostgreSQL transaction and resolves after
  *   COMMIT; with `synchronous_commit = on` (the default) that is after the WAL
- *   is flushed, and PostgreSQL group-commits concurrent flushes itself.
+ *   is flushed. Concurrent appends share one transaction through the shared
+ *   group commit (`../group-commit.ts`, `append-batch.ts`).
  * - Seq and quota: one PL/pgSQL call per append row-locks the mailbox's
  *   counter, so any number of instances share gap-free seqs and one quota
  *   (`schema.ts`).
@@ -16,14 +17,9 @@
  *   RETURNING and from every instance's notifications. Another instance's
  *   changes show up after one notification round trip; quotas never use
  *   the cache.
- * - Fail-safe writes (`health.ts`): a write that fails for any reason other
- *   than the caller's (a lost connection, a failed COMMIT, a database
- *   restart, a full disk) puts the store in `failed`: writes are refused at
- *   once instead of each waiting for its own timeout, and a write probe (one
- *   committed UPDATE) is retried with backoff until the database commits
- *   again. PostgreSQL's transactions are all-or-nothing and a COMMIT that
- *   did not answer is never reported as success, so nothing unacknowledged
- *   is ever acknowledged, and nothing acknowledged needs re-checking.
+ * - Fail-safe writes (`failsafe.ts`): after a write's fault the store
+ *   refuses writes at once, and probes with backoff until the database
+ *   commits again.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -31,13 +27,13 @@ import pg from 'pg';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
-import { HealthTracker, describeError, type HealthListener, type StoreHealth } from '../health.js';
+import type { StoreHealth } from '../health.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
-import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
 import { GroupCommit } from '../group-commit.js';
 import { MAX_APPEND_BATCH, appendBatch, type BatchItem, type BatchRow } from './append-batch.js';
 import { CounterCache, snapshotOf } from './counters.js';
+import { PgFailSafe, type PgFailSafeSettings } from './failsafe.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './doorbell.js';
 import { SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './schema.js';
 import { pgStatements, type PgStatements } from './sql.js';
@@ -47,8 +43,8 @@ import type {
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from '../types.js';
 
-/** Options of {@link PgStore}. */
-export interface PgStoreOptions {
+/** Options of {@link PgStore}; the fail-safe settings are described in `failsafe.ts`. */
+export interface PgStoreOptions extends PgFailSafeSettings {
   /** `postgres://user:password@host:port/database` (libpq URL; never logged). */
   connectionString: string;
   /** Schema holding the tables (created if missing). Default `public`. Instances that share mail share the schema. */
@@ -65,10 +61,6 @@ export interface PgStoreOptions {
    * (the relay passes its fanout). Default: always read back.
    */
   wants?: (mailbox: string) => boolean;
-  /** Called on every health change (failed, recovering, ok). */
-  onHealth?: HealthListener;
-  /** First and largest delay between write probes while failed, ms. Default 100 and 1000. */
-  recoveryDelayMs?: { min: number; max: number };
   /**
    * Fault-injection seam for tests: wraps the connection pool the store
    * uses for every query (e.g. to fail the k-th statement).
@@ -105,10 +97,7 @@ export class PgStore implements RelayStore {
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #health: HealthTracker;
-  readonly #recovery: RecoveryLoop;
-  /** The write error that failed the store (kept across probes). */
-  #cause: string | undefined;
+  readonly #safe: PgFailSafe;
 
   constructor(options: PgStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0)
@@ -127,12 +116,7 @@ export class PgStore implements RelayStore {
     // An idle client losing its server emits here; unhandled it would crash the process.
     pool.on('error', (e) => this.#onError(e));
     this.#pool = options.wrapPool ? options.wrapPool(pool) : pool;
-    this.#health = new HealthTracker(options.onHealth);
-    this.#recovery = new RecoveryLoop({
-      attempt: () => this.#probe(),
-      minDelayMs: options.recoveryDelayMs?.min ?? 100,
-      maxDelayMs: options.recoveryDelayMs?.max ?? 1000,
-    });
+    this.#safe = new PgFailSafe({ isOpen: () => this.#state === 'open', probe: () => this.#probe() }, options);
     this.#doorbell = new PgDoorbell({
       client: () => new pg.Client({ connectionString: this.#url }),
       appendChannel: this.#n.appendChannel,
@@ -201,11 +185,11 @@ export class PgStore implements RelayStore {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
     if (write) {
-      const refused = this.#health.refusal(false);
+      const refused = this.#safe.refusal(false);
       if (refused) return Promise.reject(refused);
     }
     const p = fn().catch((e: unknown) => {
-      if (write && !(e instanceof LnMailboxError)) this.#fail(e);
+      if (write && !(e instanceof LnMailboxError)) this.#safe.fail(e);
       throw unavailable(e);
     });
     this.#active.add(p);
@@ -214,39 +198,18 @@ export class PgStore implements RelayStore {
     return p;
   }
 
-  /** Refuses writes until a write probe commits again. */
-  #fail(e: unknown): void {
-    // A probe in flight decides the outcome; a late failure of an older statement does not interrupt it.
-    if (this.#state !== 'open' || this.#health.state === 'recovering') return;
-    if (this.#health.state === 'ok') this.#cause = `write failed: ${describeError(e)}`;
-    this.#health.set('failed', this.#cause);
-    this.#recovery.start();
-  }
-
-  /** One recovery attempt: a committed write (not just a read: a full disk still answers SELECT). */
-  async #probe(): Promise<AttemptResult> {
-    if (this.#state !== 'open') return 'final';
-    const cause = this.#cause;
-    this.#health.set('recovering', cause);
-    try {
-      await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
-      // The database is the truth after a failure: replace the cache, do not merge into it.
-      const r = await this.#pool.query(this.#sql.loadCounters);
-      this.#counters.clear();
-      for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
-      this.#health.recovered('ok');
-      this.#health.set('ok');
-      return 'ok';
-    } catch (e) {
-      this.#health.recovered('failed');
-      this.#health.set('failed', `${cause ?? 'write failed'}; write probe failed: ${describeError(e)}`);
-      return 'retry';
-    }
+  /** The fail-safe path's write probe (`failsafe.ts`): one committed UPDATE, then the counters reloaded. */
+  async #probe(): Promise<void> {
+    await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
+    // The database is the truth after a failure: replace the cache, do not merge into it.
+    const r = await this.#pool.query(this.#sql.loadCounters);
+    this.#counters.clear();
+    for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
   }
 
   /** The store's write health (state, refusals, recoveries). Free space is the database server's to watch. */
   health(): StoreHealth {
-    return this.#health.snapshot();
+    return this.#safe.health();
   }
 
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
@@ -327,7 +290,7 @@ export class PgStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || this.#health.state !== 'ok' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#safe.state !== 'ok' || ids.length === 0) return;
     // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
     const p = this.#pool
       .query(this.#sql.markDelivered, [
@@ -471,7 +434,7 @@ export class PgStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
-    await this.#recovery.stop();
+    await this.#safe.stop();
     await Promise.allSettled([...this.#active]);
     await Promise.allSettled([...this.#marks]);
     this.#listeners.clear();
