@@ -145,7 +145,11 @@ export class LevelStore implements RelayStore {
       await this.#writeBatch(ops, sync);
       ok = true;
     } finally {
-      this.#onBatch?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
+      try {
+        this.#onBatch?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
+      } catch {
+        // A metrics hook's fault must not fail a durable batch.
+      }
     }
     return new Array<void>(writes.length).fill(undefined);
   }
