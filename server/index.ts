@@ -8,4 +8,5 @@ export { runRelayCli, loadRelayConfig } from './cli.js';
 export { LevelStore, type LevelStoreOptions } from './store/level/store.js';
 export { PgStore, type PgStoreOptions } from './store/pg/store.js';
 export type * from './store/types.js';
+export { storeConformance, type StoreConformanceOptions, type TestRegistrar } from './store/conformance.js';
 export type { StoreHealth, StoreState, RefusalReason, RecoveryOutcome, HealthListener } from './store/health.js';

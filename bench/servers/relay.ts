@@ -8,7 +8,6 @@
  * @module
  */
 import v8 from 'node:v8';
-import { Level } from 'level';
 import { startRelay, type Relay } from '../../server/relay.js';
 import { LevelStore } from '../../server/store/level/store.js';
 import { ENVELOPE_BYTES, idOf, syntheticEnvelope } from '../envelopes.js';
@@ -29,31 +28,6 @@ export const BENCH_LIMITS = {
   // The largest outbound buffer: a subscriber draining a big backlog over loopback is not slow.
   outboundBufferBytes: 64 * 1024 * 1024,
 } as const;
-
-/**
- * BENCH_EXPERIMENT=chained-batch: measures the fix proposed in
- * docs/performance.md without touching server code, by routing this
- * process's array-form `db.batch(ops, opts)` calls through a chained batch
- * (same ops, same options, same durability). Off by default.
- */
-function chainedBatchExperiment(): void {
-  type Op = { type: 'put' | 'del'; key: unknown; value?: unknown };
-  type Chained = { put(k: unknown, v: unknown): void; del(k: unknown): void; write(o: unknown): Promise<void> };
-  type Batchable = { batch(...args: unknown[]): unknown };
-  let proto: object | null = Level.prototype;
-  while (proto && !Object.prototype.hasOwnProperty.call(proto, 'batch')) proto = Object.getPrototypeOf(proto) as object | null;
-  if (!proto) throw new Error('chained-batch experiment: no batch() found');
-  const target = proto as Batchable;
-  const orig = target.batch;
-  target.batch = function (this: Batchable, ...args: unknown[]) {
-    const [ops, opts] = args as [Op[] | undefined, unknown];
-    if (!Array.isArray(ops)) return orig.apply(this, args);
-    const b = orig.call(this) as Chained;
-    for (const op of ops) op.type === 'put' ? b.put(op.key, op.value) : b.del(op.key);
-    return b.write(opts ?? {});
-  };
-}
-if (process.env.BENCH_EXPERIMENT === 'chained-batch') chainedBatchExperiment();
 
 let relay: Relay | undefined;
 let store: LevelStore | undefined;

@@ -1,70 +1,73 @@
 /**
- * Group commit, as strfry and most databases do it: writes submitted while a
- * batch is being synced wait together and go to disk as ONE synced batch,
- * so durability costs one fsync per batch instead of one per request.
+ * Group commit, as strfry and most databases do it, shared by every backend:
+ * writes submitted while a batch is being committed wait together and go to
+ * the database as ONE flush, so durability costs one fsync (LevelDB) or one
+ * transaction and WAL flush (PostgreSQL) per batch instead of one per
+ * request. Each backend supplies the flush function; this class only forms
+ * batches, keeps one in flight and settles the submissions.
  *
- * Each submission resolves only after its batch is durable. On failure every
- * submission of the batch is rejected and its `undo` runs synchronously, in
- * reverse order, before the next batch is formed, so in-memory state never
- * drifts from disk.
+ * The durability contract: a submission resolves only after the flush of its
+ * batch resolved, i.e. after the backend reports the batch durable. On
+ * failure every submission of the batch is rejected and its `undo` runs
+ * synchronously, in reverse order, before the next batch is formed, so a
+ * backend's in-memory state never drifts from what is on disk.
  * @module
  */
 
-/** One write operation of a batch (the shape `level`'s `batch()` takes). */
-export type BatchOp<K, V> = { type: 'put'; key: K; value: V } | { type: 'del'; key: K };
+/**
+ * Commits one batch and resolves once it is durable, with one result per
+ * item in item order. A slot left empty (a hole, or past the end) rejects
+ * that item's submission; throwing rejects the whole batch.
+ */
+export type FlushBatch<T, R> = (items: T[]) => Promise<readonly R[]>;
 
-/** Options of one submission. */
-export interface Submission {
-  /** True when the caller needs the batch fsynced before it resolves (default true). */
-  sync?: boolean;
+/** Hooks of one submission. */
+export interface SubmitHooks {
   /** Reverts the caller's in-memory changes when the batch fails. */
   undo?: () => void;
-  /** Runs synchronously, in submission order, once the batch is durable (e.g. the doorbell). */
+  /** Runs synchronously, in submission order, once the batch is durable, before any submission resolves (e.g. a doorbell). */
   committed?: () => void;
 }
 
-interface Pending<K, V> extends Submission {
-  ops: BatchOp<K, V>[];
-  resolve: () => void;
+/** Options of {@link GroupCommit}. */
+export interface GroupCommitOptions {
+  /** Largest batch, in items (default unbounded): bounds one transaction's size and lock time. */
+  maxBatch?: number;
+}
+
+interface Pending<T, R> extends SubmitHooks {
+  item: T;
+  resolve: (r: R) => void;
   reject: (e: unknown) => void;
 }
 
-/** Writes one batch; resolves when it is on disk (when `sync`). */
-export type BatchWriter<K, V> = (ops: BatchOp<K, V>[], sync: boolean) => Promise<void>;
-
-/** Observes each batch: ops written, whether synced, duration in seconds, and success. */
-export type BatchObserver = (info: { ops: number; sync: boolean; seconds: number; ok: boolean }) => void;
-
-/** Queues writes and commits them in batches, one batch in flight at a time. */
-export class GroupCommit<K, V> {
-  readonly #write: BatchWriter<K, V>;
-  readonly #extra: () => BatchOp<K, V>[];
-  readonly #observe: BatchObserver | undefined;
-  #queue: Pending<K, V>[] = [];
-  #inFlight: Promise<void> | null = null;
+/** Queues items and commits them in batches through one flush function, one batch in flight at a time. */
+export class GroupCommit<T, R = void> {
+  readonly #flush: FlushBatch<T, R>;
+  readonly #maxBatch: number;
+  #queue: Pending<T, R>[] = [];
+  #inFlight = false;
   #scheduled = false;
   #idle: (() => void)[] = [];
 
   /**
-   * @param write writes one batch
-   * @param extra ops appended to every batch when it is formed (e.g. the counters its ops touched)
-   * @param observe metrics hook
+   * @param flush commits one batch (see {@link FlushBatch})
+   * @param options batch bound
    */
-  constructor(write: BatchWriter<K, V>, extra: () => BatchOp<K, V>[] = () => [], observe?: BatchObserver) {
-    this.#write = write;
-    this.#extra = extra;
-    this.#observe = observe;
+  constructor(flush: FlushBatch<T, R>, options: GroupCommitOptions = {}) {
+    this.#flush = flush;
+    this.#maxBatch = options.maxBatch ?? Infinity;
   }
 
-  /** Queues `ops`; resolves once they are durable, rejects with the batch's error. */
-  submit(ops: BatchOp<K, V>[], opts: Submission = {}): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ...opts, ops, resolve, reject });
+  /** Queues `item`; resolves with its result once its batch is durable, rejects with the batch's error. */
+  submit(item: T, hooks: SubmitHooks = {}): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ ...hooks, item, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** Resolves when everything submitted so far has been written (or failed). */
+  /** Resolves when everything submitted so far has been committed (or failed). */
   flush(): Promise<void> {
     if (!this.#inFlight && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
@@ -83,44 +86,36 @@ export class GroupCommit<K, V> {
 
   async #run(): Promise<void> {
     if (this.#inFlight || this.#queue.length === 0) return this.#settleIdle();
-    const batch = this.#queue;
-    this.#queue = [];
-    const ops: BatchOp<K, V>[] = [];
-    let sync = false;
-    for (const p of batch) {
-      for (const op of p.ops) ops.push(op);
-      if (p.sync !== false) sync = true;
-    }
-    const started = performance.now();
+    let batch = this.#queue;
+    if (batch.length > this.#maxBatch) {
+      this.#queue = batch.slice(this.#maxBatch);
+      batch = batch.slice(0, this.#maxBatch);
+    } else this.#queue = [];
+    this.#inFlight = true;
+    let results: readonly R[] | undefined;
     let error: unknown;
-    let ok = true;
-    const write = (async () => {
-      const extra = this.#extra();
-      for (const op of extra) ops.push(op);
-      await this.#write(ops, sync);
-    })();
-    this.#inFlight = write.catch(() => undefined);
     try {
-      await write;
+      results = await this.#flush(batch.map((p) => p.item));
     } catch (e) {
-      ok = false;
       error = e;
     }
-    this.#observe?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
-    if (ok) {
+    if (results) {
       for (const p of batch) {
         try {
           p.committed?.();
         } catch {
           // A listener's fault must not fail a durable write.
         }
-        p.resolve();
+      }
+      for (let i = 0; i < batch.length; i++) {
+        if (i in results) batch[i]!.resolve(results[i]!);
+        else batch[i]!.reject(new Error('group commit: the flush returned no result for an item'));
       }
     } else {
       for (let i = batch.length - 1; i >= 0; i--) batch[i]!.undo?.();
       for (const p of batch) p.reject(error);
     }
-    this.#inFlight = null;
+    this.#inFlight = false;
     if (this.#queue.length > 0) this.#schedule();
     else this.#settleIdle();
   }

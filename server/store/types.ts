@@ -1,9 +1,11 @@
 /**
- * The relay's storage interface (SPEC section 5, "Storage semantics").
+ * The relay's storage interface (SPEC 5.12, "Storage contract").
  *
  * One interface, many backends, one conformance suite, in the style of
- * abstract-level: the LevelDB backend (`level.ts`) is the embedded default,
- * and every backend must pass `test/server/store-conformance.ts`.
+ * abstract-level: the LevelDB backend (`level/store.ts`) is the embedded
+ * default, PostgreSQL (`pg/store.ts`) serves several relay instances, and
+ * every backend must pass `storeConformance` (`conformance.ts`, exported
+ * from `ln-mailbox/server`).
  *
  * Ids and mailboxes cross this interface as 64-char lowercase hex; times are
  * milliseconds since the epoch and are always passed in by the caller, so a
@@ -154,5 +156,5 @@ export interface RelayStore {
   health?(): StoreHealth;
 }
 
-/** Creates a fresh, unopened store; used by the conformance suite. */
+/** Creates a fresh, unopened, empty store: the factory a backend hands to `storeConformance`. */
 export type StoreFactory = () => RelayStore | Promise<RelayStore>;

@@ -1,4 +1,4 @@
-/** Runs the store conformance suite against the LevelDB backend, plus LevelDB-specific checks. */
+/** Runs the store conformance suite (server/store/conformance.ts) against the LevelDB backend, plus LevelDB-specific checks. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
@@ -7,7 +7,7 @@ import os from 'node:os';
 import { IdFilter } from '../../server/store/id-filter.js';
 import { LevelStore } from '../../server/store/level/store.js';
 import type { RelayStore } from '../../server/store/types.js';
-import { storeConformance } from './store-conformance.js';
+import { storeConformance } from '../../server/store/conformance.js';
 import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
 
 const RETENTION = 60_000;
@@ -26,12 +26,14 @@ function open(dir: string): LevelStore {
   return s;
 }
 
+const conformance = suite('store conformance: level');
 storeConformance({
-  name: 'level',
+  test: conformance,
   expiredRetentionMs: RETENTION,
   factory: () => open(tempDir()),
   reopen: (closed) => open(dirs.get(closed)!),
 });
+conformance.run();
 
 /** An error shaped like classic-level's for each fault (code LEVEL_IO_ERROR, LevelDB's message). */
 function levelError(kind: FaultKind): Error {

@@ -12,7 +12,7 @@ import { PgStore } from '../../server/store/pg/store.js';
 import type { AppendRequest, RelayStore, StoredEnvelope } from '../../server/store/types.js';
 import { rejectsCode } from '../helpers.js';
 import { pgUnavailable, startPostgres, type PgServer } from './pg-harness.js';
-import { storeConformance } from './store-conformance.js';
+import { storeConformance } from '../../server/store/conformance.js';
 import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
 
 /** An error shaped like PostgreSQL's or node-postgres's for each fault. */
@@ -60,13 +60,15 @@ if (why) {
     return s;
   };
 
+  const conformance = suite('store conformance: postgres');
   storeConformance({
-    name: 'postgres',
+    test: conformance,
     expiredRetentionMs: RETENTION,
     // A fresh schema per test: an empty store without the cost of a database per test.
     factory: () => open(`conf_${++next}`),
     reopen: (closed) => open(schemas.get(closed)!),
   });
+  conformance.run();
 
   faultSuite({
     name: 'postgres',

@@ -16,12 +16,11 @@
  *   before the disk is full, so that everything else can still be written.
  * @module
  */
-import type { Buffer } from 'node:buffer';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { DiskSpaceMonitor } from '../disk-space.js';
-import type { BatchOp } from '../group-commit.js';
 import { HealthTracker, describeError, type HealthListener, type StoreHealth, type StoreState } from '../health.js';
 import { AckLedger, type LedgerReader } from './ledger.js';
+import type { BatchOp } from './records.js';
 import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
 
 /** Settings of the fail-safe path, as {@link LevelStoreOptions} carries them. */
@@ -36,7 +35,7 @@ export interface FailSafeSettings {
   onHealth?: HealthListener;
   /** First and largest delay between recovery attempts, ms. Default 100 and 1000. */
   recoveryDelayMs?: { min: number; max: number };
-  /** Bytes of recent batches kept for the check after a reopen (`level-ledger.ts`). Default 32 MiB. */
+  /** Bytes of recent batches kept for the check after a reopen (`ledger.ts`). Default 32 MiB. */
   ledgerWindowBytes?: number;
   /**
    * Fault-injection seam for tests: wraps every batch write. `write` performs
@@ -131,7 +130,7 @@ export class LevelFailSafe {
    * healthy: nothing is ever appended behind a failed write. A failure fails
    * the store and schedules recovery.
    */
-  async write(ops: BatchOp<Buffer, Buffer>[], sync: boolean, write: () => Promise<void>): Promise<void> {
+  async write(ops: BatchOp[], sync: boolean, write: () => Promise<void>): Promise<void> {
     if (this.#health.state !== 'ok')
       throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store ${this.#health.state}; the batch was not written`);
     try {

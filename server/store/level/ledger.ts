@@ -25,8 +25,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer';
-import type { BatchOp } from '../group-commit.js';
-import { Table, decodeCounter } from './records.js';
+import { Table, decodeCounter, type BatchOp } from './records.js';
 
 /** Bytes of keys and values of recent batches kept for the byte-for-byte check (default). */
 export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
@@ -65,7 +64,7 @@ export class AckLedger {
   }
 
   /** Records a batch that was written (and synced, when it asked to be). */
-  committed(ops: readonly BatchOp<Buffer, Buffer>[]): void {
+  committed(ops: readonly BatchOp[]): void {
     for (const op of ops) {
       const k = op.key.toString('latin1');
       const old = this.#recent.get(k);
@@ -91,7 +90,7 @@ export class AckLedger {
   }
 
   /** Records a batch that failed: its keys may hold either value after a reopen. */
-  failed(ops: readonly BatchOp<Buffer, Buffer>[]): void {
+  failed(ops: readonly BatchOp[]): void {
     for (const op of ops) this.#uncertain.add(op.key.toString('latin1'));
   }
 

@@ -1,6 +1,6 @@
 /**
- * Binary key and value layout of the LevelDB store (SPEC section 5,
- * "Storage semantics"; the layout itself is private to this backend).
+ * Binary key and value layout of the LevelDB store (SPEC section 5.12,
+ * "Storage contract"; the layout itself is private to this backend).
  *
  * Keys start with a one-byte table prefix and sort bytewise, so that a
  * mailbox's envelopes are one contiguous range in seq order and the expiry
@@ -13,24 +13,23 @@
  *   0x04 mailbox(32)                 → counter (lastSeq(8) ‖ count(8) ‖ bytes(8))
  *   0x05 id(32)                      → ''      (delivered flag)
  *
- * Integers are big-endian; 8-byte fields hold values below 2^48 (times in ms
- * until the year 10889, seqs far beyond any mailbox's life).
+ * Integers are big-endian; 8-byte fields hold values up to `MAX_STORED_INT`
+ * (2^48 - 1: times in ms until the year 10889, seqs far beyond any mailbox's
+ * life), so the top two bytes are always zero. The state byte of a meta
+ * record is an `EnvelopeState` (`lifecycle.ts`).
  * @module
  */
 import { Buffer } from 'node:buffer';
+import { MAX_STORED_INT, type EnvelopeState } from '../lifecycle.js';
+
+/** One write of a LevelDB batch (the shape `level`'s `batch()` takes). */
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /** Table prefixes. */
 export const Table = { meta: 0x01, body: 0x02, expiry: 0x03, counter: 0x04, delivered: 0x05 } as const;
 
-/** Life-cycle state stored in a meta record. `delivered` is a separate flag on a live record. */
-export const MetaState = { live: 0, acknowledged: 2, retracted: 3, expired: 4 } as const;
-/** One of {@link MetaState}. */
-export type MetaState = (typeof MetaState)[keyof typeof MetaState];
-
 const META_VERSION = 1;
 const META_FIXED = 1 + 1 + 32 + 8 + 8 + 4;
-/** Largest value an 8-byte field may carry here (2^48 - 1). */
-export const MAX_U48 = 2 ** 48 - 1;
 
 function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt16BE(0, offset);
@@ -44,7 +43,7 @@ function readU64(buf: Buffer, offset: number): number {
 
 /** Decoded meta record. */
 export interface Meta {
-  state: MetaState;
+  state: EnvelopeState;
   mailbox: Buffer;
   seq: number;
   expiresAt: number;
@@ -95,7 +94,7 @@ export function expiryKey(deadline: number, id: Buffer): Buffer {
 export function expiryUpperBound(now: number): Buffer {
   const k = Buffer.alloc(9);
   k[0] = Table.expiry;
-  writeU64(k, Math.min(now + 1, MAX_U48), 1);
+  writeU64(k, Math.min(now + 1, MAX_STORED_INT), 1);
   return k;
 }
 
@@ -130,7 +129,7 @@ export function decodeMeta(v: Buffer): Meta {
   if ((v.length !== META_FIXED && v.length !== META_FIXED + 32) || v[0] !== META_VERSION)
     throw new Error('corrupt meta record');
   const m: Meta = {
-    state: v[1] as MetaState,
+    state: v[1] as EnvelopeState,
     mailbox: v.subarray(2, 34),
     seq: readU64(v, 34),
     expiresAt: readU64(v, 42),

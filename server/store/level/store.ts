@@ -1,25 +1,25 @@
 /**
  * The default relay store: LevelDB through `level` (classic-level in Node),
- * in one data directory. Implements {@link RelayStore} (SPEC section 5,
- * "Storage semantics"); the record layout is in `records.ts`.
+ * in one data directory. Implements {@link RelayStore} (SPEC section 5.12,
+ * "Storage contract"); the record layout is in `records.ts`.
  *
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one `batch(ops, { sync: true })`, and an append resolves only after its
  *   batch is fsynced.
- * - Per-mailbox counters (last seq, live count, live bytes) live in memory,
- *   are loaded once at open, and are persisted in the same batch as the
- *   envelopes they count, so quota checks are O(1) and a crash can never
- *   leave them out of step with the data.
+ * - Per-mailbox counters (last seq, live count, live bytes) live in memory
+ *   (`counters.ts`), are loaded once at open, and are persisted in the same
+ *   batch as the envelopes they count, so quota checks are O(1) and a crash
+ *   can never leave them out of step with the data.
  * - Read-check-write sequences on one envelope id run one at a time
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
  *   races a retraction.
- * - Fail-safe writes (`level-failsafe.ts`): after any write or fsync error the store
+ * - Fail-safe writes (`failsafe.ts`): after any write or fsync error the store
  *   acknowledges nothing more. A failed write may have left a torn record at
  *   the tail of LevelDB's log, and appending behind it would put later
  *   batches where recovery drops them. It recovers only by closing,
  *   reopening (LevelDB's own recovery runs) and checking that everything
- *   acknowledged before the error is still there (`level-ledger.ts`);
+ *   acknowledged before the error is still there (`ledger.ts`);
  *   attempts repeat with backoff until one succeeds (`recovery-loop.ts`).
  * - A free-space reserve (`disk-space.ts`): below it new envelopes are
  *   refused with `STORE_FULL`, while acks, retractions and sweeps still write.
@@ -30,22 +30,24 @@ import { Level } from 'level';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
-import { GroupCommit, type BatchObserver, type BatchOp } from '../group-commit.js';
+import { GroupCommit, type SubmitHooks } from '../group-commit.js';
 import type { StoreHealth } from '../health.js';
 import { IdFilter } from '../id-filter.js';
 import { KeyedQueue } from '../keyed-queue.js';
+import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
+import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
+import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
 import {
-  MAX_U48, MetaState, Table, bodyKey, bodyKeySeq, counterKey, decodeBody, decodeCounter, decodeMeta,
-  deliveredKey, encodeBody, encodeCounter, encodeMeta, expiryKey, expiryUpperBound, metaKey, parseExpiryKey,
-  type Counter, type Meta,
+  Table, bodyKey, decodeMeta, deliveredKey, encodeBody, encodeMeta, expiryKey, expiryUpperBound, metaKey,
+  parseExpiryKey, type BatchOp, type Meta,
 } from './records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from '../types.js';
 
-/** Options of {@link LevelStore}; the fail-safe settings are described in `level-failsafe.ts`. */
+/** Options of {@link LevelStore}; the fail-safe settings are described in `failsafe.ts`. */
 export interface LevelStoreOptions extends FailSafeSettings {
   /** Directory of the LevelDB database (created if missing). */
   location: string;
@@ -55,12 +57,16 @@ export interface LevelStoreOptions extends FailSafeSettings {
   onBatch?: BatchObserver;
 }
 
-type Op = BatchOp<Buffer, Buffer>;
+/** Observes each batch: ops written, whether synced, duration in seconds, and success. */
+export type BatchObserver = (info: { ops: number; sync: boolean; seconds: number; ok: boolean }) => void;
+
+/** One submission to the group commit: its ops, and whether it needs them fsynced before it resolves. */
+interface Write {
+  ops: BatchOp[];
+  sync: boolean;
+}
 
 const EMPTY = Buffer.alloc(0);
-const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
-/** Envelopes read per iterator step when listing. */
-const LIST_CHUNK = 64;
 
 function unavailable(e: unknown): LnMailboxError {
   if (e instanceof LnMailboxError) return e;
@@ -74,17 +80,15 @@ function unavailable(e: unknown): LnMailboxError {
 
 /** LevelDB-backed {@link RelayStore}. */
 export class LevelStore implements RelayStore {
-  readonly #db: Level<Buffer, Buffer>;
+  readonly #db: LevelDb;
   readonly #expiredRetentionMs: number;
-  readonly #commit: GroupCommit<Buffer, Buffer>;
+  readonly #commit: GroupCommit<Write>;
+  readonly #onBatch: BatchObserver | undefined;
   readonly #serial = new KeyedQueue();
-  readonly #counters = new Map<string, Counter>();
-  readonly #dirty = new Set<string>();
+  readonly #counters = new LevelCounters();
   readonly #listeners = new Set<AppendListener>();
   readonly #active = new Set<Promise<unknown>>();
   #ids = new IdFilter();
-  #totalEnvelopes = 0;
-  #totalBytes = 0;
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -114,15 +118,49 @@ export class LevelStore implements RelayStore {
           await this.#load();
         },
         reader: { getMany: (keys) => this.#db.getMany(keys) },
-        seqs: () => [...this.#counters].map(([m, c]): [string, number] => [m, c.lastSeq]),
+        seqs: () => this.#counters.lastSeqs(),
       },
       options,
     );
-    this.#commit = new GroupCommit<Buffer, Buffer>((ops, sync) => this.#writeBatch(ops, sync), () => this.#counterOps(), options.onBatch);
+    this.#onBatch = options.onBatch;
+    this.#commit = new GroupCommit<Write>((writes) => this.#flushBatch(writes));
+  }
+
+  /**
+   * The group commit's flush: one LevelDB batch for every submission that
+   * waited, plus the counter records they changed (so counters and data can
+   * never be out of step on disk), fsynced when any submission asked for it.
+   */
+  async #flushBatch(writes: Write[]): Promise<void[]> {
+    const ops: BatchOp[] = [];
+    let sync = false;
+    for (const w of writes) {
+      for (const op of w.ops) ops.push(op);
+      if (w.sync) sync = true;
+    }
+    const started = performance.now();
+    let ok = false;
+    try {
+      for (const op of this.#counters.dirtyOps()) ops.push(op);
+      await this.#writeBatch(ops, sync);
+      ok = true;
+    } finally {
+      try {
+        this.#onBatch?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
+      } catch {
+        // A metrics hook's fault must not fail a durable batch.
+      }
+    }
+    return new Array<void>(writes.length).fill(undefined);
+  }
+
+  /** Submits `ops` to the next batch; resolves once it is durable (see {@link GroupCommit}). */
+  #submit(ops: BatchOp[], hooks: SubmitHooks & { sync?: boolean } = {}): Promise<void> {
+    return this.#commit.submit({ ops, sync: hooks.sync !== false }, hooks);
   }
 
   /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
-  #writeBatch(ops: Op[], sync: boolean): Promise<void> {
+  #writeBatch(ops: BatchOp[], sync: boolean): Promise<void> {
     // The chained batch form: abstract-level's array form costs ~3x more CPU per op
     // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
     return this.#safe.write(ops, sync, () => {
@@ -164,43 +202,8 @@ export class LevelStore implements RelayStore {
   /** Loads counters and the id filter from the open database, replacing what memory held. */
   async #load(): Promise<void> {
     this.#counters.clear();
-    this.#dirty.clear();
-    this.#totalEnvelopes = 0;
-    this.#totalBytes = 0;
-    {
-      const it = this.#db.iterator({ gte: Buffer.from([Table.counter]), lt: Buffer.from([Table.counter + 1]) });
-      try {
-        for (;;) {
-          const entries = await it.nextv(1024);
-          if (entries.length === 0) break;
-          for (const [k, v] of entries) {
-            const c = decodeCounter(v);
-            this.#counters.set(k.subarray(1).toString('hex'), c);
-            this.#totalEnvelopes += c.count;
-            this.#totalBytes += c.bytes;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-    }
-    await this.#loadIds();
-  }
-
-  /** Fills the id filter with every id that has a record (live or tombstone). */
-  async #loadIds(): Promise<void> {
-    // Sized from the live count (tombstones come on top); the filter grows if that is short.
-    this.#ids = new IdFilter(Math.max(2 * this.#totalEnvelopes, 1 << 16));
-    const it = this.#db.keys({ gte: Buffer.from([Table.meta]), lt: Buffer.from([Table.meta + 1]) });
-    try {
-      for (;;) {
-        const keys = await it.nextv(4096);
-        if (keys.length === 0) break;
-        for (const k of keys) this.#ids.add(k.subarray(1));
-      }
-    } finally {
-      await it.close();
-    }
+    await loadCounters(this.#db, this.#counters);
+    this.#ids = await loadIds(this.#db, this.#counters.totals().envelopes);
   }
 
   /**
@@ -230,34 +233,6 @@ export class LevelStore implements RelayStore {
     return v === undefined ? undefined : decodeMeta(v);
   }
 
-  #counter(mailbox: string): Counter {
-    let c = this.#counters.get(mailbox);
-    if (!c) {
-      c = { lastSeq: 0, count: 0, bytes: 0 };
-      this.#counters.set(mailbox, c);
-    }
-    return c;
-  }
-
-  #counterOps(): Op[] {
-    const ops: Op[] = [];
-    for (const mailbox of this.#dirty) {
-      const c = this.#counters.get(mailbox);
-      if (c) ops.push({ type: 'put', key: counterKey(Buffer.from(mailbox, 'hex')), value: encodeCounter(c) });
-    }
-    this.#dirty.clear();
-    return ops;
-  }
-
-  /** Adjusts live usage of a mailbox in memory and marks its counter for the next batch. */
-  #adjust(mailbox: string, c: Counter, dCount: number, dBytes: number): void {
-    c.count += dCount;
-    c.bytes += dBytes;
-    this.#totalEnvelopes += dCount;
-    this.#totalBytes += dBytes;
-    this.#dirty.add(mailbox);
-  }
-
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
     return this.#op(() =>
       this.#serial.run(req.id, async () => {
@@ -269,28 +244,28 @@ export class LevelStore implements RelayStore {
         const refused = this.#safe.refusal(true);
         if (refused) throw refused;
         const size = req.envelope.length;
-        const c = this.#counter(req.mailbox);
+        const c = this.#counters.get(req.mailbox);
         if (c.count + 1 > quota.maxEnvelopes)
           fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.count} envelopes, the maximum is ${quota.maxEnvelopes}`);
         if (c.bytes + size > quota.maxBytes)
           fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.bytes} bytes, the maximum is ${quota.maxBytes}`);
-        if (c.lastSeq >= MAX_U48 || req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
+        if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
         c.lastSeq += 1;
         const seq = c.lastSeq;
         this.#ids.add(id);
-        this.#adjust(req.mailbox, c, 1, size);
+        this.#counters.adjust(req.mailbox, c, 1, size);
         const mailbox = Buffer.from(req.mailbox, 'hex');
-        const meta: Meta = { state: MetaState.live, mailbox, seq, expiresAt: req.expiresAt, size };
+        const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
         if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
         const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
-        await this.#commit.submit(
+        await this.#submit(
           [
             { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
             { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
             { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
           ],
           {
-            undo: () => this.#adjust(req.mailbox, c, -1, -size),
+            undo: () => this.#counters.adjust(req.mailbox, c, -1, -size),
             committed: () => {
               for (const l of this.#listeners) l(req.mailbox, stored);
             },
@@ -304,37 +279,8 @@ export class LevelStore implements RelayStore {
 
   list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
     return this.#op(async () => {
-      const mb = Buffer.from(mailbox, 'hex');
-      const envelopes: StoredEnvelope[] = [];
-      let more = false;
-      let bytes = 0;
-      if (limit <= 0) return { envelopes, more: this.usage(mailbox).count > 0 };
-      const it = this.#db.iterator({ gt: bodyKey(mb, Math.min(after, MAX_U48)), lte: bodyKey(mb, MAX_U48) });
-      try {
-        outer: for (;;) {
-          const entries = await it.nextv(Math.min(limit + 1, LIST_CHUNK));
-          if (entries.length === 0) break;
-          for (const [k, v] of entries) {
-            const body = decodeBody(v);
-            // Expired but not yet swept: never served (SPEC 5, expiry).
-            if (body.expiresAt <= now) continue;
-            if (envelopes.length === limit || bytes >= maxBytes) {
-              more = true;
-              break outer;
-            }
-            envelopes.push({
-              id: body.id.toString('hex'),
-              seq: bodyKeySeq(k),
-              envelope: body.envelope,
-              expiresAt: body.expiresAt,
-            });
-            bytes += body.envelope.length;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-      return { envelopes, more };
+      if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
+      return listLive(this.#db, mailbox, after, limit, now, maxBytes);
     });
   }
 
@@ -343,14 +289,14 @@ export class LevelStore implements RelayStore {
     // A blind put: no read, no lock. Status only honours the flag on a live
     // record, and ack/retract/expiry/purge delete it, so a flag racing an ack
     // is harmless (SPEC 5: `delivered` is informational).
-    const ops: Op[] = ids.map((id) => ({ type: 'put', key: deliveredKey(Buffer.from(id, 'hex')), value: EMPTY }));
-    this.#commit.submit(ops, { sync: false }).catch(() => undefined);
+    const ops: BatchOp[] = ids.map((id) => ({ type: 'put', key: deliveredKey(Buffer.from(id, 'hex')), value: EMPTY }));
+    this.#submit(ops, { sync: false }).catch(() => undefined);
   }
 
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
     return this.#op(async () => {
       const results = await Promise.all(
-        ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, MetaState.acknowledged))),
+        ids.map((id) => this.#serial.run(id, () => this.#tombstone(id, mailbox, EnvelopeState.acknowledged))),
       );
       return ids.filter((_, i) => results[i]);
     }, 'write');
@@ -361,22 +307,22 @@ export class LevelStore implements RelayStore {
    * deletes the body and delivered flag, keeps a meta record until the
    * original expiry (its expiry index entry stays as it is).
    */
-  async #tombstone(idHex: string, mailbox: string | undefined, state: MetaState): Promise<boolean> {
+  async #tombstone(idHex: string, mailbox: string | undefined, state: EnvelopeState): Promise<boolean> {
     const id = Buffer.from(idHex, 'hex');
     const meta = await this.#getMeta(id);
-    if (!meta || meta.state !== MetaState.live) return false;
+    if (!meta || meta.state !== EnvelopeState.live) return false;
     const owner = meta.mailbox.toString('hex');
     // An ack only ever deletes the caller's own mail (AUTH, SPEC 5).
     if (mailbox !== undefined && owner !== mailbox) return false;
-    const c = this.#counter(owner);
-    this.#adjust(owner, c, -1, -meta.size);
-    await this.#commit.submit(
+    const c = this.#counters.get(owner);
+    this.#counters.adjust(owner, c, -1, -meta.size);
+    await this.#submit(
       [
         { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state }) },
         { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
         { type: 'del', key: deliveredKey(id) },
       ],
-      { undo: () => this.#adjust(owner, c, 1, meta.size) },
+      { undo: () => this.#counters.adjust(owner, c, 1, meta.size) },
     );
     return true;
   }
@@ -389,12 +335,12 @@ export class LevelStore implements RelayStore {
           fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
         if (!meta.retractionHash || !equalBytes(meta.retractionHash, Buffer.from(secretHash, 'hex')))
           fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (meta.state === MetaState.acknowledged)
+        if (meta.state === EnvelopeState.acknowledged)
           fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (meta.state === MetaState.retracted) return 'retracted';
+        if (meta.state === EnvelopeState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
-        if (meta.state === MetaState.expired || meta.expiresAt <= now) return 'expired';
-        await this.#tombstone(id, undefined, MetaState.retracted);
+        if (meta.state === EnvelopeState.expired || meta.expiresAt <= now) return 'expired';
+        await this.#tombstone(id, undefined, EnvelopeState.retracted);
         return 'retracted';
       }),
       'write',
@@ -402,19 +348,7 @@ export class LevelStore implements RelayStore {
   }
 
   #statusOf(meta: Meta, delivered: boolean, now: number): EnvelopeStatus | undefined {
-    switch (meta.state) {
-      case MetaState.live:
-        if (meta.expiresAt <= now) return 'expired';
-        return delivered ? 'delivered' : 'queued';
-      case MetaState.acknowledged:
-        return meta.expiresAt <= now ? undefined : 'acknowledged';
-      case MetaState.retracted:
-        return meta.expiresAt <= now ? undefined : 'retracted';
-      case MetaState.expired:
-        return meta.expiresAt + this.#expiredRetentionMs <= now ? undefined : 'expired';
-      default:
-        return undefined;
-    }
+    return statusAt(meta.state, meta.expiresAt, delivered, now, this.#expiredRetentionMs);
   }
 
   status(id: string, now: number): Promise<EnvelopeStatus | undefined> {
@@ -451,30 +385,30 @@ export class LevelStore implements RelayStore {
     // envelope is expired again by the next sweep, and reads filter by time anyway.
     // They still ride in the same batches as ingest, so a synced batch carries them.
     if (!meta) {
-      await this.#commit.submit([{ type: 'del', key }], { sync: false });
+      await this.#submit([{ type: 'del', key }], { sync: false });
       return 'stale';
     }
-    if (meta.state === MetaState.live) {
+    if (meta.state === EnvelopeState.live) {
       if (meta.expiresAt > now) return 'stale';
       const owner = meta.mailbox.toString('hex');
-      const c = this.#counter(owner);
-      this.#adjust(owner, c, -1, -meta.size);
-      const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_U48);
-      await this.#commit.submit(
+      const c = this.#counters.get(owner);
+      this.#counters.adjust(owner, c, -1, -meta.size);
+      const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
+      await this.#submit(
         [
-          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: MetaState.expired }) },
+          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired }) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
           { type: 'del', key: deliveredKey(id) },
           { type: 'del', key },
           { type: 'put', key: expiryKey(retainUntil, id), value: EMPTY },
         ],
-        { undo: () => this.#adjust(owner, c, 1, meta.size), sync: false },
+        { undo: () => this.#counters.adjust(owner, c, 1, meta.size), sync: false },
       );
       return 'expired';
     }
     // A tombstone whose retention ended (`deadline` is its retention end).
     if (deadline > now) return 'stale';
-    await this.#commit.submit(
+    await this.#submit(
       [
         { type: 'del', key: metaKey(id) },
         { type: 'del', key: deliveredKey(id) },
@@ -486,12 +420,11 @@ export class LevelStore implements RelayStore {
   }
 
   usage(mailbox: string): MailboxUsage {
-    const c = this.#counters.get(mailbox);
-    return c ? { count: c.count, bytes: c.bytes, lastSeq: c.lastSeq } : { count: 0, bytes: 0, lastSeq: 0 };
+    return this.#counters.usage(mailbox);
   }
 
   totals(): StoreTotals {
-    return { envelopes: this.#totalEnvelopes, bytes: this.#totalBytes, mailboxes: this.#counters.size };
+    return this.#counters.totals();
   }
 
   onAppend(listener: AppendListener): () => void {

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store's in-memory copy of the per-mailbox counters (SPEC
- * section 5, "Storage semantics"): `usage()` and `totals()` are synchronous
+ * section 5.12, "Storage contract"): `usage()` and `totals()` are synchronous
  * in the store interface, so they read this cache, never the database.
  *
  * Snapshots arrive out of order (a statement's RETURNING row, another

@@ -1,7 +1,7 @@
 /**
- * SQL schema of the PostgreSQL relay store (SPEC section 5, "Storage
- * semantics"; the layout is private to this backend, like `records.ts` is to
- * the LevelDB one).
+ * SQL schema of the PostgreSQL relay store (SPEC section 5.12, "Storage
+ * contract"; the layout is private to this backend, like `../level/records.ts`
+ * is to the LevelDB one; the state numbers are `../lifecycle.ts`'s).
  *
  *   envelopes(id PK, mailbox, seq, body, size, expires_at, retraction_hash,
  *             state, delivered, deadline)        one row per envelope, live or tombstone
@@ -27,34 +27,10 @@
  * retention of an `expired` tombstone.
  * @module
  */
-import type { EnvelopeStatus } from '../../../protocol/relay.js';
+import { EnvelopeState } from '../lifecycle.js';
 
 /** Version of the schema this code writes; a database with a higher one is refused. */
 export const SCHEMA_VERSION = 1;
-
-/** Life-cycle state of an envelope row (same numbers as the LevelDB meta records). */
-export const RowState = { live: 0, acknowledged: 2, retracted: 3, expired: 4 } as const;
-
-/**
- * Status an envelope row answers at `now` (SPEC 5.5), exactly as the LevelDB
- * backend: tombstones of acks and retractions last until the original expiry,
- * `expired` ones for the retention after it.
- */
-export function rowStatus(state: number, expiresAt: number, delivered: boolean, now: number, expiredRetentionMs: number): EnvelopeStatus | undefined {
-  switch (state) {
-    case RowState.live:
-      if (expiresAt <= now) return 'expired';
-      return delivered ? 'delivered' : 'queued';
-    case RowState.acknowledged:
-      return expiresAt <= now ? undefined : 'acknowledged';
-    case RowState.retracted:
-      return expiresAt <= now ? undefined : 'retracted';
-    case RowState.expired:
-      return expiresAt + expiredRetentionMs <= now ? undefined : 'expired';
-    default:
-      return undefined;
-  }
-}
 
 /** Advisory lock key taken while creating the schema, so instances starting together do not race on DDL. */
 export const SCHEMA_LOCK_KEY = 0x6c6e6d62; // "lnmb"
@@ -160,7 +136,7 @@ BEGIN
        WHERE m.mailbox = p_mailboxes[i]
        RETURNING m.* INTO c;
       INSERT INTO ${n.envelopes} (id, mailbox, seq, body, size, expires_at, retraction_hash, state, delivered, deadline)
-      VALUES (p_ids[i], p_mailboxes[i], c.last_seq, p_bodies[i], sz, p_expires_at[i], p_retraction_hashes[i], ${RowState.live}, false, p_expires_at[i]);
+      VALUES (p_ids[i], p_mailboxes[i], c.last_seq, p_bodies[i], sz, p_expires_at[i], p_retraction_hashes[i], ${EnvelopeState.live}, false, p_expires_at[i]);
       -- Queued now, sent by PostgreSQL only if and when this transaction commits.
       PERFORM pg_notify('${n.appendChannel}',
         encode(p_mailboxes[i], 'hex') || ':' || c.last_seq || ':' || encode(p_ids[i], 'hex') || ':' || c.live_count || ':' || c.live_bytes || ':' || c.version);

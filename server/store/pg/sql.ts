@@ -1,11 +1,11 @@
 /**
  * Every SQL statement of the PostgreSQL relay store except the schema
- * (`pg-schema.ts`), built once per schema. Names come from {@link pgNames}
+ * (`schema.ts`), built once per schema. Names come from {@link pgNames}
  * (validated identifiers); every value is a bind parameter.
  * @module
  */
-import { RowState, usagePayload, type PgNames } from './schema.js';
-import { MAX_U48 } from '../level/records.js';
+import { EnvelopeState, MAX_STORED_INT } from '../lifecycle.js';
+import { usagePayload, type PgNames } from './schema.js';
 
 /** The statements, by use. */
 export type PgStatements = ReturnType<typeof pgStatements>;
@@ -18,22 +18,22 @@ export function pgStatements(n: PgNames) {
     fetchRanges: `SELECT e.mailbox, e.seq, e.id, e.body, e.expires_at
      FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS q(mailbox, lo, hi)
      JOIN ${n.envelopes} e ON e.mailbox = q.mailbox AND e.seq > q.lo AND e.seq <= q.hi
-    WHERE e.state = ${RowState.live} AND NOT (e.id = ANY($4::bytea[]))
+    WHERE e.state = ${EnvelopeState.live} AND NOT (e.id = ANY($4::bytea[]))
     ORDER BY e.mailbox, e.seq`,
     list: `WITH page AS (
       SELECT id, seq, expires_at,
              coalesce(sum(size) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
         FROM ${n.envelopes}
-       WHERE mailbox = $1 AND seq > $2 AND state = ${RowState.live} AND expires_at > $3
+       WHERE mailbox = $1 AND seq > $2 AND state = ${EnvelopeState.live} AND expires_at > $3
        ORDER BY seq LIMIT $4)
     SELECT p.id, p.seq, p.expires_at, p.before,
            CASE WHEN $5::bigint IS NULL OR p.before < $5::bigint THEN e.body END AS body
       FROM page p JOIN ${n.envelopes} e ON e.id = p.id
      ORDER BY p.seq`,
-    markDelivered: `UPDATE ${n.envelopes} SET delivered = true WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND NOT delivered`,
+    markDelivered: `UPDATE ${n.envelopes} SET delivered = true WHERE id = ANY($1::bytea[]) AND state = ${EnvelopeState.live} AND NOT delivered`,
     tombstone: `WITH gone AS (
       UPDATE ${n.envelopes} SET state = $3, body = NULL, delivered = false
-       WHERE id = ANY($1::bytea[]) AND state = ${RowState.live} AND ($2::bytea IS NULL OR mailbox = $2::bytea)
+       WHERE id = ANY($1::bytea[]) AND state = ${EnvelopeState.live} AND ($2::bytea IS NULL OR mailbox = $2::bytea)
        RETURNING id, mailbox, size),
     agg AS (SELECT mailbox, count(*) AS n, sum(size) AS b FROM gone GROUP BY mailbox),
     upd AS (
@@ -49,11 +49,11 @@ export function pgStatements(n: PgNames) {
     sweepDue: `WITH due AS (
       SELECT id, state FROM ${n.envelopes} WHERE deadline <= $1 ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED),
     exp AS (
-      UPDATE ${n.envelopes} e SET state = ${RowState.expired}, body = NULL, delivered = false,
-             deadline = LEAST(e.expires_at + $3::bigint, ${MAX_U48})
-        FROM due WHERE e.id = due.id AND due.state = ${RowState.live} AND e.expires_at <= $1
+      UPDATE ${n.envelopes} e SET state = ${EnvelopeState.expired}, body = NULL, delivered = false,
+             deadline = LEAST(e.expires_at + $3::bigint, ${MAX_STORED_INT})
+        FROM due WHERE e.id = due.id AND due.state = ${EnvelopeState.live} AND e.expires_at <= $1
       RETURNING e.mailbox, e.size),
-    pur AS (DELETE FROM ${n.envelopes} e USING due WHERE e.id = due.id AND due.state <> ${RowState.live} RETURNING e.id)
+    pur AS (DELETE FROM ${n.envelopes} e USING due WHERE e.id = due.id AND due.state <> ${EnvelopeState.live} RETURNING e.id)
     SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM pur) AS purged,
            (SELECT coalesce(array_agg(mailbox ORDER BY mailbox), '{}') FROM (SELECT mailbox FROM exp GROUP BY mailbox) m) AS mailboxes,
            (SELECT coalesce(array_agg(n ORDER BY mailbox), '{}') FROM (SELECT mailbox, count(*) AS n FROM exp GROUP BY mailbox) m) AS counts,

@@ -1,29 +1,25 @@
 /**
  * The relay store for several relay instances: PostgreSQL through `pg`
- * (node-postgres). Implements {@link RelayStore} (SPEC section 5, "Storage
- * semantics") with the same semantics as the LevelDB backend, checked by
+ * (node-postgres). Implements {@link RelayStore} (SPEC 5.12, "Storage
+ * contract") with the same semantics as the LevelDB backend, checked by
  * the same conformance suite.
  *
  * - Durability: every write is one PostgreSQL transaction and resolves after
  *   COMMIT; with `synchronous_commit = on` (the default) that is after the WAL
- *   is flushed, and PostgreSQL group-commits concurrent flushes itself.
+ *   is flushed. Concurrent appends share one transaction through the shared
+ *   group commit (`../group-commit.ts`, `append-batch.ts`).
  * - Seq and quota: one PL/pgSQL call per append row-locks the mailbox's
  *   counter, so any number of instances share gap-free seqs and one quota
- *   (`pg-schema.ts`).
- * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`pg-doorbell.ts`).
+ *   (`schema.ts`).
+ * - Doorbell: LISTEN/NOTIFY between instances, in seq order (`doorbell.ts`).
  * - `usage()`/`totals()` are synchronous, so counters are cached in memory
- *   (`pg-counters.ts`): loaded at open, refreshed from every statement's
+ *   (`counters.ts`): loaded at open, refreshed from every statement's
  *   RETURNING and from every instance's notifications. Another instance's
  *   changes show up after one notification round trip; quotas never use
  *   the cache.
- * - Fail-safe writes (`health.ts`): a write that fails for any reason other
- *   than the caller's (a lost connection, a failed COMMIT, a database
- *   restart, a full disk) puts the store in `failed`: writes are refused at
- *   once instead of each waiting for its own timeout, and a write probe (one
- *   committed UPDATE) is retried with backoff until the database commits
- *   again. PostgreSQL's transactions are all-or-nothing and a COMMIT that
- *   did not answer is never reported as success, so nothing unacknowledged
- *   is ever acknowledged, and nothing acknowledged needs re-checking.
+ * - Fail-safe writes (`failsafe.ts`): after a write's fault the store
+ *   refuses writes at once, and probes with backoff until the database
+ *   commits again.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -31,23 +27,24 @@ import pg from 'pg';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
-import { HealthTracker, describeError, type HealthListener, type StoreHealth } from '../health.js';
+import type { StoreHealth } from '../health.js';
 import { KeyedQueue } from '../keyed-queue.js';
-import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
-import { AppendBatcher, type BatchItem, type BatchRow } from './append-batch.js';
+import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
+import { GroupCommit } from '../group-commit.js';
+import { MAX_APPEND_BATCH, appendBatch, type BatchItem, type BatchRow } from './append-batch.js';
 import { CounterCache, snapshotOf } from './counters.js';
+import { PgFailSafe, type PgFailSafeSettings } from './failsafe.js';
 import { PgDoorbell, type FetchRange, type UsageSnapshot } from './doorbell.js';
-import { RowState, SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, rowStatus, schemaDdl, type PgNames } from './schema.js';
+import { SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type PgNames } from './schema.js';
 import { pgStatements, type PgStatements } from './sql.js';
 import { retrying, transaction, unavailable } from './tx.js';
-import { MAX_U48 } from '../level/records.js';
 import type {
   AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
   RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
 } from '../types.js';
 
-/** Options of {@link PgStore}. */
-export interface PgStoreOptions {
+/** Options of {@link PgStore}; the fail-safe settings are described in `failsafe.ts`. */
+export interface PgStoreOptions extends PgFailSafeSettings {
   /** `postgres://user:password@host:port/database` (libpq URL; never logged). */
   connectionString: string;
   /** Schema holding the tables (created if missing). Default `public`. Instances that share mail share the schema. */
@@ -64,10 +61,6 @@ export interface PgStoreOptions {
    * (the relay passes its fanout). Default: always read back.
    */
   wants?: (mailbox: string) => boolean;
-  /** Called on every health change (failed, recovering, ok). */
-  onHealth?: HealthListener;
-  /** First and largest delay between write probes while failed, ms. Default 100 and 1000. */
-  recoveryDelayMs?: { min: number; max: number };
   /**
    * Fault-injection seam for tests: wraps the connection pool the store
    * uses for every query (e.g. to fail the k-th statement).
@@ -75,7 +68,6 @@ export interface PgStoreOptions {
   wrapPool?: (pool: pg.Pool) => pg.Pool;
 }
 
-const DEFAULT_EXPIRED_RETENTION_MS = 24 * 3600 * 1000;
 /** How long an append waits for its own notification before answering anyway (the envelope is durable). */
 const DOORBELL_WAIT_MS = 2000;
 const hex = (b: Buffer): string => b.toString('hex');
@@ -97,14 +89,15 @@ export class PgStore implements RelayStore {
   readonly #active = new Set<Promise<unknown>>();
   readonly #marks = new Set<Promise<unknown>>();
   readonly #doorbell: PgDoorbell;
-  readonly #batcher = new AppendBatcher((items) => this.#appendBatch(items));
+  /** Concurrent appends share one transaction (`append-batch.ts`). */
+  readonly #batcher = new GroupCommit<BatchItem, BatchRow>(
+    (items) => appendBatch(this.#pool, this.#sql.append, items),
+    { maxBatch: MAX_APPEND_BATCH },
+  );
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #health: HealthTracker;
-  readonly #recovery: RecoveryLoop;
-  /** The write error that failed the store (kept across probes). */
-  #cause: string | undefined;
+  readonly #safe: PgFailSafe;
 
   constructor(options: PgStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0)
@@ -123,12 +116,7 @@ export class PgStore implements RelayStore {
     // An idle client losing its server emits here; unhandled it would crash the process.
     pool.on('error', (e) => this.#onError(e));
     this.#pool = options.wrapPool ? options.wrapPool(pool) : pool;
-    this.#health = new HealthTracker(options.onHealth);
-    this.#recovery = new RecoveryLoop({
-      attempt: () => this.#probe(),
-      minDelayMs: options.recoveryDelayMs?.min ?? 100,
-      maxDelayMs: options.recoveryDelayMs?.max ?? 1000,
-    });
+    this.#safe = new PgFailSafe({ isOpen: () => this.#state === 'open', probe: () => this.#probe() }, options);
     this.#doorbell = new PgDoorbell({
       client: () => new pg.Client({ connectionString: this.#url }),
       appendChannel: this.#n.appendChannel,
@@ -197,11 +185,11 @@ export class PgStore implements RelayStore {
     if (this.#state !== 'open')
       return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
     if (write) {
-      const refused = this.#health.refusal(false);
+      const refused = this.#safe.refusal(false);
       if (refused) return Promise.reject(refused);
     }
     const p = fn().catch((e: unknown) => {
-      if (write && !(e instanceof LnMailboxError)) this.#fail(e);
+      if (write && !(e instanceof LnMailboxError)) this.#safe.fail(e);
       throw unavailable(e);
     });
     this.#active.add(p);
@@ -210,46 +198,25 @@ export class PgStore implements RelayStore {
     return p;
   }
 
-  /** Refuses writes until a write probe commits again. */
-  #fail(e: unknown): void {
-    // A probe in flight decides the outcome; a late failure of an older statement does not interrupt it.
-    if (this.#state !== 'open' || this.#health.state === 'recovering') return;
-    if (this.#health.state === 'ok') this.#cause = `write failed: ${describeError(e)}`;
-    this.#health.set('failed', this.#cause);
-    this.#recovery.start();
-  }
-
-  /** One recovery attempt: a committed write (not just a read: a full disk still answers SELECT). */
-  async #probe(): Promise<AttemptResult> {
-    if (this.#state !== 'open') return 'final';
-    const cause = this.#cause;
-    this.#health.set('recovering', cause);
-    try {
-      await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
-      // The database is the truth after a failure: replace the cache, do not merge into it.
-      const r = await this.#pool.query(this.#sql.loadCounters);
-      this.#counters.clear();
-      for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
-      this.#health.recovered('ok');
-      this.#health.set('ok');
-      return 'ok';
-    } catch (e) {
-      this.#health.recovered('failed');
-      this.#health.set('failed', `${cause ?? 'write failed'}; write probe failed: ${describeError(e)}`);
-      return 'retry';
-    }
+  /** The fail-safe path's write probe (`failsafe.ts`): one committed UPDATE, then the counters reloaded. */
+  async #probe(): Promise<void> {
+    await this.#pool.query(`UPDATE ${this.#n.meta} SET value = value WHERE key = 'schema_version'`);
+    // The database is the truth after a failure: replace the cache, do not merge into it.
+    const r = await this.#pool.query(this.#sql.loadCounters);
+    this.#counters.clear();
+    for (const row of r.rows) this.#counters.apply(hex(row.mailbox), snapshotOf(row));
   }
 
   /** The store's write health (state, refusals, recoveries). Free space is the database server's to watch. */
   health(): StoreHealth {
-    return this.#health.snapshot();
+    return this.#safe.health();
   }
 
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
     return this.#op(() =>
       // One in flight per id in this process; across processes the mailbox row lock decides.
       this.#serial.run(req.id, async () => {
-        if (req.expiresAt > MAX_U48) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
+        if (req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
         const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
         this.#doorbell.expect(req.mailbox, stored);
         let row: BatchRow;
@@ -284,20 +251,6 @@ export class PgStore implements RelayStore {
     );
   }
 
-  /** One round trip, one transaction: the batch append function (`pg-schema.ts`), rows back in item order. */
-  async #appendBatch(items: BatchItem[]): Promise<BatchRow[]> {
-    const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
-    const r = await retrying(() =>
-      this.#pool.query(this.#sql.append, [
-        items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
-        items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
-      ]),
-    );
-    const rows: BatchRow[] = [];
-    for (const row of r.rows) rows[num(row.idx) - 1] = row;
-    return rows;
-  }
-
   async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
     const r = await this.#pool.query(
       this.#sql.fetchRanges,
@@ -318,7 +271,7 @@ export class PgStore implements RelayStore {
       // Bytes before each row come from a window sum, so bodies past the byte cap are never read.
       const r = await this.#pool.query(
         this.#sql.list,
-        [buf(mailbox), Math.min(Math.max(after, 0), MAX_U48), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
+        [buf(mailbox), Math.min(Math.max(after, 0), MAX_STORED_INT), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
       );
       const envelopes: StoredEnvelope[] = [];
       let more = false;
@@ -337,7 +290,7 @@ export class PgStore implements RelayStore {
   }
 
   markDelivered(ids: readonly string[]): void {
-    if (this.#state !== 'open' || this.#health.state !== 'ok' || ids.length === 0) return;
+    if (this.#state !== 'open' || this.#safe.state !== 'ok' || ids.length === 0) return;
     // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
     const p = this.#pool
       .query(this.#sql.markDelivered, [
@@ -360,7 +313,6 @@ export class PgStore implements RelayStore {
     state: number,
     apply: (mailbox: string, snap: UsageSnapshot) => void = (m, snap) => this.#counters.apply(m, snap),
   ): Promise<string[]> {
-    const n = this.#n;
     const r = await q.query(
       this.#sql.tombstone,
       [ids.map(buf), mailbox === null ? null : buf(mailbox), state],
@@ -376,7 +328,7 @@ export class PgStore implements RelayStore {
   ack(mailbox: string, ids: readonly string[]): Promise<string[]> {
     return this.#op(async () => {
       if (ids.length === 0) return [];
-      const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, RowState.acknowledged)));
+      const gone = new Set(await retrying(() => this.#tombstone(this.#pool, [...new Set(ids)], mailbox, EnvelopeState.acknowledged)));
       return ids.filter((id) => gone.delete(id));
     }, true);
   }
@@ -395,14 +347,14 @@ export class PgStore implements RelayStore {
         const row = r.rows[0];
         const state = row ? num(row.state) : -1;
         const expiresAt = row ? num(row.expires_at) : 0;
-        if (!row || rowStatus(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+        if (!row || statusAt(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
         const hash = row.retraction_hash as Buffer | null;
         if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (state === RowState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (state === RowState.retracted) return 'retracted';
+        if (state === EnvelopeState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
+        if (state === EnvelopeState.retracted) return 'retracted';
         // Expired (swept or not) is never served again: nothing left to retract.
-        if (state === RowState.expired || expiresAt <= now) return 'expired';
-        await this.#tombstone(c, [id], null, RowState.retracted, (m, snap) => later.push([m, snap]));
+        if (state === EnvelopeState.expired || expiresAt <= now) return 'expired';
+        await this.#tombstone(c, [id], null, EnvelopeState.retracted, (m, snap) => later.push([m, snap]));
         return 'retracted' as const;
       }).then((out) => {
         for (const [m, snap] of later) this.#counters.apply(m, snap);
@@ -417,12 +369,11 @@ export class PgStore implements RelayStore {
       const r = await this.#pool.query(this.#sql.status, [buf(id)]);
       const row = r.rows[0];
       if (!row) return undefined;
-      return rowStatus(num(row.state), num(row.expires_at), row.delivered === true, now, this.#expiredRetentionMs);
+      return statusAt(num(row.state), num(row.expires_at), row.delivered === true, now, this.#expiredRetentionMs);
     });
   }
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
-    const n = this.#n;
     const later: [string, UsageSnapshot][] = [];
     return this.#op(() =>
       transaction(this.#pool, async (c) => {
@@ -483,7 +434,7 @@ export class PgStore implements RelayStore {
     if (this.#opening) await this.#opening.catch(() => undefined);
     const wasOpen = this.#state === 'open';
     this.#state = 'closing';
-    await this.#recovery.stop();
+    await this.#safe.stop();
     await Promise.allSettled([...this.#active]);
     await Promise.allSettled([...this.#marks]);
     this.#listeners.clear();
