@@ -1,6 +1,6 @@
 /**
  * Client rows: CPU of seal + open of a 1 KiB envelope against
- * its elliptic-curve floor, and one full mode-1 async payment (A, S, B,
+ * its elliptic-curve floor, and one full async payment by offer (A, S, B,
  * relay on loopback) against the cost of the point multiplications it
  * performs, counted per role by the EC-count hook (load/ec-count.mjs).
  * @module
@@ -98,10 +98,10 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
     const roles = Object.entries(byRole).map(([role, c]) => `${role}: ${fmtCounts(c)}`).join('; ');
     progress(`payment: wall ${r.wallMs.toFixed(0)} ms, CPU ${cpu.toFixed(0)} ms (clients ${r.clientCpuMs.toFixed(0)}, relay ${relayCpuMs.toFixed(0)}), EC floor ${floor.toFixed(1)} ms for ${total} ops; ${roles}`);
     rows.push(
-      row({ name: `one mode-1 async payment, total CPU (A+S+B+relay), ${total} EC ops`, value: cpu, unit: 'CPU ms',
+      row({ name: `one async payment by offer, total CPU (A+S+B+relay), ${total} EC ops`, value: cpu, unit: 'CPU ms',
         baseline: 'its counted EC operations, measured alone', baselineValue: floor, target: 'report', pass: null,
         note: `EC ops per role — ${roles}; per-op CPU ms: ${Object.entries(so.ops).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; clients ${r.clientCpuMs.toFixed(0)} ms, relay ${relayCpuMs.toFixed(0)} ms; first (cold) payment in the same processes: CPU ${(cold.r.clientCpuMs + coldRelayMs).toFixed(0)} ms, wall ${cold.r.wallMs.toFixed(0)} ms` }),
-      row({ name: 'one mode-1 async payment, wall time (A offline before B online; loopback)', value: r.wallMs, unit: 'ms',
+      row({ name: 'one async payment by offer, wall time (A offline before B online; loopback)', value: r.wallMs, unit: 'ms',
         baseline: null, baselineValue: null, target: 'report', pass: null, note: `cold first payment: ${cold.r.wallMs.toFixed(0)} ms` }),
     );
   } finally {

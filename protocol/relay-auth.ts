@@ -8,7 +8,7 @@
 import { abytes, bytesToHex, concatBytes, hexToBytes, uintBE, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
 import { getPublicKey, sign, taggedHash, verify } from '../crypto/bip340.js';
-import { isHex32 } from './relay-frames.js';
+import { isHex32, type AuthProof } from './relay-frames.js';
 
 /** BIP340 tagged-hash tag of the auth message. */
 export const AUTH_TAG = 'ln-mailbox/v1/auth';
@@ -52,19 +52,6 @@ export function verifyAuth(origin: string, challenge: Uint8Array, mailbox: Uint8
   const msg = authMessage(origin, challenge, mailbox);
   abytes(signature, 64, 'signature');
   return verify(signature, msg, mailbox);
-}
-
-/**
- * What a mailbox owner presents to a relay, all lowercase hex: the fields of
- * the WebSocket `auth` frame and of the `POST /v1/auth/session` body.
- */
-export interface AuthProof {
-  /** 32-byte x-only mailbox key, 64 hex. */
-  mailbox: string;
-  /** The relay's challenge, 64 hex. */
-  challenge: string;
-  /** BIP340 signature over {@link authMessage}, 128 hex. */
-  signature: string;
 }
 
 /**

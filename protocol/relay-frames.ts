@@ -173,11 +173,61 @@ function parseJsonObject(text: string): Record<string, unknown> {
   return v;
 }
 
-function hexIds(v: unknown): string[] {
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ACK_IDS)
-    badFrame(`ids: expected 1..${MAX_ACK_IDS} envelope ids`);
-  for (const id of v) if (!isHex32(id)) badFrame('ids: each id must be 64 lowercase hex chars');
+// Field checks shared by the WebSocket frames (refused with BAD_FRAME) and the
+// HTTP request bodies (refused with BAD_REQUEST): one rule per field.
+
+function hexIds(v: unknown, code: Code = ErrorCode.BAD_FRAME): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ACK_IDS) fail(code, `ids: expected 1..${MAX_ACK_IDS} envelope ids`);
+  for (const id of v) if (!isHex32(id)) fail(code, 'ids: each id must be 64 lowercase hex chars');
   return v as string[];
+}
+
+function authProofOf(o: Record<string, unknown>, code: Code = ErrorCode.BAD_FRAME): AuthProof {
+  if (!isHex32(o.mailbox)) fail(code, 'mailbox: expected 64 lowercase hex chars');
+  if (!isHex32(o.challenge)) fail(code, 'challenge: expected 64 lowercase hex chars');
+  if (typeof o.signature !== 'string' || !HEX128.test(o.signature)) fail(code, 'signature: expected 128 lowercase hex chars');
+  return { mailbox: o.mailbox, challenge: o.challenge, signature: o.signature };
+}
+
+/**
+ * What a mailbox owner presents to a relay, all lowercase hex: the fields of
+ * the WebSocket `auth` frame and of the `POST /v1/auth/session` body (SPEC 5.6).
+ */
+export interface AuthProof {
+  /** 32-byte x-only mailbox key, 64 hex. */
+  mailbox: string;
+  /** The relay's challenge, 64 hex. */
+  challenge: string;
+  /** BIP340 signature over the auth message (`authMessage`), 128 hex. */
+  signature: string;
+}
+
+/** Body of `POST /v1/auth/session` (the inverse of {@link decodeSessionRequest}). */
+export function encodeSessionRequest(proof: AuthProof): string {
+  return JSON.stringify({ mailbox: proof.mailbox, challenge: proof.challenge, signature: proof.signature });
+}
+
+/**
+ * Checks a parsed `POST /v1/auth/session` body.
+ * @throws LnMailboxError BAD_REQUEST
+ */
+export function decodeSessionRequest(body: unknown): AuthProof {
+  if (!isObject(body)) fail(ErrorCode.BAD_REQUEST, 'expected a JSON object');
+  return authProofOf(body, ErrorCode.BAD_REQUEST);
+}
+
+/** Body of `POST /v1/mailboxes/:mailbox/acks` (the inverse of {@link decodeAckRequest}). */
+export function encodeAckRequest(ids: readonly string[]): string {
+  return JSON.stringify({ ids });
+}
+
+/**
+ * Checks a parsed `POST /v1/mailboxes/:mailbox/acks` body: 1..{@link MAX_ACK_IDS} envelope ids.
+ * @throws LnMailboxError BAD_REQUEST
+ */
+export function decodeAckRequest(body: unknown): string[] {
+  if (!isObject(body)) fail(ErrorCode.BAD_REQUEST, 'expected a JSON object');
+  return hexIds(body.ids, ErrorCode.BAD_REQUEST);
 }
 
 /** Serializes a client→relay frame (the inverse of {@link parseClientFrame}). */
@@ -208,10 +258,7 @@ export function parseClientFrame(text: string): ClientFrame {
         if (typeof o.token !== 'string' || o.token.length === 0 || o.token.length > 256) badFrame('token: bad token');
         return { type: 'auth', token: o.token };
       }
-      if (!isHex32(o.mailbox)) badFrame('mailbox: expected 64 lowercase hex chars');
-      if (!isHex32(o.challenge)) badFrame('challenge: expected 64 lowercase hex chars');
-      if (typeof o.signature !== 'string' || !HEX128.test(o.signature)) badFrame('signature: expected 128 lowercase hex chars');
-      return { type: 'auth', mailbox: o.mailbox, challenge: o.challenge, signature: o.signature };
+      return { type: 'auth', ...authProofOf(o) };
     case 'subscribe':
       return { type: 'subscribe', after: cursor(o.after, 'after') };
     case 'ack':

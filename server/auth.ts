@@ -14,7 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, fail } from '../base/errors.js';
-import { verifyAuthProof, type AuthProof } from '../protocol/relay-auth.js';
+import { verifyAuthProof } from '../protocol/relay-auth.js';
+import type { AuthProof } from '../protocol/relay-frames.js';
 
 /** Options of {@link MailboxAuth}. */
 export interface MailboxAuthOptions {

@@ -10,7 +10,7 @@
  */
 import { ErrorCode, LnMailboxError, fail, type ErrorCode as Code } from '../../base/errors.js';
 import {
-  ENVELOPE_STATUSES, RelayHeader, RelayPath, decodeStoredEnvelope, isHex32,
+  ENVELOPE_STATUSES, RelayHeader, RelayPath, decodeStoredEnvelope, encodeAckRequest, encodeSessionRequest, isHex32,
   type AuthProof, type EnvelopeStatus, type PostEnvelopeResponse, type RelayInfo, type StoredEnvelopeJson,
 } from '../../protocol/relay.js';
 
@@ -175,7 +175,7 @@ export class RelayHttp {
   async session(proof: AuthProof): Promise<string> {
     const { body } = await this.#request('POST', RelayPath.session, {
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ mailbox: proof.mailbox, challenge: proof.challenge, signature: proof.signature }),
+      body: encodeSessionRequest(proof),
     });
     if (typeof body.token !== 'string' || body.token.length === 0) bad(this.relay, 'session: expected a token');
     return body.token;
@@ -199,7 +199,7 @@ export class RelayHttp {
   async ack(mailboxHex: string, token: string, ids: string[]): Promise<void> {
     await this.#request('POST', RelayPath.ack.replace(':mailbox', mailboxHex), {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ids }),
+      body: encodeAckRequest(ids),
     });
   }
 }

@@ -308,7 +308,7 @@ export class Channel {
 
   /**
    * The point `T = s·G` of `party`'s future update signature for the pending
-   * state, from its committed nonce: the payment point of mode 1.
+   * state, from its committed nonce: the payment point of an offer.
    */
   updatePoint(party: Party): Uint8Array {
     const p = this.requirePending();
@@ -322,7 +322,7 @@ export class Channel {
    * update: signing it again gives the same signature) and returns the
    * 65-byte witness signature. Refused until both settlement
    * signatures are held. Does not record it as sent: callers decide whether it
-   * goes to the peer or (mode 1) to the payee.
+   * goes to the peer or (in an offer) to the payee.
    */
   async signUpdate(store: NonceStore, sk: Uint8Array): Promise<Uint8Array> {
     const p = this.requirePending();
@@ -336,7 +336,7 @@ export class Channel {
   }
 
   /**
-   * Verifies an update signature of `party` (the peer's, or in mode 1 our own
+   * Verifies an update signature of `party` (the peer's, or in an offer our own
    * that came back through the payee) against the sighash and its committed
    * nonce, records it, and promotes the pending state to enforceable when all
    * four signatures are held.

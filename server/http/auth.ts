@@ -4,12 +4,10 @@
  * @module
  */
 import type { RequestHandler } from 'express';
-import { ErrorCode, fail } from '../../base/errors.js';
+import { decodeSessionRequest } from '../../protocol/relay-frames.js';
 import { verifyAuthSignature } from '../auth.js';
 import { requestOrigin } from '../client-address.js';
-import { hexParam, iso, jsonObject, requireType, route, type RouteKit } from './common.js';
-
-const HEX128 = /^[0-9a-f]{128}$/;
+import { iso, requireType, route, type RouteKit } from './common.js';
 
 /** `POST /v1/auth/challenge`: a fresh single-use challenge. */
 export function authChallenge({ ctx, limitRate }: RouteKit): RequestHandler[] {
@@ -38,16 +36,12 @@ export function authSession({ ctx, limitRate, json }: RouteKit): RequestHandler[
     },
     json,
     route((req, res) => {
-      const b = jsonObject(req);
-      const mailbox = hexParam(b.mailbox, 'mailbox');
-      const challenge = hexParam(b.challenge, 'challenge');
-      if (typeof b.signature !== 'string' || !HEX128.test(b.signature))
-        fail(ErrorCode.BAD_REQUEST, 'signature: expected 128 lowercase hex chars');
+      const proof = decodeSessionRequest(req.body);
       const t = now();
       // Consumed before the signature is checked: one challenge, one guess.
-      auth.consumeChallenge(challenge, t);
-      verifyAuthSignature(requestOrigin(req, config.trustProxy, config.publicUrl), { mailbox, challenge, signature: b.signature });
-      const session = auth.openSession(mailbox, t);
+      auth.consumeChallenge(proof.challenge, t);
+      verifyAuthSignature(requestOrigin(req, config.trustProxy, config.publicUrl), proof);
+      const session = auth.openSession(proof.mailbox, t);
       res.json({ token: session.token, expiresAt: iso(session.expiresAt) });
     }),
   ];

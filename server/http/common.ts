@@ -68,13 +68,6 @@ export function requireType(req: Request, type: string): void {
 /** Milliseconds since the epoch as ISO 8601. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** A JSON request body that must be an object, or BAD_REQUEST. */
-export function jsonObject(req: Request): Record<string, unknown> {
-  const b = req.body as Record<string, unknown> | undefined;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) fail(ErrorCode.BAD_REQUEST, 'expected a JSON object');
-  return b;
-}
-
 /** The pieces the route groups share, built once per app. */
 export interface RouteKit {
   ctx: RelayContext;

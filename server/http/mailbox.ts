@@ -5,11 +5,10 @@
  * @module
  */
 import type { RequestHandler } from 'express';
-import { ErrorCode, fail } from '../../base/errors.js';
-import { MAX_ACK_IDS, isHex32 } from '../../protocol/relay-frames.js';
+import { decodeAckRequest } from '../../protocol/relay-frames.js';
 import { PAGE_BYTES } from '../context.js';
 import { storedEnvelopeJson } from '../fanout.js';
-import { bearer, hexParam, jsonObject, queryUint, requireType, route, type RouteKit } from './common.js';
+import { bearer, hexParam, queryUint, requireType, route, type RouteKit } from './common.js';
 
 /** `GET /v1/mailboxes/:mailbox/envelopes?after=&limit=`: one page of the backlog; marks it delivered. */
 export function listEnvelopes({ ctx }: RouteKit): RequestHandler[] {
@@ -44,10 +43,7 @@ export function ackEnvelopes({ ctx, limitRate, json }: RouteKit): RequestHandler
     json,
     route(async (req, res) => {
       const mailbox = req.params.mailbox as string;
-      const ids = jsonObject(req).ids;
-      if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ACK_IDS || !ids.every(isHex32))
-        fail(ErrorCode.BAD_REQUEST, `ids: expected 1..${MAX_ACK_IDS} envelope ids (64 lowercase hex chars)`);
-      const acked = await store.ack(mailbox, ids as string[]);
+      const acked = await store.ack(mailbox, decodeAckRequest(req.body));
       metrics.envelopesAcked.inc(acked.length);
       res.json({ acked: acked.length });
     }),

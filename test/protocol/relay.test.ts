@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
-  authMessage, checkPow, decodeStoredEnvelope, encodeClientFrame, encodeServerFrame, encodeStoredEnvelope, envelopeId,
+  authMessage, checkPow, decodeAckRequest, decodeSessionRequest, decodeStoredEnvelope, encodeAckRequest, encodeSessionRequest,
+  MAX_ACK_IDS, encodeClientFrame, encodeServerFrame, encodeStoredEnvelope, envelopeId,
   envelopeIdHex, leadingZeroBits, parseClientFrame, parseServerFrame, powHash, proveAuth, relayOrigin, seal, signAuth,
   solvePow, verifyAuth, verifyAuthProof, verifyStoredEnvelope, ErrorCode, type ClientFrame, type ServerFrame,
 } from '../../protocol/index.js';
@@ -143,6 +144,27 @@ t('auth proof: one signer for the client, one verifier for the relay', () => {
   assert.ok(verifyAuth(origin, Buffer.from(ch, 'hex'), pk, bytesSig));
   throwsCode(() => proveAuth(origin, 'zz', sk), ErrorCode.INVALID_HEX);
   throwsCode(() => proveAuth(origin, ch, new Uint8Array(32)), ErrorCode.INVALID_SECRET_KEY);
+});
+
+t('HTTP request bodies: the session request and the ack, one encoder and one decoder each', () => {
+  const proof = { mailbox: 'a1'.repeat(32), challenge: 'b2'.repeat(32), signature: 'c3'.repeat(64) };
+  const text = encodeSessionRequest(proof);
+  assert.is(text, `{"mailbox":"${proof.mailbox}","challenge":"${proof.challenge}","signature":"${proof.signature}"}`);
+  assert.equal(decodeSessionRequest(JSON.parse(text)), proof);
+  // Extra fields are not echoed back; hostile bodies are BAD_REQUEST (the WebSocket frame says BAD_FRAME).
+  assert.equal(decodeSessionRequest({ ...proof, admin: true }), proof);
+  for (const bad of [null, [], 'x', {}, { ...proof, mailbox: 'A1'.repeat(32) }, { ...proof, challenge: 7 }, { ...proof, signature: 'c3'.repeat(32) }]) {
+    throwsCode(() => decodeSessionRequest(bad), ErrorCode.BAD_REQUEST);
+  }
+  throwsCode(() => parseClientFrame(JSON.stringify({ type: 'auth', ...proof, signature: 'c3' })), ErrorCode.BAD_FRAME);
+
+  const ids = ['d4'.repeat(32), 'e5'.repeat(32)];
+  assert.is(encodeAckRequest(ids), `{"ids":["${ids[0]}","${ids[1]}"]}`);
+  assert.equal(decodeAckRequest(JSON.parse(encodeAckRequest(ids))), ids);
+  const tooMany = Array.from({ length: MAX_ACK_IDS + 1 }, () => ids[0]!);
+  for (const bad of [undefined, {}, { ids: [] }, { ids: 'd4' }, { ids: ['D4'.repeat(32)] }, { ids: tooMany }]) {
+    throwsCode(() => decodeAckRequest(bad), ErrorCode.BAD_REQUEST);
+  }
 });
 
 t.run();
