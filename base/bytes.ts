@@ -12,8 +12,7 @@ export { bytesToHex, concatBytes };
 /** Asserts `b` is a Uint8Array (of `len` bytes when given) and returns it. */
 export function abytes(b: unknown, len?: number, name = 'value'): Uint8Array {
   if (!(b instanceof Uint8Array)) fail(ErrorCode.INVALID_TYPE, `${name}: expected Uint8Array, got ${typeName(b)}`);
-  if (len !== undefined && b.length !== len)
-    fail(ErrorCode.INVALID_LENGTH, `${name}: expected ${len} bytes, got ${b.length}`);
+  if (len !== undefined && b.length !== len) fail(ErrorCode.INVALID_LENGTH, `${name}: expected ${len} bytes, got ${b.length}`);
   return b;
 }
 
@@ -22,8 +21,7 @@ export function hexToBytes(hex: unknown, len?: number, name = 'hex'): Uint8Array
   if (typeof hex !== 'string') fail(ErrorCode.INVALID_TYPE, `${name}: expected hex string, got ${typeName(hex)}`);
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) fail(ErrorCode.INVALID_HEX, `${name}: malformed hex`);
   const out = nobleHexToBytes(hex);
-  if (len !== undefined && out.length !== len)
-    fail(ErrorCode.INVALID_LENGTH, `${name}: expected ${len} bytes, got ${out.length}`);
+  if (len !== undefined && out.length !== len) fail(ErrorCode.INVALID_LENGTH, `${name}: expected ${len} bytes, got ${out.length}`);
   return out;
 }
 
@@ -63,5 +61,5 @@ export function readUintBE(b: Uint8Array, offset: number, n: number): bigint {
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
-  return typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v;
+  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v;
 }

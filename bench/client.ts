@@ -24,7 +24,10 @@ interface SealOpen {
 }
 
 const fmtCounts = (c: Record<string, number>): string =>
-  Object.entries(c).sort().map(([k, v]) => `${k}×${v}`).join(' ');
+  Object.entries(c)
+    .sort()
+    .map(([k, v]) => `${k}×${v}`)
+    .join(' ');
 
 /** Sum of count × CPU ms of each operation kind. */
 function ecFloor(counts: Record<string, number>, ops: Record<string, number>): number {
@@ -51,10 +54,26 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
   const two = one + so.ecdhMs;
   const noteSeal = `envelope ${so.envelopeBytes} B; seal+open point multiplications: ${fmtCounts(so.counts)}; BIP340 sign alone: ${fmtCounts(so.signCounts)} (noble verifies its own signature); ECDH ${so.ecdhMs.toFixed(3)} ms, sign ${so.signMs.toFixed(3)} ms, verify ${so.verifyMs.toFixed(3)} ms`;
   const rows: Row[] = [
-    row({ name: 'client seal + open, 1 KiB envelope', value: so.sealOpenMs, unit: 'CPU ms',
-      baseline: '1 ECDH + 1 BIP340 sign + 1 verify', baselineValue: one, target: '≤ 1.2×', pass: so.sealOpenMs / one <= 1.2, note: noteSeal }),
-    row({ name: 'client seal + open vs its 2-ECDH floor', value: so.sealOpenMs, unit: 'CPU ms',
-      baseline: '2 ECDH + 1 sign + 1 verify', baselineValue: two, target: 'report', pass: null, note: noteSeal }),
+    row({
+      name: 'client seal + open, 1 KiB envelope',
+      value: so.sealOpenMs,
+      unit: 'CPU ms',
+      baseline: '1 ECDH + 1 BIP340 sign + 1 verify',
+      baselineValue: one,
+      target: '≤ 1.2×',
+      pass: so.sealOpenMs / one <= 1.2,
+      note: noteSeal,
+    }),
+    row({
+      name: 'client seal + open vs its 2-ECDH floor',
+      value: so.sealOpenMs,
+      unit: 'CPU ms',
+      baseline: '2 ECDH + 1 sign + 1 verify',
+      baselineValue: two,
+      target: 'report',
+      pass: null,
+      note: noteSeal,
+    }),
   ];
 
   // One full payment: relay and clients both instrumented.
@@ -95,14 +114,37 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const floor = ecFloor(counts, so.ops);
     const cpu = r.clientCpuMs + relayCpuMs;
-    const roles = Object.entries(byRole).map(([role, c]) => `${role}: ${fmtCounts(c)}`).join('; ');
-    progress(`payment: wall ${r.wallMs.toFixed(0)} ms, CPU ${cpu.toFixed(0)} ms (clients ${r.clientCpuMs.toFixed(0)}, relay ${relayCpuMs.toFixed(0)}), EC floor ${floor.toFixed(1)} ms for ${total} ops; ${roles}`);
+    const roles = Object.entries(byRole)
+      .map(([role, c]) => `${role}: ${fmtCounts(c)}`)
+      .join('; ');
+    progress(
+      `payment: wall ${r.wallMs.toFixed(0)} ms, CPU ${cpu.toFixed(0)} ms (clients ${r.clientCpuMs.toFixed(0)}, relay ${relayCpuMs.toFixed(0)}), EC floor ${floor.toFixed(1)} ms for ${total} ops; ${roles}`,
+    );
     rows.push(
-      row({ name: `one async payment by offer, total CPU (A+S+B+relay), ${total} EC ops`, value: cpu, unit: 'CPU ms',
-        baseline: 'its counted EC operations, measured alone', baselineValue: floor, target: 'report', pass: null,
-        note: `EC ops per role — ${roles}; per-op CPU ms: ${Object.entries(so.ops).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; clients ${r.clientCpuMs.toFixed(0)} ms, relay ${relayCpuMs.toFixed(0)} ms; first (cold) payment in the same processes: CPU ${(cold.r.clientCpuMs + coldRelayMs).toFixed(0)} ms, wall ${cold.r.wallMs.toFixed(0)} ms` }),
-      row({ name: 'one async payment by offer, wall time (A offline before B online; loopback)', value: r.wallMs, unit: 'ms',
-        baseline: null, baselineValue: null, target: 'report', pass: null, note: `cold first payment: ${cold.r.wallMs.toFixed(0)} ms` }),
+      row({
+        name: `one async payment by offer, total CPU (A+S+B+relay), ${total} EC ops`,
+        value: cpu,
+        unit: 'CPU ms',
+        baseline: 'its counted EC operations, measured alone',
+        baselineValue: floor,
+        target: 'report',
+        pass: null,
+        note: `EC ops per role — ${roles}; per-op CPU ms: ${Object.entries(so.ops)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(
+            ', ',
+          )}; clients ${r.clientCpuMs.toFixed(0)} ms, relay ${relayCpuMs.toFixed(0)} ms; first (cold) payment in the same processes: CPU ${(cold.r.clientCpuMs + coldRelayMs).toFixed(0)} ms, wall ${cold.r.wallMs.toFixed(0)} ms`,
+      }),
+      row({
+        name: 'one async payment by offer, wall time (A offline before B online; loopback)',
+        value: r.wallMs,
+        unit: 'ms',
+        baseline: null,
+        baselineValue: null,
+        target: 'report',
+        pass: null,
+        note: `cold first payment: ${cold.r.wallMs.toFixed(0)} ms`,
+      }),
     );
   } finally {
     await pay.stop();

@@ -41,18 +41,42 @@ export interface Sizes {
 
 /** Full sizes (docs/performance.md). */
 export const FULL: Sizes = {
-  quick: false, ingestMs: 6000, ingestRounds: 2, concurrency: 50, stored: 1_000_000,
-  pushSubscribers: 1000, pushRate: 1000, pushMs: 8000, backlog: 100_000,
-  idle: 20_000, idleDevicesPerMailbox: 10, authMs: 5000, authConcurrency: 16,
-  sweep: 100_000, sweepBaselineMs: 3000, cryptoMinMs: 1000,
+  quick: false,
+  ingestMs: 6000,
+  ingestRounds: 2,
+  concurrency: 50,
+  stored: 1_000_000,
+  pushSubscribers: 1000,
+  pushRate: 1000,
+  pushMs: 8000,
+  backlog: 100_000,
+  idle: 20_000,
+  idleDevicesPerMailbox: 10,
+  authMs: 5000,
+  authConcurrency: 16,
+  sweep: 100_000,
+  sweepBaselineMs: 3000,
+  cryptoMinMs: 1000,
 };
 
 /** Smoke-test sizes (CI): every code path, small numbers, no speed claims. */
 export const QUICK: Sizes = {
-  quick: true, ingestMs: 1000, ingestRounds: 1, concurrency: 50, stored: 5000,
-  pushSubscribers: 50, pushRate: 200, pushMs: 1500, backlog: 2000,
-  idle: 200, idleDevicesPerMailbox: 10, authMs: 1000, authConcurrency: 4,
-  sweep: 2000, sweepBaselineMs: 500, cryptoMinMs: 100,
+  quick: true,
+  ingestMs: 1000,
+  ingestRounds: 1,
+  concurrency: 50,
+  stored: 5000,
+  pushSubscribers: 50,
+  pushRate: 200,
+  pushMs: 1500,
+  backlog: 2000,
+  idle: 200,
+  idleDevicesPerMailbox: 10,
+  authMs: 1000,
+  authConcurrency: 4,
+  sweep: 2000,
+  sweepBaselineMs: 500,
+  cryptoMinMs: 100,
 };
 
 /** A relay child process with its data directory. */
@@ -73,7 +97,10 @@ export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc
   const worker = spawnWorker('servers/relay.ts', [...execArgv, ...prof]);
   const { url, pid } = await worker.call<{ url: string; pid: number }>('start', dir);
   return {
-    worker, url, pid, dir,
+    worker,
+    url,
+    pid,
+    dir,
     async stop() {
       await worker.call('close').catch(() => undefined);
       await worker.stop();
@@ -86,11 +113,16 @@ export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc
 }
 
 /** A bare baseline server child process. */
-export async function startBare(kind: 'express' | 'http' | 'ws', frames = 0, mailbox?: string): Promise<{ worker: Worker; url: string; stop(): Promise<void> }> {
+export async function startBare(
+  kind: 'express' | 'http' | 'ws',
+  frames = 0,
+  mailbox?: string,
+): Promise<{ worker: Worker; url: string; stop(): Promise<void> }> {
   const worker = spawnWorker('servers/bare.ts');
   const { url } = await worker.call<{ url: string }>('start', kind, frames, mailbox);
   return {
-    worker, url,
+    worker,
+    url,
     async stop() {
       await worker.call('close').catch(() => undefined);
       await worker.stop();

@@ -42,14 +42,32 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
       const h = await startBare('http');
       await measure('http', h.worker, h.url);
       await h.stop();
-      progress(`ingest round ${round + 1}: relay ${best.relay.toFixed(0)}/s, express ${best.express.toFixed(0)}/s, node:http ${best.http.toFixed(0)}/s`);
+      progress(
+        `ingest round ${round + 1}: relay ${best.relay.toFixed(0)}/s, express ${best.express.toFixed(0)}/s, node:http ${best.http.toFixed(0)}/s`,
+      );
     }
     const cpuNote = `server CPU per envelope (all threads): relay ${cpu.relay.toFixed(3)} ms, bare express ${cpu.express.toFixed(3)} ms, bare node:http ${cpu.http.toFixed(3)} ms`;
     const rows: Row[] = [
-      row({ name: 'durable ingest, 1 KiB, 50 senders (fsync before 201)', value: best.relay, unit: 'env/s',
-        baseline: 'bare express 201', baselineValue: best.express, target: '≥ 0.8×', pass: best.relay / best.express >= 0.8, note: cpuNote }),
-      row({ name: 'durable ingest vs bare node:http', value: best.relay, unit: 'env/s',
-        baseline: 'bare node:http 201', baselineValue: best.http, target: 'report', pass: null, note: cpuNote }),
+      row({
+        name: 'durable ingest, 1 KiB, 50 senders (fsync before 201)',
+        value: best.relay,
+        unit: 'env/s',
+        baseline: 'bare express 201',
+        baselineValue: best.express,
+        target: '≥ 0.8×',
+        pass: best.relay / best.express >= 0.8,
+        note: cpuNote,
+      }),
+      row({
+        name: 'durable ingest vs bare node:http',
+        value: best.relay,
+        unit: 'env/s',
+        baseline: 'bare node:http 201',
+        baselineValue: best.http,
+        target: 'report',
+        pass: null,
+        note: cpuNote,
+      }),
     ];
 
     // Same relay, filled up to `stored` envelopes straight through the store (set-up, not measured).
@@ -60,9 +78,18 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
     progress(`store settled (compaction) after ${(settled / 1000).toFixed(0)} s`);
     for (let round = 0; round < s.ingestRounds; round++) await measure('full', relay.worker, relay.url);
     const full = best.full;
-    rows.push(row({ name: `ingest with ${have.toLocaleString('en-US')} envelopes stored`, value: full, unit: 'env/s',
-      baseline: 'ingest on an empty store', baselineValue: best.relay, target: '≥ 0.8×', pass: full / best.relay >= 0.8,
-      note: `measured after the store settled (${(settled / 1000).toFixed(0)} s of compaction after the bulk seed); relay CPU per envelope ${cpu.full.toFixed(3)} ms vs ${cpu.relay.toFixed(3)} ms empty` }));
+    rows.push(
+      row({
+        name: `ingest with ${have.toLocaleString('en-US')} envelopes stored`,
+        value: full,
+        unit: 'env/s',
+        baseline: 'ingest on an empty store',
+        baselineValue: best.relay,
+        target: '≥ 0.8×',
+        pass: full / best.relay >= 0.8,
+        note: `measured after the store settled (${(settled / 1000).toFixed(0)} s of compaction after the bulk seed); relay CPU per envelope ${cpu.full.toFixed(3)} ms vs ${cpu.relay.toFixed(3)} ms empty`,
+      }),
+    );
     return rows;
   } finally {
     await relay.stop();

@@ -34,7 +34,13 @@ export function summarize(p: Profile): { total: number; byFunction: [string, num
     const name = `${n.callFrame.functionName || '(anonymous)'} ${file ? `${file}:${n.callFrame.lineNumber + 1}` : ''}`.trim();
     fn.set(name, (fn.get(name) ?? 0) + ms);
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-    const where = m ? m[1]! : url.startsWith('node:') ? 'node core (js)' : url === '' ? `(${n.callFrame.functionName || 'native'})` : file.split('/')[0]!;
+    const where = m
+      ? m[1]!
+      : url.startsWith('node:')
+        ? 'node core (js)'
+        : url === ''
+          ? `(${n.callFrame.functionName || 'native'})`
+          : file.split('/')[0]!;
     pkg.set(where, (pkg.get(where) ?? 0) + ms);
   }
   const sort = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
@@ -49,7 +55,10 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//,
   }
   // A directory (as BENCH_PROFILE writes) is summarised file by file.
   const files = fs.statSync(target).isDirectory()
-    ? fs.readdirSync(target).filter((f) => f.endsWith('.cpuprofile')).map((f) => `${target}/${f}`)
+    ? fs
+        .readdirSync(target)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => `${target}/${f}`)
     : [target];
   for (const file of files) {
     const s = summarize(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile);

@@ -73,14 +73,13 @@ function fmt(n: number | null): string {
 
 /** The markdown table of `rows`. */
 export function table(rows: readonly Row[]): string {
-  const out = [
-    '| row | value | baseline (same run) | ratio | target | pass |',
-    '| --- | ---: | --- | ---: | --- | :---: |',
-  ];
+  const out = ['| row | value | baseline (same run) | ratio | target | pass |', '| --- | ---: | --- | ---: | --- | :---: |'];
   for (const r of rows) {
     const base = r.baseline === null ? '–' : `${r.baseline}: ${fmt(r.baselineValue)} ${r.baselineValue === null ? '' : r.unit}`;
     const pass = r.pass === null ? '–' : r.pass ? 'yes' : 'no';
-    out.push(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${base.trim()} | ${r.ratio === null ? '–' : fmt(r.ratio) + '×'} | ${r.target ?? '–'} | ${pass} |`);
+    out.push(
+      `| ${r.name} | ${fmt(r.value)} ${r.unit} | ${base.trim()} | ${r.ratio === null ? '–' : fmt(r.ratio) + '×'} | ${r.target ?? '–'} | ${pass} |`,
+    );
   }
   return out.join('\n');
 }

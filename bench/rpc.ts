@@ -13,8 +13,16 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 type Handler = (...args: never[]) => unknown;
-interface Request { id: number; method: string; args: unknown[] }
-interface Reply { id: number; result?: unknown; error?: string }
+interface Request {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+interface Reply {
+  id: number;
+  result?: unknown;
+  error?: string;
+}
 
 /** Child side: answers the coordinator's calls with `handlers`. */
 export function serve(handlers: Record<string, Handler>): void {

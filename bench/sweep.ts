@@ -31,15 +31,27 @@ export async function benchSweep(s: Sizes, loader: Worker): Promise<Row[]> {
     await loader.call('stop');
     const during = await loading;
     if (sw.expired < s.sweep) throw new Error(`sweep expired ${sw.expired} of ${s.sweep}`);
-    const lat = (during.samples ?? []).filter(([t, d]) => t >= w0 && t + d <= w1).map(([, d]) => d).sort((a, b) => a - b);
+    const lat = (during.samples ?? [])
+      .filter(([t, d]) => t >= w0 && t + d <= w1)
+      .map(([, d]) => d)
+      .sort((a, b) => a - b);
     const baseLat = (base.samples ?? []).map(([, d]) => d).sort((a, b) => a - b);
     const p99 = percentile(lat, 99);
     const p99base = percentile(baseLat, 99);
-    progress(`sweep: ${sw.expired} expired in ${sw.ms.toFixed(0)} ms; p99 ${p99.toFixed(2)} ms (${lat.length} requests) vs ${p99base.toFixed(2)} ms`);
+    progress(
+      `sweep: ${sw.expired} expired in ${sw.ms.toFixed(0)} ms; p99 ${p99.toFixed(2)} ms (${lat.length} requests) vs ${p99base.toFixed(2)} ms`,
+    );
     return [
-      row({ name: `p99 ingest latency while sweeping ${s.sweep.toLocaleString('en-US')} expired envelopes`, value: p99, unit: 'ms',
-        baseline: 'p99 without the sweeper', baselineValue: p99base, target: '≤ 2×', pass: p99 / p99base <= 2,
-        note: `sweep took ${sw.ms.toFixed(0)} ms; ${lat.length} requests inside the sweep window; ingest ${during.perSecond.toFixed(0)}/s vs ${base.perSecond.toFixed(0)}/s` }),
+      row({
+        name: `p99 ingest latency while sweeping ${s.sweep.toLocaleString('en-US')} expired envelopes`,
+        value: p99,
+        unit: 'ms',
+        baseline: 'p99 without the sweeper',
+        baselineValue: p99base,
+        target: '≤ 2×',
+        pass: p99 / p99base <= 2,
+        note: `sweep took ${sw.ms.toFixed(0)} ms; ${lat.length} requests inside the sweep window; ingest ${during.perSecond.toFixed(0)}/s vs ${base.perSecond.toFixed(0)}/s`,
+      }),
     ];
   } finally {
     await relay.stop();

@@ -32,7 +32,10 @@ export function sats(n: number): string {
 /** What the messages a reader cares most about carry (SPEC §6), given who sends them to whom. */
 const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
   [PaymentType.OFFER, (_from, to) => `T and s_A, sealed for ${to}`],
-  [PaymentType.INVOICE, (from) => (from === 'P' ? "signed by P, B₂'s receipt for A passed through" : `signed by ${from}, with a receipt sealed for A`)],
+  [
+    PaymentType.INVOICE,
+    (from) => (from === 'P' ? "signed by P, B₂'s receipt for A passed through" : `signed by ${from}, with a receipt sealed for A`),
+  ],
   [PaymentType.PTLC_FULFILL, (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals t + r, so t = s_A')],
   [PaymentType.COMPLETION, () => "the payee's sealed receipt, t, S's signature"],
   [PaymentType.OFFER_VOID, () => 'the offer is void'],
@@ -109,7 +112,11 @@ export class Narrator {
   /** A balance table: one line per channel, both parties' views. */
   balances(rows: ChannelRow[]): void {
     const width = Math.max(...rows.map((r) => r.name.length));
-    for (const { name, parties: [p0, p1], views: [mine, theirs] } of rows) {
+    for (const {
+      name,
+      parties: [p0, p1],
+      views: [mine, theirs],
+    } of rows) {
       const [x, y] = mine.enforceable.state.balances;
       const [u, v] = theirs.enforceable.state.balances;
       this.line(
@@ -127,7 +134,9 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
   const peer = ctx.peer ?? 'S';
   switch (e.kind) {
     case 'proposed':
-      return role === 'A' ? `proposes A–S state${at}: settlement co-signed, update nonce committed` : `accepts state${at}, records T = R_A + e·P_A`;
+      return role === 'A'
+        ? `proposes A–S state${at}: settlement co-signed, update nonce committed`
+        : `accepts state${at}, records T = R_A + e·P_A`;
     case 'offered':
       return `signs update${at}; s_A goes sealed to the payee's mailbox`;
     case 'offer_received':
@@ -146,14 +155,21 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
       return `learns t = s_A: S can now enforce A–S state ${e.n}`;
     case 'paid':
       if (role === 'P') return `claims S's PTLC with t: both hops settled (${sats(e.amount)} sats in, ${sats(e.amount)} out)`;
-      if (ctx.request) return role === 'S' ? `B acknowledged: S–B state${at} complete on both sides` : `paid ${sats(e.amount)} sats: S's signature completes S–B state${at}`;
-      return role === 'S' ? `settled with ${peer} (${sats(e.amount)} sats)` : `paid ${sats(e.amount)} sats: ${ch} state${at} moves the PTLC to ${role}`;
+      if (ctx.request)
+        return role === 'S'
+          ? `B acknowledged: S–B state${at} complete on both sides`
+          : `paid ${sats(e.amount)} sats: S's signature completes S–B state${at}`;
+      return role === 'S'
+        ? `settled with ${peer} (${sats(e.amount)} sats)`
+        : `paid ${sats(e.amount)} sats: ${ch} state${at} moves the PTLC to ${role}`;
     case 'completed':
       return `completed: receipt = the payee's signed invoice + t, A–S state ${e.receipt.n}`;
     case 'cancelling':
       return `proposes A–S state${at} overwriting the pending one (fresh nonces)`;
     case 'cancelled':
-      return role === 'A' ? 'cancelled: state overwritten, offer retracted, OFFER_VOID to B' : 'accepts the overwrite: it will never buy that signature';
+      return role === 'A'
+        ? 'cancelled: state overwritten, offer retracted, OFFER_VOID to B'
+        : 'accepts the overwrite: it will never buy that signature';
     case 'voided':
       return 'the offer is void';
     case 'rejected':

@@ -36,10 +36,18 @@ const HEIGHT = 800_000;
 export class DemoError extends Error {}
 
 /** `CODE: message` for typed errors, the message otherwise. */
-export const errText = (e: unknown): string => (isLnMailboxError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e));
+export const errText = (e: unknown): string =>
+  isLnMailboxError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
 /** Keys and store directory of one role. Secret keys never leave this process and are never printed. */
-export interface Party { idSk: Uint8Array; idPk: Uint8Array; chSk: Uint8Array; chPk: Uint8Array; dir: string; address: string }
+export interface Party {
+  idSk: Uint8Array;
+  idPk: Uint8Array;
+  chSk: Uint8Array;
+  chPk: Uint8Array;
+  dir: string;
+  address: string;
+}
 
 function party(root: string, name: Role, relay: string): Party {
   const idSk = randomSecretKey();
@@ -51,14 +59,34 @@ function party(root: string, name: Role, relay: string): Party {
 }
 
 function channelParams(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {
-  return { channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 0, amount: FUNDING }, keys: [k0, k1], csvDelay, fees: { update: 500, settlement: 500, ptlc: 300 } };
+  return {
+    channelId: randomBytes(32),
+    funding: { txid: randomBytes(32), vout: 0, amount: FUNDING },
+    keys: [k0, k1],
+    csvDelay,
+    fees: { update: 500, settlement: 500, ptlc: 300 },
+  };
 }
 
 /** The four channels at state 0, each as both of its parties see it. */
-export interface Channels { asA: Channel; asS: Channel; sbS: Channel; sbB: Channel; spS: Channel; spP: Channel; pbP: Channel; pbB: Channel }
+export interface Channels {
+  asA: Channel;
+  asS: Channel;
+  sbS: Channel;
+  sbB: Channel;
+  spS: Channel;
+  spP: Channel;
+  pbP: Channel;
+  pbB: Channel;
+}
 
 /** A PTLC point as one party's channel view held it when the PTLC was extended or committed. */
-export interface SeenPoint { role: Role; channel: string; offerId: string; point: string }
+export interface SeenPoint {
+  role: Role;
+  channel: string;
+  offerId: string;
+  point: string;
+}
 
 /** Hex of bytes (record keys and points). */
 const hex = (b: Uint8Array): string => bytesToHex(b);
@@ -83,11 +111,19 @@ export class Stage {
   #deadline = 0;
   #stepName = '';
 
-  private constructor(readonly relayUrl: string, readonly p: Record<Role, Party>,
+  private constructor(
+    readonly relayUrl: string,
+    readonly p: Record<Role, Party>,
     readonly params: { as: ChannelParams; sb: ChannelParams; sp: ChannelParams; pb: ChannelParams },
-    readonly init: Channels, readonly stepMs: number) {
-    const [a, s1] = init.asA.enforceable.state.balances, [s2, b] = init.sbB.enforceable.state.balances;
-    this.start = [[a, s1], [s2, b]];
+    readonly init: Channels,
+    readonly stepMs: number,
+  ) {
+    const [a, s1] = init.asA.enforceable.state.balances,
+      [s2, b] = init.sbB.enforceable.state.balances;
+    this.start = [
+      [a, s1],
+      [s2, b],
+    ];
   }
 
   get asParams(): ChannelParams {
@@ -108,8 +144,10 @@ export class Stage {
   static async create(root: string, relayUrl: string, stepMs: number): Promise<Stage> {
     const p = Object.fromEntries(ROLES.map((r) => [r, party(root, r, relayUrl)])) as Record<Role, Party>;
     const params = {
-      as: channelParams(p.A.chPk, p.S.chPk, 288), sb: channelParams(p.S.chPk, p.B.chPk, 24),
-      sp: channelParams(p.S.chPk, p.P.chPk, 24), pb: channelParams(p.P.chPk, p['B₂'].chPk, 12),
+      as: channelParams(p.A.chPk, p.S.chPk, 288),
+      sb: channelParams(p.S.chPk, p.B.chPk, 24),
+      sp: channelParams(p.S.chPk, p.P.chPk, 24),
+      pb: channelParams(p.P.chPk, p['B₂'].chPk, 12),
     };
     const kv = Object.fromEntries(ROLES.map((r) => [r, new LevelKv(p[r].dir)])) as Record<Role, LevelKv>;
     const nonces = (r: Role) => new KvNonceStore(kv[r]);
@@ -147,7 +185,10 @@ export class Stage {
   /** Asks `probe` (one request at a time) until its answer passes `ok`, or fails the step at its deadline. */
   async poll<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
     for (;;) {
-      const v = await this.guard(probe().catch(() => undefined), what);
+      const v = await this.guard(
+        probe().catch(() => undefined),
+        what,
+      );
       if (v !== undefined && ok(v)) return v;
       if (Date.now() > this.#deadline) throw this.#timeout(`waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 25));
@@ -200,15 +241,17 @@ export class Stage {
    * the role has never been online.
    */
   rows(which: ('A–S' | 'S–B' | 'S–P' | 'P–B₂')[]): ChannelRow[] {
-    const l = this.last, i = this.init;
-    const hub = (params: ChannelParams, fallback: Channel) => l.S?.engine.peers.get(hex(params.channelId))!.channel ?? fallback;
+    const l = this.last,
+      i = this.init;
+    const hub = (params: ChannelParams, fallback: Channel) => l.S?.engine.peers.get(hex(params.channelId))?.channel ?? fallback;
     const all: Record<string, ChannelRow> = {
       'A–S': { name: 'A–S', parties: ['A', 'S'], views: [l.A?.engine.channel ?? i.asA, hub(this.params.as, i.asS)] },
       'S–B': { name: 'S–B', parties: ['S', 'B'], views: [hub(this.params.sb, i.sbS), l.B?.engine.channel ?? i.sbB] },
       'S–P': { name: 'S–P', parties: ['S', 'P'], views: [hub(this.params.sp, i.spS), l.P?.engine.upstream.channel ?? i.spP] },
       'P–B₂': {
-        name: 'P–B₂', parties: ['P', 'B₂'],
-        views: [l.P?.engine.downstream.get(hex(this.params.pb.channelId))!.channel ?? i.pbP, l['B₂']?.engine.channel ?? i.pbB],
+        name: 'P–B₂',
+        parties: ['P', 'B₂'],
+        views: [l.P?.engine.downstream.get(hex(this.params.pb.channelId))?.channel ?? i.pbP, l['B₂']?.engine.channel ?? i.pbB],
       },
     };
     return which.map((w) => all[w]!);
@@ -311,40 +354,64 @@ export class Stage {
 
   #base(r: Role) {
     return {
-      identityKey: this.p[r].idSk, relays: [this.relayUrl], kv: new LevelKv(this.p[r].dir), ownsStore: true,
-      chain: { height: () => HEIGHT }, client: { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } },
+      identityKey: this.p[r].idSk,
+      relays: [this.relayUrl],
+      kv: new LevelKv(this.p[r].dir),
+      ownsStore: true,
+      chain: { height: () => HEIGHT },
+      client: { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } },
     };
   }
 
   async openA(): Promise<PayerNode> {
     const { A, S } = this.p;
-    const node = await this.guard(PayerNode.open({
-      ...this.#base('A'), config: { hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, channel: this.init.asA, hubFee: HUB_FEE,
-    }), 'opening A');
+    const node = await this.guard(
+      PayerNode.open({
+        ...this.#base('A'),
+        config: { hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk },
+        channel: this.init.asA,
+        hubFee: HUB_FEE,
+      }),
+      'opening A',
+    );
     return (this.last.A = this.nodes.A = this.attach('A', node));
   }
 
   async openS(): Promise<HubNode> {
     const { A, S, B, P } = this.p;
-    const node = await this.guard(HubNode.open({
-      ...this.#base('S'),
-      config: { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
-      peers: [
-        { channel: this.init.asS, peerKey: A.idPk, peerAddress: A.address },
-        { channel: this.init.sbS, peerKey: B.idPk, peerAddress: B.address },
-        { channel: this.init.spS, peerKey: P.idPk, peerAddress: P.address },
-      ],
-    }), 'opening S');
+    const node = await this.guard(
+      HubNode.open({
+        ...this.#base('S'),
+        config: { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+        peers: [
+          { channel: this.init.asS, peerKey: A.idPk, peerAddress: A.address },
+          { channel: this.init.sbS, peerKey: B.idPk, peerAddress: B.address },
+          { channel: this.init.spS, peerKey: P.idPk, peerAddress: P.address },
+        ],
+      }),
+      'opening S',
+    );
     return (this.last.S = this.nodes.S = this.attach('S', node));
   }
 
   async openB(): Promise<PayeeNode> {
     const { S, B } = this.p;
-    const node = await this.guard(PayeeNode.open({
-      ...this.#base('B'),
-      config: { identityKey: B.idSk, address: B.address, channelKey: B.chSk, hubKey: S.idPk, hubAddress: S.address, timeoutDelta: 40, invoiceTtlMs: 3_600_000 },
-      channel: this.init.sbB,
-    }), 'opening B');
+    const node = await this.guard(
+      PayeeNode.open({
+        ...this.#base('B'),
+        config: {
+          identityKey: B.idSk,
+          address: B.address,
+          channelKey: B.chSk,
+          hubKey: S.idPk,
+          hubAddress: S.address,
+          timeoutDelta: 40,
+          invoiceTtlMs: 3_600_000,
+        },
+        channel: this.init.sbB,
+      }),
+      'opening B',
+    );
     return (this.last.B = this.nodes.B = this.attach('B', node));
   }
 
@@ -352,12 +419,15 @@ export class Stage {
   async openP(): Promise<RouterNode> {
     const { S, P } = this.p;
     const B2 = this.p['B₂'];
-    const node = await this.guard(RouterNode.open({
-      ...this.#base('P'),
-      config: { address: P.address, channelKey: P.chSk, cltvDelta: 30 },
-      upstream: { channel: this.init.spP, peerKey: S.idPk, peerAddress: S.address },
-      downstream: [{ channel: this.init.pbP, peerKey: B2.idPk, peerAddress: B2.address }],
-    }), 'opening P');
+    const node = await this.guard(
+      RouterNode.open({
+        ...this.#base('P'),
+        config: { address: P.address, channelKey: P.chSk, cltvDelta: 30 },
+        upstream: { channel: this.init.spP, peerKey: S.idPk, peerAddress: S.address },
+        downstream: [{ channel: this.init.pbP, peerKey: B2.idPk, peerAddress: B2.address }],
+      }),
+      'opening P',
+    );
     return (this.last.P = this.nodes.P = this.attach('P', node));
   }
 
@@ -365,14 +435,23 @@ export class Stage {
   async openB2(): Promise<PayeeNode> {
     const { S, P } = this.p;
     const B2 = this.p['B₂'];
-    const node = await this.guard(PayeeNode.open({
-      ...this.#base('B₂'),
-      config: {
-        identityKey: B2.idSk, address: B2.address, channelKey: B2.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk],
-        timeoutDelta: 20, invoiceTtlMs: 3_600_000,
-      },
-      channel: this.init.pbB,
-    }), 'opening B₂');
+    const node = await this.guard(
+      PayeeNode.open({
+        ...this.#base('B₂'),
+        config: {
+          identityKey: B2.idSk,
+          address: B2.address,
+          channelKey: B2.chSk,
+          hubKey: P.idPk,
+          hubAddress: P.address,
+          routedHubs: [S.idPk],
+          timeoutDelta: 20,
+          invoiceTtlMs: 3_600_000,
+        },
+        channel: this.init.pbB,
+      }),
+      'opening B₂',
+    );
     return (this.last['B₂'] = this.nodes['B₂'] = this.attach('B₂', node));
   }
 

@@ -53,7 +53,12 @@ pre-signed (a payment request), narrating every message that goes through the re
   -h, --help      this help`;
 
 /** Parsed command line of the demo. */
-interface DemoArgs { relay?: string; amount: number; timeout: number; help: boolean }
+interface DemoArgs {
+  relay?: string;
+  amount: number;
+  timeout: number;
+  help: boolean;
+}
 
 function parseArgs(args: string[]): DemoArgs {
   const out: DemoArgs = { amount: 50_000, timeout: STEP_SECONDS, help: false };
@@ -89,9 +94,12 @@ const feeFor = (amount: number): number => hubFee(amount, HUB_FEE);
 
 /** Checks both views of a channel agree, nothing is pending, and funds are conserved. Returns the balances. */
 function settled(d: Stage, name: string, mine: Channel, theirs: Channel): [number, number] {
-  const x = mine.enforceable.state, y = theirs.enforceable.state;
-  d.check(x.n === y.n && x.balances[0] === y.balances[0] && x.balances[1] === y.balances[1] && x.ptlcs.length === y.ptlcs.length,
-    `the two views of ${name} differ (state ${x.n} vs ${y.n})`);
+  const x = mine.enforceable.state,
+    y = theirs.enforceable.state;
+  d.check(
+    x.n === y.n && x.balances[0] === y.balances[0] && x.balances[1] === y.balances[1] && x.ptlcs.length === y.ptlcs.length,
+    `the two views of ${name} differ (state ${x.n} vs ${y.n})`,
+  );
   d.check(!mine.pending && !theirs.pending && x.ptlcs.length === 0, `${name} still has a pending state or PTLC`);
   d.check(x.balances[0] + x.balances[1] === capacity(mine.params), `${name} does not add up to its capacity`);
   return x.balances;
@@ -137,9 +145,15 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   const A2 = await d.openA();
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(done?.kind === 'completed' && done.receipt.invoice !== null, `no receipt${done?.kind === 'completed' ? `: ${done.receipt.receiptError}` : ''}`);
+  d.check(
+    done?.kind === 'completed' && done.receipt.invoice !== null,
+    `no receipt${done?.kind === 'completed' ? `: ${done.receipt.receiptError}` : ''}`,
+  );
   const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(p.B.idPk), 'the receipt is not signed by B');
+  d.check(
+    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(p.B.idPk),
+    'the receipt is not signed by B',
+  );
   say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B, and t with t·G = T`);
   const elapsed = Date.now() - t0;
 
@@ -159,21 +173,41 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   d.step(6, 'Cancellation: A pays again, then cancels before B comes online');
   const before = A2.engine.channel.enforceable.state;
   const offer2 = await d.guard(A2.payOffline(p.B.address, amount, { memo: 'demo 2' }), 'A pays again');
-  await d.until(() => d.has('A', 'offered', offer2) && d.sent.filter((s) => s.from === 'A' && s.type === PaymentType.OFFER).length === 2, 'the second offer to be posted');
+  await d.until(
+    () => d.has('A', 'offered', offer2) && d.sent.filter((s) => s.from === 'A' && s.type === PaymentType.OFFER).length === 2,
+    'the second offer to be posted',
+  );
   const envelope = d.sent.filter((s) => s.from === 'A' && s.type === PaymentType.OFFER)[1]!.id;
-  say.say('relay', `status of offer env ${envelope.slice(0, 8)}: ${await d.guard(A2.client.status(d.relayUrl, envelope), 'asking the relay')}`);
+  say.say(
+    'relay',
+    `status of offer env ${envelope.slice(0, 8)}: ${await d.guard(A2.client.status(d.relayUrl, envelope), 'asking the relay')}`,
+  );
   const pendingN = A2.engine.channel.topN;
   await d.guard(A2.cancel(offer2), 'A cancels');
   await d.until(() => d.has('A', 'cancelled', offer2), 'the cancellation');
-  const status = await d.poll(() => A2.client.status(d.relayUrl, envelope), (st) => st === 'retracted', 'the offer envelope to be retracted');
+  const status = await d.poll(
+    () => A2.client.status(d.relayUrl, envelope),
+    (st) => st === 'retracted',
+    'the offer envelope to be retracted',
+  );
   say.say('relay', `status of offer env ${envelope.slice(0, 8)}: ${status}`);
   const asA = A2.engine.channel;
   await d.until(() => d.hubChannel(d.asParams).enforceable.state.n === asA.enforceable.state.n, "S's view to reach A's state");
   const after = settled(d, 'A–S', asA, d.hubChannel(d.asParams));
-  d.check(asA.enforceable.state.n > pendingN && after[0] === before.balances[0] && after[1] === before.balances[1], 'the overwrite did not restore the balances');
-  say.say('A–S', `state ${asA.enforceable.state.n} overwrites pending state ${pendingN}: balances unchanged (A ${sats(after[0])}, S ${sats(after[1])})`);
+  d.check(
+    asA.enforceable.state.n > pendingN && after[0] === before.balances[0] && after[1] === before.balances[1],
+    'the overwrite did not restore the balances',
+  );
+  say.say(
+    'A–S',
+    `state ${asA.enforceable.state.n} overwrites pending state ${pendingN}: balances unchanged (A ${sats(after[0])}, S ${sats(after[1])})`,
+  );
   const B = await d.openB();
-  await d.until(() => d.events.B.some((e) => (e.kind === 'ignored' && e.type === PaymentType.OFFER_VOID) || (e.kind === 'voided' && e.offerId === offer2)), 'B to read the void');
+  await d.until(
+    () =>
+      d.events.B.some((e) => (e.kind === 'ignored' && e.type === PaymentType.OFFER_VOID) || (e.kind === 'voided' && e.offerId === offer2)),
+    'B to read the void',
+  );
   d.check(!d.has('B', 'offer_received', offer2) && !B.engine.payments.has(offer2), 'B saw the cancelled offer');
   d.check(!d.has('S', 'ptlc_extended', offer2), 'S extended a PTLC for a superseded state');
   say.say('B', 'finds nothing to pay: the offer was retracted before B came online');
@@ -209,7 +243,10 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   const before = snapshot(rows);
   const seen = d.received.length;
   const offerId = await d.guard(A.payOffline(B2.address, ROUTED, { memo: 'demo 3' }), 'A pays B₂');
-  await d.until(() => d.sent.some((s) => s.from === 'A' && s.to === 'B₂' && s.type === PaymentType.OFFER), "A's offer to be posted to B₂'s mailbox");
+  await d.until(
+    () => d.sent.some((s) => s.from === 'A' && s.to === 'B₂' && s.type === PaymentType.OFFER),
+    "A's offer to be posted to B₂'s mailbox",
+  );
   say.say('B₂', 'comes online');
   await d.openB2();
   await d.until(() => d.has('B₂', 'paid', offerId), 'B₂ to be paid');
@@ -218,15 +255,22 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
   d.check(done?.kind === 'completed' && done.receipt.invoice !== null, 'no receipt from B₂');
   const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(B2.idPk), 'the receipt is not signed by B₂');
+  d.check(
+    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(B2.idPk),
+    'the receipt is not signed by B₂',
+  );
   say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B₂, sealed for A: P and S passed it on unread`);
 
   // What S saw: only A and P, and P's invoice; nothing it stored names B₂.
   const atS = d.received.slice(seen).filter((r) => r.to === 'S');
   const invoices = atS.filter((r) => r.type === PaymentType.INVOICE);
-  d.check(atS.every((r) => r.from === 'A' || r.from === 'P'), `S heard from ${atS.map((r) => r.from).join(', ')}`);
+  d.check(
+    atS.every((r) => r.from === 'A' || r.from === 'P'),
+    `S heard from ${atS.map((r) => r.from).join(', ')}`,
+  );
   d.check(invoices.length === 1 && invoices[0]!.from === 'P', "the INVOICE at S is not P's");
-  const S = d.nodes.S!.engine, P = d.nodes.P!.engine;
+  const S = d.nodes.S!.engine,
+    P = d.nodes.P!.engine;
   d.check(S.payments.get(offerId)?.payeeChannel === bytesToHex(d.params.sp.channelId), 'S did not pay over S–P');
   const sStore = JSON.stringify(S.toJSON());
   d.check(!sStore.includes(bytesToHex(B2.idPk)) && !sStore.includes(B2.address), "S's store names B₂");
@@ -237,9 +281,14 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
 
   // Decorrelation: each hop's PTLC is locked to its own point, as both ends of the hop hold it.
   const T = A.engine.payments.get(offerId)?.point;
-  const at = (role: string, channel: string) => d.points.find((x) => x.offerId === offerId && x.role === role && x.channel === channel)?.point;
-  const sp = [at('S', 'S–P'), at('P', 'S–P')], pb = [at('P', 'P–B₂'), at('B₂', 'P–B₂')];
-  d.check(T !== undefined && sp[0] !== undefined && sp[0] === sp[1] && pb[0] !== undefined && pb[0] === pb[1], 'the two ends of a hop hold different PTLCs');
+  const at = (role: string, channel: string) =>
+    d.points.find((x) => x.offerId === offerId && x.role === role && x.channel === channel)?.point;
+  const sp = [at('S', 'S–P'), at('P', 'S–P')],
+    pb = [at('P', 'P–B₂'), at('B₂', 'P–B₂')];
+  d.check(
+    T !== undefined && sp[0] !== undefined && sp[0] === sp[1] && pb[0] !== undefined && pb[0] === pb[1],
+    'the two ends of a hop hold different PTLCs',
+  );
   d.check(new Set([T, sp[0], pb[0]]).size === 3, 'two hops share a point');
   const short = (h: string) => `${h.slice(0, 16)}…`;
   say.say('A–S', `T         ${short(T)}  A's point: t = s_A`);
@@ -264,7 +313,10 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
 async function presigned(d: Stage): Promise<void> {
   const { say, p } = d;
   const fee = feeFor(REQUESTED);
-  d.step(8, `A payment request: A is offline. B pre-signs a request for ${sats(REQUESTED)} sats, goes offline, and A pays it (hub fee ${sats(fee)})`);
+  d.step(
+    8,
+    `A payment request: A is offline. B pre-signs a request for ${sats(REQUESTED)} sats, goes offline, and A pays it (hub fee ${sats(fee)})`,
+  );
   const rows = d.rows(['A–S', 'S–B']);
   const before = snapshot(rows);
   const requestId = await d.guard(d.nodes.B!.requestPayment(p.A.address, REQUESTED, { memo: 'demo 4' }), 'B requests a payment');
@@ -277,15 +329,25 @@ async function presigned(d: Stage): Promise<void> {
   await d.guard(A.payRequest(requestId), 'A pays the request');
   say.say('A', `pays it: a PTLC of ${sats(REQUESTED + fee)} sats to S, locked to T_S + r·G (S's signature is the secret)`);
   await d.until(() => d.has('S', 'signature_sold', requestId), 'S to sell its signature');
-  await d.until(() => d.has('A', 'request_paid', requestId) && A.engine.requests.get(requestId)?.status === 'completed', 'A to buy it and settle with S');
+  await d.until(
+    () => d.has('A', 'request_paid', requestId) && A.engine.requests.get(requestId)?.status === 'completed',
+    'A to buy it and settle with S',
+  );
   // A's watchtower copy: B's update n with both signatures, each checked here against its sighash.
   const kept = A.engine.requests.get(requestId)!;
   const sighash = hexToBytes(kept.updateSighash, 32);
-  const valid = (sig: string | undefined, key: string) => sig !== undefined && verify(hexToBytes(sig).subarray(0, 64), sighash, hexToBytes(key, 32));
-  d.check(valid(kept.payeeUpdateSig, kept.payeeChannelKey) && valid(kept.hubUpdateSig, kept.hubChannelKey), "A does not hold B's complete update");
+  const valid = (sig: string | undefined, key: string) =>
+    sig !== undefined && verify(hexToBytes(sig).subarray(0, 64), sighash, hexToBytes(key, 32));
+  d.check(
+    valid(kept.payeeUpdateSig, kept.payeeChannelKey) && valid(kept.hubUpdateSig, kept.hubChannelKey),
+    "A does not hold B's complete update",
+  );
   say.say('A', `holds S–B update ${kept.n} with B's and S's signatures, both verified: it can enforce it for B`);
   // S sent its signature to B directly, and A sent its copy: both wait in B's mailbox.
-  await d.until(() => d.sent.filter((s) => s.to === 'B' && s.type === PaymentType.REQUEST_COMPLETE).length === 2, "S's signature to be posted to B");
+  await d.until(
+    () => d.sent.filter((s) => s.to === 'B' && s.type === PaymentType.REQUEST_COMPLETE).length === 2,
+    "S's signature to be posted to B",
+  );
   say.say('B', 'comes back online');
   await d.openB();
   await d.until(() => d.has('B', 'paid', requestId), 'B to complete its state');
@@ -318,7 +380,8 @@ export async function runDemoCli(args: string[]): Promise<number> {
   let relay: Relay | undefined;
   let d: Stage | undefined;
   try {
-    const url = opts.relay ?? (relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir: path.join(root, 'relay'), logLevel: 'silent' })).url;
+    const url =
+      opts.relay ?? (relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir: path.join(root, 'relay'), logLevel: 'silent' })).url;
     // Fail fast, with the relay's own error, rather than after a step's time limit.
     if (opts.relay) await new RelayHttp(url, fetch, 5_000).info();
     console.log('ln-mailbox demo: asynchronous Lightning payments through a mailbox relay');

@@ -82,12 +82,7 @@ function adaptorNonce(d: bigint, aux: Uint8Array, T33: Uint8Array, px: Uint8Arra
  * encrypted to the adaptor point `T33` (33-byte compressed). `auxRand`
  * (32 bytes) defaults to fresh randomness; pass it only to reproduce vectors.
  */
-export function adaptorPresign(
-  sk: Uint8Array,
-  msg32: Uint8Array,
-  T33: Uint8Array,
-  auxRand: Uint8Array = randomBytes(32),
-): Uint8Array {
+export function adaptorPresign(sk: Uint8Array, msg32: Uint8Array, T33: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
   const d0 = parseSecretKey(sk);
   abytes(msg32, 32, 'message');
   const T = parseCompressedPoint(T33, 'adaptor point');
@@ -153,7 +148,7 @@ export function adaptorVerify(presig65: Uint8Array, msg: Uint8Array, pk32: Uint8
     return false;
   }
   const got = extractAdaptorPoint(presig65, msg, pk32);
-  return got !== null && got.equals(T);
+  return got?.equals(T) === true;
 }
 
 /**
@@ -178,10 +173,12 @@ export function adaptorExtract(sig64: Uint8Array, presig65: Uint8Array, T33: Uin
   abytes(sig64, 64, 'signature');
   const pre = parsePreSig(presig65);
   const T = parseCompressedPoint(T33, 'adaptor point');
-  if (!equalBytes(sig64.subarray(0, 32), pre.rx)) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, "signature nonce differs from pre-signature R'");
+  if (!equalBytes(sig64.subarray(0, 32), pre.rx))
+    fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, "signature nonce differs from pre-signature R'");
   const s = bytesToNumberBE(sig64.subarray(32, 64));
   if (s >= N) fail(ErrorCode.INVALID_SIGNATURE, 'signature: s is not below the curve order');
   const t = Fn.create(pre.odd ? pre.s - s : s - pre.s);
-  if (t === 0n || !Pt.BASE.multiply(t).equals(T)) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, 'extracted secret does not match the adaptor point');
+  if (t === 0n || !Pt.BASE.multiply(t).equals(T))
+    fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, 'extracted secret does not match the adaptor point');
   return numberToBytesBE(t, 32);
 }

@@ -203,7 +203,11 @@ function tweakScalar(tweak: Uint8Array, opts: XOnlyTweakOptions): bigint {
  * (a taproot control block carries it). Throws INVALID_PUBLIC_KEY when P is
  * not on the curve, t ≥ n in strict mode, or Q is infinity.
  */
-export function tweakXOnlyPublicKey(xonly: Uint8Array, tweak: Uint8Array, opts: XOnlyTweakOptions = {}): { xonly: Uint8Array; parity: 0 | 1 } {
+export function tweakXOnlyPublicKey(
+  xonly: Uint8Array,
+  tweak: Uint8Array,
+  opts: XOnlyTweakOptions = {},
+): { xonly: Uint8Array; parity: 0 | 1 } {
   const P = parsePublicKey(xonly);
   const t = tweakScalar(tweak, opts);
   const Q = t === 0n ? P : P.add(Pt.BASE.multiply(t));

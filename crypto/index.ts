@@ -6,12 +6,30 @@
  * @module
  */
 export {
-  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, randomSecretKey, sign, signaturePoint,
-  taggedHash, tweakXOnlyPublicKey, tweakXOnlySecretKey, verify, type Point, type XOnlyTweakOptions,
+  challenge,
+  getPublicKey,
+  parseCompressedPoint,
+  parsePublicKey,
+  parseSecretKey,
+  randomSecretKey,
+  sign,
+  signaturePoint,
+  taggedHash,
+  tweakXOnlyPublicKey,
+  tweakXOnlySecretKey,
+  verify,
+  type Point,
+  type XOnlyTweakOptions,
 } from './bip340.js';
 export {
-  MAX_NONCE_ID_LENGTH, MemoryNonceStore, assertNonceId, commitNonce, signWithCommittedNonce,
-  type CommitNonceOptions, type CommittedNonce, type NonceStore,
+  MAX_NONCE_ID_LENGTH,
+  MemoryNonceStore,
+  assertNonceId,
+  commitNonce,
+  signWithCommittedNonce,
+  type CommitNonceOptions,
+  type CommittedNonce,
+  type NonceStore,
 } from './nonce.js';
 export { adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify } from './adaptor.js';
 export { randomTweak, tweakPoint, tweakSecret, untweakSecret } from './tweak.js';

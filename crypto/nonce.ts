@@ -129,7 +129,12 @@ const msgHash = (msg: Uint8Array) => schnorr.utils.taggedHash('LnMailbox/nonce-m
  * in `store` bound to `msg`, and returns its public commitment. The secret
  * nonce never leaves the store.
  */
-export async function commitNonce(store: NonceStore, sk: Uint8Array, msg: Uint8Array, opts: CommitNonceOptions = {}): Promise<CommittedNonce> {
+export async function commitNonce(
+  store: NonceStore,
+  sk: Uint8Array,
+  msg: Uint8Array,
+  opts: CommitNonceOptions = {},
+): Promise<CommittedNonce> {
   parseSecretKey(sk);
   abytes(msg, undefined, 'message');
   const rand = abytes(opts.rand ?? randomBytes(32), 32, 'rand');

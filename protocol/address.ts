@@ -113,7 +113,8 @@ function parseTlv(data: Uint8Array): MailboxAddress {
   while (pos < data.length) {
     const t = readBigSize(data, pos, 'type');
     const l = readBigSize(data, t.next, 'length');
-    if (l.value > BigInt(data.length - l.next)) fail(ErrorCode.ADDRESS_BAD_TLV, `record type ${t.value}: length ${l.value} overruns the stream`);
+    if (l.value > BigInt(data.length - l.next))
+      fail(ErrorCode.ADDRESS_BAD_TLV, `record type ${t.value}: length ${l.value} overruns the stream`);
     const value = data.subarray(l.next, l.next + Number(l.value));
     pos = l.next + Number(l.value);
     // Strictly increasing types make the encoding canonical; only relay
@@ -209,8 +210,7 @@ function decodeUtf8(b: Uint8Array): string {
 
 function checkRelayList(relays: Uint8Array[]): Uint8Array[] {
   if (relays.length === 0) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'an address needs at least one relay');
-  if (relays.length > ADDRESS_MAX_RELAYS)
-    fail(ErrorCode.ADDRESS_BAD_RELAY_URL, `${relays.length} relays, at most ${ADDRESS_MAX_RELAYS}`);
+  if (relays.length > ADDRESS_MAX_RELAYS) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, `${relays.length} relays, at most ${ADDRESS_MAX_RELAYS}`);
   const seen = new Set<string>();
   for (const r of relays) {
     if (r.length === 0 || r.length > ADDRESS_MAX_RELAY_URL_LEN)
@@ -231,6 +231,7 @@ function checkRelayList(relays: Uint8Array[]): Uint8Array[] {
 function checkRelayUrl(u: string): void {
   if (!/^https?:\/\//.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must start with http:// or https://');
   // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u0020\u007f-\u009f]/.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL contains whitespace or control characters');
   let url: URL;
   try {

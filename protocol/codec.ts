@@ -22,11 +22,7 @@ export type FieldKind =
   | 'str'; // u16 length prefix, UTF-8
 
 /** TypeScript type of a decoded field of kind K. */
-export type FieldValue<K extends FieldKind> = K extends 'u8' | 'u16' | 'u32' | 'u64'
-  ? number
-  : K extends 'str'
-    ? string
-    : Uint8Array;
+export type FieldValue<K extends FieldKind> = K extends 'u8' | 'u16' | 'u32' | 'u64' ? number : K extends 'str' ? string : Uint8Array;
 
 /** A message schema: ordered list of `[name, kind]`. */
 export type Schema = readonly (readonly [string, FieldKind])[];

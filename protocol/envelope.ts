@@ -49,8 +49,7 @@ export function parseEnvelopeHeader(envelope: Uint8Array, maxLen = ENVELOPE_MAX_
     fail(ErrorCode.ENVELOPE_UNKNOWN_VERSION, `unknown envelope version 0x${envelope[0]!.toString(16).padStart(2, '0')}`);
   if (envelope.length < ENVELOPE_MIN_LEN)
     fail(ErrorCode.ENVELOPE_TRUNCATED, `envelope is ${envelope.length} bytes, minimum is ${ENVELOPE_MIN_LEN}`);
-  if (envelope.length > maxLen)
-    fail(ErrorCode.ENVELOPE_TOO_LARGE, `envelope is ${envelope.length} bytes, maximum is ${maxLen}`);
+  if (envelope.length > maxLen) fail(ErrorCode.ENVELOPE_TOO_LARGE, `envelope is ${envelope.length} bytes, maximum is ${maxLen}`);
   return {
     version: envelope[0]!,
     recipient: envelope.subarray(1, 33),

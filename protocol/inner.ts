@@ -127,7 +127,8 @@ export function signInner(opts: SignInnerOptions): Uint8Array {
  */
 export function decodeInner(bytes: Uint8Array): InnerMessage {
   abytes(bytes, undefined, 'inner message');
-  if (bytes.length < INNER_MIN_LEN) fail(ErrorCode.ENVELOPE_BAD_INNER, `inner message is ${bytes.length} bytes, minimum is ${INNER_MIN_LEN}`);
+  if (bytes.length < INNER_MIN_LEN)
+    fail(ErrorCode.ENVELOPE_BAD_INNER, `inner message is ${bytes.length} bytes, minimum is ${INNER_MIN_LEN}`);
   const type = Number(readUintBE(bytes, 0, 2));
   if (type === 0) fail(ErrorCode.ENVELOPE_BAD_INNER, 'inner message type 0 is invalid');
   const timestamp = readUintBE(bytes, 34, 8);

@@ -52,61 +52,179 @@ export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
 /** Field schemas, in wire order. SPEC section 6 lists the same tables. */
 export const PaymentSchemas = {
   [PaymentType.UPDATE_PROPOSE]: [
-    ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['amount', 'u64'], ['fee', 'u64'],
-    ['expiry', 'u64'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
+    ['channelId', 'b32'],
+    ['state', 'bytes'],
+    ['offerId', 'b32'],
+    ['amount', 'u64'],
+    ['fee', 'u64'],
+    ['expiry', 'u64'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
   ],
-  [PaymentType.UPDATE_ACCEPT]: [['channelId', 'b32'], ['n', 'u32'], ['updateNonce', 'b32'], ['settleSig', 'b65']],
+  [PaymentType.UPDATE_ACCEPT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+  ],
   [PaymentType.OFFER]: [
-    ['offerId', 'b32'], ['hub', 'b32'], ['hubAddress', 'str'], ['amount', 'u64'], ['expiry', 'u64'], ['n', 'u32'],
-    ['point', 'b33'], ['updateSighash', 'b32'], ['payerKey', 'b32'], ['payerSig', 'b64'], ['memo', 'str'],
+    ['offerId', 'b32'],
+    ['hub', 'b32'],
+    ['hubAddress', 'str'],
+    ['amount', 'u64'],
+    ['expiry', 'u64'],
+    ['n', 'u32'],
+    ['point', 'b33'],
+    ['updateSighash', 'b32'],
+    ['payerKey', 'b32'],
+    ['payerSig', 'b64'],
+    ['memo', 'str'],
   ],
   [PaymentType.INVOICE]: [
-    ['offerId', 'b32'], ['point', 'b33'], ['amount', 'u64'], ['expiry', 'u64'], ['payeeChannel', 'b32'],
-    ['payeeAddress', 'str'], ['timeoutDelta', 'u32'], ['payeeKey', 'b32'], ['receipt', 'bytes'], ['signature', 'b64'],
+    ['offerId', 'b32'],
+    ['point', 'b33'],
+    ['amount', 'u64'],
+    ['expiry', 'u64'],
+    ['payeeChannel', 'b32'],
+    ['payeeAddress', 'str'],
+    ['timeoutDelta', 'u32'],
+    ['payeeKey', 'b32'],
+    ['receipt', 'bytes'],
+    ['signature', 'b64'],
   ],
   [PaymentType.PTLC_ADD]: [
-    ['channelId', 'b32'], ['state', 'bytes'], ['offerId', 'b32'], ['tweak', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
+    ['channelId', 'b32'],
+    ['state', 'bytes'],
+    ['offerId', 'b32'],
+    ['tweak', 'b32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
     ['claimPresig', 'b65'],
   ],
   [PaymentType.PTLC_ACCEPT]: [
-    ['channelId', 'b32'], ['n', 'u32'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['updateSig', 'b65'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+    ['updateSig', 'b65'],
   ],
-  [PaymentType.PTLC_COMMIT]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
+  [PaymentType.PTLC_COMMIT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateSig', 'b65'],
+  ],
   [PaymentType.PTLC_FULFILL]: [
-    ['channelId', 'b32'], ['offerId', 'b32'], ['secret', 'b32'], ['state', 'bytes'], ['updateNonce', 'b32'],
+    ['channelId', 'b32'],
+    ['offerId', 'b32'],
+    ['secret', 'b32'],
+    ['state', 'bytes'],
+    ['updateNonce', 'b32'],
     ['settleSig', 'b65'],
   ],
   [PaymentType.PTLC_SETTLE]: [
-    ['channelId', 'b32'], ['n', 'u32'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['updateSig', 'b65'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+    ['updateSig', 'b65'],
   ],
-  [PaymentType.PTLC_SETTLE_ACK]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
-  [PaymentType.PTLC_FAIL]: [['channelId', 'b32'], ['offerId', 'b32'], ['reason', 'str']],
+  [PaymentType.PTLC_SETTLE_ACK]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateSig', 'b65'],
+  ],
+  [PaymentType.PTLC_FAIL]: [
+    ['channelId', 'b32'],
+    ['offerId', 'b32'],
+    ['reason', 'str'],
+  ],
   [PaymentType.COMPLETION]: [
-    ['channelId', 'b32'], ['n', 'u32'], ['offerId', 'b32'], ['secret', 'b32'], ['updateSig', 'b65'], ['invoice', 'bytes'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['offerId', 'b32'],
+    ['secret', 'b32'],
+    ['updateSig', 'b65'],
+    ['invoice', 'bytes'],
   ],
   [PaymentType.CANCEL_PROPOSE]: [
-    ['channelId', 'b32'], ['offerId', 'b32'], ['state', 'bytes'], ['updateNonce', 'b32'], ['settleSig', 'b65'],
+    ['channelId', 'b32'],
+    ['offerId', 'b32'],
+    ['state', 'bytes'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
   ],
   [PaymentType.CANCEL_ACCEPT]: [
-    ['channelId', 'b32'], ['n', 'u32'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['updateSig', 'b65'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+    ['updateSig', 'b65'],
   ],
-  [PaymentType.CANCEL_COMMIT]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
-  [PaymentType.OFFER_VOID]: [['offerId', 'b32'], ['reason', 'str']],
-  [PaymentType.REJECT]: [['refType', 'u16'], ['ref', 'b32'], ['code', 'str'], ['message', 'str']],
+  [PaymentType.CANCEL_COMMIT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateSig', 'b65'],
+  ],
+  [PaymentType.OFFER_VOID]: [
+    ['offerId', 'b32'],
+    ['reason', 'str'],
+  ],
+  [PaymentType.REJECT]: [
+    ['refType', 'u16'],
+    ['ref', 'b32'],
+    ['code', 'str'],
+    ['message', 'str'],
+  ],
   [PaymentType.REQUEST_PREPARE]: [
-    ['channelId', 'b32'], ['state', 'bytes'], ['requestId', 'b32'], ['amount', 'u64'], ['expiry', 'u64'],
-    ['updateNonce', 'b32'], ['settleSig', 'b65'],
+    ['channelId', 'b32'],
+    ['state', 'bytes'],
+    ['requestId', 'b32'],
+    ['amount', 'u64'],
+    ['expiry', 'u64'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
   ],
-  [PaymentType.REQUEST_PREPARED]: [['channelId', 'b32'], ['n', 'u32'], ['requestId', 'b32'], ['updateNonce', 'b32'], ['settleSig', 'b65']],
+  [PaymentType.REQUEST_PREPARED]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['requestId', 'b32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+  ],
   [PaymentType.REQUEST]: [
-    ['requestId', 'b32'], ['hub', 'b32'], ['hubAddress', 'str'], ['payeeAddress', 'str'], ['amount', 'u64'], ['expiry', 'u64'], ['channelId', 'b32'],
-    ['n', 'u32'], ['updateSighash', 'b32'], ['hubChannelKey', 'b32'], ['hubNonce', 'b32'], ['payeeChannelKey', 'b32'],
-    ['payeeUpdateSig', 'b65'], ['memo', 'str'],
+    ['requestId', 'b32'],
+    ['hub', 'b32'],
+    ['hubAddress', 'str'],
+    ['payeeAddress', 'str'],
+    ['amount', 'u64'],
+    ['expiry', 'u64'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateSighash', 'b32'],
+    ['hubChannelKey', 'b32'],
+    ['hubNonce', 'b32'],
+    ['payeeChannelKey', 'b32'],
+    ['payeeUpdateSig', 'b65'],
+    ['memo', 'str'],
   ],
-  [PaymentType.REQUEST_COMPLETE]: [['requestId', 'b32'], ['channelId', 'b32'], ['n', 'u32'], ['hubUpdateSig', 'b65']],
-  [PaymentType.REQUEST_ACK]: [['channelId', 'b32'], ['n', 'u32'], ['updateSig', 'b65']],
+  [PaymentType.REQUEST_COMPLETE]: [
+    ['requestId', 'b32'],
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['hubUpdateSig', 'b65'],
+  ],
+  [PaymentType.REQUEST_ACK]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['updateSig', 'b65'],
+  ],
   [PaymentType.PTLC_REMOVE]: [
-    ['channelId', 'b32'], ['offerId', 'b32'], ['state', 'bytes'], ['updateNonce', 'b32'], ['settleSig', 'b65'], ['reason', 'str'],
+    ['channelId', 'b32'],
+    ['offerId', 'b32'],
+    ['state', 'bytes'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+    ['reason', 'str'],
   ],
 } as const satisfies Record<PaymentType, Schema>;
 
@@ -120,7 +238,7 @@ export type PaymentMessageOf<T extends PaymentType> = Extract<PaymentMessage, { 
 
 /** True when `type` is a known payment message type. */
 export function isPaymentType(type: number): type is PaymentType {
-  return Object.prototype.hasOwnProperty.call(PaymentSchemas, type);
+  return Object.hasOwn(PaymentSchemas, type);
 }
 
 /** Encodes a payment message body: `0x01 ‖ fields`. */
@@ -211,8 +329,19 @@ export interface WireChannelState {
   ptlcs: WirePtlc[];
 }
 
-const STATE_HEAD = [['n', 'u32'], ['balance0', 'u64'], ['balance1', 'u64'], ['ptlcs', 'bytes']] as const;
-const PTLC_REC = [['id', 'b32'], ['offerer', 'u8'], ['amount', 'u64'], ['point', 'b33'], ['timeout', 'u32']] as const;
+const STATE_HEAD = [
+  ['n', 'u32'],
+  ['balance0', 'u64'],
+  ['balance1', 'u64'],
+  ['ptlcs', 'bytes'],
+] as const;
+const PTLC_REC = [
+  ['id', 'b32'],
+  ['offerer', 'u8'],
+  ['amount', 'u64'],
+  ['point', 'b33'],
+  ['timeout', 'u32'],
+] as const;
 const PTLC_LEN = 32 + 1 + 8 + 33 + 4;
 
 /** Encodes a channel state: `n(u32) ‖ balance0(u64) ‖ balance1(u64) ‖ u16 len ‖ ptlc records (78 bytes each)`. */

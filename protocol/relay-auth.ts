@@ -25,10 +25,7 @@ export const AUTH_TAG = 'ln-mailbox/v1/auth';
 export function authMessage(origin: string, challenge: Uint8Array, mailbox: Uint8Array): Uint8Array {
   if (typeof origin !== 'string' || origin.length === 0) fail(ErrorCode.INVALID_TYPE, 'origin: expected non-empty string');
   const o = utf8(origin);
-  return taggedHash(
-    AUTH_TAG,
-    concatBytes(uintBE(o.length, 2), o, abytes(challenge, 32, 'challenge'), abytes(mailbox, 32, 'mailbox')),
-  );
+  return taggedHash(AUTH_TAG, concatBytes(uintBE(o.length, 2), o, abytes(challenge, 32, 'challenge'), abytes(mailbox, 32, 'mailbox')));
 }
 
 /**
@@ -75,7 +72,8 @@ export function proveAuth(origin: string, challengeHex: string, secretKey: Uint8
  * @throws LnMailboxError INVALID_TYPE / INVALID_HEX / INVALID_LENGTH when a field is not hex of its length
  */
 export function verifyAuthProof(origin: string, proof: AuthProof): boolean {
-  if (!isHex32(proof.mailbox) || !isHex32(proof.challenge)) fail(ErrorCode.INVALID_HEX, 'auth proof: mailbox and challenge must be 64 lowercase hex chars');
+  if (!isHex32(proof.mailbox) || !isHex32(proof.challenge))
+    fail(ErrorCode.INVALID_HEX, 'auth proof: mailbox and challenge must be 64 lowercase hex chars');
   return verifyAuth(
     origin,
     hexToBytes(proof.challenge, 32, 'challenge'),

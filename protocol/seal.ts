@@ -18,9 +18,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
 import { getPublicKey, parsePublicKey, parseSecretKey, randomSecretKey, type Point } from '../crypto/bip340.js';
-import {
-  ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader,
-} from './envelope.js';
+import { ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader } from './envelope.js';
 import { INNER_MIN_LEN, assertInnerType, assertTimestamp, signInner, verifyInner } from './inner.js';
 import { PADDED_MESSAGE_MAX_LEN, pad, unpad } from './padding.js';
 
@@ -88,8 +86,7 @@ function secretScalar(sk: unknown, name: string): bigint {
 /** Parses a public key: x-only (BIP340 lift_x, even y) or SEC 1 compressed/uncompressed. */
 function parsePoint(pk: Uint8Array, name: string): Point {
   if (pk.length === 32) return parsePublicKey(pk, name);
-  if (pk.length !== 33 && pk.length !== 65)
-    fail(ErrorCode.INVALID_LENGTH, `${name}: expected 32, 33 or 65 bytes, got ${pk.length}`);
+  if (pk.length !== 33 && pk.length !== 65) fail(ErrorCode.INVALID_LENGTH, `${name}: expected 32, 33 or 65 bytes, got ${pk.length}`);
   try {
     // fromBytes checks the prefix byte, that coordinates are field elements,
     // and that the point is on the curve: invalid-curve and twist points fail.
@@ -159,7 +156,12 @@ export function seal(opts: SealOptions): Uint8Array {
   const sharedX = ecdhX(e, recipientPoint);
   const key = envelopeKey(sharedX, ephemeral, recipient);
   const inner = signInner({
-    senderSecretKey: opts.senderSecretKey, recipient, type, timestamp, body, auxRand,
+    senderSecretKey: opts.senderSecretKey,
+    recipient,
+    type,
+    timestamp,
+    body,
+    auxRand,
     ...(opts.senderPublicKey ? { senderPublicKey: opts.senderPublicKey } : {}),
   });
   const plaintext = pad(inner);
@@ -188,8 +190,7 @@ export function open(envelope: Uint8Array, recipientSecretKey: Uint8Array, opts:
   // Cheap rejection before any variable-base work, and the reason the header
   // carries the recipient at all: a relay bug or a mis-delivery is named as such.
   const ours = opts.recipientPublicKey ? abytes(opts.recipientPublicKey, 32, 'recipientPublicKey') : getPublicKey(recipientSecretKey);
-  if (!equalBytes(header.recipient, ours))
-    fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
+  if (!equalBytes(header.recipient, ours)) fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
   const sharedX = ecdhX(r, parsePoint(header.ephemeral, 'ephemeral key'));
   const key = envelopeKey(sharedX, header.ephemeral, header.recipient);
   let plaintext: Uint8Array;

@@ -16,7 +16,18 @@
 //   --tests only the test files whose path contains the substring (repeatable; default: all of
 //           test/engine/payment, test/engine/channel, test/crypto, test/engine/bitcoin)
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +38,7 @@ const TEST_ORDER = {
   // The suites most likely to kill a mutant of that directory run first (bail stops at the first failure).
   'engine/payment': ['test/engine/payment', 'test/engine/channel', 'test/engine/bitcoin', 'test/crypto'],
   'engine/channel': ['test/engine/channel', 'test/engine/payment', 'test/engine/bitcoin', 'test/crypto'],
-  'crypto': ['test/crypto', 'test/engine/bitcoin', 'test/engine/channel', 'test/engine/payment'],
+  crypto: ['test/crypto', 'test/engine/bitcoin', 'test/engine/channel', 'test/engine/payment'],
 };
 
 // ---------------------------------------------------------------------------
@@ -62,7 +73,7 @@ function usage(err) {
   if (err) console.error(err);
   console.error(
     'usage: node scripts/mutate.mjs [--file <substring>]... [--line <file>:<line>]... [--tests <substring>]...\n' +
-    '                               [--list] [--jobs N] [--out <report.json>] [--no-cond]',
+      '                               [--list] [--jobs N] [--out <report.json>] [--no-cond]',
   );
   process.exit(err ? 2 : 0);
 }
@@ -111,17 +122,18 @@ function skipString(src, i) {
 /** Offsets of top-level `<`, `<=`, `>`, `>=` in src[a, b) (not `=>`, `>>`, `<<`, not in strings or brackets). */
 function comparisons(src, a, b) {
   const out = [];
-  let depth = 0;
+  let _depth = 0;
   for (let i = a; i < b; i++) {
     const c = src[i];
     if (c === '"' || c === "'" || c === '`') {
       i = skipString(src, i);
       continue;
     }
-    if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') depth--;
+    if (c === '(' || c === '[' || c === '{') _depth++;
+    else if (c === ')' || c === ']' || c === '}') _depth--;
     if (c !== '<' && c !== '>') continue;
-    const prev = src[i - 1], next = src[i + 1];
+    const prev = src[i - 1],
+      next = src[i + 1];
     if (prev === '=' || prev === '<' || prev === '>' || next === '<' || next === '>') continue; // =>, <<, >>, >>>
     if (src[i - 1] !== ' ') continue; // generics (Map<string, X>) are never spaced like a comparison
     out.push({ at: i, op: next === '=' ? `${c}=` : c });
@@ -157,7 +169,17 @@ export function findMutants(file, src, { cond = true } = {}) {
   const out = [];
   const add = (at, kind, start, end, replacement, description) => {
     const line = lineOf(src, at);
-    out.push({ id: `${file}:${line}:${kind}:${out.length}`, file, line, kind, original: lineText(src, line), start, end, replacement, description });
+    out.push({
+      id: `${file}:${line}:${kind}:${out.length}`,
+      file,
+      line,
+      kind,
+      original: lineText(src, line),
+      start,
+      end,
+      replacement,
+      description,
+    });
   };
   const condMutants = (at, a, b) => {
     if (!cond) return;
@@ -183,7 +205,8 @@ export function findMutants(file, src, { cond = true } = {}) {
     const open = m.index + m[0].length - 1;
     const close = matchClose(src, open);
     if (close < 0) continue;
-    let depth = 0, comma = -1;
+    let depth = 0,
+      comma = -1;
     for (let i = open + 1; i < close - 1; i++) {
       const c = src[i];
       if (c === '"' || c === "'" || c === '`') i = skipString(src, i);
@@ -250,7 +273,9 @@ function testFiles(dir, dirs) {
     }
     return out;
   };
-  return dirs.flatMap((t) => walk(join(dir, t))).filter((f) => testFilter.length === 0 || testFilter.some((s) => relative(dir, f).includes(s)));
+  return dirs
+    .flatMap((t) => walk(join(dir, t)))
+    .filter((f) => testFilter.length === 0 || testFilter.some((s) => relative(dir, f).includes(s)));
 }
 
 /** Runs the suites in `cwd` with bail; resolves to { code, ms, timedOut, tail }. */
@@ -258,7 +283,10 @@ function runSuites(cwd, files, timeoutMs) {
   return new Promise((done) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', join(cwd, 'scripts', 'uvu-run.mjs'), ...files], {
-      cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', UVU_BAIL: '1' },
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0', UVU_BAIL: '1' },
     });
     running.add(child);
     let tail = '';
@@ -364,20 +392,27 @@ async function main() {
     }
     // Generous: the machine may be shared, and a survivor runs every suite to the end.
     const timeoutMs = Math.max(120_000, base0.ms * 5);
-    console.log(`baseline passed in ${(base0.ms / 1000).toFixed(1)} s; per-mutant timeout ${(timeoutMs / 1000).toFixed(0)} s; ${mutants.length} mutants, ${workers.length} job(s)`);
+    console.log(
+      `baseline passed in ${(base0.ms / 1000).toFixed(1)} s; per-mutant timeout ${(timeoutMs / 1000).toFixed(0)} s; ${mutants.length} mutants, ${workers.length} job(s)`,
+    );
     const results = new Array(mutants.length);
-    let next = 0, finished = 0;
-    await Promise.all(workers.map(async (w) => {
-      while (!interrupted) {
-        const i = next++;
-        if (i >= mutants.length) return;
-        const mu = mutants[i];
-        const r = await runMutant(w, mu, timeoutMs);
-        results[i] = { ...mu, ...r };
-        finished++;
-        console.log(`[${finished}/${mutants.length}] ${r.status.toUpperCase().padEnd(8)} ${mu.file}:${mu.line} ${mu.kind} (${mu.description}) ${(r.ms / 1000).toFixed(1)}s`);
-      }
-    }));
+    let next = 0,
+      finished = 0;
+    await Promise.all(
+      workers.map(async (w) => {
+        while (!interrupted) {
+          const i = next++;
+          if (i >= mutants.length) return;
+          const mu = mutants[i];
+          const r = await runMutant(w, mu, timeoutMs);
+          results[i] = { ...mu, ...r };
+          finished++;
+          console.log(
+            `[${finished}/${mutants.length}] ${r.status.toUpperCase().padEnd(8)} ${mu.file}:${mu.line} ${mu.kind} (${mu.description}) ${(r.ms / 1000).toFixed(1)}s`,
+          );
+        }
+      }),
+    );
     report(results.filter(Boolean), Date.now() - t0, opts.out, base0.ms);
   } finally {
     cleanup();
@@ -393,7 +428,10 @@ function report(results, ms, out, baselineMs) {
     byFile.set(r.file, e);
   }
   console.log('\nfile                          mutants  killed  timeout  survived');
-  for (const [f, e] of byFile) console.log(`${f.padEnd(30)}${String(e.sites).padStart(7)}${String(e.killed).padStart(8)}${String(e.timeout).padStart(9)}${String(e.survived).padStart(10)}`);
+  for (const [f, e] of byFile)
+    console.log(
+      `${f.padEnd(30)}${String(e.sites).padStart(7)}${String(e.killed).padStart(8)}${String(e.timeout).padStart(9)}${String(e.survived).padStart(10)}`,
+    );
   const survivors = results.filter((r) => r.status === 'survived');
   if (survivors.length) {
     console.log('\nsurvivors:');
@@ -403,11 +441,23 @@ function report(results, ms, out, baselineMs) {
   const score = results.length ? (100 * detected) / results.length : 100;
   console.log(`\nscore: ${detected}/${results.length} mutants killed or timed out (${score.toFixed(1)}%), ${(ms / 1000).toFixed(0)} s`);
   if (out) {
-    writeFileSync(out, JSON.stringify({
-      date: new Date().toISOString(), durationMs: ms, baselineMs, score, total: results.length, detected,
-      files: Object.fromEntries(byFile),
-      mutants: results.map(({ start, end, ...r }) => r),
-    }, null, 2) + '\n');
+    writeFileSync(
+      out,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          durationMs: ms,
+          baselineMs,
+          score,
+          total: results.length,
+          detected,
+          files: Object.fromEntries(byFile),
+          mutants: results.map(({ start, end, ...r }) => r),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     console.log(`report written to ${out}`);
   }
   if (survivors.length) process.exitCode = 1;

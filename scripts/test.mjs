@@ -24,20 +24,18 @@ function walk(dir) {
   return out;
 }
 
-const files = walk(join(root, 'test')).filter(
-  (f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)),
-);
+const files = walk(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
 if (files.length === 0) {
   console.log('0 passed, 0 failed');
   console.error('no test files matched');
   process.exit(1);
 }
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', join(root, 'scripts', 'uvu-run.mjs'), ...files],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } },
-);
+const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'uvu-run.mjs'), ...files], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, FORCE_COLOR: '0' },
+});
 let out = '';
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);

@@ -55,7 +55,8 @@ export function newChallenge(): string {
  * @throws LnMailboxError AUTH_BAD_SIGNATURE
  */
 export function verifyAuthSignature(origin: string, proof: AuthProof): void {
-  if (!verifyAuthProof(origin, proof)) fail(ErrorCode.AUTH_BAD_SIGNATURE, 'auth signature does not verify for this relay origin, challenge and mailbox');
+  if (!verifyAuthProof(origin, proof))
+    fail(ErrorCode.AUTH_BAD_SIGNATURE, 'auth signature does not verify for this relay origin, challenge and mailbox');
 }
 
 /** Challenge and session bookkeeping of one relay. */

@@ -14,7 +14,12 @@ import { relayOrigin } from '../protocol/relay.js';
 function forwarded(req: IncomingMessage, name: string): string[] {
   const v = req.headers[name];
   const s = Array.isArray(v) ? v.join(',') : v;
-  return s ? s.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  return s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /** The client address: the socket peer, or the `trustProxy`-th hop of X-Forwarded-For. */

@@ -140,7 +140,13 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('host', 'string', 'interface to listen on'),
   row('port', 'int', 'TCP port (0 = any free port)', 0, 65535),
   row('dataDir', 'string', 'LevelDB data directory'),
-  row('minFreeBytes', 'int', 'free-space reserve of the data directory, bytes: below it new envelopes get STORE_FULL (0 = off)', 0, 2 ** 50),
+  row(
+    'minFreeBytes',
+    'int',
+    'free-space reserve of the data directory, bytes: below it new envelopes get STORE_FULL (0 = off)',
+    0,
+    2 ** 50,
+  ),
   row('minFreePercent', 'int', 'free-space reserve as a percentage of the filesystem size (the larger reserve applies)', 0, 90),
   row('store', 'store', `storage backend: ${STORE_KINDS.join(', ')} (postgres lets several relay instances share one database)`),
   row('databaseUrl', 'dburl', 'PostgreSQL URL for store=postgres, e.g. postgres://relay:secret@db:5432/lnmb'),
@@ -169,7 +175,6 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('expiredRetentionSeconds', 'int', 'how long status still reports `expired`, seconds', 0, 365 * DAY),
   row('maxListLimit', 'int', 'largest `limit` of a listing page', 1, 10_000),
 ];
-
 
 /** A URL setting: absent or empty is `undefined`; otherwise one of `protocols`. */
 function urlSetting(key: string, raw: unknown, protocols: string[], what: string, echo: boolean): string | undefined {

@@ -71,7 +71,14 @@ export function toRelayError(e: unknown): { error: LnMailboxError; fault: boolea
   }
   const status = (e as { status?: unknown; statusCode?: unknown })?.status ?? (e as { statusCode?: unknown })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const code = status === 404 ? ErrorCode.NOT_FOUND : status === 413 ? ErrorCode.BODY_TOO_LARGE : status === 415 ? ErrorCode.UNSUPPORTED_MEDIA_TYPE : ErrorCode.BAD_REQUEST;
+    const code =
+      status === 404
+        ? ErrorCode.NOT_FOUND
+        : status === 413
+          ? ErrorCode.BODY_TOO_LARGE
+          : status === 415
+            ? ErrorCode.UNSUPPORTED_MEDIA_TYPE
+            : ErrorCode.BAD_REQUEST;
     return { error: new LnMailboxError(code, 'malformed request', { cause: e }), fault: false };
   }
   return {

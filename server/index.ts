@@ -3,7 +3,16 @@
  * @module
  */
 export { startRelay, RELAY_SOFTWARE_VERSION, type Relay, type StartRelayOptions } from './relay.js';
-export { DEFAULT_CONFIG, SETTINGS, STORE_KINDS, resolveConfig, type RelayConfig, type SettingSpec, type LogLevel, type StoreKind } from './config.js';
+export {
+  DEFAULT_CONFIG,
+  SETTINGS,
+  STORE_KINDS,
+  resolveConfig,
+  type RelayConfig,
+  type SettingSpec,
+  type LogLevel,
+  type StoreKind,
+} from './config.js';
 export { runRelayCli, loadRelayConfig } from './cli.js';
 export { LevelStore, type LevelStoreOptions } from './store/level/store.js';
 export { PgStore, type PgStoreOptions } from './store/pg/store.js';

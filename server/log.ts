@@ -16,9 +16,20 @@ export type { Logger };
  * ciphertext.
  */
 const REDACT = [
-  'token', 'signature', 'challenge', 'secret', 'envelope', 'authorization',
-  '*.token', '*.signature', '*.challenge', '*.secret', '*.envelope', '*.authorization',
-  'req.headers.authorization', 'req.headers["x-mailbox-retraction-secret"]',
+  'token',
+  'signature',
+  'challenge',
+  'secret',
+  'envelope',
+  'authorization',
+  '*.token',
+  '*.signature',
+  '*.challenge',
+  '*.secret',
+  '*.envelope',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers["x-mailbox-retraction-secret"]',
 ];
 
 /** Creates the relay's logger writing JSON lines to stdout (or `destination`). */

@@ -156,14 +156,24 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
         if (!h) return;
         for (const [k, v] of Object.entries(read(h)) as [string, number][]) {
           const d = v - (seen.get(k) ?? 0);
-          this.inc({ [label]: k }, d > 0 ? d : 0);
+          this.inc({ [label]: k }, Math.max(d, 0));
           seen.set(k, v);
         }
       },
     });
   };
-  mirrored('lnmb_store_refusals_total', 'Writes refused by the store, by reason (failed, recovering, damaged, low_space)', 'reason', (h) => h.refusals);
-  mirrored('lnmb_store_recoveries_total', 'Store recovery attempts (close, reopen, verify), by outcome (ok, failed, damaged)', 'outcome', (h) => h.recoveries);
+  mirrored(
+    'lnmb_store_refusals_total',
+    'Writes refused by the store, by reason (failed, recovering, damaged, low_space)',
+    'reason',
+    (h) => h.refusals,
+  );
+  mirrored(
+    'lnmb_store_recoveries_total',
+    'Store recovery attempts (close, reopen, verify), by outcome (ok, failed, damaged)',
+    'outcome',
+    (h) => h.recoveries,
+  );
   new Gauge({
     name: 'lnmb_store_mailboxes',
     help: 'Mailboxes known to the store',

@@ -67,7 +67,10 @@ function logHealth(log: Logger, h: StoreHealth, event: string): void {
   const fields = { state: h.state, reason: h.reason, lowSpace: h.lowSpace, freeBytes: h.freeBytes, reserveBytes: h.reserveBytes };
   switch (event) {
     case 'damaged':
-      log.error(fields, 'store DAMAGED: acknowledged data is missing after recovery; refusing all writes (see docs/operators.md, "When the disk fills")');
+      log.error(
+        fields,
+        'store DAMAGED: acknowledged data is missing after recovery; refusing all writes (see docs/operators.md, "When the disk fills")',
+      );
       break;
     case 'failed':
       log.warn(fields, 'store failed a write: refusing writes until a reopen proves nothing acknowledged was lost');
@@ -147,7 +150,10 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   }
   await store.open();
-  metrics = createMetrics(() => store.totals(), () => store.health?.());
+  metrics = createMetrics(
+    () => store.totals(),
+    () => store.health?.(),
+  );
 
   const ctx: RelayContext = {
     config,
@@ -181,7 +187,9 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     // Malformed HTTP never reaches express: answer 400 in our error shape and drop the socket.
     if (socket.writable) {
       const body = JSON.stringify(errorBody(new LnMailboxError(ErrorCode.BAD_REQUEST, 'malformed HTTP request')));
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
     } else socket.destroy();
   });
 
@@ -221,7 +229,12 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const hostForUrl = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `http://${hostForUrl}:${addr.port}`;
   log.info(
-    { url, store: injected ? 'injected' : config.store, dataDir: injected || config.store !== 'level' ? undefined : config.dataDir, powBits: config.powBits },
+    {
+      url,
+      store: injected ? 'injected' : config.store,
+      dataDir: injected || config.store !== 'level' ? undefined : config.dataDir,
+      powBits: config.powBits,
+    },
     'relay listening',
   );
   if (!config.publicUrl)

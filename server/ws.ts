@@ -186,7 +186,12 @@ export class WsFrontEnd {
 
   /** Disconnects a consumer whose outbound buffer is over the limit; its mail stays queued. */
   slowConsumer(conn: Connection): void {
-    this.#fail(conn, WsCloseCode.SLOW_CONSUMER, ErrorCode.SLOW_CONSUMER, 'outbound buffer over its limit: slow consumer; mail stays queued');
+    this.#fail(
+      conn,
+      WsCloseCode.SLOW_CONSUMER,
+      ErrorCode.SLOW_CONSUMER,
+      'outbound buffer over its limit: slow consumer; mail stays queued',
+    );
   }
 
   /** Records delivery of pushed envelopes. */
@@ -322,10 +327,13 @@ export class WsFrontEnd {
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     const conns = [...this.#conns];
-    const gone = conns.map((c) => new Promise<void>((resolve) => {
-      if (c.ws.readyState === c.ws.CLOSED) return resolve();
-      c.ws.once('close', () => resolve());
-    }));
+    const gone = conns.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === c.ws.CLOSED) return resolve();
+          c.ws.once('close', () => resolve());
+        }),
+    );
     for (const c of conns) {
       c.phase = 'closed';
       c.unsubscribe?.();

@@ -102,10 +102,22 @@ serve({
     // neighbours, and the minimum is the least disturbed estimate of a CPU cost.
     const best = { sealOpenMs: Infinity, ecdhMs: Infinity, signMs: Infinity, verifyMs: Infinity };
     for (let round = 0; round < 3; round++) {
-      best.sealOpenMs = Math.min(best.sealOpenMs, cpuMsPer(() => void once(), minMs / 3));
-      best.ecdhMs = Math.min(best.ecdhMs, cpuMsPer(() => void secp256k1.getSharedSecret(rsk, otherPk), minMs / 3));
-      best.signMs = Math.min(best.signMs, cpuMsPer(() => void schnorr.sign(msg, sender), minMs / 3));
-      best.verifyMs = Math.min(best.verifyMs, cpuMsPer(() => void schnorr.verify(sig, msg, senderPk), minMs / 3));
+      best.sealOpenMs = Math.min(
+        best.sealOpenMs,
+        cpuMsPer(() => void once(), minMs / 3),
+      );
+      best.ecdhMs = Math.min(
+        best.ecdhMs,
+        cpuMsPer(() => void secp256k1.getSharedSecret(rsk, otherPk), minMs / 3),
+      );
+      best.signMs = Math.min(
+        best.signMs,
+        cpuMsPer(() => void schnorr.sign(msg, sender), minMs / 3),
+      );
+      best.verifyMs = Math.min(
+        best.verifyMs,
+        cpuMsPer(() => void schnorr.verify(sig, msg, senderPk), minMs / 3),
+      );
     }
     const { sealOpenMs, ecdhMs, signMs, verifyMs } = best;
     const s0 = snapshot();

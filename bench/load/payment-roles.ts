@@ -24,16 +24,34 @@ import type { PaymentEvent } from '../../engine/payment/types.js';
 /** The hub's fee policy in the bench. */
 const HUB_FEE: FeePolicy = { base: 10, ppm: 1000 };
 
-interface Keys { idSk: Uint8Array; idPk: Uint8Array; chSk: Uint8Array; chPk: Uint8Array; dir: string }
+interface Keys {
+  idSk: Uint8Array;
+  idPk: Uint8Array;
+  chSk: Uint8Array;
+  chPk: Uint8Array;
+  dir: string;
+}
 
 function keys(): Keys {
   const idSk = schnorr.utils.randomSecretKey();
   const chSk = schnorr.utils.randomSecretKey();
-  return { idSk, idPk: schnorr.getPublicKey(idSk), chSk, chPk: schnorr.getPublicKey(chSk), dir: fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-bench-role-')) };
+  return {
+    idSk,
+    idPk: schnorr.getPublicKey(idSk),
+    chSk,
+    chPk: schnorr.getPublicKey(chSk),
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-bench-role-')),
+  };
 }
 
 function params(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {
-  return { channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 }, keys: [k0, k1], csvDelay, fees: { update: 500, settlement: 500, ptlc: 300 } };
+  return {
+    channelId: randomBytes(32),
+    funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 },
+    keys: [k0, k1],
+    csvDelay,
+    fees: { update: 500, settlement: 500, ptlc: 300 },
+  };
 }
 
 /** Payer, hub and payee of one payment, all with mailboxes on `relayUrl`. */
@@ -47,17 +65,24 @@ export interface PaymentRoles {
 
 /** Sets up the three roles and their channels (state 0) with mailboxes on `relayUrl`. */
 export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
-  const A = keys(), S = keys(), B = keys();
+  const A = keys(),
+    S = keys(),
+    B = keys();
   const address = (k: Keys) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relayUrl] });
   const addr = { A: address(A), S: address(S), B: address(B) };
-  const as = params(A.chPk, S.chPk, 288), sb = params(S.chPk, B.chPk, 24);
+  const as = params(A.chPk, S.chPk, 288),
+    sb = params(S.chPk, B.chPk, 24);
   const kvs = { A: new LevelKv(A.dir), S: new LevelKv(S.dir), B: new LevelKv(B.dir) };
   const [aCh, sChA] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, new KvNonceStore(kvs.A), new KvNonceStore(kvs.S));
   const [sChB, bCh] = await openChannelPair(sb, [700_000, 299_000], S.chSk, B.chSk, new KvNonceStore(kvs.S), new KvNonceStore(kvs.B));
   await Promise.all(Object.values(kvs).map((k) => k.close()));
   const events: PaymentRoles['events'] = { A: [], S: [], B: [] };
   const base = (k: Keys) => ({
-    identityKey: k.idSk, relays: [relayUrl], kv: new LevelKv(k.dir), chain: { height: () => 800_000 }, ownsStore: true,
+    identityKey: k.idSk,
+    relays: [relayUrl],
+    kv: new LevelKv(k.dir),
+    chain: { height: () => 800_000 },
+    ownsStore: true,
     client: { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } },
   });
   const track = <T extends PayerNode | HubNode | PayeeNode>(n: T, list: PaymentEvent[]): T => {
@@ -65,19 +90,48 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
     return n;
   };
   return {
-    addr, events,
+    addr,
+    events,
     open: {
-      A: async () => track(await PayerNode.open({ ...base(A), config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk }, channel: aCh, hubFee: HUB_FEE }), events.A),
-      S: async () => track(await HubNode.open({
-        ...base(S),
-        config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
-        peers: [{ channel: sChA, peerKey: A.idPk, peerAddress: addr.A }, { channel: sChB, peerKey: B.idPk, peerAddress: addr.B }],
-      }), events.S),
-      B: async () => track(await PayeeNode.open({
-        ...base(B),
-        config: { identityKey: B.idSk, address: addr.B, channelKey: B.chSk, hubKey: S.idPk, hubAddress: addr.S, timeoutDelta: 40, invoiceTtlMs: 3_600_000 },
-        channel: bCh,
-      }), events.B),
+      A: async () =>
+        track(
+          await PayerNode.open({
+            ...base(A),
+            config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk },
+            channel: aCh,
+            hubFee: HUB_FEE,
+          }),
+          events.A,
+        ),
+      S: async () =>
+        track(
+          await HubNode.open({
+            ...base(S),
+            config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+            peers: [
+              { channel: sChA, peerKey: A.idPk, peerAddress: addr.A },
+              { channel: sChB, peerKey: B.idPk, peerAddress: addr.B },
+            ],
+          }),
+          events.S,
+        ),
+      B: async () =>
+        track(
+          await PayeeNode.open({
+            ...base(B),
+            config: {
+              identityKey: B.idSk,
+              address: addr.B,
+              channelKey: B.chSk,
+              hubKey: S.idPk,
+              hubAddress: addr.S,
+              timeoutDelta: 40,
+              invoiceTtlMs: 3_600_000,
+            },
+            channel: bCh,
+          }),
+          events.B,
+        ),
     },
   };
 }

@@ -34,7 +34,9 @@ export function connectAuthed(url: string, cred: Credential): Promise<WebSocket>
         if ('token' in cred) return ws.send(JSON.stringify({ type: 'auth', token: cred.token }));
         const msg = authMessage(relayOrigin(url), Buffer.from(f.challenge!, 'hex'), Buffer.from(cred.mailbox, 'hex'));
         const sig = 'sign' in cred ? cred.sign(msg) : schnorr.sign(msg, cred.secretKey);
-        return ws.send(JSON.stringify({ type: 'auth', mailbox: cred.mailbox, challenge: f.challenge, signature: Buffer.from(sig).toString('hex') }));
+        return ws.send(
+          JSON.stringify({ type: 'auth', mailbox: cred.mailbox, challenge: f.challenge, signature: Buffer.from(sig).toString('hex') }),
+        );
       }
       if (f.type === 'ready') {
         ws.off('message', first);

@@ -37,8 +37,14 @@ const pct = (sorted: number[], p: number): number =>
 function postOnce(agent: http.Agent, url: URL, mailbox: string, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, method: 'POST', path: `/v1/mailboxes/${mailbox}/envelopes`,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: `/v1/mailboxes/${mailbox}/envelopes`,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -87,7 +93,12 @@ serve({
    * `concurrency` closed-loop clients for `durationMs`. Nonces are prepared
    * before the clock starts (see presign.ts).
    */
-  async auth(url: string, concurrency: number, durationMs: number, budget: number): Promise<{ handshakes: number; seconds: number; perSecond: number; failed: number; prepareMs: number }> {
+  async auth(
+    url: string,
+    concurrency: number,
+    durationMs: number,
+    budget: number,
+  ): Promise<{ handshakes: number; seconds: number; perSecond: number; failed: number; prepareMs: number }> {
     const p0 = performance.now();
     const per = Math.ceil(budget / concurrency);
     const signers = Array.from({ length: concurrency }, () => {
@@ -193,10 +204,14 @@ serve({
     lat.sort((a, b) => a - b);
     afterAccept.sort((a, b) => a - b);
     return {
-      posted, failed, received,
+      posted,
+      failed,
+      received,
       achievedRate: posted / (durationMs / 1000),
-      p50: pct(lat, 0.5), p99: pct(lat, 0.99),
-      acceptedP50: pct(afterAccept, 0.5), acceptedP99: pct(afterAccept, 0.99),
+      p50: pct(lat, 0.5),
+      p99: pct(lat, 0.99),
+      acceptedP50: pct(afterAccept, 0.5),
+      acceptedP99: pct(afterAccept, 0.99),
       framesBeforeAccept: afterAccept.filter((x) => x < 0).length,
       arrivals: [...arrived].map(([id, t]) => [id, performance.timeOrigin + t] as [string, number]),
     };
@@ -213,27 +228,36 @@ serve({
     let opened = 0;
     let failed = 0;
     let firstError: string | undefined;
-    await pool(Array.from({ length: count }, (_, i) => creds[i % creds.length]!), 100, async (c) => {
-      try {
-        const ws = await connectAuthed(url, c);
-        await subscribe(ws, 0);
-        held.push(ws);
-        opened++;
-      } catch (e) {
-        failed++;
-        firstError ??= (e as Error).message;
-      }
-    });
+    await pool(
+      Array.from({ length: count }, (_, i) => creds[i % creds.length]!),
+      100,
+      async (c) => {
+        try {
+          const ws = await connectAuthed(url, c);
+          await subscribe(ws, 0);
+          held.push(ws);
+          opened++;
+        } catch (e) {
+          failed++;
+          firstError ??= (e as Error).message;
+        }
+      },
+    );
     return firstError === undefined ? { opened, failed } : { opened, failed, firstError };
   },
 
   /** Closes every held socket. */
   async release(): Promise<number> {
     const n = held.length;
-    await Promise.all(held.splice(0).map((ws) => new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
-      ws.terminate();
-    })));
+    await Promise.all(
+      held.splice(0).map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.once('close', () => resolve());
+            ws.terminate();
+          }),
+      ),
+    );
     return n;
   },
 });

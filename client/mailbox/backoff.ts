@@ -26,7 +26,10 @@ export function backoffOptions(o: Partial<BackoffOptions> | undefined): BackoffO
   if (o !== undefined && (typeof o !== 'object' || o === null)) fail(ErrorCode.INVALID_TYPE, 'reconnect: expected { minMs, maxMs }');
   const minMs = o?.minMs ?? DEFAULT_BACKOFF.minMs;
   const maxMs = o?.maxMs ?? Math.max(DEFAULT_BACKOFF.maxMs, minMs);
-  for (const [k, v] of [['minMs', minMs], ['maxMs', maxMs]] as const) {
+  for (const [k, v] of [
+    ['minMs', minMs],
+    ['maxMs', maxMs],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isFinite(v)) fail(ErrorCode.INVALID_TYPE, `reconnect.${k}: expected a finite number`);
     if (v < 0) fail(ErrorCode.INVALID_RANGE, `reconnect.${k}: must be >= 0, got ${v}`);
   }

@@ -108,7 +108,9 @@ export async function drainOverHttp(c: DrainContext): Promise<BacklogResult> {
       if (!page.more) break;
     }
   } catch (e) {
-    result.error = isLnMailboxError(e) ? e : new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, String((e as Error)?.message ?? e), { cause: e });
+    result.error = isLnMailboxError(e)
+      ? e
+      : new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, String((e as Error)?.message ?? e), { cause: e });
   }
   return result;
 }

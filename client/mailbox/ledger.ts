@@ -65,8 +65,7 @@ export class DeliveryLedger {
       const until = readU64(value);
       if (until === undefined || until <= now) dead.push(key);
     }
-    for (let i = 0; i < dead.length; i += 500)
-      await this.#kv.batch(dead.slice(i, i + 500).map((key) => ({ type: 'del' as const, key })));
+    for (let i = 0; i < dead.length; i += 500) await this.#kv.batch(dead.slice(i, i + 500).map((key) => ({ type: 'del' as const, key })));
     return dead.length;
   }
 }

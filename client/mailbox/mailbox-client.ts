@@ -132,7 +132,10 @@ function aggregate(what: string, failures: { relay: string; error: LnMailboxErro
   const code = codes.size === 1 ? failures[0]!.error.code : ErrorCode.ALL_RELAYS_FAILED;
   const message = `${what} failed on every relay: ${failures.map((f) => `${f.relay}: ${f.error.code}`).join('; ')}`;
   const status = codes.size === 1 && statuses.size === 1 ? failures[0]!.error.status : undefined;
-  const cause = new AggregateError(failures.map((f) => f.error), message);
+  const cause = new AggregateError(
+    failures.map((f) => f.error),
+    message,
+  );
   return new LnMailboxError(code, message, status === undefined ? { cause } : { cause, status });
 }
 
@@ -189,15 +192,21 @@ export class MailboxClient {
     this.#ledger = new DeliveryLedger(this.#kv, this.mailboxId);
     const g = globalThis as { WebSocket?: unknown; fetch?: unknown };
     this.#WebSocket = (o.WebSocket ?? g.WebSocket) as WebSocketConstructor | undefined;
-    this.#fetch = (o.fetch ?? (typeof g.fetch === 'function' ? (g.fetch as FetchLike).bind(globalThis) : undefined)) as FetchLike | undefined;
-    if (this.#WebSocket !== undefined && typeof this.#WebSocket !== 'function') fail(ErrorCode.INVALID_TYPE, 'WebSocket: expected a constructor');
+    this.#fetch = (o.fetch ?? (typeof g.fetch === 'function' ? (g.fetch as FetchLike).bind(globalThis) : undefined)) as
+      | FetchLike
+      | undefined;
+    if (this.#WebSocket !== undefined && typeof this.#WebSocket !== 'function')
+      fail(ErrorCode.INVALID_TYPE, 'WebSocket: expected a constructor');
     if (this.#fetch !== undefined && typeof this.#fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
     this.#now = o.now ?? Date.now;
     if (typeof this.#now !== 'function') fail(ErrorCode.INVALID_TYPE, 'now: expected a function');
     this.#backoff = backoffOptions(o.reconnect);
     this.#timeoutMs = o.timeoutMs ?? 10_000;
     this.#retentionMs = o.dedupRetentionMs ?? 31 * DAY_MS;
-    for (const [k, v] of [['timeoutMs', this.#timeoutMs], ['dedupRetentionMs', this.#retentionMs]] as const)
+    for (const [k, v] of [
+      ['timeoutMs', this.#timeoutMs],
+      ['dedupRetentionMs', this.#retentionMs],
+    ] as const)
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(ErrorCode.INVALID_RANGE, `${k}: expected a positive number`);
   }
 
@@ -244,14 +253,17 @@ export class MailboxClient {
     // Size is the relay's call (its limit is configurable); check version and shape here.
     const header = parseEnvelopeHeader(envelope, Number.MAX_SAFE_INTEGER);
     // Posting an envelope sealed to someone else would park it where its recipient never looks.
-    if (!equalBytes(header.recipient, recipient)) fail(ErrorCode.MAILBOX_MISMATCH, 'envelope is sealed to a different key than dest.publicKey');
+    if (!equalBytes(header.recipient, recipient))
+      fail(ErrorCode.MAILBOX_MISMATCH, 'envelope is sealed to a different key than dest.publicKey');
     if (typeof opts !== 'object' || opts === null) fail(ErrorCode.INVALID_TYPE, 'opts: expected an object');
     const headers: PostHeaders = {};
     if (opts.ttlSeconds !== undefined) {
-      if (!Number.isSafeInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0) fail(ErrorCode.TTL_INVALID, 'ttlSeconds: expected a positive integer');
+      if (!Number.isSafeInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0)
+        fail(ErrorCode.TTL_INVALID, 'ttlSeconds: expected a positive integer');
       headers.ttlSeconds = opts.ttlSeconds;
     }
-    if (opts.retractionSecret !== undefined) headers.retractionHash = bytesToHex(sha256(abytes(opts.retractionSecret, 32, 'retractionSecret')));
+    if (opts.retractionSecret !== undefined)
+      headers.retractionHash = bytesToHex(sha256(abytes(opts.retractionSecret, 32, 'retractionSecret')));
     const body = Uint8Array.from(envelope); // our own copy: the caller may reuse its buffer meanwhile
     const idBytes = envelopeId(body);
     const id = bytesToHex(idBytes);
@@ -268,7 +280,7 @@ export class MailboxClient {
         try {
           const http = this.#http(relay);
           let info = await this.#relayInfo(http, false);
-          let posted;
+          let posted: Awaited<ReturnType<RelayHttp['postEnvelope']>>;
           try {
             posted = await http.postEnvelope(mailbox, body, { ...headers, pow: powFor(info.powBits) });
           } catch (e) {
@@ -283,7 +295,11 @@ export class MailboxClient {
         }
       }),
     );
-    if (!results.some((r) => r.ok)) throw aggregate('post', results.filter((r): r is Extract<RelayPostResult, { ok: false }> => !r.ok));
+    if (!results.some((r) => r.ok))
+      throw aggregate(
+        'post',
+        results.filter((r): r is Extract<RelayPostResult, { ok: false }> => !r.ok),
+      );
     return { id, results };
   }
 
@@ -328,7 +344,11 @@ export class MailboxClient {
         }
       }),
     );
-    if (!results.some((r) => r.ok)) throw aggregate('retract', results.filter((r): r is Extract<RelayRetractResult, { ok: false }> => !r.ok));
+    if (!results.some((r) => r.ok))
+      throw aggregate(
+        'retract',
+        results.filter((r): r is Extract<RelayRetractResult, { ok: false }> => !r.ok),
+      );
     return { id: idHex, results };
   }
 
@@ -337,7 +357,11 @@ export class MailboxClient {
    * gone, ack-only if its id was processed before, else the handler, then
    * record the id. Never rejects.
    */
-  #deliver(handler: EnvelopeHandler, env: PushedEnvelope, alive: () => boolean): Promise<{ outcome: DeliveryOutcome; error?: LnMailboxError }> {
+  #deliver(
+    handler: EnvelopeHandler,
+    env: PushedEnvelope,
+    alive: () => boolean,
+  ): Promise<{ outcome: DeliveryOutcome; error?: LnMailboxError }> {
     const run = async (): Promise<{ outcome: DeliveryOutcome; error?: LnMailboxError }> => {
       if (!alive()) return { outcome: 'skipped' };
       const now = this.#now();
@@ -435,7 +459,11 @@ export class MailboxClient {
       ),
     );
     const failed = results.filter((r): r is BacklogResult & { error: LnMailboxError } => r.error !== undefined);
-    if (failed.length === results.length) throw aggregate('fetchBacklog', failed.map((r) => ({ relay: r.relay, error: r.error })));
+    if (failed.length === results.length)
+      throw aggregate(
+        'fetchBacklog',
+        failed.map((r) => ({ relay: r.relay, error: r.error })),
+      );
     return results;
   }
 }

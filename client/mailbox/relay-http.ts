@@ -10,8 +10,18 @@
  */
 import { ErrorCode, LnMailboxError, fail, type ErrorCode as Code } from '../../base/errors.js';
 import {
-  ENVELOPE_STATUSES, RelayHeader, RelayPath, decodeStoredEnvelope, encodeAckRequest, encodeSessionRequest, isHex32,
-  type AuthProof, type EnvelopeStatus, type PostEnvelopeResponse, type RelayInfo, type StoredEnvelopeJson,
+  ENVELOPE_STATUSES,
+  RelayHeader,
+  RelayPath,
+  decodeStoredEnvelope,
+  encodeAckRequest,
+  encodeSessionRequest,
+  isHex32,
+  type AuthProof,
+  type EnvelopeStatus,
+  type PostEnvelopeResponse,
+  type RelayInfo,
+  type StoredEnvelopeJson,
 } from '../../protocol/relay.js';
 
 /** The subset of WHATWG `fetch` the client uses (`globalThis.fetch` by default). */
@@ -88,7 +98,11 @@ export class RelayHttp {
   }
 
   /** Sends one request; returns the parsed JSON body and status of a 2xx answer, throws otherwise. */
-  async #request(method: string, path: string, init: { headers?: Record<string, string>; body?: Uint8Array | string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  async #request(
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: Uint8Array | string } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
     let res: Response;
@@ -119,7 +133,8 @@ export class RelayHttp {
       }
       bad(this.relay, `${method} ${path}: HTTP ${res.status} without an error body`, res.status);
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) bad(this.relay, `${method} ${path}: answer is not a JSON object`, res.status);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      bad(this.relay, `${method} ${path}: answer is not a JSON object`, res.status);
     return { status: res.status, body: body as Record<string, unknown> };
   }
 
@@ -160,7 +175,8 @@ export class RelayHttp {
   }
 
   #statusOf(body: Record<string, unknown>): EnvelopeStatus {
-    if (!ENVELOPE_STATUSES.includes(body.status as EnvelopeStatus)) bad(this.relay, `unknown envelope status ${JSON.stringify(body.status)}`);
+    if (!ENVELOPE_STATUSES.includes(body.status as EnvelopeStatus))
+      bad(this.relay, `unknown envelope status ${JSON.stringify(body.status)}`);
     return body.status as EnvelopeStatus;
   }
 

@@ -18,7 +18,11 @@ import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError, type ErrorCode as Code } from '../../base/errors.js';
 import { proveAuth, relayOrigin } from '../../protocol/relay-auth.js';
 import {
-  encodeClientFrame, parseServerFrame, verifyStoredEnvelope, type ClientFrame, type ServerFrame,
+  encodeClientFrame,
+  parseServerFrame,
+  verifyStoredEnvelope,
+  type ClientFrame,
+  type ServerFrame,
 } from '../../protocol/relay-frames.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { DeliveryLedger } from './ledger.js';
@@ -34,6 +38,7 @@ export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM's and ws's event types differ; each handler narrows what it reads
   addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: any) => void): void;
 }
 
@@ -179,7 +184,17 @@ export class RelaySocket {
       this.#scheduleRetry();
       return;
     }
-    const link: Link = { ws, opened: false, ready: false, closed: false, dropped: false, failed: false, pending: [], timer: undefined, onClosed: [] };
+    const link: Link = {
+      ws,
+      opened: false,
+      ready: false,
+      closed: false,
+      dropped: false,
+      failed: false,
+      pending: [],
+      timer: undefined,
+      onClosed: [],
+    };
     this.#link = link;
     link.timer = setTimeout(() => {
       if (!link.ready) this.#drop(link, CLOSE_RETRY, `not ready within ${this.#o.connectTimeoutMs} ms`, ErrorCode.RELAY_UNREACHABLE);
@@ -335,6 +350,8 @@ export class RelaySocket {
   #persistCursor(seq: number): void {
     this.#persist = this.#persist
       .then(() => this.#o.ledger.setCursor(this.relay, seq))
-      .catch((e) => this.#error(isLnMailboxError(e) ? e.code : ErrorCode.STORE_UNAVAILABLE, `cannot persist cursor: ${(e as Error).message}`, e));
+      .catch((e) =>
+        this.#error(isLnMailboxError(e) ? e.code : ErrorCode.STORE_UNAVAILABLE, `cannot persist cursor: ${(e as Error).message}`, e),
+      );
   }
 }

@@ -5,7 +5,7 @@
  * A relay that is down only delays itself; the others keep delivering.
  * @module
  */
-import { LnMailboxError } from '../../base/errors.js';
+import type { LnMailboxError } from '../../base/errors.js';
 import { TypedEmitter } from './events.js';
 import { RelaySocket, type DeliveryControl, type PushedEnvelope, type RelaySocketOptions } from './relay-socket.js';
 

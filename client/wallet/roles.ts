@@ -57,8 +57,11 @@ export class PayerNode extends RoleRuntime<Payer> {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
         {
-          payee: { publicKey: dest.publicKey, address }, amount, fee: opts.fee ?? hubFee(amount, this.#fee),
-          expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}),
+          payee: { publicKey: dest.publicKey, address },
+          amount,
+          fee: opts.fee ?? hubFee(amount, this.#fee),
+          expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
+          ...(opts.memo ? { memo: opts.memo } : {}),
         },
         ctx,
       );
@@ -145,7 +148,12 @@ export class PayeeNode extends RoleRuntime<Payee> {
     return this.serial(async () => {
       const ctx = this.ctx();
       const { requestId, step } = await this.engine.request(
-        { payer: { publicKey: payer.publicKey, address: payerAddress }, amount, expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000), ...(opts.memo ? { memo: opts.memo } : {}) },
+        {
+          payer: { publicKey: payer.publicKey, address: payerAddress },
+          amount,
+          expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
+          ...(opts.memo ? { memo: opts.memo } : {}),
+        },
         ctx,
       );
       await this.commit(step);

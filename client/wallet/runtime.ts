@@ -14,7 +14,7 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
-import { LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { type LnMailboxError, isLnMailboxError } from '../../base/errors.js';
 import type { PaymentEngine } from '../../engine/payment/engine.js';
 import { decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
@@ -98,10 +98,19 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
 
-  constructor(engine: E, private readonly o: RuntimeOptions) {
+  constructor(
+    engine: E,
+    private readonly o: RuntimeOptions,
+  ) {
     super();
     this.engine = engine;
-    this.client = new MailboxClient({ ...o.client, secretKey: o.identityKey, relays: o.relays, kv: o.kv, ...(o.now ? { now: o.now } : {}) });
+    this.client = new MailboxClient({
+      ...o.client,
+      secretKey: o.identityKey,
+      relays: o.relays,
+      kv: o.kv,
+      ...(o.now ? { now: o.now } : {}),
+    });
   }
 
   /** Loads the persisted engine state (or undefined on first start). */
@@ -188,18 +197,29 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
       const envelope = seal({
-        senderSecretKey: this.o.identityKey, senderPublicKey: this.client.publicKey, recipient: dest.publicKey,
-        type: out.message.type, body: encodePayment(out.message), timestamp: now,
+        senderSecretKey: this.o.identityKey,
+        senderPublicKey: this.client.publicKey,
+        recipient: dest.publicKey,
+        type: out.message.type,
+        body: encodePayment(out.message),
+        timestamp: now,
       });
       const entry: OutboxEntry = {
-        to: out.to, type: out.message.type, envelope: bytesToHex(envelope),
+        to: out.to,
+        type: out.message.type,
+        envelope: bytesToHex(envelope),
         ...(out.tag ? { tag: out.tag } : {}),
         ...(out.retractionSecret ? { retractionSecret: bytesToHex(out.retractionSecret) } : {}),
         ...(out.ttlSeconds ? { ttlSeconds: out.ttlSeconds } : {}),
       };
-      ops.push({ type: 'put', key: `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`, value: utf8(JSON.stringify(entry)) });
+      ops.push({
+        type: 'put',
+        key: `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`,
+        value: utf8(JSON.stringify(entry)),
+      });
     }
-    for (const tag of step.retract) ops.push({ type: 'put', key: `${OUTBOX}retract-${tag}`, value: utf8(JSON.stringify({ retract: tag })) });
+    for (const tag of step.retract)
+      ops.push({ type: 'put', key: `${OUTBOX}retract-${tag}`, value: utf8(JSON.stringify({ retract: tag })) });
     await this.o.kv.batch(ops);
     for (const ev of step.events) this.emit('payment', ev);
   }

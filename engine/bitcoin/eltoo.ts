@@ -41,8 +41,18 @@ import { signatureHash } from './sighash.js';
 import { decodeWitnessSignature, signSighash, verifyWitnessSignature } from './sign.js';
 import { NUMS_KEY, taprootOutput, type TapLeafInfo, type TaprootOutput } from './taproot.js';
 import {
-  DUST_LIMIT, LOCKTIME_THRESHOLD, SEQUENCE_LOCKTIME_ONLY, assertAmount, assertOutpoint, assertSats, satsToAmount, type BitcoinTx,
-  type Outpoint, type Prevout, type TxInput, type TxOutput,
+  DUST_LIMIT,
+  LOCKTIME_THRESHOLD,
+  SEQUENCE_LOCKTIME_ONLY,
+  assertAmount,
+  assertOutpoint,
+  assertSats,
+  satsToAmount,
+  type BitcoinTx,
+  type Outpoint,
+  type Prevout,
+  type TxInput,
+  type TxOutput,
 } from './transaction.js';
 
 /** Default update hash type: SIGHASH_ANYPREVOUTANYSCRIPT | SIGHASH_ALL. */
@@ -159,7 +169,13 @@ export function updateSighash(params: EltooTerms, state: number, hashType = UPDA
 }
 
 /** Signs update `state` with `sk` (one of the channel keys): a 65-byte witness signature. */
-export function signUpdate(params: EltooTerms, state: number, sk: Uint8Array, auxRand?: Uint8Array, hashType = UPDATE_HASH_TYPE): Uint8Array {
+export function signUpdate(
+  params: EltooTerms,
+  state: number,
+  sk: Uint8Array,
+  auxRand?: Uint8Array,
+  hashType = UPDATE_HASH_TYPE,
+): Uint8Array {
   return signSighash(updateSighash(params, state, hashType), sk, hashType, 1, auxRand);
 }
 
@@ -174,7 +190,8 @@ function checkPair(sigs: PartySignatures, p: EltooTerms, hashFor: (ht: number) =
   for (const who of ['a', 'b'] as const) {
     const sig = sigs[who];
     const { hashType } = decodeWitnessSignature(abytes(sig, undefined, `${what} signature ${who}`), 1);
-    if (!allowed.includes(hashType)) fail(ErrorCode.INVALID_SIGNATURE, `${what}: signature ${who} has hash type 0x${hashType.toString(16)}`);
+    if (!allowed.includes(hashType))
+      fail(ErrorCode.INVALID_SIGNATURE, `${what}: signature ${who} has hash type 0x${hashType.toString(16)}`);
     if (!verifyWitnessSignature(sig, hashFor(hashType), p.keys[who], hashType, 1))
       fail(ErrorCode.INVALID_SIGNATURE, `${what}: signature ${who} does not verify`);
   }
@@ -232,7 +249,8 @@ export function attachFeeInput(tx: BitcoinTx, input: Outpoint & { readonly seque
   if (first === undefined || first.witness.length < 2) fail(ErrorCode.TX_INVALID, 'attachFeeInput: expects a signed update');
   const hts = [first.witness[0]!, first.witness[1]!].map((s) => decodeWitnessSignature(s, 1).hashType);
   if (change !== undefined) {
-    if (hts.some((h) => (h & 3) !== 3)) fail(ErrorCode.CHANNEL_INVARIANT, 'attachFeeInput: a change output needs SIGHASH_SINGLE update signatures');
+    if (hts.some((h) => (h & 3) !== 3))
+      fail(ErrorCode.CHANNEL_INVARIANT, 'attachFeeInput: a change output needs SIGHASH_SINGLE update signatures');
     assertAmount(change.amount, 'change.amount');
   }
   const feeIn: TxInput = { ...o, sequence: input.sequence ?? SEQUENCE_LOCKTIME_ONLY, witness: [] };
@@ -279,7 +297,10 @@ export function settlementOutputs(params: EltooTerms, spec: SettlementSpec): Set
     if (total > available) fail(ErrorCode.CHANNEL_INVARIANT, `settlement spends ${total} but the update output holds ${available}`);
   };
   const outputs: TxOutput[] = [];
-  for (const [bal, script, who] of [[balA, p.payout.a, 'a'], [balB, p.payout.b, 'b']] as const) {
+  for (const [bal, script, who] of [
+    [balA, p.payout.a, 'a'],
+    [balB, p.payout.b, 'b'],
+  ] as const) {
     if (bal === 0) continue;
     if (bal < DUST_LIMIT) fail(ErrorCode.CHANNEL_INVARIANT, `balance ${who} (${bal}) is below the dust limit ${DUST_LIMIT}`);
     outputs.push({ amount: satsToAmount(bal), script });
@@ -290,7 +311,8 @@ export function settlementOutputs(params: EltooTerms, spec: SettlementSpec): Set
   for (const spec1 of spec.ptlcs ?? []) {
     const out = ptlcOutput(spec1);
     for (const k of [spec1.payer, spec1.payee])
-      if (equalBytes(k, p.keys.a) || equalBytes(k, p.keys.b)) fail(ErrorCode.CHANNEL_INVARIANT, 'PTLC keys must differ from the channel keys');
+      if (equalBytes(k, p.keys.a) || equalBytes(k, p.keys.b))
+        fail(ErrorCode.CHANNEL_INVARIANT, 'PTLC keys must differ from the channel keys');
     ptlcVouts.push(outputs.length);
     outputs.push({ amount: out.amount, script: out.scriptPubKey });
     total += spec1.amount;
@@ -326,7 +348,9 @@ export function settlementSighash(params: EltooTerms, spec: SettlementSpec): Uin
   const p = assertEltooTerms(params);
   const { prevout, out } = settlementPrevout(p, spec.state);
   return signatureHash(unsignedSettlementTx(p, spec), 0, [prevout], {
-    hashType: SETTLEMENT_HASH_TYPE, keyVersion: 1, leafHash: out.settleLeaf!.leafHash,
+    hashType: SETTLEMENT_HASH_TYPE,
+    keyVersion: 1,
+    leafHash: out.settleLeaf!.leafHash,
   });
 }
 

@@ -35,8 +35,16 @@ import { signatureHash } from './sighash.js';
 import { decodeWitnessSignature, encodeWitnessSignature, signSighash, verifyWitnessSignature } from './sign.js';
 import { numsKeyWithTweak, taprootOutput, type TapLeafInfo, type TaprootOutput } from './taproot.js';
 import {
-  DUST_LIMIT, SEQUENCE_FINAL, SEQUENCE_LOCKTIME_ONLY, assertOutpoint, assertSats, satsToAmount, type BitcoinTx, type Outpoint,
-  type Prevout, type TxOutput,
+  DUST_LIMIT,
+  SEQUENCE_FINAL,
+  SEQUENCE_LOCKTIME_ONLY,
+  assertOutpoint,
+  assertSats,
+  satsToAmount,
+  type BitcoinTx,
+  type Outpoint,
+  type Prevout,
+  type TxOutput,
 } from './transaction.js';
 
 /** Hash type of both claim signatures: SIGHASH_ANYPREVOUT | SIGHASH_ALL. */
@@ -136,7 +144,9 @@ export function unsignedClaimTx(spec: PtlcSpec, sweep: PtlcSweep, outpoint: Outp
 export function claimSighash(spec: PtlcSpec, sweep: PtlcSweep): Uint8Array {
   const out = ptlcOutput(spec);
   return signatureHash(unsignedClaimTx(spec, sweep), 0, [prevoutOf(out)], {
-    hashType: PTLC_CLAIM_HASH_TYPE, keyVersion: 1, leafHash: out.claimLeaf.leafHash,
+    hashType: PTLC_CLAIM_HASH_TYPE,
+    keyVersion: 1,
+    leafHash: out.claimLeaf.leafHash,
   });
 }
 
@@ -179,8 +189,10 @@ export function buildClaimTx(
   const s = assertPtlcSpec(spec);
   const out = ptlcOutput(s);
   const h = claimSighash(s, sweep);
-  if (!verifyWitnessSignature(sigs.payer, h, s.payer, PTLC_CLAIM_HASH_TYPE, 1)) fail(ErrorCode.INVALID_SIGNATURE, 'claim: payer signature does not verify');
-  if (!verifyWitnessSignature(sigs.payee, h, s.payee, PTLC_CLAIM_HASH_TYPE, 1)) fail(ErrorCode.INVALID_SIGNATURE, 'claim: payee signature does not verify');
+  if (!verifyWitnessSignature(sigs.payer, h, s.payer, PTLC_CLAIM_HASH_TYPE, 1))
+    fail(ErrorCode.INVALID_SIGNATURE, 'claim: payer signature does not verify');
+  if (!verifyWitnessSignature(sigs.payee, h, s.payee, PTLC_CLAIM_HASH_TYPE, 1))
+    fail(ErrorCode.INVALID_SIGNATURE, 'claim: payee signature does not verify');
   const tx = unsignedClaimTx(s, sweep, outpoint);
   // Stack bottom → top: payee sig, payer sig (checked first), script, control block.
   const witness = [sigs.payee.slice(), sigs.payer.slice(), out.claimLeaf.script, out.claimLeaf.controlBlock];
@@ -218,7 +230,9 @@ export function unsignedRefundTx(spec: PtlcSpec, sweep: PtlcSweep, outpoint: Out
 export function refundSighash(spec: PtlcSpec, sweep: PtlcSweep, outpoint: Outpoint): Uint8Array {
   const out = ptlcOutput(spec);
   return signatureHash(unsignedRefundTx(spec, sweep, outpoint), 0, [prevoutOf(out)], {
-    hashType: PTLC_REFUND_HASH_TYPE, keyVersion: 0, leafHash: out.refundLeaf.leafHash,
+    hashType: PTLC_REFUND_HASH_TYPE,
+    keyVersion: 0,
+    leafHash: out.refundLeaf.leafHash,
   });
 }
 

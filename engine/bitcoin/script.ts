@@ -61,7 +61,8 @@ export function assertState(n: unknown, name = 'state'): number {
 /** Validates a block-based CSV delay: an integer in [1, 65535]. */
 export function assertCsvDelay(d: unknown): number {
   if (typeof d !== 'number') fail(ErrorCode.INVALID_TYPE, `csv delay: expected number, got ${typeof d}`);
-  if (!Number.isInteger(d) || d < 1 || d > MAX_CSV_DELAY) fail(ErrorCode.INVALID_RANGE, `csv delay: ${d} not in [1, ${MAX_CSV_DELAY}] blocks`);
+  if (!Number.isInteger(d) || d < 1 || d > MAX_CSV_DELAY)
+    fail(ErrorCode.INVALID_RANGE, `csv delay: ${d} not in [1, ${MAX_CSV_DELAY}] blocks`);
   return d;
 }
 

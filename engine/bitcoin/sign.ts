@@ -59,7 +59,13 @@ export function decodeWitnessSignature(sig: Uint8Array, keyVersion: KeyVersion):
  * to reproduce vectors. The sighash must have been computed for this same
  * hash type and key version.
  */
-export function signSighash(sighash: Uint8Array, sk: Uint8Array, hashType: number, keyVersion: KeyVersion, auxRand?: Uint8Array): Uint8Array {
+export function signSighash(
+  sighash: Uint8Array,
+  sk: Uint8Array,
+  hashType: number,
+  keyVersion: KeyVersion,
+  auxRand?: Uint8Array,
+): Uint8Array {
   abytes(sighash, 32, 'sighash');
   assertHashType(hashType, keyVersion);
   return encodeWitnessSignature(bip340Sign(sighash, sk, auxRand), hashType, keyVersion);
@@ -71,7 +77,13 @@ export function signSighash(sighash: Uint8Array, sk: Uint8Array, hashType: numbe
  * (x-only). Returns false for a valid-looking signature that does not verify;
  * throws INVALID_SIGNATURE for a malformed one.
  */
-export function verifyWitnessSignature(sig: Uint8Array, sighash: Uint8Array, pubkey: Uint8Array, hashType: number, keyVersion: KeyVersion): boolean {
+export function verifyWitnessSignature(
+  sig: Uint8Array,
+  sighash: Uint8Array,
+  pubkey: Uint8Array,
+  hashType: number,
+  keyVersion: KeyVersion,
+): boolean {
   const d = decodeWitnessSignature(sig, keyVersion);
   if (d.hashType !== hashType) return false;
   return bip340Verify(d.sig64, abytes(sighash, 32, 'sighash'), abytes(pubkey, 32, 'public key'));

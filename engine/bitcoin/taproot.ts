@@ -91,7 +91,10 @@ export function tapBranchHash(a: Uint8Array, b: Uint8Array): Uint8Array {
  * BIP341 `taproot_tweak_pubkey`: t = hash_TapTweak(P ‖ root) (just P for no
  * scripts), Q = P + t·G. Returns the tweak, x(Q) and Q's y parity.
  */
-export function tweakPublicKey(internalKey: Uint8Array, merkleRoot: Uint8Array | null): { tweak: Uint8Array; outputKey: Uint8Array; parity: 0 | 1 } {
+export function tweakPublicKey(
+  internalKey: Uint8Array,
+  merkleRoot: Uint8Array | null,
+): { tweak: Uint8Array; outputKey: Uint8Array; parity: 0 | 1 } {
   abytes(internalKey, 32, 'internal key');
   const tweak = taggedHash('TapTweak', merkleRoot === null ? internalKey : concatBytes(internalKey, abytes(merkleRoot, 32, 'merkle root')));
   // Strict: BIP341 fails a tweak ≥ n rather than reducing it.
@@ -169,7 +172,7 @@ export function verifyTaprootCommitment(outputKey: Uint8Array, script: Uint8Arra
   const leafHash = tapLeafHash(script, cb.leafVersion);
   let k = leafHash;
   for (const e of cb.path) k = tapBranchHash(k, e);
-  let q;
+  let q: ReturnType<typeof tweakPublicKey>;
   try {
     q = tweakPublicKey(cb.internalKey, k);
   } catch {

@@ -192,7 +192,7 @@ export function txidHex(tx: BitcoinTx): string {
 /** Parses a raw transaction (hex or bytes, with or without witnesses). Throws TX_INVALID. */
 export function parseTx(raw: Uint8Array | string): BitcoinTx {
   const bytes = typeof raw === 'string' ? hexToBytes(raw, undefined, 'raw transaction') : abytes(raw, undefined, 'raw transaction');
-  let d;
+  let d: ReturnType<typeof RawTx.decode>;
   try {
     d = RawTx.decode(bytes);
   } catch (e) {
@@ -209,14 +209,16 @@ export function parseTx(raw: Uint8Array | string): BitcoinTx {
 
 /** Returns a copy of `tx` with input `index`'s witness replaced. */
 export function withWitness(tx: BitcoinTx, index: number, witness: readonly Uint8Array[]): BitcoinTx {
-  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length) fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
+  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length)
+    fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
   return { ...tx, inputs: tx.inputs.map((i, k) => (k === index ? { ...i, witness: [...witness] } : i)) };
 }
 
 /** Returns a copy of `tx` with input `index` pointed at a different outpoint (witness kept). */
 export function withOutpoint(tx: BitcoinTx, index: number, outpoint: Outpoint): BitcoinTx {
   const o = assertOutpoint(outpoint);
-  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length) fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
+  if (!Number.isInteger(index) || index < 0 || index >= tx.inputs.length)
+    fail(ErrorCode.INVALID_RANGE, `input index ${index} out of range`);
   return { ...tx, inputs: tx.inputs.map((i, k) => (k === index ? { ...i, txid: o.txid, vout: o.vout } : i)) };
 }
 

@@ -37,7 +37,15 @@ import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
 import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { encodeWitnessSignature } from '../bitcoin/sign.js';
 import { LOCKTIME_THRESHOLD } from '../bitcoin/transaction.js';
-import { checkTransition, sameState, validateParams, type ChannelParams, type ChannelState, type Party, type StateRecord } from './state.js';
+import {
+  checkTransition,
+  sameState,
+  validateParams,
+  type ChannelParams,
+  type ChannelState,
+  type Party,
+  type StateRecord,
+} from './state.js';
 import { paramsFromJson, paramsToJson, recordFromJson, recordToJson, type ChannelJson, type StateRecordJson } from './persist.js';
 
 export type { ChannelJson, StateRecordJson } from './persist.js';
@@ -97,7 +105,11 @@ export class Channel {
   closing: { height: number } | undefined;
 
   constructor(
-    params: ChannelParams, me: Party, enforceable: StateRecord, pending?: StateRecord, overwritten?: StateRecord,
+    params: ChannelParams,
+    me: Party,
+    enforceable: StateRecord,
+    pending?: StateRecord,
+    overwritten?: StateRecord,
     extra: { highN?: number; seenN?: number; closing?: { height: number } } = {},
   ) {
     this.params = validateParams(params);
@@ -179,7 +191,8 @@ export class Channel {
   noteRefusedProposal(state: ChannelState, settleSig: Uint8Array): void {
     if (state.n <= this.topN) return;
     try {
-      if (verifyChannelSig(settlementSighash(this.params, state), settleSig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer))) this.noteSeen(state.n);
+      if (verifyChannelSig(settlementSighash(this.params, state), settleSig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer)))
+        this.noteSeen(state.n);
     } catch (e) {
       if (!isLnMailboxError(e)) throw e; // not a state of this channel: nothing was signed for it
     }
@@ -393,7 +406,9 @@ export class Channel {
     const params = paramsFromJson(j.params);
     const opt = (r?: StateRecordJson) => (r ? recordFromJson(r) : undefined);
     return new Channel(params, j.me, recordFromJson(j.enforceable), opt(j.pending), opt(j.overwritten), {
-      ...(j.highN !== undefined ? { highN: j.highN } : {}), ...(j.seenN !== undefined ? { seenN: j.seenN } : {}), ...(j.closing ? { closing: j.closing } : {}),
+      ...(j.highN !== undefined ? { highN: j.highN } : {}),
+      ...(j.seenN !== undefined ? { seenN: j.seenN } : {}),
+      ...(j.closing ? { closing: j.closing } : {}),
     });
   }
 }

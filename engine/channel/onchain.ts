@@ -71,8 +71,11 @@ const derivedPub = new Map<string, Uint8Array>();
 
 /** `key + hash_tag(key ‖ channelId)·G`, x-only (memoized). */
 function derivePublic(tag: KeyTag, p: ChannelParams, key: Uint8Array): Uint8Array {
-  return memo(derivedPub, `${tag}:${bytesToHex(key)}:${bytesToHex(p.channelId)}`, () =>
-    tweakXOnlyPublicKey(key, keyTweak(tag, key, p.channelId), { reduce: true }).xonly).slice();
+  return memo(
+    derivedPub,
+    `${tag}:${bytesToHex(key)}:${bytesToHex(p.channelId)}`,
+    () => tweakXOnlyPublicKey(key, keyTweak(tag, key, p.channelId), { reduce: true }).xonly,
+  ).slice();
 }
 
 /**
@@ -124,7 +127,9 @@ export function settlementSpec(p: ChannelParams, state: ChannelState): eltoo.Set
 
 function ptlcSpec(p: ChannelParams, x: ChannelState['ptlcs'][number]): PtlcSpec {
   return {
-    amount: x.amount, point: x.point, timeout: x.timeout,
+    amount: x.amount,
+    point: x.point,
+    timeout: x.timeout,
     payer: ptlcPublicKey(p, p.keys[x.offerer]),
     payee: ptlcPublicKey(p, p.keys[(1 - x.offerer) as Party]),
   };
@@ -177,4 +182,3 @@ export function verifyPtlcClaimPresig(p: ChannelParams, state: ChannelState, id:
 export function ptlcOf(p: ChannelParams, state: ChannelState, id: Uint8Array): { spec: PtlcSpec; sweep: PtlcSweep } {
   return findPtlc(p, state, id);
 }
-

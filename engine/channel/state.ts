@@ -94,8 +94,7 @@ export function initialState(p: ChannelParams, balances: [number, number]): Chan
  * @throws LnMailboxError CHANNEL_INVARIANT or INVALID_RANGE / INVALID_PUBLIC_KEY
  */
 export function checkState(p: ChannelParams, s: ChannelState): void {
-  if (!Number.isInteger(s.n) || s.n < 0 || s.n >= LOCKTIME_THRESHOLD - 1)
-    fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
+  if (!Number.isInteger(s.n) || s.n < 0 || s.n >= LOCKTIME_THRESHOLD - 1) fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
   assertSats(s.balances[0], 'balance0');
   assertSats(s.balances[1], 'balance1');
   let total = s.balances[0] + s.balances[1];
@@ -135,7 +134,13 @@ export function checkTransition(p: ChannelParams, prev: ChannelState, next: Chan
  *
  *   timeout + margin < min(h_update, currentHeight) + csv
  */
-export function checkPtlcTimelock(ptlcTimeout: number, currentHeight: number, payerChannelCsv: number, margin: number, updateHeight?: number): void {
+export function checkPtlcTimelock(
+  ptlcTimeout: number,
+  currentHeight: number,
+  payerChannelCsv: number,
+  margin: number,
+  updateHeight?: number,
+): void {
   invariant(ptlcTimeout > currentHeight, `PTLC timeout ${ptlcTimeout} is not after the current height ${currentHeight}`);
   const from = Math.min(currentHeight, updateHeight ?? currentHeight);
   invariant(
@@ -183,8 +188,13 @@ export function sameState(a: ChannelState, b: ChannelState): boolean {
     a.ptlcs.length === b.ptlcs.length &&
     a.ptlcs.every((x, i) => {
       const y = b.ptlcs[i]!;
-      return bytesToHex(x.id) === bytesToHex(y.id) && x.offerer === y.offerer && x.amount === y.amount &&
-        bytesToHex(x.point) === bytesToHex(y.point) && x.timeout === y.timeout;
+      return (
+        bytesToHex(x.id) === bytesToHex(y.id) &&
+        x.offerer === y.offerer &&
+        x.amount === y.amount &&
+        bytesToHex(x.point) === bytesToHex(y.point) &&
+        x.timeout === y.timeout
+      );
     })
   );
 }

@@ -34,7 +34,11 @@ export function refill<V>(map: Map<string, V>, obj: Record<string, V> | undefine
  * settlement for that number and will not use it again, so neither may we.
  * `lookup` returns the channel with that id and its peer's identity key.
  */
-export function noteRefusedProposal(m: PaymentMessage, from: Uint8Array, lookup: (channelId: Uint8Array) => ChannelWithPeer | undefined): void {
+export function noteRefusedProposal(
+  m: PaymentMessage,
+  from: Uint8Array,
+  lookup: (channelId: Uint8Array) => ChannelWithPeer | undefined,
+): void {
   if (!('state' in m) || !('channelId' in m) || !('settleSig' in m)) return;
   const c = lookup(m.channelId);
   if (!c || !equalBytes(c.peerKey, from)) return;

@@ -31,7 +31,8 @@ export function channelMap(peers: HubPeer[], ourKey: Uint8Array, role: string): 
     const outpoint = `${bytesToHex(params.funding.txid)}:${params.funding.vout}`;
     if (byId.has(id)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels with channel id ${id}`);
     if (outpoints.has(outpoint)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
-    if (!equalBytes(params.keys[me], ourKey)) fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
+    if (!equalBytes(params.keys[me], ourKey))
+      fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
     byId.set(id, p);
     outpoints.add(outpoint);
   }

@@ -35,7 +35,10 @@ export interface Signer {
  * chose `tweak`, recovers `t` with {@link untweakSecret}.
  */
 export async function extendPtlc(
-  ch: Channel, me: Signer, x: { id: Uint8Array; amount: number; point: Uint8Array; timeout: number }, tweak: Uint8Array,
+  ch: Channel,
+  me: Signer,
+  x: { id: Uint8Array; amount: number; point: Uint8Array; timeout: number },
+  tweak: Uint8Array,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ADD>> {
   if (ch.pending) reject('the channel is busy');
   const next = addPtlc(ch.enforceable.state, { ...x, point: tweakPoint(x.point, tweak), offerer: ch.me }, ch.topN + 1);
@@ -44,12 +47,23 @@ export async function extendPtlc(
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   // The receiver claims the PTLC output with its own signature and this one, completed by t.
   const claimPresig = presignPtlcClaim(ch.params, next, x.id, me.channelKey);
-  return { type: PaymentType.PTLC_ADD, channelId: ch.params.channelId, state: encodeChannelState(next), offerId: x.id, tweak, updateNonce, settleSig, claimPresig };
+  return {
+    type: PaymentType.PTLC_ADD,
+    channelId: ch.params.channelId,
+    state: encodeChannelState(next),
+    offerId: x.id,
+    tweak,
+    updateNonce,
+    settleSig,
+    claimPresig,
+  };
 }
 
 /** Offerer: the receiver co-signed state m; we sign its update: state m is enforceable by both. */
 export async function commitPtlc(
-  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>,
+  ch: Channel,
+  me: Signer,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>> {
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);
@@ -88,7 +102,9 @@ export function checkRemove(ch: Channel, m: PaymentMessageOf<typeof PaymentType.
  * receiver's settlement signature and co-signs the state without the PTLC.
  */
 export async function settlePtlc(
-  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>,
+  ch: Channel,
+  me: Signer,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>> {
   const next = decodeChannelState(m.state);
   ch.acceptProposal(next, m.settleSig, m.updateNonce);
@@ -107,7 +123,9 @@ export async function settlePtlc(
  * receiver later fulfils with `tweakSecret(t, m.tweak)`.
  */
 export async function acceptPtlc(
-  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
+  ch: Channel,
+  me: Signer,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
   expect: { amount: number; point: Uint8Array; minTimeout: number },
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>> {
   if (!equalBytes(m.channelId, ch.params.channelId)) reject('PTLC on an unknown channel');
@@ -116,7 +134,11 @@ export async function acceptPtlc(
   if (!added) reject('state does not contain the PTLC');
   if (added.timeout < expect.minTimeout) reject('PTLC timeout leaves too little time to claim');
   const point = tweakPoint(expect.point, m.tweak);
-  const expected = addPtlc(ch.enforceable.state, { id: m.offerId, offerer: ch.peer, amount: expect.amount, point, timeout: added.timeout }, next.n);
+  const expected = addPtlc(
+    ch.enforceable.state,
+    { id: m.offerId, offerer: ch.peer, amount: expect.amount, point, timeout: added.timeout },
+    next.n,
+  );
   if (!sameState(next, expected)) reject('state does not add exactly the expected PTLC', ErrorCode.CHANNEL_INVARIANT);
   // A PTLC never displaces a state being negotiated (e.g. a payment the hub already extended).
   if (ch.pending) reject('the channel is busy');
@@ -137,7 +159,10 @@ export async function acceptPtlc(
  * safe: proposes the state that pays the PTLC to us and reveals t.
  */
 export async function fulfilPtlc(
-  ch: Channel, me: Signer, id: Uint8Array, secret: Uint8Array,
+  ch: Channel,
+  me: Signer,
+  id: Uint8Array,
+  secret: Uint8Array,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>> {
   if (ch.pending) reject('state m is not yet enforceable: no fulfilment before PTLC_COMMIT');
   return { type: PaymentType.PTLC_FULFILL, offerId: id, secret, ...(await proposeResolved(ch, me, id, 'fulfil')) };
@@ -149,7 +174,10 @@ export async function fulfilPtlc(
  * amount to the offerer. The offerer answers PTLC_SETTLE, as for a fulfilment.
  */
 export async function removePtlc(
-  ch: Channel, me: Signer, id: Uint8Array, reason: string,
+  ch: Channel,
+  me: Signer,
+  id: Uint8Array,
+  reason: string,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>> {
   if (ch.pending) reject('the channel is busy: the PTLC cannot be removed now');
   return { type: PaymentType.PTLC_REMOVE, offerId: id, reason: reason.slice(0, 300), ...(await proposeResolved(ch, me, id, 'fail')) };
@@ -166,7 +194,9 @@ async function proposeResolved(ch: Channel, me: Signer, id: Uint8Array, outcome:
 
 /** Receiver: co-signs the update of the settled state; both hold it fully signed. */
 export async function ackSettle(
-  ch: Channel, me: Signer, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
+  ch: Channel,
+  me: Signer,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>> {
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);

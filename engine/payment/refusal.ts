@@ -50,9 +50,10 @@ export function refusalRef(m: PaymentMessage): Uint8Array {
 export function answerRefusal(m: PaymentMessage, e: LnMailboxError, to: string | undefined): Step {
   const ref = refusalRef(m);
   const s = step();
-  const answer: PaymentMessage = m.type === PaymentType.PTLC_ADD
-    ? { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) }
-    : rejectMessage(m.type, ref, e.code, e.message);
+  const answer: PaymentMessage =
+    m.type === PaymentType.PTLC_ADD
+      ? { type: PaymentType.PTLC_FAIL, channelId: m.channelId, offerId: m.offerId, reason: `${e.code}: ${e.message}`.slice(0, 300) }
+      : rejectMessage(m.type, ref, e.code, e.message);
   if (to !== undefined) s.send.push({ to, message: answer });
   s.events.push({ kind: 'rejected', offerId: bytesToHex(ref), code: e.code, message: e.message });
   return s;

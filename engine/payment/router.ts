@@ -31,7 +31,17 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { PaymentEngine, refill } from './engine.js';
 import { channelMap, type HubPeer } from './peers.js';
-import { ackSettle, acceptPtlc, checkFulfil, commitPtlc, extendPtlc, fulfilPtlc, removePtlc, settlePtlc, type Signer } from './ptlc-exchange.js';
+import {
+  ackSettle,
+  acceptPtlc,
+  checkFulfil,
+  commitPtlc,
+  extendPtlc,
+  fulfilPtlc,
+  removePtlc,
+  settlePtlc,
+  type Signer,
+} from './ptlc-exchange.js';
 import { answerRefusal, isLocalFault, reject } from './refusal.js';
 import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
 
@@ -102,20 +112,31 @@ export class Router extends PaymentEngine<RouterJson> {
     const m = inc.message;
     if (equalBytes(inc.from, this.upstream.peerKey)) {
       switch (m.type) {
-        case PaymentType.PTLC_ADD: return await this.onAdd(m, ctx);
-        case PaymentType.PTLC_COMMIT: return await this.onCommit(m);
-        case PaymentType.PTLC_SETTLE: return await this.onSettle(m);
-        case PaymentType.REJECT: return this.onHubReject(m);
-        default: return ignored(m.type, 'not a message for the router');
+        case PaymentType.PTLC_ADD:
+          return await this.onAdd(m, ctx);
+        case PaymentType.PTLC_COMMIT:
+          return await this.onCommit(m);
+        case PaymentType.PTLC_SETTLE:
+          return await this.onSettle(m);
+        case PaymentType.REJECT:
+          return this.onHubReject(m);
+        default:
+          return ignored(m.type, 'not a message for the router');
       }
     }
     switch (m.type) {
-      case PaymentType.INVOICE: return this.onInvoice(inc.from, m);
-      case PaymentType.PTLC_ACCEPT: return await this.onAccept(inc.from, m);
-      case PaymentType.PTLC_FULFILL: return await this.onFulfill(inc.from, m);
-      case PaymentType.PTLC_SETTLE_ACK: return this.onSettleAck(inc.from, m);
-      case PaymentType.PTLC_FAIL: return await this.onFail(inc.from, m);
-      default: return ignored(m.type, 'not a message for the router');
+      case PaymentType.INVOICE:
+        return this.onInvoice(inc.from, m);
+      case PaymentType.PTLC_ACCEPT:
+        return await this.onAccept(inc.from, m);
+      case PaymentType.PTLC_FULFILL:
+        return await this.onFulfill(inc.from, m);
+      case PaymentType.PTLC_SETTLE_ACK:
+        return this.onSettleAck(inc.from, m);
+      case PaymentType.PTLC_FAIL:
+        return await this.onFail(inc.from, m);
+      default:
+        return ignored(m.type, 'not a message for the router');
     }
   }
 
@@ -149,12 +170,24 @@ export class Router extends PaymentEngine<RouterJson> {
     this.upstream.channel.requireOpen();
     // Our own invoice to the hub, for the same offer and point; the payee's receipt passes through.
     const fields: InvoiceFields = {
-      offerId: m.offerId, point: m.point, amount: m.amount, expiry: m.expiry, payeeChannel: this.upstream.channel.params.channelId,
-      payeeAddress: this.config.address, timeoutDelta: m.timeoutDelta + this.config.cltvDelta, payeeKey: this.publicKey, receipt: m.receipt,
+      offerId: m.offerId,
+      point: m.point,
+      amount: m.amount,
+      expiry: m.expiry,
+      payeeChannel: this.upstream.channel.params.channelId,
+      payeeAddress: this.config.address,
+      timeoutDelta: m.timeoutDelta + this.config.cltvDelta,
+      payeeKey: this.publicKey,
+      receipt: m.receipt,
     };
     const signature = sign(invoiceSigHash(fields), this.config.identityKey);
     this.payments.set(id, {
-      offerId: id, amount: m.amount, point: bytesToHex(m.point), downChannel: bytesToHex(m.payeeChannel), downDelta: m.timeoutDelta, status: 'forwarded',
+      offerId: id,
+      amount: m.amount,
+      point: bytesToHex(m.point),
+      downChannel: bytesToHex(m.payeeChannel),
+      downDelta: m.timeoutDelta,
+      status: 'forwarded',
     });
     const s = step();
     s.send.push({ to: this.upstream.peerAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
@@ -164,7 +197,7 @@ export class Router extends PaymentEngine<RouterJson> {
 
   private onHubReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
     const p = this.payments.get(bytesToHex(m.ref));
-    if (!p || p.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
+    if (p?.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
     p.status = 'failed';
     const s = step();
     s.send.push({ to: this.downstream.get(p.downChannel)!.peerAddress, message: { ...m } });
@@ -174,7 +207,7 @@ export class Router extends PaymentEngine<RouterJson> {
 
   private async onAdd(m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>, ctx: StepContext): Promise<Step> {
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'forwarded') return ignored(m.type, 'no forwarded invoice for that PTLC');
+    if (p?.status !== 'forwarded') return ignored(m.type, 'no forwarded invoice for that PTLC');
     const up = this.upstream.channel;
     up.requireOpen();
     // Enough time for the payee's delta plus ours, and beyond our channel's CSV delay (on-chain claim).
@@ -191,23 +224,35 @@ export class Router extends PaymentEngine<RouterJson> {
   private async onCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'accepted');
     const up = this.upstream.channel;
-    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no accepted PTLC for that state');
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId))
+      return ignored(m.type, 'no accepted PTLC for that state');
     up.receiveUpdateSig(m.updateSig); // the incoming PTLC is now enforceable by us
     const d = this.downstream.get(p.downChannel)!;
     // Our own tweak: the payee's hop sees T + r₂·G, the hub's hop T + r₁·G.
     const outTweak = randomTweak(randomBytes(32));
     const s = step();
-    let add;
+    let add: Awaited<ReturnType<typeof extendPtlc>>;
     try {
       d.channel.requireOpen();
-      add = await extendPtlc(d.channel, this.signer, {
-        id: hexToBytes(p.offerId, 32), amount: p.amount, point: hexToBytes(p.point, 33), timeout: p.inTimeout! - this.config.cltvDelta,
-      }, outTweak);
+      add = await extendPtlc(
+        d.channel,
+        this.signer,
+        {
+          id: hexToBytes(p.offerId, 32),
+          amount: p.amount,
+          point: hexToBytes(p.point, 33),
+          timeout: p.inTimeout! - this.config.cltvDelta,
+        },
+        outTweak,
+      );
     } catch (e) {
       if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
       // We cannot pay on (a busy, closing or underfunded payee channel; refused before anything
       // changed there). Keep the incoming PTLC's commitment, and give it back at once.
-      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, hexToBytes(p.offerId, 32), `cannot extend: ${e.message}`) });
+      s.send.push({
+        to: this.upstream.peerAddress,
+        message: await removePtlc(up, this.signer, hexToBytes(p.offerId, 32), `cannot extend: ${e.message}`),
+      });
       p.status = 'removing';
       s.events.push({ kind: 'rejected', offerId: p.offerId, code: e.code, message: e.message });
       return s;
@@ -233,7 +278,8 @@ export class Router extends PaymentEngine<RouterJson> {
   private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
+    if (p?.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId))
+      return ignored(m.type, 'no committed PTLC for that offer on that channel');
     const outTweak = hexToBytes(p.outTweak!, 32);
     checkFulfil(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
     const t = untweakSecret(m.secret, outTweak);
@@ -256,7 +302,8 @@ export class Router extends PaymentEngine<RouterJson> {
   private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling' || x.status === 'removing');
     const up = this.upstream.channel;
-    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId)) return ignored(m.type, 'no fulfilment or removal in flight');
+    if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId))
+      return ignored(m.type, 'no fulfilment or removal in flight');
     const ack = await ackSettle(up, this.signer, m);
     const s = step();
     s.send.push({ to: this.upstream.peerAddress, message: ack });
@@ -268,7 +315,8 @@ export class Router extends PaymentEngine<RouterJson> {
   private async onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Promise<Step> {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (!p || p.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
+    if (p?.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId))
+      return ignored(m.type, 'no extended PTLC to fail on that channel');
     // The payee refused before co-signing: drop the downstream state (its number stays used).
     d.channel.abandonPending();
     const s = step();
@@ -276,7 +324,10 @@ export class Router extends PaymentEngine<RouterJson> {
     // hub's funds and the payer's pending state are not locked until the PTLC times out.
     const up = this.upstream.channel;
     if (!up.pending && up.enforceable.state.ptlcs.some((x) => equalBytes(x.id, m.offerId))) {
-      s.send.push({ to: this.upstream.peerAddress, message: await removePtlc(up, this.signer, m.offerId, `the next hop refused: ${m.reason}`) });
+      s.send.push({
+        to: this.upstream.peerAddress,
+        message: await removePtlc(up, this.signer, m.offerId, `the next hop refused: ${m.reason}`),
+      });
       p.status = 'removing';
     } else {
       p.status = 'failed'; // the channel is busy: the PTLC resolves by its timeout
@@ -310,7 +361,11 @@ export class Router extends PaymentEngine<RouterJson> {
 
   /** Restores a router from {@link Router.toJSON}. */
   static fromJSON(config: RouterConfig, j: RouterJson, nonces: NonceStore): Router {
-    const peer = (p: RouterJson['upstream']): HubPeer => ({ channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
+    const peer = (p: RouterJson['upstream']): HubPeer => ({
+      channel: Channel.fromJSON(p.channel),
+      peerKey: hexToBytes(p.peerKey, 32),
+      peerAddress: p.peerAddress,
+    });
     return new Router(config, peer(j.upstream), Object.values(j.downstream).map(peer), nonces, j.payments);
   }
 }

@@ -205,17 +205,26 @@ export function generateEnvelopeVectors(): EnvelopeVector[] {
   return [
     vector('empty body; even-y recipient and ephemeral; smallest envelope (233 bytes)', base(0)),
     vector('16-byte body: 2 + 126 fills the 128-byte bucket exactly; odd-y recipient', {
-      ...base(1), recipientSk: oddR, body: pattern(16, 'body/1'),
+      ...base(1),
+      recipientSk: oddR,
+      body: pattern(16, 'body/1'),
     }),
     vector('17-byte body: one byte over the 128 bucket, padded to 160; odd-y ephemeral', {
-      ...base(2), ephemeralSk: oddE, body: pattern(17, 'body/2'),
+      ...base(2),
+      ephemeralSk: oddE,
+      body: pattern(17, 'body/2'),
     }),
     vector('147-byte body: 2 + 257 is the first 64-byte-chunk bucket (320)', { ...base(3), body: pattern(147, 'body/3') }),
     vector('5 KiB body (bucket 6144); odd-y recipient and odd-y ephemeral', {
-      ...base(4), recipientSk: oddR, ephemeralSk: oddE, body: pattern(5120, 'body/4'),
+      ...base(4),
+      recipientSk: oddR,
+      ephemeralSk: oddE,
+      body: pattern(5120, 'body/4'),
     }),
     vector('UTF-8 text body, experimental type 0x8001', {
-      ...base(5), type: 0x8001, body: utf8ToBytes('pay me later ⚡ — ln-mailbox'),
+      ...base(5),
+      type: 0x8001,
+      body: utf8ToBytes('pay me later ⚡ — ln-mailbox'),
     }),
     // --- invalid -------------------------------------------------------------------
     vector('last tag byte flipped', { ...base(10), editEnvelope: flip((n) => n - 1) }, { error: 'ENVELOPE_BAD_TAG' }),
@@ -223,37 +232,99 @@ export function generateEnvelopeVectors(): EnvelopeVector[] {
     vector('nonce byte flipped (header is AAD)', { ...base(12), editEnvelope: flip(70) }, { error: 'ENVELOPE_BAD_TAG' }),
     vector(
       're-addressed: header recipient replaced by another mailbox, opened by that mailbox',
-      { ...base(13), editEnvelope: (e) => { const o = e.slice(); o.set(otherX, 1); return o; } },
+      {
+        ...base(13),
+        editEnvelope: (e) => {
+          const o = e.slice();
+          o.set(otherX, 1);
+          return o;
+        },
+      },
       { error: 'ENVELOPE_BAD_TAG', openWith: other },
     ),
     vector('opened by a mailbox it is not addressed to', base(14), { error: 'ENVELOPE_WRONG_RECIPIENT', openWith: other }),
-    vector('truncated to 232 bytes (one below the minimum)', { ...base(15), editEnvelope: (e) => e.subarray(0, 232) }, {
-      error: 'ENVELOPE_TRUNCATED',
-    }),
-    vector('version byte 0x02', { ...base(16), editEnvelope: (e) => { const o = e.slice(); o[0] = 2; return o; } }, {
-      error: 'ENVELOPE_UNKNOWN_VERSION',
-    }),
+    vector(
+      'truncated to 232 bytes (one below the minimum)',
+      { ...base(15), editEnvelope: (e) => e.subarray(0, 232) },
+      {
+        error: 'ENVELOPE_TRUNCATED',
+      },
+    ),
+    vector(
+      'version byte 0x02',
+      {
+        ...base(16),
+        editEnvelope: (e) => {
+          const o = e.slice();
+          o[0] = 2;
+          return o;
+        },
+      },
+      {
+        error: 'ENVELOPE_UNKNOWN_VERSION',
+      },
+    ),
     vector(
       'ephemeral key is not an x coordinate on the curve',
-      { ...base(17), editEnvelope: (e) => { const o = e.slice(); o.set(notOnCurveX(), 33); return o; } },
+      {
+        ...base(17),
+        editEnvelope: (e) => {
+          const o = e.slice();
+          o.set(notOnCurveX(), 33);
+          return o;
+        },
+      },
       { error: 'INVALID_PUBLIC_KEY' },
     ),
-    vector('non-zero padding byte (correctly encrypted)', {
-      ...base(18), makePlaintext: (inner) => { const p = padded(inner.length, inner); p[p.length - 1] = 1; return p; },
-    }, { error: 'ENVELOPE_BAD_PADDING' }),
-    vector('length prefix larger than the plaintext (correctly encrypted)', {
-      ...base(19), makePlaintext: (inner) => padded(127, inner),
-    }, { error: 'ENVELOPE_BAD_PADDING' }),
-    vector('valid inner message padded to 160 instead of its 128 bucket (correctly encrypted)', {
-      ...base(20), makePlaintext: (inner) => padded(inner.length, inner, 160),
-    }, { error: 'ENVELOPE_BAD_PADDING' }),
-    vector('inner body_len one larger than the body (correctly padded and encrypted)', {
-      ...base(21), body: pattern(8, 'body/21'), editInner: (i) => { const o = i.slice(); o[45] = 9; return o; },
-    }, { error: 'ENVELOPE_BAD_INNER' }),
+    vector(
+      'non-zero padding byte (correctly encrypted)',
+      {
+        ...base(18),
+        makePlaintext: (inner) => {
+          const p = padded(inner.length, inner);
+          p[p.length - 1] = 1;
+          return p;
+        },
+      },
+      { error: 'ENVELOPE_BAD_PADDING' },
+    ),
+    vector(
+      'length prefix larger than the plaintext (correctly encrypted)',
+      {
+        ...base(19),
+        makePlaintext: (inner) => padded(127, inner),
+      },
+      { error: 'ENVELOPE_BAD_PADDING' },
+    ),
+    vector(
+      'valid inner message padded to 160 instead of its 128 bucket (correctly encrypted)',
+      {
+        ...base(20),
+        makePlaintext: (inner) => padded(inner.length, inner, 160),
+      },
+      { error: 'ENVELOPE_BAD_PADDING' },
+    ),
+    vector(
+      'inner body_len one larger than the body (correctly padded and encrypted)',
+      {
+        ...base(21),
+        body: pattern(8, 'body/21'),
+        editInner: (i) => {
+          const o = i.slice();
+          o[45] = 9;
+          return o;
+        },
+      },
+      { error: 'ENVELOPE_BAD_INNER' },
+    ),
     vector('inner type 0 (signed; correctly padded and encrypted)', { ...base(22), type: 0 }, { error: 'ENVELOPE_BAD_INNER' }),
-    vector('inner timestamp 2^53 (beyond the safe-integer range)', { ...base(23), timestamp: 2 ** 53 }, {
-      error: 'ENVELOPE_BAD_INNER',
-    }),
+    vector(
+      'inner timestamp 2^53 (beyond the safe-integer range)',
+      { ...base(23), timestamp: 2 ** 53 },
+      {
+        error: 'ENVELOPE_BAD_INNER',
+      },
+    ),
     vector('inner signature bit flipped', { ...base(24), editInner: flip((n) => n - 1) }, { error: 'ENVELOPE_BAD_SIGNATURE' }),
     vector(
       'inner signed for another recipient, re-sealed to this one (surreptitious forwarding)',

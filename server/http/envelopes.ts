@@ -62,10 +62,10 @@ export function postEnvelope({ ctx, limitRate, rawEnvelope }: RouteKit): Request
       }
 
       const req2 = { id, mailbox, envelope, expiresAt: now() + ttl * 1000 };
-      const result = await store.append(
-        retractionHash === undefined ? req2 : { ...req2, retractionHash },
-        { maxEnvelopes: config.maxEnvelopesPerMailbox, maxBytes: config.maxBytesPerMailbox },
-      );
+      const result = await store.append(retractionHash === undefined ? req2 : { ...req2, retractionHash }, {
+        maxEnvelopes: config.maxEnvelopesPerMailbox,
+        maxBytes: config.maxBytesPerMailbox,
+      });
       if (result.created) {
         metrics.envelopesStored.inc();
         metrics.bytesStored.inc(envelope.length);

@@ -22,7 +22,8 @@ export function readyz(ctx: RelayContext): RequestHandler {
     // Ready means: a POST would be accepted now. The process itself is /healthz's business.
     const h = ctx.store.health?.();
     if (h && h.state !== 'ok') fail(ErrorCode.STORE_UNAVAILABLE, `store ${h.state}${h.reason ? `: ${h.reason}` : ''}`);
-    if (h?.lowSpace) fail(ErrorCode.STORE_FULL, `free space ${h.freeBytes ?? '?'} bytes is below the reserve of ${h.reserveBytes ?? '?'} bytes`);
+    if (h?.lowSpace)
+      fail(ErrorCode.STORE_FULL, `free space ${h.freeBytes ?? '?'} bytes is below the reserve of ${h.reserveBytes ?? '?'} bytes`);
     res.json({ status: 'ready' });
   };
 }

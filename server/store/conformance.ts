@@ -76,11 +76,15 @@ function req(mailbox: string, size = 100, expiresAt = T0 + HOUR, extra: Partial<
 
 /** Asserts that `p` rejects with an `LnMailboxError` of `code` (the contract names codes, not messages). */
 async function rejectsCode(p: Promise<unknown>, code: ErrorCode, message?: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isLnMailboxError(e), `${message ?? ''} expected LnMailboxError ${code}, got ${String(e)}`);
-    assert.strictEqual(e.code, code, message);
-    return true;
-  }, message);
+  await assert.rejects(
+    p,
+    (e: unknown) => {
+      assert.ok(isLnMailboxError(e), `${message ?? ''} expected LnMailboxError ${code}, got ${String(e)}`);
+      assert.strictEqual(e.code, code, message);
+      return true;
+    },
+    message,
+  );
 }
 
 /**
@@ -119,13 +123,21 @@ export function storeConformance(options: StoreConformanceOptions): void {
   });
 
   t('append assigns per-mailbox seqs from 1 and lists the exact bytes', async (store) => {
-    const a1 = req(A), a2 = req(A), b1 = req(B);
+    const a1 = req(A),
+      a2 = req(A),
+      b1 = req(B);
     assert.deepStrictEqual(await store.append(a1, BIG), { created: true, seq: 1, expiresAt: a1.expiresAt });
     assert.deepStrictEqual(await store.append(b1, BIG), { created: true, seq: 1, expiresAt: b1.expiresAt });
     assert.deepStrictEqual(await store.append(a2, BIG), { created: true, seq: 2, expiresAt: a2.expiresAt });
     const { envelopes, more } = await store.list(A, 0, 10, T0);
     assert.strictEqual(more, false);
-    assert.deepStrictEqual(envelopes.map((e) => [e.id, e.seq, e.expiresAt]), [[a1.id, 1, a1.expiresAt], [a2.id, 2, a2.expiresAt]]);
+    assert.deepStrictEqual(
+      envelopes.map((e) => [e.id, e.seq, e.expiresAt]),
+      [
+        [a1.id, 1, a1.expiresAt],
+        [a2.id, 2, a2.expiresAt],
+      ],
+    );
     assert.deepStrictEqual(Buffer.from(envelopes[0]!.envelope), Buffer.from(a1.envelope));
     assert.deepStrictEqual(store.usage(A), { count: 2, bytes: 200, lastSeq: 2 });
     assert.deepStrictEqual(store.totals(), { envelopes: 3, bytes: 300, mailboxes: 2 });
@@ -147,9 +159,15 @@ export function storeConformance(options: StoreConformanceOptions): void {
   t('concurrent distinct appends get distinct consecutive seqs', async (store) => {
     const reqs = Array.from({ length: 200 }, () => req(A, 50));
     const results = await Promise.all(reqs.map((r) => store.append(r, BIG)));
-    assert.deepStrictEqual(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepStrictEqual(
+      results.map((r) => r.seq).sort((x, y) => x - y),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     const listed = await store.list(A, 0, 1000, T0);
-    assert.deepStrictEqual(listed.envelopes.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepStrictEqual(
+      listed.envelopes.map((e) => e.seq),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     const bySeq = new Map(results.map((r, i) => [r.seq, reqs[i]!.id]));
     for (const e of listed.envelopes) assert.strictEqual(e.id, bySeq.get(e.seq));
   });
@@ -157,20 +175,37 @@ export function storeConformance(options: StoreConformanceOptions): void {
   t('list pages by cursor and limit, with `more`', async (store) => {
     for (let i = 0; i < 5; i++) await store.append(req(A), BIG);
     const p1 = await store.list(A, 0, 2, T0);
-    assert.deepStrictEqual(p1.envelopes.map((e) => e.seq), [1, 2]);
+    assert.deepStrictEqual(
+      p1.envelopes.map((e) => e.seq),
+      [1, 2],
+    );
     assert.strictEqual(p1.more, true);
     const p2 = await store.list(A, 2, 2, T0);
-    assert.deepStrictEqual(p2.envelopes.map((e) => e.seq), [3, 4]);
+    assert.deepStrictEqual(
+      p2.envelopes.map((e) => e.seq),
+      [3, 4],
+    );
     const p3 = await store.list(A, 4, 2, T0);
-    assert.deepStrictEqual(p3.envelopes.map((e) => e.seq), [5]);
+    assert.deepStrictEqual(
+      p3.envelopes.map((e) => e.seq),
+      [5],
+    );
     assert.strictEqual(p3.more, false);
     assert.deepStrictEqual((await store.list(A, 5, 2, T0)).envelopes, []);
     assert.deepStrictEqual((await store.list(A, 1e12, 2, T0)).envelopes, []);
     assert.deepStrictEqual((await store.list(B, 0, 2, T0)).envelopes, []);
     const capped = await store.list(A, 0, 10, T0, 150);
-    assert.deepStrictEqual(capped.envelopes.map((e) => e.seq), [1, 2], 'stops once maxBytes is reached');
+    assert.deepStrictEqual(
+      capped.envelopes.map((e) => e.seq),
+      [1, 2],
+      'stops once maxBytes is reached',
+    );
     assert.strictEqual(capped.more, true);
-    assert.deepStrictEqual((await store.list(A, 0, 10, T0, 1)).envelopes.map((e) => e.seq), [1], 'at least one');
+    assert.deepStrictEqual(
+      (await store.list(A, 0, 10, T0, 1)).envelopes.map((e) => e.seq),
+      [1],
+      'at least one',
+    );
   });
 
   t('quota: envelope count and bytes are enforced atomically', async (store) => {
@@ -201,7 +236,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
   });
 
   t('ack deletes only the caller mailbox’s live envelopes and leaves a tombstone', async (store) => {
-    const a = req(A), b = req(B);
+    const a = req(A),
+      b = req(B);
     await store.append(a, BIG);
     await store.append(b, BIG);
     assert.deepStrictEqual(await store.ack(A, [b.id, '11'.repeat(32), a.id]), [a.id], 'another mailbox’s id and unknown ids are ignored');
@@ -237,12 +273,18 @@ export function storeConformance(options: StoreConformanceOptions): void {
     store.markDelivered([a.id]);
     assert.strictEqual(await store.retract(a.id, r.hash, T0), 'retracted', 'delivered but unacked can be retracted');
     assert.strictEqual(await store.status(a.id, T0), 'retracted');
-    assert.deepStrictEqual((await store.list(A, 0, 10, T0)).envelopes.map((e) => e.id), [plain.id]);
+    assert.deepStrictEqual(
+      (await store.list(A, 0, 10, T0)).envelopes.map((e) => e.id),
+      [plain.id],
+    );
     assert.deepStrictEqual(store.usage(A), { count: 1, bytes: 100, lastSeq: 2 });
     assert.strictEqual(await store.retract(a.id, r.hash, T0), 'retracted', 'idempotent');
     assert.deepStrictEqual(await store.ack(A, [a.id]), []);
     assert.strictEqual((await store.append(a, BIG)).created, false);
-    assert.deepStrictEqual((await store.list(A, 0, 10, T0)).envelopes.map((e) => e.id), [plain.id]);
+    assert.deepStrictEqual(
+      (await store.list(A, 0, 10, T0)).envelopes.map((e) => e.id),
+      [plain.id],
+    );
   });
 
   t('retraction after acknowledgement is too late; after expiry reports expired', async (store) => {
@@ -264,7 +306,10 @@ export function storeConformance(options: StoreConformanceOptions): void {
     await store.append(short, BIG);
     await store.append(long, BIG);
     assert.strictEqual((await store.list(A, 0, 10, T0 + 999)).envelopes.length, 2);
-    assert.deepStrictEqual((await store.list(A, 0, 10, T0 + 1000)).envelopes.map((e) => e.id), [long.id]);
+    assert.deepStrictEqual(
+      (await store.list(A, 0, 10, T0 + 1000)).envelopes.map((e) => e.id),
+      [long.id],
+    );
     assert.strictEqual(await store.status(short.id, T0 + 1000), 'expired', 'expired before the sweep runs');
     const s1 = await store.sweep(T0 + 1000);
     assert.deepStrictEqual(s1, { expired: 1, purged: 0, more: false });
@@ -301,7 +346,10 @@ export function storeConformance(options: StoreConformanceOptions): void {
     assert.strictEqual(seen.length, 30);
     for (const mb of [A, B]) {
       const seqs = seen.filter(([m]) => m === mb).map(([, s]) => s);
-      assert.deepStrictEqual(seqs, [...seqs].sort((x, y) => x - y));
+      assert.deepStrictEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+      );
     }
     for (const [mb, , id] of seen) assert.ok((await store.status(id, T0)) === 'queued' && (mb === A || mb === B));
     off();
@@ -332,7 +380,10 @@ export function storeConformance(options: StoreConformanceOptions): void {
     const reopen = options.reopen;
     t('persistence: counters, seqs, envelopes and tombstones survive a reopen', async (store, track) => {
       const r = retraction();
-      const a = req(A), b = req(A, 100, T0 + HOUR, { retractionHash: r.hash }), c = req(A), d = req(B);
+      const a = req(A),
+        b = req(A, 100, T0 + HOUR, { retractionHash: r.hash }),
+        c = req(A),
+        d = req(B);
       for (const x of [a, b, c, d]) await store.append(x, BIG);
       await store.ack(A, [a.id]);
       await store.retract(b.id, r.hash, T0);
@@ -342,7 +393,10 @@ export function storeConformance(options: StoreConformanceOptions): void {
       await again.open();
       assert.deepStrictEqual(again.usage(A), { count: 1, bytes: 100, lastSeq: 3 });
       assert.deepStrictEqual(again.totals(), { envelopes: 2, bytes: 200, mailboxes: 2 });
-      assert.deepStrictEqual((await again.list(A, 0, 10, T0)).envelopes.map((e) => [e.id, e.seq]), [[c.id, 3]]);
+      assert.deepStrictEqual(
+        (await again.list(A, 0, 10, T0)).envelopes.map((e) => [e.id, e.seq]),
+        [[c.id, 3]],
+      );
       assert.strictEqual(await again.status(a.id, T0), 'acknowledged');
       assert.strictEqual(await again.status(b.id, T0), 'retracted');
       assert.strictEqual(await again.status(c.id, T0), 'delivered');

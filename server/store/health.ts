@@ -138,7 +138,9 @@ export function describeError(e: unknown): string {
   // abstract-level wraps the I/O error ("Database failed to open" ← "IO error: …: No space left on device").
   for (let x: unknown = e, depth = 0; x !== undefined && x !== null && depth < 3; x = (x as { cause?: unknown }).cause, depth++) {
     const code = (x as { code?: unknown }).code;
-    const msg = String((x as Error).message ?? x).split('\n')[0]!.slice(0, 200);
+    const msg = String((x as Error).message ?? x)
+      .split('\n')[0]!
+      .slice(0, 200);
     parts.push(typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg);
   }
   return parts.join(' ← ');

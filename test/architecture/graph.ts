@@ -48,7 +48,16 @@ function resolveLocal(root: string, from: string, spec: string): string {
 function importedNames(src: string): Record<string, string[]> {
   const names: Record<string, string[]> = {};
   for (const m of src.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g)) {
-    const list = (m[1] ?? '').split(',').map((s) => s.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!).filter(Boolean);
+    const list = (m[1] ?? '')
+      .split(',')
+      .map(
+        (s) =>
+          s
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0]!,
+      )
+      .filter(Boolean);
     (names[m[2]!] ??= []).push(...list);
   }
   return names;

@@ -21,14 +21,34 @@ const FLOORS: Floor[] = [
   { name: 'protocol', paths: ['protocol/'], mayImport: ['base', 'crypto'], packages: NOBLE },
   { name: 'engine/bitcoin', paths: ['engine/bitcoin/'], mayImport: ['base', 'crypto'], packages: NOBLE },
   { name: 'engine/channel', paths: ['engine/channel/'], mayImport: ['base', 'crypto', 'protocol', 'engine/bitcoin'], packages: NOBLE },
-  { name: 'engine/payment', paths: ['engine/payment/'], mayImport: ['base', 'crypto', 'protocol', 'engine/bitcoin', 'engine/channel'], packages: NOBLE },
+  {
+    name: 'engine/payment',
+    paths: ['engine/payment/'],
+    mayImport: ['base', 'crypto', 'protocol', 'engine/bitcoin', 'engine/channel'],
+    packages: NOBLE,
+  },
   // The mailbox transport runs in browsers: no Node built-ins, `level` is IndexedDB there.
-  { name: 'client/mailbox', paths: ['client/mailbox/'], mayImport: ['base', 'crypto', 'protocol'], packages: [...NOBLE, 'level', 'events'] },
+  {
+    name: 'client/mailbox',
+    paths: ['client/mailbox/'],
+    mayImport: ['base', 'crypto', 'protocol'],
+    packages: [...NOBLE, 'level', 'events'],
+  },
   { name: 'client/wallet', paths: ['client/wallet/'], mayImport: [...PURE, 'client/mailbox'], packages: [...NOBLE, 'level', 'events'] },
   { name: 'client', paths: ['client/index.ts'], mayImport: [...PURE, 'client/mailbox', 'client/wallet'], packages: NOBLE },
   // The relay never sees a payment: it imports the wire contract only.
-  { name: 'server', paths: ['server/'], mayImport: ['base', 'crypto', 'protocol'], packages: [...NOBLE, 'node:', 'express', 'ws', 'level', 'pg', 'pino', 'prom-client'] },
-  { name: 'bin', paths: ['bin/'], mayImport: [...PURE, 'client/mailbox', 'client/wallet', 'client', 'server'], packages: [...NOBLE, 'node:', 'ws'] },
+  {
+    name: 'server',
+    paths: ['server/'],
+    mayImport: ['base', 'crypto', 'protocol'],
+    packages: [...NOBLE, 'node:', 'express', 'ws', 'level', 'pg', 'pino', 'prom-client'],
+  },
+  {
+    name: 'bin',
+    paths: ['bin/'],
+    mayImport: [...PURE, 'client/mailbox', 'client/wallet', 'client', 'server'],
+    packages: [...NOBLE, 'node:', 'ws'],
+  },
 ];
 
 const graph = readGraph(root, sourceFiles(root, ['base', 'crypto', 'protocol', 'engine', 'client', 'server', 'bin']));
@@ -52,7 +72,7 @@ house('no upward or sideways import, and each floor uses only its packages', () 
   assert.equal(floorViolations(FLOORS, graph), []);
 });
 
-house('crypto/ is the one door to BIP340: no other file imports noble\'s schnorr', () => {
+house("crypto/ is the one door to BIP340: no other file imports noble's schnorr", () => {
   const doors = [...graph]
     .filter(([file, imp]) => !file.startsWith('crypto/') && (imp.names['@noble/curves/secp256k1.js'] ?? []).includes('schnorr'))
     .map(([file]) => file);

@@ -23,7 +23,10 @@ t('counts point multiplications by kind: getPublicKey, sign (noble self-verifies
     function diff(a) { const b = snap(); const d = {}; for (const k in b) if (b[k] !== (a[k] ?? 0)) d[k] = b[k] - (a[k] ?? 0); return d; }
     process.stdout.write(JSON.stringify(out));`;
   const out = JSON.parse(
-    execFileSync(process.execPath, ['--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }),
+    execFileSync(process.execPath, ['--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    }),
   ) as Record<string, Record<string, number>>;
   assert.equal(out.getPublicKey, { 'all:mul_G': 1 });
   assert.equal(out.sign, { 'all:mul_G': 2, 'all:mulAdd': 1 });

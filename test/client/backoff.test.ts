@@ -17,7 +17,7 @@ t('doubles per attempt, capped at maxMs', () => {
 
 t('jitter stays within [d/2, d] and actually varies', () => {
   let seed = 1;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const seen = new Set<number>();
   for (let i = 0; i < 200; i++) {
     const d = backoffDelay(3, o, rnd);
@@ -26,8 +26,14 @@ t('jitter stays within [d/2, d] and actually varies', () => {
   }
   assert.ok(seen.size > 50, 'jitter spreads delays');
   // A broken random source cannot push the delay out of bounds.
-  assert.is(backoffDelay(0, o, () => 7), 50);
-  assert.is(backoffDelay(0, o, () => Number.NaN), 50);
+  assert.is(
+    backoffDelay(0, o, () => 7),
+    50,
+  );
+  assert.is(
+    backoffDelay(0, o, () => Number.NaN),
+    50,
+  );
 });
 
 t('options: defaults and validation', () => {

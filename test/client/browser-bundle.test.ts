@@ -11,13 +11,26 @@ const t = suite('client/browser-bundle');
 
 t('the client entry bundles for browsers with no Node built-ins and no server code', async () => {
   const r = await build({
-    entryPoints: ['client/index.ts'], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, logLevel: 'silent',
+    entryPoints: ['client/index.ts'],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    minify: true,
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
   });
   assert.is(r.errors.length, 0);
   const inputs = Object.keys(r.metafile.inputs);
   for (const banned of ['server/', 'node_modules/ws/', 'node_modules/express/', 'node_modules/pino/', 'node_modules/classic-level/'])
-    assert.not.ok(inputs.some((i) => i.includes(banned)), `bundle includes ${banned}`);
-  assert.ok(inputs.some((i) => i.includes('browser-level')), 'level resolves to its IndexedDB backend');
+    assert.not.ok(
+      inputs.some((i) => i.includes(banned)),
+      `bundle includes ${banned}`,
+    );
+  assert.ok(
+    inputs.some((i) => i.includes('browser-level')),
+    'level resolves to its IndexedDB backend',
+  );
   const code = new TextDecoder().decode(r.outputFiles[0]!.contents);
   assert.not.match(code, /from\s*["']node:/);
   assert.not.match(code, /require\(["'](fs|net|http|crypto|path)["']\)/);

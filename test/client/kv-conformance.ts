@@ -68,7 +68,10 @@ export function kvConformance(name: string, factory: () => Promise<Kv> | Kv): vo
   t('an invalid batch changes nothing', async ({ kv }) => {
     await kv.put('keep', b(1));
     await rejectsCode(
-      kv.batch([{ type: 'del', key: 'keep' }, { type: 'put', key: 'bad', value: 'nope' as unknown as Uint8Array }]),
+      kv.batch([
+        { type: 'del', key: 'keep' },
+        { type: 'put', key: 'bad', value: 'nope' as unknown as Uint8Array },
+      ]),
       ErrorCode.INVALID_TYPE,
     );
     assert.equal([...(await kv.get('keep'))!], [1]);
@@ -78,8 +81,7 @@ export function kvConformance(name: string, factory: () => Promise<Kv> | Kv): vo
   });
 
   t('entries: only the prefix, in UTF-8 byte order', async ({ kv }) => {
-    for (const k of ['p/b', 'p/a', 'p/a/1', 'p0', 'o', 'p/\u00e9', 'p/\uffff', 'p/\u{1F600}', 'q'])
-      await kv.put(k, b(k.length));
+    for (const k of ['p/b', 'p/a', 'p/a/1', 'p0', 'o', 'p/\u00e9', 'p/\uffff', 'p/\u{1F600}', 'q']) await kv.put(k, b(k.length));
     const keys = (await collect(kv, 'p/')).map(([k]) => k);
     // UTF-8 order puts U+1F600 (F0 ..) after U+FFFF (EF ..), unlike UTF-16 order.
     assert.equal(keys, ['p/a', 'p/a/1', 'p/b', 'p/\u00e9', 'p/\uffff', 'p/\u{1F600}']);

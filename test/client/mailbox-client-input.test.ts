@@ -84,7 +84,10 @@ t('relays that cannot be reached: RELAY_UNREACHABLE, per relay and in aggregate'
     assert.is(agg.errors.length, 2);
   }
   await rejectsCode(c.status(`http://127.0.0.1:${p1}`, envelopeIdHex(env)), ErrorCode.RELAY_UNREACHABLE);
-  await rejectsCode(c.fetchBacklog(() => undefined), ErrorCode.RELAY_UNREACHABLE);
+  await rejectsCode(
+    c.fetchBacklog(() => undefined),
+    ErrorCode.RELAY_UNREACHABLE,
+  );
 });
 
 t('subscribe needs a WebSocket implementation and a handler', () => {

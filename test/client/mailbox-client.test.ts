@@ -24,7 +24,11 @@ async function relay(overrides = {}): Promise<TestRelay> {
 }
 
 /** Subscribes and resolves once every relay sent backlog_end. */
-async function subscribed(client: MailboxClient, handler: (m: MailboxMessage) => Promise<void> | void, relays?: string[]): Promise<Subscription> {
+async function subscribed(
+  client: MailboxClient,
+  handler: (m: MailboxMessage) => Promise<void> | void,
+  relays?: string[],
+): Promise<Subscription> {
   const sub = later(client.subscribe(handler, relays ? { relays } : {}));
   const pending = new Set(sub.relays);
   sub.on('backlog_end', (r) => pending.delete(r));
@@ -50,7 +54,10 @@ t('online subscriber is pushed a post live; the ack makes it acknowledged', asyn
   const env = sealed(bob.pk, 'hello live');
   const res = await alice.post({ publicKey: bob.pk, relays: [r.url] }, env);
   assert.is(res.id, envelopeIdHex(env));
-  assert.equal(res.results.map((x) => [x.relay, x.ok, x.ok && x.created]), [[r.url, true, true]]);
+  assert.equal(
+    res.results.map((x) => [x.relay, x.ok, x.ok && x.created]),
+    [[r.url, true, true]],
+  );
   await waitFor(() => got.length === 1, 'live push');
   assert.is(got[0]!.id, res.id);
   assert.is(got[0]!.relay, r.url);
@@ -62,7 +69,10 @@ t('online subscriber is pushed a post live; the ack makes it acknowledged', asyn
   assert.equal(decodeMailboxAddress(address).relays, [r.url]);
   const again = await alice.post(decodeMailboxAddress(address), env);
   assert.is(again.id, res.id);
-  assert.equal(again.results.map((x) => x.ok && x.created), [false]);
+  assert.equal(
+    again.results.map((x) => x.ok && x.created),
+    [false],
+  );
   const third = await alice.post(address, env);
   assert.is(third.id, res.id);
 });
@@ -80,9 +90,16 @@ t('offline then online: backlog in order, backlog_end, then live', async () => {
   const sub = later(client.subscribe((m) => void got.push(m)));
   sub.on('backlog_end', (_r, seq) => (backlogEnd = seq));
   await waitFor(() => backlogEnd >= 0 && got.length === 3, 'backlog');
-  assert.equal(got.map((m) => m.id), backlog.map((p) => p.id), 'backlog in posting order');
+  assert.equal(
+    got.map((m) => m.id),
+    backlog.map((p) => p.id),
+    'backlog in posting order',
+  );
   const seqs = got.map((m) => m.seq);
-  assert.equal(seqs, [...seqs].sort((a, b) => a - b));
+  assert.equal(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  );
   assert.ok(backlogEnd >= seqs[2]!, 'backlog_end comes after the backlog');
   const live = await alice.post(dest, sealed(bob.pk, 'four'));
   await waitFor(() => got.length === 4, 'live after backlog');
@@ -146,17 +163,26 @@ t('two relays, one down: post succeeds; subscriber gets each envelope exactly on
   const both = { publicKey: bob.pk, relays: [r1.url, r2.url] };
   const a = await alice.post(both, sealed(bob.pk, 'a'));
   assert.ok(a.results.every((x) => x.ok));
-  await waitFor(async () => (await alice.status(r2.url, a.id)) === 'acknowledged' && (await alice.status(r1.url, a.id)) === 'acknowledged', 'a acked on both relays');
+  await waitFor(
+    async () => (await alice.status(r2.url, a.id)) === 'acknowledged' && (await alice.status(r1.url, a.id)) === 'acknowledged',
+    'a acked on both relays',
+  );
 
   await r2.stop(); // relay 2 goes down mid-subscription
   const b = await alice.post(both, sealed(bob.pk, 'b'));
-  assert.equal(b.results.map((x) => x.ok), [true, false]);
+  assert.equal(
+    b.results.map((x) => x.ok),
+    [true, false],
+  );
   await waitFor(() => count.has(b.id), 'b through relay 1 while relay 2 is down');
 
   await r2.start(); // same port, same data dir
   await waitFor(() => ready2 >= 1, 'reconnected to relay 2');
   const c = await alice.post(both, sealed(bob.pk, 'c'));
-  await waitFor(async () => (await alice.status(r2.url, c.id)) === 'acknowledged' && (await alice.status(r1.url, c.id)) === 'acknowledged', 'c acked on both relays');
+  await waitFor(
+    async () => (await alice.status(r2.url, c.id)) === 'acknowledged' && (await alice.status(r1.url, c.id)) === 'acknowledged',
+    'c acked on both relays',
+  );
   assert.equal([...count.values()], [1, 1, 1, 1], 'every envelope handled exactly once');
   assert.is(await alice.status(r2.url, a.id), 'acknowledged', 'relay 2 kept its ack across the restart');
   // The cursor of relay 2 was persisted and resumed: it now stands at c's seq there.
@@ -252,11 +278,14 @@ t('relay rejections become LnMailboxError with the relay code and status; retrac
     assert.is((e as LnMailboxError).status, 403);
   }
   const ret = await alice.retract([r.url], id, secret);
-  assert.equal(ret.results.map((x) => x.ok && x.status), ['retracted']);
+  assert.equal(
+    ret.results.map((x) => x.ok && x.status),
+    ['retracted'],
+  );
   assert.is(await alice.status(r.url, id), 'retracted');
 });
 
-t('a relay limit surfaces as its code and status (size is the relay\'s call, not the client\'s)', async () => {
+t("a relay limit surfaces as its code and status (size is the relay's call, not the client's)", async () => {
   const r = await relay({ maxEnvelopeBytes: 1024 });
   const bob = newKey();
   const alice = new MailboxClient({ secretKey: newKey().sk, relays: [r.url] });
@@ -287,10 +316,13 @@ t('fetchBacklog over HTTP: handler, ack, cursor; a throwing handler stops withou
   const client = new MailboxClient({ secretKey: bob.sk, relays: [r.url] });
   const seen: string[] = [];
   await rejectsCode(
-    client.fetchBacklog((m) => {
-      if (m.id === ids[1]) throw new Error('later');
-      seen.push(m.id);
-    }, { pageSize: 2 }),
+    client.fetchBacklog(
+      (m) => {
+        if (m.id === ids[1]) throw new Error('later');
+        seen.push(m.id);
+      },
+      { pageSize: 2 },
+    ),
     ErrorCode.HANDLER_FAILED,
   );
   assert.equal(seen, [ids[0]]);

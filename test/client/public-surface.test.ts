@@ -11,10 +11,31 @@ const surface = suite('public surface');
 surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => {
   const root = await import('../../client/index.js');
   assert.equal(Object.keys(root).sort(), [
-    'Channel', 'ErrorCode', 'HubNode', 'KvNonceStore', 'LevelKv', 'LnMailboxError', 'MailboxClient', 'MemoryKv',
-    'PayeeNode', 'PayerNode', 'PaymentType', 'RouterNode', 'bytesToHex', 'decodeMailboxAddress', 'decodePayment',
-    'eltooTerms', 'encodeMailboxAddress', 'getPublicKey', 'hexToBytes', 'hubFee', 'isLnMailboxError', 'openChannelPair',
-    'ptlcOf', 'randomSecretKey', 'settlementSpec',
+    'Channel',
+    'ErrorCode',
+    'HubNode',
+    'KvNonceStore',
+    'LevelKv',
+    'LnMailboxError',
+    'MailboxClient',
+    'MemoryKv',
+    'PayeeNode',
+    'PayerNode',
+    'PaymentType',
+    'RouterNode',
+    'bytesToHex',
+    'decodeMailboxAddress',
+    'decodePayment',
+    'eltooTerms',
+    'encodeMailboxAddress',
+    'getPublicKey',
+    'hexToBytes',
+    'hubFee',
+    'isLnMailboxError',
+    'openChannelPair',
+    'ptlcOf',
+    'randomSecretKey',
+    'settlementSpec',
   ]);
 });
 

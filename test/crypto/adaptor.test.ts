@@ -4,9 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode } from '../../base/errors.js';
-import {
-  adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify, getPublicKey, verify,
-} from '../../crypto/index.js';
+import { adaptorAdapt, adaptorExtract, adaptorPoint, adaptorPresign, adaptorVerify, getPublicKey, verify } from '../../crypto/index.js';
 import { throwsCode } from '../helpers.js';
 import { readVectors, type Row } from './csv.js';
 
@@ -20,7 +18,10 @@ const up = (b: Uint8Array) => bytesToHex(b).toUpperCase();
 function dataRows(name: string): Row[] {
   const rows = readVectors(name);
   assert.is(rows[0]!.index, '', `${name}: first row is the comment row`);
-  assert.ok(rows.slice(1).every((r) => r.index !== ''), `${name}: only one comment row`);
+  assert.ok(
+    rows.slice(1).every((r) => r.index !== ''),
+    `${name}: only one comment row`,
+  );
   return rows.slice(1);
 }
 
@@ -66,7 +67,7 @@ t('adaptor_secadaptor_vectors.csv: all rows (extract returns t, or refuses a mis
   }
 });
 
-t('round trip presign → verify → adapt → BIP340 verify → extract, both parities of T and of R\'', () => {
+t("round trip presign → verify → adapt → BIP340 verify → extract, both parities of T and of R'", () => {
   const seen = { T02: 0, T03: 0, R02: 0, R03: 0 };
   for (let i = 0; i < 24; i++) {
     const sk = secp256k1.utils.randomSecretKey();
@@ -168,7 +169,10 @@ t('bad input to every adaptor entry point raises a typed error', () => {
   throwsCode(() => adaptorExtract(sig, pre, T.subarray(1)), ErrorCode.INVALID_LENGTH);
   throwsCode(() => adaptorExtract(sig, pre, offCurve), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => adaptorExtract(sig, sOverflow, T), ErrorCode.INVALID_ADAPTOR_SIGNATURE);
-  throwsCode(() => adaptorExtract(new Uint8Array([...sig.subarray(0, 32), ...numberToBytesBE(N, 32)]), pre, T), ErrorCode.INVALID_SIGNATURE);
+  throwsCode(
+    () => adaptorExtract(new Uint8Array([...sig.subarray(0, 32), ...numberToBytesBE(N, 32)]), pre, T),
+    ErrorCode.INVALID_SIGNATURE,
+  );
   const otherR = new Uint8Array(sig);
   otherR[0]! ^= 1;
   throwsCode(() => adaptorExtract(otherR, pre, T), ErrorCode.INVALID_ADAPTOR_SIGNATURE);

@@ -7,8 +7,16 @@ import { ErrorCode } from '../../base/errors.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../../base/bytes.js';
 import {
-  challenge, getPublicKey, parseCompressedPoint, parsePublicKey, parseSecretKey, randomSecretKey, sign, signaturePoint,
-  taggedHash, verify,
+  challenge,
+  getPublicKey,
+  parseCompressedPoint,
+  parsePublicKey,
+  parseSecretKey,
+  randomSecretKey,
+  sign,
+  signaturePoint,
+  taggedHash,
+  verify,
 } from '../../crypto/index.js';
 import { _signWithNonce } from '../../crypto/bip340.js';
 import { throwsCode } from '../helpers.js';
@@ -205,9 +213,18 @@ t('parseSecretKey / parsePublicKey name the key in their errors and tell x ≥ p
     throw new Error('expected a throw');
   };
   throwsCode(() => parsePublicKey(h(P_FIELD), 'recipient'), ErrorCode.INVALID_PUBLIC_KEY);
-  assert.is(message(() => parseSecretKey(new Uint8Array(32), 'senderSecretKey')), 'senderSecretKey: must be in [1, n-1]');
-  assert.is(message(() => parsePublicKey(h(P_FIELD), 'recipient')), 'recipient: x coordinate not below the field prime');
-  assert.is(message(() => parsePublicKey(h(rows[5]!['public key']!), 'recipient')), 'recipient: not an x coordinate on secp256k1');
+  assert.is(
+    message(() => parseSecretKey(new Uint8Array(32), 'senderSecretKey')),
+    'senderSecretKey: must be in [1, n-1]',
+  );
+  assert.is(
+    message(() => parsePublicKey(h(P_FIELD), 'recipient')),
+    'recipient: x coordinate not below the field prime',
+  );
+  assert.is(
+    message(() => parsePublicKey(h(rows[5]!['public key']!), 'recipient')),
+    'recipient: not an x coordinate on secp256k1',
+  );
   assert.is(message(() => parsePublicKey(new Uint8Array(31), 'recipient')).startsWith('recipient'), true);
 });
 

@@ -81,8 +81,7 @@ export function nonceStoreConformance(name: string, factory: () => Promise<Nonce
     const { store } = ut!;
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put('race', rec(i))));
     assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
-    for (const r of results)
-      if (r.status === 'rejected') assert.is((r.reason as { code?: string }).code, ErrorCode.NONCE_REUSE);
+    for (const r of results) if (r.status === 'rejected') assert.is((r.reason as { code?: string }).code, ErrorCode.NONCE_REUSE);
   });
 
   t('a committed nonce signs only its own message, concurrently or not, always the same signature', async ({ ut }) => {

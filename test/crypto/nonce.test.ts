@@ -4,9 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode } from '../../base/errors.js';
-import {
-  MemoryNonceStore, commitNonce, getPublicKey, signWithCommittedNonce, signaturePoint, verify, type NonceStore,
-} from '../../crypto/index.js';
+import { MemoryNonceStore, commitNonce, getPublicKey, signWithCommittedNonce, signaturePoint, verify } from '../../crypto/index.js';
 import { rejectsCode } from '../helpers.js';
 import { nonceStoreConformance } from './nonce-store-conformance.js';
 
@@ -62,7 +60,10 @@ t('a failed write after signing loses nothing: the replay signs the same message
   class FailOnce extends MemoryNonceStore {
     fail = true;
     override async spend(id: string, r: Uint8Array) {
-      if (this.fail) { this.fail = false; throw new Error('ENOSPC'); }
+      if (this.fail) {
+        this.fail = false;
+        throw new Error('ENOSPC');
+      }
       return super.spend(id, r);
     }
   }
@@ -142,7 +143,9 @@ t('the nonce is bound to its key: signing with another key is refused, and the n
   const store = new MemoryNonceStore();
   const c = await commitNonce(store, numberToBytesBE(3n, 32), msgOf(0));
   await rejectsCode(signWithCommittedNonce(store, c.id, numberToBytesBE(4n, 32), msgOf(0)), ErrorCode.INVALID_SECRET_KEY);
-  assert.ok(verify(await signWithCommittedNonce(store, c.id, numberToBytesBE(3n, 32), msgOf(0)), msgOf(0), getPublicKey(numberToBytesBE(3n, 32))));
+  assert.ok(
+    verify(await signWithCommittedNonce(store, c.id, numberToBytesBE(3n, 32), msgOf(0)), msgOf(0), getPublicKey(numberToBytesBE(3n, 32))),
+  );
 });
 
 t('bad input is typed and costs nothing', async () => {
@@ -173,16 +176,49 @@ t('commitNonce: typed errors', async () => {
 t('a corrupted store record is refused, never signed with', async () => {
   // A store that hands back tampered bytes (disk corruption, wrong backend data).
   class Tampering extends MemoryNonceStore {
-    constructor(readonly mutate: (r: Uint8Array) => Uint8Array) { super(); }
-    override async get(id: string) { const r = await super.get(id); return r && this.mutate(r); }
+    constructor(readonly mutate: (r: Uint8Array) => Uint8Array) {
+      super();
+    }
+    override async get(id: string) {
+      const r = await super.get(id);
+      return r && this.mutate(r);
+    }
   }
   const sk = numberToBytesBE(3n, 32);
   const cases: Array<[(r: Uint8Array) => Uint8Array, string]> = [
     [(r) => r.subarray(0, 96), ErrorCode.INVALID_LENGTH],
-    [(r) => { const x = r.slice(); x[0] = 9; return x; }, ErrorCode.INVALID_RANGE],
-    [(r) => { const x = r.slice(); x[96]! ^= 1; return x; }, ErrorCode.INVALID_SIGNATURE], // R differs from k·G
-    [(r) => { const x = r.slice(); x.fill(0, 1, 33); return x; }, ErrorCode.INVALID_SECRET_KEY], // k = 0
-    [(r) => { const x = r.slice(); x[100]! ^= 1; return x; }, ErrorCode.NONCE_REUSE], // bound to another message
+    [
+      (r) => {
+        const x = r.slice();
+        x[0] = 9;
+        return x;
+      },
+      ErrorCode.INVALID_RANGE,
+    ],
+    [
+      (r) => {
+        const x = r.slice();
+        x[96]! ^= 1;
+        return x;
+      },
+      ErrorCode.INVALID_SIGNATURE,
+    ], // R differs from k·G
+    [
+      (r) => {
+        const x = r.slice();
+        x.fill(0, 1, 33);
+        return x;
+      },
+      ErrorCode.INVALID_SECRET_KEY,
+    ], // k = 0
+    [
+      (r) => {
+        const x = r.slice();
+        x[100]! ^= 1;
+        return x;
+      },
+      ErrorCode.NONCE_REUSE,
+    ], // bound to another message
   ];
   for (const [mutate, code] of cases) {
     const store = new Tampering(mutate);

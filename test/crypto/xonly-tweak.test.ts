@@ -19,7 +19,12 @@ const Pt = secp256k1.Point;
 const N = Pt.Fn.ORDER;
 const bip341 = JSON.parse(readFileSync(new URL('../vectors/bip341.json', import.meta.url), 'utf8')) as {
   scriptPubKey: { given: { internalPubkey: string }; intermediary: { merkleRoot: string | null; tweak: string; tweakedPubkey: string } }[];
-  keyPathSpending: { inputSpending: { given: { internalPrivkey: string; merkleRoot: string | null }; intermediary: { internalPubkey: string; tweak: string; tweakedPrivkey: string } }[] }[];
+  keyPathSpending: {
+    inputSpending: {
+      given: { internalPrivkey: string; merkleRoot: string | null };
+      intermediary: { internalPubkey: string; tweak: string; tweakedPrivkey: string };
+    }[];
+  }[];
 };
 
 t('taggedHash is sha256(sha256(tag) ‖ sha256(tag) ‖ m…), and the BIP341 TapTweak of every vector', () => {

@@ -100,7 +100,10 @@ t('cancellation: A and S overwrite the pending state, the offer envelope is retr
   await until(() => has(w.events.A, 'cancelled'), 'the cancellation');
   let status = '';
   await until(() => {
-    void A.client.status(relay.url, offerEnvelope).then((s) => (status = s), () => undefined);
+    void A.client.status(relay.url, offerEnvelope).then(
+      (s) => (status = s),
+      () => undefined,
+    );
     return status === 'retracted';
   }, 'the offer envelope to be retracted');
   const B = await w.open.B();
@@ -109,7 +112,10 @@ t('cancellation: A and S overwrite the pending state, the offer envelope is retr
   assert.not.ok(has(w.events.S, 'ptlc_extended'), 'S never pays for a superseded state');
   assert.is(A.engine.channel.enforceable.state.n, 2);
   assert.equal(A.engine.channel.enforceable.state.balances, [600_000, 399_000]);
-  assert.equal(S.engine.peers.get(Buffer.from(w.asParams.channelId).toString('hex'))!.channel.enforceable.state, A.engine.channel.enforceable.state);
+  assert.equal(
+    S.engine.peers.get(Buffer.from(w.asParams.channelId).toString('hex'))!.channel.enforceable.state,
+    A.engine.channel.enforceable.state,
+  );
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
@@ -130,7 +136,7 @@ t('request: B pre-signs and goes offline; A pays the request later; B returns to
   await A.close();
   B = await w.open.B(); // B returns
   await until(() => has(w.events.B, 'paid'), 'B to complete state n');
-  await until(() => has(w.events.S, 'paid'), 'S to receive B\'s acknowledgement');
+  await until(() => has(w.events.S, 'paid'), "S to receive B's acknowledgement");
   assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - 20_000, 299_000 + 20_000]);
   await Promise.all([B.close(), S.close()]);
 });

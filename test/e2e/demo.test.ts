@@ -19,9 +19,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 function runDemo(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'ln-mailbox.ts'), 'demo', ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '', err = '';
+  let out = '',
+    err = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve) => proc.once('close', (code) => resolve({ code, out, err })));

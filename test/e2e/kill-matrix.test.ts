@@ -85,15 +85,33 @@ const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
 
 /** The messages each role handles or sends in an offer payment, in protocol order (SPEC 6.8). */
 const POINTS: Record<Role, [Dir, string][]> = {
-  A: [['sent', 'UPDATE_PROPOSE'], ['received', 'UPDATE_ACCEPT'], ['sent', 'OFFER'], ['received', 'COMPLETION']],
+  A: [
+    ['sent', 'UPDATE_PROPOSE'],
+    ['received', 'UPDATE_ACCEPT'],
+    ['sent', 'OFFER'],
+    ['received', 'COMPLETION'],
+  ],
   S: [
-    ['received', 'UPDATE_PROPOSE'], ['sent', 'UPDATE_ACCEPT'], ['received', 'INVOICE'], ['sent', 'PTLC_ADD'],
-    ['received', 'PTLC_ACCEPT'], ['sent', 'PTLC_COMMIT'], ['received', 'PTLC_FULFILL'], ['sent', 'PTLC_SETTLE'],
-    ['sent', 'COMPLETION'], ['received', 'PTLC_SETTLE_ACK'],
+    ['received', 'UPDATE_PROPOSE'],
+    ['sent', 'UPDATE_ACCEPT'],
+    ['received', 'INVOICE'],
+    ['sent', 'PTLC_ADD'],
+    ['received', 'PTLC_ACCEPT'],
+    ['sent', 'PTLC_COMMIT'],
+    ['received', 'PTLC_FULFILL'],
+    ['sent', 'PTLC_SETTLE'],
+    ['sent', 'COMPLETION'],
+    ['received', 'PTLC_SETTLE_ACK'],
   ],
   B: [
-    ['received', 'OFFER'], ['sent', 'INVOICE'], ['received', 'PTLC_ADD'], ['sent', 'PTLC_ACCEPT'],
-    ['received', 'PTLC_COMMIT'], ['sent', 'PTLC_FULFILL'], ['received', 'PTLC_SETTLE'], ['sent', 'PTLC_SETTLE_ACK'],
+    ['received', 'OFFER'],
+    ['sent', 'INVOICE'],
+    ['received', 'PTLC_ADD'],
+    ['sent', 'PTLC_ACCEPT'],
+    ['received', 'PTLC_COMMIT'],
+    ['sent', 'PTLC_FULFILL'],
+    ['received', 'PTLC_SETTLE'],
+    ['sent', 'PTLC_SETTLE_ACK'],
   ],
 };
 /** Atomic state writes of each role's run: A pays, then handles UPDATE_ACCEPT and COMPLETION; S and B one per message received. */
@@ -102,8 +120,17 @@ const STEPS: Record<Role, number> = { A: 3, S: 5, B: 4 };
 const POSTS: Record<Role, number> = { A: 2, S: 5, B: 4 };
 /** Who sends each message type of the flow (each must be posted as exactly one envelope). */
 const SENDER: Record<string, Role> = {
-  UPDATE_PROPOSE: 'A', UPDATE_ACCEPT: 'S', OFFER: 'A', INVOICE: 'B', PTLC_ADD: 'S', PTLC_ACCEPT: 'B',
-  PTLC_COMMIT: 'S', PTLC_FULFILL: 'B', PTLC_SETTLE: 'S', PTLC_SETTLE_ACK: 'B', COMPLETION: 'S',
+  UPDATE_PROPOSE: 'A',
+  UPDATE_ACCEPT: 'S',
+  OFFER: 'A',
+  INVOICE: 'B',
+  PTLC_ADD: 'S',
+  PTLC_ACCEPT: 'B',
+  PTLC_COMMIT: 'S',
+  PTLC_FULFILL: 'B',
+  PTLC_SETTLE: 'S',
+  PTLC_SETTLE_ACK: 'B',
+  COMPLETION: 'S',
 };
 
 /** One crash: R kills itself (`self`), or this test kills R `delayMs` after R printed a line. */
@@ -115,7 +142,18 @@ function describe(k: Kill): string {
   return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
 }
 
-interface Line { t?: number; kind: string; type?: string; id?: string; offerId?: string; at?: string; payments?: number; statuses?: Record<string, string>; reason?: string; message?: string }
+interface Line {
+  t?: number;
+  kind: string;
+  type?: string;
+  id?: string;
+  offerId?: string;
+  at?: string;
+  payments?: number;
+  statuses?: Record<string, string>;
+  reason?: string;
+  message?: string;
+}
 
 /** One run of a role process and the lines it printed. */
 interface RoleProc {
@@ -141,9 +179,17 @@ function spawnRole(configPath: string, crashPath?: string): RoleProc {
   });
   let ended = false;
   // 'close', not 'exit': every line the process printed has been read by then.
-  const exited = new Promise<void>((resolve) => proc.once('close', () => ((ended = true), resolve())));
+  const exited = new Promise<void>((resolve) =>
+    proc.once('close', () => {
+      ended = true;
+      resolve();
+    }),
+  );
   return {
-    lines, proc, exited, done: () => ended,
+    lines,
+    proc,
+    exited,
+    done: () => ended,
     kill: async (signal) => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       await exited;
@@ -158,17 +204,30 @@ function roleConfig(w: E2E, role: Role): RoleProcessConfig {
   const common = { role, relay: relay.url, height: 800_000 };
   if (role === 'A')
     return {
-      ...common, identityKey: h(w.A.idSk), storeDir: w.A.dir,
+      ...common,
+      identityKey: h(w.A.idSk),
+      storeDir: w.A.dir,
       payer: {
-        hubKey: h(w.S.idPk), hubAddress: w.addr.S, channelKey: h(w.A.chSk), channel: w.channels.A.toJSON(), hubFee: HUB_FEE,
+        hubKey: h(w.S.idPk),
+        hubAddress: w.addr.S,
+        channelKey: h(w.A.chSk),
+        channel: w.channels.A.toJSON(),
+        hubFee: HUB_FEE,
         pay: { to: w.addr.B, amount: AMOUNT },
       },
     };
   if (role === 'S')
     return {
-      ...common, identityKey: h(w.S.idSk), storeDir: w.S.dir,
+      ...common,
+      identityKey: h(w.S.idSk),
+      storeDir: w.S.dir,
       hub: {
-        publicKey: h(w.S.idPk), address: w.addr.S, channelKey: h(w.S.chSk), fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100,
+        publicKey: h(w.S.idPk),
+        address: w.addr.S,
+        channelKey: h(w.S.chSk),
+        fee: HUB_FEE,
+        safetyMargin: 6,
+        maxTimeoutDelta: 100,
         peers: [
           { channel: w.channels.SA.toJSON(), peerKey: h(w.A.idPk), peerAddress: w.addr.A },
           { channel: w.channels.SB.toJSON(), peerKey: h(w.B.idPk), peerAddress: w.addr.B },
@@ -176,13 +235,26 @@ function roleConfig(w: E2E, role: Role): RoleProcessConfig {
       },
     };
   return {
-    ...common, identityKey: h(w.B.idSk), storeDir: w.B.dir,
-    payee: { address: w.addr.B, channelKey: h(w.B.chSk), hubKey: h(w.S.idPk), hubAddress: w.addr.S, timeoutDelta: 40, channel: w.channels.B.toJSON() },
+    ...common,
+    identityKey: h(w.B.idSk),
+    storeDir: w.B.dir,
+    payee: {
+      address: w.addr.B,
+      channelKey: h(w.B.chSk),
+      hubKey: h(w.S.idPk),
+      hubAddress: w.addr.S,
+      timeoutDelta: 40,
+      channel: w.channels.B.toJSON(),
+    },
   };
 }
 
 /** A message a role sent or received, from its in-process events or its printed lines. */
-interface Msg { dir: Dir; type: string; id: string }
+interface Msg {
+  dir: Dir;
+  type: string;
+  id: string;
+}
 
 async function readStore(dir: string): Promise<{ state: unknown; outbox: string[] }> {
   const kv = new LevelKv(dir);
@@ -231,13 +303,17 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     events(role).some((e) => e.kind === event) ||
     (role === R && lines().some((l) => l.kind === 'started' && Object.values(l.statuses ?? {}).includes(status)));
   const sentBy = (role: Role, type: string): Set<string> =>
-    new Set((role === R ? lines().filter((l) => l.kind === 'sent') : msgs[role].filter((m) => m.dir === 'sent'))
-      .filter((m) => m.type === type).map((m) => m.id!));
+    new Set(
+      (role === R ? lines().filter((l) => l.kind === 'sent') : msgs[role].filter((m) => m.dir === 'sent'))
+        .filter((m) => m.type === type)
+        .map((m) => m.id!),
+    );
   let stage = 'start';
   const mark = (kind: string) => trace.push({ kind, t: Date.now() });
   mark('opened');
   try {
-    if (R !== 'A') await (local.get('A') as unknown as { payOffline(to: string, amount: number): Promise<string> }).payOffline(w.addr.B, AMOUNT);
+    if (R !== 'A')
+      await (local.get('A') as unknown as { payOffline(to: string, amount: number): Promise<string> }).payOffline(w.addr.B, AMOUNT);
 
     for (const [i, k] of kills.entries()) {
       // In a chain of kills, a point that an earlier run already went past is
@@ -255,7 +331,10 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
       if ('self' in k) {
         await until(run.done, `${NAME[R]} to reach its crash point`, WAIT_MS);
         assert.is(run.proc.signalCode, 'SIGKILL', `${NAME[R]} died by SIGKILL`);
-        assert.ok(run.lines.some((l) => l.kind === 'crash'), `${NAME[R]} reached its crash point`);
+        assert.ok(
+          run.lines.some((l) => l.kind === 'crash'),
+          `${NAME[R]} reached its crash point`,
+        );
       } else {
         const { at, type } = k.line;
         await until(() => run.lines.some((l) => l.kind === at && l.type === type), `${NAME[R]} to print ${at} ${type}`, WAIT_MS);
@@ -284,7 +363,9 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     stage = 'checks';
     mark('checks');
     const [a, s, b] = await Promise.all([readStore(w.A.dir), readStore(w.S.dir), readStore(w.B.dir)]);
-    const A = a.state as PayerJson, S = s.state as HubJson, B = b.state as PayeeJson;
+    const A = a.state as PayerJson,
+      S = s.state as HubJson,
+      B = b.state as PayeeJson;
     const offerIds = Object.keys(A.payments);
     assert.is(offerIds.length, 1, 'the payer made one payment');
     const offerId = offerIds[0]!;
@@ -294,7 +375,8 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     assert.equal(Object.keys(S.payments), [offerId], 'the hub knows one payment');
     assert.is(S.payments[offerId]!.status, 'settled', 'hub settled');
 
-    const sA = S.peers[h(w.asParams.channelId)]!.channel, sB = S.peers[h(w.sbParams.channelId)]!.channel;
+    const sA = S.peers[h(w.asParams.channelId)]!.channel,
+      sB = S.peers[h(w.sbParams.channelId)]!.channel;
     const settledChannel = (name: string, x: ChannelJson, y: ChannelJson, balances: [number, number]) => {
       for (const c of [x, y]) {
         assert.is(c.pending, undefined, `${name}: no pending state`);
@@ -303,12 +385,20 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
       // The same state, fully signed, at both sides (each keeps its own nonce id).
       const signed = (c: ChannelJson) => ({ ...c.enforceable, myNonceId: undefined });
       assert.equal(signed(x), signed(y), `${name}: the same enforceable state on both sides`);
-      assert.ok(x.enforceable.updateSigs.every((sig) => sig !== null), `${name}: the state is signed by both`);
+      assert.ok(
+        x.enforceable.updateSigs.every((sig) => sig !== null),
+        `${name}: the state is signed by both`,
+      );
       assert.equal(x.enforceable.state.balances, balances, `${name}: balances moved by exactly the amount`);
     };
     settledChannel('A–S', A.channel, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
     settledChannel('S–B', sB, B.channel, [700_000 - AMOUNT, 299_000 + AMOUNT]);
-    for (const [name, st] of [['payer', a], ['hub', s], ['payee', b]] as const) assert.equal(st.outbox, [], `${name}: outbox drained`);
+    for (const [name, st] of [
+      ['payer', a],
+      ['hub', s],
+      ['payee', b],
+    ] as const)
+      assert.equal(st.outbox, [], `${name}: outbox drained`);
 
     // Each message of the flow was posted as exactly one envelope; nothing was refused.
     for (const [type, role] of Object.entries(SENDER)) assert.is(sentBy(role, type).size, 1, `${NAME[role]} posted one ${type} envelope`);
@@ -318,22 +408,33 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     assert.ok(events('S').filter((e) => e.kind === 'ptlc_extended').length <= 1, 'the hub extended at most one PTLC');
     assert.ok(events('B').filter((e) => e.kind === 'invoiced').length <= 1, 'the payee invoiced at most once');
     for (const role of ['A', 'S', 'B'] as const)
-      assert.ok(!events(role).some((e) => e.kind === 'rejected' || e.kind === 'cancelled' || e.kind === 'voided'), `${NAME[role]}: no rejection`);
+      assert.ok(
+        !events(role).some((e) => e.kind === 'rejected' || e.kind === 'cancelled' || e.kind === 'voided'),
+        `${NAME[role]}: no rejection`,
+      );
   } catch (e) {
     // What each store holds now: payment statuses, channel state numbers.
     await Promise.all(runs.map((r) => r.kill('SIGKILL')));
     await closeLocal();
     const summary = async (role: Role): Promise<string> => {
-      const j = (await readStore(w[role].dir)) as { state: { payments?: Record<string, { status: string }>; channel?: ChannelJson; peers?: Record<string, { channel: ChannelJson }> }; outbox: string[] };
+      const j = (await readStore(w[role].dir)) as {
+        state: { payments?: Record<string, { status: string }>; channel?: ChannelJson; peers?: Record<string, { channel: ChannelJson }> };
+        outbox: string[];
+      };
       const chans = j.state.channel ? [j.state.channel] : Object.values(j.state.peers ?? {}).map((p) => p.channel);
       const ch = chans.map((c) => `enforceable ${c.enforceable.state.n}${c.pending ? `, pending ${c.pending.state.n}` : ''}`).join(' / ');
-      return `  ${NAME[role]} store: ${Object.values(j.state.payments ?? {}).map((p) => p.status).join(', ')}; ${ch}; outbox ${j.outbox.length}`;
+      return `  ${NAME[role]} store: ${Object.values(j.state.payments ?? {})
+        .map((p) => p.status)
+        .join(', ')}; ${ch}; outbox ${j.outbox.length}`;
     };
     const stores = (await Promise.all((['A', 'S', 'B'] as const).map(summary))).join('\n');
     const show = (l: Line) => [l.kind, l.type, l.reason && `(${l.reason})`, l.message && `(${l.message})`].filter(Boolean).join(' ');
     const trail = runs.map((r, i) => `  run ${i + 1}: ${r.lines.map(show).join(', ')}`).join('\n');
     const others = [...local.keys()]
-      .map((role) => `  ${NAME[role]} (in process): ${[...msgs[role].map((m) => `${m.dir} ${m.type}`), '| events:', ...w.events[role].map((e) => e.kind === 'ignored' ? `ignored (${e.reason})` : e.kind)].join(', ')}`)
+      .map(
+        (role) =>
+          `  ${NAME[role]} (in process): ${[...msgs[role].map((m) => `${m.dir} ${m.type}`), '| events:', ...w.events[role].map((e) => (e.kind === 'ignored' ? `ignored (${e.reason})` : e.kind))].join(', ')}`,
+      )
       .join('\n');
     throw new Error(
       `${NAME[R]} killed at [${kills.map(describe).join('; ')}], failed at ${stage}: ${(e as Error).message}\n` +
@@ -380,14 +481,23 @@ t.before(async () => {
   fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-fixture-'), 'role-process.mjs');
   // Our sources are bundled; packages stay where they are installed (imported by absolute URL).
   await build({
-    entryPoints: [path.join(here, 'fixtures', 'role-process.ts')], outfile: fixture, bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', logLevel: 'silent',
-    plugins: [{
-      name: 'packages-in-place',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (a) => (isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true }));
+    entryPoints: [path.join(here, 'fixtures', 'role-process.ts')],
+    outfile: fixture,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'packages-in-place',
+        setup(b) {
+          b.onResolve({ filter: /^[^./]/ }, (a) =>
+            isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true },
+          );
+        },
       },
-    }],
+    ],
   });
 });
 t.after(async () => {

@@ -56,7 +56,9 @@ function spawnPayee(configPath: string): PayeeProc {
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return {
-    lines, proc, exited,
+    lines,
+    proc,
+    exited,
     kill: async (signal) => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       await exited;
@@ -67,8 +69,15 @@ function spawnPayee(configPath: string): PayeeProc {
 /** Writes the payee's config (keys, relay, store, its view of the S–B channel) and returns its path. */
 function payeeConfig(w: E2E): string {
   const c: PayeeProcessConfig = {
-    relay: relay.url, identityKey: bytesToHex(w.B.idSk), channelKey: bytesToHex(w.B.chSk), address: w.addr.B,
-    hubKey: bytesToHex(w.S.idPk), hubAddress: w.addr.S, storeDir: w.B.dir, channel: w.payeeChannel.toJSON(), height: 800_000,
+    relay: relay.url,
+    identityKey: bytesToHex(w.B.idSk),
+    channelKey: bytesToHex(w.B.chSk),
+    address: w.addr.B,
+    hubKey: bytesToHex(w.S.idPk),
+    hubAddress: w.addr.S,
+    storeDir: w.B.dir,
+    channel: w.payeeChannel.toJSON(),
+    height: 800_000,
   };
   const p = path.join(fs.mkdtempSync(w.B.dir + '-cfg-'), 'payee.json');
   fs.writeFileSync(p, JSON.stringify(c));

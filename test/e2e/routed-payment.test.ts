@@ -33,9 +33,14 @@ t.after(async () => {
 const balances = (c: Channel) => c.enforceable.state.balances;
 
 t('A pays B₂ through S and the router P while B₂ is offline: balances, events, receipt; S never learns B₂', async () => {
-  const A = keys(), S = keys(), P = keys(), B2 = keys();
+  const A = keys(),
+    S = keys(),
+    P = keys(),
+    B2 = keys();
   const addr = (k: typeof A) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
-  const as = params(A.chPk, S.chPk, 288), sp = params(S.chPk, P.chPk, 24), pb = params(P.chPk, B2.chPk, 12);
+  const as = params(A.chPk, S.chPk, 288),
+    sp = params(S.chPk, P.chPk, 24),
+    pb = params(P.chPk, B2.chPk, 12);
   const kv = { A: new LevelKv(A.dir), S: new LevelKv(S.dir), P: new LevelKv(P.dir), B2: new LevelKv(B2.dir) };
   const n = (k: LevelKv) => new KvNonceStore(k);
   const [asA, asS] = await openChannelPair(as, [600_000, 399_000], A.chSk, S.chSk, n(kv.A), n(kv.S));
@@ -47,7 +52,10 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   const hub = await HubNode.open({
     ...base(S, kv.S),
     config: { identityKey: S.idPk, address: addr(S), channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
-    peers: [{ channel: asS, peerKey: A.idPk, peerAddress: addr(A) }, { channel: spS, peerKey: P.idPk, peerAddress: addr(P) }],
+    peers: [
+      { channel: asS, peerKey: A.idPk, peerAddress: addr(A) },
+      { channel: spS, peerKey: P.idPk, peerAddress: addr(P) },
+    ],
   });
   const router = await RouterNode.open({
     ...base(P, kv.P),
@@ -55,7 +63,12 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
     upstream: { channel: spP, peerKey: S.idPk, peerAddress: addr(S) },
     downstream: [{ channel: pbP, peerKey: B2.idPk, peerAddress: addr(B2) }],
   });
-  const payer = await PayerNode.open({ ...base(A, kv.A), config: { hubKey: S.idPk, hubAddress: addr(S), channelKey: A.chSk }, channel: asA, hubFee: HUB_FEE });
+  const payer = await PayerNode.open({
+    ...base(A, kv.A),
+    config: { hubKey: S.idPk, hubAddress: addr(S), channelKey: A.chSk },
+    channel: asA,
+    hubFee: HUB_FEE,
+  });
   hub.on('payment', (e) => events.S.push(e));
   router.on('payment', (e) => events.P.push(e));
   payer.on('payment', (e) => events.A.push(e));
@@ -66,8 +79,14 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   const payee = await PayeeNode.open({
     ...base(B2, kv.B2),
     config: {
-      identityKey: B2.idSk, address: addr(B2), channelKey: B2.chSk, hubKey: P.idPk, hubAddress: addr(P), routedHubs: [S.idPk],
-      timeoutDelta: 20, invoiceTtlMs: 3_600_000,
+      identityKey: B2.idSk,
+      address: addr(B2),
+      channelKey: B2.chSk,
+      hubKey: P.idPk,
+      hubAddress: addr(P),
+      routedHubs: [S.idPk],
+      timeoutDelta: 20,
+      invoiceTtlMs: 3_600_000,
     },
     channel: pbB,
   });

@@ -48,7 +48,10 @@ export async function spawnRelay(dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-r
   });
   const { url, port: p } = JSON.parse(line) as { url: string; port: number };
   return {
-    url, port: p, dir, proc,
+    url,
+    port: p,
+    dir,
+    proc,
     kill: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();
@@ -71,12 +74,24 @@ export interface RoleKeys {
 export function keys(): RoleKeys {
   const idSk = schnorr.utils.randomSecretKey();
   const chSk = schnorr.utils.randomSecretKey();
-  return { idSk, idPk: schnorr.getPublicKey(idSk), chSk, chPk: schnorr.getPublicKey(chSk), dir: fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-role-') };
+  return {
+    idSk,
+    idPk: schnorr.getPublicKey(idSk),
+    chSk,
+    chPk: schnorr.getPublicKey(chSk),
+    dir: fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-role-'),
+  };
 }
 
 /** Parameters of a new 1,000,000-sat channel between channel keys `k0` and `k1`. */
 export function params(k0: Uint8Array, k1: Uint8Array, csvDelay: number): ChannelParams {
-  return { channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 }, keys: [k0, k1], csvDelay, fees: { update: 500, settlement: 500, ptlc: 300 } };
+  return {
+    channelId: randomBytes(32),
+    funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 },
+    keys: [k0, k1],
+    csvDelay,
+    fees: { update: 500, settlement: 500, ptlc: 300 },
+  };
 }
 
 export const HUB_FEE = { base: 10, ppm: 1000 };
@@ -87,7 +102,9 @@ export const chain = { height: () => 800_000 };
 
 /** Everything needed to (re)open the three roles. */
 export interface E2E {
-  A: RoleKeys; S: RoleKeys; B: RoleKeys;
+  A: RoleKeys;
+  S: RoleKeys;
+  B: RoleKeys;
   addr: { A: string; S: string; B: string };
   open: { A(): Promise<PayerNode>; S(): Promise<HubNode>; B(): Promise<PayeeNode> };
   events: { A: PaymentEvent[]; S: PaymentEvent[]; B: PaymentEvent[] };
@@ -108,7 +125,9 @@ export interface E2E {
  * payee's address name several relays (some may be down).
  */
 export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] }): Promise<E2E> {
-  const A = keys(), S = keys(), B = keys();
+  const A = keys(),
+    S = keys(),
+    B = keys();
   const addr = {
     A: encodeMailboxAddress({ publicKey: A.idPk, relays: relays.A }),
     S: encodeMailboxAddress({ publicKey: S.idPk, relays: relays.S }),
@@ -128,19 +147,55 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
   return {
-    A, S, B, addr, events, asParams, sbParams, payeeChannel: bCh, channels: { A: aCh, SA: sChA, SB: sChB, B: bCh },
+    A,
+    S,
+    B,
+    addr,
+    events,
+    asParams,
+    sbParams,
+    payeeChannel: bCh,
+    channels: { A: aCh, SA: sChA, SB: sChB, B: bCh },
     open: {
-      A: async () => track(await PayerNode.open({ ...base(A, relays.A), config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk }, channel: aCh, hubFee: HUB_FEE }), events.A),
-      S: async () => track(await HubNode.open({
-        ...base(S, relays.S),
-        config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
-        peers: [{ channel: sChA, peerKey: A.idPk, peerAddress: addr.A }, { channel: sChB, peerKey: B.idPk, peerAddress: addr.B }],
-      }), events.S),
-      B: async () => track(await PayeeNode.open({
-        ...base(B, relays.B),
-        config: { identityKey: B.idSk, address: addr.B, channelKey: B.chSk, hubKey: S.idPk, hubAddress: addr.S, timeoutDelta: 40, invoiceTtlMs: 3_600_000 },
-        channel: bCh,
-      }), events.B),
+      A: async () =>
+        track(
+          await PayerNode.open({
+            ...base(A, relays.A),
+            config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk },
+            channel: aCh,
+            hubFee: HUB_FEE,
+          }),
+          events.A,
+        ),
+      S: async () =>
+        track(
+          await HubNode.open({
+            ...base(S, relays.S),
+            config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+            peers: [
+              { channel: sChA, peerKey: A.idPk, peerAddress: addr.A },
+              { channel: sChB, peerKey: B.idPk, peerAddress: addr.B },
+            ],
+          }),
+          events.S,
+        ),
+      B: async () =>
+        track(
+          await PayeeNode.open({
+            ...base(B, relays.B),
+            config: {
+              identityKey: B.idSk,
+              address: addr.B,
+              channelKey: B.chSk,
+              hubKey: S.idPk,
+              hubAddress: addr.S,
+              timeoutDelta: 40,
+              invoiceTtlMs: 3_600_000,
+            },
+            channel: bCh,
+          }),
+          events.B,
+        ),
     },
   };
 }

@@ -3,8 +3,15 @@ import * as assert from 'uvu/assert';
 import { bech32, bech32m } from '@scure/base';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
-  ADDRESS_MAX_LEN, ADDRESS_MAX_RELAYS, ErrorCode, bytesToHex, concatBytes, decodeMailboxAddress, encodeMailboxAddress,
-  hexToBytes, utf8,
+  ADDRESS_MAX_LEN,
+  ADDRESS_MAX_RELAYS,
+  ErrorCode,
+  bytesToHex,
+  concatBytes,
+  decodeMailboxAddress,
+  encodeMailboxAddress,
+  hexToBytes,
+  utf8,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -16,7 +23,11 @@ const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 
 /** One TLV record: single-byte type, BigSize length (1 or 3 bytes). */
 const rec = (type: number, value: Uint8Array) =>
-  concatBytes(Uint8Array.of(type), value.length < 0xfd ? Uint8Array.of(value.length) : Uint8Array.of(0xfd, value.length >> 8, value.length & 0xff), value);
+  concatBytes(
+    Uint8Array.of(type),
+    value.length < 0xfd ? Uint8Array.of(value.length) : Uint8Array.of(0xfd, value.length >> 8, value.length & 0xff),
+    value,
+  );
 const url = (s: string) => utf8(s);
 const addr = (...records: Uint8Array[]) => bech32m.encode('lnmb', bech32m.toWords(concatBytes(...records)), false);
 const good = [rec(0, pk), rec(2, url('https://relay.example'))];
@@ -66,7 +77,10 @@ t('every single-character substitution is rejected', () => {
     }
   }
   assert.ok(n > 3000);
-  const long = encodeMailboxAddress({ publicKey: pk, relays: ['https://a.example', 'https://b.example', 'https://c.example/' + 'x'.repeat(200)] });
+  const long = encodeMailboxAddress({
+    publicKey: pk,
+    relays: ['https://a.example', 'https://b.example', 'https://c.example/' + 'x'.repeat(200)],
+  });
   for (let i = 5; i < long.length; i++) {
     const c = CHARSET[(CHARSET.indexOf(long[i]!) + 1) % 32]!;
     throwsCode(() => decodeMailboxAddress(long.slice(0, i) + c + long.slice(i + 1)), ErrorCode.ADDRESS_BAD_ENCODING, `pos ${i}`);
@@ -75,7 +89,11 @@ t('every single-character substitution is rejected', () => {
 
 t('bad encodings: bech32 checksum, mixed case, charset, padding, length, type', () => {
   const data = concatBytes(...good);
-  throwsCode(() => decodeMailboxAddress(bech32.encode('lnmb', bech32.toWords(data), false)), ErrorCode.ADDRESS_BAD_ENCODING, 'bech32 not m');
+  throwsCode(
+    () => decodeMailboxAddress(bech32.encode('lnmb', bech32.toWords(data), false)),
+    ErrorCode.ADDRESS_BAD_ENCODING,
+    'bech32 not m',
+  );
   const s = addr(...good);
   throwsCode(() => decodeMailboxAddress(s.slice(0, 10) + s.slice(10).toUpperCase()), ErrorCode.ADDRESS_BAD_ENCODING, 'mixed case');
   throwsCode(() => decodeMailboxAddress(s.slice(0, -8) + 'b' + s.slice(-7)), ErrorCode.ADDRESS_BAD_ENCODING, 'b is not in the charset');
@@ -85,14 +103,16 @@ t('bad encodings: bech32 checksum, mixed case, charset, padding, length, type', 
   // Non-zero padding bits in the last 5-bit word.
   const words = bech32m.toWords(data);
   words[words.length - 1]! |= 1;
-  if (data.length * 8 % 5 !== 0) throwsCode(() => decodeMailboxAddress(bech32m.encode('lnmb', words, false)), ErrorCode.ADDRESS_BAD_ENCODING, 'padding');
+  if ((data.length * 8) % 5 !== 0)
+    throwsCode(() => decodeMailboxAddress(bech32m.encode('lnmb', words, false)), ErrorCode.ADDRESS_BAD_ENCODING, 'padding');
   throwsCode(() => decodeMailboxAddress('lnmb1' + 'q'.repeat(ADDRESS_MAX_LEN)), ErrorCode.ADDRESS_BAD_ENCODING, 'too long');
   throwsCode(() => decodeMailboxAddress(42 as unknown as string), ErrorCode.INVALID_TYPE);
 });
 
 t('wrong HRP', () => {
   const words = bech32m.toWords(concatBytes(...good));
-  for (const hrp of ['lnbc', 'lnmbx', 'bc', 'npub']) throwsCode(() => decodeMailboxAddress(bech32m.encode(hrp, words, false)), ErrorCode.ADDRESS_BAD_HRP, hrp);
+  for (const hrp of ['lnbc', 'lnmbx', 'bc', 'npub'])
+    throwsCode(() => decodeMailboxAddress(bech32m.encode(hrp, words, false)), ErrorCode.ADDRESS_BAD_HRP, hrp);
 });
 
 t('TLV stream errors are ADDRESS_BAD_TLV', () => {
@@ -108,7 +128,10 @@ t('TLV stream errors are ADDRESS_BAD_TLV', () => {
     ['non-minimal BigSize type', [rec(0, pk), concatBytes(Uint8Array.of(0xfd, 0x00, 0x02, 21), url('https://relay.example'))]],
     ['non-minimal BigSize length', [rec(0, pk), concatBytes(Uint8Array.of(0x02, 0xfd, 0x00, 21), url('https://relay.example'))]],
     ['relay before public key', [good[1]!, rec(0, pk)]],
-    ['relay records not consecutive', [rec(0, pk), rec(2, url('https://a.example')), rec(3, Uint8Array.of()), rec(2, url('https://b.example'))]],
+    [
+      'relay records not consecutive',
+      [rec(0, pk), rec(2, url('https://a.example')), rec(3, Uint8Array.of()), rec(2, url('https://b.example'))],
+    ],
     ['duplicate unknown odd type', [...good, rec(5, Uint8Array.of()), rec(5, Uint8Array.of())]],
     ['public key of 33 bytes', [rec(0, concatBytes(pk, Uint8Array.of(0))), good[1]!]],
     ['empty flags', [...good, rec(4, Uint8Array.of())]],
@@ -120,7 +143,17 @@ t('TLV stream errors are ADDRESS_BAD_TLV', () => {
 });
 
 t('unknown odd records are skipped', () => {
-  const d = decodeMailboxAddress(addr(rec(0, pk), rec(1, utf8('hint')), good[1]!, rec(3, Uint8Array.of(9)), rec(4, Uint8Array.of(0x02)), rec(0x71, new Uint8Array(200)), Uint8Array.of(0xfe, 0x00, 0x01, 0x00, 0x01, 0x00)));
+  const d = decodeMailboxAddress(
+    addr(
+      rec(0, pk),
+      rec(1, utf8('hint')),
+      good[1]!,
+      rec(3, Uint8Array.of(9)),
+      rec(4, Uint8Array.of(0x02)),
+      rec(0x71, new Uint8Array(200)),
+      Uint8Array.of(0xfe, 0x00, 0x01, 0x00, 0x01, 0x00),
+    ),
+  );
   assert.equal(d.publicKey, pk);
   assert.equal(d.relays, ['https://relay.example']);
   assert.is(d.flags, 2);
@@ -129,23 +162,44 @@ t('unknown odd records are skipped', () => {
 t('public key must be on the curve', () => {
   throwsCode(() => decodeMailboxAddress(addr(rec(0, hexToBytes('05'.padStart(64, '0'))), good[1]!)), ErrorCode.INVALID_PUBLIC_KEY, 'x=5');
   throwsCode(() => decodeMailboxAddress(addr(rec(0, new Uint8Array(32).fill(0xff)), good[1]!)), ErrorCode.INVALID_PUBLIC_KEY, 'x >= p');
-  throwsCode(() => encodeMailboxAddress({ publicKey: hexToBytes('05'.padStart(64, '0')), relays: ['https://a.example'] }), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(
+    () => encodeMailboxAddress({ publicKey: hexToBytes('05'.padStart(64, '0')), relays: ['https://a.example'] }),
+    ErrorCode.INVALID_PUBLIC_KEY,
+  );
 });
 
 t('relay URL rules (decode and encode)', () => {
   const bad = [
-    'ftp://relay.example', 'wss://relay.example', 'HTTPS://relay.example', 'relay.example', 'https://', 'https://user:pw@relay.example',
-    'https://relay.example/#frag', 'https://relay.example/?q=1', 'https://relay .example', 'https://relay.example/\n', 'https://relay.example/' + 'a'.repeat(235), '',
+    'ftp://relay.example',
+    'wss://relay.example',
+    'HTTPS://relay.example',
+    'relay.example',
+    'https://',
+    'https://user:pw@relay.example',
+    'https://relay.example/#frag',
+    'https://relay.example/?q=1',
+    'https://relay .example',
+    'https://relay.example/\n',
+    'https://relay.example/' + 'a'.repeat(235),
+    '',
   ];
   for (const u of bad) {
     throwsCode(() => decodeMailboxAddress(addr(rec(0, pk), rec(2, url(u)))), ErrorCode.ADDRESS_BAD_RELAY_URL, JSON.stringify(u));
     throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: [u] }), ErrorCode.ADDRESS_BAD_RELAY_URL, JSON.stringify(u));
   }
-  throwsCode(() => decodeMailboxAddress(addr(rec(0, pk), rec(2, Uint8Array.of(0x68, 0x74, 0xff)))), ErrorCode.ADDRESS_BAD_RELAY_URL, 'invalid UTF-8');
+  throwsCode(
+    () => decodeMailboxAddress(addr(rec(0, pk), rec(2, Uint8Array.of(0x68, 0x74, 0xff)))),
+    ErrorCode.ADDRESS_BAD_RELAY_URL,
+    'invalid UTF-8',
+  );
   const nine = Array.from({ length: ADDRESS_MAX_RELAYS + 1 }, (_, i) => `https://r${i}.example`);
   throwsCode(() => decodeMailboxAddress(addr(rec(0, pk), ...nine.map((u) => rec(2, url(u))))), ErrorCode.ADDRESS_BAD_RELAY_URL, '9 relays');
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: nine }), ErrorCode.ADDRESS_BAD_RELAY_URL, '9 relays');
-  throwsCode(() => decodeMailboxAddress(addr(rec(0, pk), rec(2, url('https://a.example')), rec(2, url('https://a.example')))), ErrorCode.ADDRESS_BAD_RELAY_URL, 'duplicate');
+  throwsCode(
+    () => decodeMailboxAddress(addr(rec(0, pk), rec(2, url('https://a.example')), rec(2, url('https://a.example')))),
+    ErrorCode.ADDRESS_BAD_RELAY_URL,
+    'duplicate',
+  );
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: [] }), ErrorCode.ADDRESS_BAD_RELAY_URL, 'no relay');
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: [5 as unknown as string] }), ErrorCode.ADDRESS_BAD_RELAY_URL);
 });
@@ -156,7 +210,11 @@ t('encode validates its inputs', () => {
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: 'https://a.example' as never }), ErrorCode.INVALID_TYPE);
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: ['https://a.example'], flags: -1 }), ErrorCode.INVALID_RANGE);
   throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: ['https://a.example'], flags: 2 ** 32 }), ErrorCode.INVALID_RANGE);
-  throwsCode(() => encodeMailboxAddress({ publicKey: pk, relays: ['https://a.example'], flags: 4 }), ErrorCode.ADDRESS_BAD_TLV, 'unknown required bit 2');
+  throwsCode(
+    () => encodeMailboxAddress({ publicKey: pk, relays: ['https://a.example'], flags: 4 }),
+    ErrorCode.ADDRESS_BAD_TLV,
+    'unknown required bit 2',
+  );
 });
 
 t.run();

@@ -3,8 +3,17 @@ import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
-  ErrorCode, INNER_MIN_LEN, INNER_SIG_TAG, InnerTypeRange, concatBytes, decodeInner, hexToBytes, innerSigHash,
-  signInner, utf8, verifyInner,
+  ErrorCode,
+  INNER_MIN_LEN,
+  INNER_SIG_TAG,
+  InnerTypeRange,
+  concatBytes,
+  decodeInner,
+  hexToBytes,
+  innerSigHash,
+  signInner,
+  utf8,
+  verifyInner,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 

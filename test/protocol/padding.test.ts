@@ -1,8 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_TAG_LEN, ErrorCode, INNER_MIN_LEN,
-  PADDED_MESSAGE_MAX_LEN, PLAINTEXT_MAX_LEN, calcPaddedLen, pad, paddedLen, unpad,
+  ENVELOPE_HEADER_LEN,
+  ENVELOPE_MAX_LEN,
+  ENVELOPE_MIN_LEN,
+  ENVELOPE_TAG_LEN,
+  ErrorCode,
+  INNER_MIN_LEN,
+  PADDED_MESSAGE_MAX_LEN,
+  PLAINTEXT_MAX_LEN,
+  calcPaddedLen,
+  pad,
+  paddedLen,
+  unpad,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -11,9 +21,30 @@ const t = suite('protocol/padding');
 // NIP-44 v2 published vectors: nip44.vectors.json, v2.valid.calc_padded_len
 // (nostr-protocol/nips 44.md; paulmillr/nip44 javascript/test/vectors.json).
 const NIP44_CALC_PADDED_LEN: [number, number][] = [
-  [16, 32], [32, 32], [33, 64], [37, 64], [45, 64], [49, 64], [64, 64], [65, 96], [100, 128], [111, 128],
-  [200, 224], [250, 256], [320, 320], [383, 384], [384, 384], [400, 448], [500, 512], [512, 512], [515, 640],
-  [700, 768], [800, 896], [900, 1024], [1020, 1024], [65536, 65536],
+  [16, 32],
+  [32, 32],
+  [33, 64],
+  [37, 64],
+  [45, 64],
+  [49, 64],
+  [64, 64],
+  [65, 96],
+  [100, 128],
+  [111, 128],
+  [200, 224],
+  [250, 256],
+  [320, 320],
+  [383, 384],
+  [384, 384],
+  [400, 448],
+  [500, 512],
+  [512, 512],
+  [515, 640],
+  [700, 768],
+  [800, 896],
+  [900, 1024],
+  [1020, 1024],
+  [65536, 65536],
 ];
 
 t('calcPaddedLen matches the NIP-44 published vectors', () => {

@@ -2,8 +2,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
-  PaymentType, PaymentSchemas, encodePayment, decodePayment, invoiceSigHash, verifyInvoice,
-  encodeChannelState, decodeChannelState, ErrorCode, type PaymentMessage, type FieldKind,
+  PaymentType,
+  PaymentSchemas,
+  encodePayment,
+  decodePayment,
+  invoiceSigHash,
+  verifyInvoice,
+  encodeChannelState,
+  decodeChannelState,
+  ErrorCode,
+  type PaymentMessage,
+  type FieldKind,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -11,16 +20,26 @@ const t = suite('protocol/payment');
 
 function sample(kind: FieldKind, i: number): unknown {
   switch (kind) {
-    case 'u8': return i % 256;
-    case 'u16': return 1000 + i;
-    case 'u32': return 100000 + i;
-    case 'u64': return 2 ** 40 + i;
-    case 'b32': return new Uint8Array(32).fill(i);
-    case 'b33': return new Uint8Array(33).fill(i + 1);
-    case 'b64': return new Uint8Array(64).fill(i + 2);
-    case 'b65': return new Uint8Array(65).fill(i + 3);
-    case 'bytes': return new Uint8Array([1, 2, 3, i]);
-    case 'str': return `field ${i} ✓`;
+    case 'u8':
+      return i % 256;
+    case 'u16':
+      return 1000 + i;
+    case 'u32':
+      return 100000 + i;
+    case 'u64':
+      return 2 ** 40 + i;
+    case 'b32':
+      return new Uint8Array(32).fill(i);
+    case 'b33':
+      return new Uint8Array(33).fill(i + 1);
+    case 'b64':
+      return new Uint8Array(64).fill(i + 2);
+    case 'b65':
+      return new Uint8Array(65).fill(i + 3);
+    case 'bytes':
+      return new Uint8Array([1, 2, 3, i]);
+    case 'str':
+      return `field ${i} ✓`;
   }
 }
 
@@ -62,8 +81,15 @@ t('unknown type, unknown version and ill-typed fields are rejected', () => {
 t('invoice signature binds every field', () => {
   const sk = schnorr.utils.randomSecretKey();
   const inv = {
-    offerId: new Uint8Array(32).fill(1), point: new Uint8Array(33).fill(2), amount: 5000, expiry: 1_700_000_000_000,
-    payeeChannel: new Uint8Array(32).fill(3), payeeAddress: 'lnmb1…', timeoutDelta: 40, payeeKey: schnorr.getPublicKey(sk), receipt: new Uint8Array([9, 9]),
+    offerId: new Uint8Array(32).fill(1),
+    point: new Uint8Array(33).fill(2),
+    amount: 5000,
+    expiry: 1_700_000_000_000,
+    payeeChannel: new Uint8Array(32).fill(3),
+    payeeAddress: 'lnmb1…',
+    timeoutDelta: 40,
+    payeeKey: schnorr.getPublicKey(sk),
+    receipt: new Uint8Array([9, 9]),
   };
   const signed = { ...inv, signature: schnorr.sign(invoiceSigHash(inv), sk) };
   assert.ok(verifyInvoice(signed));
@@ -75,7 +101,8 @@ t('invoice signature binds every field', () => {
 
 t('channel state codec', () => {
   const s = {
-    n: 7, balances: [1000, 2000] as [number, number],
+    n: 7,
+    balances: [1000, 2000] as [number, number],
     ptlcs: [{ id: new Uint8Array(32).fill(5), offerer: 1 as const, amount: 300, point: new Uint8Array(33).fill(2), timeout: 800_100 }],
   };
   assert.equal(decodeChannelState(encodeChannelState(s)), s);

@@ -2,10 +2,34 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import {
-  authMessage, checkPow, decodeAckRequest, decodeSessionRequest, decodeStoredEnvelope, encodeAckRequest, encodeSessionRequest,
-  MAX_ACK_IDS, encodeClientFrame, encodeServerFrame, encodeStoredEnvelope, envelopeId,
-  envelopeIdHex, leadingZeroBits, parseClientFrame, parseServerFrame, powHash, proveAuth, relayOrigin, seal, signAuth,
-  solvePow, verifyAuth, verifyAuthProof, verifyStoredEnvelope, ErrorCode, type ClientFrame, type ServerFrame,
+  authMessage,
+  checkPow,
+  decodeAckRequest,
+  decodeSessionRequest,
+  decodeStoredEnvelope,
+  encodeAckRequest,
+  encodeSessionRequest,
+  MAX_ACK_IDS,
+  encodeClientFrame,
+  encodeServerFrame,
+  encodeStoredEnvelope,
+  envelopeId,
+  envelopeIdHex,
+  leadingZeroBits,
+  parseClientFrame,
+  parseServerFrame,
+  powHash,
+  proveAuth,
+  relayOrigin,
+  seal,
+  signAuth,
+  solvePow,
+  verifyAuth,
+  verifyAuthProof,
+  verifyStoredEnvelope,
+  ErrorCode,
+  type ClientFrame,
+  type ServerFrame,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -48,10 +72,18 @@ t('client frames: valid and hostile', () => {
   assert.equal(parseClientFrame(JSON.stringify({ type: 'ack', ids: [hex] })), { type: 'ack', ids: [hex] });
   assert.equal(parseClientFrame(JSON.stringify({ type: 'auth', token: 'tok' })), { type: 'auth', token: 'tok' });
   for (const bad of [
-    'not json', '[]', 'null', '{"type":"nope"}', '{"type":"subscribe","after":-1}', '{"type":"subscribe","after":1.5}',
-    '{"type":"ack","ids":[]}', '{"type":"ack","ids":["zz"]}', `{"type":"auth","mailbox":"${hex}","challenge":"${hex}","signature":"00"}`,
+    'not json',
+    '[]',
+    'null',
+    '{"type":"nope"}',
+    '{"type":"subscribe","after":-1}',
+    '{"type":"subscribe","after":1.5}',
+    '{"type":"ack","ids":[]}',
+    '{"type":"ack","ids":["zz"]}',
+    `{"type":"auth","mailbox":"${hex}","challenge":"${hex}","signature":"00"}`,
     `{"type":"ack","ids":${JSON.stringify(Array(1001).fill(hex))}}`,
-  ]) throwsCode(() => parseClientFrame(bad), ErrorCode.BAD_FRAME);
+  ])
+    throwsCode(() => parseClientFrame(bad), ErrorCode.BAD_FRAME);
 });
 
 t('server frames: valid and hostile', () => {
@@ -60,7 +92,8 @@ t('server frames: valid and hostile', () => {
   assert.is(f.type, 'envelope');
   assert.equal(parseServerFrame('{"type":"backlog_end","seq":0}'), { type: 'backlog_end', seq: 0 });
   assert.equal(parseServerFrame('{"type":"error","error":{"code":"AUTH_EXPIRED","message":"m"}}'), {
-    type: 'error', error: { code: 'AUTH_EXPIRED', message: 'm' },
+    type: 'error',
+    error: { code: 'AUTH_EXPIRED', message: 'm' },
   });
   for (const bad of ['{"type":"envelope","id":"x"}', '{"type":"error","error":1}', '{"type":"ready"}'])
     throwsCode(() => parseServerFrame(bad), ErrorCode.BAD_FRAME);
@@ -70,7 +103,10 @@ t('every frame: the encoder writes the SPEC field order, the decoder reads it ba
   const hex = 'ab'.repeat(32);
   const sig = 'cd'.repeat(64);
   const client: [ClientFrame, string][] = [
-    [{ type: 'auth', mailbox: hex, challenge: hex, signature: sig }, `{"type":"auth","mailbox":"${hex}","challenge":"${hex}","signature":"${sig}"}`],
+    [
+      { type: 'auth', mailbox: hex, challenge: hex, signature: sig },
+      `{"type":"auth","mailbox":"${hex}","challenge":"${hex}","signature":"${sig}"}`,
+    ],
     [{ type: 'auth', token: 'tok' }, '{"type":"auth","token":"tok"}'],
     [{ type: 'subscribe', after: 7 }, '{"type":"subscribe","after":7}'],
     [{ type: 'ack', ids: [hex, hex] }, `{"type":"ack","ids":["${hex}","${hex}"]}`],
@@ -82,10 +118,16 @@ t('every frame: the encoder writes the SPEC field order, the decoder reads it ba
   const server: [ServerFrame, string][] = [
     [{ type: 'challenge', challenge: hex, expiresAt: 'T' }, `{"type":"challenge","challenge":"${hex}","expiresAt":"T"}`],
     [{ type: 'ready', mailbox: hex }, `{"type":"ready","mailbox":"${hex}"}`],
-    [{ type: 'envelope', id: hex, seq: 3, envelope: 'AAE=', expiresAt: 'T' }, `{"type":"envelope","id":"${hex}","seq":3,"envelope":"AAE=","expiresAt":"T"}`],
+    [
+      { type: 'envelope', id: hex, seq: 3, envelope: 'AAE=', expiresAt: 'T' },
+      `{"type":"envelope","id":"${hex}","seq":3,"envelope":"AAE=","expiresAt":"T"}`,
+    ],
     [{ type: 'backlog_end', seq: 0 }, '{"type":"backlog_end","seq":0}'],
     [{ type: 'acked', ids: [hex] }, `{"type":"acked","ids":["${hex}"]}`],
-    [{ type: 'error', error: { code: ErrorCode.AUTH_EXPIRED, message: 'm' } }, '{"type":"error","error":{"code":"AUTH_EXPIRED","message":"m"}}'],
+    [
+      { type: 'error', error: { code: ErrorCode.AUTH_EXPIRED, message: 'm' } },
+      '{"type":"error","error":{"code":"AUTH_EXPIRED","message":"m"}}',
+    ],
   ];
   for (const [f, text] of server) {
     assert.is(encodeServerFrame(f), text);
@@ -103,9 +145,21 @@ t('stored envelope: one JSON shape for the listing and the envelope frame', () =
   assert.is(JSON.stringify(json), `{"id":"${'ef'.repeat(32)}","seq":9,"envelope":"AAEC+v8=","expiresAt":"2030-01-02T00:00:00.000Z"}`);
   assert.equal(decodeStoredEnvelope(JSON.parse(JSON.stringify(json))), json);
   // An injected base64 encoder (the relay's native one) must give the same text.
-  assert.equal(encodeStoredEnvelope({ ...json, envelope: bytes, expiresAt: Date.UTC(2030, 0, 2) }, (b) => Buffer.from(b).toString('base64')), json);
-  for (const bad of [null, [], 'x', { ...json, id: 'EF'.repeat(32) }, { ...json, seq: -1 }, { ...json, seq: 1.5 }, { ...json, seq: '1' },
-    { ...json, envelope: 5 }, { ...json, expiresAt: undefined }])
+  assert.equal(
+    encodeStoredEnvelope({ ...json, envelope: bytes, expiresAt: Date.UTC(2030, 0, 2) }, (b) => Buffer.from(b).toString('base64')),
+    json,
+  );
+  for (const bad of [
+    null,
+    [],
+    'x',
+    { ...json, id: 'EF'.repeat(32) },
+    { ...json, seq: -1 },
+    { ...json, seq: 1.5 },
+    { ...json, seq: '1' },
+    { ...json, envelope: 5 },
+    { ...json, expiresAt: undefined },
+  ])
     throwsCode(() => decodeStoredEnvelope(bad), ErrorCode.BAD_FRAME, JSON.stringify(bad));
 });
 
@@ -135,7 +189,10 @@ t('auth proof: one signer for the client, one verifier for the relay', () => {
   assert.ok(verifyAuthProof(origin, proof));
   assert.not.ok(verifyAuthProof('https://other.example', proof), 'bound to the origin');
   assert.not.ok(verifyAuthProof(origin, { ...proof, challenge: 'a6'.repeat(32) }), 'bound to the challenge');
-  assert.not.ok(verifyAuthProof(origin, { ...proof, mailbox: Buffer.from(schnorr.getPublicKey(schnorr.utils.randomSecretKey())).toString('hex') }), 'bound to the mailbox');
+  assert.not.ok(
+    verifyAuthProof(origin, { ...proof, mailbox: Buffer.from(schnorr.getPublicKey(schnorr.utils.randomSecretKey())).toString('hex') }),
+    'bound to the mailbox',
+  );
   assert.not.ok(verifyAuthProof(origin, { ...proof, mailbox: 'ff'.repeat(32) }), 'a key off the curve does not verify, and does not throw');
   assert.not.ok(verifyAuthProof(origin, { ...proof, signature: 'ff'.repeat(64) }), 'r, s out of range do not verify, and do not throw');
   throwsCode(() => verifyAuthProof(origin, { ...proof, signature: 'ab' }), ErrorCode.INVALID_LENGTH);
@@ -153,7 +210,15 @@ t('HTTP request bodies: the session request and the ack, one encoder and one dec
   assert.equal(decodeSessionRequest(JSON.parse(text)), proof);
   // Extra fields are not echoed back; hostile bodies are BAD_REQUEST (the WebSocket frame says BAD_FRAME).
   assert.equal(decodeSessionRequest({ ...proof, admin: true }), proof);
-  for (const bad of [null, [], 'x', {}, { ...proof, mailbox: 'A1'.repeat(32) }, { ...proof, challenge: 7 }, { ...proof, signature: 'c3'.repeat(32) }]) {
+  for (const bad of [
+    null,
+    [],
+    'x',
+    {},
+    { ...proof, mailbox: 'A1'.repeat(32) },
+    { ...proof, challenge: 7 },
+    { ...proof, signature: 'c3'.repeat(32) },
+  ]) {
     throwsCode(() => decodeSessionRequest(bad), ErrorCode.BAD_REQUEST);
   }
   throwsCode(() => parseClientFrame(JSON.stringify({ type: 'auth', ...proof, signature: 'c3' })), ErrorCode.BAD_FRAME);

@@ -3,8 +3,21 @@ import * as assert from 'uvu/assert';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
-  ENVELOPE_HEADER_LEN, ENVELOPE_MAX_BODY_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_TAG_LEN, ErrorCode,
-  INNER_MIN_LEN, bytesToHex, concatBytes, hexToBytes, open, paddedLen, seal, sharedSecretX, utf8,
+  ENVELOPE_HEADER_LEN,
+  ENVELOPE_MAX_BODY_LEN,
+  ENVELOPE_MAX_LEN,
+  ENVELOPE_MIN_LEN,
+  ENVELOPE_TAG_LEN,
+  ErrorCode,
+  INNER_MIN_LEN,
+  bytesToHex,
+  concatBytes,
+  hexToBytes,
+  open,
+  paddedLen,
+  seal,
+  sharedSecretX,
+  utf8,
 } from '../../protocol/index.js';
 import { throwsCode } from '../helpers.js';
 
@@ -87,7 +100,11 @@ t('parity: every recipient/ephemeral y-parity combination seals and opens', () =
 });
 
 t('ECDH x is the same from both sides, for either parity and either key form', () => {
-  for (const [a, b] of [[keyOf(20, false), keyOf(21, false)], [keyOf(20, true), keyOf(21, false)], [keyOf(20, true), keyOf(21, true)]] as const) {
+  for (const [a, b] of [
+    [keyOf(20, false), keyOf(21, false)],
+    [keyOf(20, true), keyOf(21, false)],
+    [keyOf(20, true), keyOf(21, true)],
+  ] as const) {
     const A = secp256k1.getPublicKey(a, true);
     const B = secp256k1.getPublicKey(b, true);
     const x = sharedSecretX(a, B.subarray(1)); // x-only: lifted to even y
@@ -107,7 +124,10 @@ t('the largest body fills exactly 64 KiB; one more byte is refused', () => {
   const env = seal({ senderSecretKey: senderSk, recipient, type: 1, body });
   assert.is(env.length, ENVELOPE_MAX_LEN);
   assert.equal(open(env, recipientSk).body, body);
-  throwsCode(() => seal({ senderSecretKey: senderSk, recipient, type: 1, body: new Uint8Array(ENVELOPE_MAX_BODY_LEN + 1) }), ErrorCode.ENVELOPE_TOO_LARGE);
+  throwsCode(
+    () => seal({ senderSecretKey: senderSk, recipient, type: 1, body: new Uint8Array(ENVELOPE_MAX_BODY_LEN + 1) }),
+    ErrorCode.ENVELOPE_TOO_LARGE,
+  );
   throwsCode(() => open(env, recipientSk, { maxLen: ENVELOPE_MAX_LEN - 1 }), ErrorCode.ENVELOPE_TOO_LARGE);
   throwsCode(() => open(concatBytes(env, Uint8Array.of(0)), recipientSk), ErrorCode.ENVELOPE_TOO_LARGE);
 });
@@ -130,8 +150,10 @@ t('every single-byte change of an envelope is rejected with the check that guard
 
 t('truncated or extended envelopes are rejected', () => {
   const env = seal({ senderSecretKey: senderSk, recipient, type: 1, body: new Uint8Array(300), ...fixed });
-  for (const n of [0, 1, 88, 89, 104, ENVELOPE_MIN_LEN - 1]) throwsCode(() => open(env.subarray(0, n), recipientSk), ErrorCode.ENVELOPE_TRUNCATED, `len ${n}`);
-  for (const n of [ENVELOPE_MIN_LEN, env.length - 16, env.length - 1]) throwsCode(() => open(env.subarray(0, n), recipientSk), ErrorCode.ENVELOPE_BAD_TAG, `len ${n}`);
+  for (const n of [0, 1, 88, 89, 104, ENVELOPE_MIN_LEN - 1])
+    throwsCode(() => open(env.subarray(0, n), recipientSk), ErrorCode.ENVELOPE_TRUNCATED, `len ${n}`);
+  for (const n of [ENVELOPE_MIN_LEN, env.length - 16, env.length - 1])
+    throwsCode(() => open(env.subarray(0, n), recipientSk), ErrorCode.ENVELOPE_BAD_TAG, `len ${n}`);
   throwsCode(() => open(concatBytes(env, Uint8Array.of(0)), recipientSk), ErrorCode.ENVELOPE_BAD_TAG);
   throwsCode(() => open(new Uint8Array(0), recipientSk), ErrorCode.ENVELOPE_TRUNCATED);
 });
@@ -195,7 +217,10 @@ t('cached public keys: right ones give the same result, wrong ones only make the
   assert.equal(o.sender, spk);
   assert.equal(o.body, body);
   const otherPk = schnorr.getPublicKey(schnorr.utils.randomSecretKey());
-  throwsCode(() => open(seal({ senderSecretKey: ssk, senderPublicKey: otherPk, recipient: rpk, type: 7, body }), rsk), ErrorCode.ENVELOPE_BAD_SIGNATURE);
+  throwsCode(
+    () => open(seal({ senderSecretKey: ssk, senderPublicKey: otherPk, recipient: rpk, type: 7, body }), rsk),
+    ErrorCode.ENVELOPE_BAD_SIGNATURE,
+  );
   throwsCode(() => open(env, rsk, { recipientPublicKey: otherPk }), ErrorCode.ENVELOPE_WRONG_RECIPIENT);
   throwsCode(() => open(env, rsk, { recipientPublicKey: new Uint8Array(31) }), ErrorCode.INVALID_LENGTH);
 });

@@ -56,7 +56,12 @@ t('the HTTP status of each relay code matches server/http-errors.ts', () => {
     const stated = /HTTP (\d{3})/.exec(table.get(c)?.[1] ?? '');
     const mapped = HTTP_STATUS[c];
     if (mapped === undefined) assert.is(stated, null, `${c}: SPEC states HTTP ${stated?.[1]}, the relay maps no status`);
-    else assert.is(Number(stated?.[1]), mapped, `${c}: SPEC states ${stated ? `HTTP ${stated[1]}` : 'no status'}, the relay answers ${mapped}`);
+    else
+      assert.is(
+        Number(stated?.[1]),
+        mapped,
+        `${c}: SPEC states ${stated ? `HTTP ${stated[1]}` : 'no status'}, the relay answers ${mapped}`,
+      );
   }
 });
 

@@ -36,7 +36,10 @@ t('every payment message has a field table matching its schema', () => {
     const at = spec.indexOf(`\n${head}\n`);
     assert.ok(at >= 0, `payment.md has no field table headed ${head}`);
     const rows: [string, string][] = [];
-    for (const line of spec.slice(at + head.length + 2).split('\n').slice(1)) {
+    for (const line of spec
+      .slice(at + head.length + 2)
+      .split('\n')
+      .slice(1)) {
       if (line.trim() === '') {
         if (rows.length) break;
         continue;

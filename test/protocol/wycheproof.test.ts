@@ -14,7 +14,9 @@ import { ErrorCode, bytesToHex, concatBytes, hexToBytes, isLnMailboxError, share
 
 const t = suite('protocol/wycheproof');
 
-interface Group<T> { tests: (T & { tcId: number; result: 'valid' | 'invalid' | 'acceptable'; flags: string[]; comment: string })[] }
+interface Group<T> {
+  tests: (T & { tcId: number; result: 'valid' | 'invalid' | 'acceptable'; flags: string[]; comment: string })[];
+}
 function load<T>(name: string): Group<T>[] {
   const file = new URL(`../vectors/wycheproof/${name}`, import.meta.url);
   return (JSON.parse(readFileSync(file, 'utf8')) as { testGroups: Group<T>[] }).testGroups;
@@ -103,7 +105,8 @@ function spkiPoint(der: Uint8Array): Uint8Array {
   if (alg.tag !== 0x30) throw new Error('DER: no AlgorithmIdentifier');
   const oid = derTlv(alg.value, 0);
   const curve = derTlv(alg.value, oid.next);
-  if (oid.tag !== 6 || bytesToHex(oid.value) !== OID_EC_PUBLIC_KEY || curve.next !== alg.value.length) throw new Error('DER: not id-ecPublicKey');
+  if (oid.tag !== 6 || bytesToHex(oid.value) !== OID_EC_PUBLIC_KEY || curve.next !== alg.value.length)
+    throw new Error('DER: not id-ecPublicKey');
   if (curve.tag !== 6 || bytesToHex(curve.value) !== OID_SECP256K1) throw new Error('DER: not the named curve secp256k1');
   const bits = derTlv(outer.value, alg.next);
   if (bits.tag !== 3 || bits.next !== outer.value.length) throw new Error('DER: no BIT STRING');

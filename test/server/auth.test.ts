@@ -4,8 +4,18 @@ import * as assert from 'uvu/assert';
 import { envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin, signAuth } from '../../protocol/relay.js';
 import {
-  T0, TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, startTestRelay,
-  type MailboxKey, type TestRelay,
+  T0,
+  TestSocket,
+  fakeEnvelope,
+  list,
+  login,
+  newMailbox,
+  postEnvelope,
+  request,
+  statusOf,
+  startTestRelay,
+  type MailboxKey,
+  type TestRelay,
 } from './relay-harness.js';
 
 const t = suite<{ r: TestRelay }>('relay auth attacks', { r: undefined as unknown as TestRelay });

@@ -12,8 +12,18 @@ import { ENVELOPE_MIN_LEN, envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
 import { prng } from '../helpers.js';
 import {
-  TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, startTestRelay,
-  type HttpAnswer, type MailboxKey, type TestRelay,
+  TestSocket,
+  fakeEnvelope,
+  list,
+  login,
+  newMailbox,
+  postEnvelope,
+  request,
+  statusOf,
+  startTestRelay,
+  type HttpAnswer,
+  type MailboxKey,
+  type TestRelay,
 } from './relay-harness.js';
 
 const MAX_ENVELOPE = 4096;
@@ -47,7 +57,10 @@ t.after.each(async (ctx) => {
   for (const id of ctx.ids) assert.is(await statusOf(ctx.r.url, id), 'queued');
   const token = await login(ctx.r.url, ctx.victim);
   const listed = await list(ctx.r.url, ctx.victim.id, token);
-  assert.equal(listed.body.envelopes.map((e: { id: string }) => e.id), ctx.ids);
+  assert.equal(
+    listed.body.envelopes.map((e: { id: string }) => e.id),
+    ctx.ids,
+  );
   await ctx.r.close();
 });
 
@@ -68,40 +81,159 @@ function bytes(n: number, first?: number): Uint8Array<ArrayBuffer> {
 
 const CASES: Case[] = [
   ['garbage bytes', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, bytes(300, 0x07), octet), 400, 'ENVELOPE_UNKNOWN_VERSION'],
-  ['truncated envelope', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb).slice(0, ENVELOPE_MIN_LEN - 1), octet), 400, 'ENVELOPE_TRUNCATED'],
+  [
+    'truncated envelope',
+    ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb).slice(0, ENVELOPE_MIN_LEN - 1), octet),
+    400,
+    'ENVELOPE_TRUNCATED',
+  ],
   ['empty body', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, new Uint8Array(0), octet), 400, 'ENVELOPE_TRUNCATED'],
   ['no body at all', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, undefined, octet), 400, 'ENVELOPE_TRUNCATED'],
-  ['wrong recipient', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(other.id) as Uint8Array<ArrayBuffer>, octet), 400, 'MAILBOX_MISMATCH'],
-  ['oversized body', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb, MAX_ENVELOPE + 1) as Uint8Array<ArrayBuffer>, octet), 413, 'BODY_TOO_LARGE'],
-  ['oversized chunked body', ({ url, mb }) => request(`${url}/v1/mailboxes/${mb}/envelopes`, {
-    method: 'POST', headers: octet, duplex: 'half',
-    body: new ReadableStream({ start(c) { c.enqueue(bytes(MAX_ENVELOPE, 1)); c.enqueue(bytes(100)); c.close(); } }),
-  } as RequestInit), 413, 'BODY_TOO_LARGE'],
-  ['wrong content-type', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-  ['no content-type', ({ url, mb }) => request(`${url}/v1/mailboxes/${mb}/envelopes`, { method: 'POST', body: new Blob([fakeEnvelope(mb) as Uint8Array<ArrayBuffer>]) }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-  ['gzip-encoded body', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, gzipSync(fakeEnvelope(mb)), { ...octet, 'content-encoding': 'gzip' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-  ['uppercase mailbox', ({ url, mb }) => post(url, `/v1/mailboxes/${mb.toUpperCase()}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, octet), 400, 'BAD_REQUEST'],
+  [
+    'wrong recipient',
+    ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(other.id) as Uint8Array<ArrayBuffer>, octet),
+    400,
+    'MAILBOX_MISMATCH',
+  ],
+  [
+    'oversized body',
+    ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb, MAX_ENVELOPE + 1) as Uint8Array<ArrayBuffer>, octet),
+    413,
+    'BODY_TOO_LARGE',
+  ],
+  [
+    'oversized chunked body',
+    ({ url, mb }) =>
+      request(`${url}/v1/mailboxes/${mb}/envelopes`, {
+        method: 'POST',
+        headers: octet,
+        duplex: 'half',
+        body: new ReadableStream({
+          start(c) {
+            c.enqueue(bytes(MAX_ENVELOPE, 1));
+            c.enqueue(bytes(100));
+            c.close();
+          },
+        }),
+      } as RequestInit),
+    413,
+    'BODY_TOO_LARGE',
+  ],
+  [
+    'wrong content-type',
+    ({ url, mb }) =>
+      post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { 'content-type': 'text/plain' }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'no content-type',
+    ({ url, mb }) =>
+      request(`${url}/v1/mailboxes/${mb}/envelopes`, { method: 'POST', body: new Blob([fakeEnvelope(mb) as Uint8Array<ArrayBuffer>]) }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'gzip-encoded body',
+    ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, gzipSync(fakeEnvelope(mb)), { ...octet, 'content-encoding': 'gzip' }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'uppercase mailbox',
+    ({ url, mb }) => post(url, `/v1/mailboxes/${mb.toUpperCase()}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, octet),
+    400,
+    'BAD_REQUEST',
+  ],
   ['short mailbox', ({ url }) => post(url, `/v1/mailboxes/abcd/envelopes`, bytes(300, 1), octet), 400, 'BAD_REQUEST'],
-  ['ttl zero', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '0' }), 400, 'TTL_INVALID'],
-  ['ttl negative', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '-5' }), 400, 'TTL_INVALID'],
-  ['ttl fractional', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '1.5' }), 400, 'TTL_INVALID'],
-  ['bad retraction hash', ({ url, mb }) => post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-retraction-hash': 'zz' }), 400, 'BAD_REQUEST'],
+  [
+    'ttl zero',
+    ({ url, mb }) =>
+      post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '0' }),
+    400,
+    'TTL_INVALID',
+  ],
+  [
+    'ttl negative',
+    ({ url, mb }) =>
+      post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '-5' }),
+    400,
+    'TTL_INVALID',
+  ],
+  [
+    'ttl fractional',
+    ({ url, mb }) =>
+      post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, { ...octet, 'x-mailbox-ttl': '1.5' }),
+    400,
+    'TTL_INVALID',
+  ],
+  [
+    'bad retraction hash',
+    ({ url, mb }) =>
+      post(url, `/v1/mailboxes/${mb}/envelopes`, fakeEnvelope(mb) as Uint8Array<ArrayBuffer>, {
+        ...octet,
+        'x-mailbox-retraction-hash': 'zz',
+      }),
+    400,
+    'BAD_REQUEST',
+  ],
   ['status of bad id', ({ url }) => request(`${url}/v1/envelopes/xyz/status`), 400, 'BAD_REQUEST'],
   ['status of unknown id', ({ url }) => request(`${url}/v1/envelopes/${'12'.repeat(32)}/status`), 404, 'ENVELOPE_NOT_FOUND'],
   ['bad percent-encoding', ({ url }) => request(`${url}/v1/envelopes/%E0%A4%A/status`), 400, 'BAD_REQUEST'],
   ['retract without secret', ({ url }) => request(`${url}/v1/envelopes/${'12'.repeat(32)}`, { method: 'DELETE' }), 400, 'BAD_REQUEST'],
-  ['retract with short secret', ({ url }) => request(`${url}/v1/envelopes/${'12'.repeat(32)}`, { method: 'DELETE', headers: { 'x-mailbox-retraction-secret': 'ab' } }), 400, 'BAD_REQUEST'],
+  [
+    'retract with short secret',
+    ({ url }) => request(`${url}/v1/envelopes/${'12'.repeat(32)}`, { method: 'DELETE', headers: { 'x-mailbox-retraction-secret': 'ab' } }),
+    400,
+    'BAD_REQUEST',
+  ],
   ['session: bad JSON', ({ url }) => post(url, '/v1/auth/session', '{"mailbox":', jsonCt), 400, 'BAD_REQUEST'],
   ['session: JSON array', ({ url }) => post(url, '/v1/auth/session', '[1,2]', jsonCt), 400, 'BAD_REQUEST'],
   ['session: JSON scalar', ({ url }) => post(url, '/v1/auth/session', '"x"', jsonCt), 400, 'BAD_REQUEST'],
   ['session: missing fields', ({ url }) => post(url, '/v1/auth/session', '{}', jsonCt), 400, 'BAD_REQUEST'],
-  ['session: short signature', ({ url, mb }) => post(url, '/v1/auth/session', JSON.stringify({ mailbox: mb, challenge: mb, signature: 'ab' }), jsonCt), 400, 'BAD_REQUEST'],
-  ['session: wrong content-type', ({ url }) => post(url, '/v1/auth/session', '{}', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-  ['session: huge JSON', ({ url }) => post(url, '/v1/auth/session', JSON.stringify({ pad: 'x'.repeat(140_000) }), jsonCt), 413, 'BODY_TOO_LARGE'],
-  ['acks: bad JSON', ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{{', { ...jsonCt, authorization: `Bearer ${token}` }), 400, 'BAD_REQUEST'],
-  ['acks: empty ids', ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{"ids":[]}', { ...jsonCt, authorization: `Bearer ${token}` }), 400, 'BAD_REQUEST'],
-  ['acks: too many ids', ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, JSON.stringify({ ids: Array(1001).fill(mb) }), { ...jsonCt, authorization: `Bearer ${token}` }), 400, 'BAD_REQUEST'],
-  ['acks: non-hex ids', ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{"ids":["nope"]}', { ...jsonCt, authorization: `Bearer ${token}` }), 400, 'BAD_REQUEST'],
+  [
+    'session: short signature',
+    ({ url, mb }) => post(url, '/v1/auth/session', JSON.stringify({ mailbox: mb, challenge: mb, signature: 'ab' }), jsonCt),
+    400,
+    'BAD_REQUEST',
+  ],
+  [
+    'session: wrong content-type',
+    ({ url }) => post(url, '/v1/auth/session', '{}', { 'content-type': 'text/plain' }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'session: huge JSON',
+    ({ url }) => post(url, '/v1/auth/session', JSON.stringify({ pad: 'x'.repeat(140_000) }), jsonCt),
+    413,
+    'BODY_TOO_LARGE',
+  ],
+  [
+    'acks: bad JSON',
+    ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{{', { ...jsonCt, authorization: `Bearer ${token}` }),
+    400,
+    'BAD_REQUEST',
+  ],
+  [
+    'acks: empty ids',
+    ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{"ids":[]}', { ...jsonCt, authorization: `Bearer ${token}` }),
+    400,
+    'BAD_REQUEST',
+  ],
+  [
+    'acks: too many ids',
+    ({ url, mb, token }) =>
+      post(url, `/v1/mailboxes/${mb}/acks`, JSON.stringify({ ids: Array(1001).fill(mb) }), { ...jsonCt, authorization: `Bearer ${token}` }),
+    400,
+    'BAD_REQUEST',
+  ],
+  [
+    'acks: non-hex ids',
+    ({ url, mb, token }) => post(url, `/v1/mailboxes/${mb}/acks`, '{"ids":["nope"]}', { ...jsonCt, authorization: `Bearer ${token}` }),
+    400,
+    'BAD_REQUEST',
+  ],
   ['list: negative cursor', ({ url, mb, token }) => list(url, mb, token, '?after=-1'), 400, 'BAD_REQUEST'],
   ['list: cursor not a number', ({ url, mb, token }) => list(url, mb, token, '?after=abc'), 400, 'BAD_REQUEST'],
   ['list: repeated cursor', ({ url, mb, token }) => list(url, mb, token, '?after=1&after=2'), 400, 'BAD_REQUEST'],
@@ -135,7 +267,9 @@ t('malformed HTTP on the socket and upgrades to unknown paths are refused cleanl
     });
   assert.match(await raw('GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400/);
   assert.match(await raw('GET /v1/info HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'), /^HTTP\/1\.1 400/);
-  const up = await raw('GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  const up = await raw(
+    'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   assert.match(up, /^HTTP\/1\.1 404/);
   assert.match(up, /"code":"NOT_FOUND"/);
 });
@@ -167,7 +301,6 @@ t('bad WebSocket frames: error frame with the documented code, then the document
   }
 });
 
-
 const DOCUMENTED_STATUS = new Set([200, 201, 400, 401, 403, 404, 409, 413, 415, 429]);
 const CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -175,27 +308,44 @@ t('fuzz: a few thousand seeded random HTTP requests and WS frames', async ({ r, 
   const seed = Number(process.env.FUZZ_SEED ?? 0xc0ffee);
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const randHex = (n: number) => Array.from({ length: n }, () => '0123456789abcdefABCDEFxz%'[Math.floor(rnd() * (rnd() < 0.9 ? 16 : 25))]).join('');
+  const randHex = (n: number) =>
+    Array.from({ length: n }, () => '0123456789abcdefABCDEFxz%'[Math.floor(rnd() * (rnd() < 0.9 ? 16 : 25))]).join('');
   const randBytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
   const fuzzer = newMailbox();
   const fuzzToken = await login(r.url, fuzzer);
   const hexes = () => pick([fuzzer.id, victim.id, randHex(64), randHex(Math.floor(rnd() * 80)), '']);
   const paths = () =>
     pick([
-      `/v1/mailboxes/${hexes()}/envelopes`, `/v1/mailboxes/${hexes()}/acks`, `/v1/envelopes/${hexes()}/status`,
-      `/v1/envelopes/${hexes()}`, '/v1/auth/challenge', '/v1/auth/session', '/v1/info', `/v1/${randHex(5)}`,
+      `/v1/mailboxes/${hexes()}/envelopes`,
+      `/v1/mailboxes/${hexes()}/acks`,
+      `/v1/envelopes/${hexes()}/status`,
+      `/v1/envelopes/${hexes()}`,
+      '/v1/auth/challenge',
+      '/v1/auth/session',
+      '/v1/info',
+      `/v1/${randHex(5)}`,
       `/v1/mailboxes/${hexes()}/envelopes?after=${pick(['0', '-1', 'x', '99999999999999999999', '3'])}&limit=${pick(['1', '0', '5000', 'y'])}`,
     ]);
   const bodies = (): Uint8Array<ArrayBuffer> | string | undefined => {
     const base = fakeEnvelope(pick([fuzzer.id, victim.id, other.id]), ENVELOPE_MIN_LEN + Math.floor(rnd() * 300));
     switch (Math.floor(rnd() * 7)) {
-      case 0: return undefined;
-      case 1: return randBytes(Math.floor(rnd() * 400));
-      case 2: { const at = Math.floor(rnd() * 90); base[at] = base[at]! ^ (1 << Math.floor(rnd() * 8)); return base as Uint8Array<ArrayBuffer>; }
-      case 3: return base.slice(0, Math.floor(rnd() * base.length));
-      case 4: return JSON.stringify({ ids: [hexes(), hexes()], mailbox: hexes(), challenge: hexes(), signature: randHex(128) });
-      case 5: return pick(['{', 'null', '[]', '{"ids":null}', '"' + randHex(10) + '"', '{"ids":[' + '"a",'.repeat(50) + '"b"]}']);
-      default: return base as Uint8Array<ArrayBuffer>;
+      case 0:
+        return undefined;
+      case 1:
+        return randBytes(Math.floor(rnd() * 400));
+      case 2: {
+        const at = Math.floor(rnd() * 90);
+        base[at] = base[at]! ^ (1 << Math.floor(rnd() * 8));
+        return base as Uint8Array<ArrayBuffer>;
+      }
+      case 3:
+        return base.slice(0, Math.floor(rnd() * base.length));
+      case 4:
+        return JSON.stringify({ ids: [hexes(), hexes()], mailbox: hexes(), challenge: hexes(), signature: randHex(128) });
+      case 5:
+        return pick(['{', 'null', '[]', '{"ids":null}', '"' + randHex(10) + '"', '{"ids":[' + '"a",'.repeat(50) + '"b"]}']);
+      default:
+        return base as Uint8Array<ArrayBuffer>;
     }
   };
   const N = 2500;
@@ -204,8 +354,16 @@ t('fuzz: a few thousand seeded random HTTP requests and WS frames', async ({ r, 
     while (done < N) {
       done++;
       const headers: Record<string, string> = {};
-      if (rnd() < 0.8) headers['content-type'] = pick(['application/octet-stream', 'application/json', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data']);
-      if (rnd() < 0.3) headers.authorization = pick([`Bearer ${fuzzToken}`, `Bearer ${token}x`, 'Bearer', `Bearer ${randHex(20)}`, 'Basic x']);
+      if (rnd() < 0.8)
+        headers['content-type'] = pick([
+          'application/octet-stream',
+          'application/json',
+          'text/plain',
+          'application/json; charset=utf-16',
+          'multipart/form-data',
+        ]);
+      if (rnd() < 0.3)
+        headers.authorization = pick([`Bearer ${fuzzToken}`, `Bearer ${token}x`, 'Bearer', `Bearer ${randHex(20)}`, 'Basic x']);
       if (rnd() < 0.2) headers['x-mailbox-ttl'] = pick(['1', '0', '-1', 'abc', '1e9', '99999999999999999999']);
       if (rnd() < 0.2) headers['x-mailbox-retraction-hash'] = randHex(64);
       if (rnd() < 0.2) headers['x-mailbox-retraction-secret'] = randHex(pick([64, 10]));
@@ -223,7 +381,12 @@ t('fuzz: a few thousand seeded random HTTP requests and WS frames', async ({ r, 
   const frames = () =>
     pick([
       () => randHex(Math.floor(rnd() * 50)),
-      () => JSON.stringify({ type: pick(['auth', 'subscribe', 'ack', 'x']), after: pick([0, -1, 1.5, 'x', 1e20]), ids: pick([[], [hexes()], null]) }),
+      () =>
+        JSON.stringify({
+          type: pick(['auth', 'subscribe', 'ack', 'x']),
+          after: pick([0, -1, 1.5, 'x', 1e20]),
+          ids: pick([[], [hexes()], null]),
+        }),
       () => JSON.stringify({ type: 'ack', ids: [fuzzer.id, victim.id, ...Array.from({ length: 3 }, hexes)] }),
       () => JSON.stringify({ type: 'subscribe', after: Math.floor(rnd() * 10) }),
     ])();

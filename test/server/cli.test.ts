@@ -49,7 +49,11 @@ t('every setting has a flag and an env var, and bad values are refused by name',
     assert.ok(relayUsage().includes(s.flag), s.flag);
     assert.match(s.env, /^LNMB_[A-Z_]+$/);
   }
-  for (const f of ['--host', '--port', '--data-dir', '--public-url', '--log-level']) assert.ok(SETTINGS.some((s) => s.flag === f), f);
+  for (const f of ['--host', '--port', '--data-dir', '--public-url', '--log-level'])
+    assert.ok(
+      SETTINGS.some((s) => s.flag === f),
+      f,
+    );
   throwsCode(() => loadRelayConfig(['--port', 'eighty']), ErrorCode.INVALID_TYPE);
   throwsCode(() => loadRelayConfig(['--port', '70000']), ErrorCode.INVALID_RANGE);
   throwsCode(() => loadRelayConfig(['--log-level', 'loud']), ErrorCode.INVALID_TYPE);
@@ -71,9 +75,13 @@ t('docs/operators.md documents every setting with its flag, env var and default'
 t('the real command: starts, serves /v1/info, SIGTERM closes sockets with 1001 and exits 0', async () => {
   const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
   const bin = fileURLToPath(new URL('../../bin/ln-mailbox.ts', import.meta.url));
-  const proc = spawn(process.execPath, ['--import', 'tsx', bin, 'relay', '--port', '0', '--data-dir', `${dir}/nested/data`, '--log-level', 'silent'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', bin, 'relay', '--port', '0', '--data-dir', `${dir}/nested/data`, '--log-level', 'silent'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   try {
     const url = await new Promise<string>((resolve, reject) => {

@@ -56,7 +56,11 @@ for (const round of [1, 2]) {
       for (const mb of mailboxes) {
         const got = await drain(child.url, mb);
         const seqs = got.map((e) => e.seq);
-        assert.equal(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'seqs unique and ordered');
+        assert.equal(
+          seqs,
+          [...new Set(seqs)].sort((a, b) => a - b),
+          'seqs unique and ordered',
+        );
         for (const e of got) {
           assert.is(sha256hex(e.bytes), e.id, 'exact bytes');
           assert.not.ok(seen.has(e.id), 'listed twice');
@@ -68,7 +72,10 @@ for (const round of [1, 2]) {
         s.send({ type: 'subscribe', after: 0 });
         await s.next('backlog_end', 10_000);
         const pushed = s.envelopes().map((f) => f.id);
-        assert.equal(pushed, got.map((e) => e.id));
+        assert.equal(
+          pushed,
+          got.map((e) => e.id),
+        );
         await s.close();
       }
       for (const [id] of acked) assert.ok(seen.has(id), `envelope ${id.slice(0, 8)} got a 201 but was lost`);

@@ -167,7 +167,11 @@ async function checkAll(url: string, mailboxes: MailboxKey[], accepted: Map<stri
   for (const mb of mailboxes) {
     const got = await drain(url, mb);
     const seqs = got.map((e) => e.seq);
-    assert.equal(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'seqs unique and ordered');
+    assert.equal(
+      seqs,
+      [...new Set(seqs)].sort((a, b) => a - b),
+      'seqs unique and ordered',
+    );
     for (const e of got) {
       assert.is(sha(e.bytes), e.id, 'exact bytes');
       seen.set(e.id, { seq: e.seq, mailbox: mb.id });
@@ -220,13 +224,19 @@ if ('skip' in mounted) {
       const notReady = await request(`${child.url}/readyz`);
       assert.is(notReady.status, 503, 'not ready while the disk is full');
       fs.truncateSync(ballast1, 2 * 1024 * 1024);
-      await until(async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined), 30_000, 'readyz 200 after freeing space');
+      await until(
+        async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'readyz 200 after freeing space',
+      );
       const before = accepted.size;
       const p2 = await load(child, mailboxes, accepted, (_r, created) => created >= 90, 8);
       assert.ok(p2.created >= 90, `accepting again after the free (${p2.created} of ${p2.posted})`);
       child = await restart(child, data, settings);
       const n = await checkAll(child.url, mailboxes, accepted);
-      console.log(`  early fill: ${before} x 201 before the disk filled, ${p2.created} x 201 after the free; ${n} listed after SIGKILL, none lost`);
+      console.log(
+        `  early fill: ${before} x 201 before the disk filled, ${p2.created} x 201 after the free; ${n} listed after SIGKILL, none lost`,
+      );
     } finally {
       child.proc.kill('SIGKILL');
       await child.exited;
@@ -273,7 +283,11 @@ if ('skip' in mounted) {
       // Free space: the relay must accept again by itself.
       const freedAt = Date.now();
       fs.rmSync(ballast1);
-      await until(async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined), 30_000, 'readyz 200 after freeing space');
+      await until(
+        async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'readyz 200 after freeing space',
+      );
       const readyAfterMs = Date.now() - freedAt;
       // A bounded number: without a reserve, posting on would fill the disk again. LevelDB may
       // still be compacting into the freed space, so (like a client) a refused post is retried.
@@ -291,10 +305,14 @@ if ('skip' in mounted) {
       // Phase 2: with a reserve, the relay refuses new mail before the disk is full; acks still work.
       const p2 = await load(child, mailboxes, accepted, (refused) => (refused.get('STORE_FULL') ?? 0) >= 100);
       assert.not.ok(p2.refused.has('STORE_UNAVAILABLE'), `the reserve kept LevelDB from failing (${[...p2.refused]})`);
-      const full = await until(async () => {
-        const r = await request(`${child.url}/readyz`);
-        return r.status === 503 ? r : undefined;
-      }, 10_000, 'readyz STORE_FULL');
+      const full = await until(
+        async () => {
+          const r = await request(`${child.url}/readyz`);
+          return r.status === 503 ? r : undefined;
+        },
+        10_000,
+        'readyz STORE_FULL',
+      );
       assert.is(full.body.error.code, 'STORE_FULL');
       debug('phase 2: at the reserve, acking; 201s so far', accepted.size);
       const owner = mailboxes[1]!;
@@ -310,10 +328,17 @@ if ('skip' in mounted) {
       for (const id of mine) accepted.delete(id);
       debug('phase 2: freeing space; 201s so far', accepted.size);
       fs.rmSync(ballast2);
-      await until(async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined), 30_000, 'readyz 200 after the second free');
+      await until(
+        async () => ((await request(`${child.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'readyz 200 after the second free',
+      );
       const p2b = await load(child, mailboxes, accepted, (_r, created) => created >= 40, 4);
       const why2 = await request(`${child.url}/readyz`);
-      assert.ok(p2b.created >= 40, `accepting again after the second free (${p2b.created} of ${p2b.posted}); readyz ${JSON.stringify(why2.body)}`);
+      assert.ok(
+        p2b.created >= 40,
+        `accepting again after the second free (${p2b.created} of ${p2b.posted}); readyz ${JSON.stringify(why2.body)}`,
+      );
 
       debug('SIGKILL and restart; 201s so far', accepted.size);
       child = await restart(child, data, reserve);

@@ -3,9 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envelopeId, envelopeIdHex } from '../../protocol/envelope.js';
 import { checkPow, solvePow } from '../../protocol/relay.js';
-import {
-  T0, TestSocket, fakeEnvelope, login, newMailbox, postEnvelope, request, startTestRelay,
-} from './relay-harness.js';
+import { T0, TestSocket, fakeEnvelope, login, newMailbox, postEnvelope, request, startTestRelay } from './relay-harness.js';
 
 const t = suite('relay limits');
 

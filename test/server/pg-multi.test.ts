@@ -12,7 +12,16 @@ import { resolveConfig } from '../../server/config.js';
 import { throwsCode } from '../helpers.js';
 import { pgUnavailable, startPostgres, type PgServer } from './pg-harness.js';
 import {
-  eventually, fakeEnvelope, list, login, newMailbox, postEnvelope, startTestRelay, statusOf, subscribed, type TestRelay,
+  eventually,
+  fakeEnvelope,
+  list,
+  login,
+  newMailbox,
+  postEnvelope,
+  startTestRelay,
+  statusOf,
+  subscribed,
+  type TestRelay,
 } from './relay-harness.js';
 
 const c = suite('relay config: store backend');
@@ -92,9 +101,15 @@ if (why) {
     const token = await login(r1.url, bob);
     const listed = await list(r1.url, bob.id, token);
     assert.is(listed.status, 200);
-    assert.equal(listed.body.envelopes.map((x: { id: string }) => x.id), envs.map((e) => envelopeIdHex(e)));
+    assert.equal(
+      listed.body.envelopes.map((x: { id: string }) => x.id),
+      envs.map((e) => envelopeIdHex(e)),
+    );
     const s = await subscribed(r1.url, bob);
-    assert.equal(s.envelopes().map((f) => f.seq), [1, 2, 3, 4, 5]);
+    assert.equal(
+      s.envelopes().map((f) => f.seq),
+      [1, 2, 3, 4, 5],
+    );
     await s.close();
   });
 
@@ -107,10 +122,17 @@ if (why) {
       Array.from({ length: n }, (_, i) => postEnvelope(i % 2 ? r1.url : r2.url, bob.id, fakeEnvelope(bob.id))),
     );
     assert.ok(answers.every((a) => a.status === 201));
-    assert.equal(answers.map((a) => a.body.seq as number).sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i + 1));
+    assert.equal(
+      answers.map((a) => a.body.seq as number).sort((x, y) => x - y),
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
     for (const s of [on1, on2]) {
       await s.waitFor(() => s.envelopes().length >= n, 5000);
-      assert.equal(s.envelopes().map((f) => f.seq), Array.from({ length: n }, (_, i) => i + 1), 'every seq once, in order');
+      assert.equal(
+        s.envelopes().map((f) => f.seq),
+        Array.from({ length: n }, (_, i) => i + 1),
+        'every seq once, in order',
+      );
       await s.close();
     }
   });

@@ -99,7 +99,11 @@ if (why) {
           seen.set(e.id, { mailbox: mb.id, seq: e.seq });
         }
         const seqs = got.map((e) => e.seq);
-        assert.equal(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'seqs unique and ordered');
+        assert.equal(
+          seqs,
+          [...new Set(seqs)].sort((a, b) => a - b),
+          'seqs unique and ordered',
+        );
       }
       let lost = 0;
       for (const [id, a] of accepted) {

@@ -11,7 +11,17 @@ import { open, seal } from '../../protocol/seal.js';
 import { LevelStore } from '../../server/store/level/store.js';
 import { RELAY_SOFTWARE_VERSION, startRelay } from '../../server/relay.js';
 import {
-  T0, TestSocket, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, subscribed, startTestRelay,
+  T0,
+  TestSocket,
+  fakeEnvelope,
+  list,
+  login,
+  newMailbox,
+  postEnvelope,
+  request,
+  statusOf,
+  subscribed,
+  startTestRelay,
   type TestRelay,
 } from './relay-harness.js';
 
@@ -34,8 +44,13 @@ t('GET /v1/info advertises protocol, version, limits and PoW', async ({ r }) => 
   assert.is(res.body.version, pkg.version);
   assert.is(RELAY_SOFTWARE_VERSION, pkg.version);
   assert.equal(res.body.limits, {
-    maxEnvelopeBytes: 65536, maxTtlSeconds: 2592000, defaultTtlSeconds: 604800, maxEnvelopesPerMailbox: 10000,
-    maxBytesPerMailbox: 67108864, maxFrameBytes: 131072, authTimeoutMs: 10000,
+    maxEnvelopeBytes: 65536,
+    maxTtlSeconds: 2592000,
+    defaultTtlSeconds: 604800,
+    maxEnvelopesPerMailbox: 10000,
+    maxBytesPerMailbox: 67108864,
+    maxFrameBytes: 131072,
+    authTimeoutMs: 10000,
   });
   assert.is(res.body.powBits, 0);
 });
@@ -94,12 +109,18 @@ t('listing by cursor with paging, delivered marking, HTTP acks', async ({ r }) =
   const token = await login(r.url, bob);
   const p1 = await list(r.url, bob.id, token, '?limit=2');
   assert.is(p1.status, 200);
-  assert.equal(p1.body.envelopes.map((e: { seq: number }) => e.seq), [1, 2]);
+  assert.equal(
+    p1.body.envelopes.map((e: { seq: number }) => e.seq),
+    [1, 2],
+  );
   assert.is(p1.body.more, true);
   assert.equal(p1.body.envelopes[0].id, ids[0]);
   assert.is(p1.body.envelopes[0].expiresAt, new Date(T0 + 7 * 86400_000).toISOString());
   const p2 = await list(r.url, bob.id, token, '?after=2&limit=10');
-  assert.equal(p2.body.envelopes.map((e: { seq: number }) => e.seq), [3, 4, 5]);
+  assert.equal(
+    p2.body.envelopes.map((e: { seq: number }) => e.seq),
+    [3, 4, 5],
+  );
   assert.is(p2.body.more, false);
   await eventuallyStatus(r.url, ids[0]!, 'delivered');
 
@@ -110,7 +131,10 @@ t('listing by cursor with paging, delivered marking, HTTP acks', async ({ r }) =
   });
   assert.equal([acked.status, acked.body], [200, { acked: 2 }]);
   const rest = await list(r.url, bob.id, token);
-  assert.equal(rest.body.envelopes.map((e: { seq: number }) => e.seq), [3, 4, 5]);
+  assert.equal(
+    rest.body.envelopes.map((e: { seq: number }) => e.seq),
+    [3, 4, 5],
+  );
   assert.is(await statusOf(r.url, ids[0]!), 'acknowledged');
 });
 
@@ -174,9 +198,16 @@ t('expiry with the injected clock: never served, swept, tombstone ends; TTL is c
   const token = await login(r.url, bob);
   r.clock.t = T0 + 60_000;
   assert.is(await statusOf(r.url, envelopeIdHex(short)), 'expired');
-  assert.equal((await list(r.url, bob.id, token)).body.envelopes.map((e: { seq: number }) => e.seq), [2]);
+  assert.equal(
+    (await list(r.url, bob.id, token)).body.envelopes.map((e: { seq: number }) => e.seq),
+    [2],
+  );
   const ws = await subscribed(r.url, bob);
-  assert.equal(ws.envelopes().map((e) => e.seq), [2], 'not pushed either');
+  assert.equal(
+    ws.envelopes().map((e) => e.seq),
+    [2],
+    'not pushed either',
+  );
   await ws.close();
   const swept = await r.relay.sweep();
   assert.is(swept.expired, 1);
@@ -197,8 +228,13 @@ t('healthz, readyz and metrics (no mailbox ids in labels)', async ({ r }) => {
   const m = await request(`${r.url}/metrics`);
   assert.is(m.status, 200);
   for (const name of [
-    'lnmb_http_requests_total', 'lnmb_envelopes_stored_total 1', 'lnmb_envelope_bytes_stored_total',
-    'lnmb_store_write_seconds_bucket', 'lnmb_ws_connections', 'lnmb_nodejs_eventloop_lag_seconds', 'lnmb_store_envelopes 1',
+    'lnmb_http_requests_total',
+    'lnmb_envelopes_stored_total 1',
+    'lnmb_envelope_bytes_stored_total',
+    'lnmb_store_write_seconds_bucket',
+    'lnmb_ws_connections',
+    'lnmb_nodejs_eventloop_lag_seconds',
+    'lnmb_store_envelopes 1',
     'route="/v1/mailboxes/:mailbox/envelopes"',
   ])
     assert.ok(m.body.includes(name), name);

@@ -61,6 +61,7 @@ export function fakeEnvelope(mailbox: string, size = ENVELOPE_MIN_LEN + 64): Uin
 /** A parsed HTTP answer. */
 export interface HttpAnswer {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the relay's JSON answers field by field
   body: any;
   headers: Headers;
 }

@@ -127,11 +127,23 @@ async function workload(store: RelayStore): Promise<Posted[]> {
     await afterFault(results.some((r) => r.status === 'rejected'));
   };
   // 1. One concurrent burst (shared batches), some short-lived, some retractable.
-  await appendAll([posted(A), posted(A), posted(A, false, true), posted(A, true), posted(B), posted(B, false, true), posted(B, true), posted(B)]);
+  await appendAll([
+    posted(A),
+    posted(A),
+    posted(A, false, true),
+    posted(A, true),
+    posted(B),
+    posted(B, false, true),
+    posted(B, true),
+    posted(B),
+  ]);
   // 2. Ack two of A's.
   const toAck = all.filter((p) => p.req.mailbox === A && !p.short && !p.req.retractionHash).slice(0, 2);
   try {
-    const acked = await store.ack(A, toAck.map((p) => p.req.id));
+    const acked = await store.ack(
+      A,
+      toAck.map((p) => p.req.id),
+    );
     for (const p of toAck) p.removed = acked.includes(p.req.id) ? 'acked' : p.removed;
   } catch {
     for (const p of toAck) p.removed = 'unknown';
@@ -169,7 +181,11 @@ async function check(store: RelayStore, all: Posted[], label: string): Promise<v
   for (const mailbox of [A, B]) {
     const listed = (await store.list(mailbox, 0, 1000, T0)).envelopes;
     const seqs = listed.map((e) => e.seq);
-    assert.equal(seqs, [...new Set(seqs)].sort((x, y) => x - y), `${label}: seqs unique and ordered`);
+    assert.equal(
+      seqs,
+      [...new Set(seqs)].sort((x, y) => x - y),
+      `${label}: seqs unique and ordered`,
+    );
     const byId = new Map(listed.map((e) => [e.id, e]));
     for (const p of all.filter((x) => x.req.mailbox === mailbox)) {
       const e = byId.get(p.req.id);
@@ -187,7 +203,11 @@ async function check(store: RelayStore, all: Posted[], label: string): Promise<v
     // Counters agree with the data.
     const u = store.usage(mailbox);
     assert.is(u.count, listed.length, `${label}: counter count = listed`);
-    assert.is(u.bytes, listed.reduce((n, e) => n + e.envelope.length, 0), `${label}: counter bytes = listed bytes`);
+    assert.is(
+      u.bytes,
+      listed.reduce((n, e) => n + e.envelope.length, 0),
+      `${label}: counter bytes = listed bytes`,
+    );
     assert.ok(u.lastSeq >= (seqs.at(-1) ?? 0), `${label}: lastSeq covers the listed seqs`);
   }
 }

@@ -60,7 +60,10 @@ t('a failed flush rejects the whole batch and undoes it in reverse order, before
   const b = gc.submit('b', { undo: () => log.push('undo b') });
   const c = new Promise<string>((resolve) => setImmediate(() => resolve(gc.submit('c'))));
   const settled = await Promise.allSettled([a, b, c]);
-  assert.equal(settled.map((s) => s.status), ['rejected', 'rejected', 'fulfilled']);
+  assert.equal(
+    settled.map((s) => s.status),
+    ['rejected', 'rejected', 'fulfilled'],
+  );
   assert.is(((settled[0] as PromiseRejectedResult).reason as Error).message, 'disk full');
   assert.equal(log, ['flush a,b', 'undo b', 'undo a', 'flush c']);
 });
@@ -69,12 +72,14 @@ t('committed hooks run in submission order before any submission resolves; a thr
   const log: string[] = [];
   const gc = new GroupCommit<string, string>(async (items) => items);
   const all = ['a', 'b', 'c'].map((x) =>
-    gc.submit(x, {
-      committed: () => {
-        log.push(`committed ${x}`);
-        if (x === 'b') throw new Error('listener fault');
-      },
-    }).then((r) => log.push(`resolved ${r}`)),
+    gc
+      .submit(x, {
+        committed: () => {
+          log.push(`committed ${x}`);
+          if (x === 'b') throw new Error('listener fault');
+        },
+      })
+      .then((r) => log.push(`resolved ${r}`)),
   );
   await Promise.all(all);
   assert.equal(log, ['committed a', 'committed b', 'committed c', 'resolved a', 'resolved b', 'resolved c']);
@@ -89,7 +94,10 @@ t('an item the flush left without a result is rejected alone', async () => {
     return out;
   });
   const settled = await Promise.allSettled([1, 2, 3].map((x) => gc.submit(x)));
-  assert.equal(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(
+    settled.map((s) => s.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.equal((settled[2] as PromiseFulfilledResult<string>).value, 'row 3');
 });
 

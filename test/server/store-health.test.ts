@@ -46,7 +46,9 @@ const t = suite('store health');
 t('below the free-space reserve: appends get STORE_FULL; ack, retract, sweep and delivered flags still write', async () => {
   const dir = tempDir();
   const secret = randomBytes(32);
-  const a = req(A), b = req(A, { retractionHash: sha(secret) }), c = req(A, { expiresAt: T0 + 10 });
+  const a = req(A),
+    b = req(A, { retractionHash: sha(secret) }),
+    c = req(A, { expiresAt: T0 + 10 });
   const s1 = new LevelStore({ location: dir });
   await s1.open();
   for (const r of [a, b, c]) await s1.append(r, BIG);
@@ -110,33 +112,36 @@ t('a disk that lost an acknowledged write: the check after reopen fails, the sto
   await store.close();
 });
 
-t('after a failed write nothing is written until a reopen is verified; then the store accepts again, seqs continuing from disk', async () => {
-  let failing = true;
-  let step = 0;
-  const store = new LevelStore({
-    location: tempDir(),
-    recoveryDelayMs: { min: 1, max: 10 },
-    writeHook: async (write) => {
-      step++;
-      if (failing) throw Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
-      await write();
-    },
-  });
-  failing = false;
-  await store.open();
-  const a = req(A);
-  await store.append(a, BIG);
-  failing = true;
-  await rejectsCode(store.append(req(A), BIG), ErrorCode.STORE_UNAVAILABLE);
-  // Recovery itself writes nothing through the hook, so it succeeds; but no write may happen while failed.
-  await until(() => store.health().state === 'ok', 'recovered');
-  const before = step;
-  failing = false;
-  assert.is((await store.append(req(A), BIG)).seq, 2, 'the refused envelope burnt no seq');
-  assert.is(step, before + 1);
-  assert.ok(store.health().recoveries.ok >= 1);
-  await store.close();
-});
+t(
+  'after a failed write nothing is written until a reopen is verified; then the store accepts again, seqs continuing from disk',
+  async () => {
+    let failing = true;
+    let step = 0;
+    const store = new LevelStore({
+      location: tempDir(),
+      recoveryDelayMs: { min: 1, max: 10 },
+      writeHook: async (write) => {
+        step++;
+        if (failing) throw Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+        await write();
+      },
+    });
+    failing = false;
+    await store.open();
+    const a = req(A);
+    await store.append(a, BIG);
+    failing = true;
+    await rejectsCode(store.append(req(A), BIG), ErrorCode.STORE_UNAVAILABLE);
+    // Recovery itself writes nothing through the hook, so it succeeds; but no write may happen while failed.
+    await until(() => store.health().state === 'ok', 'recovered');
+    const before = step;
+    failing = false;
+    assert.is((await store.append(req(A), BIG)).seq, 2, 'the refused envelope burnt no seq');
+    assert.is(step, before + 1);
+    assert.ok(store.health().recoveries.ok >= 1);
+    await store.close();
+  },
+);
 
 t('disk-space monitor: reserve from bytes or percent, lowered by writes between polls, recovers on the next poll', async () => {
   let bavail = 1000;

@@ -38,9 +38,11 @@ conformance.run();
 /** An error shaped like classic-level's for each fault (code LEVEL_IO_ERROR, LevelDB's message). */
 function levelError(kind: FaultKind): Error {
   const msg =
-    kind === 'ENOSPC' ? 'IO error: /data/000005.log: No space left on device'
-    : kind === 'EIO' ? 'IO error: /data/000005.log: Input/output error'
-    : 'IO error: /data/000005.log: fsync: Input/output error';
+    kind === 'ENOSPC'
+      ? 'IO error: /data/000005.log: No space left on device'
+      : kind === 'EIO'
+        ? 'IO error: /data/000005.log: Input/output error'
+        : 'IO error: /data/000005.log: fsync: Input/output error';
   return Object.assign(new Error(msg), { code: 'LEVEL_IO_ERROR' });
 }
 
@@ -82,7 +84,10 @@ t('concurrent appends share synced batches', async () => {
     }),
   );
   assert.ok(batches.length < n / 2, `expected batching, got ${batches.length} batches for ${n} appends`);
-  assert.ok(batches.every((b) => b.sync), 'appends are always synced');
+  assert.ok(
+    batches.every((b) => b.sync),
+    'appends are always synced',
+  );
   assert.is(store.usage(mailbox).count, n);
   await store.close();
 });
@@ -125,12 +130,18 @@ f('a reopened store still recognises every old id as a duplicate', async () => {
   const a = new LevelStore({ location: dir });
   await a.open();
   await Promise.all(reqs.map((r) => a.append(r, quota)));
-  await a.ack(mailbox, reqs.slice(0, 100).map((r) => r.id));
+  await a.ack(
+    mailbox,
+    reqs.slice(0, 100).map((r) => r.id),
+  );
   await a.close();
   const b = new LevelStore({ location: dir });
   await b.open();
   const again = await Promise.all(reqs.map((r) => b.append(r, quota)));
-  assert.ok(again.every((r) => !r.created), 'live and tombstoned ids are duplicates');
+  assert.ok(
+    again.every((r) => !r.created),
+    'live and tombstoned ids are duplicates',
+  );
   assert.is(b.usage(mailbox).count, 400);
   await b.close();
 });

@@ -13,12 +13,14 @@ import type { AppendRequest, RelayStore, StoredEnvelope } from '../../server/sto
 import { rejectsCode } from '../helpers.js';
 import { pgUnavailable, startPostgres, type PgServer } from './pg-harness.js';
 import { storeConformance } from '../../server/store/conformance.js';
-import { FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
+import { type FaultPlan, faultSuite, type FaultKind } from './store-faults.js';
 
 /** An error shaped like PostgreSQL's or node-postgres's for each fault. */
 function pgError(kind: FaultKind): Error {
-  if (kind === 'ENOSPC') return Object.assign(new Error('could not extend file "base/16384/16400": No space left on device'), { code: '53100' });
-  if (kind === 'EIO') return Object.assign(new Error('could not write to file "pg_wal/000000010000000000000001": Input/output error'), { code: '58030' });
+  if (kind === 'ENOSPC')
+    return Object.assign(new Error('could not extend file "base/16384/16400": No space left on device'), { code: '53100' });
+  if (kind === 'EIO')
+    return Object.assign(new Error('could not write to file "pg_wal/000000010000000000000001": Input/output error'), { code: '58030' });
   // The statement ran (a COMMIT may have been flushed) but its answer never came: outcome unknown.
   return new Error('Connection terminated unexpectedly');
 }
@@ -33,8 +35,10 @@ function faultyPool(pool: pg.Pool, plan: FaultPlan): pg.Pool {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
       },
     });
-  const query = (target: { query: (...a: unknown[]) => Promise<unknown> }) => (...args: unknown[]) =>
-    plan.step(() => target.query(...args), pgError);
+  const query =
+    (target: { query: (...a: unknown[]) => Promise<unknown> }) =>
+    (...args: unknown[]) =>
+      plan.step(() => target.query(...args), pgError);
   return through(pool, {
     query: query(pool as unknown as { query: (...a: unknown[]) => Promise<unknown> }),
     connect: async () => {
@@ -86,13 +90,17 @@ if (why) {
   const t = suite('store postgres: several instances, one database');
 
   t('two stores share gap-free seqs and one quota under concurrent appends', async () => {
-    const a = open('multi_1'), b = open('multi_1');
+    const a = open('multi_1'),
+      b = open('multi_1');
     await a.open();
     await b.open();
     const mb = 'a1'.repeat(32);
     const reqs = Array.from({ length: 120 }, () => req(mb, 10));
     const results = await Promise.all(reqs.map((r, i) => (i % 2 ? a : b).append(r, BIG)));
-    assert.equal(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 120 }, (_, i) => i + 1));
+    assert.equal(
+      results.map((r) => r.seq).sort((x, y) => x - y),
+      Array.from({ length: 120 }, (_, i) => i + 1),
+    );
     // The same envelope posted to both at once is stored once.
     const dup = req(mb, 10);
     const both = await Promise.all([a.append(dup, BIG), b.append({ ...dup }, BIG)]);
@@ -110,11 +118,13 @@ if (why) {
   });
 
   t('the doorbell: an append on one store reaches the other’s listeners, in seq order, once', async () => {
-    const a = open('bell_1'), b = open('bell_1');
+    const a = open('bell_1'),
+      b = open('bell_1');
     await a.open();
     await b.open();
     const mb = 'b1'.repeat(32);
-    const seenA: StoredEnvelope[] = [], seenB: StoredEnvelope[] = [];
+    const seenA: StoredEnvelope[] = [],
+      seenB: StoredEnvelope[] = [];
     a.onAppend((m, e) => m === mb && seenA.push(e));
     b.onAppend((m, e) => m === mb && seenB.push(e));
     const reqs = Array.from({ length: 60 }, () => req(mb, 50));
@@ -122,7 +132,11 @@ if (why) {
     const deadline = Date.now() + 5000;
     while ((seenA.length < 60 || seenB.length < 60) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const seen of [seenA, seenB]) {
-      assert.equal(seen.map((e) => e.seq), Array.from({ length: 60 }, (_, i) => i + 1), 'every seq once, in order');
+      assert.equal(
+        seen.map((e) => e.seq),
+        Array.from({ length: 60 }, (_, i) => i + 1),
+        'every seq once, in order',
+      );
     }
     const byId = new Map(reqs.map((r) => [r.id, r]));
     for (const e of seenB) assert.equal(Buffer.from(e.envelope), Buffer.from(byId.get(e.id)!.envelope), 'bytes read back intact');
@@ -138,8 +152,10 @@ if (why) {
   });
 
   t('wants: another instance’s envelope is read back only for a mailbox someone listens to here', async () => {
-    const watched = 'd1'.repeat(32), ignored = 'd2'.repeat(32);
-    const a = open('wants_1', { wants: (m) => m === watched }), b = open('wants_1');
+    const watched = 'd1'.repeat(32),
+      ignored = 'd2'.repeat(32);
+    const a = open('wants_1', { wants: (m) => m === watched }),
+      b = open('wants_1');
     await a.open();
     await b.open();
     const seen: string[] = [];
@@ -157,7 +173,8 @@ if (why) {
 
   t('a lost LISTEN connection is re-established and the gap is filled in order', async () => {
     const errors: unknown[] = [];
-    const a = open('gap_1', { onError: (e) => errors.push(e) }), b = open('gap_1');
+    const a = open('gap_1', { onError: (e) => errors.push(e) }),
+      b = open('gap_1');
     await a.open();
     await b.open();
     const mb = 'c1'.repeat(32);
@@ -182,7 +199,10 @@ if (why) {
     }
     assert.ok(errors.length > 0, 'the loss was reported');
     assert.equal(seen.slice(0, 5), [1, 2, 3, 4, 5]);
-    assert.equal(seen, [...seen].sort((x, y) => x - y));
+    assert.equal(
+      seen,
+      [...seen].sort((x, y) => x - y),
+    );
     await a.close();
     await b.close();
   });

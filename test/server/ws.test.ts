@@ -5,8 +5,18 @@ import type { Socket } from 'node:net';
 import { envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin } from '../../protocol/relay.js';
 import {
-  TestSocket, eventually, fakeEnvelope, list, login, newMailbox, postEnvelope, request, statusOf, subscribed,
-  startTestRelay, type TestRelay,
+  TestSocket,
+  eventually,
+  fakeEnvelope,
+  list,
+  login,
+  newMailbox,
+  postEnvelope,
+  request,
+  statusOf,
+  subscribed,
+  startTestRelay,
+  type TestRelay,
 } from './relay-harness.js';
 
 const t = suite<{ r: TestRelay }>('relay websocket', { r: undefined as unknown as TestRelay });
@@ -50,11 +60,21 @@ t('backlog then live under concurrent posts: every seq exactly once, in order', 
   await s.waitFor(() => s.envelopes().length >= before + during, 10_000);
   await new Promise((res) => setTimeout(res, 50));
   const seqs = s.envelopes().map((f) => f.seq);
-  assert.equal(seqs, Array.from({ length: before + during }, (_, i) => i + 1));
+  assert.equal(
+    seqs,
+    Array.from({ length: before + during }, (_, i) => i + 1),
+  );
   const end = s.frames.findIndex((f) => f.type === 'backlog_end');
   assert.ok(end >= before, 'backlog_end after the pre-existing backlog');
   const endSeq = (s.frames[end] as { seq: number }).seq;
-  assert.equal(s.frames.slice(0, end).filter((f) => f.type === 'envelope').map((f) => (f as { seq: number }).seq).at(-1), endSeq);
+  assert.equal(
+    s.frames
+      .slice(0, end)
+      .filter((f) => f.type === 'envelope')
+      .map((f) => (f as { seq: number }).seq)
+      .at(-1),
+    endSeq,
+  );
   await s.close();
 });
 
@@ -62,11 +82,17 @@ t('subscribe from a cursor; a cursor beyond the mailbox restarts from its top', 
   const bob = newMailbox();
   for (let i = 0; i < 5; i++) await postEnvelope(r.url, bob.id, fakeEnvelope(bob.id));
   const s = await subscribed(r.url, bob, 3);
-  assert.equal(s.envelopes().map((f) => f.seq), [4, 5]);
+  assert.equal(
+    s.envelopes().map((f) => f.seq),
+    [4, 5],
+  );
   assert.equal((await s.next('backlog_end')).seq, 5);
   await s.close();
   const ahead = await subscribed(r.url, bob, 1_000_000);
-  assert.equal(ahead.envelopes().map((f) => f.seq), []);
+  assert.equal(
+    ahead.envelopes().map((f) => f.seq),
+    [],
+  );
   assert.equal((await ahead.next('backlog_end')).seq, 5);
   await postEnvelope(r.url, bob.id, fakeEnvelope(bob.id));
   assert.is((await ahead.next('envelope')).seq, 6, 'live mail still arrives');

@@ -19,8 +19,17 @@ import { answerRefusal, reject } from '../refusal.js';
 import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
 import type { HubConfig } from './config.js';
 import {
-  hubOnCancel, hubOnCancelCommit, hubOnFulfill, hubOnInvoice, hubOnPropose, hubOnPtlcAccept, hubOnPtlcFail, hubOnRemove, hubOnSettleAck,
-  type HubOfferContext, type HubPayment,
+  hubOnCancel,
+  hubOnCancelCommit,
+  hubOnFulfill,
+  hubOnInvoice,
+  hubOnPropose,
+  hubOnPtlcAccept,
+  hubOnPtlcFail,
+  hubOnRemove,
+  hubOnSettleAck,
+  type HubOfferContext,
+  type HubPayment,
 } from './offer.js';
 import { hubRequestStep, type HubRequest } from './request.js';
 
@@ -128,8 +137,17 @@ export class Hub extends PaymentEngine<HubJson> {
   /** The request flow (the payee pre-signs, SPEC 6.14): the hub's side, in request.ts. */
   private onRequest(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
     return hubRequestStep(
-      { peer: (id, f) => this.peer(id, f), peers: this.peers, requests: this.requests, signer: this.signer, fee: this.config.fee, safetyMargin: this.config.safetyMargin },
-      from, m, ctx,
+      {
+        peer: (id, f) => this.peer(id, f),
+        peers: this.peers,
+        requests: this.requests,
+        signer: this.signer,
+        fee: this.config.fee,
+        safetyMargin: this.config.safetyMargin,
+      },
+      from,
+      m,
+      ctx,
     );
   }
 
@@ -151,14 +169,17 @@ export class Hub extends PaymentEngine<HubJson> {
   /** Persisted state. */
   toJSON(): HubJson {
     const peers: HubJson['peers'] = {};
-    for (const [id, p] of this.peers) peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+    for (const [id, p] of this.peers)
+      peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
     return { peers, payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 
   /** Restores a hub from {@link Hub.toJSON}. */
   static fromJSON(config: HubConfig, j: HubJson, nonces: NonceStore): Hub {
     const peers = Object.values(j.peers).map((p) => ({
-      channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress,
+      channel: Channel.fromJSON(p.channel),
+      peerKey: hexToBytes(p.peerKey, 32),
+      peerAddress: p.peerAddress,
     }));
     return new Hub(config, peers, nonces, j.payments, j.requests ?? {});
   }

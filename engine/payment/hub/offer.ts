@@ -69,7 +69,12 @@ export interface HubOfferContext {
  * S: the payer proposes state n moving amount + fee to us (UPDATE_PROPOSE). We co-sign the
  * settlement, commit our update nonce, and record T = R_A + e·P_A (SPEC 6.6), the point we pay for.
  */
-export async function hubOnPropose(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>, ctx: StepContext): Promise<Step> {
+export async function hubOnPropose(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>,
+  ctx: StepContext,
+): Promise<Step> {
   const id = bytesToHex(m.offerId);
   if (h.payments.has(id)) return ignored(m.type, 'duplicate proposal');
   const { channel: ch } = h.peer(m.channelId, from);
@@ -93,8 +98,15 @@ export async function hubOnPropose(h: HubOfferContext, from: Uint8Array, m: Paym
   // SPEC 6.6: T = R_A + e·P_A from public data; the point S will pay for.
   const point = ch.updatePoint(0);
   h.payments.set(id, {
-    offerId: id, payerChannel: bytesToHex(m.channelId), n: proposed.n, amount: m.amount, fee: m.fee, expiry: m.expiry,
-    point: bytesToHex(point), payerNonce: bytesToHex(m.updateNonce), status: 'pending',
+    offerId: id,
+    payerChannel: bytesToHex(m.channelId),
+    n: proposed.n,
+    amount: m.amount,
+    fee: m.fee,
+    expiry: m.expiry,
+    point: bytesToHex(point),
+    payerNonce: bytesToHex(m.updateNonce),
+    status: 'pending',
   });
   const s = step();
   s.send.push({
@@ -115,7 +127,12 @@ function pendingOn(h: HubOfferContext, channelHex: string): HubPayment | undefin
  * S: the payee's invoice for an offer. We extend a PTLC locked to T + r·G to the payee only for
  * T of the payer's latest pending state, before expiry, once, and within the timelock rule.
  */
-export async function hubOnInvoice(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>, ctx: StepContext): Promise<Step> {
+export async function hubOnInvoice(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.INVOICE>,
+  ctx: StepContext,
+): Promise<Step> {
   if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
   if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
   const id = bytesToHex(m.offerId);
@@ -157,7 +174,11 @@ export async function hubOnInvoice(h: HubOfferContext, from: Uint8Array, m: Paym
 }
 
 /** S: the payee co-signed the state with our PTLC; we commit it (PTLC_COMMIT). */
-export async function hubOnPtlcAccept(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>): Promise<Step> {
+export async function hubOnPtlcAccept(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>,
+): Promise<Step> {
   const { channel: ch, peerAddress } = h.peer(m.channelId, from);
   const p = byPtlc(h, bytesToHex(m.channelId), m.n, 'extended');
   if (!p || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no extended PTLC for that state');
@@ -178,11 +199,15 @@ function byPtlc(h: HubOfferContext, channelHex: string, n: number, status: HubSt
  * S: the payee revealed t + r. We check it against T + r·G, complete the payer's update n with
  * t (verified against its sighash before we sign ours), settle the PTLC, and tell the payer.
  */
-export async function hubOnFulfill(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
+export async function hubOnFulfill(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
+): Promise<Step> {
   const { channel: sb, peerAddress } = h.peer(m.channelId, from);
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
-  if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
+  if (p?.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
   checkFulfil(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
   const t = untweakSecret(m.secret, tweak); // = s_A
@@ -216,8 +241,13 @@ function completion(p: HubPayment, to: string): Step['send'][number] {
     // The payer may stay away long: ask the relay to keep this as long as it allows.
     ttlSeconds: COMPLETION_TTL_SECONDS,
     message: {
-      type: PaymentType.COMPLETION, channelId: hexToBytes(p.payerChannel, 32), n: p.n, offerId: hexToBytes(p.offerId, 32),
-      secret: hexToBytes(p.secret!, 32), updateSig: hexToBytes(p.hubUpdateSig!), invoice: hexToBytes(p.receipt!),
+      type: PaymentType.COMPLETION,
+      channelId: hexToBytes(p.payerChannel, 32),
+      n: p.n,
+      offerId: hexToBytes(p.offerId, 32),
+      secret: hexToBytes(p.secret!, 32),
+      updateSig: hexToBytes(p.hubUpdateSig!),
+      invoice: hexToBytes(p.receipt!),
     },
   };
 }
@@ -238,7 +268,11 @@ export function hubOnSettleAck(h: HubOfferContext, from: Uint8Array, m: PaymentM
  * S: the payer cancels an offer (CANCEL_PROPOSE). Allowed only until the PTLC is extended; a
  * payment already bought gets its COMPLETION again instead.
  */
-export async function hubOnCancel(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>): Promise<Step> {
+export async function hubOnCancel(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>,
+): Promise<Step> {
   const { channel: ch, peerAddress } = h.peer(m.channelId, from);
   const next = decodeChannelState(m.state);
   const id = bytesToHex(m.offerId);
@@ -259,14 +293,17 @@ export async function hubOnCancel(h: HubOfferContext, from: Uint8Array, m: Payme
   const e = ch.enforceable.state;
   const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
   if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
-  if (!ch.pending || ch.pending.state.n !== p.n) reject('the pending state is not the offer\'s');
+  if (!ch.pending || ch.pending.state.n !== p.n) reject("the pending state is not the offer's");
   ch.acceptProposal(next, m.settleSig, m.updateNonce);
   const settleSig = ch.signSettlement(h.config.channelKey);
   const R = await ch.commitUpdateNonce(h.signer.nonces, h.config.channelKey);
   const updateSig = await ch.signUpdate(h.signer.nonces, h.config.channelKey);
   p.status = 'cancelled';
   const s = step();
-  s.send.push({ to: peerAddress, message: { type: PaymentType.CANCEL_ACCEPT, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig } });
+  s.send.push({
+    to: peerAddress,
+    message: { type: PaymentType.CANCEL_ACCEPT, channelId: m.channelId, n: next.n, updateNonce: R, settleSig, updateSig },
+  });
   s.events.push({ kind: 'cancelled', offerId: id });
   return s;
 }
@@ -284,7 +321,8 @@ export function hubOnPtlcFail(h: HubOfferContext, from: Uint8Array, m: PaymentMe
   const { channel: ch } = h.peer(m.channelId, from);
   const p = h.payments.get(bytesToHex(m.offerId));
   // Only the payee, on the channel the PTLC was extended over, can fail it.
-  if (!p || p.status !== 'extended' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no extended PTLC to fail on that channel');
+  if (p?.status !== 'extended' || p.payeeChannel !== bytesToHex(m.channelId))
+    return ignored(m.type, 'no extended PTLC to fail on that channel');
   // The payee refused the PTLC before co-signing: state m was never enforceable; drop it.
   // Its number stays used: a later state of this channel takes a greater one.
   if (ch.pending && ch.pending.state.n === p.ptlcState) ch.abandonPending();
@@ -300,11 +338,16 @@ export function hubOnPtlcFail(h: HubOfferContext, from: Uint8Array, m: PaymentMe
  * hop refused it). We co-sign the state that returns the amount to us, and
  * the payment is back where it was before the invoice: the payer may cancel.
  */
-export async function hubOnRemove(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>): Promise<Step> {
+export async function hubOnRemove(
+  h: HubOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_REMOVE>,
+): Promise<Step> {
   const { channel: ch, peerAddress } = h.peer(m.channelId, from);
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
-  if (!p || p.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer on that channel');
+  if (p?.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId))
+    return ignored(m.type, 'no committed PTLC for that offer on that channel');
   checkRemove(ch, m);
   const settle = await settlePtlc(ch, h.signer, m);
   p.status = 'pending';
@@ -314,6 +357,11 @@ export async function hubOnRemove(h: HubOfferContext, from: Uint8Array, m: Payme
   delete p.receipt;
   const s = step();
   s.send.push({ to: peerAddress, message: settle });
-  s.events.push({ kind: 'rejected', offerId: id, code: ErrorCode.PAYMENT_REJECTED, message: `the PTLC was given back: ${m.reason}`.slice(0, 500) });
+  s.events.push({
+    kind: 'rejected',
+    offerId: id,
+    code: ErrorCode.PAYMENT_REJECTED,
+    message: `the PTLC was given back: ${m.reason}`.slice(0, 500),
+  });
   return s;
 }

@@ -28,7 +28,6 @@ import type { HubPeer } from '../peers.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
 
-
 /** A pre-signed request as the hub tracks it. Byte fields are hex. */
 export interface HubRequest {
   requestId: string;
@@ -49,7 +48,11 @@ export interface HubRequest {
 
 /** S: co-signs settlement n in the payee's favour and commits its update nonce (REQUEST_PREPARED). */
 export async function hubOnPrepare(
-  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARE>, ctx: StepContext,
+  ch: Channel,
+  me: Signer,
+  requests: Map<string, HubRequest>,
+  m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARE>,
+  ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED> | undefined> {
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return undefined;
@@ -64,8 +67,13 @@ export async function hubOnPrepare(
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   requests.set(id, {
-    requestId: id, payeeChannel: bytesToHex(m.channelId), n: next.n, amount: m.amount, expiry: m.expiry,
-    point: bytesToHex(ch.updatePoint(0)), status: 'prepared',
+    requestId: id,
+    payeeChannel: bytesToHex(m.channelId),
+    n: next.n,
+    amount: m.amount,
+    expiry: m.expiry,
+    point: bytesToHex(ch.updatePoint(0)),
+    status: 'prepared',
   });
   return { type: PaymentType.REQUEST_PREPARED, channelId: m.channelId, n: next.n, requestId: m.requestId, updateNonce, settleSig };
 }
@@ -76,16 +84,23 @@ export async function hubOnPrepare(
  * delay plus the safety margin: after S reveals s_S it must be able to claim on chain.
  */
 export async function hubOnPtlcAdd(
-  ch: Channel, me: Signer, requests: Map<string, HubRequest>, m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
-  fee: FeePolicy, safetyMargin: number, ctx: StepContext,
+  ch: Channel,
+  me: Signer,
+  requests: Map<string, HubRequest>,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
+  fee: FeePolicy,
+  safetyMargin: number,
+  ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>> {
   const r = requests.get(bytesToHex(m.offerId));
-  if (!r || r.status !== 'prepared') reject('no prepared request for that PTLC');
+  if (r?.status !== 'prepared') reject('no prepared request for that PTLC');
   if (!(ctx.now < r.expiry)) reject('request expired');
   // On a closing A–S channel we could not claim the PTLC in time after revealing s_S.
   ch.requireOpen();
   const accept = await acceptPtlc(ch, me, m, {
-    amount: r.amount + hubFee(r.amount, fee), point: hexToBytes(r.point, 33), minTimeout: ctx.height + ch.params.csvDelay + safetyMargin + 1,
+    amount: r.amount + hubFee(r.amount, fee),
+    point: hexToBytes(r.point, 33),
+    minTimeout: ctx.height + ch.params.csvDelay + safetyMargin + 1,
   });
   r.status = 'accepted';
   r.payerChannel = bytesToHex(m.channelId);
@@ -95,21 +110,39 @@ export async function hubOnPtlcAdd(
 
 /** S: the payer's PTLC is enforceable by S; S signs its update n for the payee and reveals s_S to claim. */
 export async function hubOnPtlcCommit(
-  asCh: Channel, sbCh: Channel, me: Signer, r: HubRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
+  asCh: Channel,
+  sbCh: Channel,
+  me: Signer,
+  r: HubRequest,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
 ): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   asCh.receiveUpdateSig(m.updateSig);
   const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
-  const fulfil = await fulfilPtlc(asCh, me, hexToBytes(r.requestId, 32), tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)));
+  const fulfil = await fulfilPtlc(
+    asCh,
+    me,
+    hexToBytes(r.requestId, 32),
+    tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)),
+  );
   r.status = 'sold';
   return {
     fulfil,
-    complete: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(r.requestId, 32), channelId: hexToBytes(r.payeeChannel, 32), n: r.n, hubUpdateSig },
+    complete: {
+      type: PaymentType.REQUEST_COMPLETE,
+      requestId: hexToBytes(r.requestId, 32),
+      channelId: hexToBytes(r.payeeChannel, 32),
+      n: r.n,
+      hubUpdateSig,
+    },
   };
 }
 
 /** S: the payer settled the A–S state without the PTLC; acknowledge it. */
 export async function hubOnPtlcSettle(
-  ch: Channel, me: Signer, r: HubRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
+  ch: Channel,
+  me: Signer,
+  r: HubRequest,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>> {
   const ack = await ackSettle(ch, me, m);
   r.status = 'settled';
@@ -146,7 +179,8 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       // A duplicate of a PTLC we took (mail can be delivered twice) changes nothing: answering
       // it with PTLC_FAIL would make the payer drop the state we co-signed.
       const taken = h.requests.get(bytesToHex(m.offerId));
-      if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId)) return ignored(m.type, 'PTLC already taken');
+      if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId))
+        return ignored(m.type, 'PTLC already taken');
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(ch, h.signer, h.requests, m, h.fee, h.safetyMargin, ctx) });
       return s;
     }

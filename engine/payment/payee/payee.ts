@@ -10,7 +10,14 @@
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
 import type { LnMailboxError } from '../../../base/errors.js';
-import { PaymentType, encodePayment, invoiceSigHash, receiptFromEnvelope, type InvoiceFields, type PaymentMessageOf } from '../../../protocol/payment.js';
+import {
+  PaymentType,
+  encodePayment,
+  invoiceSigHash,
+  receiptFromEnvelope,
+  type InvoiceFields,
+  type PaymentMessageOf,
+} from '../../../protocol/payment.js';
 import { seal } from '../../../protocol/seal.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
@@ -108,7 +115,9 @@ export class Payee extends PaymentEngine<PayeeJson> {
     ctx: StepContext,
   ): Promise<{ requestId: string; step: Step }> {
     const requestId = req.requestId ?? randomBytes(32);
-    const s = await this.atomic(() => payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx));
+    const s = await this.atomic(() =>
+      payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx),
+    );
     return { requestId: bytesToHex(requestId), step: s };
   }
 
@@ -166,21 +175,39 @@ export class Payee extends PaymentEngine<PayeeJson> {
     const secret = m.payerSig.subarray(32, 64);
     if (!equalBytes(adaptorPoint(secret), m.point)) return ignored(m.type, 'payment point is not s_A·G');
     const fields: InvoiceFields = {
-      offerId: m.offerId, point: m.point, amount: m.amount, expiry: Math.min(m.expiry, ctx.now + this.config.invoiceTtlMs),
-      payeeChannel: this.channel.params.channelId, payeeAddress: this.config.address, timeoutDelta: this.config.timeoutDelta,
-      payeeKey: this.identityPub, receipt: new Uint8Array(0),
+      offerId: m.offerId,
+      point: m.point,
+      amount: m.amount,
+      expiry: Math.min(m.expiry, ctx.now + this.config.invoiceTtlMs),
+      payeeChannel: this.channel.params.channelId,
+      payeeAddress: this.config.address,
+      timeoutDelta: this.config.timeoutDelta,
+      payeeKey: this.identityPub,
+      receipt: new Uint8Array(0),
     };
     // The receipt: this same invoice, signed, sealed for the payer alone. The hub (and any
     // router between us) passes it through without learning who we are from it.
     const inner = { type: PaymentType.INVOICE, ...fields, signature: sign(invoiceSigHash(fields), this.config.identityKey) } as const;
     const receipt = receiptFromEnvelope(
-      seal({ senderSecretKey: this.config.identityKey, recipient: from, type: PaymentType.INVOICE, body: encodePayment(inner), timestamp: ctx.now }),
+      seal({
+        senderSecretKey: this.config.identityKey,
+        recipient: from,
+        type: PaymentType.INVOICE,
+        body: encodePayment(inner),
+        timestamp: ctx.now,
+      }),
     );
     const outer: InvoiceFields = { ...fields, receipt };
     const signature = sign(invoiceSigHash(outer), this.config.identityKey);
     this.payments.set(id, {
-      offerId: id, amount: m.amount, expiry: m.expiry, point: bytesToHex(m.point), secret: bytesToHex(secret), memo: m.memo,
-      status: 'invoiced', payerIdentity: bytesToHex(from),
+      offerId: id,
+      amount: m.amount,
+      expiry: m.expiry,
+      point: bytesToHex(m.point),
+      secret: bytesToHex(secret),
+      memo: m.memo,
+      status: 'invoiced',
+      payerIdentity: bytesToHex(from),
     });
     const s = step();
     s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.INVOICE, ...outer, signature } });
@@ -188,11 +215,10 @@ export class Payee extends PaymentEngine<PayeeJson> {
     return s;
   }
 
-
   private onVoid(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
     const p = this.payments.get(bytesToHex(m.offerId));
     // Only the offer's sender may void it, and only before it is being paid; the hub decides the rest.
-    if (!p || p.status !== 'invoiced') return ignored(m.type, 'nothing to void');
+    if (p?.status !== 'invoiced') return ignored(m.type, 'nothing to void');
     if (p.payerIdentity !== bytesToHex(from)) return ignored(m.type, 'void from someone other than the payer');
     p.status = 'void';
     const s = step();
@@ -208,8 +234,10 @@ export class Payee extends PaymentEngine<PayeeJson> {
     // ignoring it (e.g. for an offer its payer voided meanwhile) would leave the hub's side
     // of our channel pending for good, and the payer unable to cancel.
     if (p && (p.status === 'accepted' || p.status === 'fulfilling' || p.status === 'paid')) return ignored(m.type, 'PTLC already taken');
-    if (!p || p.status !== 'invoiced')
-      reject(!p ? 'no invoiced offer for that PTLC' : p.status === 'void' ? 'the offer was voided by its payer' : `the offer is ${p.status}`);
+    if (p?.status !== 'invoiced')
+      reject(
+        !p ? 'no invoiced offer for that PTLC' : p.status === 'void' ? 'the offer was voided by its payer' : `the offer is ${p.status}`,
+      );
     this.channel.requireOpen();
     // To claim on chain B must publish update m and wait the CSV delay before settlement m
     // confirms; a timeout inside that window would let the offerer refund first.
@@ -227,7 +255,8 @@ export class Payee extends PaymentEngine<PayeeJson> {
   private async onPtlcCommit(m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'accepted' && x.ptlcState === m.n);
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no accepted PTLC for that state');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+      return ignored(m.type, 'no accepted PTLC for that state');
     // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
     ch.receiveUpdateSig(m.updateSig);
     const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
@@ -242,7 +271,8 @@ export class Payee extends PaymentEngine<PayeeJson> {
   private async onSettle(m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling');
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no fulfilment in flight');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+      return ignored(m.type, 'no fulfilment in flight');
     const ack = await ackSettle(ch, this.signer, m);
     p.status = 'paid';
     const s = step();
@@ -262,7 +292,7 @@ export class Payee extends PaymentEngine<PayeeJson> {
       return s;
     }
     const p = this.payments.get(bytesToHex(m.ref));
-    if (!p || p.status !== 'invoiced') return ignored(m.type, 'reject for nothing pending');
+    if (p?.status !== 'invoiced') return ignored(m.type, 'reject for nothing pending');
     p.status = 'failed';
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
     return s;
@@ -285,5 +315,3 @@ export class Payee extends PaymentEngine<PayeeJson> {
     return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 }
-
-

@@ -22,7 +22,6 @@ import type { Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
 
-
 /** A payment request the payee pre-signed. Byte fields are hex. */
 export interface PayeeRequest {
   requestId: string;
@@ -37,7 +36,10 @@ export interface PayeeRequest {
 
 /** B: proposes S–B state n moving `amount` from S to B (REQUEST_PREPARE). */
 export async function payeeRequest(
-  ch: Channel, me: Signer, hubAddress: string, requests: Map<string, PayeeRequest>,
+  ch: Channel,
+  me: Signer,
+  hubAddress: string,
+  requests: Map<string, PayeeRequest>,
   req: { requestId: Uint8Array; payer: { publicKey: Uint8Array; address: string }; amount: number; expiry: number; memo?: string },
   ctx: StepContext,
 ): Promise<Step> {
@@ -50,15 +52,27 @@ export async function payeeRequest(
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   const id = bytesToHex(req.requestId);
   requests.set(id, {
-    requestId: id, payerAddress: req.payer.address, payerKey: bytesToHex(req.payer.publicKey), amount: req.amount, expiry: req.expiry,
-    memo: req.memo ?? '', n: next.n, status: 'preparing',
+    requestId: id,
+    payerAddress: req.payer.address,
+    payerKey: bytesToHex(req.payer.publicKey),
+    amount: req.amount,
+    expiry: req.expiry,
+    memo: req.memo ?? '',
+    n: next.n,
+    status: 'preparing',
   });
   const s = step();
   s.send.push({
     to: hubAddress,
     message: {
-      type: PaymentType.REQUEST_PREPARE, channelId: ch.params.channelId, state: encodeChannelState(next), requestId: req.requestId,
-      amount: req.amount, expiry: req.expiry, updateNonce, settleSig,
+      type: PaymentType.REQUEST_PREPARE,
+      channelId: ch.params.channelId,
+      state: encodeChannelState(next),
+      requestId: req.requestId,
+      amount: req.amount,
+      expiry: req.expiry,
+      updateNonce,
+      settleSig,
     },
   });
   return s;
@@ -66,11 +80,15 @@ export async function payeeRequest(
 
 /** B: the hub co-signed settlement n; B signs update n and sends the request, sealed, to the payer. */
 export async function payeeOnPrepared(
-  ch: Channel, me: Signer, cfg: { hubKey: Uint8Array; hubAddress: string; address: string }, requests: Map<string, PayeeRequest>,
-  m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED>, ctx: StepContext,
+  ch: Channel,
+  me: Signer,
+  cfg: { hubKey: Uint8Array; hubAddress: string; address: string },
+  requests: Map<string, PayeeRequest>,
+  m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED>,
+  ctx: StepContext,
 ): Promise<Step> {
   const r = requests.get(bytesToHex(m.requestId));
-  if (!r || r.status !== 'preparing' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request being prepared');
+  if (r?.status !== 'preparing' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request being prepared');
   if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'prepared state for another channel');
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);
@@ -82,9 +100,21 @@ export async function payeeOnPrepared(
     to: r.payerAddress,
     ttlSeconds: Math.max(60, Math.ceil((r.expiry - ctx.now) / 1000)),
     message: {
-      type: PaymentType.REQUEST, requestId: m.requestId, hub: cfg.hubKey, hubAddress: cfg.hubAddress, payeeAddress: cfg.address,
-      amount: r.amount, expiry: r.expiry, channelId: ch.params.channelId, n: m.n, updateSighash: ch.updateSighash(),
-      hubChannelKey: ch.stateKey(0), hubNonce: m.updateNonce, payeeChannelKey: ch.stateKey(1), payeeUpdateSig, memo: r.memo,
+      type: PaymentType.REQUEST,
+      requestId: m.requestId,
+      hub: cfg.hubKey,
+      hubAddress: cfg.hubAddress,
+      payeeAddress: cfg.address,
+      amount: r.amount,
+      expiry: r.expiry,
+      channelId: ch.params.channelId,
+      n: m.n,
+      updateSighash: ch.updateSighash(),
+      hubChannelKey: ch.stateKey(0),
+      hubNonce: m.updateNonce,
+      payeeChannelKey: ch.stateKey(1),
+      payeeUpdateSig,
+      memo: r.memo,
     },
   });
   s.events.push({ kind: 'request_sent', offerId: r.requestId, amount: r.amount });
@@ -93,11 +123,15 @@ export async function payeeOnPrepared(
 
 /** B: S's update signature arrived (from the payer or the hub): state n is B's; acknowledge to S. */
 export function payeeOnComplete(
-  ch: Channel, hubAddress: string, requests: Map<string, PayeeRequest>, from: Uint8Array, hubKey: Uint8Array,
+  ch: Channel,
+  hubAddress: string,
+  requests: Map<string, PayeeRequest>,
+  from: Uint8Array,
+  hubKey: Uint8Array,
   m: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>,
 ): Step {
   const r = requests.get(bytesToHex(m.requestId));
-  if (!r || r.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
+  if (r?.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
   if (bytesToHex(from) !== r.payerKey && !equalBytes(from, hubKey)) return ignored(m.type, 'completion from neither the payer nor the hub');
   if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'completion for another channel');
   const ours = ch.pending.updateSigs[ch.me]!;

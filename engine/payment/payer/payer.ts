@@ -21,14 +21,21 @@ import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../..
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
-import { Channel, type ChannelJson } from '../../channel/channel.js';
+import type { Channel, ChannelJson } from '../../channel/channel.js';
 import { transfer } from '../../channel/state.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { reject, requireSender } from '../refusal.js';
 import { ignored, step, type Incoming, type Receipt, type Step, type StepContext } from '../types.js';
 import { checkReceipt } from './receipt.js';
-import { payerOnRequest, payerPayRequest, payerRequestFail, payerRequestPtlc, type PayerRequestContext, type ReceivedRequest } from './request.js';
+import {
+  payerOnRequest,
+  payerPayRequest,
+  payerRequestFail,
+  payerRequestPtlc,
+  type PayerRequestContext,
+  type ReceivedRequest,
+} from './request.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -151,16 +158,30 @@ export class Payer extends PaymentEngine<PayerJson> {
     const offerId = req.offerId ?? randomBytes(32);
     const id = bytesToHex(offerId);
     this.payments.set(id, {
-      offerId: id, payeeAddress: req.payee.address, payeeKey: bytesToHex(req.payee.publicKey), amount: req.amount,
-      fee: req.fee, expiry: req.expiry, memo: req.memo ?? '', n, status: 'proposed',
+      offerId: id,
+      payeeAddress: req.payee.address,
+      payeeKey: bytesToHex(req.payee.publicKey),
+      amount: req.amount,
+      fee: req.fee,
+      expiry: req.expiry,
+      memo: req.memo ?? '',
+      n,
+      status: 'proposed',
       retractionSecret: bytesToHex(randomBytes(32)),
     });
     const s = step();
     s.send.push({
       to: this.config.hubAddress,
       message: {
-        type: PaymentType.UPDATE_PROPOSE, channelId: ch.params.channelId, state: encodeChannelState(next), offerId,
-        amount: req.amount, fee: req.fee, expiry: req.expiry, updateNonce: R, settleSig,
+        type: PaymentType.UPDATE_PROPOSE,
+        channelId: ch.params.channelId,
+        state: encodeChannelState(next),
+        offerId,
+        amount: req.amount,
+        fee: req.fee,
+        expiry: req.expiry,
+        updateNonce: R,
+        settleSig,
       },
     });
     s.events.push({ kind: 'proposed', offerId: id });
@@ -172,7 +193,9 @@ export class Payer extends PaymentEngine<PayerJson> {
    * time). The hub no longer pays for them; cancelling frees the channel.
    */
   expiredOffers(now: number): string[] {
-    return [...this.payments.values()].filter((p) => (p.status === 'offered' || p.status === 'proposed') && p.expiry <= now).map((p) => p.offerId);
+    return [...this.payments.values()]
+      .filter((p) => (p.status === 'offered' || p.status === 'proposed') && p.expiry <= now)
+      .map((p) => p.offerId);
   }
 
   /** Cancels an offered payment that the hub has not yet extended to the payee. All or nothing. */
@@ -196,8 +219,12 @@ export class Payer extends PaymentEngine<PayerJson> {
     s.send.push({
       to: this.config.hubAddress,
       message: {
-        type: PaymentType.CANCEL_PROPOSE, channelId: ch.params.channelId, offerId: hexToBytes(p.offerId),
-        state: encodeChannelState(next), updateNonce: R, settleSig,
+        type: PaymentType.CANCEL_PROPOSE,
+        channelId: ch.params.channelId,
+        offerId: hexToBytes(p.offerId),
+        state: encodeChannelState(next),
+        updateNonce: R,
+        settleSig,
       },
     });
     s.events.push({ kind: 'cancelling', offerId: p.offerId });
@@ -278,9 +305,18 @@ export class Payer extends PaymentEngine<PayerJson> {
       retractionSecret: hexToBytes(p.retractionSecret),
       ttlSeconds: Math.max(60, Math.ceil((p.expiry - ctx.now) / 1000)),
       message: {
-        type: PaymentType.OFFER, offerId: hexToBytes(p.offerId), hub: this.config.hubKey, hubAddress: this.config.hubAddress,
-        amount: p.amount, expiry: p.expiry, n: p.n, point, updateSighash: ch.updateSighash(), payerKey: ch.stateKey(0),
-        payerSig: sig.subarray(0, 64), memo: p.memo,
+        type: PaymentType.OFFER,
+        offerId: hexToBytes(p.offerId),
+        hub: this.config.hubKey,
+        hubAddress: this.config.hubAddress,
+        amount: p.amount,
+        expiry: p.expiry,
+        n: p.n,
+        point,
+        updateSighash: ch.updateSighash(),
+        payerKey: ch.stateKey(0),
+        payerSig: sig.subarray(0, 64),
+        memo: p.memo,
       },
     });
     s.events.push({ kind: 'offered', offerId: p.offerId });
@@ -291,7 +327,8 @@ export class Payer extends PaymentEngine<PayerJson> {
     const id = bytesToHex(m.offerId);
     const p = this.payments.get(id);
     if (!equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
-    if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n) return ignored(m.type, 'no offered payment for that completion');
+    if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n)
+      return ignored(m.type, 'no offered payment for that completion');
     // Only an offered payment can complete (the hub bought s_A, which left in the offer).
     if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
     // A completion can overtake our own cancellation (the hub had already bought s_A and will
@@ -316,7 +353,12 @@ export class Payer extends PaymentEngine<PayerJson> {
       receiptError = (e as Error).message;
     }
     const receipt: Receipt = { invoice, secret: m.secret, n: m.n, ...(receiptError ? { receiptError } : {}) };
-    p.receipt = { invoice: invoice ? bytesToHex(invoice) : null, secret: bytesToHex(m.secret), n: m.n, ...(receiptError ? { receiptError } : {}) };
+    p.receipt = {
+      invoice: invoice ? bytesToHex(invoice) : null,
+      secret: bytesToHex(m.secret),
+      n: m.n,
+      ...(receiptError ? { receiptError } : {}),
+    };
     const s = step();
     s.events.push({ kind: 'completed', offerId: id, receipt });
     return s;
@@ -325,15 +367,22 @@ export class Payer extends PaymentEngine<PayerJson> {
   private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
     const p = [...this.payments.values()].find((x) => x.status === 'cancelling');
     const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no cancellation in flight');
+    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+      return ignored(m.type, 'no cancellation in flight');
     ch.receiveSettlementSig(m.settleSig);
     ch.receiveUpdateNonce(m.updateNonce);
     const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
     ch.receiveUpdateSig(m.updateSig, 1);
     p.status = 'cancelled';
     const s = step();
-    s.send.push({ to: this.config.hubAddress, message: { type: PaymentType.CANCEL_COMMIT, channelId: ch.params.channelId, n: m.n, updateSig: sig } });
-    s.send.push({ to: p.payeeAddress, message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(p.offerId), reason: 'cancelled by payer' } });
+    s.send.push({
+      to: this.config.hubAddress,
+      message: { type: PaymentType.CANCEL_COMMIT, channelId: ch.params.channelId, n: m.n, updateSig: sig },
+    });
+    s.send.push({
+      to: p.payeeAddress,
+      message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(p.offerId), reason: 'cancelled by payer' },
+    });
     s.retract.push(`offer:${p.offerId}`);
     s.events.push({ kind: 'cancelled', offerId: p.offerId });
     return s;
@@ -357,7 +406,10 @@ export class Payer extends PaymentEngine<PayerJson> {
     const s = step();
     if (!p) return ignored(m.type, 'reject for an unknown payment');
     const ch = this.channel;
-    if (m.refType === PaymentType.UPDATE_PROPOSE && (p.status === 'proposed' || (p.status === 'cancelling' && p.cancelFrom === 'proposed'))) {
+    if (
+      m.refType === PaymentType.UPDATE_PROPOSE &&
+      (p.status === 'proposed' || (p.status === 'cancelling' && p.cancelFrom === 'proposed'))
+    ) {
       if (p.status === 'cancelling' && ch.overwritten?.state.n === p.n) ch.abandonPending(); // our cancellation state
       if (ch.pending?.state.n === p.n) ch.abandonPending(); // state n
       p.status = 'failed';

@@ -24,7 +24,7 @@ export interface ReceiptExpectation {
  * Throws PAYMENT_REJECTED with the reason otherwise.
  */
 export function checkReceipt(sealed: Uint8Array, p: ReceiptExpectation, identityKey: Uint8Array, identityPub: Uint8Array): Uint8Array {
-  let opened;
+  let opened: ReturnType<typeof open>;
   try {
     opened = open(envelopeFromReceipt(sealed, identityPub), identityKey);
   } catch (e) {

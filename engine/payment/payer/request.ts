@@ -32,7 +32,6 @@ import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } fr
 /** Blocks beyond the A–S CSV delay that the payer gives its PTLC to the hub. */
 export const REQUEST_TIMEOUT_EXTRA = 24;
 
-
 /** A payee's pre-signed request as the payer keeps it (and, once bought, as its watchtower record). */
 export interface ReceivedRequest {
   requestId: string;
@@ -59,7 +58,11 @@ export interface ReceivedRequest {
 
 /** A: checks a request: through our own hub, unexpired, with B's update signature valid; computes T_S itself. */
 export function payerOnRequest(
-  hubKey: Uint8Array, requests: Map<string, ReceivedRequest>, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.REQUEST>, ctx: StepContext,
+  hubKey: Uint8Array,
+  requests: Map<string, ReceivedRequest>,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.REQUEST>,
+  ctx: StepContext,
 ): Step {
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return ignored(m.type, 'duplicate request');
@@ -77,10 +80,21 @@ export function payerOnRequest(
     return ignored(m.type, "payee's update signature does not verify");
   const point = signaturePoint(m.hubNonce, m.hubChannelKey, m.updateSighash);
   requests.set(id, {
-    requestId: id, payeeKey: bytesToHex(from), payeeAddress: m.payeeAddress, amount: m.amount, expiry: m.expiry, memo: m.memo,
-    channelId: bytesToHex(m.channelId), n: m.n, updateSighash: bytesToHex(m.updateSighash), hubChannelKey: bytesToHex(m.hubChannelKey),
-    hubNonce: bytesToHex(m.hubNonce), payeeChannelKey: bytesToHex(m.payeeChannelKey), payeeUpdateSig: bytesToHex(m.payeeUpdateSig),
-    point: bytesToHex(point), status: 'received',
+    requestId: id,
+    payeeKey: bytesToHex(from),
+    payeeAddress: m.payeeAddress,
+    amount: m.amount,
+    expiry: m.expiry,
+    memo: m.memo,
+    channelId: bytesToHex(m.channelId),
+    n: m.n,
+    updateSighash: bytesToHex(m.updateSighash),
+    hubChannelKey: bytesToHex(m.hubChannelKey),
+    hubNonce: bytesToHex(m.hubNonce),
+    payeeChannelKey: bytesToHex(m.payeeChannelKey),
+    payeeUpdateSig: bytesToHex(m.payeeUpdateSig),
+    point: bytesToHex(point),
+    status: 'received',
   });
   const s = step();
   s.events.push({ kind: 'request_received', offerId: id, amount: m.amount, payee: bytesToHex(from) });
@@ -89,15 +103,26 @@ export function payerOnRequest(
 
 /** A: pays a received request: a PTLC of amount + fee to the hub, locked to T_S. */
 export async function payerPayRequest(
-  ch: Channel, me: Signer, r: ReceivedRequest, fee: number, ctx: StepContext,
+  ch: Channel,
+  me: Signer,
+  r: ReceivedRequest,
+  fee: number,
+  ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ADD>> {
   if (r.status !== 'received') reject('request is not payable');
   if (!(r.expiry > ctx.now)) reject('request expired');
   const tweak = randomTweak(randomBytes(32));
-  const add = await extendPtlc(ch, me, {
-    id: hexToBytes(r.requestId, 32), amount: r.amount + fee, point: hexToBytes(r.point, 33),
-    timeout: ctx.height + ch.params.csvDelay + REQUEST_TIMEOUT_EXTRA,
-  }, tweak);
+  const add = await extendPtlc(
+    ch,
+    me,
+    {
+      id: hexToBytes(r.requestId, 32),
+      amount: r.amount + fee,
+      point: hexToBytes(r.point, 33),
+      timeout: ctx.height + ch.params.csvDelay + REQUEST_TIMEOUT_EXTRA,
+    },
+    tweak,
+  );
   r.status = 'paying';
   r.fee = fee;
   r.tweak = bytesToHex(tweak);
@@ -118,7 +143,10 @@ async function payerOnAccept(ch: Channel, me: Signer, r: ReceivedRequest, m: Pay
  * the complete update n), to be sent to the payee.
  */
 async function payerOnFulfil(
-  ch: Channel, me: Signer, r: ReceivedRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
+  ch: Channel,
+  me: Signer,
+  r: ReceivedRequest,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
 ): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   const tweak = hexToBytes(r.tweak ?? '00'.repeat(32), 32);
   checkFulfil(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
@@ -149,7 +177,7 @@ export interface PayerRequestContext {
 /** A: the hub refused our PTLC for a request: drop the proposed state; the request can be paid again. */
 export function payerRequestFail(a: PayerRequestContext, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
   const r = a.requests.get(bytesToHex(m.offerId));
-  if (!r || r.status !== 'paying' || !equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'no request being paid');
+  if (r?.status !== 'paying' || !equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'no request being paid');
   a.channel.abandonPending();
   r.status = 'received';
   const s = step();
@@ -160,10 +188,15 @@ export function payerRequestFail(a: PayerRequestContext, m: PaymentMessageOf<typ
 /** A: the hub's answer to a step of our PTLC for a request (PTLC_ACCEPT, PTLC_FULFILL, PTLC_SETTLE_ACK). */
 export async function payerRequestPtlc(
   a: PayerRequestContext,
-  m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT> | PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> | PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>,
+  m:
+    | PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>
+    | PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>
+    | PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>,
 ): Promise<Step> {
   const ch = a.channel;
-  const want = { [PaymentType.PTLC_ACCEPT]: 'paying', [PaymentType.PTLC_FULFILL]: 'committed', [PaymentType.PTLC_SETTLE_ACK]: 'bought' }[m.type];
+  const want = { [PaymentType.PTLC_ACCEPT]: 'paying', [PaymentType.PTLC_FULFILL]: 'committed', [PaymentType.PTLC_SETTLE_ACK]: 'bought' }[
+    m.type
+  ];
   const r = [...a.requests.values()].find((x) => x.status === want && ('offerId' in m ? x.requestId === bytesToHex(m.offerId) : true));
   if (!r || !equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'no request in that step');
   const s = step();

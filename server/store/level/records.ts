@@ -126,8 +126,7 @@ export function encodeMeta(m: Meta): Buffer {
 
 /** Decodes a meta record; throws on a record this version did not write (corruption). */
 export function decodeMeta(v: Buffer): Meta {
-  if ((v.length !== META_FIXED && v.length !== META_FIXED + 32) || v[0] !== META_VERSION)
-    throw new Error('corrupt meta record');
+  if ((v.length !== META_FIXED && v.length !== META_FIXED + 32) || v[0] !== META_VERSION) throw new Error('corrupt meta record');
   const m: Meta = {
     state: v[1] as EnvelopeState,
     mailbox: v.subarray(2, 34),

@@ -23,7 +23,14 @@ const LIST_CHUNK = 64;
  * Live envelopes of `mailbox` with `seq > after` and `expiresAt > now`, in seq
  * order, as {@link RelayStore.list} answers them (`limit` at least 1).
  */
-export async function listLive(db: LevelDb, mailbox: string, after: number, limit: number, now: number, maxBytes: number): Promise<ListResult> {
+export async function listLive(
+  db: LevelDb,
+  mailbox: string,
+  after: number,
+  limit: number,
+  now: number,
+  maxBytes: number,
+): Promise<ListResult> {
   const mb = Buffer.from(mailbox, 'hex');
   const envelopes: StoredEnvelope[] = [];
   let more = false;

@@ -39,12 +39,31 @@ import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
 import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
 import {
-  Table, bodyKey, decodeMeta, deliveredKey, encodeBody, encodeMeta, expiryKey, expiryUpperBound, metaKey,
-  parseExpiryKey, type BatchOp, type Meta,
+  Table,
+  bodyKey,
+  decodeMeta,
+  deliveredKey,
+  encodeBody,
+  encodeMeta,
+  expiryKey,
+  expiryUpperBound,
+  metaKey,
+  parseExpiryKey,
+  type BatchOp,
+  type Meta,
 } from './records.js';
 import type {
-  AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
-  RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
+  AppendListener,
+  AppendRequest,
+  AppendResult,
+  ListResult,
+  MailboxQuota,
+  MailboxUsage,
+  RelayStore,
+  RetractOutcome,
+  StoreTotals,
+  StoredEnvelope,
+  SweepResult,
 } from '../types.js';
 
 /** Options of {@link LevelStore}; the fail-safe settings are described in `failsafe.ts`. */
@@ -71,11 +90,7 @@ const EMPTY = Buffer.alloc(0);
 function unavailable(e: unknown): LnMailboxError {
   if (e instanceof LnMailboxError) return e;
   const code = (e as { code?: unknown })?.code;
-  return new LnMailboxError(
-    ErrorCode.STORE_UNAVAILABLE,
-    `store unavailable${typeof code === 'string' ? ` (${code})` : ''}`,
-    { cause: e },
-  );
+  return new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store unavailable${typeof code === 'string' ? ` (${code})` : ''}`, { cause: e });
 }
 
 /** LevelDB-backed {@link RelayStore}. */
@@ -99,7 +114,8 @@ export class LevelStore implements RelayStore {
       fail(ErrorCode.INVALID_TYPE, 'LevelStore: location must be a non-empty path');
     for (const k of ['minFreeBytes', 'minFreePercent'] as const) {
       const v = options[k];
-      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+        fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
     }
     this.#db = new Level<Buffer, Buffer>(options.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
@@ -131,7 +147,7 @@ export class LevelStore implements RelayStore {
    * waited, plus the counter records they changed (so counters and data can
    * never be out of step on disk), fsynced when any submission asked for it.
    */
-  async #flushBatch(writes: Write[]): Promise<void[]> {
+  async #flushBatch(writes: Write[]): Promise<undefined[]> {
     const ops: BatchOp[] = [];
     let sync = false;
     for (const w of writes) {
@@ -151,7 +167,7 @@ export class LevelStore implements RelayStore {
         // A metrics hook's fault must not fail a durable batch.
       }
     }
-    return new Array<void>(writes.length).fill(undefined);
+    return new Array<undefined>(writes.length).fill(undefined);
   }
 
   /** Submits `ops` to the next batch; resolves once it is durable (see {@link GroupCommit}). */
@@ -212,13 +228,11 @@ export class LevelStore implements RelayStore {
    * free-space reserve is checked in append, after the duplicate check.)
    */
   #op<T>(fn: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
-    if (this.#state !== 'open')
-      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    if (this.#state !== 'open') return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
     if (kind === 'write') {
       const refused = this.#safe.refusal(false);
       if (refused) return Promise.reject(refused);
-    } else if (!this.#safe.readable)
-      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#safe.state}`));
+    } else if (!this.#safe.readable) return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#safe.state}`));
     const p = fn().catch((e: unknown) => {
       throw unavailable(e);
     });
@@ -234,45 +248,46 @@ export class LevelStore implements RelayStore {
   }
 
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
-    return this.#op(() =>
-      this.#serial.run(req.id, async () => {
-        const id = Buffer.from(req.id, 'hex');
-        // Only a filter "maybe" costs a read: new envelopes go straight to the batch.
-        const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
-        if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
-        // Below the free-space reserve only new envelopes are refused: a re-post of a stored one still gets its 200.
-        const refused = this.#safe.refusal(true);
-        if (refused) throw refused;
-        const size = req.envelope.length;
-        const c = this.#counters.get(req.mailbox);
-        if (c.count + 1 > quota.maxEnvelopes)
-          fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.count} envelopes, the maximum is ${quota.maxEnvelopes}`);
-        if (c.bytes + size > quota.maxBytes)
-          fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.bytes} bytes, the maximum is ${quota.maxBytes}`);
-        if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
-        c.lastSeq += 1;
-        const seq = c.lastSeq;
-        this.#ids.add(id);
-        this.#counters.adjust(req.mailbox, c, 1, size);
-        const mailbox = Buffer.from(req.mailbox, 'hex');
-        const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
-        if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
-        const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
-        await this.#submit(
-          [
-            { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
-            { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
-            { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
-          ],
-          {
-            undo: () => this.#counters.adjust(req.mailbox, c, -1, -size),
-            committed: () => {
-              for (const l of this.#listeners) l(req.mailbox, stored);
+    return this.#op(
+      () =>
+        this.#serial.run(req.id, async () => {
+          const id = Buffer.from(req.id, 'hex');
+          // Only a filter "maybe" costs a read: new envelopes go straight to the batch.
+          const existing = this.#ids.mightContain(id) ? await this.#getMeta(id) : undefined;
+          if (existing) return { created: false, seq: existing.seq, expiresAt: existing.expiresAt };
+          // Below the free-space reserve only new envelopes are refused: a re-post of a stored one still gets its 200.
+          const refused = this.#safe.refusal(true);
+          if (refused) throw refused;
+          const size = req.envelope.length;
+          const c = this.#counters.get(req.mailbox);
+          if (c.count + 1 > quota.maxEnvelopes)
+            fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.count} envelopes, the maximum is ${quota.maxEnvelopes}`);
+          if (c.bytes + size > quota.maxBytes)
+            fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${c.bytes} bytes, the maximum is ${quota.maxBytes}`);
+          if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
+          c.lastSeq += 1;
+          const seq = c.lastSeq;
+          this.#ids.add(id);
+          this.#counters.adjust(req.mailbox, c, 1, size);
+          const mailbox = Buffer.from(req.mailbox, 'hex');
+          const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
+          if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
+          const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
+          await this.#submit(
+            [
+              { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
+              { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
+              { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
+            ],
+            {
+              undo: () => this.#counters.adjust(req.mailbox, c, -1, -size),
+              committed: () => {
+                for (const l of this.#listeners) l(req.mailbox, stored);
+              },
             },
-          },
-        );
-        return { created: true, seq, expiresAt: req.expiresAt };
-      }),
+          );
+          return { created: true, seq, expiresAt: req.expiresAt };
+        }),
       'write',
     );
   }
@@ -328,21 +343,21 @@ export class LevelStore implements RelayStore {
   }
 
   retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
-    return this.#op(() =>
-      this.#serial.run(id, async () => {
-        const meta = await this.#getMeta(Buffer.from(id, 'hex'));
-        if (!meta || this.#statusOf(meta, false, now) === undefined)
-          fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
-        if (!meta.retractionHash || !equalBytes(meta.retractionHash, Buffer.from(secretHash, 'hex')))
-          fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (meta.state === EnvelopeState.acknowledged)
-          fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (meta.state === EnvelopeState.retracted) return 'retracted';
-        // Expired (swept or not) is never served again: nothing left to retract.
-        if (meta.state === EnvelopeState.expired || meta.expiresAt <= now) return 'expired';
-        await this.#tombstone(id, undefined, EnvelopeState.retracted);
-        return 'retracted';
-      }),
+    return this.#op(
+      () =>
+        this.#serial.run(id, async () => {
+          const meta = await this.#getMeta(Buffer.from(id, 'hex'));
+          if (!meta || this.#statusOf(meta, false, now) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+          if (!meta.retractionHash || !equalBytes(meta.retractionHash, Buffer.from(secretHash, 'hex')))
+            fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
+          if (meta.state === EnvelopeState.acknowledged)
+            fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
+          if (meta.state === EnvelopeState.retracted) return 'retracted';
+          // Expired (swept or not) is never served again: nothing left to retract.
+          if (meta.state === EnvelopeState.expired || meta.expiresAt <= now) return 'expired';
+          await this.#tombstone(id, undefined, EnvelopeState.retracted);
+          return 'retracted';
+        }),
       'write',
     );
   }

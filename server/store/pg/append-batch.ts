@@ -42,8 +42,13 @@ export async function appendBatch(pool: pg.Pool, statement: string, items: Batch
   const cap = (v: number) => Math.min(v, Number.MAX_SAFE_INTEGER);
   const r = await retrying(() =>
     pool.query(statement, [
-      items.map((x) => x.id), items.map((x) => x.mailbox), items.map((x) => x.body), items.map((x) => x.expiresAt),
-      items.map((x) => x.retractionHash), items.map((x) => cap(x.quota.maxEnvelopes)), items.map((x) => cap(x.quota.maxBytes)),
+      items.map((x) => x.id),
+      items.map((x) => x.mailbox),
+      items.map((x) => x.body),
+      items.map((x) => x.expiresAt),
+      items.map((x) => x.retractionHash),
+      items.map((x) => cap(x.quota.maxEnvelopes)),
+      items.map((x) => cap(x.quota.maxBytes)),
     ]),
   );
   const rows: BatchRow[] = [];

@@ -212,7 +212,7 @@ export class PgDoorbell {
     if (channel !== this.#o.appendChannel) return;
     const id = parts[2] ?? '';
     const n = parseInts([parts[1] ?? '', ...parts.slice(3, 6)]);
-    if (!n || n.length !== 4 || !HEX64.test(id)) return;
+    if (n?.length !== 4 || !HEX64.test(id)) return;
     this.#o.usage(mailbox, { lastSeq: n[0]!, count: n[1]!, bytes: n[2]!, version: n[3]! });
     this.#queue.push({ mailbox, seq: n[0]!, id });
     this.#drain();
@@ -255,7 +255,8 @@ export class PgDoorbell {
         skip.push(e.id);
       }
       // Read back only when something in (from, top] is not in our hands, and someone here wants it.
-      if (ownSeqs.size < top - from && this.#o.wants(mailbox)) ranges.push({ mailbox, after: Math.max(from, top - GAP_FILL_LIMIT), upTo: top });
+      if (ownSeqs.size < top - from && this.#o.wants(mailbox))
+        ranges.push({ mailbox, after: Math.max(from, top - GAP_FILL_LIMIT), upTo: top });
     }
     let fetched: (StoredEnvelope & { mailbox: string })[] = [];
     if (ranges.length > 0) {

@@ -39,8 +39,17 @@ import { SCHEMA_LOCK_KEY, SCHEMA_NAME, SCHEMA_VERSION, pgNames, schemaDdl, type 
 import { pgStatements, type PgStatements } from './sql.js';
 import { retrying, transaction, unavailable } from './tx.js';
 import type {
-  AppendListener, AppendRequest, AppendResult, ListResult, MailboxQuota, MailboxUsage, RelayStore,
-  RetractOutcome, StoreTotals, StoredEnvelope, SweepResult,
+  AppendListener,
+  AppendRequest,
+  AppendResult,
+  ListResult,
+  MailboxQuota,
+  MailboxUsage,
+  RelayStore,
+  RetractOutcome,
+  StoreTotals,
+  StoredEnvelope,
+  SweepResult,
 } from '../types.js';
 
 /** Options of {@link PgStore}; the fail-safe settings are described in `failsafe.ts`. */
@@ -90,10 +99,9 @@ export class PgStore implements RelayStore {
   readonly #marks = new Set<Promise<unknown>>();
   readonly #doorbell: PgDoorbell;
   /** Concurrent appends share one transaction (`append-batch.ts`). */
-  readonly #batcher = new GroupCommit<BatchItem, BatchRow>(
-    (items) => appendBatch(this.#pool, this.#sql.append, items),
-    { maxBatch: MAX_APPEND_BATCH },
-  );
+  readonly #batcher = new GroupCommit<BatchItem, BatchRow>((items) => appendBatch(this.#pool, this.#sql.append, items), {
+    maxBatch: MAX_APPEND_BATCH,
+  });
   #state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -182,8 +190,7 @@ export class PgStore implements RelayStore {
    * wait for it.
    */
   #op<T>(fn: () => Promise<T>, write = false): Promise<T> {
-    if (this.#state !== 'open')
-      return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
+    if (this.#state !== 'open') return Promise.reject(new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `store is ${this.#state}`));
     if (write) {
       const refused = this.#safe.refusal(false);
       if (refused) return Promise.reject(refused);
@@ -213,49 +220,52 @@ export class PgStore implements RelayStore {
   }
 
   append(req: AppendRequest, quota: MailboxQuota): Promise<AppendResult> {
-    return this.#op(() =>
-      // One in flight per id in this process; across processes the mailbox row lock decides.
-      this.#serial.run(req.id, async () => {
-        if (req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
-        const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
-        this.#doorbell.expect(req.mailbox, stored);
-        let row: BatchRow;
-        try {
-          row = await this.#batcher.submit({
-            id: buf(req.id),
-            mailbox: buf(req.mailbox),
-            body: bytesOf(req.envelope),
-            expiresAt: req.expiresAt,
-            retractionHash: req.retractionHash === undefined ? null : buf(req.retractionHash),
-            quota,
-          });
-        } catch (e) {
-          this.#doorbell.forget(req.id);
-          throw e;
-        }
-        this.#counters.apply(req.mailbox, snapshotOf(row));
-        const outcome = row.outcome as string;
-        if (outcome !== 'created') {
-          this.#doorbell.forget(req.id);
-          if (outcome === 'duplicate') return { created: false, seq: num(row.seq), expiresAt: num(row.expires_at) };
-          if (outcome === 'full_count')
-            fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_count)} envelopes, the maximum is ${quota.maxEnvelopes}`);
-          fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_bytes)} bytes, the maximum is ${quota.maxBytes}`);
-        }
-        const seq = num(row.seq);
-        // Committed: now wait until it went through the doorbell, so onAppend has fired (in order) before we answer.
-        await this.#doorbell.delivered(req.id, req.mailbox, seq, DOORBELL_WAIT_MS);
-        return { created: true, seq, expiresAt: req.expiresAt };
-      }),
+    return this.#op(
+      () =>
+        // One in flight per id in this process; across processes the mailbox row lock decides.
+        this.#serial.run(req.id, async () => {
+          if (req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'expiry out of range');
+          const stored: StoredEnvelope = { id: req.id, seq: 0, envelope: req.envelope, expiresAt: req.expiresAt };
+          this.#doorbell.expect(req.mailbox, stored);
+          let row: BatchRow;
+          try {
+            row = await this.#batcher.submit({
+              id: buf(req.id),
+              mailbox: buf(req.mailbox),
+              body: bytesOf(req.envelope),
+              expiresAt: req.expiresAt,
+              retractionHash: req.retractionHash === undefined ? null : buf(req.retractionHash),
+              quota,
+            });
+          } catch (e) {
+            this.#doorbell.forget(req.id);
+            throw e;
+          }
+          this.#counters.apply(req.mailbox, snapshotOf(row));
+          const outcome = row.outcome as string;
+          if (outcome !== 'created') {
+            this.#doorbell.forget(req.id);
+            if (outcome === 'duplicate') return { created: false, seq: num(row.seq), expiresAt: num(row.expires_at) };
+            if (outcome === 'full_count')
+              fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_count)} envelopes, the maximum is ${quota.maxEnvelopes}`);
+            fail(ErrorCode.MAILBOX_FULL, `mailbox holds ${num(row.live_bytes)} bytes, the maximum is ${quota.maxBytes}`);
+          }
+          const seq = num(row.seq);
+          // Committed: now wait until it went through the doorbell, so onAppend has fired (in order) before we answer.
+          await this.#doorbell.delivered(req.id, req.mailbox, seq, DOORBELL_WAIT_MS);
+          return { created: true, seq, expiresAt: req.expiresAt };
+        }),
       true,
     );
   }
 
   async #fetchRanges(ranges: FetchRange[], skipIds: string[]): Promise<(StoredEnvelope & { mailbox: string })[]> {
-    const r = await this.#pool.query(
-      this.#sql.fetchRanges,
-      [ranges.map((x) => buf(x.mailbox)), ranges.map((x) => x.after), ranges.map((x) => x.upTo), skipIds.map(buf)],
-    );
+    const r = await this.#pool.query(this.#sql.fetchRanges, [
+      ranges.map((x) => buf(x.mailbox)),
+      ranges.map((x) => x.after),
+      ranges.map((x) => x.upTo),
+      skipIds.map(buf),
+    ]);
     return r.rows.map((row) => ({
       mailbox: hex(row.mailbox),
       id: hex(row.id),
@@ -269,10 +279,13 @@ export class PgStore implements RelayStore {
     return this.#op(async () => {
       if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
       // Bytes before each row come from a window sum, so bodies past the byte cap are never read.
-      const r = await this.#pool.query(
-        this.#sql.list,
-        [buf(mailbox), Math.min(Math.max(after, 0), MAX_STORED_INT), now, limit + 1, Number.isFinite(maxBytes) ? maxBytes : null],
-      );
+      const r = await this.#pool.query(this.#sql.list, [
+        buf(mailbox),
+        Math.min(Math.max(after, 0), MAX_STORED_INT),
+        now,
+        limit + 1,
+        Number.isFinite(maxBytes) ? maxBytes : null,
+      ]);
       const envelopes: StoredEnvelope[] = [];
       let more = false;
       let bytes = 0;
@@ -292,11 +305,7 @@ export class PgStore implements RelayStore {
   markDelivered(ids: readonly string[]): void {
     if (this.#state !== 'open' || this.#safe.state !== 'ok' || ids.length === 0) return;
     // Informational (SPEC 5): only a live row takes the flag, so it can never resurrect a tombstone.
-    const p = this.#pool
-      .query(this.#sql.markDelivered, [
-        ids.map(buf),
-      ])
-      .catch((e: unknown) => this.#onError(e));
+    const p = this.#pool.query(this.#sql.markDelivered, [ids.map(buf)]).catch((e: unknown) => this.#onError(e));
     this.#marks.add(p);
     void p.then(() => this.#marks.delete(p));
   }
@@ -313,10 +322,7 @@ export class PgStore implements RelayStore {
     state: number,
     apply: (mailbox: string, snap: UsageSnapshot) => void = (m, snap) => this.#counters.apply(m, snap),
   ): Promise<string[]> {
-    const r = await q.query(
-      this.#sql.tombstone,
-      [ids.map(buf), mailbox === null ? null : buf(mailbox), state],
-    );
+    const r = await q.query(this.#sql.tombstone, [ids.map(buf), mailbox === null ? null : buf(mailbox), state]);
     const gone: string[] = [];
     for (const row of r.rows) {
       if (row.kind === 'id') gone.push(hex(row.mailbox));
@@ -336,30 +342,29 @@ export class PgStore implements RelayStore {
   retract(id: string, secretHash: string, now: number): Promise<RetractOutcome> {
     // Counter snapshots read inside the transaction are cached only once it has committed.
     const later: [string, UsageSnapshot][] = [];
-    return this.#op(() =>
-      transaction(this.#pool, async (c) => {
-        later.length = 0;
-        // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
-        const r = await c.query(
-          this.#sql.retractRow,
-          [buf(id)],
-        );
-        const row = r.rows[0];
-        const state = row ? num(row.state) : -1;
-        const expiresAt = row ? num(row.expires_at) : 0;
-        if (!row || statusAt(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
-        const hash = row.retraction_hash as Buffer | null;
-        if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
-        if (state === EnvelopeState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
-        if (state === EnvelopeState.retracted) return 'retracted';
-        // Expired (swept or not) is never served again: nothing left to retract.
-        if (state === EnvelopeState.expired || expiresAt <= now) return 'expired';
-        await this.#tombstone(c, [id], null, EnvelopeState.retracted, (m, snap) => later.push([m, snap]));
-        return 'retracted' as const;
-      }).then((out) => {
-        for (const [m, snap] of later) this.#counters.apply(m, snap);
-        return out;
-      }),
+    return this.#op(
+      () =>
+        transaction(this.#pool, async (c) => {
+          later.length = 0;
+          // FOR UPDATE: an ack from any instance waits for us, or we see its tombstone.
+          const r = await c.query(this.#sql.retractRow, [buf(id)]);
+          const row = r.rows[0];
+          const state = row ? num(row.state) : -1;
+          const expiresAt = row ? num(row.expires_at) : 0;
+          if (!row || statusAt(state, expiresAt, false, now, this.#expiredRetentionMs) === undefined)
+            fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
+          const hash = row.retraction_hash as Buffer | null;
+          if (!hash || !equalBytes(hash, buf(secretHash))) fail(ErrorCode.RETRACT_FORBIDDEN, 'retraction secret does not match');
+          if (state === EnvelopeState.acknowledged) fail(ErrorCode.RETRACT_TOO_LATE, 'envelope was already acknowledged by the recipient');
+          if (state === EnvelopeState.retracted) return 'retracted';
+          // Expired (swept or not) is never served again: nothing left to retract.
+          if (state === EnvelopeState.expired || expiresAt <= now) return 'expired';
+          await this.#tombstone(c, [id], null, EnvelopeState.retracted, (m, snap) => later.push([m, snap]));
+          return 'retracted' as const;
+        }).then((out) => {
+          for (const [m, snap] of later) this.#counters.apply(m, snap);
+          return out;
+        }),
       true,
     );
   }
@@ -375,34 +380,29 @@ export class PgStore implements RelayStore {
 
   sweep(now: number, limit = 1000): Promise<SweepResult> {
     const later: [string, UsageSnapshot][] = [];
-    return this.#op(() =>
-      transaction(this.#pool, async (c) => {
-        later.length = 0;
-        // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
-        const r = await c.query(
-          this.#sql.sweepDue,
-          [now, limit, this.#expiredRetentionMs],
-        );
-        const row = r.rows[0]!;
-        const mailboxes = row.mailboxes as Buffer[];
-        const counts = (row.counts as unknown[]).map(num);
-        const sizes = (row.sizes as unknown[]).map(num);
-        let expired = 0;
-        for (const k of counts) expired += k;
-        if (mailboxes.length > 0) {
-          // Counter rows are locked in mailbox order, so concurrent sweeps cannot deadlock on them.
-          await c.query(this.#sql.lockMailboxes, [mailboxes]);
-          const u = await c.query(
-            this.#sql.sweepCounters,
-            [mailboxes, counts, sizes],
-          );
-          for (const x of u.rows) later.push([hex(x.mailbox), snapshotOf(x)]);
-        }
-        return { expired, purged: num(row.purged), more: num(row.due) === limit };
-      }).then((out) => {
-        for (const [m, snap] of later) this.#counters.apply(m, snap);
-        return out;
-      }),
+    return this.#op(
+      () =>
+        transaction(this.#pool, async (c) => {
+          later.length = 0;
+          // SKIP LOCKED: instances sweeping at the same time take disjoint rows.
+          const r = await c.query(this.#sql.sweepDue, [now, limit, this.#expiredRetentionMs]);
+          const row = r.rows[0]!;
+          const mailboxes = row.mailboxes as Buffer[];
+          const counts = (row.counts as unknown[]).map(num);
+          const sizes = (row.sizes as unknown[]).map(num);
+          let expired = 0;
+          for (const k of counts) expired += k;
+          if (mailboxes.length > 0) {
+            // Counter rows are locked in mailbox order, so concurrent sweeps cannot deadlock on them.
+            await c.query(this.#sql.lockMailboxes, [mailboxes]);
+            const u = await c.query(this.#sql.sweepCounters, [mailboxes, counts, sizes]);
+            for (const x of u.rows) later.push([hex(x.mailbox), snapshotOf(x)]);
+          }
+          return { expired, purged: num(row.purged), more: num(row.due) === limit };
+        }).then((out) => {
+          for (const [m, snap] of later) this.#counters.apply(m, snap);
+          return out;
+        }),
       true,
     );
   }

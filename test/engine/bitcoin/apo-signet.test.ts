@@ -30,7 +30,7 @@ const IG_SETTLEMENT =
 
 const t = suite('bitcoin/apo-signet');
 
-t('aj\'s signet ANYPREVOUT spend: our txid, sighash and chain model accept it; a flipped bit does not', () => {
+t("aj's signet ANYPREVOUT spend: our txid, sighash and chain model accept it; a flipped bit does not", () => {
   const funding = parseTx(AJ_FUNDING);
   const spend = parseTx(AJ_SPEND);
   const input = spend.inputs[0]!;
@@ -41,11 +41,15 @@ t('aj\'s signet ANYPREVOUT spend: our txid, sighash and chain model accept it; a
   chain.addCoin(input, funding.outputs[input.vout]!, { height: 1, time: MTP });
   const bad = input.witness[0]!.slice();
   bad[10] = bad[10]! ^ 1;
-  rejects(() => chain.submit({ ...spend, inputs: [{ ...input, witness: [bad, ...input.witness.slice(1)] }] }, { height: 2, time: MTP }), 'signature', 'tampered signature');
+  rejects(
+    () => chain.submit({ ...spend, inputs: [{ ...input, witness: [bad, ...input.witness.slice(1)] }] }, { height: 2, time: MTP }),
+    'signature',
+    'tampered signature',
+  );
   chain.submit(spend, { height: 2, time: MTP });
 });
 
-t('instagibbs\' eltoo update: 0xc3 ANYPREVOUTANYSCRIPT|SINGLE with an annex, signed by the internal key', () => {
+t("instagibbs' eltoo update: 0xc3 ANYPREVOUTANYSCRIPT|SINGLE with an annex, signed by the internal key", () => {
   // ANYPREVOUTANYSCRIPT commits to nothing about the spent output, so the
   // sighash is computable from this transaction alone.
   const update = parseTx(IG_UPDATE);
@@ -60,12 +64,16 @@ t('instagibbs\' eltoo update: 0xc3 ANYPREVOUTANYSCRIPT|SINGLE with an annex, sig
   const h = signatureHash(update, 0, [], { hashType, keyVersion: 1, leafHash: new Uint8Array(32), annex });
   assert.ok(schnorr.verify(sig64, h, internalKey));
   // Without the annex (or with another nSequence) the message differs.
-  assert.not.ok(schnorr.verify(sig64, signatureHash(update, 0, [], { hashType, keyVersion: 1, leafHash: new Uint8Array(32) }), internalKey));
+  assert.not.ok(
+    schnorr.verify(sig64, signatureHash(update, 0, [], { hashType, keyVersion: 1, leafHash: new Uint8Array(32) }), internalKey),
+  );
   const seq = { ...update, inputs: [{ ...update.inputs[0]!, sequence: 0xfffffffe }] };
-  assert.not.ok(schnorr.verify(sig64, signatureHash(seq, 0, [], { hashType, keyVersion: 1, leafHash: new Uint8Array(32), annex }), internalKey));
+  assert.not.ok(
+    schnorr.verify(sig64, signatureHash(seq, 0, [], { hashType, keyVersion: 1, leafHash: new Uint8Array(32), annex }), internalKey),
+  );
 });
 
-t('instagibbs\' eltoo settlement spends the update after its relative lock, in the chain model', () => {
+t("instagibbs' eltoo settlement spends the update after its relative lock, in the chain model", () => {
   const update = parseTx(IG_UPDATE);
   const settlement = parseTx(IG_SETTLEMENT);
   const input = settlement.inputs[0]!;

@@ -22,19 +22,46 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex } from '../../../base/bytes.js';
 import { isLnMailboxError } from '../../../base/errors.js';
 import {
-  LOCKTIME_THRESHOLD, MAX_MONEY, SEQUENCE_FINAL, decodeWitnessSignature, p2trOutputKey, p2trScript, parseControlBlock,
-  signatureHash, tweakPublicKey, txid, verifyTaprootCommitment,
-  type BitcoinTx, type KeyVersion, type Outpoint, type Prevout, type TxOutput,
+  LOCKTIME_THRESHOLD,
+  MAX_MONEY,
+  SEQUENCE_FINAL,
+  decodeWitnessSignature,
+  p2trOutputKey,
+  p2trScript,
+  parseControlBlock,
+  signatureHash,
+  tweakPublicKey,
+  txid,
+  verifyTaprootCommitment,
+  type BitcoinTx,
+  type KeyVersion,
+  type Outpoint,
+  type Prevout,
+  type TxOutput,
 } from '../../../engine/bitcoin/index.js';
 
 /** Why the model refused a transaction. */
 export type RejectReason =
-  | 'malformed' | 'missing-input' | 'duplicate-input' | 'value' | 'non-final' | 'bip68'
-  | 'witness' | 'commitment' | 'signature' | 'cltv' | 'csv' | 'script' | 'unsupported';
+  | 'malformed'
+  | 'missing-input'
+  | 'duplicate-input'
+  | 'value'
+  | 'non-final'
+  | 'bip68'
+  | 'witness'
+  | 'commitment'
+  | 'signature'
+  | 'cltv'
+  | 'csv'
+  | 'script'
+  | 'unsupported';
 
 /** A refusal, with a machine-checkable reason for tests to assert on. */
 export class ChainRejection extends Error {
-  constructor(readonly reason: RejectReason, message: string) {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
     super(`${reason}: ${message}`);
     this.name = 'ChainRejection';
   }
@@ -133,14 +160,15 @@ function checkSequenceLocks(tx: BitcoinTx, coins: Coin[], at: BlockContext): voi
     const value = seq & 0xffff;
     if (seq & (1 << 22)) {
       if (at.time - coin.time < value * 512) reject('bip68', `input ${i}: ${value * 512}s relative lock`);
-    } else if (at.height - coin.height < value) reject('bip68', `input ${i}: ${value}-block relative lock (${at.height - coin.height} so far)`);
+    } else if (at.height - coin.height < value)
+      reject('bip68', `input ${i}: ${value}-block relative lock (${at.height - coin.height} so far)`);
   });
 }
 
 function checkInput(tx: BitcoinTx, index: number, prevouts: Prevout[]): void {
   const outputKey = p2trOutputKey(prevouts[index]!.scriptPubKey);
   if (outputKey === null) reject('unsupported', `input ${index}: prevout is not P2TR`);
-  let stack = [...tx.inputs[index]!.witness];
+  const stack = [...tx.inputs[index]!.witness];
   if (stack.length === 0) reject('witness', `input ${index}: empty witness`);
   let annex: Uint8Array | undefined;
   if (stack.length >= 2 && stack[stack.length - 1]![0] === 0x50) annex = stack.pop();
@@ -165,8 +193,14 @@ function checkInput(tx: BitcoinTx, index: number, prevouts: Prevout[]): void {
 }
 
 function verifySig(
-  tx: BitcoinTx, index: number, prevouts: Prevout[], sig: Uint8Array, pubkey: Uint8Array, keyVersion: KeyVersion,
-  leafHash: Uint8Array | undefined, annex: Uint8Array | undefined,
+  tx: BitcoinTx,
+  index: number,
+  prevouts: Prevout[],
+  sig: Uint8Array,
+  pubkey: Uint8Array,
+  keyVersion: KeyVersion,
+  leafHash: Uint8Array | undefined,
+  annex: Uint8Array | undefined,
 ): boolean {
   try {
     const { sig64, hashType } = decodeWitnessSignature(sig, keyVersion);
@@ -188,8 +222,14 @@ const num = (b: Uint8Array, what: string): bigint => {
 const castToBool = (b: Uint8Array) => b.some((x, i) => x !== 0 && !(i === b.length - 1 && x === 0x80));
 
 function runTapscript(
-  tx: BitcoinTx, index: number, prevouts: Prevout[], script: Uint8Array, leafHash: Uint8Array, internalKey: Uint8Array,
-  stack: Uint8Array[], annex: Uint8Array | undefined,
+  tx: BitcoinTx,
+  index: number,
+  prevouts: Prevout[],
+  script: Uint8Array,
+  leafHash: Uint8Array,
+  internalKey: Uint8Array,
+  stack: Uint8Array[],
+  annex: Uint8Array | undefined,
 ): void {
   let ops: (string | number | Uint8Array)[];
   try {
@@ -234,6 +274,8 @@ function runTapscript(
       stack.push(sig, pk);
       stack.push(enc(n + (checksig() ? 1n : 0n)));
     } else if (op === 'NUMEQUAL' || op === 'NUMEQUALVERIFY') {
+      // Two different stack items (each pop() takes the next one), not a self-comparison.
+      // biome-ignore lint/suspicious/noSelfCompare: each call pops another item
       const eq = num(pop(), op) === num(pop(), op);
       if (op === 'NUMEQUALVERIFY') {
         if (!eq) reject('script', 'NUMEQUALVERIFY failed');
@@ -242,7 +284,7 @@ function runTapscript(
       // BIP65: same kind (height/time), not above nLockTime, input not final.
       const n = num(top(), 'CLTV');
       if (n < 0n) reject('cltv', 'negative locktime');
-      if ((n < BigInt(LOCKTIME_THRESHOLD)) !== (tx.lockTime < LOCKTIME_THRESHOLD)) reject('cltv', 'locktime kinds differ');
+      if (n < BigInt(LOCKTIME_THRESHOLD) !== tx.lockTime < LOCKTIME_THRESHOLD) reject('cltv', 'locktime kinds differ');
       if (n > BigInt(tx.lockTime)) reject('cltv', `script needs nLockTime ≥ ${n}, tx has ${tx.lockTime}`);
       if (input.sequence === SEQUENCE_FINAL) reject('cltv', 'input nSequence is final');
     } else if (op === 'CHECKSEQUENCEVERIFY') {
@@ -304,4 +346,3 @@ export function rejects(fn: () => unknown, reason: RejectReason, msg?: string): 
   }
   assert.unreachable(`${msg ?? ''}: expected rejection ${reason}`);
 }
-

@@ -5,10 +5,25 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, utf8 } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
-  SEQUENCE_LOCKTIME_ONLY, UPDATE_HASH_TYPE_SINGLE, attachFeeInput, buildSettlementTx, buildUpdateTx, fundingOutput,
-  p2trScript, settlementSighash, signSettlement, signUpdate, signatureHash, txid, unsignedSettlementTx, updateOutput,
-  updateSighash, updateStateOf, withWitness,
-  type EltooTerms, type SettlementSpec,
+  SEQUENCE_LOCKTIME_ONLY,
+  UPDATE_HASH_TYPE_SINGLE,
+  attachFeeInput,
+  buildSettlementTx,
+  buildUpdateTx,
+  fundingOutput,
+  p2trScript,
+  settlementSighash,
+  signSettlement,
+  signUpdate,
+  signatureHash,
+  txid,
+  unsignedSettlementTx,
+  updateOutput,
+  updateSighash,
+  updateStateOf,
+  withWitness,
+  type EltooTerms,
+  type SettlementSpec,
 } from '../../../engine/bitcoin/index.js';
 import { ChainModel, at, keyPathOutput, outpointOf, rejects, signKeyPath, type RejectReason } from './chain-model.js';
 import { throwsCode } from '../../helpers.js';
@@ -41,7 +56,6 @@ const signed = (n: number) => ({
   update: { a: signUpdate(params, n, skA), b: signUpdate(params, n, skS) },
   settlement: { a: signSettlement(params, settlementSpec(n), skA), b: signSettlement(params, settlementSpec(n), skS) },
 });
-
 
 function openChannel() {
   const chain = new ChainModel();
@@ -178,11 +192,10 @@ t('fees: an update rebinding onto an older one takes a fee input (0xc1) or fee i
     a: signUpdate(params, 3, skA, undefined, UPDATE_HASH_TYPE_SINGLE),
     b: signUpdate(params, 3, skS, undefined, UPDATE_HASH_TYPE_SINGLE),
   };
-  const u3s = attachFeeInput(
-    buildUpdateTx(params, 3, { kind: 'update', state: 1, outpoint: outpointOf(u1b) }, single),
-    feeCoin2,
-    { amount: 1_500n, script: feeOut.script },
-  );
+  const u3s = attachFeeInput(buildUpdateTx(params, 3, { kind: 'update', state: 1, outpoint: outpointOf(u1b) }, single), feeCoin2, {
+    amount: 1_500n,
+    script: feeOut.script,
+  });
   const prev2 = [prevouts[0]!, prevouts[1]!];
   chain2.submit(withWitness(u3s, 1, [signKeyPath(u3s, 1, prev2, feeSk)]), at(102));
   chain.submit(signedFee, at(102));
@@ -239,13 +252,19 @@ t('settlement tampering and replay', () => {
   const late = { ...st.tx, inputs: [{ ...st.tx.inputs[0]!, sequence: 200 }] };
   rejects(() => chain.submit(late, at(400)), 'signature');
   // Signatures made for one payout split do not fit another.
-  const skewed = unsignedSettlementTx(params, { ...settlementSpec(1), balances: { a: settlementSpec(1).balances.a - 1000, b: settlementSpec(1).balances.b + 1000 } }, outpointOf(u1));
+  const skewed = unsignedSettlementTx(
+    params,
+    { ...settlementSpec(1), balances: { a: settlementSpec(1).balances.a - 1000, b: settlementSpec(1).balances.b + 1000 } },
+    outpointOf(u1),
+  );
   rejects(() => chain.submit(withWitness(skewed, 0, st.tx.inputs[0]!.witness), at(300)), 'signature');
   chain.submit(st.tx, at(101 + 144));
   // The sighash is what signatures sign: recompute it from the chain's view.
   const u1out = updateOutput(params, 1);
   const h = signatureHash(st.tx, 0, [{ amount: u1out.amount, scriptPubKey: u1out.scriptPubKey }], {
-    hashType: 0x41, keyVersion: 1, leafHash: u1out.settleLeaf!.leafHash,
+    hashType: 0x41,
+    keyVersion: 1,
+    leafHash: u1out.settleLeaf!.leafHash,
   });
   assert.is(bytesToHex(h), bytesToHex(settlementSighash(params, settlementSpec(1))));
 });

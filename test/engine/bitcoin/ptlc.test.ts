@@ -6,10 +6,32 @@ import { bytesToHex, utf8 } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { adaptorPoint } from '../../../crypto/index.js';
 import {
-  PTLC_REFUND_HASH_TYPE, buildClaimTx, buildRefundTx, buildSettlementTx, buildUpdateTx, claimSighash, completeClaimSignature,
-  extractPtlcSecret, fundingOutput, p2trScript, presignClaim, ptlcOutput, signClaim, signRefund, signSettlement, signUpdate,
-  signatureHash, signSighash, unsignedRefundTx, verifyClaimPresignature, withWitness,
-  type BitcoinTx, type EltooTerms, type PtlcSpec, type PtlcSweep, type SettlementSpec,
+  PTLC_REFUND_HASH_TYPE,
+  buildClaimTx,
+  buildRefundTx,
+  buildSettlementTx,
+  buildUpdateTx,
+  claimSighash,
+  completeClaimSignature,
+  extractPtlcSecret,
+  fundingOutput,
+  p2trScript,
+  presignClaim,
+  ptlcOutput,
+  signClaim,
+  signRefund,
+  signSettlement,
+  signUpdate,
+  signatureHash,
+  signSighash,
+  unsignedRefundTx,
+  verifyClaimPresignature,
+  withWitness,
+  type BitcoinTx,
+  type EltooTerms,
+  type PtlcSpec,
+  type PtlcSweep,
+  type SettlementSpec,
 } from '../../../engine/bitcoin/index.js';
 import { ChainModel, at, outpointOf, rejects } from './chain-model.js';
 import { throwsCode } from '../../helpers.js';
@@ -37,7 +59,6 @@ const settlement: SettlementSpec = {
   ptlcs: [spec],
   fee: 800,
 };
-
 
 const updSigs = (n: number) => ({ a: signUpdate(params, n, skS), b: signUpdate(params, n, skB) });
 const setSigs = { a: signSettlement(params, settlement, skS), b: signSettlement(params, settlement, skB) };
@@ -90,7 +111,10 @@ t('no t, no claim: a wrong secret or the raw pre-signature does not verify', () 
   const presig = presignClaim(spec, claimSweep, skSp);
   const payee = signClaim(spec, claimSweep, skBp);
   const wrong = completeClaimSignature(presig, sha256(utf8('guess')));
-  throwsCode(() => buildClaimTx(spec, claimSweep, { txid: new Uint8Array(32), vout: 2 }, { payer: wrong, payee }), ErrorCode.INVALID_SIGNATURE);
+  throwsCode(
+    () => buildClaimTx(spec, claimSweep, { txid: new Uint8Array(32), vout: 2 }, { payer: wrong, payee }),
+    ErrorCode.INVALID_SIGNATURE,
+  );
   const { chain, ptlc } = settle(false);
   const good = buildClaimTx(spec, claimSweep, ptlc, { payer: completeClaimSignature(presig, secret), payee });
   const w = good.inputs[0]!.witness;
@@ -111,10 +135,17 @@ t('claim signatures cannot be replayed onto a PTLC with another payment point', 
   const o2 = ptlcOutput(other);
   const coin = chain.fund({ amount: o2.amount, script: o2.scriptPubKey }, at(100));
   const presig = presignClaim(spec, claimSweep, skSp);
-  const claim = buildClaimTx(spec, claimSweep, coin, { payer: completeClaimSignature(presig, secret), payee: signClaim(spec, claimSweep, skBp) });
+  const claim = buildClaimTx(spec, claimSweep, coin, {
+    payer: completeClaimSignature(presig, secret),
+    payee: signClaim(spec, claimSweep, skBp),
+  });
   rejects(() => chain.submit(claim, at(101)), 'commitment', 'first PTLC control block');
   const w = claim.inputs[0]!.witness;
-  rejects(() => chain.submit(withWitness(claim, 0, [w[0]!, w[1]!, w[2]!, o2.claimLeaf.controlBlock]), at(101)), 'signature', 'second PTLC control block');
+  rejects(
+    () => chain.submit(withWitness(claim, 0, [w[0]!, w[1]!, w[2]!, o2.claimLeaf.controlBlock]), at(101)),
+    'signature',
+    'second PTLC control block',
+  );
 });
 
 t('refund: only S, only after the timeout', () => {
@@ -128,15 +159,22 @@ t('refund: only S, only after the timeout', () => {
   const early = { ...unsignedRefundTx(spec, refundSweep, ptlc), lockTime: spec.timeout - 1 };
   const out = ptlcOutput(spec);
   const h = signatureHash(early, 0, [{ amount: out.amount, scriptPubKey: out.scriptPubKey }], {
-    hashType: PTLC_REFUND_HASH_TYPE, keyVersion: 0, leafHash: out.refundLeaf.leafHash,
+    hashType: PTLC_REFUND_HASH_TYPE,
+    keyVersion: 0,
+    leafHash: out.refundLeaf.leafHash,
   });
   const earlySigned = withWitness(early, 0, [signSighash(h, skSp, 0, 0), out.refundLeaf.script, out.refundLeaf.controlBlock]);
   rejects(() => chain.submit(earlySigned, at(spec.timeout)), 'cltv');
   // B's key does not open the refund leaf.
   const hB = signatureHash(refund, 0, [{ amount: out.amount, scriptPubKey: out.scriptPubKey }], {
-    hashType: 0, keyVersion: 0, leafHash: out.refundLeaf.leafHash,
+    hashType: 0,
+    keyVersion: 0,
+    leafHash: out.refundLeaf.leafHash,
   });
-  rejects(() => chain.submit(withWitness(refund, 0, [signSighash(hB, skBp, 0, 0), ...refund.inputs[0]!.witness.slice(1)]), at(spec.timeout + 1)), 'signature');
+  rejects(
+    () => chain.submit(withWitness(refund, 0, [signSighash(hB, skBp, 0, 0), ...refund.inputs[0]!.witness.slice(1)]), at(spec.timeout + 1)),
+    'signature',
+  );
   throwsCode(() => buildRefundTx(spec, refundSweep, ptlc, signSighash(hB, skBp, 0, 0)), ErrorCode.INVALID_SIGNATURE);
   chain.submit(refund, at(spec.timeout + 1));
   assert.not.ok(chain.isUnspent(ptlc));
@@ -145,7 +183,10 @@ t('refund: only S, only after the timeout', () => {
 t('claim and refund race for one output: the first one wins', () => {
   const { chain, ptlc } = settle(false);
   const presig = presignClaim(spec, claimSweep, skSp);
-  const claim = buildClaimTx(spec, claimSweep, ptlc, { payer: completeClaimSignature(presig, secret), payee: signClaim(spec, claimSweep, skBp) });
+  const claim = buildClaimTx(spec, claimSweep, ptlc, {
+    payer: completeClaimSignature(presig, secret),
+    payee: signClaim(spec, claimSweep, skBp),
+  });
   const refund = buildRefundTx(spec, refundSweep, ptlc, signRefund(spec, refundSweep, ptlc, skSp));
   chain.submit(refund, at(spec.timeout + 1));
   rejects(() => chain.submit(claim, at(spec.timeout + 2)), 'missing-input');
@@ -164,9 +205,26 @@ t('PTLC inputs are validated', () => {
   throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 60_000 }), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => claimSighash(spec, { ...claimSweep, fee: 49_900 }), ErrorCode.CHANNEL_INVARIANT, 'dust claim output');
   throwsCode(() => claimSighash(spec, { ...claimSweep, payout: new Uint8Array(0) }), ErrorCode.INVALID_LENGTH);
-  throwsCode(() => extractPtlcSecret(spec, unsignedRefundTx(spec, refundSweep, { txid: new Uint8Array(32), vout: 0 }), presignClaim(spec, claimSweep, skSp)), ErrorCode.TX_INVALID);
+  throwsCode(
+    () =>
+      extractPtlcSecret(
+        spec,
+        unsignedRefundTx(spec, refundSweep, { txid: new Uint8Array(32), vout: 0 }),
+        presignClaim(spec, claimSweep, skSp),
+      ),
+    ErrorCode.TX_INVALID,
+  );
   // A PTLC reusing a channel key would let an 0xc1 update signature fit its claim leaf.
-  throwsCode(() => buildSettlementTx(params, { ...settlement, ptlcs: [{ ...spec, payer: params.keys.a }] }, { txid: new Uint8Array(32), vout: 0 }, setSigs), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(
+    () =>
+      buildSettlementTx(
+        params,
+        { ...settlement, ptlcs: [{ ...spec, payer: params.keys.a }] },
+        { txid: new Uint8Array(32), vout: 0 },
+        setSigs,
+      ),
+    ErrorCode.CHANNEL_INVARIANT,
+  );
 });
 
 t.run();

@@ -5,9 +5,31 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8 } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
-  MAX_MONEY, MAX_STATE, assertAmount, assertEltooTerms, assertSats, satsToAmount, bip118Key, buildSettlementTx, buildUpdateTx, decodeWitnessSignature,
-  encodeWitnessSignature, p2trScript, parseLeafScript, parseTx, ptlcClaimLeaf, ptlcRefundLeaf, rebindLeaf, serializeTx,
-  settleLeaf, settlementOutputs, signUpdate, txidHex, unsignedUpdateTx, updateOutput, updateSighash,
+  MAX_MONEY,
+  MAX_STATE,
+  assertAmount,
+  assertEltooTerms,
+  assertSats,
+  satsToAmount,
+  bip118Key,
+  buildSettlementTx,
+  buildUpdateTx,
+  decodeWitnessSignature,
+  encodeWitnessSignature,
+  p2trScript,
+  parseLeafScript,
+  parseTx,
+  ptlcClaimLeaf,
+  ptlcRefundLeaf,
+  rebindLeaf,
+  serializeTx,
+  settleLeaf,
+  settlementOutputs,
+  signUpdate,
+  txidHex,
+  unsignedUpdateTx,
+  updateOutput,
+  updateSighash,
   type EltooTerms,
 } from '../../../engine/bitcoin/index.js';
 import { throwsCode } from '../../helpers.js';
@@ -19,7 +41,10 @@ const a = schnorr.getPublicKey(sk('a'));
 const b = schnorr.getPublicKey(sk('b'));
 const offCurve = new Uint8Array(32).fill(0xff);
 const params: EltooTerms = {
-  keys: { a, b }, fundingAmount: 100_000, updateFee: 300, csvDelay: 6,
+  keys: { a, b },
+  fundingAmount: 100_000,
+  updateFee: 300,
+  csvDelay: 6,
   payout: { a: p2trScript(a), b: p2trScript(b) },
 };
 
@@ -138,15 +163,41 @@ t('settlement invariants: value conserved exactly, no dust, CHANNEL_INVARIANT', 
   throwsCode(() => settlementOutputs(params, { ...ok, state: -1 }), ErrorCode.INVALID_RANGE);
   const o = { txid: new Uint8Array(32), vout: 0 };
   throwsCode(() => buildSettlementTx(params, ok, o, { a: new Uint8Array(65), b: new Uint8Array(65) }), ErrorCode.INVALID_SIGNATURE);
-  throwsCode(() => buildUpdateTx(params, 1, { kind: 'funding', outpoint: o }, { a: new Uint8Array(64), b: new Uint8Array(64) }), ErrorCode.INVALID_SIGNATURE);
-  throwsCode(() => buildUpdateTx(params, 1, { kind: 'funding', outpoint: { txid: new Uint8Array(31), vout: 0 } }, {
-    a: signUpdate(params, 1, sk('a')), b: signUpdate(params, 1, sk('b')),
-  }), ErrorCode.INVALID_LENGTH);
-  throwsCode(() => buildUpdateTx(params, 1, { kind: 'nope', outpoint: o } as never, { a: new Uint8Array(65), b: new Uint8Array(65) }), ErrorCode.INVALID_TYPE);
+  throwsCode(
+    () => buildUpdateTx(params, 1, { kind: 'funding', outpoint: o }, { a: new Uint8Array(64), b: new Uint8Array(64) }),
+    ErrorCode.INVALID_SIGNATURE,
+  );
+  throwsCode(
+    () =>
+      buildUpdateTx(
+        params,
+        1,
+        { kind: 'funding', outpoint: { txid: new Uint8Array(31), vout: 0 } },
+        {
+          a: signUpdate(params, 1, sk('a')),
+          b: signUpdate(params, 1, sk('b')),
+        },
+      ),
+    ErrorCode.INVALID_LENGTH,
+  );
+  throwsCode(
+    () => buildUpdateTx(params, 1, { kind: 'nope', outpoint: o } as never, { a: new Uint8Array(65), b: new Uint8Array(65) }),
+    ErrorCode.INVALID_TYPE,
+  );
   // Signatures swapped between parties do not verify.
-  throwsCode(() => buildUpdateTx(params, 1, { kind: 'funding', outpoint: o }, {
-    a: signUpdate(params, 1, sk('b')), b: signUpdate(params, 1, sk('a')),
-  }), ErrorCode.INVALID_SIGNATURE);
+  throwsCode(
+    () =>
+      buildUpdateTx(
+        params,
+        1,
+        { kind: 'funding', outpoint: o },
+        {
+          a: signUpdate(params, 1, sk('b')),
+          b: signUpdate(params, 1, sk('a')),
+        },
+      ),
+    ErrorCode.INVALID_SIGNATURE,
+  );
 });
 
 t('serialization round trip and txid', () => {

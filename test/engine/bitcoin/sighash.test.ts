@@ -7,8 +7,16 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
-  SigHash, isValidHashType, parseTx, signatureHash, signatureMessage, tapLeafHash, tweakPublicKey, withWitness,
-  type BitcoinTx, type Prevout,
+  SigHash,
+  isValidHashType,
+  parseTx,
+  signatureHash,
+  signatureMessage,
+  tapLeafHash,
+  tweakPublicKey,
+  withWitness,
+  type BitcoinTx,
+  type Prevout,
 } from '../../../engine/bitcoin/index.js';
 import { throwsCode } from '../../helpers.js';
 
@@ -68,11 +76,11 @@ t('BIP341 intermediary hashes: a hash type without ANYONECANPAY commits to all p
   const msg = bytesToHex(signatureMessage(tx, 0, prevouts, { hashType: 0 }));
   // Layout: epoch, hash_type, version, locktime, then the four SHA256s and sha_outputs.
   const off = (1 + 1 + 4 + 4) * 2;
-  assert.is(msg.slice(off, off + 64), v.intermediary['hashPrevouts']);
-  assert.is(msg.slice(off + 64, off + 128), v.intermediary['hashAmounts']);
-  assert.is(msg.slice(off + 128, off + 192), v.intermediary['hashScriptPubkeys']);
-  assert.is(msg.slice(off + 192, off + 256), v.intermediary['hashSequences']);
-  assert.is(msg.slice(off + 256, off + 320), v.intermediary['hashOutputs']);
+  assert.is(msg.slice(off, off + 64), v.intermediary.hashPrevouts);
+  assert.is(msg.slice(off + 64, off + 128), v.intermediary.hashAmounts);
+  assert.is(msg.slice(off + 128, off + 192), v.intermediary.hashScriptPubkeys);
+  assert.is(msg.slice(off + 192, off + 256), v.intermediary.hashSequences);
+  assert.is(msg.slice(off + 256, off + 320), v.intermediary.hashOutputs);
 });
 
 t('BIP342 script path (key version 0) agrees with @scure/btc-signer for every hash type, input, codesep and annex', () => {
@@ -89,7 +97,10 @@ t('BIP342 script path (key version 0) agrees with @scure/btc-signer for every ha
   let n = 0;
   for (const idx of [0, 1, 3])
     for (const hashType of [0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83])
-      for (const [codesepPos, annex] of [[0xffffffff, undefined], [3, new Uint8Array([0x50, 7, 7])]] as const) {
+      for (const [codesepPos, annex] of [
+        [0xffffffff, undefined],
+        [3, new Uint8Array([0x50, 7, 7])],
+      ] as const) {
         if ((hashType & 3) === 3 && idx >= ours.outputs.length) {
           // No corresponding output: both refuse.
           assert.throws(() => ref.preimageWitnessV1(idx, spks, hashType, amounts, -1, leaf, 0xc0));
@@ -143,7 +154,8 @@ t('BIP118 message lengths: 127 bytes for ANYPREVOUT, 52 for ANYPREVOUTANYSCRIPT 
 
 t('BIP118: ANYPREVOUT ignores the outpoint; ANYPREVOUTANYSCRIPT also amount, script and leaf', () => {
   const other: BitcoinTx = { ...tx1, inputs: [{ ...tx1.inputs[0]!, txid: new Uint8Array(32).fill(1), vout: 7 }] };
-  const h = (tx: BitcoinTx, p: Prevout, ht: number, lh = leafHash) => bytesToHex(signatureHash(tx, 0, [p], { hashType: ht, keyVersion: 1, leafHash: lh }));
+  const h = (tx: BitcoinTx, p: Prevout, ht: number, lh = leafHash) =>
+    bytesToHex(signatureHash(tx, 0, [p], { hashType: ht, keyVersion: 1, leafHash: lh }));
   const prev2: Prevout = { amount: 99_999n, scriptPubKey: prev1.scriptPubKey };
   const prev3: Prevout = { amount: prev1.amount, scriptPubKey: new Uint8Array([0x51, 0x20, ...new Uint8Array(32).fill(6)]) };
   const lh2 = new Uint8Array(32).fill(0xcd);

@@ -7,8 +7,15 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import {
-  NUMS_KEY, fundingOutput, numsKeyWithTweak, parseControlBlock, taprootOutput, updateOutput, verifyTaprootCommitment,
-  type EltooTerms, type TapTree,
+  NUMS_KEY,
+  fundingOutput,
+  numsKeyWithTweak,
+  parseControlBlock,
+  taprootOutput,
+  updateOutput,
+  verifyTaprootCommitment,
+  type EltooTerms,
+  type TapTree,
 } from '../../../engine/bitcoin/index.js';
 import { throwsCode } from '../../helpers.js';
 
@@ -99,15 +106,16 @@ t('NUMS: H is lift_x(sha256(G uncompressed)) and H + r·G differs per r', () => 
 const keyA = schnorr.getPublicKey(new Uint8Array(32).fill(0x11));
 const keyB = schnorr.getPublicKey(new Uint8Array(32).fill(0x22));
 const params: EltooTerms = {
-  keys: { a: keyA, b: keyB }, fundingAmount: 1_000_000, updateFee: 1_000, csvDelay: 144,
+  keys: { a: keyA, b: keyB },
+  fundingAmount: 1_000_000,
+  updateFee: 1_000,
+  csvDelay: 144,
   payout: { a: new Uint8Array([0x51, 0x20, ...keyA]), b: new Uint8Array([0x51, 0x20, ...keyB]) },
 };
 
 t('our channel outputs agree with @scure/btc-signer p2tr (independent implementation)', () => {
   for (const out of [fundingOutput(params), updateOutput(params, 0), updateOutput(params, 41)]) {
-    const tree = out.leaves.length === 1
-      ? { script: out.leaves[0]!.script }
-      : out.leaves.map((l) => ({ script: l.script }));
+    const tree = out.leaves.length === 1 ? { script: out.leaves[0]!.script } : out.leaves.map((l) => ({ script: l.script }));
     const ref = p2tr(NUMS_KEY, tree, undefined, true);
     assert.is(bytesToHex(ref.script), bytesToHex(out.scriptPubKey));
     assert.is(bytesToHex(ref.tapMerkleRoot), bytesToHex(out.merkleRoot!));

@@ -5,7 +5,13 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { adaptorExtract, adaptorVerify } from '../../../crypto/index.js';
 import {
-  p2trOutputKey, parseLeafScript, parseTx, signatureHash, signatureMessage, tapLeafHash, verifyTaprootCommitment,
+  p2trOutputKey,
+  parseLeafScript,
+  parseTx,
+  signatureHash,
+  signatureMessage,
+  tapLeafHash,
+  verifyTaprootCommitment,
   type Prevout,
 } from '../../../engine/bitcoin/index.js';
 import { ChainModel } from './chain-model.js';
@@ -23,7 +29,10 @@ t('protocol/vectors/eltoo.json is exactly what the code generates', () => {
 t('coverage: update from funding, update from update, settlement, PTLC claim and refund; several hash types', () => {
   const kinds = vectors.map((v) => parseLeafScript(hexToBytes(v.leafScript)).kind);
   for (const k of ['rebind', 'settle', 'ptlc-claim', 'ptlc-refund']) assert.ok(kinds.includes(k as never), k);
-  assert.equal([...new Set(vectors.map((v) => v.hashType))].sort((x, y) => x - y), [0x00, 0x41, 0xc1, 0xc3]);
+  assert.equal(
+    [...new Set(vectors.map((v) => v.hashType))].sort((x, y) => x - y),
+    [0x00, 0x41, 0xc1, 0xc3],
+  );
   assert.equal([...new Set(vectors.map((v) => v.keyVersion))].sort(), [0, 1]);
   const rebinds = vectors.filter((v) => parseLeafScript(hexToBytes(v.leafScript)).kind === 'rebind');
   assert.equal(rebinds.map((v) => (parseLeafScript(hexToBytes(v.leafScript)) as { minState: number }).minState).sort(), [0, 2, 2]);
@@ -78,7 +87,11 @@ t('every single-input item is accepted by the chain model at its prevout', () =>
     if (tx.inputs.length !== 1) continue;
     const chain = new ChainModel();
     const inp = tx.inputs[0]!;
-    chain.addCoin(inp, { amount: BigInt(v.prevout.amount), script: hexToBytes(v.prevout.scriptPubKey) }, { height: 1, time: 1_700_000_000 });
+    chain.addCoin(
+      inp,
+      { amount: BigInt(v.prevout.amount), script: hexToBytes(v.prevout.scriptPubKey) },
+      { height: 1, time: 1_700_000_000 },
+    );
     chain.submit(tx, { height: 900_000, time: 1_800_000_000 });
     n++;
   }

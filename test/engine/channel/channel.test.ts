@@ -9,7 +9,15 @@ import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { signSettlement as signSettlementTx, stateSecretKey } from '../../../engine/channel/onchain.js';
 import {
-  addPtlc, capacity, checkPtlcTimelock, checkState, checkTransition, resolvePtlc, transfer, validateParams, type ChannelParams,
+  addPtlc,
+  capacity,
+  checkPtlcTimelock,
+  checkState,
+  checkTransition,
+  resolvePtlc,
+  transfer,
+  validateParams,
+  type ChannelParams,
 } from '../../../engine/channel/state.js';
 import { throwsCode, rejectsCode } from '../../helpers.js';
 
@@ -17,8 +25,11 @@ const t = suite('channel');
 const sk0 = schnorr.utils.randomSecretKey();
 const sk1 = schnorr.utils.randomSecretKey();
 const params = (): ChannelParams => ({
-  channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 1, amount: 100_000 },
-  keys: [schnorr.getPublicKey(sk0), schnorr.getPublicKey(sk1)], csvDelay: 144, fees: { update: 300, settlement: 400, ptlc: 200 },
+  channelId: randomBytes(32),
+  funding: { txid: randomBytes(32), vout: 1, amount: 100_000 },
+  keys: [schnorr.getPublicKey(sk0), schnorr.getPublicKey(sk1)],
+  csvDelay: 144,
+  fees: { update: 300, settlement: 400, ptlc: 200 },
 });
 
 /** Runs one full co-signing round from party 0's proposal of `next`. */
@@ -37,7 +48,8 @@ async function cosign(a: Channel, b: Channel, na: MemoryNonceStore, nb: MemoryNo
 
 t('open, transfer, add and fulfil a PTLC, with every state co-signed and promoted', async () => {
   const p = params();
-  const na = new MemoryNonceStore(), nb = new MemoryNonceStore();
+  const na = new MemoryNonceStore(),
+    nb = new MemoryNonceStore();
   const [a, b] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, na, nb);
   assert.is(a.enforceable.state.n, 0);
   await cosign(a, b, na, nb, transfer(a.enforceable.state, 0, 5_000, 1));
@@ -69,7 +81,10 @@ t('invariants: conservation, negative balances, state numbers, PTLC fields, time
   checkState(p, addPtlc(s0, ptlc, 1));
   throwsCode(() => checkState(p, addPtlc(addPtlc(s0, ptlc, 1), ptlc, 2)), ErrorCode.CHANNEL_INVARIANT); // duplicate id
   throwsCode(() => checkState(p, addPtlc(s0, { ...ptlc, amount: 100 }, 1)), ErrorCode.CHANNEL_INVARIANT); // dust
-  throwsCode(() => checkState(p, addPtlc(s0, { ...ptlc, point: Uint8Array.from([2, ...new Uint8Array(32).fill(0xff)]) }, 1)), ErrorCode.INVALID_PUBLIC_KEY); // x ≥ p
+  throwsCode(
+    () => checkState(p, addPtlc(s0, { ...ptlc, point: Uint8Array.from([2, ...new Uint8Array(32).fill(0xff)]) }, 1)),
+    ErrorCode.INVALID_PUBLIC_KEY,
+  ); // x ≥ p
   throwsCode(() => checkState(p, addPtlc(s0, { ...ptlc, timeout: 600_000_000 }, 1)), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => resolvePtlc(s0, randomBytes(32), 'fail', 1), ErrorCode.CHANNEL_INVARIANT);
   checkPtlcTimelock(800_040, 800_000, 144, 6);
@@ -94,7 +109,8 @@ t('bad parameters are typed errors', () => {
 
 t('the state machine refuses unsafe orders, forged signatures, old states and nonce reuse', async () => {
   const p = params();
-  const na = new MemoryNonceStore(), nb = new MemoryNonceStore();
+  const na = new MemoryNonceStore(),
+    nb = new MemoryNonceStore();
   const [a, b] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, na, nb);
   const next = transfer(a.enforceable.state, 0, 1_000, 1);
   a.propose(next);
@@ -116,7 +132,10 @@ t('the state machine refuses unsafe orders, forged signatures, old states and no
   // The nonce is bound to update 1's sighash: signing it again gives the same signature, and
   // the nonce signs nothing else.
   assert.equal(await a.signUpdate(na, sk0), ua);
-  await rejectsCode(signWithCommittedNonce(na, a.requirePending().myNonceId!, stateSecretKey(p, sk0), new Uint8Array(32).fill(7)), ErrorCode.NONCE_REUSE);
+  await rejectsCode(
+    signWithCommittedNonce(na, a.requirePending().myNonceId!, stateSecretKey(p, sk0), new Uint8Array(32).fill(7)),
+    ErrorCode.NONCE_REUSE,
+  );
   const ub = await b.signUpdate(nb, sk1);
   const bad = ub.slice();
   bad[40]! ^= 1;
@@ -132,7 +151,8 @@ t('the state machine refuses unsafe orders, forged signatures, old states and no
 
 t('an overwritten pending state can be restored when the overwrite is refused', async () => {
   const p = params();
-  const na = new MemoryNonceStore(), nb = new MemoryNonceStore();
+  const na = new MemoryNonceStore(),
+    nb = new MemoryNonceStore();
   const [a] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, na, nb);
   a.propose(transfer(a.enforceable.state, 0, 1_000, 1));
   const R1 = await a.commitUpdateNonce(na, sk0);

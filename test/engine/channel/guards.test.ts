@@ -16,13 +16,15 @@ import { channelParams, party } from '../payment/fixture.js';
 import { throwsCode } from '../../helpers.js';
 
 const t = suite('channel/guards');
-const A = party('http://127.0.0.1:1'), B = party('http://127.0.0.1:1');
+const A = party('http://127.0.0.1:1'),
+  B = party('http://127.0.0.1:1');
 const base = () => channelParams(A.chPk, B.chPk);
 const withP = (over: Partial<ChannelParams>) => ({ ...base(), ...over });
 
 t('channel parameters: funding output index and CSV delay at and beyond their bounds', () => {
   for (const vout of [0, 0xffffffff]) validateParams(withP({ funding: { ...base().funding, vout } }));
-  for (const vout of [-1, 0x1_0000_0000, 1.5]) throwsCode(() => validateParams(withP({ funding: { ...base().funding, vout } })), ErrorCode.INVALID_RANGE);
+  for (const vout of [-1, 0x1_0000_0000, 1.5])
+    throwsCode(() => validateParams(withP({ funding: { ...base().funding, vout } })), ErrorCode.INVALID_RANGE);
   for (const csvDelay of [1, 0xffff]) validateParams(withP({ csvDelay }));
   for (const csvDelay of [0, 0x1_0000]) throwsCode(() => validateParams(withP({ csvDelay })), ErrorCode.INVALID_RANGE);
   // The funding must leave something once the update and settlement fees are paid.
@@ -40,7 +42,14 @@ t('amounts: zero and 21e14 sats are amounts, -1 and 21e14 + 1 are not', () => {
 t('states: state numbers and PTLC fields at their bounds', () => {
   const p = base();
   const cap = p.funding.amount - p.fees.update - p.fees.settlement;
-  const ptlc = (over: object) => ({ id: new Uint8Array(32).fill(1), offerer: 0 as const, amount: 10_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100, ...over });
+  const ptlc = (over: object) => ({
+    id: new Uint8Array(32).fill(1),
+    offerer: 0 as const,
+    amount: 10_000,
+    point: adaptorPoint(new Uint8Array(32).fill(2)),
+    timeout: 800_100,
+    ...over,
+  });
   const state = (n: number, x?: object) => {
     const ptlcs = x ? [ptlc(x)] : [];
     const held = ptlcs.reduce((a, y) => a + y.amount, 0);
@@ -59,7 +68,13 @@ t('a transfer or a PTLC may take a whole balance, never more', () => {
   const s = { n: 0, balances: [5_000, 7_000] as [number, number], ptlcs: [] };
   assert.equal(transfer(s, 0, 5_000, 1).balances, [0, 12_000]);
   throwsCode(() => transfer(s, 0, 5_001, 1), ErrorCode.CHANNEL_INVARIANT);
-  const x = { id: new Uint8Array(32).fill(1), offerer: 1 as const, amount: 7_000, point: adaptorPoint(new Uint8Array(32).fill(2)), timeout: 800_100 };
+  const x = {
+    id: new Uint8Array(32).fill(1),
+    offerer: 1 as const,
+    amount: 7_000,
+    point: adaptorPoint(new Uint8Array(32).fill(2)),
+    timeout: 800_100,
+  };
   assert.equal(addPtlc(s, x, 1).balances, [5_000, 0]);
   throwsCode(() => addPtlc(s, { ...x, amount: 7_001 }, 1), ErrorCode.CHANNEL_INVARIANT);
 });

@@ -32,7 +32,10 @@ interface KeyVector {
 }
 
 const paramsFor = (key: Uint8Array, channelId: Uint8Array): ChannelParams => ({
-  channelId, funding: { txid: new Uint8Array(32), vout: 0, amount: 1_000_000 }, keys: [key, key], csvDelay: 144,
+  channelId,
+  funding: { txid: new Uint8Array(32), vout: 0, amount: 1_000_000 },
+  keys: [key, key],
+  csvDelay: 144,
   fees: { update: 500, settlement: 500, ptlc: 300 },
 });
 
@@ -45,9 +48,13 @@ function generate(i: number): KeyVector {
   const odd = Pt.BASE.multiply(bytesToNumberBE(sk)).toAffine().y % 2n === 1n;
   return {
     description: `vector ${i}: d·G has ${odd ? 'odd' : 'even'} y`,
-    channelSecret: bytesToHex(sk), channelKey: bytesToHex(P), channelId: bytesToHex(channelId),
-    stateKey: bytesToHex(statePublicKey(p, P)), stateSecret: bytesToHex(stateSecretKey(p, sk)),
-    ptlcKey: bytesToHex(ptlcPublicKey(p, P)), ptlcSecret: bytesToHex(ptlcSecretKey(p, sk)),
+    channelSecret: bytesToHex(sk),
+    channelKey: bytesToHex(P),
+    channelId: bytesToHex(channelId),
+    stateKey: bytesToHex(statePublicKey(p, P)),
+    stateSecret: bytesToHex(stateSecretKey(p, sk)),
+    ptlcKey: bytesToHex(ptlcPublicKey(p, P)),
+    ptlcSecret: bytesToHex(ptlcSecretKey(p, sk)),
   };
 }
 
@@ -74,8 +81,16 @@ t('the committed file is exactly what the engine produces', () => {
 
 t('every vector matches the SPEC formula computed independently, and the secrets match the keys', () => {
   for (const v of generated) {
-    assert.equal(fromFormula('ln-mailbox/v1/state-key', v.channelSecret, v.channelId), { key: v.stateKey, secret: v.stateSecret }, v.description);
-    assert.equal(fromFormula('ln-mailbox/v1/ptlc-key', v.channelSecret, v.channelId), { key: v.ptlcKey, secret: v.ptlcSecret }, v.description);
+    assert.equal(
+      fromFormula('ln-mailbox/v1/state-key', v.channelSecret, v.channelId),
+      { key: v.stateKey, secret: v.stateSecret },
+      v.description,
+    );
+    assert.equal(
+      fromFormula('ln-mailbox/v1/ptlc-key', v.channelSecret, v.channelId),
+      { key: v.ptlcKey, secret: v.ptlcSecret },
+      v.description,
+    );
     assert.is(bytesToHex(schnorr.getPublicKey(hexToBytes(v.stateSecret, 32))), v.stateKey);
     assert.is(bytesToHex(schnorr.getPublicKey(hexToBytes(v.ptlcSecret, 32))), v.ptlcKey);
     assert.is.not(v.stateKey, v.ptlcKey);

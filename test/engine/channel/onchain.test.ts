@@ -19,8 +19,12 @@ const sk = (s: string) => sha256(utf8(`ln-mailbox/test/onchain/${s}`));
 const P0 = getPublicKey(sk('0'));
 const P1 = getPublicKey(sk('1'));
 const params = (over: Partial<ChannelParams> = {}): ChannelParams => ({
-  channelId: sk('channel'), funding: { txid: sk('funding'), vout: 0, amount: 1_000_000 }, keys: [P0, P1], csvDelay: 144,
-  fees: { update: 500, settlement: 700, ptlc: 300 }, ...over,
+  channelId: sk('channel'),
+  funding: { txid: sk('funding'), vout: 0, amount: 1_000_000 },
+  keys: [P0, P1],
+  csvDelay: 144,
+  fees: { update: 500, settlement: 700, ptlc: 300 },
+  ...over,
 });
 
 t('eltooTerms: the state keys in the scripts, the payout scripts of the channel keys, the amounts as they are', () => {
@@ -63,7 +67,10 @@ t('amounts up to MAX_MONEY reach the settlement outputs exactly (number sats →
   const s: ChannelState = { n: 1, balances: [b0, cap - b0 - ptlc.amount], ptlcs: [ptlc] };
   checkState(p, s);
   const tx = unsignedSettlementTx(eltooTerms(p), settlementSpec(p, s));
-  assert.equal(tx.outputs.map((o) => o.amount), [BigInt(b0), BigInt(cap - b0 - ptlc.amount), 123_456_789n]);
+  assert.equal(
+    tx.outputs.map((o) => o.amount),
+    [BigInt(b0), BigInt(cap - b0 - ptlc.amount), 123_456_789n],
+  );
   assert.is(tx.outputs.reduce((x, o) => x + o.amount, 0n) + 700n + 500n, BigInt(MAX_MONEY));
 });
 

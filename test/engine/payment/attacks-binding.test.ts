@@ -18,7 +18,20 @@ import { Hub } from '../../../engine/payment/hub/hub.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
 import { removePtlc } from '../../../engine/payment/ptlc-exchange.js';
 import {
-  channelParams, deliverOne, handleQueued, hopWorld, hubAS, hubSB, jsonDiff, makeWorld, post, recipient, run, startPayment, stateOf, type World,
+  channelParams,
+  deliverOne,
+  handleQueued,
+  hopWorld,
+  hubAS,
+  hubSB,
+  jsonDiff,
+  makeWorld,
+  post,
+  recipient,
+  run,
+  startPayment,
+  stateOf,
+  type World,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -45,7 +58,7 @@ async function hubUnchanged(w: World, from: 'A' | 'B', message: PaymentMessage, 
   assert.equal(diff, [], `${label}: the hub's state changed`);
 }
 
-t('a payer\'s PTLC_FAIL naming its own channel, after the hub extended the PTLC to the payee, changes nothing', async () => {
+t("a payer's PTLC_FAIL naming its own channel, after the hub extended the PTLC to the payee, changes nothing", async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await run(w, ['A', 'S']);
@@ -53,7 +66,12 @@ t('a payer\'s PTLC_FAIL naming its own channel, after the hub extended the PTLC 
   await run(w, ['S']); // the PTLC to B is extended: S–B state 1 pending, A–S state 1 pending
   assert.is(w.hub.payments.get(offerId)!.status, 'extended');
   // Today: the hub drops its A–S pending state (the numbers line up), and ignores B's PTLC_ACCEPT.
-  await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), reason: 'x' }, 'PTLC_FAIL on A–S');
+  await hubUnchanged(
+    w,
+    'A',
+    { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), reason: 'x' },
+    'PTLC_FAIL on A–S',
+  );
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
@@ -87,8 +105,20 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
         const r = w.hub.requests.get(id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
         // channel is never the one a request's PTLC from the payer comes over.
-        if (p) await hubUnchanged(w, 'A', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(A–S, ${p.status})`);
-        if (r) await hubUnchanged(w, 'B', { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' }, `step ${i}: PTLC_FAIL(S–B, ${r.status})`);
+        if (p)
+          await hubUnchanged(
+            w,
+            'A',
+            { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' },
+            `step ${i}: PTLC_FAIL(A–S, ${p.status})`,
+          );
+        if (r)
+          await hubUnchanged(
+            w,
+            'B',
+            { type: PaymentType.PTLC_FAIL, channelId: w.sbParams.channelId, offerId: hexToBytes(id, 32), reason: 'x' },
+            `step ${i}: PTLC_FAIL(S–B, ${r.status})`,
+          );
       }
       const s = swapped(w, q.out.message);
       if (s) await hubUnchanged(w, s.from, s.message, `step ${i}: message type ${q.out.message.type} re-addressed`);
@@ -99,7 +129,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
   }
 }
 
-t('offer: no message naming a channel other than its payment\'s changes the hub; the payment completes', async () => {
+t("offer: no message naming a channel other than its payment's changes the hub; the payment completes", async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await sweep(w, () => [offerId]);
@@ -116,10 +146,13 @@ t('offer: no message naming a channel other than its payment\'s changes the hub;
   assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
 });
 
-t('request: no message naming a channel other than its request\'s changes the hub; the request is paid', async () => {
+t("request: no message naming a channel other than its request's changes the hub; the request is paid", async () => {
   const w = await makeWorld();
   const amount = 30_000;
-  const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 },
+    w.ctx,
+  );
   post(w, 'B', step);
   await sweep(w, () => [requestId]);
   post(w, 'A', await w.payer.payRequest(requestId, hubFee(amount, w.hub.config.fee), w.ctx));
@@ -129,10 +162,16 @@ t('request: no message naming a channel other than its request\'s changes the hu
   assert.equal(w.payee.channel.enforceable.state.balances, [670_000, 329_000]);
 });
 
-t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the PTLC extended to the payee', async () => {
+t("router: another payee's PTLC_FAIL naming its own channel does not fail the PTLC extended to the payee", async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      amount: 40_000,
+      fee: hubFee(40_000, w.engines.S.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   w.post('A', step);
   for (let i = 0; i < 100 && w.queue.length; i++) {
@@ -155,7 +194,13 @@ t('router: another payee\'s PTLC_FAIL naming its own channel does not fail the P
 t('router: a payee that refuses the PTLC does not lock the path: P gives the upstream PTLC back, S frees it, A cancels', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      amount: 40_000,
+      fee: hubFee(40_000, w.engines.S.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -185,7 +230,13 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
 t('router: a busy payee channel does not lock the path either: P keeps the commitment and gives the PTLC back', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      amount: 40_000,
+      fee: hubFee(40_000, w.engines.S.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_COMMIT);
@@ -193,8 +244,14 @@ t('router: a busy payee channel does not lock the path either: P keeps the commi
   const pb = w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel;
   pb.propose(transfer(pb.enforceable.state, 0, 1_000, pb.topN + 1));
   await w.run();
-  assert.ok(w.seen.S.some((m) => m.type === PaymentType.PTLC_REMOVE), 'P gave the PTLC back');
-  assert.not.ok(w.seen.B.some((m) => m.type === PaymentType.PTLC_ADD), 'nothing went to B');
+  assert.ok(
+    w.seen.S.some((m) => m.type === PaymentType.PTLC_REMOVE),
+    'P gave the PTLC back',
+  );
+  assert.not.ok(
+    w.seen.B.some((m) => m.type === PaymentType.PTLC_ADD),
+    'nothing went to B',
+  );
   const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
   assert.equal(sp.enforceable.state, w.engines.P.upstream.channel.enforceable.state, 'S and P agree on S–P');
   assert.equal(sp.enforceable.state.balances, [700_000, 299_000]);
@@ -227,7 +284,13 @@ t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after t
 t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for a PTLC not committed on that channel', async () => {
   const w = await hopWorld();
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount: 40_000, fee: hubFee(40_000, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      amount: 40_000,
+      fee: hubFee(40_000, w.engines.S.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   w.post('A', step);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -241,7 +304,15 @@ t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for
   copy.propose(greedy);
   const settleSig = copy.signSettlement(w.parties.P.chSk);
   const updateNonce = await copy.commitUpdateNonce(w.parties.P.nonces, w.parties.P.chSk);
-  const greedyMsg = { type: PaymentType.PTLC_REMOVE, channelId: w.sp.channelId, offerId: id, state: encodeChannelState(greedy), updateNonce, settleSig, reason: 'x' } as const;
+  const greedyMsg = {
+    type: PaymentType.PTLC_REMOVE,
+    channelId: w.sp.channelId,
+    offerId: id,
+    state: encodeChannelState(greedy),
+    updateNonce,
+    settleSig,
+    reason: 'x',
+  } as const;
   await w.deliver('P', 'S', greedyMsg);
   assert.ok(w.events.S.some((e) => e.kind === 'rejected' && /exactly the PTLC back/.test(e.message)));
   assert.is(stateOf(w.engines.S), before, 'nothing changed at S');
@@ -258,13 +329,20 @@ t('an OFFER_VOID that overtakes the PTLC_ADD: the payee answers PTLC_FAIL, the h
   await run(w, ['A', 'S']);
   await run(w, ['B']); // invoice queued for S
   // The payer's OFFER_VOID reaches B before S's PTLC_ADD does.
-  post(w, 'A', { send: [{ to: w.B.address, message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(offerId, 32), reason: 'changed my mind' } }], retract: [], events: [] });
+  post(w, 'A', {
+    send: [{ to: w.B.address, message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(offerId, 32), reason: 'changed my mind' } }],
+    retract: [],
+    events: [],
+  });
   await deliverOne(w, (to) => to === 'B');
   assert.is(w.payee.payments.get(offerId)!.status, 'void');
   await run(w, ['S']); // PTLC_ADD queued for B
   await run(w, ['B']);
   // Today: B ignores it silently; S–B stays pending at S forever.
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL), 'B answers the PTLC_ADD with PTLC_FAIL');
+  assert.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL),
+    'B answers the PTLC_ADD with PTLC_FAIL',
+  );
   await run(w, ['S']);
   assert.is(hubSB(w).pending, undefined, 'S dropped its S–B pending state');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
@@ -311,21 +389,39 @@ t('a lost COMPLETION: the payer cancels, the hub re-sends the completion and the
   }
 });
 
-t("a payer with two channels cannot cancel an offer of one over the other", async () => {
+t('a payer with two channels cannot cancel an offer of one over the other', async () => {
   const w = await makeWorld();
   // A second A–S channel, same parties; the hub holds both.
   const as2 = channelParams(w.A.chPk, w.S.chPk, { csvDelay: 288 });
   const [a2, s2] = await openChannelPair(as2, [600_000, 399_000], w.A.chSk, w.S.chSk, w.A.nonces, w.S.nonces);
-  w.hub = new Hub(w.hub.config, [
-    { channel: hubAS(w), peerKey: w.A.idPk, peerAddress: w.A.address },
-    { channel: s2, peerKey: w.A.idPk, peerAddress: w.A.address },
-    { channel: hubSB(w), peerKey: w.B.idPk, peerAddress: w.B.address },
-  ], w.S.nonces);
+  w.hub = new Hub(
+    w.hub.config,
+    [
+      { channel: hubAS(w), peerKey: w.A.idPk, peerAddress: w.A.address },
+      { channel: s2, peerKey: w.A.idPk, peerAddress: w.A.address },
+      { channel: hubSB(w), peerKey: w.B.idPk, peerAddress: w.B.address },
+    ],
+    w.S.nonces,
+  );
   const payer2 = new Payer(w.payer.config, a2, w.A.nonces);
   const offerId = await startPayment(w, 50_000); // on channel 1
   await run(w, ['S']); // S accepts A–S(1) state 1
   // A proposes state 1 on channel 2 too, then cancels channel 1's offer over channel 2 (same numbers).
-  post(w, 'A', (await payer2.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 1_000, fee: hubFee(1_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  post(
+    w,
+    'A',
+    (
+      await payer2.pay(
+        {
+          payee: { publicKey: w.B.idPk, address: w.B.address },
+          amount: 1_000,
+          fee: hubFee(1_000, w.hub.config.fee),
+          expiry: w.ctx.now + 3_600_000,
+        },
+        w.ctx,
+      )
+    ).step,
+  );
   await run(w, ['S']);
   const cancel = await payer2.cancel([...payer2.payments.keys()][0]!);
   const m = cancel.send[0]!.message as PaymentMessage & { offerId: Uint8Array };
@@ -343,8 +439,17 @@ t('a late or stray REJECT for a payment with nothing in flight changes nothing a
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
   const before = stateOf(w.payer);
   for (const refType of [PaymentType.UPDATE_PROPOSE, PaymentType.CANCEL_PROPOSE]) {
-    const step = await w.payer.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType, ref: hexToBytes(offerId, 32), code: 'PAYMENT_REJECTED', message: 'late' } }, w.ctx);
-    assert.equal(step.events.map((e) => e.kind), ['ignored']);
+    const step = await w.payer.handle(
+      {
+        from: w.S.idPk,
+        message: { type: PaymentType.REJECT, refType, ref: hexToBytes(offerId, 32), code: 'PAYMENT_REJECTED', message: 'late' },
+      },
+      w.ctx,
+    );
+    assert.equal(
+      step.events.map((e) => e.kind),
+      ['ignored'],
+    );
   }
   assert.is(stateOf(w.payer), before);
 });

@@ -23,14 +23,28 @@ import { eltooTerms, settlementSpec } from '../../../engine/channel/onchain.js';
 import { Hub } from '../../../engine/payment/hub/hub.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, settleOnChain, sigs } from './chain.js';
-import { channelParams, hopPay, hopWorld, hubAS, hubSB, makeWorld, party, post, run, startPayment, type World, stateOf } from './fixture.js';
+import {
+  channelParams,
+  hopPay,
+  hopWorld,
+  hubAS,
+  hubSB,
+  makeWorld,
+  party,
+  post,
+  run,
+  startPayment,
+  type World,
+  stateOf,
+} from './fixture.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { rejectsCode } from '../../helpers.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-chain');
 
-const sentPtlcAdd = (w: World) => w.log.some((l) => l.message.type === PaymentType.PTLC_ADD) || w.queue.some((q) => q.out.message.type === PaymentType.PTLC_ADD);
+const sentPtlcAdd = (w: World) =>
+  w.log.some((l) => l.message.type === PaymentType.PTLC_ADD) || w.queue.some((q) => q.out.message.type === PaymentType.PTLC_ADD);
 
 t('the hub extends no PTLC on the strength of a payer channel whose update is on chain (B invoices 110 blocks later)', async () => {
   // A–S CSV 144, B asks 42 blocks, margin 6: 42 + 2 + 6 < 144 passes the rule that ignores the chain.
@@ -88,7 +102,10 @@ t('the payee answers PTLC_FAIL to a PTLC_ADD on a closing channel; the hub frees
   w.payee.channel.noteUpdateOnChain(w.ctx.height);
   await run(w, ['S']); // PTLC_ADD
   await run(w, ['B']);
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL), 'B answers PTLC_FAIL');
+  assert.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL),
+    'B answers PTLC_FAIL',
+  );
   assert.is(w.payee.channel.pending, undefined);
   await run(w, ['S']);
   assert.is(hubSB(w).pending, undefined);
@@ -98,7 +115,10 @@ t('the payee answers PTLC_FAIL to a PTLC_ADD on a closing channel; the hub frees
 t('request: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTLC_ADD on a closing payer channel', async () => {
   const amount = 30_000;
   const request = async (w: World) => {
-    const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { requestId, step } = await w.payee.request(
+      { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 },
+      w.ctx,
+    );
     post(w, 'B', step);
     return requestId;
   };
@@ -119,8 +139,14 @@ t('request: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTL
     hubAS(w).noteUpdateOnChain(w.ctx.height);
     post(w, 'A', await w.payer.payRequest(requestId, hubFee(amount, w.hub.config.fee), w.ctx));
     await run(w, ['A', 'S']);
-    assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'S answers PTLC_FAIL');
-    assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL), 'S never sells s_S');
+    assert.ok(
+      w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL),
+      'S answers PTLC_FAIL',
+    );
+    assert.not.ok(
+      w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL),
+      'S never sells s_S',
+    );
     assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
     assert.is(hubAS(w).pending, undefined);
     assert.is(w.payer.channel.pending, undefined);
@@ -133,7 +159,10 @@ t('nothing new starts over a closing channel: payer, payee and hub each refuse o
   w1.payer.channel.noteUpdateOnChain(w1.ctx.height);
   w1.payee.channel.noteUpdateOnChain(w1.ctx.height);
   await rejectsCode(startPayment(w1, 10_000), ErrorCode.PAYMENT_REJECTED);
-  await rejectsCode(w1.payee.request({ payer: { publicKey: w1.A.idPk, address: w1.A.address }, amount: 1_000, expiry: w1.ctx.now + 60_000 }, w1.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(
+    w1.payee.request({ payer: { publicKey: w1.A.idPk, address: w1.A.address }, amount: 1_000, expiry: w1.ctx.now + 60_000 }, w1.ctx),
+    ErrorCode.PAYMENT_REJECTED,
+  );
   assert.is(w1.payer.channel.pending, undefined);
   assert.is(w1.payee.channel.pending, undefined);
   // The hub, told the payer channel is closing, refuses the proposal (the payer's watcher lags).
@@ -158,10 +187,15 @@ t('router: nothing new over a closing channel, upstream or downstream', async ()
   // P–B closing: P refuses B's invoice.  S–P closing at P: same.
   for (const side of ['down', 'up'] as const) {
     const w = await hopWorld();
-    (side === 'down' ? w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel : w.engines.P.upstream.channel).noteUpdateOnChain(w.ctx.height);
+    (side === 'down' ? w.engines.P.downstream.get(bytesToHex(w.pb.channelId))!.channel : w.engines.P.upstream.channel).noteUpdateOnChain(
+      w.ctx.height,
+    );
     const offerId = await pay(w);
     await w.run();
-    assert.not.ok(w.seen.S.some((m) => m.type === PaymentType.INVOICE), `${side}: P forwarded no invoice`);
+    assert.not.ok(
+      w.seen.S.some((m) => m.type === PaymentType.INVOICE),
+      `${side}: P forwarded no invoice`,
+    );
     assert.not.ok(w.engines.P.payments.has(offerId), side);
   }
   // S–P closing once P forwarded the invoice: P answers S's PTLC_ADD with PTLC_FAIL.
@@ -196,7 +230,7 @@ t("a refused proposal that carries the peer's valid settlement marks its number 
   w.payee.payments.get(offerId)!.status = 'void';
   await run(w, ['S', 'B']);
   assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL));
-  assert.is(w.payee.channel.seenN, 1, "B will not propose S–B state 1: S released a settlement for it");
+  assert.is(w.payee.channel.seenN, 1, 'B will not propose S–B state 1: S released a settlement for it');
   // Router: the hub's PTLC_ADD times out too early for P, which refuses it.
   const h = await hopWorld();
   await hopPay(h, 20_000);
@@ -207,9 +241,10 @@ t("a refused proposal that carries the peer's valid settlement marks its number 
   assert.is(h.engines.P.upstream.channel.seenN, 1);
 });
 
-t('two channels with the same base keys and parameters do not accept each other\'s update and settlement', async () => {
+t("two channels with the same base keys and parameters do not accept each other's update and settlement", async () => {
   const relay = 'http://127.0.0.1:1';
-  const A = party(relay), S = party(relay);
+  const A = party(relay),
+    S = party(relay);
   // Same base keys, same CSV, fees and funding amount; only the channel id and funding txid differ.
   const p1 = channelParams(A.chPk, S.chPk, { csvDelay: 144 });
   const p2 = channelParams(A.chPk, S.chPk, { csvDelay: 144 });
@@ -224,7 +259,12 @@ t('two channels with the same base keys and parameters do not accept each other\
   let taken: number | undefined;
   try {
     const u = publishUpdate(chain, a1.params, a1.enforceable, { kind: 'funding', outpoint: funding2 }, 101);
-    const st = buildSettlementTx(eltooTerms(a1.params), settlementSpec(a1.params, a1.enforceable.state), out0(u), sigs(a1.enforceable, 'settleSigs'));
+    const st = buildSettlementTx(
+      eltooTerms(a1.params),
+      settlementSpec(a1.params, a1.enforceable.state),
+      out0(u),
+      sigs(a1.enforceable, 'settleSigs'),
+    );
     chain.submit(st.tx, at(101 + 144));
     taken = Number(st.tx.outputs[0]!.amount);
   } catch {
@@ -254,10 +294,21 @@ t('the hub refuses two channels that share their state keys or funding, and a ch
   const sameFunding = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)) } });
   assert.throws(() => new Hub(w.hub.config, peers(sameFunding), w.S.nonces), /funding/);
   // A channel in which the hub's key is not the hub's channel key.
-  const notOurs = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) }, keys: [j.params.keys[0], j.params.keys[0]] } });
+  const notOurs = Channel.fromJSON({
+    ...j,
+    params: {
+      ...j.params,
+      channelId: bytesToHex(randomBytes(32)),
+      funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) },
+      keys: [j.params.keys[0], j.params.keys[0]],
+    },
+  });
   assert.throws(() => new Hub(w.hub.config, peers(notOurs), w.S.nonces), /not the hub's channel key/);
   // A different channel (new id, new funding) with the same keys is fine: its state keys differ.
-  const fine = Channel.fromJSON({ ...j, params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) } } });
+  const fine = Channel.fromJSON({
+    ...j,
+    params: { ...j.params, channelId: bytesToHex(randomBytes(32)), funding: { ...j.params.funding, txid: bytesToHex(randomBytes(32)) } },
+  });
   assert.is.not(bytesToHex(fine.stateKey(0)), bytesToHex(hubAS(w).stateKey(0)));
   new Hub(w.hub.config, peers(fine), w.S.nonces);
 });

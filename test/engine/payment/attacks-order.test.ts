@@ -49,8 +49,9 @@ async function deliverToA(w: World, perm: number[]) {
 }
 
 const names = (w: World, to: 'A' | 'S') =>
-  w.queue.filter((q) => recipient(w, q) === to).map((q) =>
-    q.out.message.type === PaymentType.REJECT ? `REJECT(${typeName(q.out.message.refType)})` : typeName(q.out.message.type));
+  w.queue
+    .filter((q) => recipient(w, q) === to)
+    .map((q) => (q.out.message.type === PaymentType.REJECT ? `REJECT(${typeName(q.out.message.refType)})` : typeName(q.out.message.type)));
 
 /** The end state every order must reach; then a next payment must complete. */
 async function assertConsistent(w: World, offerId: string, label: string) {
@@ -74,7 +75,10 @@ async function assertConsistent(w: World, offerId: string, label: string) {
 t('cancelled while proposed: every order of PROPOSE/CANCEL at S and of the answers at A ends consistent', async () => {
   const w = await makeWorld();
   for (const refused of [false, true]) {
-    for (const hubOrder of [[PaymentType.UPDATE_PROPOSE, PaymentType.CANCEL_PROPOSE], [PaymentType.CANCEL_PROPOSE, PaymentType.UPDATE_PROPOSE]]) {
+    for (const hubOrder of [
+      [PaymentType.UPDATE_PROPOSE, PaymentType.CANCEL_PROPOSE],
+      [PaymentType.CANCEL_PROPOSE, PaymentType.UPDATE_PROPOSE],
+    ]) {
       for (const perm of permutations([0, 1])) {
         const offerId = await startPayment(w, 2_000, refused ? { fee: 0 } : {});
         post(w, 'A', await w.payer.cancel(offerId)); // A cancels before hearing from S
@@ -87,64 +91,69 @@ t('cancelled while proposed: every order of PROPOSE/CANCEL at S and of the answe
   }
 });
 
-t('cancelled while offered: the cancel and the payee\'s purchase race at S, the answers race at A; every order ends consistent', async () => {
-  const w = await makeWorld();
-  // (a) S reads the cancel first: CANCEL_ACCEPT; the payee's late invoice is refused.
-  {
-    const offerId = await startPayment(w, 2_000);
-    await run(w, ['A', 'S']);
-    post(w, 'A', await w.payer.cancel(offerId));
-    assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
-    await deliverToA(w, [0]);
-    await assertConsistent(w, offerId, 'cancel accepted');
-  }
-  // (b) the payee sells s_A first: S refuses the cancel; A reads COMPLETION and the REJECT in either order.
-  for (const perm of permutations([0, 1])) {
-    const offerId = await startPayment(w, 2_000);
-    await run(w, ['A', 'S']);
-    post(w, 'A', await w.payer.cancel(offerId));
-    while (await deliverWhere(w, (q) => recipient(w, q) !== 'A' && q.out.message.type !== PaymentType.CANCEL_PROPOSE));
-    assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
-    const label = `payee paid first; A reads [${perm.map((k) => names(w, 'A')[k]).join(', ')}]`;
-    await deliverToA(w, perm);
-    await assertConsistent(w, offerId, label);
-  }
-  // (c) the payee invoices, S extends the PTLC, then reads the cancel (refused); the payee is slow to fulfil.
-  for (const perm of permutations([0, 1])) {
-    const offerId = await startPayment(w, 2_000);
-    await run(w, ['A', 'S']);
-    post(w, 'A', await w.payer.cancel(offerId));
-    await run(w, ['B']); // invoice
-    assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.INVOICE));
-    assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
-    while (await deliverWhere(w, (q) => recipient(w, q) !== 'A'));
-    const label = `PTLC extended before the cancel; A reads [${perm.map((k) => names(w, 'A')[k]).join(', ')}]`;
-    await deliverToA(w, perm);
-    await assertConsistent(w, offerId, label);
-  }
-});
-
-
-t('seeded shuffles: any message in flight may be delivered next, the payer cancels at a random moment; every run ends consistent', async () => {
-  const w = await makeWorld();
-  for (let seed = 1; seed <= 10; seed++) {
-    const rand = prng(seed);
-    const offerId = await startPayment(w, 2_000);
-    const cancelAfter = Math.floor(rand() * 3); // early: the cancel races the proposal and its answers
-    const order: string[] = [];
-    for (let i = 0; i < 200 && w.queue.length; i++) {
-      if (i === cancelAfter && ['proposed', 'offered'].includes(w.payer.payments.get(offerId)!.status)) {
-        post(w, 'A', await w.payer.cancel(offerId));
-        order.push('cancel()');
-      }
-      const j = Math.floor(rand() * w.queue.length);
-      order.push(`${recipient(w, w.queue[j]!)}:${typeName(w.queue[j]!.out.message.type)}`);
-      const r = await handleQueued(w, j);
-      if (r.error !== undefined) throw new Error(`seed ${seed} [${order.join(' ')}]: ${String(r.error)}`);
-      post(w, r.to, r.step!);
+t(
+  "cancelled while offered: the cancel and the payee's purchase race at S, the answers race at A; every order ends consistent",
+  async () => {
+    const w = await makeWorld();
+    // (a) S reads the cancel first: CANCEL_ACCEPT; the payee's late invoice is refused.
+    {
+      const offerId = await startPayment(w, 2_000);
+      await run(w, ['A', 'S']);
+      post(w, 'A', await w.payer.cancel(offerId));
+      assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
+      await deliverToA(w, [0]);
+      await assertConsistent(w, offerId, 'cancel accepted');
     }
-    await assertConsistent(w, offerId, `seed ${seed} [${order.join(' ')}]`);
-  }
-});
+    // (b) the payee sells s_A first: S refuses the cancel; A reads COMPLETION and the REJECT in either order.
+    for (const perm of permutations([0, 1])) {
+      const offerId = await startPayment(w, 2_000);
+      await run(w, ['A', 'S']);
+      post(w, 'A', await w.payer.cancel(offerId));
+      while (await deliverWhere(w, (q) => recipient(w, q) !== 'A' && q.out.message.type !== PaymentType.CANCEL_PROPOSE));
+      assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
+      const label = `payee paid first; A reads [${perm.map((k) => names(w, 'A')[k]).join(', ')}]`;
+      await deliverToA(w, perm);
+      await assertConsistent(w, offerId, label);
+    }
+    // (c) the payee invoices, S extends the PTLC, then reads the cancel (refused); the payee is slow to fulfil.
+    for (const perm of permutations([0, 1])) {
+      const offerId = await startPayment(w, 2_000);
+      await run(w, ['A', 'S']);
+      post(w, 'A', await w.payer.cancel(offerId));
+      await run(w, ['B']); // invoice
+      assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.INVOICE));
+      assert.ok(await deliverWhere(w, (q) => q.out.message.type === PaymentType.CANCEL_PROPOSE));
+      while (await deliverWhere(w, (q) => recipient(w, q) !== 'A'));
+      const label = `PTLC extended before the cancel; A reads [${perm.map((k) => names(w, 'A')[k]).join(', ')}]`;
+      await deliverToA(w, perm);
+      await assertConsistent(w, offerId, label);
+    }
+  },
+);
+
+t(
+  'seeded shuffles: any message in flight may be delivered next, the payer cancels at a random moment; every run ends consistent',
+  async () => {
+    const w = await makeWorld();
+    for (let seed = 1; seed <= 10; seed++) {
+      const rand = prng(seed);
+      const offerId = await startPayment(w, 2_000);
+      const cancelAfter = Math.floor(rand() * 3); // early: the cancel races the proposal and its answers
+      const order: string[] = [];
+      for (let i = 0; i < 200 && w.queue.length; i++) {
+        if (i === cancelAfter && ['proposed', 'offered'].includes(w.payer.payments.get(offerId)!.status)) {
+          post(w, 'A', await w.payer.cancel(offerId));
+          order.push('cancel()');
+        }
+        const j = Math.floor(rand() * w.queue.length);
+        order.push(`${recipient(w, w.queue[j]!)}:${typeName(w.queue[j]!.out.message.type)}`);
+        const r = await handleQueued(w, j);
+        if (r.error !== undefined) throw new Error(`seed ${seed} [${order.join(' ')}]: ${String(r.error)}`);
+        post(w, r.to, r.step!);
+      }
+      await assertConsistent(w, offerId, `seed ${seed} [${order.join(' ')}]`);
+    }
+  },
+);
 
 t.run();

@@ -25,9 +25,7 @@ import type { Channel, StateRecord } from '../../../engine/channel/channel.js';
 import { sameState } from '../../../engine/channel/state.js';
 import { rejectMessage } from '../../../engine/payment/refusal.js';
 import { assertHarvestDead, settleOnChain } from './chain.js';
-import {
-  deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World,
-} from './fixture.js';
+import { deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-reuse');
@@ -96,12 +94,19 @@ t('a hub that keeps a refused UPDATE_PROPOSE cannot settle it against a later pa
   // Today: S publishes update 1 with the 50,000 settlement: A loses 49,049.
   assertHarvestDead(w.payer.channel.params, harvested, tr.records());
   assert.ok(w.payer.payments.get(second)!.n > harvested.state.n, 'the new proposal used a fresh, greater state number');
-  assert.equal(otherStatesNumbered(w.log.map((l) => l.message), w.asParams.channelId, harvested), []);
+  assert.equal(
+    otherStatesNumbered(
+      w.log.map((l) => l.message),
+      w.asParams.channelId,
+      harvested,
+    ),
+    [],
+  );
   assert.equal(settleOnChain(w.payer.channel.params, latest), [600_000 - 1_011, 399_000 + 1_011]);
   assert.equal(hubAS(w).enforceable.state, latest.state);
 });
 
-t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement cannot be settled against a later PTLC', async () => {
+t("payee and payer colluding: a PTLC_FAIL after harvesting the hub's settlement cannot be settled against a later PTLC", async () => {
   const w = await makeWorld();
   const first = await startPayment(w, 50_000);
   await run(w, ['A', 'S']);
@@ -126,7 +131,10 @@ t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement
   const second = await startPayment(w, 1_000);
   await runTracked(w, tr, ['A', 'S']);
   for (const who of ['B', 'S', 'B', 'S', 'B'] as const) await runTracked(w, tr, [who]); // void + offer → invoice → ADD → ACCEPT → COMMIT → fulfil
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FULFILL), 'B holds its fulfil');
+  assert.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FULFILL),
+    'B holds its fulfil',
+  );
   assert.is(hubSB(w).enforceable.state.ptlcs.length, 1, 'S–B state with the 1,000 PTLC is fully signed');
   // Today: B publishes that update with the harvested settlement and claims the 50,000 PTLC: S loses 50,000.
   assertHarvestDead(hubSB(w).params, harvested, tr.records());
@@ -134,15 +142,25 @@ t('payee and payer colluding: a PTLC_FAIL after harvesting the hub\'s settlement
   await runTracked(w, tr);
   assert.is(w.payer.payments.get(second)!.status, 'completed');
   assertHarvestDead(hubSB(w).params, harvested, tr.records());
-  assert.equal(otherStatesNumbered(w.log.map((l) => l.message), w.sbParams.channelId, harvested), []);
+  assert.equal(
+    otherStatesNumbered(
+      w.log.map((l) => l.message),
+      w.sbParams.channelId,
+      harvested,
+    ),
+    [],
+  );
   assert.equal(settleOnChain(hubSB(w).params, hubSB(w).enforceable), [700_000 - 1_000, 299_000 + 1_000]);
 });
 
-t('request: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it against the payer\'s later state', async () => {
+t("request: a hub that answers PTLC_FAIL to the payer's PTLC cannot settle it against the payer's later state", async () => {
   const w = await makeWorld();
   const amount = 30_000;
   const fee = hubFee(amount, w.hub.config.fee);
-  const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000 },
+    w.ctx,
+  );
   post(w, 'B', step);
   await run(w, ['B', 'S']);
   await run(w, ['A']);
@@ -164,13 +182,23 @@ t('request: a hub that answers PTLC_FAIL to the payer\'s PTLC cannot settle it a
   await runTracked(w, tr);
   assert.is(w.payer.requests.get(requestId)!.status, 'completed');
   assertHarvestDead(w.payer.channel.params, harvested, tr.records());
-  assert.equal(otherStatesNumbered(w.log.map((l) => l.message), w.asParams.channelId, harvested), []);
+  assert.equal(
+    otherStatesNumbered(
+      w.log.map((l) => l.message),
+      w.asParams.channelId,
+      harvested,
+    ),
+    [],
+  );
   assert.equal(settleOnChain(w.payer.channel.params, w.payer.channel.enforceable), [600_000 - amount - fee, 399_000 + amount + fee]);
 });
 
-t('request: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s proposal against a later PTLC to the payee', async () => {
+t("request: a hub that refuses REQUEST_PREPARE cannot settle the payee's proposal against a later PTLC to the payee", async () => {
   const w = await makeWorld();
-  const { requestId, step } = await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 30_000, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  const { requestId, step } = await w.payee.request(
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 30_000, expiry: w.ctx.now + 3_600_000 },
+    w.ctx,
+  );
   post(w, 'B', step);
   // S runs B's REQUEST_PREPARE (S–B state n: B +30,000) through its engine, keeps both settlement signatures, refuses.
   await deliverOne(w, (to) => to === 'S');
@@ -190,7 +218,14 @@ t('request: a hub that refuses REQUEST_PREPARE cannot settle the payee\'s propos
   // Today: S withholds PTLC_SETTLE, publishes update n (the PTLC) with the harvested settlement
   // (B +30,000 only) and collects 50,060 from A with t: B loses 20,000.
   assertHarvestDead(w.payee.channel.params, harvested, tr.records());
-  assert.equal(otherStatesNumbered(w.log.map((l) => l.message), w.sbParams.channelId, harvested), []);
+  assert.equal(
+    otherStatesNumbered(
+      w.log.map((l) => l.message),
+      w.sbParams.channelId,
+      harvested,
+    ),
+    [],
+  );
   assert.equal(settleOnChain(w.payee.channel.params, w.payee.channel.enforceable), [700_000 - 50_000, 299_000 + 50_000]);
 });
 
@@ -204,18 +239,28 @@ async function hopUntil(w: HopWorld, stop: (q: HopWorld['queue'][number]) => boo
   }
 }
 
-t('router hop: a router that answers PTLC_FAIL after harvesting the hub\'s settlement cannot settle it against a later PTLC', async () => {
+t("router hop: a router that answers PTLC_FAIL after harvesting the hub's settlement cannot settle it against a later PTLC", async () => {
   const w = await hopWorld();
   const payB = async (amount: number) => {
     const { offerId, step } = await w.engines.A.pay(
-      { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: hubFee(amount, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+      {
+        payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+        amount,
+        fee: hubFee(amount, w.engines.S.config.fee),
+        expiry: w.ctx.now + 3_600_000,
+      },
+      w.ctx,
     );
     w.post('A', step);
     return offerId;
   };
   const sp = () => w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
   const first = await payB(40_000);
-  await hopUntil(w, (q) => q.to === 'P' && q.message.type === PaymentType.PTLC_ADD, () => {});
+  await hopUntil(
+    w,
+    (q) => q.to === 'P' && q.message.type === PaymentType.PTLC_ADD,
+    () => {},
+  );
   // P runs S's PTLC_ADD (S–P state n) through its engine, keeps both settlement signatures, rolls back, fails it.
   const forwarded = structuredClone(w.engines.P.payments.get(first)!);
   const add = w.queue.shift()!;

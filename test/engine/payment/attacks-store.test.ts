@@ -112,7 +112,12 @@ async function offerFlow(role: Role, when: When, callFaults = false) {
   const fee = hubFee(amount, w.hub.config.fee);
   const offerId = new Uint8Array(32).fill(0x11);
   const pay = async () =>
-    (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee, expiry: w.ctx.now + 3_600_000, offerId }, w.ctx)).step;
+    (
+      await w.payer.pay(
+        { payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee, expiry: w.ctx.now + 3_600_000, offerId },
+        w.ctx,
+      )
+    ).step;
   if (callFaults) {
     await faultyCall(w, 'A', when, tr, 'pay()', pay);
     await run(w);
@@ -137,7 +142,12 @@ async function requestFlow(role: Role, when: When, callFaults = false) {
   const requestId = new Uint8Array(32).fill(0x22);
   const id = '22'.repeat(32);
   const request = async () =>
-    (await w.payee.request({ payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000, requestId }, w.ctx)).step;
+    (
+      await w.payee.request(
+        { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: w.ctx.now + 3_600_000, requestId },
+        w.ctx,
+      )
+    ).step;
   if (callFaults && role === 'B') await faultyCall(w, 'B', when, tr, 'request()', request);
   else post(w, 'B', await request());
   if (callFaults) await run(w);
@@ -159,12 +169,16 @@ async function requestFlow(role: Role, when: When, callFaults = false) {
 
 for (const role of ['S', 'B', 'A'] as const) {
   for (const when of ['before', 'after'] as const) {
-    t(`offer: store failures (${when} the write) at every call of every step of ${role}; the payment completes`, () => offerFlow(role, when));
+    t(`offer: store failures (${when} the write) at every call of every step of ${role}; the payment completes`, () =>
+      offerFlow(role, when),
+    );
   }
 }
 for (const role of ['S', 'B', 'A'] as const) {
   for (const when of ['before', 'after'] as const) {
-    t(`request: store failures (${when} the write) at every call of every step of ${role}; the request is paid`, () => requestFlow(role, when));
+    t(`request: store failures (${when} the write) at every call of every step of ${role}; the request is paid`, () =>
+      requestFlow(role, when),
+    );
   }
 }
 
@@ -177,7 +191,15 @@ for (const when of ['before', 'after'] as const) {
   t(`offer: cancel() retried after store failures (${when} the write) at each call`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay(
+      {
+        payee: { publicKey: w.B.idPk, address: w.B.address },
+        amount: 50_000,
+        fee: hubFee(50_000, w.hub.config.fee),
+        expiry: w.ctx.now + 3_600_000,
+      },
+      w.ctx,
+    );
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await faultyCall(w, 'A', when, tr, 'cancel()', () => w.payer.cancel(offerId));
@@ -193,7 +215,15 @@ for (const when of ['before', 'after'] as const) {
   t(`offer: cancel() retried after store failures (${when} the write), then refused (PTLC extended): the payment completes`, async () => {
     const w = await makeWorld();
     const tr: Trace = { fired: 0, steps: [] };
-    const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx);
+    const { offerId, step } = await w.payer.pay(
+      {
+        payee: { publicKey: w.B.idPk, address: w.B.address },
+        amount: 50_000,
+        fee: hubFee(50_000, w.hub.config.fee),
+        expiry: w.ctx.now + 3_600_000,
+      },
+      w.ctx,
+    );
     post(w, 'A', step);
     await run(w, ['A', 'S']);
     await run(w, ['B']);

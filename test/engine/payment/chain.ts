@@ -19,7 +19,13 @@ export const out0 = (tx: BitcoinTx) => outpointOf(tx, 0);
 export const sigs = (r: StateRecord, which: 'updateSigs' | 'settleSigs') => ({ a: r[which][0]!, b: r[which][1]! });
 
 /** Publishes `rec`'s update spending `spend` at height `h`. */
-export function publishUpdate(chain: ChainModel, p: ChannelParams, rec: StateRecord, spend: Parameters<typeof buildUpdateTx>[2], h: number): BitcoinTx {
+export function publishUpdate(
+  chain: ChainModel,
+  p: ChannelParams,
+  rec: StateRecord,
+  spend: Parameters<typeof buildUpdateTx>[2],
+  h: number,
+): BitcoinTx {
   const tx = buildUpdateTx(eltooTerms(p), rec.state.n, spend, sigs(rec, 'updateSigs'));
   chain.submit(tx, at(h));
   return tx;
@@ -43,7 +49,10 @@ export function enforceLatestOverOld(chain: ChainModel, p: ChannelParams, old: S
   assert.throws(() => chain.submit(sNew.tx, at(h + p.csvDelay)), 'no settlement before the CSV delay');
   chain.submit(sNew.tx, at(h + 1 + p.csvDelay));
   const paid = sNew.tx.outputs.slice(0, 2).map((o) => Number(o.amount));
-  assert.equal(paid, latest.state.balances.filter((b) => b > 0));
+  assert.equal(
+    paid,
+    latest.state.balances.filter((b) => b > 0),
+  );
   return sNew.tx;
 }
 
@@ -84,7 +93,8 @@ export function assertHarvestDead(p: ChannelParams, harvested: StateRecord, publ
       // refused: the harvested settlement does not fit this update
     }
     assert.is(
-      paid, undefined,
+      paid,
+      undefined,
       `the harvested settlement of state ${harvested.state.n} ${JSON.stringify(harvested.state.balances)} spends update ${rec.state.n} ` +
         `${JSON.stringify(rec.state.balances)} (ptlcs ${rec.state.ptlcs.map((x) => x.amount).join(',') || 'none'}): pays ${JSON.stringify(paid)}`,
     );

@@ -29,7 +29,13 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   const hubAS = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   const old = clone(hubAS.enforceable); // state 0, fully signed
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 50_000, fee: hubFee(50_000, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address },
+      amount: 50_000,
+      fee: hubFee(50_000, w.hub.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   post(w, 'A', step);
   await run(w, ['A', 'S']);

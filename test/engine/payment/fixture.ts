@@ -9,7 +9,14 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../../protocol/address.js';
 import { bytesToHex } from '../../../base/bytes.js';
 import {
-  PaymentType, decodePayment, encodeChannelState, encodePayment, invoiceSigHash, type InvoiceFields, type PaymentMessage, type PaymentMessageOf,
+  PaymentType,
+  decodePayment,
+  encodeChannelState,
+  encodePayment,
+  invoiceSigHash,
+  type InvoiceFields,
+  type PaymentMessage,
+  type PaymentMessageOf,
 } from '../../../protocol/payment.js';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { MemoryNonceStore } from '../../../crypto/nonce.js';
@@ -99,22 +106,36 @@ export function party(relay: string): Party {
   const idPk = schnorr.getPublicKey(idSk);
   const faults = faultyStore(new MemoryNonceStore());
   return {
-    idSk, idPk, chSk, chPk: schnorr.getPublicKey(chSk), nonces: faults.store, faults,
+    idSk,
+    idPk,
+    chSk,
+    chPk: schnorr.getPublicKey(chSk),
+    nonces: faults.store,
+    faults,
     address: encodeMailboxAddress({ publicKey: idPk, relays: [relay] }),
   };
 }
 
 export function channelParams(k0: Uint8Array, k1: Uint8Array, over: Partial<ChannelParams> = {}): ChannelParams {
   return {
-    channelId: randomBytes(32), funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 }, keys: [k0, k1],
-    csvDelay: 144, fees: { update: 500, settlement: 500, ptlc: 300 }, ...over,
+    channelId: randomBytes(32),
+    funding: { txid: randomBytes(32), vout: 0, amount: 1_000_000 },
+    keys: [k0, k1],
+    csvDelay: 144,
+    fees: { update: 500, settlement: 500, ptlc: 300 },
+    ...over,
   };
 }
 
 export interface World {
-  A: Party; S: Party; B: Party;
-  payer: Payer; hub: Hub; payee: Payee;
-  asParams: ChannelParams; sbParams: ChannelParams;
+  A: Party;
+  S: Party;
+  B: Party;
+  payer: Payer;
+  hub: Hub;
+  payee: Payee;
+  asParams: ChannelParams;
+  sbParams: ChannelParams;
   ctx: StepContext;
   /** Every message delivered so far, in order, with its sender role. */
   log: { from: 'A' | 'S' | 'B'; to: 'A' | 'S' | 'B'; message: PaymentMessage }[];
@@ -126,22 +147,57 @@ export interface World {
 
 export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hubMaxDelta?: number } = {}): Promise<World> {
   const relay = 'http://127.0.0.1:1';
-  const A = party(relay), S = party(relay), B = party(relay);
+  const A = party(relay),
+    S = party(relay),
+    B = party(relay);
   const asParams = channelParams(A.chPk, S.chPk, { csvDelay: opts.asCsv ?? 288 });
   const sbParams = channelParams(S.chPk, B.chPk, { csvDelay: 24 });
   const [aView, sViewA] = await openChannelPair(asParams, [600_000, 399_000], A.chSk, S.chSk, A.nonces, S.nonces);
   const [sViewB, bView] = await openChannelPair(sbParams, [700_000, 299_000], S.chSk, B.chSk, S.nonces, B.nonces);
   const payer = new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);
   const hub = new Hub(
-    { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: opts.hubMaxDelta ?? 100 },
-    [{ channel: sViewA, peerKey: A.idPk, peerAddress: A.address }, { channel: sViewB, peerKey: B.idPk, peerAddress: B.address }],
+    {
+      identityKey: S.idPk,
+      address: S.address,
+      channelKey: S.chSk,
+      fee: { base: 10, ppm: 1000 },
+      safetyMargin: 6,
+      maxTimeoutDelta: opts.hubMaxDelta ?? 100,
+    },
+    [
+      { channel: sViewA, peerKey: A.idPk, peerAddress: A.address },
+      { channel: sViewB, peerKey: B.idPk, peerAddress: B.address },
+    ],
     S.nonces,
   );
   const payee = new Payee(
-    { identityKey: B.idSk, address: B.address, channelKey: B.chSk, hubKey: S.idPk, hubAddress: S.address, timeoutDelta: opts.payeeDelta ?? 40, invoiceTtlMs: 3_600_000 },
-    bView, B.nonces,
+    {
+      identityKey: B.idSk,
+      address: B.address,
+      channelKey: B.chSk,
+      hubKey: S.idPk,
+      hubAddress: S.address,
+      timeoutDelta: opts.payeeDelta ?? 40,
+      invoiceTtlMs: 3_600_000,
+    },
+    bView,
+    B.nonces,
   );
-  return { A, S, B, payer, hub, payee, asParams, sbParams, ctx: { now: 1_700_000_000_000, height: 800_000 }, log: [], events: [], retracted: [], queue: [] };
+  return {
+    A,
+    S,
+    B,
+    payer,
+    hub,
+    payee,
+    asParams,
+    sbParams,
+    ctx: { now: 1_700_000_000_000, height: 800_000 },
+    log: [],
+    events: [],
+    retracted: [],
+    queue: [],
+  };
 }
 
 /** Queues a step's output as sent by `from`. */
@@ -169,7 +225,8 @@ export function recipient(w: World, q: { out: Outbound }): 'A' | 'S' | 'B' {
  * The message is taken off the queue and logged.
  */
 export async function handleQueued(
-  w: World, i: number,
+  w: World,
+  i: number,
 ): Promise<{ item: { from: 'A' | 'S' | 'B'; out: Outbound }; to: 'A' | 'S' | 'B'; step?: Step; error?: unknown }> {
   const [item] = w.queue.splice(i, 1) as [{ from: 'A' | 'S' | 'B'; out: Outbound }];
   const to = roleOf(w, item.out.to);
@@ -206,7 +263,8 @@ export const hex = bytesToHex;
 /** B requests from A (SPEC 6.14) `amount` through the hub; returns the request id. */
 export async function prepareRequest(w: World, amount: number, over: { expiry?: number } = {}): Promise<string> {
   const { requestId, step } = await w.payee.request(
-    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' },
+    w.ctx,
   );
   post(w, 'B', step);
   return requestId;
@@ -239,7 +297,9 @@ export async function inject(w: World, from: 'A' | 'S' | 'B', to: 'A' | 'S' | 'B
 
 /** The invoice `inv` with `over` applied, signed again by `signer` (an identity secret key). */
 export function resignInvoice(
-  inv: PaymentMessageOf<typeof PaymentType.INVOICE>, signer: Uint8Array, over: Partial<InvoiceFields> = {},
+  inv: PaymentMessageOf<typeof PaymentType.INVOICE>,
+  signer: Uint8Array,
+  over: Partial<InvoiceFields> = {},
 ): PaymentMessageOf<typeof PaymentType.INVOICE> {
   const { signature: _old, type: _type, ...fields } = { ...inv, ...over };
   return { type: PaymentType.INVOICE, ...fields, signature: schnorr.sign(invoiceSigHash(fields), signer) };
@@ -251,12 +311,19 @@ export function resignInvoice(
  * settlement signature and a committed update nonce, as a peer would check them.
  */
 export async function forgeState(
-  ch: Channel, me: Party, build: (copy: Channel) => ChannelState,
+  ch: Channel,
+  me: Party,
+  build: (copy: Channel) => ChannelState,
 ): Promise<{ state: ChannelState; encoded: Uint8Array; settleSig: Uint8Array; updateNonce: Uint8Array }> {
   const copy = Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON())));
   const state = build(copy);
   copy.propose(state);
-  return { state, encoded: encodeChannelState(state), settleSig: copy.signSettlement(me.chSk), updateNonce: await copy.commitUpdateNonce(me.nonces, me.chSk) };
+  return {
+    state,
+    encoded: encodeChannelState(state),
+    settleSig: copy.signSettlement(me.chSk),
+    updateNonce: await copy.commitUpdateNonce(me.nonces, me.chSk),
+  };
 }
 
 /** The hub's view of its channel with the payer and with the payee. */
@@ -273,7 +340,8 @@ export const hubChannels = (w: World) => ({
 export const stateOf = (e: { toJSON(): unknown }) => JSON.stringify(e.toJSON(), (k, v: unknown) => (k === 'seenN' ? undefined : v));
 
 /** Every engine's persisted state (see {@link stateOf}), to show that a refused message changed nothing. */
-export const snapshot = (w: World) => stateOf({ toJSON: () => ({ payer: w.payer.toJSON(), hub: w.hub.toJSON(), payee: w.payee.toJSON() }) });
+export const snapshot = (w: World) =>
+  stateOf({ toJSON: () => ({ payer: w.payer.toJSON(), hub: w.hub.toJSON(), payee: w.payee.toJSON() }) });
 
 /** Roles of the router world: payer A, hub S, router P, payees B and C behind P. */
 export type HopRole = 'A' | 'S' | 'P' | 'B' | 'C';
@@ -285,7 +353,11 @@ export type HopRole = 'A' | 'S' | 'P' | 'B' | 'C';
  */
 export async function hopWorld() {
   const relay = 'http://127.0.0.1:1';
-  const A = party(relay), S = party(relay), P = party(relay), B = party(relay), C = party(relay);
+  const A = party(relay),
+    S = party(relay),
+    P = party(relay),
+    B = party(relay),
+    C = party(relay);
   const as = channelParams(A.chPk, S.chPk, { csvDelay: 288 });
   const sp = channelParams(S.chPk, P.chPk, { csvDelay: 24 });
   const pb = channelParams(P.chPk, B.chPk, { csvDelay: 12 });
@@ -295,16 +367,39 @@ export async function hopWorld() {
   const [pB, bV] = await openChannelPair(pb, [800_000, 199_000], P.chSk, B.chSk, P.nonces, B.nonces);
   const [pC, cV] = await openChannelPair(pc, [800_000, 199_000], P.chSk, C.chSk, P.nonces, C.nonces);
   const payee = (X: Party, view: typeof bV) =>
-    new Payee({ identityKey: X.idSk, address: X.address, channelKey: X.chSk, hubKey: P.idPk, hubAddress: P.address, routedHubs: [S.idPk], timeoutDelta: 20, invoiceTtlMs: 3_600_000 }, view, X.nonces);
+    new Payee(
+      {
+        identityKey: X.idSk,
+        address: X.address,
+        channelKey: X.chSk,
+        hubKey: P.idPk,
+        hubAddress: P.address,
+        routedHubs: [S.idPk],
+        timeoutDelta: 20,
+        invoiceTtlMs: 3_600_000,
+      },
+      view,
+      X.nonces,
+    );
   const engines = {
     A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
     S: new Hub(
       { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
-      [{ channel: sA, peerKey: A.idPk, peerAddress: A.address }, { channel: sP, peerKey: P.idPk, peerAddress: P.address }], S.nonces,
+      [
+        { channel: sA, peerKey: A.idPk, peerAddress: A.address },
+        { channel: sP, peerKey: P.idPk, peerAddress: P.address },
+      ],
+      S.nonces,
     ),
-    P: new Router({ identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
+    P: new Router(
+      { identityKey: P.idSk, address: P.address, channelKey: P.chSk, cltvDelta: 30 },
       { channel: pS, peerKey: S.idPk, peerAddress: S.address },
-      [{ channel: pB, peerKey: B.idPk, peerAddress: B.address }, { channel: pC, peerKey: C.idPk, peerAddress: C.address }], P.nonces),
+      [
+        { channel: pB, peerKey: B.idPk, peerAddress: B.address },
+        { channel: pC, peerKey: C.idPk, peerAddress: C.address },
+      ],
+      P.nonces,
+    ),
     B: payee(B, bV),
     C: payee(C, cV),
   };
@@ -348,8 +443,11 @@ export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number; memo?: string } = {}): Promise<string> {
   const { offerId, step } = await w.payer.pay(
     {
-      payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee: over.fee ?? hubFee(amount, w.hub.config.fee),
-      expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: over.memo ?? 'coffee',
+      payee: { publicKey: w.B.idPk, address: w.B.address },
+      amount,
+      fee: over.fee ?? hubFee(amount, w.hub.config.fee),
+      expiry: over.expiry ?? w.ctx.now + 3_600_000,
+      memo: over.memo ?? 'coffee',
     },
     w.ctx,
   );
@@ -379,7 +477,15 @@ export function reusedNonces(msgs: unknown[], records: unknown[] = []): string[]
       return;
     }
     if (typeof v === 'string' && /sig/i.test(name) && /^[0-9a-f]{128,130}$/.test(v)) {
-      visit(Uint8Array.from(v.slice(0, 128).match(/../g)!.map((x) => parseInt(x, 16))), name);
+      visit(
+        Uint8Array.from(
+          v
+            .slice(0, 128)
+            .match(/../g)!
+            .map((x) => parseInt(x, 16)),
+        ),
+        name,
+      );
       return;
     }
     if (Array.isArray(v)) v.forEach((x) => visit(x, name));
@@ -410,7 +516,13 @@ export const typeName = (n: number): string => Object.entries(PaymentType).find(
 /** A starts paying B (behind P) `amount` plus the hub's fee; returns the offer id. */
 export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: number): Promise<string> {
   const { offerId, step } = await w.engines.A.pay(
-    { payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address }, amount, fee: hubFee(amount, w.engines.S.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    {
+      payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      amount,
+      fee: hubFee(amount, w.engines.S.config.fee),
+      expiry: w.ctx.now + 3_600_000,
+    },
+    w.ctx,
   );
   w.post('A', step);
   return offerId;

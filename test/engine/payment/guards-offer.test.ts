@@ -12,7 +12,14 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
-import { decodeChannelState, encodeChannelState, encodePayment, PaymentType, receiptFromEnvelope, type PaymentMessageOf } from '../../../protocol/payment.js';
+import {
+  decodeChannelState,
+  encodeChannelState,
+  encodePayment,
+  PaymentType,
+  receiptFromEnvelope,
+  type PaymentMessageOf,
+} from '../../../protocol/payment.js';
 import { seal } from '../../../protocol/seal.js';
 import { buildClaimTx, completeClaimSignature, signClaim, ptlcOutput } from '../../../engine/bitcoin/index.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
@@ -24,7 +31,23 @@ import { Payer } from '../../../engine/payment/payer/payer.js';
 import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
 import { rejectsCode } from '../../helpers.js';
 import {
-  channelParams, deliverOne, forgeState, hubChannels, inject, makeWorld, party, prepareRequest, resignInvoice, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
+  channelParams,
+  deliverOne,
+  forgeState,
+  hubChannels,
+  inject,
+  makeWorld,
+  party,
+  prepareRequest,
+  resignInvoice,
+  run,
+  snapshot,
+  startPayment,
+  take,
+  until,
+  type World,
+  stateOf,
+} from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/guards-offer');
@@ -259,7 +282,8 @@ t('a proposal the relay delivers twice is ignored the second time: S answers not
   const propose = w.queue[0]!.out.message;
   await deliverOne(w, (to) => to === 'S');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
-  const before = snapshot(w), queuedBefore = w.queue.length;
+  const before = snapshot(w),
+    queuedBefore = w.queue.length;
   await inject(w, 'A', 'S', propose);
   ignoredFor(w, /duplicate proposal/);
   assert.is(snapshot(w), before);
@@ -268,15 +292,22 @@ t('a proposal the relay delivers twice is ignored the second time: S answers not
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 });
 
-t("S refuses a payer proposal over a payee channel: the payee cannot make S propose paying it", async () => {
+t('S refuses a payer proposal over a payee channel: the payee cannot make S propose paying it', async () => {
   const w = await makeWorld();
   // B sends an UPDATE_PROPOSE over S–B moving amount + fee from S (party 0) to itself.
   const fee = hubFee(AMOUNT, w.hub.config.fee);
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT + fee, c.topN + 1));
   const before = stateOf(w.hub);
   await inject(w, 'B', 'S', {
-    type: PaymentType.UPDATE_PROPOSE, channelId: w.sbParams.channelId, state: forged.encoded, offerId: randomBytes(32), amount: AMOUNT, fee,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.UPDATE_PROPOSE,
+    channelId: w.sbParams.channelId,
+    state: forged.encoded,
+    offerId: randomBytes(32),
+    amount: AMOUNT,
+    fee,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   refused(w, /the hub is party 1 of a payer channel/);
   assert.is(stateOf(w.hub), before);
@@ -302,7 +333,12 @@ t('a message naming a channel its sender is not the peer of, or an unknown chann
   await until(w, PaymentType.PTLC_ADD); // S extended its PTLC to B for A–S state 1
   const before = snapshot(w);
   // B (a peer of the hub, not of the A–S channel) fails "A's" PTLC: it would make S drop A–S state 1.
-  await inject(w, 'B', 'S', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), reason: 'no' });
+  await inject(w, 'B', 'S', {
+    type: PaymentType.PTLC_FAIL,
+    channelId: w.asParams.channelId,
+    offerId: hexToBytes(offerId, 32),
+    reason: 'no',
+  });
   refused(w, /message does not come from the channel peer/);
   assert.is(snapshot(w), before);
   await inject(w, 'A', 'S', { type: PaymentType.PTLC_FAIL, channelId: randomBytes(32), offerId: hexToBytes(offerId, 32), reason: 'no' });
@@ -335,8 +371,15 @@ t('S refuses a proposal that declares amount + fee but whose state moves less to
   const offerId = randomBytes(32);
   const before = stateOf(w.hub);
   await inject(w, 'A', 'S', {
-    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId, amount: AMOUNT, fee,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.UPDATE_PROPOSE,
+    channelId: w.asParams.channelId,
+    state: forged.encoded,
+    offerId,
+    amount: AMOUNT,
+    fee,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   refused(w, /does not move exactly amount \+ fee/, ErrorCode.CHANNEL_INVARIANT);
   assert.is(stateOf(w.hub), before);
@@ -351,13 +394,21 @@ t('a payer cannot overwrite a state whose PTLC the hub already extended with a n
   await until(w, PaymentType.PTLC_ADD); // S extended its PTLC to B for A–S state 1
   assert.is(w.hub.payments.get(offerId)!.status, 'extended');
   // A proposes state 2 (a small payment to someone else) to displace state 1 at the hub.
-  const small = 10_000, fee = hubFee(small, w.hub.config.fee);
+  const small = 10_000,
+    fee = hubFee(small, w.hub.config.fee);
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, small + fee, c.topN + 1));
   assert.is(forged.state.n, 2);
   const before = stateOf(w.hub);
   await inject(w, 'A', 'S', {
-    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId: randomBytes(32), amount: small, fee,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.UPDATE_PROPOSE,
+    channelId: w.asParams.channelId,
+    state: forged.encoded,
+    offerId: randomBytes(32),
+    amount: small,
+    fee,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   refused(w, /a PTLC is already extended for the pending state/);
   assert.is(stateOf(w.hub), before);
@@ -377,8 +428,12 @@ t("a payer's cancellation must restore the balances: a cancel that moves the hub
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 1, 10_000, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'A', 'S', {
-    type: PaymentType.CANCEL_PROPOSE, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), state: forged.encoded,
-    updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.CANCEL_PROPOSE,
+    channelId: w.asParams.channelId,
+    offerId: hexToBytes(offerId, 32),
+    state: forged.encoded,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   refused(w, /cancellation state must restore the last enforceable balances/, ErrorCode.CHANNEL_INVARIANT);
   assert.is(snapshot(w), before);
@@ -388,8 +443,12 @@ t("a payer's cancellation must restore the balances: a cancel that moves the hub
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');
   // A cancellation for an offer the hub never saw is refused too.
   await inject(w, 'A', 'S', {
-    type: PaymentType.CANCEL_PROPOSE, channelId: w.asParams.channelId, offerId: randomBytes(32), state: forged.encoded,
-    updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.CANCEL_PROPOSE,
+    channelId: w.asParams.channelId,
+    offerId: randomBytes(32),
+    state: forged.encoded,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   refused(w, /unknown offer/);
   assert.is(snapshot(w), before);
@@ -421,7 +480,7 @@ t("the payee's fulfilment cannot propose a state paying it more than the PTLC, e
 // ---------------------------------------------------------------------------
 // The payee's checks (ptlc-exchange.ts acceptPtlc, payee.ts onOffer)
 
-t("B refuses a PTLC whose claim pre-signature does not complete: on chain it could not claim with t", async () => {
+t('B refuses a PTLC whose claim pre-signature does not complete: on chain it could not claim with t', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   const add = take<PaymentMessageOf<typeof PaymentType.PTLC_ADD>>(w, await until(w, PaymentType.PTLC_ADD));
@@ -462,7 +521,7 @@ t('B refuses, with PTLC_FAIL, a PTLC whose tweak is not below the curve order', 
   const offerId = await startPayment(w, AMOUNT);
   const add = take<PaymentMessageOf<typeof PaymentType.PTLC_ADD>>(w, await until(w, PaymentType.PTLC_ADD));
   // r + n names the same point offset as r, but is not a canonical scalar.
-  const tweak = numberToBytesBE(bytesToNumberBE(add.tweak) % 2n ** 128n + secp256k1.Point.Fn.ORDER, 32);
+  const tweak = numberToBytesBE((bytesToNumberBE(add.tweak) % 2n ** 128n) + secp256k1.Point.Fn.ORDER, 32);
   const before = stateOf(w.payee);
   await inject(w, 'S', 'B', { ...add, tweak });
   refused(w, /tweak: not below the curve order/, ErrorCode.INVALID_RANGE);
@@ -481,7 +540,9 @@ t('B refuses a PTLC_ADD naming another channel, and one whose state does not hol
   assert.is(stateOf(w.payee), before);
   // S's state 2 (signed by S) holds a PTLC under another id, paying B nothing for this offer.
   const ptlc = decodeChannelState(add.state).ptlcs[0]!;
-  const forged = await forgeState(hubChannels(w).sb, w.S, (c) => addPtlc(c.enforceable.state, { ...ptlc, id: randomBytes(32) }, c.topN + 1));
+  const forged = await forgeState(hubChannels(w).sb, w.S, (c) =>
+    addPtlc(c.enforceable.state, { ...ptlc, id: randomBytes(32) }, c.topN + 1),
+  );
   await inject(w, 'S', 'B', { ...add, state: forged.encoded, settleSig: forged.settleSig, updateNonce: forged.updateNonce });
   refused(w, /state does not contain the PTLC/);
   assert.is(stateOf(w.payee), before);
@@ -512,7 +573,7 @@ t("B issues no invoice when the offer's point is not s_A·G, though the payer's 
   assert.not.ok(queued(w, PaymentType.INVOICE));
 });
 
-t("B ignores REJECT and OFFER_VOID from strangers: unsigned messages cannot fail or void its payment", async () => {
+t('B ignores REJECT and OFFER_VOID from strangers: unsigned messages cannot fail or void its payment', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   await until(w, PaymentType.INVOICE); // B invoiced; its payment is open
@@ -529,7 +590,10 @@ t("B ignores REJECT and OFFER_VOID from strangers: unsigned messages cannot fail
     assert.is(stateOf(w.payee), before, `a stranger's ${message.type} changed B's payment`);
   }
   // The hub's REJECT for something B never invoiced changes nothing either.
-  const s = await w.payee.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
+  const s = await w.payee.handle(
+    { from: w.S.idPk, message: { type: PaymentType.REJECT, refType: PaymentType.INVOICE, ref: randomBytes(32), code: 'X', message: '' } },
+    w.ctx,
+  );
   assert.ok(s.events[0]?.kind === 'ignored');
   assert.is(stateOf(w.payee), before);
   await run(w);
@@ -549,31 +613,37 @@ t('B issues no invoice for an offer through a hub it cannot reach', async () => 
 t("A's hub cannot make A's engine act on a REJECT for a payment A never made", async () => {
   const w = await makeWorld();
   const before = stateOf(w.payer);
-  const s = await w.payer.handle({ from: w.S.idPk, message: { type: PaymentType.REJECT, refType: 0, ref: randomBytes(32), code: 'X', message: '' } }, w.ctx);
+  const s = await w.payer.handle(
+    { from: w.S.idPk, message: { type: PaymentType.REJECT, refType: 0, ref: randomBytes(32), code: 'X', message: '' } },
+    w.ctx,
+  );
   assert.ok(s.events[0]?.kind === 'ignored');
   assert.is(stateOf(w.payer), before);
 });
 
-t("the payer's API refuses what would displace its channel state: an offer expiring now, a cancel of nothing, a request it does not have, a second purchase", async () => {
-  const w = await makeWorld();
-  await rejectsCode(startPayment(w, AMOUNT, { expiry: w.ctx.now }), ErrorCode.PAYMENT_REJECTED);
-  assert.is(w.payer.channel.pending, undefined);
-  await rejectsCode(w.payer.cancel('00'.repeat(32)), ErrorCode.PAYMENT_REJECTED);
-  await rejectsCode(w.payer.payRequest('00'.repeat(32), 0, w.ctx), ErrorCode.PAYMENT_REJECTED);
-  // An offer is in flight: paying a request now would overwrite its state.
-  const offerId = await startPayment(w, AMOUNT);
-  await run(w, ['A', 'S']);
-  const requestId = await prepareRequest(w, 20_000);
-  await run(w, ['B', 'S']);
-  await run(w, ['A']);
-  assert.ok(w.payer.requests.has(requestId));
-  const pending = JSON.stringify(w.payer.channel.toJSON());
-  await rejectsCode(w.payer.payRequest(requestId, hubFee(20_000, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
-  assert.is(JSON.stringify(w.payer.channel.toJSON()), pending, 'the offer state is still pending');
-  assert.is(w.payer.requests.get(requestId)!.status, 'received');
-  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
-  assert.throws(() => new Payer(w.payer.config, hubChannels(w).as, w.A.nonces), /party 0/);
-});
+t(
+  "the payer's API refuses what would displace its channel state: an offer expiring now, a cancel of nothing, a request it does not have, a second purchase",
+  async () => {
+    const w = await makeWorld();
+    await rejectsCode(startPayment(w, AMOUNT, { expiry: w.ctx.now }), ErrorCode.PAYMENT_REJECTED);
+    assert.is(w.payer.channel.pending, undefined);
+    await rejectsCode(w.payer.cancel('00'.repeat(32)), ErrorCode.PAYMENT_REJECTED);
+    await rejectsCode(w.payer.payRequest('00'.repeat(32), 0, w.ctx), ErrorCode.PAYMENT_REJECTED);
+    // An offer is in flight: paying a request now would overwrite its state.
+    const offerId = await startPayment(w, AMOUNT);
+    await run(w, ['A', 'S']);
+    const requestId = await prepareRequest(w, 20_000);
+    await run(w, ['B', 'S']);
+    await run(w, ['A']);
+    assert.ok(w.payer.requests.has(requestId));
+    const pending = JSON.stringify(w.payer.channel.toJSON());
+    await rejectsCode(w.payer.payRequest(requestId, hubFee(20_000, w.hub.config.fee), w.ctx), ErrorCode.PAYMENT_REJECTED);
+    assert.is(JSON.stringify(w.payer.channel.toJSON()), pending, 'the offer state is still pending');
+    assert.is(w.payer.requests.get(requestId)!.status, 'received');
+    assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+    assert.throws(() => new Payer(w.payer.config, hubChannels(w).as, w.A.nonces), /party 0/);
+  },
+);
 
 t("a PTLC timing out exactly at the payee's minimum is accepted", async () => {
   const w = await makeWorld({ payeeDelta: 23 }); // S–B CSV 24: B needs height + 25; S offers height + 23 + slack 2
@@ -621,7 +691,12 @@ t("the payer cannot fail the hub's PTLC to the payee by sending PTLC_FAIL over i
   await until(w, PaymentType.PTLC_ADD); // S extended its PTLC to B for A–S state 1
   const before = snapshot(w);
   // PTLC_FAIL carries no signature; A names its own channel (so the sender check passes) and the offer.
-  await inject(w, 'A', 'S', { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId: hexToBytes(offerId, 32), reason: 'no' });
+  await inject(w, 'A', 'S', {
+    type: PaymentType.PTLC_FAIL,
+    channelId: w.asParams.channelId,
+    offerId: hexToBytes(offerId, 32),
+    reason: 'no',
+  });
   assert.is(w.hub.payments.get(offerId)!.status, 'extended', 'the PTLC to B is still extended');
   assert.is(hubChannels(w).as.pending?.state.n, 1, "S still holds A–S state 1, the state it is buying A's signature for");
   assert.is(snapshot(w), before);

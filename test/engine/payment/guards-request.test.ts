@@ -12,7 +12,23 @@ import { PaymentType } from '../../../protocol/payment.js';
 import { transfer } from '../../../engine/channel/state.js';
 import { rejectsCode } from '../../helpers.js';
 import {
-  deliverOne, forgeState, hubChannels, inject, makeWorld, party, post, prepareRequest, roleAt, run, snapshot, startPayment, take, until, type World, stateOf } from './fixture.js';
+  deliverOne,
+  forgeState,
+  hubChannels,
+  inject,
+  makeWorld,
+  party,
+  post,
+  prepareRequest,
+  roleAt,
+  run,
+  snapshot,
+  startPayment,
+  take,
+  until,
+  type World,
+  stateOf,
+} from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/guards-request');
@@ -26,8 +42,14 @@ t('S refuses a prepared state that moves more to the payee than the amount it as
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, 2 * AMOUNT, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.REQUEST_PREPARE,
+    channelId: w.sbParams.channelId,
+    state: forged.encoded,
+    requestId: randomBytes(32),
+    amount: AMOUNT,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
   assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
@@ -67,7 +89,7 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   await run(w, ['A']);
   // A pays, but names a request id the hub does not know.
   const add = await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx);
-  const msg = add.send[0]!.message as Extract<typeof add.send[0]['message'], { type: typeof PaymentType.PTLC_ADD }>;
+  const msg = add.send[0]!.message as Extract<(typeof add.send)[0]['message'], { type: typeof PaymentType.PTLC_ADD }>;
   const before = stateOf(w.hub);
   const out = await w.hub.handle({ from: w.A.idPk, message: { ...msg, offerId: randomBytes(32) } }, w.ctx);
   const fail = out.send.find((o) => o.message.type === PaymentType.PTLC_FAIL);
@@ -76,13 +98,22 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   // A asks the hub to prepare a "request" over the A–S channel, where the hub is party 1.
   w.payer.channel.abandonPending();
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, AMOUNT, c.topN + 1));
-  const out2 = await w.hub.handle({
-    from: w.A.idPk,
-    message: {
-      type: PaymentType.REQUEST_PREPARE, channelId: w.asParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
-      expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+  const out2 = await w.hub.handle(
+    {
+      from: w.A.idPk,
+      message: {
+        type: PaymentType.REQUEST_PREPARE,
+        channelId: w.asParams.channelId,
+        state: forged.encoded,
+        requestId: randomBytes(32),
+        amount: AMOUNT,
+        expiry: w.ctx.now + 3_600_000,
+        updateNonce: forged.updateNonce,
+        settleSig: forged.settleSig,
+      },
     },
-  }, w.ctx);
+    w.ctx,
+  );
   const e = out2.events[0];
   assert.ok(e?.kind === 'rejected' && /the hub is party 0 of a payee channel/.test(e.message), JSON.stringify(out2.events));
   assert.is(stateOf(w.hub), before);
@@ -154,8 +185,14 @@ t('a payee cannot displace the state of a PTLC the hub extended to it with a req
   const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, AMOUNT, 2));
   const before = snapshot(w);
   await inject(w, 'B', 'S', {
-    type: PaymentType.REQUEST_PREPARE, channelId: w.sbParams.channelId, state: forged.encoded, requestId: randomBytes(32), amount: AMOUNT,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.REQUEST_PREPARE,
+    channelId: w.sbParams.channelId,
+    state: forged.encoded,
+    requestId: randomBytes(32),
+    amount: AMOUNT,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
   assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
@@ -183,8 +220,15 @@ t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) 
   const forged = await forgeState(w.payer.channel, w.A, (c) => transfer(c.enforceable.state, 0, 10_000 + fee, c.topN + 1));
   const before = snapshot(w);
   await inject(w, 'A', 'S', {
-    type: PaymentType.UPDATE_PROPOSE, channelId: w.asParams.channelId, state: forged.encoded, offerId: randomBytes(32), amount: 10_000, fee,
-    expiry: w.ctx.now + 3_600_000, updateNonce: forged.updateNonce, settleSig: forged.settleSig,
+    type: PaymentType.UPDATE_PROPOSE,
+    channelId: w.asParams.channelId,
+    state: forged.encoded,
+    offerId: randomBytes(32),
+    amount: 10_000,
+    fee,
+    expiry: w.ctx.now + 3_600_000,
+    updateNonce: forged.updateNonce,
+    settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);
   assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
@@ -198,7 +242,7 @@ t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) 
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
 
-t("B ignores a completion from a stranger (neither its payer nor its hub) and sends nothing on its behalf", async () => {
+t('B ignores a completion from a stranger (neither its payer nor its hub) and sends nothing on its behalf', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);
@@ -210,11 +254,20 @@ t("B ignores a completion from a stranger (neither its payer nor its hub) and se
   hubSig.set(new Uint8Array(32).fill(5), 32);
   hubSig[64] = 0x41;
   const before = stateOf(w.payee);
-  const s = await w.payee.handle({
-    from: stranger.idPk,
-    message: { type: PaymentType.REQUEST_COMPLETE, requestId: hexToBytes(requestId, 32), channelId: w.sbParams.channelId, n: 1, hubUpdateSig: hubSig },
-  }, w.ctx);
-  assert.equal(s.send, [], 'no message to the hub on a stranger\'s behalf');
+  const s = await w.payee.handle(
+    {
+      from: stranger.idPk,
+      message: {
+        type: PaymentType.REQUEST_COMPLETE,
+        requestId: hexToBytes(requestId, 32),
+        channelId: w.sbParams.channelId,
+        n: 1,
+        hubUpdateSig: hubSig,
+      },
+    },
+    w.ctx,
+  );
+  assert.equal(s.send, [], "no message to the hub on a stranger's behalf");
   assert.ok(s.events[0]?.kind === 'ignored' && /neither the payer nor the hub/.test(s.events[0].reason), JSON.stringify(s.events));
   assert.is(stateOf(w.payee), before);
   assert.is(w.payee.requests.get(requestId)!.status, 'requested');
@@ -225,14 +278,17 @@ t("B ignores a completion from a stranger (neither its payer nor its hub) and se
  * the replay must be ignored, unanswered, changing nothing.
  */
 async function deliverReplayingEach(
-  w: World, after: () => Promise<void> = async () => {}, skip: (type: number, to: string) => boolean = () => false,
+  w: World,
+  after: () => Promise<void> = async () => {},
+  skip: (type: number, to: string) => boolean = () => false,
 ): Promise<void> {
   for (let i = 0; i < 300 && w.queue.length; i++) {
     const q = w.queue[0]!;
     await deliverOne(w);
     const to = roleAt(w, q.out.to);
     if (!skip(q.out.message.type, to)) {
-      const before = snapshot(w), queuedBefore = w.queue.length;
+      const before = snapshot(w),
+        queuedBefore = w.queue.length;
       await inject(w, q.from, to, q.out.message);
       const what = `replayed message ${q.out.message.type} to ${to}`;
       const e = w.events.at(-1);
@@ -274,7 +330,7 @@ t('every message replayed right after its delivery is ignored: no answer, no cha
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
 
-t("a duplicated PTLC_ADD is ignored by the hub, not answered with a PTLC_FAIL that makes the payer drop its state", async () => {
+t('a duplicated PTLC_ADD is ignored by the hub, not answered with a PTLC_FAIL that makes the payer drop its state', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT);
   await run(w, ['B', 'S']);

@@ -13,7 +13,13 @@ const AMOUNT = 50_000;
 
 async function startPayment(w: World, over: { expiry?: number } = {}) {
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: hubFee(AMOUNT, w.hub.config.fee), expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'coffee' },
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address },
+      amount: AMOUNT,
+      fee: hubFee(AMOUNT, w.hub.config.fee),
+      expiry: over.expiry ?? w.ctx.now + 3_600_000,
+      memo: 'coffee',
+    },
     w.ctx,
   );
   post(w, 'A', step);
@@ -28,7 +34,10 @@ t('happy path: A pays while B is offline, A goes offline, B comes online and sel
   const offerId = await startPayment(w);
   await run(w, ['A', 'S']); // B offline: the offer waits in B's mailbox
   assert.is(w.payer.payments.get(offerId)!.status, 'offered');
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.OFFER), 'offer queued for B');
+  assert.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.OFFER),
+    'offer queued for B',
+  );
   // S holds state n half-signed: no update signature of A yet.
   const sA = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   assert.is(sA.pending!.updateSigs[0], null);
@@ -48,7 +57,10 @@ t('happy path: A pays while B is offline, A goes offline, B comes online and sel
   assert.equal(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.enforceable.state, w.payee.channel.enforceable.state);
   const receipt = w.events.find((e) => e.kind === 'completed');
   assert.ok(receipt && receipt.kind === 'completed' && receipt.receipt.n === 1);
-  assert.equal(types(w).filter((x) => x.startsWith('A>B')), [`A>B:${PaymentType.OFFER}`]);
+  assert.equal(
+    types(w).filter((x) => x.startsWith('A>B')),
+    [`A>B:${PaymentType.OFFER}`],
+  );
 });
 
 t('replayed and duplicated messages change nothing', async () => {
@@ -78,7 +90,10 @@ t('B detects an invalid s_A and issues no invoice', async () => {
   m.payerSig = m.payerSig.slice();
   m.payerSig[40]! ^= 1;
   await run(w, ['S', 'B']);
-  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.INVOICE), 'no invoice sent');
+  assert.not.ok(
+    w.log.some((l) => l.message.type === PaymentType.INVOICE),
+    'no invoice sent',
+  );
   assert.ok(w.events.some((e) => e.kind === 'ignored' && /does not verify/.test(e.reason)));
 });
 
@@ -95,8 +110,14 @@ t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock ru
     const { adaptorPoint } = await import('../../../crypto/adaptor.js');
     await inject(w, 'B', 'S', resignInvoice(inv, w.B.idSk, { point: adaptorPoint(new Uint8Array(32).fill(7)) }));
     assert.is(w.hub.payments.get(offerId)!.status, 'pending');
-    assert.ok(w.events.some((e) => e.kind === 'rejected' && /invoice point differs from the recorded payment point/.test(e.message)), 'the hub refused the point');
-    assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_ADD), 'no PTLC for the forged point');
+    assert.ok(
+      w.events.some((e) => e.kind === 'rejected' && /invoice point differs from the recorded payment point/.test(e.message)),
+      'the hub refused the point',
+    );
+    assert.not.ok(
+      w.log.some((l) => l.message.type === PaymentType.PTLC_ADD),
+      'no PTLC for the forged point',
+    );
   }
   // expiry
   {
@@ -158,10 +179,16 @@ t('cancellation before the PTLC: overwrite state n, void the offer, late invoice
   // B comes online: it gets the offer (if the retraction raced) and the void; a late invoice is refused by S.
   // (Here the offer still sits in B's mailbox: the in-process world does not model retraction.)
   await run(w, ['B']);
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.INVOICE), 'B invoiced the stale offer');
+  assert.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.INVOICE),
+    'B invoiced the stale offer',
+  );
   await run(w);
   assert.ok(w.events.some((e) => e.kind === 'rejected' && /cancelled|superseded/.test(e.message)));
-  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_ADD), 'S never pays for a superseded state');
+  assert.not.ok(
+    w.log.some((l) => l.message.type === PaymentType.PTLC_ADD),
+    'S never pays for a superseded state',
+  );
 });
 
 t('cancellation after the PTLC is extended is refused and the payment completes', async () => {
@@ -184,7 +211,10 @@ t('a committed nonce signs one message only: its own update, always with the sam
   // A's update nonce for state 1 was used for the offer's s_A: it can sign nothing else.
   const id = w.payer.channel.pending!.myNonceId!;
   assert.ok(id.startsWith(`upd:${hex(w.asParams.channelId)}:1:0:`));
-  await rejectsCode(signWithCommittedNonce(w.A.nonces, id, stateSecretKey(w.asParams, w.A.chSk), new Uint8Array(32)), ErrorCode.NONCE_REUSE);
+  await rejectsCode(
+    signWithCommittedNonce(w.A.nonces, id, stateSecretKey(w.asParams, w.A.chSk), new Uint8Array(32)),
+    ErrorCode.NONCE_REUSE,
+  );
   assert.equal(await w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), w.payer.channel.pending!.updateSigs[0]);
 });
 
@@ -192,7 +222,10 @@ t('only one payment in flight; messages from strangers are refused', async () =>
   const w = await makeWorld();
   await startPayment(w);
   await rejectsCode(startPayment(w), ErrorCode.PAYMENT_REJECTED);
-  await rejectsCode(w.payer.handle({ from: w.B.idPk, message: { type: PaymentType.OFFER_VOID, offerId: new Uint8Array(32), reason: '' } }, w.ctx), ErrorCode.PAYMENT_REJECTED);
+  await rejectsCode(
+    w.payer.handle({ from: w.B.idPk, message: { type: PaymentType.OFFER_VOID, offerId: new Uint8Array(32), reason: '' } }, w.ctx),
+    ErrorCode.PAYMENT_REJECTED,
+  );
 });
 
 t('after a refused cancellation the payment completes and the next payment works', async () => {
@@ -216,7 +249,8 @@ t('after a refused cancellation the payment completes and the next payment works
 t('a proposal the hub refuses frees the channel', async () => {
   const w = await makeWorld();
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: 0, expiry: w.ctx.now + 3_600_000 }, w.ctx,
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: 0, expiry: w.ctx.now + 3_600_000 },
+    w.ctx,
   );
   post(w, 'A', step);
   await run(w);
@@ -264,7 +298,10 @@ t('a step that fails half-way leaves the engine exactly as before (the store fai
   const invoice = w.queue.find((q) => q.out.message.type === PaymentType.INVOICE)!;
   // S proposes S–B state 1, then cannot commit its nonce: its own fault, so no REJECT goes to
   // B (the invoice is fine); the message stays unacknowledged for a later try.
-  await rejectsCode(deliverOne(w, (to) => to === 'S'), ErrorCode.STORE_UNAVAILABLE);
+  await rejectsCode(
+    deliverOne(w, (to) => to === 'S'),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
   w.S.nonces.put = put;
   assert.not.ok(w.queue.some((q) => q.out.message.type === PaymentType.REJECT || q.out.message.type === PaymentType.PTLC_ADD));
   assert.is(stateOf(w.hub), before, 'no half-made PTLC state, payment still pending');
@@ -274,7 +311,7 @@ t('a step that fails half-way leaves the engine exactly as before (the store fai
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 });
 
-t('a completion that overtakes the payer\'s own cancellation completes the payment', async () => {
+t("a completion that overtakes the payer's own cancellation completes the payment", async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w);
   await run(w, ['A', 'S']);

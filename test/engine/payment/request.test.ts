@@ -26,7 +26,8 @@ const AMOUNT = 30_000;
 
 async function prepare(w: World, over: { expiry?: number } = {}) {
   const { requestId, step } = await w.payee.request(
-    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: AMOUNT, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' }, w.ctx,
+    { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: AMOUNT, expiry: over.expiry ?? w.ctx.now + 3_600_000, memo: 'rent' },
+    w.ctx,
   );
   post(w, 'B', step);
   return requestId;
@@ -63,7 +64,7 @@ t('B pre-signs and goes offline; A buys the hub signature later; B returns to a 
   enforceLatestOverOld(new ChainModel(), w.sbParams, oldSB, w.payee.channel.enforceable);
 });
 
-t('A watchtower copy: the update A keeps completes B\'s state even if S never sends it', async () => {
+t("A watchtower copy: the update A keeps completes B's state even if S never sends it", async () => {
   const w = await makeWorld();
   const requestId = await prepare(w);
   await run(w, ['B', 'S']);
@@ -86,21 +87,39 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
   // Too small: A pays without the hub's fee.
   post(w, 'A', await w.payer.payRequest(requestId, 0, w.ctx));
   await run(w, ['A', 'S']);
-  assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'S refuses with PTLC_FAIL');
+  assert.ok(
+    w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL),
+    'S refuses with PTLC_FAIL',
+  );
   assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
-  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL), 'S never reveals s_S for less');
+  assert.not.ok(
+    w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL),
+    'S never reveals s_S for less',
+  );
   assert.is(w.payer.requests.get(requestId)!.status, 'received', 'A dropped the refused state');
   assert.is(w.payer.channel.pending, undefined);
   // A timeout inside the A–S CSV delay: S could not claim on chain after revealing s_S.
   const r = w.payer.requests.get(requestId)!;
-  const short = await extendPtlc(w.payer.channel, { channelKey: w.A.chSk, nonces: w.A.nonces }, {
-    id: hexToBytes(requestId, 32), amount: AMOUNT + hubFee(AMOUNT, w.hub.config.fee), point: hexToBytes(r.point, 33), timeout: w.ctx.height + w.asParams.csvDelay,
-  }, new Uint8Array(32));
+  const short = await extendPtlc(
+    w.payer.channel,
+    { channelKey: w.A.chSk, nonces: w.A.nonces },
+    {
+      id: hexToBytes(requestId, 32),
+      amount: AMOUNT + hubFee(AMOUNT, w.hub.config.fee),
+      point: hexToBytes(r.point, 33),
+      timeout: w.ctx.height + w.asParams.csvDelay,
+    },
+    new Uint8Array(32),
+  );
   w.queue.push({ from: 'A', out: { to: w.S.address, message: short } });
   const fails = w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length;
   await run(w, ['S']);
   assert.is(w.log.filter((l) => l.message.type === PaymentType.PTLC_FAIL).length, fails, 'nothing delivered to A yet');
-  assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FAIL && /too little time/.test((q.out.message as { reason: string }).reason)));
+  assert.ok(
+    w.queue.some(
+      (q) => q.out.message.type === PaymentType.PTLC_FAIL && /too little time/.test((q.out.message as { reason: string }).reason),
+    ),
+  );
   assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
   w.payer.channel.abandonPending();
   // Expired.
@@ -114,7 +133,9 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   await run(w, ['B', 'S']);
   const q = w.queue.find((x) => x.out.message.type === PaymentType.REQUEST)!;
   const genuine = q.out.message;
-  const forged = { ...genuine, payeeUpdateSig: (genuine as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof genuine & { payeeUpdateSig: Uint8Array };
+  const forged = { ...genuine, payeeUpdateSig: (genuine as { payeeUpdateSig: Uint8Array }).payeeUpdateSig.slice() } as typeof genuine & {
+    payeeUpdateSig: Uint8Array;
+  };
   forged.payeeUpdateSig[10]! ^= 1;
   q.out.message = forged;
   await run(w, ['A']);
@@ -125,7 +146,8 @@ t('A refuses a forged request, and a hub secret that does not complete the signa
   await run(w, ['A']);
   const requestId = [...w.payer.requests.keys()][0]!;
   post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
-  for (let i = 0; i < 20 && !w.queue.some((x) => x.out.message.type === PaymentType.PTLC_FULFILL); i++) await deliverOne(w, (to) => to !== 'B');
+  for (let i = 0; i < 20 && !w.queue.some((x) => x.out.message.type === PaymentType.PTLC_FULFILL); i++)
+    await deliverOne(w, (to) => to !== 'B');
   const f = w.queue.find((x) => x.out.message.type === PaymentType.PTLC_FULFILL)!;
   const good = f.out.message;
   f.out.message = { ...good, secret: new Uint8Array(32).fill(5) } as typeof good;
@@ -166,7 +188,10 @@ t('replayed request-flow messages change nothing', async () => {
 t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the hub already extended', async () => {
   const w = await makeWorld();
   const fee = hubFee(AMOUNT, w.hub.config.fee);
-  const { offerId, step } = await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 }, w.ctx);
+  const { offerId, step } = await w.payer.pay(
+    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 },
+    w.ctx,
+  );
   post(w, 'A', step);
   await run(w, ['A', 'S']);
   await run(w, ['B']);
@@ -177,14 +202,29 @@ t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the
   const point = adaptorPoint(randomBytes(32));
   const id = randomBytes(32);
   w.hub.requests.set(hex(id), {
-    requestId: hex(id), payeeChannel: hex(w.sbParams.channelId), n: 9, amount: 10_000, expiry: w.ctx.now + 60_000, point: hex(point), status: 'prepared',
+    requestId: hex(id),
+    payeeChannel: hex(w.sbParams.channelId),
+    n: 9,
+    amount: 10_000,
+    expiry: w.ctx.now + 60_000,
+    point: hex(point),
+    status: 'prepared',
   });
   const copy = Channel.fromJSON(JSON.parse(JSON.stringify(w.payer.channel.toJSON())));
-  const next = addPtlc(copy.enforceable.state, { id, offerer: 0, amount: 10_000 + hubFee(10_000, w.hub.config.fee), point, timeout: w.ctx.height + 400 }, 2);
+  const next = addPtlc(
+    copy.enforceable.state,
+    { id, offerer: 0, amount: 10_000 + hubFee(10_000, w.hub.config.fee), point, timeout: w.ctx.height + 400 },
+    2,
+  );
   copy.propose(next);
   const forged: PaymentMessage = {
-    type: PaymentType.PTLC_ADD, channelId: w.asParams.channelId, state: encodeChannelState(next), offerId: id, tweak: new Uint8Array(32),
-    updateNonce: await copy.commitUpdateNonce(w.A.nonces, w.A.chSk), settleSig: copy.signSettlement(w.A.chSk),
+    type: PaymentType.PTLC_ADD,
+    channelId: w.asParams.channelId,
+    state: encodeChannelState(next),
+    offerId: id,
+    tweak: new Uint8Array(32),
+    updateNonce: await copy.commitUpdateNonce(w.A.nonces, w.A.chSk),
+    settleSig: copy.signSettlement(w.A.chSk),
     claimPresig: presignPtlcClaim(w.asParams, next, id, w.A.chSk),
   };
   const out = await w.hub.handle({ from: w.A.idPk, message: forged }, w.ctx);
@@ -219,9 +259,26 @@ t("after refusing the payee's proposal the hub's next proposal skips its number 
   assert.is(sb.highN, 0, 'the hub signed nothing for 1');
   assert.is(sb.topN, 1, 'but it will not propose 1 itself');
   // An offer from A to B: the hub's PTLC_ADD is S–B state 2, which B takes at once.
-  post(w, 'A', (await w.payer.pay({ payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: hubFee(AMOUNT, w.hub.config.fee), expiry: w.ctx.now + 3_600_000 }, w.ctx)).step);
+  post(
+    w,
+    'A',
+    (
+      await w.payer.pay(
+        {
+          payee: { publicKey: w.B.idPk, address: w.B.address },
+          amount: AMOUNT,
+          fee: hubFee(AMOUNT, w.hub.config.fee),
+          expiry: w.ctx.now + 3_600_000,
+        },
+        w.ctx,
+      )
+    ).step,
+  );
   await run(w);
-  assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL), 'no PTLC_FAIL');
+  assert.not.ok(
+    w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL),
+    'no PTLC_FAIL',
+  );
   assert.is(w.payee.channel.enforceable.state.n, 3, 'PTLC state 2, fulfilled as 3');
   assert.is(sb.enforceable.state.n, 3);
 });

@@ -90,7 +90,10 @@ t('a completion with a wrong t or a forged hub signature is refused and changes 
     if (m.type === PaymentType.COMPLETION) {
       const badSig = m.updateSig.slice();
       badSig[40]! ^= 1;
-      for (const forged of [{ ...m, secret: new Uint8Array(32).fill(3) }, { ...m, updateSig: badSig }]) {
+      for (const forged of [
+        { ...m, secret: new Uint8Array(32).fill(3) },
+        { ...m, updateSig: badSig },
+      ]) {
         try {
           await origHandle({ ...inc, message: forged }, ctx);
         } catch (e) {

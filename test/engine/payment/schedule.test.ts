@@ -9,21 +9,19 @@ import * as assert from 'uvu/assert';
 import { decodePayment, encodePayment } from '../../../protocol/payment.js';
 import { makeWorld, post, hex, type World } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
+import { prng } from '../../helpers.js';
 
 const t = suite('payment/schedule');
 const SEEDS = 8;
-
-function prng(seed: number) {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  return () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 2 ** 32);
-}
 
 const roleOf = (w: World, a: string) => (a === w.A.address ? 'A' : a === w.S.address ? 'S' : 'B') as 'A' | 'S' | 'B';
 
 /** Delivers queued messages in a random order that keeps each (from, to) pair FIFO; sometimes twice. */
 async function runShuffled(w: World, rand: () => number): Promise<void> {
   for (let i = 0; i < 2000 && w.queue.length; i++) {
-    const heads = w.queue.filter((q, idx) => w.queue.findIndex((o) => o.from === q.from && roleOf(w, o.out.to) === roleOf(w, q.out.to)) === idx);
+    const heads = w.queue.filter(
+      (q, idx) => w.queue.findIndex((o) => o.from === q.from && roleOf(w, o.out.to) === roleOf(w, q.out.to)) === idx,
+    );
     const pick = heads[Math.floor(rand() * heads.length)]!;
     w.queue.splice(w.queue.indexOf(pick), 1);
     const to = roleOf(w, pick.out.to);
@@ -43,7 +41,8 @@ t('an offer completes identically under every seeded interleaving', async () => 
     const w = await makeWorld();
     const fee = hubFee(40_000, w.hub.config.fee);
     const { offerId, step } = await w.payer.pay(
-      { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 40_000, fee, expiry: w.ctx.now + 3_600_000 }, w.ctx,
+      { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 40_000, fee, expiry: w.ctx.now + 3_600_000 },
+      w.ctx,
     );
     post(w, 'A', step);
     await runShuffled(w, prng(seed));
@@ -55,7 +54,8 @@ t('an offer completes identically under every seeded interleaving', async () => 
     assert.equal(w.payer.channel.enforceable.state, hubAS.enforceable.state, `seed ${seed}`);
     assert.equal(w.payee.channel.enforceable.state, hubSB.enforceable.state, `seed ${seed}`);
     assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - 40_000, 299_000 + 40_000]);
-    for (const ch of [w.payer.channel, w.payee.channel, hubAS, hubSB]) assert.is(ch.pending, undefined, `seed ${seed}: nothing left pending`);
+    for (const ch of [w.payer.channel, w.payee.channel, hubAS, hubSB])
+      assert.is(ch.pending, undefined, `seed ${seed}: nothing left pending`);
   }
 });
 
@@ -64,7 +64,8 @@ t('a request completes identically under every seeded interleaving', async () =>
     const w = await makeWorld();
     const rand = prng(1000 + seed);
     const { requestId, step } = await w.payee.request(
-      { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 25_000, expiry: w.ctx.now + 3_600_000 }, w.ctx,
+      { payer: { publicKey: w.A.idPk, address: w.A.address }, amount: 25_000, expiry: w.ctx.now + 3_600_000 },
+      w.ctx,
     );
     post(w, 'B', step);
     await runShuffled(w, rand);
