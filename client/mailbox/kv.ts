@@ -1,7 +1,7 @@
 /**
  * A tiny async key-value store that the mailbox client and the role runtimes
  * persist to, in the spirit of abstract-level: one interface, two backends,
- * one conformance suite (`test/client/kv-conformance.ts`).
+ * one conformance suite (`test/client/mailbox/kv-conformance.ts`).
  *
  * - {@link LevelKv} over `level`: LevelDB in Node, IndexedDB in browsers.
  * - {@link MemoryKv}: ephemeral, for tests and throw-away clients.

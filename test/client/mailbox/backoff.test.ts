@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffDelay, backoffOptions, DEFAULT_BACKOFF } from '../../client/mailbox/backoff.js';
-import { ErrorCode } from '../../protocol/index.js';
-import { throwsCode } from '../helpers.js';
+import { backoffDelay, backoffOptions, DEFAULT_BACKOFF } from '../../../client/mailbox/backoff.js';
+import { ErrorCode } from '../../../protocol/index.js';
+import { throwsCode } from '../../helpers.js';
 
 const t = suite('client/backoff');
 const o = { minMs: 100, maxMs: 1000 };

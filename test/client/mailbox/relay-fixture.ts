@@ -8,8 +8,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { seal } from '../../protocol/seal.js';
-import { startRelay } from '../../server/relay.js';
+import { seal } from '../../../protocol/seal.js';
+import { startRelay } from '../../../server/relay.js';
 
 /** The relay options a test may override. */
 export type RelayOverrides = Omit<Parameters<typeof startRelay>[0], 'host' | 'port' | 'dataDir' | 'logLevel'>;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LevelKv, MemoryKv } from '../../client/mailbox/kv.js';
+import { LevelKv, MemoryKv } from '../../../client/mailbox/kv.js';
 import { kvConformance } from './kv-conformance.js';
 
 const dirs: string[] = [];

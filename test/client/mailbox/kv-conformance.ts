@@ -4,9 +4,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Kv } from '../../client/mailbox/kv.js';
-import { ErrorCode } from '../../protocol/index.js';
-import { rejectsCode } from '../helpers.js';
+import type { Kv } from '../../../client/mailbox/kv.js';
+import { ErrorCode } from '../../../protocol/index.js';
+import { rejectsCode } from '../../helpers.js';
 
 const b = (...xs: number[]): Uint8Array => new Uint8Array(xs);
 

@@ -3,10 +3,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { MailboxClient } from '../../client/index.js';
-import { normalizeRelayUrl } from '../../client/mailbox/relay-http.js';
-import { ENVELOPE_MIN_LEN, ErrorCode, LnMailboxError, envelopeIdHex } from '../../protocol/index.js';
-import { rejectsCode, throwsCode } from '../helpers.js';
+import { MailboxClient } from '../../../client/index.js';
+import { normalizeRelayUrl } from '../../../client/mailbox/relay-http.js';
+import { ENVELOPE_MIN_LEN, ErrorCode, LnMailboxError, envelopeIdHex } from '../../../protocol/index.js';
+import { rejectsCode, throwsCode } from '../../helpers.js';
 
 /** A header-valid envelope for `recipient` (the client never decrypts, so the body need not open). */
 function envelopeFor(recipient: Uint8Array, fill = 7): Uint8Array {

@@ -7,9 +7,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { LevelKv, MailboxClient, MemoryKv, type MailboxMessage, type Subscription } from '../../client/index.js';
-import { ErrorCode, LnMailboxError, decodeMailboxAddress, envelopeIdHex, open } from '../../protocol/index.js';
-import { rejectsCode } from '../helpers.js';
+import { LevelKv, MailboxClient, MemoryKv, type MailboxMessage, type Subscription } from '../../../client/index.js';
+import { ErrorCode, LnMailboxError, decodeMailboxAddress, envelopeIdHex, open } from '../../../protocol/index.js';
+import { rejectsCode } from '../../helpers.js';
 import { TestRelay, closedPort, newKey, sealed, tempDir, waitFor } from './relay-fixture.js';
 
 const fast = { minMs: 20, maxMs: 200 };

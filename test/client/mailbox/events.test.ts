@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TypedEmitter } from '../../client/mailbox/events.js';
+import { TypedEmitter } from '../../../client/mailbox/events.js';
 
 type Ev = { tick: [n: number]; error: [e: Error] };
 class Clock extends TypedEmitter<Ev> {

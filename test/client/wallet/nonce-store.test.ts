@@ -1,9 +1,9 @@
 /** The client's persistent nonce store passes the same conformance suite as the in-memory one. */
 import fs from 'node:fs';
 import os from 'node:os';
-import { LevelKv, MemoryKv } from '../../client/mailbox/kv.js';
-import { KvNonceStore } from '../../client/wallet/nonce-store.js';
-import { nonceStoreConformance } from '../crypto/nonce-store-conformance.js';
+import { LevelKv, MemoryKv } from '../../../client/mailbox/kv.js';
+import { KvNonceStore } from '../../../client/wallet/nonce-store.js';
+import { nonceStoreConformance } from '../../crypto/nonce-store-conformance.js';
 
 nonceStoreConformance('KvNonceStore over MemoryKv', async () => ({ store: new KvNonceStore(new MemoryKv()) }));
 
