@@ -142,3 +142,23 @@ export function payeeOnComplete(
   s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
   return s;
 }
+
+/**
+ * B on REJECT of a request's proposal (SPEC 6.14): the hub refused our REQUEST_PREPARE, so the
+ * request and its pending S–B state are dropped (the number stays used, SPEC 6.5). Returns
+ * undefined when `m` does not refer to a request being prepared.
+ */
+export function payeeOnRequestReject(
+  ch: Channel,
+  requests: Map<string, PayeeRequest>,
+  m: PaymentMessageOf<typeof PaymentType.REJECT>,
+): Step | undefined {
+  const req = requests.get(bytesToHex(m.ref));
+  if (req?.status !== 'preparing') return undefined;
+  const s = step();
+  // The hub refused our request's proposal: drop the state so the channel is free again.
+  if (ch.pending?.state.n === req.n) ch.abandonPending();
+  requests.delete(req.requestId);
+  s.events.push({ kind: 'rejected', offerId: req.requestId, code: m.code, message: m.message });
+  return s;
+}

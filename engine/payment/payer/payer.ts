@@ -1,78 +1,44 @@
 /**
- * The Payer (A) of the offer flow (SPEC 6.8): pre-signs a channel state with its
- * hub and leaves the signature, sealed, in the payee's mailbox.
- *
- * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
- * committed nonce R_A of its update signature) → UPDATE_ACCEPT (the hub's
- * settlement signature and nonce) → A signs update n with R_A and sends the
- * OFFER (with s_A) to the payee, never to the hub → … → COMPLETION from the
- * hub: the payee's signed invoice, the scalar t = s_A, and the hub's update
- * signature, all verified before the state is accepted.
- * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
- * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
- * envelope is retracted.
- * Its part of the request flow (the payee pre-signs, SPEC 6.14) is in request.ts.
+ * The Payer (A) role engine: it holds one channel with its hub (A is party
+ * 0). Its part of the offer flow (SPEC 6.8, the payer pre-signs) is in
+ * offer.ts, its part of the request flow (SPEC 6.14, the payee pre-signs) in
+ * request.ts, the check of the payee's receipt in receipt.ts; this file
+ * routes each message to them and persists.
  * @module
  */
-import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { equalBytes } from '../../../base/bytes.js';
 import { ErrorCode, fail, type LnMailboxError } from '../../../base/errors.js';
-import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
-import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
 import type { Channel, ChannelJson } from '../../channel/channel.js';
-import { transfer } from '../../channel/state.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
 import type { Signer } from '../ptlc-exchange.js';
-import { reject, requireSender } from '../refusal.js';
-import { ignored, step, type Incoming, type Receipt, type Step, type StepContext } from '../types.js';
-import { checkReceipt } from './receipt.js';
+import { requireSender } from '../refusal.js';
+import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
+import type { PayerConfig } from './config.js';
+import {
+  payerCancel,
+  payerOnCancelAccept,
+  payerOnCompletion,
+  payerOnReject,
+  payerOnUpdateAccept,
+  payerPay,
+  type PayerOfferContext,
+  type PayerPayment,
+  type PaymentOrder,
+} from './offer.js';
 import {
   payerOnRequest,
-  payerPayRequest,
   payerRequestFail,
+  payerRequestPay,
   payerRequestPtlc,
   type PayerRequestContext,
   type ReceivedRequest,
 } from './request.js';
 
-/** Status of an outgoing payment. */
-export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
-
-/** One outgoing payment as the payer persists it. Byte fields are hex. */
-export interface PayerPayment {
-  offerId: string;
-  payeeAddress: string;
-  payeeKey: string;
-  amount: number;
-  fee: number;
-  expiry: number;
-  memo: string;
-  n: number;
-  status: PayerStatus;
-  point?: string;
-  retractionSecret: string;
-  /** While cancelling: the status the cancellation started from (restored if the hub refuses it). */
-  cancelFrom?: 'proposed' | 'offered';
-  /** The hub accepted state n (UPDATE_ACCEPT) while our cancellation of a proposed payment was in flight. */
-  hubAccepted?: boolean;
-  /** The payer asked to cancel, the hub did not know the offer yet (reordered mail): cancel again once it does. */
-  cancelWanted?: boolean;
-  receipt?: { invoice: string | null; secret: string; n: number; receiptError?: string };
-}
-
-/** Static configuration of a payer. */
-export interface PayerConfig {
-  /** The payer's identity (mailbox) secret key: opens the payee's sealed receipt. */
-  identityKey: Uint8Array;
-  /** The hub's identity (mailbox) key, x-only. */
-  hubKey: Uint8Array;
-  /** The hub's mailbox address. */
-  hubAddress: string;
-  /** The payer's channel secret key (party 0 of the A–S channel). */
-  channelKey: Uint8Array;
-}
+export type { PayerConfig } from './config.js';
+export type { PayerPayment, PayerStatus, PaymentOrder } from './offer.js';
 
 /** Persisted state of a {@link Payer}. */
 export interface PayerJson {
@@ -82,29 +48,17 @@ export interface PayerJson {
   requests?: Record<string, ReceivedRequest>;
 }
 
-/** The payer's order to {@link Payer.pay}: whom to pay, how much, the hub's fee and the offer's expiry. */
-export interface PaymentOrder {
-  /** The payee's decoded mailbox address: its key and address string. */
-  payee: { publicKey: Uint8Array; address: string };
-  amount: number;
-  fee: number;
-  /** Offer expiry, ms since the epoch. */
-  expiry: number;
-  memo?: string;
-  /** Fixed offer id and randomness, for deterministic tests only. */
-  offerId?: Uint8Array;
-}
-
 /** The payer role engine. Pure: the runtime persists {@link Payer.toJSON} after every step. */
 export class Payer extends PaymentEngine<PayerJson> {
   readonly channel: Channel;
   readonly payments: Map<string, PayerPayment>;
   private readonly identityPub: Uint8Array;
 
+  /** The payer's configuration and its channel with the hub; `payments` and `requests` restore saved state. */
   constructor(
     readonly config: PayerConfig,
     channel: Channel,
-    private readonly nonces: NonceStore,
+    nonces: NonceStore,
     payments: Record<string, PayerPayment> = {},
     requests: Record<string, ReceivedRequest> = {},
   ) {
@@ -128,64 +82,12 @@ export class Payer extends PaymentEngine<PayerJson> {
    * All or nothing.
    */
   async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
-    return this.atomic(() => this.#payRequest(requestId, fee, ctx));
-  }
-
-  async #payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
-    const r = this.requests.get(requestId);
-    if (!r) reject('unknown request');
-    const add = await payerPayRequest(this.channel, this.signer, r, fee, ctx);
-    const s = step();
-    s.send.push({ to: this.config.hubAddress, message: add });
-    return s;
+    return this.atomic(() => payerRequestPay(this.requestContext(), requestId, fee, ctx));
   }
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. All or nothing. */
   async pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
-    return this.atomic(() => this.#pay(req, ctx));
-  }
-
-  async #pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
-    this.channel.requireOpen();
-    if (this.channel.pending) reject('a payment is already in flight on this channel');
-    if (!(req.expiry > ctx.now)) reject('offer expiry must be in the future');
-    const ch = this.channel;
-    const n = ch.topN + 1;
-    const next = transfer(ch.enforceable.state, 0, req.amount + req.fee, n);
-    ch.propose(next);
-    const settleSig = ch.signSettlement(this.config.channelKey);
-    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
-    const offerId = req.offerId ?? randomBytes(32);
-    const id = bytesToHex(offerId);
-    this.payments.set(id, {
-      offerId: id,
-      payeeAddress: req.payee.address,
-      payeeKey: bytesToHex(req.payee.publicKey),
-      amount: req.amount,
-      fee: req.fee,
-      expiry: req.expiry,
-      memo: req.memo ?? '',
-      n,
-      status: 'proposed',
-      retractionSecret: bytesToHex(randomBytes(32)),
-    });
-    const s = step();
-    s.send.push({
-      to: this.config.hubAddress,
-      message: {
-        type: PaymentType.UPDATE_PROPOSE,
-        channelId: ch.params.channelId,
-        state: encodeChannelState(next),
-        offerId,
-        amount: req.amount,
-        fee: req.fee,
-        expiry: req.expiry,
-        updateNonce: R,
-        settleSig,
-      },
-    });
-    s.events.push({ kind: 'proposed', offerId: id });
-    return { offerId: id, step: s };
+    return this.atomic(() => payerPay(this.offerContext(), req, ctx));
   }
 
   /**
@@ -200,35 +102,7 @@ export class Payer extends PaymentEngine<PayerJson> {
 
   /** Cancels an offered payment that the hub has not yet extended to the payee. All or nothing. */
   async cancel(offerIdHex: string): Promise<Step> {
-    return this.atomic(() => this.#cancel(offerIdHex));
-  }
-
-  async #cancel(offerIdHex: string): Promise<Step> {
-    const p = this.payments.get(offerIdHex);
-    if (!p || (p.status !== 'offered' && p.status !== 'proposed')) reject('no cancellable payment with that id');
-    const ch = this.channel;
-    p.cancelFrom = p.status;
-    delete p.cancelWanted;
-    const e = ch.enforceable.state;
-    const next = { n: ch.topN + 1, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
-    ch.propose(next);
-    const settleSig = ch.signSettlement(this.config.channelKey);
-    const R = await ch.commitUpdateNonce(this.nonces, this.config.channelKey);
-    p.status = 'cancelling';
-    const s = step();
-    s.send.push({
-      to: this.config.hubAddress,
-      message: {
-        type: PaymentType.CANCEL_PROPOSE,
-        channelId: ch.params.channelId,
-        offerId: hexToBytes(p.offerId),
-        state: encodeChannelState(next),
-        updateNonce: R,
-        settleSig,
-      },
-    });
-    s.events.push({ kind: 'cancelling', offerId: p.offerId });
-    return s;
+    return this.atomic(() => payerCancel(this.offerContext(), offerIdHex));
   }
 
   /**
@@ -259,178 +133,21 @@ export class Payer extends PaymentEngine<PayerJson> {
       case PaymentType.PTLC_FAIL:
         return payerRequestFail(this.requestContext(), m);
       case PaymentType.UPDATE_ACCEPT:
-        return this.onAccept(m, ctx);
+        return payerOnUpdateAccept(this.offerContext(), m, ctx);
       case PaymentType.COMPLETION:
-        return this.onCompletion(m);
+        return payerOnCompletion(this.offerContext(), m);
       case PaymentType.CANCEL_ACCEPT:
-        return this.onCancelAccept(m);
+        return payerOnCancelAccept(this.offerContext(), m);
       case PaymentType.REJECT:
-        return await this.onReject(m);
+        return await payerOnReject(this.offerContext(), m);
       default:
         return ignored(m.type, 'not a message for the payer');
     }
   }
 
-  private byState(n: number, status: PayerStatus): PayerPayment | undefined {
-    for (const p of this.payments.values()) if (p.n === n && p.status === status) return p;
-    return undefined;
-  }
-
-  private async onAccept(m: PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>, ctx: StepContext): Promise<Step> {
-    if (!equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'accept for another channel');
-    // Our cancellation of a proposed payment overtook the hub's accept (mail over several
-    // relays is not ordered). Remember it: if the hub refuses the cancellation because it
-    // had not seen the offer yet, we cancel again.
-    const late = this.byState(m.n, 'cancelling');
-    if (late && late.cancelFrom === 'proposed') {
-      late.hubAccepted = true;
-      return ignored(m.type, 'accept of a payment being cancelled');
-    }
-    const p = this.byState(m.n, 'proposed');
-    if (!p) return ignored(m.type, 'no proposed payment for that state');
-    // The payer asked to cancel before the hub knew the offer: cancel now that it does.
-    if (p.cancelWanted) return this.#cancel(p.offerId);
-    const ch = this.channel;
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
-    // Both settlement signatures are held: only now may A sign update n.
-    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
-    const point = ch.updatePoint(0);
-    p.status = 'offered';
-    p.point = bytesToHex(point);
-    const s = step();
-    s.send.push({
-      to: p.payeeAddress,
-      tag: `offer:${p.offerId}`,
-      retractionSecret: hexToBytes(p.retractionSecret),
-      ttlSeconds: Math.max(60, Math.ceil((p.expiry - ctx.now) / 1000)),
-      message: {
-        type: PaymentType.OFFER,
-        offerId: hexToBytes(p.offerId),
-        hub: this.config.hubKey,
-        hubAddress: this.config.hubAddress,
-        amount: p.amount,
-        expiry: p.expiry,
-        n: p.n,
-        point,
-        updateSighash: ch.updateSighash(),
-        payerKey: ch.stateKey(0),
-        payerSig: sig.subarray(0, 64),
-        memo: p.memo,
-      },
-    });
-    s.events.push({ kind: 'offered', offerId: p.offerId });
-    return s;
-  }
-
-  private onCompletion(m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
-    const id = bytesToHex(m.offerId);
-    const p = this.payments.get(id);
-    if (!equalBytes(m.channelId, this.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
-    if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n)
-      return ignored(m.type, 'no offered payment for that completion');
-    // Only an offered payment can complete (the hub bought s_A, which left in the offer).
-    if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
-    // A completion can overtake our own cancellation (the hub had already bought s_A and will
-    // refuse the cancel): the payment completed, so resume state n and take it.
-    if (p.status === 'cancelling') this.channel.restoreOverwritten(p.n);
-    // The channel part first: t must be our own s_A (so the hub did buy it), and the hub's
-    // update signature must complete state n. These decide the channel state.
-    if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');
-    const ch = this.channel;
-    const mine = ch.requirePending(m.n).updateSigs[0];
-    if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
-    ch.receiveUpdateSig(m.updateSig, 1);
-    p.status = 'completed';
-    // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone. A hub
-    // (or router) that spoils it cannot undo the state above; the payment completes and the
-    // receipt is reported missing, with the reason.
-    let invoice: Uint8Array | null = null;
-    let receiptError: string | undefined;
-    try {
-      invoice = checkReceipt(m.invoice, p, this.config.identityKey, this.identityPub);
-    } catch (e) {
-      receiptError = (e as Error).message;
-    }
-    const receipt: Receipt = { invoice, secret: m.secret, n: m.n, ...(receiptError ? { receiptError } : {}) };
-    p.receipt = {
-      invoice: invoice ? bytesToHex(invoice) : null,
-      secret: bytesToHex(m.secret),
-      n: m.n,
-      ...(receiptError ? { receiptError } : {}),
-    };
-    const s = step();
-    s.events.push({ kind: 'completed', offerId: id, receipt });
-    return s;
-  }
-
-  private async onCancelAccept(m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
-    const p = [...this.payments.values()].find((x) => x.status === 'cancelling');
-    const ch = this.channel;
-    if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
-      return ignored(m.type, 'no cancellation in flight');
-    ch.receiveSettlementSig(m.settleSig);
-    ch.receiveUpdateNonce(m.updateNonce);
-    const sig = await ch.signUpdate(this.nonces, this.config.channelKey);
-    ch.receiveUpdateSig(m.updateSig, 1);
-    p.status = 'cancelled';
-    const s = step();
-    s.send.push({
-      to: this.config.hubAddress,
-      message: { type: PaymentType.CANCEL_COMMIT, channelId: ch.params.channelId, n: m.n, updateSig: sig },
-    });
-    s.send.push({
-      to: p.payeeAddress,
-      message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(p.offerId), reason: 'cancelled by payer' },
-    });
-    s.retract.push(`offer:${p.offerId}`);
-    s.events.push({ kind: 'cancelled', offerId: p.offerId });
-    return s;
-  }
-
-  /**
-   * A REJECT of our proposal or of our cancellation. Mail may arrive in any
-   * order, so every combination is defined:
-   * - the proposal refused (fee, expiry, state): the payment fails and the
-   *   channel drops state n, and our cancellation state too if one is in flight;
-   * - the cancellation refused while the payment was offered: the hub already
-   *   extended the PTLC, the payment goes on (state n resumes);
-   * - the cancellation refused while the payment was only proposed: the hub
-   *   had not seen the proposal yet. State n resumes, and we cancel again as
-   *   soon as the hub has accepted it (at once if its accept already came).
-   * The numbers of dropped states are never used again.
-   */
-  private async onReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Promise<Step> {
-    const id = bytesToHex(m.ref);
-    const p = this.payments.get(id);
-    const s = step();
-    if (!p) return ignored(m.type, 'reject for an unknown payment');
-    const ch = this.channel;
-    if (
-      m.refType === PaymentType.UPDATE_PROPOSE &&
-      (p.status === 'proposed' || (p.status === 'cancelling' && p.cancelFrom === 'proposed'))
-    ) {
-      if (p.status === 'cancelling' && ch.overwritten?.state.n === p.n) ch.abandonPending(); // our cancellation state
-      if (ch.pending?.state.n === p.n) ch.abandonPending(); // state n
-      p.status = 'failed';
-    } else if (m.refType === PaymentType.CANCEL_PROPOSE && p.status === 'cancelling') {
-      ch.restoreOverwritten(p.n);
-      if (p.cancelFrom === 'proposed') {
-        p.status = 'proposed';
-        if (p.hubAccepted) {
-          s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
-          const again = await this.#cancel(p.offerId);
-          return { send: again.send, retract: again.retract, events: [...s.events, ...again.events] };
-        }
-        p.cancelWanted = true;
-      } else {
-        p.status = 'offered';
-      }
-    } else {
-      return ignored(m.type, 'reject for nothing in flight');
-    }
-    s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
-    return s;
+  /** The offer flow (the payer pre-signs, SPEC 6.8): the payer's side, in offer.ts. */
+  private offerContext(): PayerOfferContext {
+    return { config: this.config, channel: this.channel, payments: this.payments, signer: this.signer, identityPub: this.identityPub };
   }
 
   /** What the request flow's steps (request.ts) need of this payer. */

@@ -174,6 +174,16 @@ export interface PayerRequestContext {
   requests: Map<string, ReceivedRequest>;
 }
 
+/** A: pays the received request `requestId` (a PTLC of amount + `fee` to the hub, locked to T_S). */
+export async function payerRequestPay(a: PayerRequestContext, requestId: string, fee: number, ctx: StepContext): Promise<Step> {
+  const r = a.requests.get(requestId);
+  if (!r) reject('unknown request');
+  const add = await payerPayRequest(a.channel, a.signer, r, fee, ctx);
+  const s = step();
+  s.send.push({ to: a.hubAddress, message: add });
+  return s;
+}
+
 /** A: the hub refused our PTLC for a request: drop the proposed state; the request can be paid again. */
 export function payerRequestFail(a: PayerRequestContext, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
   const r = a.requests.get(bytesToHex(m.offerId));

@@ -1,0 +1,223 @@
+/**
+ * The payee's (B's) part of the offer flow (SPEC 6.8), where the payer
+ * pre-signs: when B comes online it is pushed the payer's offer, verifies
+ * that s_A is the payer's valid BIP340 signature over the update sighash
+ * BEFORE issuing any invoice, invoices the hub, and sells s_A for a PTLC
+ * locked to T = s_A·G (tweaked by the hub's r), revealing it only once it
+ * holds a fully signed channel state containing the PTLC and the hub's
+ * adaptor pre-signature for the claim (so it could claim on chain with t).
+ * The Payee engine (payee.ts) dispatches to these functions over its state.
+ *
+ * Safety rules enforced here (each has an adversarial test):
+ * - no invoice before s_A is verified against the update's sighash and
+ *   s_A·G equals the offer's point;
+ * - only the offer's sender may void it, and only before it is being paid;
+ * - a PTLC_ADD it will not take is refused (answered with PTLC_FAIL), never
+ *   left unanswered (SPEC 6.15, void overtakes the PTLC);
+ * - the PTLC's timeout leaves room for the on-chain claim (CSV delay), and
+ *   t + r is revealed only once the state with the PTLC is enforceable.
+ * @module
+ */
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import {
+  PaymentType,
+  encodePayment,
+  invoiceSigHash,
+  receiptFromEnvelope,
+  type InvoiceFields,
+  type PaymentMessageOf,
+} from '../../../protocol/payment.js';
+import { seal } from '../../../protocol/seal.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { tweakSecret } from '../../../crypto/tweak.js';
+import { sign, verify } from '../../../crypto/bip340.js';
+import type { Channel } from '../../channel/channel.js';
+import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
+import { reject } from '../refusal.js';
+import { ignored, step, type Step, type StepContext } from '../types.js';
+import type { PayeeConfig } from './config.js';
+
+/** Status of an incoming payment. */
+export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
+
+/** One incoming payment as the payee persists it. Byte fields are hex. */
+export interface PayeePayment {
+  offerId: string;
+  amount: number;
+  expiry: number;
+  point: string;
+  /** The payer's s_A: the secret being sold. */
+  secret: string;
+  memo: string;
+  status: PayeeStatus;
+  ptlcState?: number;
+  claimPresig?: string;
+  /** The hub's tweak r: the PTLC is locked to T + r·G and fulfilled with t + r. */
+  tweak?: string;
+  /** Identity key (hex) of whoever sent the offer: only it may void the offer. */
+  payerIdentity: string;
+}
+
+/** What the payee's offer-flow steps need of the payee engine. */
+export interface PayeeOfferContext {
+  config: PayeeConfig;
+  /** The S–B channel (the payee is party 1). */
+  channel: Channel;
+  payments: Map<string, PayeePayment>;
+  signer: Signer;
+  /** The payee's identity public key (x-only), put in invoices as `payeeKey`. */
+  identityPub: Uint8Array;
+}
+
+/**
+ * B on OFFER (SPEC 6.9; any sender, every failure ignored): a new offer through a hub we can
+ * reach, unexpired, whose s_A verifies against the update sighash and matches the point. Only
+ * then does B invoice its channel partner, with a receipt (the same invoice, signed and sealed
+ * for the payer alone, SPEC 6.7) that the hub passes on without reading.
+ */
+export function payeeOnOffer(
+  b: PayeeOfferContext,
+  from: Uint8Array,
+  m: PaymentMessageOf<typeof PaymentType.OFFER>,
+  ctx: StepContext,
+): Step {
+  const id = bytesToHex(m.offerId);
+  if (b.payments.has(id)) return ignored(m.type, 'duplicate offer');
+  const reachable = equalBytes(m.hub, b.config.hubKey) || (b.config.routedHubs ?? []).some((k) => equalBytes(k, m.hub));
+  if (!reachable) return ignored(m.type, 'offer through a hub we cannot reach');
+  if (!(m.expiry > ctx.now)) return ignored(m.type, 'offer expired');
+  // Safety rule: no invoice before s_A is verified against the update's sighash.
+  if (!verify(m.payerSig, m.updateSighash, m.payerKey)) return ignored(m.type, "payer's signature does not verify");
+  const secret = m.payerSig.subarray(32, 64);
+  if (!equalBytes(adaptorPoint(secret), m.point)) return ignored(m.type, 'payment point is not s_A·G');
+  const fields: InvoiceFields = {
+    offerId: m.offerId,
+    point: m.point,
+    amount: m.amount,
+    expiry: Math.min(m.expiry, ctx.now + b.config.invoiceTtlMs),
+    payeeChannel: b.channel.params.channelId,
+    payeeAddress: b.config.address,
+    timeoutDelta: b.config.timeoutDelta,
+    payeeKey: b.identityPub,
+    receipt: new Uint8Array(0),
+  };
+  // The receipt: this same invoice, signed, sealed for the payer alone. The hub (and any
+  // router between us) passes it through without learning who we are from it.
+  const inner = { type: PaymentType.INVOICE, ...fields, signature: sign(invoiceSigHash(fields), b.config.identityKey) } as const;
+  const receipt = receiptFromEnvelope(
+    seal({
+      senderSecretKey: b.config.identityKey,
+      recipient: from,
+      type: PaymentType.INVOICE,
+      body: encodePayment(inner),
+      timestamp: ctx.now,
+    }),
+  );
+  const outer: InvoiceFields = { ...fields, receipt };
+  const signature = sign(invoiceSigHash(outer), b.config.identityKey);
+  b.payments.set(id, {
+    offerId: id,
+    amount: m.amount,
+    expiry: m.expiry,
+    point: bytesToHex(m.point),
+    secret: bytesToHex(secret),
+    memo: m.memo,
+    status: 'invoiced',
+    payerIdentity: bytesToHex(from),
+  });
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: { type: PaymentType.INVOICE, ...outer, signature } });
+  s.events.push({ kind: 'offer_received', offerId: id, amount: m.amount }, { kind: 'invoiced', offerId: id });
+  return s;
+}
+
+/** B on OFFER_VOID (SPEC 6.9): only from the offer's sender, and only while the payment is invoiced. */
+export function payeeOnVoid(b: PayeeOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
+  const p = b.payments.get(bytesToHex(m.offerId));
+  // Only the offer's sender may void it, and only before it is being paid; the hub decides the rest.
+  if (p?.status !== 'invoiced') return ignored(m.type, 'nothing to void');
+  if (p.payerIdentity !== bytesToHex(from)) return ignored(m.type, 'void from someone other than the payer');
+  p.status = 'void';
+  const s = step();
+  s.events.push({ kind: 'voided', offerId: p.offerId });
+  return s;
+}
+
+/**
+ * B on PTLC_ADD (SPEC 6.9): takes the hub's PTLC for an invoiced offer over an open channel, with
+ * a timeout that leaves room for the on-chain claim (SPEC 6.12). Any PTLC it will not take is
+ * refused (the engine answers PTLC_FAIL), so the hub's proposed state is never left pending
+ * (SPEC 6.15, void overtakes the PTLC); only a duplicate of one already taken is ignored.
+ */
+export async function payeeOnPtlcAdd(
+  b: PayeeOfferContext,
+  m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
+  ctx: StepContext,
+): Promise<Step> {
+  const id = bytesToHex(m.offerId);
+  const p = b.payments.get(id);
+  // A duplicate of a PTLC we took changes nothing. Any other PTLC we will not take is
+  // refused with PTLC_FAIL (by the caller), so the hub can drop its proposed state:
+  // ignoring it (e.g. for an offer its payer voided meanwhile) would leave the hub's side
+  // of our channel pending for good, and the payer unable to cancel.
+  if (p && (p.status === 'accepted' || p.status === 'fulfilling' || p.status === 'paid')) return ignored(m.type, 'PTLC already taken');
+  if (p?.status !== 'invoiced')
+    reject(!p ? 'no invoiced offer for that PTLC' : p.status === 'void' ? 'the offer was voided by its payer' : `the offer is ${p.status}`);
+  b.channel.requireOpen();
+  // To claim on chain B must publish update m and wait the CSV delay before settlement m
+  // confirms; a timeout inside that window would let the offerer refund first.
+  const minTimeout = ctx.height + Math.max(b.config.timeoutDelta, b.channel.params.csvDelay + 1);
+  const accept = await acceptPtlc(b.channel, b.signer, m, { amount: p.amount, point: hexToBytes(p.point, 33), minTimeout });
+  p.status = 'accepted';
+  p.ptlcState = accept.n;
+  p.claimPresig = bytesToHex(m.claimPresig);
+  p.tweak = bytesToHex(m.tweak);
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: accept });
+  return s;
+}
+
+/**
+ * B on PTLC_COMMIT (SPEC 6.9): for our channel and an accepted PTLC of pending state m only.
+ * Once the hub's update signature makes state m enforceable by us, B reveals t + r
+ * (PTLC_FULFILL): never earlier.
+ */
+export async function payeeOnPtlcCommit(b: PayeeOfferContext, m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>): Promise<Step> {
+  const p = [...b.payments.values()].find((x) => x.status === 'accepted' && x.ptlcState === m.n);
+  const ch = b.channel;
+  if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+    return ignored(m.type, 'no accepted PTLC for that state');
+  // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
+  ch.receiveUpdateSig(m.updateSig);
+  const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
+  const fulfil = await fulfilPtlc(ch, b.signer, hexToBytes(p.offerId, 32), secret);
+  p.status = 'fulfilling';
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: fulfil });
+  s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
+  return s;
+}
+
+/** B on PTLC_SETTLE (SPEC 6.9): for our channel, a fulfilling payment and pending state m+1 only; B acknowledges: paid. */
+export async function payeeOnSettle(b: PayeeOfferContext, m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>): Promise<Step> {
+  const p = [...b.payments.values()].find((x) => x.status === 'fulfilling');
+  const ch = b.channel;
+  if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+    return ignored(m.type, 'no fulfilment in flight');
+  const ack = await ackSettle(ch, b.signer, m);
+  p.status = 'paid';
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: ack });
+  s.events.push({ kind: 'paid', offerId: p.offerId, amount: p.amount });
+  return s;
+}
+
+/** B on REJECT of an invoice (SPEC 6.8, REJECT): an invoiced payment fails; anything else is ignored. */
+export function payeeOnReject(b: PayeeOfferContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+  const s = step();
+  const p = b.payments.get(bytesToHex(m.ref));
+  if (p?.status !== 'invoiced') return ignored(m.type, 'reject for nothing pending');
+  p.status = 'failed';
+  s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
+  return s;
+}

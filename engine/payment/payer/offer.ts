@@ -1,0 +1,349 @@
+/**
+ * The payer's (A's) part of the offer flow (SPEC 6.8), where the payer
+ * pre-signs: A pre-signs a channel state with its hub and leaves the
+ * signature, sealed, in the payee's mailbox. The Payer engine (payer.ts)
+ * dispatches to these functions over its state.
+ *
+ * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
+ * committed nonce R_A of its update signature) → UPDATE_ACCEPT (the hub's
+ * settlement signature and nonce) → A signs update n with R_A and sends the
+ * OFFER (with s_A) to the payee, never to the hub → … → COMPLETION from the
+ * hub: the payee's signed invoice, the scalar t = s_A, and the hub's update
+ * signature, all verified before the state is accepted.
+ * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
+ * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
+ * envelope is retracted.
+ *
+ * Safety rules enforced here (each has an adversarial test):
+ * - one payment in flight per channel, none over a closing channel;
+ * - A signs update n only once it holds both settlement signatures, and s_A
+ *   goes to the payee only, never to the hub;
+ * - a COMPLETION is taken only if t is A's own s_A and the hub's update
+ *   signature completes state n; a spoiled receipt cannot undo that state;
+ * - mail from the hub may arrive in any order: a REJECT is decided by its
+ *   refType and the payment's status, and an accept that overtakes a
+ *   cancellation is remembered (SPEC 6.15, reordered mail).
+ * @module
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
+import type { Channel } from '../../channel/channel.js';
+import { transfer } from '../../channel/state.js';
+import type { Signer } from '../ptlc-exchange.js';
+import { reject } from '../refusal.js';
+import { ignored, step, type Receipt, type Step, type StepContext } from '../types.js';
+import type { PayerConfig } from './config.js';
+import { checkReceipt } from './receipt.js';
+
+/** Status of an outgoing payment. */
+export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
+
+/** One outgoing payment as the payer persists it. Byte fields are hex. */
+export interface PayerPayment {
+  offerId: string;
+  payeeAddress: string;
+  payeeKey: string;
+  amount: number;
+  fee: number;
+  expiry: number;
+  memo: string;
+  n: number;
+  status: PayerStatus;
+  point?: string;
+  retractionSecret: string;
+  /** While cancelling: the status the cancellation started from (restored if the hub refuses it). */
+  cancelFrom?: 'proposed' | 'offered';
+  /** The hub accepted state n (UPDATE_ACCEPT) while our cancellation of a proposed payment was in flight. */
+  hubAccepted?: boolean;
+  /** The payer asked to cancel, the hub did not know the offer yet (reordered mail): cancel again once it does. */
+  cancelWanted?: boolean;
+  receipt?: { invoice: string | null; secret: string; n: number; receiptError?: string };
+}
+
+/** The payer's order to `Payer.pay`: whom to pay, how much, the hub's fee and the offer's expiry. */
+export interface PaymentOrder {
+  /** The payee's decoded mailbox address: its key and address string. */
+  payee: { publicKey: Uint8Array; address: string };
+  amount: number;
+  fee: number;
+  /** Offer expiry, ms since the epoch. */
+  expiry: number;
+  memo?: string;
+  /** Fixed offer id and randomness, for deterministic tests only. */
+  offerId?: Uint8Array;
+}
+
+/** What the payer's offer-flow steps need of the payer engine. */
+export interface PayerOfferContext {
+  config: PayerConfig;
+  /** The A–S channel (the payer is party 0). */
+  channel: Channel;
+  payments: Map<string, PayerPayment>;
+  signer: Signer;
+  /** The payer's identity public key (x-only): the recipient of the payee's sealed receipt. */
+  identityPub: Uint8Array;
+}
+
+/**
+ * A: starts a payment (SPEC 6.8 step 1): proposes state n moving amount + fee to the hub, with
+ * our settlement signature and committed update nonce R_A. Refused while the channel has a
+ * pending state (one payment in flight per channel) or is closing (SPEC 6.12).
+ */
+export async function payerPay(a: PayerOfferContext, req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
+  a.channel.requireOpen();
+  if (a.channel.pending) reject('a payment is already in flight on this channel');
+  if (!(req.expiry > ctx.now)) reject('offer expiry must be in the future');
+  const ch = a.channel;
+  const n = ch.topN + 1;
+  const next = transfer(ch.enforceable.state, 0, req.amount + req.fee, n);
+  ch.propose(next);
+  const settleSig = ch.signSettlement(a.config.channelKey);
+  const R = await ch.commitUpdateNonce(a.signer.nonces, a.config.channelKey);
+  const offerId = req.offerId ?? randomBytes(32);
+  const id = bytesToHex(offerId);
+  a.payments.set(id, {
+    offerId: id,
+    payeeAddress: req.payee.address,
+    payeeKey: bytesToHex(req.payee.publicKey),
+    amount: req.amount,
+    fee: req.fee,
+    expiry: req.expiry,
+    memo: req.memo ?? '',
+    n,
+    status: 'proposed',
+    retractionSecret: bytesToHex(randomBytes(32)),
+  });
+  const s = step();
+  s.send.push({
+    to: a.config.hubAddress,
+    message: {
+      type: PaymentType.UPDATE_PROPOSE,
+      channelId: ch.params.channelId,
+      state: encodeChannelState(next),
+      offerId,
+      amount: req.amount,
+      fee: req.fee,
+      expiry: req.expiry,
+      updateNonce: R,
+      settleSig,
+    },
+  });
+  s.events.push({ kind: 'proposed', offerId: id });
+  return { offerId: id, step: s };
+}
+
+/**
+ * A: cancels a proposed or offered payment (SPEC 6.8, cancellation): proposes a state under a
+ * new number with the balances and PTLCs of the last enforceable state (CANCEL_PROPOSE). The
+ * number is above our high-water mark, never one a refused state used (SPEC 6.5).
+ */
+export async function payerCancel(a: PayerOfferContext, offerIdHex: string): Promise<Step> {
+  const p = a.payments.get(offerIdHex);
+  if (!p || (p.status !== 'offered' && p.status !== 'proposed')) reject('no cancellable payment with that id');
+  const ch = a.channel;
+  p.cancelFrom = p.status;
+  delete p.cancelWanted;
+  const e = ch.enforceable.state;
+  const next = { n: ch.topN + 1, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+  ch.propose(next);
+  const settleSig = ch.signSettlement(a.config.channelKey);
+  const R = await ch.commitUpdateNonce(a.signer.nonces, a.config.channelKey);
+  p.status = 'cancelling';
+  const s = step();
+  s.send.push({
+    to: a.config.hubAddress,
+    message: {
+      type: PaymentType.CANCEL_PROPOSE,
+      channelId: ch.params.channelId,
+      offerId: hexToBytes(p.offerId),
+      state: encodeChannelState(next),
+      updateNonce: R,
+      settleSig,
+    },
+  });
+  s.events.push({ kind: 'cancelling', offerId: p.offerId });
+  return s;
+}
+
+/** The payment of state `n` in status `status`, if any. */
+function byState(a: PayerOfferContext, n: number, status: PayerStatus): PayerPayment | undefined {
+  for (const p of a.payments.values()) if (p.n === n && p.status === status) return p;
+  return undefined;
+}
+
+/**
+ * A on UPDATE_ACCEPT (SPEC 6.9): only for our A–S channel and a proposed payment of state n.
+ * Only with both settlement signatures held does A sign update n; it then seals the OFFER
+ * (with s_A) for the payee alone, never the hub, retractable and living until the offer expires.
+ * An accept that overtook our cancellation is remembered (SPEC 6.15, reordered mail).
+ */
+export async function payerOnUpdateAccept(
+  a: PayerOfferContext,
+  m: PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>,
+  ctx: StepContext,
+): Promise<Step> {
+  if (!equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'accept for another channel');
+  // Our cancellation of a proposed payment overtook the hub's accept (mail over several
+  // relays is not ordered). Remember it: if the hub refuses the cancellation because it
+  // had not seen the offer yet, we cancel again.
+  const late = byState(a, m.n, 'cancelling');
+  if (late && late.cancelFrom === 'proposed') {
+    late.hubAccepted = true;
+    return ignored(m.type, 'accept of a payment being cancelled');
+  }
+  const p = byState(a, m.n, 'proposed');
+  if (!p) return ignored(m.type, 'no proposed payment for that state');
+  // The payer asked to cancel before the hub knew the offer: cancel now that it does.
+  if (p.cancelWanted) return payerCancel(a, p.offerId);
+  const ch = a.channel;
+  ch.receiveSettlementSig(m.settleSig);
+  ch.receiveUpdateNonce(m.updateNonce);
+  // Both settlement signatures are held: only now may A sign update n.
+  const sig = await ch.signUpdate(a.signer.nonces, a.config.channelKey);
+  const point = ch.updatePoint(0);
+  p.status = 'offered';
+  p.point = bytesToHex(point);
+  const s = step();
+  s.send.push({
+    to: p.payeeAddress,
+    tag: `offer:${p.offerId}`,
+    retractionSecret: hexToBytes(p.retractionSecret),
+    ttlSeconds: Math.max(60, Math.ceil((p.expiry - ctx.now) / 1000)),
+    message: {
+      type: PaymentType.OFFER,
+      offerId: hexToBytes(p.offerId),
+      hub: a.config.hubKey,
+      hubAddress: a.config.hubAddress,
+      amount: p.amount,
+      expiry: p.expiry,
+      n: p.n,
+      point,
+      updateSighash: ch.updateSighash(),
+      payerKey: ch.stateKey(0),
+      payerSig: sig.subarray(0, 64),
+      memo: p.memo,
+    },
+  });
+  s.events.push({ kind: 'offered', offerId: p.offerId });
+  return s;
+}
+
+/**
+ * A on COMPLETION (SPEC 6.9): the hub bought s_A. Taken only for an offered payment of state n
+ * on our channel (or one whose cancellation it overtook: SPEC 6.15, lost COMPLETION), and only
+ * if t is our own s_A and the hub's update signature completes state n. The receipt is checked
+ * after: a spoiled one is reported missing but cannot undo the completed state.
+ */
+export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
+  const id = bytesToHex(m.offerId);
+  const p = a.payments.get(id);
+  if (!equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
+  if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n)
+    return ignored(m.type, 'no offered payment for that completion');
+  // Only an offered payment can complete (the hub bought s_A, which left in the offer).
+  if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
+  // A completion can overtake our own cancellation (the hub had already bought s_A and will
+  // refuse the cancel): the payment completed, so resume state n and take it.
+  if (p.status === 'cancelling') a.channel.restoreOverwritten(p.n);
+  // The channel part first: t must be our own s_A (so the hub did buy it), and the hub's
+  // update signature must complete state n. These decide the channel state.
+  if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');
+  const ch = a.channel;
+  const mine = ch.requirePending(m.n).updateSigs[0];
+  if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
+  ch.receiveUpdateSig(m.updateSig, 1);
+  p.status = 'completed';
+  // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone. A hub
+  // (or router) that spoils it cannot undo the state above; the payment completes and the
+  // receipt is reported missing, with the reason.
+  let invoice: Uint8Array | null = null;
+  let receiptError: string | undefined;
+  try {
+    invoice = checkReceipt(m.invoice, p, a.config.identityKey, a.identityPub);
+  } catch (e) {
+    receiptError = (e as Error).message;
+  }
+  const receipt: Receipt = { invoice, secret: m.secret, n: m.n, ...(receiptError ? { receiptError } : {}) };
+  p.receipt = {
+    invoice: invoice ? bytesToHex(invoice) : null,
+    secret: bytesToHex(m.secret),
+    n: m.n,
+    ...(receiptError ? { receiptError } : {}),
+  };
+  const s = step();
+  s.events.push({ kind: 'completed', offerId: id, receipt });
+  return s;
+}
+
+/**
+ * A on CANCEL_ACCEPT (SPEC 6.9): for our channel, a cancelling payment and pending state n
+ * only. A signs update n+1 (CANCEL_COMMIT), voids the offer at the payee (OFFER_VOID) and
+ * retracts its envelope: state n can never be enforced afterwards.
+ */
+export async function payerOnCancelAccept(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
+  const p = [...a.payments.values()].find((x) => x.status === 'cancelling');
+  const ch = a.channel;
+  if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+    return ignored(m.type, 'no cancellation in flight');
+  ch.receiveSettlementSig(m.settleSig);
+  ch.receiveUpdateNonce(m.updateNonce);
+  const sig = await ch.signUpdate(a.signer.nonces, a.config.channelKey);
+  ch.receiveUpdateSig(m.updateSig, 1);
+  p.status = 'cancelled';
+  const s = step();
+  s.send.push({
+    to: a.config.hubAddress,
+    message: { type: PaymentType.CANCEL_COMMIT, channelId: ch.params.channelId, n: m.n, updateSig: sig },
+  });
+  s.send.push({
+    to: p.payeeAddress,
+    message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(p.offerId), reason: 'cancelled by payer' },
+  });
+  s.retract.push(`offer:${p.offerId}`);
+  s.events.push({ kind: 'cancelled', offerId: p.offerId });
+  return s;
+}
+
+/**
+ * A on REJECT of our proposal or of our cancellation (SPEC 6.8, REJECT). Mail may arrive in
+ * any order, so every combination is defined:
+ * - the proposal refused (fee, expiry, state): the payment fails and the
+ *   channel drops state n, and our cancellation state too if one is in flight;
+ * - the cancellation refused while the payment was offered: the hub already
+ *   extended the PTLC, the payment goes on (state n resumes);
+ * - the cancellation refused while the payment was only proposed: the hub
+ *   had not seen the proposal yet. State n resumes, and we cancel again as
+ *   soon as the hub has accepted it (at once if its accept already came).
+ * The numbers of dropped states are never used again (SPEC 6.15, settlement harvest).
+ */
+export async function payerOnReject(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Promise<Step> {
+  const id = bytesToHex(m.ref);
+  const p = a.payments.get(id);
+  const s = step();
+  if (!p) return ignored(m.type, 'reject for an unknown payment');
+  const ch = a.channel;
+  if (m.refType === PaymentType.UPDATE_PROPOSE && (p.status === 'proposed' || (p.status === 'cancelling' && p.cancelFrom === 'proposed'))) {
+    if (p.status === 'cancelling' && ch.overwritten?.state.n === p.n) ch.abandonPending(); // our cancellation state
+    if (ch.pending?.state.n === p.n) ch.abandonPending(); // state n
+    p.status = 'failed';
+  } else if (m.refType === PaymentType.CANCEL_PROPOSE && p.status === 'cancelling') {
+    ch.restoreOverwritten(p.n);
+    if (p.cancelFrom === 'proposed') {
+      p.status = 'proposed';
+      if (p.hubAccepted) {
+        s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
+        const again = await payerCancel(a, p.offerId);
+        return { send: again.send, retract: again.retract, events: [...s.events, ...again.events] };
+      }
+      p.cancelWanted = true;
+    } else {
+      p.status = 'offered';
+    }
+  } else {
+    return ignored(m.type, 'reject for nothing in flight');
+  }
+  s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
+  return s;
+}
