@@ -37,7 +37,7 @@ let commits: Map<string, number> | null = null;
 const now = (): number => Date.now() + offset;
 
 declare global {
-  // Set by bench/load/ec-count-hook.mjs when that hook is loaded.
+  // Set by bench/load/ec-count-hooks.mjs when that hook is loaded.
   var __lnmbEcCounts: Record<string, number> | undefined;
 }
 
