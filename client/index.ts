@@ -66,7 +66,7 @@ export { eltooTerms, ptlcOf, settlementSpec } from '../engine/channel/onchain.js
 export { hubFee, type FeePolicy } from '../engine/payment/fee.js';
 export type { PaymentEvent, Receipt, StepContext } from '../engine/payment/types.js';
 export type { HubConfig } from '../engine/payment/hub/hub.js';
-export type { HubPeer } from '../engine/payment/peers.js';
+export type { PeerChannel } from '../engine/payment/peers.js';
 export type { PaymentOrder, PayerConfig } from '../engine/payment/payer/payer.js';
 export type { PayeeConfig } from '../engine/payment/payee/payee.js';
 export type { RouterConfig } from '../engine/payment/router.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import type { RelayInfo } from '../protocol/relay.js';
-import type { MailboxAuth } from './auth.js';
+import type { MailboxAuth } from './sessions.js';
 import type { RelayConfig } from './config.js';
 import type { Fanout } from './fanout.js';
 import type { ConnectionLimiter, RateLimiter } from './limits.js';

@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, LnMailboxError } from '../base/errors.js';
 import { RELAY_PROTOCOL_VERSION, type RelayInfo } from '../protocol/relay.js';
-import { MailboxAuth } from './auth.js';
+import { MailboxAuth } from './sessions.js';
 import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';

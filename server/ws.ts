@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, LnMailboxError, type ErrorCode as Code } from '../base/errors.js';
 import { WsCloseCode, encodeServerFrame, parseClientFrame, type ClientFrame } from '../protocol/relay-frames.js';
-import { newChallenge, verifyAuthSignature } from './auth.js';
+import { newChallenge, verifyAuthSignature } from './sessions.js';
 import { clientAddress, requestOrigin } from './client-address.js';
 import { PAGE_BYTES, type RelayContext } from './context.js';
 import { envelopeFrame, type LiveEnvelope, type Subscriber } from './fanout.js';

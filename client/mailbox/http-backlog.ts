@@ -12,7 +12,7 @@ import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
 import { proveAuth, relayOrigin } from '../../protocol/relay-auth.js';
 import { verifyStoredEnvelope, type StoredEnvelopeJson } from '../../protocol/relay-frames.js';
-import type { DeliveryLedger } from './ledger.js';
+import type { DeliveryLedger } from './delivery-ledger.js';
 import type { RelayHttp } from './relay-http.js';
 import type { PushedEnvelope } from './relay-socket.js';
 import type { DeliveryOutcome } from './subscription.js';

@@ -18,7 +18,7 @@ import { getPublicKey } from '../../crypto/bip340.js';
 import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../../protocol/relay.js';
 import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv } from './kv.js';
-import { DeliveryLedger } from './ledger.js';
+import { DeliveryLedger } from './delivery-ledger.js';
 import { RelayHttp, normalizeRelayUrl, type FetchLike, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
 import { drainOverHttp, type BacklogResult } from './http-backlog.js';

@@ -25,7 +25,7 @@ import {
   type ServerFrame,
 } from '../../protocol/relay-frames.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import type { DeliveryLedger } from './ledger.js';
+import type { DeliveryLedger } from './delivery-ledger.js';
 import { relayWsUrl } from './relay-http.js';
 
 /**

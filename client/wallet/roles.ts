@@ -10,7 +10,7 @@ import { decodeMailboxAddress } from '../../protocol/address.js';
 import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
-import type { HubPeer } from '../../engine/payment/peers.js';
+import type { PeerChannel } from '../../engine/payment/peers.js';
 import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/payee/payee.js';
 import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
@@ -111,7 +111,7 @@ export class PayerNode extends RoleRuntime<Payer> {
 export interface HubNodeOptions extends RuntimeOptions {
   config: HubConfig;
   /** The hub's channels, used only on first start. */
-  peers: HubPeer[];
+  peers: PeerChannel[];
 }
 
 /** The hub (S): always online; co-signs payer states and buys their signatures from payees. */
@@ -179,9 +179,9 @@ export interface RouterNodeOptions extends RuntimeOptions {
   /** Router parameters; the identity key is the runtime's `identityKey`. */
   config: Omit<RouterConfig, 'identityKey'>;
   /** The channel with the hub (the router is party 1), used only on first start. */
-  upstream: HubPeer;
+  upstream: PeerChannel;
   /** The channels with payees (the router is party 0), used only on first start. */
-  downstream: HubPeer[];
+  downstream: PeerChannel[];
 }
 
 /** The router (P) of the S→P→B privacy hop: forwards a payee's invoice to the hub and the PTLC back. */

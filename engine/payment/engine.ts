@@ -16,6 +16,7 @@ import { step, type Incoming, type Step, type StepContext } from './types.js';
 /** A channel and the identity key of its peer (who may propose states on it). */
 export interface ChannelWithPeer {
   channel: Channel;
+  /** The peer's identity (mailbox) key, x-only: the only sender whose proposals on this channel count. */
   peerKey: Uint8Array;
 }
 

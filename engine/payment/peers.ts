@@ -5,13 +5,10 @@
  */
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
-import type { Channel } from '../channel/channel.js';
+import type { ChannelWithPeer } from './engine.js';
 
-/** A channel of a hub (or router) with one peer. */
-export interface HubPeer {
-  channel: Channel;
-  /** The peer's identity (mailbox) key, x-only. */
-  peerKey: Uint8Array;
+/** A channel of a role with several peers (the hub, the router), with its peer's mailbox address. */
+export interface PeerChannel extends ChannelWithPeer {
   /** The peer's mailbox address. */
   peerAddress: string;
 }
@@ -22,8 +19,8 @@ export interface HubPeer {
  * (their per-channel state keys would be equal) or the same funding
  * outpoint, and a channel whose own key is not `ourKey`.
  */
-export function channelMap(peers: HubPeer[], ourKey: Uint8Array, role: string): Map<string, HubPeer> {
-  const byId = new Map<string, HubPeer>();
+export function channelMap(peers: PeerChannel[], ourKey: Uint8Array, role: string): Map<string, PeerChannel> {
+  const byId = new Map<string, PeerChannel>();
   const outpoints = new Set<string>();
   for (const p of peers) {
     const { params, me } = p.channel;

@@ -30,7 +30,7 @@ import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypt
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type ChannelJson } from '../channel/channel.js';
 import { PaymentEngine, refill } from './engine.js';
-import { channelMap, type HubPeer } from './peers.js';
+import { channelMap, type PeerChannel } from './peers.js';
 import {
   ackSettle,
   acceptPtlc,
@@ -84,7 +84,7 @@ export interface RouterJson {
 
 /** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
 export class Router extends PaymentEngine<RouterJson> {
-  readonly downstream: Map<string, HubPeer>;
+  readonly downstream: Map<string, PeerChannel>;
   readonly payments: Map<string, RouterPayment>;
   private readonly signer: Signer;
   private readonly publicKey: Uint8Array;
@@ -92,8 +92,8 @@ export class Router extends PaymentEngine<RouterJson> {
   constructor(
     readonly config: RouterConfig,
     /** The channel with the hub S; the router is party 1. */
-    readonly upstream: HubPeer,
-    downstream: HubPeer[],
+    readonly upstream: PeerChannel,
+    downstream: PeerChannel[],
     nonces: NonceStore,
     payments: Record<string, RouterPayment> = {},
   ) {
@@ -146,16 +146,16 @@ export class Router extends PaymentEngine<RouterJson> {
     return answerRefusal(inc.message, e, to);
   }
 
-  protected channelPeer(id: Uint8Array): HubPeer | undefined {
+  protected channelPeer(id: Uint8Array): PeerChannel | undefined {
     return equalBytes(id, this.upstream.channel.params.channelId) ? this.upstream : this.downstream.get(bytesToHex(id));
   }
 
-  private peerOf(key: Uint8Array): HubPeer | undefined {
+  private peerOf(key: Uint8Array): PeerChannel | undefined {
     for (const p of this.downstream.values()) if (equalBytes(p.peerKey, key)) return p;
     return undefined;
   }
 
-  private down(channelId: Uint8Array, from: Uint8Array): HubPeer {
+  private down(channelId: Uint8Array, from: Uint8Array): PeerChannel {
     const p = this.downstream.get(bytesToHex(channelId));
     if (!p || !equalBytes(p.peerKey, from)) reject('message does not come from the peer of that channel');
     return p;
@@ -353,7 +353,7 @@ export class Router extends PaymentEngine<RouterJson> {
 
   /** Persisted state. */
   toJSON(): RouterJson {
-    const j = (p: HubPeer) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
+    const j = (p: PeerChannel) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
     const downstream: RouterJson['downstream'] = {};
     for (const [id, p] of this.downstream) downstream[id] = j(p);
     return { upstream: j(this.upstream), downstream, payments: Object.fromEntries(this.payments) };
@@ -361,7 +361,7 @@ export class Router extends PaymentEngine<RouterJson> {
 
   /** Restores a router from {@link Router.toJSON}. */
   static fromJSON(config: RouterConfig, j: RouterJson, nonces: NonceStore): Router {
-    const peer = (p: RouterJson['upstream']): HubPeer => ({
+    const peer = (p: RouterJson['upstream']): PeerChannel => ({
       channel: Channel.fromJSON(p.channel),
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,

@@ -5,7 +5,7 @@
  */
 import type { RequestHandler } from 'express';
 import { decodeSessionRequest } from '../../protocol/relay-frames.js';
-import { verifyAuthSignature } from '../auth.js';
+import { verifyAuthSignature } from '../sessions.js';
 import { requestOrigin } from '../client-address.js';
 import { iso, requireType, route, type RouteKit } from './common.js';
 

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { IdFilter } from '../../server/store/id-filter.js';
+import { IdFilter } from '../../server/store/level/id-filter.js';
 import { LevelStore } from '../../server/store/level/store.js';
 import type { RelayStore } from '../../server/store/types.js';
 import { storeConformance } from '../../server/store/conformance.js';

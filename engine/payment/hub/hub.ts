@@ -13,7 +13,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { Channel, type ChannelJson } from '../../channel/channel.js';
 import { PaymentEngine, refill } from '../engine.js';
-import { channelMap, type HubPeer } from '../peers.js';
+import { channelMap, type PeerChannel } from '../peers.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal, reject } from '../refusal.js';
 import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
@@ -47,7 +47,7 @@ export interface HubJson {
 
 /** The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after every step. */
 export class Hub extends PaymentEngine<HubJson> {
-  readonly peers: Map<string, HubPeer>;
+  readonly peers: Map<string, PeerChannel>;
   readonly payments: Map<string, HubPayment>;
 
   private readonly signer: Signer;
@@ -55,7 +55,7 @@ export class Hub extends PaymentEngine<HubJson> {
   /** The hub's configuration and channels (each with its peer); `payments` and `requests` restore saved state. */
   constructor(
     readonly config: HubConfig,
-    peers: HubPeer[],
+    peers: PeerChannel[],
     nonces: NonceStore,
     payments: Record<string, HubPayment> = {},
     requests: Record<string, HubRequest> = {},
@@ -112,7 +112,7 @@ export class Hub extends PaymentEngine<HubJson> {
     return answerRefusal(inc.message, e, this.peerByKey(inc.from));
   }
 
-  protected channelPeer(id: Uint8Array): HubPeer | undefined {
+  protected channelPeer(id: Uint8Array): PeerChannel | undefined {
     return this.peers.get(bytesToHex(id));
   }
 
@@ -122,7 +122,7 @@ export class Hub extends PaymentEngine<HubJson> {
   }
 
   /** The channel `id` whose peer is `from`. */
-  private peer(id: Uint8Array, from: Uint8Array): HubPeer {
+  private peer(id: Uint8Array, from: Uint8Array): PeerChannel {
     const p = this.peers.get(bytesToHex(id));
     if (!p) reject('unknown channel');
     if (!equalBytes(p.peerKey, from)) reject('message does not come from the channel peer');

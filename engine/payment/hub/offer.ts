@@ -24,7 +24,7 @@ import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { hubFee } from '../fee.js';
-import type { HubPeer } from '../peers.js';
+import type { PeerChannel } from '../peers.js';
 import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
@@ -58,11 +58,11 @@ export interface HubPayment {
 /** What the hub's offer-flow steps need of the hub engine. */
 export interface HubOfferContext {
   config: HubConfig;
-  peers: Map<string, HubPeer>;
+  peers: Map<string, PeerChannel>;
   payments: Map<string, HubPayment>;
   signer: Signer;
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
-  peer(id: Uint8Array, from: Uint8Array): HubPeer;
+  peer(id: Uint8Array, from: Uint8Array): PeerChannel;
 }
 
 /**

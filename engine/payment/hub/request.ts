@@ -24,7 +24,7 @@ import type { Channel } from '../../channel/channel.js';
 import { sameState, transfer } from '../../channel/state.js';
 import { acceptPtlc, ackSettle, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
 import { hubFee, type FeePolicy } from '../fee.js';
-import type { HubPeer } from '../peers.js';
+import type { PeerChannel } from '../peers.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
 
@@ -152,8 +152,8 @@ export async function hubOnPtlcSettle(
 /** What the hub's request-flow step needs from the hub engine. */
 export interface HubRequestContext {
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
-  peer(id: Uint8Array, from: Uint8Array): HubPeer;
-  peers: Map<string, HubPeer>;
+  peer(id: Uint8Array, from: Uint8Array): PeerChannel;
+  peers: Map<string, PeerChannel>;
   requests: Map<string, HubRequest>;
   signer: Signer;
   /** The hub's fee policy: the payer's PTLC must carry the amount plus this fee. */

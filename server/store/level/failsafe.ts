@@ -17,9 +17,9 @@
  * @module
  */
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
-import { DiskSpaceMonitor } from '../disk-space.js';
+import { DiskSpaceMonitor } from './disk-space.js';
 import { HealthTracker, describeError, type HealthListener, type StoreHealth, type StoreState } from '../health.js';
-import { AckLedger, type LedgerReader } from './ledger.js';
+import { AckLedger, type LedgerReader } from './ack-ledger.js';
 import type { BatchOp } from './records.js';
 import { RecoveryLoop, type AttemptResult } from '../recovery-loop.js';
 

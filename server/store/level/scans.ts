@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import type { Level } from 'level';
 import { MAX_STORED_INT } from '../lifecycle.js';
-import { IdFilter } from '../id-filter.js';
+import { IdFilter } from './id-filter.js';
 import type { ListResult, StoredEnvelope } from '../types.js';
 import type { LevelCounters } from './counters.js';
 import { Table, bodyKey, bodyKeySeq, decodeBody, decodeCounter } from './records.js';

@@ -32,7 +32,7 @@ import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
 import { equalBytes } from '../../../base/bytes.js';
 import { GroupCommit, type SubmitHooks } from '../group-commit.js';
 import type { StoreHealth } from '../health.js';
-import { IdFilter } from '../id-filter.js';
+import { IdFilter } from './id-filter.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { LevelCounters } from './counters.js';

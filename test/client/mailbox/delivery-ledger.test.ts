@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MemoryKv } from '../../../client/mailbox/kv.js';
-import { DeliveryLedger } from '../../../client/mailbox/ledger.js';
+import { DeliveryLedger } from '../../../client/mailbox/delivery-ledger.js';
 
 const t = suite('client/ledger');
 const A = 'aa'.repeat(32);
