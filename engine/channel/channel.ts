@@ -36,9 +36,9 @@ import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../cryp
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
 import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { encodeWitnessSignature } from '../bitcoin/sign.js';
-import { LOCKTIME_THRESHOLD } from '../bitcoin/transaction.js';
 import {
   checkTransition,
+  isChannelStateNumber,
   sameState,
   validateParams,
   type ChannelParams,
@@ -178,7 +178,7 @@ export class Channel {
    * refuses them).
    */
   noteSeen(n: number): void {
-    if (Number.isInteger(n) && n > this.seenN && n < LOCKTIME_THRESHOLD - 1) this.seenN = n;
+    if (isChannelStateNumber(n) && n > this.seenN) this.seenN = n;
   }
 
   /**

@@ -88,13 +88,27 @@ export function initialState(p: ChannelParams, balances: [number, number]): Chan
 }
 
 /**
+ * The highest state number a channel uses (SPEC 6.5: `n < 499 999 999`).
+ * It sits below the transaction layer's own ceiling (`MAX_STATE` in
+ * engine/bitcoin/script.ts, which keeps every update's nLockTime a time
+ * before the genesis block), so every channel state has an update
+ * transaction; the channel's rule is the stricter one and the one peers check.
+ */
+export const MAX_CHANNEL_STATE = LOCKTIME_THRESHOLD - 2;
+
+/** True for a number a channel state may carry: an integer in [0, {@link MAX_CHANNEL_STATE}]. */
+export function isChannelStateNumber(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_CHANNEL_STATE;
+}
+
+/**
  * Checks one state on its own: amounts in range, funds conserved (balances +
  * PTLCs = capacity), no negative balance, PTLC fields well-formed and ids
  * unique, PTLC amounts above dust and above the claim fee, timeouts are block heights.
  * @throws LnMailboxError CHANNEL_INVARIANT or INVALID_RANGE / INVALID_PUBLIC_KEY
  */
 export function checkState(p: ChannelParams, s: ChannelState): void {
-  if (!Number.isInteger(s.n) || s.n < 0 || s.n >= LOCKTIME_THRESHOLD - 1) fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
+  if (!isChannelStateNumber(s.n)) fail(ErrorCode.INVALID_RANGE, `state number ${s.n} out of range`);
   assertSats(s.balances[0], 'balance0');
   assertSats(s.balances[1], 'balance1');
   let total = s.balances[0] + s.balances[1];

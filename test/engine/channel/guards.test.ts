@@ -11,7 +11,8 @@ import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
-import { addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
+import { MAX_CHANNEL_STATE, addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
+import { MAX_STATE } from '../../../engine/bitcoin/script.js';
 import { channelParams, party } from '../payment/fixture.js';
 import { throwsCode } from '../../helpers.js';
 
@@ -55,8 +56,10 @@ t('states: state numbers and PTLC fields at their bounds', () => {
     const held = ptlcs.reduce((a, y) => a + y.amount, 0);
     return { n, balances: [cap - held - 1_000, 1_000] as [number, number], ptlcs };
   };
-  for (const n of [0, LOCKTIME_THRESHOLD - 2]) checkState(p, state(n));
-  for (const n of [-1, LOCKTIME_THRESHOLD - 1]) throwsCode(() => checkState(p, state(n)), ErrorCode.INVALID_RANGE);
+  assert.is(MAX_CHANNEL_STATE, 499_999_998, 'SPEC 6.5: n < 499 999 999');
+  assert.ok(MAX_CHANNEL_STATE <= MAX_STATE, 'every channel state has an update transaction');
+  for (const n of [0, MAX_CHANNEL_STATE]) checkState(p, state(n));
+  for (const n of [-1, MAX_CHANNEL_STATE + 1, 0.5]) throwsCode(() => checkState(p, state(n)), ErrorCode.INVALID_RANGE);
   checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc }));
   throwsCode(() => checkState(p, state(1, { amount: DUST_LIMIT + p.fees.ptlc - 1 })), ErrorCode.CHANNEL_INVARIANT);
   for (const timeout of [1, LOCKTIME_THRESHOLD - 1]) checkState(p, state(1, { timeout }));
