@@ -382,7 +382,7 @@ export class Stage {
     const node = await this.guard(
       HubNode.open({
         ...this.#base('S'),
-        config: { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+        config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
         peers: [
           { channel: this.init.asS, peerKey: A.idPk, peerAddress: A.address },
           { channel: this.init.sbS, peerKey: B.idPk, peerAddress: B.address },
@@ -400,7 +400,6 @@ export class Stage {
       PayeeNode.open({
         ...this.#base('B'),
         config: {
-          identityKey: B.idSk,
           address: B.address,
           channelKey: B.chSk,
           hubKey: S.idPk,
@@ -439,7 +438,6 @@ export class Stage {
       PayeeNode.open({
         ...this.#base('B₂'),
         config: {
-          identityKey: B2.idSk,
           address: B2.address,
           channelKey: B2.chSk,
           hubKey: P.idPk,

@@ -42,7 +42,7 @@ const COMMITTED = 0x02;
 /** Record kind byte of a spent nonce: kind ‖ P.x(32) ‖ H(msg)(32) ‖ signature(64). */
 const SPENT = 0x03;
 /** Length of both record kinds. */
-export const NONCE_RECORD_LENGTH = 129;
+const NONCE_RECORD_LENGTH = 129;
 /** Longest accepted nonce id, in characters (ids are store keys). */
 export const MAX_NONCE_ID_LENGTH = 128;
 

@@ -107,7 +107,7 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
         track(
           await HubNode.open({
             ...base(S),
-            config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+            config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
             peers: [
               { channel: sChA, peerKey: A.idPk, peerAddress: addr.A },
               { channel: sChB, peerKey: B.idPk, peerAddress: addr.B },
@@ -120,7 +120,6 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
           await PayeeNode.open({
             ...base(B),
             config: {
-              identityKey: B.idSk,
               address: addr.B,
               channelKey: B.chSk,
               hubKey: S.idPk,

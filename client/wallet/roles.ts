@@ -129,7 +129,8 @@ export class HubNode extends RoleRuntime<Hub> {
 
 /** Options of {@link PayeeNode.open}. */
 export interface PayeeNodeOptions extends RuntimeOptions {
-  config: PayeeConfig;
+  /** Hub, channel and invoice parameters; the identity key is the runtime's `identityKey`. */
+  config: Omit<PayeeConfig, 'identityKey'>;
   /** The channel with the hub, used only on first start. */
   channel: Channel;
 }
@@ -165,9 +166,10 @@ export class PayeeNode extends RoleRuntime<Payee> {
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
+    const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved
-      ? new Payee(o.config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
-      : new Payee(o.config, o.channel, nonces);
+      ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
+      : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
     await node.start();
     return node;

@@ -57,7 +57,7 @@ import { signSettlement, settlementSighash, statePublicKey, stateSecretKey, upda
  * (`tag`: 16 hex chars drawn with the nonce, so that a step that rolled back
  * after committing a nonce commits a fresh one when it is replayed).
  */
-export function nonceId(channelId: Uint8Array, n: number, party: Party, tag: string): string {
+function nonceId(channelId: Uint8Array, n: number, party: Party, tag: string): string {
   return `upd:${bytesToHex(channelId)}:${n}:${party}:${tag}`;
 }
 

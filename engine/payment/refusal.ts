@@ -36,7 +36,7 @@ export function isLocalFault(e: unknown): boolean {
 }
 
 /** The id a refusal of `m` refers to: its offer (or request) id, else its channel id. */
-export function refusalRef(m: PaymentMessage): Uint8Array {
+function refusalRef(m: PaymentMessage): Uint8Array {
   return 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
 }
 

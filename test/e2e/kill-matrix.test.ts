@@ -222,8 +222,6 @@ function roleConfig(w: E2E, role: Role): RoleProcessConfig {
       identityKey: h(w.S.idSk),
       storeDir: w.S.dir,
       hub: {
-        publicKey: h(w.S.idPk),
-        address: w.addr.S,
         channelKey: h(w.S.chSk),
         fee: HUB_FEE,
         safetyMargin: 6,

@@ -51,7 +51,7 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
 
   const hub = await HubNode.open({
     ...base(S, kv.S),
-    config: { identityKey: S.idPk, address: addr(S), channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+    config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
     peers: [
       { channel: asS, peerKey: A.idPk, peerAddress: addr(A) },
       { channel: spS, peerKey: P.idPk, peerAddress: addr(P) },
@@ -79,7 +79,6 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   const payee = await PayeeNode.open({
     ...base(B2, kv.B2),
     config: {
-      identityKey: B2.idSk,
       address: addr(B2),
       channelKey: B2.chSk,
       hubKey: P.idPk,

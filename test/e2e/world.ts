@@ -171,7 +171,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
         track(
           await HubNode.open({
             ...base(S, relays.S),
-            config: { identityKey: S.idPk, address: addr.S, channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+            config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
             peers: [
               { channel: sChA, peerKey: A.idPk, peerAddress: addr.A },
               { channel: sChB, peerKey: B.idPk, peerAddress: addr.B },
@@ -184,7 +184,6 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
           await PayeeNode.open({
             ...base(B, relays.B),
             config: {
-              identityKey: B.idSk,
               address: addr.B,
               channelKey: B.chSk,
               hubKey: S.idPk,

@@ -9,9 +9,6 @@ export const DEFAULT_TIMEOUT_SLACK = 2;
 
 /** Static configuration of a hub. */
 export interface HubConfig {
-  /** The hub's identity key (x-only) and mailbox address, as put in offers. */
-  identityKey: Uint8Array;
-  address: string;
   /** The hub's channel secret key (used in every channel). */
   channelKey: Uint8Array;
   /** Fee the hub charges: `base + amount·ppm/1e6` sats (see {@link hubFee}). */

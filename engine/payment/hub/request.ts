@@ -47,7 +47,7 @@ export interface HubRequest {
 }
 
 /** S: co-signs settlement n in the payee's favour and commits its update nonce (REQUEST_PREPARED). */
-export async function hubOnPrepare(
+async function hubOnPrepare(
   ch: Channel,
   me: Signer,
   requests: Map<string, HubRequest>,
@@ -83,7 +83,7 @@ export async function hubOnPrepare(
  * request, for the amount plus its fee, and with a timeout beyond the A–S CSV
  * delay plus the safety margin: after S reveals s_S it must be able to claim on chain.
  */
-export async function hubOnPtlcAdd(
+async function hubOnPtlcAdd(
   ch: Channel,
   me: Signer,
   requests: Map<string, HubRequest>,
@@ -109,7 +109,7 @@ export async function hubOnPtlcAdd(
 }
 
 /** S: the payer's PTLC is enforceable by S; S signs its update n for the payee and reveals s_S to claim. */
-export async function hubOnPtlcCommit(
+async function hubOnPtlcCommit(
   asCh: Channel,
   sbCh: Channel,
   me: Signer,
@@ -138,7 +138,7 @@ export async function hubOnPtlcCommit(
 }
 
 /** S: the payer settled the A–S state without the PTLC; acknowledge it. */
-export async function hubOnPtlcSettle(
+async function hubOnPtlcSettle(
   ch: Channel,
   me: Signer,
   r: HubRequest,

@@ -102,7 +102,7 @@ export function payerOnRequest(
 }
 
 /** A: pays a received request: a PTLC of amount + fee to the hub, locked to T_S. */
-export async function payerPayRequest(
+async function payerPayRequest(
   ch: Channel,
   me: Signer,
   r: ReceivedRequest,

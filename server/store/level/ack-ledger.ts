@@ -28,7 +28,7 @@ import { Buffer } from 'node:buffer';
 import { Table, decodeCounter, type BatchOp } from './records.js';
 
 /** Bytes of keys and values of recent batches kept for the byte-for-byte check (default). */
-export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
+const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** The database reads {@link AckLedger.verify} needs. */
 export interface LedgerReader {

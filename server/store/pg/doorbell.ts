@@ -64,7 +64,7 @@ export interface FetchRange {
 }
 
 /** At most this many missing envelopes of one mailbox are read back to fill a gap. */
-export const GAP_FILL_LIMIT = 1000;
+const GAP_FILL_LIMIT = 1000;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 

@@ -157,8 +157,6 @@ export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hub
   const payer = new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);
   const hub = new Hub(
     {
-      identityKey: S.idPk,
-      address: S.address,
       channelKey: S.chSk,
       fee: { base: 10, ppm: 1000 },
       safetyMargin: 6,
@@ -384,7 +382,7 @@ export async function hopWorld() {
   const engines = {
     A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
     S: new Hub(
-      { identityKey: S.idPk, address: S.address, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
+      { channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
       [
         { channel: sA, peerKey: A.idPk, peerAddress: A.address },
         { channel: sP, peerKey: P.idPk, peerAddress: P.address },
