@@ -119,6 +119,21 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
   }
 
+  /**
+   * What a role's store still has to send (its outbox), oldest first: each
+   * sealed message's destination address and payment message type, or a
+   * retraction. A wallet can show it ("2 messages waiting for a relay");
+   * the entries are posted at the next start or retry.
+   */
+  static async pendingOutbox(kv: Kv): Promise<({ to: string; type: number } | { retract: string })[]> {
+    const out: ({ to: string; type: number } | { retract: string })[] = [];
+    for await (const [, raw] of kv.entries(OUTBOX)) {
+      const entry = JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string };
+      out.push('retract' in entry ? { retract: entry.retract } : { to: entry.to, type: entry.type });
+    }
+    return out;
+  }
+
   /** The step context now. */
   ctx(): StepContext {
     return { now: (this.o.now ?? Date.now)(), height: this.o.chain.height() };

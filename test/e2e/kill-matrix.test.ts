@@ -254,13 +254,10 @@ interface Msg {
   id: string;
 }
 
-async function readStore(dir: string): Promise<{ state: unknown; outbox: string[] }> {
+async function readStore(dir: string): Promise<{ state: unknown; outbox: unknown[] }> {
   const kv = new LevelKv(dir);
   try {
-    const state = await RoleRuntime.loadState(kv);
-    const outbox: string[] = [];
-    for await (const [k] of kv.entries('role/outbox/')) outbox.push(k);
-    return { state, outbox };
+    return { state: await RoleRuntime.loadState(kv), outbox: await RoleRuntime.pendingOutbox(kv) };
   } finally {
     await kv.close();
   }
