@@ -19,7 +19,8 @@ import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../.
 import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv } from './kv.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import { RelayHttp, normalizeRelayUrl, type FetchLike, type PostHeaders } from './relay-http.js';
+import { normalizeRelayUrl } from '../../protocol/address.js';
+import { RelayHttp, type FetchLike, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
 import { drainOverHttp, type BacklogResult } from './http-backlog.js';
 import { Subscription, type DeliveryOutcome } from './subscription.js';

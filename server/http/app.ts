@@ -9,9 +9,9 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { RelayPath } from '../../protocol/relay.js';
+import { RelayPath, encodeErrorBody, relayHttpStatus } from '../../protocol/relay.js';
 import type { RelayContext } from '../context.js';
-import { errorBody, httpStatus, toRelayError } from '../http-errors.js';
+import { toRelayError } from '../http-errors.js';
 import { authChallenge, authSession } from './auth.js';
 import { routeKit } from './common.js';
 import { envelopeStatus, postEnvelope, retractEnvelope } from './envelopes.js';
@@ -75,14 +75,14 @@ export function createHttpApp(ctx: RelayContext): express.Express {
     else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
       log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
     ctx.metrics.rejections.inc({ code: error.code });
-    const status = httpStatus(error.code);
+    const status = relayHttpStatus(error.code);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    res.status(status).json(errorBody(error));
+    res.status(status).json(encodeErrorBody(error));
   });
 
   return app;
