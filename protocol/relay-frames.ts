@@ -133,12 +133,14 @@ export function verifyStoredEnvelope(e: StoredEnvelopeJson, mailbox: Uint8Array,
 // ---------------------------------------------------------------------------
 // WebSocket frames (JSON text frames on /v1/ws)
 
-/** WebSocket close codes used by the relay. */
+/** WebSocket close codes used by the relay (SPEC 5.8; 1007 and 1009 are sent by the WebSocket layer itself). */
 export const WsCloseCode = {
   /** Relay shutting down. */
   GOING_AWAY: 1001,
   /** Protocol error: malformed frame. */
   PROTOCOL_ERROR: 1002,
+  /** A text frame that is not UTF-8 (RFC 6455 "invalid frame payload data"). */
+  INVALID_PAYLOAD: 1007,
   /** Policy violation (auth failed, forbidden). */
   POLICY_VIOLATION: 1008,
   /** Frame larger than the relay's maximum. */
