@@ -20,7 +20,7 @@ const BAD_REQUEST = ErrorCode.BAD_REQUEST;
 const BAD_RESPONSE = ErrorCode.RELAY_BAD_RESPONSE;
 
 // ---------------------------------------------------------------------------
-// Status of each error code (SPEC 5.2 and section 8)
+// Status of each error code (SPEC 5.2 and 8)
 
 /**
  * HTTP status of each code a relay answers with (SPEC 5.2). Codes not

@@ -17,7 +17,7 @@ export const MAX_ACK_IDS = 1000;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
-/** A stable error code as SPEC section 8 writes them; longer or other strings are not codes. */
+/** A stable error code as SPEC 8 writes them; longer or other strings are not codes. */
 const CODE_RE = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** A session token (SPEC 5.6): it travels in an `Authorization` header, so nothing else. */
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,256}$/;

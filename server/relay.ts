@@ -1,6 +1,6 @@
 /**
  * Starts and stops one relay: store, HTTP API, WebSocket push, sweeper,
- * metrics, all on one HTTP server (SPEC section 5).
+ * metrics, all on one HTTP server (SPEC 5).
  *
  * Shutdown order: refuse new work, stop accepting
  * connections, close WebSockets with 1001, let in-flight requests finish

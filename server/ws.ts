@@ -1,5 +1,5 @@
 /**
- * WebSocket push on `/v1/ws` (SPEC section 5, "WebSocket"): challenge →
+ * WebSocket push on `/v1/ws` (SPEC 5.8, "WebSocket push"): challenge →
  * auth → ready → subscribe → backlog in seq order → `backlog_end` → live
  * envelopes the moment they are durable; acks over the socket; heartbeat;
  * slow-consumer cut-off that keeps the mail.

@@ -1,5 +1,5 @@
 /**
- * The mailbox client wallets embed (SPEC.md section 5):
+ * The mailbox client wallets embed (SPEC 5):
  * post sealed envelopes to every relay of a destination, ask their status,
  * retract them, and read this client's own mailbox — pushed over WebSocket
  * ({@link MailboxClient.subscribe}) or pulled over HTTP

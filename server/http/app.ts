@@ -1,5 +1,5 @@
 /**
- * The relay's HTTP API v1 (express), exactly as SPEC section 5 specifies it.
+ * The relay's HTTP API v1 (express), exactly as SPEC 5 specifies it.
  * This file only wires: per-route metrics, the health routes, the shutdown
  * gate, then one named handler per route (`ops.ts`, `envelopes.ts`,
  * `auth.ts`, `mailbox.ts`), and the one error exit that answers
@@ -44,7 +44,7 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   app.get(RelayPath.healthz, healthz());
   app.get(RelayPath.readyz, readyz(ctx));
 
-  // From here on, a closing relay turns requests away (SPEC 5, shutdown).
+  // From here on, a closing relay turns requests away (SPEC 5.11, "Shutdown").
   app.use((_req, res, next) => {
     if (ctx.lifecycle.closing) {
       res.setHeader('Connection', 'close');
