@@ -1,7 +1,7 @@
 /**
  * Mailbox addresses: bech32m (BIP350) strings with HRP `lnmb` whose data is a
  * TLV stream in the style of BOLT 1 (BigSize type and length, "it's OK to be
- * odd"). Normative text: SPEC.md section 2.
+ * odd"). Normative text: SPEC 2 (`spec/relay.md`).
  *
  * A mailbox is a secp256k1 key; its id is the 32-byte x-only public key. The
  * address adds where to reach it: one or more relay URLs, and flags.
@@ -21,7 +21,7 @@ export const ADDRESS_MAX_RELAYS = 8;
 /** Longest relay URL, in UTF-8 bytes. */
 export const ADDRESS_MAX_RELAY_URL_LEN = 256;
 
-/** TLV record types of a mailbox address (SPEC.md section 2.2). */
+/** TLV record types of a mailbox address (SPEC 2.3). */
 export const AddressTlvType = {
   /** 32-byte x-only public key; exactly once. */
   PUBLIC_KEY: 0,
@@ -143,7 +143,7 @@ function parseTlv(data: Uint8Array): MailboxAddress {
   if (publicKey === undefined) fail(ErrorCode.ADDRESS_BAD_TLV, 'address has no public key record');
   if (relays.length === 0) fail(ErrorCode.ADDRESS_BAD_TLV, 'address has no relay record');
   const urls = checkRelayList(relays).map((b) => decodeUtf8(b));
-  for (const u of urls) checkRelayUrl(u);
+  for (const u of urls) checkAddressRelayUrl(u);
   return { publicKey, mailboxId: bytesToHex(publicKey), relays: urls, flags };
 }
 
@@ -194,10 +194,21 @@ function checkFlags(flags: number): number {
   return flags;
 }
 
+/** A relay URL as an address stores it: verbatim, once {@link checkAddressRelayUrl} accepts it. */
 function relayUrlBytes(u: unknown): Uint8Array {
-  if (typeof u !== 'string') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, `relay URL: expected string, got ${typeof u}`);
-  checkRelayUrl(u);
-  return utf8(u);
+  checkAddressRelayUrl(u);
+  return utf8(u as string);
+}
+
+/**
+ * {@link normalizeRelayUrl}'s rule, plus the scheme in lowercase: an address
+ * stores the URL verbatim and is compared as a string (SPEC 2.3), so it
+ * admits one spelling of the scheme. A client's own relay list is normalized
+ * instead, so it may spell the scheme in any case.
+ */
+function checkAddressRelayUrl(u: unknown): void {
+  normalizeRelayUrl(u);
+  if (!/^https?:\/\//.test(u as string)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must start with http:// or https:// (lowercase)');
 }
 
 function decodeUtf8(b: Uint8Array): string {
@@ -223,13 +234,28 @@ function checkRelayList(relays: Uint8Array[]): Uint8Array[] {
 }
 
 /**
- * A relay URL is an absolute `http://` or `https://` URL (scheme in lowercase)
- * with a host, no credentials (an address is shared publicly), no query or
- * fragment, and no whitespace or control characters. Stored verbatim; a path
- * prefix is allowed (a relay behind a reverse proxy).
+ * The one relay-URL rule (SPEC 2.4), for the relays of an address and for
+ * the relays a client is told to use: an absolute `http://` or `https://`
+ * URL of 1..{@link ADDRESS_MAX_RELAY_URL_LEN} UTF-8
+ * bytes with a host, no credentials (an address is shared publicly), no
+ * query or fragment (the SPEC 5 paths are appended to it: a query or fragment
+ * would be dropped or misplaced, so it is refused, never stripped) and no
+ * whitespace or control characters. A path prefix is allowed (a relay behind
+ * a reverse proxy).
+ *
+ * An address stores the URL verbatim; the normalized form returned here is
+ * the key under which a client keeps per-relay state (cursor, cached info),
+ * so two spellings of one relay share it: the WHATWG origin (lowercase host,
+ * default port dropped) plus the path without trailing slashes.
+ * @returns the normalized base URL, e.g. `https://relay.example/mbx`
+ * @throws LnMailboxError ADDRESS_BAD_RELAY_URL
  */
-function checkRelayUrl(u: string): void {
-  if (!/^https?:\/\//.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must start with http:// or https://');
+export function normalizeRelayUrl(u: unknown): string {
+  if (typeof u !== 'string') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, `relay URL: expected string, got ${typeof u}`);
+  const len = utf8(u).length;
+  if (len === 0 || len > ADDRESS_MAX_RELAY_URL_LEN)
+    fail(ErrorCode.ADDRESS_BAD_RELAY_URL, `relay URL is ${len} bytes, expected 1..${ADDRESS_MAX_RELAY_URL_LEN}`);
+  if (!/^https?:\/\//i.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must start with http:// or https://');
   // eslint-disable-next-line no-control-regex
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u0020\u007f-\u009f]/.test(u)) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL contains whitespace or control characters');
@@ -241,6 +267,6 @@ function checkRelayUrl(u: string): void {
   }
   if (url.hostname === '') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL has no host');
   if (url.username !== '' || url.password !== '') fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must not carry credentials');
-  // A base URL takes the section 5 paths appended; a query or fragment would be dropped or misplaced.
   if (u.includes('#') || u.includes('?')) fail(ErrorCode.ADDRESS_BAD_RELAY_URL, 'relay URL must not carry a query or fragment');
+  return url.origin + url.pathname.replace(/\/+$/, '');
 }

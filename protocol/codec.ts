@@ -1,5 +1,5 @@
 /**
- * A tiny schema-driven binary codec for payment messages (SPEC section 6).
+ * A tiny schema-driven binary codec for payment messages (SPEC 6).
  * Fields are written in schema order with fixed widths, big-endian integers
  * and u16-length-prefixed variable fields; there is no padding and no
  * optional field, so every message has exactly one encoding. Trailing bytes

@@ -1,6 +1,6 @@
 /**
  * Envelope v1: the fixed header layout, header parsing and the envelope id.
- * (Sealing and opening live in `seal.ts`.) Normative text: SPEC.md, "Envelope v1".
+ * (Sealing and opening live in `seal.ts`.) Normative text: SPEC 3, "Envelope v1".
  *
  *   version(1)=0x01 ‖ recipient x-only(32) ‖ ephemeral x-only(32) ‖ nonce(24) ‖ ciphertext ‖ tag(16)
  * @module
@@ -19,7 +19,7 @@ export const ENVELOPE_TAG_LEN = 16;
  * Shortest envelope that can open: header (89), the bucket of the smallest
  * plaintext (2-byte prefix + 110-byte inner message with an empty body → 128),
  * tag (16) = 233. Anything shorter is rejected as ENVELOPE_TRUNCATED without
- * decrypting. (SPEC.md section 3.4; `test/protocol/padding.test.ts` recomputes it.)
+ * decrypting. (SPEC 3.4; `test/protocol/padding.test.ts` recomputes it.)
  */
 export const ENVELOPE_MIN_LEN = ENVELOPE_HEADER_LEN + 128 + ENVELOPE_TAG_LEN;
 /** Default maximum envelope size accepted by relays (64 KiB). */

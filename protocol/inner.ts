@@ -1,7 +1,7 @@
 /**
  * The inner message of envelope v1: what is encrypted, and the sender's BIP340
  * signature (bitcoin/bips bip-0340) that authenticates it. Normative text:
- * SPEC.md section 4.
+ * SPEC 4 (`spec/relay.md`).
  *
  *   type(u16) ‖ sender x-only(32) ‖ timestamp(u64, ms) ‖ body_len(u32) ‖ body ‖ signature(64)
  *
@@ -25,11 +25,11 @@ const BODY_OFFSET = 2 + 32 + 8 + 4;
 const SIG_LEN = 64;
 
 /**
- * Message type registry (SPEC.md section 4.3). Type 0 is invalid so that an
+ * Message type registry (SPEC 4.3). Type 0 is invalid so that an
  * all-zero plaintext can never parse as a message.
  */
 export const InnerTypeRange = {
-  /** Payment protocol messages (SPEC.md section 6). */
+  /** Payment protocol messages (SPEC 6). */
   PAYMENT: { min: 0x0001, max: 0x00ff },
   /** Reserved for future standard messages; MUST NOT be used until specified. */
   RESERVED: { min: 0x0100, max: 0x7fff },

@@ -3,7 +3,7 @@
  * then zero bytes up to a size bucket. The bucket function is NIP-44's
  * `calc_padded_len` (nostr-protocol/nips 44.md), so an envelope's size tells
  * the relay only which bucket its message fell into. Normative text:
- * SPEC.md section 3.4.
+ * SPEC 3.4.
  *
  * Why a 2-byte prefix: a v1 envelope is at most 64 KiB, so no plaintext can
  * exceed {@link PLAINTEXT_MAX_LEN} = 65431 bytes and a u16 covers every

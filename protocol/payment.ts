@@ -1,8 +1,8 @@
 /**
- * Payment messages of the asynchronous A/S/B protocol (SPEC section 6): the
+ * Payment messages of the asynchronous A/S/B protocol (SPEC 6, `spec/payment.md`): the
  * offer flow (the payer pre-signs) and the request flow (the payee pre-signs, SPEC 6.14).
  *
- * Each message travels as the body of a sealed envelope (SPEC section 4) whose
+ * Each message travels as the body of a sealed envelope (SPEC 4) whose
  * inner `type` is the message's {@link PaymentType}. The body is
  * `version(u8)=0x01 ‖ fields`, fields encoded by `codec.ts` in schema order.
  * The envelope's inner signature already authenticates the sender; the
@@ -49,7 +49,7 @@ export const PaymentType = {
 /** A payment message type number. */
 export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
 
-/** Field schemas, in wire order. SPEC section 6 lists the same tables. */
+/** Field schemas, in wire order. SPEC 6 lists the same tables. */
 export const PaymentSchemas = {
   [PaymentType.UPDATE_PROPOSE]: [
     ['channelId', 'b32'],
@@ -289,7 +289,7 @@ export function verifyInvoice(inv: PaymentFields<typeof PaymentType.INVOICE>): b
 
 /**
  * The payee's receipt for the payer travels inside INVOICE and COMPLETION,
- * through the hub and any router. It is an envelope (SPEC section 3) of the
+ * through the hub and any router. It is an envelope (SPEC 3) of the
  * payee's signed invoice sealed for the payer, *without* the 32 recipient
  * bytes of its header, which would name the payer to every hop: the payer
  * puts its own key back before opening (the AEAD still authenticates it).

@@ -1,5 +1,5 @@
 /**
- * Mailbox-owner authentication to a relay (SPEC.md section 5,
+ * Mailbox-owner authentication to a relay (SPEC 5.6,
  * "Authentication"): the message a mailbox owner signs with BIP340, and the
  * one signer and one verifier that the client (WebSocket `auth` frame, HTTP
  * session request) and the relay both use.

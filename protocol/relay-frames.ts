@@ -1,33 +1,50 @@
 /**
- * The JSON a relay and a mailbox client exchange (SPEC.md section 5,
- * "Listing" and "WebSocket"): the stored-envelope object, the WebSocket
- * frames in both directions, and the one place each is encoded and decoded.
+ * The JSON a relay and a mailbox client exchange outside HTTP bodies (SPEC
+ * 5.2 "Errors", 5.7 "Reading over HTTP", 5.8 "WebSocket push"): the error
+ * body, the stored-envelope object, the WebSocket frames in both directions,
+ * and the one place each is encoded and decoded. The HTTP request and
+ * response bodies are in `relay-http.ts`.
  *
  * Encoders build every object field by field, so the field order on the wire
  * is fixed here and nowhere else. Decoders treat their input as hostile: they
- * check every field's type and shape and throw `BAD_FRAME`, never a bare
- * `TypeError`.
+ * check every field's type and shape and throw `BAD_FRAME` (or the code they
+ * are given), never a bare `TypeError`.
  * @module
  */
 import { base64 } from '@scure/base';
 import { equalBytes } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail, type ErrorCode as Code } from '../base/errors.js';
 import { envelopeIdHex, parseEnvelopeHeader } from './envelope.js';
+import { errorCode, hex32, hex64, hexIds, isObject, object, str, uint } from './relay-json.js';
 
-/** Maximum ids in one ack (WebSocket frame or HTTP body). */
-export const MAX_ACK_IDS = 1000;
+export { MAX_ACK_IDS, isHex32 } from './relay-json.js';
 
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
-
-/** True for 64 lowercase hex characters (a mailbox id, envelope id or challenge). */
-export function isHex32(s: unknown): s is string {
-  return typeof s === 'string' && HEX64.test(s);
-}
+// ---------------------------------------------------------------------------
+// Error body (HTTP error responses and the WebSocket `error` frame)
 
 /** JSON body of every relay error response and of WebSocket `error` frames. */
 export interface ErrorBody {
   error: { code: Code; message: string };
+}
+
+/** Encodes `{ error: { code, message } }` (that order), the body of every relay rejection (SPEC 5.2). */
+export function encodeErrorBody(e: { code: Code; message: string }): ErrorBody {
+  return { error: { code: e.code, message: e.message } };
+}
+
+/**
+ * Checks an error body: `error.code` is shaped like a stable code (one this
+ * version does not know is passed through, callers branch on it) and
+ * `error.message` is a string.
+ * @param code what to throw when it is not an error body: BAD_FRAME for a
+ *   WebSocket `error` frame, RELAY_BAD_RESPONSE for an HTTP error response
+ * @throws LnMailboxError `code`
+ */
+export function decodeErrorBody(v: unknown, code: Code = ErrorCode.BAD_FRAME): ErrorBody {
+  const e = object(object(v, 'error body', code).error, 'error', code);
+  const c = errorCode(e.code, code);
+  if (typeof e.message !== 'string') fail(code, 'error.message: expected string');
+  return { error: { code: c, message: e.message } };
 }
 
 // ---------------------------------------------------------------------------
@@ -64,22 +81,10 @@ export function encodeStoredEnvelope(e: StoredEnvelopeFields, toBase64: (bytes: 
   return { id: e.id, seq: e.seq, envelope: toBase64(e.envelope), expiresAt: new Date(e.expiresAt).toISOString() };
 }
 
+const BAD_FRAME = ErrorCode.BAD_FRAME;
+
 function badFrame(msg: string): never {
-  return fail(ErrorCode.BAD_FRAME, msg);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function cursor(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) badFrame(`${name}: expected a non-negative integer`);
-  return v;
-}
-
-function str(o: Record<string, unknown>, k: string): string {
-  if (typeof o[k] !== 'string') badFrame(`${k}: expected string`);
-  return o[k] as string;
+  return fail(BAD_FRAME, msg);
 }
 
 /**
@@ -88,12 +93,17 @@ function str(o: Record<string, unknown>, k: string): string {
  * genuine is the business of {@link verifyStoredEnvelope}, which lets the
  * client step over that one envelope instead of dropping the whole page or
  * connection.
- * @throws LnMailboxError BAD_FRAME
+ * @param code what to throw: BAD_FRAME in an `envelope` frame, RELAY_BAD_RESPONSE in a listing
+ * @throws LnMailboxError `code`
  */
-export function decodeStoredEnvelope(v: unknown): StoredEnvelopeJson {
-  if (!isObject(v)) badFrame('stored envelope: expected a JSON object');
-  if (!isHex32(v.id)) badFrame('id: expected 64 lowercase hex chars');
-  return { id: v.id, seq: cursor(v.seq, 'seq'), envelope: str(v, 'envelope'), expiresAt: str(v, 'expiresAt') };
+export function decodeStoredEnvelope(v: unknown, code: Code = BAD_FRAME): StoredEnvelopeJson {
+  const o = object(v, 'stored envelope', code);
+  return {
+    id: hex32(o, 'id', code),
+    seq: uint(o.seq, 'seq', code),
+    envelope: str(o, 'envelope', code),
+    expiresAt: str(o, 'expiresAt', code),
+  };
 }
 
 /**
@@ -123,12 +133,14 @@ export function verifyStoredEnvelope(e: StoredEnvelopeJson, mailbox: Uint8Array,
 // ---------------------------------------------------------------------------
 // WebSocket frames (JSON text frames on /v1/ws)
 
-/** WebSocket close codes used by the relay. */
+/** WebSocket close codes used by the relay (SPEC 5.8; 1007 and 1009 are sent by the WebSocket layer itself). */
 export const WsCloseCode = {
   /** Relay shutting down. */
   GOING_AWAY: 1001,
   /** Protocol error: malformed frame. */
   PROTOCOL_ERROR: 1002,
+  /** A text frame that is not UTF-8 (RFC 6455 "invalid frame payload data"). */
+  INVALID_PAYLOAD: 1007,
   /** Policy violation (auth failed, forbidden). */
   POLICY_VIOLATION: 1008,
   /** Frame larger than the relay's maximum. */
@@ -170,22 +182,6 @@ function parseJsonObject(text: string): Record<string, unknown> {
   return v;
 }
 
-// Field checks shared by the WebSocket frames (refused with BAD_FRAME) and the
-// HTTP request bodies (refused with BAD_REQUEST): one rule per field.
-
-function hexIds(v: unknown, code: Code = ErrorCode.BAD_FRAME): string[] {
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ACK_IDS) fail(code, `ids: expected 1..${MAX_ACK_IDS} envelope ids`);
-  for (const id of v) if (!isHex32(id)) fail(code, 'ids: each id must be 64 lowercase hex chars');
-  return v as string[];
-}
-
-function authProofOf(o: Record<string, unknown>, code: Code = ErrorCode.BAD_FRAME): AuthProof {
-  if (!isHex32(o.mailbox)) fail(code, 'mailbox: expected 64 lowercase hex chars');
-  if (!isHex32(o.challenge)) fail(code, 'challenge: expected 64 lowercase hex chars');
-  if (typeof o.signature !== 'string' || !HEX128.test(o.signature)) fail(code, 'signature: expected 128 lowercase hex chars');
-  return { mailbox: o.mailbox, challenge: o.challenge, signature: o.signature };
-}
-
 /**
  * What a mailbox owner presents to a relay, all lowercase hex: the fields of
  * the WebSocket `auth` frame and of the `POST /v1/auth/session` body (SPEC 5.6).
@@ -199,32 +195,14 @@ export interface AuthProof {
   signature: string;
 }
 
-/** Body of `POST /v1/auth/session` (the inverse of {@link decodeSessionRequest}). */
-export function encodeSessionRequest(proof: AuthProof): string {
-  return JSON.stringify({ mailbox: proof.mailbox, challenge: proof.challenge, signature: proof.signature });
-}
-
 /**
- * Checks a parsed `POST /v1/auth/session` body.
- * @throws LnMailboxError BAD_REQUEST
+ * Checks the three fields of an {@link AuthProof} in a parsed object (a
+ * WebSocket `auth` frame or the session request body).
+ * @param code BAD_FRAME in a frame, BAD_REQUEST in an HTTP body
+ * @throws LnMailboxError `code`
  */
-export function decodeSessionRequest(body: unknown): AuthProof {
-  if (!isObject(body)) fail(ErrorCode.BAD_REQUEST, 'expected a JSON object');
-  return authProofOf(body, ErrorCode.BAD_REQUEST);
-}
-
-/** Body of `POST /v1/mailboxes/:mailbox/acks` (the inverse of {@link decodeAckRequest}). */
-export function encodeAckRequest(ids: readonly string[]): string {
-  return JSON.stringify({ ids });
-}
-
-/**
- * Checks a parsed `POST /v1/mailboxes/:mailbox/acks` body: 1..{@link MAX_ACK_IDS} envelope ids.
- * @throws LnMailboxError BAD_REQUEST
- */
-export function decodeAckRequest(body: unknown): string[] {
-  if (!isObject(body)) fail(ErrorCode.BAD_REQUEST, 'expected a JSON object');
-  return hexIds(body.ids, ErrorCode.BAD_REQUEST);
+export function decodeAuthProof(o: Record<string, unknown>, code: Code = BAD_FRAME): AuthProof {
+  return { mailbox: hex32(o, 'mailbox', code), challenge: hex32(o, 'challenge', code), signature: hex64(o, 'signature', code) };
 }
 
 /** Serializes a client→relay frame (the inverse of {@link parseClientFrame}). */
@@ -255,11 +233,11 @@ export function parseClientFrame(text: string): ClientFrame {
         if (typeof o.token !== 'string' || o.token.length === 0 || o.token.length > 256) badFrame('token: bad token');
         return { type: 'auth', token: o.token };
       }
-      return { type: 'auth', ...authProofOf(o) };
+      return { type: 'auth', ...decodeAuthProof(o) };
     case 'subscribe':
-      return { type: 'subscribe', after: cursor(o.after, 'after') };
+      return { type: 'subscribe', after: uint(o.after, 'after', BAD_FRAME) };
     case 'ack':
-      return { type: 'ack', ids: hexIds(o.ids) };
+      return { type: 'ack', ids: hexIds(o.ids, BAD_FRAME) };
     default:
       return badFrame(`unknown frame type ${JSON.stringify(o.type)}`);
   }
@@ -279,7 +257,7 @@ export function encodeServerFrame(f: ServerFrame): string {
     case 'acked':
       return JSON.stringify({ type: 'acked', ids: f.ids });
     case 'error':
-      return JSON.stringify({ type: 'error', error: { code: f.error.code, message: f.error.message } });
+      return JSON.stringify({ type: 'error', ...encodeErrorBody(f.error) });
   }
 }
 
@@ -291,22 +269,17 @@ export function parseServerFrame(text: string): ServerFrame {
   const o = parseJsonObject(text);
   switch (o.type) {
     case 'challenge':
-      if (!isHex32(o.challenge)) badFrame('challenge: expected 64 lowercase hex chars');
-      return { type: 'challenge', challenge: o.challenge, expiresAt: str(o, 'expiresAt') };
+      return { type: 'challenge', challenge: hex32(o, 'challenge', BAD_FRAME), expiresAt: str(o, 'expiresAt', BAD_FRAME) };
     case 'ready':
-      if (!isHex32(o.mailbox)) badFrame('mailbox: expected 64 lowercase hex chars');
-      return { type: 'ready', mailbox: o.mailbox };
+      return { type: 'ready', mailbox: hex32(o, 'mailbox', BAD_FRAME) };
     case 'envelope':
       return { type: 'envelope', ...decodeStoredEnvelope(o) };
     case 'backlog_end':
-      return { type: 'backlog_end', seq: cursor(o.seq, 'seq') };
+      return { type: 'backlog_end', seq: uint(o.seq, 'seq', BAD_FRAME) };
     case 'acked':
-      return { type: 'acked', ids: hexIds(o.ids) };
-    case 'error': {
-      const e = o.error;
-      if (!isObject(e) || typeof e.code !== 'string' || typeof e.message !== 'string') badFrame('error: expected { code, message }');
-      return { type: 'error', error: { code: e.code as Code, message: e.message } };
-    }
+      return { type: 'acked', ids: hexIds(o.ids, BAD_FRAME) };
+    case 'error':
+      return { type: 'error', ...decodeErrorBody(o, BAD_FRAME) };
     default:
       return badFrame(`unknown frame type ${JSON.stringify(o.type)}`);
   }

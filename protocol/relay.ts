@@ -1,16 +1,18 @@
 /**
  * Relay protocol v1: the wire contract between mailbox clients and relays.
- * This file holds the HTTP paths and headers, the info and post responses and
- * the proof-of-work rule, and re-exports the two other halves: the JSON
- * frames and stored-envelope object with their one encoder and decoder each
- * (`relay-frames.ts`) and the auth message with its one signer and verifier
- * (`relay-auth.ts`). Normative text: SPEC.md, "Relay API v1".
+ * This file holds the HTTP paths and headers and the proof-of-work rule, and
+ * re-exports the other parts, each with its one encoder and one decoder: the
+ * error body, stored-envelope object and WebSocket frames
+ * (`relay-frames.ts`), the HTTP request and response bodies and the status of
+ * each error code (`relay-http.ts`), and the auth message with its one signer
+ * and verifier (`relay-auth.ts`). Normative text: SPEC 5 (`spec/relay.md`).
  * @module
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { abytes, concatBytes, utf8 } from '../base/bytes.js';
 
 export * from './relay-frames.js';
+export * from './relay-http.js';
 export * from './relay-auth.js';
 
 /** Protocol version served under the `/v1` prefix. */
@@ -43,37 +45,6 @@ export const RelayHeader = {
   /** The 32-byte retraction secret as 64 hex chars (DELETE). */
   retractionSecret: 'x-mailbox-retraction-secret',
 } as const;
-
-/** Lifecycle of a stored envelope, as reported by the status route. */
-export type EnvelopeStatus = 'queued' | 'delivered' | 'acknowledged' | 'expired' | 'retracted';
-/** All envelope statuses. */
-export const ENVELOPE_STATUSES: readonly EnvelopeStatus[] = ['queued', 'delivered', 'acknowledged', 'expired', 'retracted'];
-
-/** `GET /v1/info` response. */
-export interface RelayInfo {
-  protocol: number;
-  software: string;
-  version: string;
-  limits: {
-    maxEnvelopeBytes: number;
-    maxTtlSeconds: number;
-    defaultTtlSeconds: number;
-    maxEnvelopesPerMailbox: number;
-    maxBytesPerMailbox: number;
-    maxFrameBytes: number;
-    authTimeoutMs: number;
-  };
-  /** Required proof-of-work difficulty in leading zero bits; 0 means none. */
-  powBits: number;
-}
-
-/** `POST /v1/mailboxes/:mailbox/envelopes` response (201 new, 200 already stored). */
-export interface PostEnvelopeResponse {
-  id: string;
-  /** Per-mailbox sequence number (the cursor) assigned by the relay. */
-  seq: number;
-  expiresAt: string;
-}
 
 // ---------------------------------------------------------------------------
 // Proof of work

@@ -1,7 +1,7 @@
 /**
  * Envelope v1 seal and open: ECDH on secp256k1 (SEC 1 §3.3.1, x coordinate
  * only), HKDF-SHA256 (RFC 5869) and XChaCha20-Poly1305
- * (draft-irtf-cfrg-xchacha, RFC 8439). Normative text: SPEC.md section 3.
+ * (draft-irtf-cfrg-xchacha, RFC 8439). Normative text: SPEC 3 (`spec/relay.md`).
  *
  * Cost, by design: `seal` is one ECDH, one HKDF, one AEAD encryption and one
  * BIP340 signature (plus the two fixed-base multiplications that yield the
@@ -22,7 +22,7 @@ import { ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSI
 import { INNER_MIN_LEN, assertInnerType, assertTimestamp, signInner, verifyInner } from './inner.js';
 import { PADDED_MESSAGE_MAX_LEN, pad, unpad } from './padding.js';
 
-/** HKDF salt of the envelope key (SPEC.md section 1 and 3.2). */
+/** HKDF salt of the envelope key (SPEC 1 and 3.2). */
 export const ENVELOPE_KDF_SALT = 'ln-mailbox/v1';
 /** XChaCha20 nonce length. */
 export const ENVELOPE_NONCE_LEN = 24;
@@ -37,7 +37,7 @@ export interface SealOptions {
   senderSecretKey: Uint8Array;
   /** Recipient mailbox id: 32-byte x-only public key. */
   recipient: Uint8Array;
-  /** Inner message type, 1..65535 (SPEC.md section 4.3). */
+  /** Inner message type, 1..65535 (SPEC 4.3). */
   type: number;
   /** Application payload, at most {@link ENVELOPE_MAX_BODY_LEN} bytes. */
   body: Uint8Array;
@@ -120,7 +120,7 @@ function ecdhX(d: bigint, point: Point): Uint8Array {
 /**
  * The envelope key: `HKDF-SHA256(ikm = sharedX, salt = "ln-mailbox/v1",
  * info = ephemeral ‖ recipient, L = 32)`. Binding both public keys in `info`
- * ties the key to this exact pair (SPEC.md section 3.2).
+ * ties the key to this exact pair (SPEC 3.2).
  */
 export function envelopeKey(sharedX: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
   abytes(sharedX, 32, 'sharedX');

@@ -1,7 +1,7 @@
 /**
  * Who is asking, and which origin did they address: the client IP that rate
  * and connection limits are keyed by, and the relay origin an auth
- * signature must bind (SPEC section 5, "Authentication").
+ * signature must bind (SPEC 5.6, "Authentication"; SPEC 5.10, "Limits").
  *
  * Forwarded headers are only believed for `trustProxy` hops, counted from the
  * socket (the same rule as express's numeric `trust proxy`); otherwise a

@@ -153,7 +153,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('publicUrl', 'url', 'public base URL clients use (its origin is bound into auth signatures)'),
   row('logLevel', 'level', `log level: ${LOG_LEVELS.join(', ')}`),
   row('trustProxy', 'int', 'trusted reverse-proxy hops for X-Forwarded-* headers (0 = none)', 0, 10),
-  // No v1 envelope exceeds ENVELOPE_MAX_LEN (SPEC section 3): a larger limit would only admit garbage.
+  // No v1 envelope exceeds ENVELOPE_MAX_LEN (SPEC 3.1): a larger limit would only admit garbage.
   row('maxEnvelopeBytes', 'int', 'largest envelope accepted, bytes (at most 65536: the v1 maximum)', ENVELOPE_MIN_LEN, ENVELOPE_MAX_LEN),
   row('defaultTtlSeconds', 'int', 'TTL when the sender asks for none, seconds', 1, 10 * 365 * DAY),
   row('maxTtlSeconds', 'int', 'longer requested TTLs are clamped to this, seconds', 1, 10 * 365 * DAY),

@@ -32,7 +32,7 @@ export function storedEnvelopeJson(e: StoredEnvelope): StoredEnvelopeJson {
   return encodeStoredEnvelope(e, nodeBase64);
 }
 
-/** Serializes an `envelope` server frame (SPEC 5, WebSocket frames). */
+/** Serializes an `envelope` server frame (SPEC 5.8). */
 export function envelopeFrame(e: StoredEnvelope): string {
   return encodeServerFrame({ type: 'envelope', ...storedEnvelopeJson(e) });
 }

@@ -1,50 +1,15 @@
 /**
- * The one mapping from errors to relay responses (SPEC section 5, "Errors"):
- * every rejection is `{ error: { code, message } }` with the HTTP status of
- * its stable code. Errors that are not ours (body parser, router, a bug) are
+ * The one mapping from errors to relay responses (SPEC 5.2, "Errors"):
+ * every rejection is `{ error: { code, message } }` (`encodeErrorBody`) with
+ * the HTTP status of its stable code (`relayHttpStatus`, both in protocol/). Errors that are not ours (body parser, router, a bug) are
  * mapped to a documented code too, so the relay never answers 500 and a
  * client can always branch on `code`.
  * @module
  */
+import { STATUS_CODES } from 'node:http';
 import { ErrorCode, LnMailboxError, isLnMailboxError, type ErrorCode as Code } from '../base/errors.js';
-import type { ErrorBody } from '../protocol/relay.js';
-
-/** HTTP status of each code the relay can answer with. Codes not listed answer 400. */
-export const HTTP_STATUS: Partial<Record<Code, number>> = {
-  BAD_REQUEST: 400,
-  INVALID_TYPE: 400,
-  INVALID_LENGTH: 400,
-  INVALID_HEX: 400,
-  INVALID_RANGE: 400,
-  ENVELOPE_TRUNCATED: 400,
-  ENVELOPE_UNKNOWN_VERSION: 400,
-  MAILBOX_MISMATCH: 400,
-  TTL_INVALID: 400,
-  AUTH_REQUIRED: 401,
-  AUTH_EXPIRED: 401,
-  AUTH_CHALLENGE_UNKNOWN: 401,
-  AUTH_BAD_SIGNATURE: 401,
-  AUTH_FORBIDDEN: 403,
-  POW_REQUIRED: 403,
-  RETRACT_FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  ENVELOPE_NOT_FOUND: 404,
-  MAILBOX_FULL: 409,
-  RETRACT_TOO_LATE: 409,
-  BODY_TOO_LARGE: 413,
-  ENVELOPE_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  TOO_MANY_CONNECTIONS: 429,
-  STORE_UNAVAILABLE: 503,
-  STORE_FULL: 503,
-  SHUTTING_DOWN: 503,
-};
-
-/** The HTTP status for a code. */
-export function httpStatus(code: Code): number {
-  return HTTP_STATUS[code] ?? 400;
-}
+import { encodeErrorBody } from '../protocol/relay-frames.js';
+import { relayHttpStatus } from '../protocol/relay-http.js';
 
 /** Body-parser and router error types we translate (their `type` field). */
 const FOREIGN: Record<string, [Code, string]> = {
@@ -87,7 +52,17 @@ export function toRelayError(e: unknown): { error: LnMailboxError; fault: boolea
   };
 }
 
-/** The JSON body of an error. */
-export function errorBody(e: LnMailboxError): ErrorBody {
-  return { error: { code: e.code, message: e.message } };
+/**
+ * A whole HTTP/1.1 error response, for the places where no framework answers:
+ * a request too malformed to reach express, an upgrade refused before it
+ * becomes a WebSocket. Same status and body as the express error exit, then
+ * `Connection: close`.
+ */
+export function rawErrorResponse(e: LnMailboxError): string {
+  const body = JSON.stringify(encodeErrorBody(e));
+  const status = relayHttpStatus(e.code);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * Starts and stops one relay: store, HTTP API, WebSocket push, sweeper,
- * metrics, all on one HTTP server (SPEC section 5).
+ * metrics, all on one HTTP server (SPEC 5).
  *
  * Shutdown order: refuse new work, stop accepting
  * connections, close WebSockets with 1001, let in-flight requests finish
@@ -18,7 +18,7 @@ import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http/app.js';
-import { errorBody } from './http-errors.js';
+import { rawErrorResponse } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -185,12 +185,8 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket) => {
     // Malformed HTTP never reaches express: answer 400 in our error shape and drop the socket.
-    if (socket.writable) {
-      const body = JSON.stringify(errorBody(new LnMailboxError(ErrorCode.BAD_REQUEST, 'malformed HTTP request')));
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    } else socket.destroy();
+    if (socket.writable) socket.end(rawErrorResponse(new LnMailboxError(ErrorCode.BAD_REQUEST, 'malformed HTTP request')));
+    else socket.destroy();
   });
 
   const sweeper = new Sweeper({

@@ -1,5 +1,5 @@
 /**
- * Recipient authentication (SPEC section 5, "Authentication").
+ * Recipient authentication (SPEC 5.6, "Authentication").
  *
  * The relay hands out random 32-byte challenges; the mailbox owner signs
  * `authMessage(origin, challenge, mailbox)` with BIP340. A challenge is

@@ -1,5 +1,5 @@
 /**
- * Periodic expiry (SPEC section 5, "Expiry"): expired envelopes are turned
+ * Periodic expiry (SPEC 5.5, "Status and retraction": the `expired` status): expired envelopes are turned
  * into `expired` tombstones and old tombstones are purged, in bounded rounds
  * so one sweep never holds the event loop or a huge batch. Expired envelopes
  * are never served even before the sweep reaches them (the store filters by

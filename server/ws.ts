@@ -1,5 +1,5 @@
 /**
- * WebSocket push on `/v1/ws` (SPEC section 5, "WebSocket"): challenge →
+ * WebSocket push on `/v1/ws` (SPEC 5.8, "WebSocket push"): challenge →
  * auth → ready → subscribe → backlog in seq order → `backlog_end` → live
  * envelopes the moment they are durable; acks over the socket; heartbeat;
  * slow-consumer cut-off that keeps the mail.
@@ -24,7 +24,7 @@ import { newChallenge, verifyAuthSignature } from './sessions.js';
 import { clientAddress, requestOrigin } from './client-address.js';
 import { PAGE_BYTES, type RelayContext } from './context.js';
 import { envelopeFrame, type LiveEnvelope, type Subscriber } from './fanout.js';
-import { errorBody, httpStatus, toRelayError } from './http-errors.js';
+import { rawErrorResponse, toRelayError } from './http-errors.js';
 
 /** Envelopes per backlog page. */
 const BACKLOG_PAGE = 256;
@@ -125,12 +125,8 @@ export class WsFrontEnd {
 
   #refuse(socket: Duplex, e: LnMailboxError): void {
     this.ctx.metrics.rejections.inc({ code: e.code });
-    const body = JSON.stringify(errorBody(e));
-    const status = httpStatus(e.code);
     socket.on('error', () => undefined);
-    socket.end(
-      `HTTP/1.1 ${status} ${e.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawErrorResponse(e));
   }
 
   #accept(ws: WebSocket, ip: string, origin: string): void {

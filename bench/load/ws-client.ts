@@ -1,22 +1,34 @@
 /**
- * A minimal relay WebSocket client for load generation (SPEC section 5,
- * "WebSocket"): challenge → auth (signature or session token) → ready →
- * subscribe → backlog → backlog_end → live. It parses only what it must,
- * so the generator stays cheaper than the relay it loads.
+ * A minimal relay WebSocket client for load generation (SPEC 5.8, "WebSocket
+ * push"): challenge → auth (signature or session token) → ready → subscribe →
+ * backlog → backlog_end → live. The handshake uses the protocol's own frame
+ * codec and auth signer; the backlog is only sniffed, so the generator stays
+ * cheaper than the relay it loads.
  * @module
  */
 import WebSocket from 'ws';
-import { authMessage, relayOrigin } from '../../protocol/relay.js';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import {
+  RelayPath,
+  authMessage,
+  decodeChallengeResponse,
+  decodeSessionResponse,
+  encodeClientFrame,
+  encodeSessionRequest,
+  parseServerFrame,
+  proveAuth,
+  relayOrigin,
+  type ServerFrame,
+} from '../../protocol/relay.js';
 
-/** How a connection proves it owns the mailbox. */
+/** How a connection proves it owns the mailbox (`sign`: an external BIP340 signer of `authMessage`, e.g. presigned nonces). */
 export type Credential =
   | { mailbox: string; secretKey: Uint8Array }
   | { mailbox: string; sign: (msg: Uint8Array) => Uint8Array }
   | { mailbox: string; token: string };
 
 /** WebSocket URL of a relay base URL. */
-export const wsUrl = (url: string): string => url.replace(/^http/, 'ws') + '/v1/ws';
+export const wsUrl = (url: string): string => url.replace(/^http/, 'ws') + RelayPath.ws;
 
 /** Opens a socket and authenticates; resolves once `ready` arrived. */
 export function connectAuthed(url: string, cred: Credential): Promise<WebSocket> {
@@ -29,14 +41,24 @@ export function connectAuthed(url: string, cred: Credential): Promise<WebSocket>
     ws.once('error', fail);
     ws.once('close', (code) => reject(new Error(`closed ${code} before ready`)));
     ws.on('message', function first(data) {
-      const f = JSON.parse(data.toString()) as { type: string; challenge?: string; error?: { code: string } };
+      let f: ServerFrame;
+      try {
+        f = parseServerFrame(data.toString());
+      } catch (e) {
+        return fail(e as Error);
+      }
       if (f.type === 'challenge') {
-        if ('token' in cred) return ws.send(JSON.stringify({ type: 'auth', token: cred.token }));
-        const msg = authMessage(relayOrigin(url), Buffer.from(f.challenge!, 'hex'), Buffer.from(cred.mailbox, 'hex'));
-        const sig = 'sign' in cred ? cred.sign(msg) : schnorr.sign(msg, cred.secretKey);
-        return ws.send(
-          JSON.stringify({ type: 'auth', mailbox: cred.mailbox, challenge: f.challenge, signature: Buffer.from(sig).toString('hex') }),
-        );
+        if ('token' in cred) return ws.send(encodeClientFrame({ type: 'auth', token: cred.token }));
+        const origin = relayOrigin(url);
+        const proof =
+          'sign' in cred
+            ? {
+                mailbox: cred.mailbox,
+                challenge: f.challenge,
+                signature: bytesToHex(cred.sign(authMessage(origin, hexToBytes(f.challenge, 32), hexToBytes(cred.mailbox, 32)))),
+              }
+            : proveAuth(origin, f.challenge, cred.secretKey);
+        return ws.send(encodeClientFrame({ type: 'auth', ...proof }));
       }
       if (f.type === 'ready') {
         ws.off('message', first);
@@ -45,7 +67,7 @@ export function connectAuthed(url: string, cred: Credential): Promise<WebSocket>
         ws.on('error', () => undefined);
         return resolve(ws);
       }
-      fail(new Error(`unexpected frame ${f.type} ${f.error?.code ?? ''}`));
+      fail(new Error(`unexpected frame ${f.type} ${f.type === 'error' ? f.error.code : ''}`));
     });
   });
 }
@@ -67,20 +89,20 @@ export function subscribe(ws: WebSocket, after = 0, onEnvelope?: (text: string) 
     };
     ws.on('message', onMsg);
     ws.once('close', (code) => reject(new Error(`closed ${code} during backlog`)));
-    ws.send(JSON.stringify({ type: 'subscribe', after }));
+    ws.send(encodeClientFrame({ type: 'subscribe', after }));
   });
 }
 
 /** Gets a session token over HTTP (challenge → signed → token). */
 export async function sessionToken(url: string, mailbox: string, secretKey: Uint8Array): Promise<string> {
-  const c = (await (await fetch(url + '/v1/auth/challenge', { method: 'POST' })).json()) as { challenge: string };
-  const msg = authMessage(relayOrigin(url), Buffer.from(c.challenge, 'hex'), Buffer.from(mailbox, 'hex'));
-  const signature = Buffer.from(schnorr.sign(msg, secretKey)).toString('hex');
-  const r = await fetch(url + '/v1/auth/session', {
+  const c = decodeChallengeResponse(await (await fetch(url + RelayPath.challenge, { method: 'POST' })).json());
+  const proof = proveAuth(relayOrigin(url), c.challenge, secretKey);
+  if (proof.mailbox !== mailbox) throw new Error('session: secretKey is not the key of mailbox');
+  const r = await fetch(url + RelayPath.session, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ mailbox, challenge: c.challenge, signature }),
+    body: encodeSessionRequest(proof),
   });
   if (r.status !== 200) throw new Error(`session: ${r.status} ${await r.text()}`);
-  return ((await r.json()) as { token: string }).token;
+  return decodeSessionResponse(await r.json()).token;
 }

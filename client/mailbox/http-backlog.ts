@@ -1,6 +1,6 @@
 /**
- * Reading a mailbox over plain HTTP (SPEC.md section 5, "Authentication" and
- * "Listing"), for environments without WebSocket or for a one-shot poll:
+ * Reading a mailbox over plain HTTP (SPEC 5.6 "Authentication" and
+ * 5.7 "Reading over HTTP"), for environments without WebSocket or for a one-shot poll:
  * challenge → BIP340 signature → session token → list after the cursor →
  * deliver each envelope → ack → advance the cursor, page by page.
  * The same checks as on the push path apply: an envelope whose bytes do not

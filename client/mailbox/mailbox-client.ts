@@ -1,5 +1,5 @@
 /**
- * The mailbox client wallets embed (SPEC.md section 5):
+ * The mailbox client wallets embed (SPEC 5):
  * post sealed envelopes to every relay of a destination, ask their status,
  * retract them, and read this client's own mailbox — pushed over WebSocket
  * ({@link MailboxClient.subscribe}) or pulled over HTTP
@@ -19,7 +19,8 @@ import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../.
 import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv } from './kv.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import { RelayHttp, normalizeRelayUrl, type FetchLike, type PostHeaders } from './relay-http.js';
+import { normalizeRelayUrl } from '../../protocol/address.js';
+import { RelayHttp, type FetchLike, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
 import { drainOverHttp, type BacklogResult } from './http-backlog.js';
 import { Subscription, type DeliveryOutcome } from './subscription.js';

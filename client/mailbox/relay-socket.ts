@@ -1,6 +1,6 @@
 /**
- * One authenticated WebSocket subscription to one relay (SPEC.md section 5,
- * "WebSocket"), kept alive across failures:
+ * One authenticated WebSocket subscription to one relay (SPEC 5.8,
+ * "WebSocket push"), kept alive across failures:
  *
  *   connect → challenge → auth (BIP340 over `authMessage(origin, challenge, mailbox)`)
  *   → ready → subscribe { after: cursor } → backlog … → backlog_end → live …

@@ -1,5 +1,5 @@
 /**
- * The relay's HTTP API v1 (express), exactly as SPEC section 5 specifies it.
+ * The relay's HTTP API v1 (express), exactly as SPEC 5 specifies it.
  * This file only wires: per-route metrics, the health routes, the shutdown
  * gate, then one named handler per route (`ops.ts`, `envelopes.ts`,
  * `auth.ts`, `mailbox.ts`), and the one error exit that answers
@@ -9,9 +9,9 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { RelayPath } from '../../protocol/relay.js';
+import { RelayPath, encodeErrorBody, relayHttpStatus } from '../../protocol/relay.js';
 import type { RelayContext } from '../context.js';
-import { errorBody, httpStatus, toRelayError } from '../http-errors.js';
+import { toRelayError } from '../http-errors.js';
 import { authChallenge, authSession } from './auth.js';
 import { routeKit } from './common.js';
 import { envelopeStatus, postEnvelope, retractEnvelope } from './envelopes.js';
@@ -44,7 +44,7 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   app.get(RelayPath.healthz, healthz());
   app.get(RelayPath.readyz, readyz(ctx));
 
-  // From here on, a closing relay turns requests away (SPEC 5, shutdown).
+  // From here on, a closing relay turns requests away (SPEC 5.11, "Shutdown").
   app.use((_req, res, next) => {
     if (ctx.lifecycle.closing) {
       res.setHeader('Connection', 'close');
@@ -75,14 +75,14 @@ export function createHttpApp(ctx: RelayContext): express.Express {
     else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
       log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
     ctx.metrics.rejections.inc({ code: error.code });
-    const status = httpStatus(error.code);
+    const status = relayHttpStatus(error.code);
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    res.status(status).json(errorBody(error));
+    res.status(status).json(encodeErrorBody(error));
   });
 
   return app;

@@ -1,13 +1,13 @@
 /**
- * The HTTP authentication routes (SPEC 5, "Authentication"): a single-use
+ * The HTTP authentication routes (SPEC 5.6, "Authentication"): a single-use
  * challenge, then a session token for a BIP340 proof over it.
  * @module
  */
 import type { RequestHandler } from 'express';
-import { decodeSessionRequest } from '../../protocol/relay-frames.js';
+import { decodeSessionRequest, encodeChallengeResponse, encodeSessionResponse } from '../../protocol/relay-http.js';
 import { verifyAuthSignature } from '../sessions.js';
 import { requestOrigin } from '../client-address.js';
-import { iso, requireType, route, type RouteKit } from './common.js';
+import { iso, requireType, route, sendJson, type RouteKit } from './common.js';
 
 /** `POST /v1/auth/challenge`: a fresh single-use challenge. */
 export function authChallenge({ ctx, limitRate }: RouteKit): RequestHandler[] {
@@ -15,7 +15,7 @@ export function authChallenge({ ctx, limitRate }: RouteKit): RequestHandler[] {
     limitRate,
     route((_req, res) => {
       const { challenge, expiresAt } = ctx.auth.issueChallenge(ctx.now());
-      res.json({ challenge, expiresAt: iso(expiresAt) });
+      sendJson(res, encodeChallengeResponse({ challenge, expiresAt: iso(expiresAt) }));
     }),
   ];
 }
@@ -42,7 +42,7 @@ export function authSession({ ctx, limitRate, json }: RouteKit): RequestHandler[
       auth.consumeChallenge(proof.challenge, t);
       verifyAuthSignature(requestOrigin(req, config.trustProxy, config.publicUrl), proof);
       const session = auth.openSession(proof.mailbox, t);
-      res.json({ token: session.token, expiresAt: iso(session.expiresAt) });
+      sendJson(res, encodeSessionResponse({ token: session.token, expiresAt: iso(session.expiresAt) }));
     }),
   ];
 }

@@ -65,6 +65,14 @@ export function requireType(req: Request, type: string): void {
   if (!req.is(type)) fail(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type must be ${type}`);
 }
 
+/**
+ * Sends a JSON body made by one of the protocol's encoders (`protocol/relay-http.ts`),
+ * with the headers `res.json` would set.
+ */
+export function sendJson(res: Response, body: string, status = 200): void {
+  res.status(status).type('application/json').send(body);
+}
+
 /** Milliseconds since the epoch as ISO 8601. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 

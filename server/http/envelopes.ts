@@ -1,5 +1,5 @@
 /**
- * The sender's routes (SPEC 5, "Posting", "Status", "Retraction"): post an
+ * The sender's routes (SPEC 5.4 "Posting an envelope", 5.5 "Status and retraction"): post an
  * envelope, ask for its status, retract it with the secret whose hash was
  * posted with it. None needs authentication: the envelope id and the
  * retraction secret are the capabilities.
@@ -10,9 +10,8 @@ import type { RequestHandler } from 'express';
 import { bytesToHex, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
 import { parseEnvelopeHeader } from '../../protocol/envelope.js';
-import { RelayHeader, checkPow, type PostEnvelopeResponse } from '../../protocol/relay.js';
-import { isHex32 } from '../../protocol/relay-frames.js';
-import { UINT, header, hexParam, iso, requireType, route, type RouteKit } from './common.js';
+import { RelayHeader, checkPow, encodePostEnvelopeResponse, encodeStatusResponse, isHex32 } from '../../protocol/relay.js';
+import { UINT, header, hexParam, iso, requireType, route, sendJson, type RouteKit } from './common.js';
 
 const HEX16 = /^[0-9a-f]{16}$/;
 
@@ -70,8 +69,7 @@ export function postEnvelope({ ctx, limitRate, rawEnvelope }: RouteKit): Request
         metrics.envelopesStored.inc();
         metrics.bytesStored.inc(envelope.length);
       } else metrics.envelopesDuplicate.inc();
-      const out: PostEnvelopeResponse = { id, seq: result.seq, expiresAt: iso(result.expiresAt) };
-      res.status(result.created ? 201 : 200).json(out);
+      sendJson(res, encodePostEnvelopeResponse({ id, seq: result.seq, expiresAt: iso(result.expiresAt) }), result.created ? 201 : 200);
     }),
   ];
 }
@@ -83,7 +81,7 @@ export function envelopeStatus({ ctx }: RouteKit): RequestHandler[] {
       const id = hexParam(req.params.id, 'id');
       const status = await ctx.store.status(id, ctx.now());
       if (status === undefined) fail(ErrorCode.ENVELOPE_NOT_FOUND, 'no such envelope');
-      res.json({ status });
+      sendJson(res, encodeStatusResponse(status));
     }),
   ];
 }
@@ -99,7 +97,7 @@ export function retractEnvelope({ ctx, limitRate }: RouteKit): RequestHandler[] 
       const hash = createHash('sha256').update(Buffer.from(secret, 'hex')).digest('hex');
       const status = await ctx.store.retract(id, hash, ctx.now());
       if (status === 'retracted') ctx.metrics.envelopesRetracted.inc();
-      res.json({ status });
+      sendJson(res, encodeStatusResponse(status));
     }),
   ];
 }

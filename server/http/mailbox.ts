@@ -1,14 +1,14 @@
 /**
- * The recipient's routes (SPEC 5, "Listing" and "Acknowledging"): read the
+ * The recipient's routes (SPEC 5.7, "Reading over HTTP"): read the
  * backlog after a cursor, and acknowledge (delete) what was processed. Both
  * need a session token for the mailbox in the path.
  * @module
  */
 import type { RequestHandler } from 'express';
-import { decodeAckRequest } from '../../protocol/relay-frames.js';
+import { decodeAckRequest, encodeAckResponse, encodeEnvelopePage } from '../../protocol/relay-http.js';
 import { PAGE_BYTES } from '../context.js';
 import { storedEnvelopeJson } from '../fanout.js';
-import { bearer, hexParam, queryUint, requireType, route, type RouteKit } from './common.js';
+import { bearer, hexParam, queryUint, requireType, route, sendJson, type RouteKit } from './common.js';
 
 /** `GET /v1/mailboxes/:mailbox/envelopes?after=&limit=`: one page of the backlog; marks it delivered. */
 export function listEnvelopes({ ctx }: RouteKit): RequestHandler[] {
@@ -23,7 +23,7 @@ export function listEnvelopes({ ctx }: RouteKit): RequestHandler[] {
       const envelopes = page.envelopes.map(storedEnvelopeJson);
       store.markDelivered(envelopes.map((e) => e.id));
       metrics.envelopesDelivered.inc({ via: 'http' }, envelopes.length);
-      res.json({ envelopes, more: page.more });
+      sendJson(res, encodeEnvelopePage({ envelopes, more: page.more }));
     }),
   ];
 }
@@ -45,7 +45,7 @@ export function ackEnvelopes({ ctx, limitRate, json }: RouteKit): RequestHandler
       const mailbox = req.params.mailbox as string;
       const acked = await store.ack(mailbox, decodeAckRequest(req.body));
       metrics.envelopesAcked.inc(acked.length);
-      res.json({ acked: acked.length });
+      sendJson(res, encodeAckResponse(acked.length));
     }),
   ];
 }

@@ -1,12 +1,13 @@
 /**
- * The operator's routes (SPEC 5): `/healthz` (the process answers),
+ * The operator's routes (SPEC 5.9): `/healthz` (the process answers),
  * `/readyz` (a POST would be accepted now), `/v1/info` and `/metrics`.
  * @module
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
+import { encodeRelayInfo } from '../../protocol/relay-http.js';
 import type { RelayContext } from '../context.js';
-import { route } from './common.js';
+import { route, sendJson } from './common.js';
 
 /** `GET /healthz`: the process is up. */
 export function healthz(): RequestHandler {
@@ -30,8 +31,9 @@ export function readyz(ctx: RelayContext): RequestHandler {
 
 /** `GET /v1/info`: protocol version, limits and PoW difficulty. */
 export function info(ctx: RelayContext): RequestHandler {
+  const body = encodeRelayInfo(ctx.info);
   return (_req: Request, res: Response) => {
-    res.json(ctx.info);
+    sendJson(res, body);
   };
 }
 

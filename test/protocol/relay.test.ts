@@ -5,7 +5,24 @@ import {
   authMessage,
   checkPow,
   decodeAckRequest,
+  decodeAckResponse,
+  decodeChallengeResponse,
+  decodeEnvelopePage,
+  decodeErrorBody,
+  decodePostEnvelopeResponse,
+  decodeRelayInfo,
   decodeSessionRequest,
+  decodeSessionResponse,
+  decodeStatusResponse,
+  encodeAckResponse,
+  encodeChallengeResponse,
+  encodeEnvelopePage,
+  encodeErrorBody,
+  encodePostEnvelopeResponse,
+  encodeRelayInfo,
+  encodeSessionResponse,
+  encodeStatusResponse,
+  type RelayInfo,
   decodeStoredEnvelope,
   encodeAckRequest,
   encodeSessionRequest,
@@ -229,6 +246,124 @@ t('HTTP request bodies: the session request and the ack, one encoder and one dec
   const tooMany = Array.from({ length: MAX_ACK_IDS + 1 }, () => ids[0]!);
   for (const bad of [undefined, {}, { ids: [] }, { ids: 'd4' }, { ids: ['D4'.repeat(32)] }, { ids: tooMany }]) {
     throwsCode(() => decodeAckRequest(bad), ErrorCode.BAD_REQUEST);
+  }
+});
+
+t('HTTP response bodies: one encoder for the relay, one decoder for the client, SPEC field order', () => {
+  const hex = 'f0'.repeat(32);
+  const info: RelayInfo = {
+    protocol: 1,
+    software: 'ln-mailbox',
+    version: '0.1.0',
+    limits: {
+      maxEnvelopeBytes: 65536,
+      maxTtlSeconds: 2592000,
+      defaultTtlSeconds: 604800,
+      maxEnvelopesPerMailbox: 10000,
+      maxBytesPerMailbox: 67108864,
+      maxFrameBytes: 131072,
+      authTimeoutMs: 10000,
+    },
+    powBits: 0,
+  };
+  const entry = { id: hex, seq: 2, envelope: 'AAE=', expiresAt: 'T' };
+  // [encoded text, decoder, decoded value]
+  const cases: [string, string, (b: unknown) => unknown, unknown][] = [
+    [
+      encodeRelayInfo(info),
+      '{"protocol":1,"software":"ln-mailbox","version":"0.1.0","limits":{"maxEnvelopeBytes":65536,"maxTtlSeconds":2592000,"defaultTtlSeconds":604800,"maxEnvelopesPerMailbox":10000,"maxBytesPerMailbox":67108864,"maxFrameBytes":131072,"authTimeoutMs":10000},"powBits":0}',
+      decodeRelayInfo,
+      info,
+    ],
+    [
+      encodePostEnvelopeResponse({ seq: 4, id: hex, expiresAt: 'T' }),
+      `{"id":"${hex}","seq":4,"expiresAt":"T"}`,
+      decodePostEnvelopeResponse,
+      { id: hex, seq: 4, expiresAt: 'T' },
+    ],
+    [encodeStatusResponse('retracted'), '{"status":"retracted"}', decodeStatusResponse, 'retracted'],
+    [
+      encodeChallengeResponse({ challenge: hex, expiresAt: 'T' }),
+      `{"challenge":"${hex}","expiresAt":"T"}`,
+      decodeChallengeResponse,
+      { challenge: hex, expiresAt: 'T' },
+    ],
+    [
+      encodeSessionResponse({ token: 'a-b_C', expiresAt: 'T' }),
+      '{"token":"a-b_C","expiresAt":"T"}',
+      decodeSessionResponse,
+      { token: 'a-b_C', expiresAt: 'T' },
+    ],
+    [
+      encodeEnvelopePage({ envelopes: [entry], more: true }),
+      `{"envelopes":[{"id":"${hex}","seq":2,"envelope":"AAE=","expiresAt":"T"}],"more":true}`,
+      decodeEnvelopePage,
+      { envelopes: [entry], more: true },
+    ],
+    [encodeAckResponse(3), '{"acked":3}', decodeAckResponse, 3],
+  ];
+  for (const [text, want, decode, value] of cases) {
+    assert.is(text, want);
+    assert.equal(decode(JSON.parse(text)), value);
+    // Unknown fields are ignored (SPEC 5.1) and never echoed.
+    if (typeof value === 'object') assert.equal(decode({ ...JSON.parse(text), extra: 1 }), value);
+  }
+  const hostile: [(b: unknown) => unknown, unknown[]][] = [
+    [
+      decodeRelayInfo,
+      [
+        null,
+        [],
+        {},
+        { ...info, powBits: 65 },
+        { ...info, powBits: -1 },
+        { ...info, limits: null },
+        { ...info, limits: { ...info.limits, maxFrameBytes: '1' } },
+        { ...info, version: 1 },
+      ],
+    ],
+    [
+      decodePostEnvelopeResponse,
+      [{}, { id: 'F0'.repeat(32), seq: 1, expiresAt: 'T' }, { id: hex, seq: 1.5, expiresAt: 'T' }, { id: hex, seq: 1 }],
+    ],
+    [decodeStatusResponse, [{}, { status: 'gone' }, { status: ['queued'] }, 'queued']],
+    [decodeChallengeResponse, [{ challenge: 'ab', expiresAt: 'T' }, { challenge: hex }]],
+    // The token goes into an Authorization header: CR/LF or spaces would inject headers.
+    [
+      decodeSessionResponse,
+      [{ token: '', expiresAt: 'T' }, { token: 'a\r\nX: y', expiresAt: 'T' }, { token: 'x'.repeat(257), expiresAt: 'T' }, { token: 'a' }],
+    ],
+    [
+      decodeEnvelopePage,
+      [
+        { envelopes: {}, more: false },
+        { envelopes: [], more: 'no' },
+        { envelopes: [{ ...entry, seq: -1 }], more: false },
+      ],
+    ],
+    [decodeAckResponse, [{}, { acked: -1 }, { acked: '1' }, null]],
+  ];
+  for (const [decode, bads] of hostile)
+    for (const bad of bads) throwsCode(() => decode(bad), ErrorCode.RELAY_BAD_RESPONSE, `${decode.name} ${JSON.stringify(bad)}`);
+  throwsCode(() => decodeAckResponse({}, ErrorCode.BAD_FRAME), ErrorCode.BAD_FRAME);
+});
+
+t('error body: one encoder, one decoder, for HTTP responses and the WebSocket error frame', () => {
+  const e = { code: ErrorCode.MAILBOX_FULL, message: 'full', stack: 'not on the wire' };
+  assert.is(JSON.stringify(encodeErrorBody(e)), '{"error":{"code":"MAILBOX_FULL","message":"full"}}');
+  assert.equal(decodeErrorBody({ error: { code: 'SOME_FUTURE_CODE', message: 'm' } }), {
+    error: { code: 'SOME_FUTURE_CODE', message: 'm' },
+  });
+  for (const bad of [
+    null,
+    {},
+    { error: 'x' },
+    { error: { code: 'lower', message: 'm' } },
+    { error: { code: 'A'.repeat(65), message: 'm' } },
+    { error: { code: 'X' } },
+  ]) {
+    throwsCode(() => decodeErrorBody(bad), ErrorCode.BAD_FRAME);
+    throwsCode(() => decodeErrorBody(bad, ErrorCode.RELAY_BAD_RESPONSE), ErrorCode.RELAY_BAD_RESPONSE);
   }
 });
 

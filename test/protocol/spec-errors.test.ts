@@ -2,14 +2,14 @@
  * SPEC section 8 is the documented list of stable error codes: this suite
  * keeps it and `base/errors.ts` (`ErrorCode`) in step, and checks the
  * HTTP statuses it states against the relay's one mapping
- * (`server/http-errors.ts`), so a code cannot be added, renamed or given
+ * (`RELAY_HTTP_STATUS` in `protocol/relay-http.ts`), so a code cannot be added, renamed or given
  * another status without the spec changing with it.
  */
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../base/errors.js';
-import { HTTP_STATUS } from '../../server/http-errors.js';
+import { RELAY_HTTP_STATUS } from '../../protocol/relay-http.js';
 
 const t = suite('protocol/spec-errors');
 
@@ -50,11 +50,11 @@ t('section 8 lists no code that ErrorCode does not have', () => {
   assert.equal(unknown, [], `codes in SPEC section 8 but not in ErrorCode: ${unknown.join(', ')}`);
 });
 
-t('the HTTP status of each relay code matches server/http-errors.ts', () => {
+t('the HTTP status of each relay code matches RELAY_HTTP_STATUS', () => {
   const table = rows();
   for (const c of codes) {
     const stated = /HTTP (\d{3})/.exec(table.get(c)?.[1] ?? '');
-    const mapped = HTTP_STATUS[c];
+    const mapped = RELAY_HTTP_STATUS[c];
     if (mapped === undefined) assert.is(stated, null, `${c}: SPEC states HTTP ${stated?.[1]}, the relay maps no status`);
     else
       assert.is(

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { MailboxClient } from '../../../client/index.js';
-import { normalizeRelayUrl } from '../../../client/mailbox/relay-http.js';
+import { normalizeRelayUrl } from '../../../protocol/address.js';
 import { ENVELOPE_MIN_LEN, ErrorCode, LnMailboxError, envelopeIdHex } from '../../../protocol/index.js';
 import { rejectsCode, throwsCode } from '../../helpers.js';
 
@@ -45,10 +45,16 @@ t('constructor validates its options', () => {
   assert.is(c.mailboxId.length, 64);
 });
 
-t('normalizeRelayUrl', () => {
-  assert.is(normalizeRelayUrl('https://r.example:443/a/b//?x=1#f'), 'https://r.example/a/b');
+t('normalizeRelayUrl: one spelling per relay, and only URLs an address may hold (SPEC 2.4)', () => {
+  assert.is(normalizeRelayUrl('https://R.example:443/a/b//'), 'https://r.example/a/b');
+  assert.is(normalizeRelayUrl('http://127.0.0.1:8080/'), 'http://127.0.0.1:8080');
+  // A query or fragment would be dropped or misplaced by the appended /v1 paths: refused, not stripped.
+  assert.is(normalizeRelayUrl('HTTPS://r.example'), 'https://r.example');
+  for (const bad of ['https://r.example/a?x=1', 'https://r.example/a#f', 'https://r.example/?', ' https://r.example', 'https://'])
+    throwsCode(() => normalizeRelayUrl(bad), ErrorCode.ADDRESS_BAD_RELAY_URL, bad);
   throwsCode(() => normalizeRelayUrl('nope'), ErrorCode.ADDRESS_BAD_RELAY_URL);
   throwsCode(() => normalizeRelayUrl(5), ErrorCode.ADDRESS_BAD_RELAY_URL);
+  throwsCode(() => new MailboxClient({ secretKey: sk, relays: ['https://r.example/?x=1'] }), ErrorCode.ADDRESS_BAD_RELAY_URL);
 });
 
 t('post validates before touching the network', async () => {
