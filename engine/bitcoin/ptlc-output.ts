@@ -200,7 +200,7 @@ export function buildClaimTx(
 }
 
 /**
- * S's side of the fulfilment: finds the input of `tx` that spends this PTLC
+ * S's side of the fulfillment: finds the input of `tx` that spends this PTLC
  * through the claim leaf, takes S's completed signature from its witness and
  * extracts t with the pre-signature S made. Throws TX_INVALID when `tx` does not
  * claim this PTLC, INVALID_ADAPTOR_SIGNATURE when the signature does not match.

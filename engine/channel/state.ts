@@ -184,12 +184,12 @@ export function addPtlc(s: ChannelState, x: Ptlc, n: number): ChannelState {
  * Returns `s` with PTLC `id` resolved as state `n`: fulfilled (its amount goes
  * to the receiver) or failed (back to the offerer).
  */
-export function resolvePtlc(s: ChannelState, id: Uint8Array, outcome: 'fulfil' | 'fail', n: number): ChannelState {
+export function resolvePtlc(s: ChannelState, id: Uint8Array, outcome: 'fulfill' | 'fail', n: number): ChannelState {
   const hex = bytesToHex(id);
   const x = s.ptlcs.find((p) => bytesToHex(p.id) === hex);
   invariant(x !== undefined, `no pending PTLC ${hex}`);
   const balances: [number, number] = [s.balances[0], s.balances[1]];
-  balances[outcome === 'fulfil' ? ((1 - x.offerer) as Party) : x.offerer] += x.amount;
+  balances[outcome === 'fulfill' ? ((1 - x.offerer) as Party) : x.offerer] += x.amount;
   return { n, balances, ptlcs: s.ptlcs.filter((p) => p !== x).map((p) => ({ ...p })) };
 }
 

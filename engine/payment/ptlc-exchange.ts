@@ -7,7 +7,7 @@
  *
  * Offerer:  extend → PTLC_ADD;  PTLC_ACCEPT → commit → PTLC_COMMIT;
  *           PTLC_FULFILL → settle → PTLC_SETTLE;  PTLC_SETTLE_ACK → done.
- * Receiver: PTLC_ADD → accept → PTLC_ACCEPT;  PTLC_COMMIT → fulfil with t → PTLC_FULFILL;
+ * Receiver: PTLC_ADD → accept → PTLC_ACCEPT;  PTLC_COMMIT → fulfill with t → PTLC_FULFILL;
  *           PTLC_SETTLE → ack → PTLC_SETTLE_ACK.
  * @module
  */
@@ -78,7 +78,7 @@ export async function commitPtlc(
  * receiver's settlement signature is verified by {@link settlePtlc}, before
  * we sign anything; the engine step is all or nothing.
  */
-function checkResolved(ch: Channel, m: { state: Uint8Array; offerId: Uint8Array }, outcome: 'fulfil' | 'fail', what: string): void {
+function checkResolved(ch: Channel, m: { state: Uint8Array; offerId: Uint8Array }, outcome: 'fulfill' | 'fail', what: string): void {
   const next = decodeChannelState(m.state);
   if (!sameState(next, resolvePtlc(ch.enforceable.state, m.offerId, outcome, next.n))) reject(what, ErrorCode.CHANNEL_INVARIANT);
 }
@@ -87,9 +87,9 @@ function checkResolved(ch: Channel, m: { state: Uint8Array; offerId: Uint8Array 
  * Offerer: checks the revealed t against the point (`t·G = T`) and that the
  * proposed state pays exactly the PTLC to the receiver. Throws before any state changes.
  */
-export function checkFulfil(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>, point: Uint8Array): void {
+export function checkFulfill(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>, point: Uint8Array): void {
   if (!equalBytes(adaptorPoint(m.secret), point)) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
-  checkResolved(ch, m, 'fulfil', 'fulfilled state does not pay exactly the PTLC to the receiver');
+  checkResolved(ch, m, 'fulfill', 'fulfilled state does not pay exactly the PTLC to the receiver');
 }
 
 /** Offerer: checks that a PTLC_REMOVE proposes exactly the state that gives the PTLC's amount back to us. */
@@ -98,7 +98,7 @@ export function checkRemove(ch: Channel, m: PaymentMessageOf<typeof PaymentType.
 }
 
 /**
- * Offerer (after {@link checkFulfil} or {@link checkRemove}): verifies the
+ * Offerer (after {@link checkFulfill} or {@link checkRemove}): verifies the
  * receiver's settlement signature and co-signs the state without the PTLC.
  */
 export async function settlePtlc(
@@ -120,7 +120,7 @@ export async function settlePtlc(
  * to claim it on chain, and that the claim pre-signature is valid; then
  * co-signs state m (settlement and update). On any failure the pending state
  * is dropped and the error is thrown (the caller answers PTLC_FAIL). The
- * receiver later fulfils with `tweakSecret(t, m.tweak)`.
+ * receiver later fulfills with `tweakSecret(t, m.tweak)`.
  */
 export async function acceptPtlc(
   ch: Channel,
@@ -158,20 +158,20 @@ export async function acceptPtlc(
  * enforceable by us (`ch.receiveUpdateSig` of its PTLC_COMMIT), revealing t is
  * safe: proposes the state that pays the PTLC to us and reveals t.
  */
-export async function fulfilPtlc(
+export async function fulfillPtlc(
   ch: Channel,
   me: Signer,
   id: Uint8Array,
   secret: Uint8Array,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>> {
-  if (ch.pending) reject('state m is not yet enforceable: no fulfilment before PTLC_COMMIT');
-  return { type: PaymentType.PTLC_FULFILL, offerId: id, secret, ...(await proposeResolved(ch, me, id, 'fulfil')) };
+  if (ch.pending) reject('state m is not yet enforceable: no fulfillment before PTLC_COMMIT');
+  return { type: PaymentType.PTLC_FULFILL, offerId: id, secret, ...(await proposeResolved(ch, me, id, 'fulfill')) };
 }
 
 /**
  * Receiver: gives a committed PTLC back to the offerer (it cannot be paid
  * on, e.g. the next hop refused it): proposes the state that returns the
- * amount to the offerer. The offerer answers PTLC_SETTLE, as for a fulfilment.
+ * amount to the offerer. The offerer answers PTLC_SETTLE, as for a fulfillment.
  */
 export async function removePtlc(
   ch: Channel,
@@ -184,7 +184,7 @@ export async function removePtlc(
 }
 
 /** Receiver: proposes the state with PTLC `id` resolved, signs its settlement and commits our update nonce. */
-async function proposeResolved(ch: Channel, me: Signer, id: Uint8Array, outcome: 'fulfil' | 'fail') {
+async function proposeResolved(ch: Channel, me: Signer, id: Uint8Array, outcome: 'fulfill' | 'fail') {
   const next = resolvePtlc(ch.enforceable.state, id, outcome, ch.topN + 1);
   ch.propose(next);
   const settleSig = ch.signSettlement(me.channelKey);

@@ -34,10 +34,10 @@ import { channelMap, type PeerChannel } from './peers.js';
 import {
   ackSettle,
   acceptPtlc,
-  checkFulfil,
+  checkFulfill,
   commitPtlc,
   extendPtlc,
-  fulfilPtlc,
+  fulfillPtlc,
   removePtlc,
   settlePtlc,
   type Signer,
@@ -281,13 +281,13 @@ export class Router extends PaymentEngine<RouterJson> {
     if (p?.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId))
       return ignored(m.type, 'no committed PTLC for that offer on that channel');
     const outTweak = hexToBytes(p.outTweak!, 32);
-    checkFulfil(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
+    checkFulfill(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
     const t = untweakSecret(m.secret, outTweak);
     const s = step();
     s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
     // t from downstream pays our upstream PTLC, tweaked by the hub's r₁.
     const upSecret = tweakSecret(t, hexToBytes(p.inTweak!, 32));
-    s.send.push({ to: this.upstream.peerAddress, message: await fulfilPtlc(this.upstream.channel, this.signer, m.offerId, upSecret) });
+    s.send.push({ to: this.upstream.peerAddress, message: await fulfillPtlc(this.upstream.channel, this.signer, m.offerId, upSecret) });
     p.status = 'fulfilling';
     return s;
   }
@@ -303,7 +303,7 @@ export class Router extends PaymentEngine<RouterJson> {
     const p = [...this.payments.values()].find((x) => x.status === 'fulfilling' || x.status === 'removing');
     const up = this.upstream.channel;
     if (!p || !up.pending || up.pending.state.n !== m.n || !equalBytes(m.channelId, up.params.channelId))
-      return ignored(m.type, 'no fulfilment or removal in flight');
+      return ignored(m.type, 'no fulfillment or removal in flight');
     const ack = await ackSettle(up, this.signer, m);
     const s = step();
     s.send.push({ to: this.upstream.peerAddress, message: ack });

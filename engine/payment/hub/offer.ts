@@ -25,7 +25,7 @@ import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
-import { checkFulfil, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
+import { checkFulfill, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
 import { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
@@ -209,7 +209,7 @@ export async function hubOnFulfill(
   const p = h.payments.get(id);
   if (p?.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
-  checkFulfil(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
+  checkFulfill(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
   const t = untweakSecret(m.secret, tweak); // = s_A
   // 1. Complete the payer's update n: its signature is (R_A, t).
   const payer = h.peers.get(p.payerChannel)!;

@@ -22,7 +22,7 @@ import { decodeChannelState, PaymentType, type PaymentMessage, type PaymentMessa
 import { tweakSecret } from '../../../crypto/tweak.js';
 import type { Channel } from '../../channel/channel.js';
 import { sameState, transfer } from '../../channel/state.js';
-import { acceptPtlc, ackSettle, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
+import { acceptPtlc, ackSettle, fulfillPtlc, type Signer } from '../ptlc-exchange.js';
 import { hubFee, type FeePolicy } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { reject } from '../refusal.js';
@@ -115,10 +115,13 @@ async function hubOnPtlcCommit(
   me: Signer,
   r: HubRequest,
   m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
-): Promise<{ fulfil: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
+): Promise<{
+  fulfill: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>;
+  complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>;
+}> {
   asCh.receiveUpdateSig(m.updateSig);
   const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
-  const fulfil = await fulfilPtlc(
+  const fulfill = await fulfillPtlc(
     asCh,
     me,
     hexToBytes(r.requestId, 32),
@@ -126,7 +129,7 @@ async function hubOnPtlcCommit(
   );
   r.status = 'sold';
   return {
-    fulfil,
+    fulfill,
     complete: {
       type: PaymentType.REQUEST_COMPLETE,
       requestId: hexToBytes(r.requestId, 32),
@@ -188,8 +191,8 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       const r = [...h.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
       if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
       const payee = h.peers.get(r.payeeChannel)!;
-      const { fulfil, complete } = await hubOnPtlcCommit(ch, payee.channel, h.signer, r, m);
-      s.send.push({ to: peer.peerAddress, message: fulfil });
+      const { fulfill, complete } = await hubOnPtlcCommit(ch, payee.channel, h.signer, r, m);
+      s.send.push({ to: peer.peerAddress, message: fulfill });
       // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
       s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
       s.events.push({ kind: 'signature_sold', offerId: r.requestId, n: r.n });

@@ -32,7 +32,7 @@ import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { tweakSecret } from '../../../crypto/tweak.js';
 import { sign, verify } from '../../../crypto/bip340.js';
 import type { Channel } from '../../channel/channel.js';
-import { ackSettle, acceptPtlc, fulfilPtlc, type Signer } from '../ptlc-exchange.js';
+import { ackSettle, acceptPtlc, fulfillPtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
 import type { PayeeConfig } from './config.js';
@@ -190,10 +190,10 @@ export async function payeeOnPtlcCommit(b: PayeeOfferContext, m: PaymentMessageO
   // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
   ch.receiveUpdateSig(m.updateSig);
   const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
-  const fulfil = await fulfilPtlc(ch, b.signer, hexToBytes(p.offerId, 32), secret);
+  const fulfill = await fulfillPtlc(ch, b.signer, hexToBytes(p.offerId, 32), secret);
   p.status = 'fulfilling';
   const s = step();
-  s.send.push({ to: b.config.hubAddress, message: fulfil });
+  s.send.push({ to: b.config.hubAddress, message: fulfill });
   s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
   return s;
 }
@@ -203,7 +203,7 @@ export async function payeeOnSettle(b: PayeeOfferContext, m: PaymentMessageOf<ty
   const p = [...b.payments.values()].find((x) => x.status === 'fulfilling');
   const ch = b.channel;
   if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
-    return ignored(m.type, 'no fulfilment in flight');
+    return ignored(m.type, 'no fulfillment in flight');
   const ack = await ackSettle(ch, b.signer, m);
   p.status = 'paid';
   const s = step();

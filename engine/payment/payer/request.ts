@@ -25,7 +25,7 @@ import { signaturePoint, verify } from '../../../crypto/bip340.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import type { Channel } from '../../channel/channel.js';
 import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
-import { checkFulfil, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
+import { checkFulfill, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
 
@@ -142,14 +142,14 @@ async function payerOnAccept(ch: Channel, me: Signer, r: ReceivedRequest, m: Pay
  * for the payee (its watchtower record: with the payee's own signature it is
  * the complete update n), to be sent to the payee.
  */
-async function payerOnFulfil(
+async function payerOnFulfill(
   ch: Channel,
   me: Signer,
   r: ReceivedRequest,
   m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
 ): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   const tweak = hexToBytes(r.tweak ?? '00'.repeat(32), 32);
-  checkFulfil(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
+  checkFulfill(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
   const hubUpdateSig = new Uint8Array(65);
   hubUpdateSig.set(hexToBytes(r.hubNonce, 32), 0);
   hubUpdateSig.set(untweakSecret(m.secret, tweak), 32);
@@ -214,7 +214,7 @@ export async function payerRequestPtlc(
     if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that accept');
     s.send.push({ to: a.hubAddress, message: await payerOnAccept(ch, a.signer, r, m) });
   } else if (m.type === PaymentType.PTLC_FULFILL) {
-    const { settle, complete } = await payerOnFulfil(ch, a.signer, r, m);
+    const { settle, complete } = await payerOnFulfill(ch, a.signer, r, m);
     s.send.push({ to: a.hubAddress, message: settle });
     // The payee's state n is now complete; give it S's signature (we keep a copy as its watchtower).
     s.send.push({ to: r.payeeAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });

@@ -46,7 +46,7 @@ async function cosign(a: Channel, b: Channel, na: MemoryNonceStore, nb: MemoryNo
   assert.ok(b.receiveUpdateSig(ua));
 }
 
-t('open, transfer, add and fulfil a PTLC, with every state co-signed and promoted', async () => {
+t('open, transfer, add and fulfill a PTLC, with every state co-signed and promoted', async () => {
   const p = params();
   const na = new MemoryNonceStore(),
     nb = new MemoryNonceStore();
@@ -57,7 +57,7 @@ t('open, transfer, add and fulfil a PTLC, with every state co-signed and promote
   const id = randomBytes(32);
   await cosign(a, b, na, nb, addPtlc(a.enforceable.state, { id, offerer: 0, amount: 7_000, point: T, timeout: 800_100 }, 2));
   assert.equal(b.enforceable.state.balances, [48_000, capacity(p) - 55_000]);
-  await cosign(a, b, na, nb, resolvePtlc(a.enforceable.state, id, 'fulfil', 3));
+  await cosign(a, b, na, nb, resolvePtlc(a.enforceable.state, id, 'fulfill', 3));
   assert.equal(a.enforceable.state, b.enforceable.state);
   assert.equal(a.enforceable.state.balances, [48_000, capacity(p) - 48_000]);
   // Serialization round trip (a wallet persists this and resumes after a restart).

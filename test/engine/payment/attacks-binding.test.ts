@@ -261,11 +261,11 @@ t('router: a busy payee channel does not lock the path either: P keeps the commi
   assert.is(w.engines.A.payments.get(offerId)!.status, 'cancelled');
 });
 
-t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after the fulfilment is ignored', async () => {
+t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after the fulfillment is ignored', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
   await run(w, ['A', 'S']);
-  for (const who of ['B', 'S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → S took the fulfilment: PTLC_SETTLE to B queued
+  for (const who of ['B', 'S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → S took the fulfillment: PTLC_SETTLE to B queued
   assert.is(w.hub.payments.get(offerId)!.status, 'bought');
   // B, instead of acknowledging, proposes the state that gives the (still enforceable) PTLC back to S,
   // validly signed: were S to take it, its payment would go back to pending after S had paid.

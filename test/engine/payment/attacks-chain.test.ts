@@ -58,7 +58,7 @@ t('the hub extends no PTLC on the strength of a payer channel whose update is on
   w.ctx.height = h0 + 110;
   await run(w, ['B']); // B invoices at h0 + 110
   await run(w, ['S']);
-  // Today: S extends a PTLC timing out at h0 + 154; B withholds its fulfil and claims on chain at
+  // Today: S extends a PTLC timing out at h0 + 154; B withholds its fulfill and claims on chain at
   // h0 + 145, after A settled state 0: S can no longer publish update 1 and loses the amount.
   assert.not.ok(sentPtlcAdd(w), 'no PTLC extended');
   assert.is(w.hub.payments.get(offerId)!.status, 'pending');

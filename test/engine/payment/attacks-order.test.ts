@@ -115,7 +115,7 @@ t(
       await deliverToA(w, perm);
       await assertConsistent(w, offerId, label);
     }
-    // (c) the payee invoices, S extends the PTLC, then reads the cancel (refused); the payee is slow to fulfil.
+    // (c) the payee invoices, S extends the PTLC, then reads the cancel (refused); the payee is slow to fulfill.
     for (const perm of permutations([0, 1])) {
       const offerId = await startPayment(w, 2_000);
       await run(w, ['A', 'S']);

@@ -130,10 +130,10 @@ t("payee and payer colluding: a PTLC_FAIL after harvesting the hub's settlement 
   const tr = tracker(() => hubSB(w));
   const second = await startPayment(w, 1_000);
   await runTracked(w, tr, ['A', 'S']);
-  for (const who of ['B', 'S', 'B', 'S', 'B'] as const) await runTracked(w, tr, [who]); // void + offer → invoice → ADD → ACCEPT → COMMIT → fulfil
+  for (const who of ['B', 'S', 'B', 'S', 'B'] as const) await runTracked(w, tr, [who]); // void + offer → invoice → ADD → ACCEPT → COMMIT → fulfill
   assert.ok(
     w.queue.some((q) => q.out.message.type === PaymentType.PTLC_FULFILL),
-    'B holds its fulfil',
+    'B holds its fulfill',
   );
   assert.is(hubSB(w).enforceable.state.ptlcs.length, 1, 'S–B state with the 1,000 PTLC is fully signed');
   // Today: B publishes that update with the harvested settlement and claims the 50,000 PTLC: S loses 50,000.

@@ -455,9 +455,9 @@ t("a payer's cancellation must restore the balances: a cancel that moves the hub
 });
 
 // ---------------------------------------------------------------------------
-// The offerer's check of the fulfilment (ptlc-exchange.ts checkFulfil)
+// The offerer's check of the fulfillment (ptlc-exchange.ts checkFulfill)
 
-t("the payee's fulfilment cannot propose a state paying it more than the PTLC, even signed and with the right secret", async () => {
+t("the payee's fulfillment cannot propose a state paying it more than the PTLC, even signed and with the right secret", async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   const f = take<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>>(w, await until(w, PaymentType.PTLC_FULFILL));
@@ -565,7 +565,7 @@ t("B issues no invoice when the offer's point is not s_A·G, though the payer's 
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   const offer = take<PaymentMessageOf<typeof PaymentType.OFFER>>(w, await until(w, PaymentType.OFFER, ['A', 'S']));
-  // A keeps its valid s_A but points the offer at another point: B would sell s_A for a PTLC it cannot fulfil.
+  // A keeps its valid s_A but points the offer at another point: B would sell s_A for a PTLC it cannot fulfill.
   const forged = { ...offer, point: adaptorPoint(new Uint8Array(32).fill(3)) };
   await inject(w, 'A', 'B', forged);
   ignoredFor(w, /payment point is not s_A·G/);

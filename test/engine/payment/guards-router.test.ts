@@ -1,5 +1,5 @@
 /**
- * The router's guard, attacked from the payee's side: a fulfilment whose
+ * The router's guard, attacked from the payee's side: a fulfillment whose
  * secret does not open the router's downstream point. Without the check the
  * router would pay the payee downstream and then fail to claim upstream.
  */
@@ -17,7 +17,7 @@ import { channelParams, hopPay, hopWorld, party, stateOf } from './fixture.js';
 const t = suite('payment/guards-router');
 const AMOUNT = 40_000;
 
-t('P refuses a fulfilment whose secret does not match its downstream point (state and signature valid) and pays nothing', async () => {
+t('P refuses a fulfillment whose secret does not match its downstream point (state and signature valid) and pays nothing', async () => {
   const w = await hopWorld();
   const offerId = await hopPay(w, AMOUNT);
   await w.run((q) => q.message.type === PaymentType.PTLC_FULFILL && q.to === 'P');
@@ -32,7 +32,7 @@ t('P refuses a fulfilment whose secret does not match its downstream point (stat
   assert.ok(e && e.kind === 'rejected', JSON.stringify(e));
   assert.is(e.code, ErrorCode.INVALID_SIGNATURE);
   assert.match(e.message, /secret does not match the payment point/);
-  assert.is(stateOf(w.engines.P), before, 'the refused fulfilment changed nothing');
+  assert.is(stateOf(w.engines.P), before, 'the refused fulfillment changed nothing');
   assert.is(w.engines.P.payments.get(offerId)!.status, 'committed');
   assert.ok(
     down.enforceable.state.ptlcs.some((x) => bytesToHex(x.id) === offerId),
@@ -47,7 +47,7 @@ t('P refuses a fulfilment whose secret does not match its downstream point (stat
     w.queue.some((x) => x.message.type === PaymentType.PTLC_FULFILL),
     'P revealed nothing upstream',
   );
-  // The genuine fulfilment then completes every hop.
+  // The genuine fulfillment then completes every hop.
   w.queue.push({ ...q, message: genuine });
   await w.run();
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');

@@ -159,7 +159,7 @@ t('S cannot complete update n without paying B: a wrong t is refused and S never
   const sA = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   assert.is(sA.pending!.updateSigs[0], null, 'no A signature without the right t');
   assert.is(w.hub.payments.get(offerId)!.status, 'committed');
-  // The honest fulfil then completes it.
+  // The honest fulfill then completes it.
   w.queue.push({ from: 'B', out: { to: w.S.address, message: { ...(f as object), secret: good } as never } });
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
@@ -329,7 +329,7 @@ t("a completion that overtakes the payer's own cancellation completes the paymen
   assert.is(w.payer.payments.get(next)!.status, 'completed');
 });
 
-t('a fulfil with the right secret but a bad settlement signature changes nothing; the good one then completes', async () => {
+t('a fulfill with the right secret but a bad settlement signature changes nothing; the good one then completes', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w);
   await run(w, ['A', 'S']);
