@@ -94,6 +94,16 @@ t('noteUpdateOnChain keeps the lowest height and is persisted', async () => {
   assert.equal(hub.peers.get(bytesToHex(w.asParams.channelId))!.channel.closing, { height: 800_100 });
 });
 
+t("the engines' noteUpdateOnChain: an unknown channel is refused and changes nothing; a known one starts closing", async () => {
+  const w = await makeWorld();
+  const before = stateOf(w.hub);
+  // A watcher that reports some other channel must not close one of ours (nor throw an untyped error).
+  await rejectsCode(w.hub.noteUpdateOnChain(bytesToHex(randomBytes(32)), 800_100), ErrorCode.INVALID_RANGE);
+  assert.is(stateOf(w.hub), before);
+  await w.hub.noteUpdateOnChain(bytesToHex(w.asParams.channelId), 800_100);
+  assert.equal(hubAS(w).closing, { height: 800_100 });
+});
+
 t('the payee answers PTLC_FAIL to a PTLC_ADD on a closing channel; the hub frees S–B', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, 50_000);
