@@ -28,7 +28,14 @@ import {
   type PayeeOfferContext,
   type PayeePayment,
 } from './offer.js';
-import { payeeOnComplete, payeeOnPrepared, payeeOnRequestReject, payeeRequest, type PayeeRequest } from './request.js';
+import {
+  payeeOnComplete,
+  payeeOnPrepared,
+  payeeOnRequestReject,
+  payeeRequest,
+  type PayeeRequest,
+  type PayeeRequestContext,
+} from './request.js';
 
 export type { PayeeConfig } from './config.js';
 export type { PayeePayment, PayeeStatus } from './offer.js';
@@ -75,9 +82,7 @@ export class Payee extends PaymentEngine<PayeeJson> {
     ctx: StepContext,
   ): Promise<{ requestId: string; step: Step }> {
     const requestId = req.requestId ?? randomBytes(32);
-    const s = await this.atomic(() =>
-      payeeRequest(this.channel, this.signer, this.config.hubAddress, this.requests, { ...req, requestId }, ctx),
-    );
+    const s = await this.atomic(() => payeeRequest(this.requestContext(), { ...req, requestId }, ctx));
     return { requestId: bytesToHex(requestId), step: s };
   }
 
@@ -90,7 +95,7 @@ export class Payee extends PaymentEngine<PayeeJson> {
       case PaymentType.OFFER_VOID:
         return payeeOnVoid(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_COMPLETE:
-        return payeeOnComplete(this.channel, this.config.hubAddress, this.requests, inc.from, this.config.hubKey, m);
+        return payeeOnComplete(this.requestContext(), inc.from, m);
     }
     // Everything else must come from our hub.
     if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
@@ -103,9 +108,9 @@ export class Payee extends PaymentEngine<PayeeJson> {
         return await payeeOnSettle(this.offerContext(), m);
       case PaymentType.REJECT:
         // A REJECT refers to a request being prepared (SPEC 6.14) or else to an invoice (SPEC 6.8).
-        return payeeOnRequestReject(this.channel, this.requests, m) ?? payeeOnReject(this.offerContext(), m);
+        return payeeOnRequestReject(this.requestContext(), m) ?? payeeOnReject(this.offerContext(), m);
       case PaymentType.REQUEST_PREPARED:
-        return await payeeOnPrepared(this.channel, this.signer, this.config, this.requests, m, ctx);
+        return await payeeOnPrepared(this.requestContext(), m, ctx);
       default:
         return ignored(m.type, 'not a message for the payee');
     }
@@ -128,6 +133,11 @@ export class Payee extends PaymentEngine<PayeeJson> {
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payee's side, in offer.ts. */
   private offerContext(): PayeeOfferContext {
     return { config: this.config, channel: this.channel, payments: this.payments, signer: this.signer, identityPub: this.identityPub };
+  }
+
+  /** The request flow (the payee pre-signs, SPEC 6.14): the payee's side, in request.ts. */
+  private requestContext(): PayeeRequestContext {
+    return { config: this.config, channel: this.channel, signer: this.signer, requests: this.requests };
   }
 
   /** Every channel of this role. */

@@ -21,6 +21,7 @@ import { transfer } from '../../channel/state.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
+import type { PayeeConfig } from './config.js';
 
 /** A payment request the payee pre-signed. Byte fields are hex. */
 export interface PayeeRequest {
@@ -34,15 +35,25 @@ export interface PayeeRequest {
   status: 'preparing' | 'requested' | 'paid';
 }
 
+/** What the payee's request-flow steps need of the payee engine. */
+export interface PayeeRequestContext {
+  /** The payee's configuration: its hub's key and mailbox address, and its own address (put in the REQUEST). */
+  config: PayeeConfig;
+  /** The S–B channel (the payee is party 1). */
+  channel: Channel;
+  signer: Signer;
+  /** Requests this payee pre-signed, by request id (hex). */
+  requests: Map<string, PayeeRequest>;
+}
+
 /** B: proposes S–B state n moving `amount` from S to B (REQUEST_PREPARE). */
 export async function payeeRequest(
-  ch: Channel,
-  me: Signer,
-  hubAddress: string,
-  requests: Map<string, PayeeRequest>,
+  b: PayeeRequestContext,
   req: { requestId: Uint8Array; payer: { publicKey: Uint8Array; address: string }; amount: number; expiry: number; memo?: string },
   ctx: StepContext,
 ): Promise<Step> {
+  const ch = b.channel;
+  const me = b.signer;
   if (ch.pending) reject('a payment is already in flight on this channel');
   ch.requireOpen();
   if (!(req.expiry > ctx.now)) reject('request expiry must be in the future');
@@ -51,7 +62,7 @@ export async function payeeRequest(
   const settleSig = ch.signSettlement(me.channelKey);
   const updateNonce = await ch.commitUpdateNonce(me.nonces, me.channelKey);
   const id = bytesToHex(req.requestId);
-  requests.set(id, {
+  b.requests.set(id, {
     requestId: id,
     payerAddress: req.payer.address,
     payerKey: bytesToHex(req.payer.publicKey),
@@ -63,7 +74,7 @@ export async function payeeRequest(
   });
   const s = step();
   s.send.push({
-    to: hubAddress,
+    to: b.config.hubAddress,
     message: {
       type: PaymentType.REQUEST_PREPARE,
       channelId: ch.params.channelId,
@@ -80,20 +91,18 @@ export async function payeeRequest(
 
 /** B: the hub co-signed settlement n; B signs update n and sends the request, sealed, to the payer. */
 export async function payeeOnPrepared(
-  ch: Channel,
-  me: Signer,
-  cfg: { hubKey: Uint8Array; hubAddress: string; address: string },
-  requests: Map<string, PayeeRequest>,
+  b: PayeeRequestContext,
   m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED>,
   ctx: StepContext,
 ): Promise<Step> {
-  const r = requests.get(bytesToHex(m.requestId));
+  const ch = b.channel;
+  const r = b.requests.get(bytesToHex(m.requestId));
   if (r?.status !== 'preparing' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no request being prepared');
   if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'prepared state for another channel');
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);
   // Both settlement signatures are held: B may sign update n.
-  const payeeUpdateSig = await ch.signUpdate(me.nonces, me.channelKey);
+  const payeeUpdateSig = await ch.signUpdate(b.signer.nonces, b.signer.channelKey);
   r.status = 'requested';
   const s = step();
   s.send.push({
@@ -102,9 +111,9 @@ export async function payeeOnPrepared(
     message: {
       type: PaymentType.REQUEST,
       requestId: m.requestId,
-      hub: cfg.hubKey,
-      hubAddress: cfg.hubAddress,
-      payeeAddress: cfg.address,
+      hub: b.config.hubKey,
+      hubAddress: b.config.hubAddress,
+      payeeAddress: b.config.address,
       amount: r.amount,
       expiry: r.expiry,
       channelId: ch.params.channelId,
@@ -122,23 +131,21 @@ export async function payeeOnPrepared(
 }
 
 /** B: S's update signature arrived (from the payer or the hub): state n is B's; acknowledge to S. */
-export function payeeOnComplete(
-  ch: Channel,
-  hubAddress: string,
-  requests: Map<string, PayeeRequest>,
-  from: Uint8Array,
-  hubKey: Uint8Array,
-  m: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>,
-): Step {
-  const r = requests.get(bytesToHex(m.requestId));
+export function payeeOnComplete(b: PayeeRequestContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>): Step {
+  const ch = b.channel;
+  const r = b.requests.get(bytesToHex(m.requestId));
   if (r?.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
-  if (bytesToHex(from) !== r.payerKey && !equalBytes(from, hubKey)) return ignored(m.type, 'completion from neither the payer nor the hub');
+  if (bytesToHex(from) !== r.payerKey && !equalBytes(from, b.config.hubKey))
+    return ignored(m.type, 'completion from neither the payer nor the hub');
   if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'completion for another channel');
   const ours = ch.pending.updateSigs[ch.me]!;
   ch.receiveUpdateSig(m.hubUpdateSig, ch.peer); // verified against the sighash; promotes state n
   r.status = 'paid';
   const s = step();
-  s.send.push({ to: hubAddress, message: { type: PaymentType.REQUEST_ACK, channelId: ch.params.channelId, n: m.n, updateSig: ours } });
+  s.send.push({
+    to: b.config.hubAddress,
+    message: { type: PaymentType.REQUEST_ACK, channelId: ch.params.channelId, n: m.n, updateSig: ours },
+  });
   s.events.push({ kind: 'paid', offerId: r.requestId, amount: r.amount });
   return s;
 }
@@ -148,17 +155,13 @@ export function payeeOnComplete(
  * request and its pending S–B state are dropped (the number stays used, SPEC 6.5). Returns
  * undefined when `m` does not refer to a request being prepared.
  */
-export function payeeOnRequestReject(
-  ch: Channel,
-  requests: Map<string, PayeeRequest>,
-  m: PaymentMessageOf<typeof PaymentType.REJECT>,
-): Step | undefined {
-  const req = requests.get(bytesToHex(m.ref));
+export function payeeOnRequestReject(b: PayeeRequestContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step | undefined {
+  const req = b.requests.get(bytesToHex(m.ref));
   if (req?.status !== 'preparing') return undefined;
   const s = step();
   // The hub refused our request's proposal: drop the state so the channel is free again.
-  if (ch.pending?.state.n === req.n) ch.abandonPending();
-  requests.delete(req.requestId);
+  if (b.channel.pending?.state.n === req.n) b.channel.abandonPending();
+  b.requests.delete(req.requestId);
   s.events.push({ kind: 'rejected', offerId: req.requestId, code: m.code, message: m.message });
   return s;
 }

@@ -123,7 +123,7 @@ export class Payer extends PaymentEngine<PayerJson> {
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     // A payee's pre-signed request may come from anyone; all else from our hub.
-    if (m.type === PaymentType.REQUEST) return payerOnRequest(this.config.hubKey, this.requests, inc.from, m, ctx);
+    if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
     requireSender(inc.from, this.config.hubKey, 'hub');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:
@@ -150,9 +150,9 @@ export class Payer extends PaymentEngine<PayerJson> {
     return { config: this.config, channel: this.channel, payments: this.payments, signer: this.signer, identityPub: this.identityPub };
   }
 
-  /** What the request flow's steps (request.ts) need of this payer. */
+  /** The request flow (the payee pre-signs, SPEC 6.14): the payer's side, in request.ts. */
   private requestContext(): PayerRequestContext {
-    return { channel: this.channel, signer: this.signer, hubAddress: this.config.hubAddress, requests: this.requests };
+    return { config: this.config, channel: this.channel, signer: this.signer, requests: this.requests };
   }
 
   /** Every channel of this role. */

@@ -28,6 +28,7 @@ import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { checkFulfill, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+import type { PayerConfig } from './config.js';
 
 /** Blocks beyond the A–S CSV delay that the payer gives its PTLC to the hub. */
 export const REQUEST_TIMEOUT_EXTRA = 24;
@@ -56,17 +57,27 @@ export interface ReceivedRequest {
   tweak?: string;
 }
 
+/** What the payer's request-flow steps need of the payer engine. */
+export interface PayerRequestContext {
+  /** The payer's configuration: its hub's key (a request must name it) and mailbox address. */
+  config: PayerConfig;
+  /** The A–S channel. */
+  channel: Channel;
+  signer: Signer;
+  /** Requests received, by request id (hex). */
+  requests: Map<string, ReceivedRequest>;
+}
+
 /** A: checks a request: through our own hub, unexpired, with B's update signature valid; computes T_S itself. */
 export function payerOnRequest(
-  hubKey: Uint8Array,
-  requests: Map<string, ReceivedRequest>,
+  a: PayerRequestContext,
   from: Uint8Array,
   m: PaymentMessageOf<typeof PaymentType.REQUEST>,
   ctx: StepContext,
 ): Step {
   const id = bytesToHex(m.requestId);
-  if (requests.has(id)) return ignored(m.type, 'duplicate request');
-  if (!equalBytes(m.hub, hubKey)) return ignored(m.type, 'request through a hub we have no channel with');
+  if (a.requests.has(id)) return ignored(m.type, 'duplicate request');
+  if (!equalBytes(m.hub, a.config.hubKey)) return ignored(m.type, 'request through a hub we have no channel with');
   // The completion goes to payeeAddress: it must be the sender's own mailbox.
   let payeeMailbox: Uint8Array;
   try {
@@ -79,7 +90,7 @@ export function payerOnRequest(
   if (m.payeeUpdateSig[64] !== UPDATE_HASH_TYPE || !verify(m.payeeUpdateSig.subarray(0, 64), m.updateSighash, m.payeeChannelKey))
     return ignored(m.type, "payee's update signature does not verify");
   const point = signaturePoint(m.hubNonce, m.hubChannelKey, m.updateSighash);
-  requests.set(id, {
+  a.requests.set(id, {
     requestId: id,
     payeeKey: bytesToHex(from),
     payeeAddress: m.payeeAddress,
@@ -103,18 +114,18 @@ export function payerOnRequest(
 
 /** A: pays a received request: a PTLC of amount + fee to the hub, locked to T_S. */
 async function payerPayRequest(
-  ch: Channel,
-  me: Signer,
+  a: PayerRequestContext,
   r: ReceivedRequest,
   fee: number,
   ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ADD>> {
   if (r.status !== 'received') reject('request is not payable');
   if (!(r.expiry > ctx.now)) reject('request expired');
+  const ch = a.channel;
   const tweak = randomTweak(randomBytes(32));
   const add = await extendPtlc(
     ch,
-    me,
+    a.signer,
     {
       id: hexToBytes(r.requestId, 32),
       amount: r.amount + fee,
@@ -130,8 +141,8 @@ async function payerPayRequest(
 }
 
 /** A: the hub accepted the PTLC; commit it. */
-async function payerOnAccept(ch: Channel, me: Signer, r: ReceivedRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>) {
-  const commit = await commitPtlc(ch, me, m);
+async function payerOnAccept(a: PayerRequestContext, r: ReceivedRequest, m: PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>) {
+  const commit = await commitPtlc(a.channel, a.signer, m);
   r.status = 'committed';
   return commit;
 }
@@ -143,20 +154,19 @@ async function payerOnAccept(ch: Channel, me: Signer, r: ReceivedRequest, m: Pay
  * the complete update n), to be sent to the payee.
  */
 async function payerOnFulfill(
-  ch: Channel,
-  me: Signer,
+  a: PayerRequestContext,
   r: ReceivedRequest,
   m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>,
 ): Promise<{ settle: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>; complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> }> {
   const tweak = hexToBytes(r.tweak ?? '00'.repeat(32), 32);
-  checkFulfill(ch, m, tweakPoint(hexToBytes(r.point, 33), tweak));
+  checkFulfill(a.channel, m, tweakPoint(hexToBytes(r.point, 33), tweak));
   const hubUpdateSig = new Uint8Array(65);
   hubUpdateSig.set(hexToBytes(r.hubNonce, 32), 0);
   hubUpdateSig.set(untweakSecret(m.secret, tweak), 32);
   hubUpdateSig[64] = UPDATE_HASH_TYPE;
   if (!verify(hubUpdateSig.subarray(0, 64), hexToBytes(r.updateSighash, 32), hexToBytes(r.hubChannelKey, 32)))
     reject("the revealed secret does not complete the hub's update signature", ErrorCode.INVALID_SIGNATURE);
-  const settle = await settlePtlc(ch, me, m);
+  const settle = await settlePtlc(a.channel, a.signer, m);
   r.status = 'bought';
   r.hubUpdateSig = bytesToHex(hubUpdateSig);
   return {
@@ -165,22 +175,13 @@ async function payerOnFulfill(
   };
 }
 
-/** What the payer's request-flow steps need of the payer engine. */
-export interface PayerRequestContext {
-  /** The A–S channel. */
-  channel: Channel;
-  signer: Signer;
-  hubAddress: string;
-  requests: Map<string, ReceivedRequest>;
-}
-
 /** A: pays the received request `requestId` (a PTLC of amount + `fee` to the hub, locked to T_S). */
 export async function payerRequestPay(a: PayerRequestContext, requestId: string, fee: number, ctx: StepContext): Promise<Step> {
   const r = a.requests.get(requestId);
   if (!r) reject('unknown request');
-  const add = await payerPayRequest(a.channel, a.signer, r, fee, ctx);
+  const add = await payerPayRequest(a, r, fee, ctx);
   const s = step();
-  s.send.push({ to: a.hubAddress, message: add });
+  s.send.push({ to: a.config.hubAddress, message: add });
   return s;
 }
 
@@ -212,10 +213,10 @@ export async function payerRequestPtlc(
   const s = step();
   if (m.type === PaymentType.PTLC_ACCEPT) {
     if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that accept');
-    s.send.push({ to: a.hubAddress, message: await payerOnAccept(ch, a.signer, r, m) });
+    s.send.push({ to: a.config.hubAddress, message: await payerOnAccept(a, r, m) });
   } else if (m.type === PaymentType.PTLC_FULFILL) {
-    const { settle, complete } = await payerOnFulfill(ch, a.signer, r, m);
-    s.send.push({ to: a.hubAddress, message: settle });
+    const { settle, complete } = await payerOnFulfill(a, r, m);
+    s.send.push({ to: a.config.hubAddress, message: settle });
     // The payee's state n is now complete; give it S's signature (we keep a copy as its watchtower).
     s.send.push({ to: r.payeeAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
     s.events.push({ kind: 'request_paid', offerId: r.requestId, amount: r.amount });
