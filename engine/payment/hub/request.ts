@@ -48,12 +48,12 @@ export interface HubRequest {
 
 /** S: co-signs settlement n in the payee's favour and commits its update nonce (REQUEST_PREPARED). */
 async function hubOnPrepare(
+  h: HubRequestContext,
   ch: Channel,
-  me: Signer,
-  requests: Map<string, HubRequest>,
   m: PaymentMessageOf<typeof PaymentType.REQUEST_PREPARE>,
   ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED> | undefined> {
+  const { signer: me, requests } = h;
   const id = bytesToHex(m.requestId);
   if (requests.has(id)) return undefined;
   if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
@@ -84,14 +84,12 @@ async function hubOnPrepare(
  * delay plus the safety margin: after S reveals s_S it must be able to claim on chain.
  */
 async function hubOnPtlcAdd(
+  h: HubRequestContext,
   ch: Channel,
-  me: Signer,
-  requests: Map<string, HubRequest>,
   m: PaymentMessageOf<typeof PaymentType.PTLC_ADD>,
-  fee: FeePolicy,
-  safetyMargin: number,
   ctx: StepContext,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_ACCEPT>> {
+  const { signer: me, requests, fee, safetyMargin } = h;
   const r = requests.get(bytesToHex(m.offerId));
   if (r?.status !== 'prepared') reject('no prepared request for that PTLC');
   if (!(ctx.now < r.expiry)) reject('request expired');
@@ -110,15 +108,16 @@ async function hubOnPtlcAdd(
 
 /** S: the payer's PTLC is enforceable by S; S signs its update n for the payee and reveals s_S to claim. */
 async function hubOnPtlcCommit(
+  h: HubRequestContext,
   asCh: Channel,
   sbCh: Channel,
-  me: Signer,
   r: HubRequest,
   m: PaymentMessageOf<typeof PaymentType.PTLC_COMMIT>,
 ): Promise<{
   fulfill: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>;
   complete: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>;
 }> {
+  const me = h.signer;
   asCh.receiveUpdateSig(m.updateSig);
   const hubUpdateSig = await sbCh.signUpdate(me.nonces, me.channelKey);
   const fulfill = await fulfillPtlc(
@@ -142,12 +141,12 @@ async function hubOnPtlcCommit(
 
 /** S: the payer settled the A–S state without the PTLC; acknowledge it. */
 async function hubOnPtlcSettle(
+  h: HubRequestContext,
   ch: Channel,
-  me: Signer,
   r: HubRequest,
   m: PaymentMessageOf<typeof PaymentType.PTLC_SETTLE>,
 ): Promise<PaymentMessageOf<typeof PaymentType.PTLC_SETTLE_ACK>> {
-  const ack = await ackSettle(ch, me, m);
+  const ack = await ackSettle(ch, h.signer, m);
   r.status = 'settled';
   return ack;
 }
@@ -172,7 +171,7 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
   const s = step();
   switch (m.type) {
     case PaymentType.REQUEST_PREPARE: {
-      const prepared = await hubOnPrepare(ch, h.signer, h.requests, m, ctx);
+      const prepared = await hubOnPrepare(h, ch, m, ctx);
       if (!prepared) return ignored(m.type, 'duplicate request');
       s.send.push({ to: peer.peerAddress, message: prepared });
       return s;
@@ -184,14 +183,14 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       const taken = h.requests.get(bytesToHex(m.offerId));
       if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId))
         return ignored(m.type, 'PTLC already taken');
-      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(ch, h.signer, h.requests, m, h.fee, h.safetyMargin, ctx) });
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(h, ch, m, ctx) });
       return s;
     }
     case PaymentType.PTLC_COMMIT: {
       const r = [...h.requests.values()].find((x) => x.status === 'accepted' && x.payerChannel === bytesToHex(m.channelId));
       if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no accepted request PTLC for that state');
       const payee = h.peers.get(r.payeeChannel)!;
-      const { fulfill, complete } = await hubOnPtlcCommit(ch, payee.channel, h.signer, r, m);
+      const { fulfill, complete } = await hubOnPtlcCommit(h, ch, payee.channel, r, m);
       s.send.push({ to: peer.peerAddress, message: fulfill });
       // The payer will hand the payee this signature too (it is its watchtower); send it directly as well.
       s.send.push({ to: payee.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: complete });
@@ -201,7 +200,7 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
     case PaymentType.PTLC_SETTLE: {
       const r = [...h.requests.values()].find((x) => x.status === 'sold' && x.payerChannel === bytesToHex(m.channelId));
       if (!r || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no sold request for that settlement');
-      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(ch, h.signer, r, m) });
+      s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(h, ch, r, m) });
       return s;
     }
     case PaymentType.REQUEST_ACK: {
