@@ -120,9 +120,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   }
 
   /**
-   * What a role's store still has to send (its outbox), oldest first: each
-   * sealed message's destination address and payment message type, or a
-   * retraction. A wallet can show it ("2 messages waiting for a relay");
+   * What a role's store still has to send (its outbox), in the order it is
+   * posted (messages oldest first, then retractions): each sealed message's
+   * destination address and payment message type, or a retraction's tag. A wallet can show it ("2 messages waiting for a relay");
    * the entries are posted at the next start or retry.
    */
   static async pendingOutbox(kv: Kv): Promise<({ to: string; type: number } | { retract: string })[]> {
