@@ -119,6 +119,26 @@ t('S refuses a PTLC for a request it never prepared, and a request over a channe
   assert.is(stateOf(w.hub), before);
 });
 
+t('a PTLC_FAIL for a request A is not paying changes nothing at A (received, or unknown)', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  assert.is(w.payer.requests.get(requestId)?.status, 'received');
+  const before = stateOf(w.payer);
+  // The hub (or anyone replaying its mail) fails a PTLC A never offered: A must not drop a
+  // state or reset the request, and must not crash on an id it does not know.
+  for (const offerId of [hexToBytes(requestId, 32), randomBytes(32)]) {
+    const out = await w.payer.handle(
+      { from: w.S.idPk, message: { type: PaymentType.PTLC_FAIL, channelId: w.asParams.channelId, offerId, reason: 'no' } },
+      w.ctx,
+    );
+    assert.equal(out.send, []);
+    assert.ok(out.events.some((e) => e.kind === 'ignored'), JSON.stringify(out.events));
+    assert.is(stateOf(w.payer), before);
+  }
+});
+
 t('S refuses a request it reads exactly at its expiry', async () => {
   const w = await makeWorld();
   const requestId = await prepareRequest(w, AMOUNT, { expiry: w.ctx.now + 10_000 });
