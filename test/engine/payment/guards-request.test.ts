@@ -134,7 +134,10 @@ t('a PTLC_FAIL for a request A is not paying changes nothing at A (received, or 
       w.ctx,
     );
     assert.equal(out.send, []);
-    assert.ok(out.events.some((e) => e.kind === 'ignored'), JSON.stringify(out.events));
+    assert.ok(
+      out.events.some((e) => e.kind === 'ignored'),
+      JSON.stringify(out.events),
+    );
     assert.is(stateOf(w.payer), before);
   }
 });
