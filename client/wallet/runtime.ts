@@ -84,6 +84,13 @@ interface OutboxEntry {
   ttlSeconds?: number;
 }
 
+/** The outbox in key order (the order it is posted): each entry's key and decoded record. */
+async function* outboxEntries(kv: Kv): AsyncGenerator<[string, OutboxEntry | { retract: string }]> {
+  for await (const [key, raw] of kv.entries(OUTBOX)) {
+    yield [key, JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string }];
+  }
+}
+
 /** Runs one engine against its mailbox. Use the role classes (PayerNode, HubNode, PayeeNode). */
 export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvents> {
   readonly client: MailboxClient;
@@ -122,13 +129,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /**
    * What a role's store still has to send (its outbox), in the order it is
    * posted (messages oldest first, then retractions): each sealed message's
-   * destination address and payment message type, or a retraction's tag. A wallet can show it ("2 messages waiting for a relay");
-   * the entries are posted at the next start or retry.
+   * destination address and payment message type, or a retraction's tag.
+   * A wallet can show it ("2 messages waiting for a relay"); the entries are
+   * posted at the next start or retry.
    */
   static async pendingOutbox(kv: Kv): Promise<({ to: string; type: number } | { retract: string })[]> {
     const out: ({ to: string; type: number } | { retract: string })[] = [];
-    for await (const [, raw] of kv.entries(OUTBOX)) {
-      const entry = JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string };
+    for await (const [, entry] of outboxEntries(kv)) {
       out.push('retract' in entry ? { retract: entry.retract } : { to: entry.to, type: entry.type });
     }
     return out;
@@ -261,9 +268,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     if (this.#closed) return;
     let failed = false;
     try {
-      for await (const [key, raw] of this.o.kv.entries(OUTBOX)) {
+      for await (const [key, entry] of outboxEntries(this.o.kv)) {
         if (this.#closed) return;
-        const entry = JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string };
         try {
           if ('retract' in entry) await this.retract(entry.retract);
           else await this.post(entry);

@@ -44,7 +44,7 @@ function resolveLocal(root: string, from: string, spec: string): string {
   throw new Error(`${from}: cannot resolve import '${spec}'`);
 }
 
-/** Names bound by `import { a, b as c } from 'x'` for each package specifier of one file. */
+/** Names bound by each named import (`import { a, b as c } from …`), per package specifier of one file. */
 function importedNames(src: string): Record<string, string[]> {
   const names: Record<string, string[]> = {};
   for (const m of src.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g)) {
