@@ -126,6 +126,20 @@ export const ErrorCode = {
   CHANNEL_INVARIANT: 'CHANNEL_INVARIANT',
   /** A transaction or witness is malformed. */
   TX_INVALID: 'TX_INVALID',
+
+  // --- chain and channel lifecycle ----------------------------------------------
+  /** The chain backend refused a transaction (for example a fee rate below its minimum). */
+  CHAIN_REJECTED: 'CHAIN_REJECTED',
+  /** The chain backend cannot be reached. */
+  CHAIN_UNREACHABLE: 'CHAIN_UNREACHABLE',
+  /** The chain backend answered something that does not parse or does not check. */
+  CHAIN_BAD_RESPONSE: 'CHAIN_BAD_RESPONSE',
+  /** A channel open was refused (terms, policy, keys, amounts, order of messages). */
+  OPEN_REFUSED: 'OPEN_REFUSED',
+  /** A funding transaction does not pay the agreed channel output, or cannot be built. */
+  FUNDING_INVALID: 'FUNDING_INVALID',
+  /** A receipt does not verify. */
+  RECEIPT_INVALID: 'RECEIPT_INVALID',
 } as const;
 
 /** One of the stable error code strings. */

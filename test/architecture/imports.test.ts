@@ -34,8 +34,15 @@ const FLOORS: Floor[] = [
     mayImport: ['base', 'crypto', 'protocol'],
     packages: [...NOBLE, 'level', 'events'],
   },
-  { name: 'client/wallet', paths: ['client/wallet/'], mayImport: [...PURE, 'client/mailbox'], packages: [...NOBLE, 'level', 'events'] },
-  { name: 'client', paths: ['client/index.ts'], mayImport: [...PURE, 'client/mailbox', 'client/wallet'], packages: NOBLE },
+  // The chain source and the funding wallet run in browsers too: `fetch`, no Node built-ins.
+  { name: 'client/chain', paths: ['client/chain/'], mayImport: ['base', 'crypto', 'protocol', 'engine/bitcoin'], packages: NOBLE },
+  {
+    name: 'client/wallet',
+    paths: ['client/wallet/'],
+    mayImport: [...PURE, 'client/mailbox', 'client/chain'],
+    packages: [...NOBLE, 'level', 'events'],
+  },
+  { name: 'client', paths: ['client/index.ts'], mayImport: [...PURE, 'client/mailbox', 'client/chain', 'client/wallet'], packages: NOBLE },
   // The relay never sees a payment: it imports the wire contract only.
   {
     name: 'server',
@@ -46,7 +53,7 @@ const FLOORS: Floor[] = [
   {
     name: 'bin',
     paths: ['bin/'],
-    mayImport: [...PURE, 'client/mailbox', 'client/wallet', 'client', 'server'],
+    mayImport: [...PURE, 'client/mailbox', 'client/chain', 'client/wallet', 'client', 'server'],
     packages: [...NOBLE, 'node:', 'ws'],
   },
 ];

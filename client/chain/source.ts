@@ -1,0 +1,58 @@
+/**
+ * What a wallet role needs from the Bitcoin chain, and from the wallet that
+ * holds its on-chain coins. Both are interfaces: the package ships one
+ * implementation of each (an Esplora REST client, a single-key P2TR wallet),
+ * and a wallet developer may bring their own (a full node, a hardware signer).
+ *
+ * Transactions cross these interfaces in the package's own transaction model
+ * (`BitcoinTx`, engine/bitcoin), txids as 64-char hex in display order (the
+ * way Esplora and block explorers print them).
+ * @module
+ */
+import type { BitcoinTx, Outpoint } from '../../engine/bitcoin/transaction.js';
+
+/** Where a transaction stands: unconfirmed (`height` null) or confirmed at `height`. */
+export interface TxStatus {
+  /** Height of the block that confirmed it, or null while it waits in the mempool. */
+  readonly height: number | null;
+}
+
+/** A transaction and where it stands. */
+export interface ChainTx extends TxStatus {
+  readonly tx: BitcoinTx;
+}
+
+/** An unspent output the chain source knows of. */
+export interface ChainUtxo {
+  readonly outpoint: Outpoint;
+  /** Value in sats. */
+  readonly amount: number;
+  /** Height of the block that confirmed it, or null while unconfirmed. */
+  readonly height: number | null;
+}
+
+/**
+ * A view of the chain: tip, lookups, the spender of a watched outpoint,
+ * broadcast and a fee estimate. Implementations must not trust their own
+ * backend for anything that protects money beyond what they return here;
+ * callers check every transaction they are given against what they expect.
+ */
+export interface ChainSource {
+  /** Height of the best block. */
+  tipHeight(): Promise<number>;
+  /** The transaction with id `txid` (display-order hex), or null when the backend does not know it. */
+  getTx(txid: string): Promise<ChainTx | null>;
+  /** The transaction spending `outpoint` (confirmed or in the mempool), or null while it is unspent. */
+  spenderOf(outpoint: Outpoint): Promise<ChainTx | null>;
+  /** The unspent outputs paying `scriptPubKey` (confirmed and unconfirmed). */
+  utxos(scriptPubKey: Uint8Array): Promise<ChainUtxo[]>;
+  /**
+   * Broadcasts `tx`; resolves with its txid (display-order hex). Rejects with
+   * an `LnMailboxError` (code `CHAIN_REJECTED`) when the backend refuses it,
+   * carrying the backend's reason (for example a fee below the minimum relay
+   * fee rate), so the caller can bump and retry.
+   */
+  broadcast(tx: BitcoinTx): Promise<string>;
+  /** Fee rate estimate, in sat/vB, for confirmation within `targetBlocks` blocks. */
+  feeRate(targetBlocks: number): Promise<number>;
+}
