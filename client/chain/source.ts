@@ -56,3 +56,35 @@ export interface ChainSource {
   /** Fee rate estimate, in sat/vB, for confirmation within `targetBlocks` blocks. */
   feeRate(targetBlocks: number): Promise<number>;
 }
+
+/** How a {@link FundingWallet} may fund a PSBT. */
+export interface FundOptions {
+  /** Target fee rate, sat/vB, for the whole transaction (the inputs already in the PSBT included). */
+  readonly feeRate: number;
+  /**
+   * Whether the wallet may add a change output. False when the transaction's
+   * existing signatures commit to all its outputs (SIGHASH_ALL): the wallet
+   * then adds inputs whose whole value above the outputs goes to the fee.
+   */
+  readonly change: boolean;
+}
+
+/**
+ * The wallet that holds a role's on-chain coins. The package never sees its
+ * keys: it hands the wallet a PSBT (BIP174) whose outputs it fixed (a
+ * channel's funding output; or an enforcement transaction whose channel
+ * input is already signed, to be fee-bumped) and gets it back funded and
+ * signed, then checks what it got before it uses it.
+ */
+export interface FundingWallet {
+  /** The scriptPubKey this wallet wants its coins paid back to (closes, settlements). Stable for one channel. */
+  payoutScript(): Promise<Uint8Array>;
+  /**
+   * Adds the wallet's own inputs (and at most one change output, when
+   * `opts.change`) so that the PSBT pays its outputs and `opts.feeRate`,
+   * signs those inputs, finalizes them, and returns the PSBT's bytes. Inputs
+   * already in the PSBT are left as they are. Rejects with `FUNDING_INVALID`
+   * when the wallet cannot fund it.
+   */
+  fundPsbt(psbt: Uint8Array, opts: FundOptions): Promise<Uint8Array>;
+}
