@@ -7,7 +7,9 @@
  * @module
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
-import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
+import { getPublicKey } from '../../crypto/bip340.js';
+import { signTerms, type HubTerms } from '../../protocol/terms.js';
+import type { Channel } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
 import type { PeerChannel } from '../../engine/payment/peers.js';
@@ -15,34 +17,48 @@ import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/pa
 import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
+import { OpeningRuntime, WalletRuntime, type OpeningOptions } from './opening.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link PayerNode.open}. */
-export interface PayerNodeOptions extends RuntimeOptions {
+export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
   /** Hub and channel key; the identity key is the runtime's `identityKey`. */
   config: Omit<PayerConfig, 'identityKey'>;
-  /** The channel with the hub, used only on first start (later it is restored from the store). */
-  channel: Channel;
-  /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
+  /**
+   * A ready-made channel with the hub, used only on first start: for tests
+   * and setups where one operator holds both keys. A payer normally starts
+   * without one and calls {@link WalletRuntime.openChannel}.
+   */
+  channel?: Channel;
+  /**
+   * Overrides the hub's fee policy (`base + amount·ppm/1e6` sats). By
+   * default the payer pays the fee of the hub's signed terms (SPEC 6.17),
+   * fetched when it opened its channel.
+   */
   hubFee?: FeePolicy;
 }
 
-/** The payer (A): pays a payee who is offline, through its hub. */
-export class PayerNode extends RoleRuntime<Payer> {
-  #fee: FeePolicy = { base: 0, ppm: 0 };
+/** The payer (A): opens its channel with its hub, and pays payees who are offline through it. */
+export class PayerNode extends WalletRuntime<Payer> {
+  #fee: FeePolicy | undefined;
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
-    const engine = saved
-      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments, saved.requests ?? {})
-      : new Payer(config, o.channel, nonces);
+    const engine = saved ? Payer.fromJSON(config, saved, nonces) : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
     await node.start();
     return node;
+  }
+
+  /** The hub's fee policy: the override, else the hub's terms (no fee when neither is known). */
+  hubFeePolicy(): FeePolicy {
+    if (this.#fee) return this.#fee;
+    const t = this.engine.slot.terms(this.ctx().now);
+    return t ? { base: t.feeBase, ppm: t.feePpm } : { base: 0, ppm: 0 };
   }
 
   /**
@@ -59,7 +75,7 @@ export class PayerNode extends RoleRuntime<Payer> {
         {
           payee: { publicKey: dest.publicKey, address },
           amount,
-          fee: opts.fee ?? hubFee(amount, this.#fee),
+          fee: opts.fee ?? hubFee(amount, this.hubFeePolicy()),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
           ...(opts.memo ? { memo: opts.memo } : {}),
         },
@@ -84,7 +100,7 @@ export class PayerNode extends RoleRuntime<Payer> {
   async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
     await this.serial(async () => {
       const r = this.engine.requests.get(requestId);
-      const fee = opts.fee ?? (r ? hubFee(r.amount, this.#fee) : 0);
+      const fee = opts.fee ?? (r ? hubFee(r.amount, this.hubFeePolicy()) : 0);
       await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
     });
   }
@@ -107,36 +123,91 @@ export class PayerNode extends RoleRuntime<Payer> {
   }
 }
 
+/**
+ * What a hub offers in its terms (SPEC 6.17) beside what its configuration
+ * already says (channel key, fee, timeout delta): see `HubTerms`.
+ */
+export type HubTermsPolicy = Omit<
+  HubTerms,
+  'hubKey' | 'channelKey' | 'feeBase' | 'feePpm' | 'maxTimeoutDelta' | 'issued' | 'expiry' | 'serial'
+> & {
+  /** How long the signed terms stay valid, ms (default 30 days). They are signed again at every start. */
+  validityMs?: number;
+};
+
 /** Options of {@link HubNode.open}. */
-export interface HubNodeOptions extends RuntimeOptions {
+export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
+  /** The hub's configuration (its `terms` and `payout` are filled in from `terms` and the FundingWallet). */
   config: HubConfig;
-  /** The hub's channels, used only on first start. */
-  peers: PeerChannel[];
+  /** What the hub offers to openers; without it the hub opens no channel. */
+  terms?: HubTermsPolicy;
+  /**
+   * Ready-made channels, used only on first start: for tests and setups
+   * where one operator holds both keys. A hub normally starts with none and
+   * accepts opens (SPEC 6.17).
+   */
+  peers?: PeerChannel[];
 }
 
-/** The hub (S): always online; co-signs payer states and buys their signatures from payees. */
-export class HubNode extends RoleRuntime<Hub> {
-  /** Opens (or restores) the hub and starts listening to its mailbox. */
+/** The hub (S): always online; accepts channel opens, co-signs payer states and buys their signatures from payees. */
+export class HubNode extends OpeningRuntime<Hub> {
+  /** The hub's signed terms (publish or hand them out; the hub answers TERMS_REQUEST with them). */
+  get terms(): Uint8Array | undefined {
+    return this.engine.terms?.doc;
+  }
+
+  /** Opens (or restores) the hub, signs its terms, and starts listening to its mailbox. */
   static async open(o: HubNodeOptions): Promise<HubNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
-    const engine = saved ? Hub.fromJSON(o.config, saved, nonces) : new Hub(o.config, o.peers, nonces);
+    const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
+    const config: HubConfig = { ...o.config, ...(payout ? { payout } : {}) };
+    if (o.terms) {
+      const { validityMs, ...policy } = o.terms;
+      const now = (o.now ?? Date.now)();
+      const t: HubTerms = {
+        ...policy,
+        hubKey: getPublicKey(o.identityKey),
+        channelKey: getPublicKey(o.config.channelKey),
+        feeBase: o.config.fee.base,
+        feePpm: o.config.fee.ppm,
+        maxTimeoutDelta: o.config.maxTimeoutDelta,
+        serial: Math.floor(now / 1000) >>> 0,
+        issued: now,
+        expiry: now + (validityMs ?? 30 * 24 * 3_600_000),
+      };
+      config.terms = signTerms(t, o.identityKey);
+    }
+    const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
     await node.start();
+    if (config.terms) await node.publishTerms();
     return node;
+  }
+
+  /** Publishes the signed terms as the relay record `hub-terms` when the mailbox client supports records (errors reported, not thrown). */
+  async publishTerms(): Promise<void> {
+    const doc = this.terms;
+    const c = this.client as unknown as { publishRecord?: (name: string, body: Uint8Array) => Promise<void> };
+    if (!doc || typeof c.publishRecord !== 'function') return;
+    await c.publishRecord('hub-terms', doc).catch((e: unknown) => this.emit('error', e as Error));
   }
 }
 
 /** Options of {@link PayeeNode.open}. */
-export interface PayeeNodeOptions extends RuntimeOptions {
+export interface PayeeNodeOptions extends RuntimeOptions, OpeningOptions {
   /** Hub, channel and invoice parameters; the identity key is the runtime's `identityKey`. */
   config: Omit<PayeeConfig, 'identityKey'>;
-  /** The channel with the hub, used only on first start. */
-  channel: Channel;
+  /**
+   * A ready-made channel with the hub, used only on first start: for tests
+   * and setups where one operator holds both keys. A payee normally starts
+   * without one and calls {@link WalletRuntime.openChannel} (the hub funds it).
+   */
+  channel?: Channel;
 }
 
-/** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
-export class PayeeNode extends RoleRuntime<Payee> {
+/** The payee (B): opens its channel with its hub, comes online, is pushed offers, and sells the payer's signature to the hub. */
+export class PayeeNode extends WalletRuntime<Payee> {
   /**
    * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
    * `amount` to us and sends the pre-signed update to the payer at
@@ -167,9 +238,7 @@ export class PayeeNode extends RoleRuntime<Payee> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
-    const engine = saved
-      ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
-      : new Payee(config, o.channel, nonces);
+    const engine = saved ? Payee.fromJSON(config, saved, nonces) : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
     await node.start();
     return node;
