@@ -24,6 +24,8 @@ export {
   serializeTxNoWitness,
   totalOut,
   txid,
+  txVsize,
+  txWeight,
   txidHex,
   withOutpoint,
   withWitness,

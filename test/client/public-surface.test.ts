@@ -11,8 +11,11 @@ const surface = suite('public surface');
 surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => {
   const root = await import('../../client/index.js');
   assert.equal(Object.keys(root).sort(), [
+    'ChainRejectedError',
+    'ChainTip',
     'Channel',
     'ErrorCode',
+    'EsploraChainSource',
     'HubNode',
     'KvNonceStore',
     'LevelKv',
