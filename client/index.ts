@@ -68,6 +68,13 @@ export {
 } from './chain/source.js';
 export { EsploraChainSource, type EsploraChainSourceOptions } from './chain/esplora.js';
 export { ChainTip, type ChainTipOptions } from './chain/tip.js';
+export {
+  SingleKeyWallet,
+  scriptForAddress,
+  type BitcoinNetwork,
+  type FundResult,
+  type SingleKeyWalletOptions,
+} from './chain/single-key-wallet.js';
 
 // Channels, and the bridge from a channel state to its transactions.
 export { Channel, type ChannelJson, type StateRecord } from '../engine/channel/channel.js';

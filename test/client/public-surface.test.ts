@@ -26,6 +26,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PayerNode',
     'PaymentType',
     'RouterNode',
+    'SingleKeyWallet',
     'bytesToHex',
     'decodeMailboxAddress',
     'decodePayment',
@@ -38,6 +39,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'openChannelPair',
     'ptlcOf',
     'randomSecretKey',
+    'scriptForAddress',
     'settlementSpec',
   ]);
 });
