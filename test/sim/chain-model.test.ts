@@ -44,6 +44,18 @@ function spend(
   return { ...unsigned, inputs: [{ ...unsigned.inputs[0]!, witness: [sig] }] };
 }
 
+/** A signed spend of a 100 000-sat coin of alice to `n` outputs of `each` sats. */
+function wideSpend(coin: Outpoint, n: number, each: bigint): BitcoinTx {
+  const wide: BitcoinTx = {
+    version: 2,
+    lockTime: 0,
+    inputs: [{ ...coin, sequence: SEQUENCE_FINAL, witness: [] }],
+    outputs: Array.from({ length: n }, () => ({ amount: each, script: bobScript })),
+  };
+  const sig = signKeyPath(wide, 0, [{ amount: 100_000n, scriptPubKey: aliceScript }], alice);
+  return { ...wide, inputs: [{ ...wide.inputs[0]!, witness: [sig] }] };
+}
+
 t('vsize is the BIP141 weight / 4: a one-input key-path spend is 111 vB (57.5 witness bytes discounted)', () => {
   const chain = new ChainModel();
   const coin = chain.fundScript(aliceScript, 100_000);
@@ -175,6 +187,27 @@ t('replacement: higher fee rate and fee replace (with descendants); equal or low
   chain.mine();
   assert.is(chain.spenderOf(coin)?.height, 101);
   assert.is(txidHex(chain.spenderOf(coin)!.tx), txidHex(better));
+});
+
+t('replacement: a bigger transaction paying more in total but a lower fee rate is refused', () => {
+  const chain = new ChainModel();
+  const coin = chain.fundScript(aliceScript, 100_000);
+  const first = spend(coin, 100_000n, alice, 99_000n); // 1000 sats for 111 vB
+  chain.broadcast(first);
+  // Ten outputs: about 500 vB; 1600 sats beats 1000 by more than its size, at about 3 sat/vB < 9.
+  const signed = wideSpend(coin, 10, 9_840n);
+  assert.ok(1600 - 1000 >= txVsize(signed) && 1600 / txVsize(signed) < 1000 / txVsize(first));
+  rejects(() => chain.broadcast(signed), 'replacement');
+  assert.equal(chain.mempool(), [txidHex(first)]);
+});
+
+t('replacement with no minimum fee rate still needs a higher absolute fee, not just a higher rate', () => {
+  const chain = new ChainModel({ minFeeRate: 0 });
+  const coin = chain.fundScript(aliceScript, 100_000);
+  chain.broadcast(wideSpend(coin, 10, 9_900n)); // 1000 sats for about 500 vB
+  // A one-output spend with the same 1000 sats: a far higher rate, the same fee.
+  rejects(() => chain.broadcast(spend(coin, 100_000n, alice, 99_000n, aliceScript)), 'replacement');
+  chain.broadcast(spend(coin, 100_000n, alice, 98_999n, aliceScript));
 });
 
 t('a direct submit that conflicts with the mempool drops the mempool transaction', () => {

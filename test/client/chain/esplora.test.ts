@@ -149,7 +149,8 @@ const lies = suite('client/chain/esplora: bad answers are CHAIN_BAD_RESPONSE, no
 lies('garbage on every route', async () => {
   const s = await rawServer((req, res) => {
     if (req.url === '/fee-estimates') return res.end('{"1": "fast"}');
-    if (req.url?.endsWith('/status')) return res.end('{"confirmed": "yes"}');
+    if (req.url?.endsWith('/utxo'))
+      return res.end(JSON.stringify([{ txid: '07'.repeat(32), vout: 0, value: 5, status: { confirmed: 'yes', block_height: 5 } }]));
     res.end('garbage');
   });
   const c = new EsploraChainSource(s.url);
@@ -158,7 +159,7 @@ lies('garbage on every route', async () => {
     await rejectsCode(c.tipHeight(), ErrorCode.CHAIN_BAD_RESPONSE, 'tip');
     await rejectsCode(c.getTx('07'.repeat(32)), ErrorCode.CHAIN_BAD_RESPONSE, 'tx hex');
     await rejectsCode(c.spenderOf(coin), ErrorCode.CHAIN_BAD_RESPONSE, 'outspend');
-    await rejectsCode(c.utxos(aliceScript), ErrorCode.CHAIN_BAD_RESPONSE, 'utxo');
+    await rejectsCode(c.utxos(aliceScript), ErrorCode.CHAIN_BAD_RESPONSE, 'utxo status');
     await rejectsCode(c.feeRate(1), ErrorCode.CHAIN_BAD_RESPONSE, 'fee estimates');
     await rejectsCode(c.broadcast(spend(coin, 1000n, 500n)), ErrorCode.CHAIN_BAD_RESPONSE, 'broadcast answer is not the txid');
   } finally {
@@ -179,7 +180,12 @@ lies('a well-formed lie: another transaction under the asked txid, a spender tha
       const tx = id === txidHex(otherSpend) ? otherSpend : model.getTx(other.txid)!.tx;
       return res.end(bytesToHex(serializeTx(tx)));
     }
-    if (req.url?.endsWith('/status')) return res.end('{"confirmed": true, "block_height": -1}');
+    if (req.url?.endsWith('/status')) {
+      const id = req.url.split('/')[2];
+      if (id === bytesToHex(other.txid)) return res.end('{"confirmed": true, "block_height": -1}');
+      if (id === asked) return res.end('{"confirmed": true, "block_height": 3}');
+      return res.end('{"confirmed": false}');
+    }
     if (req.url?.includes('/outspend/')) return res.end(JSON.stringify({ spent: true, txid: txidHex(otherSpend), vin: 0 }));
     if (req.url?.endsWith('/utxo')) return res.end(JSON.stringify([{ txid: asked, vout: 0, value: 1.5, status: { confirmed: false } }]));
     res.statusCode = 404;

@@ -97,6 +97,10 @@ t('a funding PSBT the wallet cannot pay is FUNDING_INVALID; unconfirmed coins wa
   assert.is(await new SingleKeyWallet(sk('rich'), chain, { minConfirmations: 0 }).balance(), 60_000);
   model.mine();
   assert.is(await rich.balance(), 60_000);
+  const patient = new SingleKeyWallet(sk('rich'), chain, { minConfirmations: 2 });
+  assert.is(await patient.balance(), 0, 'one confirmation of two');
+  model.mine();
+  assert.is(await patient.balance(), 60_000);
 });
 
 t('send pays an address (signet bech32m) with change back', async () => {
