@@ -10,40 +10,32 @@
  * never spent).
  * @module
  */
-import * as btc from '@scure/btc-signer';
-import { equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
+import { checkFundingTx } from '../../engine/bitcoin/funding.js';
+import { encodePsbt, extractPsbtTx } from '../../engine/bitcoin/psbt.js';
 import { parseTx, type BitcoinTx } from '../../engine/bitcoin/transaction.js';
 import type { FundingOrder, OpeningEngine } from '../../engine/payment/open/common.js';
 import type { Step, StepContext } from '../../engine/payment/types.js';
 import type { ChainSource, FundingWallet } from '../chain/source.js';
 
-/** An unsigned PSBT with one output: the channel's funding output (the wallet adds inputs and change). */
+/** An unsigned PSBT with one output, the channel's funding output: the wallet adds inputs and change. */
 export function fundingPsbt(order: Pick<FundingOrder, 'script' | 'amount'>): Uint8Array {
-  const tx = new btc.Transaction({ version: 2, allowUnknownOutputs: true });
-  tx.addOutput({ script: order.script, amount: BigInt(order.amount) });
-  return tx.toPSBT();
+  return encodePsbt({ version: 2, lockTime: 0, inputs: [], outputs: [{ amount: BigInt(order.amount), script: order.script }] });
 }
 
 /**
  * The transaction of a PSBT the wallet funded and signed, and the index of
- * its funding output: exactly one output paying `order.amount` to
- * `order.script` (FUNDING_INVALID otherwise).
+ * its funding output: exactly one output carries the funding script, paying
+ * exactly `order.amount`, every input signed (FUNDING_INVALID otherwise).
  */
 export function fundedTx(psbt: Uint8Array, order: Pick<FundingOrder, 'script' | 'amount'>): { tx: BitcoinTx; vout: number } {
-  let raw: Uint8Array;
+  let tx: BitcoinTx;
   try {
-    const t = btc.Transaction.fromPSBT(psbt, { allowUnknownOutputs: true });
-    if (!t.isFinal) t.finalize();
-    raw = t.extract();
+    tx = extractPsbtTx(psbt);
   } catch (e) {
     return fail(ErrorCode.FUNDING_INVALID, `the wallet's PSBT is not a complete transaction: ${(e as Error).message}`);
   }
-  const tx = parseTx(raw);
-  const outs = tx.outputs.map((o, i) => ({ o, i })).filter(({ o }) => equalBytes(o.script, order.script));
-  if (outs.length !== 1 || outs[0]!.o.amount !== BigInt(order.amount))
-    fail(ErrorCode.FUNDING_INVALID, 'the funded transaction does not pay the funding output exactly once');
-  return { tx, vout: outs[0]!.i };
+  return { tx, vout: checkFundingTx(tx, order.script, order.amount).outpoint.vout };
 }
 
 /** What the driver needs of the role runtime. */

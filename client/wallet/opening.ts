@@ -12,14 +12,17 @@ import type { Channel } from '../../engine/channel/channel.js';
 import type { OpeningEngine } from '../../engine/payment/open/common.js';
 import type { WalletSlot } from '../../engine/payment/open/wallet-slot.js';
 import type { Step, StepContext } from '../../engine/payment/types.js';
-import type { ChainSource, FundingWallet } from '../chain/source.js';
+import type { FundingWallet } from '../chain/source.js';
 import { OpenDriver } from './open-driver.js';
 import { RoleRuntime, type RoleEngine, type RuntimeOptions } from './runtime.js';
 
-/** Chain access of a role that opens channels. */
+/**
+ * What a role that opens channels needs beyond its runtime options: its
+ * on-chain wallet. Funding transactions are looked up and published through
+ * the runtime's `chain` when it is a ChainSource (no open completes over a
+ * bare height watcher).
+ */
 export interface OpeningOptions {
-  /** The role's own view of the chain: funding transactions are looked up and published through it. */
-  chainSource?: ChainSource;
   /** The role's on-chain wallet: it funds channels (PSBT) and names where closed channels pay the role. */
   fundingWallet?: FundingWallet;
   /** How often the open driver looks at the chain, ms (default 2000). */
@@ -35,7 +38,7 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
   constructor(engine: E, o: RuntimeOptions & OpeningOptions) {
     super(engine, o);
     this.fundingWallet = o.fundingWallet;
-    if (o.chainSource)
+    if (this.chainSource)
       this.#driver = new OpenDriver(
         {
           engine,
@@ -45,7 +48,7 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
           report: (e) => this.emit('error', e),
         },
         {
-          chain: o.chainSource,
+          chain: this.chainSource,
           ...(o.fundingWallet ? { wallet: o.fundingWallet } : {}),
           ...(o.openPollMs ? { pollMs: o.openPollMs } : {}),
         },

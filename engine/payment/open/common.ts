@@ -11,7 +11,8 @@ import { ErrorCode, fail } from '../../../base/errors.js';
 import { parsePublicKey, taggedHash } from '../../../crypto/bip340.js';
 import type { HubTerms } from '../../../protocol/terms.js';
 import { fundingOutput } from '../../bitcoin/eltoo.js';
-import { txidHex, type BitcoinTx } from '../../bitcoin/transaction.js';
+import { checkChannelFunding } from '../../bitcoin/funding.js';
+import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import { Channel } from '../../channel/channel.js';
 import { eltooTerms } from '../../channel/onchain.js';
 import {
@@ -109,16 +110,15 @@ export function fundingScript(p: ChannelParams): Uint8Array {
 
 /**
  * Checks that `tx` is the funding transaction a FUNDING message named
- * (`txid`, display order) and that its output `vout` pays exactly the
- * channel's funding amount to its funding script (FUNDING_INVALID otherwise).
+ * (`txid`, display order, output `vout`): engine/bitcoin's funding check
+ * (exactly one output pays the channel's funding script, exactly the agreed
+ * amount; every input signed), and that output is the one named
+ * (FUNDING_INVALID otherwise).
  */
-export function checkFundingTx(p: ChannelParams, tx: BitcoinTx, txid: Uint8Array, vout: number): void {
-  if (txidHex(tx) !== bytesToHex(txid)) fail(ErrorCode.FUNDING_INVALID, 'the transaction is not the one named');
-  const out = tx.outputs[vout];
-  if (!out) fail(ErrorCode.FUNDING_INVALID, `the funding transaction has no output ${vout}`);
-  if (!equalBytes(out.script, fundingScript(p))) fail(ErrorCode.FUNDING_INVALID, 'the funding output does not pay the channel');
-  if (out.amount !== BigInt(p.funding.amount))
-    fail(ErrorCode.FUNDING_INVALID, `the funding output pays ${out.amount} sats, the channel is ${p.funding.amount}`);
+export function checkChannelFundingTx(p: ChannelParams, tx: BitcoinTx, txid: Uint8Array, vout: number): void {
+  const { outpoint } = checkChannelFunding(tx, eltooTerms(p));
+  if (!equalBytes(outpoint.txid, txid) || outpoint.vout !== vout)
+    fail(ErrorCode.FUNDING_INVALID, `the channel output is ${bytesToHex(outpoint.txid)}:${outpoint.vout}, not the one named`);
 }
 
 /** What the chain driver must look up for an open: the funding outpoint, and the transaction when it is ours to (re)broadcast. */

@@ -22,7 +22,7 @@ import type { Signer } from '../ptlc-exchange.js';
 import { reject, rejectMessage } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
 import {
-  checkFundingTx,
+  checkChannelFundingTx,
   checkKey,
   checkOpenAgainstTerms,
   deriveChannelId,
@@ -99,8 +99,9 @@ export function openRefusalAddress(c: HubOpenContext, m: { type: number } & Reco
   }
   const id = m.channelId instanceof Uint8Array ? bytesToHex(m.channelId) : undefined;
   const openId = m.openId instanceof Uint8Array ? bytesToHex(m.openId) : undefined;
-  for (const o of c.opens.values()) if ((o.channelId === id || o.openId === openId) && o.peerKey === bytesToHex(from)) return o.peerAddress;
-  return undefined;
+  const mine = [...c.opens.values()].filter((o) => o.peerKey === bytesToHex(from));
+  // The open the message names, else any open of the same sender: its own mailbox either way.
+  return (mine.find((o) => o.channelId === id || o.openId === openId) ?? mine[0])?.peerAddress;
 }
 
 function requireTerms(c: HubOpenContext): NonNullable<HubOpenContext['terms']> {
@@ -304,7 +305,7 @@ export function hubNoteFunded(c: HubOpenContext, channelId: string, tx: BitcoinT
   if (!o?.hubFunds || o.status !== 'signed') return reject(`no open ${channelId} waiting for the hub’s funding`, ErrorCode.FUNDING_INVALID);
   const ch = Channel.fromJSON(o.channel);
   const id = txidOf(tx);
-  checkFundingTx(ch.params, tx, id, vout);
+  checkChannelFundingTx(ch.params, tx, id, vout);
   ch.setFundingOutpoint(id, vout);
   o.channel = ch.toJSON();
   o.status = 'funded';
@@ -347,7 +348,7 @@ export function hubNoteFundingTx(
     return step();
   }
   try {
-    checkFundingTx(ch.params, found.tx, ch.params.funding.txid!, ch.params.funding.vout!);
+    checkChannelFundingTx(ch.params, found.tx, ch.params.funding.txid!, ch.params.funding.vout!);
   } catch (e) {
     if (o.fundingTx) throw e; // our own transaction: a chain source that lies, not the opener
     return abort(c, o, (e as Error).message, { code: ErrorCode.FUNDING_INVALID });

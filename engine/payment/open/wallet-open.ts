@@ -25,7 +25,7 @@ import type { Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
 import {
-  checkFundingTx,
+  checkChannelFundingTx,
   checkKey,
   checkOpenAgainstTerms,
   deriveChannelId,
@@ -293,7 +293,7 @@ export function walletNoteFunded(c: WalletOpenContext, channelId: string, tx: Bi
     fail(ErrorCode.FUNDING_INVALID, `no open ${channelId} waiting for our funding`);
   const ch = Channel.fromJSON(o.channel!);
   const id = txidOf(tx);
-  checkFundingTx(ch.params, tx, id, vout);
+  checkChannelFundingTx(ch.params, tx, id, vout);
   ch.setFundingOutpoint(id, vout);
   o.channel = ch.toJSON();
   o.status = 'funded';
@@ -333,7 +333,7 @@ export function walletNoteFundingTx(
     return step();
   }
   try {
-    checkFundingTx(ch.params, found.tx, ch.params.funding.txid!, ch.params.funding.vout!);
+    checkChannelFundingTx(ch.params, found.tx, ch.params.funding.txid!, ch.params.funding.vout!);
   } catch (e) {
     if (!o.order.hubFunds) throw e; // our own transaction: the chain source is wrong, not the hub
     const s = step();

@@ -164,6 +164,7 @@ export class Payee extends PaymentEngine<PayeeJson> implements OpeningEngine {
     if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
     const opening = await this.slot.dispatch(m, ctx);
     if (opening) return opening;
+    if (!this.slot.current) return ignored(m.type, 'no channel yet');
     switch (m.type) {
       case PaymentType.PTLC_ADD:
         return await payeeOnPtlcAdd(this.offerContext(), m, ctx);

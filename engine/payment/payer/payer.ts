@@ -185,10 +185,12 @@ export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     // A payee's pre-signed request may come from anyone; all else from our hub.
+    if (m.type === PaymentType.REQUEST && !this.slot.current) return ignored(m.type, 'no channel yet');
     if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
     requireSender(inc.from, this.config.hubKey, 'hub');
     const opening = await this.slot.dispatch(m, ctx);
     if (opening) return opening;
+    if (!this.slot.current) return ignored(m.type, 'no channel yet');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:
       case PaymentType.PTLC_FULFILL:
