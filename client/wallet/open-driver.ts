@@ -40,7 +40,7 @@ export function fundedTx(psbt: Uint8Array, order: Pick<FundingOrder, 'script' | 
 
 /** What the driver needs of the role runtime. */
 export interface OpenDriverHost {
-  readonly engine: OpeningEngine;
+  readonly engine: OpeningEngine & { toJSON(): unknown };
   serial<T>(fn: () => Promise<T>): Promise<T>;
   commit(step: Step): Promise<void>;
   ctx(): StepContext;
@@ -89,10 +89,14 @@ export class OpenDriver {
     return this.#running;
   }
 
+  /** Runs one engine step in the runtime's order; persists it only when it changed something (most passes change nothing). */
   private step(fn: (ctx: StepContext) => Promise<Step>, height?: number): Promise<void> {
     return this.host.serial(async () => {
       const ctx = this.host.ctx();
-      await this.host.commit(await fn(height === undefined ? ctx : { ...ctx, height }));
+      const before = JSON.stringify(this.host.engine.toJSON());
+      const s = await fn(height === undefined ? ctx : { ...ctx, height });
+      if (s.send.length || s.events.length || s.retract.length || JSON.stringify(this.host.engine.toJSON()) !== before)
+        await this.host.commit(s);
     });
   }
 
