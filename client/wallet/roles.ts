@@ -8,7 +8,7 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { getPublicKey } from '../../crypto/bip340.js';
-import { signTerms, type HubTerms } from '../../protocol/terms.js';
+import { signTerms, verifyTerms, type HubTerms } from '../../protocol/terms.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
@@ -135,6 +135,44 @@ export type HubTermsPolicy = Omit<
   validityMs?: number;
 };
 
+const TERMS_KEY = 'hub/terms';
+
+/**
+ * The hub's signed terms: the ones in its store while they state the same
+ * policy and have more than half their validity left (a restart does not
+ * change them, so an open under way across it still names the current
+ * terms), else newly signed ones, stored.
+ */
+async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<Uint8Array> {
+  const { validityMs = 30 * 24 * 3_600_000, ...policy } = o.terms!;
+  const t: HubTerms = {
+    ...policy,
+    hubKey: getPublicKey(o.identityKey),
+    channelKey: getPublicKey(o.config.channelKey),
+    feeBase: o.config.fee.base,
+    feePpm: o.config.fee.ppm,
+    maxTimeoutDelta: o.config.maxTimeoutDelta,
+    serial: Math.floor(now / 1000) >>> 0,
+    issued: now,
+    expiry: now + validityMs,
+  };
+  const stored = await o.kv.get(TERMS_KEY);
+  if (stored) {
+    try {
+      const old = verifyTerms(stored, t.hubKey, now);
+      const same = (Object.keys(t) as (keyof HubTerms)[]).every(
+        (k) => k === 'serial' || k === 'issued' || k === 'expiry' || String(old[k]) === String(t[k]),
+      );
+      if (same && old.expiry - now > validityMs / 2) return stored;
+    } catch {
+      // expired or not ours: sign new ones
+    }
+  }
+  const doc = signTerms(t, o.identityKey);
+  await o.kv.put(TERMS_KEY, doc);
+  return doc;
+}
+
 /** Options of {@link HubNode.open}. */
 export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
   /** The hub's configuration (its `terms` and `payout` are filled in from `terms` and the FundingWallet). */
@@ -162,22 +200,7 @@ export class HubNode extends OpeningRuntime<Hub> {
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
     const config: HubConfig = { ...o.config, ...(payout ? { payout } : {}) };
-    if (o.terms) {
-      const { validityMs, ...policy } = o.terms;
-      const now = (o.now ?? Date.now)();
-      const t: HubTerms = {
-        ...policy,
-        hubKey: getPublicKey(o.identityKey),
-        channelKey: getPublicKey(o.config.channelKey),
-        feeBase: o.config.fee.base,
-        feePpm: o.config.fee.ppm,
-        maxTimeoutDelta: o.config.maxTimeoutDelta,
-        serial: Math.floor(now / 1000) >>> 0,
-        issued: now,
-        expiry: now + (validityMs ?? 30 * 24 * 3_600_000),
-      };
-      config.terms = signTerms(t, o.identityKey);
-    }
+    if (o.terms) config.terms = await hubTermsDoc(o, (o.now ?? Date.now)());
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
     await node.start();
