@@ -28,6 +28,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'decodePayment',
     'eltooTerms',
     'encodeMailboxAddress',
+    'fetchRecord',
     'getPublicKey',
     'hexToBytes',
     'hubFee',
