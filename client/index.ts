@@ -57,6 +57,26 @@ export {
 export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
 
+// The chain: a source (Esplora REST), its cached tip, the funding wallet contract.
+export {
+  ChainRejectedError,
+  type ChainSource,
+  type ChainTx,
+  type ChainUtxo,
+  type FundOptions,
+  type FundingWallet,
+  type TxStatus,
+} from './chain/source.js';
+export { EsploraChainSource, type EsploraChainSourceOptions } from './chain/esplora.js';
+export { ChainTip, type ChainTipOptions } from './chain/tip.js';
+export {
+  SingleKeyWallet,
+  scriptForAddress,
+  type BitcoinNetwork,
+  type FundResult,
+  type SingleKeyWalletOptions,
+} from './chain/single-key-wallet.js';
+
 // Channels, and the bridge from a channel state to its transactions.
 export { Channel, type ChannelJson, type StateRecord } from '../engine/channel/channel.js';
 export { openChannelPair } from '../engine/channel/open.js';
