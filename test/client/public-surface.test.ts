@@ -33,6 +33,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'decodePayment',
     'eltooTerms',
     'encodeMailboxAddress',
+    'fetchRecord',
     'fundingStatus',
     'getPublicKey',
     'hexToBytes',
