@@ -18,6 +18,7 @@ import {
   fundingOutput,
   fundingPsbt,
   p2trScript,
+  psbtFromTx,
   signUpdate,
   txVsize,
   txidHex,
@@ -142,14 +143,7 @@ t('fee bump: an update below the minimum fee rate gets a wallet input, no change
   const bumper = new SingleKeyWallet(sk('bumper'), chain);
   const small = model.fundScript(bumper.scriptPubKey, 1_500);
   model.fundScript(bumper.scriptPubKey, 80_000);
-  const psbt = encodePsbt({
-    version: update.version,
-    lockTime: update.lockTime,
-    inputs: [
-      { ...update.inputs[0]!, prevout: { amount: out.amount, scriptPubKey: out.scriptPubKey }, finalWitness: update.inputs[0]!.witness },
-    ],
-    outputs: update.outputs,
-  });
+  const psbt = psbtFromTx(update, [{ amount: out.amount, scriptPubKey: out.scriptPubKey }]);
   // A change output would break the channel's ANYPREVOUT|ALL signatures: the bumper adds no change.
   const res = await bumper.fund(psbt, { feeRate: 3, change: false });
   assert.is(res.change, null);
