@@ -130,6 +130,22 @@ t('fee rate: the simulator estimate, never below the client floor', async () => 
   assert.is(await new EsploraChainSource(server.url, { minFeeRate: 1.5 }).feeRate(3), 1.5);
 });
 
+t(
+  'fee rate: the estimate of the largest target not above the one asked, else the smallest listed; an empty table is the floor',
+  async () => {
+    let table = '{"2": 50.5, "6": 20, "144": 1.25}';
+    const s = await rawServer((_req, res) => res.end(table));
+    try {
+      const c = new EsploraChainSource(s.url, { minFeeRate: 1.5 });
+      assert.equal(await Promise.all([1, 2, 3, 6, 100, 1000].map((n) => c.feeRate(n))), [50.5, 50.5, 50.5, 20, 20, 1.5]);
+      table = '{}';
+      assert.is(await c.feeRate(6), 1.5);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
 t('ChainTip caches the height for synchronous readers and refreshes it', async () => {
   const tip = new ChainTip(chain, { pollMs: 60_000 });
   assert.throws(() => tip.height());
