@@ -69,6 +69,25 @@ t('tip height, and the simulator-only mine route moves it', async () => {
   assert.is(await chain.tipHeight(), 503);
 });
 
+t('the simulator-only fund and min-fee-rate routes (for tests in other processes), and their refusals', async () => {
+  const post = (path: string, body: unknown) => fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await post('/sim/fund', { scriptPubKey: bytesToHex(aliceScript), amount: 12_345 });
+  const { txid: id, vout } = (await res.json()) as { txid: string; vout: number };
+  assert.equal(
+    (await chain.utxos(aliceScript)).map((u) => [bytesToHex(u.outpoint.txid), u.outpoint.vout, u.amount]),
+    [[id, vout, 12_345]],
+  );
+  assert.is((await post('/sim/min-fee-rate', { satPerVb: 4 })).status, 200);
+  assert.is(await chain.feeRate(2), 4);
+  assert.is((await post('/sim/fund', { scriptPubKey: 'zz', amount: 1 })).status, 400);
+  assert.is((await post('/sim/fund', { scriptPubKey: '51', amount: 0.5 })).status, 400);
+  assert.is((await post('/sim/mine', { blocks: 0 })).status, 400);
+  assert.is((await post('/sim/min-fee-rate', { satPerVb: -1 })).status, 400);
+  assert.is((await fetch(`${server.url}/tx/nothex/hex`)).status, 400);
+  assert.is((await fetch(`${server.url}/nowhere`)).status, 404);
+  assert.is(model.height, 500);
+});
+
 t('getTx: a faucet coin parses, hashes to its id and is confirmed; an unknown txid is null', async () => {
   const coin = model.fundScript(aliceScript, 70_000);
   const got = await chain.getTx(bytesToHex(coin.txid));
