@@ -37,6 +37,7 @@ export {
   type BacklogResult,
 } from './mailbox/mailbox-client.js';
 export type { Subscription, SubscriptionEvents } from './mailbox/subscription.js';
+export { fetchRecord, type FetchRecordOptions } from './mailbox/records.js';
 export { LevelKv, MemoryKv, type Kv, type KvOp } from './mailbox/kv.js';
 export type { BackoffOptions } from './mailbox/backoff.js';
 export type { FetchLike } from './mailbox/relay-http.js';
@@ -68,6 +69,7 @@ export {
 } from './chain/source.js';
 export { EsploraChainSource, type EsploraChainSourceOptions } from './chain/esplora.js';
 export { ChainTip, type ChainTipOptions } from './chain/tip.js';
+export { confirmationsAt, fundingStatus, type FundingStatus } from './chain/confirmations.js';
 export {
   SingleKeyWallet,
   scriptForAddress,
