@@ -13,6 +13,8 @@ import type { OpeningEngine } from '../../engine/payment/open/common.js';
 import type { WalletSlot } from '../../engine/payment/open/wallet-slot.js';
 import type { Step, StepContext } from '../../engine/payment/types.js';
 import type { FundingWallet } from '../chain/source.js';
+import { TERMS_RECORD, verifyTerms } from '../../protocol/terms.js';
+import { fetchRecord } from '../mailbox/records.js';
 import { OpenDriver } from './open-driver.js';
 import { RoleRuntime, type RoleEngine, type RuntimeOptions } from './runtime.js';
 
@@ -34,10 +36,13 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
   #driver: OpenDriver | undefined;
   /** The role's on-chain wallet, if it has one. */
   protected readonly fundingWallet: FundingWallet | undefined;
+  /** The `fetch` the mailbox client was given, for reading relay records. */
+  protected readonly recordFetch: typeof fetch | undefined;
 
   constructor(engine: E, o: RuntimeOptions & OpeningOptions) {
     super(engine, o);
     this.fundingWallet = o.fundingWallet;
+    this.recordFetch = (o.client as { fetch?: typeof fetch } | undefined)?.fetch;
     if (this.chainSource)
       this.#driver = new OpenDriver(
         {
@@ -97,8 +102,8 @@ type WalletEngine = RoleEngine &
 /** The payer's and the payee's runtime: one channel with the hub, opened through the mailbox. */
 export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
   /**
-   * Opens the role's channel with its hub (SPEC 6.17): fetches the hub's
-   * terms if needed, then OPEN, state 0, funding (the payer funds through its
+   * Opens the role's channel with its hub (SPEC 6.17): reads the hub's
+   * terms (its relay record `hub-terms`, else asks the hub), then OPEN, state 0, funding (the payer funds through its
    * FundingWallet; the hub funds a payee's channel) and confirmations.
    * Resolves with the open id once the first message is persisted and
    * queued; {@link channelReady} resolves when the channel is usable.
@@ -106,6 +111,7 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
   async openChannel(opts: OpenChannelOptions): Promise<string> {
     const payout = opts.payout ?? (await this.fundingWallet?.payoutScript());
     if (!payout) fail(ErrorCode.OPEN_REFUSED, 'no payout script: pass one, or give the role a FundingWallet');
+    const terms = await this.fetchTerms();
     return this.serial(async () => {
       const { openId, step } = await this.engine.openChannel(
         {
@@ -113,12 +119,31 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
           payout,
           replyTo: this.client.address(),
           ...(opts.csvDelay !== undefined ? { csvDelay: opts.csvDelay } : {}),
+          ...(terms ? { terms } : {}),
         },
         this.ctx(),
       );
       await this.commit(step);
       return openId;
     });
+  }
+
+  /**
+   * The hub's terms from its relay record `hub-terms`, if they are there and
+   * check (signed by the hub's identity key, not expired); else undefined,
+   * and the open asks the hub (TERMS_REQUEST).
+   */
+  private async fetchTerms(): Promise<Uint8Array | undefined> {
+    const hub = this.engine.slot.hub;
+    try {
+      const doc = await fetchRecord(hub.address, TERMS_RECORD, this.recordFetch ? { fetch: this.recordFetch } : {});
+      if (!doc) return undefined;
+      verifyTerms(doc, hub.key, this.ctx().now);
+      return doc;
+    } catch (e) {
+      this.emit('error', e as Error);
+      return undefined;
+    }
   }
 
   /** Gives up the open in progress (not once funded); the hub is told. */

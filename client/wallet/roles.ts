@@ -8,7 +8,7 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { getPublicKey } from '../../crypto/bip340.js';
-import { signTerms, verifyTerms, type HubTerms } from '../../protocol/terms.js';
+import { signTerms, TERMS_RECORD, verifyTerms, type HubTerms } from '../../protocol/terms.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
@@ -179,6 +179,8 @@ export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
   config: HubConfig;
   /** What the hub offers to openers; without it the hub opens no channel. */
   terms?: HubTermsPolicy;
+  /** Publish the signed terms as the relay record `hub-terms` at start (default true); TERMS_REQUEST is answered either way. */
+  publishTerms?: boolean;
   /**
    * Ready-made channels, used only on first start: for tests and setups
    * where one operator holds both keys. A hub normally starts with none and
@@ -204,16 +206,15 @@ export class HubNode extends OpeningRuntime<Hub> {
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
     await node.start();
-    if (config.terms) await node.publishTerms();
+    if (config.terms && o.publishTerms !== false) await node.publishTerms();
     return node;
   }
 
-  /** Publishes the signed terms as the relay record `hub-terms` when the mailbox client supports records (errors reported, not thrown). */
+  /** Publishes the signed terms as the relay record `hub-terms` of the hub's mailbox (errors reported, not thrown: TERMS_REQUEST still answers). */
   async publishTerms(): Promise<void> {
     const doc = this.terms;
-    const c = this.client as unknown as { publishRecord?: (name: string, body: Uint8Array) => Promise<void> };
-    if (!doc || typeof c.publishRecord !== 'function') return;
-    await c.publishRecord('hub-terms', doc).catch((e: unknown) => this.emit('error', e as Error));
+    if (!doc) return;
+    await this.client.publishRecord(TERMS_RECORD, doc).catch((e: unknown) => this.emit('error', e as Error));
   }
 }
 

@@ -7,7 +7,7 @@
  * 150 ms.
  *
  * 1. The payer opens and funds A–S, the payee opens S–B funded by the hub,
- *    over the relay; both channels confirm; an offline payment completes
+ *    over the relay, both reading the hub's terms from its relay record; both channels confirm; an offline payment completes
  *    over them.
  * 2. The kill matrix of an open: the opener or the hub SIGKILLed at each
  *    message it sends or receives, before each of its step writes, and just
@@ -226,6 +226,10 @@ t(
       await until(() => s.lines.filter((l) => l.kind === 'channel_ready').length === 2, 'the hub to count both channels ready', WAIT_MS);
       await until(() => a.lines.some((l) => l.kind === 'completed'), 'the payer’s payment to complete', WAIT_MS);
       await until(() => b.lines.some((l) => l.kind === 'paid'), 'the payee to be paid', WAIT_MS);
+      assert.not.ok(
+        [...a.lines, ...b.lines].some((l) => l.kind === 'sent' && l.type === 'TERMS_REQUEST'),
+        'the wallets read the hub’s terms from its relay record',
+      );
       for (const p of procs) await p.kill('SIGTERM');
       const hub = (await readState<HubJson>(S.dir)).state;
       const payer = (await readState<PayerJson>(A.dir)).state;
@@ -250,7 +254,11 @@ async function killScenario(pair: 'AS' | 'SB', R: Role, crash: OpenCrash): Promi
   model.fundScript(S.walletScript, 5_000_000);
   if (opener === 'A') model.fundScript(W.walletScript, 3_000_000);
   const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-open-kill-');
-  const cfg = { S: writeConfig(cfgDir, 'S.json', config('S', S, S)), W: writeConfig(cfgDir, 'W.json', config(opener, W, S)) };
+  // The hub publishes no terms record here: the opener asks for them (TERMS_REQUEST), so those steps are killed too.
+  const cfg = {
+    S: writeConfig(cfgDir, 'S.json', config('S', S, S, { hub: { ...HUB, publishTerms: false } })),
+    W: writeConfig(cfgDir, 'W.json', config(opener, W, S)),
+  };
   const crashPath = writeConfig(cfgDir, 'crash.json', crash);
   const runs: Record<'S' | 'W', Proc[]> = { S: [], W: [] };
   const who = (r: Role): 'S' | 'W' => (r === 'S' ? 'S' : 'W');

@@ -52,6 +52,8 @@ export interface OpenOrder {
   payout: Uint8Array;
   /** The wallet's own mailbox address (the hub answers there). */
   replyTo: string;
+  /** The hub's signed terms when the wallet fetched them itself (the relay record `hub-terms`): checked, then used instead of asking. */
+  terms?: Uint8Array;
 }
 
 /** A wallet's open in progress (persisted in the role's state). */
@@ -135,6 +137,10 @@ export function walletOpen(c: WalletOpenContext, order: OpenOrder, ctx: StepCont
   if (c.hasChannel) reject('this role already has its channel', ErrorCode.OPEN_REFUSED);
   if (c.state.open) reject('an open is already in progress', ErrorCode.OPEN_REFUSED);
   checkPayoutScript(order.payout);
+  if (order.terms) {
+    verifyTerms(order.terms, c.hubKey, ctx.now);
+    c.state.terms = bytesToHex(order.terms);
+  }
   const o: WalletOpen = {
     openId: bytesToHex(randomBytes(32)),
     status: 'terms',

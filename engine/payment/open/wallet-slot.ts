@@ -50,9 +50,9 @@ export class WalletSlot {
   #channel: Channel | undefined;
   readonly state: { open?: WalletOpen; terms?: string } = {};
 
-  /** `party`: the role's party in its channel (the payer 0, the payee 1). */
+  /** `hub`: the hub's identity key and address; `party`: the role's party in its channel (the payer 0, the payee 1). */
   constructor(
-    private readonly hub: { key: Uint8Array; address: string },
+    readonly hub: { key: Uint8Array; address: string },
     private readonly signer: Signer,
     readonly party: Party,
     channel: Channel | undefined,
