@@ -27,6 +27,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PaymentType',
     'RouterNode',
     'SingleKeyWallet',
+    'TERMS_RECORD',
     'bytesToHex',
     'confirmationsAt',
     'decodeMailboxAddress',
@@ -44,6 +45,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'randomSecretKey',
     'scriptForAddress',
     'settlementSpec',
+    'verifyTerms',
   ]);
 });
 
