@@ -34,6 +34,7 @@ import {
 } from './offer.js';
 import {
   payerOnRequest,
+  payerOnRequestVoid,
   payerRequestFail,
   payerRequestPay,
   payerRequestPtlc,
@@ -187,6 +188,8 @@ export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
     // A payee's pre-signed request may come from anyone; all else from our hub.
     if (m.type === PaymentType.REQUEST && !this.slot.current) return ignored(m.type, 'no channel yet');
     if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
+    // A payee voids its own request (SPEC 6.14, cancellation); payers send no OFFER_VOID to payers.
+    if (m.type === PaymentType.OFFER_VOID) return payerOnRequestVoid(this.requestContext(), inc.from, m);
     requireSender(inc.from, this.config.hubKey, 'hub');
     const opening = await this.slot.dispatch(m, ctx);
     if (opening) return opening;
