@@ -336,6 +336,35 @@ t(
   },
 );
 
+t(
+  'an open the hub never answers expires at the wallet (the hub told), and the wallet can open again; the hub funds nothing before state 0 is signed',
+  async () => {
+    w = await openWorld('no-answer');
+    const payout = await w.wallets.B.payoutScript();
+    const r = await w.payee.openChannel({ amount: 500_000, csvDelay: 24, payout, replyTo: w.keys.B.address }, w.ctx());
+    w.commit('B', r.step);
+    await w.deliverOne(); // TERMS_REQUEST
+    await w.deliverOne(); // TERMS → OPEN queued
+    await w.deliverOne(); // OPEN → OPEN_ACCEPT queued, never delivered
+    assert.equal(w.hub.fundingOrders(w.clock.now), [], 'the hub funds nothing before the opener signed state 0');
+    w.queue.length = 0;
+    w.commit('B', await w.payee.expireOpens(w.ctx()));
+    assert.ok(w.payee.slot.state.open, 'not before the timeout');
+    w.clock.now += POLICY.openTimeout * 1000;
+    w.commit('B', await w.payee.expireOpens(w.ctx()));
+    assert.is(w.payee.slot.state.open, undefined, 'aborted');
+    assert.ok(w.events.B.some((e) => e.kind === 'open_aborted'));
+    assert.is(w.queue[0]!.message.type, PaymentType.OPEN_CANCEL, 'the hub is told');
+    await w.deliverAll();
+    assert.is(w.hub.opens.size, 0, 'the hub freed the slot');
+    const again = await w.payee.openChannel({ amount: 500_000, csvDelay: 24, payout, replyTo: w.keys.B.address }, w.ctx());
+    w.commit('B', again.step);
+    await w.deliverAll();
+    assert.is(w.payee.slot.state.open!.status, 'signed', 'a new open goes through');
+    assert.is(w.hub.fundingOrders(w.clock.now).length, 1, 'the hub funds once state 0 is signed');
+  },
+);
+
 t('the hub’s terms: signed by its identity key, refused under another key or altered', async () => {
   w = await openWorld('terms');
   const t0 = verifyTerms(w.termsDoc, w.keys.S.idPub, w.clock.now);
