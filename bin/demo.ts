@@ -23,7 +23,8 @@ import path from 'node:path';
 import { verify } from '../crypto/bip340.js';
 import { bytesToHex, hexToBytes } from '../base/bytes.js';
 import { isLnMailboxError } from '../base/errors.js';
-import { PaymentType, decodePayment, verifyInvoice } from '../protocol/payment.js';
+import { PaymentType } from '../protocol/payment.js';
+import { decodeReceipt, verifyReceipt } from '../protocol/receipt.js';
 import { startRelay, type Relay } from '../server/relay.js';
 import { normalizeRelayUrl } from '../protocol/address.js';
 import { RelayHttp } from '../client/mailbox/relay-http.js';
@@ -121,6 +122,12 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   say.say('P', `router ${p.P.address.slice(0, 20)}…  S–P channel ${sats(FUNDING)} sats, CSV 24 blocks; 30 blocks between its timeouts`);
   say.say('B₂', `payee  ${p['B₂'].address.slice(0, 20)}…  P–B₂ channel ${sats(FUNDING)} sats, CSV 12 blocks (no channel with S)`);
   say.say('S, P', 'are online (hubs and routers always are); A, B and B₂ are offline');
+  // B and B₂ were online once: each published a batch of one-time receipt tickets on its relay.
+  const ticketsB = await d.guard((await d.openB()).publishTickets(8), 'B publishing receipt tickets');
+  await d.close('B');
+  d.tickets = { B: ticketsB, 'B₂': await d.guard((await d.openB2()).publishTickets(8), 'B₂ publishing receipt tickets') };
+  await d.close('B₂');
+  say.say('B, B₂', 'were online earlier and published 8 receipt tickets each (one-time nonces signed by their receipt keys)');
 
   d.step(1, 'Balances before (both views of each channel, co-signed state 0)');
   say.balances(d.rows(['A–S', 'S–B', 'S–P', 'P–B₂']));
@@ -128,7 +135,7 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   d.step(2, `B is offline. A pays B ${sats(amount)} sats (hub fee ${sats(fee)})`);
   const t0 = Date.now();
   const A = await d.openA();
-  const offerId = await d.guard(A.payOffline(p.B.address, amount, { memo: 'demo' }), 'A pays');
+  const offerId = await d.guard(A.payOffline(p.B.address, amount, { memo: 'demo', tickets: ticketsB }), 'A pays');
   await d.until(() => d.sent.some((s) => s.from === 'A' && s.type === PaymentType.OFFER), "A's offer to be posted to B's mailbox");
   await d.close('A');
   say.say('A', 'goes offline');
@@ -146,16 +153,10 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   const A2 = await d.openA();
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(
-    done?.kind === 'completed' && done.receipt.invoice !== null,
-    `no receipt${done?.kind === 'completed' ? `: ${done.receipt.receiptError}` : ''}`,
-  );
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(
-    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(p.B.idPk),
-    'the receipt is not signed by B',
-  );
-  say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B, and t with t·G = T`);
+  d.check(done?.kind === 'completed' && verifyReceipt(done.receipt.receipt, p.B.address), 'no receipt from B that verifies');
+  const receipt = done.receipt.receipt;
+  d.check(decodeReceipt(receipt).amount === amount, 'the receipt is for another amount');
+  say.say('A', `receipt: B's signature over ${sats(amount)} sats from A to B, which exists only because S paid B`);
   const elapsed = Date.now() - t0;
 
   d.step(5, 'Balances after');
@@ -173,7 +174,7 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
 
   d.step(6, 'Cancellation: A pays again, then cancels before B comes online');
   const before = A2.engine.channel.enforceable.state;
-  const offer2 = await d.guard(A2.payOffline(p.B.address, amount, { memo: 'demo 2' }), 'A pays again');
+  const offer2 = await d.guard(A2.payOffline(p.B.address, amount, { memo: 'demo 2', tickets: ticketsB }), 'A pays again');
   await d.until(
     () => d.has('A', 'offered', offer2) && d.sent.filter((s) => s.from === 'A' && s.type === PaymentType.OFFER).length === 2,
     'the second offer to be posted',
@@ -218,6 +219,12 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
 
   say.blank();
   say.line(`Done in ${((Date.now() - started) / 1000).toFixed(2)} s: completed, cancelled, routed, pre-signed; every balance consistent.`);
+  const first = A2.payments().find((x) => x.receipt)!;
+  say.say('A', `receipt for B ${p.B.address}`);
+  say.line(`  ${first.receipt!.receipt}`);
+  say.line(
+    `  anyone can check it: verifyReceipt(receipt, B's address) = ${verifyReceipt(hexToBytes(first.receipt!.receipt), p.B.address)}`,
+  );
 }
 
 /** Balances of each row's first view (party 0, party 1), to measure what a payment moved. */
@@ -243,7 +250,7 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   const rows = d.rows(['A–S', 'S–P', 'P–B₂']);
   const before = snapshot(rows);
   const seen = d.received.length;
-  const offerId = await d.guard(A.payOffline(B2.address, ROUTED, { memo: 'demo 3' }), 'A pays B₂');
+  const offerId = await d.guard(A.payOffline(B2.address, ROUTED, { memo: 'demo 3', tickets: d.tickets['B₂'] }), 'A pays B₂');
   await d.until(
     () => d.sent.some((s) => s.from === 'A' && s.to === 'B₂' && s.type === PaymentType.OFFER),
     "A's offer to be posted to B₂'s mailbox",
@@ -254,13 +261,8 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   await d.until(() => d.has('P', 'paid', offerId) && d.has('S', 'paid', offerId), 'P and S to settle');
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(done?.kind === 'completed' && done.receipt.invoice !== null, 'no receipt from B₂');
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(
-    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(B2.idPk),
-    'the receipt is not signed by B₂',
-  );
-  say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B₂, sealed for A: P and S passed it on unread`);
+  d.check(done?.kind === 'completed' && verifyReceipt(done.receipt.receipt, B2.address), 'no receipt from B₂ that verifies');
+  say.say('A', `receipt: B₂'s signature over ${sats(ROUTED)} sats from A to B₂; P and S never saw B₂'s receipt key or A's update`);
 
   // What S saw: only A and P, and P's invoice; nothing it stored names B₂.
   const atS = d.received.slice(seen).filter((r) => r.to === 'S');

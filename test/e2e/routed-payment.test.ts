@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../base/bytes.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
-import { PaymentType, decodePayment, verifyInvoice } from '../../protocol/payment.js';
+import { decodeReceipt, verifyReceipt } from '../../protocol/receipt.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { KvNonceStore } from '../../client/wallet/nonce-store.js';
 import { HubNode, PayeeNode, PayerNode, RouterNode } from '../../client/wallet/roles.js';
@@ -73,10 +73,7 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   router.on('payment', (e) => events.P.push(e));
   payer.on('payment', (e) => events.A.push(e));
 
-  const offerId = await payer.payOffline(addr(B2), AMOUNT, { memo: 'routed' });
-  await until(() => events.A.some((e) => e.kind === 'offered'), 'the offer to be posted to B₂');
-  // B₂ comes online only now, to an offer waiting in its mailbox.
-  const payee = await PayeeNode.open({
+  const payeeOptions = {
     ...base(B2, kv.B2),
     config: {
       address: addr(B2),
@@ -88,7 +85,16 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
       invoiceTtlMs: 3_600_000,
     },
     channel: pbB,
-  });
+  };
+  // B₂ was online once and issued its receipt tickets (SPEC 6.16).
+  const early = await PayeeNode.open(payeeOptions);
+  const tickets = await early.publishTickets(4);
+  await early.close();
+
+  const offerId = await payer.payOffline(addr(B2), AMOUNT, { memo: 'routed', tickets });
+  await until(() => events.A.some((e) => e.kind === 'offered'), 'the offer to be posted to B₂');
+  // B₂ comes online only now, to an offer waiting in its mailbox.
+  const payee = await PayeeNode.open(payeeOptions);
   payee.on('payment', (e) => events.B2.push(e));
   await until(() => events.A.some((e) => e.kind === 'completed'), 'A to complete');
   await until(() => events.B2.some((e) => e.kind === 'paid') && events.P.some((e) => e.kind === 'paid'), 'B₂ and P to settle');
@@ -104,12 +110,11 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   assert.equal(balances(payee.engine.channel), [800_000 - AMOUNT, 199_000 + AMOUNT]);
   for (const c of [asS, spS, payer.engine.channel, payee.engine.channel]) assert.is(c.pending, undefined, 'nothing left pending');
 
-  // A's receipt: B₂'s own signed invoice for this offer, passed through P and S unread.
+  // A's receipt: B₂'s signature over this payment under its receipt key, checked from its address alone.
   const done = events.A.find((e) => e.kind === 'completed');
-  assert.ok(done && done.kind === 'completed' && done.receipt.invoice !== null, 'A holds a receipt');
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice);
-  assert.ok(inv.type === PaymentType.INVOICE && verifyInvoice(inv));
-  assert.is(bytesToHex(inv.payeeKey), bytesToHex(B2.idPk));
+  assert.ok(done && done.kind === 'completed' && verifyReceipt(done.receipt.receipt, addr(B2)), 'A holds a receipt that verifies');
+  const inv = decodeReceipt(done.receipt.receipt);
+  assert.is(bytesToHex(inv.payee), bytesToHex(B2.idPk));
   assert.is(bytesToHex(inv.offerId), offerId);
   assert.is(inv.amount, AMOUNT);
 

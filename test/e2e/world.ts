@@ -118,6 +118,11 @@ export interface E2E {
    * A's and S's views of A–S, S's and B's views of S–B.
    */
   channels: { A: Channel; SA: Channel; SB: Channel; B: Channel };
+  /**
+   * B's receipt-ticket batch (SPEC 6.16): B was online once, at set-up, and
+   * issued them into its store; A reads them as from B's published record.
+   */
+  tickets: Uint8Array;
 }
 
 /**
@@ -146,7 +151,28 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
     return n;
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
+  const openB = async () =>
+    track(
+      await PayeeNode.open({
+        ...base(B, relays.B),
+        config: {
+          address: addr.B,
+          channelKey: B.chSk,
+          hubKey: S.idPk,
+          hubAddress: addr.S,
+          timeoutDelta: 40,
+          invoiceTtlMs: 3_600_000,
+        },
+        channel: bCh,
+      }),
+      events.B,
+    );
+  // B is online once before anything else: it issues its receipt tickets (kept in its store).
+  const first = await openB();
+  const tickets = await first.publishTickets(16);
+  await first.close();
   return {
+    tickets,
     A,
     S,
     B,
@@ -164,6 +190,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
             config: { hubKey: S.idPk, hubAddress: addr.S, channelKey: A.chSk },
             channel: aCh,
             hubFee: HUB_FEE,
+            tickets: async (a) => (a === addr.B ? tickets : null),
           }),
           events.A,
         ),
@@ -179,22 +206,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
           }),
           events.S,
         ),
-      B: async () =>
-        track(
-          await PayeeNode.open({
-            ...base(B, relays.B),
-            config: {
-              address: addr.B,
-              channelKey: B.chSk,
-              hubKey: S.idPk,
-              hubAddress: addr.S,
-              timeoutDelta: 40,
-              invoiceTtlMs: 3_600_000,
-            },
-            channel: bCh,
-          }),
-          events.B,
-        ),
+      B: openB,
     },
   };
 }
