@@ -140,7 +140,7 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   await d.close('A');
   say.say('A', 'goes offline');
 
-  d.step(3, 'B comes online and sells s_A to S');
+  d.step(3, 'B comes online and sells its receipt signature to S');
   await d.openB();
   await d.until(() => d.has('B', 'paid', offerId), 'B to be paid');
   await d.until(() => d.has('S', 'paid', offerId), 'S to settle with B');
@@ -280,7 +280,7 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   const pStore = JSON.stringify(P.toJSON());
   d.check(!pStore.includes(bytesToHex(p.A.idPk)) && !pStore.includes(p.A.address), "P's store names A");
   say.say('S', `saw only A and P: the INVOICE came from P, signed by P, for S–P; nothing S stored names B₂`);
-  say.say('P', 'never saw A: nothing P stored names A (only T, the amount and the sealed receipt)');
+  say.say('P', 'never saw A: nothing P stored names A (only T_B and the amount)');
 
   // Decorrelation: each hop's PTLC is locked to its own point, as both ends of the hop hold it.
   const T = A.engine.payments.get(offerId)?.point;
@@ -294,12 +294,12 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   );
   d.check(new Set([T, sp[0], pb[0]]).size === 3, 'two hops share a point');
   const short = (h: string) => `${h.slice(0, 16)}…`;
-  say.say('A–S', `T         ${short(T)}  A's point: t = s_A`);
+  say.say('A–S', `T_B       ${short(T)}  B's receipt point: s_B·G`);
   say.say('S–P', `PTLC to   ${short(sp[0]!)}  = T + r₁·G, the same in S's and P's views`);
   say.say('P–B₂', `PTLC to   ${short(pb[0]!)}  = T + r₂·G, the same in P's and B₂'s views`);
   say.say('check', 'three different points: the hops cannot be matched by the point they are locked to');
 
-  const after = await settleAll(d, rows);
+  const after = await settleAll(d, d.rows(['A–S', 'S–P', 'P–B₂'])); // B₂'s runtime of this step
   const [[a, s1], [s2, p1], [p2, b]] = moved(before, after) as [[number, number], [number, number], [number, number]];
   d.check(a === -(ROUTED + fee) && s1 + s2 === fee && p1 + p2 === 0 && b === ROUTED, 'balances moved by the wrong amounts');
   say.line(`A ${sats(a)}   S +${sats(fee)} (fee)   P ±0   B₂ +${sats(b)}`);

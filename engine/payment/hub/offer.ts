@@ -1,12 +1,14 @@
 /**
  * The hub's (S's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: S co-signs the payer's state n while recording the payment
- * point T = R_A + e·P_A of the payer's future update signature, then buys
- * that signature from the payee with a PTLC locked to T + r·G. The Hub
- * engine (hub.ts) dispatches to these functions over its state.
+ * pre-signs: S co-signs the payer's state n, whose update comes pre-signed
+ * to the payee's receipt point T_B (verified at once, SPEC 6.16), attests
+ * the offer for the payee, then buys s_B (the payee's receipt signature's s,
+ * which completes the payer's update) with a PTLC locked to T_B + r·G. The
+ * Hub engine (hub.ts) dispatches to these functions over its state.
  *
  * Safety rules enforced here (each has an adversarial test):
- * - S pays only for T of the latest pending state of the payer's channel,
+ * - S accepts a proposal only with a pre-signature that verifies for T_B;
+ * - S pays only for T_B of the latest pending state of the payer's channel,
  *   only before the offer's (and the invoice's) expiry, and only once;
  * - S refuses an invoice whose PTLC timeout plus the safety margin would not
  *   be below the payer channel's settlement CSV delay;
@@ -70,7 +72,7 @@ export interface HubOfferContext {
 
 /**
  * S: the payer proposes state n moving amount + fee to us (UPDATE_PROPOSE). We co-sign the
- * settlement, commit our update nonce, and record T = R_A + e·P_A (SPEC 6.6), the point we pay for.
+ * settlement, commit our update nonce, verify the payer's update pre-signature for T_B (SPEC 6.16) and record T_B, the point we pay for.
  */
 export async function hubOnPropose(
   h: HubOfferContext,

@@ -1,21 +1,23 @@
 /**
  * The payee's (B's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: when B comes online it is pushed the payer's offer, verifies
- * that s_A is the payer's valid BIP340 signature over the update sighash
- * BEFORE issuing any invoice, invoices the hub, and sells s_A for a PTLC
- * locked to T = s_A·G (tweaked by the hub's r), revealing it only once it
- * holds a fully signed channel state containing the PTLC and the hub's
- * adaptor pre-signature for the claim (so it could claim on chain with t).
- * The Payee engine (payee.ts) dispatches to these functions over its state.
+ * pre-signs: when B comes online it is pushed the payer's offer; it checks
+ * the hub's attestation, burns the offer's ticket for the receipt message m
+ * (SPEC 6.16) BEFORE issuing any invoice, invoices the hub for the receipt
+ * point T_B, and sells its receipt signature's s_B for a PTLC locked to
+ * T_B + r·G, revealing it only once it holds a fully signed channel state
+ * containing the PTLC and the hub's adaptor pre-signature for the claim (so
+ * it could claim on chain). The Payee engine (payee.ts) dispatches to these
+ * functions over its state.
  *
  * Safety rules enforced here (each has an adversarial test):
- * - no invoice before s_A is verified against the update's sighash and
- *   s_A·G equals the offer's point;
+ * - no ticket burned for an offer its hub did not attest, no invoice before
+ *   the ticket is burned, and a ticket burned for one message only (a second
+ *   offer naming it is refused with REJECT to the hub);
  * - only the offer's sender may void it, and only before it is being paid;
  * - a PTLC_ADD it will not take is refused (answered with PTLC_FAIL), never
  *   left unanswered (SPEC 6.15, void overtakes the PTLC);
  * - the PTLC's timeout leaves room for the on-chain claim (CSV delay), and
- *   t + r is revealed only once the state with the PTLC is enforceable.
+ *   s_B + r is revealed only once the state with the PTLC is enforceable.
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';

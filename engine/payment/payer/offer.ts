@@ -1,25 +1,28 @@
 /**
  * The payer's (A's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: A pre-signs a channel state with its hub and leaves the
- * signature, sealed, in the payee's mailbox. The Payer engine (payer.ts)
- * dispatches to these functions over its state.
+ * pre-signs: A pre-signs a channel state with its hub, encrypted to the
+ * payee's receipt point, and leaves an offer, sealed, in the payee's mailbox.
+ * The Payer engine (payer.ts) dispatches to these functions over its state.
  *
- * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
- * committed nonce R_A of its update signature) → UPDATE_ACCEPT (the hub's
- * settlement signature and nonce) → A signs update n with R_A and sends the
- * OFFER (with s_A) to the payee, never to the hub → … → COMPLETION from the
- * hub: the payee's signed invoice, the scalar t = s_A, and the hub's update
- * signature, all verified before the state is accepted.
+ * Flow: `pay()` with a ticket R_B of the payee → UPDATE_PROPOSE to the hub
+ * (A's settlement signature and its update n pre-signed to the receipt point
+ * T_B, SPEC 6.16) → UPDATE_ACCEPT (the hub's settlement signature, nonce and
+ * attestation) → A sends the OFFER (amount, receipt fields, ticket,
+ * attestation) to the payee → … → COMPLETION from the hub: s_B, which
+ * completes A's update and is the payee's receipt signature, and the hub's
+ * update signature, all verified before the state is accepted.
  * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
  * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
- * envelope is retracted.
+ * envelope is retracted. A payee's refusal of the offer (its ticket was used)
+ * cancels at once.
  *
  * Safety rules enforced here (each has an adversarial test):
  * - one payment in flight per channel, none over a closing channel;
- * - A signs update n only once it holds both settlement signatures, and s_A
- *   goes to the payee only, never to the hub;
- * - a COMPLETION is taken only if t is A's own s_A and the hub's update
- *   signature completes state n; a spoiled receipt cannot undo that state;
+ * - the offer leaves only once A holds both settlement signatures and the
+ *   hub's attestation; nothing of A's channel goes to the payee;
+ * - a COMPLETION is taken only if its secret is the discrete log of T_B,
+ *   completes A's pre-signature, and the hub's update signature completes
+ *   state n; the receipt is then the payee's valid signature;
  * - mail from the hub may arrive in any order: a REJECT is decided by its
  *   refType and the payment's status, and an accept that overtakes a
  *   cancellation is remembered (SPEC 6.15, reordered mail).
@@ -93,7 +96,7 @@ export interface PayerOfferContext {
   channel: Channel;
   payments: Map<string, PayerPayment>;
   signer: Signer;
-  /** The payer's identity public key (x-only): the recipient of the payee's sealed receipt. */
+  /** The payer's identity public key (x-only): the payer named in the receipt message. */
   identityPub: Uint8Array;
 }
 
@@ -194,8 +197,8 @@ function byState(a: PayerOfferContext, n: number, status: PayerStatus): PayerPay
 
 /**
  * A on UPDATE_ACCEPT (SPEC 6.9): only for our A–S channel and a proposed payment of state n.
- * Only with both settlement signatures held does A sign update n; it then seals the OFFER
- * (with s_A) for the payee alone, never the hub, retractable and living until the offer expires.
+ * With the hub's attestation checked and both settlement signatures held, A seals the OFFER for
+ * the payee alone, retractable and living until the offer expires.
  * An accept that overtook our cancellation is remembered (SPEC 6.15, reordered mail).
  */
 export async function payerOnUpdateAccept(
@@ -250,10 +253,10 @@ export async function payerOnUpdateAccept(
 }
 
 /**
- * A on COMPLETION (SPEC 6.9): the hub bought s_A. Taken only for an offered payment of state n
+ * A on COMPLETION (SPEC 6.9): the hub bought s_B. Taken only for an offered payment of state n
  * on our channel (or one whose cancellation it overtook: SPEC 6.15, lost COMPLETION), and only
- * if t is our own s_A and the hub's update signature completes state n. The receipt is checked
- * after: a spoiled one is reported missing but cannot undo the completed state.
+ * if s_B (s_B·G = T_B) completes our pre-signature and the hub's update signature completes
+ * state n. Then (R_B, s_B) is the payee's receipt signature over m: it is kept with the payment.
  */
 export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
   const id = bytesToHex(m.offerId);
@@ -261,9 +264,9 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   if (!equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
   if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n)
     return ignored(m.type, 'no offered payment for that completion');
-  // Only an offered payment can complete (the hub bought s_A, which left in the offer).
+  // Only an offered payment can complete (the payee signs m only for an offer it received).
   if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
-  // A completion can overtake our own cancellation (the hub had already bought s_A and will
+  // A completion can overtake our own cancellation (the hub had already bought s_B and will
   // refuse the cancel): the payment completed, so resume state n and take it.
   if (p.status === 'cancelling') a.channel.restoreOverwritten(p.n);
   // The channel part first: the secret must be the discrete log of T_B (so the hub did buy
