@@ -24,6 +24,8 @@ import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
+import type { ChainSource } from '../chain/source.js';
+import { ChainTip } from '../chain/tip.js';
 
 /**
  * A pure role engine: Payer, Hub, Payee or Router. Every public call of one
@@ -33,7 +35,11 @@ import type { Subscription } from '../mailbox/subscription.js';
  */
 export type RoleEngine = PaymentEngine<unknown>;
 
-/** Where the runtime learns the current block height (chain access sits behind an interface). */
+/**
+ * A synchronous height source (tests with a fixed height, the in-process
+ * simulator). A deployment passes a {@link ChainSource} instead.
+ * @deprecated pass a `ChainSource` (e.g. `EsploraChainSource`) as `chain`.
+ */
 export interface ChainWatcher {
   /** Current best block height. */
   height(): number;
@@ -59,8 +65,14 @@ export interface RuntimeOptions {
   relays: string[];
   /** Persistent store (LevelKv in Node, IndexedDB-backed in browsers). */
   kv: Kv;
-  /** Chain height source. */
-  chain: ChainWatcher;
+  /**
+   * The chain: a {@link ChainSource} (its tip height is read at start, which
+   * fails with CHAIN_UNREACHABLE when it cannot answer, then polled every
+   * `chainPollMs`), or a synchronous {@link ChainWatcher}.
+   */
+  chain: ChainSource | ChainWatcher;
+  /** Tip poll interval when `chain` is a ChainSource, ms. Default 30 000. */
+  chainPollMs?: number;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
   /** Passed to the {@link MailboxClient} (WebSocket, fetch, reconnect, timeouts). */
@@ -104,6 +116,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
+  /** The chain source, when `chain` was one (watchers and wallets use it). */
+  readonly chainSource: ChainSource | undefined;
+  readonly #tip: ChainTip | ChainWatcher;
 
   constructor(
     engine: E,
@@ -111,6 +126,14 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   ) {
     super();
     this.engine = engine;
+    const isSource = typeof (o.chain as ChainSource).tipHeight === 'function';
+    this.chainSource = isSource ? (o.chain as ChainSource) : undefined;
+    this.#tip = isSource
+      ? new ChainTip(o.chain as ChainSource, {
+          ...(o.chainPollMs === undefined ? {} : { pollMs: o.chainPollMs }),
+          onError: (e) => this.emit('error', e as Error),
+        })
+      : (o.chain as ChainWatcher);
     this.client = new MailboxClient({
       ...o.client,
       secretKey: o.identityKey,
@@ -143,11 +166,12 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The step context now. */
   ctx(): StepContext {
-    return { now: (this.o.now ?? Date.now)(), height: this.o.chain.height() };
+    return { now: (this.o.now ?? Date.now)(), height: this.#tip.height() };
   }
 
   /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox. */
   async start(): Promise<void> {
+    if (this.#tip instanceof ChainTip) await this.#tip.start();
     await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
@@ -157,6 +181,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** Stops: closes sockets and timers. State is already on disk. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#tip instanceof ChainTip) this.#tip.stop();
     if (this.#retry) clearTimeout(this.#retry);
     await this.#sub?.close();
     await this.serial(async () => undefined);
