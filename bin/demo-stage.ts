@@ -363,9 +363,6 @@ export class Stage {
     };
   }
 
-  /** The receipt-ticket batches the payees published while online (read by A, as from the relay record). */
-  tickets: Record<'B' | 'B₂', Uint8Array> = { B: new Uint8Array(0), 'B₂': new Uint8Array(0) };
-
   async openA(): Promise<PayerNode> {
     const { A, S } = this.p;
     const node = await this.guard(

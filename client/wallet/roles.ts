@@ -199,7 +199,7 @@ export class PayeeNode extends RoleRuntime<Payee> {
   /**
    * Tops the receipt tickets up to `target` (SPEC 6.16), persists them, and
    * publishes the signed batch as the `receipt-tickets` record on our relays
-   * (when the mailbox client can publish records). Call it whenever the
+   * (SPEC 5.13; at least one must store it). Call it whenever the
    * wallet is online; payers need an unused ticket to pay us while we are
    * offline. Resolves with the batch bytes.
    */
@@ -209,8 +209,7 @@ export class PayeeNode extends RoleRuntime<Payee> {
       await this.commit({ send: [], retract: [], events: [] });
       return b;
     });
-    const client = this.client as unknown as { publishRecord?: (name: string, body: Uint8Array) => Promise<void> };
-    if (typeof client.publishRecord === 'function') await client.publishRecord(TICKETS_RECORD, batch);
+    await this.client.publishRecord(TICKETS_RECORD, batch);
     return batch;
   }
 

@@ -4,40 +4,27 @@
  * `receipt-tickets`; a payer fetches it from the payee's relays, checks it
  * against the payee's address, and picks a ticket it has not used.
  *
- * The record routes are the relay's (SPEC 4, records): `GET
- * /v1/mailboxes/{mailboxId}/records/{name}` is public and returns the bytes
- * the owner published; the batch is signed, so a relay can withhold or
- * replay an old batch but not forge one.
+ * The record routes are the relay's (SPEC 5.13): reading a record is public,
+ * writing it is the mailbox owner's; the batch is signed, so a relay can
+ * withhold or replay an old batch but not forge one.
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { decodeMailboxAddress } from '../../protocol/address.js';
 import { TICKETS_RECORD, openTicketBatch } from '../../protocol/receipt.js';
 import type { FetchLike } from '../mailbox/relay-http.js';
+import { fetchRecord } from '../mailbox/records.js';
 
 /** Reads a payee's published ticket batch: resolves with its bytes, or null when no relay has one. */
 export type TicketSource = (payeeAddress: string) => Promise<Uint8Array | null>;
 
 /**
- * A {@link TicketSource} over the relays named in the payee's address: tries
- * each relay's public `receipt-tickets` record in turn.
+ * A {@link TicketSource} over the relays named in the payee's address: the
+ * public `receipt-tickets` record ({@link fetchRecord}), tried relay by relay.
  */
-export function relayTicketSource(fetchImpl: FetchLike = globalThis.fetch as unknown as FetchLike): TicketSource {
-  return async (payeeAddress) => {
-    const a = decodeMailboxAddress(payeeAddress);
-    for (const relay of a.relays) {
-      try {
-        const res = await fetchImpl(`${relay.replace(/\/$/, '')}/v1/mailboxes/${a.mailboxId}/records/${TICKETS_RECORD}`, { method: 'GET' });
-        if (res.status !== 200) continue;
-        return new Uint8Array(await res.arrayBuffer());
-      } catch {
-        // next relay
-      }
-    }
-    return null;
-  };
+export function relayTicketSource(fetchImpl?: FetchLike): TicketSource {
+  return (payeeAddress) => fetchRecord(payeeAddress, TICKETS_RECORD, fetchImpl ? { fetch: fetchImpl } : {});
 }
 
 /**

@@ -214,7 +214,7 @@ function roleConfig(w: E2E, role: Role): RoleProcessConfig {
         channelKey: h(w.A.chSk),
         channel: w.channels.A.toJSON(),
         hubFee: HUB_FEE,
-        pay: { to: w.addr.B, amount: AMOUNT, tickets: bytesToHex(w.tickets) },
+        pay: { to: w.addr.B, amount: AMOUNT },
       },
     };
   if (role === 'S')
