@@ -28,6 +28,7 @@ export {
   bindTicketNonce,
   commitNonce,
   commitTicketNonce,
+  isFreeTicket,
   ticketNonceId,
   signWithCommittedNonce,
   type CommitNonceOptions,

@@ -252,3 +252,14 @@ export async function bindTicketNonce(store: NonceStore, id: string, sk: Uint8Ar
     ),
   );
 }
+
+/**
+ * True when `id` holds a ticket that is still unbound (issued, never burned):
+ * one a payer may still use. False for a burned or spent ticket, and for an
+ * id the store does not hold.
+ */
+export async function isFreeTicket(store: NonceStore, id: string): Promise<boolean> {
+  assertNonceId(id);
+  const record = await store.get(id);
+  return record !== undefined && record.length === NONCE_RECORD_LENGTH && record[0] === TICKET;
+}

@@ -13,7 +13,7 @@ import { MAX_TICKETS, receiptSecretKey, signTicketBatch } from '../../../protoco
 import { reject } from '../refusal.js';
 import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
-import { commitTicketNonce, type NonceStore } from '../../../crypto/nonce.js';
+import { commitTicketNonce, isFreeTicket, ticketNonceId, type NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey as getPublicKeyOf } from '../../../crypto/bip340.js';
 import type { Channel, ChannelJson } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
@@ -97,6 +97,11 @@ export class Payee extends PaymentEngine<PayeeJson> {
     if (!Number.isInteger(target) || target < 1 || target > MAX_TICKETS)
       reject(`ticket target must be 1..${MAX_TICKETS}`, ErrorCode.INVALID_RANGE);
     return this.atomic(async () => {
+      // A ticket burned by a step that was never committed (a crash, an offer replayed after
+      // its expiry) is still listed: the nonce store, not the list, says which are free.
+      const free: string[] = [];
+      for (const t of this.tickets) if (await isFreeTicket(this.signer.nonces, ticketNonceId(hexToBytes(t, 32)))) free.push(t);
+      this.tickets.splice(0, this.tickets.length, ...free);
       while (this.tickets.length < target) {
         const t = await commitTicketNonce(this.signer.nonces, this.receiptSecret);
         this.tickets.push(bytesToHex(t.R));

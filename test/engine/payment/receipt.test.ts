@@ -207,6 +207,20 @@ t('tickets survive a restart and are never reused: a burned ticket is refused af
   assert.equal(reusedNonces(w.log.map((l) => l.message)), [], 'no nonce signed two messages');
 });
 
+t('a ticket burned by a step that was never committed is not published again: the nonce store decides', async () => {
+  const w = await makeWorld();
+  await w.payee.issueTickets(3, w.ctx.now);
+  const [first] = w.payee.tickets;
+  // The burn of an offer whose step then failed for good (say it was replayed after its expiry):
+  // the store holds the ticket bound, the engine's list still names it.
+  await bindTicketNonce(w.B.nonces, ticketNonceId(hexToBytes(first!, 32)), receiptSecretKey(w.B.idSk), new Uint8Array(32).fill(7));
+  assert.ok(w.payee.tickets.includes(first!));
+  const batch = await w.payee.issueTickets(3, w.ctx.now);
+  assert.not.ok(w.payee.tickets.includes(first!), 'the bound ticket left the list');
+  assert.is(w.payee.tickets.length, 3, 'topped up with a fresh one');
+  assert.not.ok(bytesToHex(batch).includes(first!), 'and it is not in the published batch');
+});
+
 for (const when of ['before', 'after'] as const) {
   t(`tickets with the payee's store failing ${when} every write: issued distinct, burned once, the payment completes`, async () => {
     const w = await makeWorld();
