@@ -285,6 +285,41 @@ for (const when of ['before', 'after'] as const) {
   });
 }
 
+t("the hub passes a payee's refusal of an offer to the payer only from a payee peer, and only for a pending offer", async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w, ['A', 'S']);
+  const reject = (from: Uint8Array) =>
+    w.hub.handle(
+      {
+        from,
+        message: {
+          type: PaymentType.REJECT,
+          refType: PaymentType.OFFER,
+          ref: hexToBytes(offerId, 32),
+          code: ErrorCode.NONCE_REUSE,
+          message: 'used',
+        },
+      },
+      w.ctx,
+    );
+  // The payer itself (a peer, but of a payer channel) and a stranger: nothing is passed on.
+  for (const from of [w.A.idPk, party('http://127.0.0.1:1').idPk]) {
+    const s = await reject(from);
+    assert.is(s.send.length, 0);
+  }
+  // The payee: passed on to the payer, which cancels at once; its funds come back.
+  const s = await reject(w.B.idPk);
+  assert.is(s.send.length, 1);
+  assert.is(s.send[0]!.to, w.A.address);
+  post(w, 'S', s);
+  await run(w, ['A', 'S']);
+  assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
+  assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
+  // Once the offer is no longer pending, a refusal changes nothing.
+  assert.is((await reject(w.B.idPk)).send.length, 0);
+});
+
 /** The world plus a second payer A2 with its own channel to the hub. */
 async function withSecondPayer(w: World): Promise<{ A2: Party; payer2: Payer }> {
   const A2 = party('http://127.0.0.1:1');
