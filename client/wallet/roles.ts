@@ -10,6 +10,7 @@ import { decodeMailboxAddress } from '../../protocol/address.js';
 import { getPublicKey } from '../../crypto/bip340.js';
 import { signTerms, TERMS_RECORD, verifyTerms, type HubTerms } from '../../protocol/terms.js';
 import type { Channel } from '../../engine/channel/channel.js';
+import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
 import type { PeerChannel } from '../../engine/payment/peers.js';
@@ -18,6 +19,9 @@ import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/pa
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
 import { OpeningRuntime, WalletRuntime, type OpeningOptions } from './opening.js';
+import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
+import { TICKETS_RECORD } from '../../protocol/receipt.js';
+import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link PayerNode.open}. */
@@ -36,11 +40,14 @@ export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
    * fetched when it opened its channel.
    */
   hubFee?: FeePolicy;
+  /** Where payees' receipt tickets are read (default: the `receipt-tickets` record on the payee's relays). */
+  tickets?: TicketSource;
 }
 
 /** The payer (A): opens its channel with its hub, and pays payees who are offline through it. */
 export class PayerNode extends WalletRuntime<Payer> {
   #fee: FeePolicy | undefined;
+  #tickets: TicketSource = relayTicketSource();
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
@@ -50,6 +57,7 @@ export class PayerNode extends WalletRuntime<Payer> {
     const engine = saved ? Payer.fromJSON(config, saved, nonces) : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
+    node.#tickets = o.tickets ?? relayTicketSource(o.client?.fetch);
     await node.start();
     return node;
   }
@@ -66,9 +74,23 @@ export class PayerNode extends WalletRuntime<Payer> {
    * offline. Resolves with the offer id once the proposal is persisted and
    * queued; follow progress with `on('payment', …)` (`offered`, then
    * `completed` with the receipt when the hub has bought the signature).
+   * The payee's receipt ticket (SPEC 6.16) is `opts.ticket`, or one picked
+   * from its published batch (`opts.tickets`, else read from its relays).
    */
-  async payOffline(address: string, amount: number, opts: { expiresInMs?: number; memo?: string; fee?: number } = {}): Promise<string> {
+  async payOffline(
+    address: string,
+    amount: number,
+    opts: { expiresInMs?: number; memo?: string; fee?: number; ticket?: Uint8Array; tickets?: Uint8Array } = {},
+  ): Promise<string> {
     const dest = decodeMailboxAddress(address);
+    let ticket = opts.ticket;
+    if (!ticket) {
+      const batch = opts.tickets ?? (await this.#tickets(address));
+      if (!batch) throw new LnMailboxError(ErrorCode.PAYMENT_REJECTED, 'the payee published no receipt tickets');
+      const used = new Set([...this.engine.payments.values()].flatMap((p) => (p.ticket ? [p.ticket] : [])));
+      ticket = pickTicket(batch, address, used);
+    }
+    const chosen = ticket;
     return this.serial(async () => {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
@@ -77,6 +99,7 @@ export class PayerNode extends WalletRuntime<Payer> {
           amount,
           fee: opts.fee ?? hubFee(amount, this.hubFeePolicy()),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
+          ticket: chosen,
           ...(opts.memo ? { memo: opts.memo } : {}),
         },
         ctx,
@@ -84,6 +107,15 @@ export class PayerNode extends WalletRuntime<Payer> {
       await this.commit(step);
       return offerId;
     });
+  }
+
+  /**
+   * The payer's payments, as stored (oldest first), each completed one with
+   * its receipt (`receipt.receipt`, hex: check it with `verifyReceipt` and
+   * the payee's address, which the record also holds).
+   */
+  payments(): PayerPayment[] {
+    return [...this.engine.payments.values()].map((p) => structuredClone(p));
   }
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
@@ -175,8 +207,11 @@ async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<Uint8Array> 
 
 /** Options of {@link HubNode.open}. */
 export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
-  /** The hub's configuration (its `terms` and `payout` are filled in from `terms` and the FundingWallet). */
-  config: HubConfig;
+  /**
+   * The hub's parameters; the identity key is the runtime's `identityKey`
+   * (its `terms` and `payout` are filled in from `terms` and the FundingWallet).
+   */
+  config: Omit<HubConfig, 'identityKey'>;
   /** What the hub offers to openers; without it the hub opens no channel. */
   terms?: HubTermsPolicy;
   /** Publish the signed terms as the relay record `hub-terms` at start (default true); TERMS_REQUEST is answered either way. */
@@ -201,7 +236,7 @@ export class HubNode extends OpeningRuntime<Hub> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
-    const config: HubConfig = { ...o.config, ...(payout ? { payout } : {}) };
+    const config: HubConfig = { ...o.config, identityKey: o.identityKey, ...(payout ? { payout } : {}) };
     if (o.terms) config.terms = await hubTermsDoc(o, (o.now ?? Date.now)());
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
@@ -280,6 +315,28 @@ export class PayeeNode extends WalletRuntime<Payee> {
       if (first !== undefined) await this.commit(await this.engine.cancelRequest(first));
       return first === undefined ? [] : [first];
     });
+  }
+
+  /**
+   * Tops the receipt tickets up to `target` (SPEC 6.16), persists them, and
+   * publishes the signed batch as the `receipt-tickets` record on our relays
+   * (SPEC 5.13; at least one must store it). Call it whenever the
+   * wallet is online; payers need an unused ticket to pay us while we are
+   * offline. Resolves with the batch bytes.
+   */
+  async publishTickets(target = 32): Promise<Uint8Array> {
+    const batch = await this.serial(async () => {
+      const b = await this.engine.issueTickets(target, this.ctx().now);
+      await this.commit({ send: [], retract: [], events: [] });
+      return b;
+    });
+    await this.client.publishRecord(TICKETS_RECORD, batch);
+    return batch;
+  }
+
+  /** Receipt tickets issued and not yet used. */
+  ticketsLeft(): number {
+    return this.engine.tickets.length;
   }
 
   /** Opens (or restores) the payee and starts listening to its mailbox. */

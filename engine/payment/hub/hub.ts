@@ -46,6 +46,7 @@ import {
   hubOnPtlcAccept,
   hubOnPtlcFail,
   hubOnRemove,
+  hubOnPayeeReject,
   hubOnSettleAck,
   type HubOfferContext,
   type HubPayment,
@@ -192,6 +193,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
         return hubOnFunding(this.openContext(), inc.from, m, ctx);
       case PaymentType.OPEN_CANCEL:
         return hubOnOpenCancel(this.openContext(), inc.from, m);
+      case PaymentType.REJECT:
+        return hubOnPayeeReject(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_PREPARE:
       case PaymentType.PTLC_ADD:
       case PaymentType.PTLC_COMMIT:

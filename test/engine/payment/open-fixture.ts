@@ -116,6 +116,7 @@ export async function openWorld(seed = 'default', policy: Partial<typeof POLICY>
   const termsDoc = signTerms(terms, keys.S.id);
   const hub = new Hub(
     {
+      identityKey: keys.S.id,
       channelKey: keys.S.ch,
       fee: { base: p.feeBase, ppm: p.feePpm },
       safetyMargin: 6,

@@ -14,6 +14,7 @@ import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js
 import { verifyTerms } from '../../../protocol/terms.js';
 import { capacity } from '../../../engine/channel/state.js';
 import { rejectsCode } from '../../helpers.js';
+import { ticketFor } from './fixture.js';
 import { openWorld, POLICY, type OpenWorld } from './open-fixture.js';
 
 const t = suite('engine/payment/open');
@@ -93,8 +94,9 @@ t('the payer opens and funds, the hub funds the payee: both channels usable afte
   assert.equal([terms.feeBase, terms.feePpm], [POLICY.feeBase, POLICY.feePpm]);
 
   // A payment over the new channels: A proposes, the hub accepts.
+  const ticket = await ticketFor(w.payee);
   const pay = await w.payer.pay(
-    { payee: { publicKey: w.keys.B.idPub, address: w.keys.B.address }, amount: 10_000, fee: 20, expiry: w.clock.now + 3_600_000 },
+    { payee: { publicKey: w.keys.B.idPub, address: w.keys.B.address }, amount: 10_000, fee: 20, expiry: w.clock.now + 3_600_000, ticket },
     w.ctx(),
   );
   w.commit('A', pay.step);
