@@ -30,7 +30,7 @@ function runDemo(args: string[]): Promise<{ code: number | null; out: string; er
 }
 
 /** The demo's final summary: printed only after every step ran and every balance check inside the demo passed. */
-const SUMMARY = /Done in [\d.]+ s: completed, cancelled, routed, pre-signed/;
+const SUMMARY = /Done in [\d.]+ s: opened, completed, cancelled, pre-signed/;
 
 t('demo with its own relay: exit 0 and its final summary', async () => {
   const { code, out, err } = await runDemo([]);
