@@ -34,7 +34,7 @@ import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
-import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
+import { SETTLEMENT_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { encodeWitnessSignature } from '../bitcoin/sign.js';
 import {
   checkTransition,
@@ -50,7 +50,15 @@ import { paramsFromJson, paramsToJson, recordFromJson, recordToJson, type Channe
 
 export type { ChannelJson, StateRecordJson } from './persist.js';
 export type { StateRecord } from './state.js';
-import { signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig } from './onchain.js';
+import {
+  CHANNEL_UPDATE_HASH_TYPE,
+  signSettlement,
+  settlementSighash,
+  statePublicKey,
+  stateSecretKey,
+  updateSighash,
+  verifyChannelSig,
+} from './onchain.js';
 
 /**
  * The nonce-store id of `party`'s update nonce for state `n` of a channel
@@ -273,7 +281,7 @@ export class Channel {
     invariant(sameState(p.state, state), `peer's state ${state.n} differs from ours`);
   }
 
-  /** BIP118 sighash of the pending update (ANYPREVOUTANYSCRIPT). */
+  /** BIP118 sighash of the pending update (ANYPREVOUTANYSCRIPT|SINGLE). */
   updateSighash(rec: StateRecord = this.requirePending()): Uint8Array {
     return updateSighash(this.params, rec.state);
   }
@@ -342,7 +350,7 @@ export class Channel {
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
     const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
-    const sig = encodeWitnessSignature(sig64, UPDATE_HASH_TYPE, 1);
+    const sig = encodeWitnessSignature(sig64, CHANNEL_UPDATE_HASH_TYPE, 1);
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
@@ -359,7 +367,7 @@ export class Channel {
     const R = p.updateNonces[party];
     invariant(R !== null, `no committed update nonce of party ${party}`);
     invariant(sig.length === 65 && equalBytes(sig.subarray(0, 32), R), 'update signature does not use the committed nonce');
-    if (!verifyChannelSig(this.updateSighash(p), sig, UPDATE_HASH_TYPE, this.stateKey(party)))
+    if (!verifyChannelSig(this.updateSighash(p), sig, CHANNEL_UPDATE_HASH_TYPE, this.stateKey(party)))
       fail(ErrorCode.INVALID_SIGNATURE, `update signature of party ${party} for state ${p.state.n} does not verify`);
     p.updateSigs[party] = sig;
     return this.promoteIfComplete();

@@ -22,7 +22,7 @@ import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
+import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { checkFulfill, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
@@ -217,7 +217,7 @@ export async function hubOnFulfill(
   const sigA = new Uint8Array(65);
   sigA.set(hexToBytes(p.payerNonce, 32), 0);
   sigA.set(t, 32);
-  sigA[64] = UPDATE_HASH_TYPE;
+  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
   as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
   // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
   // payee's settlement signature, so the message is whole before we sign anything.
