@@ -41,6 +41,7 @@ export class PayerNode extends RoleRuntime<Payer> {
       : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }
@@ -122,6 +123,7 @@ export class HubNode extends RoleRuntime<Hub> {
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const engine = saved ? Hub.fromJSON(o.config, saved, nonces) : new Hub(o.config, o.peers, nonces);
     const node = new HubNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }
@@ -171,6 +173,7 @@ export class PayeeNode extends RoleRuntime<Payee> {
       ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
       : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }
@@ -195,6 +198,7 @@ export class RouterNode extends RoleRuntime<Router> {
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
     const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
     const node = new RouterNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }

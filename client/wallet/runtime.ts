@@ -15,6 +15,7 @@
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
 import { type LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { Channel } from '../../engine/channel/channel.js';
 import type { PaymentEngine } from '../../engine/payment/engine.js';
 import { decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
@@ -24,6 +25,8 @@ import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
+import type { ChainSource, FundingWallet } from '../chain/source.js';
+import { Watchtower, towerWrites } from './watchtower.js';
 
 /**
  * A pure role engine: Payer, Hub, Payee or Router. Every public call of one
@@ -69,6 +72,17 @@ export interface RuntimeOptions {
   retryMs?: number;
   /** When true, {@link RoleRuntime.close} also closes `kv`. Default false (the caller owns it). */
   ownsStore?: boolean;
+  /**
+   * The watchtower (SPEC 6.18): it runs whenever a {@link ChainSource} is
+   * known (`watch.chain`, or `chain` itself when it is one), and enforces
+   * every channel of the role on chain. `wallet` pays the fee of enforcement
+   * transactions that pay too little (docs/wallet-integration.md, "Enforcement").
+   */
+  watch?: { chain?: ChainSource; wallet?: FundingWallet; pollMs?: number; feeTargetBlocks?: number };
+}
+
+function asChainSource(c: unknown): ChainSource | undefined {
+  return typeof (c as ChainSource | undefined)?.spenderOf === 'function' ? (c as ChainSource) : undefined;
 }
 
 const STATE_KEY = 'role/state';
@@ -104,6 +118,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
+  /** The role's watchtower, when a chain source is known (see {@link RuntimeOptions.watch}). */
+  tower: Watchtower | undefined;
 
   constructor(
     engine: E,
@@ -146,9 +162,31 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     return { now: (this.o.now ?? Date.now)(), height: this.o.chain.height() };
   }
 
-  /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox. */
+  /**
+   * Creates the watchtower of this role (its channels, signed with
+   * `channelKey`) when a chain source is known. The role classes call it
+   * before {@link start}.
+   */
+  protected attachTower(channelKey: Uint8Array): void {
+    const chain = this.o.watch?.chain ?? asChainSource(this.o.chain);
+    if (chain === undefined) return;
+    const { chain: _c, ...rest } = this.o.watch ?? {};
+    this.tower = new Watchtower(
+      {
+        channelKey,
+        channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
+        noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
+      },
+      this.o.kv,
+      { ...rest, chain },
+    );
+    this.tower.on('error', (e) => this.emit('error', e));
+  }
+
+  /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
   async start(): Promise<void> {
     await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
+    this.tower?.start();
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
     this.#sub.on('error', (_relay, e) => this.emit('error', e));
@@ -158,6 +196,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#retry) clearTimeout(this.#retry);
+    await this.tower?.close();
     await this.#sub?.close();
     await this.serial(async () => undefined);
     await this.#flushing;
@@ -207,14 +246,15 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       this.emit('error', e as LnMailboxError);
       return;
     }
-    await this.persist(step);
+    await this.persist(step, inc);
     this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
     void this.flush();
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
-  private async persist(step: Step): Promise<void> {
+  private async persist(step: Step, inc?: Incoming): Promise<void> {
     const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
+    ops.push(...towerWrites(step, inc)); // what the watchtower must know of PTLCs, with the step that taught it
     const now = (this.o.now ?? Date.now)();
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
