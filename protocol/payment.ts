@@ -45,6 +45,9 @@ export const PaymentType = {
   REQUEST_ACK: 0x0016,
   // The receiver of a committed PTLC gives it back to the offerer (SPEC 6.7).
   PTLC_REMOVE: 0x0017,
+  // Closing a channel cooperatively (SPEC 6.18).
+  CLOSE_PROPOSE: 0x0040,
+  CLOSE_ACCEPT: 0x0041,
 } as const;
 /** A payment message type number. */
 export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
@@ -225,6 +228,16 @@ export const PaymentSchemas = {
     ['updateNonce', 'b32'],
     ['settleSig', 'b65'],
     ['reason', 'str'],
+  ],
+  [PaymentType.CLOSE_PROPOSE]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
+  ],
+  [PaymentType.CLOSE_ACCEPT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
   ],
 } as const satisfies Record<PaymentType, Schema>;
 

@@ -14,9 +14,10 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
-import { type LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
 import { Channel } from '../../engine/channel/channel.js';
 import type { PaymentEngine } from '../../engine/payment/engine.js';
+import { isCloseMessage } from '../../engine/payment/close.js';
 import { decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
 import { isLocalFault } from '../../engine/payment/refusal.js';
@@ -120,6 +121,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   readonly engine: E;
   /** The role's watchtower, when a chain source is known (see {@link RuntimeOptions.watch}). */
   tower: Watchtower | undefined;
+  #channelKey: Uint8Array | undefined;
 
   constructor(
     engine: E,
@@ -168,6 +170,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    * before {@link start}.
    */
   protected attachTower(channelKey: Uint8Array): void {
+    this.#channelKey = channelKey;
     const chain = this.o.watch?.chain ?? asChainSource(this.o.chain);
     if (chain === undefined) return;
     const { chain: _c, ...rest } = this.o.watch ?? {};
@@ -221,6 +224,31 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.serial(async () => this.commit(await this.engine.noteUpdateOnChain(channelId, height)));
   }
 
+  /**
+   * Closes channel `channelId` (hex) (SPEC 6.18).
+   * - `cooperative: true`: signs the close of our latest enforceable state
+   *   and sends it to the peer (refused while a payment is in flight on the
+   *   channel); once the peer's signature is back, the watchtower broadcasts
+   *   the close, which pays each party its balance to its payout script.
+   * - `cooperative: false`: the watchtower publishes our latest update now
+   *   and its settlement after the CSV delay (then claims and refunds PTLCs
+   *   as they come).
+   * Needs a watchtower (a chain source) to broadcast; the cooperative
+   * signature exchange itself runs without one.
+   */
+  async closeChannel(channelId: string, opts: { cooperative: boolean }): Promise<void> {
+    if (opts.cooperative) {
+      const key = this.#channelKey;
+      if (key === undefined) throw new LnMailboxError(ErrorCode.INVALID_RANGE, 'closeChannel: this runtime has no channel key');
+      await this.serial(async () => this.commit(await this.engine.proposeClose(channelId, key)));
+    } else {
+      if (this.tower === undefined)
+        throw new LnMailboxError(ErrorCode.CHAIN_UNREACHABLE, 'closeChannel: no chain source to broadcast through');
+      await this.tower.forceClose(channelId);
+    }
+    void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
+  }
+
   /** Applies a step produced by a successful local call (pay, cancel): persist, then post. */
   async commit(step: Step): Promise<void> {
     await this.persist(step);
@@ -239,7 +267,10 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     let step: Step;
     try {
-      step = await this.engine.handle(inc, this.ctx()); // all or nothing: a throw left the engine as it was
+      step =
+        isCloseMessage(inc.message) && this.#channelKey !== undefined
+          ? await this.engine.handleClose(inc, this.#channelKey)
+          : await this.engine.handle(inc, this.ctx()); // all or nothing: a throw left the engine as it was
     } catch (e) {
       // A bug or our own store failing: do not ack, let it be redelivered.
       if (isLocalFault(e)) throw e;

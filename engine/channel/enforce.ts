@@ -12,6 +12,7 @@
  * an update is the cooperative close: nothing more to do.
  *
  * Rules (each a case of {@link planEnforcement}):
+ * - nothing on chain and a cooperative close signed by both: publish it;
  * - an update older than our latest enforceable state is on chain (or in the
  *   mempool): publish our latest update, rebinding onto its output (APO);
  * - our latest update (or a newer one we hold both settlement signatures
@@ -41,6 +42,7 @@ import {
 } from '../bitcoin/ptlc-output.js';
 import { txid, type BitcoinTx, type Outpoint, type Prevout } from '../bitcoin/transaction.js';
 import type { Channel } from './channel.js';
+import { closePrevout } from './close.js';
 import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from './onchain.js';
 import type { Party, StateRecord } from './state.js';
 
@@ -82,7 +84,7 @@ export interface EnforceInput {
 }
 
 /** What a broadcast is for. */
-export type BroadcastKind = 'update' | 'settlement' | 'claim' | 'refund';
+export type BroadcastKind = 'close' | 'update' | 'settlement' | 'claim' | 'refund';
 
 /** One transaction to broadcast. */
 export interface BroadcastAction {
@@ -179,8 +181,11 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
   const withHeight = updateHeight === undefined ? {} : { updateHeight };
 
   if (last === undefined) {
-    // Nothing on chain: publish our latest update only when closing unilaterally.
-    if (input.force) {
+    // Nothing on chain: the cooperative close once both signed it; our latest update only when closing unilaterally.
+    const close = ch.coopCloseTx();
+    if (close !== undefined && !input.force) {
+      broadcasts.push({ label: 'close', kind: 'close', tx: close, prevouts: [closePrevout(p)], bump: 'no-change', needsFee: false });
+    } else if (input.force) {
       const f = fundingOutput(terms);
       const tx = buildUpdateTx(terms, N, { kind: 'funding', outpoint: funding }, sigPair(latest, 'updateSigs'));
       broadcasts.push(updateAction(N, 'funding', tx, prevoutOf(f), p.fees.update === 0));

@@ -127,7 +127,9 @@ export class Payee extends PaymentEngine<PayeeJson> {
   }
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
-    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
+    return equalBytes(id, this.channel.params.channelId)
+      ? { channel: this.channel, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payee's side, in offer.ts. */

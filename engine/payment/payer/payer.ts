@@ -116,7 +116,9 @@ export class Payer extends PaymentEngine<PayerJson> {
   }
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
-    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
+    return equalBytes(id, this.channel.params.channelId)
+      ? { channel: this.channel, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** One message from the hub (or a payee's request); all or nothing through {@link PaymentEngine.handle}. */
