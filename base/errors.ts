@@ -68,6 +68,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** No envelope with that id (or it is no longer known). */
   ENVELOPE_NOT_FOUND: 'ENVELOPE_NOT_FOUND',
+  /** No record of that name in that mailbox (SPEC 5.13). */
+  RECORD_NOT_FOUND: 'RECORD_NOT_FOUND',
+  /** The mailbox already holds the maximum number of records; delete one first (SPEC 5.13). */
+  RECORD_LIMIT: 'RECORD_LIMIT',
   /** The mailbox id in the path does not match the envelope's recipient. */
   MAILBOX_MISMATCH: 'MAILBOX_MISMATCH',
   /** The mailbox has reached its envelope-count or byte quota. */

@@ -37,6 +37,7 @@ export {
   type BacklogResult,
 } from './mailbox/mailbox-client.js';
 export type { Subscription, SubscriptionEvents } from './mailbox/subscription.js';
+export { fetchRecord, type FetchRecordOptions } from './mailbox/records.js';
 export { LevelKv, MemoryKv, type Kv, type KvOp } from './mailbox/kv.js';
 export type { BackoffOptions } from './mailbox/backoff.js';
 export type { FetchLike } from './mailbox/relay-http.js';
@@ -55,6 +56,26 @@ export {
 } from './wallet/roles.js';
 export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
+
+// The chain: a source (Esplora REST), its cached tip, the funding wallet contract.
+export {
+  ChainRejectedError,
+  type ChainSource,
+  type ChainTx,
+  type ChainUtxo,
+  type FundOptions,
+  type FundingWallet,
+  type TxStatus,
+} from './chain/source.js';
+export { EsploraChainSource, type EsploraChainSourceOptions } from './chain/esplora.js';
+export { ChainTip, type ChainTipOptions } from './chain/tip.js';
+export {
+  SingleKeyWallet,
+  scriptForAddress,
+  type BitcoinNetwork,
+  type FundResult,
+  type SingleKeyWalletOptions,
+} from './chain/single-key-wallet.js';
 
 // Channels, and the bridge from a channel state to its transactions.
 export { Channel, type ChannelJson, type StateRecord } from '../engine/channel/channel.js';

@@ -45,7 +45,9 @@ export const RELAY_HTTP_STATUS: Readonly<Partial<Record<Code, number>>> = {
   RETRACT_FORBIDDEN: 403,
   NOT_FOUND: 404,
   ENVELOPE_NOT_FOUND: 404,
+  RECORD_NOT_FOUND: 404,
   MAILBOX_FULL: 409,
+  RECORD_LIMIT: 409,
   RETRACT_TOO_LATE: 409,
   BODY_TOO_LARGE: 413,
   ENVELOPE_TOO_LARGE: 413,
@@ -274,4 +276,21 @@ export function encodeAckResponse(acked: number): string {
  */
 export function decodeAckResponse(body: unknown, code: Code = BAD_RESPONSE): number {
   return uint(object(body, 'ack', code).acked, 'acked', code);
+}
+
+// ---------------------------------------------------------------------------
+// Records (SPEC 5.13): the relay stores their bytes without reading them
+
+/** Largest record value a relay accepts, in bytes (16 KiB). */
+export const MAX_RECORD_BYTES = 16 * 1024;
+
+/** Most records one mailbox may hold at once. */
+export const MAX_RECORDS_PER_MAILBOX = 8;
+
+/** What a record name must match: 1..32 of `[a-z0-9-]`, not starting with `-`. */
+export const RECORD_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/** True when `name` is a valid record name ({@link RECORD_NAME}). */
+export function isRecordName(name: unknown): name is string {
+  return typeof name === 'string' && RECORD_NAME.test(name);
 }

@@ -18,12 +18,14 @@ export * from './relay-auth.js';
 /** Protocol version served under the `/v1` prefix. */
 export const RELAY_PROTOCOL_VERSION = 1;
 
-/** HTTP paths of relay API v1 (`:mailbox` and `:id` are 64-char lowercase hex). */
+/** HTTP paths of relay API v1 (`:mailbox` and `:id` are 64-char lowercase hex, `:name` a record name). */
 export const RelayPath = {
   info: '/v1/info',
   postEnvelope: '/v1/mailboxes/:mailbox/envelopes',
   listEnvelopes: '/v1/mailboxes/:mailbox/envelopes',
   ack: '/v1/mailboxes/:mailbox/acks',
+  /** One record of a mailbox (SPEC 5.13): `PUT` and `DELETE` by its owner, `GET` by anyone. */
+  record: '/v1/mailboxes/:mailbox/records/:name',
   status: '/v1/envelopes/:id/status',
   retract: '/v1/envelopes/:id',
   challenge: '/v1/auth/challenge',

@@ -1,6 +1,6 @@
 /**
  * Per-client-IP limits: a token bucket for
- * POST/DELETE requests, which caps how fast one address can fill mailboxes,
+ * POST/PUT/DELETE requests, which caps how fast one address can fill mailboxes,
  * and a count of open WebSocket connections, which caps the memory one
  * address can pin. Both keep O(1) state per active address and forget idle
  * ones, so the tables themselves cannot be grown without bound.

@@ -9,7 +9,24 @@
  * way Esplora and block explorers print them).
  * @module
  */
+import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import type { BitcoinTx, Outpoint } from '../../engine/bitcoin/transaction.js';
+
+/**
+ * A broadcast the chain backend refused (code `CHAIN_REJECTED`), with the
+ * backend's own reason text (for Esplora, bitcoind's message, e.g.
+ * `min relay fee not met`), so the caller can bump the fee and retry.
+ */
+export class ChainRejectedError extends LnMailboxError {
+  /** The backend's reason, as it sent it (at most 1000 characters). */
+  readonly reason: string;
+
+  constructor(reason: string) {
+    const r = reason.slice(0, 1000);
+    super(ErrorCode.CHAIN_REJECTED, `chain backend refused the transaction: ${r}`);
+    this.reason = r;
+  }
+}
 
 /** Where a transaction stands: unconfirmed (`height` null) or confirmed at `height`. */
 export interface TxStatus {

@@ -1,7 +1,7 @@
 /**
  * The mailbox client wallets embed (SPEC 5):
  * post sealed envelopes to every relay of a destination, ask their status,
- * retract them, and read this client's own mailbox — pushed over WebSocket
+ * retract them, publish this mailbox's records (SPEC 5.13), and read this client's own mailbox — pushed over WebSocket
  * ({@link MailboxClient.subscribe}) or pulled over HTTP
  * ({@link MailboxClient.fetchBacklog}) — with de-duplication by envelope id
  * across relays and restarts, and acknowledgement only after the handler has
@@ -24,6 +24,8 @@ import { RelayHttp, type FetchLike, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
 import { drainOverHttp, type BacklogResult } from './http-backlog.js';
 import { Subscription, type DeliveryOutcome } from './subscription.js';
+import { aggregate, asError } from './relay-errors.js';
+import { deleteRecordEverywhere, publishRecordEverywhere } from './records.js';
 
 /** Options of {@link MailboxClient}. */
 export interface MailboxClientOptions {
@@ -125,24 +127,6 @@ export type { BacklogResult } from './http-backlog.js';
 
 const DAY_MS = 86_400_000;
 const INFO_TTL_MS = 10 * 60_000;
-
-/** Combines per-relay failures: the common code when every relay agrees, else ALL_RELAYS_FAILED. */
-function aggregate(what: string, failures: { relay: string; error: LnMailboxError }[]): LnMailboxError {
-  const codes = new Set(failures.map((f) => f.error.code));
-  const statuses = new Set(failures.map((f) => f.error.status));
-  const code = codes.size === 1 ? failures[0]!.error.code : ErrorCode.ALL_RELAYS_FAILED;
-  const message = `${what} failed on every relay: ${failures.map((f) => `${f.relay}: ${f.error.code}`).join('; ')}`;
-  const status = codes.size === 1 && statuses.size === 1 ? failures[0]!.error.status : undefined;
-  const cause = new AggregateError(
-    failures.map((f) => f.error),
-    message,
-  );
-  return new LnMailboxError(code, message, status === undefined ? { cause } : { cause, status });
-}
-
-function asError(e: unknown): LnMailboxError {
-  return isLnMailboxError(e) ? e : new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, String((e as Error)?.message ?? e), { cause: e });
-}
 
 function relayList(relays: unknown, what: string): string[] {
   if (!Array.isArray(relays)) fail(ErrorCode.INVALID_TYPE, `${what}: expected an array of relay URLs`);
@@ -351,6 +335,34 @@ export class MailboxClient {
         results.filter((r): r is Extract<RelayRetractResult, { ok: false }> => !r.ok),
       );
     return { id: idHex, results };
+  }
+
+  /**
+   * Publishes `body` as record `name` of this mailbox (SPEC 5.13) on every
+   * relay of the client, replacing what was there; anyone holding the
+   * mailbox address can then read it with `fetchRecord`, also while this
+   * client is offline. Resolves once every relay answered, if at least one
+   * stored it. The relays vouch for nothing: publish signed bytes.
+   * @param name 1..32 of `[a-z0-9-]`, starting with `[a-z0-9]` (e.g. `hub-terms`)
+   * @param body at most 16 KiB
+   * @throws LnMailboxError INVALID_TYPE, BAD_REQUEST (name), BODY_TOO_LARGE before anything is sent; when no
+   *   relay stored it, their common code (RECORD_LIMIT, RELAY_UNREACHABLE, …) or ALL_RELAYS_FAILED
+   */
+  async publishRecord(name: string, body: Uint8Array): Promise<void> {
+    await publishRecordEverywhere(this.#recordOwner(), name, body);
+  }
+
+  /**
+   * Deletes record `name` of this mailbox on every relay of the client.
+   * Resolves if at least one relay confirmed (also when it had none).
+   * @throws LnMailboxError as {@link publishRecord}
+   */
+  async deleteRecord(name: string): Promise<void> {
+    await deleteRecordEverywhere(this.#recordOwner(), name);
+  }
+
+  #recordOwner() {
+    return { relays: this.relays, mailboxId: this.mailboxId, secretKey: this.#sk, http: (relay: string) => this.#http(relay) };
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The HTTP half of relay API v1 (SPEC 5), one relay at a time:
- * info, post, status, retract, and the challenge → session-token → list → ack
- * path used where WebSocket is unavailable. `fetch` is injected, so this runs
+ * info, post, status, retract, the challenge → session-token → list → ack
+ * path used where WebSocket is unavailable, and the records (SPEC 5.13). `fetch` is injected, so this runs
  * in browsers and Node alike. Every relay rejection becomes an
  * {@link LnMailboxError} carrying the relay's own `code` and HTTP `status`;
  * a relay that cannot be reached gives `RELAY_UNREACHABLE`, one that answers
@@ -12,6 +12,7 @@
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
 import { normalizeRelayUrl } from '../../protocol/address.js';
 import {
+  MAX_RECORD_BYTES,
   RelayHeader,
   RelayPath,
   decodeAckResponse,
@@ -34,6 +35,11 @@ import {
 /** The subset of WHATWG `fetch` the client uses (`globalThis.fetch` by default). */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
+/** The path of one record (the name is checked by the caller: `[a-z0-9-]` needs no escaping). */
+function recordPath(mailboxHex: string, name: string): string {
+  return RelayPath.record.replace(':mailbox', mailboxHex).replace(':name', name);
+}
+
 /** The WebSocket URL of a normalized relay base URL (`http` → `ws`, `https` → `wss`). */
 export function relayWsUrl(relay: string): string {
   return relay.replace(/^http/, 'ws') + RelayPath.ws;
@@ -51,6 +57,41 @@ export interface PostHeaders {
   retractionHash?: string;
   /** PoW nonce, 16 hex. */
   pow?: string;
+}
+
+/** The JSON of a body (`{}` when empty), or undefined when it is not JSON. */
+function parseJson(bytes: Uint8Array): unknown {
+  if (bytes.length === 0) return {};
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a response body, refusing (RELAY_BAD_RESPONSE) one longer than `max` bytes without reading it all. */
+async function readCapped(res: Response, max: number): Promise<Uint8Array> {
+  if (!Number.isFinite(max) || res.body === null) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, `${res.url}: answer longer than ${max} bytes`, { status: res.status });
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function bad(relay: string, what: string, status?: number): never {
@@ -75,44 +116,52 @@ export class RelayHttp {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Sends one request; returns the parsed JSON body (not yet checked) and status of a 2xx answer, throws otherwise. */
-  async #request(
+  /**
+   * Sends one request and reads the whole answer (at most `maxBytes` of it,
+   * else RELAY_BAD_RESPONSE); throws the relay's error for a non-2xx answer.
+   */
+  async #exchange(
     method: string,
     path: string,
-    init: { headers?: Record<string, string>; body?: Uint8Array | string } = {},
-  ): Promise<{ status: number; body: unknown }> {
+    init: { headers?: Record<string, string>; body?: Uint8Array | string; maxBytes?: number } = {},
+  ): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
     let res: Response;
-    let text: string;
+    let bytes: Uint8Array;
     try {
       // A fresh ArrayBuffer-backed copy satisfies BodyInit everywhere.
       const body = typeof init.body === 'string' ? init.body : init.body === undefined ? undefined : new Uint8Array(init.body);
       res = await this.#fetch(this.relay + path, { method, headers: init.headers, body, signal: ctl.signal, redirect: 'error' });
-      text = await res.text();
+      bytes = await readCapped(res, init.maxBytes ?? Number.POSITIVE_INFINITY);
     } catch (e) {
+      if (isLnMailboxError(e)) throw e;
       const why = ctl.signal.aborted ? `no answer within ${this.#timeoutMs} ms` : String((e as Error)?.message ?? e);
       throw new LnMailboxError(ErrorCode.RELAY_UNREACHABLE, `${this.relay}: ${method} ${path}: ${why}`, { cause: e });
     } finally {
       clearTimeout(timer);
     }
-    let body: unknown;
-    try {
-      body = text.length === 0 ? {} : JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
     if (!res.ok) {
       let e: ReturnType<typeof decodeErrorBody>['error'] | undefined;
       try {
-        e = decodeErrorBody(body, ErrorCode.RELAY_BAD_RESPONSE).error;
+        e = decodeErrorBody(parseJson(bytes), ErrorCode.RELAY_BAD_RESPONSE).error;
       } catch {
         bad(this.relay, `${method} ${path}: HTTP ${res.status} without an error body`, res.status);
       }
       // A code unknown to this version is still passed through: callers branch on it.
       throw new LnMailboxError(e.code, `${this.relay}: ${e.message}`, { status: res.status });
     }
-    return { status: res.status, body };
+    return { status: res.status, headers: res.headers, bytes };
+  }
+
+  /** Sends one request; returns the parsed JSON body (not yet checked) and status of a 2xx answer, throws otherwise. */
+  async #request(
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: Uint8Array | string } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const { status, bytes } = await this.#exchange(method, path, init);
+    return { status, body: parseJson(bytes) };
   }
 
   /** Decodes a 2xx body with its protocol decoder; a body outside the protocol is RELAY_BAD_RESPONSE with the relay's name. */
@@ -176,6 +225,34 @@ export class RelayHttp {
     const path = `${RelayPath.listEnvelopes.replace(':mailbox', mailboxHex)}?after=${after}&limit=${limit}`;
     const { status, body } = await this.#request('GET', path, { headers: { authorization: `Bearer ${token}` } });
     return this.#decode('list', status, body, decodeEnvelopePage);
+  }
+
+  /** `PUT /v1/mailboxes/:mailbox/records/:name` (SPEC 5.13): stores or replaces the record; 204. */
+  async putRecord(mailboxHex: string, token: string, name: string, value: Uint8Array): Promise<void> {
+    const { status } = await this.#exchange('PUT', recordPath(mailboxHex, name), {
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      body: value,
+    });
+    if (status !== 204) bad(this.relay, `PUT record: expected 204, got ${status}`, status);
+  }
+
+  /**
+   * `GET /v1/mailboxes/:mailbox/records/:name` (SPEC 5.13): the record's bytes.
+   * @throws LnMailboxError RECORD_NOT_FOUND; RELAY_BAD_RESPONSE for an answer that is not 200
+   *   `application/octet-stream` of at most MAX_RECORD_BYTES
+   */
+  async getRecord(mailboxHex: string, name: string): Promise<Uint8Array> {
+    const { status, headers, bytes } = await this.#exchange('GET', recordPath(mailboxHex, name), { maxBytes: MAX_RECORD_BYTES });
+    if (status !== 200) bad(this.relay, `GET record: expected 200, got ${status}`, status);
+    const type = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/octet-stream') bad(this.relay, `GET record: Content-Type ${JSON.stringify(type)}`, status);
+    return bytes;
+  }
+
+  /** `DELETE /v1/mailboxes/:mailbox/records/:name` (SPEC 5.13); 204, also when there was none. */
+  async deleteRecord(mailboxHex: string, token: string, name: string): Promise<void> {
+    const { status } = await this.#exchange('DELETE', recordPath(mailboxHex, name), { headers: { authorization: `Bearer ${token}` } });
+    if (status !== 204) bad(this.relay, `DELETE record: expected 204, got ${status}`, status);
   }
 
   /**

@@ -27,6 +27,7 @@ import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource, FundingWallet } from '../chain/source.js';
+import { ChainTip } from '../chain/tip.js';
 import { Watchtower, towerWrites } from './watchtower.js';
 
 /**
@@ -37,7 +38,11 @@ import { Watchtower, towerWrites } from './watchtower.js';
  */
 export type RoleEngine = PaymentEngine<unknown>;
 
-/** Where the runtime learns the current block height (chain access sits behind an interface). */
+/**
+ * A synchronous height source (tests with a fixed height, the in-process
+ * simulator). A deployment passes a {@link ChainSource} instead.
+ * @deprecated pass a `ChainSource` (e.g. `EsploraChainSource`) as `chain`.
+ */
 export interface ChainWatcher {
   /** Current best block height. */
   height(): number;
@@ -63,8 +68,14 @@ export interface RuntimeOptions {
   relays: string[];
   /** Persistent store (LevelKv in Node, IndexedDB-backed in browsers). */
   kv: Kv;
-  /** Chain height source. */
-  chain: ChainWatcher;
+  /**
+   * The chain: a {@link ChainSource} (its tip height is read at start, which
+   * fails with CHAIN_UNREACHABLE when it cannot answer, then polled every
+   * `chainPollMs`), or a synchronous {@link ChainWatcher}.
+   */
+  chain: ChainSource | ChainWatcher;
+  /** Tip poll interval when `chain` is a ChainSource, ms. Default 30 000. */
+  chainPollMs?: number;
   /** Clock (ms). Default `Date.now`. */
   now?: () => number;
   /** Passed to the {@link MailboxClient} (WebSocket, fetch, reconnect, timeouts). */
@@ -80,10 +91,6 @@ export interface RuntimeOptions {
    * transactions that pay too little (docs/wallet-integration.md, "Enforcement").
    */
   watch?: { chain?: ChainSource; wallet?: FundingWallet; pollMs?: number; feeTargetBlocks?: number };
-}
-
-function asChainSource(c: unknown): ChainSource | undefined {
-  return typeof (c as ChainSource | undefined)?.spenderOf === 'function' ? (c as ChainSource) : undefined;
 }
 
 const STATE_KEY = 'role/state';
@@ -122,6 +129,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** The role's watchtower, when a chain source is known (see {@link RuntimeOptions.watch}). */
   tower: Watchtower | undefined;
   #channelKey: Uint8Array | undefined;
+  /** The chain source, when `chain` was one (watchers and wallets use it). */
+  readonly chainSource: ChainSource | undefined;
+  readonly #tip: ChainTip | ChainWatcher;
 
   constructor(
     engine: E,
@@ -129,6 +139,14 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   ) {
     super();
     this.engine = engine;
+    const isSource = typeof (o.chain as ChainSource).tipHeight === 'function';
+    this.chainSource = isSource ? (o.chain as ChainSource) : undefined;
+    this.#tip = isSource
+      ? new ChainTip(o.chain as ChainSource, {
+          ...(o.chainPollMs === undefined ? {} : { pollMs: o.chainPollMs }),
+          onError: (e) => this.emit('error', e as Error),
+        })
+      : (o.chain as ChainWatcher);
     this.client = new MailboxClient({
       ...o.client,
       secretKey: o.identityKey,
@@ -161,7 +179,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The step context now. */
   ctx(): StepContext {
-    return { now: (this.o.now ?? Date.now)(), height: this.o.chain.height() };
+    return { now: (this.o.now ?? Date.now)(), height: this.#tip.height() };
   }
 
   /**
@@ -171,7 +189,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    */
   protected attachTower(channelKey: Uint8Array): void {
     this.#channelKey = channelKey;
-    const chain = this.o.watch?.chain ?? asChainSource(this.o.chain);
+    const chain = this.o.watch?.chain ?? this.chainSource;
     if (chain === undefined) return;
     const { chain: _c, ...rest } = this.o.watch ?? {};
     this.tower = new Watchtower(
@@ -188,6 +206,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
   async start(): Promise<void> {
+    if (this.#tip instanceof ChainTip) await this.#tip.start();
     await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
     this.tower?.start();
     void this.flush();
@@ -198,6 +217,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** Stops: closes sockets and timers. State is already on disk. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#tip instanceof ChainTip) this.#tip.stop();
     if (this.#retry) clearTimeout(this.#retry);
     await this.tower?.close();
     await this.#sub?.close();

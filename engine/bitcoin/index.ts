@@ -24,6 +24,8 @@ export {
   serializeTxNoWitness,
   totalOut,
   txid,
+  txVsize,
+  txWeight,
   txidHex,
   withOutpoint,
   withWitness,
@@ -129,3 +131,5 @@ export {
   type PtlcSpec,
   type PtlcSweep,
 } from './ptlc-output.js';
+export { checkChannelFunding, checkFundingTx, fundingPsbt, type FundingCheck } from './funding.js';
+export { decodePsbt, encodePsbt, extractPsbtTx, psbtTx, type Psbt, type PsbtInput } from './psbt.js';

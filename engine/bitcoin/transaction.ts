@@ -226,3 +226,17 @@ export function withOutpoint(tx: BitcoinTx, index: number, outpoint: Outpoint): 
 export function totalOut(tx: BitcoinTx): bigint {
   return tx.outputs.reduce((s, o) => s + o.amount, 0n);
 }
+
+/**
+ * The BIP141 weight: the witness-stripped serialization counts 4 weight units
+ * a byte, the witness data (marker, flag and stacks) 1 a byte.
+ */
+export function txWeight(tx: BitcoinTx): number {
+  const base = serializeTxNoWitness(tx).length;
+  return base * 3 + serializeTx(tx).length;
+}
+
+/** The virtual size in vbytes (BIP141: weight / 4, rounded up), what fee rates are counted against. */
+export function txVsize(tx: BitcoinTx): number {
+  return Math.ceil(txWeight(tx) / 4);
+}

@@ -2,7 +2,7 @@
  * The relay's HTTP API v1 (express), exactly as SPEC 5 specifies it.
  * This file only wires: per-route metrics, the health routes, the shutdown
  * gate, then one named handler per route (`ops.ts`, `envelopes.ts`,
- * `auth.ts`, `mailbox.ts`), and the one error exit that answers
+ * `auth.ts`, `mailbox.ts`, `records.ts`), and the one error exit that answers
  * `{ error: { code, message } }` with the code's status; no route can answer
  * 500 (`../http-errors.ts`).
  * @module
@@ -16,6 +16,7 @@ import { authChallenge, authSession } from './auth.js';
 import { routeKit } from './common.js';
 import { envelopeStatus, postEnvelope, retractEnvelope } from './envelopes.js';
 import { ackEnvelopes, listEnvelopes } from './mailbox.js';
+import { deleteRecord, getRecord, putRecord } from './records.js';
 import { healthz, info, metrics, readyz } from './ops.js';
 
 /** Builds the express app of one relay. */
@@ -62,6 +63,9 @@ export function createHttpApp(ctx: RelayContext): express.Express {
   app.post(RelayPath.session, ...authSession(kit));
   app.get(RelayPath.listEnvelopes, ...listEnvelopes(kit));
   app.post(RelayPath.ack, ...ackEnvelopes(kit));
+  app.put(RelayPath.record, ...putRecord(kit));
+  app.get(RelayPath.record, ...getRecord(kit));
+  app.delete(RelayPath.record, ...deleteRecord(kit));
 
   app.use(() => {
     fail(ErrorCode.NOT_FOUND, 'no such route');

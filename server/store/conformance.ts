@@ -357,6 +357,48 @@ export function storeConformance(options: StoreConformanceOptions): void {
     assert.strictEqual(seen.length, 30);
   });
 
+  t('records: put, get the exact bytes, replace, list, delete; per mailbox; no envelope usage', async (store) => {
+    const v1 = new Uint8Array(randomBytes(300));
+    const v2 = new Uint8Array(randomBytes(16 * 1024));
+    assert.strictEqual(await store.getRecord(A, 'hub-terms'), undefined);
+    assert.deepStrictEqual(await store.listRecords(A), []);
+    await store.putRecord(A, 'hub-terms', v1, 8);
+    assert.deepStrictEqual(Buffer.from((await store.getRecord(A, 'hub-terms'))!), Buffer.from(v1));
+    assert.strictEqual(await store.getRecord(B, 'hub-terms'), undefined, 'records are per mailbox');
+    assert.strictEqual(await store.getRecord(A, 'hub-term'), undefined, 'names match exactly');
+    await store.putRecord(A, 'hub-terms', v2, 8);
+    assert.deepStrictEqual(Buffer.from((await store.getRecord(A, 'hub-terms'))!), Buffer.from(v2), 'replaced');
+    await store.putRecord(A, 'a-0', new Uint8Array(0), 8);
+    assert.strictEqual((await store.getRecord(A, 'a-0'))?.length, 0, 'an empty value is a record');
+    await store.putRecord(B, 'receipt-tickets', v1, 8);
+    assert.deepStrictEqual(await store.listRecords(A), ['a-0', 'hub-terms']);
+    assert.deepStrictEqual(await store.listRecords(B), ['receipt-tickets']);
+    assert.deepStrictEqual(store.usage(A), { count: 0, bytes: 0, lastSeq: 0 }, 'records are not envelopes');
+    assert.strictEqual(store.totals().envelopes, 0);
+    assert.strictEqual(await store.deleteRecord(A, 'hub-terms'), true);
+    assert.strictEqual(await store.deleteRecord(A, 'hub-terms'), false, 'a second delete finds nothing');
+    assert.strictEqual(await store.deleteRecord(B, 'a-0'), false, 'another mailbox’s record is not touched');
+    assert.strictEqual(await store.getRecord(A, 'hub-terms'), undefined);
+    assert.deepStrictEqual(await store.listRecords(A), ['a-0']);
+    assert.deepStrictEqual(Buffer.from((await store.getRecord(B, 'receipt-tickets'))!), Buffer.from(v1));
+  });
+
+  t('records: at most maxRecords per mailbox, replacing at the limit is fine, concurrent puts cannot overshoot', async (store) => {
+    const v = new Uint8Array(randomBytes(10));
+    for (let i = 0; i < 3; i++) await store.putRecord(A, `r${i}`, v, 3);
+    await rejectsCode(store.putRecord(A, 'r3', v, 3), ErrorCode.RECORD_LIMIT);
+    await store.putRecord(A, 'r1', new Uint8Array([1]), 3);
+    assert.deepStrictEqual([...(await store.getRecord(A, 'r1'))!], [1], 'a replacement at the limit is stored');
+    assert.strictEqual(await store.getRecord(A, 'r3'), undefined, 'a refused put stored nothing');
+    await store.putRecord(B, 'r0', v, 3);
+    assert.strictEqual(await store.deleteRecord(A, 'r0'), true);
+    await store.putRecord(A, 'r3', v, 3);
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.putRecord(B, `c${i}`, v, 3)));
+    assert.strictEqual(results.filter((r) => r.status === 'fulfilled').length, 2);
+    for (const r of results) if (r.status === 'rejected') assert.strictEqual((r.reason as { code?: unknown }).code, ErrorCode.RECORD_LIMIT);
+    assert.strictEqual((await store.listRecords(B)).length, 3);
+  });
+
   t('closed store rejects with STORE_UNAVAILABLE; close is idempotent', async (store) => {
     await store.append(req(A), BIG);
     await store.close();
@@ -365,6 +407,9 @@ export function storeConformance(options: StoreConformanceOptions): void {
     await rejectsCode(store.list(A, 0, 1, T0), ErrorCode.STORE_UNAVAILABLE);
     await rejectsCode(store.status('00'.repeat(32), T0), ErrorCode.STORE_UNAVAILABLE);
     await rejectsCode(store.ack(A, ['00'.repeat(32)]), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(store.putRecord(A, 'x', new Uint8Array(1), 8), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(store.getRecord(A, 'x'), ErrorCode.STORE_UNAVAILABLE);
+    await rejectsCode(store.deleteRecord(A, 'x'), ErrorCode.STORE_UNAVAILABLE);
     store.markDelivered(['00'.repeat(32)]);
   });
 
@@ -378,13 +423,17 @@ export function storeConformance(options: StoreConformanceOptions): void {
 
   if (options.reopen) {
     const reopen = options.reopen;
-    t('persistence: counters, seqs, envelopes and tombstones survive a reopen', async (store, track) => {
+    t('persistence: counters, seqs, envelopes, tombstones and records survive a reopen', async (store, track) => {
       const r = retraction();
       const a = req(A),
         b = req(A, 100, T0 + HOUR, { retractionHash: r.hash }),
         c = req(A),
         d = req(B);
       for (const x of [a, b, c, d]) await store.append(x, BIG);
+      const terms = new Uint8Array(randomBytes(1000));
+      await store.putRecord(A, 'hub-terms', terms, 8);
+      await store.putRecord(A, 'gone', terms, 8);
+      await store.deleteRecord(A, 'gone');
       await store.ack(A, [a.id]);
       await store.retract(b.id, r.hash, T0);
       store.markDelivered([c.id]);
@@ -402,6 +451,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
       assert.strictEqual(await again.status(c.id, T0), 'delivered');
       assert.strictEqual((await again.append(req(A), BIG)).seq, 4, 'seq continues after the reopen');
       assert.strictEqual((await again.append(a, BIG)).created, false);
+      assert.deepStrictEqual(Buffer.from((await again.getRecord(A, 'hub-terms'))!), Buffer.from(terms), 'records survive');
+      assert.deepStrictEqual(await again.listRecords(A), ['hub-terms'], 'and so do their deletions');
     });
   }
 }

@@ -100,10 +100,10 @@ export type AppendListener = (mailbox: string, envelope: StoredEnvelope) => void
  * loss on a crash merely reverts a status from `delivered` to `queued`.
  *
  * Errors: `MAILBOX_FULL`, `ENVELOPE_NOT_FOUND`, `RETRACT_FORBIDDEN`,
- * `RETRACT_TOO_LATE` as documented per method; any I/O failure or use after
+ * `RETRACT_TOO_LATE`, `RECORD_LIMIT` as documented per method; any I/O failure or use after
  * close rejects with `STORE_UNAVAILABLE` (cause kept) and loses nothing that
  * was already acknowledged. A backend with a free-space reserve refuses
- * appends below it with `STORE_FULL`, and still performs every other write.
+ * appends and record puts below it with `STORE_FULL`, and still performs every other write.
  */
 export interface RelayStore {
   /** Opens the backend and loads per-mailbox counters. Idempotent. */
@@ -144,6 +144,25 @@ export interface RelayStore {
   totals(): StoreTotals;
   /** Subscribes to newly stored envelopes (the in-process doorbell). Returns an unsubscribe function. */
   onAppend(listener: AppendListener): () => void;
+  /**
+   * Stores (or replaces) record `name` of `mailbox` (SPEC 5.13), durably
+   * before it resolves. The caller has checked the name and the value's size;
+   * the store keeps the bytes as they are. Replacing a record does not count
+   * against `maxRecords`; concurrent puts to one mailbox cannot overshoot it.
+   * Below a free-space reserve it is refused like a new envelope.
+   * @throws LnMailboxError RECORD_LIMIT when `mailbox` already holds `maxRecords` other records;
+   *   STORE_FULL, STORE_UNAVAILABLE
+   */
+  putRecord(mailbox: string, name: string, value: Uint8Array, maxRecords: number): Promise<void>;
+  /** The bytes of record `name` of `mailbox`, or undefined when there is none. */
+  getRecord(mailbox: string, name: string): Promise<Uint8Array | undefined>;
+  /**
+   * Deletes record `name` of `mailbox`, durably before it resolves (allowed below the free-space reserve).
+   * @returns true when there was one
+   */
+  deleteRecord(mailbox: string, name: string): Promise<boolean>;
+  /** The names of the records of `mailbox`, in ascending (bytewise) order. */
+  listRecords(mailbox: string): Promise<string[]>;
   /** Resolves when every write queued so far is durable. */
   flush(): Promise<void>;
   /** Flushes and closes. Further calls reject with STORE_UNAVAILABLE. Idempotent. */

@@ -11,8 +11,11 @@ const surface = suite('public surface');
 surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => {
   const root = await import('../../client/index.js');
   assert.equal(Object.keys(root).sort(), [
+    'ChainRejectedError',
+    'ChainTip',
     'Channel',
     'ErrorCode',
+    'EsploraChainSource',
     'HubNode',
     'KvNonceStore',
     'LevelKv',
@@ -23,11 +26,13 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PayerNode',
     'PaymentType',
     'RouterNode',
+    'SingleKeyWallet',
     'bytesToHex',
     'decodeMailboxAddress',
     'decodePayment',
     'eltooTerms',
     'encodeMailboxAddress',
+    'fetchRecord',
     'getPublicKey',
     'hexToBytes',
     'hubFee',
@@ -35,6 +40,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'openChannelPair',
     'ptlcOf',
     'randomSecretKey',
+    'scriptForAddress',
     'settlementSpec',
   ]);
 });

@@ -15,6 +15,9 @@ import {
   RELAY_HTTP_STATUS,
   RELAY_PROTOCOL_VERSION,
   RelayHeader,
+  MAX_RECORDS_PER_MAILBOX,
+  MAX_RECORD_BYTES,
+  RECORD_NAME,
   RelayPath,
   WsCloseCode,
   decodeRelayInfo,
@@ -87,10 +90,17 @@ t('5.2: the status table is RELAY_HTTP_STATUS (codes it leaves out answer 400)',
     if (status !== 400) assert.ok(listed.has(code), `${code} (HTTP ${status}) is missing from the SPEC 5.2 table`);
 });
 
+t('5.13: the record limits are the code’s', () => {
+  const text = subsection('5.13').replace(/\s+/g, ' ');
+  assert.ok(text.includes(`\`${RECORD_NAME.source}\``), 'the name pattern is RECORD_NAME');
+  assert.ok(text.includes(`0 to ${MAX_RECORD_BYTES.toLocaleString('en-US').replace(',', ' ')} bytes`), 'the size is MAX_RECORD_BYTES');
+  assert.ok(text.includes(`at most ${MAX_RECORDS_PER_MAILBOX} records`), 'the count is MAX_RECORDS_PER_MAILBOX');
+});
+
 t('5.3: the route table names exactly the paths of RelayPath', () => {
   const paths = new Set<string>();
   for (const [cell] of table(subsection('5.3')))
-    for (const m of cell!.matchAll(/`(GET|POST|DELETE) ([^`?]+)[^`]*`/g)) paths.add(m[2]!.replace(/\{(\w+)\}/g, ':$1'));
+    for (const m of cell!.matchAll(/`(GET|PUT|POST|DELETE) ([^`?]+)[^`]*`/g)) paths.add(m[2]!.replace(/\{(\w+)\}/g, ':$1'));
   assert.equal([...paths].sort(), [...new Set(Object.values(RelayPath))].sort(), 'SPEC 5.3 routes differ from RelayPath');
 });
 
@@ -106,7 +116,7 @@ t('5.3: each success body lists exactly the fields its encoder writes, in order'
   };
   const seen: string[] = [];
   for (const [route, , success] of table(subsection('5.3'))) {
-    const m = /^`(GET|POST|DELETE) ([^`?]+)[^`]*`$/.exec(route!);
+    const m = /^`(GET|PUT|POST|DELETE) ([^`?]+)[^`]*`$/.exec(route!);
     const fields = /`\{ ([\w, ]+) \}`/.exec(success!);
     if (!m || !fields) continue;
     const key = `${m[1]} ${m[2]!.replace(/\{(\w+)\}/g, ':$1')}`;

@@ -264,5 +264,52 @@ export function faultSuite(opts: FaultSuiteOptions): void {
     });
   }
 
+  for (const kind of FAULT_KINDS) {
+    t(`${kind} on a record put: refused, never acknowledged, nothing acknowledged lost, refused while failed`, async () => {
+      const plan = new FaultPlan();
+      let store = opts.open(plan);
+      await store.open();
+      plan.disarm();
+      const kept = new Uint8Array(randomBytes(500));
+      await store.putRecord(A, 'hub-terms', kept, 8);
+      plan.arm(1, kind);
+      const next = new Uint8Array(randomBytes(500));
+      let refused: { code?: string } | undefined;
+      await store.putRecord(A, 'hub-terms', next, 8).catch((e: { code?: string }) => {
+        refused = e;
+      });
+      assert.is(plan.fired, 1, 'the fault fired');
+      assert.is(refused?.code, 'STORE_UNAVAILABLE', 'the failed put is not acknowledged');
+      // The failure is recorded synchronously: until the store has recovered, every write is refused.
+      assert.is.not(store.health!().state, 'ok');
+      const late = await store.putRecord(B, 'receipt-tickets', next, 8).then(
+        () => 'stored',
+        (e: { code?: string }) => e.code,
+      );
+      assert.is(late, 'STORE_UNAVAILABLE', 'a put while the store refuses writes is refused');
+      const del = await store.deleteRecord(A, 'hub-terms').then(
+        () => 'deleted',
+        (e: { code?: string }) => e.code,
+      );
+      assert.is(del, 'STORE_UNAVAILABLE', 'a delete while the store refuses writes is refused');
+      await waitHealthy(store, `${kind} on a record put`);
+      const after = Buffer.from((await store.getRecord(A, 'hub-terms'))!);
+      // A failed fsync may have landed its batch: either value, never anything else.
+      if (kind === 'fsync') assert.ok(after.equals(Buffer.from(kept)) || after.equals(Buffer.from(next)), 'old or new value');
+      else assert.ok(after.equals(Buffer.from(kept)), 'the acknowledged value is kept');
+      assert.is(await store.getRecord(B, 'receipt-tickets'), undefined, 'the refused put stored nothing');
+      const last = new Uint8Array(randomBytes(100));
+      await store.putRecord(A, 'hub-terms', last, 8);
+      await store.close();
+      store = opts.reopen(store);
+      await store.open();
+      assert.ok(
+        Buffer.from((await store.getRecord(A, 'hub-terms'))!).equals(Buffer.from(last)),
+        'the last acknowledged put survives a reopen',
+      );
+      await store.close();
+    });
+  }
+
   t.run();
 }

@@ -229,6 +229,52 @@ if (why) {
     await s.close();
   });
 
+  t('records: two instances share one record limit; a put on one is read on the other', async () => {
+    const a = open('rec_multi'),
+      b = open('rec_multi');
+    await a.open();
+    await b.open();
+    const mb = 'c1'.repeat(32);
+    const v = new Uint8Array(randomBytes(64));
+    const settled = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).putRecord(mb, `n${i}`, v, 5)));
+    assert.is(settled.filter((s) => s.status === 'fulfilled').length, 5);
+    for (const s of settled) if (s.status === 'rejected') assert.is((s.reason as { code: string }).code, ErrorCode.RECORD_LIMIT);
+    assert.is((await b.listRecords(mb)).length, 5);
+    const name = (await a.listRecords(mb))[0]!;
+    await a.putRecord(mb, name, new Uint8Array([7, 7]), 5);
+    assert.equal([...(await b.getRecord(mb, name))!], [7, 7]);
+    await a.close();
+    await b.close();
+  });
+
+  t('schema migration: a version-1 database gains the records table and becomes version 2', async () => {
+    const first = open('migrate_1');
+    await first.open();
+    const mb = 'c2'.repeat(32);
+    const e = req(mb);
+    await first.append(e, BIG);
+    await first.close();
+    // Turn it back into what a version-1 relay left behind.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query('DROP TABLE migrate_1.lnmb_records');
+    await admin.query(`UPDATE migrate_1.lnmb_meta SET value = '1' WHERE key = 'schema_version'`);
+    const again = open('migrate_1');
+    await again.open();
+    assert.is((await again.list(mb, 0, 10, T0)).envelopes[0]?.id, e.id, 'the envelopes are still there');
+    await again.putRecord(mb, 'hub-terms', new Uint8Array([1, 2, 3]), 8);
+    assert.equal([...(await again.getRecord(mb, 'hub-terms'))!], [1, 2, 3]);
+    const v = await admin.query(`SELECT value FROM migrate_1.lnmb_meta WHERE key = 'schema_version'`);
+    assert.is(v.rows[0]?.value, '2');
+    await again.close();
+    // A database newer than this relay is refused, not written.
+    await admin.query(`UPDATE migrate_1.lnmb_meta SET value = '3' WHERE key = 'schema_version'`);
+    await admin.end();
+    const newer = open('migrate_1');
+    await rejectsCode(newer.open(), ErrorCode.STORE_UNAVAILABLE);
+    await newer.close();
+  });
+
   t('an unreachable database is STORE_UNAVAILABLE at open', async () => {
     const s = new PgStore({ connectionString: 'postgresql://postgres@127.0.0.1:1/none' });
     await rejectsCode(s.open(), ErrorCode.STORE_UNAVAILABLE);

@@ -12,6 +12,7 @@
  *   0x03 deadline(8) id(32)          → ''      (expiry / tombstone-retention index)
  *   0x04 mailbox(32)                 → counter (lastSeq(8) ‖ count(8) ‖ bytes(8))
  *   0x05 id(32)                      → ''      (delivered flag)
+ *   0x06 mailbox(32) name(1..32)     → value   (a mailbox record, SPEC 5.13; name is ASCII)
  *
  * Integers are big-endian; 8-byte fields hold values up to `MAX_STORED_INT`
  * (2^48 - 1: times in ms until the year 10889, seqs far beyond any mailbox's
@@ -26,7 +27,7 @@ import { MAX_STORED_INT, type EnvelopeState } from '../lifecycle.js';
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /** Table prefixes. */
-export const Table = { meta: 0x01, body: 0x02, expiry: 0x03, counter: 0x04, delivered: 0x05 } as const;
+export const Table = { meta: 0x01, body: 0x02, expiry: 0x03, counter: 0x04, delivered: 0x05, record: 0x06 } as const;
 
 const META_VERSION = 1;
 const META_FIXED = 1 + 1 + 32 + 8 + 8 + 4;
@@ -109,6 +110,17 @@ export function counterKey(mailbox: Buffer): Buffer {
   k[0] = Table.counter;
   mailbox.copy(k, 1);
   return k;
+}
+
+/** Key of record `name` (ASCII, SPEC 5.13) of a mailbox. */
+export function recordKey(mailbox: Buffer, name: string): Buffer {
+  return Buffer.concat([Buffer.from([Table.record]), mailbox, Buffer.from(name, 'latin1')]);
+}
+
+/** Bounds of the key range holding every record of a mailbox (names are ASCII, so below 0xff). */
+export function recordRange(mailbox: Buffer): { gt: Buffer; lt: Buffer } {
+  const prefix = Buffer.concat([Buffer.from([Table.record]), mailbox]);
+  return { gt: prefix, lt: Buffer.concat([prefix, Buffer.from([0xff])]) };
 }
 
 /** Encodes a meta record. */

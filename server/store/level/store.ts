@@ -38,6 +38,7 @@ import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt }
 import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
 import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
+import { deleteSlot, getSlot, listSlots, putSlot, type SlotContext } from './slots.js';
 import {
   Table,
   bodyKey,
@@ -108,6 +109,7 @@ export class LevelStore implements RelayStore {
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   readonly #safe: LevelFailSafe;
+  readonly #slots: SlotContext;
 
   constructor(options: LevelStoreOptions) {
     if (typeof options?.location !== 'string' || options.location.length === 0)
@@ -140,6 +142,7 @@ export class LevelStore implements RelayStore {
     );
     this.#onBatch = options.onBatch;
     this.#commit = new GroupCommit<Write>((writes) => this.#flushBatch(writes));
+    this.#slots = { db: this.#db, serial: this.#serial, submit: (ops) => this.#submit(ops) };
   }
 
   /**
@@ -432,6 +435,27 @@ export class LevelStore implements RelayStore {
       { sync: false },
     );
     return 'purged';
+  }
+
+  putRecord(mailbox: string, name: string, value: Uint8Array, maxRecords: number): Promise<void> {
+    return this.#op(async () => {
+      // A record is new data: below the free-space reserve it is refused like a new envelope.
+      const refused = this.#safe.refusal(true);
+      if (refused) throw refused;
+      return putSlot(this.#slots, mailbox, name, value, maxRecords);
+    }, 'write');
+  }
+
+  getRecord(mailbox: string, name: string): Promise<Uint8Array | undefined> {
+    return this.#op(() => getSlot(this.#slots, mailbox, name));
+  }
+
+  deleteRecord(mailbox: string, name: string): Promise<boolean> {
+    return this.#op(() => deleteSlot(this.#slots, mailbox, name), 'write');
+  }
+
+  listRecords(mailbox: string): Promise<string[]> {
+    return this.#op(() => listSlots(this.#slots, mailbox));
   }
 
   usage(mailbox: string): MailboxUsage {

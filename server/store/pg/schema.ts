@@ -6,7 +6,12 @@
  *   envelopes(id PK, mailbox, seq, body, size, expires_at, retraction_hash,
  *             state, delivered, deadline)        one row per envelope, live or tombstone
  *   mailboxes(mailbox PK, last_seq, live_count, live_bytes, version)
+ *   records(mailbox, name, value; PK mailbox+name) the mailbox records (SPEC 5.13)
  *   meta(key PK, value)                          holds `schema_version`
+ *
+ * Versions: 1 is envelopes and mailboxes; 2 adds `records` (additive: the
+ * DDL below creates it in a version-1 database and raises the stored
+ * version, after which a version-1 relay refuses that database).
  *
  * Appends go through one PL/pgSQL function, so the whole read-check-write is
  * ONE round trip and ONE transaction for a whole batch of appends (a NOTIFYing
@@ -30,10 +35,18 @@
 import { EnvelopeState } from '../lifecycle.js';
 
 /** Version of the schema this code writes; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Advisory lock key taken while creating the schema, so instances starting together do not race on DDL. */
 export const SCHEMA_LOCK_KEY = 0x6c6e6d62; // "lnmb"
+
+/**
+ * First key of the two-key advisory lock a record put takes per mailbox
+ * (the second is a hash of the mailbox), so that puts from any instance
+ * cannot overshoot the record limit. Two-key locks never collide with the
+ * one-key {@link SCHEMA_LOCK_KEY}.
+ */
+export const RECORD_LOCK_CLASS = 0x6c6e6d72; // "lnmr"
 
 /** Quoted, schema-qualified names used by every statement. */
 export interface PgNames {
@@ -41,6 +54,7 @@ export interface PgNames {
   envelopes: string;
   mailboxes: string;
   meta: string;
+  records: string;
   append: string;
   /** NOTIFY channel of appends (payload `mailbox:seq:id:count:bytes:version`). */
   appendChannel: string;
@@ -64,6 +78,7 @@ export function pgNames(schema: string): PgNames {
     envelopes: q('lnmb_envelopes'),
     mailboxes: q('lnmb_mailboxes'),
     meta: q('lnmb_meta'),
+    records: q('lnmb_records'),
     append: q('lnmb_append'),
     appendChannel: `ln_mailbox_append${suffix}`,
     usageChannel: `ln_mailbox_usage${suffix}`,
@@ -101,7 +116,14 @@ CREATE TABLE IF NOT EXISTS ${n.envelopes} (
   UNIQUE (mailbox, seq)
 );
 CREATE INDEX IF NOT EXISTS lnmb_envelopes_deadline ON ${n.envelopes} (deadline);
+CREATE TABLE IF NOT EXISTS ${n.records} (
+  mailbox bytea NOT NULL CHECK (octet_length(mailbox) = 32),
+  name text NOT NULL CHECK (octet_length(name) BETWEEN 1 AND 32),
+  value bytea NOT NULL,
+  PRIMARY KEY (mailbox, name)
+);
 INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
+UPDATE ${n.meta} SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version' AND value::integer < ${SCHEMA_VERSION};
 
 CREATE OR REPLACE FUNCTION ${n.append}(
   p_ids bytea[], p_mailboxes bytea[], p_bodies bytea[], p_expires_at bigint[], p_retraction_hashes bytea[],

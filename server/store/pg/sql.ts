@@ -5,7 +5,7 @@
  * @module
  */
 import { EnvelopeState, MAX_STORED_INT } from '../lifecycle.js';
-import { usagePayload, type PgNames } from './schema.js';
+import { RECORD_LOCK_CLASS, usagePayload, type PgNames } from './schema.js';
 
 /** The statements, by use. */
 export type PgStatements = ReturnType<typeof pgStatements>;
@@ -58,6 +58,12 @@ export function pgStatements(n: PgNames) {
            (SELECT coalesce(array_agg(mailbox ORDER BY mailbox), '{}') FROM (SELECT mailbox FROM exp GROUP BY mailbox) m) AS mailboxes,
            (SELECT coalesce(array_agg(n ORDER BY mailbox), '{}') FROM (SELECT mailbox, count(*) AS n FROM exp GROUP BY mailbox) m) AS counts,
            (SELECT coalesce(array_agg(b ORDER BY mailbox), '{}') FROM (SELECT mailbox, sum(size) AS b FROM exp GROUP BY mailbox) m) AS sizes`,
+    recordLock: `SELECT pg_advisory_xact_lock(${RECORD_LOCK_CLASS}, hashtext(encode($1::bytea, 'hex')))`,
+    recordNames: `SELECT name FROM ${n.records} WHERE mailbox = $1 ORDER BY name COLLATE "C"`,
+    putRecord: `INSERT INTO ${n.records} (mailbox, name, value) VALUES ($1, $2, $3)
+      ON CONFLICT (mailbox, name) DO UPDATE SET value = EXCLUDED.value`,
+    getRecord: `SELECT value FROM ${n.records} WHERE mailbox = $1 AND name = $2`,
+    deleteRecord: `DELETE FROM ${n.records} WHERE mailbox = $1 AND name = $2`,
     lockMailboxes: `SELECT 1 FROM ${n.mailboxes} WHERE mailbox = ANY($1::bytea[]) ORDER BY mailbox FOR UPDATE`,
     sweepCounters: `WITH upd AS (
       UPDATE ${n.mailboxes} m SET live_count = m.live_count - q.n, live_bytes = m.live_bytes - q.b, version = m.version + 1

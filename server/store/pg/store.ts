@@ -407,6 +407,39 @@ export class PgStore implements RelayStore {
     );
   }
 
+  putRecord(mailbox: string, name: string, value: Uint8Array, maxRecords: number): Promise<void> {
+    return this.#op(
+      () =>
+        transaction(this.#pool, async (c) => {
+          // The lock orders puts to one mailbox across instances; the count below then sees every committed one.
+          await c.query(this.#sql.recordLock, [buf(mailbox)]);
+          const held = (await c.query(this.#sql.recordNames, [buf(mailbox)])).rows.map((r) => r.name as string);
+          if (!held.includes(name) && held.length >= maxRecords)
+            fail(ErrorCode.RECORD_LIMIT, `mailbox holds ${held.length} records, the maximum is ${maxRecords}`);
+          await c.query(this.#sql.putRecord, [buf(mailbox), name, bytesOf(value)]);
+        }),
+      true,
+    );
+  }
+
+  getRecord(mailbox: string, name: string): Promise<Uint8Array | undefined> {
+    return this.#op(async () => {
+      const r = await this.#pool.query(this.#sql.getRecord, [buf(mailbox), name]);
+      return r.rows[0] ? (r.rows[0].value as Buffer) : undefined;
+    });
+  }
+
+  deleteRecord(mailbox: string, name: string): Promise<boolean> {
+    return this.#op(async () => {
+      const r = await this.#pool.query(this.#sql.deleteRecord, [buf(mailbox), name]);
+      return (r.rowCount ?? 0) > 0;
+    }, true);
+  }
+
+  listRecords(mailbox: string): Promise<string[]> {
+    return this.#op(async () => (await this.#pool.query(this.#sql.recordNames, [buf(mailbox)])).rows.map((r) => r.name as string));
+  }
+
   usage(mailbox: string): MailboxUsage {
     return this.#counters.usage(mailbox);
   }
