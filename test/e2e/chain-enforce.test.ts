@@ -25,7 +25,7 @@ import type { StateRecord } from '../../engine/channel/channel.js';
 import { eltooTerms, payoutScript } from '../../engine/channel/onchain.js';
 import { openChannelPair } from '../../engine/channel/open.js';
 import { transfer, type ChannelParams } from '../../engine/channel/state.js';
-import { ChainModel, at } from '../../sim/chain-model.js';
+import { ChainModel } from '../../sim/chain-model.js';
 import { startEsploraServer, type EsploraServer } from '../../sim/esplora-server.js';
 import { rejectsCode } from '../helpers.js';
 import { client, keys, params, spawnRelay, stop, until, type RelayProc, type RoleKeys } from './world.js';
