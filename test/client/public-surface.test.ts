@@ -27,6 +27,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PaymentType',
     'RouterNode',
     'SingleKeyWallet',
+    'Watchtower',
     'bytesToHex',
     'decodeMailboxAddress',
     'decodePayment',
