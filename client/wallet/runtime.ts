@@ -300,6 +300,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.persist(step, inc);
     this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
     void this.flush();
+    // A close just signed by both: broadcast it now rather than at the next poll.
+    if (isCloseMessage(inc.message)) void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */

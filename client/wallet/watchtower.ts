@@ -36,6 +36,8 @@ import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 
 const PREFIX = 'tower/';
+/** How many times one pass doubles the fee rate of a refused transaction before it waits for the next pass. */
+const MAX_BUMPS = 5;
 const dec = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as unknown;
 const enc = (v: unknown) => utf8(JSON.stringify(v));
 
@@ -235,8 +237,8 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
    * Broadcasts one step: the transaction stored for its label if there is
    * one (the same bytes as before a restart), else the planner's, with a fee
    * input of the wallet when it pays less than the current rate. A refusal
-   * (CHAIN_REJECTED, e.g. below the minimum fee rate) is bumped once more,
-   * at twice the rate.
+   * (CHAIN_REJECTED, e.g. below the minimum fee rate) is bumped again at
+   * twice the rate, up to {@link MAX_BUMPS} times in one pass.
    */
   async #publish(channelId: string, a: BroadcastAction): Promise<void> {
     const key = `${PREFIX}tx/${channelId}/${a.label}`;
@@ -257,13 +259,17 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
     let bumped = false;
     if (a.needsFee || feeRateOf(t) < rate) [t, bumped] = [await this.#bump(t, a, rate), true];
     await this.kv.put(key, enc(toStored(t, bumped)));
-    try {
-      await this.#send(channelId, a, t, bumped);
-    } catch (e) {
-      if (!isRejection(e)) throw e;
-      const again = await this.#bump({ tx: a.tx, prevouts: a.prevouts }, a, Math.max(rate, feeRateOf(t)) * 2);
-      await this.kv.put(key, enc(toStored(again, true)));
-      await this.#send(channelId, a, again, true);
+    // Refused (below the backend's minimum, or outbid): bump at twice the rate, a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#send(channelId, a, t, bumped);
+        return;
+      } catch (e) {
+        if (!isRejection(e) || attempt >= MAX_BUMPS) throw e;
+      }
+      t = await this.#bump({ tx: a.tx, prevouts: a.prevouts }, a, Math.max(rate, feeRateOf(t)) * 2);
+      bumped = true;
+      await this.kv.put(key, enc(toStored(t, true)));
     }
   }
 

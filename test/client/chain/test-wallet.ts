@@ -1,7 +1,8 @@
 /**
  * A minimal FundingWallet for tests: one P2TR key, a list of coins it was
  * given, key-path signatures through @scure/btc-signer. It funds a PSBT with
- * its smallest coin that covers the fee, adding change when allowed.
+ * its smallest coin that covers the fee, adding change when allowed. It does
+ * not watch the chain: a coin stays in its list (a test removes it).
  */
 import { Transaction, p2tr } from '@scure/btc-signer';
 import { schnorr } from '@noble/curves/secp256k1.js';
@@ -47,7 +48,6 @@ export class TestWallet implements FundingWallet {
     const need = BigInt(Math.ceil(size * o.feeRate)) - (inSum - outSum);
     const coin = [...this.coins].sort((a, b) => (a.amount < b.amount ? -1 : 1)).find((c) => c.amount >= need + (o.change ? 330n : 0n));
     if (coin === undefined) fail(ErrorCode.FUNDING_INVALID, 'test wallet: no coin covers the fee');
-    this.coins.splice(this.coins.indexOf(coin), 1);
     const idx = psbt.inputsLength;
     psbt.addInput({
       txid: coin.outpoint.txid,

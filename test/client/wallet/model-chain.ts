@@ -46,8 +46,10 @@ export class ModelChain implements ChainSource {
   async utxos(_script: Uint8Array): Promise<ChainUtxo[]> {
     return [];
   }
+  /** What {@link feeRate} answers; by default the minimum fee rate (set it lower to play a stale estimate). */
+  estimate: number | undefined;
   async feeRate(_targetBlocks: number): Promise<number> {
-    return this.minFeeRate;
+    return this.estimate ?? this.minFeeRate;
   }
   async broadcast(tx: BitcoinTx): Promise<string> {
     const id = txidHex(tx);

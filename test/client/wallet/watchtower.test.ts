@@ -176,6 +176,31 @@ t(
   },
 );
 
+t('(e) a stale fee estimate: the plain update is refused below the minimum rate, and the tower bumps it and broadcasts again', async () => {
+  const w = await fundedPair();
+  const chain = new ModelChain(w.chain, 20);
+  chain.estimate = 1; // the chain source thinks 1 sat/vB is enough
+  const wallet = fundWallet(w);
+  const hub = tower(w, 1, chain, (await store()).kv, wallet);
+  await hub.tw.forceClose(bytesToHex(w.p.channelId));
+  await hub.tw.tick();
+  assert.ok(chain.refused.length >= 1, 'the first attempt, at the channel fee, was refused');
+  assert.ok(
+    chain.refused.every((r) => r.endsWith(':fee')),
+    chain.refused.join(' '),
+  );
+  assert.equal(
+    hub.sent.map((s) => [s.label.split(':')[0], s.bumped]),
+    [['update', true]],
+  );
+  chain.mine();
+  assert.ok(
+    w.chain.txs.some((x) => txidHex(x) === hub.sent[0]!.txid),
+    'the bumped update confirmed',
+  );
+  assert.equal(hub.errors, []);
+});
+
 /** A step that sent `m` (what the runtime hands towerWrites). */
 const sent = (m: Partial<PaymentMessage>): Step =>
   ({ send: [{ to: '', message: m as PaymentMessage }], retract: [], events: [] }) as unknown as Step;
