@@ -7,6 +7,9 @@
  * @module
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
+import { hexToBytes } from '../../base/bytes.js';
+import { PaymentType } from '../../protocol/payment.js';
+import { foreignWatch, type ForeignWatch } from '../../engine/channel/foreign-watch.js';
 import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
@@ -16,6 +19,7 @@ import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/pa
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+import { towerTerms } from './watchtower.js';
 
 /** Options of {@link PayerNode.open}. */
 export interface PayerNodeOptions extends RuntimeOptions {
@@ -91,6 +95,33 @@ export class PayerNode extends RoleRuntime<Payer> {
   }
 
   /**
+   * The payees' channels this payer watches (SPEC 6.18): for each request it
+   * bought (it holds the complete S–B update n) whose payee sent a
+   * `TOWER_TERMS` that matches the signatures.
+   */
+  protected override async towerForeign(): Promise<ForeignWatch[]> {
+    const held = await this.serial(async () =>
+      [...this.engine.requests.values()].filter((r) => r.hubUpdateSig !== undefined).map((r) => structuredClone(r)),
+    );
+    const out: ForeignWatch[] = [];
+    for (const r of held) {
+      const t = await towerTerms(this.kv, r.requestId, r.payeeKey);
+      if (t === undefined || t.channelId !== r.channelId) continue;
+      const w = foreignWatch({
+        id: r.requestId,
+        stateKeys: [hexToBytes(r.hubChannelKey, 32), hexToBytes(r.payeeChannelKey, 32)],
+        funding: { txid: hexToBytes(t.fundingTxid, 32), vout: t.fundingVout, amount: t.fundingAmount },
+        updateFee: t.updateFee,
+        csvDelay: t.csvDelay,
+        n: r.n,
+        updateSigs: { a: hexToBytes(r.hubUpdateSig!, 65), b: hexToBytes(r.payeeUpdateSig, 65) },
+      });
+      if (w) out.push(w);
+    }
+    return out;
+  }
+
+  /**
    * Cancels every offer whose expiry has passed without the payee invoicing,
    * so its pending state stops blocking the channel. Call it when the wallet
    * wakes up, ideally after its mailbox backlog was read (a completion that
@@ -159,6 +190,21 @@ export class PayeeNode extends RoleRuntime<Payee> {
         },
         ctx,
       );
+      // What the payer needs to watch our channel for us while we are away (SPEC 6.18).
+      const p = this.engine.channel.params;
+      step.send.push({
+        to: payerAddress,
+        message: {
+          type: PaymentType.TOWER_TERMS,
+          requestId: hexToBytes(requestId, 32),
+          channelId: p.channelId,
+          fundingTxid: p.funding.txid,
+          fundingVout: p.funding.vout,
+          fundingAmount: p.funding.amount,
+          updateFee: p.fees.update,
+          csvDelay: p.csvDelay,
+        },
+      });
       await this.commit(step);
       return requestId;
     });

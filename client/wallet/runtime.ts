@@ -18,7 +18,7 @@ import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.j
 import { Channel } from '../../engine/channel/channel.js';
 import type { PaymentEngine } from '../../engine/payment/engine.js';
 import { isCloseMessage } from '../../engine/payment/close.js';
-import { decodePayment, encodePayment } from '../../protocol/payment.js';
+import { PaymentType, decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
 import { isLocalFault } from '../../engine/payment/refusal.js';
 import type { PaymentEvent, Step, StepContext, Incoming } from '../../engine/payment/types.js';
@@ -28,7 +28,8 @@ import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '.
 import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource, FundingWallet } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
-import { Watchtower, towerWrites } from './watchtower.js';
+import { Watchtower, towerTermsOp, towerWrites } from './watchtower.js';
+import type { ForeignWatch } from '../../engine/channel/foreign-watch.js';
 
 /**
  * A pure role engine: Payer, Hub, Payee or Router. Every public call of one
@@ -197,11 +198,22 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         channelKey,
         channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
         noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
+        foreign: () => this.towerForeign(),
       },
       this.o.kv,
       { ...rest, chain },
     );
     this.tower.on('error', (e) => this.emit('error', e));
+  }
+
+  /** The role's store. */
+  protected get kv(): Kv {
+    return this.o.kv;
+  }
+
+  /** Channels the watchtower watches for someone else (the payer overrides it: its requests' payees, SPEC 6.18). */
+  protected async towerForeign(): Promise<ForeignWatch[]> {
+    return [];
   }
 
   /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
@@ -283,6 +295,12 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     } catch (e) {
       // Undecryptable or malformed mail is acknowledged (dropped): redelivering it cannot help.
       this.emit('error', e as Error);
+      return;
+    }
+    if (inc.message.type === PaymentType.TOWER_TERMS) {
+      // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
+      await this.o.kv.batch(towerTermsOp(inc));
+      this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
       return;
     }
     let step: Step;

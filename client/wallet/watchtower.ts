@@ -23,11 +23,13 @@ import {
   outpointKey,
   planEnforcement,
   type BroadcastAction,
+  type ChainView,
   type EnforcePlan,
   type PtlcKnowledge,
   type Sighting,
 } from '../../engine/channel/enforce.js';
-import { parseTx, serializeTx, type Prevout } from '../../engine/bitcoin/transaction.js';
+import { planForeignWatch, type ForeignWatch } from '../../engine/channel/foreign-watch.js';
+import { parseTx, serializeTx, type Outpoint, type Prevout } from '../../engine/bitcoin/transaction.js';
 import type { Incoming, Step } from '../../engine/payment/types.js';
 import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
 import { addWalletFee, feeRateOf, type TxWithPrevouts } from '../chain/fee-bump.js';
@@ -73,6 +75,8 @@ export interface TowerHost {
   readonly channelKey: Uint8Array;
   /** Records that an update of `channelId` confirmed at `height` (the engine's `noteUpdateOnChain`). */
   noteUpdateOnChain(channelId: string, height: number): Promise<void>;
+  /** Channels watched for someone else (the payer for the payees of the requests it paid, SPEC 6.18). */
+  foreign?(): Promise<ForeignWatch[]>;
 }
 
 interface StoredTx {
@@ -95,6 +99,40 @@ export function towerWrites(step: Step, inc?: Incoming): KvOp[] {
     else if (m.type === PaymentType.PTLC_FULFILL) ops.push(knowledgeOp(m.channelId, m.offerId, { secret: bytesToHex(m.secret) }));
   }
   return ops;
+}
+
+/** Where the runtime keeps a `TOWER_TERMS` received (by request id, with its sender), until the request is paid. */
+export function towerTermsOp(inc: Incoming): KvOp[] {
+  const m = inc.message;
+  if (m.type !== PaymentType.TOWER_TERMS) return [];
+  const v: StoredTowerTerms = {
+    from: bytesToHex(inc.from),
+    channelId: bytesToHex(m.channelId),
+    fundingTxid: bytesToHex(m.fundingTxid),
+    fundingVout: m.fundingVout,
+    fundingAmount: m.fundingAmount,
+    updateFee: m.updateFee,
+    csvDelay: m.csvDelay,
+  };
+  // Keyed by sender too: only the payee's own terms count, and nobody else can overwrite them.
+  return [{ type: 'put', key: `${PREFIX}terms/${bytesToHex(m.requestId)}/${v.from}`, value: enc(v) }];
+}
+
+/** A stored `TOWER_TERMS` (see {@link towerTermsOp}). */
+export interface StoredTowerTerms {
+  from: string;
+  channelId: string;
+  fundingTxid: string;
+  fundingVout: number;
+  fundingAmount: number;
+  updateFee: number;
+  csvDelay: number;
+}
+
+/** The `TOWER_TERMS` that `from` (hex identity key) sent for request `requestId` (hex), if any. */
+export async function towerTerms(kv: Kv, requestId: string, from: string): Promise<StoredTowerTerms | undefined> {
+  const raw = await kv.get(`${PREFIX}terms/${requestId}/${from}`);
+  return raw === undefined ? undefined : (dec(raw) as StoredTowerTerms);
 }
 
 function knowledgeOp(channelId: Uint8Array, id: Uint8Array, v: { presig?: string; secret?: string }): KvOp {
@@ -175,17 +213,22 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
         this.emit('error', e as Error);
       }
     }
+    for (const w of (await this.host.foreign?.()) ?? []) {
+      try {
+        const plan = await this.#follow((view) => planForeignWatch(w, view), tip);
+        for (const a of plan.broadcasts) await this.#publish(`foreign-${w.id}`, a);
+      } catch (e) {
+        this.emit('error', e as Error);
+      }
+    }
     return out;
   }
 
-  async #channel(ch: Channel, id: string, tip: number): Promise<EnforcePlan> {
-    const ptlcs = await this.#knowledge(id);
-    const force = (await this.kv.get(`${PREFIX}force/${id}`)) !== undefined;
+  /** Plans again and again, looking up the spender of every new outpoint the plan watches, until none is new. */
+  async #follow<P extends { watch: readonly Outpoint[] }>(planFn: (view: ChainView) => P, tip: number): Promise<P> {
     const spent = new Map<string, Sighting>();
     const asked = new Set<string>();
-    const input = { channel: ch, channelKey: this.host.channelKey, ptlcs, force };
-    let plan = planEnforcement({ ...input, view: { tip, spent } });
-    // Follow the chain: every answer may reveal a further output to watch.
+    let plan = planFn({ tip, spent });
     for (let round = 0; round < 64; round++) {
       const fresh = plan.watch.filter((o) => !asked.has(outpointKey(o)));
       if (fresh.length === 0) break;
@@ -194,8 +237,17 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
         const s = await this.o.chain.spenderOf(o);
         if (s !== null) spent.set(outpointKey(o), { tx: s.tx, height: s.height });
       }
-      plan = planEnforcement({ ...input, view: { tip, spent } });
+      plan = planFn({ tip, spent });
     }
+    return plan;
+  }
+
+  async #channel(ch: Channel, id: string, tip: number): Promise<EnforcePlan> {
+    const ptlcs = await this.#knowledge(id);
+    const force = (await this.kv.get(`${PREFIX}force/${id}`)) !== undefined;
+    const input = { channel: ch, channelKey: this.host.channelKey, ptlcs, force };
+    // Follow the chain: every answer may reveal a further output to watch.
+    const plan = await this.#follow((view) => planEnforcement({ ...input, view }), tip);
     const phaseKey = `${PREFIX}phase/${id}`;
     const before = await this.kv.get(phaseKey);
     if (before === undefined || dec(before) !== plan.phase) {
