@@ -7,18 +7,16 @@
  * when the channel signatures allow one (SIGHASH_SINGLE, channel updates),
  * without asking the other party for anything.
  *
- * The PSBT declares the channel inputs' hash type as their BIP174 meaning
- * to a wallet that knows no BIP118: `SINGLE|ANYONECANPAY` (0x83) for an
- * update signed 0xc3, `ALL|ANYONECANPAY` (0x81) for a settlement or claim
- * signed 0x41. Both say exactly what the wallet may do: add inputs; add an
- * output only where SINGLE leaves it free.
+ * The PSBT carries the channel inputs finalized (their witnesses as they
+ * are) with their spent outputs; the caller tells the wallet whether it may
+ * add change (`SINGLE`-signed updates) or not (`ALL`-signed settlements,
+ * claims and closes), and checks what comes back.
  * @module
  */
-import { Transaction } from '@scure/btc-signer';
 import { equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { decodeWitnessSignature } from '../../engine/bitcoin/sign.js';
-import { parseTx, serializeTx, serializeTxNoWitness, totalOut, type BitcoinTx, type Prevout } from '../../engine/bitcoin/transaction.js';
+import { decodePsbt, extractPsbtTx, psbtFromTx } from '../../engine/bitcoin/psbt.js';
+import { totalOut, txVsize, type BitcoinTx, type Prevout } from '../../engine/bitcoin/transaction.js';
 import type { FundingWallet } from './source.js';
 
 /** A transaction and the outputs its inputs spend, in order. */
@@ -28,11 +26,7 @@ export interface TxWithPrevouts {
 }
 
 /** Virtual size in vbytes (BIP141: weight / 4, rounded up). */
-export function vsize(tx: BitcoinTx): number {
-  const base = serializeTxNoWitness(tx).length;
-  const total = serializeTx(tx).length;
-  return Math.ceil((base * 3 + total) / 4);
-}
+export const vsize = (tx: BitcoinTx): number => txVsize(tx);
 
 /** The fee `tx` pays: its inputs' value minus its outputs'. */
 export function feeOf(t: TxWithPrevouts): number {
@@ -45,62 +39,16 @@ export function feeRateOf(t: TxWithPrevouts): number {
   return feeOf(t) / vsize(t.tx);
 }
 
-const PSBT_OPTS = { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true } as const;
-
-/** The BIP174 hash type a wallet should read for a channel input signed with BIP118 hash type `ht`. */
-function declaredHashType(ht: number): number {
-  return (ht & 3) === 3 ? 0x83 : 0x81;
-}
-
-function channelHashType(witness: readonly Uint8Array[]): number {
-  // Channel spends carry [sig…, script, control block]; the signatures are 65 bytes with their hash type.
-  const sig = witness.find((w) => w.length === 65);
-  if (sig === undefined) fail(ErrorCode.TX_INVALID, 'fee bump: the input carries no BIP118 signature');
-  return decodeWitnessSignature(sig, 1).hashType;
-}
-
 /** The PSBT of a signed enforcement transaction: every input finalized, with its spent output. */
 export function enforcementPsbt(t: TxWithPrevouts): Uint8Array {
-  if (t.prevouts.length !== t.tx.inputs.length) fail(ErrorCode.INVALID_LENGTH, 'fee bump: one prevout per input');
-  const psbt = new Transaction({ ...PSBT_OPTS, version: t.tx.version, lockTime: t.tx.lockTime });
-  t.tx.inputs.forEach((i, k) => {
-    psbt.addInput(
-      {
-        txid: i.txid,
-        index: i.vout,
-        sequence: i.sequence,
-        witnessUtxo: { script: t.prevouts[k]!.scriptPubKey, amount: t.prevouts[k]!.amount },
-        sighashType: declaredHashType(channelHashType(i.witness)),
-        finalScriptWitness: [...i.witness],
-      },
-      true,
-    );
-  });
-  for (const o of t.tx.outputs) psbt.addOutput({ script: o.script, amount: o.amount }, true);
-  return psbt.toPSBT();
+  return psbtFromTx(t.tx, t.prevouts);
 }
 
-/** The finalized transaction of a PSBT and its inputs' spent outputs (FUNDING_INVALID when not final). */
-export function psbtTx(bytes: Uint8Array): TxWithPrevouts {
-  let psbt: Transaction;
-  try {
-    psbt = Transaction.fromPSBT(bytes, PSBT_OPTS);
-  } catch (e) {
-    return fail(ErrorCode.FUNDING_INVALID, `fee bump: the wallet's PSBT does not parse (${(e as Error).message})`);
-  }
-  const prevouts: Prevout[] = [];
-  for (let k = 0; k < psbt.inputsLength; k++) {
-    const u = psbt.getInput(k).witnessUtxo;
-    if (u === undefined) fail(ErrorCode.FUNDING_INVALID, `fee bump: input ${k} has no witnessUtxo`);
-    prevouts.push({ amount: u.amount, scriptPubKey: u.script });
-  }
-  let raw: Uint8Array;
-  try {
-    raw = psbt.extract();
-  } catch (e) {
-    return fail(ErrorCode.FUNDING_INVALID, `fee bump: the wallet's PSBT is not final (${(e as Error).message})`);
-  }
-  return { tx: parseTx(raw), prevouts };
+/** The finalized transaction of a PSBT and its inputs' spent outputs (FUNDING_INVALID when not final or a prevout is missing). */
+export function psbtWithPrevouts(bytes: Uint8Array): TxWithPrevouts {
+  const p = decodePsbt(bytes);
+  const prevouts = p.inputs.map((i, k) => i.prevout ?? fail(ErrorCode.FUNDING_INVALID, `fee bump: input ${k} has no witness UTXO`));
+  return { tx: extractPsbtTx(p), prevouts };
 }
 
 /**
@@ -117,7 +65,7 @@ export async function addWalletFee(
   t: TxWithPrevouts,
   opts: { readonly feeRate: number; readonly change: boolean },
 ): Promise<TxWithPrevouts> {
-  const back = psbtTx(await wallet.fundPsbt(enforcementPsbt(t), { feeRate: opts.feeRate, change: opts.change }));
+  const back = psbtWithPrevouts(await wallet.fundPsbt(enforcementPsbt(t), { feeRate: opts.feeRate, change: opts.change }));
   const bad = (why: string): never => fail(ErrorCode.FUNDING_INVALID, `fee bump: ${why}`);
   if (back.tx.version !== t.tx.version || back.tx.lockTime !== t.tx.lockTime) bad('version or lock time changed');
   if (back.tx.inputs.length <= t.tx.inputs.length) bad('no input added');
