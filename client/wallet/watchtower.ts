@@ -137,7 +137,9 @@ export async function towerTerms(kv: Kv, requestId: string, from: string): Promi
 
 function knowledgeOp(channelId: Uint8Array, id: Uint8Array, v: { presig?: string; secret?: string }): KvOp {
   const which = v.presig !== undefined ? 'presig' : 'secret';
-  return { type: 'put', key: `${PREFIX}ptlc/${bytesToHex(channelId)}/${bytesToHex(id)}/${which}`, value: enc(v[which]) };
+  const value = v[which]!;
+  // One key per candidate: a wrong one (anyone can name a PTLC in a message) never overwrites the right one.
+  return { type: 'put', key: `${PREFIX}ptlc/${bytesToHex(channelId)}/${bytesToHex(id)}/${which}/${value.slice(0, 32)}`, value: enc(value) };
 }
 
 /** Watches and enforces every channel of one role. */
@@ -274,12 +276,12 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
   }
 
   async #knowledge(channelId: string): Promise<Map<string, PtlcKnowledge>> {
-    const m = new Map<string, { presig?: Uint8Array; secret?: Uint8Array }>();
+    const m = new Map<string, { presigs: Uint8Array[]; secrets: Uint8Array[] }>();
     const prefix = `${PREFIX}ptlc/${channelId}/`;
     for await (const [k, v] of this.kv.entries(prefix)) {
       const [ptlc, which] = k.slice(prefix.length).split('/') as [string, 'presig' | 'secret'];
-      const cur = m.get(ptlc) ?? {};
-      cur[which] = hexToBytes(dec(v) as string);
+      const cur = m.get(ptlc) ?? { presigs: [], secrets: [] };
+      (which === 'presig' ? cur.presigs : cur.secrets).push(hexToBytes(dec(v) as string));
       m.set(ptlc, cur);
     }
     return m;

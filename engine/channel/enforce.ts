@@ -29,6 +29,7 @@
  */
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { isLnMailboxError } from '../../base/errors.js';
+import { adaptorPoint } from '../../crypto/adaptor.js';
 import { buildSettlementTx, buildUpdateTx, fundingOutput, updateOutput, updateStateOf, settlementOutputs } from '../bitcoin/eltoo.js';
 import {
   buildClaimTx,
@@ -38,6 +39,7 @@ import {
   ptlcOutput,
   signClaim,
   signRefund,
+  verifyClaimPresignature,
   type PtlcSpec,
 } from '../bitcoin/ptlc-output.js';
 import { txid, type BitcoinTx, type Outpoint, type Prevout } from '../bitcoin/transaction.js';
@@ -63,12 +65,18 @@ export interface ChainView {
   readonly spent: ReadonlyMap<string, Sighting>;
 }
 
-/** What we know about one PTLC of the channel (by PTLC id, hex). */
+/**
+ * What we know about one PTLC of the channel (by PTLC id, hex): candidates,
+ * as messages carried them. Anyone can send a message naming a PTLC, so the
+ * planner uses only a pre-signature that verifies for this PTLC's claim and
+ * a secret whose point is this PTLC's point; a wrong candidate is ignored and
+ * never displaces the right one.
+ */
 export interface PtlcKnowledge {
-  /** The offerer's adaptor pre-signature of the claim (ours when we offered it, the peer's when we receive it). */
-  readonly presig?: Uint8Array;
-  /** The secret the PTLC is locked to (the hop secret `t + r`), once known. */
-  readonly secret?: Uint8Array;
+  /** Adaptor pre-signatures of the claim by the offerer (ours when we offered it, the peer's when we receive it). */
+  readonly presigs?: readonly Uint8Array[];
+  /** Secrets the PTLC may be locked to (the hop secret `t + r`). */
+  readonly secrets?: readonly Uint8Array[];
 }
 
 /** Everything {@link planEnforcement} decides from. */
@@ -230,9 +238,14 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
     const spender = view.spent.get(outpointKey(o));
     const offered = x.offerer === ch.me;
     if (spender !== undefined) {
-      if (offered && know.presig !== undefined) {
-        const secret = readSecret(spec, spender.tx, know.presig);
-        if (secret !== undefined) learned.push({ id, secret });
+      if (offered) {
+        for (const presig of know.presigs ?? []) {
+          const secret = readSecret(spec, spender.tx, presig);
+          if (secret !== undefined) {
+            learned.push({ id, secret });
+            break;
+          }
+        }
       }
       if (spender.height === null) open++;
       continue;
@@ -247,9 +260,13 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
         const tx = buildRefundTx(spec, refundSweep, o, sig);
         broadcasts.push({ label: `refund:${id}`, kind: 'refund', tx, prevouts, bump: 'no-change', needsFee: p.fees.ptlc === 0 });
       }
-    } else if (know.secret !== undefined && know.presig !== undefined && view.tip + 1 <= x.timeout) {
+      continue;
+    }
+    const presig = (know.presigs ?? []).find((ps) => verifyClaimPresignature(spec, sweep, ps));
+    const secret = (know.secrets ?? []).find((t) => equalBytes(adaptorPoint(t), spec.point));
+    if (presig !== undefined && secret !== undefined && view.tip + 1 <= x.timeout) {
       const tx = buildClaimTx(spec, sweep, o, {
-        payer: completeClaimSignature(know.presig, know.secret),
+        payer: completeClaimSignature(presig, secret),
         payee: signClaim(spec, sweep, ptlcSecretKey(p, input.channelKey)),
       });
       broadcasts.push({
@@ -271,9 +288,11 @@ function updateAction(n: number, onto: string, tx: BitcoinTx, spent: Prevout, ne
   return { label: `update:${n}:${onto}`, kind: 'update', tx, prevouts: [spent], bump: 'change', needsFee };
 }
 
+/** The secret of `spec` read from its claim `tx` with `presig`, when it checks against the PTLC's point. */
 function readSecret(spec: PtlcSpec, tx: BitcoinTx, presig: Uint8Array): Uint8Array | undefined {
   try {
-    return extractPtlcSecret(spec, tx, presig);
+    const t = extractPtlcSecret(spec, tx, presig);
+    return equalBytes(adaptorPoint(t), spec.point) ? t : undefined;
   } catch (e) {
     if (isLnMailboxError(e)) return undefined; // a refund, or not a claim of this PTLC
     throw e;

@@ -225,6 +225,19 @@ t(
       }),
       ...towerWrites(sent({ type: PaymentType.PTLC_FULFILL, channelId: w.p.channelId, offerId: x.id, secret: x.t })),
     ]);
+    // A stranger names the same PTLC with a forged pre-signature and a wrong secret, after the genuine ones:
+    // they are kept as candidates that do not verify and change nothing.
+    const stranger = { from: new Uint8Array(32).fill(7) };
+    for (const message of [
+      { type: PaymentType.PTLC_ADD, channelId: w.p.channelId, offerId: x.id, claimPresig: new Uint8Array(65).fill(1) },
+      { type: PaymentType.PTLC_FULFILL, channelId: w.p.channelId, offerId: x.id, secret: new Uint8Array(32).fill(2) },
+    ])
+      await payeeStore.batch(
+        towerWrites({ send: [], retract: [], events: [] } as unknown as Step, {
+          ...stranger,
+          message: message as unknown as PaymentMessage,
+        }),
+      );
     const payee = tower(w, 1, chain, payeeStore, fundWallet(w));
     const hub = tower(w, 0, chain, hubStore, fundWallet(w));
     const secrets: string[] = [];

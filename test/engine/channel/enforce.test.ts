@@ -163,8 +163,8 @@ t('a PTLC: the receiver claims it with the secret before the timeout, and the of
   w.chain.mine(st.tx);
   // Without the secret the receiver can do nothing; the offerer waits for the timeout.
   assert.equal(plan(w, 1).broadcasts, []);
-  assert.equal(plan(w, 0, { ptlcs: new Map([[idHex, { presig: pre }]]) }).broadcasts, []);
-  const know = new Map([[idHex, { presig: pre, secret: x.t }]]);
+  assert.equal(plan(w, 0, { ptlcs: new Map([[idHex, { presigs: [pre] }]]) }).broadcasts, []);
+  const know = new Map([[idHex, { presigs: [pre], secrets: [x.t] }]]);
   const claim = plan(w, 1, { ptlcs: know }).broadcasts;
   assert.equal(
     claim.map((b) => [b.kind, b.deadline]),
@@ -172,7 +172,7 @@ t('a PTLC: the receiver claims it with the secret before the timeout, and the of
   );
   w.chain.mine(claim[0]!.tx);
   assert.equal(Number(claim[0]!.tx.outputs[0]!.amount), 9_000 - w.p.fees.ptlc);
-  const back = plan(w, 0, { ptlcs: new Map([[idHex, { presig: pre }]]) });
+  const back = plan(w, 0, { ptlcs: new Map([[idHex, { presigs: [pre] }]]) });
   assert.equal(
     back.learned.map((l) => [l.id, bytesToHex(l.secret)]),
     [[idHex, bytesToHex(x.t)]],
@@ -186,7 +186,7 @@ t('a PTLC times out: the offerer refunds it only above the timeout, and the rece
   const timeout = w.chain.tip + 12;
   await cosign(w, addPtlc(w.ch[0].enforceable.state, { id: x.id, offerer: 0, amount: 9_000, point: x.point, timeout }, 1));
   const idHex = bytesToHex(x.id);
-  const know = new Map([[idHex, { presig: presig(w, 0, x.id), secret: x.t }]]);
+  const know = new Map([[idHex, { presigs: [presig(w, 0, x.id)], secrets: [x.t] }]]);
   w.chain.mine(plan(w, 0, { force: true }).broadcasts[0]!.tx);
   w.chain.advance(w.p.csvDelay);
   w.chain.mine(plan(w, 0).broadcasts[0]!.tx);
