@@ -27,6 +27,7 @@ import {
   hubOnPtlcAccept,
   hubOnPtlcFail,
   hubOnRemove,
+  hubOnPayeeReject,
   hubOnSettleAck,
   type HubOfferContext,
   type HubPayment,
@@ -85,6 +86,8 @@ export class Hub extends PaymentEngine<HubJson> {
       case PaymentType.PTLC_SETTLE_ACK:
         return hubOnSettleAck(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_PROPOSE:
+        // A payee cancelling a request (SPEC 6.14), or a payer cancelling an offer (SPEC 6.8).
+        if (this.requests.has(bytesToHex(m.offerId))) return await this.onRequest(inc.from, m, ctx);
         return await hubOnCancel(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_COMMIT:
         return hubOnCancelCommit(this.offerContext(), inc.from, m);
@@ -92,6 +95,8 @@ export class Hub extends PaymentEngine<HubJson> {
         return hubOnPtlcFail(this.offerContext(), inc.from, m);
       case PaymentType.PTLC_REMOVE:
         return await hubOnRemove(this.offerContext(), inc.from, m);
+      case PaymentType.REJECT:
+        return hubOnPayeeReject(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_PREPARE:
       case PaymentType.PTLC_ADD:
       case PaymentType.PTLC_COMMIT:

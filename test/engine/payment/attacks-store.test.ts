@@ -14,7 +14,20 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import type { Step } from '../../../engine/payment/types.js';
-import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, reusedNonces, run, typeName, type World } from './fixture.js';
+import {
+  handleQueued,
+  hubAS,
+  hubSB,
+  makeWorld,
+  post,
+  prepareRequest,
+  recipient,
+  reusedNonces,
+  run,
+  typeName,
+  type World,
+  ticketFor,
+} from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-store');
@@ -114,7 +127,14 @@ async function offerFlow(role: Role, when: When, callFaults = false) {
   const pay = async () =>
     (
       await w.payer.pay(
-        { payee: { publicKey: w.B.idPk, address: w.B.address }, amount, fee, expiry: w.ctx.now + 3_600_000, offerId },
+        {
+          payee: { publicKey: w.B.idPk, address: w.B.address },
+          ticket: await ticketFor(w.payee),
+          amount,
+          fee,
+          expiry: w.ctx.now + 3_600_000,
+          offerId,
+        },
         w.ctx,
       )
     ).step;
@@ -127,7 +147,10 @@ async function offerFlow(role: Role, when: When, callFaults = false) {
   }
   const id = '11'.repeat(32);
   const ctx = `${role}, ${when} faults [${tr.steps.join('; ')}]`;
-  assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
+  // A's offer flow writes nothing to its nonce store (its update is pre-signed to the receipt
+  // point, SPEC 6.16); B's burns the ticket there; S's commits and signs.
+  if (role === 'A') assert.is(tr.fired, 0, `${ctx}: A's offer steps touch no nonce store`);
+  else assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
   assert.is(w.payer.payments.get(id)?.status, 'completed', ctx);
   assert.is(w.hub.payments.get(id)?.status, 'settled', ctx);
   assert.is(w.payee.payments.get(id)?.status, 'paid', ctx);
@@ -194,6 +217,7 @@ for (const when of ['before', 'after'] as const) {
     const { offerId, step } = await w.payer.pay(
       {
         payee: { publicKey: w.B.idPk, address: w.B.address },
+        ticket: await ticketFor(w.payee),
         amount: 50_000,
         fee: hubFee(50_000, w.hub.config.fee),
         expiry: w.ctx.now + 3_600_000,
@@ -218,6 +242,7 @@ for (const when of ['before', 'after'] as const) {
     const { offerId, step } = await w.payer.pay(
       {
         payee: { publicKey: w.B.idPk, address: w.B.address },
+        ticket: await ticketFor(w.payee),
         amount: 50_000,
         fee: hubFee(50_000, w.hub.config.fee),
         expiry: w.ctx.now + 3_600_000,
@@ -236,6 +261,27 @@ for (const when of ['before', 'after'] as const) {
     assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
     assert.is(w.payer.channel.pending, undefined);
   });
+  for (const role of ['B', 'S'] as const)
+    t(`request: cancelRequest() and its cancellation, with store failures (${when} the write) at every call of ${role}`, async () => {
+      const w = await makeWorld();
+      const tr: Trace = { fired: 0, steps: [] };
+      const id = await prepareRequest(w, 30_000);
+      await run(w);
+      if (role === 'B') await faultyCall(w, 'B', when, tr, 'cancelRequest()', () => w.payee.cancelRequest(id));
+      else post(w, 'B', await w.payee.cancelRequest(id));
+      await runWithFaults(w, role, when, tr);
+      const ctx = `${role}, ${when} faults [${tr.steps.join('; ')}]`;
+      assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
+      assert.is(w.payee.requests.get(id)!.status, 'cancelled', ctx);
+      assert.is(w.hub.requests.get(id)!.status, 'cancelled', ctx);
+      assert.is(w.payer.requests.get(id)!.status, 'void', ctx);
+      assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
+      assert.equal(w.payee.channel.enforceable.state.balances, [700_000, 299_000], ctx);
+      assert.is(hubSB(w).pending, undefined, ctx);
+      assert.is(w.payee.channel.pending, undefined, ctx);
+      const { msgs, records } = everything(w);
+      assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
+    });
 }
 
 t.run();
