@@ -27,7 +27,7 @@ import { adaptorAdapt } from '../../../crypto/adaptor.js';
 import { sign } from '../../../crypto/bip340.js';
 import { attestationMessage } from '../../../protocol/receipt.js';
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
+import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { checkFulfill, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
@@ -223,7 +223,7 @@ export async function hubOnFulfill(
   const as = payer.channel;
   const sigA = new Uint8Array(65);
   sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
-  sigA[64] = UPDATE_HASH_TYPE;
+  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
   as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
   // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
   // payee's settlement signature, so the message is whole before we sign anything.

@@ -17,11 +17,11 @@ import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../..
 import { untweakSecret } from '../../../crypto/tweak.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
 import { decodeReceipt, encodeReceipt, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
-import { UPDATE_HASH_TYPE, buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
+import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
+import { CHANNEL_UPDATE_HASH_TYPE, eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
 import { Hub } from '../../../engine/payment/hub/hub.js';
 import { Payee } from '../../../engine/payment/payee/payee.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
@@ -141,7 +141,7 @@ t('S cannot complete the payer’s update, nor hand A a receipt, without buying 
   const p = w.payer.payments.get(offerId)!;
   // S completes the payer's pre-signature with a scalar of its own: the result is no signature.
   const fake = sign(new Uint8Array(32).fill(1), w.S.chSk).subarray(32, 64);
-  const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(p.presig!, 65), fake), UPDATE_HASH_TYPE]);
+  const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(p.presig!, 65), fake), CHANNEL_UPDATE_HASH_TYPE]);
   const hubView = w.hub.peers.get(bytesToHex(w.asParams.channelId))!.channel;
   assert.throws(() => hubView.receiveUpdateSig(sigA, 0), /does not verify/);
   const before = JSON.stringify(w.payer.toJSON());
@@ -421,7 +421,7 @@ t(
     const sB = untweakSecret(extractPtlcSecret(spec, claim, add.claimPresig), hexToBytes(hp.tweak!, 32));
     assert.is(bytesToHex(adaptorPoint(sB)), hp.point, 's_B·G = T_B');
     // S completes A's update n with s_B (checked against the sighash), signs its own: state n is S's to enforce.
-    const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(hp.presig, 65), sB), UPDATE_HASH_TYPE]);
+    const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(hp.presig, 65), sB), CHANNEL_UPDATE_HASH_TYPE]);
     hubView.receiveUpdateSig(sigA, 0);
     await hubView.signUpdate(w.S.nonces, w.S.chSk);
     assert.is(hubView.pending, undefined);
