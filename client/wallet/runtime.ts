@@ -198,6 +198,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         channelKey,
         channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
         noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
+        noteSecretOnChain: (id, ptlc, secret) =>
+          this.serial(async () => this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret))),
         foreign: () => this.towerForeign(),
       },
       this.o.kv,

@@ -75,6 +75,12 @@ export interface TowerHost {
   readonly channelKey: Uint8Array;
   /** Records that an update of `channelId` confirmed at `height` (the engine's `noteUpdateOnChain`). */
   noteUpdateOnChain(channelId: string, height: number): Promise<void>;
+  /**
+   * Hands the engine a PTLC secret read from a claim on chain (the hub
+   * completes the payer's update with it). Called before the secret is
+   * recorded as learned, so a crash in between hands it over again.
+   */
+  noteSecretOnChain?(channelId: string, ptlcId: string, secret: Uint8Array): Promise<void>;
   /** Channels watched for someone else (the payer for the payees of the requests it paid, SPEC 6.18). */
   foreign?(): Promise<ForeignWatch[]>;
 }
@@ -262,6 +268,7 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
       const ptlcId = l.id;
       const key = `${PREFIX}learned/${id}/${ptlcId}`;
       if ((await this.kv.get(key)) !== undefined) continue;
+      await this.host.noteSecretOnChain?.(id, ptlcId, l.secret);
       await this.kv.put(key, enc(bytesToHex(l.secret)));
       this.emit('secret', { channelId: id, ptlcId, secret: l.secret });
     }

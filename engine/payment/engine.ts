@@ -114,6 +114,22 @@ export abstract class PaymentEngine<J> {
   }
 
   /**
+   * Takes a PTLC secret the wallet's watchtower read from a claim on chain
+   * (SPEC 6.18) on channel `channelId` (hex) for the PTLC `ptlcId` (hex).
+   * Roles that can use it override {@link onChainSecret} (the hub completes
+   * the payer's update of a payment whose payee claimed on chain); a secret
+   * that matches nothing changes nothing. All or nothing like every step.
+   */
+  noteSecretOnChain(channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+    return this.atomic(() => this.onChainSecret(channelId, ptlcId, secret));
+  }
+
+  /** What this role does with a PTLC secret read on chain; by default nothing. */
+  protected async onChainSecret(_channelId: string, _ptlcId: string, _secret: Uint8Array): Promise<Step> {
+    return step();
+  }
+
+  /**
    * Records, from the wallet's chain watcher, that an update transaction of
    * channel `channelId` (hex) confirmed at block `height`: the channel is
    * closing from then on (no new payment starts, is accepted or extended

@@ -37,6 +37,7 @@ import {
   reusedNonces,
   run,
   startPayment,
+  stateOf,
   take,
   ticketFor,
   until,
@@ -416,15 +417,29 @@ t(
       },
     );
     chain.submit(claim, at(102 + w.sbParams.csvDelay));
-    // S: its own pre-signature and the chain give s_B + r; its tweak r gives s_B.
+    // S's watchtower reads s_B + r from the claim with S's own pre-signature and hands it to the engine.
     const hp = w.hub.payments.get(offerId)!;
-    const sB = untweakSecret(extractPtlcSecret(spec, claim, add.claimPresig), hexToBytes(hp.tweak!, 32));
+    const onChain = extractPtlcSecret(spec, claim, add.claimPresig);
+    const sbHex = bytesToHex(w.sbParams.channelId);
+    const before = stateOf(w.hub);
+    // Attacker's side: a secret for another point, or named on another channel, changes nothing.
+    for (const [ch, sec] of [
+      [sbHex, new Uint8Array(32).fill(3)],
+      [bytesToHex(w.asParams.channelId), onChain],
+    ] as const) {
+      const nothing = await w.hub.noteSecretOnChain(ch, offerId, sec);
+      assert.equal(nothing.send, []);
+      assert.is(stateOf(w.hub), before, 'a secret that matches nothing changes nothing');
+    }
+    const bought = await w.hub.noteSecretOnChain(sbHex, offerId, onChain);
+    assert.is(w.hub.payments.get(offerId)!.status, 'bought');
+    const sB = untweakSecret(onChain, hexToBytes(hp.tweak!, 32));
     assert.is(bytesToHex(adaptorPoint(sB)), hp.point, 's_B·G = T_B');
-    // S completes A's update n with s_B (checked against the sighash), signs its own: state n is S's to enforce.
-    const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(hp.presig, 65), sB), CHANNEL_UPDATE_HASH_TYPE]);
-    hubView.receiveUpdateSig(sigA, 0);
-    await hubView.signUpdate(w.S.nonces, w.S.chSk);
+    // S completed A's update n with s_B (checked against the sighash) and signed its own: state n is S's to enforce.
     assert.is(hubView.pending, undefined);
+    const completion = bought.send.find((o) => o.message.type === PaymentType.COMPLETION);
+    assert.ok(completion, 'S sends A its completion');
+    assert.is(bytesToHex((completion.message as Extract<PaymentMessage, { type: 12 }>).secret), bytesToHex(sB));
     const stateN = hubView.enforceable;
     assert.is(stateN.state.n, w.payer.payments.get(offerId)!.n);
     const fas = fundingOutput(eltooTerms(w.asParams));
