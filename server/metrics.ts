@@ -5,6 +5,7 @@
  * bounded and `/metrics` reveals nothing about who receives mail.
  * @module
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import { STORE_STATES, type StoreHealth } from './store/health.js';
 import type { StoreTotals } from './store/types.js';
@@ -27,7 +28,12 @@ export interface RelayMetrics {
   wsClosed: client.Counter<'code'>;
   storeWriteSeconds: client.Histogram;
   storeBatchOps: client.Histogram;
+  /** Stops what samples in the background (the event-loop delay monitor). Idempotent. */
+  stop(): void;
 }
+
+/** Resolution of the event-loop delay monitor, ms: a stall shorter than this is not seen. */
+const LOOP_DELAY_RESOLUTION_MS = 1;
 
 /**
  * Creates the metrics, including default process metrics (CPU, memory,
@@ -38,7 +44,11 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lnmb_' });
   const registers = [registry];
+  // How late the event loop runs timers: every request, push and batch of this relay waits behind a stall.
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
   const m: RelayMetrics = {
+    stop: () => loopDelay.disable(),
     registry,
     httpRequests: new Counter({
       name: 'lnmb_http_requests_total',
@@ -88,6 +98,23 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
       registers,
     }),
   };
+  new Gauge({
+    name: 'lnmb_event_loop_delay_seconds',
+    help: `Event-loop delay since the previous scrape (monitorEventLoopDelay, ${LOOP_DELAY_RESOLUTION_MS} ms resolution), by quantile: 0.5, 0.99 and 1 (the max)`,
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      // Nothing sampled yet (a scrape right after start): report zeros, not NaN.
+      const seen = loopDelay.count > 0;
+      for (const [q, ns] of [
+        ['0.5', seen ? loopDelay.percentile(50) : 0],
+        ['0.99', seen ? loopDelay.percentile(99) : 0],
+        ['1', seen ? loopDelay.max : 0],
+      ] as const)
+        this.set({ quantile: q }, ns / 1e9);
+      loopDelay.reset();
+    },
+  });
   new Gauge({
     name: 'lnmb_store_envelopes',
     help: 'Live envelopes in the store',

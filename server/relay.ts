@@ -219,6 +219,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   } catch (e) {
     clearInterval(prune);
+    metrics.stop();
     await ws.close();
     offAppend();
     if (!injected) await store.close();
@@ -256,6 +257,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     server.closeAllConnections();
     await sweeper.stop();
     clearInterval(prune);
+    metrics.stop();
     offAppend();
     if (injected) await store.flush();
     else await store.close();

@@ -73,7 +73,7 @@ class Connection implements Subscriber {
     if (this.phase !== 'live') return;
     this.cursor = live.seq;
     this.ws.send(live.frame);
-    this.front.delivered([live.id]);
+    this.front.delivered1(live.id);
     if (this.ws.bufferedAmount > this.front.ctx.config.outboundBufferBytes) this.front.slowConsumer(this);
   }
 }
@@ -84,6 +84,9 @@ export class WsFrontEnd {
   readonly #wss: WebSocketServer;
   readonly #conns = new Set<Connection>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Delivered marks of this tick, written by one {@link WsFrontEnd.delivered} flush. */
+  #marks: string[] = [];
+  #marksQueued = false;
 
   constructor(ctx: RelayContext) {
     this.ctx = ctx;
@@ -190,11 +193,36 @@ export class WsFrontEnd {
     );
   }
 
-  /** Records delivery of pushed envelopes. */
-  delivered(ids: string[]): void {
+  /**
+   * Records delivery of pushed envelopes. The marks of one tick (every push
+   * of a group commit, a backlog page) go to the store as one write,
+   * submitted before the tick yields to I/O: a later POST's batch therefore
+   * comes after it in the store's log, and when that POST's 201 is durable,
+   * so is every mark made before it.
+   */
+  delivered(ids: readonly string[]): void {
+    for (const id of ids) this.#marks.push(id);
+    if (this.#marksQueued) return;
+    this.#marksQueued = true;
+    queueMicrotask(this.#flushMarks);
+  }
+
+  /** {@link WsFrontEnd.delivered} of one id (a live push), without an array per envelope. */
+  delivered1(id: string): void {
+    this.#marks.push(id);
+    if (this.#marksQueued) return;
+    this.#marksQueued = true;
+    queueMicrotask(this.#flushMarks);
+  }
+
+  readonly #flushMarks = (): void => {
+    this.#marksQueued = false;
+    const ids = this.#marks;
+    if (ids.length === 0) return;
+    this.#marks = [];
     this.ctx.store.markDelivered(ids);
     this.ctx.metrics.envelopesDelivered.inc({ via: 'ws' }, ids.length);
-  }
+  };
 
   #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
     if (conn.phase === 'closed') return;
@@ -257,28 +285,31 @@ export class WsFrontEnd {
     conn.phase = 'backlog';
     conn.buffered = [];
     conn.unsubscribe = ctx.fanout.subscribe(conn.mailbox, conn);
+    const read = (after: number) => ctx.store.list(conn.mailbox, after, BACKLOG_PAGE, ctx.now(), PAGE_BYTES);
     try {
+      let page = await read(conn.cursor);
       for (;;) {
-        const page = await ctx.store.list(conn.mailbox, conn.cursor, BACKLOG_PAGE, ctx.now(), PAGE_BYTES);
         if (conn.phase !== 'backlog') return;
         const n = page.envelopes.length;
+        let flushed: Promise<void> | undefined;
         if (n > 0) {
-          const ids: string[] = [];
-          let flushed: Promise<void> | undefined;
+          const ids: string[] = new Array(n);
           for (let i = 0; i < n; i++) {
             const e = page.envelopes[i]!;
             if (i === n - 1 && page.more) {
-              // Backpressure: read the next page only once this one left the process.
+              // Backpressure: the page after next is read only once this one left the process.
               flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
             } else conn.ws.send(envelopeFrame(e));
             conn.cursor = e.seq;
-            ids.push(e.id);
+            ids[i] = e.id;
           }
           this.delivered(ids);
-          if (flushed) await flushed;
         }
         if (!page.more) break;
-        if (conn.phase !== 'backlog') return;
+        // The next page is read while this one drains to the socket (at most two pages held).
+        const next = read(conn.cursor);
+        if (flushed) await Promise.all([flushed, next.catch(() => undefined)]);
+        page = await next;
       }
     } catch (e) {
       const { error } = toRelayError(e);
@@ -347,5 +378,6 @@ export class WsFrontEnd {
     clearTimeout(timer);
     for (const c of conns) c.ws.terminate();
     this.#wss.close();
+    this.#flushMarks();
   }
 }
