@@ -29,6 +29,11 @@ export interface Sizes {
   pushSubscribers: number;
   pushRate: number;
   pushMs: number;
+  /** Runs of the push row (median reported, range in the note). */
+  pushRounds: number;
+  /** Duration of each step of the push rate sweep, and its highest rate. */
+  pushSweepMs: number;
+  pushSweepMax: number;
   backlog: number;
   idle: number;
   idleDevicesPerMailbox: number;
@@ -49,6 +54,9 @@ export const FULL: Sizes = {
   pushSubscribers: 1000,
   pushRate: 1000,
   pushMs: 8000,
+  pushRounds: 3,
+  pushSweepMs: 4000,
+  pushSweepMax: 32_000,
   backlog: 100_000,
   idle: 20_000,
   idleDevicesPerMailbox: 10,
@@ -69,6 +77,9 @@ export const QUICK: Sizes = {
   pushSubscribers: 50,
   pushRate: 200,
   pushMs: 1500,
+  pushRounds: 1,
+  pushSweepMs: 800,
+  pushSweepMax: 400,
   backlog: 2000,
   idle: 200,
   idleDevicesPerMailbox: 10,

@@ -52,6 +52,8 @@ async function main(): Promise<number> {
   const crashes: string[] = [];
   const httpLoader = spawnWorker('load/http.ts');
   const wsLoader = spawnWorker('load/ws.ts');
+  // Push subscribers are spread over two ws load processes (the second is started here).
+  const wsLoader2 = spawnWorker('load/ws.ts');
   let verifyRate = 0;
   const part = async (name: (typeof PARTS)[number], fn: () => Promise<Row[]>): Promise<void> => {
     if (!only.has(name)) return;
@@ -71,7 +73,7 @@ async function main(): Promise<number> {
       return r.rows;
     });
     await part('ingest', () => benchIngest(s, httpLoader));
-    await part('push', () => benchPush(s, wsLoader));
+    await part('push', () => benchPush(s, httpLoader, [wsLoader, wsLoader2]));
     await part('backlog', () => benchBacklog(s, wsLoader));
     await part('idle', () => benchIdle(s, fds));
     await part('auth', async () => {
@@ -85,7 +87,7 @@ async function main(): Promise<number> {
     });
     await part('sweep', () => benchSweep(s, httpLoader));
   } finally {
-    await Promise.all([httpLoader.stop(), wsLoader.stop()]);
+    await Promise.all([httpLoader.stop(), wsLoader.stop(), wsLoader2.stop()]);
   }
 
   const file = writeResults({ machine: machine(s.quick ? 'quick' : 'full', fds), results: rows });
