@@ -15,12 +15,13 @@ import { benchClient } from './client.js';
 import { FULL, QUICK, progress, type Sizes } from './context.js';
 import { benchIdle } from './idle.js';
 import { benchIngest } from './ingest.js';
+import { benchPg } from './pg.js';
 import { benchPush } from './push.js';
 import { machine, table, writeResults, type Row } from './report.js';
 import { spawnWorker } from './rpc.js';
 import { benchSweep } from './sweep.js';
 
-const PARTS = ['client', 'ingest', 'push', 'backlog', 'idle', 'auth', 'sweep'] as const;
+const PARTS = ['client', 'ingest', 'push', 'backlog', 'pg', 'idle', 'auth', 'sweep'] as const;
 
 function fdLimit(): number | null {
   try {
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
     await part('ingest', () => benchIngest(s, httpLoader));
     await part('push', () => benchPush(s, httpLoader, [wsLoader, wsLoader2]));
     await part('backlog', () => benchBacklog(s, wsLoader));
+    await part('pg', () => benchPg(s, httpLoader, [wsLoader, wsLoader2]));
     await part('idle', () => benchIdle(s, fds));
     await part('auth', async () => {
       if (!verifyRate) {

@@ -42,7 +42,13 @@ declare global {
 }
 
 serve({
-  async start(dataDir: string): Promise<{ url: string; port: number; pid: number }> {
+  /** Starts the relay on LevelDB in `dataDir`, or on PostgreSQL at `databaseUrl` (then seeding and commit stamps are unavailable). */
+  async start(dataDir: string, databaseUrl?: string | null): Promise<{ url: string; port: number; pid: number }> {
+    // (IPC turns an absent argument into null.)
+    if (databaseUrl) {
+      relay = await startRelay({ host: '127.0.0.1', port: 0, logLevel: 'silent', store: 'postgres', databaseUrl, now, ...BENCH_LIMITS });
+      return { url: relay.url, port: relay.port, pid: process.pid };
+    }
     store = new LevelStore({ location: dataDir });
     // Registered before the relay's own doorbell listener, so the stamp is taken
     // when the batch is durable, before the push frames are written.
