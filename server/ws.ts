@@ -288,6 +288,8 @@ export class WsFrontEnd {
     const read = (after: number) => ctx.store.list(conn.mailbox, after, BACKLOG_PAGE, ctx.now(), PAGE_BYTES);
     try {
       let page = await read(conn.cursor);
+      // The previous page's last frame leaving the process: at most two pages wait in the socket.
+      let previous: Promise<void> | undefined;
       for (;;) {
         if (conn.phase !== 'backlog') return;
         const n = page.envelopes.length;
@@ -297,7 +299,7 @@ export class WsFrontEnd {
           for (let i = 0; i < n; i++) {
             const e = page.envelopes[i]!;
             if (i === n - 1 && page.more) {
-              // Backpressure: the page after next is read only once this one left the process.
+              // Backpressure: the page after next is sent only once this one left the process.
               flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
             } else conn.ws.send(envelopeFrame(e));
             conn.cursor = e.seq;
@@ -306,9 +308,11 @@ export class WsFrontEnd {
           this.delivered(ids);
         }
         if (!page.more) break;
-        // The next page is read while this one drains to the socket (at most two pages held).
+        // The next page is read while this one drains to the socket; it is sent once the page
+        // before this one has left, so the socket never runs dry and at most two pages wait in it.
         const next = read(conn.cursor);
-        if (flushed) await Promise.all([flushed, next.catch(() => undefined)]);
+        if (previous) await Promise.all([previous, next.catch(() => undefined)]);
+        previous = flushed;
         page = await next;
       }
     } catch (e) {
