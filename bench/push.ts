@@ -26,6 +26,8 @@ export interface PushRun {
   p99: number;
   sentP50: number;
   sentP99: number;
+  /** Relay CPU (all threads) per envelope posted and pushed, µs. */
+  cpuUs: number;
 }
 
 /** Subscribers split over the two ws load processes; returns every mailbox id. */
@@ -57,7 +59,9 @@ async function run(relay: RelayProc, poster: Worker, listeners: Worker[], mailbo
   await relay.worker.call('trackCommits', true);
   for (const l of listeners) await l.call('arrivals');
   const targets = mailboxes.map((m): [string, string] => [relay.url, m]);
+  const c0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
   const r = await poster.call<OpenLoopResult>('openLoop', targets, rate, ms);
+  const cpuUs = ((await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs - c0) / r.posted;
   const arrived = await collect(listeners, r.posted - r.failed);
   const commits = new Map(await relay.worker.call<[string, number][]>('trackCommits', false));
   if (r.failed > 0 || arrived.size < r.posted)
@@ -82,6 +86,7 @@ async function run(relay: RelayProc, poster: Worker, listeners: Worker[], mailbo
     p99: percentile(acc, 99),
     sentP50: percentile(sentLat, 50),
     sentP99: percentile(sentLat, 99),
+    cpuUs,
   };
 }
 
@@ -98,7 +103,7 @@ export async function benchPush(s: Sizes, poster: Worker, listeners: Worker[]): 
       const r = await run(relay, poster, listeners, mailboxes, s.pushRate, s.pushMs);
       runs.push(r);
       progress(
-        `push run ${i + 1}: accepted → received p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; sent → received p50 ${r.sentP50.toFixed(2)}, p99 ${r.sentP99.toFixed(2)}`,
+        `push run ${i + 1}: accepted → received p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; sent → received p50 ${r.sentP50.toFixed(2)}, p99 ${r.sentP99.toFixed(2)}; relay CPU ${r.cpuUs.toFixed(0)} µs per envelope`,
       );
     }
     // Rate sweep: double until the p99 passes 10 ms or the poster cannot keep the rate.
@@ -121,7 +126,7 @@ export async function benchPush(s: Sizes, poster: Worker, listeners: Worker[]): 
     const p99 = median(runs.map((r) => r.p99));
     const sentP99 = median(runs.map((r) => r.sentP99));
     const label = `${s.pushRate}/s over ${s.pushSubscribers} subscribed mailboxes`;
-    const note = `${runs.length} runs of ${s.pushMs} ms, subscribers in 2 load processes, POSTs from a third; median shown; accepted → received p50 range ${range(runs.map((r) => r.p50))} ms, p99 range ${range(runs.map((r) => r.p99))} ms; POST sent → frame p50 range ${range(runs.map((r) => r.sentP50))} ms, p99 range ${range(runs.map((r) => r.sentP99))} ms`;
+    const note = `${runs.length} runs of ${s.pushMs} ms, subscribers in 2 load processes, POSTs from a third; median shown; accepted → received p50 range ${range(runs.map((r) => r.p50))} ms, p99 range ${range(runs.map((r) => r.p99))} ms; POST sent → frame p50 range ${range(runs.map((r) => r.sentP50))} ms, p99 range ${range(runs.map((r) => r.sentP99))} ms; relay CPU per envelope (POST + push, all threads) ${range(runs.map((r) => r.cpuUs / 1000))} ms`;
     return [
       row({
         name: `push latency p50, accepted (durable) → frame received (${label})`,
