@@ -69,6 +69,7 @@ export {
 } from './chain/source.js';
 export { EsploraChainSource, type EsploraChainSourceOptions } from './chain/esplora.js';
 export { ChainTip, type ChainTipOptions } from './chain/tip.js';
+export { confirmationsAt, fundingStatus, type FundingStatus } from './chain/confirmations.js';
 export {
   SingleKeyWallet,
   scriptForAddress,

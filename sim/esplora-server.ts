@@ -12,7 +12,7 @@
  *   form, unlike Electrum's);
  * - `POST /tx` (raw transaction hex as the body) → the txid, as text; 400
  *   with the reason as text when refused, as esplora relays bitcoind's;
- * - `GET /fee-estimates` → `{ "<target blocks>": <sat/vB>, … }`.
+ * - `GET /fee-estimates` → `{ "<target blocks>": <sat/vB>, … }` for the targets esplora lists (and 1).
  *
  * Simulator-only control routes, no Esplora equivalent (a test or the demo
  * drives the chain through them from another process):
@@ -101,7 +101,7 @@ async function route(model: ChainModel, method: string, path: string, req: Incom
   if (get && path === '/blocks/tip/height') return [200, String(model.height)];
   if (get && path === '/fee-estimates') {
     const out: Record<string, number> = {};
-    for (const t of [1, 2, 3, 6, 12, 25, 144, 504, 1008]) out[String(t)] = model.estimateFeeRate(t);
+    for (const t of [1, 2, 3, 4, 5, 6, 10, 20, 25, 144, 504, 1008]) out[String(t)] = model.estimateFeeRate(t);
     return [200, out];
   }
   if (get && parts[0] === 'tx' && parts.length >= 3) {

@@ -37,6 +37,7 @@ import {
   type Prevout,
   type TxOutput,
 } from '../../engine/bitcoin/transaction.js';
+import { confirmationsAt } from './confirmations.js';
 import type { ChainSource, ChainUtxo, FundOptions, FundingWallet } from './source.js';
 
 /** The networks whose addresses {@link scriptForAddress} and {@link SingleKeyWallet.address} speak. */
@@ -114,7 +115,7 @@ export class SingleKeyWallet implements FundingWallet {
   /** The coins the wallet may spend now (enough confirmations), per its chain source. */
   async spendable(): Promise<ChainUtxo[]> {
     const [coins, tip] = await Promise.all([this.#chain.utxos(this.scriptPubKey), this.#minConf > 0 ? this.#chain.tipHeight() : 0]);
-    return coins.filter((c) => this.#minConf === 0 || (c.height !== null && tip - c.height + 1 >= this.#minConf));
+    return coins.filter((c) => this.#minConf === 0 || confirmationsAt(c.height, tip) >= this.#minConf);
   }
 
   /** Sum of {@link spendable}, sats. */

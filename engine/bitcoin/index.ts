@@ -132,4 +132,4 @@ export {
   type PtlcSweep,
 } from './ptlc-output.js';
 export { checkChannelFunding, checkFundingTx, fundingPsbt, type FundingCheck } from './funding.js';
-export { decodePsbt, encodePsbt, extractPsbtTx, psbtTx, type Psbt, type PsbtInput } from './psbt.js';
+export { decodePsbt, encodePsbt, extractPsbtTx, psbtFromTx, psbtTx, type Psbt, type PsbtInput } from './psbt.js';

@@ -104,3 +104,28 @@ export function extractPsbtTx(psbt: Uint8Array | Psbt): BitcoinTx {
   });
   return psbtTx(p);
 }
+
+/**
+ * The PSBT of a transaction whose inputs are already signed (an enforcement
+ * transaction to fee-bump): every input finalized with its witness (an input
+ * with an empty witness stays unsigned), and its witness UTXO from
+ * `prevouts` (one per input, in order), which a taproot signer needs for
+ * every input. Hand it to a funding wallet with `change: false` when the
+ * signatures commit to every output.
+ */
+export function psbtFromTx(tx: BitcoinTx, prevouts: readonly Prevout[]): Uint8Array {
+  if (prevouts.length !== tx.inputs.length)
+    fail(ErrorCode.INVALID_LENGTH, `psbt: ${prevouts.length} prevouts for ${tx.inputs.length} inputs`);
+  return encodePsbt({
+    version: tx.version,
+    lockTime: tx.lockTime,
+    inputs: tx.inputs.map((i, k) => ({
+      txid: i.txid,
+      vout: i.vout,
+      sequence: i.sequence,
+      prevout: prevouts[k]!,
+      finalWitness: i.witness.length > 0 ? [...i.witness] : null,
+    })),
+    outputs: tx.outputs,
+  });
+}

@@ -69,6 +69,25 @@ t('tip height, and the simulator-only mine route moves it', async () => {
   assert.is(await chain.tipHeight(), 503);
 });
 
+t('the simulator-only fund and min-fee-rate routes (for tests in other processes), and their refusals', async () => {
+  const post = (path: string, body: unknown) => fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await post('/sim/fund', { scriptPubKey: bytesToHex(aliceScript), amount: 12_345 });
+  const { txid: id, vout } = (await res.json()) as { txid: string; vout: number };
+  assert.equal(
+    (await chain.utxos(aliceScript)).map((u) => [bytesToHex(u.outpoint.txid), u.outpoint.vout, u.amount]),
+    [[id, vout, 12_345]],
+  );
+  assert.is((await post('/sim/min-fee-rate', { satPerVb: 4 })).status, 200);
+  assert.is(await chain.feeRate(2), 4);
+  assert.is((await post('/sim/fund', { scriptPubKey: 'zz', amount: 1 })).status, 400);
+  assert.is((await post('/sim/fund', { scriptPubKey: '51', amount: 0.5 })).status, 400);
+  assert.is((await post('/sim/mine', { blocks: 0 })).status, 400);
+  assert.is((await post('/sim/min-fee-rate', { satPerVb: -1 })).status, 400);
+  assert.is((await fetch(`${server.url}/tx/nothex/hex`)).status, 400);
+  assert.is((await fetch(`${server.url}/nowhere`)).status, 404);
+  assert.is(model.height, 500);
+});
+
 t('getTx: a faucet coin parses, hashes to its id and is confirmed; an unknown txid is null', async () => {
   const coin = model.fundScript(aliceScript, 70_000);
   const got = await chain.getTx(bytesToHex(coin.txid));
@@ -129,6 +148,22 @@ t('fee rate: the simulator estimate, never below the client floor', async () => 
   model.minFeeRate = 0;
   assert.is(await new EsploraChainSource(server.url, { minFeeRate: 1.5 }).feeRate(3), 1.5);
 });
+
+t(
+  'fee rate: the estimate of the largest target not above the one asked, else the smallest listed; an empty table is the floor',
+  async () => {
+    let table = '{"2": 50.5, "6": 20, "144": 1.25}';
+    const s = await rawServer((_req, res) => res.end(table));
+    try {
+      const c = new EsploraChainSource(s.url, { minFeeRate: 1.5 });
+      assert.equal(await Promise.all([1, 2, 3, 6, 100, 1000].map((n) => c.feeRate(n))), [50.5, 50.5, 50.5, 20, 20, 1.5]);
+      table = '{}';
+      assert.is(await c.feeRate(6), 1.5);
+    } finally {
+      await s.close();
+    }
+  },
+);
 
 t('ChainTip caches the height for synchronous readers and refreshes it', async () => {
   const tip = new ChainTip(chain, { pollMs: 60_000 });

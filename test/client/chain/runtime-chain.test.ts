@@ -28,7 +28,8 @@ async function payerSetup(relay: string) {
   const A = keys();
   const S = keys();
   const kvA = new LevelKv(A.dir);
-  const kvS = new LevelKv(fs.mkdtempSync(`${os.tmpdir()}/lnmb-chain-s-`));
+  const sDir = fs.mkdtempSync(`${os.tmpdir()}/lnmb-chain-s-`);
+  const kvS = new LevelKv(sDir);
   const [aCh] = await openChannelPair(
     params(A.chPk, S.chPk, 288),
     [600_000, 399_000],
@@ -38,6 +39,7 @@ async function payerSetup(relay: string) {
     new KvNonceStore(kvS),
   );
   await kvS.close();
+  fs.rmSync(sDir, { recursive: true, force: true });
   const hubAddress = encodeMailboxAddress({ publicKey: S.idPk, relays: [relay] });
   return { A, S, kvA, aCh, hubAddress };
 }
@@ -68,6 +70,7 @@ t('the runtime reads the tip at start, polls it, and exposes the source', async 
     await payer.close();
     await sim.close();
     await relay.close();
+    fs.rmSync(A.dir, { recursive: true, force: true });
   }
 });
 
@@ -92,6 +95,7 @@ t('a runtime whose chain source does not answer does not start', async () => {
   } finally {
     await kvA.close();
     await relay.close();
+    fs.rmSync(A.dir, { recursive: true, force: true });
   }
 });
 

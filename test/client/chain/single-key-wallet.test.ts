@@ -18,11 +18,13 @@ import {
   fundingOutput,
   fundingPsbt,
   p2trScript,
+  psbtFromTx,
   signUpdate,
   txVsize,
   txidHex,
   type EltooTerms,
 } from '../../../engine/bitcoin/index.js';
+import { fundingStatus } from '../../../client/chain/confirmations.js';
 import { EsploraChainSource } from '../../../client/chain/esplora.js';
 import { SingleKeyWallet, scriptForAddress } from '../../../client/chain/single-key-wallet.js';
 import { ChainModel } from '../../../sim/chain-model.js';
@@ -67,9 +69,17 @@ t('funds the funding PSBT with change; it confirms; the funding check accepts it
   assert.is(bytesToHex(tx.outputs[1]!.script), bytesToHex(await wallet.payoutScript()));
 
   const { outpoint } = checkChannelFunding(tx, terms);
+  const expected = { script: fundingOutput(terms).scriptPubKey, amount: terms.fundingAmount };
+  assert.is(await fundingStatus(chain, txidHex(tx), expected, 3), null, 'not broadcast yet');
   assert.is(await chain.broadcast(tx), txidHex(tx));
+  assert.equal(await fundingStatus(chain, txidHex(tx), expected, 3), { outpoint, confirmations: 0, usable: false });
   model.mine();
   assert.is((await chain.getTx(txidHex(tx)))?.height, 301);
+  assert.is((await fundingStatus(chain, txidHex(tx), expected, 3))?.confirmations, 1);
+  model.mine(2);
+  assert.equal(await fundingStatus(chain, txidHex(tx), expected, 3), { outpoint, confirmations: 3, usable: true });
+  // The other side expected another amount: the confirmed transaction does not fund that channel.
+  await rejectsCode(fundingStatus(chain, txidHex(tx), { ...expected, amount: 200_001 }, 3), ErrorCode.FUNDING_INVALID);
   assert.is(model.coin(outpoint)?.amount, 200_000n);
   assert.equal(
     (await chain.utxos(wallet.scriptPubKey)).map((u) => u.amount),
@@ -133,14 +143,7 @@ t('fee bump: an update below the minimum fee rate gets a wallet input, no change
   const bumper = new SingleKeyWallet(sk('bumper'), chain);
   const small = model.fundScript(bumper.scriptPubKey, 1_500);
   model.fundScript(bumper.scriptPubKey, 80_000);
-  const psbt = encodePsbt({
-    version: update.version,
-    lockTime: update.lockTime,
-    inputs: [
-      { ...update.inputs[0]!, prevout: { amount: out.amount, scriptPubKey: out.scriptPubKey }, finalWitness: update.inputs[0]!.witness },
-    ],
-    outputs: update.outputs,
-  });
+  const psbt = psbtFromTx(update, [{ amount: out.amount, scriptPubKey: out.scriptPubKey }]);
   // A change output would break the channel's ANYPREVOUT|ALL signatures: the bumper adds no change.
   const res = await bumper.fund(psbt, { feeRate: 3, change: false });
   assert.is(res.change, null);

@@ -13,6 +13,7 @@ import {
   fundingOutput,
   fundingPsbt,
   p2trScript,
+  psbtFromTx,
   psbtTx,
   txid,
   type BitcoinTx,
@@ -78,6 +79,25 @@ t('PSBT round trip keeps outpoints, sequences, witness UTXOs and final witnesses
   const done = { ...psbt, inputs: [psbt.inputs[0]!] };
   assert.equal(extractPsbtTx(encodePsbt(done)), psbtTx(done));
   throwsCode(() => decodePsbt(utf8('psbt\xff not really')), ErrorCode.FUNDING_INVALID);
+});
+
+t('psbtFromTx: signed inputs become finalized, unsigned ones stay open, each with its witness UTXO', () => {
+  const tx = fundingTx();
+  const two = { ...tx, inputs: [...tx.inputs, { txid: sk('fee'), vout: 2, sequence: 0xffff_fffe, witness: [] }] };
+  const prevouts = [
+    { amount: 300_000n, scriptPubKey: walletScript },
+    { amount: 5_000n, scriptPubKey: walletScript },
+  ];
+  const p = decodePsbt(psbtFromTx(two, prevouts));
+  assert.equal(
+    p.inputs.map((i) => [i.finalWitness?.length ?? null, i.prevout?.amount]),
+    [
+      [1, 300_000n],
+      [null, 5_000n],
+    ],
+  );
+  assert.equal(psbtTx(p), two);
+  throwsCode(() => psbtFromTx(two, prevouts.slice(1)), ErrorCode.INVALID_LENGTH);
 });
 
 t('accepts exactly the agreed output, wherever it sits, and returns its outpoint', () => {
