@@ -32,8 +32,12 @@ export interface RelayMetrics {
   stop(): void;
 }
 
-/** Resolution of the event-loop delay monitor, ms: a stall shorter than this is not seen. */
-const LOOP_DELAY_RESOLUTION_MS = 1;
+/**
+ * Sampling interval of the event-loop delay monitor, ms. Each sample is
+ * exact (ns); a stall between two samples is seen by the next one. 1 ms
+ * would wake an idle relay a thousand times a second.
+ */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /**
  * Creates the metrics, including default process metrics (CPU, memory,
@@ -100,7 +104,7 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
   };
   new Gauge({
     name: 'lnmb_event_loop_delay_seconds',
-    help: `Event-loop delay since the previous scrape (monitorEventLoopDelay, ${LOOP_DELAY_RESOLUTION_MS} ms resolution), by quantile: 0.5, 0.99 and 1 (the max)`,
+    help: `Event-loop delay since the previous scrape (monitorEventLoopDelay, sampled every ${LOOP_DELAY_RESOLUTION_MS} ms), by quantile: 0.5, 0.99 and 1 (the max)`,
     labelNames: ['quantile'],
     registers,
     collect() {
