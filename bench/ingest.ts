@@ -12,32 +12,21 @@ import type { HttpLoadResult } from './load/http.js';
 import { row, type Row } from './report.js';
 import type { Worker } from './rpc.js';
 
-/** What the relay's own /metrics says about its group commits so far. */
+/** The relay's synced batches so far (bench/servers/relay.ts). */
 interface Commits {
   batches: number;
-  writeSeconds: number;
-  stored: number;
-}
-
-async function commits(url: string): Promise<Commits> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const num = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return {
-    batches: num('lnmb_store_write_seconds_count'),
-    writeSeconds: num('lnmb_store_write_seconds_sum'),
-    stored: num('lnmb_envelopes_stored_total'),
-  };
+  seconds: number;
 }
 
 /**
  * The durable-ingest ceiling the disk allows: with one synced batch in
  * flight, at most (envelopes per batch ÷ batch write time) envelopes/s,
- * whatever the relay's CPU. Read from the relay's /metrics around a run.
+ * whatever the relay's CPU.
  */
-function ceiling(a: Commits, b: Commits): { perBatch: number; writeMs: number; perSecond: number } {
+function ceiling(a: Commits, b: Commits, envelopes: number): { perBatch: number; writeMs: number; perSecond: number } {
   const batches = b.batches - a.batches;
-  const perBatch = (b.stored - a.stored) / batches;
-  const writeMs = ((b.writeSeconds - a.writeSeconds) / batches) * 1000;
+  const perBatch = envelopes / batches;
+  const writeMs = ((b.seconds - a.seconds) / batches) * 1000;
   return { perBatch, writeMs, perSecond: (perBatch / writeMs) * 1000 };
 }
 
@@ -54,13 +43,13 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
   const relayRounds: { rate: number; perBatch: number; writeMs: number; ceiling: number }[] = [];
   const measure = async (what: keyof typeof best, w: Worker, url: string): Promise<number> => {
     const isRelay = what === 'relay' || what === 'full';
-    const m0 = isRelay ? await commits(url) : undefined;
+    const m0 = isRelay ? await w.call<Commits>('batches') : undefined;
     const c0 = (await w.call<{ cpuUs: number }>('usage')).cpuUs;
     const r = await load(url);
     const c1 = (await w.call<{ cpuUs: number }>('usage')).cpuUs;
     if (r.ok === 0 || r.failed > 0) throw new Error(`${what}: ${r.ok} ok, ${r.failed} failed ${JSON.stringify(r.statuses)}`);
     if (what === 'relay' && m0) {
-      const c = ceiling(m0, await commits(url));
+      const c = ceiling(m0, await w.call<Commits>('batches'), r.ok);
       relayRounds.push({ rate: r.perSecond, perBatch: c.perBatch, writeMs: c.writeMs, ceiling: c.perSecond });
     }
     if (r.perSecond > best[what]) {

@@ -28,6 +28,17 @@ export interface PushRun {
   sentP99: number;
   /** Relay CPU (all threads) per envelope posted and pushed, µs. */
   cpuUs: number;
+  /** The relay's event-loop delay during the run (its /metrics), ms. */
+  loopP99: number;
+  loopMax: number;
+}
+
+/** The relay's event-loop delay p99 and max (ms) since its previous scrape, from its /metrics. */
+async function loopDelay(url: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const q = (k: string): number =>
+    Number(new RegExp(`^lnmb_event_loop_delay_seconds\\{quantile="${k}"\\} (\\S+)$`, 'm').exec(text)?.[1]) * 1000;
+  return { p99: q('0.99'), max: q('1') };
 }
 
 /** Subscribers split over the two ws load processes; returns every mailbox id. */
@@ -59,9 +70,11 @@ async function run(relay: RelayProc, poster: Worker, listeners: Worker[], mailbo
   await relay.worker.call('trackCommits', true);
   for (const l of listeners) await l.call('arrivals');
   const targets = mailboxes.map((m): [string, string] => [relay.url, m]);
+  await loopDelay(relay.url); // starts a fresh window
   const c0 = (await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs;
   const r = await poster.call<OpenLoopResult>('openLoop', targets, rate, ms);
   const cpuUs = ((await relay.worker.call<{ cpuUs: number }>('usage')).cpuUs - c0) / r.posted;
+  const loop = await loopDelay(relay.url);
   const arrived = await collect(listeners, r.posted - r.failed);
   const commits = new Map(await relay.worker.call<[string, number][]>('trackCommits', false));
   if (r.failed > 0 || arrived.size < r.posted)
@@ -87,6 +100,8 @@ async function run(relay: RelayProc, poster: Worker, listeners: Worker[], mailbo
     sentP50: percentile(sentLat, 50),
     sentP99: percentile(sentLat, 99),
     cpuUs,
+    loopP99: loop.p99,
+    loopMax: loop.max,
   };
 }
 
@@ -103,7 +118,7 @@ export async function benchPush(s: Sizes, poster: Worker, listeners: Worker[]): 
       const r = await run(relay, poster, listeners, mailboxes, s.pushRate, s.pushMs);
       runs.push(r);
       progress(
-        `push run ${i + 1}: accepted → received p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; sent → received p50 ${r.sentP50.toFixed(2)}, p99 ${r.sentP99.toFixed(2)}; relay CPU ${r.cpuUs.toFixed(0)} µs per envelope`,
+        `push run ${i + 1}: accepted → received p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; sent → received p50 ${r.sentP50.toFixed(2)}, p99 ${r.sentP99.toFixed(2)}; relay CPU ${r.cpuUs.toFixed(0)} µs per envelope; relay event-loop delay p99 ${r.loopP99.toFixed(1)} ms, max ${r.loopMax.toFixed(1)} ms`,
       );
     }
     // Rate sweep: double until the p99 passes 10 ms or the poster cannot keep the rate.
@@ -126,7 +141,7 @@ export async function benchPush(s: Sizes, poster: Worker, listeners: Worker[]): 
     const p99 = median(runs.map((r) => r.p99));
     const sentP99 = median(runs.map((r) => r.sentP99));
     const label = `${s.pushRate}/s over ${s.pushSubscribers} subscribed mailboxes`;
-    const note = `${runs.length} runs of ${s.pushMs} ms, subscribers in 2 load processes, POSTs from a third; median shown; accepted → received p50 range ${range(runs.map((r) => r.p50))} ms, p99 range ${range(runs.map((r) => r.p99))} ms; POST sent → frame p50 range ${range(runs.map((r) => r.sentP50))} ms, p99 range ${range(runs.map((r) => r.sentP99))} ms; relay CPU per envelope (POST + push, all threads) ${range(runs.map((r) => r.cpuUs / 1000))} ms`;
+    const note = `${runs.length} runs of ${s.pushMs} ms, subscribers in 2 load processes, POSTs from a third; median shown; accepted → received p50 range ${range(runs.map((r) => r.p50))} ms, p99 range ${range(runs.map((r) => r.p99))} ms; POST sent → frame p50 range ${range(runs.map((r) => r.sentP50))} ms, p99 range ${range(runs.map((r) => r.sentP99))} ms; relay CPU per envelope (POST + push, all threads) ${range(runs.map((r) => r.cpuUs / 1000))} ms; the relay's own event-loop delay (lnmb_event_loop_delay_seconds) p99 ${range(runs.map((r) => r.loopP99))} ms, max ${range(runs.map((r) => r.loopMax))} ms`;
     return [
       row({
         name: `push latency p50, accepted (durable) → frame received (${label})`,
