@@ -54,6 +54,8 @@ class Connection implements Subscriber {
     readonly ws: WebSocket,
     readonly ip: string,
     readonly origin: string,
+    /** The upgraded TCP socket the WebSocket writes to (corked around a backlog page). */
+    readonly socket: Duplex,
     readonly front: WsFrontEnd,
     now: number,
   ) {
@@ -123,7 +125,7 @@ export class WsFrontEnd {
       return this.#refuse(socket, new LnMailboxError(ErrorCode.BAD_REQUEST, 'bad Host header'));
     }
     const ip = clientAddress(req, config.trustProxy);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, origin));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, ip, origin));
   }
 
   #refuse(socket: Duplex, e: LnMailboxError): void {
@@ -132,7 +134,7 @@ export class WsFrontEnd {
     socket.end(rawErrorResponse(e));
   }
 
-  #accept(ws: WebSocket, ip: string, origin: string): void {
+  #accept(ws: WebSocket, socket: Duplex, ip: string, origin: string): void {
     const { ctx } = this;
     ws.on('error', () => undefined); // protocol errors surface as 'close' with ws's code (1002, 1007, 1009)
     if (!ctx.connections.acquire(ip)) {
@@ -140,7 +142,7 @@ export class WsFrontEnd {
       this.#closeWith(ws, WsCloseCode.TOO_MANY_CONNECTIONS, ErrorCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
       return;
     }
-    const conn = new Connection(ws, ip, origin, this, ctx.now());
+    const conn = new Connection(ws, ip, origin, socket, this, ctx.now());
     this.#conns.add(conn);
     ctx.metrics.wsConnections.inc();
     conn.authTimer = setTimeout(() => {
@@ -296,14 +298,20 @@ export class WsFrontEnd {
         let flushed: Promise<void> | undefined;
         if (n > 0) {
           const ids: string[] = new Array(n);
-          for (let i = 0; i < n; i++) {
-            const e = page.envelopes[i]!;
-            if (i === n - 1 && page.more) {
-              // Backpressure: the page after next is sent only once this one left the process.
-              flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
-            } else conn.ws.send(envelopeFrame(e));
-            conn.cursor = e.seq;
-            ids[i] = e.id;
+          // One write for the page, not one system call per frame (ws corks each frame alone).
+          conn.socket.cork();
+          try {
+            for (let i = 0; i < n; i++) {
+              const e = page.envelopes[i]!;
+              if (i === n - 1 && page.more) {
+                // Backpressure: the page after next is sent only once this one left the process.
+                flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
+              } else conn.ws.send(envelopeFrame(e));
+              conn.cursor = e.seq;
+              ids[i] = e.id;
+            }
+          } finally {
+            conn.socket.uncork();
           }
           this.delivered(ids);
         }
