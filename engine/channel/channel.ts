@@ -41,6 +41,7 @@ import {
   checkTransition,
   isChannelStateNumber,
   sameState,
+  setFundingOutpoint,
   validateParams,
   type ChannelParams,
   type ChannelState,
@@ -405,9 +406,18 @@ export class Channel {
     return true;
   }
 
-  /** Puts the channel back in the state of `j` (same channel: parameters are not touched). */
+  /**
+   * Fills in the funding outpoint of a channel whose state 0 was signed
+   * before its funding transaction existed (SPEC 6.17); refuses to change one already set.
+   */
+  setFundingOutpoint(txid: Uint8Array, vout: number): void {
+    setFundingOutpoint(this.params, txid, vout);
+  }
+
+  /** Puts the channel back in the state of `j` (same channel: only the funding outpoint, which an open fills in, may differ). */
   restore(j: ChannelJson): void {
     const c = Channel.fromJSON(j);
+    this.params.funding = c.params.funding;
     this.enforceable = c.enforceable;
     this.pending = c.pending;
     this.overwritten = c.overwritten;

@@ -27,6 +27,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PaymentType',
     'RouterNode',
     'SingleKeyWallet',
+    'TERMS_RECORD',
     'bytesToHex',
     'confirmationsAt',
     'decodeMailboxAddress',
@@ -45,6 +46,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'scriptForAddress',
     'settlementSpec',
     'verifyReceipt',
+    'verifyTerms',
   ]);
 });
 
