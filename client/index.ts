@@ -60,6 +60,8 @@ export { TERMS_RECORD, verifyTerms, type HubTerms } from '../protocol/terms.js';
 export type { OpenChannelOptions, OpeningOptions, OpeningRuntime, WalletRuntime } from './wallet/opening.js';
 export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
+export { Watchtower, type TowerHost, type WatchtowerEvents, type WatchtowerOptions } from './wallet/watchtower.js';
+export type { BroadcastAction, ChainPhase, EnforcePlan } from '../engine/channel/enforce.js';
 
 // The chain: a source (Esplora REST), its cached tip, the funding wallet contract.
 export {

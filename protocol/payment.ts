@@ -54,6 +54,11 @@ export const PaymentType = {
   OPEN_SIGNED: 0x0035,
   FUNDING: 0x0036,
   OPEN_CANCEL: 0x0037,
+  // Closing a channel cooperatively (SPEC 6.18).
+  CLOSE_PROPOSE: 0x0040,
+  CLOSE_ACCEPT: 0x0041,
+  // The payee tells the payer of a request what it needs to watch the payee's channel (SPEC 6.18).
+  TOWER_TERMS: 0x0042,
 } as const;
 /** A payment message type number. */
 export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
@@ -271,6 +276,25 @@ export const PaymentSchemas = {
   [PaymentType.OPEN_CANCEL]: [
     ['openId', 'b32'],
     ['reason', 'str'],
+  ],
+  [PaymentType.CLOSE_PROPOSE]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
+  ],
+  [PaymentType.CLOSE_ACCEPT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
+  ],
+  [PaymentType.TOWER_TERMS]: [
+    ['requestId', 'b32'],
+    ['channelId', 'b32'],
+    ['fundingTxid', 'b32'],
+    ['fundingVout', 'u32'],
+    ['fundingAmount', 'u64'],
+    ['updateFee', 'u64'],
+    ['csvDelay', 'u32'],
   ],
 } as const satisfies Record<PaymentType, Schema>;
 

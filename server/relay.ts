@@ -18,6 +18,7 @@ import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http/app.js';
+import { leanPost } from './http/lean-post.js';
 import { rawErrorResponse } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
@@ -176,7 +177,11 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const offAppend = store.onAppend((mailbox, envelope) => ctx.fanout.publish(mailbox, envelope));
 
   const app = createHttpApp(ctx);
-  const server = http.createServer(app);
+  // The envelope POST, the hot path, skips express when it has its ordinary form (http/lean-post.ts).
+  const lean = leanPost(ctx);
+  const server = http.createServer((req, res) => {
+    if (!lean(req, res)) app(req, res);
+  });
   // Slow-loris bounds: a client must send its headers and body in time.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -214,6 +219,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   } catch (e) {
     clearInterval(prune);
+    metrics.stop();
     await ws.close();
     offAppend();
     if (!injected) await store.close();
@@ -251,6 +257,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     server.closeAllConnections();
     await sweeper.stop();
     clearInterval(prune);
+    metrics.stop();
     offAppend();
     if (injected) await store.flush();
     else await store.close();

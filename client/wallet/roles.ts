@@ -10,6 +10,10 @@ import { decodeMailboxAddress } from '../../protocol/address.js';
 import { getPublicKey } from '../../crypto/bip340.js';
 import { signTerms, TERMS_RECORD, verifyTerms, type HubTerms } from '../../protocol/terms.js';
 import type { Channel } from '../../engine/channel/channel.js';
+import { requireFundingOutpoint } from '../../engine/channel/state.js';
+import { hexToBytes } from '../../base/bytes.js';
+import { PaymentType } from '../../protocol/payment.js';
+import { foreignWatch, type ForeignWatch } from '../../engine/channel/foreign-watch.js';
 import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
@@ -23,6 +27,7 @@ import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
 import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+import { towerTerms } from './watchtower.js';
 
 /** Options of {@link PayerNode.open}. */
 export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
@@ -57,6 +62,7 @@ export class PayerNode extends WalletRuntime<Payer> {
     const engine = saved ? Payer.fromJSON(config, saved, nonces) : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
+    node.attachTower(o.config.channelKey);
     node.#tickets = o.tickets ?? relayTicketSource(o.client?.fetch);
     await node.start();
     return node;
@@ -135,6 +141,33 @@ export class PayerNode extends WalletRuntime<Payer> {
       const fee = opts.fee ?? (r ? hubFee(r.amount, this.hubFeePolicy()) : 0);
       await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
     });
+  }
+
+  /**
+   * The payees' channels this payer watches (SPEC 6.18): for each request it
+   * bought (it holds the complete S–B update n) whose payee sent a
+   * `TOWER_TERMS` that matches the signatures.
+   */
+  protected override async towerForeign(): Promise<ForeignWatch[]> {
+    const held = await this.serial(async () =>
+      [...this.engine.requests.values()].filter((r) => r.hubUpdateSig !== undefined).map((r) => structuredClone(r)),
+    );
+    const out: ForeignWatch[] = [];
+    for (const r of held) {
+      const t = await towerTerms(this.kv, r.requestId, r.payeeKey);
+      if (t === undefined || t.channelId !== r.channelId) continue;
+      const w = foreignWatch({
+        id: r.requestId,
+        stateKeys: [hexToBytes(r.hubChannelKey, 32), hexToBytes(r.payeeChannelKey, 32)],
+        funding: { txid: hexToBytes(t.fundingTxid, 32), vout: t.fundingVout, amount: t.fundingAmount },
+        updateFee: t.updateFee,
+        csvDelay: t.csvDelay,
+        n: r.n,
+        updateSigs: { a: hexToBytes(r.hubUpdateSig!, 65), b: hexToBytes(r.payeeUpdateSig, 65) },
+      });
+      if (w) out.push(w);
+    }
+    return out;
   }
 
   /**
@@ -240,6 +273,7 @@ export class HubNode extends OpeningRuntime<Hub> {
     if (o.terms) config.terms = await hubTermsDoc(o, (o.now ?? Date.now)());
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     if (config.terms && o.publishTerms !== false) await node.publishTerms();
     return node;
@@ -278,6 +312,9 @@ export class PayeeNode extends WalletRuntime<Payee> {
     const payer = decodeMailboxAddress(payerAddress);
     return this.serial(async () => {
       const ctx = this.ctx();
+      // The payer watches our channel from its funding outpoint: a request needs a funded channel.
+      const p = this.engine.channel.params;
+      const funding = requireFundingOutpoint(p);
       const { requestId, step } = await this.engine.request(
         {
           payer: { publicKey: payer.publicKey, address: payerAddress },
@@ -287,6 +324,20 @@ export class PayeeNode extends WalletRuntime<Payee> {
         },
         ctx,
       );
+      // What the payer needs to watch our channel for us while we are away (SPEC 6.18).
+      step.send.push({
+        to: payerAddress,
+        message: {
+          type: PaymentType.TOWER_TERMS,
+          requestId: hexToBytes(requestId, 32),
+          channelId: p.channelId,
+          fundingTxid: funding.txid,
+          fundingVout: funding.vout,
+          fundingAmount: p.funding.amount,
+          updateFee: p.fees.update,
+          csvDelay: p.csvDelay,
+        },
+      });
       await this.commit(step);
       return requestId;
     });
@@ -346,6 +397,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved ? Payee.fromJSON(config, saved, nonces) : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }
@@ -370,6 +422,7 @@ export class RouterNode extends RoleRuntime<Router> {
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
     const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
     const node = new RouterNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }

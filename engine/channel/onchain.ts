@@ -148,9 +148,19 @@ function findPtlc(p: ChannelParams, state: ChannelState, id: Uint8Array): { spec
   return { spec: ptlcSpec(p, x), sweep: { payout: partyPayout(p, (1 - x.offerer) as Party), fee: p.fees.ptlc } };
 }
 
-/** Sighash of update `state.n` (0xc1: independent of the output it spends). */
+/**
+ * The hash type of every channel update signature (SPEC 6.6, 7.4):
+ * ANYPREVOUTANYSCRIPT|SINGLE (0xc3). Like 0xc1 it commits to no outpoint,
+ * amount or script, so one signature pair spends the funding output or any
+ * older update; unlike 0xc1 it commits to the channel output alone, so
+ * whoever broadcasts an update can add a fee input and a change output of
+ * its own without the other party (docs/design.md, "Fee bumping").
+ */
+export const CHANNEL_UPDATE_HASH_TYPE = eltoo.UPDATE_HASH_TYPE_SINGLE;
+
+/** Sighash of update `state.n` ({@link CHANNEL_UPDATE_HASH_TYPE}: independent of the output it spends). */
 export function updateSighash(p: ChannelParams, state: ChannelState): Uint8Array {
-  return eltoo.updateSighash(eltooTerms(p), state.n);
+  return eltoo.updateSighash(eltooTerms(p), state.n, CHANNEL_UPDATE_HASH_TYPE);
 }
 
 /** Sighash of settlement `state.n` (0x41: commits to update n's output, so it spends only update n). */

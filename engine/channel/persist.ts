@@ -64,6 +64,8 @@ export interface ChannelJson {
   seenN?: number;
   /** `Channel.closing`. */
   closing?: { height: number };
+  /** `Channel.coopClose` (signatures hex). */
+  coopClose?: { n: number; sigs: [string | null, string | null] };
 }
 
 /** Persisted form of a {@link StateRecord}. */

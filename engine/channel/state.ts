@@ -89,6 +89,21 @@ export function setFundingOutpoint(p: ChannelParams, txid: Uint8Array, vout: num
   p.funding = { amount: p.funding.amount, txid: txid.slice(), vout };
 }
 
+/**
+ * The funding outpoint of a channel, or undefined while it is being opened
+ * (nothing to watch, enforce or close on chain yet).
+ */
+export function fundingOutpoint(p: ChannelParams): { txid: Uint8Array; vout: number } | undefined {
+  return p.funding.txid === undefined || p.funding.vout === undefined ? undefined : { txid: p.funding.txid, vout: p.funding.vout };
+}
+
+/** The funding outpoint of a funded channel; refuses (`CHANNEL_INVARIANT`) a channel whose funding is not known yet. */
+export function requireFundingOutpoint(p: ChannelParams): { txid: Uint8Array; vout: number } {
+  const o = fundingOutpoint(p);
+  if (!o) fail(ErrorCode.CHANNEL_INVARIANT, 'the channel is not funded yet (no funding outpoint)');
+  return o;
+}
+
 function invariant(ok: boolean, msg: string): asserts ok {
   if (!ok) fail(ErrorCode.CHANNEL_INVARIANT, msg);
 }

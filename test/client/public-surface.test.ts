@@ -28,6 +28,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'RouterNode',
     'SingleKeyWallet',
     'TERMS_RECORD',
+    'Watchtower',
     'bytesToHex',
     'confirmationsAt',
     'decodeMailboxAddress',

@@ -40,6 +40,7 @@ import type { HubConfig } from './config.js';
 import {
   hubOnCancel,
   hubOnCancelCommit,
+  hubOnChainSecret,
   hubOnFulfill,
   hubOnInvoice,
   hubOnPropose,
@@ -254,6 +255,11 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       m,
       ctx,
     );
+  }
+
+  /** A payee claimed a PTLC on chain: complete the payer's update with the secret it revealed (SPEC 6.18). */
+  protected override onChainSecret(channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+    return hubOnChainSecret(this.offerContext(), channelId, ptlcId, secret);
   }
 
   /** Every channel of this role. */

@@ -256,7 +256,9 @@ export class Payee extends PaymentEngine<PayeeJson> implements OpeningEngine {
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
     const ch = this.slot.current;
-    return ch && equalBytes(id, ch.params.channelId) ? { channel: ch, peerKey: this.config.hubKey } : undefined;
+    return ch && equalBytes(id, ch.params.channelId)
+      ? { channel: ch, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payee's side, in offer.ts. */

@@ -179,7 +179,9 @@ export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
     const ch = this.slot.current;
-    return ch && equalBytes(id, ch.params.channelId) ? { channel: ch, peerKey: this.config.hubKey } : undefined;
+    return ch && equalBytes(id, ch.params.channelId)
+      ? { channel: ch, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** One message from the hub (or a payee's request); all or nothing through {@link PaymentEngine.handle}. */
