@@ -80,6 +80,8 @@ export class Stage {
   /** Every message a role handled: who sent it (the authenticated inner-message key), its type and envelope. */
   readonly received: { to: Role; from: Role | '?'; type: number; id: string }[] = [];
   readonly errors: string[] = [];
+  /** Every transaction a role's watchtower broadcast. */
+  readonly broadcasts: { role: Role; kind: string; label: string; txid: string; bumped: boolean }[] = [];
   /** Envelopes posted to a role while it was offline: when it comes online the relay pushes them. */
   readonly #waiting = new Set<string>();
   nodes: { A?: PayerNode; S?: HubNode; B?: PayeeNode } = {};
@@ -150,9 +152,17 @@ export class Stage {
     this.#miner = undefined;
   }
 
-  /** Confirmed and unconfirmed outputs the chain holds at `script`, sats. */
-  paidTo(script: Uint8Array): number {
-    return this.model.utxosOf(script).reduce((s, u) => s + Number(u.output.amount), 0);
+  /**
+   * What transaction `txid` pays to each party's payout script of a channel
+   * with `params` (the scripts their wallets chose at open), sats; throws
+   * when the chain does not know it.
+   */
+  paidBy(txid: string, params: ChannelParams): [number, number] {
+    const got = this.model.getTx(txid);
+    if (!got) throw new DemoError(`the chain does not know transaction ${txid}`);
+    const to = (script: Uint8Array | undefined) =>
+      got.tx.outputs.filter((o) => script !== undefined && hex(o.script) === hex(script)).reduce((s, o) => s + Number(o.amount), 0);
+    return [to(params.payout?.[0]), to(params.payout?.[1])];
   }
 
   /** Starts step `n`: prints its heading and arms its time limit. */
@@ -286,6 +296,14 @@ export class Stage {
       if (this.#waiting.delete(e.id)) this.say.pushed(role, from, e.type, e.id);
     });
     node.on('error', (e) => this.errors.push(`${role}: ${errText(e)}`));
+    node.tower?.on('broadcast', (b) => {
+      if (this.broadcasts.some((x) => x.role === role && x.txid === b.txid)) return; // the same transaction again
+      this.broadcasts.push({ role, kind: b.kind, label: b.label, txid: b.txid, bumped: b.bumped });
+      this.say.say(
+        role,
+        `watchtower broadcasts ${b.label.split(':').slice(0, 2).join(' ')} ${b.txid.slice(0, 16)}…${b.bumped ? ' (fee input and change from its own wallet)' : ''}`,
+      );
+    });
     return node;
   }
 
@@ -300,6 +318,8 @@ export class Stage {
       chainPollMs: 100,
       openPollMs: 100,
       fundingWallet: me.wallet,
+      // The watchtower (SPEC 6.18): polls the chain, enforces the latest state, pays bump fees from the role's wallet.
+      watch: { wallet: me.wallet, pollMs: 100 },
       client: { WebSocket: WebSocket as never, reconnect: { minMs: 50, maxMs: 500 } },
       retryMs: 200,
     };

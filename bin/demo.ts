@@ -16,6 +16,10 @@
  * third B pre-signs a request that A pays while B is offline (the request
  * flow, SPEC §6.14). Every balance is checked after each payment; A's
  * receipt is printed with the payee's address, as a third party checks it.
+ * Last, B and S close S–B cooperatively, and A broadcasts its old state 0
+ * of A–S: S's watchtower publishes the latest update over it and, after
+ * the CSV delay, its settlement (SPEC 6.18); the amounts each party's
+ * payout script receives on chain are printed and checked.
  * (The privacy hop S→P→B₂ is not shown: a router has no open protocol yet;
  * test/e2e/routed-payment.test.ts covers it.)
  *
@@ -36,6 +40,10 @@ import { RelayHttp } from '../client/mailbox/relay-http.js';
 import type { Channel } from '../engine/channel/channel.js';
 import { capacity } from '../engine/channel/state.js';
 import { hubFee } from '../engine/payment/fee.js';
+import { buildUpdateTx } from '../engine/bitcoin/eltoo.js';
+import type { StateRecord } from '../engine/channel/channel.js';
+import { eltooTerms } from '../engine/channel/onchain.js';
+import { requireFundingOutpoint } from '../engine/channel/state.js';
 import { sats, type ChannelRow } from './demo-narrator.js';
 import { CSV, DemoError, FUNDING, HUB_FEE, Stage, TERMS, errText } from './demo-stage.js';
 
@@ -50,8 +58,9 @@ const USAGE = `usage: ln-mailbox demo [--relay URL] [--amount SATS] [--timeout S
 
 Opens two channels with hub S over the relay, funded on a simulated chain,
 then plays one asynchronous payment (A pays B through S while B is offline),
-a cancellation, and a payment B pre-signed (a payment request), narrating
-every message that goes through the relay.
+a cancellation, a payment B pre-signed (a payment request), a cooperative
+close, and a unilateral close in which an old state is beaten on chain,
+narrating every message that goes through the relay.
 
   --relay URL     use this relay instead of starting a local one
   --amount SATS   amount A pays B (${sats(MIN_AMOUNT)}..${sats(MAX_AMOUNT)}, default 50,000)
@@ -138,6 +147,8 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
     'S to hold both channels',
   );
   d.start = [[...asA0.enforceable.state.balances], [...sbB0.enforceable.state.balances]];
+  // A keeps its fully signed state 0 of A–S: in step 10 it broadcasts it, to try to take back what it paid.
+  const stale = structuredClone(asA0.enforceable);
   for (const [name, params] of [
     ['A–S', asA0.params],
     ['S–B', sbB0.params],
@@ -258,8 +269,78 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
     `verifyReceipt(receipt, payee) = ${ok}: B signed that it was paid ${sats(decodeReceipt(hexToBytes(receiptHex)).amount)} sats by A`,
   );
 
+  await cooperativeClose(d);
+  await staleStateBeaten(d, stale);
+
   say.blank();
-  say.line(`Done in ${((Date.now() - started) / 1000).toFixed(2)} s: opened, completed, cancelled, pre-signed; every balance consistent.`);
+  say.line(
+    `Done in ${((Date.now() - started) / 1000).toFixed(2)} s: opened, completed, cancelled, pre-signed, closed cooperatively, an old state beaten on chain; every balance consistent.`,
+  );
+}
+
+/** Step 9: B and S close S–B cooperatively: one transaction spends the funding output to both payout scripts. */
+async function cooperativeClose(d: Stage): Promise<void> {
+  const { say } = d;
+  d.step(9, 'Cooperative close of S–B: B and S both sign one transaction paying each its balance');
+  const B = d.nodes.B ?? (await d.openB());
+  const id = bytesToHex(d.sbParams.channelId);
+  const [s, b] = settled(d, 'S–B', d.hubChannel(d.sbParams), B.engine.channel);
+  await d.guard(B.closeChannel(id, { cooperative: true }), 'B proposing the close');
+  await d.until(() => d.broadcasts.some((x) => x.kind === 'close'), 'a watchtower to broadcast the signed close');
+  const close = d.broadcasts.find((x) => x.kind === 'close')!;
+  d.model.mine(1);
+  const [toS, toB] = d.paidBy(close.txid, d.sbParams);
+  d.check(toS === s && toB === b, `the close pays S ${toS} and B ${toB}, not their balances ${s} and ${b}`);
+  say.say('chain', `close ${close.txid.slice(0, 16)}… confirmed at height ${d.model.height}`);
+  say.line(`pays S ${sats(toS).padStart(9)} sats to S's payout script (its wallet, chosen at open)`);
+  say.line(
+    `pays B ${sats(toB).padStart(9)} sats to B's payout script: exactly their balances in S–B state ${B.engine.channel.enforceable.state.n}`,
+  );
+  await d.close('B');
+}
+
+/**
+ * Step 10: A broadcasts its old state 0 of A–S (more for A than the latest)
+ * and goes offline. S's watchtower sees it, publishes the latest update on
+ * top of it (eltoo: a later update spends any earlier one; S pays its fee
+ * from its own wallet), and after the CSV delay the latest settlement.
+ */
+async function staleStateBeaten(d: Stage, stale: StateRecord): Promise<void> {
+  const { say } = d;
+  const p = d.asParams;
+  d.step(10, "Unilateral close of A–S: A broadcasts an old state; S's watchtower beats it with the latest");
+  const [a, s] = settled(d, 'A–S', d.last.A!.engine.channel, d.hubChannel(p));
+  const n = d.hubChannel(p).enforceable.state.n;
+  await d.close('A'); // A cheats and is gone: its own watchtower is not there to undo it
+  const cheat = buildUpdateTx(
+    eltooTerms(p),
+    stale.state.n,
+    { kind: 'funding', outpoint: requireFundingOutpoint(p) },
+    { a: stale.updateSigs[0]!, b: stale.updateSigs[1]! },
+  );
+  const cheatId = await d.guard(d.chain.broadcast(cheat), 'A broadcasting its old update');
+  say.say(
+    'A',
+    `broadcasts update ${stale.state.n} ${cheatId.slice(0, 16)}… (A ${sats(stale.state.balances[0])}, S ${sats(stale.state.balances[1])}) and goes offline`,
+  );
+  d.model.mine(1);
+  say.say('chain', `update ${stale.state.n} confirmed at height ${d.model.height}`);
+  await d.until(() => d.broadcasts.some((x) => x.role === 'S' && x.kind === 'update'), "S's watchtower to publish the latest update");
+  d.model.mine(1);
+  say.say(
+    'chain',
+    `update ${n} confirmed at height ${d.model.height}: it spends update ${stale.state.n}, whose settlement can never confirm`,
+  );
+  d.model.mine(p.csvDelay);
+  say.say('chain', `${p.csvDelay} blocks later (the CSV delay), height ${d.model.height}`);
+  await d.until(() => d.broadcasts.some((x) => x.role === 'S' && x.kind === 'settlement'), "S's watchtower to publish the settlement");
+  const settlement = d.broadcasts.find((x) => x.role === 'S' && x.kind === 'settlement')!;
+  d.model.mine(1);
+  const [toA, toS] = d.paidBy(settlement.txid, p);
+  d.check(toA === a && toS === s, `the settlement pays A ${toA} and S ${toS}, not the latest balances ${a} and ${s}`);
+  say.say('chain', `settlement ${n} ${settlement.txid.slice(0, 16)}… confirmed at height ${d.model.height}`);
+  say.line(`pays A ${sats(toA).padStart(9)} sats to A's payout script (A's old state said ${sats(stale.state.balances[0])})`);
+  say.line(`pays S ${sats(toS).padStart(9)} sats to S's payout script: exactly the balances of the latest state ${n}`);
 }
 
 /** Balances of each row's first view (party 0, party 1), to measure what a payment moved. */
