@@ -18,6 +18,7 @@ import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http/app.js';
+import { corsPolicy, createCors } from './http/cors.js';
 import { rawErrorResponse } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
@@ -176,7 +177,11 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const offAppend = store.onAppend((mailbox, envelope) => ctx.fanout.publish(mailbox, envelope));
 
   const app = createHttpApp(ctx);
-  const server = http.createServer(app);
+  // CORS first, for every route however it is handled (preflights end there).
+  const cors = createCors(corsPolicy(config.corsOrigins));
+  const server = http.createServer((req, res) => {
+    if (!cors(req, res)) app(req, res);
+  });
   // Slow-loris bounds: a client must send its headers and body in time.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
