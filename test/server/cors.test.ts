@@ -6,6 +6,8 @@
  * header. The header lists of the SPEC are the code's.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../base/errors.js';
@@ -13,7 +15,14 @@ import { envelopeIdHex } from '../../protocol/envelope.js';
 import { RelayHeader } from '../../protocol/relay.js';
 import { loadRelayConfig } from '../../server/cli.js';
 import { resolveConfig } from '../../server/config.js';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../../server/http/cors.js';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+  corsPolicy,
+  createCors,
+} from '../../server/http/cors.js';
 import { throwsCode } from '../helpers.js';
 import { fakeEnvelope, login, newMailbox, request, startTestRelay, statusOf, type HttpAnswer } from './relay-harness.js';
 
@@ -152,6 +161,29 @@ t('configured origins: the listed ones are allowed by name, any other gets no al
     assert.is(noOrigin.headers.get('access-control-allow-origin'), null);
   } finally {
     await r.close();
+  }
+});
+
+t('the layer is independent of express: a bare node:http handler that uses writeHead gets the headers too', async () => {
+  const cors = createCors(corsPolicy(WALLET));
+  const server = http.createServer((req, res) => {
+    if (cors(req, res)) return;
+    res.writeHead(201, { 'content-type': 'application/json', 'retry-after': '3' });
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/mailboxes/x/envelopes`;
+  try {
+    const pre = await preflight(url, WALLET, 'POST', ['content-type', RelayHeader.pow]);
+    assert.ok(browserWouldSend(pre, WALLET, 'POST', ['content-type', RelayHeader.pow]));
+    const res = await request(url, { method: 'POST', headers: { origin: WALLET } });
+    assert.is(res.status, 201);
+    assert.is(res.headers.get('access-control-allow-origin'), WALLET);
+    assert.ok(list(res.headers.get('access-control-expose-headers')).includes('retry-after'));
+    const other = await request(url, { method: 'POST', headers: { origin: 'https://evil.example' } });
+    assert.is(other.headers.get('access-control-allow-origin'), null);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
