@@ -162,6 +162,31 @@ export class PayeeNode extends RoleRuntime<Payee> {
     });
   }
 
+  /**
+   * Cancels a request we sent that no payer has paid yet (SPEC 6.14,
+   * cancellation), freeing our channel: the hub co-signs a state that
+   * supersedes the request's, unless the payer's payment reached it first
+   * (then `paid` follows instead). On `cancelled` the payer is told and the
+   * request envelope retracted.
+   */
+  async cancelRequest(requestId: string): Promise<void> {
+    await this.serial(async () => this.commit(await this.engine.cancelRequest(requestId)));
+  }
+
+  /**
+   * Cancels the request whose expiry has passed without a payer paying it,
+   * so that its pending state stops blocking our channel (one request is
+   * pending at a time). Call it when the wallet wakes up, after its mailbox
+   * backlog was read. Resolves with the ids whose cancellation was started.
+   */
+  async cancelExpiredRequests(): Promise<string[]> {
+    return this.serial(async () => {
+      const first = this.engine.expiredRequests(this.ctx().now)[0];
+      if (first !== undefined) await this.commit(await this.engine.cancelRequest(first));
+      return first === undefined ? [] : [first];
+    });
+  }
+
   /** Opens (or restores) the payee and starts listening to its mailbox. */
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
     const nonces = new KvNonceStore(o.kv);

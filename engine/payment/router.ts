@@ -46,7 +46,23 @@ import { answerRefusal, isLocalFault, reject } from './refusal.js';
 import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of a routed payment. */
-export type RouterStatus = 'forwarded' | 'accepted' | 'extended' | 'committed' | 'fulfilling' | 'settled' | 'removing' | 'failed';
+export type RouterStatus =
+  | 'forwarded'
+  | 'accepted'
+  | 'extended'
+  | 'committed'
+  | 'fulfilling'
+  | 'settled'
+  | 'failing'
+  | 'removing'
+  | 'failed';
+
+/**
+ * How many times the router proposes the removal of one upstream PTLC that
+ * the hub refuses (e.g. because its own proposal crossed ours) before it
+ * gives up and lets the PTLC resolve by its timeout.
+ */
+export const MAX_REMOVE_ATTEMPTS = 3;
 
 /** One routed payment as the router persists it. Byte fields are hex. */
 export interface RouterPayment {
@@ -61,6 +77,15 @@ export interface RouterPayment {
   /** Tweak of the incoming PTLC (chosen by the hub) and of the outgoing one (ours). */
   inTweak?: string;
   outTweak?: string;
+  /**
+   * Why the payment failed downstream, while the committed upstream PTLC is
+   * owed back to the hub (*failing*) or being given back (*removing*).
+   */
+  failReason?: string;
+  /** The upstream state number of the PTLC_REMOVE in flight (*removing*). */
+  removeN?: number;
+  /** Removals the hub refused so far. */
+  removeAttempts?: number;
 }
 
 /** Static configuration of a router. */
@@ -107,8 +132,42 @@ export class Router extends PaymentEngine<RouterJson> {
     this.publicKey = getPublicKey(config.identityKey);
   }
 
-  /** One message from the hub (upstream) or a payee (downstream); all or nothing through {@link PaymentEngine.handle}. */
+  /**
+   * One message from the hub (upstream) or a payee (downstream); all or
+   * nothing through {@link PaymentEngine.handle}. Whatever the message, the
+   * step ends by giving back an upstream PTLC whose downstream failed, as
+   * soon as the upstream channel is free ({@link giveBack}).
+   */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const s = await this.route(inc, ctx);
+    await this.giveBack(s);
+    return s;
+  }
+
+  /**
+   * Owed removals: a payment whose downstream PTLC failed (*failing*) while
+   * its upstream PTLC is committed is given back to the hub with PTLC_REMOVE
+   * once the upstream channel has no pending state (SPEC 6.13). One at a
+   * time: the removal itself is a pending state; the next one goes when it
+   * settles.
+   */
+  private async giveBack(s: Step): Promise<void> {
+    const up = this.upstream.channel;
+    if (up.pending) return;
+    const p = [...this.payments.values()].find((x) => x.status === 'failing');
+    if (!p) return;
+    const id = hexToBytes(p.offerId, 32);
+    if (!up.enforceable.state.ptlcs.some((x) => equalBytes(x.id, id))) {
+      p.status = 'failed'; // nothing committed upstream to give back
+      return;
+    }
+    const remove = await removePtlc(up, this.signer, id, p.failReason ?? 'the next hop failed');
+    p.status = 'removing';
+    p.removeN = up.pending!.state.n;
+    s.send.push({ to: this.upstream.peerAddress, message: remove });
+  }
+
+  private async route(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     if (equalBytes(inc.from, this.upstream.peerKey)) {
       switch (m.type) {
@@ -134,7 +193,7 @@ export class Router extends PaymentEngine<RouterJson> {
       case PaymentType.PTLC_SETTLE_ACK:
         return this.onSettleAck(inc.from, m);
       case PaymentType.PTLC_FAIL:
-        return await this.onFail(inc.from, m);
+        return this.onFail(inc.from, m);
       default:
         return ignored(m.type, 'not a message for the router');
     }
@@ -197,11 +256,36 @@ export class Router extends PaymentEngine<RouterJson> {
 
   private onHubReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
     const p = this.payments.get(bytesToHex(m.ref));
+    if (m.refType === PaymentType.PTLC_REMOVE && p?.status === 'removing') return this.onRemoveRefused(p, m);
     if (p?.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
     p.status = 'failed';
     const s = step();
     s.send.push({ to: this.downstream.get(p.downChannel)!.peerAddress, message: { ...m } });
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
+    return s;
+  }
+
+  /**
+   * The hub refused our PTLC_REMOVE (its own proposal crossed ours, or it
+   * does not hold the PTLC as committed): drop the removal state (its number
+   * stays used, SPEC 6.5) and owe the removal again; {@link giveBack} retries
+   * in this same step, up to {@link MAX_REMOVE_ATTEMPTS} times, after which
+   * the PTLC resolves by its timeout.
+   */
+  private onRemoveRefused(p: RouterPayment, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const up = this.upstream.channel;
+    if (!up.pending || up.pending.state.n !== p.removeN) return ignored(m.type, 'no removal in flight for that payment');
+    up.abandonPending();
+    delete p.removeN;
+    p.removeAttempts = (p.removeAttempts ?? 0) + 1;
+    p.status = p.removeAttempts < MAX_REMOVE_ATTEMPTS ? 'failing' : 'failed';
+    const s = step();
+    s.events.push({
+      kind: 'rejected',
+      offerId: p.offerId,
+      code: m.code,
+      message: `the hub refused the removal: ${m.message}`.slice(0, 500),
+    });
     return s;
   }
 
@@ -248,12 +332,10 @@ export class Router extends PaymentEngine<RouterJson> {
     } catch (e) {
       if (isLocalFault(e) || !isLnMailboxError(e)) throw e;
       // We cannot pay on (a busy, closing or underfunded payee channel; refused before anything
-      // changed there). Keep the incoming PTLC's commitment, and give it back at once.
-      s.send.push({
-        to: this.upstream.peerAddress,
-        message: await removePtlc(up, this.signer, hexToBytes(p.offerId, 32), `cannot extend: ${e.message}`),
-      });
-      p.status = 'removing';
+      // changed there). Keep the incoming PTLC's commitment, and give it back at once
+      // (giveBack, at the end of this step: the upstream channel is free).
+      p.status = 'failing';
+      p.failReason = `cannot extend: ${e.message}`;
       s.events.push({ kind: 'rejected', offerId: p.offerId, code: e.code, message: e.message });
       return s;
     }
@@ -312,7 +394,7 @@ export class Router extends PaymentEngine<RouterJson> {
     return s;
   }
 
-  private async onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Promise<Step> {
+  private onFail(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FAIL>): Step {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
     if (p?.status !== 'extended' || p.downChannel !== bytesToHex(m.channelId))
@@ -320,18 +402,11 @@ export class Router extends PaymentEngine<RouterJson> {
     // The payee refused before co-signing: drop the downstream state (its number stays used).
     d.channel.abandonPending();
     const s = step();
-    // Give the committed upstream PTLC back to the hub at once (PTLC_REMOVE), so that the
-    // hub's funds and the payer's pending state are not locked until the PTLC times out.
-    const up = this.upstream.channel;
-    if (!up.pending && up.enforceable.state.ptlcs.some((x) => equalBytes(x.id, m.offerId))) {
-      s.send.push({
-        to: this.upstream.peerAddress,
-        message: await removePtlc(up, this.signer, m.offerId, `the next hop refused: ${m.reason}`),
-      });
-      p.status = 'removing';
-    } else {
-      p.status = 'failed'; // the channel is busy: the PTLC resolves by its timeout
-    }
+    // The committed upstream PTLC is owed back to the hub (PTLC_REMOVE), so that the hub's
+    // funds and the payer's pending state are not locked until the PTLC times out: at the end
+    // of this step if the upstream channel is free, else at the end of the step that frees it.
+    p.status = 'failing';
+    p.failReason = `the next hop refused: ${m.reason}`;
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
     return s;
   }

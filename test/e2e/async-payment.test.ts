@@ -141,6 +141,54 @@ t('request: B pre-signs and goes offline; A pays the request later; B returns to
   await Promise.all([B.close(), S.close()]);
 });
 
+t('request cancelled at its expiry: B and S overwrite state n, the request envelope is retracted, the channel is free', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  const B = await w.open.B();
+  let requestEnvelope = '';
+  let voidEnvelope = '';
+  B.on('sent', (e) => {
+    if (e.type === PaymentType.REQUEST) requestEnvelope = e.id;
+    if (e.type === PaymentType.OFFER_VOID) voidEnvelope = e.id;
+  });
+  const requestId = await B.requestPayment(w.addr.A, 20_000, { expiresInMs: 1_000 });
+  await until(() => requestEnvelope !== '', 'the request to be posted');
+  assert.equal(await B.cancelExpiredRequests(), [], 'nothing has expired yet');
+  await until(() => B.engine.expiredRequests(B.ctx().now).length > 0, 'the request to expire');
+  assert.equal(await B.cancelExpiredRequests(), [requestId]);
+  await until(() => has(w.events.B, 'cancelled'), 'the cancellation');
+  let status = '';
+  await until(() => {
+    void B.client.status(relay.url, requestEnvelope).then(
+      (s) => (status = s),
+      () => undefined,
+    );
+    return status === 'retracted';
+  }, 'the request envelope to be retracted');
+  const sb = S.engine.peers.get(Buffer.from(w.sbParams.channelId).toString('hex'))!.channel;
+  await until(() => sb.pending === undefined, "S to take B's commitment");
+  assert.is(S.engine.requests.get(requestId)!.status, 'cancelled');
+  assert.equal(sb.enforceable.state, B.engine.channel.enforceable.state);
+  assert.equal(B.engine.channel.enforceable.state.balances, [700_000, 299_000]);
+  assert.is(B.engine.channel.pending, undefined, "B's channel is free");
+  // A, online later, never sees the request; the void of a request it never saw is dropped.
+  await until(() => voidEnvelope !== '', 'the void to be posted');
+  const A = await w.open.A();
+  let voidStatus = '';
+  await until(() => {
+    void A.client.status(relay.url, voidEnvelope).then(
+      (s) => (voidStatus = s),
+      () => undefined,
+    );
+    return voidStatus === 'acknowledged';
+  }, 'A to read (and drop) the void');
+  assert.is(A.engine.requests.size, 0, 'A never saw the retracted request');
+  // The channel takes the next request.
+  await B.requestPayment(w.addr.A, 10_000);
+  await until(() => w.events.B.filter((e) => e.kind === 'request_sent').length === 2, 'the next request');
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
 t('an update on chain, reported by the chain watcher: the hub persists it and takes no new payment over that channel', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const asId = Buffer.from(w.asParams.channelId).toString('hex');

@@ -32,7 +32,8 @@ t.after(async () => {
 
 const balances = (c: Channel) => c.enforceable.state.balances;
 
-t('A pays B₂ through S and the router P while B₂ is offline: balances, events, receipt; S never learns B₂', async () => {
+/** The four roles of the hop over the relay, each with its own store; B₂ is opened by `openPayee`. */
+async function hop() {
   const A = keys(),
     S = keys(),
     P = keys(),
@@ -73,23 +74,32 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   router.on('payment', (e) => events.P.push(e));
   payer.on('payment', (e) => events.A.push(e));
 
+  const openPayee = async () => {
+    const payee = await PayeeNode.open({
+      ...base(B2, kv.B2),
+      config: {
+        address: addr(B2),
+        channelKey: B2.chSk,
+        hubKey: P.idPk,
+        hubAddress: addr(P),
+        routedHubs: [S.idPk],
+        timeoutDelta: 20,
+        invoiceTtlMs: 3_600_000,
+      },
+      channel: pbB,
+    });
+    payee.on('payment', (e) => events.B2.push(e));
+    return payee;
+  };
+  return { A, S, P, B2, addr, as, sp, pb, kv, asS, spS, events, hub, router, payer, openPayee };
+}
+
+t('A pays B₂ through S and the router P while B₂ is offline: balances, events, receipt; S never learns B₂', async () => {
+  const { B2, addr, sp, pb, kv, asS, spS, events, hub, router, payer, openPayee } = await hop();
   const offerId = await payer.payOffline(addr(B2), AMOUNT, { memo: 'routed' });
   await until(() => events.A.some((e) => e.kind === 'offered'), 'the offer to be posted to B₂');
   // B₂ comes online only now, to an offer waiting in its mailbox.
-  const payee = await PayeeNode.open({
-    ...base(B2, kv.B2),
-    config: {
-      address: addr(B2),
-      channelKey: B2.chSk,
-      hubKey: P.idPk,
-      hubAddress: addr(P),
-      routedHubs: [S.idPk],
-      timeoutDelta: 20,
-      invoiceTtlMs: 3_600_000,
-    },
-    channel: pbB,
-  });
-  payee.on('payment', (e) => events.B2.push(e));
+  const payee = await openPayee();
   await until(() => events.A.some((e) => e.kind === 'completed'), 'A to complete');
   await until(() => events.B2.some((e) => e.kind === 'paid') && events.P.some((e) => e.kind === 'paid'), 'B₂ and P to settle');
   await until(() => hub.engine.payments.get(offerId)?.status === 'settled', 'S to settle with P');
@@ -119,6 +129,42 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
   for (const key of [B2.idPk, B2.chPk]) assert.not.ok(stored.includes(bytesToHex(key)), "S's state names B₂");
   assert.not.ok(stored.includes(addr(B2)), "S's state holds B₂'s address");
 
+  await Promise.all([payer.close(), payee.close(), router.close(), hub.close()]);
+  await Promise.all(Object.values(kv).map((k) => k.close()));
+});
+
+t("B₂ refuses the PTLC (its channel with P is closing): P fails the hub's PTLC back off chain, S frees it, A cancels", async () => {
+  const { B2, addr, pb, kv, asS, spS, events, hub, router, payer, openPayee } = await hop();
+  const offerId = await payer.payOffline(addr(B2), AMOUNT);
+  await until(() => events.A.some((e) => e.kind === 'offered'), 'the offer to be posted to B₂');
+  const payee = await openPayee();
+  // As soon as B₂ has invoiced, its chain watcher reports an update of P–B on chain: B₂ will
+  // refuse P's PTLC_ADD with PTLC_FAIL (nothing new over a closing channel).
+  const pbId = bytesToHex(pb.channelId);
+  let closing: Promise<void> | undefined;
+  payee.on('payment', (e) => {
+    if (e.kind === 'invoiced' && !closing) closing = payee.noteUpdateOnChain(pbId, payee.ctx().height);
+  });
+  await until(() => closing !== undefined, 'B₂ to invoice');
+  await closing;
+  await until(() => router.engine.payments.get(offerId)?.status === 'failed', 'P to give the PTLC back');
+  await until(() => hub.engine.payments.get(offerId)?.status === 'pending', "S's payment to be back before the invoice");
+  await until(() => spS.pending === undefined, "S to take P's acknowledgement of the removal");
+  assert.ok(
+    events.P.some((e) => e.kind === 'rejected' && e.offerId === offerId),
+    'P reported the failure',
+  );
+  assert.equal(balances(spS), [700_000, 299_000], "S's funds are back");
+  assert.equal(spS.enforceable.state.ptlcs, [], 'no PTLC left on S–P');
+  assert.equal(router.engine.upstream.channel.enforceable.state, spS.enforceable.state, 'S and P agree on S–P');
+  assert.is(spS.pending, undefined);
+  assert.is(router.engine.downstream.get(pbId)!.channel.pending, undefined, 'P dropped its P–B state');
+  // A, who heard nothing, cancels; its channel is free and nothing moved.
+  await payer.cancel(offerId);
+  await until(() => events.A.some((e) => e.kind === 'cancelled'), 'A to cancel');
+  await until(() => asS.pending === undefined, "S to take A's commitment");
+  assert.equal(balances(payer.engine.channel), [600_000, 399_000]);
+  assert.equal(asS.enforceable.state, payer.engine.channel.enforceable.state);
   await Promise.all([payer.close(), payee.close(), router.close(), hub.close()]);
   await Promise.all(Object.values(kv).map((k) => k.close()));
 });

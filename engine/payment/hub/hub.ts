@@ -85,6 +85,8 @@ export class Hub extends PaymentEngine<HubJson> {
       case PaymentType.PTLC_SETTLE_ACK:
         return hubOnSettleAck(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_PROPOSE:
+        // A payee cancelling a request (SPEC 6.14), or a payer cancelling an offer (SPEC 6.8).
+        if (this.requests.has(bytesToHex(m.offerId))) return await this.onRequest(inc.from, m, ctx);
         return await hubOnCancel(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_COMMIT:
         return hubOnCancelCommit(this.offerContext(), inc.from, m);

@@ -37,8 +37,13 @@ export interface HubRequest {
   expiry: number;
   /** T_S: the point of the hub's own update n signature. */
   point: string;
-  /** Progress of the payer's PTLC over the A–S channel. */
-  status: 'prepared' | 'accepted' | 'sold' | 'settled';
+  /**
+   * Progress of the payer's PTLC over the A–S channel; or *cancelled*: the
+   * payee's cancellation reached us first, and we will never sign update n.
+   */
+  status: 'prepared' | 'accepted' | 'sold' | 'settled' | 'cancelled';
+  /** Our update n signature once sold (hex), sent again if the payee cancels a request it was paid for. */
+  hubUpdateSig?: string;
   /** True once the payee acknowledged (its update n signature): S–B state n is complete on both sides. */
   acked?: boolean;
   /** The payer's tweak of its PTLC to us: we reveal s_S + tweak. */
@@ -127,6 +132,7 @@ async function hubOnPtlcCommit(
     tweakSecret(hubUpdateSig.subarray(32, 64), hexToBytes(r.tweak!, 32)),
   );
   r.status = 'sold';
+  r.hubUpdateSig = bytesToHex(hubUpdateSig);
   return {
     fulfill,
     complete: {
@@ -149,6 +155,63 @@ async function hubOnPtlcSettle(
   const ack = await ackSettle(ch, h.signer, m);
   r.status = 'settled';
   return ack;
+}
+
+/** The REQUEST_COMPLETE that gives the payee our update n signature. */
+function completeMessage(r: HubRequest, hubUpdateSig: Uint8Array): PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE> {
+  return {
+    type: PaymentType.REQUEST_COMPLETE,
+    requestId: hexToBytes(r.requestId, 32),
+    channelId: hexToBytes(r.payeeChannel, 32),
+    n: r.n,
+    hubUpdateSig,
+  };
+}
+
+/**
+ * S on CANCEL_PROPOSE from a payee (SPEC 6.14, cancellation). S decides,
+ * atomically, between the payee's cancellation and the payer's payment:
+ * whichever reaches it first wins. While the request is *prepared* (no
+ * payer's PTLC taken), S co-signs state n+1 (the last enforceable balances),
+ * which supersedes n, and marks the request *cancelled*: from then on it
+ * refuses every PTLC for it and never signs update n. Once the payer's PTLC
+ * is taken it refuses; once sold, it sends the payee its signature again.
+ */
+async function hubOnRequestCancel(
+  h: HubRequestContext,
+  peer: PeerChannel,
+  m: PaymentMessageOf<typeof PaymentType.CANCEL_PROPOSE>,
+): Promise<Step> {
+  const ch = peer.channel;
+  const next = decodeChannelState(m.state);
+  const r = h.requests.get(bytesToHex(m.offerId));
+  if (!r) reject('unknown request');
+  // Only the payee, over the request's own channel, may cancel it.
+  if (r.payeeChannel !== bytesToHex(m.channelId)) reject('the request belongs to another channel');
+  if (r.status === 'cancelled') return ignored(m.type, 'request already cancelled');
+  const s = step();
+  // The payer paid first and we sold our signature: the payee is paid, not cancelled.
+  if ((r.status === 'sold' || r.status === 'settled') && r.hubUpdateSig) {
+    ch.noteRefusedProposal(next, m.settleSig); // the payee released a settlement for that number
+    s.send.push({ to: peer.peerAddress, ttlSeconds: COMPLETION_TTL_SECONDS, message: completeMessage(r, hexToBytes(r.hubUpdateSig, 65)) });
+    return s;
+  }
+  if (r.status !== 'prepared') reject("the payer's PTLC for the request was taken first: it cannot be cancelled");
+  const e = ch.enforceable.state;
+  const expected = { n: next.n, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+  if (!sameState(next, expected)) reject('cancellation state must restore the last enforceable balances', ErrorCode.CHANNEL_INVARIANT);
+  if (ch.pending?.state.n !== r.n) reject("the pending state is not the request's");
+  ch.acceptProposal(next, m.settleSig, m.updateNonce);
+  const settleSig = ch.signSettlement(h.signer.channelKey);
+  const updateNonce = await ch.commitUpdateNonce(h.signer.nonces, h.signer.channelKey);
+  const updateSig = await ch.signUpdate(h.signer.nonces, h.signer.channelKey);
+  r.status = 'cancelled';
+  s.send.push({
+    to: peer.peerAddress,
+    message: { type: PaymentType.CANCEL_ACCEPT, channelId: m.channelId, n: next.n, updateNonce, settleSig, updateSig },
+  });
+  s.events.push({ kind: 'cancelled', offerId: r.requestId });
+  return s;
 }
 
 /** What the hub's request-flow step needs from the hub engine. */
@@ -203,6 +266,8 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcSettle(h, ch, r, m) });
       return s;
     }
+    case PaymentType.CANCEL_PROPOSE:
+      return await hubOnRequestCancel(h, peer, m);
     case PaymentType.REQUEST_ACK: {
       // Independent of the A–S PTLC's progress: B may acknowledge before A settles with S.
       const r = [...h.requests.values()].find((x) => x.payeeChannel === bytesToHex(m.channelId) && x.n === m.n && !x.acked);

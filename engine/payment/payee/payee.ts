@@ -29,6 +29,9 @@ import {
   type PayeePayment,
 } from './offer.js';
 import {
+  expiredRequests,
+  payeeCancelRequest,
+  payeeOnCancelAccept,
   payeeOnComplete,
   payeeOnPrepared,
   payeeOnRequestReject,
@@ -86,6 +89,22 @@ export class Payee extends PaymentEngine<PayeeJson> {
     return { requestId: bytesToHex(requestId), step: s };
   }
 
+  /**
+   * Cancels a request we sent that no payer has paid yet (SPEC 6.14,
+   * cancellation): proposes to the hub a state that supersedes the request's
+   * state n. The hub decides atomically between this and a payer's PTLC:
+   * `cancelled` follows if the cancellation won (the payer is told, the
+   * request envelope retracted), `paid` if the payment did. All or nothing.
+   */
+  async cancelRequest(requestId: string): Promise<Step> {
+    return this.atomic(() => payeeCancelRequest(this.requestContext(), requestId));
+  }
+
+  /** Requests past their expiry (at `now`) that no payer paid: {@link cancelRequest} frees the channel. */
+  expiredRequests(now: number): string[] {
+    return expiredRequests(this.requestContext(), now);
+  }
+
   /** One message (an offer from any payer, or a message from the hub); all or nothing through {@link PaymentEngine.handle}. */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
@@ -111,6 +130,8 @@ export class Payee extends PaymentEngine<PayeeJson> {
         return payeeOnRequestReject(this.requestContext(), m) ?? payeeOnReject(this.offerContext(), m);
       case PaymentType.REQUEST_PREPARED:
         return await payeeOnPrepared(this.requestContext(), m, ctx);
+      case PaymentType.CANCEL_ACCEPT:
+        return await payeeOnCancelAccept(this.requestContext(), m);
       default:
         return ignored(m.type, 'not a message for the payee');
     }

@@ -14,7 +14,8 @@
  *   4. B returns, completes state n and acknowledges to S (REQUEST_ACK).
  * @module
  */
-import { bytesToHex, equalBytes } from '../../../base/bytes.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
 import { encodeChannelState, PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import type { Channel } from '../../channel/channel.js';
 import { transfer } from '../../channel/state.js';
@@ -32,7 +33,16 @@ export interface PayeeRequest {
   expiry: number;
   memo: string;
   n: number;
-  status: 'preparing' | 'requested' | 'paid';
+  /**
+   * preparing → requested → paid; or requested → cancelling → cancelled (the
+   * hub co-signed the cancellation state), back to requested if the hub
+   * refuses (the payer's PTLC reached it first).
+   */
+  status: 'preparing' | 'requested' | 'cancelling' | 'cancelled' | 'paid';
+  /** The number of the cancellation state (SPEC 6.14, cancellation), while *cancelling* and after. */
+  cancelN?: number;
+  /** Secret whose hash lets the payee retract the REQUEST envelope from the payer's relays (hex). */
+  retractionSecret?: string;
 }
 
 /** What the payee's request-flow steps need of the payee engine. */
@@ -104,9 +114,12 @@ export async function payeeOnPrepared(
   // Both settlement signatures are held: B may sign update n.
   const payeeUpdateSig = await ch.signUpdate(b.signer.nonces, b.signer.channelKey);
   r.status = 'requested';
+  r.retractionSecret = bytesToHex(randomBytes(32));
   const s = step();
   s.send.push({
     to: r.payerAddress,
+    tag: `request:${r.requestId}`,
+    retractionSecret: hexToBytes(r.retractionSecret, 32),
     ttlSeconds: Math.max(60, Math.ceil((r.expiry - ctx.now) / 1000)),
     message: {
       type: PaymentType.REQUEST,
@@ -134,10 +147,16 @@ export async function payeeOnPrepared(
 export function payeeOnComplete(b: PayeeRequestContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.REQUEST_COMPLETE>): Step {
   const ch = b.channel;
   const r = b.requests.get(bytesToHex(m.requestId));
-  if (r?.status !== 'requested' || !ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no open request for that completion');
+  // A request being cancelled still completes: the payer's PTLC reached the hub first, and
+  // the hub refuses the cancellation (or answers it with this completion again).
+  const open = r?.status === 'requested' ? r.n : r?.status === 'cancelling' ? r.cancelN : undefined;
+  if (!r || open === undefined || m.n !== r.n || ch.pending?.state.n !== open)
+    return ignored(m.type, 'no open request for that completion');
   if (bytesToHex(from) !== r.payerKey && !equalBytes(from, b.config.hubKey))
     return ignored(m.type, 'completion from neither the payer nor the hub');
   if (!equalBytes(m.channelId, ch.params.channelId)) return ignored(m.type, 'completion for another channel');
+  // Drop our cancellation state (never co-signed by the hub; its number stays used) and resume n.
+  if (r.status === 'cancelling') ch.restoreOverwritten(r.n);
   const ours = ch.pending.updateSigs[ch.me]!;
   ch.receiveUpdateSig(m.hubUpdateSig, ch.peer); // verified against the sighash; promotes state n
   r.status = 'paid';
@@ -157,6 +176,7 @@ export function payeeOnComplete(b: PayeeRequestContext, from: Uint8Array, m: Pay
  */
 export function payeeOnRequestReject(b: PayeeRequestContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step | undefined {
   const req = b.requests.get(bytesToHex(m.ref));
+  if (req?.status === 'cancelling' && m.refType === PaymentType.CANCEL_PROPOSE) return payeeOnCancelRefused(b, req, m);
   if (req?.status !== 'preparing') return undefined;
   const s = step();
   // The hub refused our request's proposal: drop the state so the channel is free again.
@@ -164,4 +184,84 @@ export function payeeOnRequestReject(b: PayeeRequestContext, m: PaymentMessageOf
   b.requests.delete(req.requestId);
   s.events.push({ kind: 'rejected', offerId: req.requestId, code: m.code, message: m.message });
   return s;
+}
+
+/**
+ * B cancels a request it sent (SPEC 6.14, cancellation): proposes to the hub
+ * state n+1 with the balances and PTLCs of the last enforceable state, which
+ * supersedes state n, and signs its settlement. The hub decides: it accepts
+ * only while no payer's PTLC for the request has reached it.
+ */
+export async function payeeCancelRequest(b: PayeeRequestContext, requestId: string): Promise<Step> {
+  const r = b.requests.get(requestId);
+  if (r?.status !== 'requested') reject('no cancellable request with that id');
+  const ch = b.channel;
+  if (ch.pending?.state.n !== r.n) reject("the pending state is not the request's");
+  const e = ch.enforceable.state;
+  const next = { n: ch.topN + 1, balances: [e.balances[0], e.balances[1]] as [number, number], ptlcs: e.ptlcs };
+  ch.propose(next);
+  const settleSig = ch.signSettlement(b.signer.channelKey);
+  const updateNonce = await ch.commitUpdateNonce(b.signer.nonces, b.signer.channelKey);
+  r.status = 'cancelling';
+  r.cancelN = next.n;
+  const s = step();
+  s.send.push({
+    to: b.config.hubAddress,
+    message: {
+      type: PaymentType.CANCEL_PROPOSE,
+      channelId: ch.params.channelId,
+      offerId: hexToBytes(r.requestId, 32),
+      state: encodeChannelState(next),
+      updateNonce,
+      settleSig,
+    },
+  });
+  s.events.push({ kind: 'cancelling', offerId: r.requestId });
+  return s;
+}
+
+/**
+ * B on CANCEL_ACCEPT (from its hub): the hub co-signed the cancellation
+ * state n+1 and will never sell its update n signature. B signs update n+1
+ * (n+1 is enforceable: state n can never be), commits it to the hub, tells
+ * the payer the request is void and retracts the request envelope.
+ */
+export async function payeeOnCancelAccept(b: PayeeRequestContext, m: PaymentMessageOf<typeof PaymentType.CANCEL_ACCEPT>): Promise<Step> {
+  const ch = b.channel;
+  const r = [...b.requests.values()].find((x) => x.status === 'cancelling' && x.cancelN === m.n);
+  if (!r || ch.pending?.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
+    return ignored(m.type, 'no request cancellation in flight');
+  ch.receiveSettlementSig(m.settleSig);
+  ch.receiveUpdateNonce(m.updateNonce);
+  const updateSig = await ch.signUpdate(b.signer.nonces, b.signer.channelKey);
+  ch.receiveUpdateSig(m.updateSig, ch.peer);
+  r.status = 'cancelled';
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: { type: PaymentType.CANCEL_COMMIT, channelId: m.channelId, n: m.n, updateSig } });
+  s.send.push({
+    to: r.payerAddress,
+    message: { type: PaymentType.OFFER_VOID, offerId: hexToBytes(r.requestId, 32), reason: 'cancelled by payee' },
+  });
+  s.retract.push(`request:${r.requestId}`);
+  s.events.push({ kind: 'cancelled', offerId: r.requestId });
+  return s;
+}
+
+/**
+ * B on REJECT of its cancellation: the hub had already taken the payer's
+ * PTLC for the request (first of pay or cancel wins, at the hub). B drops
+ * the cancellation state (its number stays used) and resumes state n, which
+ * the hub's REQUEST_COMPLETE will complete.
+ */
+function payeeOnCancelRefused(b: PayeeRequestContext, r: PayeeRequest, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+  if (b.channel.pending?.state.n === r.cancelN) b.channel.restoreOverwritten(r.n);
+  r.status = 'requested';
+  const s = step();
+  s.events.push({ kind: 'rejected', offerId: r.requestId, code: m.code, message: m.message });
+  return s;
+}
+
+/** Requests past their expiry that are still open (no payer paid in time): cancelling frees the channel. */
+export function expiredRequests(b: Pick<PayeeRequestContext, 'requests'>, now: number): string[] {
+  return [...b.requests.values()].filter((r) => r.status === 'requested' && r.expiry <= now).map((r) => r.requestId);
 }

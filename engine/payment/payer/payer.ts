@@ -30,6 +30,7 @@ import {
 } from './offer.js';
 import {
   payerOnRequest,
+  payerOnRequestVoid,
   payerRequestFail,
   payerRequestPay,
   payerRequestPtlc,
@@ -124,6 +125,8 @@ export class Payer extends PaymentEngine<PayerJson> {
     const m = inc.message;
     // A payee's pre-signed request may come from anyone; all else from our hub.
     if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
+    // A payee voids its own request (SPEC 6.14, cancellation); payers send no OFFER_VOID to payers.
+    if (m.type === PaymentType.OFFER_VOID) return payerOnRequestVoid(this.requestContext(), inc.from, m);
     requireSender(inc.from, this.config.hubKey, 'hub');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:

@@ -50,7 +50,10 @@ export interface ReceivedRequest {
   payeeChannelKey: string;
   payeeUpdateSig: string;
   point: string;
-  status: 'received' | 'paying' | 'committed' | 'bought' | 'completed';
+  /** received → paying → committed → bought → completed; or *void*: the payee cancelled it (SPEC 6.14, cancellation). */
+  status: 'received' | 'paying' | 'committed' | 'bought' | 'completed' | 'void';
+  /** The payee's void arrived while we were paying: if the hub refuses our PTLC, the request is *void*. */
+  voided?: boolean;
   /** S's update n signature for the payee's channel, once bought: with `payeeUpdateSig` the complete update. */
   hubUpdateSig?: string;
   /** Our tweak r of the PTLC to the hub (locked to T_S + r·G); the hub reveals s_S + r. */
@@ -190,7 +193,8 @@ export function payerRequestFail(a: PayerRequestContext, m: PaymentMessageOf<typ
   const r = a.requests.get(bytesToHex(m.offerId));
   if (r?.status !== 'paying' || !equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'no request being paid');
   a.channel.abandonPending();
-  r.status = 'received';
+  // Refused after the payee voided the request (the hub took its cancellation first): void for good.
+  r.status = r.voided ? 'void' : 'received';
   const s = step();
   s.events.push({ kind: 'rejected', offerId: r.requestId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
   return s;
@@ -224,6 +228,31 @@ export async function payerRequestPtlc(
     if (!ch.pending || ch.pending.state.n !== m.n) return ignored(m.type, 'no pending state for that ack');
     ch.receiveUpdateSig(m.updateSig);
     r.status = 'completed';
+  }
+  return s;
+}
+
+/**
+ * A on OFFER_VOID from a payee for one of its requests (SPEC 6.14,
+ * cancellation): the payee cancelled it. Only that request's payee can void
+ * it. A received request becomes *void* and can no longer be paid; one we
+ * are paying is left to the hub, which decides (first of pay or cancel wins):
+ * if it refuses our PTLC, the request is void.
+ */
+export function payerOnRequestVoid(a: PayerRequestContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.OFFER_VOID>): Step {
+  const r = a.requests.get(bytesToHex(m.offerId));
+  // Refused (and, as every message the payer refuses, dropped unanswered): a void for no
+  // request of ours, or from someone other than that request's payee.
+  if (!r) reject('void for no request of ours');
+  if (r.payeeKey !== bytesToHex(from)) reject("void from someone other than the request's payee");
+  const s = step();
+  if (r.status === 'received') {
+    r.status = 'void';
+    s.events.push({ kind: 'voided', offerId: r.requestId });
+  } else if (r.status === 'paying') {
+    r.voided = true;
+  } else {
+    return ignored(m.type, 'void for a request already paid or void');
   }
   return s;
 }

@@ -14,7 +14,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import type { Step } from '../../../engine/payment/types.js';
-import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, reusedNonces, run, typeName, type World } from './fixture.js';
+import {
+  handleQueued,
+  hubAS,
+  hubSB,
+  makeWorld,
+  post,
+  prepareRequest,
+  recipient,
+  reusedNonces,
+  run,
+  typeName,
+  type World,
+} from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-store');
@@ -236,6 +248,27 @@ for (const when of ['before', 'after'] as const) {
     assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
     assert.is(w.payer.channel.pending, undefined);
   });
+  for (const role of ['B', 'S'] as const)
+    t(`request: cancelRequest() and its cancellation, with store failures (${when} the write) at every call of ${role}`, async () => {
+      const w = await makeWorld();
+      const tr: Trace = { fired: 0, steps: [] };
+      const id = await prepareRequest(w, 30_000);
+      await run(w);
+      if (role === 'B') await faultyCall(w, 'B', when, tr, 'cancelRequest()', () => w.payee.cancelRequest(id));
+      else post(w, 'B', await w.payee.cancelRequest(id));
+      await runWithFaults(w, role, when, tr);
+      const ctx = `${role}, ${when} faults [${tr.steps.join('; ')}]`;
+      assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
+      assert.is(w.payee.requests.get(id)!.status, 'cancelled', ctx);
+      assert.is(w.hub.requests.get(id)!.status, 'cancelled', ctx);
+      assert.is(w.payer.requests.get(id)!.status, 'void', ctx);
+      assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
+      assert.equal(w.payee.channel.enforceable.state.balances, [700_000, 299_000], ctx);
+      assert.is(hubSB(w).pending, undefined, ctx);
+      assert.is(w.payee.channel.pending, undefined, ctx);
+      const { msgs, records } = everything(w);
+      assert.equal(reusedNonces(msgs, records), [], `${ctx}: a nonce signed two different messages`);
+    });
 }
 
 t.run();
