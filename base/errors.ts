@@ -142,7 +142,7 @@ export const ErrorCode = {
   OPEN_REFUSED: 'OPEN_REFUSED',
   /** A funding transaction does not pay the agreed channel output, or cannot be built. */
   FUNDING_INVALID: 'FUNDING_INVALID',
-  /** A receipt does not verify. */
+  /** A receipt, or a payee's receipt-ticket batch, does not verify (SPEC 6.16). */
   RECEIPT_INVALID: 'RECEIPT_INVALID',
 } as const;
 

@@ -31,13 +31,13 @@ export function sats(n: number): string {
 
 /** What the messages a reader cares most about carry (SPEC §6), given who sends them to whom. */
 const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
-  [PaymentType.OFFER, (_from, to) => `T and s_A, sealed for ${to}`],
+  [PaymentType.OFFER, (_from, to) => `amount, ticket R_B, S's attestation, sealed for ${to}`],
+  [PaymentType.INVOICE, (from) => (from === 'P' ? 'signed by P, for the same T_B' : `signed by ${from}, for the receipt point T_B`)],
   [
-    PaymentType.INVOICE,
-    (from) => (from === 'P' ? "signed by P, B₂'s receipt for A passed through" : `signed by ${from}, with a receipt sealed for A`),
+    PaymentType.PTLC_FULFILL,
+    (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals s_B + r: s_B is the receipt'),
   ],
-  [PaymentType.PTLC_FULFILL, (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals t + r, so t = s_A')],
-  [PaymentType.COMPLETION, () => "the payee's sealed receipt, t, S's signature"],
+  [PaymentType.COMPLETION, () => "s_B (the payee's receipt), S's signature"],
   [PaymentType.OFFER_VOID, () => 'the offer is void'],
   [PaymentType.REQUEST_PREPARE, () => 'S–B state paying B, settlement signed'],
   [PaymentType.REQUEST_PREPARED, () => "S's settlement signature and update nonce R_S"],
@@ -135,16 +135,16 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
   switch (e.kind) {
     case 'proposed':
       return role === 'A'
-        ? `proposes A–S state${at}: settlement co-signed, update nonce committed`
-        : `accepts state${at}, records T = R_A + e·P_A`;
+        ? `proposes A–S state${at}: settlement signed, update pre-signed to T_B`
+        : `accepts state${at}: A's pre-signature verified for T_B; attests the offer`;
     case 'offered':
-      return `signs update${at}; s_A goes sealed to the payee's mailbox`;
+      return `the offer goes sealed to the payee's mailbox (ticket and attestation, no channel key)`;
     case 'offer_received':
-      return `opens the offer: ${sats(e.amount)} sats, s_A verified against the update sighash`;
+      return `opens the offer: ${sats(e.amount)} sats, attested by S; burns its ticket for the receipt message`;
     case 'invoiced':
       return role === 'P'
-        ? 're-invoices S in its own name: same T, its own key and channel, the sealed receipt passed on'
-        : `signs an invoice for T = s_A·G and sends it to ${peer}`;
+        ? 're-invoices S in its own name: same T_B, its own key and channel'
+        : `signs an invoice for T_B = s_B·G and sends it to ${peer}`;
     case 'ptlc_extended':
       return role === 'P'
         ? `S–P PTLC enforceable; extends its own PTLC to B₂, locked to T + r₂·G (timeout height ${e.timeout})`
@@ -152,7 +152,7 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
     case 'ptlc_committed':
       return `PTLC committed in ${ch} state${at}`;
     case 'signature_bought':
-      return `learns t = s_A: S can now enforce A–S state ${e.n}`;
+      return `learns s_B: completes A's update; S can now enforce A–S state ${e.n}`;
     case 'paid':
       if (role === 'P') return `claims S's PTLC with t: both hops settled (${sats(e.amount)} sats in, ${sats(e.amount)} out)`;
       if (ctx.request)

@@ -23,7 +23,8 @@ import path from 'node:path';
 import { verify } from '../crypto/bip340.js';
 import { bytesToHex, hexToBytes } from '../base/bytes.js';
 import { isLnMailboxError } from '../base/errors.js';
-import { PaymentType, decodePayment, verifyInvoice } from '../protocol/payment.js';
+import { PaymentType } from '../protocol/payment.js';
+import { decodeReceipt, verifyReceipt } from '../protocol/receipt.js';
 import { startRelay, type Relay } from '../server/relay.js';
 import { normalizeRelayUrl } from '../protocol/address.js';
 import { RelayHttp } from '../client/mailbox/relay-http.js';
@@ -121,6 +122,12 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   say.say('P', `router ${p.P.address.slice(0, 20)}…  S–P channel ${sats(FUNDING)} sats, CSV 24 blocks; 30 blocks between its timeouts`);
   say.say('B₂', `payee  ${p['B₂'].address.slice(0, 20)}…  P–B₂ channel ${sats(FUNDING)} sats, CSV 12 blocks (no channel with S)`);
   say.say('S, P', 'are online (hubs and routers always are); A, B and B₂ are offline');
+  // B and B₂ were online once: each published a batch of one-time receipt tickets on its relay.
+  await d.guard((await d.openB()).publishTickets(8), 'B publishing receipt tickets');
+  await d.close('B');
+  await d.guard((await d.openB2()).publishTickets(8), 'B₂ publishing receipt tickets');
+  await d.close('B₂');
+  say.say('B, B₂', 'were online earlier: each published 8 receipt tickets (its relay record receipt-tickets)');
 
   d.step(1, 'Balances before (both views of each channel, co-signed state 0)');
   say.balances(d.rows(['A–S', 'S–B', 'S–P', 'P–B₂']));
@@ -133,7 +140,7 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   await d.close('A');
   say.say('A', 'goes offline');
 
-  d.step(3, 'B comes online and sells s_A to S');
+  d.step(3, 'B comes online and sells its receipt signature to S');
   await d.openB();
   await d.until(() => d.has('B', 'paid', offerId), 'B to be paid');
   await d.until(() => d.has('S', 'paid', offerId), 'S to settle with B');
@@ -146,16 +153,10 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   const A2 = await d.openA();
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(
-    done?.kind === 'completed' && done.receipt.invoice !== null,
-    `no receipt${done?.kind === 'completed' ? `: ${done.receipt.receiptError}` : ''}`,
-  );
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(
-    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(p.B.idPk),
-    'the receipt is not signed by B',
-  );
-  say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B, and t with t·G = T`);
+  d.check(done?.kind === 'completed' && verifyReceipt(done.receipt.receipt, p.B.address), 'no receipt from B that verifies');
+  const receipt = done.receipt.receipt;
+  d.check(decodeReceipt(receipt).amount === amount, 'the receipt is for another amount');
+  say.say('A', `receipt: B's signature over ${sats(amount)} sats from A to B, which exists only because S paid B`);
   const elapsed = Date.now() - t0;
 
   d.step(5, 'Balances after');
@@ -218,6 +219,12 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
 
   say.blank();
   say.line(`Done in ${((Date.now() - started) / 1000).toFixed(2)} s: completed, cancelled, routed, pre-signed; every balance consistent.`);
+  const first = A2.payments().find((x) => x.receipt)!;
+  say.say('A', `receipt for B ${p.B.address}`);
+  say.line(`  ${first.receipt!.receipt}`);
+  say.line(
+    `  anyone can check it: verifyReceipt(receipt, B's address) = ${verifyReceipt(hexToBytes(first.receipt!.receipt), p.B.address)}`,
+  );
 }
 
 /** Balances of each row's first view (party 0, party 1), to measure what a payment moved. */
@@ -254,13 +261,8 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   await d.until(() => d.has('P', 'paid', offerId) && d.has('S', 'paid', offerId), 'P and S to settle');
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(done?.kind === 'completed' && done.receipt.invoice !== null, 'no receipt from B₂');
-  const inv = decodePayment(PaymentType.INVOICE, done.receipt.invoice!);
-  d.check(
-    inv.type === PaymentType.INVOICE && verifyInvoice(inv) && bytesToHex(inv.payeeKey) === bytesToHex(B2.idPk),
-    'the receipt is not signed by B₂',
-  );
-  say.say('A', `receipt: invoice for ${sats(inv.amount)} sats signed by B₂, sealed for A: P and S passed it on unread`);
+  d.check(done?.kind === 'completed' && verifyReceipt(done.receipt.receipt, B2.address), 'no receipt from B₂ that verifies');
+  say.say('A', `receipt: B₂'s signature over ${sats(ROUTED)} sats from A to B₂; P and S never saw B₂'s receipt key or A's update`);
 
   // What S saw: only A and P, and P's invoice; nothing it stored names B₂.
   const atS = d.received.slice(seen).filter((r) => r.to === 'S');
@@ -278,7 +280,7 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   const pStore = JSON.stringify(P.toJSON());
   d.check(!pStore.includes(bytesToHex(p.A.idPk)) && !pStore.includes(p.A.address), "P's store names A");
   say.say('S', `saw only A and P: the INVOICE came from P, signed by P, for S–P; nothing S stored names B₂`);
-  say.say('P', 'never saw A: nothing P stored names A (only T, the amount and the sealed receipt)');
+  say.say('P', 'never saw A: nothing P stored names A (only T_B and the amount)');
 
   // Decorrelation: each hop's PTLC is locked to its own point, as both ends of the hop hold it.
   const T = A.engine.payments.get(offerId)?.point;
@@ -292,12 +294,12 @@ async function routed(d: Stage, A: PayerNode): Promise<void> {
   );
   d.check(new Set([T, sp[0], pb[0]]).size === 3, 'two hops share a point');
   const short = (h: string) => `${h.slice(0, 16)}…`;
-  say.say('A–S', `T         ${short(T)}  A's point: t = s_A`);
+  say.say('A–S', `T_B       ${short(T)}  B's receipt point: s_B·G`);
   say.say('S–P', `PTLC to   ${short(sp[0]!)}  = T + r₁·G, the same in S's and P's views`);
   say.say('P–B₂', `PTLC to   ${short(pb[0]!)}  = T + r₂·G, the same in P's and B₂'s views`);
   say.say('check', 'three different points: the hops cannot be matched by the point they are locked to');
 
-  const after = await settleAll(d, rows);
+  const after = await settleAll(d, d.rows(['A–S', 'S–P', 'P–B₂'])); // B₂'s runtime of this step
   const [[a, s1], [s2, p1], [p2, b]] = moved(before, after) as [[number, number], [number, number], [number, number]];
   d.check(a === -(ROUTED + fee) && s1 + s2 === fee && p1 + p2 === 0 && b === ROUTED, 'balances moved by the wrong amounts');
   say.line(`A ${sats(a)}   S +${sats(fee)} (fee)   P ±0   B₂ +${sats(b)}`);

@@ -93,3 +93,8 @@ export type { PaymentOrder, PayerConfig } from '../engine/payment/payer/payer.js
 export type { PayeeConfig } from '../engine/payment/payee/payee.js';
 export type { RouterConfig } from '../engine/payment/router.js';
 export { PaymentType, decodePayment, type PaymentMessage } from '../protocol/payment.js';
+
+// Proof of payment: a receipt is checked against the payee's address alone, by anyone.
+export { verifyReceipt, type PaymentReceipt, type ReceiptFields } from '../protocol/receipt.js';
+export type { PayerPayment, PayerStatus } from '../engine/payment/payer/payer.js';
+export type { TicketSource } from './wallet/tickets.js';

@@ -41,6 +41,12 @@ const Fn = Pt.Fn;
 const COMMITTED = 0x02;
 /** Record kind byte of a spent nonce: kind ‖ P.x(32) ‖ H(msg)(32) ‖ signature(64). */
 const SPENT = 0x03;
+/**
+ * Record kind byte of a ticket: a nonce committed before its message is
+ * known (a receipt nonce, SPEC 6.16): kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ 32 zero bytes.
+ * Binding replaces it by a committed record for one message.
+ */
+const TICKET = 0x04;
 /** Length of both record kinds. */
 const NONCE_RECORD_LENGTH = 129;
 /** Longest accepted nonce id, in characters (ids are store keys). */
@@ -62,8 +68,11 @@ export interface NonceStore {
   /** The record stored under `id` (a copy), or undefined when there is none. */
   get(id: string): Promise<Uint8Array | undefined>;
   /**
-   * Replaces the record under `id` by its spent form (the secret nonce is
-   * gone after this). Rejects with NONCE_UNKNOWN when the id was never stored.
+   * Replaces the record under `id` by its next form: a committed record by its
+   * spent form (the secret nonce is gone after this), a ticket by its bound
+   * form ({@link bindTicketNonce}). Rejects with NONCE_UNKNOWN when the id was
+   * never stored. Callers serialize their calls (one step at a time), so a
+   * get-then-spend is not interleaved with another.
    */
   spend(id: string, spent: Uint8Array): Promise<void>;
 }
@@ -183,4 +192,74 @@ export async function signWithCommittedNonce(store: NonceStore, id: string, sk: 
   if (!verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'produced signature does not verify');
   await store.spend(id, concatBytes(new Uint8Array([SPENT]), px, mh, sig));
   return sig;
+}
+
+/** Nonce id of the ticket whose x-only nonce point is `R`: `tkt:<R hex>`. */
+export function ticketNonceId(R: Uint8Array): string {
+  return `tkt:${bytesToHex(abytes(R, 32, 'ticket'))}`;
+}
+
+/**
+ * Draws a one-time nonce for a signature by `sk` whose message is not known
+ * yet (a receipt ticket, SPEC 6.16), persists it as an unbound ticket under
+ * {@link ticketNonceId} and returns its public commitment. The id is derived
+ * from R: a nonce drawn twice (a broken random source) is refused by the
+ * store (NONCE_REUSE) instead of being published twice.
+ */
+export async function commitTicketNonce(store: NonceStore, sk: Uint8Array, opts: { rand?: Uint8Array } = {}): Promise<CommittedNonce> {
+  parseSecretKey(sk);
+  const rand = abytes(opts.rand ?? randomBytes(32), 32, 'rand');
+  const px = getPublicKey(sk);
+  const k = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8('ticket'), new Uint8Array(32))));
+  if (k === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
+  const R = numberToBytesBE(Pt.BASE.multiply(k).toAffine().x, 32);
+  const id = ticketNonceId(R);
+  await store.put(id, concatBytes(new Uint8Array([TICKET]), numberToBytesBE(k, 32), px, R, new Uint8Array(32)));
+  return { id, R };
+}
+
+/**
+ * Binds the ticket `id` to `msg`, for good: the ticket record is replaced by a
+ * committed record bound to `msg` (the same record {@link commitNonce}
+ * writes), so {@link signWithCommittedNonce} will sign `msg` and nothing else
+ * with it. This is the burn: it is one write, made before anything is signed
+ * with the nonce. Binding the same message again changes nothing
+ * (idempotent: a step rolled back after binding is replayed); binding another
+ * message rejects with NONCE_REUSE, an unknown id with NONCE_UNKNOWN.
+ */
+export async function bindTicketNonce(store: NonceStore, id: string, sk: Uint8Array, msg: Uint8Array): Promise<void> {
+  assertNonceId(id);
+  parseSecretKey(sk);
+  abytes(msg, undefined, 'message');
+  const px = getPublicKey(sk);
+  const record = await store.get(id);
+  if (record === undefined) fail(ErrorCode.NONCE_UNKNOWN, 'no such ticket');
+  abytes(record, NONCE_RECORD_LENGTH, 'nonce record');
+  const mh = msgHash(msg);
+  if (record[0] === COMMITTED || record[0] === SPENT) {
+    const bound = record[0] === COMMITTED ? record.subarray(97, 129) : record.subarray(33, 65);
+    if (!equalBytes(bound, mh)) fail(ErrorCode.NONCE_REUSE, 'ticket already used for another message');
+    return;
+  }
+  if (record[0] !== TICKET) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${record[0]}`);
+  if (!equalBytes(record.subarray(33, 65), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'ticket was committed for a different key');
+  await store.spend(
+    id,
+    concatBytes(
+      record.subarray(0, 1).map(() => COMMITTED),
+      record.subarray(1, 97),
+      mh,
+    ),
+  );
+}
+
+/**
+ * True when `id` holds a ticket that is still unbound (issued, never burned):
+ * one a payer may still use. False for a burned or spent ticket, and for an
+ * id the store does not hold.
+ */
+export async function isFreeTicket(store: NonceStore, id: string): Promise<boolean> {
+  assertNonceId(id);
+  const record = await store.get(id);
+  return record !== undefined && record.length === NONCE_RECORD_LENGTH && record[0] === TICKET;
 }

@@ -14,3 +14,4 @@ export * from './padding.js';
 export * from './inner.js';
 export * from './seal.js';
 export * from './address.js';
+export * from './receipt.js';

@@ -6,8 +6,8 @@
  * inner `type` is the message's {@link PaymentType}. The body is
  * `version(u8)=0x01 ‖ fields`, fields encoded by `codec.ts` in schema order.
  * The envelope's inner signature already authenticates the sender; the
- * invoice additionally carries the payee's own signature because the hub
- * forwards it to the payer as part of the receipt.
+ * invoice additionally carries the payee's own signature because a router
+ * forwards its terms (SPEC 6.7). Receipts are in `receipt.ts`.
  * @module
  */
 import { taggedHash, verify } from '../crypto/bip340.js';
@@ -58,7 +58,8 @@ export const PaymentSchemas = {
     ['amount', 'u64'],
     ['fee', 'u64'],
     ['expiry', 'u64'],
-    ['updateNonce', 'b32'],
+    ['receiptPoint', 'b33'],
+    ['updatePresig', 'b65'],
     ['settleSig', 'b65'],
   ],
   [PaymentType.UPDATE_ACCEPT]: [
@@ -66,6 +67,7 @@ export const PaymentSchemas = {
     ['n', 'u32'],
     ['updateNonce', 'b32'],
     ['settleSig', 'b65'],
+    ['attestation', 'b64'],
   ],
   [PaymentType.OFFER]: [
     ['offerId', 'b32'],
@@ -73,11 +75,8 @@ export const PaymentSchemas = {
     ['hubAddress', 'str'],
     ['amount', 'u64'],
     ['expiry', 'u64'],
-    ['n', 'u32'],
-    ['point', 'b33'],
-    ['updateSighash', 'b32'],
-    ['payerKey', 'b32'],
-    ['payerSig', 'b64'],
+    ['ticket', 'b32'],
+    ['attestation', 'b64'],
     ['memo', 'str'],
   ],
   [PaymentType.INVOICE]: [
@@ -89,7 +88,6 @@ export const PaymentSchemas = {
     ['payeeAddress', 'str'],
     ['timeoutDelta', 'u32'],
     ['payeeKey', 'b32'],
-    ['receipt', 'bytes'],
     ['signature', 'b64'],
   ],
   [PaymentType.PTLC_ADD]: [
@@ -144,7 +142,6 @@ export const PaymentSchemas = {
     ['offerId', 'b32'],
     ['secret', 'b32'],
     ['updateSig', 'b65'],
-    ['invoice', 'bytes'],
   ],
   [PaymentType.CANCEL_PROPOSE]: [
     ['channelId', 'b32'],
@@ -282,27 +279,6 @@ export function verifyInvoice(inv: PaymentFields<typeof PaymentType.INVOICE>): b
   } catch {
     return false;
   }
-}
-
-// ---------------------------------------------------------------------------
-// Receipts
-
-/**
- * The payee's receipt for the payer travels inside INVOICE and COMPLETION,
- * through the hub and any router. It is an envelope (SPEC 3) of the
- * payee's signed invoice sealed for the payer, *without* the 32 recipient
- * bytes of its header, which would name the payer to every hop: the payer
- * puts its own key back before opening (the AEAD still authenticates it).
- */
-export function receiptFromEnvelope(envelope: Uint8Array): Uint8Array {
-  if (!(envelope instanceof Uint8Array) || envelope.length < 33) fail(ErrorCode.ENVELOPE_TRUNCATED, 'receipt envelope too short');
-  return concatBytes(envelope.subarray(0, 1), envelope.subarray(33));
-}
-
-/** Rebuilds the envelope of a receipt for `recipient` (the payer's own x-only key). */
-export function envelopeFromReceipt(receipt: Uint8Array, recipient: Uint8Array): Uint8Array {
-  if (!(receipt instanceof Uint8Array) || receipt.length < 1) fail(ErrorCode.ENVELOPE_TRUNCATED, 'receipt is empty');
-  return concatBytes(receipt.subarray(0, 1), recipient, receipt.subarray(1));
 }
 
 // ---------------------------------------------------------------------------

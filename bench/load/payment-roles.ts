@@ -89,6 +89,26 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
     n.on('payment', (e) => list.push(e));
     return n;
   };
+  const openB = async () =>
+    track(
+      await PayeeNode.open({
+        ...base(B),
+        config: {
+          address: addr.B,
+          channelKey: B.chSk,
+          hubKey: S.idPk,
+          hubAddress: addr.S,
+          timeoutDelta: 40,
+          invoiceTtlMs: 3_600_000,
+        },
+        channel: bCh,
+      }),
+      events.B,
+    );
+  // B was online once at set-up: it published its receipt tickets (SPEC 6.16) on its relay.
+  const first = await openB();
+  await first.publishTickets(4);
+  await first.close();
   return {
     addr,
     events,
@@ -115,22 +135,7 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
           }),
           events.S,
         ),
-      B: async () =>
-        track(
-          await PayeeNode.open({
-            ...base(B),
-            config: {
-              address: addr.B,
-              channelKey: B.chSk,
-              hubKey: S.idPk,
-              hubAddress: addr.S,
-              timeoutDelta: 40,
-              invoiceTtlMs: 3_600_000,
-            },
-            channel: bCh,
-          }),
-          events.B,
-        ),
+      B: openB,
     },
   };
 }

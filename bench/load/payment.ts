@@ -1,5 +1,5 @@
 /**
- * One full async payment by an offer (A pre-signs, B sells s_A to S)
+ * One full async payment by an offer (A pre-signs, B sells its receipt s_B to S)
  * with A, S and B as separate runtimes in this process and the relay in
  * another (the roles set up by payment-roles.ts). Started with the
  * EC-count hook; an AsyncLocalStorage label tags every point

@@ -7,6 +7,7 @@
  * @module
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
+import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
@@ -15,6 +16,9 @@ import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/pa
 import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
+import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
+import { TICKETS_RECORD } from '../../protocol/receipt.js';
+import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of {@link PayerNode.open}. */
@@ -25,11 +29,14 @@ export interface PayerNodeOptions extends RuntimeOptions {
   channel: Channel;
   /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
   hubFee?: FeePolicy;
+  /** Where payees' receipt tickets are read (default: the `receipt-tickets` record on the payee's relays). */
+  tickets?: TicketSource;
 }
 
 /** The payer (A): pays a payee who is offline, through its hub. */
 export class PayerNode extends RoleRuntime<Payer> {
   #fee: FeePolicy = { base: 0, ppm: 0 };
+  #tickets: TicketSource = relayTicketSource();
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
@@ -41,6 +48,7 @@ export class PayerNode extends RoleRuntime<Payer> {
       : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
+    node.#tickets = o.tickets ?? relayTicketSource(o.client?.fetch);
     await node.start();
     return node;
   }
@@ -50,9 +58,23 @@ export class PayerNode extends RoleRuntime<Payer> {
    * offline. Resolves with the offer id once the proposal is persisted and
    * queued; follow progress with `on('payment', …)` (`offered`, then
    * `completed` with the receipt when the hub has bought the signature).
+   * The payee's receipt ticket (SPEC 6.16) is `opts.ticket`, or one picked
+   * from its published batch (`opts.tickets`, else read from its relays).
    */
-  async payOffline(address: string, amount: number, opts: { expiresInMs?: number; memo?: string; fee?: number } = {}): Promise<string> {
+  async payOffline(
+    address: string,
+    amount: number,
+    opts: { expiresInMs?: number; memo?: string; fee?: number; ticket?: Uint8Array; tickets?: Uint8Array } = {},
+  ): Promise<string> {
     const dest = decodeMailboxAddress(address);
+    let ticket = opts.ticket;
+    if (!ticket) {
+      const batch = opts.tickets ?? (await this.#tickets(address));
+      if (!batch) throw new LnMailboxError(ErrorCode.PAYMENT_REJECTED, 'the payee published no receipt tickets');
+      const used = new Set([...this.engine.payments.values()].flatMap((p) => (p.ticket ? [p.ticket] : [])));
+      ticket = pickTicket(batch, address, used);
+    }
+    const chosen = ticket;
     return this.serial(async () => {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
@@ -61,6 +83,7 @@ export class PayerNode extends RoleRuntime<Payer> {
           amount,
           fee: opts.fee ?? hubFee(amount, this.#fee),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
+          ticket: chosen,
           ...(opts.memo ? { memo: opts.memo } : {}),
         },
         ctx,
@@ -68,6 +91,15 @@ export class PayerNode extends RoleRuntime<Payer> {
       await this.commit(step);
       return offerId;
     });
+  }
+
+  /**
+   * The payer's payments, as stored (oldest first), each completed one with
+   * its receipt (`receipt.receipt`, hex: check it with `verifyReceipt` and
+   * the payee's address, which the record also holds).
+   */
+  payments(): PayerPayment[] {
+    return [...this.engine.payments.values()].map((p) => structuredClone(p));
   }
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
@@ -109,7 +141,8 @@ export class PayerNode extends RoleRuntime<Payer> {
 
 /** Options of {@link HubNode.open}. */
 export interface HubNodeOptions extends RuntimeOptions {
-  config: HubConfig;
+  /** The hub's parameters; the identity key is the runtime's `identityKey`. */
+  config: Omit<HubConfig, 'identityKey'>;
   /** The hub's channels, used only on first start. */
   peers: PeerChannel[];
 }
@@ -120,7 +153,8 @@ export class HubNode extends RoleRuntime<Hub> {
   static async open(o: HubNodeOptions): Promise<HubNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
-    const engine = saved ? Hub.fromJSON(o.config, saved, nonces) : new Hub(o.config, o.peers, nonces);
+    const config: HubConfig = { ...o.config, identityKey: o.identityKey };
+    const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers, nonces);
     const node = new HubNode(engine, o);
     await node.start();
     return node;
@@ -187,13 +221,35 @@ export class PayeeNode extends RoleRuntime<Payee> {
     });
   }
 
+  /**
+   * Tops the receipt tickets up to `target` (SPEC 6.16), persists them, and
+   * publishes the signed batch as the `receipt-tickets` record on our relays
+   * (SPEC 5.13; at least one must store it). Call it whenever the
+   * wallet is online; payers need an unused ticket to pay us while we are
+   * offline. Resolves with the batch bytes.
+   */
+  async publishTickets(target = 32): Promise<Uint8Array> {
+    const batch = await this.serial(async () => {
+      const b = await this.engine.issueTickets(target, this.ctx().now);
+      await this.commit({ send: [], retract: [], events: [] });
+      return b;
+    });
+    await this.client.publishRecord(TICKETS_RECORD, batch);
+    return batch;
+  }
+
+  /** Receipt tickets issued and not yet used. */
+  ticketsLeft(): number {
+    return this.engine.tickets.length;
+  }
+
   /** Opens (or restores) the payee and starts listening to its mailbox. */
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved
-      ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {})
+      ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {}, saved.tickets ?? [])
       : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
     await node.start();

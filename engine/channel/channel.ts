@@ -34,6 +34,7 @@ import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
+import { adaptorPresign, adaptorVerify } from '../../crypto/adaptor.js';
 import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { encodeWitnessSignature } from '../bitcoin/sign.js';
 import {
@@ -346,6 +347,36 @@ export class Channel {
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
+  }
+
+  /**
+   * Pre-signs the pending update with our state key, encrypted to the
+   * adaptor point `T33` (SPEC 6.6, the payer's update in an offer): the
+   * pre-signature's nonce `x(R')` becomes our committed update nonce, so the
+   * signature completed with the discrete log of `T33` is the one
+   * {@link Channel.receiveUpdateSig} accepts. The nonce is derived from our
+   * key, the sighash, `T33` and fresh randomness (libsecp256k1-zkp's
+   * construction), so it never signs two messages. Refused once a nonce is
+   * committed for the pending state.
+   */
+  presignUpdate(sk: Uint8Array, T33: Uint8Array): Uint8Array {
+    const p = this.requirePending();
+    invariant(p.updateNonces[this.me] === null, 'an update nonce is already committed for this state');
+    const presig = adaptorPresign(this.stateSecret(sk), this.updateSighash(p), T33);
+    p.updateNonces[this.me] = presig.slice(1, 33);
+    return presig;
+  }
+
+  /**
+   * Verifies `party`'s pre-signature of the pending update, encrypted to
+   * `T33` (INVALID_ADAPTOR_SIGNATURE when it does not verify). Its nonce
+   * `x(R')` is that party's committed update nonce: the caller records it
+   * ({@link Channel.acceptProposal}).
+   */
+  verifyUpdatePresig(presig: Uint8Array, T33: Uint8Array, party: Party = this.peer): void {
+    const p = this.requirePending();
+    if (!adaptorVerify(presig, this.updateSighash(p), this.stateKey(party), T33))
+      fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, `update pre-signature of party ${party} for state ${p.state.n} does not verify`);
   }
 
   /**

@@ -227,7 +227,7 @@ export class Router extends PaymentEngine<RouterJson> {
     if (this.payments.has(id)) return ignored(m.type, 'invoice already forwarded');
     this.down(m.payeeChannel, from).channel.requireOpen();
     this.upstream.channel.requireOpen();
-    // Our own invoice to the hub, for the same offer and point; the payee's receipt passes through.
+    // Our own invoice to the hub, for the same offer and point.
     const fields: InvoiceFields = {
       offerId: m.offerId,
       point: m.point,
@@ -237,7 +237,6 @@ export class Router extends PaymentEngine<RouterJson> {
       payeeAddress: this.config.address,
       timeoutDelta: m.timeoutDelta + this.config.cltvDelta,
       payeeKey: this.publicKey,
-      receipt: m.receipt,
     };
     const signature = sign(invoiceSigHash(fields), this.config.identityKey);
     this.payments.set(id, {

@@ -54,18 +54,15 @@ export type PaymentEvent =
   | { kind: 'signature_sold'; offerId: string; n: number }
   | { kind: 'request_paid'; offerId: string; amount: number };
 
-/** What the payer holds at the end: the payee's signed invoice and the scalar it revealed. */
+/** What the payer holds at the end: the payee's receipt (SPEC 6.16). */
 export interface Receipt {
   /**
-   * The payee's signed invoice (encoded INVOICE body, opened from the receipt
-   * the payee sealed for the payer), or null when the hub delivered a receipt
-   * that does not open or check (see `receiptError`); the payment itself
-   * completed either way.
+   * The encoded receipt (`protocol/receipt.ts`): the payment's offer id,
+   * amount, payer and payee keys and expiry, with the payee's BIP340
+   * signature over them. Anyone checks it with `verifyReceipt(receipt, payeeAddress)`.
    */
-  invoice: Uint8Array | null;
-  /** Why the receipt is missing, when `invoice` is null. */
-  receiptError?: string;
-  /** The revealed scalar t (= the payer's s_A). */
+  receipt: Uint8Array;
+  /** The revealed scalar s_B (the receipt signature's `s`), which completed the payer's update. */
   secret: Uint8Array;
   /** The channel state number that the payment completed. */
   n: number;

@@ -44,7 +44,14 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'randomSecretKey',
     'scriptForAddress',
     'settlementSpec',
+    'verifyReceipt',
   ]);
+});
+
+surface('ln-mailbox/protocol exports the receipt check and codecs (proof of payment)', async () => {
+  const proto = await import('../../protocol/index.js');
+  for (const n of ['verifyReceipt', 'decodeReceipt', 'encodeReceipt', 'receiptKey', 'receiptMessage', 'openTicketBatch'])
+    assert.ok(n in proto, n);
 });
 
 surface('ln-mailbox/bitcoin exports the Bitcoin layer and nothing of the wallet', async () => {

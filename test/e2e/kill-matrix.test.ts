@@ -57,7 +57,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { verifyReceipt } from '../../protocol/receipt.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime, type RoleEngine } from '../../client/wallet/runtime.js';
@@ -369,6 +370,11 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     assert.is(B.payments[offerId]!.status, 'paid', 'payee paid');
     assert.equal(Object.keys(S.payments), [offerId], 'the hub knows one payment');
     assert.is(S.payments[offerId]!.status, 'settled', 'hub settled');
+    // Proof of payment: the payer's stored receipt verifies from B's address alone, whoever
+    // was killed where; B's ticket for it is burned (no longer offered).
+    const receipt = A.payments[offerId]!.receipt;
+    assert.ok(receipt && verifyReceipt(hexToBytes(receipt.receipt), w.addr.B), "the payer holds B's receipt");
+    assert.not.ok((B.tickets ?? []).includes(A.payments[offerId]!.ticket!), 'the burned ticket is not offered again');
 
     const sA = S.peers[h(w.asParams.channelId)]!.channel,
       sB = S.peers[h(w.sbParams.channelId)]!.channel;

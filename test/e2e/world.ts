@@ -118,6 +118,11 @@ export interface E2E {
    * A's and S's views of A–S, S's and B's views of S–B.
    */
   channels: { A: Channel; SA: Channel; SB: Channel; B: Channel };
+  /**
+   * B's receipt-ticket batch (SPEC 6.16): B was online once, at set-up, and
+   * published it as its `receipt-tickets` record on its relays, where A reads it.
+   */
+  tickets: Uint8Array;
 }
 
 /**
@@ -146,7 +151,28 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
     return n;
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
+  const openB = async () =>
+    track(
+      await PayeeNode.open({
+        ...base(B, relays.B),
+        config: {
+          address: addr.B,
+          channelKey: B.chSk,
+          hubKey: S.idPk,
+          hubAddress: addr.S,
+          timeoutDelta: 40,
+          invoiceTtlMs: 3_600_000,
+        },
+        channel: bCh,
+      }),
+      events.B,
+    );
+  // B is online once before anything else: it issues its receipt tickets and publishes them.
+  const first = await openB();
+  const tickets = await first.publishTickets(16);
+  await first.close();
   return {
+    tickets,
     A,
     S,
     B,
@@ -179,22 +205,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
           }),
           events.S,
         ),
-      B: async () =>
-        track(
-          await PayeeNode.open({
-            ...base(B, relays.B),
-            config: {
-              address: addr.B,
-              channelKey: B.chSk,
-              hubKey: S.idPk,
-              hubAddress: addr.S,
-              timeoutDelta: 40,
-              invoiceTtlMs: 3_600_000,
-            },
-            channel: bCh,
-          }),
-          events.B,
-        ),
+      B: openB,
     },
   };
 }

@@ -9,6 +9,8 @@ export const DEFAULT_TIMEOUT_SLACK = 2;
 
 /** Static configuration of a hub. */
 export interface HubConfig {
+  /** The hub's identity (mailbox) secret key: signs offer attestations (SPEC 6.16). */
+  identityKey: Uint8Array;
   /** The hub's channel secret key (used in every channel). */
   channelKey: Uint8Array;
   /** Fee the hub charges: `base + amount·ppm/1e6` sats (see {@link hubFee}). */

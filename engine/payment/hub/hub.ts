@@ -27,6 +27,7 @@ import {
   hubOnPtlcAccept,
   hubOnPtlcFail,
   hubOnRemove,
+  hubOnPayeeReject,
   hubOnSettleAck,
   type HubOfferContext,
   type HubPayment,
@@ -94,6 +95,8 @@ export class Hub extends PaymentEngine<HubJson> {
         return hubOnPtlcFail(this.offerContext(), inc.from, m);
       case PaymentType.PTLC_REMOVE:
         return await hubOnRemove(this.offerContext(), inc.from, m);
+      case PaymentType.REJECT:
+        return hubOnPayeeReject(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_PREPARE:
       case PaymentType.PTLC_ADD:
       case PaymentType.PTLC_COMMIT:

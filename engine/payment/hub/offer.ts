@@ -1,12 +1,14 @@
 /**
  * The hub's (S's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: S co-signs the payer's state n while recording the payment
- * point T = R_A + e·P_A of the payer's future update signature, then buys
- * that signature from the payee with a PTLC locked to T + r·G. The Hub
- * engine (hub.ts) dispatches to these functions over its state.
+ * pre-signs: S co-signs the payer's state n, whose update comes pre-signed
+ * to the payee's receipt point T_B (verified at once, SPEC 6.16), attests
+ * the offer for the payee, then buys s_B (the payee's receipt signature's s,
+ * which completes the payer's update) with a PTLC locked to T_B + r·G. The
+ * Hub engine (hub.ts) dispatches to these functions over its state.
  *
  * Safety rules enforced here (each has an adversarial test):
- * - S pays only for T of the latest pending state of the payer's channel,
+ * - S accepts a proposal only with a pre-signature that verifies for T_B;
+ * - S pays only for T_B of the latest pending state of the payer's channel,
  *   only before the offer's (and the invoice's) expiry, and only once;
  * - S refuses an invoice whose PTLC timeout plus the safety margin would not
  *   be below the payer channel's settlement CSV delay;
@@ -21,6 +23,9 @@ import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
+import { adaptorAdapt } from '../../../crypto/adaptor.js';
+import { sign } from '../../../crypto/bip340.js';
+import { attestationMessage } from '../../../protocol/receipt.js';
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
 import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import { hubFee } from '../fee.js';
@@ -41,12 +46,12 @@ export interface HubPayment {
   amount: number;
   fee: number;
   expiry: number;
+  /** The receipt point T_B the payer's update pre-signature is encrypted to (SPEC 6.16). */
   point: string;
-  payerNonce: string;
+  /** The payer's adaptor pre-signature of update n, encrypted to T_B. */
+  presig: string;
   status: HubStatus;
   payeeChannel?: string;
-  /** The payee's receipt for the payer (an envelope only the payer can open), passed through. */
-  receipt?: string;
   /** The tweak r of the PTLC to the payee (locked to T + r·G); the payee reveals t + r. */
   tweak?: string;
   ptlcState?: number;
@@ -67,7 +72,7 @@ export interface HubOfferContext {
 
 /**
  * S: the payer proposes state n moving amount + fee to us (UPDATE_PROPOSE). We co-sign the
- * settlement, commit our update nonce, and record T = R_A + e·P_A (SPEC 6.6), the point we pay for.
+ * settlement, commit our update nonce, verify the payer's update pre-signature for T_B (SPEC 6.16) and record T_B, the point we pay for.
  */
 export async function hubOnPropose(
   h: HubOfferContext,
@@ -91,12 +96,15 @@ export async function hubOnPropose(
   if (prior && prior.status !== 'pending') reject('a PTLC is already extended for the pending state');
   // Any other pending state (a request's PTLC being negotiated) is never overwritten.
   if (ch.pending && !(prior && prior.n === ch.pending.state.n)) reject('the channel is busy');
-  ch.acceptProposal(proposed, m.settleSig, m.updateNonce);
+  // SPEC 6.16: the payer's update n comes pre-signed, encrypted to the receipt point T_B; its
+  // nonce x(R') is the payer's committed update nonce. Verified now, while the payer is online.
+  ch.acceptProposal(proposed, m.settleSig, m.updatePresig.subarray(1, 33), () => ch.verifyUpdatePresig(m.updatePresig, m.receiptPoint, 0));
   const settleSig = ch.signSettlement(h.config.channelKey);
   const R = await ch.commitUpdateNonce(h.signer.nonces, h.config.channelKey);
   if (prior) prior.status = 'cancelled';
-  // SPEC 6.6: T = R_A + e·P_A from public data; the point S will pay for.
-  const point = ch.updatePoint(0);
+  const point = m.receiptPoint;
+  // The attestation the payee checks before it burns a ticket: we hold this offer's pre-signed state.
+  const attestation = sign(attestationMessage(m.offerId, point, m.amount, m.expiry), h.config.identityKey);
   h.payments.set(id, {
     offerId: id,
     payerChannel: bytesToHex(m.channelId),
@@ -105,13 +113,13 @@ export async function hubOnPropose(
     fee: m.fee,
     expiry: m.expiry,
     point: bytesToHex(point),
-    payerNonce: bytesToHex(m.updateNonce),
+    presig: bytesToHex(m.updatePresig),
     status: 'pending',
   });
   const s = step();
   s.send.push({
     to: h.peers.get(bytesToHex(m.channelId))!.peerAddress,
-    message: { type: PaymentType.UPDATE_ACCEPT, channelId: m.channelId, n: proposed.n, updateNonce: R, settleSig },
+    message: { type: PaymentType.UPDATE_ACCEPT, channelId: m.channelId, n: proposed.n, updateNonce: R, settleSig, attestation },
   });
   s.events.push({ kind: 'proposed', offerId: id });
   return s;
@@ -165,7 +173,6 @@ export async function hubOnInvoice(
   p.status = 'extended';
   p.tweak = bytesToHex(tweak);
   p.payeeChannel = bytesToHex(m.payeeChannel);
-  p.receipt = bytesToHex(m.receipt);
   p.ptlcState = payee.channel.topN;
   const s = step();
   s.send.push({ to: payee.peerAddress, message: add });
@@ -210,13 +217,12 @@ export async function hubOnFulfill(
   if (p?.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
   checkFulfill(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
-  const t = untweakSecret(m.secret, tweak); // = s_A
-  // 1. Complete the payer's update n: its signature is (R_A, t).
+  const t = untweakSecret(m.secret, tweak); // = s_B, the payee's receipt signature's s
+  // 1. Complete the payer's update n: its pre-signature adapted with s_B.
   const payer = h.peers.get(p.payerChannel)!;
   const as = payer.channel;
   const sigA = new Uint8Array(65);
-  sigA.set(hexToBytes(p.payerNonce, 32), 0);
-  sigA.set(t, 32);
+  sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
   sigA[64] = UPDATE_HASH_TYPE;
   as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
   // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
@@ -228,13 +234,13 @@ export async function hubOnFulfill(
   p.hubUpdateSig = bytesToHex(ourSigN);
   const s = step();
   s.send.push({ to: peerAddress, message: settle });
-  // 3. Tell the payer: the payee's sealed receipt, t, and our update signature.
+  // 3. Tell the payer: s_B (its receipt, and the completion of its update) and our update signature.
   s.send.push(completion(p, payer.peerAddress));
   s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
   return s;
 }
 
-/** The COMPLETION of a bought payment: the payee's sealed receipt, t, and our update signature. */
+/** The COMPLETION of a bought payment: s_B and our update signature. */
 function completion(p: HubPayment, to: string): Step['send'][number] {
   return {
     to,
@@ -247,7 +253,6 @@ function completion(p: HubPayment, to: string): Step['send'][number] {
       offerId: hexToBytes(p.offerId, 32),
       secret: hexToBytes(p.secret!, 32),
       updateSig: hexToBytes(p.hubUpdateSig!),
-      invoice: hexToBytes(p.receipt!),
     },
   };
 }
@@ -354,7 +359,6 @@ export async function hubOnRemove(
   delete p.ptlcState;
   delete p.tweak;
   delete p.payeeChannel;
-  delete p.receipt;
   const s = step();
   s.send.push({ to: peerAddress, message: settle });
   s.events.push({
@@ -363,5 +367,26 @@ export async function hubOnRemove(
     code: ErrorCode.PAYMENT_REJECTED,
     message: `the PTLC was given back: ${m.reason}`.slice(0, 500),
   });
+  return s;
+}
+
+/**
+ * S: a REJECT from a payee of an offer it refused (its ticket was already used,
+ * SPEC 6.16). Taken only from the peer of a payee channel, for a pending offer;
+ * the refusal is passed on to the payer, who cancels.
+ */
+export function hubOnPayeeReject(h: HubOfferContext, from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+  if (m.refType !== PaymentType.OFFER) return ignored(m.type, 'not a refused offer');
+  const p = h.payments.get(bytesToHex(m.ref));
+  if (p?.status !== 'pending') return ignored(m.type, 'no pending offer for that refusal');
+  const fromPayee = [...h.peers.values()].some((x) => x.channel.me === 0 && equalBytes(x.peerKey, from));
+  if (!fromPayee) return ignored(m.type, 'refusal not from a payee of ours');
+  const s = step();
+  s.send.push({
+    to: h.peers.get(p.payerChannel)!.peerAddress,
+    ttlSeconds: COMPLETION_TTL_SECONDS,
+    message: { ...m, message: m.message.slice(0, 500) },
+  });
+  s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
   return s;
 }

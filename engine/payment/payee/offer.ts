@@ -1,36 +1,32 @@
 /**
  * The payee's (B's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: when B comes online it is pushed the payer's offer, verifies
- * that s_A is the payer's valid BIP340 signature over the update sighash
- * BEFORE issuing any invoice, invoices the hub, and sells s_A for a PTLC
- * locked to T = s_A·G (tweaked by the hub's r), revealing it only once it
- * holds a fully signed channel state containing the PTLC and the hub's
- * adaptor pre-signature for the claim (so it could claim on chain with t).
- * The Payee engine (payee.ts) dispatches to these functions over its state.
+ * pre-signs: when B comes online it is pushed the payer's offer; it checks
+ * the hub's attestation, burns the offer's ticket for the receipt message m
+ * (SPEC 6.16) BEFORE issuing any invoice, invoices the hub for the receipt
+ * point T_B, and sells its receipt signature's s_B for a PTLC locked to
+ * T_B + r·G, revealing it only once it holds a fully signed channel state
+ * containing the PTLC and the hub's adaptor pre-signature for the claim (so
+ * it could claim on chain). The Payee engine (payee.ts) dispatches to these
+ * functions over its state.
  *
  * Safety rules enforced here (each has an adversarial test):
- * - no invoice before s_A is verified against the update's sighash and
- *   s_A·G equals the offer's point;
+ * - no ticket burned for an offer its hub did not attest, no invoice before
+ *   the ticket is burned, and a ticket burned for one message only (a second
+ *   offer naming it is refused with REJECT to the hub);
  * - only the offer's sender may void it, and only before it is being paid;
  * - a PTLC_ADD it will not take is refused (answered with PTLC_FAIL), never
  *   left unanswered (SPEC 6.15, void overtakes the PTLC);
  * - the PTLC's timeout leaves room for the on-chain claim (CSV delay), and
- *   t + r is revealed only once the state with the PTLC is enforceable.
+ *   s_B + r is revealed only once the state with the PTLC is enforceable.
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
-import {
-  PaymentType,
-  encodePayment,
-  invoiceSigHash,
-  receiptFromEnvelope,
-  type InvoiceFields,
-  type PaymentMessageOf,
-} from '../../../protocol/payment.js';
-import { seal } from '../../../protocol/seal.js';
-import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
+import { PaymentType, invoiceSigHash, type InvoiceFields, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { attestationMessage, receiptKey, receiptMessage } from '../../../protocol/receipt.js';
+import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
 import { tweakSecret } from '../../../crypto/tweak.js';
-import { sign, verify } from '../../../crypto/bip340.js';
+import { sign, signaturePoint, verify } from '../../../crypto/bip340.js';
 import type { Channel } from '../../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfillPtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
@@ -45,9 +41,12 @@ export interface PayeePayment {
   offerId: string;
   amount: number;
   expiry: number;
+  /** The receipt point T_B = R_B + e·P_R: the PTLC pays for its discrete log s_B (SPEC 6.16). */
   point: string;
-  /** The payer's s_A: the secret being sold. */
-  secret: string;
+  /** The ticket R_B (x-only) burned for this offer. */
+  ticket: string;
+  /** The receipt message m the ticket is bound to. */
+  receiptMessage: string;
   memo: string;
   status: PayeeStatus;
   ptlcState?: number;
@@ -67,66 +66,87 @@ export interface PayeeOfferContext {
   signer: Signer;
   /** The payee's identity public key (x-only), put in invoices as `payeeKey`. */
   identityPub: Uint8Array;
+  /** The payee's receipt secret key (derived from its identity key, SPEC 6.16). */
+  receiptSecret: Uint8Array;
+  /** Tickets issued and not yet burned (x-only R_B, hex). */
+  tickets: string[];
 }
 
 /**
- * B on OFFER (SPEC 6.9; any sender, every failure ignored): a new offer through a hub we can
- * reach, unexpired, whose s_A verifies against the update sighash and matches the point. Only
- * then does B invoice its channel partner, with a receipt (the same invoice, signed and sealed
- * for the payer alone, SPEC 6.7) that the hub passes on without reading.
+ * B on OFFER (SPEC 6.9, 6.16; any sender): a new offer through a hub we can reach, unexpired,
+ * attested by that hub for the receipt point T_B of our ticket and the receipt message m
+ * (naming the offer's sender as payer). Only then does B burn the ticket: one write binding
+ * R_B to m for good, before anything is signed with it. A ticket already bound to another
+ * message, or one we never issued, is refused with REJECT to our partner (the hub passes it
+ * to the payer, who cancels); every other failure is ignored.
  */
-export function payeeOnOffer(
+export async function payeeOnOffer(
   b: PayeeOfferContext,
   from: Uint8Array,
   m: PaymentMessageOf<typeof PaymentType.OFFER>,
   ctx: StepContext,
-): Step {
+): Promise<Step> {
   const id = bytesToHex(m.offerId);
   if (b.payments.has(id)) return ignored(m.type, 'duplicate offer');
   const reachable = equalBytes(m.hub, b.config.hubKey) || (b.config.routedHubs ?? []).some((k) => equalBytes(k, m.hub));
   if (!reachable) return ignored(m.type, 'offer through a hub we cannot reach');
   if (!(m.expiry > ctx.now)) return ignored(m.type, 'offer expired');
-  // Safety rule: no invoice before s_A is verified against the update's sighash.
-  if (!verify(m.payerSig, m.updateSighash, m.payerKey)) return ignored(m.type, "payer's signature does not verify");
-  const secret = m.payerSig.subarray(32, 64);
-  if (!equalBytes(adaptorPoint(secret), m.point)) return ignored(m.type, 'payment point is not s_A·G');
+  const msg = receiptMessage({ offerId: m.offerId, amount: m.amount, payer: from, payee: b.identityPub, expiry: m.expiry });
+  let point: Uint8Array;
+  try {
+    point = signaturePoint(m.ticket, receiptKey(b.identityPub), msg);
+  } catch {
+    return ignored(m.type, 'ticket is not a valid nonce point');
+  }
+  // Safety rule: a ticket is burned only for an offer its hub vouches for (it holds the
+  // payer's pre-signed state for this point), so a stranger cannot exhaust our tickets.
+  if (!verify(m.attestation, attestationMessage(m.offerId, point, m.amount, m.expiry), m.hub))
+    return ignored(m.type, 'offer not attested by its hub');
+  const record = (status: PayeeStatus): void => {
+    b.payments.set(id, {
+      offerId: id,
+      amount: m.amount,
+      expiry: m.expiry,
+      point: bytesToHex(point),
+      ticket: bytesToHex(m.ticket),
+      receiptMessage: bytesToHex(msg),
+      memo: m.memo,
+      status,
+      payerIdentity: bytesToHex(from),
+    });
+  };
+  // The burn: R_B is bound to m in the nonce store before anything is signed with it.
+  try {
+    await bindTicketNonce(b.signer.nonces, ticketNonceId(m.ticket), b.receiptSecret, msg);
+  } catch (e) {
+    if (!isLnMailboxError(e) || (e.code !== ErrorCode.NONCE_REUSE && e.code !== ErrorCode.NONCE_UNKNOWN)) throw e;
+    record('failed');
+    const s = step();
+    const why = e.code === ErrorCode.NONCE_REUSE ? 'the ticket was already used' : 'not a ticket of ours';
+    s.send.push({
+      to: b.config.hubAddress,
+      message: { type: PaymentType.REJECT, refType: PaymentType.OFFER, ref: m.offerId, code: e.code, message: why },
+    });
+    s.events.push({ kind: 'rejected', offerId: id, code: e.code, message: why });
+    return s;
+  }
+  const burned = bytesToHex(m.ticket);
+  const at = b.tickets.indexOf(burned);
+  if (at >= 0) b.tickets.splice(at, 1);
   const fields: InvoiceFields = {
     offerId: m.offerId,
-    point: m.point,
+    point,
     amount: m.amount,
     expiry: Math.min(m.expiry, ctx.now + b.config.invoiceTtlMs),
     payeeChannel: b.channel.params.channelId,
     payeeAddress: b.config.address,
     timeoutDelta: b.config.timeoutDelta,
     payeeKey: b.identityPub,
-    receipt: new Uint8Array(0),
   };
-  // The receipt: this same invoice, signed, sealed for the payer alone. The hub (and any
-  // router between us) passes it through without learning who we are from it.
-  const inner = { type: PaymentType.INVOICE, ...fields, signature: sign(invoiceSigHash(fields), b.config.identityKey) } as const;
-  const receipt = receiptFromEnvelope(
-    seal({
-      senderSecretKey: b.config.identityKey,
-      recipient: from,
-      type: PaymentType.INVOICE,
-      body: encodePayment(inner),
-      timestamp: ctx.now,
-    }),
-  );
-  const outer: InvoiceFields = { ...fields, receipt };
-  const signature = sign(invoiceSigHash(outer), b.config.identityKey);
-  b.payments.set(id, {
-    offerId: id,
-    amount: m.amount,
-    expiry: m.expiry,
-    point: bytesToHex(m.point),
-    secret: bytesToHex(secret),
-    memo: m.memo,
-    status: 'invoiced',
-    payerIdentity: bytesToHex(from),
-  });
+  const signature = sign(invoiceSigHash(fields), b.config.identityKey);
+  record('invoiced');
   const s = step();
-  s.send.push({ to: b.config.hubAddress, message: { type: PaymentType.INVOICE, ...outer, signature } });
+  s.send.push({ to: b.config.hubAddress, message: { type: PaymentType.INVOICE, ...fields, signature } });
   s.events.push({ kind: 'offer_received', offerId: id, amount: m.amount }, { kind: 'invoiced', offerId: id });
   return s;
 }
@@ -187,9 +207,17 @@ export async function payeeOnPtlcCommit(b: PayeeOfferContext, m: PaymentMessageO
   const ch = b.channel;
   if (!p || !ch.pending || ch.pending.state.n !== m.n || !equalBytes(m.channelId, ch.params.channelId))
     return ignored(m.type, 'no accepted PTLC for that state');
-  // State m (with the PTLC) becomes enforceable by us: revealing t is safe.
+  // State m (with the PTLC) becomes enforceable by us: signing the receipt and revealing
+  // s_B + r is safe. The ticket is bound to m (burned at the offer): it signs m and nothing
+  // else, and signing again (a replayed step) gives the same signature.
   ch.receiveUpdateSig(m.updateSig);
-  const secret = tweakSecret(hexToBytes(p.secret, 32), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
+  const receipt = await signWithCommittedNonce(
+    b.signer.nonces,
+    ticketNonceId(hexToBytes(p.ticket, 32)),
+    b.receiptSecret,
+    hexToBytes(p.receiptMessage, 32),
+  );
+  const secret = tweakSecret(receipt.subarray(32, 64), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
   const fulfill = await fulfillPtlc(ch, b.signer, hexToBytes(p.offerId, 32), secret);
   p.status = 'fulfilling';
   const s = step();

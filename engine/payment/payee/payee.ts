@@ -7,10 +7,13 @@
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex, equalBytes } from '../../../base/bytes.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
+import { MAX_TICKETS, receiptSecretKey, signTicketBatch } from '../../../protocol/receipt.js';
+import { reject } from '../refusal.js';
 import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
-import type { NonceStore } from '../../../crypto/nonce.js';
+import { commitTicketNonce, isFreeTicket, ticketNonceId, type NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey as getPublicKeyOf } from '../../../crypto/bip340.js';
 import type { Channel, ChannelJson } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
@@ -49,6 +52,8 @@ export interface PayeeJson {
   payments: Record<string, PayeePayment>;
   /** Requests (SPEC 6.14) this payee pre-signed. */
   requests?: Record<string, PayeeRequest>;
+  /** Receipt tickets issued and not yet burned (x-only R_B, hex; SPEC 6.16). */
+  tickets?: string[];
 }
 
 /** The payee role engine. Pure: the runtime persists {@link Payee.toJSON} after every step. */
@@ -65,16 +70,52 @@ export class Payee extends PaymentEngine<PayeeJson> {
     nonces: NonceStore,
     payments: Record<string, PayeePayment> = {},
     requests: Record<string, PayeeRequest> = {},
+    tickets: string[] = [],
   ) {
     super();
     this.signer = { channelKey: config.channelKey, nonces };
     this.identityPub = getPublicKeyOf(config.identityKey);
+    this.receiptSecret = receiptSecretKey(config.identityKey);
+    this.tickets = [...tickets];
     this.payments = new Map(Object.entries(payments));
     this.requests = new Map(Object.entries(requests));
   }
 
   /** Requests this payee pre-signed, by request id (hex). */
   readonly requests: Map<string, PayeeRequest>;
+
+  /** Receipt tickets issued and not yet burned (x-only R_B, hex), oldest first. */
+  readonly tickets: string[];
+
+  private readonly receiptSecret: Uint8Array;
+
+  /**
+   * Tops the receipt tickets up to `target` (SPEC 6.16): commits one-time
+   * nonces in the nonce store for the missing ones, and returns the batch of
+   * every unburned ticket, signed by the receipt key, to publish as the
+   * `receipt-tickets` record. Tickets already published stay in the batch
+   * until burned. All or nothing, like every call.
+   */
+  async issueTickets(target: number, now: number): Promise<Uint8Array> {
+    if (!Number.isInteger(target) || target < 1 || target > MAX_TICKETS)
+      reject(`ticket target must be 1..${MAX_TICKETS}`, ErrorCode.INVALID_RANGE);
+    return this.atomic(async () => {
+      // A ticket burned by a step that was never committed (a crash, an offer replayed after
+      // its expiry) is still listed: the nonce store, not the list, says which are free.
+      const free: string[] = [];
+      for (const t of this.tickets) if (await isFreeTicket(this.signer.nonces, ticketNonceId(hexToBytes(t, 32)))) free.push(t);
+      this.tickets.splice(0, this.tickets.length, ...free);
+      while (this.tickets.length < target) {
+        const t = await commitTicketNonce(this.signer.nonces, this.receiptSecret);
+        this.tickets.push(bytesToHex(t.R));
+      }
+      return signTicketBatch(
+        this.config.identityKey,
+        now,
+        this.tickets.map((t) => hexToBytes(t, 32)),
+      );
+    });
+  }
 
   /**
    * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
@@ -153,7 +194,15 @@ export class Payee extends PaymentEngine<PayeeJson> {
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payee's side, in offer.ts. */
   private offerContext(): PayeeOfferContext {
-    return { config: this.config, channel: this.channel, payments: this.payments, signer: this.signer, identityPub: this.identityPub };
+    return {
+      config: this.config,
+      channel: this.channel,
+      payments: this.payments,
+      signer: this.signer,
+      identityPub: this.identityPub,
+      receiptSecret: this.receiptSecret,
+      tickets: this.tickets,
+    };
   }
 
   /** The request flow (the payee pre-signs, SPEC 6.14): the payee's side, in request.ts. */
@@ -171,10 +220,16 @@ export class Payee extends PaymentEngine<PayeeJson> {
     this.channel.restore(j.channel);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
+    this.tickets.splice(0, this.tickets.length, ...(j.tickets ?? []));
   }
 
   /** Persisted state. */
   toJSON(): PayeeJson {
-    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
+    return {
+      channel: this.channel.toJSON(),
+      payments: Object.fromEntries(this.payments),
+      requests: Object.fromEntries(this.requests),
+      tickets: [...this.tickets],
+    };
   }
 }

@@ -5,7 +5,7 @@
 
 /** Static configuration of a payer. */
 export interface PayerConfig {
-  /** The payer's identity (mailbox) secret key: opens the payee's sealed receipt. */
+  /** The payer's identity (mailbox) secret key: the payer named in receipts (SPEC 6.16). */
   identityKey: Uint8Array;
   /** The hub's identity (mailbox) key, x-only. */
   hubKey: Uint8Array;

@@ -1,25 +1,28 @@
 /**
  * The payer's (A's) part of the offer flow (SPEC 6.8), where the payer
- * pre-signs: A pre-signs a channel state with its hub and leaves the
- * signature, sealed, in the payee's mailbox. The Payer engine (payer.ts)
- * dispatches to these functions over its state.
+ * pre-signs: A pre-signs a channel state with its hub, encrypted to the
+ * payee's receipt point, and leaves an offer, sealed, in the payee's mailbox.
+ * The Payer engine (payer.ts) dispatches to these functions over its state.
  *
- * Flow: `pay()` → UPDATE_PROPOSE to the hub (A's settlement signature and the
- * committed nonce R_A of its update signature) → UPDATE_ACCEPT (the hub's
- * settlement signature and nonce) → A signs update n with R_A and sends the
- * OFFER (with s_A) to the payee, never to the hub → … → COMPLETION from the
- * hub: the payee's signed invoice, the scalar t = s_A, and the hub's update
- * signature, all verified before the state is accepted.
+ * Flow: `pay()` with a ticket R_B of the payee → UPDATE_PROPOSE to the hub
+ * (A's settlement signature and its update n pre-signed to the receipt point
+ * T_B, SPEC 6.16) → UPDATE_ACCEPT (the hub's settlement signature, nonce and
+ * attestation) → A sends the OFFER (amount, receipt fields, ticket,
+ * attestation) to the payee → … → COMPLETION from the hub: s_B, which
+ * completes A's update and is the payee's receipt signature, and the hub's
+ * update signature, all verified before the state is accepted.
  * Cancellation: `cancel()` → CANCEL_PROPOSE (state n+1 restoring the balances)
  * → CANCEL_ACCEPT → CANCEL_COMMIT, then OFFER_VOID to the payee and the offer
- * envelope is retracted.
+ * envelope is retracted. A payee's refusal of the offer (its ticket was used)
+ * cancels at once.
  *
  * Safety rules enforced here (each has an adversarial test):
  * - one payment in flight per channel, none over a closing channel;
- * - A signs update n only once it holds both settlement signatures, and s_A
- *   goes to the payee only, never to the hub;
- * - a COMPLETION is taken only if t is A's own s_A and the hub's update
- *   signature completes state n; a spoiled receipt cannot undo that state;
+ * - the offer leaves only once A holds both settlement signatures and the
+ *   hub's attestation; nothing of A's channel goes to the payee;
+ * - a COMPLETION is taken only if its secret is the discrete log of T_B,
+ *   completes A's pre-signature, and the hub's update signature completes
+ *   state n; the receipt is then the payee's valid signature;
  * - mail from the hub may arrive in any order: a REJECT is decided by its
  *   refType and the payment's status, and an accept that overtakes a
  *   cancellation is remembered (SPEC 6.15, reordered mail).
@@ -27,15 +30,18 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
-import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { adaptorAdapt, adaptorPoint } from '../../../crypto/adaptor.js';
+import { verify } from '../../../crypto/bip340.js';
+import { attestationMessage, encodeReceipt, receiptPoint, verifyReceipt, type ReceiptFields } from '../../../protocol/receipt.js';
+import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
 import type { Channel } from '../../channel/channel.js';
 import { transfer } from '../../channel/state.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Receipt, type Step, type StepContext } from '../types.js';
 import type { PayerConfig } from './config.js';
-import { checkReceipt } from './receipt.js';
 
 /** Status of an outgoing payment. */
 export type PayerStatus = 'proposed' | 'offered' | 'completed' | 'cancelling' | 'cancelled' | 'failed';
@@ -51,7 +57,12 @@ export interface PayerPayment {
   memo: string;
   n: number;
   status: PayerStatus;
+  /** The receipt point T_B the update pre-signature is encrypted to (SPEC 6.16). */
   point?: string;
+  /** The payee's ticket R_B (x-only) the receipt will carry. */
+  ticket?: string;
+  /** Our adaptor pre-signature of update n, encrypted to T_B. */
+  presig?: string;
   retractionSecret: string;
   /** While cancelling: the status the cancellation started from (restored if the hub refuses it). */
   cancelFrom?: 'proposed' | 'offered';
@@ -59,7 +70,8 @@ export interface PayerPayment {
   hubAccepted?: boolean;
   /** The payer asked to cancel, the hub did not know the offer yet (reordered mail): cancel again once it does. */
   cancelWanted?: boolean;
-  receipt?: { invoice: string | null; secret: string; n: number; receiptError?: string };
+  /** The receipt, once completed: encoded (protocol/receipt.ts), hex. */
+  receipt?: { receipt: string; secret: string; n: number };
 }
 
 /** The payer's order to `Payer.pay`: whom to pay, how much, the hub's fee and the offer's expiry. */
@@ -71,6 +83,8 @@ export interface PaymentOrder {
   /** Offer expiry, ms since the epoch. */
   expiry: number;
   memo?: string;
+  /** A ticket R_B (x-only, 32 bytes) from the payee's published batch (SPEC 6.16), unused as far as the payer knows. */
+  ticket: Uint8Array;
   /** Fixed offer id and randomness, for deterministic tests only. */
   offerId?: Uint8Array;
 }
@@ -82,7 +96,7 @@ export interface PayerOfferContext {
   channel: Channel;
   payments: Map<string, PayerPayment>;
   signer: Signer;
-  /** The payer's identity public key (x-only): the recipient of the payee's sealed receipt. */
+  /** The payer's identity public key (x-only): the payer named in the receipt message. */
   identityPub: Uint8Array;
 }
 
@@ -100,9 +114,13 @@ export async function payerPay(a: PayerOfferContext, req: PaymentOrder, ctx: Ste
   const next = transfer(ch.enforceable.state, 0, req.amount + req.fee, n);
   ch.propose(next);
   const settleSig = ch.signSettlement(a.config.channelKey);
-  const R = await ch.commitUpdateNonce(a.signer.nonces, a.config.channelKey);
   const offerId = req.offerId ?? randomBytes(32);
   const id = bytesToHex(offerId);
+  // SPEC 6.16: the receipt point T_B of the payee's future receipt signature, from its
+  // ticket; our update n is pre-signed encrypted to it and goes to the hub, never to the payee.
+  const fields = { offerId, amount: req.amount, payer: a.identityPub, payee: req.payee.publicKey, expiry: req.expiry };
+  const point = receiptPoint(req.ticket, req.payee.publicKey, fields);
+  const presig = ch.presignUpdate(a.config.channelKey, point);
   a.payments.set(id, {
     offerId: id,
     payeeAddress: req.payee.address,
@@ -113,6 +131,9 @@ export async function payerPay(a: PayerOfferContext, req: PaymentOrder, ctx: Ste
     memo: req.memo ?? '',
     n,
     status: 'proposed',
+    point: bytesToHex(point),
+    ticket: bytesToHex(req.ticket),
+    presig: bytesToHex(presig),
     retractionSecret: bytesToHex(randomBytes(32)),
   });
   const s = step();
@@ -126,7 +147,8 @@ export async function payerPay(a: PayerOfferContext, req: PaymentOrder, ctx: Ste
       amount: req.amount,
       fee: req.fee,
       expiry: req.expiry,
-      updateNonce: R,
+      receiptPoint: point,
+      updatePresig: presig,
       settleSig,
     },
   });
@@ -175,8 +197,8 @@ function byState(a: PayerOfferContext, n: number, status: PayerStatus): PayerPay
 
 /**
  * A on UPDATE_ACCEPT (SPEC 6.9): only for our A–S channel and a proposed payment of state n.
- * Only with both settlement signatures held does A sign update n; it then seals the OFFER
- * (with s_A) for the payee alone, never the hub, retractable and living until the offer expires.
+ * With the hub's attestation checked and both settlement signatures held, A seals the OFFER for
+ * the payee alone, retractable and living until the offer expires.
  * An accept that overtook our cancellation is remembered (SPEC 6.15, reordered mail).
  */
 export async function payerOnUpdateAccept(
@@ -198,14 +220,17 @@ export async function payerOnUpdateAccept(
   // The payer asked to cancel before the hub knew the offer: cancel now that it does.
   if (p.cancelWanted) return payerCancel(a, p.offerId);
   const ch = a.channel;
+  // The hub's attestation that it holds our pre-signed state for this offer and receipt
+  // point: the payee burns its ticket only for an offer its hub vouches for (SPEC 6.16).
+  const point = hexToBytes(p.point!, 33);
+  if (!verify(m.attestation, attestationMessage(hexToBytes(p.offerId, 32), point, p.amount, p.expiry), a.config.hubKey))
+    reject("the hub's attestation does not verify", ErrorCode.INVALID_SIGNATURE);
   ch.receiveSettlementSig(m.settleSig);
   ch.receiveUpdateNonce(m.updateNonce);
-  // Both settlement signatures are held: only now may A sign update n.
-  const sig = await ch.signUpdate(a.signer.nonces, a.config.channelKey);
-  const point = ch.updatePoint(0);
   p.status = 'offered';
-  p.point = bytesToHex(point);
   const s = step();
+  // The offer carries only what the payee needs: amount, the receipt fields, the ticket used
+  // and the hub's attestation; not our channel key, sighash or signature (SPEC 6.16).
   s.send.push({
     to: p.payeeAddress,
     tag: `offer:${p.offerId}`,
@@ -218,11 +243,8 @@ export async function payerOnUpdateAccept(
       hubAddress: a.config.hubAddress,
       amount: p.amount,
       expiry: p.expiry,
-      n: p.n,
-      point,
-      updateSighash: ch.updateSighash(),
-      payerKey: ch.stateKey(0),
-      payerSig: sig.subarray(0, 64),
+      ticket: hexToBytes(p.ticket!, 32),
+      attestation: m.attestation,
       memo: p.memo,
     },
   });
@@ -231,10 +253,10 @@ export async function payerOnUpdateAccept(
 }
 
 /**
- * A on COMPLETION (SPEC 6.9): the hub bought s_A. Taken only for an offered payment of state n
+ * A on COMPLETION (SPEC 6.9): the hub bought s_B. Taken only for an offered payment of state n
  * on our channel (or one whose cancellation it overtook: SPEC 6.15, lost COMPLETION), and only
- * if t is our own s_A and the hub's update signature completes state n. The receipt is checked
- * after: a spoiled one is reported missing but cannot undo the completed state.
+ * if s_B (s_B·G = T_B) completes our pre-signature and the hub's update signature completes
+ * state n. Then (R_B, s_B) is the payee's receipt signature over m: it is kept with the payment.
  */
 export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
   const id = bytesToHex(m.offerId);
@@ -242,36 +264,39 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   if (!equalBytes(m.channelId, a.channel.params.channelId)) return ignored(m.type, 'completion for another channel');
   if (!p || (p.status !== 'offered' && p.status !== 'cancelling') || p.n !== m.n)
     return ignored(m.type, 'no offered payment for that completion');
-  // Only an offered payment can complete (the hub bought s_A, which left in the offer).
+  // Only an offered payment can complete (the payee signs m only for an offer it received).
   if (p.status === 'cancelling' && p.cancelFrom === 'proposed') return ignored(m.type, 'completion of a payment never offered');
-  // A completion can overtake our own cancellation (the hub had already bought s_A and will
+  // A completion can overtake our own cancellation (the hub had already bought s_B and will
   // refuse the cancel): the payment completed, so resume state n and take it.
   if (p.status === 'cancelling') a.channel.restoreOverwritten(p.n);
-  // The channel part first: t must be our own s_A (so the hub did buy it), and the hub's
+  // The channel part first: the secret must be the discrete log of T_B (so the hub did buy
+  // the payee's receipt signature), complete our pre-signature of update n, and the hub's
   // update signature must complete state n. These decide the channel state.
-  if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the payment point');
+  if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the receipt point');
   const ch = a.channel;
-  const mine = ch.requirePending(m.n).updateSigs[0];
-  if (!mine || !equalBytes(mine.subarray(32, 64), m.secret)) reject('revealed secret is not our update signature');
+  ch.requirePending(m.n);
+  const mine = new Uint8Array(65);
+  mine.set(adaptorAdapt(hexToBytes(p.presig!, 65), m.secret), 0);
+  mine[64] = UPDATE_HASH_TYPE;
+  ch.receiveUpdateSig(mine, 0);
   ch.receiveUpdateSig(m.updateSig, 1);
   p.status = 'completed';
-  // The receipt: B's signed invoice for exactly this offer, sealed by B for us alone. A hub
-  // (or router) that spoils it cannot undo the state above; the payment completes and the
-  // receipt is reported missing, with the reason.
-  let invoice: Uint8Array | null = null;
-  let receiptError: string | undefined;
-  try {
-    invoice = checkReceipt(m.invoice, p, a.config.identityKey, a.identityPub);
-  } catch (e) {
-    receiptError = (e as Error).message;
-  }
-  const receipt: Receipt = { invoice, secret: m.secret, n: m.n, ...(receiptError ? { receiptError } : {}) };
-  p.receipt = {
-    invoice: invoice ? bytesToHex(invoice) : null,
-    secret: bytesToHex(m.secret),
-    n: m.n,
-    ...(receiptError ? { receiptError } : {}),
+  // The receipt: the payee's BIP340 signature (R_B, s_B) over m under its receipt key.
+  const fields: ReceiptFields = {
+    offerId: hexToBytes(p.offerId, 32),
+    amount: p.amount,
+    payer: a.identityPub,
+    payee: hexToBytes(p.payeeKey, 32),
+    expiry: p.expiry,
   };
+  const signature = new Uint8Array(64);
+  signature.set(hexToBytes(p.ticket!, 32), 0);
+  signature.set(m.secret, 32);
+  const encoded = encodeReceipt({ ...fields, signature });
+  // s_B·G = T_B = R_B + e·P_R: the receipt verifies; checked all the same (a bug guard).
+  if (!verifyReceipt(encoded, p.payeeAddress)) reject('receipt does not verify', ErrorCode.RECEIPT_INVALID);
+  const receipt: Receipt = { receipt: encoded, secret: m.secret, n: m.n };
+  p.receipt = { receipt: bytesToHex(encoded), secret: bytesToHex(m.secret), n: m.n };
   const s = step();
   s.events.push({ kind: 'completed', offerId: id, receipt });
   return s;
@@ -328,6 +353,12 @@ export async function payerOnReject(a: PayerOfferContext, m: PaymentMessageOf<ty
     if (p.status === 'cancelling' && ch.overwritten?.state.n === p.n) ch.abandonPending(); // our cancellation state
     if (ch.pending?.state.n === p.n) ch.abandonPending(); // state n
     p.status = 'failed';
+  } else if (m.refType === PaymentType.OFFER && p.status === 'offered') {
+    // The payee refused the offer (its ticket was used by another payment, SPEC 6.16): the
+    // hub passed the refusal on. Nothing was extended, so cancel at once: the funds come back.
+    s.events.push({ kind: 'rejected', offerId: id, code: m.code, message: m.message });
+    const again = await payerCancel(a, p.offerId);
+    return { send: again.send, retract: again.retract, events: [...s.events, ...again.events] };
   } else if (m.refType === PaymentType.CANCEL_PROPOSE && p.status === 'cancelling') {
     ch.restoreOverwritten(p.n);
     if (p.cancelFrom === 'proposed') {

@@ -32,6 +32,7 @@ import {
   startPayment,
   stateOf,
   type World,
+  ticketFor,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -167,6 +168,7 @@ t("router: another payee's PTLC_FAIL naming its own channel does not fail the PT
   const { offerId, step } = await w.engines.A.pay(
     {
       payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      ticket: await ticketFor(w.engines.B),
       amount: 40_000,
       fee: hubFee(40_000, w.engines.S.config.fee),
       expiry: w.ctx.now + 3_600_000,
@@ -196,6 +198,7 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
   const { offerId, step } = await w.engines.A.pay(
     {
       payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      ticket: await ticketFor(w.engines.B),
       amount: 40_000,
       fee: hubFee(40_000, w.engines.S.config.fee),
       expiry: w.ctx.now + 3_600_000,
@@ -232,6 +235,7 @@ t('router: a busy payee channel does not lock the path either: P keeps the commi
   const { offerId, step } = await w.engines.A.pay(
     {
       payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      ticket: await ticketFor(w.engines.B),
       amount: 40_000,
       fee: hubFee(40_000, w.engines.S.config.fee),
       expiry: w.ctx.now + 3_600_000,
@@ -286,6 +290,7 @@ t('the hub refuses a PTLC_REMOVE that takes more than the PTLC back, and one for
   const { offerId, step } = await w.engines.A.pay(
     {
       payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      ticket: await ticketFor(w.engines.B),
       amount: 40_000,
       fee: hubFee(40_000, w.engines.S.config.fee),
       expiry: w.ctx.now + 3_600_000,
@@ -414,6 +419,7 @@ t('a payer with two channels cannot cancel an offer of one over the other', asyn
       await payer2.pay(
         {
           payee: { publicKey: w.B.idPk, address: w.B.address },
+          ticket: await ticketFor(w.payee),
           amount: 1_000,
           fee: hubFee(1_000, w.hub.config.fee),
           expiry: w.ctx.now + 3_600_000,

@@ -25,7 +25,7 @@ import type { Channel, StateRecord } from '../../../engine/channel/channel.js';
 import { sameState } from '../../../engine/channel/state.js';
 import { rejectMessage } from '../../../engine/payment/refusal.js';
 import { assertHarvestDead, settleOnChain } from './chain.js';
-import { deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World } from './fixture.js';
+import { deliverOne, hopWorld, hubAS, hubSB, makeWorld, post, run, startPayment, type HopWorld, type World, ticketFor } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/attacks-reuse');
@@ -245,6 +245,7 @@ t("router hop: a router that answers PTLC_FAIL after harvesting the hub's settle
     const { offerId, step } = await w.engines.A.pay(
       {
         payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+        ticket: await ticketFor(w.engines.B),
         amount,
         fee: hubFee(amount, w.engines.S.config.fee),
         expiry: w.ctx.now + 3_600_000,

@@ -18,7 +18,7 @@ import type { StateRecord } from '../../../engine/channel/channel.js';
 import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, enforceLatestOverOld, out0, publishUpdate, sigs } from './chain.js';
-import { makeWorld, post, run, hex } from './fixture.js';
+import { makeWorld, post, run, hex, ticketFor } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
 const t = suite('payment/enforce');
@@ -31,6 +31,7 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   const { offerId, step } = await w.payer.pay(
     {
       payee: { publicKey: w.B.idPk, address: w.B.address },
+      ticket: await ticketFor(w.payee),
       amount: 50_000,
       fee: hubFee(50_000, w.hub.config.fee),
       expiry: w.ctx.now + 3_600_000,
@@ -44,12 +45,13 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
   const withPtlc = clone(w.payee.channel.enforceable); // B's fully signed state m with the PTLC
   assert.is(withPtlc.state.ptlcs.length, 1);
   const presig = hexToBytes(w.payee.payments.get(offerId)!.claimPresig!, 65);
-  const tSecret = hexToBytes(w.payee.payments.get(offerId)!.secret, 32);
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  // t = s_B, B's receipt signature's s (SPEC 6.16), as the payer received it.
+  const tSecret = hexToBytes(w.payer.payments.get(offerId)!.receipt!.secret, 32);
   // The PTLC is locked to T + r·G (decorrelation); B's on-chain claim reveals t + r.
   const tweak = hexToBytes(w.payee.payments.get(offerId)!.tweak!, 32);
   const hopSecret = tweakSecret(tSecret, tweak);
-  await run(w);
-  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 
   // --- A–S: A publishes state 0; S answers with state 1 (A's signature bought from B) ---
   const chain = new ChainModel();

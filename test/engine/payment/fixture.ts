@@ -7,7 +7,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../../protocol/address.js';
-import { bytesToHex } from '../../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import {
   PaymentType,
   decodePayment,
@@ -19,7 +19,9 @@ import {
   type PaymentMessageOf,
 } from '../../../protocol/payment.js';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
-import { MemoryNonceStore } from '../../../crypto/nonce.js';
+import { MemoryNonceStore, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
+import { receiptSecretKey } from '../../../protocol/receipt.js';
+import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import type { ChannelParams, ChannelState } from '../../../engine/channel/state.js';
 import { Channel } from '../../../engine/channel/channel.js';
@@ -157,6 +159,7 @@ export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hub
   const payer = new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aView, A.nonces);
   const hub = new Hub(
     {
+      identityKey: S.idSk,
       channelKey: S.chSk,
       fee: { base: 10, ppm: 1000 },
       safetyMargin: 6,
@@ -312,15 +315,28 @@ export async function forgeState(
   ch: Channel,
   me: Party,
   build: (copy: Channel) => ChannelState,
-): Promise<{ state: ChannelState; encoded: Uint8Array; settleSig: Uint8Array; updateNonce: Uint8Array }> {
+): Promise<{
+  state: ChannelState;
+  encoded: Uint8Array;
+  settleSig: Uint8Array;
+  updateNonce: Uint8Array;
+  receiptPoint: Uint8Array;
+  updatePresig: Uint8Array;
+}> {
   const copy = Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON())));
   const state = build(copy);
   copy.propose(state);
+  // A payer's proposal carries its update pre-signed to a receipt point instead of a nonce (SPEC 6.16).
+  const other = Channel.fromJSON(JSON.parse(JSON.stringify(ch.toJSON())));
+  other.propose(state);
+  const receiptPoint = adaptorPoint(randomBytes(32));
   return {
     state,
     encoded: encodeChannelState(state),
     settleSig: copy.signSettlement(me.chSk),
     updateNonce: await copy.commitUpdateNonce(me.nonces, me.chSk),
+    receiptPoint,
+    updatePresig: other.presignUpdate(me.chSk, receiptPoint),
   };
 }
 
@@ -382,7 +398,7 @@ export async function hopWorld() {
   const engines = {
     A: new Payer({ identityKey: A.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A.chSk }, aV, A.nonces),
     S: new Hub(
-      { channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
+      { identityKey: S.idSk, channelKey: S.chSk, fee: { base: 10, ppm: 1000 }, safetyMargin: 6, maxTimeoutDelta: 100 },
       [
         { channel: sA, peerKey: A.idPk, peerAddress: A.address },
         { channel: sP, peerKey: P.idPk, peerAddress: P.address },
@@ -437,11 +453,33 @@ export async function hopWorld() {
 }
 export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 
+/**
+ * One fresh receipt ticket of `payee` (SPEC 6.16): the payee tops its tickets up by one and
+ * the newest is returned, as a payer would pick an unused one from the published batch.
+ */
+export async function ticketFor(payee: Payee): Promise<Uint8Array> {
+  await payee.issueTickets(payee.tickets.length + 1, 1_700_000_000_000);
+  return hexToBytes(payee.tickets[payee.tickets.length - 1]!, 32);
+}
+
+/** s_B of an offer B burned a ticket for: what B reveals (signing the bound message again is idempotent). */
+export async function payeeReceiptSecret(w: World, offerId: string): Promise<Uint8Array> {
+  const p = w.payee.payments.get(offerId)!;
+  const sig = await signWithCommittedNonce(
+    w.B.nonces,
+    ticketNonceId(hexToBytes(p.ticket, 32)),
+    receiptSecretKey(w.B.idSk),
+    hexToBytes(p.receiptMessage, 32),
+  );
+  return sig.slice(32, 64);
+}
+
 /** A starts paying B `amount` plus the hub's fee (unless `fee` is given); returns the offer id. */
 export async function startPayment(w: World, amount: number, over: { expiry?: number; fee?: number; memo?: string } = {}): Promise<string> {
   const { offerId, step } = await w.payer.pay(
     {
       payee: { publicKey: w.B.idPk, address: w.B.address },
+      ticket: await ticketFor(w.payee),
       amount,
       fee: over.fee ?? hubFee(amount, w.hub.config.fee),
       expiry: over.expiry ?? w.ctx.now + 3_600_000,
@@ -516,6 +554,7 @@ export async function hopPay(w: Awaited<ReturnType<typeof hopWorld>>, amount: nu
   const { offerId, step } = await w.engines.A.pay(
     {
       payee: { publicKey: w.parties.B.idPk, address: w.parties.B.address },
+      ticket: await ticketFor(w.engines.B),
       amount,
       fee: hubFee(amount, w.engines.S.config.fee),
       expiry: w.ctx.now + 3_600_000,

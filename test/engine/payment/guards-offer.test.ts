@@ -12,20 +12,14 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
-import {
-  decodeChannelState,
-  encodeChannelState,
-  encodePayment,
-  PaymentType,
-  receiptFromEnvelope,
-  type PaymentMessageOf,
-} from '../../../protocol/payment.js';
-import { seal } from '../../../protocol/seal.js';
+import { decodeChannelState, encodeChannelState, PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { buildClaimTx, completeClaimSignature, signClaim, ptlcOutput } from '../../../engine/bitcoin/index.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { addPtlc, transfer } from '../../../engine/channel/state.js';
 import { ptlcOf, ptlcSecretKey, signSettlement } from '../../../engine/channel/onchain.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
+import { getPublicKey, sign } from '../../../crypto/bip340.js';
+import { attestationMessage, receiptPoint } from '../../../protocol/receipt.js';
 import { tweakSecret } from '../../../crypto/tweak.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
 import { ChainModel, at, outpointOf, rejects } from '../bitcoin/chain-model.js';
@@ -38,6 +32,7 @@ import {
   inject,
   makeWorld,
   party,
+  payeeReceiptSecret,
   prepareRequest,
   resignInvoice,
   run,
@@ -306,7 +301,8 @@ t('S refuses a payer proposal over a payee channel: the payee cannot make S prop
     amount: AMOUNT,
     fee,
     expiry: w.ctx.now + 3_600_000,
-    updateNonce: forged.updateNonce,
+    receiptPoint: forged.receiptPoint,
+    updatePresig: forged.updatePresig,
     settleSig: forged.settleSig,
   });
   refused(w, /the hub is party 1 of a payer channel/);
@@ -378,7 +374,8 @@ t('S refuses a proposal that declares amount + fee but whose state moves less to
     amount: AMOUNT,
     fee,
     expiry: w.ctx.now + 3_600_000,
-    updateNonce: forged.updateNonce,
+    receiptPoint: forged.receiptPoint,
+    updatePresig: forged.updatePresig,
     settleSig: forged.settleSig,
   });
   refused(w, /does not move exactly amount \+ fee/, ErrorCode.CHANNEL_INVARIANT);
@@ -407,7 +404,8 @@ t('a payer cannot overwrite a state whose PTLC the hub already extended with a n
     amount: small,
     fee,
     expiry: w.ctx.now + 3_600_000,
-    updateNonce: forged.updateNonce,
+    receiptPoint: forged.receiptPoint,
+    updatePresig: forged.updatePresig,
     settleSig: forged.settleSig,
   });
   refused(w, /a PTLC is already extended for the pending state/);
@@ -502,7 +500,7 @@ t('B refuses a PTLC whose claim pre-signature does not complete: on chain it cou
   const { spec, sweep } = ptlcOf(w.sbParams, state, hexToBytes(offerId, 32));
   const chain = new ChainModel();
   const coin = chain.fund({ amount: ptlcOutput(spec).amount, script: ptlcOutput(spec).scriptPubKey }, at(800_001));
-  const secret = tweakSecret(hexToBytes(w.payee.payments.get(offerId)!.secret, 32), add.tweak);
+  const secret = tweakSecret(await payeeReceiptSecret(w, offerId), add.tweak);
   const payee = signClaim(spec, sweep, ptlcSecretKey(w.sbParams, w.B.chSk));
   const claim = buildClaimTx(spec, sweep, coin, { payer: completeClaimSignature(add.claimPresig, secret), payee });
   const [payeeSig, , ...leaf] = claim.inputs[0]!.witness;
@@ -561,15 +559,33 @@ t('B issues no invoice for an offer that reaches it after its expiry', async () 
   assert.not.ok(queued(w, PaymentType.INVOICE), 'no invoice for an expired offer');
 });
 
-t("B issues no invoice when the offer's point is not s_A·G, though the payer's signature verifies", async () => {
+t('B burns no ticket for an offer whose terms differ from what its hub attested (another amount)', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   const offer = take<PaymentMessageOf<typeof PaymentType.OFFER>>(w, await until(w, PaymentType.OFFER, ['A', 'S']));
-  // A keeps its valid s_A but points the offer at another point: B would sell s_A for a PTLC it cannot fulfill.
-  const forged = { ...offer, point: adaptorPoint(new Uint8Array(32).fill(3)) };
-  await inject(w, 'A', 'B', forged);
-  ignoredFor(w, /payment point is not s_A·G/);
+  // A asks B for a receipt of a larger amount than the state S holds: the receipt point differs
+  // from the one S attested (and pays for), so B must not burn its ticket for it.
+  const tickets = [...w.payee.tickets];
+  await inject(w, 'A', 'B', { ...offer, amount: AMOUNT * 10 });
+  ignoredFor(w, /not attested by its hub/);
   assert.not.ok(w.payee.payments.has(offerId));
+  assert.equal(w.payee.tickets, tickets, 'the ticket is still unused');
+  assert.not.ok(queued(w, PaymentType.INVOICE));
+});
+
+t('B refuses an offer naming a ticket it never issued: REJECT to its hub, no invoice', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const offer = take<PaymentMessageOf<typeof PaymentType.OFFER>>(w, await until(w, PaymentType.OFFER, ['A', 'S']));
+  // S attests a receipt point built on a ticket B never published (S colludes with A, or A guessed).
+  const ticket = getPublicKey(randomBytes(32));
+  const fields = { offerId: offer.offerId, amount: offer.amount, payer: w.A.idPk, payee: w.B.idPk, expiry: offer.expiry };
+  const point = receiptPoint(ticket, w.B.idPk, fields);
+  const attestation = sign(attestationMessage(offer.offerId, point, offer.amount, offer.expiry), w.S.idSk);
+  await inject(w, 'A', 'B', { ...offer, ticket, attestation });
+  assert.is(w.payee.payments.get(offerId)?.status, 'failed');
+  const rej = w.queue.find((q) => q.out.message.type === PaymentType.REJECT)?.out.message;
+  assert.ok(rej?.type === PaymentType.REJECT && rej.code === ErrorCode.NONCE_UNKNOWN && rej.refType === PaymentType.OFFER);
   assert.not.ok(queued(w, PaymentType.INVOICE));
 });
 
@@ -651,39 +667,6 @@ t("a PTLC timing out exactly at the payee's minimum is accepted", async () => {
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
 });
-
-// ---------------------------------------------------------------------------
-// The payer's receipt check (payer.ts checkReceipt)
-
-const other = party('http://127.0.0.1:1');
-for (const [what, over, why] of [
-  ['another offer', { offerId: randomBytes(32) }, /receipt invoice does not match the offer/],
-  ['another amount', { amount: AMOUNT * 10 }, /receipt invoice does not match the offer/],
-  ['another point', { point: adaptorPoint(new Uint8Array(32).fill(9)) }, /receipt invoice does not match the offer/],
-  ['an invoice signed by another key', { payeeKey: other.idPk, signer: other.idSk }, /receipt invoice is not signed by the payee we paid/],
-  ['an invoice whose signature does not verify', { badSignature: true }, /receipt holds an invalid invoice/],
-] as const) {
-  t(`A's receipt check: a receipt the payee sealed for A, but with ${what}, is reported missing`, async () => {
-    const w = await makeWorld();
-    const offerId = await startPayment(w, AMOUNT);
-    const inv = take<Invoice>(w, await until(w, PaymentType.INVOICE));
-    // B seals for A its signed invoice, altered, as the receipt; the outer invoice is re-signed.
-    const { signer, badSignature, ...fields } = { signer: w.B.idSk, badSignature: false, ...over };
-    const inner = resignInvoice(inv, signer, { receipt: new Uint8Array(0), ...fields });
-    if (badSignature) inner.signature = Uint8Array.from(inner.signature, (b, i) => (i === 63 ? b ^ 1 : b));
-    const receipt = receiptFromEnvelope(
-      seal({ senderSecretKey: w.B.idSk, recipient: w.A.idPk, type: PaymentType.INVOICE, body: encodePayment(inner), timestamp: w.ctx.now }),
-    );
-    await inject(w, 'B', 'S', resignInvoice(inv, w.B.idSk, { receipt }));
-    await run(w);
-    assert.is(w.payer.payments.get(offerId)!.status, 'completed', 'the payment itself completes');
-    const done = w.events.find((e) => e.kind === 'completed');
-    assert.ok(done && done.kind === 'completed');
-    assert.is(done.receipt.invoice, null, 'a receipt for something else is no receipt');
-    assert.match(done.receipt.receiptError ?? '', why);
-    assert.is(w.payer.payments.get(offerId)!.receipt!.invoice, null);
-  });
-}
 
 t("the payer cannot fail the hub's PTLC to the payee by sending PTLC_FAIL over its own channel", async () => {
   const w = await makeWorld();

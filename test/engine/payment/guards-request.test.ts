@@ -250,7 +250,8 @@ t('a payer cannot overwrite its PTLC to the hub (a request purchase S accepted) 
     amount: 10_000,
     fee,
     expiry: w.ctx.now + 3_600_000,
-    updateNonce: forged.updateNonce,
+    receiptPoint: forged.receiptPoint,
+    updatePresig: forged.updatePresig,
     settleSig: forged.settleSig,
   });
   const e = w.events.at(-1);

@@ -2,9 +2,24 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
-import { signWithCommittedNonce } from '../../../crypto/nonce.js';
-import { makeWorld, post, run, deliverOne, kinds, hex, type World, stateOf, until, take, inject, resignInvoice } from './fixture.js';
-import { stateSecretKey } from '../../../engine/channel/onchain.js';
+import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
+import { hexToBytes } from '../../../base/bytes.js';
+import { receiptSecretKey } from '../../../protocol/receipt.js';
+import {
+  makeWorld,
+  post,
+  run,
+  deliverOne,
+  kinds,
+  hex,
+  type World,
+  stateOf,
+  until,
+  take,
+  inject,
+  resignInvoice,
+  ticketFor,
+} from './fixture.js';
 import { rejectsCode } from '../../helpers.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -15,6 +30,7 @@ async function startPayment(w: World, over: { expiry?: number } = {}) {
   const { offerId, step } = await w.payer.pay(
     {
       payee: { publicKey: w.B.idPk, address: w.B.address },
+      ticket: await ticketFor(w.payee),
       amount: AMOUNT,
       fee: hubFee(AMOUNT, w.hub.config.fee),
       expiry: over.expiry ?? w.ctx.now + 3_600_000,
@@ -81,20 +97,22 @@ t('replayed and duplicated messages change nothing', async () => {
   assert.is(w.events.filter((e) => e.kind === 'paid').length, 2, 'one paid event at B, one at S');
 });
 
-t('B detects an invalid s_A and issues no invoice', async () => {
+t('B burns no ticket and issues no invoice for an offer its hub did not attest', async () => {
   const w = await makeWorld();
   await startPayment(w);
   await run(w, ['A', 'S']);
   const offer = w.queue.find((q) => q.out.message.type === PaymentType.OFFER)!;
-  const m = offer.out.message as { payerSig: Uint8Array };
-  m.payerSig = m.payerSig.slice();
-  m.payerSig[40]! ^= 1;
+  const m = offer.out.message as { attestation: Uint8Array };
+  m.attestation = m.attestation.slice();
+  m.attestation[40]! ^= 1;
+  const tickets = w.payee.tickets.length;
   await run(w, ['S', 'B']);
   assert.not.ok(
     w.log.some((l) => l.message.type === PaymentType.INVOICE),
     'no invoice sent',
   );
-  assert.ok(w.events.some((e) => e.kind === 'ignored' && /does not verify/.test(e.reason)));
+  assert.ok(w.events.some((e) => e.kind === 'ignored' && /not attested by its hub/.test(e.reason)));
+  assert.is(w.payee.tickets.length, tickets, 'the ticket is still unused');
 });
 
 t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock rule', async () => {
@@ -204,18 +222,22 @@ t('cancellation after the PTLC is extended is refused and the payment completes'
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
 });
 
-t('a committed nonce signs one message only: its own update, always with the same signature', async () => {
+t("a burned ticket signs one message only: the offer's receipt message, always with the same signature", async () => {
   const w = await makeWorld();
-  await startPayment(w);
-  await run(w, ['A', 'S']);
-  // A's update nonce for state 1 was used for the offer's s_A: it can sign nothing else.
-  const id = w.payer.channel.pending!.myNonceId!;
-  assert.ok(id.startsWith(`upd:${hex(w.asParams.channelId)}:1:0:`));
-  await rejectsCode(
-    signWithCommittedNonce(w.A.nonces, id, stateSecretKey(w.asParams, w.A.chSk), new Uint8Array(32)),
-    ErrorCode.NONCE_REUSE,
-  );
-  assert.equal(await w.payer.channel.signUpdate(w.A.nonces, w.A.chSk), w.payer.channel.pending!.updateSigs[0]);
+  const offerId = await startPayment(w);
+  await run(w, ['A', 'S', 'B']);
+  // B burned its ticket for this offer's receipt message m: it can sign nothing else, nor be bound again.
+  const p = w.payee.payments.get(offerId)!;
+  const id = ticketNonceId(hexToBytes(p.ticket, 32));
+  const sk = receiptSecretKey(w.B.idSk);
+  await rejectsCode(signWithCommittedNonce(w.B.nonces, id, sk, new Uint8Array(32)), ErrorCode.NONCE_REUSE);
+  await rejectsCode(bindTicketNonce(w.B.nonces, id, sk, new Uint8Array(32)), ErrorCode.NONCE_REUSE);
+  await run(w);
+  assert.is(w.payee.payments.get(offerId)!.status, 'paid');
+  const receipt = w.payer.payments.get(offerId)!.receipt!;
+  const again = await signWithCommittedNonce(w.B.nonces, id, sk, hexToBytes(p.receiptMessage, 32));
+  assert.is(hex(again.subarray(32, 64)), receipt.secret, 'the spent ticket answers with the same signature');
+  assert.is(hex(again.subarray(0, 32)), p.ticket);
 });
 
 t('only one payment in flight; messages from strangers are refused', async () => {
@@ -249,7 +271,13 @@ t('after a refused cancellation the payment completes and the next payment works
 t('a proposal the hub refuses frees the channel', async () => {
   const w = await makeWorld();
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee: 0, expiry: w.ctx.now + 3_600_000 },
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address },
+      ticket: await ticketFor(w.payee),
+      amount: AMOUNT,
+      fee: 0,
+      expiry: w.ctx.now + 3_600_000,
+    },
     w.ctx,
   );
   post(w, 'A', step);

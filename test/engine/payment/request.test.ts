@@ -15,7 +15,7 @@ import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { enforceLatestOverOld } from './chain.js';
-import { makeWorld, post, run, deliverOne, hex, type World } from './fixture.js';
+import { makeWorld, post, run, deliverOne, hex, type World, ticketFor } from './fixture.js';
 import { rejectsCode } from '../../helpers.js';
 import { hexToBytes } from '../../../base/bytes.js';
 import { extendPtlc } from '../../../engine/payment/ptlc-exchange.js';
@@ -189,7 +189,13 @@ t('a PTLC_ADD never displaces a pending state: a payer cannot wipe a payment the
   const w = await makeWorld();
   const fee = hubFee(AMOUNT, w.hub.config.fee);
   const { offerId, step } = await w.payer.pay(
-    { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: AMOUNT, fee, expiry: w.ctx.now + 3_600_000 },
+    {
+      payee: { publicKey: w.B.idPk, address: w.B.address },
+      ticket: await ticketFor(w.payee),
+      amount: AMOUNT,
+      fee,
+      expiry: w.ctx.now + 3_600_000,
+    },
     w.ctx,
   );
   post(w, 'A', step);
@@ -266,6 +272,7 @@ t("after refusing the payee's proposal the hub's next proposal skips its number 
       await w.payer.pay(
         {
           payee: { publicKey: w.B.idPk, address: w.B.address },
+          ticket: await ticketFor(w.payee),
           amount: AMOUNT,
           fee: hubFee(AMOUNT, w.hub.config.fee),
           expiry: w.ctx.now + 3_600_000,

@@ -14,7 +14,7 @@ import { openChannelPair } from '../../../engine/channel/open.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 import type { Step } from '../../../engine/payment/types.js';
-import { channelParams, hopPay, hopWorld, party, type HopWorld } from './fixture.js';
+import { channelParams, hopPay, hopWorld, party, ticketFor, type HopWorld } from './fixture.js';
 
 const t = suite('payment/router-failback');
 const AMOUNT = 40_000;
@@ -52,6 +52,7 @@ async function secondPayer(w: HopWorld) {
     const { offerId, step } = await payer.pay(
       {
         payee: { publicKey: w.parties.C.idPk, address: w.parties.C.address },
+        ticket: await ticketFor(w.engines.C),
         amount,
         fee: hubFee(amount, w.engines.S.config.fee),
         expiry: w.ctx.now + 3_600_000,

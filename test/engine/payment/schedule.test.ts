@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePayment, encodePayment } from '../../../protocol/payment.js';
-import { makeWorld, post, hex, type World } from './fixture.js';
+import { makeWorld, post, hex, type World, ticketFor } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 import { prng } from '../../helpers.js';
 
@@ -41,7 +41,13 @@ t('an offer completes identically under every seeded interleaving', async () => 
     const w = await makeWorld();
     const fee = hubFee(40_000, w.hub.config.fee);
     const { offerId, step } = await w.payer.pay(
-      { payee: { publicKey: w.B.idPk, address: w.B.address }, amount: 40_000, fee, expiry: w.ctx.now + 3_600_000 },
+      {
+        payee: { publicKey: w.B.idPk, address: w.B.address },
+        ticket: await ticketFor(w.payee),
+        amount: 40_000,
+        fee,
+        expiry: w.ctx.now + 3_600_000,
+      },
       w.ctx,
     );
     post(w, 'A', step);
