@@ -29,6 +29,13 @@ export interface Sizes {
   pushSubscribers: number;
   pushRate: number;
   pushMs: number;
+  /** Duration of each PostgreSQL measurement (ingest, push). */
+  pgMs: number;
+  /** Runs of the push row (median reported, range in the note). */
+  pushRounds: number;
+  /** Duration of each step of the push rate sweep, and its highest rate. */
+  pushSweepMs: number;
+  pushSweepMax: number;
   backlog: number;
   idle: number;
   idleDevicesPerMailbox: number;
@@ -49,6 +56,10 @@ export const FULL: Sizes = {
   pushSubscribers: 1000,
   pushRate: 1000,
   pushMs: 8000,
+  pushRounds: 3,
+  pgMs: 6000,
+  pushSweepMs: 4000,
+  pushSweepMax: 32_000,
   backlog: 100_000,
   idle: 20_000,
   idleDevicesPerMailbox: 10,
@@ -69,6 +80,10 @@ export const QUICK: Sizes = {
   pushSubscribers: 50,
   pushRate: 200,
   pushMs: 1500,
+  pushRounds: 1,
+  pgMs: 1000,
+  pushSweepMs: 800,
+  pushSweepMax: 400,
   backlog: 2000,
   idle: 200,
   idleDevicesPerMailbox: 10,
@@ -90,12 +105,12 @@ export interface RelayProc {
 }
 
 /** Starts `bench/servers/relay.ts` in a child process on an ephemeral loopback port. */
-export async function startRelayProc(execArgv: string[] = []): Promise<RelayProc> {
+export async function startRelayProc(execArgv: string[] = [], databaseUrl?: string): Promise<RelayProc> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-bench-'));
   // BENCH_PROFILE=<dir>: every relay process writes a V8 CPU profile there (see profile.ts).
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const worker = spawnWorker('servers/relay.ts', [...execArgv, ...prof]);
-  const { url, pid } = await worker.call<{ url: string; pid: number }>('start', dir);
+  const { url, pid } = await worker.call<{ url: string; pid: number }>('start', dir, databaseUrl);
   return {
     worker,
     url,

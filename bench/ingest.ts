@@ -12,6 +12,24 @@ import type { HttpLoadResult } from './load/http.js';
 import { row, type Row } from './report.js';
 import type { Worker } from './rpc.js';
 
+/** The relay's synced batches so far (bench/servers/relay.ts). */
+interface Commits {
+  batches: number;
+  seconds: number;
+}
+
+/**
+ * The durable-ingest ceiling the disk allows: with one synced batch in
+ * flight, at most (envelopes per batch ÷ batch write time) envelopes/s,
+ * whatever the relay's CPU.
+ */
+function ceiling(a: Commits, b: Commits, envelopes: number): { perBatch: number; writeMs: number; perSecond: number } {
+  const batches = b.batches - a.batches;
+  const perBatch = envelopes / batches;
+  const writeMs = ((b.seconds - a.seconds) / batches) * 1000;
+  return { perBatch, writeMs, perSecond: (perBatch / writeMs) * 1000 };
+}
+
 /** Ingest rows. */
 export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
   const mailboxes = randomMailboxes(1000);
@@ -21,11 +39,19 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
   const best = { relay: 0, express: 0, http: 0, full: 0 };
   // Server CPU (all threads) per accepted envelope, from the run with the best rate.
   const cpu = { relay: 0, express: 0, http: 0, full: 0 };
+  // The relay's rounds: rate, and the disk's ceiling during that round.
+  const relayRounds: { rate: number; perBatch: number; writeMs: number; ceiling: number }[] = [];
   const measure = async (what: keyof typeof best, w: Worker, url: string): Promise<number> => {
+    const isRelay = what === 'relay' || what === 'full';
+    const m0 = isRelay ? await w.call<Commits>('batches') : undefined;
     const c0 = (await w.call<{ cpuUs: number }>('usage')).cpuUs;
     const r = await load(url);
     const c1 = (await w.call<{ cpuUs: number }>('usage')).cpuUs;
     if (r.ok === 0 || r.failed > 0) throw new Error(`${what}: ${r.ok} ok, ${r.failed} failed ${JSON.stringify(r.statuses)}`);
+    if (what === 'relay' && m0) {
+      const c = ceiling(m0, await w.call<Commits>('batches'), r.ok);
+      relayRounds.push({ rate: r.perSecond, perBatch: c.perBatch, writeMs: c.writeMs, ceiling: c.perSecond });
+    }
     if (r.perSecond > best[what]) {
       best[what] = r.perSecond;
       cpu[what] = (c1 - c0) / 1000 / r.ok;
@@ -46,7 +72,13 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
         `ingest round ${round + 1}: relay ${best.relay.toFixed(0)}/s, express ${best.express.toFixed(0)}/s, node:http ${best.http.toFixed(0)}/s`,
       );
     }
-    const cpuNote = `server CPU per envelope (all threads): relay ${cpu.relay.toFixed(3)} ms, bare express ${cpu.express.toFixed(3)} ms, bare node:http ${cpu.http.toFixed(3)} ms`;
+    const disk = relayRounds
+      .map(
+        (r) =>
+          `${r.rate.toFixed(0)}/s with ${r.perBatch.toFixed(1)} envelopes per synced batch of ${r.writeMs.toFixed(2)} ms (disk ceiling ${r.ceiling.toFixed(0)}/s)`,
+      )
+      .join('; ');
+    const cpuNote = `server CPU per envelope (all threads): relay ${cpu.relay.toFixed(3)} ms, bare express ${cpu.express.toFixed(3)} ms, bare node:http ${cpu.http.toFixed(3)} ms; relay rounds: ${disk}`;
     const rows: Row[] = [
       row({
         name: 'durable ingest, 1 KiB, 50 senders (fsync before 201)',
@@ -54,8 +86,8 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
         unit: 'env/s',
         baseline: 'bare express 201',
         baselineValue: best.express,
-        target: '≥ 0.8×',
-        pass: best.relay / best.express >= 0.8,
+        target: '≥ 1.0×',
+        pass: best.relay / best.express >= 1.0,
         note: cpuNote,
       }),
       row({
@@ -64,8 +96,8 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
         unit: 'env/s',
         baseline: 'bare node:http 201',
         baselineValue: best.http,
-        target: 'report',
-        pass: null,
+        target: '≥ 0.6×',
+        pass: best.relay / best.http >= 0.6,
         note: cpuNote,
       }),
     ];
@@ -85,8 +117,8 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
         unit: 'env/s',
         baseline: 'ingest on an empty store',
         baselineValue: best.relay,
-        target: '≥ 0.8×',
-        pass: full / best.relay >= 0.8,
+        target: '≥ 0.9×',
+        pass: full / best.relay >= 0.9,
         note: `measured after the store settled (${(settled / 1000).toFixed(0)} s of compaction after the bulk seed); relay CPU per envelope ${cpu.full.toFixed(3)} ms vs ${cpu.relay.toFixed(3)} ms empty`,
       }),
     );

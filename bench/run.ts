@@ -15,12 +15,13 @@ import { benchClient } from './client.js';
 import { FULL, QUICK, progress, type Sizes } from './context.js';
 import { benchIdle } from './idle.js';
 import { benchIngest } from './ingest.js';
+import { benchPg } from './pg.js';
 import { benchPush } from './push.js';
 import { machine, table, writeResults, type Row } from './report.js';
 import { spawnWorker } from './rpc.js';
 import { benchSweep } from './sweep.js';
 
-const PARTS = ['client', 'ingest', 'push', 'backlog', 'idle', 'auth', 'sweep'] as const;
+const PARTS = ['client', 'ingest', 'push', 'backlog', 'pg', 'idle', 'auth', 'sweep'] as const;
 
 function fdLimit(): number | null {
   try {
@@ -52,6 +53,8 @@ async function main(): Promise<number> {
   const crashes: string[] = [];
   const httpLoader = spawnWorker('load/http.ts');
   const wsLoader = spawnWorker('load/ws.ts');
+  // Push subscribers are spread over two ws load processes (the second is started here).
+  const wsLoader2 = spawnWorker('load/ws.ts');
   let verifyRate = 0;
   const part = async (name: (typeof PARTS)[number], fn: () => Promise<Row[]>): Promise<void> => {
     if (!only.has(name)) return;
@@ -71,8 +74,9 @@ async function main(): Promise<number> {
       return r.rows;
     });
     await part('ingest', () => benchIngest(s, httpLoader));
-    await part('push', () => benchPush(s, wsLoader));
+    await part('push', () => benchPush(s, httpLoader, [wsLoader, wsLoader2]));
     await part('backlog', () => benchBacklog(s, wsLoader));
+    await part('pg', () => benchPg(s, httpLoader, [wsLoader, wsLoader2]));
     await part('idle', () => benchIdle(s, fds));
     await part('auth', async () => {
       if (!verifyRate) {
@@ -85,7 +89,7 @@ async function main(): Promise<number> {
     });
     await part('sweep', () => benchSweep(s, httpLoader));
   } finally {
-    await Promise.all([httpLoader.stop(), wsLoader.stop()]);
+    await Promise.all([httpLoader.stop(), wsLoader.stop(), wsLoader2.stop()]);
   }
 
   const file = writeResults({ machine: machine(s.quick ? 'quick' : 'full', fds), results: rows });

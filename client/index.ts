@@ -50,12 +50,18 @@ export {
   PayerNode,
   RouterNode,
   type HubNodeOptions,
+  type HubTermsPolicy,
   type PayeeNodeOptions,
   type PayerNodeOptions,
   type RouterNodeOptions,
 } from './wallet/roles.js';
+// Opening channels (SPEC 6.17): the hub's signed terms, the open API of the wallet roles.
+export { TERMS_RECORD, verifyTerms, type HubTerms } from '../protocol/terms.js';
+export type { OpenChannelOptions, OpeningOptions, OpeningRuntime, WalletRuntime } from './wallet/opening.js';
 export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
+export { Watchtower, type TowerHost, type WatchtowerEvents, type WatchtowerOptions } from './wallet/watchtower.js';
+export type { BroadcastAction, ChainPhase, EnforcePlan } from '../engine/channel/enforce.js';
 
 // The chain: a source (Esplora REST), its cached tip, the funding wallet contract.
 export {

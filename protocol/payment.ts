@@ -45,6 +45,20 @@ export const PaymentType = {
   REQUEST_ACK: 0x0016,
   // The receiver of a committed PTLC gives it back to the offerer (SPEC 6.7).
   PTLC_REMOVE: 0x0017,
+  // Opening a channel (SPEC 6.17).
+  TERMS_REQUEST: 0x0030,
+  TERMS: 0x0031,
+  OPEN: 0x0032,
+  OPEN_ACCEPT: 0x0033,
+  OPEN_SIGN: 0x0034,
+  OPEN_SIGNED: 0x0035,
+  FUNDING: 0x0036,
+  OPEN_CANCEL: 0x0037,
+  // Closing a channel cooperatively (SPEC 6.18).
+  CLOSE_PROPOSE: 0x0040,
+  CLOSE_ACCEPT: 0x0041,
+  // The payee tells the payer of a request what it needs to watch the payee's channel (SPEC 6.18).
+  TOWER_TERMS: 0x0042,
 } as const;
 /** A payment message type number. */
 export type PaymentType = (typeof PaymentType)[keyof typeof PaymentType];
@@ -222,6 +236,65 @@ export const PaymentSchemas = {
     ['updateNonce', 'b32'],
     ['settleSig', 'b65'],
     ['reason', 'str'],
+  ],
+  [PaymentType.TERMS_REQUEST]: [['replyTo', 'str']],
+  [PaymentType.TERMS]: [['terms', 'bytes']],
+  [PaymentType.OPEN]: [
+    ['openId', 'b32'],
+    ['termsId', 'b32'],
+    ['replyTo', 'str'],
+    ['hubFunds', 'u8'],
+    ['amount', 'u64'],
+    ['csvDelay', 'u32'],
+    ['channelKey', 'b32'],
+    ['payout', 'bytes'],
+  ],
+  [PaymentType.OPEN_ACCEPT]: [
+    ['openId', 'b32'],
+    ['hubNonce', 'b32'],
+    ['channelId', 'b32'],
+    ['channelKey', 'b32'],
+    ['payout', 'bytes'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+  ],
+  [PaymentType.OPEN_SIGN]: [
+    ['channelId', 'b32'],
+    ['updateNonce', 'b32'],
+    ['settleSig', 'b65'],
+    ['updateSig', 'b65'],
+  ],
+  [PaymentType.OPEN_SIGNED]: [
+    ['channelId', 'b32'],
+    ['updateSig', 'b65'],
+  ],
+  [PaymentType.FUNDING]: [
+    ['channelId', 'b32'],
+    ['txid', 'b32'],
+    ['vout', 'u32'],
+  ],
+  [PaymentType.OPEN_CANCEL]: [
+    ['openId', 'b32'],
+    ['reason', 'str'],
+  ],
+  [PaymentType.CLOSE_PROPOSE]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
+  ],
+  [PaymentType.CLOSE_ACCEPT]: [
+    ['channelId', 'b32'],
+    ['n', 'u32'],
+    ['closeSig', 'b65'],
+  ],
+  [PaymentType.TOWER_TERMS]: [
+    ['requestId', 'b32'],
+    ['channelId', 'b32'],
+    ['fundingTxid', 'b32'],
+    ['fundingVout', 'u32'],
+    ['fundingAmount', 'u64'],
+    ['updateFee', 'u64'],
+    ['csvDelay', 'u32'],
   ],
 } as const satisfies Record<PaymentType, Schema>;
 

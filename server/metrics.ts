@@ -5,6 +5,7 @@
  * bounded and `/metrics` reveals nothing about who receives mail.
  * @module
  */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import client from 'prom-client';
 import { STORE_STATES, type StoreHealth } from './store/health.js';
 import type { StoreTotals } from './store/types.js';
@@ -27,6 +28,36 @@ export interface RelayMetrics {
   wsClosed: client.Counter<'code'>;
   storeWriteSeconds: client.Histogram;
   storeBatchOps: client.Histogram;
+  /** Stops what samples in the background (the event-loop delay monitor). Idempotent. */
+  stop(): void;
+}
+
+/** Interval of the event-loop delay sampler, ms: every stall longer than this is seen. */
+const LOOP_DELAY_INTERVAL_MS = 10;
+
+/**
+ * How late the event loop runs a timer due every {@link LOOP_DELAY_INTERVAL_MS}:
+ * each run records its lateness (ns) into a histogram that a scrape reads and
+ * starts over. (Node's `monitorEventLoopDelay` forgets its last tick on
+ * reset, so a stall that straddles a scrape would be lost, and it counts the
+ * interval itself into every sample.)
+ */
+class LoopDelay {
+  readonly histogram: RecordableHistogram = createHistogram();
+  #last = performance.now();
+  readonly #timer = setInterval(() => {
+    const now = performance.now();
+    this.histogram.record(Math.max(1, Math.round((now - this.#last - LOOP_DELAY_INTERVAL_MS) * 1e6)));
+    this.#last = now;
+  }, LOOP_DELAY_INTERVAL_MS);
+
+  constructor() {
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 /**
@@ -38,7 +69,11 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lnmb_' });
   const registers = [registry];
+  // How late the event loop runs timers: every request, push and batch of this relay waits behind a stall.
+  const loop = new LoopDelay();
+  const loopDelay = loop.histogram;
   const m: RelayMetrics = {
+    stop: () => loop.stop(),
     registry,
     httpRequests: new Counter({
       name: 'lnmb_http_requests_total',
@@ -88,6 +123,23 @@ export function createMetrics(totals: () => StoreTotals, health: () => StoreHeal
       registers,
     }),
   };
+  new Gauge({
+    name: 'lnmb_event_loop_delay_seconds',
+    help: `Event-loop delay since the previous scrape (how late a timer due every ${LOOP_DELAY_INTERVAL_MS} ms ran), by quantile: 0.5, 0.99 and 1 (the max)`,
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      // Nothing sampled yet (a scrape right after start): report zeros, not NaN.
+      const seen = loopDelay.count > 0;
+      for (const [q, ns] of [
+        ['0.5', seen ? loopDelay.percentile(50) : 0],
+        ['0.99', seen ? loopDelay.percentile(99) : 0],
+        ['1', seen ? loopDelay.max : 0],
+      ] as const)
+        this.set({ quantile: q }, ns / 1e9);
+      loopDelay.reset();
+    },
+  });
   new Gauge({
     name: 'lnmb_store_envelopes',
     help: 'Live envelopes in the store',

@@ -19,6 +19,7 @@ import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http/app.js';
 import { corsPolicy, createCors } from './http/cors.js';
+import { leanPost } from './http/lean-post.js';
 import { rawErrorResponse } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
 import { createLogger, type Logger } from './log.js';
@@ -177,10 +178,13 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const offAppend = store.onAppend((mailbox, envelope) => ctx.fanout.publish(mailbox, envelope));
 
   const app = createHttpApp(ctx);
-  // CORS first, for every route however it is handled (preflights end there).
+  // CORS first, for every route however it is handled (preflights end there);
+  // then the envelope POST, the hot path, which skips express when it has its
+  // ordinary form (http/lean-post.ts); then express for everything else.
   const cors = createCors(corsPolicy(config.corsOrigins));
+  const lean = leanPost(ctx);
   const server = http.createServer((req, res) => {
-    if (!cors(req, res)) app(req, res);
+    if (!cors(req, res) && !lean(req, res)) app(req, res);
   });
   // Slow-loris bounds: a client must send its headers and body in time.
   server.headersTimeout = 10_000;
@@ -219,6 +223,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   } catch (e) {
     clearInterval(prune);
+    metrics.stop();
     await ws.close();
     offAppend();
     if (!injected) await store.close();
@@ -256,6 +261,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     server.closeAllConnections();
     await sweeper.stop();
     clearInterval(prune);
+    metrics.stop();
     offAppend();
     if (injected) await store.flush();
     else await store.close();

@@ -54,6 +54,8 @@ class Connection implements Subscriber {
     readonly ws: WebSocket,
     readonly ip: string,
     readonly origin: string,
+    /** The upgraded TCP socket the WebSocket writes to (corked around a backlog page). */
+    readonly socket: Duplex,
     readonly front: WsFrontEnd,
     now: number,
   ) {
@@ -73,7 +75,7 @@ class Connection implements Subscriber {
     if (this.phase !== 'live') return;
     this.cursor = live.seq;
     this.ws.send(live.frame);
-    this.front.delivered([live.id]);
+    this.front.delivered1(live.id);
     if (this.ws.bufferedAmount > this.front.ctx.config.outboundBufferBytes) this.front.slowConsumer(this);
   }
 }
@@ -84,6 +86,9 @@ export class WsFrontEnd {
   readonly #wss: WebSocketServer;
   readonly #conns = new Set<Connection>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Delivered marks of this tick, written by one {@link WsFrontEnd.delivered} flush. */
+  #marks: string[] = [];
+  #marksQueued = false;
 
   constructor(ctx: RelayContext) {
     this.ctx = ctx;
@@ -120,7 +125,7 @@ export class WsFrontEnd {
       return this.#refuse(socket, new LnMailboxError(ErrorCode.BAD_REQUEST, 'bad Host header'));
     }
     const ip = clientAddress(req, config.trustProxy);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, ip, origin));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, ip, origin));
   }
 
   #refuse(socket: Duplex, e: LnMailboxError): void {
@@ -129,7 +134,7 @@ export class WsFrontEnd {
     socket.end(rawErrorResponse(e));
   }
 
-  #accept(ws: WebSocket, ip: string, origin: string): void {
+  #accept(ws: WebSocket, socket: Duplex, ip: string, origin: string): void {
     const { ctx } = this;
     ws.on('error', () => undefined); // protocol errors surface as 'close' with ws's code (1002, 1007, 1009)
     if (!ctx.connections.acquire(ip)) {
@@ -137,7 +142,7 @@ export class WsFrontEnd {
       this.#closeWith(ws, WsCloseCode.TOO_MANY_CONNECTIONS, ErrorCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
       return;
     }
-    const conn = new Connection(ws, ip, origin, this, ctx.now());
+    const conn = new Connection(ws, ip, origin, socket, this, ctx.now());
     this.#conns.add(conn);
     ctx.metrics.wsConnections.inc();
     conn.authTimer = setTimeout(() => {
@@ -190,11 +195,36 @@ export class WsFrontEnd {
     );
   }
 
-  /** Records delivery of pushed envelopes. */
-  delivered(ids: string[]): void {
+  /**
+   * Records delivery of pushed envelopes. The marks of one tick (every push
+   * of a group commit, a backlog page) go to the store as one write,
+   * submitted before the tick yields to I/O: a later POST's batch therefore
+   * comes after it in the store's log, and when that POST's 201 is durable,
+   * so is every mark made before it.
+   */
+  delivered(ids: readonly string[]): void {
+    for (const id of ids) this.#marks.push(id);
+    if (this.#marksQueued) return;
+    this.#marksQueued = true;
+    queueMicrotask(this.#flushMarks);
+  }
+
+  /** {@link WsFrontEnd.delivered} of one id (a live push), without an array per envelope. */
+  delivered1(id: string): void {
+    this.#marks.push(id);
+    if (this.#marksQueued) return;
+    this.#marksQueued = true;
+    queueMicrotask(this.#flushMarks);
+  }
+
+  readonly #flushMarks = (): void => {
+    this.#marksQueued = false;
+    const ids = this.#marks;
+    if (ids.length === 0) return;
+    this.#marks = [];
     this.ctx.store.markDelivered(ids);
     this.ctx.metrics.envelopesDelivered.inc({ via: 'ws' }, ids.length);
-  }
+  };
 
   #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
     if (conn.phase === 'closed') return;
@@ -257,28 +287,41 @@ export class WsFrontEnd {
     conn.phase = 'backlog';
     conn.buffered = [];
     conn.unsubscribe = ctx.fanout.subscribe(conn.mailbox, conn);
+    const read = (after: number) => ctx.store.list(conn.mailbox, after, BACKLOG_PAGE, ctx.now(), PAGE_BYTES);
     try {
+      let page = await read(conn.cursor);
+      // The previous page's last frame leaving the process: at most two pages wait in the socket.
+      let previous: Promise<void> | undefined;
       for (;;) {
-        const page = await ctx.store.list(conn.mailbox, conn.cursor, BACKLOG_PAGE, ctx.now(), PAGE_BYTES);
         if (conn.phase !== 'backlog') return;
         const n = page.envelopes.length;
+        let flushed: Promise<void> | undefined;
         if (n > 0) {
-          const ids: string[] = [];
-          let flushed: Promise<void> | undefined;
-          for (let i = 0; i < n; i++) {
-            const e = page.envelopes[i]!;
-            if (i === n - 1 && page.more) {
-              // Backpressure: read the next page only once this one left the process.
-              flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
-            } else conn.ws.send(envelopeFrame(e));
-            conn.cursor = e.seq;
-            ids.push(e.id);
+          const ids: string[] = new Array(n);
+          // One write for the page, not one system call per frame (ws corks each frame alone).
+          conn.socket.cork();
+          try {
+            for (let i = 0; i < n; i++) {
+              const e = page.envelopes[i]!;
+              if (i === n - 1 && page.more) {
+                // Backpressure: the page after next is sent only once this one left the process.
+                flushed = new Promise((resolve) => conn.ws.send(envelopeFrame(e), () => resolve()));
+              } else conn.ws.send(envelopeFrame(e));
+              conn.cursor = e.seq;
+              ids[i] = e.id;
+            }
+          } finally {
+            conn.socket.uncork();
           }
           this.delivered(ids);
-          if (flushed) await flushed;
         }
         if (!page.more) break;
-        if (conn.phase !== 'backlog') return;
+        // The next page is read while this one drains to the socket; it is sent once the page
+        // before this one has left, so the socket never runs dry and at most two pages wait in it.
+        const next = read(conn.cursor);
+        if (previous) await Promise.all([previous, next.catch(() => undefined)]);
+        previous = flushed;
+        page = await next;
       }
     } catch (e) {
       const { error } = toRelayError(e);
@@ -347,5 +390,6 @@ export class WsFrontEnd {
     clearTimeout(timer);
     for (const c of conns) c.ws.terminate();
     this.#wss.close();
+    this.#flushMarks();
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import http from 'node:http';
-import { syntheticEnvelope } from '../envelopes.js';
+import { idOf, syntheticEnvelope } from '../envelopes.js';
 import { serve } from '../rpc.js';
 
 /** Options of one load run. */
@@ -100,8 +100,64 @@ async function run(o: HttpLoadOptions): Promise<HttpLoadResult> {
   return out;
 }
 
+/** Outcome of an open-loop run: each envelope's id and the epoch ms its POST was sent. */
+export interface OpenLoopResult {
+  posted: number;
+  failed: number;
+  achievedRate: number;
+  sent: [string, number][];
+}
+
+/**
+ * Open loop: POSTs fresh 1 KiB envelopes at `rate`/s for `durationMs`,
+ * round-robin over `targets` ([relay URL, mailbox] pairs: several relays
+ * may share the load), whatever the answers' latency; records when each
+ * was sent (epoch ms, same machine clock as the subscribers' processes).
+ */
+async function openLoop(targets: [string, string][], rate: number, durationMs: number): Promise<OpenLoopResult> {
+  const agents = new Map<string, http.Agent>();
+  const agentOf = (url: string): http.Agent => {
+    let a = agents.get(url);
+    if (!a) agents.set(url, (a = new http.Agent({ keepAlive: true, maxSockets: 256 })));
+    return a;
+  };
+  const origin = performance.timeOrigin;
+  const sent: [string, number][] = [];
+  let posted = 0;
+  let failed = 0;
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - t0;
+      if (elapsed >= durationMs) {
+        clearInterval(timer);
+        return resolve();
+      }
+      // Catch up to the schedule: rate·elapsed envelopes by now.
+      const due = Math.floor((rate * elapsed) / 1000) - posted;
+      for (let i = 0; i < due; i++) {
+        const [url, mailbox] = targets[posted++ % targets.length]!;
+        const body = syntheticEnvelope(mailbox);
+        sent.push([idOf(body), origin + performance.now()]);
+        const p = post(agentOf(url), new URL(url), mailbox, body)
+          .then((st) => {
+            if (st !== 201) failed++;
+          })
+          .catch(() => void failed++)
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+    }, 5);
+  });
+  await Promise.all(inflight);
+  for (const a of agents.values()) a.destroy();
+  return { posted, failed, achievedRate: posted / (durationMs / 1000), sent };
+}
+
 serve({
   run,
+  openLoop,
   stop(): void {
     stopping = true;
   },

@@ -1,18 +1,20 @@
 /**
- * WebSocket load generator (its own process): backlog drain, push latency,
+ * WebSocket load generator (its own process): backlog drain, push subscribers,
  * auth handshake rate and idle subscribers, all against a
  * relay (or the bare `ws` baseline) on loopback.
  * @module
  */
-import http from 'node:http';
 import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { idOf, mailboxKey, syntheticEnvelope, type MailboxKey } from '../envelopes.js';
+import { mailboxKey, type MailboxKey } from '../envelopes.js';
 import { serve } from '../rpc.js';
 import { PresignedSigner } from './presign.js';
 import { connectAuthed, sessionToken, subscribe, wsUrl, type Credential } from './ws-client.js';
 
 const held: WebSocket[] = [];
+/** Sockets opened by `listen`, and the frames they stamped. */
+const listeners: WebSocket[] = [];
+const listening: [string, number][] = [];
 /** Where the id starts in the relay's envelope frame (`{"type":"envelope","id":"<64 hex>"…`). */
 const ID_AT = '{"type":"envelope","id":"'.length;
 
@@ -29,30 +31,6 @@ async function pool<T, R>(items: readonly T[], width: number, fn: (t: T, i: numb
     }),
   );
   return out;
-}
-
-const pct = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
-
-function postOnce(agent: http.Agent, url: URL, mailbox: string, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        method: 'POST',
-        path: `/v1/mailboxes/${mailbox}/envelopes`,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 serve({
@@ -130,91 +108,33 @@ serve({
   },
 
   /**
-   * Push latency: `subscribers` mailboxes, each with one live subscriber;
-   * POSTs at `rate`/s (open loop, spread over the mailboxes) for
-   * `durationMs`; latency = POST sent → envelope frame received (same
-   * process, same clock), plus 201 received → frame for reference.
+   * Opens `subscribers` authenticated, subscribed sockets on `url` (one
+   * fresh mailbox each) and stamps every envelope frame that arrives from
+   * then on with its epoch ms; returns the mailbox ids. The POSTs come from
+   * another process (load/http.ts `openLoop`), so this process only listens.
    */
-  async push(url: string, subscribers: number, rate: number, durationMs: number) {
+  async listen(url: string, subscribers: number): Promise<string[]> {
     const keys: MailboxKey[] = Array.from({ length: subscribers }, () => mailboxKey());
-    const sent = new Map<string, number>();
-    const accepted = new Map<string, number>();
-    const lat: number[] = [];
-    const arrived = new Map<string, number>();
-    let received = 0;
+    const origin = performance.timeOrigin;
     const socks = await pool(keys, 50, async (k) => {
       const ws = await connectAuthed(url, { mailbox: k.mailbox, secretKey: k.secretKey });
       await subscribe(ws, 0);
       ws.on('message', (data) => {
-        const t = performance.now();
+        const t = origin + performance.now();
         const text = data.toString();
-        if (!text.startsWith('{"type":"envelope"')) return;
-        const id = text.slice(ID_AT, ID_AT + 64);
-        const s = sent.get(id);
-        if (s === undefined) return;
-        received++;
-        lat.push(t - s);
-        arrived.set(id, t);
+        if (text.startsWith('{"type":"envelope"')) listening.push([text.slice(ID_AT, ID_AT + 64), t]);
       });
       return ws;
     });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-    const u = new URL(url);
-    let posted = 0;
-    let failed = 0;
-    const inflight = new Set<Promise<void>>();
-    const t0 = performance.now();
-    const TICK = 10;
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const elapsed = performance.now() - t0;
-        if (elapsed >= durationMs) {
-          clearInterval(timer);
-          return resolve();
-        }
-        // Catch up to the schedule: rate·elapsed envelopes by now.
-        const due = Math.floor((rate * elapsed) / 1000) - posted;
-        for (let i = 0; i < due; i++) {
-          const k = keys[posted++ % keys.length]!;
-          const body = syntheticEnvelope(k.mailbox);
-          const id = idOf(body);
-          sent.set(id, performance.now());
-          const p = postOnce(agent, u, k.mailbox, body)
-            .then((st) => {
-              if (st === 201) accepted.set(id, performance.now());
-              else failed++;
-            })
-            .catch(() => void failed++)
-            .finally(() => inflight.delete(p));
-          inflight.add(p);
-        }
-      }, TICK);
-    });
-    await Promise.all(inflight);
-    const deadline = performance.now() + 5000;
-    while (received < posted - failed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const ws of socks) ws.terminate();
-    agent.destroy();
-    // 201 received → frame received; negative when the push beat the response (both follow one commit).
-    const afterAccept: number[] = [];
-    for (const [id, a] of accepted) {
-      const t = arrived.get(id);
-      if (t !== undefined) afterAccept.push(t - a);
-    }
-    lat.sort((a, b) => a - b);
-    afterAccept.sort((a, b) => a - b);
-    return {
-      posted,
-      failed,
-      received,
-      achievedRate: posted / (durationMs / 1000),
-      p50: pct(lat, 0.5),
-      p99: pct(lat, 0.99),
-      acceptedP50: pct(afterAccept, 0.5),
-      acceptedP99: pct(afterAccept, 0.99),
-      framesBeforeAccept: afterAccept.filter((x) => x < 0).length,
-      arrivals: [...arrived].map(([id, t]) => [id, performance.timeOrigin + t] as [string, number]),
-    };
+    listeners.push(...socks);
+    return keys.map((k) => k.mailbox);
+  },
+
+  /** What {@link listen} stamped so far ([id, epoch ms]); `close` also ends its sockets. */
+  arrivals(close = false): [string, number][] {
+    const out = listening.splice(0);
+    if (close) for (const ws of listeners.splice(0)) ws.terminate();
+    return out;
   },
 
   /** Makes `mailboxes` keys and session tokens (HTTP auth), for idle connections. */

@@ -32,6 +32,8 @@ export const BENCH_LIMITS = {
 let relay: Relay | undefined;
 let store: LevelStore | undefined;
 let offset = 0;
+/** Synced batches written so far and their total write time (fsync included), seconds. */
+const synced = { batches: 0, seconds: 0 };
 /** Envelope id → epoch ms (sub-ms) at which its batch became durable, while tracking. */
 let commits: Map<string, number> | null = null;
 const now = (): number => Date.now() + offset;
@@ -42,8 +44,21 @@ declare global {
 }
 
 serve({
-  async start(dataDir: string): Promise<{ url: string; port: number; pid: number }> {
-    store = new LevelStore({ location: dataDir });
+  /** Starts the relay on LevelDB in `dataDir`, or on PostgreSQL at `databaseUrl` (then seeding and commit stamps are unavailable). */
+  async start(dataDir: string, databaseUrl?: string | null): Promise<{ url: string; port: number; pid: number }> {
+    // (IPC turns an absent argument into null.)
+    if (databaseUrl) {
+      relay = await startRelay({ host: '127.0.0.1', port: 0, logLevel: 'silent', store: 'postgres', databaseUrl, now, ...BENCH_LIMITS });
+      return { url: relay.url, port: relay.port, pid: process.pid };
+    }
+    store = new LevelStore({
+      location: dataDir,
+      onBatch: ({ sync, seconds, ok }) => {
+        if (!sync || !ok) return;
+        synced.batches++;
+        synced.seconds += seconds;
+      },
+    });
     // Registered before the relay's own doorbell listener, so the stamp is taken
     // when the batch is durable, before the push frames are written.
     store.onAppend((_mailbox, e) => commits?.set(e.id, performance.timeOrigin + performance.now()));
@@ -90,6 +105,11 @@ serve({
       const c = process.cpuUsage(c0);
       if (c.user + c.system < 100_000 || performance.now() - t0 > maxMs) return performance.now() - t0;
     }
+  },
+
+  /** Synced batches so far: count and total write seconds (the group commit's fsyncs). */
+  batches(): { batches: number; seconds: number } {
+    return { ...synced };
   },
 
   setClockOffset(ms: number): void {

@@ -7,8 +7,14 @@
  * @module
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
+import { getPublicKey } from '../../crypto/bip340.js';
+import { signTerms, TERMS_RECORD, verifyTerms, type HubTerms } from '../../protocol/terms.js';
+import type { Channel } from '../../engine/channel/channel.js';
+import { requireFundingOutpoint } from '../../engine/channel/state.js';
+import { hexToBytes } from '../../base/bytes.js';
+import { PaymentType } from '../../protocol/payment.js';
+import { foreignWatch, type ForeignWatch } from '../../engine/channel/foreign-watch.js';
 import { ErrorCode, LnMailboxError } from '../../base/errors.js';
-import { Channel, type ChannelJson } from '../../engine/channel/channel.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
 import type { PeerChannel } from '../../engine/payment/peers.js';
@@ -16,26 +22,36 @@ import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/pa
 import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
+import { OpeningRuntime, WalletRuntime, type OpeningOptions } from './opening.js';
 import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
 import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+import { towerTerms } from './watchtower.js';
 
 /** Options of {@link PayerNode.open}. */
-export interface PayerNodeOptions extends RuntimeOptions {
+export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
   /** Hub and channel key; the identity key is the runtime's `identityKey`. */
   config: Omit<PayerConfig, 'identityKey'>;
-  /** The channel with the hub, used only on first start (later it is restored from the store). */
-  channel: Channel;
-  /** The hub's published fee policy: `base + amount·ppm/1e6` sats (default: no fee). */
+  /**
+   * A ready-made channel with the hub, used only on first start: for tests
+   * and setups where one operator holds both keys. A payer normally starts
+   * without one and calls {@link WalletRuntime.openChannel}.
+   */
+  channel?: Channel;
+  /**
+   * Overrides the hub's fee policy (`base + amount·ppm/1e6` sats). By
+   * default the payer pays the fee of the hub's signed terms (SPEC 6.17),
+   * fetched when it opened its channel.
+   */
   hubFee?: FeePolicy;
   /** Where payees' receipt tickets are read (default: the `receipt-tickets` record on the payee's relays). */
   tickets?: TicketSource;
 }
 
-/** The payer (A): pays a payee who is offline, through its hub. */
-export class PayerNode extends RoleRuntime<Payer> {
-  #fee: FeePolicy = { base: 0, ppm: 0 };
+/** The payer (A): opens its channel with its hub, and pays payees who are offline through it. */
+export class PayerNode extends WalletRuntime<Payer> {
+  #fee: FeePolicy | undefined;
   #tickets: TicketSource = relayTicketSource();
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
@@ -43,14 +59,20 @@ export class PayerNode extends RoleRuntime<Payer> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
-    const engine = saved
-      ? new Payer(config, Channel.fromJSON(saved.channel), nonces, saved.payments, saved.requests ?? {})
-      : new Payer(config, o.channel, nonces);
+    const engine = saved ? Payer.fromJSON(config, saved, nonces) : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
     if (o.hubFee) node.#fee = o.hubFee;
+    node.attachTower(o.config.channelKey);
     node.#tickets = o.tickets ?? relayTicketSource(o.client?.fetch);
     await node.start();
     return node;
+  }
+
+  /** The hub's fee policy: the override, else the hub's terms (no fee when neither is known). */
+  hubFeePolicy(): FeePolicy {
+    if (this.#fee) return this.#fee;
+    const t = this.engine.slot.terms(this.ctx().now);
+    return t ? { base: t.feeBase, ppm: t.feePpm } : { base: 0, ppm: 0 };
   }
 
   /**
@@ -81,7 +103,7 @@ export class PayerNode extends RoleRuntime<Payer> {
         {
           payee: { publicKey: dest.publicKey, address },
           amount,
-          fee: opts.fee ?? hubFee(amount, this.#fee),
+          fee: opts.fee ?? hubFee(amount, this.hubFeePolicy()),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
           ticket: chosen,
           ...(opts.memo ? { memo: opts.memo } : {}),
@@ -116,9 +138,36 @@ export class PayerNode extends RoleRuntime<Payer> {
   async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
     await this.serial(async () => {
       const r = this.engine.requests.get(requestId);
-      const fee = opts.fee ?? (r ? hubFee(r.amount, this.#fee) : 0);
+      const fee = opts.fee ?? (r ? hubFee(r.amount, this.hubFeePolicy()) : 0);
       await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
     });
+  }
+
+  /**
+   * The payees' channels this payer watches (SPEC 6.18): for each request it
+   * bought (it holds the complete S–B update n) whose payee sent a
+   * `TOWER_TERMS` that matches the signatures.
+   */
+  protected override async towerForeign(): Promise<ForeignWatch[]> {
+    const held = await this.serial(async () =>
+      [...this.engine.requests.values()].filter((r) => r.hubUpdateSig !== undefined).map((r) => structuredClone(r)),
+    );
+    const out: ForeignWatch[] = [];
+    for (const r of held) {
+      const t = await towerTerms(this.kv, r.requestId, r.payeeKey);
+      if (t === undefined || t.channelId !== r.channelId) continue;
+      const w = foreignWatch({
+        id: r.requestId,
+        stateKeys: [hexToBytes(r.hubChannelKey, 32), hexToBytes(r.payeeChannelKey, 32)],
+        funding: { txid: hexToBytes(t.fundingTxid, 32), vout: t.fundingVout, amount: t.fundingAmount },
+        updateFee: t.updateFee,
+        csvDelay: t.csvDelay,
+        n: r.n,
+        updateSigs: { a: hexToBytes(r.hubUpdateSig!, 65), b: hexToBytes(r.payeeUpdateSig, 65) },
+      });
+      if (w) out.push(w);
+    }
+    return out;
   }
 
   /**
@@ -139,38 +188,119 @@ export class PayerNode extends RoleRuntime<Payer> {
   }
 }
 
-/** Options of {@link HubNode.open}. */
-export interface HubNodeOptions extends RuntimeOptions {
-  /** The hub's parameters; the identity key is the runtime's `identityKey`. */
-  config: Omit<HubConfig, 'identityKey'>;
-  /** The hub's channels, used only on first start. */
-  peers: PeerChannel[];
+/**
+ * What a hub offers in its terms (SPEC 6.17) beside what its configuration
+ * already says (channel key, fee, timeout delta): see `HubTerms`.
+ */
+export type HubTermsPolicy = Omit<
+  HubTerms,
+  'hubKey' | 'channelKey' | 'feeBase' | 'feePpm' | 'maxTimeoutDelta' | 'issued' | 'expiry' | 'serial'
+> & {
+  /** How long the signed terms stay valid, ms (default 30 days). They are signed again at every start. */
+  validityMs?: number;
+};
+
+const TERMS_KEY = 'hub/terms';
+
+/**
+ * The hub's signed terms: the ones in its store while they state the same
+ * policy and have more than half their validity left (a restart does not
+ * change them, so an open under way across it still names the current
+ * terms), else newly signed ones, stored.
+ */
+async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<Uint8Array> {
+  const { validityMs = 30 * 24 * 3_600_000, ...policy } = o.terms!;
+  const t: HubTerms = {
+    ...policy,
+    hubKey: getPublicKey(o.identityKey),
+    channelKey: getPublicKey(o.config.channelKey),
+    feeBase: o.config.fee.base,
+    feePpm: o.config.fee.ppm,
+    maxTimeoutDelta: o.config.maxTimeoutDelta,
+    serial: Math.floor(now / 1000) >>> 0,
+    issued: now,
+    expiry: now + validityMs,
+  };
+  const stored = await o.kv.get(TERMS_KEY);
+  if (stored) {
+    try {
+      const old = verifyTerms(stored, t.hubKey, now);
+      const same = (Object.keys(t) as (keyof HubTerms)[]).every(
+        (k) => k === 'serial' || k === 'issued' || k === 'expiry' || String(old[k]) === String(t[k]),
+      );
+      if (same && old.expiry - now > validityMs / 2) return stored;
+    } catch {
+      // expired or not ours: sign new ones
+    }
+  }
+  const doc = signTerms(t, o.identityKey);
+  await o.kv.put(TERMS_KEY, doc);
+  return doc;
 }
 
-/** The hub (S): always online; co-signs payer states and buys their signatures from payees. */
-export class HubNode extends RoleRuntime<Hub> {
-  /** Opens (or restores) the hub and starts listening to its mailbox. */
+/** Options of {@link HubNode.open}. */
+export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
+  /**
+   * The hub's parameters; the identity key is the runtime's `identityKey`
+   * (its `terms` and `payout` are filled in from `terms` and the FundingWallet).
+   */
+  config: Omit<HubConfig, 'identityKey'>;
+  /** What the hub offers to openers; without it the hub opens no channel. */
+  terms?: HubTermsPolicy;
+  /** Publish the signed terms as the relay record `hub-terms` at start (default true); TERMS_REQUEST is answered either way. */
+  publishTerms?: boolean;
+  /**
+   * Ready-made channels, used only on first start: for tests and setups
+   * where one operator holds both keys. A hub normally starts with none and
+   * accepts opens (SPEC 6.17).
+   */
+  peers?: PeerChannel[];
+}
+
+/** The hub (S): always online; accepts channel opens, co-signs payer states and buys their signatures from payees. */
+export class HubNode extends OpeningRuntime<Hub> {
+  /** The hub's signed terms (publish or hand them out; the hub answers TERMS_REQUEST with them). */
+  get terms(): Uint8Array | undefined {
+    return this.engine.terms?.doc;
+  }
+
+  /** Opens (or restores) the hub, signs its terms, and starts listening to its mailbox. */
   static async open(o: HubNodeOptions): Promise<HubNode> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
-    const config: HubConfig = { ...o.config, identityKey: o.identityKey };
-    const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers, nonces);
+    const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
+    const config: HubConfig = { ...o.config, identityKey: o.identityKey, ...(payout ? { payout } : {}) };
+    if (o.terms) config.terms = await hubTermsDoc(o, (o.now ?? Date.now)());
+    const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
+    if (config.terms && o.publishTerms !== false) await node.publishTerms();
     return node;
+  }
+
+  /** Publishes the signed terms as the relay record `hub-terms` of the hub's mailbox (errors reported, not thrown: TERMS_REQUEST still answers). */
+  async publishTerms(): Promise<void> {
+    const doc = this.terms;
+    if (!doc) return;
+    await this.client.publishRecord(TERMS_RECORD, doc).catch((e: unknown) => this.emit('error', e as Error));
   }
 }
 
 /** Options of {@link PayeeNode.open}. */
-export interface PayeeNodeOptions extends RuntimeOptions {
+export interface PayeeNodeOptions extends RuntimeOptions, OpeningOptions {
   /** Hub, channel and invoice parameters; the identity key is the runtime's `identityKey`. */
   config: Omit<PayeeConfig, 'identityKey'>;
-  /** The channel with the hub, used only on first start. */
-  channel: Channel;
+  /**
+   * A ready-made channel with the hub, used only on first start: for tests
+   * and setups where one operator holds both keys. A payee normally starts
+   * without one and calls {@link WalletRuntime.openChannel} (the hub funds it).
+   */
+  channel?: Channel;
 }
 
-/** The payee (B): comes online, is pushed offers, and sells the payer's signature to the hub. */
-export class PayeeNode extends RoleRuntime<Payee> {
+/** The payee (B): opens its channel with its hub, comes online, is pushed offers, and sells the payer's signature to the hub. */
+export class PayeeNode extends WalletRuntime<Payee> {
   /**
    * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
    * `amount` to us and sends the pre-signed update to the payer at
@@ -182,6 +312,9 @@ export class PayeeNode extends RoleRuntime<Payee> {
     const payer = decodeMailboxAddress(payerAddress);
     return this.serial(async () => {
       const ctx = this.ctx();
+      // The payer watches our channel from its funding outpoint: a request needs a funded channel.
+      const p = this.engine.channel.params;
+      const funding = requireFundingOutpoint(p);
       const { requestId, step } = await this.engine.request(
         {
           payer: { publicKey: payer.publicKey, address: payerAddress },
@@ -191,6 +324,20 @@ export class PayeeNode extends RoleRuntime<Payee> {
         },
         ctx,
       );
+      // What the payer needs to watch our channel for us while we are away (SPEC 6.18).
+      step.send.push({
+        to: payerAddress,
+        message: {
+          type: PaymentType.TOWER_TERMS,
+          requestId: hexToBytes(requestId, 32),
+          channelId: p.channelId,
+          fundingTxid: funding.txid,
+          fundingVout: funding.vout,
+          fundingAmount: p.funding.amount,
+          updateFee: p.fees.update,
+          csvDelay: p.csvDelay,
+        },
+      });
       await this.commit(step);
       return requestId;
     });
@@ -248,10 +395,9 @@ export class PayeeNode extends RoleRuntime<Payee> {
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
-    const engine = saved
-      ? new Payee(config, Channel.fromJSON(saved.channel as ChannelJson), nonces, saved.payments, saved.requests ?? {}, saved.tickets ?? [])
-      : new Payee(config, o.channel, nonces);
+    const engine = saved ? Payee.fromJSON(config, saved, nonces) : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }
@@ -276,6 +422,7 @@ export class RouterNode extends RoleRuntime<Router> {
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
     const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
     const node = new RouterNode(engine, o);
+    node.attachTower(o.config.channelKey);
     await node.start();
     return node;
   }

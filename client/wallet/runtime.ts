@@ -14,9 +14,11 @@
  */
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
-import { type LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { Channel } from '../../engine/channel/channel.js';
 import type { PaymentEngine } from '../../engine/payment/engine.js';
-import { decodePayment, encodePayment } from '../../protocol/payment.js';
+import { isCloseMessage } from '../../engine/payment/close.js';
+import { PaymentType, decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
 import { isLocalFault } from '../../engine/payment/refusal.js';
 import type { PaymentEvent, Step, StepContext, Incoming } from '../../engine/payment/types.js';
@@ -24,8 +26,10 @@ import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
-import type { ChainSource } from '../chain/source.js';
+import type { ChainSource, FundingWallet } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
+import { Watchtower, towerTermsOp, towerWrites } from './watchtower.js';
+import type { ForeignWatch } from '../../engine/channel/foreign-watch.js';
 
 /**
  * A pure role engine: Payer, Hub, Payee or Router. Every public call of one
@@ -81,6 +85,13 @@ export interface RuntimeOptions {
   retryMs?: number;
   /** When true, {@link RoleRuntime.close} also closes `kv`. Default false (the caller owns it). */
   ownsStore?: boolean;
+  /**
+   * The watchtower (SPEC 6.18): it runs whenever a {@link ChainSource} is
+   * known (`watch.chain`, or `chain` itself when it is one), and enforces
+   * every channel of the role on chain. `wallet` pays the fee of enforcement
+   * transactions that pay too little (docs/wallet-integration.md, "Enforcement").
+   */
+  watch?: { chain?: ChainSource; wallet?: FundingWallet; pollMs?: number; feeTargetBlocks?: number };
 }
 
 const STATE_KEY = 'role/state';
@@ -116,6 +127,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
+  /** The role's watchtower, when a chain source is known (see {@link RuntimeOptions.watch}). */
+  tower: Watchtower | undefined;
+  #channelKey: Uint8Array | undefined;
   /** The chain source, when `chain` was one (watchers and wallets use it). */
   readonly chainSource: ChainSource | undefined;
   readonly #tip: ChainTip | ChainWatcher;
@@ -169,10 +183,46 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     return { now: (this.o.now ?? Date.now)(), height: this.#tip.height() };
   }
 
-  /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox. */
+  /**
+   * Creates the watchtower of this role (its channels, signed with
+   * `channelKey`) when a chain source is known. The role classes call it
+   * before {@link start}.
+   */
+  protected attachTower(channelKey: Uint8Array): void {
+    this.#channelKey = channelKey;
+    const chain = this.o.watch?.chain ?? this.chainSource;
+    if (chain === undefined) return;
+    const { chain: _c, ...rest } = this.o.watch ?? {};
+    this.tower = new Watchtower(
+      {
+        channelKey,
+        channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
+        noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
+        noteSecretOnChain: (id, ptlc, secret) =>
+          this.serial(async () => this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret))),
+        foreign: () => this.towerForeign(),
+      },
+      this.o.kv,
+      { ...rest, chain },
+    );
+    this.tower.on('error', (e) => this.emit('error', e));
+  }
+
+  /** The role's store. */
+  protected get kv(): Kv {
+    return this.o.kv;
+  }
+
+  /** Channels the watchtower watches for someone else (the payer overrides it: its requests' payees, SPEC 6.18). */
+  protected async towerForeign(): Promise<ForeignWatch[]> {
+    return [];
+  }
+
+  /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
   async start(): Promise<void> {
     if (this.#tip instanceof ChainTip) await this.#tip.start();
     await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
+    this.tower?.start();
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
     this.#sub.on('error', (_relay, e) => this.emit('error', e));
@@ -183,6 +233,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     this.#closed = true;
     if (this.#tip instanceof ChainTip) this.#tip.stop();
     if (this.#retry) clearTimeout(this.#retry);
+    await this.tower?.close();
     await this.#sub?.close();
     await this.serial(async () => undefined);
     await this.#flushing;
@@ -207,6 +258,31 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.serial(async () => this.commit(await this.engine.noteUpdateOnChain(channelId, height)));
   }
 
+  /**
+   * Closes channel `channelId` (hex) (SPEC 6.18).
+   * - `cooperative: true`: signs the close of our latest enforceable state
+   *   and sends it to the peer (refused while a payment is in flight on the
+   *   channel); once the peer's signature is back, the watchtower broadcasts
+   *   the close, which pays each party its balance to its payout script.
+   * - `cooperative: false`: the watchtower publishes our latest update now
+   *   and its settlement after the CSV delay (then claims and refunds PTLCs
+   *   as they come).
+   * Needs a watchtower (a chain source) to broadcast; the cooperative
+   * signature exchange itself runs without one.
+   */
+  async closeChannel(channelId: string, opts: { cooperative: boolean }): Promise<void> {
+    if (opts.cooperative) {
+      const key = this.#channelKey;
+      if (key === undefined) throw new LnMailboxError(ErrorCode.INVALID_RANGE, 'closeChannel: this runtime has no channel key');
+      await this.serial(async () => this.commit(await this.engine.proposeClose(channelId, key)));
+    } else {
+      if (this.tower === undefined)
+        throw new LnMailboxError(ErrorCode.CHAIN_UNREACHABLE, 'closeChannel: no chain source to broadcast through');
+      await this.tower.forceClose(channelId);
+    }
+    void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
+  }
+
   /** Applies a step produced by a successful local call (pay, cancel): persist, then post. */
   async commit(step: Step): Promise<void> {
     await this.persist(step);
@@ -223,23 +299,35 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       this.emit('error', e as Error);
       return;
     }
+    if (inc.message.type === PaymentType.TOWER_TERMS) {
+      // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
+      await this.o.kv.batch(towerTermsOp(inc));
+      this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+      return;
+    }
     let step: Step;
     try {
-      step = await this.engine.handle(inc, this.ctx()); // all or nothing: a throw left the engine as it was
+      step =
+        isCloseMessage(inc.message) && this.#channelKey !== undefined
+          ? await this.engine.handleClose(inc, this.#channelKey)
+          : await this.engine.handle(inc, this.ctx()); // all or nothing: a throw left the engine as it was
     } catch (e) {
       // A bug or our own store failing: do not ack, let it be redelivered.
       if (isLocalFault(e)) throw e;
       this.emit('error', e as LnMailboxError);
       return;
     }
-    await this.persist(step);
+    await this.persist(step, inc);
     this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
     void this.flush();
+    // A close just signed by both: broadcast it now rather than at the next poll.
+    if (isCloseMessage(inc.message)) void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
-  private async persist(step: Step): Promise<void> {
+  private async persist(step: Step, inc?: Incoming): Promise<void> {
     const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
+    ops.push(...towerWrites(step, inc)); // what the watchtower must know of PTLCs, with the step that taught it
     const now = (this.o.now ?? Date.now)();
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);

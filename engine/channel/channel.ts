@@ -30,17 +30,20 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex, equalBytes } from '../../base/bytes.js';
+import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { commitNonce, signWithCommittedNonce, type NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, signaturePoint } from '../../crypto/bip340.js';
 import { adaptorPresign, adaptorVerify } from '../../crypto/adaptor.js';
-import { SETTLEMENT_HASH_TYPE, UPDATE_HASH_TYPE } from '../bitcoin/eltoo.js';
+import { SETTLEMENT_HASH_TYPE } from '../bitcoin/eltoo.js';
 import { encodeWitnessSignature } from '../bitcoin/sign.js';
+import type { BitcoinTx } from '../bitcoin/transaction.js';
+import { buildCloseTx, signClose, verifyCloseSig } from './close.js';
 import {
   checkTransition,
   isChannelStateNumber,
   sameState,
+  setFundingOutpoint,
   validateParams,
   type ChannelParams,
   type ChannelState,
@@ -51,7 +54,15 @@ import { paramsFromJson, paramsToJson, recordFromJson, recordToJson, type Channe
 
 export type { ChannelJson, StateRecordJson } from './persist.js';
 export type { StateRecord } from './state.js';
-import { signSettlement, settlementSighash, statePublicKey, stateSecretKey, updateSighash, verifyChannelSig } from './onchain.js';
+import {
+  CHANNEL_UPDATE_HASH_TYPE,
+  signSettlement,
+  settlementSighash,
+  statePublicKey,
+  stateSecretKey,
+  updateSighash,
+  verifyChannelSig,
+} from './onchain.js';
 
 /**
  * The nonce-store id of `party`'s update nonce for state `n` of a channel
@@ -104,6 +115,12 @@ export class Channel {
   seenN: number;
   /** Set once an update of this channel was seen on chain: the height it confirmed at. */
   closing: { height: number } | undefined;
+  /**
+   * The cooperative close under way (close.ts): the state it pays and the
+   * close signatures held, by party. Once we signed one, the channel takes
+   * no new state: the close would pay the older balances.
+   */
+  coopClose: { n: number; sigs: [Uint8Array | null, Uint8Array | null] } | undefined;
 
   constructor(
     params: ChannelParams,
@@ -111,7 +128,12 @@ export class Channel {
     enforceable: StateRecord,
     pending?: StateRecord,
     overwritten?: StateRecord,
-    extra: { highN?: number; seenN?: number; closing?: { height: number } } = {},
+    extra: {
+      highN?: number;
+      seenN?: number;
+      closing?: { height: number };
+      coopClose?: { n: number; sigs: [Uint8Array | null, Uint8Array | null] };
+    } = {},
   ) {
     this.params = validateParams(params);
     if (me !== 0 && me !== 1) fail(ErrorCode.INVALID_RANGE, 'me must be 0 or 1');
@@ -122,6 +144,7 @@ export class Channel {
     this.highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
     this.seenN = extra.seenN ?? -1;
     this.closing = extra.closing ? { height: extra.closing.height } : undefined;
+    this.coopClose = extra.coopClose ? { n: extra.coopClose.n, sigs: [extra.coopClose.sigs[0], extra.coopClose.sigs[1]] } : undefined;
   }
 
   /** The other party. */
@@ -202,6 +225,44 @@ export class Channel {
   /** Refuses to start anything new over a closing channel (PAYMENT_REJECTED). */
   requireOpen(): void {
     if (this.closing) fail(ErrorCode.PAYMENT_REJECTED, `channel is closing: an update was seen on chain at height ${this.closing.height}`);
+    if (this.coopClose) fail(ErrorCode.PAYMENT_REJECTED, `channel is closing cooperatively at state ${this.coopClose.n}`);
+  }
+
+  /**
+   * Signs the cooperative close of our enforceable state (SPEC 6.18) and
+   * records it: refused (CHANNEL_INVARIANT) while a state is pending, PTLCs
+   * are in flight or an update is on chain, or when `n` is not our
+   * enforceable state. Idempotent for the same state.
+   */
+  signCoopClose(n: number, sk: Uint8Array): Uint8Array {
+    invariant(this.closing === undefined, 'an update is on chain: the channel closes unilaterally');
+    invariant(this.pending === undefined, `state ${this.pending?.state.n} is being negotiated`);
+    invariant(this.enforceable.state.n === n, `the close names state ${n}, our latest is ${this.enforceable.state.n}`);
+    invariant(this.coopClose === undefined || this.coopClose.n === n, `a close of state ${this.coopClose?.n} is under way`);
+    this.stateSecret(sk); // refuses a key that is not ours here
+    const sig = signClose(this.params, this.enforceable.state, sk);
+    const sigs: [Uint8Array | null, Uint8Array | null] = this.coopClose ? this.coopClose.sigs : [null, null];
+    sigs[this.me] = sig;
+    this.coopClose = { n, sigs };
+    return sig;
+  }
+
+  /** Verifies and records the peer's close signature for state `n` (INVALID_SIGNATURE, CHANNEL_INVARIANT). */
+  receiveCoopCloseSig(n: number, sig: Uint8Array): void {
+    invariant(this.enforceable.state.n === n, `the close names state ${n}, our latest is ${this.enforceable.state.n}`);
+    invariant(this.coopClose === undefined || this.coopClose.n === n, `a close of state ${this.coopClose?.n} is under way`);
+    if (!verifyCloseSig(this.params, this.enforceable.state, this.peer, sig))
+      fail(ErrorCode.INVALID_SIGNATURE, `peer's close signature for state ${n} does not verify`);
+    const sigs: [Uint8Array | null, Uint8Array | null] = this.coopClose ? this.coopClose.sigs : [null, null];
+    sigs[this.peer] = sig;
+    this.coopClose = { n, sigs };
+  }
+
+  /** The fully signed cooperative close, once both signatures are held. */
+  coopCloseTx(): BitcoinTx | undefined {
+    const c = this.coopClose;
+    if (c === undefined || c.sigs[0] === null || c.sigs[1] === null || c.n !== this.enforceable.state.n) return undefined;
+    return buildCloseTx(this.params, this.enforceable.state, [c.sigs[0], c.sigs[1]]);
   }
 
   /**
@@ -210,6 +271,7 @@ export class Channel {
    * is overwritten (this is how a payment is cancelled).
    */
   propose(next: ChannelState): StateRecord {
+    invariant(this.coopClose === undefined, 'a cooperative close is under way: no new state');
     invariant(next.n > this.highN, `state ${next.n} does not supersede ${this.highN}: state numbers are never reused`);
     checkTransition(this.params, this.enforceable.state, next);
     this.overwritten = this.pending;
@@ -274,7 +336,7 @@ export class Channel {
     invariant(sameState(p.state, state), `peer's state ${state.n} differs from ours`);
   }
 
-  /** BIP118 sighash of the pending update (ANYPREVOUTANYSCRIPT). */
+  /** BIP118 sighash of the pending update (ANYPREVOUTANYSCRIPT|SINGLE). */
   updateSighash(rec: StateRecord = this.requirePending()): Uint8Array {
     return updateSighash(this.params, rec.state);
   }
@@ -343,7 +405,7 @@ export class Channel {
     invariant(p.settleSigs[0] !== null && p.settleSigs[1] !== null, 'both settlement signatures must be held before signing the update');
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
     const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
-    const sig = encodeWitnessSignature(sig64, UPDATE_HASH_TYPE, 1);
+    const sig = encodeWitnessSignature(sig64, CHANNEL_UPDATE_HASH_TYPE, 1);
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
@@ -390,7 +452,7 @@ export class Channel {
     const R = p.updateNonces[party];
     invariant(R !== null, `no committed update nonce of party ${party}`);
     invariant(sig.length === 65 && equalBytes(sig.subarray(0, 32), R), 'update signature does not use the committed nonce');
-    if (!verifyChannelSig(this.updateSighash(p), sig, UPDATE_HASH_TYPE, this.stateKey(party)))
+    if (!verifyChannelSig(this.updateSighash(p), sig, CHANNEL_UPDATE_HASH_TYPE, this.stateKey(party)))
       fail(ErrorCode.INVALID_SIGNATURE, `update signature of party ${party} for state ${p.state.n} does not verify`);
     p.updateSigs[party] = sig;
     return this.promoteIfComplete();
@@ -405,9 +467,18 @@ export class Channel {
     return true;
   }
 
-  /** Puts the channel back in the state of `j` (same channel: parameters are not touched). */
+  /**
+   * Fills in the funding outpoint of a channel whose state 0 was signed
+   * before its funding transaction existed (SPEC 6.17); refuses to change one already set.
+   */
+  setFundingOutpoint(txid: Uint8Array, vout: number): void {
+    setFundingOutpoint(this.params, txid, vout);
+  }
+
+  /** Puts the channel back in the state of `j` (same channel: only the funding outpoint, which an open fills in, may differ). */
   restore(j: ChannelJson): void {
     const c = Channel.fromJSON(j);
+    this.params.funding = c.params.funding;
     this.enforceable = c.enforceable;
     this.pending = c.pending;
     this.overwritten = c.overwritten;
@@ -416,6 +487,7 @@ export class Channel {
     this.highN = c.highN;
     this.seenN = c.seenN;
     this.closing = c.closing;
+    this.coopClose = c.coopClose;
   }
 
   /** JSON-safe snapshot for persistence (hex bytes). */
@@ -429,6 +501,14 @@ export class Channel {
       highN: this.highN,
       ...(this.seenN >= 0 ? { seenN: this.seenN } : {}),
       ...(this.closing ? { closing: { height: this.closing.height } } : {}),
+      ...(this.coopClose
+        ? {
+            coopClose: {
+              n: this.coopClose.n,
+              sigs: this.coopClose.sigs.map((x) => (x ? bytesToHex(x) : null)) as [string | null, string | null],
+            },
+          }
+        : {}),
     };
   }
 
@@ -440,6 +520,14 @@ export class Channel {
       ...(j.highN !== undefined ? { highN: j.highN } : {}),
       ...(j.seenN !== undefined ? { seenN: j.seenN } : {}),
       ...(j.closing ? { closing: j.closing } : {}),
+      ...(j.coopClose
+        ? {
+            coopClose: {
+              n: j.coopClose.n,
+              sigs: j.coopClose.sigs.map((x) => (x === null ? null : hexToBytes(x, 65))) as [Uint8Array | null, Uint8Array | null],
+            },
+          }
+        : {}),
     });
   }
 }

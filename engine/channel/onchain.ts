@@ -17,7 +17,9 @@
  * - PTLC keys differ from state keys because engine/bitcoin refuses PTLC keys
  *   equal to channel keys: an ANYPREVOUTANYSCRIPT update signature must never
  *   fit a PTLC leaf.
- * Balances pay to a key-path-only taproot output of the party's channel key.
+ * Balances (and PTLC claims and refunds) pay to the scriptPubKey each party
+ * chose at open (`ChannelParams.payout`, SPEC 6.17), or, for a channel set up
+ * without one, to a key-path-only taproot output of the party's channel key.
  * @module
  */
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
@@ -47,6 +49,11 @@ export function payoutScript(key: Uint8Array): Uint8Array {
   return memo(payoutScripts, bytesToHex(key), () => taprootOutput(key, null).scriptPubKey).slice();
 }
 
+/** Where `party`'s coins go in channel `p`: the payout script it chose at open, or {@link payoutScript} of its channel key. */
+export function partyPayout(p: ChannelParams, party: Party): Uint8Array {
+  return p.payout ? p.payout[party].slice() : payoutScript(p.keys[party]);
+}
+
 /**
  * The eltoo terms of a channel (engine/bitcoin): the parties' state keys as
  * the scripts carry them (party 0 is `a`), the funding amount and update fee,
@@ -58,7 +65,7 @@ export function eltooTerms(p: ChannelParams): eltoo.EltooTerms {
     fundingAmount: p.funding.amount,
     updateFee: p.fees.update,
     csvDelay: p.csvDelay,
-    payout: { a: payoutScript(p.keys[0]), b: payoutScript(p.keys[1]) },
+    payout: { a: partyPayout(p, 0), b: partyPayout(p, 1) },
   };
 }
 
@@ -138,12 +145,22 @@ function ptlcSpec(p: ChannelParams, x: ChannelState['ptlcs'][number]): PtlcSpec 
 function findPtlc(p: ChannelParams, state: ChannelState, id: Uint8Array): { spec: PtlcSpec; sweep: PtlcSweep } {
   const x = state.ptlcs.find((q) => equalBytes(q.id, id));
   if (!x) fail(ErrorCode.CHANNEL_INVARIANT, `state ${state.n} has no PTLC ${bytesToHex(id)}`);
-  return { spec: ptlcSpec(p, x), sweep: { payout: payoutScript(p.keys[(1 - x.offerer) as Party]), fee: p.fees.ptlc } };
+  return { spec: ptlcSpec(p, x), sweep: { payout: partyPayout(p, (1 - x.offerer) as Party), fee: p.fees.ptlc } };
 }
 
-/** Sighash of update `state.n` (0xc1: independent of the output it spends). */
+/**
+ * The hash type of every channel update signature (SPEC 6.6, 7.4):
+ * ANYPREVOUTANYSCRIPT|SINGLE (0xc3). Like 0xc1 it commits to no outpoint,
+ * amount or script, so one signature pair spends the funding output or any
+ * older update; unlike 0xc1 it commits to the channel output alone, so
+ * whoever broadcasts an update can add a fee input and a change output of
+ * its own without the other party (docs/design.md, "Fee bumping").
+ */
+export const CHANNEL_UPDATE_HASH_TYPE = eltoo.UPDATE_HASH_TYPE_SINGLE;
+
+/** Sighash of update `state.n` ({@link CHANNEL_UPDATE_HASH_TYPE}: independent of the output it spends). */
 export function updateSighash(p: ChannelParams, state: ChannelState): Uint8Array {
-  return eltoo.updateSighash(eltooTerms(p), state.n);
+  return eltoo.updateSighash(eltooTerms(p), state.n, CHANNEL_UPDATE_HASH_TYPE);
 }
 
 /** Sighash of settlement `state.n` (0x41: commits to update n's output, so it spends only update n). */

@@ -2,10 +2,10 @@
  * Channel opening with both keys at hand: produces both parties' views of a
  * channel whose state 0 is fully co-signed (settlement 0 and update 0).
  *
- * The interactive funding protocol is out of scope (funding and
- * broadcasting sit behind interfaces); this is for tests, the demo and
- * setups where one operator controls both keys. It uses the same state
- * machine, signatures and committed nonces as every later state.
+ * For tests and setups where one operator controls both keys. Between
+ * independent parties a channel is opened over the mailbox (SPEC 6.17,
+ * engine/payment/open/), co-signing state 0 through the same state machine,
+ * signatures and committed nonces as every later state.
  * @module
  */
 import type { NonceStore } from '../../crypto/nonce.js';

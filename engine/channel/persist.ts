@@ -12,20 +12,27 @@ import type { ChannelParams, Party, StateRecord } from './state.js';
 /** Persisted form of {@link ChannelParams}. */
 export interface ChannelParamsJson {
   channelId: string;
-  funding: { txid: string; vout: number; amount: number };
+  /** The outpoint is absent while the channel is being opened. */
+  funding: { txid?: string; vout?: number; amount: number };
   keys: [string, string];
   csvDelay: number;
   fees: { update: number; settlement: number; ptlc: number };
+  /** Payout scriptPubKeys (hex), when chosen at open. */
+  payout?: [string, string];
 }
 
 /** The persisted form of channel parameters. */
 export function paramsToJson(p: ChannelParams): ChannelParamsJson {
   return {
     channelId: bytesToHex(p.channelId),
-    funding: { ...p.funding, txid: bytesToHex(p.funding.txid) },
+    funding:
+      p.funding.txid === undefined
+        ? { amount: p.funding.amount }
+        : { txid: bytesToHex(p.funding.txid), vout: p.funding.vout!, amount: p.funding.amount },
     keys: [bytesToHex(p.keys[0]), bytesToHex(p.keys[1])],
     csvDelay: p.csvDelay,
     fees: { ...p.fees },
+    ...(p.payout ? { payout: [bytesToHex(p.payout[0]), bytesToHex(p.payout[1])] as [string, string] } : {}),
   };
 }
 
@@ -33,10 +40,14 @@ export function paramsToJson(p: ChannelParams): ChannelParamsJson {
 export function paramsFromJson(j: ChannelParamsJson): ChannelParams {
   return {
     channelId: hexToBytes(j.channelId, 32),
-    funding: { ...j.funding, txid: hexToBytes(j.funding.txid, 32) },
+    funding:
+      j.funding.txid === undefined
+        ? { amount: j.funding.amount }
+        : { txid: hexToBytes(j.funding.txid, 32), vout: j.funding.vout!, amount: j.funding.amount },
     keys: [hexToBytes(j.keys[0], 32), hexToBytes(j.keys[1], 32)],
     csvDelay: j.csvDelay,
     fees: { ...j.fees },
+    ...(j.payout ? { payout: [hexToBytes(j.payout[0]), hexToBytes(j.payout[1])] as [Uint8Array, Uint8Array] } : {}),
   };
 }
 
@@ -53,6 +64,8 @@ export interface ChannelJson {
   seenN?: number;
   /** `Channel.closing`. */
   closing?: { height: number };
+  /** `Channel.coopClose` (signatures hex). */
+  coopClose?: { n: number; sigs: [string | null, string | null] };
 }
 
 /** Persisted form of a {@link StateRecord}. */

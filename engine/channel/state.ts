@@ -44,14 +44,64 @@ export interface StateRecord {
 export interface ChannelParams {
   /** 32-byte channel id, chosen at open. */
   channelId: Uint8Array;
-  /** The funding outpoint and amount (sats). `txid` in internal byte order, 32 bytes. */
-  funding: { txid: Uint8Array; vout: number; amount: number };
+  /**
+   * The funding amount (sats) and outpoint (`txid` in display order, 32 bytes,
+   * as engine/bitcoin's `Outpoint`). The outpoint is absent while a channel is being opened: state 0
+   * is signed before the funding transaction exists (no signature of the
+   * channel commits to it, SPEC 6.17), and {@link setFundingOutpoint} fills it in.
+   */
+  funding: { amount: number; txid?: Uint8Array; vout?: number };
   /** x-only BIP340 keys of party 0 and party 1 (used as BIP118 keys). */
   keys: [Uint8Array, Uint8Array];
   /** Settlement CSV delay in blocks. */
   csvDelay: number;
   /** Explicit fees in sats: update tx, settlement tx, PTLC claim/refund tx. */
   fees: { update: number; settlement: number; ptlc: number };
+  /**
+   * The scriptPubKeys party 0's and party 1's coins are paid to (settled
+   * balances, PTLC claims and refunds), each chosen by its party at open. When
+   * absent, a key-path-only P2TR output of the party's channel key (channels
+   * set up before payout scripts were chosen at open).
+   */
+  payout?: [Uint8Array, Uint8Array];
+}
+
+/** Longest payout scriptPubKey a channel accepts (a witness v0–v16 program of 40 bytes). */
+export const MAX_PAYOUT_SCRIPT = 42;
+
+/** Checks a payout scriptPubKey chosen by a party: 1 to {@link MAX_PAYOUT_SCRIPT} bytes. */
+export function checkPayoutScript(s: Uint8Array, name = 'payout'): Uint8Array {
+  abytes(s, undefined, name);
+  if (s.length < 1 || s.length > MAX_PAYOUT_SCRIPT)
+    fail(ErrorCode.INVALID_LENGTH, `${name}: ${s.length} bytes, must be 1 to ${MAX_PAYOUT_SCRIPT}`);
+  return s;
+}
+
+/**
+ * Fills in the funding outpoint of a channel whose state 0 was signed before
+ * its funding transaction existed. Refuses to change an outpoint already set.
+ */
+export function setFundingOutpoint(p: ChannelParams, txid: Uint8Array, vout: number): void {
+  abytes(txid, 32, 'funding.txid');
+  assertU32(vout, 'funding.vout');
+  if (p.funding.txid !== undefined && (bytesToHex(p.funding.txid) !== bytesToHex(txid) || p.funding.vout !== vout))
+    fail(ErrorCode.CHANNEL_INVARIANT, 'the funding outpoint is already set');
+  p.funding = { amount: p.funding.amount, txid: txid.slice(), vout };
+}
+
+/**
+ * The funding outpoint of a channel, or undefined while it is being opened
+ * (nothing to watch, enforce or close on chain yet).
+ */
+export function fundingOutpoint(p: ChannelParams): { txid: Uint8Array; vout: number } | undefined {
+  return p.funding.txid === undefined || p.funding.vout === undefined ? undefined : { txid: p.funding.txid, vout: p.funding.vout };
+}
+
+/** The funding outpoint of a funded channel; refuses (`CHANNEL_INVARIANT`) a channel whose funding is not known yet. */
+export function requireFundingOutpoint(p: ChannelParams): { txid: Uint8Array; vout: number } {
+  const o = fundingOutpoint(p);
+  if (!o) fail(ErrorCode.CHANNEL_INVARIANT, 'the channel is not funded yet (no funding outpoint)');
+  return o;
 }
 
 function invariant(ok: boolean, msg: string): asserts ok {
@@ -64,13 +114,19 @@ function invariant(ok: boolean, msg: string): asserts ok {
  */
 export function validateParams(p: ChannelParams): ChannelParams {
   abytes(p.channelId, 32, 'channelId');
-  abytes(p.funding.txid, 32, 'funding.txid');
-  assertU32(p.funding.vout, 'funding.vout');
+  if (p.funding.txid !== undefined || p.funding.vout !== undefined) {
+    abytes(p.funding.txid, 32, 'funding.txid');
+    assertU32(p.funding.vout, 'funding.vout');
+  }
   assertSats(p.funding.amount, 'funding.amount');
   abytes(p.keys[0], 32, 'keys[0]');
   abytes(p.keys[1], 32, 'keys[1]');
   assertCsvDelay(p.csvDelay);
   for (const k of ['update', 'settlement', 'ptlc'] as const) assertSats(p.fees[k], `fees.${k}`);
+  if (p.payout !== undefined) {
+    checkPayoutScript(p.payout[0], 'payout[0]');
+    checkPayoutScript(p.payout[1], 'payout[1]');
+  }
   invariant(capacity(p) > 0, 'funding does not cover the fees');
   return p;
 }

@@ -10,14 +10,17 @@ import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, type LnMailboxError } from '../../base/errors.js';
 import { decodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
 import type { Channel } from '../channel/channel.js';
+import { isCloseMessage, onCloseMessage, proposeClose, type CloseMessage } from './close.js';
 import { isLocalFault, reject } from './refusal.js';
-import { step, type Incoming, type Step, type StepContext } from './types.js';
+import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
 
 /** A channel and the identity key of its peer (who may propose states on it). */
 export interface ChannelWithPeer {
   channel: Channel;
   /** The peer's identity (mailbox) key, x-only: the only sender whose proposals on this channel count. */
   peerKey: Uint8Array;
+  /** The peer's mailbox address (where a close proposal goes), when the role knows it. */
+  peerAddress?: string;
 }
 
 /** Replaces a map's entries with deep copies of `obj`'s (an engine restoring a snapshot). */
@@ -111,6 +114,22 @@ export abstract class PaymentEngine<J> {
   }
 
   /**
+   * Takes a PTLC secret the wallet's watchtower read from a claim on chain
+   * (SPEC 6.18) on channel `channelId` (hex) for the PTLC `ptlcId` (hex).
+   * Roles that can use it override {@link onChainSecret} (the hub completes
+   * the payer's update of a payment whose payee claimed on chain); a secret
+   * that matches nothing changes nothing. All or nothing like every step.
+   */
+  noteSecretOnChain(channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+    return this.atomic(() => this.onChainSecret(channelId, ptlcId, secret));
+  }
+
+  /** What this role does with a PTLC secret read on chain; by default nothing. */
+  protected async onChainSecret(_channelId: string, _ptlcId: string, _secret: Uint8Array): Promise<Step> {
+    return step();
+  }
+
+  /**
    * Records, from the wallet's chain watcher, that an update transaction of
    * channel `channelId` (hex) confirmed at block `height`: the channel is
    * closing from then on (no new payment starts, is accepted or extended
@@ -123,5 +142,44 @@ export abstract class PaymentEngine<J> {
       ch.noteUpdateOnChain(height);
       return step();
     });
+  }
+
+  /**
+   * Starts the cooperative close of channel `channelId` (hex) (SPEC 6.18):
+   * signs the close of our latest enforceable state with `channelKey` (our
+   * channel secret key) and sends it to the peer. From then on the channel
+   * takes no new state. Refused (CHANNEL_INVARIANT) while a state is
+   * pending, a PTLC is in flight or an update is on chain. All or nothing.
+   */
+  proposeClose(channelId: string, channelKey: Uint8Array): Promise<Step> {
+    return this.atomic(async () => {
+      const ch = this.channels().find((c) => bytesToHex(c.params.channelId) === channelId);
+      const cp = ch ? this.channelPeer(ch.params.channelId) : undefined;
+      if (!cp) return reject(`no channel ${channelId}`, ErrorCode.INVALID_RANGE);
+      if (cp.peerAddress === undefined) return reject('no mailbox address for the channel peer', ErrorCode.INVALID_RANGE);
+      return proposeClose(cp, cp.peerAddress, channelKey);
+    });
+  }
+
+  /**
+   * Handles a close message (`CLOSE_PROPOSE`, `CLOSE_ACCEPT`), all or
+   * nothing: a proposal of our latest state with nothing in flight is
+   * co-signed and answered, an acceptance kept. A refused one changes
+   * nothing and is not answered (event `ignored`); the closer can still close
+   * unilaterally. `channelKey` is our channel secret key.
+   */
+  async handleClose(inc: Incoming, channelKey: Uint8Array): Promise<Step> {
+    const m = inc.message;
+    if (!isCloseMessage(m)) return ignored(m.type, 'not a close message');
+    try {
+      return await this.atomic(async () => {
+        const cp = this.channelPeer(m.channelId);
+        if (!cp) return reject('unknown channel', ErrorCode.PAYMENT_REJECTED);
+        return onCloseMessage(cp, cp.peerAddress, inc as Incoming & { message: CloseMessage }, channelKey);
+      });
+    } catch (e) {
+      if (isLocalFault(e)) throw e;
+      return ignored(m.type, (e as Error).message);
+    }
   }
 }

@@ -25,13 +25,15 @@ export function channelMap(peers: PeerChannel[], ourKey: Uint8Array, role: strin
   for (const p of peers) {
     const { params, me } = p.channel;
     const id = bytesToHex(params.channelId);
-    const outpoint = `${bytesToHex(params.funding.txid)}:${params.funding.vout}`;
+    // A channel being opened has no outpoint yet (its state keys already differ by channel id).
+    const outpoint = params.funding.txid ? `${bytesToHex(params.funding.txid)}:${params.funding.vout}` : undefined;
     if (byId.has(id)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels with channel id ${id}`);
-    if (outpoints.has(outpoint)) fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
+    if (outpoint !== undefined && outpoints.has(outpoint))
+      fail(ErrorCode.CHANNEL_INVARIANT, `two channels on funding outpoint ${outpoint}`);
     if (!equalBytes(params.keys[me], ourKey))
       fail(ErrorCode.CHANNEL_INVARIANT, `channel ${id}: our key in it is not the ${role}'s channel key`);
     byId.set(id, p);
-    outpoints.add(outpoint);
+    if (outpoint !== undefined) outpoints.add(outpoint);
   }
   return byId;
 }

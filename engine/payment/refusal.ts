@@ -35,9 +35,12 @@ export function isLocalFault(e: unknown): boolean {
   return !isLnMailboxError(e) || e.code === ErrorCode.STORE_UNAVAILABLE;
 }
 
-/** The id a refusal of `m` refers to: its offer (or request) id, else its channel id. */
+/** The id a refusal of `m` refers to: its offer (or request, or open) id, else its channel id. */
 function refusalRef(m: PaymentMessage): Uint8Array {
-  return 'offerId' in m ? m.offerId : 'requestId' in m ? m.requestId : 'channelId' in m ? m.channelId : new Uint8Array(32);
+  if ('offerId' in m) return m.offerId;
+  if ('requestId' in m) return m.requestId;
+  if ('openId' in m) return m.openId;
+  return 'channelId' in m ? m.channelId : new Uint8Array(32);
 }
 
 /**

@@ -52,7 +52,15 @@ export type PaymentEvent =
   | { kind: 'request_sent'; offerId: string; amount: number }
   | { kind: 'request_received'; offerId: string; amount: number; payee: string }
   | { kind: 'signature_sold'; offerId: string; n: number }
-  | { kind: 'request_paid'; offerId: string; amount: number };
+  | { kind: 'request_paid'; offerId: string; amount: number }
+  // Opening a channel (SPEC 6.17): `channelId` hex (the open id while the hub has not answered).
+  | { kind: 'terms_received'; serial: number }
+  | { kind: 'open_requested'; channelId: string; amount: number }
+  | { kind: 'open_accepted'; channelId: string }
+  | { kind: 'open_signed'; channelId: string }
+  | { kind: 'funding_published'; channelId: string; txid: string }
+  | { kind: 'channel_ready'; channelId: string; height: number }
+  | { kind: 'open_aborted'; channelId: string; reason: string };
 
 /** What the payer holds at the end: the payee's receipt (SPEC 6.16). */
 export interface Receipt {

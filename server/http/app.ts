@@ -9,11 +9,11 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { RelayPath, encodeErrorBody, relayHttpStatus } from '../../protocol/relay.js';
+import { RelayPath } from '../../protocol/relay.js';
 import type { RelayContext } from '../context.js';
-import { toRelayError } from '../http-errors.js';
 import { authChallenge, authSession } from './auth.js';
 import { routeKit } from './common.js';
+import { sendError } from './error-exit.js';
 import { envelopeStatus, postEnvelope, retractEnvelope } from './envelopes.js';
 import { ackEnvelopes, listEnvelopes } from './mailbox.js';
 import { deleteRecord, getRecord, putRecord } from './records.js';
@@ -21,7 +21,7 @@ import { healthz, info, metrics, readyz } from './ops.js';
 
 /** Builds the express app of one relay. */
 export function createHttpApp(ctx: RelayContext): express.Express {
-  const { config, store, log } = ctx;
+  const { config } = ctx;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -79,23 +79,8 @@ export function createHttpApp(ctx: RelayContext): express.Express {
     fail(ErrorCode.NOT_FOUND, 'no such route');
   });
 
-  // The one error exit.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const { error, fault } = toRelayError(err);
-    if (fault) log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name }, method: req.method }, 'request failed');
-    // A store that is failed, recovering or damaged logged that once when it happened; one line per refused request would flood the log.
-    else if (error.code === ErrorCode.STORE_UNAVAILABLE && (store.health?.().state ?? 'ok') === 'ok')
-      log.warn({ cause: String((error.cause as Error)?.message ?? '') }, 'store unavailable');
-    ctx.metrics.rejections.inc({ code: error.code });
-    const status = relayHttpStatus(error.code);
-    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-    if (error.code === ErrorCode.STORE_FULL || error.code === ErrorCode.STORE_UNAVAILABLE) res.setHeader('Retry-After', '5');
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(status).json(encodeErrorBody(error));
-  });
+  // The one error exit (shared with the lean envelope POST).
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => sendError(ctx, req.method, res, err));
 
   return app;
 }

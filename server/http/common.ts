@@ -5,6 +5,7 @@
  * per-address rate limit and the body parsers.
  * @module
  */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
 import { SESSION_TOKEN, isHex32 } from '../../protocol/relay-frames.js';
@@ -35,7 +36,7 @@ export function hexParam(value: unknown, name: string): string {
 }
 
 /** A request header that may appear at most once. */
-export function header(req: Request, name: string): string | undefined {
+export function header(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const v = req.headers[name];
   if (Array.isArray(v)) fail(ErrorCode.BAD_REQUEST, `${name}: repeated header`);
   return v;
@@ -76,6 +77,18 @@ export function sendJson(res: Response, body: string, status = 200): void {
 /** Milliseconds since the epoch as ISO 8601. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * Takes one token of the client address's bucket (POST/PUT/DELETE).
+ * @throws LnMailboxError RATE_LIMITED, with `Retry-After` set on `res`, when the bucket is empty
+ */
+export function takeRateToken(ctx: RelayContext, req: IncomingMessage, res: ServerResponse): void {
+  const wait = ctx.rate.take(clientAddress(req, ctx.config.trustProxy), ctx.now());
+  if (wait > 0) {
+    res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
+    fail(ErrorCode.RATE_LIMITED, 'too many requests from this address');
+  }
+}
+
 /** The pieces the route groups share, built once per app. */
 export interface RouteKit {
   ctx: RelayContext;
@@ -89,13 +102,9 @@ export interface RouteKit {
 
 /** Builds the shared middleware of one relay. */
 export function routeKit(ctx: RelayContext): RouteKit {
-  const { config, now } = ctx;
+  const { config } = ctx;
   const limitRate = (req: Request, res: Response, next: NextFunction): void => {
-    const wait = ctx.rate.take(clientAddress(req, config.trustProxy), now());
-    if (wait > 0) {
-      res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-      fail(ErrorCode.RATE_LIMITED, 'too many requests from this address');
-    }
+    takeRateToken(ctx, req, res);
     next();
   };
   return {

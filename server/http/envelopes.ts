@@ -5,23 +5,90 @@
  * retraction secret are the capabilities.
  * @module
  */
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
-import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, fail } from '../../base/errors.js';
 import { parseEnvelopeHeader } from '../../protocol/envelope.js';
 import { RelayHeader, checkPow, encodePostEnvelopeResponse, encodeStatusResponse, isHex32 } from '../../protocol/relay.js';
+import type { RelayContext } from '../context.js';
 import { UINT, header, hexParam, iso, requireType, route, sendJson, type RouteKit } from './common.js';
+import { writeJson } from './error-exit.js';
 
 const HEX16 = /^[0-9a-f]{16}$/;
 
+/** An envelope POST's answer: 201 stored now, 200 already stored (same bytes, same id), with its JSON body. */
+export interface PostAnswer {
+  status: 200 | 201;
+  body: string;
+}
+
 /**
- * `POST /v1/mailboxes/:mailbox/envelopes`: 201 stored now, 200 already
- * stored (same bytes, same id). The TTL is clamped, not refused; the PoW
- * stamp, when required, is checked before the store is touched.
+ * The body of `POST /v1/mailboxes/:mailbox/envelopes` once the route,
+ * mailbox id, content type and body size were checked: header parse,
+ * recipient check, TTL (clamped, not refused), retraction hash, id, the PoW
+ * stamp when required (all before the store is touched), then the durable
+ * append with its quota. Shared by the express route and the lean POST
+ * (`lean-post.ts`), so both answer exactly alike.
+ * @throws LnMailboxError every documented rejection of SPEC 5.4
+ */
+export async function acceptEnvelope(
+  ctx: RelayContext,
+  mailbox: string,
+  envelope: Uint8Array,
+  req: { headers: IncomingHttpHeaders },
+): Promise<PostAnswer> {
+  const { config, store, metrics, now } = ctx;
+  const hdr = parseEnvelopeHeader(envelope, config.maxEnvelopeBytes);
+  if (Buffer.from(hdr.recipient.buffer, hdr.recipient.byteOffset, 32).toString('hex') !== mailbox)
+    fail(ErrorCode.MAILBOX_MISMATCH, 'the envelope is addressed to a different mailbox than the path');
+
+  let ttl = config.defaultTtlSeconds;
+  const ttlHeader = header(req, RelayHeader.ttl);
+  if (ttlHeader !== undefined) {
+    if (!UINT.test(ttlHeader) || Number(ttlHeader) < 1)
+      fail(ErrorCode.TTL_INVALID, `${RelayHeader.ttl}: expected a positive integer number of seconds`);
+    // Clamped, not refused: the response's expiresAt tells the sender what it got.
+    ttl = Math.min(Number(ttlHeader), config.maxTtlSeconds);
+  }
+  const retractionHash = header(req, RelayHeader.retractionHash);
+  if (retractionHash !== undefined && !isHex32(retractionHash))
+    fail(ErrorCode.BAD_REQUEST, `${RelayHeader.retractionHash}: expected 64 lowercase hex chars`);
+
+  // envelopeIdHex's definition (sha256 of the bytes), with Node's native hash: faster on 64 KiB bodies.
+  const id = createHash('sha256').update(envelope).digest('hex');
+  if (config.powBits > 0) {
+    const stamp = header(req, RelayHeader.pow);
+    if (stamp === undefined) fail(ErrorCode.POW_REQUIRED, `this relay requires ${config.powBits} bits of proof of work`);
+    if (!HEX16.test(stamp)) fail(ErrorCode.BAD_REQUEST, `${RelayHeader.pow}: expected 16 lowercase hex chars`);
+    if (!checkPow(hexToBytes(id, 32), hexToBytes(stamp, 8), config.powBits))
+      fail(ErrorCode.POW_REQUIRED, `proof of work below the required ${config.powBits} bits`);
+  }
+
+  const req2 = { id, mailbox, envelope, expiresAt: now() + ttl * 1000 };
+  const result = await store.append(retractionHash === undefined ? req2 : { ...req2, retractionHash }, {
+    maxEnvelopes: config.maxEnvelopesPerMailbox,
+    maxBytes: config.maxBytesPerMailbox,
+  });
+  if (result.created) {
+    metrics.envelopesStored.inc();
+    metrics.bytesStored.inc(envelope.length);
+  } else metrics.envelopesDuplicate.inc();
+  return {
+    status: result.created ? 201 : 200,
+    body: encodePostEnvelopeResponse({ id, seq: result.seq, expiresAt: iso(result.expiresAt) }),
+  };
+}
+
+/**
+ * `POST /v1/mailboxes/:mailbox/envelopes` through express: the requests the
+ * lean POST leaves to it (an unusual path form, content type, encoding or
+ * framing, an oversized body, a closing relay). The PoW stamp, when
+ * required, is checked before the store is touched.
  */
 export function postEnvelope({ ctx, limitRate, rawEnvelope }: RouteKit): RequestHandler[] {
-  const { config, store, metrics, now } = ctx;
   return [
     limitRate,
     (req, _res, next) => {
@@ -31,45 +98,10 @@ export function postEnvelope({ ctx, limitRate, rawEnvelope }: RouteKit): Request
     },
     rawEnvelope,
     route(async (req, res) => {
-      const mailbox = req.params.mailbox as string;
       const body: unknown = req.body;
       const envelope = body instanceof Uint8Array ? body : new Uint8Array(0);
-      const hdr = parseEnvelopeHeader(envelope, config.maxEnvelopeBytes);
-      if (bytesToHex(hdr.recipient) !== mailbox)
-        fail(ErrorCode.MAILBOX_MISMATCH, 'the envelope is addressed to a different mailbox than the path');
-
-      let ttl = config.defaultTtlSeconds;
-      const ttlHeader = header(req, RelayHeader.ttl);
-      if (ttlHeader !== undefined) {
-        if (!UINT.test(ttlHeader) || Number(ttlHeader) < 1)
-          fail(ErrorCode.TTL_INVALID, `${RelayHeader.ttl}: expected a positive integer number of seconds`);
-        // Clamped, not refused: the response's expiresAt tells the sender what it got.
-        ttl = Math.min(Number(ttlHeader), config.maxTtlSeconds);
-      }
-      const retractionHash = header(req, RelayHeader.retractionHash);
-      if (retractionHash !== undefined && !isHex32(retractionHash))
-        fail(ErrorCode.BAD_REQUEST, `${RelayHeader.retractionHash}: expected 64 lowercase hex chars`);
-
-      // envelopeIdHex's definition (sha256 of the bytes), with Node's native hash: faster on 64 KiB bodies.
-      const id = createHash('sha256').update(envelope).digest('hex');
-      if (config.powBits > 0) {
-        const stamp = header(req, RelayHeader.pow);
-        if (stamp === undefined) fail(ErrorCode.POW_REQUIRED, `this relay requires ${config.powBits} bits of proof of work`);
-        if (!HEX16.test(stamp)) fail(ErrorCode.BAD_REQUEST, `${RelayHeader.pow}: expected 16 lowercase hex chars`);
-        if (!checkPow(hexToBytes(id, 32), hexToBytes(stamp, 8), config.powBits))
-          fail(ErrorCode.POW_REQUIRED, `proof of work below the required ${config.powBits} bits`);
-      }
-
-      const req2 = { id, mailbox, envelope, expiresAt: now() + ttl * 1000 };
-      const result = await store.append(retractionHash === undefined ? req2 : { ...req2, retractionHash }, {
-        maxEnvelopes: config.maxEnvelopesPerMailbox,
-        maxBytes: config.maxBytesPerMailbox,
-      });
-      if (result.created) {
-        metrics.envelopesStored.inc();
-        metrics.bytesStored.inc(envelope.length);
-      } else metrics.envelopesDuplicate.inc();
-      sendJson(res, encodePostEnvelopeResponse({ id, seq: result.seq, expiresAt: iso(result.expiresAt) }), result.created ? 201 : 200);
+      const answer = await acceptEnvelope(ctx, req.params.mailbox as string, envelope, req);
+      writeJson(res, answer.status, answer.body);
     }),
   ];
 }

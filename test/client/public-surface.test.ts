@@ -27,6 +27,8 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'PaymentType',
     'RouterNode',
     'SingleKeyWallet',
+    'TERMS_RECORD',
+    'Watchtower',
     'bytesToHex',
     'confirmationsAt',
     'decodeMailboxAddress',
@@ -45,6 +47,7 @@ surface('ln-mailbox (the wallet SDK) exports exactly these values', async () => 
     'scriptForAddress',
     'settlementSpec',
     'verifyReceipt',
+    'verifyTerms',
   ]);
 });
 

@@ -133,6 +133,12 @@ t('request: B pre-signs and goes offline; A pays the request later; B returns to
   await until(() => has(w.events.A, 'request_paid'), 'A to buy the hub signature');
   const kept = A.engine.requests.get(requestId)!;
   assert.ok(kept.hubUpdateSig && kept.payeeUpdateSig, 'A keeps the complete update for B');
+  // B's TOWER_TERMS reached A: A's watchtower would watch the S–B channel for B (SPEC 6.18).
+  const watches = await (A as unknown as { towerForeign(): Promise<{ id: string; n: number }[]> }).towerForeign();
+  assert.equal(
+    watches.map((x) => [x.id, x.n]),
+    [[requestId, kept.n]],
+  );
   await A.close();
   B = await w.open.B(); // B returns
   await until(() => has(w.events.B, 'paid'), 'B to complete state n');

@@ -392,8 +392,8 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
       );
       assert.equal(x.enforceable.state.balances, balances, `${name}: balances moved by exactly the amount`);
     };
-    settledChannel('A–S', A.channel, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
-    settledChannel('S–B', sB, B.channel, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+    settledChannel('A–S', A.channel!, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
+    settledChannel('S–B', sB, B.channel!, [700_000 - AMOUNT, 299_000 + AMOUNT]);
     for (const [name, st] of [
       ['payer', a],
       ['hub', s],

@@ -122,8 +122,8 @@ async function crashScenario(crash: (configPath: string) => Promise<PayeeProc[]>
   await kv.close();
   assert.is(saved.payments[offerId]?.status, 'paid');
   assert.is(Object.keys(saved.payments).length, 1);
-  assert.equal(saved.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
-  assert.is(saved.channel.enforceable.state.ptlcs.length, 0);
+  assert.equal(saved.channel!.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+  assert.is(saved.channel!.enforceable.state.ptlcs.length, 0);
 
   // Once: one invoice envelope reached S, S extended exactly one PTLC and was paid once.
   assert.is(invoicesAtS.size, 1, 'S received one invoice envelope');
@@ -132,7 +132,7 @@ async function crashScenario(crash: (configPath: string) => Promise<PayeeProc[]>
   assert.ok(printed('invoiced') <= 1, `B invoiced ${printed('invoiced')} times`);
   assert.is(A.engine.payments.get(offerId)!.status, 'completed');
   const sb = S.engine.peers.get(bytesToHex(w.sbParams.channelId))!.channel.enforceable.state;
-  assert.equal(sb.balances, saved.channel.enforceable.state.balances, "S's and B's views of S–B agree");
+  assert.equal(sb.balances, saved.channel!.enforceable.state.balances, "S's and B's views of S–B agree");
   fs.rmSync(path.dirname(configPath), { recursive: true, force: true });
 }
 

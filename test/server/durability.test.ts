@@ -93,4 +93,41 @@ for (const round of [1, 2]) {
   });
 }
 
+t('kill -9: delivered marks made before a later 201 survive with it', async () => {
+  const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
+  const bob = newMailbox();
+  const carol = newMailbox();
+  let child = await spawnRelay(dir);
+  try {
+    const s = new TestSocket(child.url);
+    await s.auth(bob, relayOrigin(child.url));
+    s.send({ type: 'subscribe', after: 0 });
+    await s.next('backlog_end');
+    // Live pushes: their marks are written unsynced, batched per tick.
+    const pushed: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const e = fakeEnvelope(bob.id);
+      pushed.push(sha256hex(e));
+      assert.is((await postEnvelope(child.url, bob.id, e)).status, 201);
+    }
+    await s.waitFor(() => s.envelopes().length >= pushed.length, 10_000);
+    // A later POST's 201 is durable: every mark made before it must be too.
+    assert.is((await postEnvelope(child.url, carol.id, fakeEnvelope(carol.id))).status, 201);
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    await s.close();
+    child = await spawnRelay(dir);
+    const statuses = await Promise.all(pushed.map((id) => statusOf(child.url, id)));
+    assert.equal(
+      statuses.filter((x) => x !== 'delivered'),
+      [],
+      'every mark made before the later 201 survived',
+    );
+  } finally {
+    child.proc.kill('SIGTERM');
+    await child.exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 t.run();

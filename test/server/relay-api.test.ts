@@ -267,6 +267,27 @@ t('HEAD is no method of the API (SPEC 5.3): 404 everywhere, and a HEAD of a list
   assert.is((await request(`${r.url}/v1/info`)).status, 200, 'GET still answers');
 });
 
+t('metrics: event-loop delay by quantile shows a stall of the relay process, then starts over', async ({ r }) => {
+  await request(`${r.url}/metrics`); // starts a fresh window
+  // The relay runs in this process: a busy wait stalls its event loop for at least 150 ms.
+  const until = performance.now() + 150;
+  while (performance.now() < until);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const quantile = (body: string, q: string) => {
+    const m = new RegExp(`^lnmb_event_loop_delay_seconds\\{quantile="${q.replace('.', '\\.')}"\\} (\\S+)$`, 'm').exec(body);
+    assert.ok(m, `quantile ${q} exported`);
+    return Number(m![1]);
+  };
+  const body = (await request(`${r.url}/metrics`)).body as string;
+  assert.match(body, /# TYPE lnmb_event_loop_delay_seconds gauge/);
+  const [p50, p99, max] = [quantile(body, '0.5'), quantile(body, '0.99'), quantile(body, '1')];
+  assert.ok(max >= 0.1, `the stall is seen: max ${max} s`);
+  assert.ok(p50 <= p99 && p99 <= max, 'quantiles in order');
+  // Each scrape reports the window since the previous one: the stall is not reported twice.
+  const again = quantile((await request(`${r.url}/metrics`)).body as string, '1');
+  assert.ok(again < max, `new window: max ${again} s after ${max} s`);
+});
+
 t('store failure answers 503 STORE_UNAVAILABLE and the relay stays up', async () => {
   const dir = fs.mkdtempSync(os.tmpdir() + '/lnmb-');
   const store = new LevelStore({ location: dir });

@@ -202,6 +202,32 @@ t('ack ledger: a deleted key that reappears, a missing value, an older counter a
   assert.match((await ledger.verify(reader)) ?? '', /written before the error is missing/);
 });
 
+t('ack ledger window: the oldest writes leave it first, a rewritten key is checked at its latest value', async () => {
+  const key = (n: number) => Buffer.from([0x01, n >> 8, n & 0xff]);
+  const db = new Map<string, Buffer>();
+  const reader = { getMany: async (keys: Buffer[]) => keys.map((k) => db.get(k.toString('hex'))) };
+  // Each write holds 3 key bytes + 100 value bytes; the window keeps 10 of them.
+  const ledger = new AckLedger(1030);
+  ledger.reset([]);
+  const v = (tag: number) => Buffer.alloc(100, tag);
+  for (let i = 0; i < 50; i++) ledger.committed([{ type: 'put', key: key(i), value: v(i) }]);
+  // Key 45 rewritten: only its latest value is acknowledged now.
+  ledger.committed([{ type: 'put', key: key(45), value: v(200) }]);
+  assert.ok(ledger.truncated, 'older writes left the window');
+  assert.ok(ledger.size <= 10, `window holds ${ledger.size} keys`);
+  for (let i = 0; i < 50; i++) db.set(key(i).toString('hex'), v(i));
+  db.set(key(45).toString('hex'), v(200));
+  assert.is(await ledger.verify(reader), undefined);
+  // Keys that left the window are no longer checked; the newest ones are.
+  db.delete(key(0).toString('hex'));
+  assert.is(await ledger.verify(reader), undefined, 'key 0 left the window');
+  db.set(key(45).toString('hex'), v(45));
+  assert.match((await ledger.verify(reader)) ?? '', /written before the error is different/, 'the rewrite is checked at its latest value');
+  db.set(key(45).toString('hex'), v(200));
+  db.delete(key(49).toString('hex'));
+  assert.match((await ledger.verify(reader)) ?? '', /written before the error is missing/);
+});
+
 t('relay: /readyz and /metrics follow the store, /healthz stays about the process', async () => {
   const r = await startTestRelay({ minFreeBytes: 2 ** 50 });
   try {

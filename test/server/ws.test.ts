@@ -78,6 +78,53 @@ t('backlog then live under concurrent posts: every seq exactly once, in order', 
   await s.close();
 });
 
+t('delivered marks: every envelope pushed (three backlog pages, then live) is marked once, none lost in the batching', async ({ r }) => {
+  const bob = newMailbox();
+  const ids: string[] = [];
+  const post = async () => {
+    const e = fakeEnvelope(bob.id);
+    ids.push(envelopeIdHex(e));
+    assert.is((await postEnvelope(r.url, bob.id, e)).status, 201);
+  };
+  for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, post));
+  const s = await subscribed(r.url, bob);
+  await Promise.all(Array.from({ length: 30 }, post));
+  await s.waitFor(() => s.envelopes().length >= ids.length, 10_000);
+  assert.equal(
+    s
+      .envelopes()
+      .map((f) => f.id)
+      .sort(),
+    [...ids].sort(),
+    'each pushed once',
+  );
+  await r.relay.close(); // graceful: the marks of the last tick are written too
+  const again = await startTestRelay({ dataDir: r.dir });
+  try {
+    const statuses = await Promise.all(ids.map((id) => statusOf(again.url, id)));
+    assert.equal(
+      statuses.filter((x) => x !== 'delivered'),
+      [],
+    );
+  } finally {
+    await again.close();
+  }
+  await s.close();
+});
+
+t('delivered marks are counted once per envelope in /metrics', async ({ r }) => {
+  const bob = newMailbox();
+  const s = await subscribed(r.url, bob);
+  for (let i = 0; i < 40; i += 10) await Promise.all(Array.from({ length: 10 }, () => postEnvelope(r.url, bob.id, fakeEnvelope(bob.id))));
+  await s.waitFor(() => s.envelopes().length >= 40, 10_000);
+  await eventually(
+    async () => /lnmb_envelopes_delivered_total\{via="ws"\} 40\n/.test((await request(`${r.url}/metrics`)).body as string),
+    5000,
+    'delivered_total 40',
+  );
+  await s.close();
+});
+
 t('subscribe from a cursor; a cursor beyond the mailbox restarts from its top', async ({ r }) => {
   const bob = newMailbox();
   for (let i = 0; i < 5; i++) await postEnvelope(r.url, bob.id, fakeEnvelope(bob.id));

@@ -25,4 +25,12 @@ export interface HubConfig {
    * (or a router) refuse it. Counted in the timelock rule.
    */
   timeoutSlack?: number;
+  /**
+   * The hub's signed terms (protocol/terms.ts, SPEC 6.17): without them the
+   * hub opens no channel. Their channel key, fees and timeout delta must be
+   * this configuration's.
+   */
+  terms?: Uint8Array;
+  /** Where the hub's coins go when a channel it opens closes (its wallet's payout script). Default: a P2TR output of its channel key. */
+  payout?: Uint8Array;
 }

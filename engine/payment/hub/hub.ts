@@ -7,11 +7,30 @@
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
-import type { LnMailboxError } from '../../../base/errors.js';
+import { ErrorCode, fail, type LnMailboxError } from '../../../base/errors.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
+import { termsId, verifyTerms, type HubTerms } from '../../../protocol/terms.js';
+import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import { Channel, type ChannelJson } from '../../channel/channel.js';
+import { payoutScript } from '../../channel/onchain.js';
+import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
+import {
+  hubExpireOpens,
+  hubFundingChecks,
+  hubFundingOrders,
+  hubNoteFunded,
+  hubNoteFundingTx,
+  hubOnFunding,
+  hubOnOpen,
+  hubOnOpenCancel,
+  hubOnOpenSign,
+  hubOnTermsRequest,
+  openRefusalAddress,
+  type HubOpen,
+  type HubOpenContext,
+} from '../open/hub-open.js';
 import { PaymentEngine, refill } from '../engine.js';
 import { channelMap, type PeerChannel } from '../peers.js';
 import type { Signer } from '../ptlc-exchange.js';
@@ -21,6 +40,7 @@ import type { HubConfig } from './config.js';
 import {
   hubOnCancel,
   hubOnCancelCommit,
+  hubOnChainSecret,
   hubOnFulfill,
   hubOnInvoice,
   hubOnPropose,
@@ -37,6 +57,7 @@ import { hubRequestStep, type HubRequest } from './request.js';
 export { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
 export type { HubPayment, HubStatus } from './offer.js';
 export type { HubRequest } from './request.js';
+export type { HubOpen } from '../open/hub-open.js';
 
 /** Persisted state of a {@link Hub}. */
 export interface HubJson {
@@ -44,28 +65,96 @@ export interface HubJson {
   payments: Record<string, HubPayment>;
   /** Requests (the payee pre-signs, SPEC 6.14) the hub co-signed. */
   requests?: Record<string, HubRequest>;
+  /** Channel opens in progress (SPEC 6.17), by channel id. */
+  opens?: Record<string, HubOpen>;
 }
 
-/** The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after every step. */
-export class Hub extends PaymentEngine<HubJson> {
+/**
+ * The hub role engine. Pure: the runtime persists {@link Hub.toJSON} after
+ * every step. Its channels grow while it runs: an open (SPEC 6.17) that
+ * completes adds one.
+ */
+export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   readonly peers: Map<string, PeerChannel>;
   readonly payments: Map<string, HubPayment>;
+  /** Channel opens in progress, by channel id (hex). */
+  readonly opens: Map<string, HubOpen>;
+  /** The hub's signed terms, decoded, when it opens channels. */
+  readonly terms: HubOpenContext['terms'];
 
   private readonly signer: Signer;
+  private readonly channelKeyPub: Uint8Array;
 
-  /** The hub's configuration and channels (each with its peer); `payments` and `requests` restore saved state. */
+  /**
+   * The hub's configuration and its channels (each with its peer);
+   * `payments`, `requests` and `opens` restore saved state. A hub starts
+   * with no channel and opens them (SPEC 6.17); channels passed here are
+   * restored ones, or ready-made channels in tests.
+   */
   constructor(
     readonly config: HubConfig,
     peers: PeerChannel[],
     nonces: NonceStore,
     payments: Record<string, HubPayment> = {},
     requests: Record<string, HubRequest> = {},
+    opens: Record<string, HubOpen> = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
-    this.peers = channelMap(peers, getPublicKey(config.channelKey), 'hub');
+    this.channelKeyPub = getPublicKey(config.channelKey);
+    this.peers = channelMap(peers, this.channelKeyPub, 'hub');
     this.payments = new Map(Object.entries(payments));
+    this.opens = new Map(Object.entries(structuredClone(opens)));
+    this.terms = config.terms ? Hub.checkTerms(config, this.channelKeyPub) : undefined;
+  }
+
+  /** Decodes the hub's own terms and checks that they state its configuration. */
+  private static checkTerms(config: HubConfig, channelKeyPub: Uint8Array): NonNullable<HubOpenContext['terms']> {
+    const doc = config.terms!;
+    const hubKey = doc.subarray(1, 33);
+    const t: HubTerms = verifyTerms(doc, hubKey);
+    if (!equalBytes(t.channelKey, channelKeyPub)) fail(ErrorCode.INVALID_PUBLIC_KEY, 'terms: not the hub’s channel key');
+    if (t.feeBase !== config.fee.base || t.feePpm !== config.fee.ppm) fail(ErrorCode.INVALID_RANGE, 'terms: not the hub’s fee');
+    if (t.maxTimeoutDelta !== config.maxTimeoutDelta) fail(ErrorCode.INVALID_RANGE, 'terms: not the hub’s maximum timeout delta');
+    return { doc: doc.slice(), t, id: termsId(doc) };
+  }
+
+  /** The open steps' view of the hub (SPEC 6.17, open/hub-open.ts). */
+  private openContext(): HubOpenContext {
+    return {
+      terms: this.terms,
+      opens: this.opens,
+      peers: this.peers,
+      signer: this.signer,
+      channelKeyPub: this.channelKeyPub,
+      payout: this.config.payout ?? payoutScript(this.channelKeyPub),
+    };
+  }
+
+  /** Funding transactions the hub must build (opens it funds, state 0 signed). */
+  fundingOrders(now: number): FundingOrder[] {
+    return hubFundingOrders(this.openContext(), now);
+  }
+
+  /** Funding outpoints the hub watches until they confirm. */
+  fundingChecks(): FundingCheck[] {
+    return hubFundingChecks(this.openContext());
+  }
+
+  /** The hub built and signed the funding transaction of an open it funds. All or nothing. */
+  noteFunded(channelId: string, tx: BitcoinTx, vout: number): Promise<Step> {
+    return this.atomic(async () => hubNoteFunded(this.openContext(), channelId, tx, vout));
+  }
+
+  /** What the hub's chain source says of a funding transaction. All or nothing. */
+  noteFundingTx(channelId: string, found: { tx: BitcoinTx; height: number | null } | null, ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => hubNoteFundingTx(this.openContext(), channelId, found, ctx));
+  }
+
+  /** Forgets opens not funded in time. All or nothing. */
+  expireOpens(ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => hubExpireOpens(this.openContext(), ctx.now));
   }
 
   /** Requests (the payee pre-signs) the hub co-signed, by request id (hex). */
@@ -95,6 +184,16 @@ export class Hub extends PaymentEngine<HubJson> {
         return hubOnPtlcFail(this.offerContext(), inc.from, m);
       case PaymentType.PTLC_REMOVE:
         return await hubOnRemove(this.offerContext(), inc.from, m);
+      case PaymentType.TERMS_REQUEST:
+        return hubOnTermsRequest(this.openContext(), inc.from, m);
+      case PaymentType.OPEN:
+        return await hubOnOpen(this.openContext(), inc.from, m, ctx);
+      case PaymentType.OPEN_SIGN:
+        return await hubOnOpenSign(this.openContext(), inc.from, m);
+      case PaymentType.FUNDING:
+        return hubOnFunding(this.openContext(), inc.from, m, ctx);
+      case PaymentType.OPEN_CANCEL:
+        return hubOnOpenCancel(this.openContext(), inc.from, m);
       case PaymentType.REJECT:
         return hubOnPayeeReject(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_PREPARE:
@@ -111,10 +210,12 @@ export class Hub extends PaymentEngine<HubJson> {
   /**
    * A refused message is answered to its sender only if it is one of our
    * peers: replying to an address named inside a stranger's message would
-   * let anyone use the hub to send mail to third parties.
+   * let anyone use the hub to send mail to third parties. A refused open
+   * message is answered to its sender's own mailbox (SPEC 6.17).
    */
   protected answer(inc: Incoming, e: LnMailboxError): Step {
-    return answerRefusal(inc.message, e, this.peerByKey(inc.from));
+    const to = this.peerByKey(inc.from) ?? openRefusalAddress(this.openContext(), inc.message as never, inc.from);
+    return answerRefusal(inc.message, e, to);
   }
 
   protected channelPeer(id: Uint8Array): PeerChannel | undefined {
@@ -156,19 +257,32 @@ export class Hub extends PaymentEngine<HubJson> {
     );
   }
 
+  /** A payee claimed a PTLC on chain: complete the payer's update with the secret it revealed (SPEC 6.18). */
+  protected override onChainSecret(channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+    return hubOnChainSecret(this.offerContext(), channelId, ptlcId, secret);
+  }
+
   /** Every channel of this role. */
   channels(): Channel[] {
     return [...this.peers.values()].map((p) => p.channel);
   }
 
-  /** Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}); the set of channels is fixed. */
+  /**
+   * Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}):
+   * channels in both are restored in place, channels an open added since are dropped.
+   */
   restore(j: HubJson): void {
-    for (const [id, p] of this.peers) {
+    for (const [id, p] of [...this.peers]) {
       const saved = j.peers[id];
       if (saved) p.channel.restore(saved.channel);
+      else this.peers.delete(id);
     }
+    for (const [id, p] of Object.entries(j.peers))
+      if (!this.peers.has(id))
+        this.peers.set(id, { channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
+    refill(this.opens, j.opens);
   }
 
   /** Persisted state. */
@@ -176,7 +290,12 @@ export class Hub extends PaymentEngine<HubJson> {
     const peers: HubJson['peers'] = {};
     for (const [id, p] of this.peers)
       peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
-    return { peers, payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
+    return {
+      peers,
+      payments: Object.fromEntries(this.payments),
+      requests: Object.fromEntries(this.requests),
+      opens: Object.fromEntries(this.opens),
+    };
   }
 
   /** Restores a hub from {@link Hub.toJSON}. */
@@ -186,6 +305,6 @@ export class Hub extends PaymentEngine<HubJson> {
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     }));
-    return new Hub(config, peers, nonces, j.payments, j.requests ?? {});
+    return new Hub(config, peers, nonces, j.payments, j.requests ?? {}, j.opens ?? {});
   }
 }

@@ -23,11 +23,11 @@ import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
-import { adaptorAdapt } from '../../../crypto/adaptor.js';
+import { adaptorAdapt, adaptorPoint } from '../../../crypto/adaptor.js';
 import { sign } from '../../../crypto/bip340.js';
 import { attestationMessage } from '../../../protocol/receipt.js';
 import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
-import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
+import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { checkFulfill, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
@@ -223,7 +223,7 @@ export async function hubOnFulfill(
   const as = payer.channel;
   const sigA = new Uint8Array(65);
   sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
-  sigA[64] = UPDATE_HASH_TYPE;
+  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
   as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
   // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
   // payee's settlement signature, so the message is whole before we sign anything.
@@ -237,6 +237,37 @@ export async function hubOnFulfill(
   // 3. Tell the payer: s_B (its receipt, and the completion of its update) and our update signature.
   s.send.push(completion(p, payer.peerAddress));
   s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
+  return s;
+}
+
+/**
+ * S: the payee claimed the PTLC of a committed payment on chain, revealing
+ * `s_B + r` in the claim's witness (the watchtower read it, SPEC 6.18). S
+ * completes the payer's update n with `s_B`, exactly as on `PTLC_FULFILL`,
+ * and sends the payer its COMPLETION: the S–B channel is settled on chain,
+ * so there is no state m+1 to sign. Anything that does not match (no
+ * committed payment with that PTLC on that channel, a secret for another
+ * point) changes nothing.
+ */
+export async function hubOnChainSecret(h: HubOfferContext, channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+  const p = h.payments.get(ptlcId);
+  if (p?.status !== 'committed' || p.payeeChannel !== channelId) return step();
+  const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
+  if (!equalBytes(adaptorPoint(secret), tweakPoint(hexToBytes(p.point, 33), tweak))) return step();
+  const t = untweakSecret(secret, tweak); // = s_B
+  const payer = h.peers.get(p.payerChannel)!;
+  const as = payer.channel;
+  const sigA = new Uint8Array(65);
+  sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
+  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
+  as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+  const ourSigN = await as.signUpdate(h.signer.nonces, h.config.channelKey); // promotes state n
+  p.status = 'bought';
+  p.secret = bytesToHex(t);
+  p.hubUpdateSig = bytesToHex(ourSigN);
+  const s = step();
+  s.send.push(completion(p, payer.peerAddress));
+  s.events.push({ kind: 'signature_bought', offerId: p.offerId, n: p.n });
   return s;
 }
 

@@ -15,8 +15,12 @@ import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import { commitTicketNonce, isFreeTicket, ticketNonceId, type NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey as getPublicKeyOf } from '../../../crypto/bip340.js';
-import type { Channel, ChannelJson } from '../../channel/channel.js';
+import type { BitcoinTx } from '../../bitcoin/transaction.js';
+import { Channel } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
+import type { OpenOrder } from '../open/wallet-open.js';
+import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal } from '../refusal.js';
 import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
@@ -46,9 +50,8 @@ import {
 export type { PayeeConfig } from './config.js';
 export type { PayeePayment, PayeeStatus } from './offer.js';
 
-/** Persisted state of a {@link Payee}. */
-export interface PayeeJson {
-  channel: ChannelJson;
+/** Persisted state of a {@link Payee}: its channel (once opened), its open in progress and its hub's terms, payments and requests. */
+export interface PayeeJson extends WalletSlotJson {
   payments: Record<string, PayeePayment>;
   /** Requests (SPEC 6.14) this payee pre-signed. */
   requests?: Record<string, PayeeRequest>;
@@ -56,29 +59,89 @@ export interface PayeeJson {
   tickets?: string[];
 }
 
-/** The payee role engine. Pure: the runtime persists {@link Payee.toJSON} after every step. */
-export class Payee extends PaymentEngine<PayeeJson> {
+/**
+ * The payee role engine. Pure: the runtime persists {@link Payee.toJSON}
+ * after every step. It starts with no channel and opens one with its hub
+ * ({@link Payee.openChannel}, SPEC 6.17), which the hub funds: the hub is
+ * party 0, the payee party 1, and the hub's balance is what it can pay in.
+ */
+export class Payee extends PaymentEngine<PayeeJson> implements OpeningEngine {
   readonly payments: Map<string, PayeePayment>;
+  /** The channel with the hub, the open in progress and the hub's terms. */
+  readonly slot: WalletSlot;
 
   private readonly signer: Signer;
   private readonly identityPub: Uint8Array;
 
-  /** The payee's configuration and its channel with its partner; `payments` and `requests` restore saved state. */
+  /**
+   * The payee's configuration and its channel with its partner (undefined:
+   * none yet, open one); `payments`, `requests` and `saved` (open, terms) restore saved state.
+   */
   constructor(
     readonly config: PayeeConfig,
-    readonly channel: Channel,
+    channel: Channel | undefined,
     nonces: NonceStore,
     payments: Record<string, PayeePayment> = {},
     requests: Record<string, PayeeRequest> = {},
     tickets: string[] = [],
+    saved: WalletSlotJson = {},
   ) {
     super();
     this.signer = { channelKey: config.channelKey, nonces };
+    this.slot = new WalletSlot({ key: config.hubKey, address: config.hubAddress }, this.signer, 1, channel, saved);
     this.identityPub = getPublicKeyOf(config.identityKey);
     this.receiptSecret = receiptSecretKey(config.identityKey);
     this.tickets = [...tickets];
     this.payments = new Map(Object.entries(payments));
     this.requests = new Map(Object.entries(requests));
+  }
+
+  /** The channel with the partner (PAYMENT_REJECTED while there is none). */
+  get channel(): Channel {
+    return this.slot.channel;
+  }
+
+  /** Restores a payee from {@link Payee.toJSON}. */
+  static fromJSON(config: PayeeConfig, j: PayeeJson, nonces: NonceStore): Payee {
+    return new Payee(config, j.channel ? Channel.fromJSON(j.channel) : undefined, nonces, j.payments, j.requests ?? {}, j.tickets ?? [], j);
+  }
+
+  /**
+   * Opens a channel with the hub, funded by the hub (SPEC 6.17): OPEN (or
+   * TERMS_REQUEST first). All or nothing.
+   */
+  openChannel(order: Omit<OpenOrder, 'hubFunds'>, ctx: StepContext): Promise<{ openId: string; step: Step }> {
+    return this.atomic(async () => this.slot.open(order, ctx));
+  }
+
+  /** Gives up the open in progress (not once funded). All or nothing. */
+  cancelOpen(reason: string): Promise<Step> {
+    return this.atomic(async () => this.slot.cancelOpen(reason));
+  }
+
+  /** Funding transactions this payee must build (none: the hub funds). */
+  fundingOrders(now: number): FundingOrder[] {
+    return this.slot.fundingOrders(now);
+  }
+
+  /** Funding outpoints to watch. */
+  fundingChecks(): FundingCheck[] {
+    return this.slot.fundingChecks();
+  }
+
+  /** Our funding transaction is built and signed (a payee does not fund: refused). All or nothing. */
+  noteFunded(channelId: string, tx: BitcoinTx, vout: number): Promise<Step> {
+    return this.atomic(async () => this.slot.noteFunded(channelId, tx, vout));
+  }
+
+  /** What the chain source says of the funding transaction. All or nothing. */
+  noteFundingTx(channelId: string, found: { tx: BitcoinTx; height: number | null } | null, ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => this.slot.noteFundingTx(channelId, found, ctx));
+  }
+
+  /** Ends an open past its deadlines. All or nothing. */
+  expireOpens(ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => this.slot.expire(ctx.now));
   }
 
   /** Requests this payee pre-signed, by request id (hex). */
@@ -159,6 +222,9 @@ export class Payee extends PaymentEngine<PayeeJson> {
     }
     // Everything else must come from our hub.
     if (!equalBytes(inc.from, this.config.hubKey)) return ignored(m.type, 'not from our hub');
+    const opening = await this.slot.dispatch(m, ctx);
+    if (opening) return opening;
+    if (!this.slot.current) return ignored(m.type, 'no channel yet');
     switch (m.type) {
       case PaymentType.PTLC_ADD:
         return await payeeOnPtlcAdd(this.offerContext(), m, ctx);
@@ -189,7 +255,10 @@ export class Payee extends PaymentEngine<PayeeJson> {
   }
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
-    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
+    const ch = this.slot.current;
+    return ch && equalBytes(id, ch.params.channelId)
+      ? { channel: ch, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payee's side, in offer.ts. */
@@ -212,12 +281,12 @@ export class Payee extends PaymentEngine<PayeeJson> {
 
   /** Every channel of this role. */
   channels(): Channel[] {
-    return [this.channel];
+    return this.slot.current ? [this.slot.current] : [];
   }
 
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payee.toJSON}). */
   restore(j: PayeeJson): void {
-    this.channel.restore(j.channel);
+    this.slot.restore(j);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
     this.tickets.splice(0, this.tickets.length, ...(j.tickets ?? []));
@@ -226,7 +295,7 @@ export class Payee extends PaymentEngine<PayeeJson> {
   /** Persisted state. */
   toJSON(): PayeeJson {
     return {
-      channel: this.channel.toJSON(),
+      ...this.slot.toJSON(),
       payments: Object.fromEntries(this.payments),
       requests: Object.fromEntries(this.requests),
       tickets: [...this.tickets],

@@ -35,7 +35,7 @@ import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../..
 import { adaptorAdapt, adaptorPoint } from '../../../crypto/adaptor.js';
 import { verify } from '../../../crypto/bip340.js';
 import { attestationMessage, encodeReceipt, receiptPoint, verifyReceipt, type ReceiptFields } from '../../../protocol/receipt.js';
-import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
+import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import type { Channel } from '../../channel/channel.js';
 import { transfer } from '../../channel/state.js';
 import type { Signer } from '../ptlc-exchange.js';
@@ -277,7 +277,7 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   ch.requirePending(m.n);
   const mine = new Uint8Array(65);
   mine.set(adaptorAdapt(hexToBytes(p.presig!, 65), m.secret), 0);
-  mine[64] = UPDATE_HASH_TYPE;
+  mine[64] = CHANNEL_UPDATE_HASH_TYPE;
   ch.receiveUpdateSig(mine, 0);
   ch.receiveUpdateSig(m.updateSig, 1);
   p.status = 'completed';

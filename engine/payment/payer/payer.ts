@@ -7,12 +7,16 @@
  * @module
  */
 import { equalBytes } from '../../../base/bytes.js';
-import { ErrorCode, fail, type LnMailboxError } from '../../../base/errors.js';
+import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
-import type { Channel, ChannelJson } from '../../channel/channel.js';
+import type { BitcoinTx } from '../../bitcoin/transaction.js';
+import { Channel } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
+import type { OpenOrder } from '../open/wallet-open.js';
+import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { requireSender } from '../refusal.js';
 import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
@@ -41,35 +45,92 @@ import {
 export type { PayerConfig } from './config.js';
 export type { PayerPayment, PayerStatus, PaymentOrder } from './offer.js';
 
-/** Persisted state of a {@link Payer}. */
-export interface PayerJson {
-  channel: ChannelJson;
+/** Persisted state of a {@link Payer}: its channel (once opened), its open in progress and its hub's terms, payments and requests. */
+export interface PayerJson extends WalletSlotJson {
   payments: Record<string, PayerPayment>;
   /** Requests received (the payee pre-signs; once bought, kept for the payee as its watchtower). */
   requests?: Record<string, ReceivedRequest>;
 }
 
-/** The payer role engine. Pure: the runtime persists {@link Payer.toJSON} after every step. */
-export class Payer extends PaymentEngine<PayerJson> {
-  readonly channel: Channel;
+/**
+ * The payer role engine. Pure: the runtime persists {@link Payer.toJSON}
+ * after every step. It starts with no channel and opens one with its hub
+ * ({@link Payer.openChannel}, SPEC 6.17), funding it: the payer is party 0.
+ */
+export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
   readonly payments: Map<string, PayerPayment>;
   private readonly identityPub: Uint8Array;
+  /** The channel with the hub, the open in progress and the hub's terms. */
+  readonly slot: WalletSlot;
 
-  /** The payer's configuration and its channel with the hub; `payments` and `requests` restore saved state. */
+  /**
+   * The payer's configuration and its channel with the hub (undefined: none
+   * yet, open one); `payments`, `requests` and `saved` (open, terms) restore saved state.
+   */
   constructor(
     readonly config: PayerConfig,
-    channel: Channel,
+    channel: Channel | undefined,
     nonces: NonceStore,
     payments: Record<string, PayerPayment> = {},
     requests: Record<string, ReceivedRequest> = {},
+    saved: WalletSlotJson = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));
     this.signer = { channelKey: config.channelKey, nonces };
-    if (channel.me !== 0) fail(ErrorCode.INVALID_RANGE, 'the payer is party 0 of its channel with the hub');
-    this.channel = channel;
+    this.slot = new WalletSlot({ key: config.hubKey, address: config.hubAddress }, this.signer, 0, channel, saved);
     this.payments = new Map(Object.entries(payments));
     this.identityPub = getPublicKey(config.identityKey);
+  }
+
+  /** The channel with the hub (PAYMENT_REJECTED while there is none). */
+  get channel(): Channel {
+    return this.slot.channel;
+  }
+
+  /** Restores a payer from {@link Payer.toJSON}. */
+  static fromJSON(config: PayerConfig, j: PayerJson, nonces: NonceStore): Payer {
+    const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
+    return new Payer(config, ch, nonces, j.payments, j.requests ?? {}, j);
+  }
+
+  /**
+   * Opens a channel with the hub, funded by this payer (SPEC 6.17): OPEN (or
+   * TERMS_REQUEST first). The funding follows through the runtime's
+   * FundingWallet once state 0 is signed. All or nothing.
+   */
+  openChannel(order: Omit<OpenOrder, 'hubFunds'>, ctx: StepContext): Promise<{ openId: string; step: Step }> {
+    return this.atomic(async () => this.slot.open(order, ctx));
+  }
+
+  /** Gives up the open in progress (not once funded). All or nothing. */
+  cancelOpen(reason: string): Promise<Step> {
+    return this.atomic(async () => this.slot.cancelOpen(reason));
+  }
+
+  /** Funding transactions this payer must build. */
+  fundingOrders(now: number): FundingOrder[] {
+    return this.slot.fundingOrders(now);
+  }
+
+  /** Funding outpoints to watch. */
+  fundingChecks(): FundingCheck[] {
+    return this.slot.fundingChecks();
+  }
+
+  /** Our funding transaction is built and signed. All or nothing. */
+  noteFunded(channelId: string, tx: BitcoinTx, vout: number): Promise<Step> {
+    return this.atomic(async () => this.slot.noteFunded(channelId, tx, vout));
+  }
+
+  /** What the chain source says of the funding transaction. All or nothing. */
+  noteFundingTx(channelId: string, found: { tx: BitcoinTx; height: number | null } | null, ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => this.slot.noteFundingTx(channelId, found, ctx));
+  }
+
+  /** Ends an open past its deadlines. All or nothing. */
+  expireOpens(ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => this.slot.expire(ctx.now));
   }
 
   /** Requests received from payees, by request id (hex). */
@@ -117,17 +178,24 @@ export class Payer extends PaymentEngine<PayerJson> {
   }
 
   protected channelPeer(id: Uint8Array): ChannelWithPeer | undefined {
-    return equalBytes(id, this.channel.params.channelId) ? { channel: this.channel, peerKey: this.config.hubKey } : undefined;
+    const ch = this.slot.current;
+    return ch && equalBytes(id, ch.params.channelId)
+      ? { channel: ch, peerKey: this.config.hubKey, peerAddress: this.config.hubAddress }
+      : undefined;
   }
 
   /** One message from the hub (or a payee's request); all or nothing through {@link PaymentEngine.handle}. */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     // A payee's pre-signed request may come from anyone; all else from our hub.
+    if (m.type === PaymentType.REQUEST && !this.slot.current) return ignored(m.type, 'no channel yet');
     if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
     // A payee voids its own request (SPEC 6.14, cancellation); payers send no OFFER_VOID to payers.
     if (m.type === PaymentType.OFFER_VOID) return payerOnRequestVoid(this.requestContext(), inc.from, m);
     requireSender(inc.from, this.config.hubKey, 'hub');
+    const opening = await this.slot.dispatch(m, ctx);
+    if (opening) return opening;
+    if (!this.slot.current) return ignored(m.type, 'no channel yet');
     switch (m.type) {
       case PaymentType.PTLC_ACCEPT:
       case PaymentType.PTLC_FULFILL:
@@ -160,18 +228,18 @@ export class Payer extends PaymentEngine<PayerJson> {
 
   /** Every channel of this role. */
   channels(): Channel[] {
-    return [this.channel];
+    return this.slot.current ? [this.slot.current] : [];
   }
 
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payer.toJSON}). */
   restore(j: PayerJson): void {
-    this.channel.restore(j.channel);
+    this.slot.restore(j);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
   }
 
   /** Persisted state. */
   toJSON(): PayerJson {
-    return { channel: this.channel.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
+    return { ...this.slot.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
   }
 }

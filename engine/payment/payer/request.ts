@@ -24,7 +24,7 @@ import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js
 import { signaturePoint, verify } from '../../../crypto/bip340.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import type { Channel } from '../../channel/channel.js';
-import { UPDATE_HASH_TYPE } from '../../bitcoin/eltoo.js';
+import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import { checkFulfill, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
@@ -90,7 +90,7 @@ export function payerOnRequest(
   }
   if (!equalBytes(payeeMailbox, from)) return ignored(m.type, "request's payee address is not the sender's mailbox");
   if (!(m.expiry > ctx.now)) return ignored(m.type, 'request expired');
-  if (m.payeeUpdateSig[64] !== UPDATE_HASH_TYPE || !verify(m.payeeUpdateSig.subarray(0, 64), m.updateSighash, m.payeeChannelKey))
+  if (m.payeeUpdateSig[64] !== CHANNEL_UPDATE_HASH_TYPE || !verify(m.payeeUpdateSig.subarray(0, 64), m.updateSighash, m.payeeChannelKey))
     return ignored(m.type, "payee's update signature does not verify");
   const point = signaturePoint(m.hubNonce, m.hubChannelKey, m.updateSighash);
   a.requests.set(id, {
@@ -166,7 +166,7 @@ async function payerOnFulfill(
   const hubUpdateSig = new Uint8Array(65);
   hubUpdateSig.set(hexToBytes(r.hubNonce, 32), 0);
   hubUpdateSig.set(untweakSecret(m.secret, tweak), 32);
-  hubUpdateSig[64] = UPDATE_HASH_TYPE;
+  hubUpdateSig[64] = CHANNEL_UPDATE_HASH_TYPE;
   if (!verify(hubUpdateSig.subarray(0, 64), hexToBytes(r.updateSighash, 32), hexToBytes(r.hubChannelKey, 32)))
     reject("the revealed secret does not complete the hub's update signature", ErrorCode.INVALID_SIGNATURE);
   const settle = await settlePtlc(a.channel, a.signer, m);

@@ -9,9 +9,17 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8 } from '../../../base/bytes.js';
 import { adaptorPoint, getPublicKey } from '../../../crypto/index.js';
 import { p2tr } from '@scure/btc-signer';
-import { updateSighash as eltooUpdateSighash, unsignedSettlementTx } from '../../../engine/bitcoin/eltoo.js';
+import { UPDATE_HASH_TYPE_SINGLE, updateSighash as eltooUpdateSighash, unsignedSettlementTx } from '../../../engine/bitcoin/eltoo.js';
 import { MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
-import { eltooTerms, payoutScript, ptlcPublicKey, settlementSpec, statePublicKey, updateSighash } from '../../../engine/channel/onchain.js';
+import {
+  CHANNEL_UPDATE_HASH_TYPE,
+  eltooTerms,
+  payoutScript,
+  ptlcPublicKey,
+  settlementSpec,
+  statePublicKey,
+  updateSighash,
+} from '../../../engine/channel/onchain.js';
 import { checkState, type ChannelParams, type ChannelState } from '../../../engine/channel/state.js';
 
 const t = suite('channel/onchain');
@@ -56,7 +64,8 @@ t('update sighashes are bound to the channel id through the state keys', () => {
   const a = updateSighash(params(), s);
   const b = updateSighash(params({ channelId: sk('other channel') }), s);
   assert.not.ok(bytesToHex(a) === bytesToHex(b));
-  assert.is(bytesToHex(a), bytesToHex(eltooUpdateSighash(eltooTerms(params()), 3)));
+  assert.is(bytesToHex(a), bytesToHex(eltooUpdateSighash(eltooTerms(params()), 3, UPDATE_HASH_TYPE_SINGLE)));
+  assert.is(CHANNEL_UPDATE_HASH_TYPE, 0xc3, 'channel updates are signed ANYPREVOUTANYSCRIPT|SINGLE (SPEC 7.4)');
 });
 
 t('amounts up to MAX_MONEY reach the settlement outputs exactly (number sats → bigint output values)', () => {

@@ -17,11 +17,11 @@ import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../..
 import { untweakSecret } from '../../../crypto/tweak.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
 import { decodeReceipt, encodeReceipt, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
-import { UPDATE_HASH_TYPE, buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
+import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
+import { CHANNEL_UPDATE_HASH_TYPE, eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
 import { Hub } from '../../../engine/payment/hub/hub.js';
 import { Payee } from '../../../engine/payment/payee/payee.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
@@ -37,6 +37,7 @@ import {
   reusedNonces,
   run,
   startPayment,
+  stateOf,
   take,
   ticketFor,
   until,
@@ -141,7 +142,7 @@ t('S cannot complete the payer’s update, nor hand A a receipt, without buying 
   const p = w.payer.payments.get(offerId)!;
   // S completes the payer's pre-signature with a scalar of its own: the result is no signature.
   const fake = sign(new Uint8Array(32).fill(1), w.S.chSk).subarray(32, 64);
-  const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(p.presig!, 65), fake), UPDATE_HASH_TYPE]);
+  const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(p.presig!, 65), fake), CHANNEL_UPDATE_HASH_TYPE]);
   const hubView = w.hub.peers.get(bytesToHex(w.asParams.channelId))!.channel;
   assert.throws(() => hubView.receiveUpdateSig(sigA, 0), /does not verify/);
   const before = JSON.stringify(w.payer.toJSON());
@@ -416,15 +417,29 @@ t(
       },
     );
     chain.submit(claim, at(102 + w.sbParams.csvDelay));
-    // S: its own pre-signature and the chain give s_B + r; its tweak r gives s_B.
+    // S's watchtower reads s_B + r from the claim with S's own pre-signature and hands it to the engine.
     const hp = w.hub.payments.get(offerId)!;
-    const sB = untweakSecret(extractPtlcSecret(spec, claim, add.claimPresig), hexToBytes(hp.tweak!, 32));
+    const onChain = extractPtlcSecret(spec, claim, add.claimPresig);
+    const sbHex = bytesToHex(w.sbParams.channelId);
+    const before = stateOf(w.hub);
+    // Attacker's side: a secret for another point, or named on another channel, changes nothing.
+    for (const [ch, sec] of [
+      [sbHex, new Uint8Array(32).fill(3)],
+      [bytesToHex(w.asParams.channelId), onChain],
+    ] as const) {
+      const nothing = await w.hub.noteSecretOnChain(ch, offerId, sec);
+      assert.equal(nothing.send, []);
+      assert.is(stateOf(w.hub), before, 'a secret that matches nothing changes nothing');
+    }
+    const bought = await w.hub.noteSecretOnChain(sbHex, offerId, onChain);
+    assert.is(w.hub.payments.get(offerId)!.status, 'bought');
+    const sB = untweakSecret(onChain, hexToBytes(hp.tweak!, 32));
     assert.is(bytesToHex(adaptorPoint(sB)), hp.point, 's_B·G = T_B');
-    // S completes A's update n with s_B (checked against the sighash), signs its own: state n is S's to enforce.
-    const sigA = new Uint8Array([...adaptorAdapt(hexToBytes(hp.presig, 65), sB), UPDATE_HASH_TYPE]);
-    hubView.receiveUpdateSig(sigA, 0);
-    await hubView.signUpdate(w.S.nonces, w.S.chSk);
+    // S completed A's update n with s_B (checked against the sighash) and signed its own: state n is S's to enforce.
     assert.is(hubView.pending, undefined);
+    const completion = bought.send.find((o) => o.message.type === PaymentType.COMPLETION);
+    assert.ok(completion, 'S sends A its completion');
+    assert.is(bytesToHex((completion.message as Extract<PaymentMessage, { type: 12 }>).secret), bytesToHex(sB));
     const stateN = hubView.enforceable;
     assert.is(stateN.state.n, w.payer.payments.get(offerId)!.n);
     const fas = fundingOutput(eltooTerms(w.asParams));
