@@ -21,6 +21,7 @@ import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.j
 import type { Channel } from '../../engine/channel/channel.js';
 import {
   outpointKey,
+  goOnChainReason,
   planEnforcement,
   type BroadcastAction,
   type ChainView,
@@ -53,6 +54,12 @@ export interface WatchtowerOptions {
   readonly pollMs?: number;
   /** Confirmation target (blocks) for the fee rate of steps without a deadline. Default 6; claims use 1. */
   readonly feeTargetBlocks?: number;
+  /**
+   * Slack, in blocks, of the go-on-chain deadlines (SPEC 6.18): a PTLC we
+   * receive and hold the secret of goes on chain `csvDelay + margin` blocks
+   * before its timeout; one we offered, `margin` blocks after. Default 6.
+   */
+  readonly goOnChainMargin?: number;
 }
 
 /** What the tower tells its runtime. */
@@ -63,6 +70,8 @@ export type WatchtowerEvents = {
   secret: [{ channelId: string; ptlcId: string; secret: Uint8Array }];
   /** A channel's on-chain phase changed. */
   phase: [{ channelId: string; phase: EnforcePlan['phase'] }];
+  /** The tower closes a channel unilaterally on its own, because a PTLC would otherwise be lost off chain (why). */
+  closing: [{ channelId: string; reason: string }];
   /** Something failed; the tower carries on and retries at the next tick. */
   error: [Error];
 };
@@ -252,7 +261,16 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
 
   async #channel(ch: Channel, id: string, tip: number): Promise<EnforcePlan> {
     const ptlcs = await this.#knowledge(id);
-    const force = (await this.kv.get(`${PREFIX}force/${id}`)) !== undefined;
+    let force = (await this.kv.get(`${PREFIX}force/${id}`)) !== undefined;
+    if (!force) {
+      // A PTLC that would be lost off chain (SPEC 6.18): close unilaterally, persisted like an asked-for close.
+      const why = goOnChainReason(ch, ptlcs, tip, this.o.goOnChainMargin);
+      if (why !== undefined) {
+        await this.forceClose(id);
+        this.emit('closing', { channelId: id, reason: why });
+        force = true;
+      }
+    }
     const input = { channel: ch, channelKey: this.host.channelKey, ptlcs, force };
     // Follow the chain: every answer may reveal a further output to watch.
     const plan = await this.#follow((view) => planEnforcement({ ...input, view }), tip);

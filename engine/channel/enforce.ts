@@ -308,3 +308,47 @@ export function balanceVout(rec: StateRecord, party: Party): number {
   if (rec.state.balances[party] === 0) return -1;
   return party === 0 ? 0 : rec.state.balances[0] > 0 ? 1 : 0;
 }
+
+/** Blocks of slack the go-on-chain deadlines of {@link goOnChainReason} keep by default. */
+export const GO_ON_CHAIN_MARGIN = 6;
+
+/**
+ * Why a party must close the channel unilaterally now although nobody
+ * published anything, or undefined: a PTLC of its latest enforceable state
+ * would otherwise be lost off chain.
+ * - We receive it and know its secret (we revealed it in `PTLC_FULFILL`),
+ *   but the peer never settled it: the claim must confirm before the
+ *   timeout, after an update and its CSV delay, so we go on chain once the
+ *   next block is within `csvDelay + margin` blocks of the timeout.
+ * - We offered it and its timeout passed `margin` blocks ago unresolved:
+ *   we go on chain to refund it.
+ * Only a secret whose point is the PTLC's point counts (any sender can name
+ * a PTLC in a message).
+ */
+export function goOnChainReason(
+  ch: Channel,
+  ptlcs: ReadonlyMap<string, PtlcKnowledge>,
+  tip: number,
+  margin = GO_ON_CHAIN_MARGIN,
+): string | undefined {
+  if (ch.closing !== undefined || fundingOutpoint(ch.params) === undefined) return undefined;
+  const next = tip + 1;
+  for (const x of ch.enforceable.state.ptlcs) {
+    const id = bytesToHex(x.id);
+    if (x.offerer === ch.me) {
+      if (next > x.timeout + margin) return `PTLC ${id} timed out unresolved at ${x.timeout}: refund it on chain`;
+      continue;
+    }
+    const known = (ptlcs.get(id)?.secrets ?? []).some((s) => {
+      try {
+        return equalBytes(adaptorPoint(s), x.point);
+      } catch (e) {
+        if (isLnMailboxError(e)) return false;
+        throw e;
+      }
+    });
+    if (known && next >= x.timeout - ch.params.csvDelay - margin)
+      return `PTLC ${id}: its secret is known and the peer has not settled it; claim it on chain before ${x.timeout}`;
+  }
+  return undefined;
+}

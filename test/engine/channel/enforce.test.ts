@@ -13,6 +13,7 @@ import { Channel } from '../../../engine/channel/channel.js';
 import { eltooTerms, settlementSpec } from '../../../engine/channel/onchain.js';
 import { requireFundingOutpoint, addPtlc, resolvePtlc, transfer, type StateRecord } from '../../../engine/channel/state.js';
 import { rejects } from '../bitcoin/chain-model.js';
+import { GO_ON_CHAIN_MARGIN, goOnChainReason } from '../../../engine/channel/enforce.js';
 import { cosign, fundedPair, outOf, plan, presig, ptlcSecret, swappedOldUpdate, type Pair } from './enforce-fixture.js';
 
 const t = suite('channel/enforce');
@@ -281,5 +282,40 @@ t('restored from JSON the plan is the same (a restarted watchtower decides the s
   assert.is(bytesToHex(txid(a.tx)), bytesToHex(txid(b.tx)));
   assert.is(a.label, b.label);
 });
+
+t(
+  'go on chain: a received PTLC whose secret we hold goes on chain csvDelay + margin blocks before its timeout; an offered one after its timeout; a wrong secret never',
+  async () => {
+    const w = await fundedPair({ csvDelay: 5 });
+    const x = ptlcSecret();
+    const timeout = w.chain.tip + 40;
+    await cosign(w, addPtlc(w.ch[0].enforceable.state, { id: x.id, offerer: 0, amount: 9_000, point: x.point, timeout }, 1));
+    const idHex = bytesToHex(x.id);
+    const know = new Map([[idHex, { secrets: [x.t] }]]);
+    const forged = new Map([[idHex, { secrets: [new Uint8Array(32).fill(9)] }]]);
+    const receiverDeadline = timeout - w.p.csvDelay - GO_ON_CHAIN_MARGIN; // the next block's height at which B must act
+    // The receiver (party 1) with the secret: nothing before the deadline, a reason from it on.
+    assert.is(goOnChainReason(w.ch[1], know, receiverDeadline - 2), undefined);
+    assert.match(goOnChainReason(w.ch[1], know, receiverDeadline - 1) ?? '', /claim it on chain/);
+    // Without the secret, or with one that is not the PTLC's, nothing.
+    assert.is(goOnChainReason(w.ch[1], new Map(), timeout), undefined);
+    assert.is(goOnChainReason(w.ch[1], forged, timeout), undefined);
+    // The offerer (party 0): only once the timeout passed by the margin.
+    assert.is(goOnChainReason(w.ch[0], new Map(), timeout + GO_ON_CHAIN_MARGIN - 1), undefined);
+    assert.match(goOnChainReason(w.ch[0], new Map(), timeout + GO_ON_CHAIN_MARGIN) ?? '', /refund it on chain/);
+    // Acting at the deadline is in time: update, then the settlement after the CSV delay, then the claim before the timeout.
+    w.chain.advance(receiverDeadline - 1 - w.chain.tip);
+    w.chain.mine(plan(w, 1, { force: true }).broadcasts[0]!.tx);
+    w.chain.advance(w.p.csvDelay);
+    w.chain.mine(plan(w, 1).broadcasts[0]!.tx);
+    const claim = plan(w, 1, { ptlcs: new Map([[idHex, { presigs: [presig(w, 0, x.id)], secrets: [x.t] }]]) }).broadcasts;
+    assert.equal(
+      claim.map((b) => b.kind),
+      ['claim'],
+    );
+    w.chain.mine(claim[0]!.tx);
+    assert.ok(w.chain.tip <= timeout, 'claimed before the timeout');
+  },
+);
 
 t.run();
