@@ -78,15 +78,29 @@ export class PayerNode extends WalletRuntime<Payer> {
   /**
    * Pays `amount` sats to the payee at mailbox address `address`, who may be
    * offline. Resolves with the offer id once the proposal is persisted and
-   * queued; follow progress with `on('payment', …)` (`offered`, then
-   * `completed` with the receipt when the hub has bought the signature).
+   * stored on at least one of the hub's relays; follow progress with
+   * `on('payment', …)` (`offered` once the offer is stored on one of the
+   * payee's relays: the payer may go offline then; `completed` with the
+   * receipt when the hub has bought the signature).
    * The payee's receipt ticket (SPEC 6.16) is `opts.ticket`, or one picked
    * from its published batch (`opts.tickets`, else read from its relays).
+   * @throws LnMailboxError RELAY_UNREACHABLE when no relay of the hub took
+   *   the proposal within `opts.postTimeoutMs` (default 10 000 ms): the
+   *   payment is then persisted as `proposed` and stays queued (the runtime
+   *   retries; `pendingOutbox` shows it; `cancel(offerId)` withdraws it);
+   *   the error's message names the offer id and `offerId` holds it.
    */
   async payOffline(
     address: string,
     amount: number,
-    opts: { expiresInMs?: number; memo?: string; fee?: number; ticket?: Uint8Array; tickets?: Uint8Array } = {},
+    opts: {
+      expiresInMs?: number;
+      memo?: string;
+      fee?: number;
+      ticket?: Uint8Array;
+      tickets?: Uint8Array;
+      postTimeoutMs?: number;
+    } = {},
   ): Promise<string> {
     const dest = decodeMailboxAddress(address);
     let ticket = opts.ticket;
@@ -97,7 +111,7 @@ export class PayerNode extends WalletRuntime<Payer> {
       ticket = pickTicket(batch, address, used);
     }
     const chosen = ticket;
-    return this.serial(async () => {
+    const { offerId, keys } = await this.serial(async () => {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
         {
@@ -110,9 +124,16 @@ export class PayerNode extends WalletRuntime<Payer> {
         },
         ctx,
       );
-      await this.commit(step);
-      return offerId;
+      return { offerId, keys: await this.commit(step) };
     });
+    if (!(await this.waitPosted(keys, opts.postTimeoutMs ?? 10_000))) {
+      const e = new LnMailboxError(
+        ErrorCode.RELAY_UNREACHABLE,
+        `payment ${offerId} is queued: no relay of the hub took its proposal yet (retried until one does; cancel(offerId) withdraws it)`,
+      );
+      throw Object.assign(e, { offerId });
+    }
+    return offerId;
   }
 
   /**
