@@ -141,7 +141,7 @@ export class PayerNode extends WalletRuntime<Payer> {
    * its receipt (`receipt.receipt`, hex: check it with `verifyReceipt` and
    * the payee's address, which the record also holds).
    */
-  payments(): PayerPayment[] {
+  override payments(): PayerPayment[] {
     return [...this.engine.payments.values()].map((p) => structuredClone(p));
   }
 

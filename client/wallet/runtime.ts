@@ -29,6 +29,17 @@ import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource, FundingWallet } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
 import { Watchtower, towerTermsOp, towerWrites } from './watchtower.js';
+import {
+  channelInfo,
+  hexReplacer,
+  messageTypeName,
+  sumBalances,
+  type Balances,
+  type ChannelInfo,
+  type PaymentDetails,
+  type PaymentHistoryEntry,
+  type PaymentRecord,
+} from './query.js';
 import type { ForeignWatch } from '../../engine/channel/foreign-watch.js';
 
 /**
@@ -53,10 +64,10 @@ export interface ChainWatcher {
 export type RuntimeEvents = {
   /** A payment protocol event of the engine. */
   payment: [PaymentEvent];
-  /** A message was posted (type, destination address, envelope id). */
-  sent: [{ type: number; to: string; id: string }];
-  /** A message was received and processed (type, sender key hex). */
-  received: [{ type: number; from: string; id: string }];
+  /** A message was posted (type and its name, e.g. `'OFFER'`; destination address; envelope id). */
+  sent: [{ type: number; name: string; to: string; id: string }];
+  /** A message was received and processed (type and its name; sender key hex; envelope id). */
+  received: [{ type: number; name: string; from: string; id: string }];
   /** Something went wrong but the runtime carries on (bad envelope, relay down, …). */
   error: [LnMailboxError | Error];
 };
@@ -98,6 +109,7 @@ const STATE_KEY = 'role/state';
 const OUTBOX = 'role/outbox/';
 const POSTED = 'role/posted/';
 const DEFERRED = 'role/deferred/';
+const HISTORY = 'role/history/';
 
 /**
  * Events that promise something durable: they are emitted only once every
@@ -395,7 +407,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     if (inc.message.type === PaymentType.TOWER_TERMS) {
       // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
       await this.o.kv.batch(towerTermsOp(inc));
-      this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+      this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
       return;
     }
     let step: Step;
@@ -411,7 +423,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       return;
     }
     await this.persist(step, inc);
-    this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+    this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
     void this.flush();
     // A close just signed by both: broadcast it now rather than at the next poll.
     if (isCloseMessage(inc.message)) void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
@@ -428,7 +440,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       held.length > 0 && step.send.length + step.retract.length > 0
         ? `${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`
         : undefined;
-    if (group !== undefined) ops.push({ type: 'put', key: DEFERRED + group, value: utf8(JSON.stringify(held)) });
+    if (group !== undefined) ops.push({ type: 'put', key: DEFERRED + group, value: utf8(JSON.stringify(held, hexReplacer)) });
+    for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) ops.push(...this.#historyOps(ev, now));
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
       const envelope = seal({
@@ -465,6 +478,48 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     return keys;
   }
 
+  /** The history record of a payment event (events without a payment id have none). */
+  #historyOps(ev: PaymentEvent, at: number): KvOp[] {
+    if (!('offerId' in ev)) return [];
+    const entry: PaymentHistoryEntry = { at, event: JSON.parse(JSON.stringify(ev, hexReplacer)) as PaymentHistoryEntry['event'] };
+    const key = `${HISTORY}${ev.offerId}/${String(at).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`;
+    return [{ type: 'put', key, value: utf8(JSON.stringify(entry)) }];
+  }
+
+  /** The channels of this role, as a wallet shows them (amounts in sats, ids hex). */
+  channels(): ChannelInfo[] {
+    return this.engine.channels().map(channelInfo);
+  }
+
+  /**
+   * This role's balances over all its channels: what is ours whatever
+   * becomes of the payments in flight (`settled`), and what is in flight
+   * (`inFlight.outgoing`, `inFlight.incoming`). See {@link Balances}.
+   */
+  balances(): Balances {
+    return sumBalances(this.channels());
+  }
+
+  /** The payments this role stores (oldest first), copies: each role's record type has more fields. */
+  payments(): PaymentRecord[] {
+    const m = (this.engine as unknown as { payments?: Map<string, PaymentRecord> }).payments;
+    return m ? [...m.values()].map((p) => JSON.parse(JSON.stringify(p, hexReplacer)) as PaymentRecord) : [];
+  }
+
+  /**
+   * A stored payment (by offer or request id, hex) with its history: every
+   * `payment` event of it this role emitted, with the time, byte fields as
+   * hex. Undefined for an unknown id.
+   */
+  async getPayment(id: string): Promise<PaymentDetails | undefined> {
+    const payment = this.payments().find((p) => p.offerId === id);
+    if (payment === undefined) return undefined;
+    const history: PaymentHistoryEntry[] = [];
+    for await (const [, raw] of this.o.kv.entries(`${HISTORY}${id}/`))
+      history.push(JSON.parse(new TextDecoder().decode(raw)) as PaymentHistoryEntry);
+    return { payment, history };
+  }
+
   /** Emits the held-back events of every group whose outbox entries are all posted. */
   async #releaseDeferred(): Promise<void> {
     const open = new Set<string>();
@@ -474,7 +529,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       if (!open.has(key.slice(DEFERRED.length))) done.push([key, JSON.parse(new TextDecoder().decode(raw)) as PaymentEvent[]]);
     }
     for (const [key, events] of done) {
-      await this.o.kv.del(key);
+      const now = (this.o.now ?? Date.now)();
+      await this.o.kv.batch([{ type: 'del', key }, ...events.flatMap((ev) => this.#historyOps(ev, now))]);
       for (const ev of events) this.emit('payment', ev);
     }
   }
@@ -533,7 +589,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     });
     if (e.tag && e.retractionSecret)
       await this.o.kv.put(POSTED + e.tag, utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })));
-    this.emit('sent', { type: e.type, to: e.to, id: res.id });
+    this.emit('sent', { type: e.type, name: messageTypeName(e.type), to: e.to, id: res.id });
   }
 
   private async retract(tag: string): Promise<void> {
