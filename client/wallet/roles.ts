@@ -28,6 +28,7 @@ import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 import { towerTerms } from './watchtower.js';
+import { checkHubOptions, checkPayeeOptions, checkPayerOptions, checkRuntimeOptions } from './options.js';
 
 /** Options of {@link PayerNode.open}. */
 export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
@@ -56,6 +57,7 @@ export class PayerNode extends WalletRuntime<Payer> {
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
+    checkPayerOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
@@ -287,6 +289,7 @@ export class HubNode extends OpeningRuntime<Hub> {
 
   /** Opens (or restores) the hub, signs its terms, and starts listening to its mailbox. */
   static async open(o: HubNodeOptions): Promise<HubNode> {
+    checkHubOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
@@ -413,6 +416,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
 
   /** Opens (or restores) the payee and starts listening to its mailbox. */
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
+    checkPayeeOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
@@ -438,6 +442,7 @@ export interface RouterNodeOptions extends RuntimeOptions {
 export class RouterNode extends RoleRuntime<Router> {
   /** Opens (or restores) the router and starts listening to its mailbox. */
   static async open(o: RouterNodeOptions): Promise<RouterNode> {
+    checkRuntimeOptions('RouterNode', o);
     const nonces = new KvNonceStore(o.kv);
     const config: RouterConfig = { ...o.config, identityKey: o.identityKey };
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
