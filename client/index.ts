@@ -58,7 +58,9 @@ export {
 // Opening channels (SPEC 6.17): the hub's signed terms, the open API of the wallet roles.
 export { TERMS_RECORD, verifyTerms, type HubTerms } from '../protocol/terms.js';
 export type { OpenChannelOptions, OpeningOptions, OpeningRuntime, WalletRuntime } from './wallet/opening.js';
-export type { ChainWatcher, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
+export type { ChainWatcher, CloseOptions, CloseResult, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
+// The wallet query API: channels, balances (settled apart from in flight), payments and their history.
+export type { Balances, ChannelInfo, PaymentDetails, PaymentHistoryEntry, PaymentRecord } from './wallet/query.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
 export { Watchtower, type TowerHost, type WatchtowerEvents, type WatchtowerOptions } from './wallet/watchtower.js';
 export type { BroadcastAction, ChainPhase, EnforcePlan } from '../engine/channel/enforce.js';

@@ -11,12 +11,16 @@ import { ErrorCode, fail } from '../../base/errors.js';
 export interface BackoffOptions {
   /** Delay before the first retry (before jitter). Default 250. */
   minMs: number;
-  /** Largest delay, however many failures in a row. Default 30 000. */
+  /**
+   * Largest delay, however many failures in a row. Default 3000: a role
+   * whose relay restarted is back within a few seconds (with jitter, the
+   * reconnects of many wallets still spread over half of it).
+   */
   maxMs: number;
 }
 
 /** Default reconnect bounds. */
-export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ minMs: 250, maxMs: 30_000 });
+export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ minMs: 250, maxMs: 3000 });
 
 /**
  * Validates backoff bounds (both finite, `0 <= minMs <= maxMs`), filling defaults.

@@ -41,7 +41,7 @@ export interface MailboxClientOptions {
   fetch?: FetchLike;
   /** Clock in ms since epoch, for de-dup expiry and the info cache. Default `Date.now`. */
   now?: () => number;
-  /** Reconnect backoff bounds. Default `{ minMs: 250, maxMs: 30000 }`. */
+  /** Reconnect backoff bounds. Default `{ minMs: 250, maxMs: 3000 }` (back within seconds of a relay restart). */
   reconnect?: Partial<BackoffOptions>;
   /** Per-HTTP-request timeout, and the time a WebSocket has to reach `ready`. Default 10 000 ms. */
   timeoutMs?: number;

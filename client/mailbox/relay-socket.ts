@@ -112,6 +112,10 @@ interface Link {
   failed: boolean;
   /** Acks sent and not yet confirmed, in send order. */
   pending: { id: string; seq: number }[];
+  /** Envelopes handed to the handler and not yet settled. */
+  unsettled: number;
+  /** A `backlog_end` received while handlers still ran: emitted once they settled. */
+  backlogEnd: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   onClosed: (() => void)[];
 }
@@ -192,6 +196,8 @@ export class RelaySocket {
       dropped: false,
       failed: false,
       pending: [],
+      unsettled: 0,
+      backlogEnd: undefined,
       timer: undefined,
       onClosed: [],
     };
@@ -289,7 +295,9 @@ export class RelaySocket {
         }
         // A working subscription: the next outage starts again from the shortest delay.
         if (!link.failed) this.#attempt = 0;
-        this.#o.onEvent({ type: 'backlog_end', relay: this.relay, seq: frame.seq });
+        // "Caught up" means the backlog's handlers ran: wait for those still running.
+        if (link.unsettled > 0) link.backlogEnd = frame.seq;
+        else this.#o.onEvent({ type: 'backlog_end', relay: this.relay, seq: frame.seq });
         return;
       case 'acked':
         this.#onAcked(link, frame.ids);
@@ -316,11 +324,13 @@ export class RelaySocket {
     }
     const env: PushedEnvelope = { id: frame.id, envelope: bytes, relay: this.relay, seq: frame.seq, expiresAt: frame.expiresAt };
     let settled = false;
+    link.unsettled++;
     this.#o.onEnvelope(env, {
       alive: () => !this.#stopped && !link.closed && !link.dropped,
       settle: (s) => {
         if (settled) return;
         settled = true;
+        link.unsettled--;
         if (s === 'ack') {
           if (this.#send(link, { type: 'ack', ids: [env.id] })) link.pending.push({ id: env.id, seq: env.seq });
         } else {
@@ -328,6 +338,11 @@ export class RelaySocket {
           // a poison envelope cannot spin the client.
           link.failed = true;
           this.#drop(link, CLOSE_RETRY, 'handler failed; resubscribing');
+        }
+        const end = link.backlogEnd;
+        if (end !== undefined && link.unsettled === 0 && !link.closed && !link.dropped) {
+          link.backlogEnd = undefined;
+          this.#o.onEvent({ type: 'backlog_end', relay: this.relay, seq: end });
         }
       },
     });

@@ -16,7 +16,7 @@ import type { FundingWallet } from '../chain/source.js';
 import { TERMS_RECORD, verifyTerms } from '../../protocol/terms.js';
 import { fetchRecord } from '../mailbox/records.js';
 import { OpenDriver } from './open-driver.js';
-import { RoleRuntime, type RoleEngine, type RuntimeOptions } from './runtime.js';
+import { RoleRuntime, type CloseOptions, type CloseResult, type RoleEngine, type RuntimeOptions } from './runtime.js';
 
 /**
  * What a role that opens channels needs beyond its runtime options: its
@@ -48,7 +48,7 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
         {
           engine,
           serial: (fn) => this.serial(fn),
-          commit: (s: Step) => this.commit(s),
+          commit: async (s: Step) => void (await this.commit(s)),
           ctx: (): StepContext => this.ctx(),
           report: (e) => this.emit('error', e),
         },
@@ -72,9 +72,9 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
   }
 
   /** Stops the open driver, then the mailbox. */
-  override async close(): Promise<void> {
+  override async close(opts: CloseOptions = {}): Promise<CloseResult> {
     await this.#driver?.stop();
-    await super.close();
+    return super.close(opts);
   }
 }
 

@@ -28,6 +28,7 @@ import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 import { towerTerms } from './watchtower.js';
+import { checkHubOptions, checkPayeeOptions, checkPayerOptions, checkRuntimeOptions } from './options.js';
 
 /** Options of {@link PayerNode.open}. */
 export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
@@ -56,6 +57,7 @@ export class PayerNode extends WalletRuntime<Payer> {
 
   /** Opens (or restores) the payer and starts listening to its mailbox. */
   static async open(o: PayerNodeOptions): Promise<PayerNode> {
+    checkPayerOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayerJson | undefined;
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
@@ -78,15 +80,29 @@ export class PayerNode extends WalletRuntime<Payer> {
   /**
    * Pays `amount` sats to the payee at mailbox address `address`, who may be
    * offline. Resolves with the offer id once the proposal is persisted and
-   * queued; follow progress with `on('payment', …)` (`offered`, then
-   * `completed` with the receipt when the hub has bought the signature).
+   * stored on at least one of the hub's relays; follow progress with
+   * `on('payment', …)` (`offered` once the offer is stored on one of the
+   * payee's relays: the payer may go offline then; `completed` with the
+   * receipt when the hub has bought the signature).
    * The payee's receipt ticket (SPEC 6.16) is `opts.ticket`, or one picked
    * from its published batch (`opts.tickets`, else read from its relays).
+   * @throws LnMailboxError RELAY_UNREACHABLE when no relay of the hub took
+   *   the proposal within `opts.postTimeoutMs` (default 10 000 ms): the
+   *   payment is then persisted as `proposed` and stays queued (the runtime
+   *   retries; `pendingOutbox` shows it; `cancel(offerId)` withdraws it);
+   *   the error's message names the offer id and `offerId` holds it.
    */
   async payOffline(
     address: string,
     amount: number,
-    opts: { expiresInMs?: number; memo?: string; fee?: number; ticket?: Uint8Array; tickets?: Uint8Array } = {},
+    opts: {
+      expiresInMs?: number;
+      memo?: string;
+      fee?: number;
+      ticket?: Uint8Array;
+      tickets?: Uint8Array;
+      postTimeoutMs?: number;
+    } = {},
   ): Promise<string> {
     const dest = decodeMailboxAddress(address);
     let ticket = opts.ticket;
@@ -97,7 +113,7 @@ export class PayerNode extends WalletRuntime<Payer> {
       ticket = pickTicket(batch, address, used);
     }
     const chosen = ticket;
-    return this.serial(async () => {
+    const { offerId, keys } = await this.serial(async () => {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
         {
@@ -110,9 +126,16 @@ export class PayerNode extends WalletRuntime<Payer> {
         },
         ctx,
       );
-      await this.commit(step);
-      return offerId;
+      return { offerId, keys: await this.commit(step) };
     });
+    if (!(await this.waitPosted(keys, opts.postTimeoutMs ?? 10_000))) {
+      const e = new LnMailboxError(
+        ErrorCode.RELAY_UNREACHABLE,
+        `payment ${offerId} is queued: no relay of the hub took its proposal yet (retried until one does; cancel(offerId) withdraws it)`,
+      );
+      throw Object.assign(e, { offerId });
+    }
+    return offerId;
   }
 
   /**
@@ -120,7 +143,7 @@ export class PayerNode extends WalletRuntime<Payer> {
    * its receipt (`receipt.receipt`, hex: check it with `verifyReceipt` and
    * the payee's address, which the record also holds).
    */
-  payments(): PayerPayment[] {
+  override payments(): PayerPayment[] {
     return [...this.engine.payments.values()].map((p) => structuredClone(p));
   }
 
@@ -266,6 +289,7 @@ export class HubNode extends OpeningRuntime<Hub> {
 
   /** Opens (or restores) the hub, signs its terms, and starts listening to its mailbox. */
   static async open(o: HubNodeOptions): Promise<HubNode> {
+    checkHubOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
@@ -392,6 +416,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
 
   /** Opens (or restores) the payee and starts listening to its mailbox. */
   static async open(o: PayeeNodeOptions): Promise<PayeeNode> {
+    checkPayeeOptions(o);
     const nonces = new KvNonceStore(o.kv);
     const saved = (await RoleRuntime.loadState(o.kv)) as PayeeJson | undefined;
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
@@ -417,6 +442,7 @@ export interface RouterNodeOptions extends RuntimeOptions {
 export class RouterNode extends RoleRuntime<Router> {
   /** Opens (or restores) the router and starts listening to its mailbox. */
   static async open(o: RouterNodeOptions): Promise<RouterNode> {
+    checkRuntimeOptions('RouterNode', o);
     const nonces = new KvNonceStore(o.kv);
     const config: RouterConfig = { ...o.config, identityKey: o.identityKey };
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;

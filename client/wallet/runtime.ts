@@ -29,6 +29,17 @@ import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource, FundingWallet } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
 import { Watchtower, towerTermsOp, towerWrites } from './watchtower.js';
+import {
+  channelInfo,
+  hexReplacer,
+  messageTypeName,
+  sumBalances,
+  type Balances,
+  type ChannelInfo,
+  type PaymentDetails,
+  type PaymentHistoryEntry,
+  type PaymentRecord,
+} from './query.js';
 import type { ForeignWatch } from '../../engine/channel/foreign-watch.js';
 
 /**
@@ -53,10 +64,10 @@ export interface ChainWatcher {
 export type RuntimeEvents = {
   /** A payment protocol event of the engine. */
   payment: [PaymentEvent];
-  /** A message was posted (type, destination address, envelope id). */
-  sent: [{ type: number; to: string; id: string }];
-  /** A message was received and processed (type, sender key hex). */
-  received: [{ type: number; from: string; id: string }];
+  /** A message was posted (type and its name, e.g. `'OFFER'`; destination address; envelope id). */
+  sent: [{ type: number; name: string; to: string; id: string }];
+  /** A message was received and processed (type and its name; sender key hex; envelope id). */
+  received: [{ type: number; name: string; from: string; id: string }];
   /** Something went wrong but the runtime carries on (bad envelope, relay down, …). */
   error: [LnMailboxError | Error];
 };
@@ -97,6 +108,19 @@ export interface RuntimeOptions {
 const STATE_KEY = 'role/state';
 const OUTBOX = 'role/outbox/';
 const POSTED = 'role/posted/';
+const DEFERRED = 'role/deferred/';
+const HISTORY = 'role/history/';
+
+/**
+ * Events that promise something durable: they are emitted only once every
+ * message and retraction of the step that produced them was accepted by a
+ * relay (`offered`: the OFFER is stored on at least one of the payee's
+ * relays; `cancelled`: the OFFER_VOID is stored and the offer envelope
+ * retracted, or already delivered). They are persisted with the outbox, so
+ * one still pending at a restart is emitted once the restarted role has
+ * posted what was left.
+ */
+const DURABLE_EVENTS: ReadonlySet<PaymentEvent['kind']> = new Set(['offered', 'cancelled', 'request_sent']);
 
 interface OutboxEntry {
   to: string;
@@ -105,14 +129,49 @@ interface OutboxEntry {
   tag?: string;
   retractionSecret?: string;
   ttlSeconds?: number;
+  /** The step the entry came from, when that step holds back durable events. */
+  group?: string;
+}
+
+type RetractEntry = { retract: string; group?: string };
+
+/** What {@link RoleRuntime.close} reports: whether the outbox was fully posted before closing. */
+export interface CloseResult {
+  /** True when nothing was left to post (every message and retraction is on a relay). */
+  drained: boolean;
+  /** Outbox entries still waiting for a relay; they are posted at the next start. */
+  pending: number;
+}
+
+/** Options of {@link RoleRuntime.close}. */
+export interface CloseOptions {
+  /**
+   * How long to keep trying to post the outbox before closing, ms (default
+   * 5000; 0 closes at once). A role that goes offline while its outbox is
+   * not empty leaves its messages for the next start.
+   */
+  drainMs?: number;
 }
 
 /** The outbox in key order (the order it is posted): each entry's key and decoded record. */
-async function* outboxEntries(kv: Kv): AsyncGenerator<[string, OutboxEntry | { retract: string }]> {
+async function* outboxEntries(kv: Kv): AsyncGenerator<[string, OutboxEntry | RetractEntry]> {
   for await (const [key, raw] of kv.entries(OUTBOX)) {
-    yield [key, JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | { retract: string }];
+    yield [key, JSON.parse(new TextDecoder().decode(raw)) as OutboxEntry | RetractEntry];
   }
 }
+
+/** Relay answers after which retrying a retraction cannot help: the envelope was delivered, expired, or is not ours to retract. */
+const FINAL_RETRACT: ReadonlySet<string> = new Set([ErrorCode.RETRACT_TOO_LATE, ErrorCode.ENVELOPE_NOT_FOUND, ErrorCode.RETRACT_FORBIDDEN]);
+
+/** True when at least one relay gave a final answer to a retraction (see {@link FINAL_RETRACT}). */
+function isFinalRetractError(e: unknown): boolean {
+  if (!isLnMailboxError(e)) return false;
+  if (FINAL_RETRACT.has(e.code)) return true;
+  const each = e.cause instanceof AggregateError ? (e.cause.errors as unknown[]) : [];
+  return each.some((x) => isLnMailboxError(x) && FINAL_RETRACT.has(x.code));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one engine against its mailbox. Use the role classes (PayerNode, HubNode, PayeeNode). */
 export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvents> {
@@ -199,7 +258,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
         noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
         noteSecretOnChain: (id, ptlc, secret) =>
-          this.serial(async () => this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret))),
+          this.serial(async () => void (await this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret)))),
         foreign: () => this.towerForeign(),
       },
       this.o.kv,
@@ -228,8 +287,24 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     this.#sub.on('error', (_relay, e) => this.emit('error', e));
   }
 
-  /** Stops: closes sockets and timers. State is already on disk. */
-  async close(): Promise<void> {
+  /**
+   * Stops: first tries, for at most `drainMs`, to post what the outbox still
+   * holds (so a payer that closes right after `proposed` still gets its
+   * messages out), then closes sockets and timers. State is already on disk.
+   * Resolves with whether the outbox was drained; what is left is posted at
+   * the next start.
+   */
+  async close(opts: CloseOptions = {}): Promise<CloseResult> {
+    if (this.#closed) return { drained: (await this.pending()) === 0, pending: await this.pending() };
+    const drainMs = opts.drainMs ?? 5000;
+    const deadline = Date.now() + drainMs;
+    let left = await this.pending();
+    while (left > 0 && Date.now() < deadline) {
+      const remaining = deadline - Date.now();
+      await Promise.race([this.flush(), sleep(remaining)]);
+      left = await this.pending();
+      if (left > 0 && Date.now() < deadline) await sleep(Math.min(200, deadline - Date.now()));
+    }
     this.#closed = true;
     if (this.#tip instanceof ChainTip) this.#tip.stop();
     if (this.#retry) clearTimeout(this.#retry);
@@ -237,7 +312,32 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.#sub?.close();
     await this.serial(async () => undefined);
     await this.#flushing;
+    left = await this.pending();
     if (this.o.ownsStore) await this.o.kv.close();
+    return { drained: left === 0, pending: left };
+  }
+
+  /** How many outbox entries (messages and retractions) still wait for a relay. */
+  async pending(): Promise<number> {
+    let n = 0;
+    for await (const _ of outboxEntries(this.o.kv)) n++;
+    return n;
+  }
+
+  /**
+   * Resolves true once the outbox entries `keys` (what {@link commit}
+   * returned) were all accepted by a relay, false when `ms` passed first or
+   * the runtime closed.
+   */
+  async waitPosted(keys: string[], ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      let left = false;
+      for (const k of keys) if ((await this.o.kv.get(k)) !== undefined) left = true;
+      if (!left) return true;
+      if (this.#closed || Date.now() >= deadline) return false;
+      await sleep(Math.min(100, deadline - Date.now()));
+    }
   }
 
   /** Runs `fn` after every earlier engine call: one step at a time, in order. */
@@ -283,10 +383,15 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
   }
 
-  /** Applies a step produced by a successful local call (pay, cancel): persist, then post. */
-  async commit(step: Step): Promise<void> {
-    await this.persist(step);
+  /**
+   * Applies a step produced by a successful local call (pay, cancel):
+   * persist, then post. Resolves with the outbox keys of the step's messages
+   * and retractions (see {@link waitPosted}).
+   */
+  async commit(step: Step): Promise<string[]> {
+    const keys = await this.persist(step);
     void this.flush();
+    return keys;
   }
 
   private async onEnvelope(m: MailboxMessage): Promise<void> {
@@ -302,7 +407,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     if (inc.message.type === PaymentType.TOWER_TERMS) {
       // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
       await this.o.kv.batch(towerTermsOp(inc));
-      this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+      this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
       return;
     }
     let step: Step;
@@ -318,17 +423,25 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       return;
     }
     await this.persist(step, inc);
-    this.emit('received', { type: inc.message.type, from: bytesToHex(inc.from), id: m.id });
+    this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
     void this.flush();
     // A close just signed by both: broadcast it now rather than at the next poll.
     if (isCloseMessage(inc.message)) void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
-  private async persist(step: Step, inc?: Incoming): Promise<void> {
+  private async persist(step: Step, inc?: Incoming): Promise<string[]> {
+    const keys: string[] = [];
     const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
     ops.push(...towerWrites(step, inc)); // what the watchtower must know of PTLCs, with the step that taught it
     const now = (this.o.now ?? Date.now)();
+    const held = step.events.filter((ev) => DURABLE_EVENTS.has(ev.kind));
+    const group =
+      held.length > 0 && step.send.length + step.retract.length > 0
+        ? `${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`
+        : undefined;
+    if (group !== undefined) ops.push({ type: 'put', key: DEFERRED + group, value: utf8(JSON.stringify(held, hexReplacer)) });
+    for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) ops.push(...this.#historyOps(ev, now));
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
       const envelope = seal({
@@ -346,17 +459,80 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         ...(out.tag ? { tag: out.tag } : {}),
         ...(out.retractionSecret ? { retractionSecret: bytesToHex(out.retractionSecret) } : {}),
         ...(out.ttlSeconds ? { ttlSeconds: out.ttlSeconds } : {}),
+        ...(group ? { group } : {}),
       };
+      const key = `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`;
+      keys.push(key);
+      ops.push({ type: 'put', key, value: utf8(JSON.stringify(entry)) });
+    }
+    for (const tag of step.retract) {
+      keys.push(`${OUTBOX}retract-${tag}`);
       ops.push({
         type: 'put',
-        key: `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`,
-        value: utf8(JSON.stringify(entry)),
+        key: `${OUTBOX}retract-${tag}`,
+        value: utf8(JSON.stringify({ retract: tag, ...(group ? { group } : {}) } satisfies RetractEntry)),
       });
     }
-    for (const tag of step.retract)
-      ops.push({ type: 'put', key: `${OUTBOX}retract-${tag}`, value: utf8(JSON.stringify({ retract: tag })) });
     await this.o.kv.batch(ops);
-    for (const ev of step.events) this.emit('payment', ev);
+    for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) this.emit('payment', ev);
+    return keys;
+  }
+
+  /** The history record of a payment event (events without a payment id have none). */
+  #historyOps(ev: PaymentEvent, at: number): KvOp[] {
+    if (!('offerId' in ev)) return [];
+    const entry: PaymentHistoryEntry = { at, event: JSON.parse(JSON.stringify(ev, hexReplacer)) as PaymentHistoryEntry['event'] };
+    const key = `${HISTORY}${ev.offerId}/${String(at).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`;
+    return [{ type: 'put', key, value: utf8(JSON.stringify(entry)) }];
+  }
+
+  /** The channels of this role, as a wallet shows them (amounts in sats, ids hex). */
+  channels(): ChannelInfo[] {
+    return this.engine.channels().map(channelInfo);
+  }
+
+  /**
+   * This role's balances over all its channels: what is ours whatever
+   * becomes of the payments in flight (`settled`), and what is in flight
+   * (`inFlight.outgoing`, `inFlight.incoming`). See {@link Balances}.
+   */
+  balances(): Balances {
+    return sumBalances(this.channels());
+  }
+
+  /** The payments this role stores (oldest first), copies: each role's record type has more fields. */
+  payments(): PaymentRecord[] {
+    const m = (this.engine as unknown as { payments?: Map<string, PaymentRecord> }).payments;
+    return m ? [...m.values()].map((p) => JSON.parse(JSON.stringify(p, hexReplacer)) as PaymentRecord) : [];
+  }
+
+  /**
+   * A stored payment (by offer or request id, hex) with its history: every
+   * `payment` event of it this role emitted, with the time, byte fields as
+   * hex. Undefined for an unknown id.
+   */
+  async getPayment(id: string): Promise<PaymentDetails | undefined> {
+    const payment = this.payments().find((p) => p.offerId === id);
+    if (payment === undefined) return undefined;
+    const history: PaymentHistoryEntry[] = [];
+    for await (const [, raw] of this.o.kv.entries(`${HISTORY}${id}/`))
+      history.push(JSON.parse(new TextDecoder().decode(raw)) as PaymentHistoryEntry);
+    return { payment, history };
+  }
+
+  /** Emits the held-back events of every group whose outbox entries are all posted. */
+  async #releaseDeferred(): Promise<void> {
+    const open = new Set<string>();
+    for await (const [, entry] of outboxEntries(this.o.kv)) if (entry.group) open.add(entry.group);
+    const done: [string, PaymentEvent[]][] = [];
+    for await (const [key, raw] of this.o.kv.entries(DEFERRED)) {
+      if (!open.has(key.slice(DEFERRED.length))) done.push([key, JSON.parse(new TextDecoder().decode(raw)) as PaymentEvent[]]);
+    }
+    for (const [key, events] of done) {
+      const now = (this.o.now ?? Date.now)();
+      await this.o.kv.batch([{ type: 'del', key }, ...events.flatMap((ev) => this.#historyOps(ev, now))]);
+      for (const ev of events) this.emit('payment', ev);
+    }
   }
 
   /**
@@ -392,6 +568,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
           if (!this.#closed) this.emit('error', e as Error);
         }
       }
+      await this.#releaseDeferred();
     } catch (e) {
       if (this.#closed) return;
       failed = true;
@@ -412,7 +589,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     });
     if (e.tag && e.retractionSecret)
       await this.o.kv.put(POSTED + e.tag, utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })));
-    this.emit('sent', { type: e.type, to: e.to, id: res.id });
+    this.emit('sent', { type: e.type, name: messageTypeName(e.type), to: e.to, id: res.id });
   }
 
   private async retract(tag: string): Promise<void> {
@@ -422,8 +599,10 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     try {
       await this.client.retract(p.relays, p.id, hexToBytes(p.secret, 32));
     } catch (e) {
-      // Already delivered and acknowledged: the void message tells the payee instead.
-      if (!isLnMailboxError(e)) throw e;
+      // Already delivered (or gone) on some relay: the void message, posted
+      // in the same step, tells the payee instead. A relay that could not be
+      // reached leaves the retraction queued: it is retried.
+      if (!isFinalRetractError(e)) throw e;
     }
     await this.o.kv.del(POSTED + tag);
   }

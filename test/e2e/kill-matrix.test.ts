@@ -1,73 +1,20 @@
-/**
- * Every role SIGKILLed at every step of an offer payment, over a real relay.
- *
- * One role R (payer A, hub S or payee B) runs in its own process
- * (fixtures/role-process.ts) on a LevelDB store; the two others run in this
- * process. R is killed with SIGKILL at one point of the protocol, restarted
- * on the same store, and the payment must still complete: A `completed`, B
- * `paid`, S `settled`; A–S and S–B enforceable states equal on both sides;
- * balances moved by exactly the amount (+ the hub's fee on A–S); no pending
- * state, PTLC or outbox entry left; every message of the flow posted as one
- * envelope (one INVOICE, one PTLC_ADD: the hub extends exactly one PTLC), no
- * REJECT or PTLC_FAIL. These are the crash points:
- *
- * - `received T`: R kills itself inside its `received` event for message T
- *   (the step's state and outbox are written, the envelope is not yet
- *   acknowledged: it is delivered again);
- * - `sent T`: R kills itself inside its `sent` event for T (posted, the
- *   outbox entry not yet deleted: it is posted again, same bytes);
- * - `step k`: R kills itself just before the k-th atomic state write of its
- *   run: the engine has run the step and committed (burned) its nonces, and
- *   nothing of the step is saved: the redelivered message is handled again
- *   and must sign the very same message (the review's "nonce burned, new
- *   state unsaved" strand);
- * - `post k` (LNMB_SOAK only): R kills itself just before the k-th envelope
- *   POST of its run (the outbox is written, the envelope that caused it may
- *   or may not be acknowledged yet);
- * - `line T +d ms` (LNMB_SOAK only): this test SIGKILLs R d ms after reading
- *   R's printed `received`/`sent` line for T (d random in 0–40 ms), to land
- *   anywhere between the write, the ack, the posts and the next step.
- *
- * Default (CI): every (role, received/sent message type) pair once, and
- * every step write of every role once: 22 + 12 = 34 crashes, each in its
- * own payment, two payments at a time (LNMB_KILL_PARALLEL).
- * LNMB_SOAK=1 adds: every pair killed by this test at a random delay (3
- * draws each, 66 payments), every post of every role (11), and one payment
- * per role with R killed at every one of its message points in turn (4, 10
- * and 8 crashes in one payment).
- * A role counts as done when it emitted its final event, or when a restart
- * restored the payment in its final status: a kill that lands after a step's
- * write and before its events loses those events (never the state), so
- * event counts are checked as "at most one" and the envelope counts carry
- * "exactly one".
- *
- * A failure names the role, the crash point (and delay), the stage that
- * failed, the lines R printed in each run and what each store holds;
- * LNMB_KILL_CASE='{"R":"S","kills":[{"self":{"at":"step","nth":4}}]}'
- * replays one payment. LNMB_KILL_ROLES=S (or A, B, …)
- * runs one role's share; LNMB_KILL_VERBOSE=1 prints each payment's time
- * (=2: its trace).
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { hexToBytes } from '../../base/bytes.js';
 import { verifyReceipt } from '../../protocol/receipt.js';
-import { PaymentType } from '../../protocol/payment.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime, type RoleEngine } from '../../client/wallet/runtime.js';
 import type { HubJson } from '../../engine/payment/hub/hub.js';
 import type { PayeeJson } from '../../engine/payment/payee/payee.js';
 import type { PayerJson } from '../../engine/payment/payer/payer.js';
 import type { ChannelJson } from '../../engine/channel/channel.js';
-import type { CrashSpec, RoleProcessConfig } from './fixtures/role-process.js';
-import { HUB_FEE, makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
+import type { CrashSpec } from './fixtures/role-process.js';
+import { HUB_FEE, makeE2E, spawnRelay, until, type RelayProc } from './world.js';
+import { buildRoleFixture, h, roleConfig, spawnRole, typeName, type Line, type Role, type RoleProc } from './role-procs.js';
 
 const t = suite('e2e/kill-matrix');
 const SOAK = process.env.LNMB_SOAK === '1';
@@ -75,12 +22,11 @@ const AMOUNT = 40_000;
 const FEE = HUB_FEE.base + Math.floor((AMOUNT * HUB_FEE.ppm) / 1e6);
 const PARALLEL = Number(process.env.LNMB_KILL_PARALLEL ?? 2);
 const WAIT_MS = 60_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
+const _here = path.dirname(fileURLToPath(import.meta.url));
 let relay: RelayProc;
 /** The role fixture bundled once (esbuild): a restart costs a plain `node` start, not a tsx compile. */
 let fixture: string;
 
-type Role = 'A' | 'S' | 'B';
 type Dir = 'received' | 'sent';
 const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
 
@@ -143,111 +89,6 @@ function describe(k: Kill): string {
   return `${c.at} ${c.type}${(c.nth ?? 1) > 1 ? ` #${c.nth}` : ''}`;
 }
 
-interface Line {
-  t?: number;
-  kind: string;
-  type?: string;
-  id?: string;
-  offerId?: string;
-  at?: string;
-  payments?: number;
-  statuses?: Record<string, string>;
-  reason?: string;
-  message?: string;
-}
-
-/** One run of a role process and the lines it printed. */
-interface RoleProc {
-  lines: Line[];
-  proc: ChildProcess;
-  exited: Promise<void>;
-  done: () => boolean;
-  kill(signal: NodeJS.Signals): Promise<void>;
-}
-
-const typeName = (n: number): string => Object.entries(PaymentType).find(([, v]) => v === n)![0];
-
-function spawnRole(configPath: string, crashPath?: string): RoleProc {
-  const proc = spawn(process.execPath, [fixture, configPath, ...(crashPath ? [crashPath] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Line[] = [];
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push({ ...(JSON.parse(buf.slice(0, i)) as Line), t: Date.now() });
-      buf = buf.slice(i + 1);
-    }
-  });
-  let ended = false;
-  // 'close', not 'exit': every line the process printed has been read by then.
-  const exited = new Promise<void>((resolve) =>
-    proc.once('close', () => {
-      ended = true;
-      resolve();
-    }),
-  );
-  return {
-    lines,
-    proc,
-    exited,
-    done: () => ended,
-    kill: async (signal) => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-}
-
-const h = bytesToHex;
-
-/** The config of role R's process (its keys, relay, store and state-0 channels). */
-function roleConfig(w: E2E, role: Role): RoleProcessConfig {
-  const common = { role, relay: relay.url, height: 800_000 };
-  if (role === 'A')
-    return {
-      ...common,
-      identityKey: h(w.A.idSk),
-      storeDir: w.A.dir,
-      payer: {
-        hubKey: h(w.S.idPk),
-        hubAddress: w.addr.S,
-        channelKey: h(w.A.chSk),
-        channel: w.channels.A.toJSON(),
-        hubFee: HUB_FEE,
-        pay: { to: w.addr.B, amount: AMOUNT },
-      },
-    };
-  if (role === 'S')
-    return {
-      ...common,
-      identityKey: h(w.S.idSk),
-      storeDir: w.S.dir,
-      hub: {
-        channelKey: h(w.S.chSk),
-        fee: HUB_FEE,
-        safetyMargin: 6,
-        maxTimeoutDelta: 100,
-        peers: [
-          { channel: w.channels.SA.toJSON(), peerKey: h(w.A.idPk), peerAddress: w.addr.A },
-          { channel: w.channels.SB.toJSON(), peerKey: h(w.B.idPk), peerAddress: w.addr.B },
-        ],
-      },
-    };
-  return {
-    ...common,
-    identityKey: h(w.B.idSk),
-    storeDir: w.B.dir,
-    payee: {
-      address: w.addr.B,
-      channelKey: h(w.B.chSk),
-      hubKey: h(w.S.idPk),
-      hubAddress: w.addr.S,
-      timeoutDelta: 40,
-      channel: w.channels.B.toJSON(),
-    },
-  };
-}
-
 /** A message a role sent or received, from its in-process events or its printed lines. */
 interface Msg {
   dir: Dir;
@@ -273,7 +114,7 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-kill-');
   const configPath = path.join(cfgDir, 'config.json');
-  fs.writeFileSync(configPath, JSON.stringify(roleConfig(w, R)));
+  fs.writeFileSync(configPath, JSON.stringify(roleConfig(w, R, relay.url, AMOUNT)));
 
   // The two other roles, in this process.
   const msgs: Record<Role, Msg[]> = { A: [], S: [], B: [] };
@@ -322,7 +163,7 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
         crashPath = path.join(cfgDir, `crash-${i}.json`);
         fs.writeFileSync(crashPath, JSON.stringify(k.self));
       }
-      const run = spawnRole(configPath, crashPath);
+      const run = spawnRole(fixture, configPath, crashPath);
       runs.push(run);
       if ('self' in k) {
         await until(run.done, `${NAME[R]} to reach its crash point`, WAIT_MS);
@@ -342,7 +183,7 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
 
     stage = 'final run';
     mark('final run');
-    const last = spawnRole(configPath);
+    const last = spawnRole(fixture, configPath);
     runs.push(last);
     try {
       await until(() => reached('A', 'completed', 'completed'), 'the payer to complete', WAIT_MS);
@@ -479,27 +320,7 @@ t.before(async () => {
   // The relay fsyncs every append: on tmpfs when there is one, so the matrix is not bound by the disk.
   const shm = '/dev/shm';
   relay = await spawnRelay(fs.existsSync(shm) && process.env.LNMB_KILL_SHM !== '0' ? fs.mkdtempSync(shm + '/lnmb-e2e-relay-') : undefined);
-  fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-fixture-'), 'role-process.mjs');
-  // Our sources are bundled; packages stay where they are installed (imported by absolute URL).
-  await build({
-    entryPoints: [path.join(here, 'fixtures', 'role-process.ts')],
-    outfile: fixture,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'packages-in-place',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (a) =>
-            isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true },
-          );
-        },
-      },
-    ],
-  });
+  fixture = await buildRoleFixture();
 });
 t.after(async () => {
   await relay.kill();

@@ -220,7 +220,7 @@ export async function until(pred: () => boolean, what: string, ms = 20_000): Pro
 }
 
 /** Closes a role runtime and its store. */
-export async function stop(n: { close(): Promise<void> }, kv?: { close(): Promise<void> }): Promise<void> {
+export async function stop(n: { close(): Promise<unknown> }, kv?: { close(): Promise<void> }): Promise<void> {
   await n.close();
   await kv?.close();
 }

@@ -107,6 +107,26 @@ t('offline then online: backlog in order, backlog_end, then live', async () => {
   assert.ok(got[3]!.seq > backlogEnd, 'live envelopes follow the backlog');
 });
 
+t('backlog_end fires only after the handlers of the backlog have finished (slow async handler)', async () => {
+  const r = await relay();
+  const bob = newKey();
+  const alice = new MailboxClient({ secretKey: newKey().sk, relays: [r.url] });
+  const dest = { publicKey: bob.pk, relays: [r.url] };
+  for (const s of ['one', 'two', 'three']) await alice.post(dest, sealed(bob.pk, s));
+  const client = new MailboxClient({ secretKey: bob.sk, relays: [r.url], WebSocket, reconnect: fast });
+  let done = 0;
+  let doneAtEnd = -1;
+  const sub = later(
+    client.subscribe(async () => {
+      await new Promise((res) => setTimeout(res, 60));
+      done++;
+    }),
+  );
+  sub.on('backlog_end', () => (doneAtEnd = done));
+  await waitFor(() => doneAtEnd >= 0, 'backlog_end');
+  assert.is(doneAtEnd, 3, 'every backlog handler ran before backlog_end');
+});
+
 t('handler throws: not acked, redelivered after the automatic reconnect, then acked', async () => {
   const r = await relay();
   const bob = newKey();

@@ -1,0 +1,78 @@
+/**
+ * The wallet query API against real runtimes and a real relay: balances
+ * (settled apart from in flight) through a payment, channels, payments and
+ * a payment's history with bytes as hex, and message type names in events.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hubFee } from '../../engine/payment/fee.js';
+import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
+
+const t = suite('e2e/wallet-query');
+const AMOUNT = 30_000;
+const FEE = hubFee(AMOUNT, HUB_FEE);
+let relay: RelayProc;
+
+t.before(async () => {
+  relay = await spawnRelay();
+});
+t.after(async () => {
+  await relay.kill();
+});
+
+const has = (list: { kind: string }[], kind: string) => list.some((e) => e.kind === kind);
+
+t('balances, channels, payments and history through one payment; no engine internals needed', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  const A = await w.open.A();
+  const names: string[] = [];
+  A.on('sent', (e) => names.push(e.name));
+
+  assert.equal(A.balances(), { settled: 600_000, inFlight: { outgoing: 0, incoming: 0 } });
+  const [ch] = A.channels();
+  assert.is(A.channels().length, 1);
+  assert.is(ch!.channelId, Buffer.from(w.asParams.channelId).toString('hex'));
+  assert.is(ch!.capacity, 1_000_000);
+  assert.is(ch!.me, 0);
+  assert.is(ch!.remote, 399_000);
+  assert.equal(S.balances(), { settled: 399_000 + 700_000, inFlight: { outgoing: 0, incoming: 0 } });
+
+  const offerId = await A.payOffline(w.addr.B, AMOUNT);
+  await until(() => has(w.events.A, 'offered'), 'offered');
+  // In flight: the amount and fee leave the settled balance until the payment completes or is cancelled.
+  assert.equal(A.balances(), { settled: 600_000 - AMOUNT - FEE, inFlight: { outgoing: AMOUNT + FEE, incoming: 0 } });
+  assert.ok(names.includes('UPDATE_PROPOSE') && names.includes('OFFER'), `named types: ${names.join(',')}`);
+
+  const B = await w.open.B();
+  await until(() => has(w.events.B, 'paid'), 'B paid');
+  await until(() => has(w.events.A, 'completed'), 'A completed');
+  assert.equal(A.balances(), { settled: 600_000 - AMOUNT - FEE, inFlight: { outgoing: 0, incoming: 0 } });
+  assert.equal(B.balances(), { settled: 299_000 + AMOUNT, inFlight: { outgoing: 0, incoming: 0 } });
+  assert.equal(S.balances().inFlight, { outgoing: 0, incoming: 0 });
+  assert.is(S.balances().settled, 399_000 + AMOUNT + FEE + 700_000 - AMOUNT);
+
+  const d = await A.getPayment(offerId);
+  assert.ok(d);
+  assert.is(d!.payment.status, 'completed');
+  const kinds = d!.history.map((h) => h.event.kind);
+  assert.equal(kinds, ['proposed', 'offered', 'completed']);
+  // One representation of bytes: the history's receipt is hex, as in the stored payment.
+  const done = d!.history[2]!.event as unknown as { receipt: { receipt: string; secret: string } };
+  const stored = A.payments().find((p) => p.offerId === offerId)!.receipt!;
+  assert.is(done.receipt.secret, stored.secret);
+  assert.is(done.receipt.receipt, stored.receipt);
+  assert.ok(/^[0-9a-f]{64}$/.test(done.receipt.secret));
+  assert.ok(d!.history.every((h, i) => i === 0 || h.at >= d!.history[i - 1]!.at));
+  const bd = await B.getPayment(offerId);
+  assert.is(bd!.payment.status, 'paid');
+  assert.ok(bd!.history.some((h) => h.event.kind === 'paid'));
+  assert.is(await A.getPayment('00'.repeat(32)), undefined);
+  assert.equal(
+    B.payments().map((p) => [p.offerId, p.amount, p.status]),
+    [[offerId, AMOUNT, 'paid']],
+  );
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
+t.run();
