@@ -7,6 +7,7 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs';
 import { PaymentType } from '../../protocol/payment.js';
 import { paymentRoles, until } from './payment-roles.js';
 import { serve } from '../rpc.js';
@@ -14,6 +15,7 @@ import { serve } from '../rpc.js';
 declare global {
   var __lnmbEcCounts: Record<string, number> | undefined;
   var __lnmbEcRole: (() => string) | undefined;
+  var __lnmbEcTraces: Record<string, number> | undefined;
 }
 
 const als = new AsyncLocalStorage<string>();
@@ -26,6 +28,7 @@ serve({
     const w = await paymentRoles(relayUrl);
     // Channel opening is set-up, not the payment.
     for (const k of Object.keys(globalThis.__lnmbEcCounts ?? {})) delete globalThis.__lnmbEcCounts![k];
+    globalThis.__lnmbEcTraces = {};
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const S = await als.run('S', () => w.open.S());
@@ -42,6 +45,8 @@ serve({
     const wallMs = performance.now() - t0;
     const c = process.cpuUsage(c0);
     const counts = { ...(globalThis.__lnmbEcCounts ?? {}) };
+    // LNMB_EC_TRACE=<file>: the call sites behind each counted operation (see ec-count.mjs).
+    if (process.env.LNMB_EC_TRACE) fs.writeFileSync(process.env.LNMB_EC_TRACE, JSON.stringify(globalThis.__lnmbEcTraces, null, 1));
     await Promise.all([A2.close(), B.close(), S.close()]);
     return { wallMs, clientCpuMs: (c.user + c.system) / 1000, counts };
   },
