@@ -21,7 +21,7 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, bytesToHex } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
-import { native } from './secp.js';
+import { cacheScope, native } from './secp.js';
 
 /** A secp256k1 point (noble's projective point). */
 export type Point = WeierstrassPoint<bigint>;
@@ -98,16 +98,10 @@ export interface KeyPoint {
  */
 const KEY_CACHE_MAX = 1024;
 
-/**
- * The bench runs payer, hub and payee in one process; its role label (set
- * only by the bench) partitions the caches, so that no role is credited
- * with another's work, as in separate processes. Empty in production.
- */
-const scope = (): string => (globalThis as { __lnmbEcRole?: () => string }).__lnmbEcRole?.() ?? '';
 const keyCache = new Map<string, KeyPoint>();
 
 function keyPoint(sk: Uint8Array, d: bigint, cache = true): KeyPoint {
-  const id = cache ? scope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)) : '';
+  const id = cache ? cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)) : '';
   const hit = cache ? keyCache.get(id) : undefined;
   if (hit) return hit;
   const lib = native();
@@ -347,7 +341,7 @@ export function tweakXOnlyPublicKey(
   const t = tweakScalar(tweak, opts);
   // Public inputs, public output: a channel's taproot, state and PTLC keys are
   // rebuilt from the same (key, tweak) pairs on every message, so remember them.
-  const id = `${scope()}${bytesToHex(abytes(xonly, 32, 'public key'))}:${t.toString(16)}`;
+  const id = `${cacheScope()}${bytesToHex(abytes(xonly, 32, 'public key'))}:${t.toString(16)}`;
   const hit = tweakCache.get(id);
   if (hit) return { xonly: hit.xonly.slice(), parity: hit.parity };
   const out = tweakUncached(xonly, t);

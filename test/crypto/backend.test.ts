@@ -21,7 +21,7 @@ import {
   verify,
 } from '../../crypto/bip340.js';
 import { adaptorExtract, adaptorAdapt, adaptorPoint, adaptorPresign, adaptorVerify } from '../../crypto/adaptor.js';
-import { tweakPoint } from '../../crypto/tweak.js';
+import { _clearPointCache, tweakPoint } from '../../crypto/tweak.js';
 
 const t = suite('crypto/backend');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -36,6 +36,7 @@ function both<T>(f: () => T): [string, string] {
   for (const b of ['libsecp256k1', 'noble'] as const) {
     if (!_setBackend(b)) assert.unreachable('binding did not load');
     _clearKeyCache();
+    _clearPointCache();
     out.push(JSON.stringify(f(), (_k, v) => (v instanceof Uint8Array ? hex(v) : typeof v === 'bigint' ? v.toString() : v)));
   }
   _setBackend('libsecp256k1');
