@@ -114,10 +114,17 @@ function keyPoint(sk: Uint8Array, d: bigint, cache = true): KeyPoint {
     const a = Pt.BASE.multiply(d).toAffine();
     kp = { x: numberToBytesBE(a.x, 32), odd: (a.y & 1n) === 1n };
   }
-  if (!cache) return kp;
+  if (cache) rememberKey(sk, kp, id);
+  return kp;
+}
+
+function rememberKey(
+  sk: Uint8Array,
+  kp: KeyPoint,
+  id = cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)),
+): void {
   if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
   keyCache.set(id, kp);
-  return kp;
 }
 
 /** INTERNAL (tests): empties the public-key cache. */
@@ -379,8 +386,13 @@ function tweakUncached(xonly: Uint8Array, t: bigint): { xonly: Uint8Array; parit
  * Throws INVALID_SECRET_KEY for a bad `sk` or a zero result.
  */
 export function tweakXOnlySecretKey(sk: Uint8Array, tweak: Uint8Array, opts: XOnlyTweakOptions = {}): Uint8Array {
-  const { d } = _evenKey(sk);
+  const { d, px } = _evenKey(sk);
   const out = Fn.add(d, tweakScalar(tweak, opts));
   if (out === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'tweaked secret key is zero');
-  return numberToBytesBE(out, 32);
+  const outSk = numberToBytesBE(out, 32);
+  // Its public key is the tweaked public key, which building the output has usually
+  // computed (and cached) already: seed the key cache with it instead of a new k·G.
+  const pub = tweakXOnlyPublicKey(px, tweak, opts);
+  rememberKey(outSk, { x: pub.xonly, odd: pub.parity === 1 });
+  return outSk;
 }

@@ -81,6 +81,20 @@ t('both backends agree: keys, signatures, signature points, tweaks, adaptor sign
   }
 });
 
+t('the key cache seeded by tweakXOnlySecretKey holds the key k·G gives', () => {
+  for (let i = 0; i < 10; i++) {
+    const sk = randomSecretKey();
+    const tw = randomBytes(32);
+    const tsk = tweakXOnlySecretKey(sk, tw, { reduce: true });
+    const seeded = getPublicKey(tsk);
+    const msg = randomBytes(32);
+    const sig = sign(msg, tsk); // signs with the seeded d·G
+    _clearKeyCache();
+    assert.is(hex(seeded), hex(getPublicKey(tsk)));
+    assert.ok(verify(sig, msg, seeded));
+  }
+});
+
 t('the BIP340, Wycheproof, adaptor and envelope vectors pass with noble forced', () => {
   if (process.env.LNMB_SECP === 'noble') return;
   const files = [
