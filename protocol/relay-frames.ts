@@ -155,6 +155,14 @@ export const WsCloseCode = {
   TOO_MANY_CONNECTIONS: 4003,
 } as const;
 
+/** The syntax of every session token (SPEC 5.6): 1 to 256 characters of `[A-Za-z0-9_-]`. */
+export const SESSION_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** True when `v` is a string of session-token syntax ({@link SESSION_TOKEN}). */
+export function isSessionToken(v: unknown): v is string {
+  return typeof v === 'string' && SESSION_TOKEN.test(v);
+}
+
 /** Frames a client sends. */
 export type ClientFrame =
   | { type: 'auth'; mailbox: string; challenge: string; signature: string }
@@ -230,7 +238,8 @@ export function parseClientFrame(text: string): ClientFrame {
   switch (o.type) {
     case 'auth':
       if (o.token !== undefined) {
-        if (typeof o.token !== 'string' || o.token.length === 0 || o.token.length > 256) badFrame('token: bad token');
+        // Whatever is wrong with it (type, length, characters), a malformed token is a malformed frame.
+        if (!isSessionToken(o.token)) badFrame('token: expected 1 to 256 characters of [A-Za-z0-9_-]');
         return { type: 'auth', token: o.token };
       }
       return { type: 'auth', ...decodeAuthProof(o) };

@@ -72,9 +72,16 @@ export interface RelayConfig {
   expiredRetentionSeconds: number;
   /** Largest `limit` of one listing page. */
   maxListLimit: number;
+  /**
+   * Web origins whose pages may call the API from a browser (CORS, SPEC
+   * 5.14): `*` for any (the default: the API is public and uses no
+   * cookies), or a comma-separated list such as
+   * `https://wallet.example,https://app.example`.
+   */
+  corsOrigins: string;
 }
 
-type Kind = 'string' | 'int' | 'url' | 'level' | 'store' | 'dburl';
+type Kind = 'string' | 'int' | 'url' | 'level' | 'store' | 'dburl' | 'origins';
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -122,6 +129,7 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   sweepIntervalMs: 30_000,
   expiredRetentionSeconds: 24 * 3600,
   maxListLimit: 1000,
+  corsOrigins: '*',
 });
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -174,6 +182,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   row('sweepIntervalMs', 'int', 'expiry sweep interval, ms', 10, 3_600_000),
   row('expiredRetentionSeconds', 'int', 'how long status still reports `expired`, seconds', 0, 365 * DAY),
   row('maxListLimit', 'int', 'largest `limit` of a listing page', 1, 10_000),
+  row('corsOrigins', 'origins', 'web origins allowed to call the API from a browser: * (any) or a comma-separated list'),
 ];
 
 /** A URL setting: absent or empty is `undefined`; otherwise one of `protocols`. */
@@ -188,6 +197,35 @@ function urlSetting(key: string, raw: unknown, protocols: string[], what: string
   }
   if (!protocols.includes(u.protocol)) invalid(key, `must be ${what}`);
   return raw;
+}
+
+/**
+ * The `corsOrigins` setting: `*`, or a comma-separated list (a JSON array in
+ * a config file) of origins written exactly as browsers send them
+ * (`scheme://host[:port]`, no path, no trailing slash). Normalized to `*` or
+ * the list joined by commas.
+ */
+function originsSetting(key: string, raw: unknown): string {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (list === undefined || list.some((o) => typeof o !== 'string'))
+    return fail(ErrorCode.INVALID_TYPE, `config ${key}: expected * or a comma-separated list of origins`);
+  const origins = (list as string[]).map((o) => o.trim()).filter((o) => o !== '');
+  if (origins.length === 0) invalid(key, 'expected * or at least one origin');
+  if (origins.includes('*')) {
+    if (origins.length > 1) invalid(key, '* cannot be combined with other origins');
+    return '*';
+  }
+  for (const o of origins) {
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+    } catch {
+      // not a URL: refused below
+    }
+    if (!ok) invalid(key, `not an http(s) origin as a browser sends it (scheme://host[:port], no path): ${JSON.stringify(o)}`);
+  }
+  return [...new Set(origins)].join(',');
 }
 
 function invalid(key: string, msg: string): never {
@@ -226,6 +264,8 @@ function parseSetting(spec: SettingSpec, raw: unknown): RelayConfig[keyof RelayC
     case 'dburl':
       // Not echoed when malformed: the value may hold a password.
       return urlSetting(spec.key, raw, ['postgres:', 'postgresql:'], 'a postgres:// or postgresql:// URL', false);
+    case 'origins':
+      return originsSetting(spec.key, raw);
   }
 }
 

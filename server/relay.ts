@@ -18,6 +18,7 @@ import { resolveConfig, type RelayConfig, type StoreKind } from './config.js';
 import type { RelayContext } from './context.js';
 import { Fanout } from './fanout.js';
 import { createHttpApp } from './http/app.js';
+import { corsPolicy, createCors } from './http/cors.js';
 import { leanPost } from './http/lean-post.js';
 import { rawErrorResponse } from './http-errors.js';
 import { ConnectionLimiter, RateLimiter } from './limits.js';
@@ -177,10 +178,13 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
   const offAppend = store.onAppend((mailbox, envelope) => ctx.fanout.publish(mailbox, envelope));
 
   const app = createHttpApp(ctx);
-  // The envelope POST, the hot path, skips express when it has its ordinary form (http/lean-post.ts).
+  // CORS first, for every route however it is handled (preflights end there);
+  // then the envelope POST, the hot path, which skips express when it has its
+  // ordinary form (http/lean-post.ts); then express for everything else.
+  const cors = createCors(corsPolicy(config.corsOrigins));
   const lean = leanPost(ctx);
   const server = http.createServer((req, res) => {
-    if (!lean(req, res)) app(req, res);
+    if (!cors(req, res) && !lean(req, res)) app(req, res);
   });
   // Slow-loris bounds: a client must send its headers and body in time.
   server.headersTimeout = 10_000;

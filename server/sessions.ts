@@ -10,6 +10,9 @@
  *
  * Both tables are bounded: when full, expired entries go first, then the
  * oldest, so no client can grow the relay's memory by asking for challenges.
+ * Expired session tokens are remembered for a while in a third bounded
+ * table, so that a token answers `AUTH_EXPIRED` on every use after its
+ * expiry, not only on the first one, and also after the periodic prune.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -30,11 +33,20 @@ interface Session {
   expiresAt: number;
 }
 
-/** Evicts expired entries, then the oldest, until `map` has room for one more. */
-function makeRoom<V>(map: Map<string, V>, max: number, expiry: (v: V) => number, now: number): void {
+/**
+ * How long after its expiry a session token is still recognized, and
+ * answered `AUTH_EXPIRED` rather than `AUTH_REQUIRED` (SPEC 5.6).
+ */
+export const EXPIRED_TOKEN_MEMORY_MS = 24 * 3600 * 1000;
+
+/** Evicts expired entries (handing each to `onExpired`), then the oldest, until `map` has room for one more. */
+function makeRoom<V>(map: Map<string, V>, max: number, expiry: (v: V) => number, now: number, onExpired?: (k: string, v: V) => void): void {
   if (map.size < max) return;
   for (const [k, v] of map) {
-    if (expiry(v) <= now) map.delete(k);
+    if (expiry(v) <= now) {
+      map.delete(k);
+      onExpired?.(k, v);
+    }
   }
   while (map.size >= max) {
     const oldest = map.keys().next();
@@ -64,6 +76,8 @@ export class MailboxAuth {
   readonly #opts: MailboxAuthOptions;
   readonly #challenges = new Map<string, number>();
   readonly #sessions = new Map<string, Session>();
+  /** Expired session tokens → their expiry, kept {@link EXPIRED_TOKEN_MEMORY_MS}, at most `maxSessions`. */
+  readonly #expired = new Map<string, number>();
 
   constructor(opts: MailboxAuthOptions) {
     this.#opts = opts;
@@ -91,7 +105,13 @@ export class MailboxAuth {
 
   /** Opens a session for `mailbox` (after a verified signature). */
   openSession(mailbox: string, now: number): { token: string; expiresAt: number } {
-    makeRoom(this.#sessions, this.#opts.maxSessions, (s) => s.expiresAt, now);
+    makeRoom(
+      this.#sessions,
+      this.#opts.maxSessions,
+      (s) => s.expiresAt,
+      now,
+      (k, s) => this.#retire(k, s.expiresAt, now),
+    );
     const token = randomBytes(32).toString('base64url');
     const expiresAt = now + this.#opts.sessionTtlMs;
     this.#sessions.set(token, { mailbox, expiresAt });
@@ -105,12 +125,23 @@ export class MailboxAuth {
   sessionMailbox(token: string | undefined, now: number): string {
     if (!token) fail(ErrorCode.AUTH_REQUIRED, 'a session token is required');
     const s = this.#sessions.get(token);
-    if (!s) fail(ErrorCode.AUTH_REQUIRED, 'unknown session token');
+    if (!s) {
+      const expiredAt = this.#expired.get(token);
+      if (expiredAt !== undefined && expiredAt + EXPIRED_TOKEN_MEMORY_MS > now) fail(ErrorCode.AUTH_EXPIRED, 'session token expired');
+      fail(ErrorCode.AUTH_REQUIRED, 'unknown session token');
+    }
     if (s.expiresAt <= now) {
       this.#sessions.delete(token);
+      this.#retire(token, s.expiresAt, now);
       fail(ErrorCode.AUTH_EXPIRED, 'session token expired');
     }
     return s.mailbox;
+  }
+
+  /** Moves an expired token to the bounded record of expired tokens. */
+  #retire(token: string, expiresAt: number, now: number): void {
+    makeRoom(this.#expired, this.#opts.maxSessions, (e) => e + EXPIRED_TOKEN_MEMORY_MS, now);
+    this.#expired.set(token, expiresAt);
   }
 
   /**
@@ -121,14 +152,19 @@ export class MailboxAuth {
     if (this.sessionMailbox(token, now) !== mailbox) fail(ErrorCode.AUTH_FORBIDDEN, 'the session token is for another mailbox');
   }
 
-  /** Drops expired challenges and sessions. */
+  /** Drops expired challenges, moves expired sessions to the record of expired tokens, and forgets old expired tokens. */
   prune(now: number): void {
     for (const [k, e] of this.#challenges) if (e <= now) this.#challenges.delete(k);
-    for (const [k, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(k);
+    for (const [k, e] of this.#expired) if (e + EXPIRED_TOKEN_MEMORY_MS <= now) this.#expired.delete(k);
+    for (const [k, s] of this.#sessions)
+      if (s.expiresAt <= now) {
+        this.#sessions.delete(k);
+        this.#retire(k, s.expiresAt, now);
+      }
   }
 
-  /** Sizes of the two tables (for tests and metrics). */
-  get size(): { challenges: number; sessions: number } {
-    return { challenges: this.#challenges.size, sessions: this.#sessions.size };
+  /** Sizes of the three tables (for tests and metrics). */
+  get size(): { challenges: number; sessions: number; expired: number } {
+    return { challenges: this.#challenges.size, sessions: this.#sessions.size, expired: this.#expired.size };
   }
 }

@@ -42,6 +42,14 @@ export function createHttpApp(ctx: RelayContext): express.Express {
     next();
   });
 
+  // HEAD is not a method of this API (SPEC 5.3): express would run the GET
+  // route for it, and a HEAD of a listing would then mark envelopes
+  // delivered that nobody received.
+  app.use((req, _res, next) => {
+    if (req.method === 'HEAD') fail(ErrorCode.NOT_FOUND, 'no such route or method');
+    next();
+  });
+
   app.get(RelayPath.healthz, healthz());
   app.get(RelayPath.readyz, readyz(ctx));
 

@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ErrorCode, fail } from '../../base/errors.js';
-import { isHex32 } from '../../protocol/relay-frames.js';
+import { SESSION_TOKEN, isHex32 } from '../../protocol/relay-frames.js';
 import { clientAddress } from '../client-address.js';
 import type { RelayContext } from '../context.js';
 
@@ -46,9 +46,9 @@ export function header(req: { headers: IncomingHttpHeaders }, name: string): str
 export function bearer(req: Request): string | undefined {
   const h = header(req, 'authorization');
   if (!h) return undefined;
-  const m = /^Bearer ([A-Za-z0-9_-]{1,256})$/.exec(h);
-  if (!m) fail(ErrorCode.AUTH_REQUIRED, 'Authorization: expected "Bearer <token>"');
-  return m[1];
+  const token = h.startsWith('Bearer ') ? h.slice('Bearer '.length) : undefined;
+  if (token === undefined || !SESSION_TOKEN.test(token)) fail(ErrorCode.AUTH_REQUIRED, 'Authorization: expected "Bearer <token>"');
+  return token;
 }
 
 /** An optional integer query parameter in `min..max`. */

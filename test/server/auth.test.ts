@@ -3,6 +3,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envelopeIdHex } from '../../protocol/envelope.js';
 import { relayOrigin, signAuth } from '../../protocol/relay.js';
+import { EXPIRED_TOKEN_MEMORY_MS, MailboxAuth } from '../../server/sessions.js';
+import { throwsCode } from '../helpers.js';
 import {
   T0,
   TestSocket,
@@ -127,7 +129,54 @@ t('HTTP: missing, garbage, expired and foreign tokens are refused; nothing revea
   r.clock.t = T0 + 600_000;
   const expired = await list(r.url, victim.id, victimToken);
   assert.equal([expired.status, expired.body.error.code], [401, 'AUTH_EXPIRED']);
+  // Not only on its first use: an expired token stays expired.
+  for (let i = 0; i < 2; i++) {
+    const again = await list(r.url, victim.id, victimToken);
+    assert.equal([again.status, again.body.error.code], [401, 'AUTH_EXPIRED'], `use ${i + 2}`);
+  }
   assert.is(await statusOf(r.url, id), 'queued');
+});
+
+t('sessions: an expired token answers AUTH_EXPIRED on every use and after the prune, for a bounded while', () => {
+  const auth = new MailboxAuth({ challengeTtlMs: 60_000, sessionTtlMs: 600_000, maxChallenges: 10, maxSessions: 3 });
+  const mb = 'ab'.repeat(32);
+  const a = auth.openSession(mb, T0);
+  const b = auth.openSession(mb, T0);
+  const after = T0 + 600_000;
+  throwsCode(() => auth.sessionMailbox(a.token, after), 'AUTH_EXPIRED', 'first use');
+  throwsCode(() => auth.sessionMailbox(a.token, after + 1), 'AUTH_EXPIRED', 'second use');
+  // b expires unused; the prune that drops it from the sessions must not make it unknown.
+  auth.prune(after + 2);
+  assert.equal([auth.size.sessions, auth.size.expired], [0, 2]);
+  throwsCode(() => auth.sessionMailbox(b.token, after + 3), 'AUTH_EXPIRED', 'after the prune');
+  throwsCode(() => auth.sessionMailbox(a.token, after + 3), 'AUTH_EXPIRED', 'a, after the prune');
+  throwsCode(() => auth.authorize(b.token, mb, after + 3), 'AUTH_EXPIRED', 'authorize says the same');
+  throwsCode(() => auth.sessionMailbox('never-issued', after + 3), 'AUTH_REQUIRED', 'unknown is not expired');
+  // Remembered for EXPIRED_TOKEN_MEMORY_MS after expiry, then forgotten (the prune frees the memory).
+  throwsCode(() => auth.sessionMailbox(a.token, a.expiresAt + EXPIRED_TOKEN_MEMORY_MS - 1), 'AUTH_EXPIRED');
+  throwsCode(() => auth.sessionMailbox(a.token, a.expiresAt + EXPIRED_TOKEN_MEMORY_MS), 'AUTH_REQUIRED');
+  auth.prune(a.expiresAt + EXPIRED_TOKEN_MEMORY_MS);
+  assert.is(auth.size.expired, 0);
+});
+
+t('sessions: the record of expired tokens is bounded by maxSessions, oldest forgotten first', () => {
+  const auth = new MailboxAuth({ challengeTtlMs: 60_000, sessionTtlMs: 1000, maxChallenges: 10, maxSessions: 3 });
+  const mb = 'cd'.repeat(32);
+  const tokens: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    tokens.push(auth.openSession(mb, T0 + i * 2000).token);
+    auth.prune(T0 + i * 2000 + 1500); // each one expires before the next is opened
+  }
+  assert.equal(auth.size, { challenges: 0, sessions: 0, expired: 3 });
+  for (const [i, token] of tokens.entries())
+    throwsCode(() => auth.sessionMailbox(token, T0 + 20_000), i < 4 ? 'AUTH_REQUIRED' : 'AUTH_EXPIRED', `token ${i}`);
+  // Sessions evicted while expired because the table is full are recorded as expired too.
+  const full = new MailboxAuth({ challengeTtlMs: 60_000, sessionTtlMs: 1000, maxChallenges: 10, maxSessions: 2 });
+  const old = full.openSession(mb, T0).token;
+  full.openSession(mb, T0 + 500);
+  full.openSession(mb, T0 + 1400); // the table is full: `old` (expired) makes room
+  assert.is(full.size.sessions, 2);
+  throwsCode(() => full.sessionMailbox(old, T0 + 1600), 'AUTH_EXPIRED');
 });
 
 t('HTTP: with publicUrl set, only its origin is accepted', async () => {
@@ -180,7 +229,46 @@ t('WS: wrong key, foreign challenge, other origin, expired token, frames before 
   late.send({ type: 'auth', token });
   assert.is((await late.next('error')).error.code, 'AUTH_EXPIRED');
   assert.is((await late.closed).code, 1008);
+  const later = new TestSocket(r.url);
+  await later.next('challenge');
+  later.send({ type: 'auth', token });
+  assert.is((await later.next('error')).error.code, 'AUTH_EXPIRED', 'a second use is still AUTH_EXPIRED');
+  assert.is((await later.closed).code, 1008);
   assert.is(await statusOf(r.url, id), 'queued', 'nothing revealed, nothing deleted');
+});
+
+t('WS: a malformed token is refused the same way whatever is malformed about it', async ({ r }) => {
+  const victim = newMailbox();
+  const id = await victimMail(r.url, victim);
+  const real = await login(r.url, victim);
+  const malformed: [string, unknown][] = [
+    ['a number', 42],
+    ['null', null],
+    ['an object', { token: real }],
+    ['a list', [real]],
+    ['empty', ''],
+    ['too long', 'a'.repeat(257)],
+    ['a space', `${real.slice(0, 10)} ${real.slice(11)}`],
+    ['a dot', `${real}.`],
+    ['non-ASCII', `${real.slice(0, 42)}é`],
+    ['padding', `${real}=`],
+  ];
+  for (const [name, token] of malformed) {
+    const s = new TestSocket(r.url);
+    await s.next('challenge');
+    s.send({ type: 'auth', token });
+    const err = await s.next('error');
+    assert.is(err.error.code, 'BAD_FRAME', name);
+    assert.is((await s.closed).code, 1002, name);
+    assert.is(s.envelopes().length, 0, name);
+  }
+  // The longest well-formed token is not malformed, only unknown.
+  const s = new TestSocket(r.url);
+  await s.next('challenge');
+  s.send({ type: 'auth', token: 'a'.repeat(256) });
+  assert.is((await s.next('error')).error.code, 'AUTH_REQUIRED');
+  assert.is((await s.closed).code, 1008);
+  assert.is(await statusOf(r.url, id), 'queued');
 });
 
 t('WS: token auth works; a connection acks only its own mailbox', async ({ r }) => {

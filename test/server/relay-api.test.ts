@@ -241,6 +241,32 @@ t('healthz, readyz and metrics (no mailbox ids in labels)', async ({ r }) => {
   assert.not.ok(m.body.includes(bob.id), 'mailbox id leaked into metrics');
 });
 
+t('HEAD is no method of the API (SPEC 5.3): 404 everywhere, and a HEAD of a listing marks nothing delivered', async ({ r }) => {
+  const key = newMailbox();
+  const e = fakeEnvelope(key.id);
+  await postEnvelope(r.url, key.id, e);
+  const id = envelopeIdHex(e);
+  const token = await login(r.url, key);
+  const paths = [
+    '/v1/info',
+    `/v1/envelopes/${id}/status`,
+    `/v1/mailboxes/${key.id}/envelopes`,
+    `/v1/mailboxes/${key.id}/records/hub-terms`,
+    '/v1/ws',
+    '/healthz',
+    '/readyz',
+    '/metrics',
+  ];
+  for (const path of paths) {
+    const res = await fetch(r.url + path, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
+    assert.is(res.status, 404, path);
+    assert.is(res.headers.get('cache-control'), 'no-store', path);
+    assert.is(await res.text(), '', `${path}: a HEAD answer has no body`);
+  }
+  assert.is(await statusOf(r.url, id), 'queued', 'the HEAD of the listing did not mark it delivered');
+  assert.is((await request(`${r.url}/v1/info`)).status, 200, 'GET still answers');
+});
+
 t('metrics: event-loop delay by quantile shows a stall of the relay process, then starts over', async ({ r }) => {
   await request(`${r.url}/metrics`); // starts a fresh window
   // The relay runs in this process: a busy wait stalls its event loop for at least 150 ms.

@@ -218,25 +218,35 @@ export async function hubOnFulfill(
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
   checkFulfill(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
   const t = untweakSecret(m.secret, tweak); // = s_B, the payee's receipt signature's s
-  // 1. Complete the payer's update n: its pre-signature adapted with s_B.
+  // 1. Complete the payer's update n (its pre-signature adapted with s_B), after moving the
+  // payee channel on: the PTLC becomes the payee's balance. Settling verifies the payee's
+  // settlement signature, so the message is whole before we sign anything.
+  const settle = await settlePtlc(sb, h.signer, m);
+  const s = await buyPayerUpdate(h, p, t);
+  s.send.unshift({ to: peerAddress, message: settle });
+  return s;
+}
+
+/**
+ * S holds `s_B` of a committed payment: completes the payer's update n with
+ * it (the pre-signature adapted, checked against the real sighash), signs its
+ * own update n, and tells the payer (COMPLETION). The payment is bought.
+ */
+async function buyPayerUpdate(h: HubOfferContext, p: HubPayment, t: Uint8Array): Promise<Step> {
   const payer = h.peers.get(p.payerChannel)!;
   const as = payer.channel;
   const sigA = new Uint8Array(65);
   sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
   sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
   as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
-  // 2. Move the payee channel on: the PTLC becomes the payee's balance. This verifies the
-  // payee's settlement signature, so the message is whole before we sign anything.
-  const settle = await settlePtlc(sb, h.signer, m);
   const ourSigN = await as.signUpdate(h.signer.nonces, h.config.channelKey); // promotes state n
   p.status = 'bought';
   p.secret = bytesToHex(t);
   p.hubUpdateSig = bytesToHex(ourSigN);
   const s = step();
-  s.send.push({ to: peerAddress, message: settle });
-  // 3. Tell the payer: s_B (its receipt, and the completion of its update) and our update signature.
+  // Tell the payer: s_B (its receipt, and the completion of its update) and our update signature.
   s.send.push(completion(p, payer.peerAddress));
-  s.events.push({ kind: 'signature_bought', offerId: id, n: p.n });
+  s.events.push({ kind: 'signature_bought', offerId: p.offerId, n: p.n });
   return s;
 }
 
@@ -254,21 +264,7 @@ export async function hubOnChainSecret(h: HubOfferContext, channelId: string, pt
   if (p?.status !== 'committed' || p.payeeChannel !== channelId) return step();
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
   if (!equalBytes(adaptorPoint(secret), tweakPoint(hexToBytes(p.point, 33), tweak))) return step();
-  const t = untweakSecret(secret, tweak); // = s_B
-  const payer = h.peers.get(p.payerChannel)!;
-  const as = payer.channel;
-  const sigA = new Uint8Array(65);
-  sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
-  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
-  as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
-  const ourSigN = await as.signUpdate(h.signer.nonces, h.config.channelKey); // promotes state n
-  p.status = 'bought';
-  p.secret = bytesToHex(t);
-  p.hubUpdateSig = bytesToHex(ourSigN);
-  const s = step();
-  s.send.push(completion(p, payer.peerAddress));
-  s.events.push({ kind: 'signature_bought', offerId: p.offerId, n: p.n });
-  return s;
+  return buyPayerUpdate(h, p, untweakSecret(secret, tweak)); // s_B
 }
 
 /** The COMPLETION of a bought payment: s_B and our update signature. */
