@@ -20,7 +20,8 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, concatBytes, equalBytes } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
-import { challenge, parseCompressedPoint, parsePublicKey, parseSecretKey, type Point } from './bip340.js';
+import { _evenKey, challenge, parseCompressedPoint, parsePublicKey, type Point } from './bip340.js';
+import { native } from './secp.js';
 
 const { Point: Pt } = secp256k1;
 const Fn = Pt.Fn;
@@ -62,7 +63,13 @@ function parseSecretAdaptor(t32: Uint8Array): bigint {
  * (SPEC 6.9: the offerer checks t·G = T).
  */
 export function adaptorPoint(t32: Uint8Array): Uint8Array {
-  return Pt.BASE.multiply(parseSecretAdaptor(t32)).toBytes(true);
+  return mulG(parseSecretAdaptor(t32));
+}
+
+/** k·G (k in [1, n-1]) as 33-byte compressed, on the active backend. */
+function mulG(k: bigint): Uint8Array {
+  const out = native()?.pointFromScalar(numberToBytesBE(k, 32), true);
+  return out ?? Pt.BASE.multiply(k).toBytes(true);
 }
 
 /**
@@ -83,29 +90,29 @@ function adaptorNonce(d: bigint, aux: Uint8Array, T33: Uint8Array, px: Uint8Arra
  * (32 bytes) defaults to fresh randomness; pass it only to reproduce vectors.
  */
 export function adaptorPresign(sk: Uint8Array, msg32: Uint8Array, T33: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
-  const d0 = parseSecretKey(sk);
+  const { d, px } = _evenKey(sk);
   abytes(msg32, 32, 'message');
   const T = parseCompressedPoint(T33, 'adaptor point');
   abytes(auxRand, 32, 'aux_rand');
-  const P = Pt.BASE.multiply(d0).toAffine();
-  // x-only keys: sign with the d whose point has even y (BIP340).
-  const d = P.y % 2n === 0n ? d0 : Fn.neg(d0);
-  const px = numberToBytesBE(P.x, 32);
   const T33c = T.toBytes(true);
   const k0 = adaptorNonce(d, auxRand, T33c, px, msg32);
   if (k0 === 0n) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, 'nonce is zero (negligible probability)');
-  const Rp = Pt.BASE.multiply(k0).add(T);
-  if (Rp.is0()) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, "R' is infinity (negligible probability)");
-  const Rpa = Rp.toAffine();
+  const lib = native();
+  let Rp33: Uint8Array | null;
+  if (lib) Rp33 = lib.pointAdd(mulG(k0), T33c, true);
+  else {
+    const Rp = Pt.BASE.multiply(k0).add(T);
+    Rp33 = Rp.is0() ? null : Rp.toBytes(true);
+  }
+  if (!Rp33) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, "R' is infinity (negligible probability)");
   // The BIP340 nonce of the adapted signature is lift_x(x(R')); for odd R'
   // that is -R' = -k·G - T, so negate k here (and t when adapting).
-  const k = Rpa.y % 2n === 0n ? k0 : Fn.neg(k0);
-  const rx = numberToBytesBE(Rpa.x, 32);
+  const k = Rp33[0] === ODD ? Fn.neg(k0) : k0;
+  const rx = Rp33.slice(1);
   const e = challenge(rx, px, msg32);
-  const presig = concatBytes(Rp.toBytes(true), numberToBytesBE(Fn.create(k + e * d), 32));
-  // Never release a pre-signature that does not verify (fault / bug guard).
-  if (!adaptorVerify(presig, msg32, px, T33c)) fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, 'produced pre-signature does not verify');
-  return presig;
+  // No self-verification: the arithmetic is pinned by the zkp vectors, and
+  // the receiver verifies every pre-signature (adaptorVerify) before use.
+  return concatBytes(Rp33, numberToBytesBE(Fn.create(k + e * d), 32));
 }
 
 /**
@@ -130,6 +137,43 @@ function extractAdaptorPoint(presig65: Uint8Array, msg32: Uint8Array, pk32: Uint
   return T;
 }
 
+/** Negates a 33-byte compressed point (flips the parity prefix). */
+function neg33(p: Uint8Array): Uint8Array {
+  const out = p.slice();
+  out[0] = p[0] === ODD ? 0x02 : ODD;
+  return out;
+}
+
+/**
+ * {@link extractAdaptorPoint} and the comparison with T on libsecp256k1:
+ * T' = R' ∓ (s'·G − e·P). Undefined when the binding is absent, a scalar is
+ * zero, or an input fails to parse (the noble path then decides).
+ */
+function nativeVerify(presig65: Uint8Array, msg: Uint8Array, pk32: Uint8Array, T33: Uint8Array): boolean | undefined {
+  const lib = native();
+  if (!lib || (presig65[0] !== 0x02 && presig65[0] !== ODD) || (T33[0] !== 0x02 && T33[0] !== ODD)) return undefined;
+  const s = bytesToNumberBE(presig65.subarray(33, 65));
+  if (s === 0n || s >= N) return undefined;
+  const rx = presig65.slice(1, 33);
+  const e = challenge(rx, pk32, msg);
+  if (e === 0n) return undefined;
+  try {
+    const P = new Uint8Array(33);
+    P[0] = 0x02;
+    P.set(pk32, 1);
+    const minusEP = lib.pointMultiply(P, numberToBytesBE(N - e, 32), true);
+    const sG = lib.pointFromScalar(presig65.subarray(33, 65), true);
+    if (!minusEP || !sG) return undefined;
+    const R = lib.pointAdd(sG, minusEP, true);
+    if (!R) return false; // "s'G - eP is infinite"
+    const T = lib.pointAdd(presig65.subarray(0, 33), presig65[0] === ODD ? R : neg33(R), true);
+    if (!T) return false; // "R' - (s'G - eP) is infinite"
+    return equalBytes(T, T33);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Verifies a 65-byte pre-signature of the 32-byte `msg` under x-only `pk32`
  * for the adaptor point `T33`. Returns false for any well-typed input that does
@@ -141,6 +185,8 @@ export function adaptorVerify(presig65: Uint8Array, msg: Uint8Array, pk32: Uint8
   abytes(msg, 32, 'message');
   abytes(pk32, 32, 'public key');
   abytes(T33, 33, 'adaptor point');
+  const fast = nativeVerify(presig65, msg, pk32, T33);
+  if (fast !== undefined) return fast;
   let T: Point;
   try {
     T = parseCompressedPoint(T33, 'adaptor point');
@@ -178,7 +224,7 @@ export function adaptorExtract(sig64: Uint8Array, presig65: Uint8Array, T33: Uin
   const s = bytesToNumberBE(sig64.subarray(32, 64));
   if (s >= N) fail(ErrorCode.INVALID_SIGNATURE, 'signature: s is not below the curve order');
   const t = Fn.create(pre.odd ? pre.s - s : s - pre.s);
-  if (t === 0n || !Pt.BASE.multiply(t).equals(T))
+  if (t === 0n || !equalBytes(mulG(t), T.toBytes(true)))
     fail(ErrorCode.INVALID_ADAPTOR_SIGNATURE, 'extracted secret does not match the adaptor point');
   return numberToBytesBE(t, 32);
 }

@@ -8,17 +8,20 @@
  * the per-channel state and PTLC keys of SPEC 6.6 are built from, so that
  * engine/bitcoin and engine/channel reach secp256k1 only through this door.
  *
- * Signing and verification delegate to noble's audited BIP340 code; this file
- * adds validation at the door, typed errors, and the raw-nonce signer
- * {@link _signWithNonce} used only by the committed-nonce module.
+ * Signing, verification, k·G and the tweaks run on libsecp256k1 (WASM) when
+ * it loaded, on noble's audited BIP340 code otherwise (see `secp.ts`); this
+ * file adds validation at the door, typed errors, a small cache of public
+ * keys, and the raw-nonce signer {@link _signWithNonce} used only by the
+ * committed-nonce module.
  * @module
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { abytes } from '../base/bytes.js';
+import { abytes, bytesToHex } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
+import { cacheScope, native } from './secp.js';
 
 /** A secp256k1 point (noble's projective point). */
 export type Point = WeierstrassPoint<bigint>;
@@ -81,10 +84,71 @@ export function parseCompressedPoint(bytes: Uint8Array, name = 'point'): Point {
   }
 }
 
-/** The 32-byte x-only public key of a secret key (BIP340 `PubKey`). */
-export function getPublicKey(sk: Uint8Array): Uint8Array {
-  parseSecretKey(sk);
-  return schnorr.getPublicKey(sk);
+/** x(d·G) and whether d·G has odd y (INTERNAL, crypto/ only). */
+export interface KeyPoint {
+  readonly x: Uint8Array;
+  readonly odd: boolean;
+}
+
+/**
+ * Public keys of recently used secret keys: a hub signs with its channel and
+ * state keys over and over, and k·G is the one EC operation a signature
+ * needs besides its nonce. Keyed by a tagged hash of the secret key (the
+ * cache holds no copy of a secret), bounded, cleared when full.
+ */
+const KEY_CACHE_MAX = 1024;
+
+const keyCache = new Map<string, KeyPoint>();
+
+function keyPoint(sk: Uint8Array, d: bigint, cache = true): KeyPoint {
+  const id = cache ? cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)) : '';
+  const hit = cache ? keyCache.get(id) : undefined;
+  if (hit) return hit;
+  const lib = native();
+  let kp: KeyPoint;
+  if (lib) {
+    const c = lib.pointFromScalar(sk, true);
+    if (!c) fail(ErrorCode.INVALID_SECRET_KEY, 'secret key: must be in [1, n-1]');
+    kp = { x: c.slice(1), odd: c[0] === 0x03 };
+  } else {
+    const a = Pt.BASE.multiply(d).toAffine();
+    kp = { x: numberToBytesBE(a.x, 32), odd: (a.y & 1n) === 1n };
+  }
+  if (cache) rememberKey(sk, kp, id);
+  return kp;
+}
+
+function rememberKey(
+  sk: Uint8Array,
+  kp: KeyPoint,
+  id = cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)),
+): void {
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(id, kp);
+}
+
+/** INTERNAL (tests): empties the public-key cache. */
+export function _clearKeyCache(): void {
+  keyCache.clear();
+  tweakCache.clear();
+}
+
+/**
+ * INTERNAL (crypto/ only): the validated scalar of `sk`, negated when d·G has
+ * odd y (BIP340's signing key), and the x-only public key. Cached.
+ */
+export function _evenKey(sk: Uint8Array, name = 'secret key', cache = true): { d: bigint; px: Uint8Array } {
+  const d0 = parseSecretKey(sk, name);
+  const kp = keyPoint(sk, d0, cache);
+  return { d: kp.odd ? Fn.neg(d0) : d0, px: kp.x };
+}
+
+/**
+ * The 32-byte x-only public key of a secret key (BIP340 `PubKey`). Cached
+ * (see above) unless `opts.cache` is false, as for a one-time key.
+ */
+export function getPublicKey(sk: Uint8Array, opts: { readonly cache?: boolean } = {}): Uint8Array {
+  return _evenKey(sk, 'secret key', opts.cache !== false).px.slice();
 }
 
 /**
@@ -94,9 +158,29 @@ export function getPublicKey(sk: Uint8Array): Uint8Array {
  */
 export function sign(msg: Uint8Array, sk: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
   abytes(msg, undefined, 'message');
-  parseSecretKey(sk);
+  const { d, px } = _evenKey(sk);
   abytes(auxRand, 32, 'aux_rand');
-  return schnorr.sign(msg, sk, auxRand);
+  // BIP340 "Default Signing", with d·G from the key cache: one k·G per signature.
+  const dBytes = numberToBytesBE(d, 32);
+  const mask = schnorr.utils.taggedHash('BIP0340/aux', auxRand);
+  for (let i = 0; i < 32; i++) dBytes[i] = (dBytes[i] ?? 0) ^ (mask[i] ?? 0);
+  const k0 = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('BIP0340/nonce', dBytes, px, msg)));
+  dBytes.fill(0);
+  if (k0 === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
+  // No self-verification (libsecp256k1 does none either): the BIP340 vectors
+  // pin this arithmetic on both backends, and every receiver verifies.
+  return signWith(msg, d, px, k0);
+}
+
+/** s = k + e·d for the even-y nonce point of k·G; `d` is already even-adjusted. */
+function signWith(msg: Uint8Array, d: bigint, px: Uint8Array, k: bigint): Uint8Array {
+  const R = basePoint(k);
+  const kk = R.odd ? Fn.neg(k) : k;
+  const e = challenge(R.x, px, msg);
+  const sig = new Uint8Array(64);
+  sig.set(R.x, 0);
+  sig.set(numberToBytesBE(Fn.create(kk + e * d), 32), 32);
+  return sig;
 }
 
 /**
@@ -108,6 +192,14 @@ export function verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolea
   abytes(sig, 64, 'signature');
   abytes(msg, undefined, 'message');
   abytes(pk, 32, 'public key');
+  const lib = native();
+  if (lib && msg.length === 32) {
+    try {
+      return lib.verifySchnorr(msg, pk, sig);
+    } catch {
+      return false; // the binding throws for r ≥ p, s ≥ n, or a key off the curve
+    }
+  }
   return schnorr.verify(sig, msg, pk);
 }
 
@@ -130,14 +222,35 @@ export function challenge(rx: Uint8Array, px: Uint8Array, msg: Uint8Array): bigi
  * Throws INVALID_PUBLIC_KEY when R or P is not on the curve, or T is infinity.
  */
 export function signaturePoint(rx: Uint8Array, px: Uint8Array, msg: Uint8Array): Uint8Array {
-  const R = parsePublicKey(abytes(rx, 32, 'nonce point x'));
-  const P = parsePublicKey(px);
+  abytes(rx, 32, 'nonce point x');
+  const lib = native();
   const e = challenge(rx, px, msg);
+  if (lib && e !== 0n) {
+    let T: Uint8Array | null | undefined;
+    try {
+      const eP = lib.pointMultiply(even33(px), numberToBytesBE(e, 32), true);
+      T = eP && lib.pointAdd(even33(rx), eP, true);
+    } catch {
+      T = undefined; // R or P off the curve: the noble path below names the fault
+    }
+    if (T === null) fail(ErrorCode.INVALID_PUBLIC_KEY, 'signature point is infinity');
+    if (T) return T;
+  }
+  const R = parsePublicKey(rx, 'nonce point x');
+  const P = parsePublicKey(px);
   // e·P with e possibly 0 (probability 2^-256) is still well defined.
   const T = R.add(P.multiplyUnsafe(e));
   // T = s·G is infinity only if s = 0, which no valid BIP340 signature has.
   if (T.is0()) fail(ErrorCode.INVALID_PUBLIC_KEY, 'signature point is infinity');
   return T.toBytes(true);
+}
+
+/** lift_x as 33-byte compressed SEC1 (0x02 ‖ x); the binding validates it when used. */
+function even33(xonly: Uint8Array): Uint8Array {
+  const c = new Uint8Array(33);
+  c[0] = 0x02;
+  c.set(xonly, 1);
+  return c;
 }
 
 /**
@@ -151,21 +264,45 @@ export function signaturePoint(rx: Uint8Array, px: Uint8Array, msg: Uint8Array):
  */
 export function _signWithNonce(msg: Uint8Array, sk: Uint8Array, k: bigint): Uint8Array {
   abytes(msg, undefined, 'message');
-  const d0 = parseSecretKey(sk);
+  const { d, px } = _evenKey(sk);
   if (typeof k !== 'bigint' || k <= 0n || k >= N) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce: must be in [1, n-1]');
-  const P = Pt.BASE.multiply(d0).toAffine();
-  const d = P.y % 2n === 0n ? d0 : Fn.neg(d0);
-  const R = Pt.BASE.multiply(k).toAffine();
-  const kk = R.y % 2n === 0n ? k : Fn.neg(k);
-  const rx = numberToBytesBE(R.x, 32);
-  const px = numberToBytesBE(P.x, 32);
-  const e = challenge(rx, px, msg);
-  const sig = new Uint8Array(64);
-  sig.set(rx, 0);
-  sig.set(numberToBytesBE(Fn.create(kk + e * d), 32), 32);
-  // Guard against faults and bugs: never hand out a signature that fails verification.
-  if (!schnorr.verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'produced signature does not verify');
-  return sig;
+  return signWith(msg, d, px, k);
+}
+
+/**
+ * INTERNAL (crypto/ only): k·G for a scalar k in [1, n-1], as its x coordinate
+ * and the parity of its y (constant time on both backends). Not cached.
+ */
+export function basePoint(k: bigint): KeyPoint {
+  const lib = native();
+  if (lib) {
+    const c = lib.pointFromScalar(numberToBytesBE(k, 32), true);
+    if (!c) fail(ErrorCode.INVALID_SECRET_KEY, 'scalar: must be in [1, n-1]');
+    return { x: c.slice(1), odd: c[0] === 0x03 };
+  }
+  const a = Pt.BASE.multiply(k).toAffine();
+  return { x: numberToBytesBE(a.x, 32), odd: (a.y & 1n) === 1n };
+}
+
+/**
+ * INTERNAL (envelope ECDH, protocol/seal.ts): x(d·P) on libsecp256k1, for a
+ * validated secret key and an x-only (even y) or 33-byte compressed point.
+ * Null when the binding is absent, the encoding is another one, or the
+ * binding rejects P: the caller's noble path then decides and names the fault.
+ */
+export function ecdhXOnBinding(sk: Uint8Array, pk: Uint8Array): Uint8Array | null {
+  const lib = native();
+  if (!lib) return null;
+  let p: Uint8Array;
+  if (pk.length === 32) p = even33(pk);
+  else if (pk.length === 33 && (pk[0] === 0x02 || pk[0] === 0x03)) p = pk;
+  else return null;
+  try {
+    const out = lib.pointMultiply(p, sk, true);
+    return out ? out.slice(1) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -208,8 +345,34 @@ export function tweakXOnlyPublicKey(
   tweak: Uint8Array,
   opts: XOnlyTweakOptions = {},
 ): { xonly: Uint8Array; parity: 0 | 1 } {
-  const P = parsePublicKey(xonly);
   const t = tweakScalar(tweak, opts);
+  // Public inputs, public output: a channel's taproot, state and PTLC keys are
+  // rebuilt from the same (key, tweak) pairs on every message, so remember them.
+  const id = `${cacheScope()}${bytesToHex(abytes(xonly, 32, 'public key'))}:${t.toString(16)}`;
+  const hit = tweakCache.get(id);
+  if (hit) return { xonly: hit.xonly.slice(), parity: hit.parity };
+  const out = tweakUncached(xonly, t);
+  if (tweakCache.size >= TWEAK_CACHE_MAX) tweakCache.clear();
+  tweakCache.set(id, out);
+  return { xonly: out.xonly.slice(), parity: out.parity };
+}
+
+const TWEAK_CACHE_MAX = 4096;
+const tweakCache = new Map<string, { xonly: Uint8Array; parity: 0 | 1 }>();
+
+function tweakUncached(xonly: Uint8Array, t: bigint): { xonly: Uint8Array; parity: 0 | 1 } {
+  const lib = native();
+  if (lib && t !== 0n) {
+    let r: { parity: 0 | 1; xOnlyPubkey: Uint8Array } | null | undefined;
+    try {
+      r = lib.xOnlyPointAddTweak(xonly, numberToBytesBE(t, 32));
+    } catch {
+      r = undefined; // P off the curve: the noble path below names the fault
+    }
+    if (r === null) fail(ErrorCode.INVALID_PUBLIC_KEY, 'tweaked key is infinity');
+    if (r) return { xonly: r.xOnlyPubkey, parity: r.parity };
+  }
+  const P = parsePublicKey(xonly);
   const Q = t === 0n ? P : P.add(Pt.BASE.multiply(t));
   if (Q.is0()) fail(ErrorCode.INVALID_PUBLIC_KEY, 'tweaked key is infinity');
   const a = Q.toAffine();
@@ -223,9 +386,13 @@ export function tweakXOnlyPublicKey(
  * Throws INVALID_SECRET_KEY for a bad `sk` or a zero result.
  */
 export function tweakXOnlySecretKey(sk: Uint8Array, tweak: Uint8Array, opts: XOnlyTweakOptions = {}): Uint8Array {
-  const d0 = parseSecretKey(sk);
-  const d = Pt.BASE.multiply(d0).toAffine().y % 2n === 0n ? d0 : Fn.neg(d0);
+  const { d, px } = _evenKey(sk);
   const out = Fn.add(d, tweakScalar(tweak, opts));
   if (out === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'tweaked secret key is zero');
-  return numberToBytesBE(out, 32);
+  const outSk = numberToBytesBE(out, 32);
+  // Its public key is the tweaked public key, which building the output has usually
+  // computed (and cached) already: seed the key cache with it instead of a new k·G.
+  const pub = tweakXOnlyPublicKey(px, tweak, opts);
+  rememberKey(outSk, { x: pub.xonly, odd: pub.parity === 1 });
+  return outSk;
 }

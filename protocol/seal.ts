@@ -17,7 +17,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
-import { getPublicKey, parsePublicKey, parseSecretKey, randomSecretKey, type Point } from '../crypto/bip340.js';
+import { ecdhXOnBinding, getPublicKey, parsePublicKey, parseSecretKey, randomSecretKey, type Point } from '../crypto/bip340.js';
 import { ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader } from './envelope.js';
 import { INNER_MIN_LEN, assertInnerType, assertTimestamp, signInner, verifyInner } from './inner.js';
 import { PADDED_MESSAGE_MAX_LEN, pad, unpad } from './padding.js';
@@ -108,13 +108,15 @@ function parsePoint(pk: Uint8Array, name: string): Point {
  */
 export function sharedSecretX(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   const d = secretScalar(secretKey, 'secretKey');
-  return ecdhX(d, parsePoint(abytes(publicKey, undefined, 'publicKey'), 'publicKey'));
+  return ecdhX(secretKey, d, abytes(publicKey, undefined, 'publicKey'), 'publicKey');
 }
 
-function ecdhX(d: bigint, point: Point): Uint8Array {
-  // Constant-time multiplication: d is secret. d ∈ [1, n−1] and the group has
-  // prime order, so the product is never the point at infinity.
-  return point.multiply(d).toBytes(true).subarray(1);
+function ecdhX(sk: Uint8Array, d: bigint, pk: Uint8Array, name: string): Uint8Array {
+  // libsecp256k1 when it is loaded and accepts the point; else noble, whose
+  // parse names the fault. Constant-time multiplication either way: d is
+  // secret. d ∈ [1, n−1] and the group has prime order, so the product is
+  // never the point at infinity.
+  return ecdhXOnBinding(sk, pk) ?? parsePoint(pk, name).multiply(d).toBytes(true).subarray(1);
 }
 
 /**
@@ -151,9 +153,8 @@ export function seal(opts: SealOptions): Uint8Array {
   const nonce = abytes(opts.nonce ?? randomBytes(ENVELOPE_NONCE_LEN), ENVELOPE_NONCE_LEN, 'nonce');
   const auxRand = abytes(opts.auxRand ?? randomBytes(32), 32, 'auxRand');
 
-  const recipientPoint = parsePoint(recipient, 'recipient');
-  const ephemeral = getPublicKey(ephemeralSecretKey);
-  const sharedX = ecdhX(e, recipientPoint);
+  const ephemeral = getPublicKey(ephemeralSecretKey, { cache: false }); // one-time key: keep it out of the cache
+  const sharedX = ecdhX(ephemeralSecretKey, e, recipient, 'recipient');
   const key = envelopeKey(sharedX, ephemeral, recipient);
   const inner = signInner({
     senderSecretKey: opts.senderSecretKey,
@@ -191,7 +192,7 @@ export function open(envelope: Uint8Array, recipientSecretKey: Uint8Array, opts:
   // carries the recipient at all: a relay bug or a mis-delivery is named as such.
   const ours = opts.recipientPublicKey ? abytes(opts.recipientPublicKey, 32, 'recipientPublicKey') : getPublicKey(recipientSecretKey);
   if (!equalBytes(header.recipient, ours)) fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
-  const sharedX = ecdhX(r, parsePoint(header.ephemeral, 'ephemeral key'));
+  const sharedX = ecdhX(recipientSecretKey, r, header.ephemeral, 'ephemeral key');
   const key = envelopeKey(sharedX, header.ephemeral, header.recipient);
   let plaintext: Uint8Array;
   try {

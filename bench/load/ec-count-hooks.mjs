@@ -6,11 +6,31 @@ const PATCHES = [
   ['mulAddUnsafe(a, other, b) {', "mulAddUnsafe(a, other, b) { globalThis.__lnmbEcCount?.('mulAdd');"],
 ];
 
+// The same kinds on libsecp256k1 (tiny-secp256k1's JS wrapper): k·G for keys,
+// nonces and tweaks, k·P for ECDH and e·P, one a·G + b·P per verification;
+// its BIP340 signer computes d·G and k·G (2 mul_G) and does not self-verify.
+const c = (k) => `globalThis.__lnmbEcCount?.('${k}');`;
+const NATIVE = [
+  ['export function pointFromScalar(d, compressed) {', c('mul_G')],
+  ['export function xOnlyPointFromScalar(d) {', c('mul_G')],
+  ['export function pointMultiply(p, tweak, compressed) {', c('mul_P')],
+  ['export function pointAddScalar(p, tweak, compressed) {', c('mul_G')],
+  ['export function xOnlyPointAddTweak(p, tweak) {', c('mul_G')],
+  ['export function signSchnorr(h, d, e) {', c('mul_G') + c('mul_G')],
+  ['export function verifySchnorr(h, Q, signature) {', c('mulAdd')],
+].map(([from, add]) => [from, from + ' ' + add]);
+
 export async function load(url, context, nextLoad) {
   const r = await nextLoad(url, context);
-  if (!url.includes('/@noble/curves/') || !url.endsWith('/abstract/weierstrass.js')) return r;
+  const patches =
+    url.includes('/@noble/curves/') && url.endsWith('/abstract/weierstrass.js')
+      ? PATCHES
+      : url.includes('/tiny-secp256k1/lib/') && url.endsWith('/index.js')
+        ? NATIVE
+        : null;
+  if (!patches) return r;
   let src = String(r.source);
-  for (const [from, to] of PATCHES) {
+  for (const [from, to] of patches) {
     if (src.split(from).length !== 2) throw new Error(`ec-count: expected exactly one "${from}" in ${url}`);
     src = src.replace(from, to);
   }

@@ -14,5 +14,16 @@ globalThis.__lnmbEcCount = (kind) => {
   const role = globalThis.__lnmbEcRole ? globalThis.__lnmbEcRole() : 'all';
   const k = `${role}:${kind}`;
   counts[k] = (counts[k] ?? 0) + 1;
+  // LNMB_EC_TRACE=<file>: also tally the project call sites behind each operation.
+  if (process.env.LNMB_EC_TRACE) {
+    const site = (new Error().stack ?? '')
+      .split('\n')
+      .filter((l) => l.includes(process.cwd()) && !l.includes('node_modules'))
+      .slice(0, 4)
+      .map((l) => l.trim().replace(/^at /, '').replace(process.cwd(), ''))
+      .join(' < ');
+    const t = (globalThis.__lnmbEcTraces ??= {});
+    t[`${k} ${site}`] = (t[`${k} ${site}`] ?? 0) + 1;
+  }
 };
 register('./ec-count-hooks.mjs', import.meta.url);

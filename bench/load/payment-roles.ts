@@ -59,6 +59,8 @@ export interface PaymentRoles {
   addr: { A: string; S: string; B: string };
   /** Starts (or restarts, on its store) each role's runtime. */
   open: { A(): Promise<PayerNode>; S(): Promise<HubNode>; B(): Promise<PayeeNode> };
+  /** Each role's own secret keys (identity, channel): a running node has derived their public keys long before a payment. */
+  secretKeys: { A: Uint8Array[]; S: Uint8Array[]; B: Uint8Array[] };
   /** Payment events of each role, across restarts. */
   events: { A: PaymentEvent[]; S: PaymentEvent[]; B: PaymentEvent[] };
 }
@@ -112,6 +114,7 @@ export async function paymentRoles(relayUrl: string): Promise<PaymentRoles> {
   return {
     addr,
     events,
+    secretKeys: { A: [A.idSk, A.chSk], S: [S.idSk, S.chSk], B: [B.idSk, B.chSk] },
     open: {
       A: async () =>
         track(

@@ -34,4 +34,41 @@ t('counts point multiplications by kind: getPublicKey, sign (noble self-verifies
   assert.equal(out.ecdh, { 'all:mul_P': 1 });
 });
 
+// The door (crypto/bip340.ts) on either backend: public keys are cached, a signature costs one k·G
+// (no self-verification), a verification one a·G + b·P, ECDH one k·P; on libsecp256k1 the hook counts
+// tiny-secp256k1's calls, with LNMB_SECP=noble noble's.
+for (const backend of ['libsecp256k1', 'noble'])
+  t(`the door's operation counts on ${backend}: cached keys, one k·G per signature, one mulAdd per verification`, () => {
+    const script = `
+      const b = await import('./crypto/bip340.ts');
+      const { sharedSecretX } = await import('./protocol/seal.ts');
+      const { backendName } = await import('./crypto/secp.ts');
+      const snap = () => ({ ...globalThis.__lnmbEcCounts });
+      function diff(a) { const c = snap(); const d = {}; for (const k in c) if (c[k] !== (a[k] ?? 0)) d[k.replace('all:', '')] = c[k] - (a[k] ?? 0); return d; }
+      const sk = b.randomSecretKey();
+      const out = { backend: backendName() };
+      let s = snap(); const pk = b.getPublicKey(sk); out.getPublicKey = diff(s);
+      s = snap(); b.getPublicKey(sk); out.getPublicKeyAgain = diff(s);
+      const m = new Uint8Array(32);
+      s = snap(); const sig = b.sign(m, sk); out.sign = diff(s);
+      s = snap(); out.ok = b.verify(sig, m, pk); out.verify = diff(s);
+      const other = b.getPublicKey(b.randomSecretKey());
+      s = snap(); sharedSecretX(sk, other); out.ecdh = diff(s);
+      process.stdout.write(JSON.stringify(out));`;
+    const out = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', '--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, LNMB_SECP: backend === 'noble' ? 'noble' : '' },
+      }),
+    ) as Record<string, unknown>;
+    assert.is(out.backend, backend);
+    assert.equal(out.getPublicKey, { mul_G: 1 });
+    assert.equal(out.getPublicKeyAgain, {});
+    assert.equal(out.sign, { mul_G: 1 });
+    assert.is(out.ok, true);
+    assert.equal(out.verify, { mulAdd: 1 });
+    assert.equal(out.ecdh, { mul_P: 1 });
+  });
+
 t.run();

@@ -31,6 +31,11 @@ t('the client entry bundles for browsers with no Node built-ins and no server co
     inputs.some((i) => i.includes('browser-level')),
     'level resolves to its IndexedDB backend',
   );
+  // libsecp256k1's WASM build is Node-only here (package.json "browser" field): the browser runs noble.
+  assert.not.ok(
+    inputs.some((i) => i.includes('tiny-secp256k1') && !i.startsWith('(disabled)')),
+    'bundle includes tiny-secp256k1',
+  );
   const code = new TextDecoder().decode(r.outputFiles[0]!.contents);
   assert.not.match(code, /from\s*["']node:/);
   assert.not.match(code, /require\(["'](fs|net|http|crypto|path)["']\)/);
