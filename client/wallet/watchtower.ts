@@ -51,7 +51,13 @@ const enc = (v: unknown) => utf8(JSON.stringify(v));
 export interface WatchtowerOptions {
   /** Where the tower reads the chain and broadcasts. */
   readonly chain: ChainSource;
-  /** The role's wallet: pays the fee of enforcement transactions that pay too little. Without one they go out as they are. */
+  /**
+   * The role's wallet: pays the fee of enforcement transactions that pay too
+   * little. Without one they go out as they are, and a rebinding update (it
+   * pays no fee) cannot go out at all: the role cannot enforce its latest
+   * state against an old one. {@link Watchtower.start} then reports an
+   * `error` (FUNDING_INVALID) at once, and every pass that needs a bump does.
+   */
   readonly wallet?: FundingWallet;
   /** Poll interval, ms. Default 30 000. */
   readonly pollMs?: number;
@@ -180,9 +186,21 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
     super();
   }
 
-  /** Starts polling: a tick now, then every `pollMs`. */
+  /**
+   * Starts polling: a tick now, then every `pollMs`. Without a wallet it
+   * first emits an `error` (FUNDING_INVALID): the tower watches but cannot
+   * enforce a rebinding update nor bump a fee.
+   */
   start(): void {
     this.#closed = false;
+    if (this.o.wallet === undefined)
+      this.emit(
+        'error',
+        new LnMailboxError(
+          ErrorCode.FUNDING_INVALID,
+          'watchtower: the role has a chain source but no wallet: it cannot pay the fee of a rebinding update nor bump one, so it cannot enforce its latest state; give it a FundingWallet (watch.wallet)',
+        ),
+      );
     const loop = () => {
       if (this.#closed) return;
       void this.tick()

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesToHex } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
 import { ChainRejectedError, isFeeRejection, type FundingWallet } from '../../../client/chain/source.js';
 import { LevelKv } from '../../../client/mailbox/kv.js';
 import { Watchtower, type WatchtowerOptions } from '../../../client/wallet/watchtower.js';
@@ -114,6 +115,23 @@ t('a lying fee estimate is capped at maxFeeRate, and fee refusals escalate no hi
     `asked ${r2.asked}`,
   );
   assert.equal(r2.asked, [5, 10, 20, 40]);
+});
+
+t('a tower without a wallet says at start, before any pass needs a bump, that it cannot enforce (FUNDING_INVALID)', async () => {
+  const w = await fundedPair();
+  const d = await mkdtemp(join(tmpdir(), 'lnmb-tower-fees-'));
+  dirs.push(d);
+  const tw = new Watchtower({ channels: async () => [], channelKey: w.sk[0], noteUpdateOnChain: async () => undefined }, new LevelKv(d), {
+    chain: new ModelChain(w.chain, 1),
+    pollMs: 60_000,
+  });
+  const errors: Error[] = [];
+  tw.on('error', (e) => errors.push(e));
+  tw.start();
+  await tw.close();
+  assert.is(errors.length, 1);
+  assert.is((errors[0] as { code?: string }).code, ErrorCode.FUNDING_INVALID);
+  assert.match(errors[0]!.message, /no wallet/);
 });
 
 t.after(async () => {
