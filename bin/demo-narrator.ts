@@ -10,11 +10,11 @@ import { PaymentType } from '../protocol/payment.js';
 import type { PaymentEvent } from '../engine/payment/types.js';
 import type { Channel } from '../engine/channel/channel.js';
 
-/** The roles of the demo: payer A, hub S, payee B, and the privacy hop's router P and its payee B₂. */
-export type Role = 'A' | 'S' | 'B' | 'P' | 'B₂';
+/** The roles of the demo: payer A, hub S, payee B. */
+export type Role = 'A' | 'S' | 'B';
 
 /** Every role, in the order the demo introduces them. */
-export const ROLES: readonly Role[] = ['A', 'S', 'B', 'P', 'B₂'];
+export const ROLES: readonly Role[] = ['A', 'S', 'B'];
 
 /** Payment message type number → its SPEC name (e.g. 3 → `OFFER`). */
 const TYPE_NAMES = new Map<number, string>(Object.entries(PaymentType).map(([name, n]) => [n, name]));
@@ -32,7 +32,7 @@ export function sats(n: number): string {
 /** What the messages a reader cares most about carry (SPEC §6), given who sends them to whom. */
 const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
   [PaymentType.OFFER, (_from, to) => `amount, ticket R_B, S's attestation, sealed for ${to}`],
-  [PaymentType.INVOICE, (from) => (from === 'P' ? 'signed by P, for the same T_B' : `signed by ${from}, for the receipt point T_B`)],
+  [PaymentType.INVOICE, (from) => `signed by ${from}, for the receipt point T_B`],
   [
     PaymentType.PTLC_FULFILL,
     (from) => (from === 'S' ? "reveals s_S + r: completes S's update for B" : 'reveals s_B + r: s_B is the receipt'),
@@ -44,6 +44,11 @@ const CARRIES = new Map<number, (from: Role, to: Role | '?') => string>([
   [PaymentType.REQUEST, () => "B's update signature, sealed for A"],
   [PaymentType.REQUEST_COMPLETE, (from) => `S's update signature for B${from === 'A' ? ', from its watchtower copy' : ''}`],
   [PaymentType.REQUEST_ACK, () => "B's update signature: state complete on both sides"],
+  [PaymentType.OPEN, (from) => `${from === 'A' ? 'A funds' : 'S funds'}: amount, CSV delay, ${from}'s channel key and payout script`],
+  [PaymentType.OPEN_ACCEPT, () => "S's channel key and payout script"],
+  [PaymentType.OPEN_SIGN, () => 'settlement 0 and update 0 signatures, before any funding exists'],
+  [PaymentType.OPEN_SIGNED, () => 'the missing state-0 signatures: state 0 fully signed'],
+  [PaymentType.FUNDING, () => 'the funding outpoint'],
 ]);
 
 /** One channel of a balance table: its name, its two parties, and each party's own view. */
@@ -65,7 +70,7 @@ export interface EventContext {
   request?: boolean;
 }
 
-const COL = 7; // width of the "B₂ → P" column
+const COL = 7; // width of the "A → S" column and a little more
 
 /** Prints demo lines to a sink (stdout by default). */
 export class Narrator {
@@ -142,19 +147,14 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
     case 'offer_received':
       return `opens the offer: ${sats(e.amount)} sats, attested by S; burns its ticket for the receipt message`;
     case 'invoiced':
-      return role === 'P'
-        ? 're-invoices S in its own name: same T_B, its own key and channel'
-        : `signs an invoice for T_B = s_B·G and sends it to ${peer}`;
+      return `signs an invoice for T_B = s_B·G and sends it to ${peer}`;
     case 'ptlc_extended':
-      return role === 'P'
-        ? `S–P PTLC enforceable; extends its own PTLC to B₂, locked to T + r₂·G (timeout height ${e.timeout})`
-        : `invoice from ${peer} checked; extends a PTLC locked to T + r·G (timeout height ${e.timeout})`;
+      return `invoice from ${peer} checked; extends a PTLC locked to T + r·G (timeout height ${e.timeout})`;
     case 'ptlc_committed':
       return `PTLC committed in ${ch} state${at}`;
     case 'signature_bought':
       return `learns s_B: completes A's update; S can now enforce A–S state ${e.n}`;
     case 'paid':
-      if (role === 'P') return `claims S's PTLC with t: both hops settled (${sats(e.amount)} sats in, ${sats(e.amount)} out)`;
       if (ctx.request)
         return role === 'S'
           ? `B acknowledged: S–B state${at} complete on both sides`
@@ -184,5 +184,19 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
       return `A's PTLC enforceable; signs S–B update ${e.n} and reveals s_S + r to claim it`;
     case 'request_paid':
       return `learns s_S: keeps B's complete update (both signatures) as B's watchtower`;
+    case 'terms_received':
+      return `holds S's signed terms (serial ${e.serial}): fees, CSV bounds, capacity bounds, confirmations`;
+    case 'open_requested':
+      return `open ${e.channelId.slice(0, 8)}: ${sats(e.amount)} sats`;
+    case 'open_accepted':
+      return `open ${e.channelId.slice(0, 8)} accepted`;
+    case 'open_signed':
+      return `state 0 of ${e.channelId.slice(0, 8)} fully signed, before its funding exists`;
+    case 'funding_published':
+      return `funding tx ${e.txid.slice(0, 16)}… broadcast (PSBT funded and signed by its own wallet)`;
+    case 'channel_ready':
+      return `channel ${e.channelId.slice(0, 8)} confirmed at height ${e.height}: usable`;
+    case 'open_aborted':
+      return `open ${e.channelId.slice(0, 8)} aborted: ${e.reason}`;
   }
 }

@@ -3,8 +3,9 @@
  * entry point. The demo checks every balance itself and fails (exit 1) if
  * one is wrong, so this checks only that it runs to its final summary, with
  * a local relay and with `--relay`, and its errors. What the demo shows is
- * tested through the API: async-payment.test.ts (offer, cancellation,
- * request) and routed-payment.test.ts (the privacy hop).
+ * tested through the API: open.test.ts and strangers.test.ts (opens,
+ * closes, enforcement), async-payment.test.ts (offer, cancellation,
+ * request).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -30,13 +31,17 @@ function runDemo(args: string[]): Promise<{ code: number | null; out: string; er
 }
 
 /** The demo's final summary: printed only after every step ran and every balance check inside the demo passed. */
-const SUMMARY = /Done in [\d.]+ s: completed, cancelled, routed, pre-signed/;
+const SUMMARY = /Done in [\d.]+ s: opened, completed, cancelled, pre-signed, closed cooperatively, an old state beaten on chain/;
 
 t('demo with its own relay: exit 0 and its final summary', async () => {
   const { code, out, err } = await runDemo([]);
   assert.is(code, 0, err + out);
   assert.is(err, '', 'nothing on stderr on success');
   assert.match(out, SUMMARY);
+  // The receipt as a third party checks it, and the on-chain outcomes (the demo checks the amounts itself).
+  assert.match(out, /verifyReceipt\(receipt, payee\) = true/);
+  assert.match(out, /S\s+watchtower broadcasts update \d+ [0-9a-f]{16}…/);
+  assert.match(out, /pays A\s+[\d,]+ sats to A's payout script \(A's old state said/);
 });
 
 t('demo --relay URL --amount: uses that relay and amount, exit 0 and its final summary', async () => {

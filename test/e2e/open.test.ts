@@ -16,192 +16,32 @@
  *    funded twice). LNMB_OPEN_KILL=0 skips it; LNMB_KILL_ROLES=S (or A, B)
  *    runs one role's share.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { isBuiltin } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from '@noble/hashes/utils.js';
-import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex, utf8 } from '../../base/bytes.js';
-import { getPublicKey } from '../../crypto/bip340.js';
-import { encodeMailboxAddress } from '../../protocol/address.js';
-import { SingleKeyWallet } from '../../client/chain/single-key-wallet.js';
-import { EsploraChainSource } from '../../client/chain/esplora.js';
-import { LevelKv } from '../../client/mailbox/kv.js';
-import { RoleRuntime } from '../../client/wallet/runtime.js';
 import type { HubJson } from '../../engine/payment/hub/hub.js';
 import type { PayerJson } from '../../engine/payment/payer/payer.js';
 import { Channel } from '../../engine/channel/channel.js';
 import { fundingScript } from '../../engine/payment/open/common.js';
-import { ChainModel } from '../../sim/chain-model.js';
-import { startEsploraServer, type EsploraServer } from '../../sim/esplora-server.js';
-import type { OpenCrash, OpenProcessConfig } from './fixtures/open-process.js';
-import { spawnRelay, until, type RelayProc } from './world.js';
+import type { OpenCrash } from './fixtures/open-process.js';
+import { HUB, NAME, readState, startOpenWorld, writeConfig, type OpenWorld, type Proc, type Role } from './open-world.js';
+import { until } from './world.js';
 
 const t = suite('e2e/open');
-const here = path.dirname(fileURLToPath(import.meta.url));
 const WAIT_MS = 60_000;
 const PARALLEL = Number(process.env.LNMB_KILL_PARALLEL ?? 2);
-let relay: RelayProc;
-let model: ChainModel;
-let esplora: EsploraServer;
-let miner: ReturnType<typeof setInterval>;
-let fixture: string;
-
-type Role = 'A' | 'S' | 'B';
-const NAME: Record<Role, string> = { A: 'payer', S: 'hub', B: 'payee' };
-const TERMS = {
-  csvMin: 12,
-  csvMax: 500,
-  minCapacity: 100_000,
-  maxCapacity: 5_000_000,
-  maxHubFunded: 2_000_000,
-  updateFee: 500,
-  settlementFee: 500,
-  ptlcFee: 300,
-  minConf: 2,
-  maxPendingOpens: 1,
-  openTimeout: 3600,
-};
-const HUB = { fee: { base: 10, ppm: 1000 }, maxTimeoutDelta: 100, terms: TERMS };
-
-interface Line {
-  kind: string;
-  type?: string;
-  channelId?: string;
-  message?: string;
-  ready?: boolean;
-}
-interface Proc {
-  lines: Line[];
-  proc: ChildProcess;
-  done: () => boolean;
-  kill(signal: NodeJS.Signals): Promise<void>;
-}
-
-function spawnOpen(configPath: string, crashPath?: string): Proc {
-  const proc = spawn(process.execPath, [fixture, configPath, ...(crashPath ? [crashPath] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Line[] = [];
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, i)) as Line);
-      buf = buf.slice(i + 1);
-    }
-  });
-  let ended = false;
-  const exited = new Promise<void>((resolve) =>
-    proc.once('close', () => {
-      ended = true;
-      resolve();
-    }),
-  );
-  return {
-    lines,
-    proc,
-    done: () => ended,
-    kill: async (signal) => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-}
-
-/** Keys, store and wallet of one role; its wallet is funded on chain when it will fund. */
-function party(role: Role, tag: string) {
-  const k = (what: string) => sha256(utf8(`ln-mailbox/test/e2e-open/${tag}/${role}/${what}/${bytesToHex(randomBytes(8))}`));
-  const identityKey = k('id');
-  const walletKey = k('wallet');
-  const w = new SingleKeyWallet(walletKey, new EsploraChainSource(esplora.url));
-  return {
-    identityKey,
-    idPub: getPublicKey(identityKey),
-    channelKey: k('channel'),
-    walletKey,
-    walletScript: w.scriptPubKey,
-    dir: fs.mkdtempSync(os.tmpdir() + `/lnmb-e2e-open-${role}-`),
-    address: encodeMailboxAddress({ publicKey: getPublicKey(identityKey), relays: [relay.url] }),
-  };
-}
-type Party = ReturnType<typeof party>;
-
-function config(role: Role, me: Party, hub: Party, extra: Partial<OpenProcessConfig> = {}): OpenProcessConfig {
-  const common = {
-    role,
-    relay: relay.url,
-    esplora: esplora.url,
-    identityKey: bytesToHex(me.identityKey),
-    channelKey: bytesToHex(me.channelKey),
-    walletKey: bytesToHex(me.walletKey),
-    storeDir: me.dir,
-  };
-  if (role === 'S') return { ...common, hub: HUB, ...extra };
-  return {
-    ...common,
-    wallet: {
-      hubKey: bytesToHex(hub.idPub),
-      hubAddress: hub.address,
-      address: me.address,
-      amount: role === 'A' ? 1_000_000 : 800_000,
-      csvDelay: role === 'A' ? 288 : 24,
-    },
-    ...extra,
-  };
-}
-
-function writeConfig(dir: string, name: string, c: object): string {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, JSON.stringify(c));
-  return p;
-}
-
-async function readState<T>(dir: string): Promise<{ state: T; outbox: unknown[] }> {
-  const kv = new LevelKv(dir);
-  try {
-    return { state: (await RoleRuntime.loadState(kv)) as T, outbox: await RoleRuntime.pendingOutbox(kv) };
-  } finally {
-    await kv.close();
-  }
-}
+let w: OpenWorld;
+const party = (role: Role, tag: string) => w.party(role, tag);
+const config: OpenWorld['config'] = (...a) => w.config(...a);
+const spawnOpen = (configPath: string, crashPath?: string): Proc => w.spawn(configPath, crashPath);
 
 t.before(async () => {
-  relay = await spawnRelay();
-  model = new ChainModel({ height: 800, minFeeRate: 1 });
-  esplora = await startEsploraServer(model);
-  miner = setInterval(() => model.mine(1), 150);
-  fixture = path.join(fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-open-fixture-'), 'open-process.mjs');
-  await build({
-    entryPoints: [path.join(here, 'fixtures', 'open-process.ts')],
-    outfile: fixture,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'packages-in-place',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (a) =>
-            isBuiltin(a.path) ? { external: true } : { path: import.meta.resolve(a.path), external: true },
-          );
-        },
-      },
-    ],
-  });
+  w = await startOpenWorld();
+  w.mining(150);
 });
 t.after(async () => {
-  clearInterval(miner);
-  await esplora.close();
-  await relay.kill();
-  fs.rmSync(relay.dir, { recursive: true, force: true });
-  fs.rmSync(path.dirname(fixture), { recursive: true, force: true });
+  await w.close();
 });
 
 t(
@@ -210,8 +50,8 @@ t(
     const S = party('S', 'three'),
       A = party('A', 'three'),
       B = party('B', 'three');
-    model.fundScript(S.walletScript, 5_000_000);
-    model.fundScript(A.walletScript, 3_000_000);
+    w.model.fundScript(S.walletScript, 5_000_000);
+    w.model.fundScript(A.walletScript, 3_000_000);
     const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-open-cfg-');
     const procs: Proc[] = [];
     try {
@@ -238,7 +78,7 @@ t(
       const ch = Channel.fromJSON(payer.channel!);
       const fee = 10 + Math.floor((40_000 * 1000) / 1e6);
       assert.is(ch.enforceable.state.balances[1], 40_000 + fee, 'the payer paid amount + the fee of the hub’s terms');
-      assert.equal(model.utxosOf(fundingScript(ch.params)).length, 1, 'the funding output is on chain, once');
+      assert.equal(w.model.utxosOf(fundingScript(ch.params)).length, 1, 'the funding output is on chain, once');
     } finally {
       for (const p of procs) await p.kill('SIGKILL');
       for (const d of [cfgDir, A.dir, S.dir, B.dir]) fs.rmSync(d, { recursive: true, force: true });
@@ -251,8 +91,8 @@ async function killScenario(pair: 'AS' | 'SB', R: Role, crash: OpenCrash): Promi
   const opener: Role = pair === 'AS' ? 'A' : 'B';
   const S = party('S', `kill-${pair}`),
     W = party(opener, `kill-${pair}`);
-  model.fundScript(S.walletScript, 5_000_000);
-  if (opener === 'A') model.fundScript(W.walletScript, 3_000_000);
+  w.model.fundScript(S.walletScript, 5_000_000);
+  if (opener === 'A') w.model.fundScript(W.walletScript, 3_000_000);
   const cfgDir = fs.mkdtempSync(os.tmpdir() + '/lnmb-e2e-open-kill-');
   // The hub publishes no terms record here: the opener asks for them (TERMS_REQUEST), so those steps are killed too.
   const cfg = {
@@ -297,7 +137,7 @@ async function killScenario(pair: 'AS' | 'SB', R: Role, crash: OpenCrash): Promi
     const theirs = Channel.fromJSON(hub.state.peers[ids[0]!]!.channel);
     assert.equal(mine.enforceable.updateSigs, theirs.enforceable.updateSigs, `${what}: the same fully signed state 0`);
     assert.equal(mine.params.funding, theirs.params.funding, `${what}: the same funding outpoint`);
-    assert.is(model.utxosOf(fundingScript(mine.params)).length, 1, `${what}: funded exactly once`);
+    assert.is(w.model.utxosOf(fundingScript(mine.params)).length, 1, `${what}: funded exactly once`);
     assert.equal(hub.outbox, [], `${what}: the hub's outbox drained`);
     assert.equal(wallet.outbox, [], `${what}: the opener's outbox drained`);
   } finally {
