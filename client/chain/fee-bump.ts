@@ -57,13 +57,15 @@ export function psbtWithPrevouts(bytes: Uint8Array): TxWithPrevouts {
  * comes back: the same version and lock time, every input of `t` unchanged
  * at its index (outpoint, sequence, witness) with the same spent output,
  * every output of `t` unchanged at its index, at most one new output and
- * only when `change`, and a fee no lower than before. Rejects with
- * FUNDING_INVALID otherwise.
+ * only when `change`, a fee no lower than before and no higher than
+ * `maxFee` (sats: the caller's ceiling, tied to what the transaction
+ * protects, so a wallet that adds a big coin with no change cannot burn it
+ * as fee). Rejects with FUNDING_INVALID otherwise.
  */
 export async function addWalletFee(
   wallet: FundingWallet,
   t: TxWithPrevouts,
-  opts: { readonly feeRate: number; readonly change: boolean },
+  opts: { readonly feeRate: number; readonly change: boolean; readonly maxFee: number },
 ): Promise<TxWithPrevouts> {
   const back = psbtWithPrevouts(await wallet.fundPsbt(enforcementPsbt(t), { feeRate: opts.feeRate, change: opts.change }));
   const bad = (why: string): never => fail(ErrorCode.FUNDING_INVALID, `fee bump: ${why}`);
@@ -88,5 +90,6 @@ export async function addWalletFee(
   const extra = back.tx.outputs.length - t.tx.outputs.length;
   if (extra > (opts.change ? 1 : 0)) bad(`${extra} outputs added`);
   if (feeOf(back) < feeOf(t)) bad('the fee went down');
+  if (feeOf(back) > opts.maxFee) bad(`fee ${feeOf(back)} above the ceiling ${opts.maxFee}`);
   return back;
 }

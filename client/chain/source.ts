@@ -28,6 +28,25 @@ export class ChainRejectedError extends LnMailboxError {
   }
 }
 
+/**
+ * Whether `e` is a refusal that a higher fee can cure: a fee below the
+ * backend's minimum or a replacement that does not pay enough
+ * (bitcoind's `min relay fee not met`, `mempool min fee not met`,
+ * `insufficient fee`, `rejecting replacement`; the simulator's `fee` and
+ * `replacement` reasons). Every other refusal (not final yet, an input
+ * missing or spent, a conflict, a bad signature) is not: paying more does
+ * not change it, so a broadcaster must not raise its fee for it.
+ */
+export function isFeeRejection(e: unknown): boolean {
+  if (!(e instanceof ChainRejectedError)) return false;
+  const r = e.reason;
+  if (/absurd|max-?fee|exceeds? max/i.test(r)) return false;
+  return (
+    /min relay fee not met|mempool min fee not met|insufficient fee|rejecting replacement|min-?fee-?not-?met/i.test(r) ||
+    /(^|[\s"'{:])(fee|replacement): /.test(r)
+  );
+}
+
 /** Where a transaction stands: unconfirmed (`height` null) or confirmed at `height`. */
 export interface TxStatus {
   /** Height of the block that confirmed it, or null while it waits in the mempool. */

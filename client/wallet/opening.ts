@@ -86,6 +86,8 @@ export interface OpenChannelOptions {
   csvDelay?: number;
   /** Where this role's coins go on close; default the FundingWallet's payout script. */
   payout?: Uint8Array;
+  /** Largest share of `amount` the hub's channel fees may take (`updateFee + settlementFee + ptlcFee`); default 0.02. Terms above it are refused (OPEN_REFUSED). */
+  maxFeeShare?: number;
 }
 
 /** The engine of a one-channel role (payer, payee). */
@@ -93,7 +95,7 @@ type WalletEngine = RoleEngine &
   OpeningEngine & {
     slot: WalletSlot;
     openChannel(
-      order: { amount: number; csvDelay?: number; payout: Uint8Array; replyTo: string },
+      order: { amount: number; csvDelay?: number; payout: Uint8Array; replyTo: string; maxFeeShare?: number },
       ctx: StepContext,
     ): Promise<{ openId: string; step: Step }>;
     cancelOpen(reason: string): Promise<Step>;
@@ -119,6 +121,7 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
           payout,
           replyTo: this.client.address(),
           ...(opts.csvDelay !== undefined ? { csvDelay: opts.csvDelay } : {}),
+          ...(opts.maxFeeShare !== undefined ? { maxFeeShare: opts.maxFeeShare } : {}),
           ...(terms ? { terms } : {}),
         },
         this.ctx(),

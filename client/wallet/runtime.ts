@@ -26,9 +26,9 @@ import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
-import type { ChainSource, FundingWallet } from '../chain/source.js';
+import type { ChainSource } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
-import { Watchtower, towerTermsOp, towerWrites } from './watchtower.js';
+import { Watchtower, towerTermsOp, towerWrites, type WatchtowerOptions } from './watchtower.js';
 import {
   channelInfo,
   hexReplacer,
@@ -102,7 +102,7 @@ export interface RuntimeOptions {
    * every channel of the role on chain. `wallet` pays the fee of enforcement
    * transactions that pay too little (docs/wallet-integration.md, "Enforcement").
    */
-  watch?: { chain?: ChainSource; wallet?: FundingWallet; pollMs?: number; feeTargetBlocks?: number };
+  watch?: Partial<Omit<WatchtowerOptions, 'chain'>> & { chain?: ChainSource };
 }
 
 const STATE_KEY = 'role/state';

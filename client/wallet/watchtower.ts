@@ -17,7 +17,7 @@
  * @module
  */
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
-import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
+import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import {
   outpointKey,
@@ -34,13 +34,17 @@ import { parseTx, serializeTx, type Outpoint, type Prevout } from '../../engine/
 import type { Incoming, Step } from '../../engine/payment/types.js';
 import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
 import { addWalletFee, feeRateOf, type TxWithPrevouts } from '../chain/fee-bump.js';
-import type { ChainSource, FundingWallet } from '../chain/source.js';
+import { isFeeRejection, type ChainSource, type FundingWallet } from '../chain/source.js';
 import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
 
 const PREFIX = 'tower/';
 /** How many times one pass doubles the fee rate of a refused transaction before it waits for the next pass. */
 const MAX_BUMPS = 5;
+/** Default {@link WatchtowerOptions.maxFeeRate}, sat/vB. */
+export const DEFAULT_MAX_FEE_RATE = 500;
+/** Default {@link WatchtowerOptions.maxFeeShare}. */
+export const DEFAULT_MAX_FEE_SHARE = 0.25;
 const dec = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as unknown;
 const enc = (v: unknown) => utf8(JSON.stringify(v));
 
@@ -48,7 +52,13 @@ const enc = (v: unknown) => utf8(JSON.stringify(v));
 export interface WatchtowerOptions {
   /** Where the tower reads the chain and broadcasts. */
   readonly chain: ChainSource;
-  /** The role's wallet: pays the fee of enforcement transactions that pay too little. Without one they go out as they are. */
+  /**
+   * The role's wallet: pays the fee of enforcement transactions that pay too
+   * little. Without one they go out as they are, and a rebinding update (it
+   * pays no fee) cannot go out at all: the role cannot enforce its latest
+   * state against an old one. {@link Watchtower.start} then reports an
+   * `error` (FUNDING_INVALID) at once, and every pass that needs a bump does.
+   */
   readonly wallet?: FundingWallet;
   /** Poll interval, ms. Default 30 000. */
   readonly pollMs?: number;
@@ -60,6 +70,20 @@ export interface WatchtowerOptions {
    * before its timeout; one we offered, `margin` blocks after. Default 6.
    */
   readonly goOnChainMargin?: number;
+  /**
+   * Ceiling on the fee rate (sat/vB) the tower ever asks its wallet for,
+   * whatever the chain source's estimate says and however many refusals it
+   * met. Default {@link DEFAULT_MAX_FEE_RATE}.
+   */
+  readonly maxFeeRate?: number;
+  /**
+   * Ceiling on the absolute fee of one enforcement transaction, as a share
+   * of the value it protects (the sum of its channel inputs: the channel, a
+   * PTLC output). The wallet's answer is refused when its fee is above it
+   * (a no-change bump with a big coin included). Default
+   * {@link DEFAULT_MAX_FEE_SHARE}.
+   */
+  readonly maxFeeShare?: number;
 }
 
 /** What the tower tells its runtime. */
@@ -171,9 +195,21 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
     super();
   }
 
-  /** Starts polling: a tick now, then every `pollMs`. */
+  /**
+   * Starts polling: a tick now, then every `pollMs`. Without a wallet it
+   * first emits an `error` (FUNDING_INVALID): the tower watches but cannot
+   * enforce a rebinding update nor bump a fee.
+   */
   start(): void {
     this.#closed = false;
+    if (this.o.wallet === undefined)
+      this.emit(
+        'error',
+        new LnMailboxError(
+          ErrorCode.FUNDING_INVALID,
+          'watchtower: the role has a chain source but no wallet: it cannot pay the fee of a rebinding update nor bump one, so it cannot enforce its latest state; give it a FundingWallet (watch.wallet)',
+        ),
+      );
     const loop = () => {
       if (this.#closed) return;
       void this.tick()
@@ -316,12 +352,16 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
    * Broadcasts one step: the transaction stored for its label if there is
    * one (the same bytes as before a restart), else the planner's, with a fee
    * input of the wallet when it pays less than the current rate. A refusal
-   * (CHAIN_REJECTED, e.g. below the minimum fee rate) is bumped again at
-   * twice the rate, up to {@link MAX_BUMPS} times in one pass.
+   * that a fee can cure ({@link isFeeRejection}: below the minimum fee rate,
+   * an underpaying replacement) is bumped again at twice the rate, up to
+   * {@link MAX_BUMPS} times in one pass; any other refusal (not final yet, a
+   * missing input, a conflict) is not. The rate never exceeds `maxFeeRate`,
+   * and the fee never exceeds `maxFeeShare` of what the transaction protects.
    */
   async #publish(channelId: string, a: BroadcastAction): Promise<void> {
     const key = `${PREFIX}tx/${channelId}/${a.label}`;
     const raw = await this.kv.get(key);
+    const maxRate = this.o.maxFeeRate ?? DEFAULT_MAX_FEE_RATE;
     let floor = 0;
     if (raw !== undefined) {
       const stored = fromStored(dec(raw) as StoredTx);
@@ -329,24 +369,25 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
         await this.#send(channelId, a, stored.t, stored.bumped);
         return;
       } catch (e) {
-        if (!isRejection(e)) throw e;
+        if (!isFeeRejection(e) || feeRateOf(stored.t) >= maxRate) throw e;
         floor = feeRateOf(stored.t) * 2;
       }
     }
-    const rate = Math.max(await this.o.chain.feeRate(a.deadline !== undefined ? 1 : (this.o.feeTargetBlocks ?? 6)), floor);
+    const estimate = await this.o.chain.feeRate(a.deadline !== undefined ? 1 : (this.o.feeTargetBlocks ?? 6));
+    const rate = Math.min(maxRate, Math.max(estimate, floor));
     let t: TxWithPrevouts = { tx: a.tx, prevouts: a.prevouts };
     let bumped = false;
     if (a.needsFee || feeRateOf(t) < rate) [t, bumped] = [await this.#bump(t, a, rate), true];
     await this.kv.put(key, enc(toStored(t, bumped)));
-    // Refused (below the backend's minimum, or outbid): bump at twice the rate, a few times.
+    // Refused for its fee (below the backend's minimum, or outbid): bump at twice the rate, a few times, up to the ceiling.
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#send(channelId, a, t, bumped);
         return;
       } catch (e) {
-        if (!isRejection(e) || attempt >= MAX_BUMPS) throw e;
+        if (!isFeeRejection(e) || attempt >= MAX_BUMPS || feeRateOf(t) >= maxRate) throw e;
       }
-      t = await this.#bump({ tx: a.tx, prevouts: a.prevouts }, a, Math.max(rate, feeRateOf(t)) * 2);
+      t = await this.#bump({ tx: a.tx, prevouts: a.prevouts }, a, Math.min(maxRate, Math.max(rate, feeRateOf(t)) * 2));
       bumped = true;
       await this.kv.put(key, enc(toStored(t, true)));
     }
@@ -355,17 +396,15 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
   async #bump(t: TxWithPrevouts, a: BroadcastAction, feeRate: number): Promise<TxWithPrevouts> {
     if (this.o.wallet === undefined)
       throw new LnMailboxError(ErrorCode.FUNDING_INVALID, `watchtower: ${a.label} needs a fee input and the role has no wallet`);
-    return addWalletFee(this.o.wallet, t, { feeRate, change: a.bump === 'change' });
+    const stake = a.prevouts.reduce((s, p) => s + p.amount, 0n);
+    const maxFee = Math.floor(Number(stake) * (this.o.maxFeeShare ?? DEFAULT_MAX_FEE_SHARE));
+    return addWalletFee(this.o.wallet, t, { feeRate, change: a.bump === 'change', maxFee });
   }
 
   async #send(channelId: string, a: BroadcastAction, t: TxWithPrevouts, bumped: boolean): Promise<void> {
     const txid = await this.o.chain.broadcast(t.tx);
     this.emit('broadcast', { channelId, label: a.label, kind: a.kind, txid, bumped });
   }
-}
-
-function isRejection(e: unknown): boolean {
-  return isLnMailboxError(e) && e.code === ErrorCode.CHAIN_REJECTED;
 }
 
 function toStored(t: TxWithPrevouts, bumped: boolean): StoredTx {

@@ -33,4 +33,12 @@ export interface HubConfig {
   terms?: Uint8Array;
   /** Where the hub's coins go when a channel it opens closes (its wallet's payout script). Default: a P2TR output of its channel key. */
   payout?: Uint8Array;
+  /**
+   * Hub-wide bounds on opens not yet finished (SPEC 6.17.4, policy), on top
+   * of the terms' per-peer `maxPendingOpens` (an identity key costs nothing):
+   * `pendingOpens`, the number of pending opens from all peers (default 32); `pendingHubFunded`, the sats the
+   * hub is committed to fund over all pending opens it funds (default four
+   * times the terms' `maxHubFunded`).
+   */
+  openLimits?: { pendingOpens?: number; pendingHubFunded?: number };
 }

@@ -129,6 +129,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       signer: this.signer,
       channelKeyPub: this.channelKeyPub,
       payout: this.config.payout ?? payoutScript(this.channelKeyPub),
+      ...(this.config.openLimits ? { limits: this.config.openLimits } : {}),
     };
   }
 

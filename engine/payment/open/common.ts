@@ -94,6 +94,22 @@ export function checkOpenAgainstTerms(t: HubTerms, o: { amount: number; csvDelay
   if (o.amount <= t.updateFee + t.settlementFee) refuse('the amount does not cover the channel fees');
 }
 
+/** Default share of the channel amount a wallet lets the hub's channel fees take (`OpenOrder.maxFeeShare`). */
+export const DEFAULT_MAX_FEE_SHARE = 0.02;
+
+/**
+ * The wallet's own bound on the hub's fees (OPEN_REFUSED): the fees one
+ * close with a PTLC pays from channel funds (`updateFee + settlementFee +
+ * ptlcFee`) must not exceed `maxFeeShare` of the amount. The terms are the
+ * hub's: without this a hostile hub's terms make every close burn the
+ * funder's coins.
+ */
+export function checkTermsFees(t: HubTerms, amount: number, maxFeeShare: number = DEFAULT_MAX_FEE_SHARE): void {
+  const fees = t.updateFee + t.settlementFee + t.ptlcFee;
+  if (fees > Math.floor(amount * maxFeeShare))
+    reject(`the hub's channel fees (${fees} sats) exceed ${maxFeeShare * 100}% of the ${amount}-sat channel`, ErrorCode.OPEN_REFUSED);
+}
+
 /** Refuses (OPEN_REFUSED) an x-only key that is not a valid point, or a nonce R that is not. */
 export function checkKey(k: Uint8Array, name: string): void {
   try {

@@ -72,7 +72,12 @@ export interface HubOpenContext {
   channelKeyPub: Uint8Array;
   /** Where the hub's coins go on close (its wallet's payout script). */
   payout: Uint8Array;
+  /** Hub-wide bounds on pending opens (HubConfig.openLimits). */
+  limits?: { pendingOpens?: number; pendingHubFunded?: number };
 }
+
+/** Default hub-wide bound on pending opens (HubConfig.openLimits). */
+export const DEFAULT_PENDING_OPENS_TOTAL = 32;
 
 const refuse = (m: string): never => reject(m, ErrorCode.OPEN_REFUSED);
 
@@ -172,10 +177,20 @@ export async function hubOnOpen(
   for (const p of c.peers.values())
     if (equalBytes(p.peerKey, from) || p.channel.params.keys.some((k) => equalBytes(k, m.channelKey)))
       refuse('the hub already has a channel with this key');
-  const pending = [...c.opens.values()].filter((o) => o.peerKey === bytesToHex(from));
+  const all = [...c.opens.values()];
+  const pending = all.filter((o) => o.peerKey === bytesToHex(from));
   if (pending.length >= terms.t.maxPendingOpens) refuse(`at most ${terms.t.maxPendingOpens} pending opens per peer`);
-  if (pending.some((o) => Channel.fromJSON(o.channel).params.keys.some((k) => equalBytes(k, m.channelKey))))
+  // One channel per key counts pending opens too, whoever asked for them.
+  if (all.some((o) => Channel.fromJSON(o.channel).params.keys.some((k) => equalBytes(k, m.channelKey))))
     refuse('an open with this channel key is already pending');
+  // Hub-wide: identity keys are free, so the per-peer bound alone does not bound the hub's commitments.
+  const maxOpens = c.limits?.pendingOpens ?? DEFAULT_PENDING_OPENS_TOTAL;
+  if (all.length >= maxOpens) refuse(`the hub has ${all.length} opens pending (at most ${maxOpens})`);
+  if (hubFunds) {
+    const committed = all.filter((o) => o.hubFunds).reduce((sum, o) => sum + Channel.fromJSON(o.channel).params.funding.amount, 0);
+    const maxFunded = c.limits?.pendingHubFunded ?? 4 * terms.t.maxHubFunded;
+    if (committed + m.amount > maxFunded) refuse(`the hub funds at most ${maxFunded} sats over its pending opens`);
+  }
 
   const hubNonce = randomBytes(32);
   const channelId = deriveChannelId(m.channelKey, c.channelKeyPub, m.openId, hubNonce);

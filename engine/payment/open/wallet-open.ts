@@ -28,6 +28,7 @@ import {
   checkChannelFundingTx,
   checkKey,
   checkOpenAgainstTerms,
+  checkTermsFees,
   deriveChannelId,
   fundingScript,
   openingChannel,
@@ -54,6 +55,12 @@ export interface OpenOrder {
   replyTo: string;
   /** The hub's signed terms when the wallet fetched them itself (the relay record `hub-terms`): checked, then used instead of asking. */
   terms?: Uint8Array;
+  /**
+   * The largest share of `amount` the hub's channel fees may take
+   * (`updateFee + settlementFee + ptlcFee`, paid from channel funds on a
+   * close); terms above it are refused (OPEN_REFUSED). Default 0.02 (2%).
+   */
+  maxFeeShare?: number;
 }
 
 /** A wallet's open in progress (persisted in the role's state). */
@@ -61,7 +68,7 @@ export interface WalletOpen {
   openId: string;
   /** `terms`: waiting for the hub's terms; `requested`: OPEN sent; `signing`: OPEN_SIGN sent; `signed`: state 0 complete, funding next; `funded`: confirmations next. */
   status: 'terms' | 'requested' | 'signing' | 'signed' | 'funded';
-  order: { amount: number; hubFunds: boolean; csvDelay?: number; payout: string; replyTo: string };
+  order: { amount: number; hubFunds: boolean; csvDelay?: number; payout: string; replyTo: string; maxFeeShare?: number };
   /** When the open started (ms): its deadlines count from here. */
   startedAt: number;
   /** The signed terms the OPEN was made under (hex). */
@@ -119,6 +126,7 @@ function openMessage(c: WalletOpenContext, o: WalletOpen, t: HubTerms, doc: Uint
 function sendOpen(c: WalletOpenContext, o: WalletOpen, doc: Uint8Array, ctx: StepContext, s: Step): void {
   const t = verifyTerms(doc, c.hubKey, ctx.now);
   checkOpenAgainstTerms(t, { amount: o.order.amount, csvDelay: o.order.csvDelay ?? t.csvMin, hubFunds: o.order.hubFunds }, ctx.now);
+  checkTermsFees(t, o.order.amount, o.order.maxFeeShare);
   o.status = 'requested';
   o.terms = bytesToHex(doc);
   o.timeoutMs = t.openTimeout * 1000;
@@ -150,6 +158,7 @@ export function walletOpen(c: WalletOpenContext, order: OpenOrder, ctx: StepCont
       ...(order.csvDelay !== undefined ? { csvDelay: order.csvDelay } : {}),
       payout: bytesToHex(order.payout),
       replyTo: order.replyTo,
+      ...(order.maxFeeShare !== undefined ? { maxFeeShare: order.maxFeeShare } : {}),
     },
     startedAt: ctx.now,
   };

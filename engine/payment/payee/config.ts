@@ -23,4 +23,16 @@ export interface PayeeConfig {
   timeoutDelta: number;
   /** How long an invoice stays valid, ms. */
   invoiceTtlMs: number;
+  /**
+   * At most this many offers of one payer (by identity key) may hold a
+   * burned ticket while neither paid, void, nor expired; a further offer
+   * from that payer is refused with REJECT (`RATE_LIMITED`) before its
+   * ticket is burned (SPEC 6.16). Bounds the tickets a payer can make the
+   * payee burn by abandoning attested offers. Default
+   * {@link DEFAULT_MAX_OPEN_OFFERS_PER_PAYER}.
+   */
+  maxOpenOffersPerPayer?: number;
 }
+
+/** Default {@link PayeeConfig.maxOpenOffersPerPayer}. */
+export const DEFAULT_MAX_OPEN_OFFERS_PER_PAYER = 2;

@@ -10,7 +10,9 @@
  * functions over its state.
  *
  * Safety rules enforced here (each has an adversarial test):
- * - no ticket burned for an offer its hub did not attest, no invoice before
+ * - no ticket burned for an offer its hub did not attest, nor for a payer
+ *   that already holds `maxOpenOffersPerPayer` burned, unpaid, live offers
+ *   (REJECT `RATE_LIMITED`), no invoice before
  *   the ticket is burned, and a ticket burned for one message only (a second
  *   offer naming it is refused with REJECT to the hub);
  * - only the offer's sender may void it, and only before it is being paid;
@@ -31,7 +33,7 @@ import type { Channel } from '../../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfillPtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
-import type { PayeeConfig } from './config.js';
+import { DEFAULT_MAX_OPEN_OFFERS_PER_PAYER, type PayeeConfig } from './config.js';
 
 /** Status of an incoming payment. */
 export type PayeeStatus = 'invoiced' | 'accepted' | 'fulfilling' | 'paid' | 'void' | 'failed';
@@ -115,6 +117,23 @@ export async function payeeOnOffer(
       payerIdentity: bytesToHex(from),
     });
   };
+  // Safety rule: a payer who abandons attested offers (the hub cancels a pending offer when
+  // its payer proposes the next) makes us burn one ticket each; bound what one payer holds.
+  const payer = bytesToHex(from);
+  const open = [...b.payments.values()].filter(
+    (p) =>
+      p.payerIdentity === payer && p.expiry > ctx.now && (p.status === 'invoiced' || p.status === 'accepted' || p.status === 'fulfilling'),
+  ).length;
+  if (open >= (b.config.maxOpenOffersPerPayer ?? DEFAULT_MAX_OPEN_OFFERS_PER_PAYER)) {
+    const s = step();
+    const why = `${open} offers of this payer are still open`;
+    s.send.push({
+      to: b.config.hubAddress,
+      message: { type: PaymentType.REJECT, refType: PaymentType.OFFER, ref: m.offerId, code: ErrorCode.RATE_LIMITED, message: why },
+    });
+    s.events.push({ kind: 'rejected', offerId: id, code: ErrorCode.RATE_LIMITED, message: why });
+    return s;
+  }
   // The burn: R_B is bound to m in the nonce store before anything is signed with it.
   try {
     await bindTicketNonce(b.signer.nonces, ticketNonceId(m.ticket), b.receiptSecret, msg);

@@ -8,9 +8,8 @@
  * client until the tests run against the simulator over HTTP.
  */
 import { bytesToHex } from '../../../base/bytes.js';
-import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { vsize } from '../../../client/chain/fee-bump.js';
-import type { ChainSource, ChainTx, ChainUtxo } from '../../../client/chain/source.js';
+import { ChainRejectedError, type ChainSource, type ChainTx, type ChainUtxo } from '../../../client/chain/source.js';
 import { outpointKey } from '../../../engine/channel/enforce.js';
 import { txidHex, type BitcoinTx, type Outpoint } from '../../../engine/bitcoin/transaction.js';
 import { at } from '../../engine/bitcoin/chain-model.js';
@@ -91,6 +90,6 @@ export class ModelChain implements ChainSource {
   }
   private refuse(id: string, reason: string, msg: string): never {
     this.refused.push(`${id}:${reason}`);
-    throw new LnMailboxError(ErrorCode.CHAIN_REJECTED, `${reason}: ${msg}`);
+    throw new ChainRejectedError(`${reason}: ${msg}`);
   }
 }
