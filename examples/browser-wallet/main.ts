@@ -13,7 +13,17 @@
  *
  * Build: `node examples/browser-wallet/build.mjs <outdir>` (esbuild).
  */
-import { type ChannelJson, Channel, LevelKv, PayeeNode, type PaymentEvent, hexToBytes } from '../../client/index.js';
+import {
+  Channel,
+  type ChannelJson,
+  EsploraChainSource,
+  LevelKv,
+  PayeeNode,
+  type PaymentEvent,
+  SingleKeyWallet,
+  bytesToHex,
+  hexToBytes,
+} from '../../client/index.js';
 
 /** What the page needs to run the payee. */
 interface WalletConfig {
@@ -32,11 +42,19 @@ interface WalletConfig {
   /**
    * Our ready-made view of the channel with the hub at state 0 (test
    * set-ups, where one operator opened both sides); used only on the first
-   * start: afterwards the state comes from IndexedDB.
+   * start: afterwards the state comes from IndexedDB. Without it the page
+   * opens its channel over the mailbox (SPEC 6.17; the hub funds it), which
+   * needs `esplora` and `open`.
    */
   channel?: ChannelJson;
-  /** The chain height the demo runs at (no chain source in this page). */
-  height: number;
+  /** An Esplora HTTP API (the page's chain source); without it, a fixed `height`. */
+  esplora?: string;
+  /** The chain height when there is no `esplora`. */
+  height?: number;
+  /** The channel to ask the hub for when there is no `channel`. */
+  open?: { amount: number; csvDelay: number };
+  /** Secret key, hex, of the single-key wallet our channel pays out to on close. TEST KEY. */
+  walletKey?: string;
   /** IndexedDB database name. Default `ln-mailbox-payee`. */
   db?: string;
   /** Keep at least this many receipt tickets published. Default 16. */
@@ -76,12 +94,15 @@ async function loadConfig(): Promise<WalletConfig> {
 async function render(node: PayeeNode, cfg: WalletConfig): Promise<void> {
   // TODO: read these through the wallet query API (`balances()`, `payments()`)
   // once it lands; until then the engine's state is read directly.
-  const { channel, payments } = node.engine;
-  const sats = channel.enforceable.state.balances[channel.me];
+  const channel = node.channel;
   const balance = $('balance');
-  balance.dataset.sats = String(sats);
-  balance.textContent = `${sats.toLocaleString('en-US')} sats`;
-  const rows = [...payments.values()].map((p) => {
+  if (channel) {
+    const sats = channel.enforceable.state.balances[channel.me];
+    balance.dataset.sats = String(sats);
+    balance.textContent = `${sats.toLocaleString('en-US')} sats`;
+    $('channel').textContent = `${bytesToHex(channel.params.channelId).slice(0, 16)}… ready, state #${channel.enforceable.state.n}`;
+  } else $('channel').textContent = 'opening (the hub funds it; waiting for confirmations)…';
+  const rows = [...node.engine.payments.values()].map((p) => {
     const tr = document.createElement('tr');
     tr.dataset.offer = p.offerId;
     const cells = [p.offerId.slice(0, 12) + '…', p.amount.toLocaleString('en-US'), p.memo, p.status];
@@ -107,12 +128,15 @@ async function main(): Promise<void> {
   const cfg = await loadConfig();
   $('address').textContent = cfg.address;
   const kv = new LevelKv(cfg.db ?? 'ln-mailbox-payee');
+  const chainSource = cfg.esplora ? new EsploraChainSource(cfg.esplora) : undefined;
   const node = await PayeeNode.open({
     identityKey: hexToBytes(cfg.identityKey, 32),
     relays: [cfg.relay],
     kv,
     ownsStore: true,
-    chain: { height: () => cfg.height },
+    chain: chainSource ?? { height: () => cfg.height ?? 0 },
+    ...(chainSource ? { chainPollMs: 1000, openPollMs: 500 } : {}),
+    ...(chainSource && cfg.walletKey ? { fundingWallet: new SingleKeyWallet(hexToBytes(cfg.walletKey, 32), chainSource) } : {}),
     config: {
       address: cfg.address,
       channelKey: hexToBytes(cfg.channelKey, 32),
@@ -133,6 +157,16 @@ async function main(): Promise<void> {
   // The page may close whenever nothing is in flight: offers wait on the relay.
   window.addEventListener('pagehide', () => void node.close());
   redraw();
+  if (!node.channel) {
+    if (!node.engine.slot.state.open) {
+      if (!cfg.open) throw new Error('no channel: pass `channel`, or `open` (with `esplora` and `walletKey`)');
+      setStatus('opening', 'opening the channel…');
+      await node.openChannel(cfg.open);
+    }
+    await node.channelReady();
+    log('channel ready');
+    redraw();
+  }
   setStatus('online', 'online: subscribed to the mailbox');
   // Payers need an unused receipt ticket to pay us while we are away (published on our relay).
   const target = cfg.tickets ?? 16;
