@@ -48,6 +48,7 @@ import {
   assertOutpoint,
   assertSats,
   satsToAmount,
+  txid,
   type BitcoinTx,
   type Outpoint,
   type Prevout,
@@ -233,6 +234,30 @@ export function updateStateOf(params: EltooTerms, tx: BitcoinTx): number | null 
   if (!Number.isInteger(n) || n < 0 || n > MAX_STATE || tx.outputs.length < 1) return null;
   const out = updateOutput(params, n);
   return equalBytes(tx.outputs[0]!.script, out.scriptPubKey) ? n : null;
+}
+
+/**
+ * The update of this channel that `tx` is, when it spends the channel output
+ * `spent` (the funding output or an older update's output): its state number
+ * and the outpoint of its own channel output; null when `tx` is not an
+ * update spending `spent`. This is what a watcher must use, not
+ * {@link updateStateOf}: whoever broadcasts an update may put the channel
+ * input at any index, since no signature commits to it. With SINGLE
+ * signatures (0xc3) the channel output is the one at the channel input's
+ * index (the signature commits to that output only; another output with
+ * the same script is the broadcaster's own decoy); with ALL (0xc1) every
+ * output is committed and the update has exactly one.
+ */
+export function updateSpending(params: EltooTerms, tx: BitcoinTx, spent: Outpoint): { n: number; output: Outpoint } | null {
+  const i = tx.inputs.findIndex((inp) => inp.vout === spent.vout && equalBytes(inp.txid, spent.txid));
+  if (i < 0) return null;
+  const n = tx.lockTime - LOCKTIME_THRESHOLD;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_STATE) return null;
+  const script = updateOutput(params, n).scriptPubKey;
+  const id = txid(tx);
+  if (i < tx.outputs.length && equalBytes(tx.outputs[i]!.script, script)) return { n, output: { txid: id, vout: i } };
+  if (tx.outputs.length === 1 && equalBytes(tx.outputs[0]!.script, script)) return { n, output: { txid: id, vout: 0 } };
+  return null;
 }
 
 /**

@@ -101,6 +101,7 @@ export {
   unsignedUpdateTx,
   updateOutput,
   updateSighash,
+  updateSpending,
   updateStateOf,
   type ChannelOutput,
   type EltooTerms,

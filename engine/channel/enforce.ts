@@ -30,7 +30,7 @@
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { isLnMailboxError } from '../../base/errors.js';
 import { adaptorPoint } from '../../crypto/adaptor.js';
-import { buildSettlementTx, buildUpdateTx, fundingOutput, updateOutput, updateStateOf, settlementOutputs } from '../bitcoin/eltoo.js';
+import { buildSettlementTx, buildUpdateTx, fundingOutput, updateOutput, updateSpending, settlementOutputs } from '../bitcoin/eltoo.js';
 import {
   buildClaimTx,
   buildRefundTx,
@@ -142,7 +142,6 @@ function recordFor(ch: Channel, n: number): StateRecord | undefined {
 }
 
 const sigPair = (r: StateRecord, which: 'updateSigs' | 'settleSigs') => ({ a: r[which][0]!, b: r[which][1]! });
-const out0 = (tx: BitcoinTx): Outpoint => ({ txid: txid(tx), vout: 0 });
 const prevoutOf = (o: { amount: bigint; scriptPubKey: Uint8Array }): Prevout => ({ amount: o.amount, scriptPubKey: o.scriptPubKey });
 
 function spends(tx: BitcoinTx, o: Outpoint): boolean {
@@ -172,21 +171,23 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
 
   // Follow the chain of updates from the funding output.
   let cur: Outpoint = funding;
-  let last: { state: number; tx: BitcoinTx; height: number | null } | undefined;
+  let last: { state: number; tx: BitcoinTx; height: number | null; output: Outpoint } | undefined;
   let updateHeight: number | undefined;
   let settlement: Sighting | undefined;
   for (;;) {
     const s = view.spent.get(outpointKey(cur));
     if (s === undefined || !spends(s.tx, cur)) break;
-    const k = updateStateOf(terms, s.tx);
-    if (k === null || (last !== undefined && k <= last.state)) {
+    // The update's channel output is found from the input that spends `cur`, at whatever index.
+    const u = updateSpending(terms, s.tx, cur);
+    const k = u?.n ?? null;
+    if (u === null || k === null || (last !== undefined && k <= last.state)) {
       if (last === undefined) return { phase: 'closed', watch, broadcasts, learned }; // a cooperative close
       settlement = s; // the only other leaf of an update output is its settlement
       break;
     }
-    last = { state: k, tx: s.tx, height: s.height };
+    last = { state: k, tx: s.tx, height: s.height, output: u.output };
     if (s.height !== null && (updateHeight === undefined || s.height < updateHeight)) updateHeight = s.height;
-    cur = out0(s.tx);
+    cur = u.output;
     watch.push(cur);
   }
   const withHeight = updateHeight === undefined ? {} : { updateHeight };

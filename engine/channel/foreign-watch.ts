@@ -7,8 +7,8 @@
  * @module
  */
 import { isLnMailboxError } from '../../base/errors.js';
-import { assertEltooTerms, buildUpdateTx, updateOutput, updateStateOf, type EltooTerms, type PartySignatures } from '../bitcoin/eltoo.js';
-import { txid, type BitcoinTx, type Outpoint, type Prevout } from '../bitcoin/transaction.js';
+import { assertEltooTerms, buildUpdateTx, updateOutput, updateSpending, type EltooTerms, type PartySignatures } from '../bitcoin/eltoo.js';
+import type { BitcoinTx, Outpoint, Prevout } from '../bitcoin/transaction.js';
 import { outpointKey, type BroadcastAction, type ChainView } from './enforce.js';
 import { payoutScript } from './onchain.js';
 
@@ -74,10 +74,11 @@ export function planForeignWatch(w: ForeignWatch, view: ChainView): { watch: Out
   for (;;) {
     const s = view.spent.get(outpointKey(cur));
     if (s === undefined) break;
-    const k = updateStateOf(w.terms, s.tx);
-    if (k === null || (last !== undefined && k <= last)) return { watch, broadcasts: [] }; // a close, or a settlement
-    last = k;
-    cur = { txid: txid(s.tx), vout: 0 };
+    // The update's channel output is found from the input that spends `cur`, at whatever index.
+    const u = updateSpending(w.terms, s.tx, cur);
+    if (u === null || (last !== undefined && u.n <= last)) return { watch, broadcasts: [] }; // a close, or a settlement
+    last = u.n;
+    cur = u.output;
     watch.push(cur);
   }
   if (last === undefined || last >= w.n) return { watch, broadcasts: [] };

@@ -8,7 +8,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { MemoryNonceStore } from '../../../crypto/nonce.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
-import { fundingOutput } from '../../../engine/bitcoin/eltoo.js';
+import { buildUpdateTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { txid, type BitcoinTx, type Outpoint } from '../../../engine/bitcoin/transaction.js';
 import type { Channel } from '../../../engine/channel/channel.js';
 import {
@@ -21,7 +21,14 @@ import {
 } from '../../../engine/channel/enforce.js';
 import { eltooTerms, presignPtlcClaim } from '../../../engine/channel/onchain.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { requireFundingOutpoint, capacity, type ChannelParams, type ChannelState } from '../../../engine/channel/state.js';
+import {
+  requireFundingOutpoint,
+  capacity,
+  type ChannelParams,
+  type ChannelState,
+  type StateRecord,
+} from '../../../engine/channel/state.js';
+import { keyPathOutput, signKeyPath } from '../../../sim/key-path.js';
 import { ChainModel, at } from '../bitcoin/chain-model.js';
 
 /** The chain model plus the spender of every output spent on it and the current tip. */
@@ -116,3 +123,35 @@ export function plan(w: Pair, me: 0 | 1, o: { force?: boolean; ptlcs?: Map<strin
 
 /** Outpoint `vout` of `tx`. */
 export const outOf = (tx: BitcoinTx, vout = 0): Outpoint => ({ txid: txid(tx), vout });
+
+/**
+ * The peer's old update laid out as [its own fee coin, the channel input] →
+ * [its change, the channel output]: valid on chain, since an ANYPREVOUT|SINGLE
+ * signature commits to no input index and pairs the channel input with the
+ * output at its own index. `decoy` adds, at index 0, an output of the
+ * cheater's own coins that carries the same update script.
+ */
+export function swappedOldUpdate(w: Pair, old: StateRecord, decoy = false) {
+  const u = buildUpdateTx(
+    eltooTerms(w.p),
+    old.state.n,
+    { kind: 'funding', outpoint: requireFundingOutpoint(w.p) },
+    { a: old.updateSigs[0]!, b: old.updateSigs[1]! },
+  );
+  const sk = new Uint8Array(32).fill(7);
+  const fee = keyPathOutput(sk, 50_000n);
+  const coin = w.chain.model.fund(fee, at(w.chain.tip));
+  const first = decoy ? { amount: 40_000n, script: u.outputs[0]!.script } : { amount: 40_000n, script: fee.script };
+  const tx = {
+    ...u,
+    inputs: [{ ...coin, sequence: 0xfffffffd, witness: [] as Uint8Array[] }, u.inputs[0]!],
+    outputs: [first, u.outputs[0]!],
+  };
+  const channelCoin = w.chain.model.coin(requireFundingOutpoint(w.p))!;
+  const prevouts = [
+    { amount: fee.amount, scriptPubKey: fee.script },
+    { amount: channelCoin.amount, scriptPubKey: channelCoin.script },
+  ];
+  tx.inputs[0] = { ...tx.inputs[0]!, witness: [signKeyPath(tx, 0, prevouts, sk)] };
+  return tx;
+}

@@ -13,7 +13,7 @@ import { Channel } from '../../../engine/channel/channel.js';
 import { eltooTerms, settlementSpec } from '../../../engine/channel/onchain.js';
 import { requireFundingOutpoint, addPtlc, resolvePtlc, transfer, type StateRecord } from '../../../engine/channel/state.js';
 import { rejects } from '../bitcoin/chain-model.js';
-import { cosign, fundedPair, outOf, plan, presig, ptlcSecret, type Pair } from './enforce-fixture.js';
+import { cosign, fundedPair, outOf, plan, presig, ptlcSecret, swappedOldUpdate, type Pair } from './enforce-fixture.js';
 
 const t = suite('channel/enforce');
 const clone = (r: StateRecord): StateRecord => structuredClone(r);
@@ -100,6 +100,43 @@ t(
     assert.is(plan(w, 1).outcome, 2);
   },
 );
+
+for (const decoy of [false, true])
+  t(
+    `attack: an old update with the channel input at index 1${decoy ? ' and a decoy output with the update script at index 0' : ''} is seen, beaten and its settlement is dead`,
+    async () => {
+      const w = await fundedPair();
+      const old = clone(w.ch[0].enforceable);
+      await cosign(w, transfer(w.ch[0].enforceable.state, 0, 20_000, 1));
+      await cosign(w, transfer(w.ch[0].enforceable.state, 0, 10_000, 2));
+      const tx = swappedOldUpdate(w, old, decoy);
+      w.chain.mine(tx);
+      const p = plan(w, 1);
+      assert.is(p.phase, 'updating', 'the victim sees an update, not a close');
+      assert.is(p.updateHeight, w.chain.tip, 'and reports its height (the channel is closing)');
+      assert.equal(
+        p.broadcasts.map((b) => b.kind),
+        ['update'],
+      );
+      assert.equal(p.broadcasts[0]!.tx.inputs[0]!.vout, 1, 'the rebinding spends the real channel output, at index 1');
+      w.chain.mine(p.broadcasts[0]!.tx);
+      const terms = eltooTerms(w.p);
+      const sOld = buildSettlementTx(terms, settlementSpec(w.p, old.state), outOf(tx, 1), { a: old.settleSigs[0]!, b: old.settleSigs[1]! });
+      w.chain.advance(w.p.csvDelay + 5);
+      rejects(() => w.chain.mine(sOld.tx), 'missing-input');
+      const p2 = plan(w, 1);
+      assert.equal(
+        p2.broadcasts.map((b) => b.kind),
+        ['settlement'],
+      );
+      w.chain.mine(p2.broadcasts[0]!.tx);
+      assert.equal(
+        p2.broadcasts[0]!.tx.outputs.map((o) => Number(o.amount)),
+        w.ch[1].enforceable.state.balances,
+        'the latest state is paid',
+      );
+    },
+  );
 
 t('an old update in the mempool already: the rebinding spends it; an update chain of several is followed to its end', async () => {
   const w = await fundedPair();

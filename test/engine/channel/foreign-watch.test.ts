@@ -20,7 +20,7 @@ import { requireFundingOutpoint, transfer, type StateRecord } from '../../../eng
 import { at, rejects } from '../bitcoin/chain-model.js';
 import { ModelChain } from '../../client/wallet/model-chain.js';
 import { TestWallet } from '../../client/chain/test-wallet.js';
-import { cosign, fundedPair, outOf, type Pair } from './enforce-fixture.js';
+import { cosign, fundedPair, outOf, swappedOldUpdate, type Pair } from './enforce-fixture.js';
 
 const t = suite('channel/foreign-watch');
 
@@ -69,6 +69,30 @@ t('the hub publishes an older state: the watch rebinds the payee update over it;
   });
   rejects(() => w.chain.mine(s0.tx), 'missing-input');
   assert.equal(planForeignWatch(job, w.chain.view()).broadcasts, [], 'done: the payee settles when it returns');
+});
+
+t('attack: the hub publishes an older state with the channel input at index 1 (and a decoy output): the watch still beats it', async () => {
+  for (const decoy of [false, true]) {
+    const w = await fundedPair();
+    const old = structuredClone(w.ch[1].enforceable);
+    await cosign(w, transfer(w.ch[0].enforceable.state, 0, 20_000, 1)); // the hub paid the payee
+    const job = watchOf(w, w.ch[1].enforceable)!;
+    const u0 = swappedOldUpdate(w, old, decoy);
+    w.chain.mine(u0);
+    const plan = planForeignWatch(job, w.chain.view());
+    assert.equal(
+      plan.broadcasts.map((b) => [b.kind, b.tx.inputs[0]!.vout]),
+      [['update', 1]],
+      'the rebinding spends the real channel output',
+    );
+    w.chain.mine(plan.broadcasts[0]!.tx);
+    w.chain.advance(w.p.csvDelay + 2);
+    const s0 = buildSettlementTx(eltooTerms(w.p), settlementSpec(w.p, old.state), outOf(u0, 1), {
+      a: old.settleSigs[0]!,
+      b: old.settleSigs[1]!,
+    });
+    rejects(() => w.chain.mine(s0.tx), 'missing-input');
+  }
 });
 
 t('terms that do not match the signatures watch nothing; a newer state on chain is left alone', async () => {
