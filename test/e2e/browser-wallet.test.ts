@@ -201,7 +201,7 @@ async function scenario(browserPath: string, mode: Mode): Promise<void> {
   const hub = await HubNode.open(hubOpts);
   hub.on('payment', (e) => events.S.push(e));
   let payer: PayerNode | undefined;
-  const browser = await pw.launch({ executablePath: browserPath, headless: true, args: ['--no-sandbox'] });
+  const browser = await pw.launch({ executablePath: browserPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   try {
     const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
     const pageErrors: string[] = [];
