@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   });
   node.on('received', (m) => log(`mailbox: message type 0x${m.type.toString(16).padStart(4, '0')} from ${m.from.slice(0, 12)}…`));
   node.on('error', (e) => log(`error: ${e.message}`));
-  // The page may close whenever nothing is in flight: offers wait on the relay.
+  // The page may close at any time: every step is already in IndexedDB, and offers wait on the relay.
   window.addEventListener('pagehide', () => void node.close());
   redraw();
   if (!node.channel) {
