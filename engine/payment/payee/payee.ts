@@ -15,11 +15,9 @@ import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import { commitTicketNonce, isFreeTicket, ticketNonceId, type NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey as getPublicKeyOf } from '../../../crypto/bip340.js';
-import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import { Channel } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
-import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
-import type { OpenOrder } from '../open/wallet-open.js';
+import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal } from '../refusal.js';
@@ -65,10 +63,10 @@ export interface PayeeJson extends WalletSlotJson {
  * ({@link Payee.openChannel}, SPEC 6.17), which the hub funds: the hub is
  * party 0, the payee party 1, and the hub's balance is what it can pay in.
  */
-export class Payee extends PaymentEngine<PayeeJson> implements OpeningEngine {
+export class Payee extends WalletEngine<PayeeJson> {
   readonly payments: Map<string, PayeePayment>;
   /** The channel with the hub, the open in progress and the hub's terms. */
-  readonly slot: WalletSlot;
+  override readonly slot: WalletSlot;
 
   private readonly signer: Signer;
   private readonly identityPub: Uint8Array;
@@ -96,52 +94,9 @@ export class Payee extends PaymentEngine<PayeeJson> implements OpeningEngine {
     this.requests = new Map(Object.entries(requests));
   }
 
-  /** The channel with the partner (PAYMENT_REJECTED while there is none). */
-  get channel(): Channel {
-    return this.slot.channel;
-  }
-
   /** Restores a payee from {@link Payee.toJSON}. */
   static fromJSON(config: PayeeConfig, j: PayeeJson, nonces: NonceStore): Payee {
     return new Payee(config, j.channel ? Channel.fromJSON(j.channel) : undefined, nonces, j.payments, j.requests ?? {}, j.tickets ?? [], j);
-  }
-
-  /**
-   * Opens a channel with the hub, funded by the hub (SPEC 6.17): OPEN (or
-   * TERMS_REQUEST first). All or nothing.
-   */
-  openChannel(order: Omit<OpenOrder, 'hubFunds'>, ctx: StepContext): Promise<{ openId: string; step: Step }> {
-    return this.atomic(async () => this.slot.open(order, ctx));
-  }
-
-  /** Gives up the open in progress (not once funded). All or nothing. */
-  cancelOpen(reason: string): Promise<Step> {
-    return this.atomic(async () => this.slot.cancelOpen(reason));
-  }
-
-  /** Funding transactions this payee must build (none: the hub funds). */
-  fundingOrders(now: number): FundingOrder[] {
-    return this.slot.fundingOrders(now);
-  }
-
-  /** Funding outpoints to watch. */
-  fundingChecks(): FundingCheck[] {
-    return this.slot.fundingChecks();
-  }
-
-  /** Our funding transaction is built and signed (a payee does not fund: refused). All or nothing. */
-  noteFunded(channelId: string, tx: BitcoinTx, vout: number): Promise<Step> {
-    return this.atomic(async () => this.slot.noteFunded(channelId, tx, vout));
-  }
-
-  /** What the chain source says of the funding transaction. All or nothing. */
-  noteFundingTx(channelId: string, found: { tx: BitcoinTx; height: number | null } | null, ctx: StepContext): Promise<Step> {
-    return this.atomic(async () => this.slot.noteFundingTx(channelId, found, ctx));
-  }
-
-  /** Ends an open past its deadlines. All or nothing. */
-  expireOpens(ctx: StepContext): Promise<Step> {
-    return this.atomic(async () => this.slot.expire(ctx.now));
   }
 
   /** Requests this payee pre-signed, by request id (hex). */

@@ -11,11 +11,9 @@ import type { LnMailboxError } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
-import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import { Channel } from '../../channel/channel.js';
 import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
-import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
-import type { OpenOrder } from '../open/wallet-open.js';
+import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { requireSender } from '../refusal.js';
@@ -57,11 +55,11 @@ export interface PayerJson extends WalletSlotJson {
  * after every step. It starts with no channel and opens one with its hub
  * ({@link Payer.openChannel}, SPEC 6.17), funding it: the payer is party 0.
  */
-export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
+export class Payer extends WalletEngine<PayerJson> {
   readonly payments: Map<string, PayerPayment>;
   private readonly identityPub: Uint8Array;
   /** The channel with the hub, the open in progress and the hub's terms. */
-  readonly slot: WalletSlot;
+  override readonly slot: WalletSlot;
 
   /**
    * The payer's configuration and its channel with the hub (undefined: none
@@ -83,54 +81,10 @@ export class Payer extends PaymentEngine<PayerJson> implements OpeningEngine {
     this.identityPub = getPublicKey(config.identityKey);
   }
 
-  /** The channel with the hub (PAYMENT_REJECTED while there is none). */
-  get channel(): Channel {
-    return this.slot.channel;
-  }
-
   /** Restores a payer from {@link Payer.toJSON}. */
   static fromJSON(config: PayerConfig, j: PayerJson, nonces: NonceStore): Payer {
     const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
     return new Payer(config, ch, nonces, j.payments, j.requests ?? {}, j);
-  }
-
-  /**
-   * Opens a channel with the hub, funded by this payer (SPEC 6.17): OPEN (or
-   * TERMS_REQUEST first). The funding follows through the runtime's
-   * FundingWallet once state 0 is signed. All or nothing.
-   */
-  openChannel(order: Omit<OpenOrder, 'hubFunds'>, ctx: StepContext): Promise<{ openId: string; step: Step }> {
-    return this.atomic(async () => this.slot.open(order, ctx));
-  }
-
-  /** Gives up the open in progress (not once funded). All or nothing. */
-  cancelOpen(reason: string): Promise<Step> {
-    return this.atomic(async () => this.slot.cancelOpen(reason));
-  }
-
-  /** Funding transactions this payer must build. */
-  fundingOrders(now: number): FundingOrder[] {
-    return this.slot.fundingOrders(now);
-  }
-
-  /** Funding outpoints to watch. */
-  fundingChecks(): FundingCheck[] {
-    return this.slot.fundingChecks();
-  }
-
-  /** Our funding transaction is built and signed. All or nothing. */
-  noteFunded(channelId: string, tx: BitcoinTx, vout: number): Promise<Step> {
-    return this.atomic(async () => this.slot.noteFunded(channelId, tx, vout));
-  }
-
-  /** What the chain source says of the funding transaction. All or nothing. */
-  noteFundingTx(channelId: string, found: { tx: BitcoinTx; height: number | null } | null, ctx: StepContext): Promise<Step> {
-    return this.atomic(async () => this.slot.noteFundingTx(channelId, found, ctx));
-  }
-
-  /** Ends an open past its deadlines. All or nothing. */
-  expireOpens(ctx: StepContext): Promise<Step> {
-    return this.atomic(async () => this.slot.expire(ctx.now));
   }
 
   /** Requests received from payees, by request id (hex). */
