@@ -154,6 +154,19 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
     await this.serial(async () => this.commit(await this.engine.cancelOpen(reason)));
   }
 
+  /**
+   * The open in progress, if any: its id (hex) and where it stands
+   * (`terms`: waiting for the hub's terms; `requested`: OPEN sent; `signing`:
+   * OPEN_SIGN sent; `signed`: state 0 complete, funding next; `funded`:
+   * confirmations next). Undefined before any open and once the channel is
+   * ready. A restarted wallet checks it before calling {@link openChannel}
+   * again: the stored open resumes by itself.
+   */
+  get opening(): { openId: string; status: 'terms' | 'requested' | 'signing' | 'signed' | 'funded' } | undefined {
+    const o = this.engine.slot.state.open;
+    return o ? { openId: o.openId, status: o.status } : undefined;
+  }
+
   /** The role's channel once it has one (undefined while opening or before). */
   get channel(): Channel | undefined {
     return this.engine.slot.current;

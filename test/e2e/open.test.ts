@@ -64,6 +64,9 @@ t(
       await until(() => a.lines.some((l) => l.kind === 'ready'), 'the payer’s channel to be ready', WAIT_MS);
       await until(() => b.lines.some((l) => l.kind === 'ready'), 'the payee’s channel to be ready', WAIT_MS);
       await until(() => s.lines.filter((l) => l.kind === 'channel_ready').length === 2, 'the hub to count both channels ready', WAIT_MS);
+      // Blocks every 150 ms make a 40-block PTLC timeout last 6 s: on a loaded machine the payment
+      // could outlive it and be refused. The channels are confirmed; the chain stands still now.
+      w.mining(0);
       await until(() => a.lines.some((l) => l.kind === 'completed'), 'the payer’s payment to complete', WAIT_MS);
       await until(() => b.lines.some((l) => l.kind === 'paid'), 'the payee to be paid', WAIT_MS);
       assert.not.ok(
@@ -79,7 +82,23 @@ t(
       const fee = 10 + Math.floor((40_000 * 1000) / 1e6);
       assert.is(ch.enforceable.state.balances[1], 40_000 + fee, 'the payer paid amount + the fee of the hub’s terms');
       assert.equal(w.model.utxosOf(fundingScript(ch.params)).length, 1, 'the funding output is on chain, once');
+    } catch (e) {
+      // What each process said last: a timeout alone does not say which party stalled.
+      for (const [name, p] of [
+        ['hub', procs[0]],
+        ['payer', procs[1]],
+        ['payee', procs[2]],
+      ] as const)
+        if (p)
+          console.error(
+            `--- ${name}, last lines:\n${p.lines
+              .slice(-40)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}`,
+          );
+      throw e;
     } finally {
+      w.mining(150);
       for (const p of procs) await p.kill('SIGKILL');
       for (const d of [cfgDir, A.dir, S.dir, B.dir]) fs.rmSync(d, { recursive: true, force: true });
     }
