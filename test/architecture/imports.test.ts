@@ -6,6 +6,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCycles, floorOf, floorViolations, readGraph, sourceFiles, type Floor, type ImportGraph } from './graph.js';
 
@@ -92,6 +94,25 @@ house('crypto/ is the one door to secp256k1: no other file imports @noble/curves
   const seal = graph.get('protocol/seal.ts');
   assert.ok(seal, 'protocol/seal.ts is in the graph');
   assert.not.ok((seal.names['@noble/curves/secp256k1.js'] ?? []).includes('schnorr'));
+});
+
+house('the wallet SDK package declares exactly the packages its floors import', () => {
+  // packages/client builds base/ … client/ only: what they import must be its dependencies, and nothing more.
+  const floors = ['base/', 'crypto/', 'protocol/', 'engine/', 'client/'];
+  const name = (spec: string) =>
+    spec
+      .split('/')
+      .slice(0, spec.startsWith('@') ? 2 : 1)
+      .join('/');
+  const imported = new Set(
+    [...graph]
+      .filter(([file]) => floors.some((f) => file.startsWith(f)))
+      .flatMap(([, imp]) => imp.packages.filter((p) => !p.startsWith('node:')).map(name)),
+  );
+  const pkg = JSON.parse(readFileSync(join(root, 'packages/client/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  // `events`: abstract-level (under `level`) requires Node's `events` without declaring it, and browser
+  // bundlers do not polyfill it; the package carries it so that a wallet's browser bundle builds.
+  assert.equal(Object.keys(pkg.dependencies).sort(), [...imported, 'events'].sort());
 });
 
 house.run();

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ChainModel } from '../../sim/chain-model.js';
@@ -145,6 +146,23 @@ t('installed into an empty project, it brings no server dependency, and a paymen
     'no server dependency is installed',
   );
   console.log(`    wallet-app: ${pkgs.length} packages installed (the SDK, ws, and their dependencies)`);
+  // A web wallet bundles the installed package for browsers: it must build with no Node built-in.
+  const web = await build({
+    stdin: { contents: "export { PayeeNode, MailboxClient, LevelKv } from '@ln-mailbox/client';", resolveDir: app, loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+    metafile: true,
+  });
+  // (The package's "browser" field leaves tiny-secp256k1 out: esbuild lists it as "(disabled):…".)
+  const nodeOnly = Object.keys(web.metafile.inputs).filter(
+    (f) => !f.startsWith('(disabled)') && (f.startsWith('node:') || /tiny-secp256k1|classic-level/.test(f)),
+  );
+  assert.equal(nodeOnly, [], 'the browser bundle of the installed SDK has nothing Node-only');
+  console.log(`    browser bundle of the installed SDK: ${(web.outputFiles[0]!.contents.length / 1024).toFixed(0)} KiB minified`);
 
   const relay = await spawnRelay();
   const model = new ChainModel({ height: 800, minFeeRate: 1 });
