@@ -90,10 +90,10 @@ export interface PaymentRecord {
   status: string;
 }
 
-/** One step of a payment's history: a `payment` event, when the runtime emitted it (ms), byte fields as hex. */
+/** One step of a payment's history: a `payment` event, as it was emitted (byte strings hex), and when (ms). */
 export interface PaymentHistoryEntry {
   at: number;
-  event: Record<string, unknown> & { kind: PaymentEvent['kind'] };
+  event: PaymentEvent;
 }
 
 /** A stored payment with its history (oldest first). */
@@ -102,7 +102,7 @@ export interface PaymentDetails<P extends PaymentRecord = PaymentRecord> {
   history: PaymentHistoryEntry[];
 }
 
-/** `JSON.stringify` replacer: byte arrays as hex (the one representation of bytes in stored records). */
+/** `JSON.stringify` replacer: byte arrays as hex (the one representation of bytes in stored records and events). */
 export function hexReplacer(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? bytesToHex(value) : value;
 }

@@ -26,6 +26,7 @@ import { OpeningRuntime, WalletRuntime, type OpeningOptions } from './opening.js
 import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
 import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
+import type { PaymentDetails } from './query.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 import { towerTerms } from './watchtower.js';
 import { checkHubOptions, checkPayeeOptions, checkPayerOptions, checkRuntimeOptions } from './options.js';
@@ -145,6 +146,15 @@ export class PayerNode extends WalletRuntime<Payer> {
    */
   override payments(): PayerPayment[] {
     return [...this.engine.payments.values()].map((p) => structuredClone(p));
+  }
+
+  /**
+   * A stored payment with its history (see {@link RoleRuntime.getPayment}),
+   * as the payer's record: a completed one holds its `receipt`, equal field
+   * for field to the `completed` event's (hex).
+   */
+  override async getPayment(id: string): Promise<PaymentDetails<PayerPayment> | undefined> {
+    return (await super.getPayment(id)) as PaymentDetails<PayerPayment> | undefined;
   }
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
