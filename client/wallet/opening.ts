@@ -16,6 +16,7 @@ import type { FundingWallet } from '../chain/source.js';
 import { TERMS_RECORD, verifyTerms } from '../../protocol/terms.js';
 import { fetchRecord } from '../mailbox/records.js';
 import { OpenDriver } from './open-driver.js';
+import { openInfo, type OpenInfo } from './query.js';
 import { RoleRuntime, type CloseOptions, type CloseResult, type RoleEngine, type RuntimeOptions } from './runtime.js';
 
 /**
@@ -152,6 +153,15 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
   /** Gives up the open in progress (not once funded); the hub is told. */
   async cancelOpen(reason = 'cancelled by the wallet'): Promise<void> {
     await this.serial(async () => this.commit(await this.engine.cancelOpen(reason)));
+  }
+
+  /**
+   * The channel open in progress, if any (a copy): what a wallet shows while
+   * it waits, and what tells a restarted wallet not to open again.
+   */
+  openInProgress(): OpenInfo | undefined {
+    const o = this.engine.slot.state.open;
+    return o ? openInfo(o) : undefined;
   }
 
   /** The role's channel once it has one (undefined while opening or before). */

@@ -8,6 +8,7 @@
 import { bytesToHex } from '../../base/bytes.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import type { ChannelState } from '../../engine/channel/state.js';
+import type { WalletOpen } from '../../engine/payment/open/wallet-open.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
 import { PaymentType } from '../../protocol/payment.js';
 
@@ -68,6 +69,42 @@ export function channelInfo(ch: Channel): ChannelInfo {
     n: ch.enforceable.state.n,
     pending: ch.pending !== undefined,
     ...(ch.closing ? { closingSince: ch.closing.height } : {}),
+  };
+}
+
+/** A wallet's channel open in progress (SPEC 6.17), as a wallet shows it. */
+export interface OpenInfo {
+  /** The open id, hex. */
+  openId: string;
+  /** The channel id, hex, once the hub accepted the open. */
+  channelId?: string;
+  /**
+   * `terms`: waiting for the hub's terms; `requested`: OPEN sent; `signing`:
+   * state 0 being signed; `signed`: state 0 complete, funding next; `funded`:
+   * the funding transaction is out, confirmations next.
+   */
+  status: WalletOpen['status'];
+  /** The channel's funding amount, sats. */
+  amount: number;
+  /** True when the hub funds the channel (a payee's), false when the wallet does (a payer's). */
+  hubFunds: boolean;
+  /** When the open started (ms). */
+  startedAt: number;
+  /** The funding outpoint `txid:vout` (hex txid), once known. */
+  funding?: string;
+}
+
+/** An open's view for a wallet. */
+export function openInfo(o: WalletOpen): OpenInfo {
+  const f = o.channel?.params.funding;
+  return {
+    openId: o.openId,
+    ...(o.channel ? { channelId: o.channel.params.channelId } : {}),
+    status: o.status,
+    amount: o.order.amount,
+    hubFunds: o.order.hubFunds,
+    startedAt: o.startedAt,
+    ...(f?.txid ? { funding: `${f.txid}:${f.vout}` } : {}),
   };
 }
 
