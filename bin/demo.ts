@@ -188,8 +188,8 @@ async function play(d: Stage, amount: number, started: number): Promise<void> {
   const A2 = await d.openA();
   await d.until(() => d.has('A', 'completed', offerId), 'A to receive the completion');
   const done = d.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
-  d.check(done?.kind === 'completed' && verifyReceipt(done.receipt.receipt, p.B.address), 'no receipt from B that verifies');
-  const receipt = done.receipt.receipt;
+  d.check(done?.kind === 'completed' && verifyReceipt(hexToBytes(done.receipt.receipt), p.B.address), 'no receipt from B that verifies');
+  const receipt = hexToBytes(done.receipt.receipt);
   d.check(decodeReceipt(receipt).amount === amount, 'the receipt is for another amount');
   say.say('A', `receipt: B's signature over ${sats(amount)} sats from A to B, which exists only because S paid B`);
   const elapsed = Date.now() - t0;

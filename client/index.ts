@@ -60,7 +60,7 @@ export { TERMS_RECORD, verifyTerms, type HubTerms } from '../protocol/terms.js';
 export type { OpenChannelOptions, OpeningOptions, OpeningRuntime, WalletRuntime } from './wallet/opening.js';
 export type { ChainWatcher, CloseOptions, CloseResult, RoleRuntime, RuntimeEvents, RuntimeOptions } from './wallet/runtime.js';
 // The wallet query API: channels, balances (settled apart from in flight), payments and their history.
-export type { Balances, ChannelInfo, PaymentDetails, PaymentHistoryEntry, PaymentRecord } from './wallet/query.js';
+export type { Balances, ChannelInfo, OpenInfo, PaymentDetails, PaymentHistoryEntry, PaymentRecord } from './wallet/query.js';
 export { KvNonceStore } from './wallet/nonce-store.js';
 export { Watchtower, type TowerHost, type WatchtowerEvents, type WatchtowerOptions } from './wallet/watchtower.js';
 export type { BroadcastAction, ChainPhase, EnforcePlan } from '../engine/channel/enforce.js';
@@ -105,4 +105,5 @@ export { PaymentType, decodePayment, type PaymentMessage } from '../protocol/pay
 // Proof of payment: a receipt is checked against the payee's address alone, by anyone.
 export { verifyReceipt, type PaymentReceipt, type ReceiptFields } from '../protocol/receipt.js';
 export type { PayerPayment, PayerStatus } from '../engine/payment/payer/payer.js';
+export type { PayeePayment, PayeeStatus } from '../engine/payment/payee/payee.js';
 export type { TicketSource } from './wallet/tickets.js';

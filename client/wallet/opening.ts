@@ -16,6 +16,7 @@ import type { FundingWallet } from '../chain/source.js';
 import { TERMS_RECORD, verifyTerms } from '../../protocol/terms.js';
 import { fetchRecord } from '../mailbox/records.js';
 import { OpenDriver } from './open-driver.js';
+import { openInfo, type OpenInfo } from './query.js';
 import { RoleRuntime, type CloseOptions, type CloseResult, type RoleEngine, type RuntimeOptions } from './runtime.js';
 
 /**
@@ -155,16 +156,12 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
   }
 
   /**
-   * The open in progress, if any: its id (hex) and where it stands
-   * (`terms`: waiting for the hub's terms; `requested`: OPEN sent; `signing`:
-   * OPEN_SIGN sent; `signed`: state 0 complete, funding next; `funded`:
-   * confirmations next). Undefined before any open and once the channel is
-   * ready. A restarted wallet checks it before calling {@link openChannel}
-   * again: the stored open resumes by itself.
+   * The channel open in progress, if any (a copy): what a wallet shows while
+   * it waits, and what tells a restarted wallet not to open again.
    */
-  get opening(): { openId: string; status: 'terms' | 'requested' | 'signing' | 'signed' | 'funded' } | undefined {
+  openInProgress(): OpenInfo | undefined {
     const o = this.engine.slot.state.open;
-    return o ? { openId: o.openId, status: o.status } : undefined;
+    return o ? openInfo(o) : undefined;
   }
 
   /** The role's channel once it has one (undefined while opening or before). */

@@ -8,6 +8,7 @@
 import { bytesToHex } from '../../base/bytes.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import type { ChannelState } from '../../engine/channel/state.js';
+import type { WalletOpen } from '../../engine/payment/open/wallet-open.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
 import { PaymentType } from '../../protocol/payment.js';
 
@@ -71,6 +72,42 @@ export function channelInfo(ch: Channel): ChannelInfo {
   };
 }
 
+/** A wallet's channel open in progress (SPEC 6.17), as a wallet shows it. */
+export interface OpenInfo {
+  /** The open id, hex. */
+  openId: string;
+  /** The channel id, hex, once the hub accepted the open. */
+  channelId?: string;
+  /**
+   * `terms`: waiting for the hub's terms; `requested`: OPEN sent; `signing`:
+   * state 0 being signed; `signed`: state 0 complete, funding next; `funded`:
+   * the funding transaction is out, confirmations next.
+   */
+  status: WalletOpen['status'];
+  /** The channel's funding amount, sats. */
+  amount: number;
+  /** True when the hub funds the channel (a payee's), false when the wallet does (a payer's). */
+  hubFunds: boolean;
+  /** When the open started (ms). */
+  startedAt: number;
+  /** The funding outpoint `txid:vout` (hex txid), once known. */
+  funding?: string;
+}
+
+/** An open's view for a wallet. */
+export function openInfo(o: WalletOpen): OpenInfo {
+  const f = o.channel?.params.funding;
+  return {
+    openId: o.openId,
+    ...(o.channel ? { channelId: o.channel.params.channelId } : {}),
+    status: o.status,
+    amount: o.order.amount,
+    hubFunds: o.order.hubFunds,
+    startedAt: o.startedAt,
+    ...(f?.txid ? { funding: `${f.txid}:${f.vout}` } : {}),
+  };
+}
+
 /** The sum of the channels' balances. */
 export function sumBalances(list: readonly Balances[]): Balances {
   return list.reduce<Balances>(
@@ -90,10 +127,10 @@ export interface PaymentRecord {
   status: string;
 }
 
-/** One step of a payment's history: a `payment` event, when the runtime emitted it (ms), byte fields as hex. */
+/** One step of a payment's history: a `payment` event, as it was emitted (byte strings hex), and when (ms). */
 export interface PaymentHistoryEntry {
   at: number;
-  event: Record<string, unknown> & { kind: PaymentEvent['kind'] };
+  event: PaymentEvent;
 }
 
 /** A stored payment with its history (oldest first). */
@@ -102,7 +139,7 @@ export interface PaymentDetails<P extends PaymentRecord = PaymentRecord> {
   history: PaymentHistoryEntry[];
 }
 
-/** `JSON.stringify` replacer: byte arrays as hex (the one representation of bytes in stored records). */
+/** `JSON.stringify` replacer: byte arrays as hex (the one representation of bytes in stored records and events). */
 export function hexReplacer(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? bytesToHex(value) : value;
 }

@@ -18,7 +18,7 @@ import { ErrorCode, LnMailboxError } from '../../base/errors.js';
 import { hubFee, type FeePolicy } from '../../engine/payment/fee.js';
 import { Hub, type HubConfig, type HubJson } from '../../engine/payment/hub/hub.js';
 import type { PeerChannel } from '../../engine/payment/peers.js';
-import { Payee, type PayeeConfig, type PayeeJson } from '../../engine/payment/payee/payee.js';
+import { Payee, type PayeeConfig, type PayeeJson, type PayeePayment } from '../../engine/payment/payee/payee.js';
 import { Payer, type PayerConfig, type PayerJson } from '../../engine/payment/payer/payer.js';
 import { Router, type RouterConfig, type RouterJson } from '../../engine/payment/router.js';
 import { KvNonceStore } from './nonce-store.js';
@@ -26,6 +26,7 @@ import { OpeningRuntime, WalletRuntime, type OpeningOptions } from './opening.js
 import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
 import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
+import type { PaymentDetails } from './query.js';
 import { RoleRuntime, type RuntimeOptions } from './runtime.js';
 import { towerTerms } from './watchtower.js';
 import { checkHubOptions, checkPayeeOptions, checkPayerOptions, checkRuntimeOptions } from './options.js';
@@ -145,6 +146,15 @@ export class PayerNode extends WalletRuntime<Payer> {
    */
   override payments(): PayerPayment[] {
     return [...this.engine.payments.values()].map((p) => structuredClone(p));
+  }
+
+  /**
+   * A stored payment with its history (see {@link RoleRuntime.getPayment}),
+   * as the payer's record: a completed one holds its `receipt`, equal field
+   * for field to the `completed` event's (hex).
+   */
+  override async getPayment(id: string): Promise<PaymentDetails<PayerPayment> | undefined> {
+    return (await super.getPayment(id)) as PaymentDetails<PayerPayment> | undefined;
   }
 
   /** Cancels a payment the hub has not yet extended; its envelope is retracted and the payee told. */
@@ -407,6 +417,16 @@ export class PayeeNode extends WalletRuntime<Payee> {
     });
     await this.client.publishRecord(TICKETS_RECORD, batch);
     return batch;
+  }
+
+  /** The payee's payments (incoming offers), as stored (oldest first), each with its amount, memo and status. */
+  override payments(): PayeePayment[] {
+    return [...this.engine.payments.values()].map((p) => structuredClone(p));
+  }
+
+  /** A stored payment with its history (see {@link RoleRuntime.getPayment}), as the payee's record. */
+  override async getPayment(id: string): Promise<PaymentDetails<PayeePayment> | undefined> {
+    return (await super.getPayment(id)) as PaymentDetails<PayeePayment> | undefined;
   }
 
   /** Receipt tickets issued and not yet used. */

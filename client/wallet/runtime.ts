@@ -62,7 +62,7 @@ export interface ChainWatcher {
 
 /** Events of a role runtime. */
 export type RuntimeEvents = {
-  /** A payment protocol event of the engine. */
+  /** A payment protocol event of the engine: ids and byte strings are lowercase hex, as in the stored records and history (a `completed` event's receipt is the stored payment's). */
   payment: [PaymentEvent];
   /** A message was posted (type and its name, e.g. `'OFFER'`; destination address; envelope id). */
   sent: [{ type: number; name: string; to: string; id: string }];

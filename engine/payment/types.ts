@@ -32,7 +32,7 @@ export interface Outbound {
   ttlSeconds?: number;
 }
 
-/** Progress events a wallet can show. `offerId` is hex. */
+/** Progress events a wallet can show. `offerId` and every other id or byte string is lowercase hex (no `Uint8Array`). */
 export type PaymentEvent =
   | { kind: 'proposed'; offerId: string }
   | { kind: 'offered'; offerId: string }
@@ -62,16 +62,22 @@ export type PaymentEvent =
   | { kind: 'channel_ready'; channelId: string; height: number }
   | { kind: 'open_aborted'; channelId: string; reason: string };
 
-/** What the payer holds at the end: the payee's receipt (SPEC 6.16). */
+/**
+ * What the payer holds at the end: the payee's receipt (SPEC 6.16). One
+ * shape wherever a wallet meets it, every byte string lowercase hex: the
+ * `completed` event, the stored payment (`PayerPayment.receipt`, the query
+ * API's `payments()` and `getPayment(id)`) and the payment's history.
+ */
 export interface Receipt {
   /**
-   * The encoded receipt (`protocol/receipt.ts`): the payment's offer id,
+   * The encoded receipt (`protocol/receipt.ts`), hex: the payment's offer id,
    * amount, payer and payee keys and expiry, with the payee's BIP340
-   * signature over them. Anyone checks it with `verifyReceipt(receipt, payeeAddress)`.
+   * signature over them. Anyone checks it with
+   * `verifyReceipt(hexToBytes(receipt), payeeAddress)`.
    */
-  receipt: Uint8Array;
-  /** The revealed scalar s_B (the receipt signature's `s`), which completed the payer's update. */
-  secret: Uint8Array;
+  receipt: string;
+  /** The revealed scalar s_B (the receipt signature's `s`), hex, which completed the payer's update. */
+  secret: string;
   /** The channel state number that the payment completed. */
   n: number;
 }

@@ -2,7 +2,9 @@
  * A browser wallet (the payee, B) in one page: a {@link PayeeNode} over
  * IndexedDB (`LevelKv`: `level` resolves to browser-level in a browser
  * bundle), the browser's own WebSocket and fetch, and a view of its mailbox.
- * It shows incoming payments, their progress and the channel balance.
+ * It shows incoming payments, their progress and the channel balance, read
+ * through the wallet query API (`channels()`, `balances()`, `payments()`,
+ * `openInProgress()`), never from the engine.
  *
  * Configuration comes from the page URL, since this is a demo page: a JSON
  * object in the hash (`#{"relay":…}`, URI-encoded), or the URL of a JSON
@@ -21,7 +23,6 @@ import {
   PayeeNode,
   type PaymentEvent,
   SingleKeyWallet,
-  bytesToHex,
   hexToBytes,
 } from '../../client/index.js';
 
@@ -90,19 +91,24 @@ async function loadConfig(): Promise<WalletConfig> {
   return (await res.json()) as WalletConfig;
 }
 
-/** Redraws balance and payments from the node's persisted state. */
+/** Redraws balance and payments through the wallet query API (the node's persisted state; no engine internals). */
 async function render(node: PayeeNode, cfg: WalletConfig): Promise<void> {
-  // TODO: read these through the wallet query API (`balances()`, `payments()`)
-  // once it lands; until then the engine's state is read directly.
-  const channel = node.channel;
+  const [channel] = node.channels();
   const balance = $('balance');
   if (channel) {
-    const sats = channel.enforceable.state.balances[channel.me];
-    balance.dataset.sats = String(sats);
-    balance.textContent = `${sats.toLocaleString('en-US')} sats`;
-    $('channel').textContent = `${bytesToHex(channel.params.channelId).slice(0, 16)}… ready, state #${channel.enforceable.state.n}`;
-  } else $('channel').textContent = 'opening (the hub funds it; waiting for confirmations)…';
-  const rows = [...node.engine.payments.values()].map((p) => {
+    // What is ours whatever becomes of the payments in flight; what is coming in is shown apart.
+    const { settled, inFlight } = node.balances();
+    balance.dataset.sats = String(settled);
+    balance.dataset.incoming = String(inFlight.incoming);
+    balance.textContent = `${settled.toLocaleString('en-US')} sats${inFlight.incoming ? ` (+${inFlight.incoming.toLocaleString('en-US')} incoming)` : ''}`;
+    $('channel').textContent = `${channel.channelId.slice(0, 16)}… ready, state #${channel.n}`;
+  } else {
+    const open = node.openInProgress();
+    $('channel').textContent = open
+      ? `opening (${open.status}; the hub funds it${open.funding ? ', waiting for confirmations' : ''})…`
+      : 'no channel yet';
+  }
+  const rows = node.payments().map((p) => {
     const tr = document.createElement('tr');
     tr.dataset.offer = p.offerId;
     const cells = [p.offerId.slice(0, 12) + '…', p.amount.toLocaleString('en-US'), p.memo, p.status];
@@ -157,8 +163,9 @@ async function main(): Promise<void> {
   // The page may close at any time: every step is already in IndexedDB, and offers wait on the relay.
   window.addEventListener('pagehide', () => void node.close());
   redraw();
-  if (!node.channel) {
-    if (!node.engine.slot.state.open) {
+  if (node.channels().length === 0) {
+    // A reload while the open is under way goes on with it rather than opening again.
+    if (!node.openInProgress()) {
       if (!cfg.open) throw new Error('no channel: pass `channel`, or `open` (with `esplora` and `walletKey`)');
       setStatus('opening', 'opening the channel…');
       await node.openChannel(cfg.open);

@@ -218,8 +218,14 @@ async function scenario(browserPath: string, mode: Mode): Promise<void> {
     // 0. The payer is online with its channel (opened over the mailbox and funded on chain, when so).
     payer = await PayerNode.open(payerOpts);
     payer.on('payment', (e) => events.A.push(e));
-    if (opened) await payer.openChannel({ amount: 1_000_000, csvDelay: 288 });
+    if (opened) {
+      const openId = await payer.openChannel({ amount: 1_000_000, csvDelay: 288 });
+      const o = payer.openInProgress();
+      assert.ok(o, 'the open is listed while it is under way');
+      assert.equal([o.openId, o.amount, o.hubFunds], [openId, 1_000_000, false]);
+    }
     await payer.channelReady();
+    assert.is(payer.openInProgress(), undefined, 'no open once the channel is ready');
 
     // 1. B opens the page: subscribes (opens its channel, when so), publishes its receipt tickets; then the page closes.
     let page = await open();
@@ -287,6 +293,12 @@ async function scenario(browserPath: string, mode: Mode): Promise<void> {
     for (const d of [work, A.dir, S.dir, B.dir]) fs.rmSync(d, { recursive: true, force: true });
   }
 }
+
+t('the page reads its state through the wallet query API only, never from the engine', () => {
+  const page = fs.readFileSync(path.join(root, 'examples/browser-wallet/main.ts'), 'utf8');
+  assert.not.match(page, /\.engine\b/);
+  for (const call of ['balances()', 'channels()', 'payments()', 'openInProgress()']) assert.ok(page.includes(`node.${call}`), call);
+});
 
 if ('why' in chromium) {
   console.log(`SKIPPED: no Chromium (${chromium.why}): the browser wallet test did not run`);

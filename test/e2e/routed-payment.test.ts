@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../base/bytes.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
 import { decodeReceipt, verifyReceipt } from '../../protocol/receipt.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
@@ -120,8 +120,11 @@ t('A pays B₂ through S and the router P while B₂ is offline: balances, event
 
   // A's receipt: B₂'s signature over this payment under its receipt key, checked from its address alone.
   const done = events.A.find((e) => e.kind === 'completed');
-  assert.ok(done && done.kind === 'completed' && verifyReceipt(done.receipt.receipt, addr(B2)), 'A holds a receipt that verifies');
-  const inv = decodeReceipt(done.receipt.receipt);
+  assert.ok(
+    done && done.kind === 'completed' && verifyReceipt(hexToBytes(done.receipt.receipt), addr(B2)),
+    'A holds a receipt that verifies',
+  );
+  const inv = decodeReceipt(hexToBytes(done.receipt.receipt));
   assert.is(bytesToHex(inv.payee), bytesToHex(B2.idPk));
   assert.is(bytesToHex(inv.offerId), offerId);
   assert.is(inv.amount, AMOUNT);

@@ -1,11 +1,14 @@
 /**
  * The wallet query API against real runtimes and a real relay: balances
  * (settled apart from in flight) through a payment, channels, payments and
- * a payment's history with bytes as hex, and message type names in events.
+ * a payment's history with bytes as hex (the live `completed` event's receipt
+ * equal to the stored one), and message type names in events.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hexToBytes } from '../../base/bytes.js';
 import { hubFee } from '../../engine/payment/fee.js';
+import { verifyReceipt } from '../../protocol/receipt.js';
 import { spawnRelay, makeE2E, until, HUB_FEE, type RelayProc } from './world.js';
 
 const t = suite('e2e/wallet-query');
@@ -57,12 +60,20 @@ t('balances, channels, payments and history through one payment; no engine inter
   assert.is(d!.payment.status, 'completed');
   const kinds = d!.history.map((h) => h.event.kind);
   assert.equal(kinds, ['proposed', 'offered', 'completed']);
-  // One representation of bytes: the history's receipt is hex, as in the stored payment.
-  const done = d!.history[2]!.event as unknown as { receipt: { receipt: string; secret: string } };
-  const stored = A.payments().find((p) => p.offerId === offerId)!.receipt!;
-  assert.is(done.receipt.secret, stored.secret);
-  assert.is(done.receipt.receipt, stored.receipt);
-  assert.ok(/^[0-9a-f]{64}$/.test(done.receipt.secret));
+  // One representation of bytes: the live event's receipt, the history's and the stored payment's are
+  // the same object, field for field, hex.
+  const live = w.events.A.find((e) => e.kind === 'completed' && e.offerId === offerId);
+  assert.ok(live?.kind === 'completed');
+  const stored = d!.payment.receipt!;
+  assert.equal(Object.keys(live.receipt).sort(), ['n', 'receipt', 'secret']);
+  assert.equal(live.receipt, stored);
+  assert.equal(A.payments().find((p) => p.offerId === offerId)!.receipt, stored);
+  const logged = d!.history[2]!.event;
+  assert.ok(logged.kind === 'completed');
+  assert.equal(logged.receipt, stored);
+  assert.type(live.receipt.receipt, 'string');
+  assert.ok(/^[0-9a-f]{64}$/.test(live.receipt.secret));
+  assert.ok(verifyReceipt(hexToBytes(live.receipt.receipt), w.addr.B), 'the hex receipt verifies');
   assert.ok(d!.history.every((h, i) => i === 0 || h.at >= d!.history[i - 1]!.at));
   const bd = await B.getPayment(offerId);
   assert.is(bd!.payment.status, 'paid');

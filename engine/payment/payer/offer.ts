@@ -70,8 +70,8 @@ export interface PayerPayment {
   hubAccepted?: boolean;
   /** The payer asked to cancel, the hub did not know the offer yet (reordered mail): cancel again once it does. */
   cancelWanted?: boolean;
-  /** The receipt, once completed: encoded (protocol/receipt.ts), hex. */
-  receipt?: { receipt: string; secret: string; n: number };
+  /** The receipt, once completed (hex, the `completed` event's shape). */
+  receipt?: Receipt;
 }
 
 /** The payer's order to `Payer.pay`: whom to pay, how much, the hub's fee and the offer's expiry. */
@@ -295,10 +295,11 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   const encoded = encodeReceipt({ ...fields, signature });
   // s_B·G = T_B = R_B + e·P_R: the receipt verifies; checked all the same (a bug guard).
   if (!verifyReceipt(encoded, p.payeeAddress)) reject('receipt does not verify', ErrorCode.RECEIPT_INVALID);
-  const receipt: Receipt = { receipt: encoded, secret: m.secret, n: m.n };
-  p.receipt = { receipt: bytesToHex(encoded), secret: bytesToHex(m.secret), n: m.n };
+  const receipt: Receipt = { receipt: bytesToHex(encoded), secret: bytesToHex(m.secret), n: m.n };
+  p.receipt = receipt;
   const s = step();
-  s.events.push({ kind: 'completed', offerId: id, receipt });
+  // A copy: wallet code that changes the event changes nothing stored.
+  s.events.push({ kind: 'completed', offerId: id, receipt: { ...receipt } });
   return s;
 }
 

@@ -31,6 +31,11 @@ t('a hub whose terms take more than the wallet’s fee share is refused before a
   // With the terms known, the order is refused at once (OPEN_REFUSED).
   await rejectsCode(w.payer.openChannel(order, w.ctx()), ErrorCode.OPEN_REFUSED);
   assert.is(w.payer.slot.state.open, undefined);
+  // The bound is inclusive: 5 800 sats are exactly 2% of 290 000, and one sat less of amount is over it.
+  await rejectsCode(w.payer.openChannel({ ...order, amount: 289_999 }, w.ctx()), ErrorCode.OPEN_REFUSED);
+  const edge = await w.payer.openChannel({ ...order, amount: 290_000 }, w.ctx());
+  assert.is(edge.step.send[0]!.message.type, PaymentType.OPEN);
+  await w.payer.cancelOpen('only the bound was checked');
   // A wallet that accepts 3% opens.
   const ok = await w.payer.openChannel({ ...order, maxFeeShare: 0.03 }, w.ctx());
   assert.is(ok.step.send[0]!.message.type, PaymentType.OPEN);

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { decodeChannelState, encodePayment, PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import { hopPay as pay, hopWorld } from './fixture.js';
 import { decodeReceipt, verifyReceipt } from '../../../protocol/receipt.js';
@@ -57,8 +57,8 @@ t('A pays B through S and a router P: decorrelated points, receipt sealed for A,
   // A's receipt is B's signature over the payment, under B's receipt key (SPEC 6.16).
   const done = w.events.A.find((e) => e.kind === 'completed');
   assert.ok(done && done.kind === 'completed');
-  assert.ok(verifyReceipt(done.receipt.receipt, w.parties.B.address), "the receipt verifies against B's address");
-  assert.is(bytesToHex(decodeReceipt(done.receipt.receipt).payee), bKey);
+  assert.ok(verifyReceipt(hexToBytes(done.receipt.receipt), w.parties.B.address), "the receipt verifies against B's address");
+  assert.is(bytesToHex(decodeReceipt(hexToBytes(done.receipt.receipt)).payee), bKey);
 });
 
 t('a completion with a wrong t or a forged hub signature is refused and changes nothing', async () => {
