@@ -23,7 +23,7 @@ import type { HubMark, HubSpec, PeerSpec } from './servers/hub-spec.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Sum of count × per-op CPU ms; kinds libsecp256k1 lacks (noble's variable-time ones) at noble's cost. */
-function ecMs(counts: Record<string, number>, native: Record<string, number>, noble: Record<string, number>): number {
+export function ecMs(counts: Record<string, number>, native: Record<string, number>, noble: Record<string, number>): number {
   let ms = 0;
   for (const [k, n] of Object.entries(counts)) {
     const kind = k.slice(k.indexOf(':') + 1);
