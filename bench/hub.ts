@@ -32,26 +32,57 @@ export function ecMs(counts: Record<string, number>, native: Record<string, numb
   return ms;
 }
 
-/** Self time of a profile grouped by what it is spent on (LevelDB, WASM secp, noble, codecs, ws, …). */
-export function profileGroups(file: string): { total: number; groups: [string, number][]; top: [string, number][] } {
-  const s = summarize(JSON.parse(fs.readFileSync(file, 'utf8')) as Parameters<typeof summarize>[0]);
-  const group = (name: string): string => {
-    if (/wasm:\/\/|tiny-secp256k1/.test(name)) return 'WASM secp (libsecp256k1)';
-    if (/classic-level|abstract-level|\/level\/|leveldown|LevelKv|client\/mailbox\/kv/.test(name)) return 'LevelDB';
-    if (/@noble\/curves/.test(name)) return 'noble curves (scalar/field JS)';
-    if (/@noble\/(hashes|ciphers)/.test(name)) return 'noble hashes/ciphers';
-    if (/node_modules\/ws\//.test(name)) return 'ws';
-    if (/\(garbage collector\)/.test(name)) return 'GC';
-    if (/\(idle\)|\(program\)/.test(name)) return name.startsWith('(idle)') ? 'idle' : 'V8 (program)';
-    if (/JSON|stringify|parse|codec|encode|decode|hexReplacer|base\/bytes|protocol\//.test(name)) return 'JSON/codecs';
-    if (/node:|^\S+ $/.test(name) || /^\(anonymous\)\s*$/.test(name)) return 'node core / native';
-    if (/engine\//.test(name)) return 'engine (JS)';
-    if (/client\//.test(name)) return 'client runtime (JS)';
-    return 'other';
-  };
+/** A V8 `.cpuprofile`, as far as the grouping reads it. */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** What a frame's self time is spent on: `name` is "function url". */
+function groupOf(name: string): string {
+  if (/wasm:\/\/|tiny-secp256k1/.test(name)) return 'WASM secp (libsecp256k1)';
+  if (/classic-level|abstract-level|\/level\/|client\/mailbox\/kv/.test(name)) return 'LevelDB';
+  if (/@noble\/curves/.test(name)) return 'noble curves (JS field/scalar arithmetic)';
+  if (/@noble\/(hashes|ciphers)|@scure/.test(name)) return 'noble hashes/ciphers';
+  if (/node_modules\/ws\//.test(name)) return 'ws';
+  if (/^\(garbage collector\)/.test(name)) return 'GC';
+  if (/^\(idle\)/.test(name)) return 'idle';
+  if (/^\(program\)/.test(name)) return 'V8 (program)';
+  // The engine's all-or-nothing snapshot of its whole state before every step (structuredClone runs as its self time).
+  if (/^atomic .*engine\/payment\/engine/.test(name)) return 'engine state snapshot (structuredClone)';
+  if (/^(persist|toJSON|fromJSON|recordToJson|JSON\.|stringify|parse) |codec|encode|decode|hexReplacer|base\/bytes|protocol\//.test(name))
+    return 'JSON/codecs';
+  if (/node:net|stream_base|^writev |^(writeBuffer|writeUtf8String|readableAddChunk) /.test(name)) return 'sockets (node:net)';
+  if (/node:/.test(name)) return 'node core (JS)';
+  if (/engine\//.test(name)) return 'engine (JS)';
+  if (/client\//.test(name)) return 'client runtime (JS)';
+  return 'other';
+}
+
+/**
+ * Self time of a profile grouped by what it is spent on (LevelDB, WASM secp,
+ * noble, JSON/codecs, ws, …). A nameless native frame (a binding such as
+ * LevelDB's) counts for the group of the function that called it.
+ */
+export function profileGroups(file: string): { total: number; busy: number; groups: [string, number][]; top: [string, number][] } {
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const s = summarize(p);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
   const groups = new Map<string, number>();
-  for (const [name, ms] of s.byFunction) groups.set(group(name), (groups.get(group(name)) ?? 0) + ms);
-  return { total: s.total, groups: [...groups].sort((a, b) => b[1] - a[1]), top: s.byFunction.slice(0, 15) };
+  let idle = 0;
+  for (const [id, ms] of self) {
+    let n = byId.get(id)!;
+    while (!n.callFrame.functionName && !n.callFrame.url && parent.has(n.id)) n = byId.get(parent.get(n.id)!)!;
+    const g = groupOf(`${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url}`);
+    if (g === 'idle') idle += ms;
+    groups.set(g, (groups.get(g) ?? 0) + ms);
+  }
+  return { total: s.total, busy: s.total - idle, groups: [...groups].sort((a, b) => b[1] - a[1]), top: s.byFunction.slice(0, 15) };
 }
 
 /** The hub row. */
@@ -103,10 +134,16 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
     let profNote = '';
     if (profFile) {
       const p = profileGroups(profFile);
-      const pct = (ms: number): string => `${((100 * ms) / p.total).toFixed(1)}%`;
-      profNote = `; hub profile (${profFile}) self time: ${p.groups.map(([g, ms]) => `${g} ${pct(ms)}`).join(', ')}`;
+      const pct = (ms: number): string => `${((100 * ms) / p.busy).toFixed(1)}%`;
+      profNote = `; hub profile (${profFile}) self time, % of busy samples: ${p.groups
+        .filter(([g]) => g !== 'idle')
+        .map(([g, ms]) => `${g} ${pct(ms)}`)
+        .join(', ')}`;
       progress(
-        `hub profile ${profFile}, ${p.total.toFixed(0)} ms sampled\n  ${p.groups.map(([g, ms]) => `${pct(ms).padStart(6)}  ${g}`).join('\n  ')}`,
+        `hub profile ${profFile}, ${p.total.toFixed(0)} ms sampled, ${p.busy.toFixed(0)} ms busy (shares of busy)\n  ${p.groups
+          .filter(([g]) => g !== 'idle')
+          .map(([g, ms]) => `${pct(ms).padStart(6)}  ${g}`)
+          .join('\n  ')}`,
       );
       progress(`hub profile top functions (self):\n  ${p.top.map(([f, ms]) => `${pct(ms).padStart(6)}  ${f}`).join('\n  ')}`);
     }

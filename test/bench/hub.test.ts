@@ -15,7 +15,7 @@ t('ecMs prices each counted kind at libsecp256k1 cost, noble cost for kinds it l
   assert.is(ecMs({}, native, noble), 0);
 });
 
-t('profileGroups sums self time by what it is spent on', () => {
+t('profileGroups sums self time by what it is spent on, native bindings with their caller', () => {
   const node = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 0 } });
   const profile = {
     nodes: [
@@ -25,19 +25,24 @@ t('profileGroups sums self time by what it is spent on', () => {
       node(4, 'chacha', 'file:///x/node_modules/@noble/ciphers/chacha.js'),
       node(5, 'sendFrame', 'file:///x/node_modules/ws/lib/sender.js'),
       node(6, '(garbage collector)', ''),
+      { ...node(7, '_get', 'file:///x/node_modules/classic-level/index.js'), children: [8] },
+      node(8, '', ''),
+      node(9, '(idle)', ''),
     ],
-    samples: [2, 2, 2, 3, 3, 4, 5, 6],
-    timeDeltas: [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
+    samples: [2, 2, 2, 3, 3, 4, 5, 6, 8, 9],
+    timeDeltas: [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-hub-prof-'));
   try {
     const file = path.join(dir, 'p.cpuprofile');
     fs.writeFileSync(file, JSON.stringify(profile));
     const p = profileGroups(file);
-    assert.is(p.total, 8);
+    assert.is(p.total, 10);
+    assert.is(p.busy, 9);
     const g = Object.fromEntries(p.groups);
     assert.is(g['WASM secp (libsecp256k1)'], 3);
-    assert.is(g.LevelDB, 2);
+    // The nameless native frame (a binding) counts for its caller's group.
+    assert.is(g.LevelDB, 3);
     assert.is(g['noble hashes/ciphers'], 1);
     assert.is(g.ws, 1);
     assert.is(g.GC, 1);
