@@ -43,7 +43,10 @@ interface CpuProfile {
 function groupOf(name: string): string {
   if (/wasm:\/\/|tiny-secp256k1/.test(name)) return 'WASM secp (libsecp256k1)';
   if (/classic-level|abstract-level|\/level\/|client\/mailbox\/kv/.test(name)) return 'LevelDB';
+  // noble's hex helpers are codecs here (the hex of serialized state), not hashing.
+  if (/^(bytesToHex|hexToBytes|encodeUtf8String|decodeUtf8String) /.test(name)) return 'JSON/codecs';
   if (/@noble\/curves/.test(name)) return 'noble curves (JS field/scalar arithmetic)';
+  if (/micro-packed|@scure\/btc-signer/.test(name)) return 'JSON/codecs';
   if (/@noble\/(hashes|ciphers)|@scure/.test(name)) return 'noble hashes/ciphers';
   if (/node_modules\/ws\//.test(name)) return 'ws';
   if (/^\(garbage collector\)/.test(name)) return 'GC';
