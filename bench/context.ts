@@ -44,6 +44,12 @@ export interface Sizes {
   sweep: number;
   sweepBaselineMs: number;
   cryptoMinMs: number;
+  /** Hub bench: payers (one process), payees (another), receipt tickets per payee, warm-up and measured window. */
+  hubPayers: number;
+  hubPayees: number;
+  hubTickets: number;
+  hubWarmMs: number;
+  hubMs: number;
 }
 
 /** Full sizes (docs/performance.md). */
@@ -68,6 +74,11 @@ export const FULL: Sizes = {
   sweep: 100_000,
   sweepBaselineMs: 3000,
   cryptoMinMs: 1000,
+  hubPayers: 8,
+  hubPayees: 32,
+  hubTickets: 64,
+  hubWarmMs: 5000,
+  hubMs: 20_000,
 };
 
 /** Smoke-test sizes (CI): every code path, small numbers, no speed claims. */
@@ -92,6 +103,11 @@ export const QUICK: Sizes = {
   sweep: 2000,
   sweepBaselineMs: 500,
   cryptoMinMs: 100,
+  hubPayers: 2,
+  hubPayees: 4,
+  hubTickets: 32,
+  hubWarmMs: 1500,
+  hubMs: 3000,
 };
 
 /** A relay child process with its data directory. */

@@ -13,6 +13,7 @@ import { benchAuth } from './auth.js';
 import { benchBacklog } from './backlog.js';
 import { benchClient } from './client.js';
 import { FULL, QUICK, progress, type Sizes } from './context.js';
+import { benchHub } from './hub.js';
 import { benchIdle } from './idle.js';
 import { benchIngest } from './ingest.js';
 import { benchPg } from './pg.js';
@@ -21,7 +22,7 @@ import { machine, table, writeResults, type Row } from './report.js';
 import { spawnWorker } from './rpc.js';
 import { benchSweep } from './sweep.js';
 
-const PARTS = ['client', 'ingest', 'push', 'backlog', 'pg', 'idle', 'auth', 'sweep'] as const;
+const PARTS = ['client', 'ingest', 'push', 'backlog', 'pg', 'idle', 'auth', 'sweep', 'hub'] as const;
 
 function fdLimit(): number | null {
   try {
@@ -88,6 +89,7 @@ async function main(): Promise<number> {
       return benchAuth(s, wsLoader, verifyRate);
     });
     await part('sweep', () => benchSweep(s, httpLoader));
+    await part('hub', () => benchHub(s));
   } finally {
     await Promise.all([httpLoader.stop(), wsLoader.stop(), wsLoader2.stop()]);
   }

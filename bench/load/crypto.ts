@@ -153,4 +153,5 @@ serve({
   },
 
   opCosts,
+  nativeOpCosts,
 });
