@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--only ingest,push,...] [--set stored=20000,...]`: runs every
- * issue-6 row, prints the markdown table on stdout and writes
+ * row, prints the markdown table on stdout and writes
  * `bench/results/latest.json` as `{ machine, results: Row[] }`.
  *
  * Quick mode (CI smoke test) uses small sizes and asserts nothing about

@@ -15,7 +15,7 @@
  * @module
  */
 import { Script, ScriptNum } from '@scure/btc-signer';
-import { abytes, concatBytes, equalBytes } from '../../base/bytes.js';
+import { abytes, bytesToHex, concatBytes, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../../base/errors.js';
 import { parsePublicKey } from '../../crypto/index.js';
 import { LOCKTIME_THRESHOLD } from './transaction.js';
@@ -42,9 +42,24 @@ export interface KeyPair2 {
  */
 export function assertXOnlyKey(key: unknown, name = 'public key'): Uint8Array {
   const k = abytes(key, 32, name);
-  parsePublicKey(k);
+  const hex = bytesToHex(k);
+  if (!validKeys.has(hex)) {
+    parsePublicKey(k, name);
+    if (validKeys.size >= VALID_KEYS_MAX) validKeys.clear();
+    validKeys.add(hex);
+  }
   return k.slice();
 }
+
+/**
+ * x-only keys already found on the curve. A channel builds its scripts
+ * from the same few keys at every state, and lifting x (a square root mod p)
+ * was a quarter of a hub's CPU per payment. The set holds public keys only,
+ * and only keys that passed: an invalid key is checked, and refused, every
+ * time. Bounded: cleared when full.
+ */
+const validKeys = new Set<string>();
+const VALID_KEYS_MAX = 4096;
 
 /** The 33-byte BIP118 public key `0x01 ‖ x` for an x-only key. */
 export function bip118Key(xonly: Uint8Array): Uint8Array {

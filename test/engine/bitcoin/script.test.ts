@@ -104,6 +104,22 @@ t('keys: wrong length, off the curve, equal', () => {
   throwsCode(() => assertEltooTerms({ ...params, keys: { a, b: a } }), ErrorCode.INVALID_PUBLIC_KEY);
 });
 
+t('keys: the cache of keys found on the curve never lets an off-curve key through', () => {
+  // Valid keys are remembered (bounded); an invalid one is checked, and refused, every time, before
+  // and after the valid keys around it were cached, and across the cache being cleared when full.
+  for (let round = 0; round < 3; round++) {
+    throwsCode(() => bip118Key(offCurve), ErrorCode.INVALID_PUBLIC_KEY);
+    assert.equal(bip118Key(a).slice(1), a);
+    for (let i = 0; i < 1500; i++) bip118Key(schnorr.getPublicKey(sha256(utf8(`cache ${round} ${i}`))));
+    throwsCode(() => bip118Key(offCurve), ErrorCode.INVALID_PUBLIC_KEY);
+    throwsCode(() => rebindLeaf(1, { a, b: offCurve }), ErrorCode.INVALID_PUBLIC_KEY);
+  }
+  // A returned key is a copy: mutating it cannot change what was validated.
+  const k = bip118Key(a);
+  k[5] = k[5]! ^ 1;
+  assert.equal(bip118Key(a).slice(1), a);
+});
+
 t('numbers: states, delays, timeouts, amounts', () => {
   throwsCode(() => rebindLeaf(-1, { a, b }), ErrorCode.INVALID_RANGE);
   throwsCode(() => rebindLeaf(1.5, { a, b }), ErrorCode.INVALID_RANGE);
