@@ -270,6 +270,27 @@ export function _signWithNonce(msg: Uint8Array, sk: Uint8Array, k: bigint): Uint
 }
 
 /**
+ * INTERNAL — do not re-export. BIP340 signing with a committed nonce stored
+ * in even form: `k` such that k·G has even y and x-coordinate `rx` (the
+ * committed-nonce module normalizes k when it commits, so signing needs no
+ * k·G). Only `signWithCommittedNonce`, which binds `k` to one message and
+ * checks the record that pairs `k` with `rx`, may call this: a wrong `rx`
+ * for `k` gives an invalid signature, never a second one with the same `k`
+ * for another message. s = k + e·d mod n, sig = rx ‖ s.
+ */
+export function _signWithEvenNonce(msg: Uint8Array, sk: Uint8Array, k: bigint, rx: Uint8Array): Uint8Array {
+  abytes(msg, undefined, 'message');
+  abytes(rx, 32, 'nonce point x');
+  const { d, px } = _evenKey(sk);
+  if (typeof k !== 'bigint' || k <= 0n || k >= N) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce: must be in [1, n-1]');
+  const e = challenge(rx, px, msg);
+  const sig = new Uint8Array(64);
+  sig.set(rx, 0);
+  sig.set(numberToBytesBE(Fn.create(k + e * d), 32), 32);
+  return sig;
+}
+
+/**
  * INTERNAL (crypto/ only): k·G for a scalar k in [1, n-1], as its x coordinate
  * and the parity of its y (constant time on both backends). Not cached.
  */
