@@ -501,6 +501,24 @@ t(
   },
 );
 
+t('the payer refuses a completion whose secret does not match the receipt point: its update n stays uncompleted', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const c = take<PaymentMessageOf<typeof PaymentType.COMPLETION>>(w, await until(w, PaymentType.COMPLETION));
+  const wrong = c.secret.slice();
+  wrong[31]! ^= 1;
+  const before = stateOf(w.payer);
+  await rejectsCode(
+    inject(w, 'S', 'A', { ...c, secret: wrong }),
+    ErrorCode.PAYMENT_REJECTED,
+    'revealed secret does not match the receipt point',
+  );
+  assert.is(stateOf(w.payer), before, 'A took nothing');
+  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+  await inject(w, 'S', 'A', c);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
 // ---------------------------------------------------------------------------
 // The payee's checks (ptlc-exchange.ts acceptPtlc, payee.ts onOffer)
 
