@@ -65,6 +65,13 @@ for (const backend of ['libsecp256k1', 'noble'])
       out.nonceOk = b.verify(nsig, m, pk);
       s = snap(); const tk = await nonce.commitTicketNonce(store, sk); out.commitTicketNonce = diff(s);
       s = snap(); await nonce.bindTicketNonce(store, tk.id, sk, m); await nonce.signWithCommittedNonce(store, tk.id, sk, m); out.ticketSign = diff(s);
+      // An adaptor pre-signature costs one k·G; its verification one a·G + b·P, as a signature's.
+      const ad = await import('./crypto/adaptor.ts');
+      const T = ad.adaptorPoint(b.randomSecretKey());
+      s = snap(); const pre = ad.adaptorPresign(sk, m, T); out.adaptorPresign = diff(s);
+      s = snap(); out.adaptorOk = ad.adaptorVerify(pre, m, pk, T); out.adaptorVerify = diff(s);
+      const bad = pre.slice(); bad[64] ^= 1;
+      s = snap(); out.adaptorBad = ad.adaptorVerify(bad, m, pk, T); out.adaptorVerifyBad = diff(s);
       process.stdout.write(JSON.stringify(out));`;
       const out = JSON.parse(
         execFileSync(process.execPath, ['--import', 'tsx', '--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], {
@@ -85,6 +92,11 @@ for (const backend of ['libsecp256k1', 'noble'])
       assert.is(out.nonceOk, true);
       assert.equal(out.commitTicketNonce, { mul_G: 1 });
       assert.equal(out.ticketSign, {});
+      assert.equal(out.adaptorPresign, { mul_G: 1 });
+      assert.is(out.adaptorOk, true);
+      assert.equal(out.adaptorVerify, { mulAdd: 1 });
+      assert.is(out.adaptorBad, false);
+      assert.equal(out.adaptorVerifyBad, { mulAdd: 1 });
     },
   );
 
