@@ -20,7 +20,7 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, concatBytes, equalBytes } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
-import { _evenKey, challenge, parseCompressedPoint, parsePublicKey, type Point } from './bip340.js';
+import { _evenKey, _mulAddXOnly, challenge, parseCompressedPoint, parsePublicKey, type Point } from './bip340.js';
 import { native } from './secp.js';
 
 const { Point: Pt } = secp256k1;
@@ -130,7 +130,7 @@ function extractAdaptorPoint(presig65: Uint8Array, msg32: Uint8Array, pk32: Uint
     return null;
   }
   const e = challenge(pre.rx, pk32, msg32);
-  const R = Pt.BASE.multiplyUnsafe(pre.s).add(P.multiplyUnsafe(e).negate());
+  const R = Pt.BASE.mulAddUnsafe(pre.s, P, Fn.neg(e)); // s'·G − e·P: one joint multiplication
   if (R.is0()) return null; // "s'G - eP is infinite"
   const T = pre.odd ? pre.Rp.add(R) : pre.Rp.add(R.negate());
   if (T.is0()) return null; // "R' - (s'G - eP) is infinite"
@@ -146,8 +146,9 @@ function neg33(p: Uint8Array): Uint8Array {
 
 /**
  * {@link extractAdaptorPoint} and the comparison with T on libsecp256k1:
- * T' = R' ∓ (s'·G − e·P). Undefined when the binding is absent, a scalar is
- * zero, or an input fails to parse (the noble path then decides).
+ * T' = R' ∓ (s'·G − e·P), with s'·G − e·P as one double-scalar
+ * multiplication ({@link _mulAddXOnly}). Undefined when the binding is
+ * absent, a scalar is zero, or an input fails to parse (the noble path then decides).
  */
 function nativeVerify(presig65: Uint8Array, msg: Uint8Array, pk32: Uint8Array, T33: Uint8Array): boolean | undefined {
   const lib = native();
@@ -158,13 +159,7 @@ function nativeVerify(presig65: Uint8Array, msg: Uint8Array, pk32: Uint8Array, T
   const e = challenge(rx, pk32, msg);
   if (e === 0n) return undefined;
   try {
-    const P = new Uint8Array(33);
-    P[0] = 0x02;
-    P.set(pk32, 1);
-    const minusEP = lib.pointMultiply(P, numberToBytesBE(N - e, 32), true);
-    const sG = lib.pointFromScalar(presig65.subarray(33, 65), true);
-    if (!minusEP || !sG) return undefined;
-    const R = lib.pointAdd(sG, minusEP, true);
+    const R = _mulAddXOnly(s, pk32, N - e);
     if (!R) return false; // "s'G - eP is infinite"
     const T = lib.pointAdd(presig65.subarray(0, 33), presig65[0] === ODD ? R : neg33(R), true);
     if (!T) return false; // "R' - (s'G - eP) is infinite"

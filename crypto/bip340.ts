@@ -19,7 +19,7 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { abytes, bytesToHex } from '../base/bytes.js';
+import { abytes, bytesToHex, concatBytes } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
 import { cacheScope, native } from './secp.js';
 
@@ -245,6 +245,40 @@ export function signaturePoint(rx: Uint8Array, px: Uint8Array, msg: Uint8Array):
   return T.toBytes(true);
 }
 
+/**
+ * INTERNAL (crypto/ only): a·G + b·P for P = lift_x(`px`) and public scalars
+ * a, b in [0, n-1], as 33-byte compressed SEC1, or null when it is infinity:
+ * one double-scalar multiplication (as in a verification), for checks of
+ * public data such as an adaptor pre-signature. Throws INVALID_PUBLIC_KEY
+ * when `px` is not an x coordinate on the curve.
+ *
+ * libsecp256k1 exposes a·G + b·P through ECDSA public-key recovery, which
+ * computes Q = u1·G + u2·R with u1 = −h/r and u2 = s/r for the point R of
+ * x-coordinate r and the parity of the recovery id: with R = P (even y,
+ * recovery id 0), h = −a·r and s = b·r give Q = a·G + b·P. Where that does
+ * not apply (no binding, b = 0, x(P) ≥ n, or a null answer, which the
+ * binding also gives for infinity) noble's joint multiplication decides.
+ */
+export function _mulAddXOnly(a: bigint, px: Uint8Array, b: bigint): Uint8Array | null {
+  abytes(px, 32, 'public key');
+  if (a < 0n || a >= N || b < 0n || b >= N) fail(ErrorCode.INVALID_RANGE, 'scalar: must be in [0, n-1]');
+  const lib = native();
+  const r = bytesToNumberBE(px);
+  if (lib && b !== 0n && r > 0n && r < N) {
+    let Q: Uint8Array | null = null;
+    try {
+      const sig = concatBytes(px, numberToBytesBE(Fn.mul(b, r), 32));
+      Q = lib.recover(numberToBytesBE(Fn.neg(Fn.mul(a, r)), 32), sig, 0, true);
+    } catch {
+      Q = null; // P off the curve: the noble path below names the fault
+    }
+    if (Q) return Q;
+  }
+  const P = parsePublicKey(px);
+  const Q = Pt.BASE.mulAddUnsafe(a, P, b);
+  return Q.is0() ? null : Q.toBytes(true);
+}
+
 /** lift_x as 33-byte compressed SEC1 (0x02 ‖ x); the binding validates it when used. */
 function even33(xonly: Uint8Array): Uint8Array {
   const c = new Uint8Array(33);
@@ -267,6 +301,27 @@ export function _signWithNonce(msg: Uint8Array, sk: Uint8Array, k: bigint): Uint
   const { d, px } = _evenKey(sk);
   if (typeof k !== 'bigint' || k <= 0n || k >= N) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce: must be in [1, n-1]');
   return signWith(msg, d, px, k);
+}
+
+/**
+ * INTERNAL — do not re-export. BIP340 signing with a committed nonce stored
+ * in even form: `k` such that k·G has even y and x-coordinate `rx` (the
+ * committed-nonce module normalizes k when it commits, so signing needs no
+ * k·G). Only `signWithCommittedNonce`, which binds `k` to one message and
+ * checks the record that pairs `k` with `rx`, may call this: a wrong `rx`
+ * for `k` gives an invalid signature, never a second one with the same `k`
+ * for another message. s = k + e·d mod n, sig = rx ‖ s.
+ */
+export function _signWithEvenNonce(msg: Uint8Array, sk: Uint8Array, k: bigint, rx: Uint8Array): Uint8Array {
+  abytes(msg, undefined, 'message');
+  abytes(rx, 32, 'nonce point x');
+  const { d, px } = _evenKey(sk);
+  if (typeof k !== 'bigint' || k <= 0n || k >= N) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce: must be in [1, n-1]');
+  const e = challenge(rx, px, msg);
+  const sig = new Uint8Array(64);
+  sig.set(rx, 0);
+  sig.set(numberToBytesBE(Fn.create(k + e * d), 32), 32);
+  return sig;
 }
 
 /**

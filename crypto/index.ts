@@ -1,7 +1,7 @@
 /**
  * `crypto`: BIP340 helpers, committed nonces and BIP340-compatible Schnorr
- * adaptor signatures. Re-exports only; the raw-nonce signer `_signWithNonce`
- * is deliberately not exported here (a caller-chosen nonce is a key leak
+ * adaptor signatures. Re-exports only; the raw-nonce signers `_signWithNonce`
+ * and `_signWithEvenNonce` are deliberately not exported here (a caller-chosen nonce is a key leak
  * waiting to happen; use `commitNonce` / `signWithCommittedNonce`).
  * @module
  */

@@ -26,6 +26,13 @@
  * if the RNG is weak; mixing in the message means that even a repeated
  * `rand` and id (a restored backup, a broken RNG) never give one k for two
  * messages. The default id is derived from `rand`, P and the message.
+ *
+ * Records store k in even form (k·G has even y, so k is negated when the
+ * drawn nonce's point has odd y) next to R.x, with a check value keyed by
+ * the secret key over k, P.x, R.x and the bound message: signing takes R
+ * from the record and needs no k·G. Records written before this form (k as
+ * drawn, no check value) still load and sign as before (one k·G, which also
+ * pins k to R).
  * @module
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
@@ -33,22 +40,74 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, bytesToHex, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
-import { _signWithNonce, basePoint, getPublicKey, parseSecretKey, verify } from './bip340.js';
+import { _signWithEvenNonce, _signWithNonce, basePoint, getPublicKey, parseSecretKey, verify } from './bip340.js';
 
 const { Point: Pt } = secp256k1;
 const Fn = Pt.Fn;
-/** Record kind byte of a committed (unused) nonce: kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ H(msg)(32). */
+/**
+ * Record kind byte of a committed (unused) nonce in its first form, still
+ * read (records already stored keep working) but no longer written:
+ * kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ H(msg)(32), k as drawn (R = ±k·G).
+ */
 const COMMITTED = 0x02;
 /** Record kind byte of a spent nonce: kind ‖ P.x(32) ‖ H(msg)(32) ‖ signature(64). */
 const SPENT = 0x03;
 /**
  * Record kind byte of a ticket: a nonce committed before its message is
- * known (a receipt nonce, SPEC 6.16): kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ 32 zero bytes.
- * Binding replaces it by a committed record for one message.
+ * known (a receipt nonce, SPEC 6.16), in its first form (still read, no
+ * longer written): kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ 32 zero bytes.
+ * Binding replaces it by a committed record (first form) for one message.
  */
 const TICKET = 0x04;
-/** Length of both record kinds. */
+/**
+ * Record kind byte of a committed (unused) nonce in even form:
+ * kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ H(msg)(32) ‖ check(32), where k·G = lift_x(R.x)
+ * and check = hash_LnMailbox/nonce-check(sk ‖ k ‖ P.x ‖ R.x ‖ H(msg)).
+ */
+const COMMITTED_EVEN = 0x05;
+/**
+ * Record kind byte of a ticket in even form: kind ‖ k(32) ‖ P.x(32) ‖ R.x(32) ‖ 32 zero bytes ‖ check(32)
+ * (check over the zero message hash). Binding replaces it by a {@link COMMITTED_EVEN} record.
+ */
+const TICKET_EVEN = 0x06;
+/** Length of the first-form records ({@link COMMITTED}, {@link TICKET}) and of spent records. */
 const NONCE_RECORD_LENGTH = 129;
+/** Length of the even-form records ({@link COMMITTED_EVEN}, {@link TICKET_EVEN}). */
+const EVEN_RECORD_LENGTH = 161;
+
+/** The kind byte of a stored record, after checking that it is a known kind of the length of that kind. */
+function recordKind(record: Uint8Array): number {
+  const kind = record[0];
+  if (kind === undefined) fail(ErrorCode.INVALID_LENGTH, 'nonce record: empty');
+  if (kind === COMMITTED_EVEN || kind === TICKET_EVEN) abytes(record, EVEN_RECORD_LENGTH, 'nonce record');
+  else if (kind === COMMITTED || kind === TICKET || kind === SPENT) abytes(record, NONCE_RECORD_LENGTH, 'nonce record');
+  else fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${kind}`);
+  return kind;
+}
+
+/** The check value of an even-form record: keyed by the secret key, so a store cannot forge a (k, R) pair. */
+const recordCheck = (sk: Uint8Array, k: Uint8Array, px: Uint8Array, R: Uint8Array, mh: Uint8Array) =>
+  schnorr.utils.taggedHash('LnMailbox/nonce-check', sk, k, px, R, mh);
+
+/**
+ * Draws the nonce point of k (one k·G) and returns k in even form (negated
+ * when k·G has odd y, so that k·G = lift_x(R.x)) with R.x.
+ */
+function evenNonce(k0: bigint): { k: Uint8Array; R: Uint8Array } {
+  const P = basePoint(k0);
+  return { k: numberToBytesBE(P.odd ? Fn.neg(k0) : k0, 32), R: P.x };
+}
+
+/** An even-form record of `kind` for the nonce `k` (even form) bound to message hash `mh`. */
+function evenRecord(kind: number, sk: Uint8Array, k: Uint8Array, px: Uint8Array, R: Uint8Array, mh: Uint8Array): Uint8Array {
+  return concatBytes(new Uint8Array([kind]), k, px, R, mh, recordCheck(sk, k, px, R, mh));
+}
+
+/** Refuses an even-form record whose check value does not match (corrupted or forged): it is never signed with. */
+function checkEvenRecord(record: Uint8Array, sk: Uint8Array): void {
+  const want = recordCheck(sk, record.subarray(1, 33), record.subarray(33, 65), record.subarray(65, 97), record.subarray(97, 129));
+  if (!equalBytes(record.subarray(129, 161), want)) fail(ErrorCode.INVALID_SIGNATURE, 'nonce record: check value does not match');
+}
 /** Longest accepted nonce id, in characters (ids are store keys). */
 export const MAX_NONCE_ID_LENGTH = 128;
 
@@ -150,10 +209,10 @@ export async function commitNonce(
   const px = getPublicKey(sk);
   const mh = msgHash(msg);
   const id = assertNonceId(opts.id ?? bytesToHex(schnorr.utils.taggedHash('LnMailbox/nonce-id', rand, px, mh).subarray(0, 16)));
-  const k = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8(id), mh)));
-  if (k === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
-  const R = basePoint(k).x;
-  await store.put(id, concatBytes(new Uint8Array([COMMITTED]), numberToBytesBE(k, 32), px, R, mh));
+  const k0 = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8(id), mh)));
+  if (k0 === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
+  const { k, R } = evenNonce(k0);
+  await store.put(id, evenRecord(COMMITTED_EVEN, sk, k, px, R, mh));
   return { id, R };
 }
 
@@ -171,21 +230,27 @@ export async function signWithCommittedNonce(store: NonceStore, id: string, sk: 
   const px = getPublicKey(sk);
   const record = await store.get(id);
   if (record === undefined) fail(ErrorCode.NONCE_UNKNOWN, 'nonce id unknown');
-  abytes(record, NONCE_RECORD_LENGTH, 'nonce record');
+  const kind = recordKind(record);
   const mh = msgHash(msg);
-  if (record[0] === SPENT) {
+  if (kind === SPENT) {
     if (!equalBytes(record.subarray(1, 33), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce was committed for a different key');
     if (!equalBytes(record.subarray(33, 65), mh)) fail(ErrorCode.NONCE_REUSE, 'nonce already signed another message');
     const sig = record.slice(65, 129);
     if (!verify(sig, msg, px)) fail(ErrorCode.INVALID_SIGNATURE, 'stored signature does not verify');
     return sig;
   }
-  if (record[0] !== COMMITTED) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${record[0]}`);
+  if (kind !== COMMITTED && kind !== COMMITTED_EVEN) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${kind}`);
   if (!equalBytes(record.subarray(33, 65), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce was committed for a different key');
   if (!equalBytes(record.subarray(97, 129), mh)) fail(ErrorCode.NONCE_REUSE, 'nonce is bound to another message');
   const k = bytesToNumberBE(record.subarray(1, 33));
   const R = record.subarray(65, 97);
-  const sig = _signWithNonce(msg, sk, k);
+  let sig: Uint8Array;
+  if (kind === COMMITTED_EVEN) {
+    // Even form: R is taken from the record, which the check value pins to k (no k·G).
+    if (k === 0n || k >= Fn.ORDER) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce record: nonce not in [1, n-1]');
+    checkEvenRecord(record, sk);
+    sig = _signWithEvenNonce(msg, sk, k, R);
+  } else sig = _signWithNonce(msg, sk, k);
   // The hub priced the payment point from the committed R: a different R
   // (corrupted record) would make T = s·G differ from what it will pay for.
   // No verification of the result: _signWithNonce's arithmetic is pinned by the BIP340 vectors,
@@ -211,11 +276,11 @@ export async function commitTicketNonce(store: NonceStore, sk: Uint8Array, opts:
   parseSecretKey(sk);
   const rand = abytes(opts.rand ?? randomBytes(32), 32, 'rand');
   const px = getPublicKey(sk);
-  const k = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8('ticket'), new Uint8Array(32))));
-  if (k === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
-  const R = basePoint(k).x;
+  const k0 = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('LnMailbox/nonce', rand, sk, px, utf8('ticket'), new Uint8Array(32))));
+  if (k0 === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
+  const { k, R } = evenNonce(k0);
   const id = ticketNonceId(R);
-  await store.put(id, concatBytes(new Uint8Array([TICKET]), numberToBytesBE(k, 32), px, R, new Uint8Array(32)));
+  await store.put(id, evenRecord(TICKET_EVEN, sk, k, px, R, new Uint8Array(32)));
   return { id, R };
 }
 
@@ -235,15 +300,20 @@ export async function bindTicketNonce(store: NonceStore, id: string, sk: Uint8Ar
   const px = getPublicKey(sk);
   const record = await store.get(id);
   if (record === undefined) fail(ErrorCode.NONCE_UNKNOWN, 'no such ticket');
-  abytes(record, NONCE_RECORD_LENGTH, 'nonce record');
+  const kind = recordKind(record);
   const mh = msgHash(msg);
-  if (record[0] === COMMITTED || record[0] === SPENT) {
-    const bound = record[0] === COMMITTED ? record.subarray(97, 129) : record.subarray(33, 65);
+  if (kind === COMMITTED || kind === COMMITTED_EVEN || kind === SPENT) {
+    const bound = kind === SPENT ? record.subarray(33, 65) : record.subarray(97, 129);
     if (!equalBytes(bound, mh)) fail(ErrorCode.NONCE_REUSE, 'ticket already used for another message');
     return;
   }
-  if (record[0] !== TICKET) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${record[0]}`);
+  if (kind !== TICKET && kind !== TICKET_EVEN) fail(ErrorCode.INVALID_RANGE, `nonce record: unknown kind ${kind}`);
   if (!equalBytes(record.subarray(33, 65), px)) fail(ErrorCode.INVALID_SECRET_KEY, 'ticket was committed for a different key');
+  if (kind === TICKET_EVEN) {
+    checkEvenRecord(record, sk);
+    await store.spend(id, evenRecord(COMMITTED_EVEN, sk, record.subarray(1, 33), px, record.subarray(65, 97), mh));
+    return;
+  }
   await store.spend(
     id,
     concatBytes(
@@ -262,5 +332,8 @@ export async function bindTicketNonce(store: NonceStore, id: string, sk: Uint8Ar
 export async function isFreeTicket(store: NonceStore, id: string): Promise<boolean> {
   assertNonceId(id);
   const record = await store.get(id);
-  return record !== undefined && record.length === NONCE_RECORD_LENGTH && record[0] === TICKET;
+  if (record === undefined) return false;
+  return (
+    (record.length === NONCE_RECORD_LENGTH && record[0] === TICKET) || (record.length === EVEN_RECORD_LENGTH && record[0] === TICKET_EVEN)
+  );
 }

@@ -12,10 +12,11 @@
  *   package.json's `"browser": { "tiny-secp256k1": false }` keeps it out.
  *
  * Only the operations libsecp256k1 exposes go through it (k·G, k·P, point
- * and x-only tweaks, BIP340 sign/verify of 32-byte messages); scalar
- * arithmetic, adaptor signatures' nonce path and messages of other lengths
- * stay in JavaScript. Both paths give identical results: the BIP340,
- * Wycheproof and adaptor vectors run against each (`_setBackend`).
+ * and x-only tweaks, BIP340 sign/verify of 32-byte messages, and a·G + b·P
+ * through ECDSA public-key recovery); scalar arithmetic, adaptor
+ * signatures' nonce path and messages of other lengths stay in JavaScript.
+ * Both paths give identical results: the BIP340, Wycheproof and adaptor
+ * vectors run against each (`_setBackend`).
  * @module
  */
 
@@ -29,6 +30,7 @@ export interface NativeSecp {
   xOnlyPointAddTweak(p: Uint8Array, tweak: Uint8Array): { parity: 1 | 0; xOnlyPubkey: Uint8Array } | null;
   signSchnorr(h: Uint8Array, d: Uint8Array, e?: Uint8Array): Uint8Array;
   verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array): boolean;
+  recover(h: Uint8Array, signature: Uint8Array, recoveryId: 0 | 1 | 2 | 3, compressed?: boolean): Uint8Array | null;
 }
 
 interface ProcessLike {

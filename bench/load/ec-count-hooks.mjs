@@ -7,7 +7,8 @@ const PATCHES = [
 ];
 
 // The same kinds on libsecp256k1 (tiny-secp256k1's JS wrapper): k·G for keys,
-// nonces and tweaks, k·P for ECDH and e·P, one a·G + b·P per verification;
+// nonces and tweaks, k·P for ECDH and e·P, one a·G + b·P per verification
+// (and per recovery);
 // its BIP340 signer computes d·G and k·G (2 mul_G) and does not self-verify.
 const c = (k) => `globalThis.__lnmbEcCount?.('${k}');`;
 const NATIVE = [
@@ -18,6 +19,8 @@ const NATIVE = [
   ['export function xOnlyPointAddTweak(p, tweak) {', c('mul_G')],
   ['export function signSchnorr(h, d, e) {', c('mul_G') + c('mul_G')],
   ['export function verifySchnorr(h, Q, signature) {', c('mulAdd')],
+  // ECDSA public-key recovery is one u1·G + u2·R (crypto/bip340.ts _mulAddXOnly uses it as a·G + b·P).
+  ['export function recover(h, signature, recoveryId, compressed = false) {', c('mulAdd')],
 ].map(([from, add]) => [from, from + ' ' + add]);
 
 export async function load(url, context, nextLoad) {

@@ -25,14 +25,21 @@
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError } from '../../base/errors.js';
 import { getPublicKey, taggedHash, tweakXOnlyPublicKey, tweakXOnlySecretKey } from '../../crypto/bip340.js';
+import { cacheScope } from '../../crypto/secp.js';
 import * as eltoo from '../bitcoin/eltoo.js';
 import { presignClaim, verifyClaimPresignature, type PtlcSpec, type PtlcSweep } from '../bitcoin/ptlc-output.js';
 import { verifyWitnessSignature } from '../bitcoin/sign.js';
 import { taprootOutput } from '../bitcoin/taproot.js';
 import type { ChannelParams, ChannelState, Party } from './state.js';
 
-/** Bounded memo: channels derive the same keys and scripts over and over, each a point multiplication. */
-function memo<V>(cache: Map<string, V>, id: string, make: () => V): V {
+/**
+ * Bounded memo: channels derive the same keys and scripts over and over, each a point
+ * multiplication. Partitioned like crypto/'s caches ({@link cacheScope}: empty in
+ * production), so that a bench running several roles in one process credits each
+ * role with its own derivations.
+ */
+function memo<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  const id = cacheScope() + key;
   let v = cache.get(id);
   if (v === undefined) {
     v = make();

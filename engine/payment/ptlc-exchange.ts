@@ -89,6 +89,16 @@ function checkResolved(ch: Channel, m: { state: Uint8Array; offerId: Uint8Array 
  */
 export function checkFulfill(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>, point: Uint8Array): void {
   if (!equalBytes(adaptorPoint(m.secret), point)) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
+  checkFulfillState(ch, m);
+}
+
+/**
+ * Offerer: {@link checkFulfill} without the check of the secret, for an
+ * offerer that checks it otherwise before it settles: the hub completes the
+ * payer's pre-signature (verified against the payment point) with it and
+ * verifies the result, which holds exactly when the secret matches the point.
+ */
+export function checkFulfillState(ch: Channel, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): void {
   checkResolved(ch, m, 'fulfill', 'fulfilled state does not pay exactly the PTLC to the receiver');
 }
 

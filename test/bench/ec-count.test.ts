@@ -38,8 +38,10 @@ t('counts point multiplications by kind: getPublicKey, sign (noble self-verifies
 // (no self-verification), a verification one a·G + b·P, ECDH one k·P; on libsecp256k1 the hook counts
 // tiny-secp256k1's calls, with LNMB_SECP=noble noble's.
 for (const backend of ['libsecp256k1', 'noble'])
-  t(`the door's operation counts on ${backend}: cached keys, one k·G per signature, one mulAdd per verification`, () => {
-    const script = `
+  t(
+    `the door's operation counts on ${backend}: cached keys, one k·G per signature (none with a committed nonce), one mulAdd per verification`,
+    () => {
+      const script = `
       const b = await import('./crypto/bip340.ts');
       const { sharedSecretX } = await import('./protocol/seal.ts');
       const { backendName } = await import('./crypto/secp.ts');
@@ -54,21 +56,48 @@ for (const backend of ['libsecp256k1', 'noble'])
       s = snap(); out.ok = b.verify(sig, m, pk); out.verify = diff(s);
       const other = b.getPublicKey(b.randomSecretKey());
       s = snap(); sharedSecretX(sk, other); out.ecdh = diff(s);
+      // A committed nonce: R = k·G once, when it is committed; the record keeps k in even form
+      // with R, so the signature costs no further operation.
+      const nonce = await import('./crypto/nonce.ts');
+      const store = new nonce.MemoryNonceStore();
+      s = snap(); const c = await nonce.commitNonce(store, sk, m); out.commitNonce = diff(s);
+      s = snap(); const nsig = await nonce.signWithCommittedNonce(store, c.id, sk, m); out.signWithCommittedNonce = diff(s);
+      out.nonceOk = b.verify(nsig, m, pk);
+      s = snap(); const tk = await nonce.commitTicketNonce(store, sk); out.commitTicketNonce = diff(s);
+      s = snap(); await nonce.bindTicketNonce(store, tk.id, sk, m); await nonce.signWithCommittedNonce(store, tk.id, sk, m); out.ticketSign = diff(s);
+      // An adaptor pre-signature costs one k·G; its verification one a·G + b·P, as a signature's.
+      const ad = await import('./crypto/adaptor.ts');
+      const T = ad.adaptorPoint(b.randomSecretKey());
+      s = snap(); const pre = ad.adaptorPresign(sk, m, T); out.adaptorPresign = diff(s);
+      s = snap(); out.adaptorOk = ad.adaptorVerify(pre, m, pk, T); out.adaptorVerify = diff(s);
+      const bad = pre.slice(); bad[64] ^= 1;
+      s = snap(); out.adaptorBad = ad.adaptorVerify(bad, m, pk, T); out.adaptorVerifyBad = diff(s);
       process.stdout.write(JSON.stringify(out));`;
-    const out = JSON.parse(
-      execFileSync(process.execPath, ['--import', 'tsx', '--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], {
-        cwd: root,
-        encoding: 'utf8',
-        env: { ...process.env, LNMB_SECP: backend === 'noble' ? 'noble' : '' },
-      }),
-    ) as Record<string, unknown>;
-    assert.is(out.backend, backend);
-    assert.equal(out.getPublicKey, { mul_G: 1 });
-    assert.equal(out.getPublicKeyAgain, {});
-    assert.equal(out.sign, { mul_G: 1 });
-    assert.is(out.ok, true);
-    assert.equal(out.verify, { mulAdd: 1 });
-    assert.equal(out.ecdh, { mul_P: 1 });
-  });
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', '--import', './bench/load/ec-count.mjs', '--input-type=module', '-e', script], {
+          cwd: root,
+          encoding: 'utf8',
+          env: { ...process.env, LNMB_SECP: backend === 'noble' ? 'noble' : '' },
+        }),
+      ) as Record<string, unknown>;
+      assert.is(out.backend, backend);
+      assert.equal(out.getPublicKey, { mul_G: 1 });
+      assert.equal(out.getPublicKeyAgain, {});
+      assert.equal(out.sign, { mul_G: 1 });
+      assert.is(out.ok, true);
+      assert.equal(out.verify, { mulAdd: 1 });
+      assert.equal(out.ecdh, { mul_P: 1 });
+      assert.equal(out.commitNonce, { mul_G: 1 });
+      assert.equal(out.signWithCommittedNonce, {});
+      assert.is(out.nonceOk, true);
+      assert.equal(out.commitTicketNonce, { mul_G: 1 });
+      assert.equal(out.ticketSign, {});
+      assert.equal(out.adaptorPresign, { mul_G: 1 });
+      assert.is(out.adaptorOk, true);
+      assert.equal(out.adaptorVerify, { mulAdd: 1 });
+      assert.is(out.adaptorBad, false);
+      assert.equal(out.adaptorVerifyBad, { mulAdd: 1 });
+    },
+  );
 
 t.run();

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
-import { ErrorCode } from '../../../base/errors.js';
+import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import { PaymentType, decodeChannelState, verifyInvoice, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { randomTweak, tweakPoint, untweakSecret } from '../../../crypto/tweak.js';
 import { adaptorAdapt, adaptorPoint } from '../../../crypto/adaptor.js';
@@ -30,7 +30,7 @@ import { checkPtlcTimelock, sameState, transfer } from '../../channel/state.js';
 import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
 import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
-import { checkFulfill, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
+import { checkFulfillState, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
 import { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
@@ -216,29 +216,51 @@ export async function hubOnFulfill(
   const p = h.payments.get(id);
   if (p?.status !== 'committed' || p.payeeChannel !== bytesToHex(m.channelId)) return ignored(m.type, 'no committed PTLC for that offer');
   const tweak = hexToBytes(p.tweak ?? '00'.repeat(32), 32);
-  checkFulfill(sb, m, tweakPoint(hexToBytes(p.point, 33), tweak));
-  const t = untweakSecret(m.secret, tweak); // = s_B, the payee's receipt signature's s
-  // 1. Complete the payer's update n (its pre-signature adapted with s_B), after moving the
-  // payee channel on: the PTLC becomes the payee's balance. Settling verifies the payee's
-  // settlement signature, so the message is whole before we sign anything.
+  const t = untweakSecret(m.secret, tweak); // = s_B, the payee's receipt signature's s, if the secret is right
+  // 1. The secret is checked by what it buys: the payer's update n, its pre-signature (verified
+  // against T_B when the payer proposed) adapted with t, verified against the real sighash.
+  // That signature verifies exactly when t·G = T_B, i.e. (t + r)·G = T_B + r·G, the point
+  // of the PTLC: one verification, which we make anyway, instead of a separate t·G. The
+  // step is all or nothing: if a check below fails, the signature taken here is dropped.
+  if (!takePayerUpdateSig(h, p, t)) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
+  checkFulfillState(sb, m);
+  // 2. Move the payee channel on: the PTLC becomes the payee's balance. Settling verifies the
+  // payee's settlement signature, so the message is whole before we sign anything.
   const settle = await settlePtlc(sb, h.signer, m);
-  const s = await buyPayerUpdate(h, p, t);
+  const s = await buyPayerUpdate(h, p, t, true);
   s.send.unshift({ to: peerAddress, message: settle });
   return s;
 }
 
 /**
- * S holds `s_B` of a committed payment: completes the payer's update n with
- * it (the pre-signature adapted, checked against the real sighash), signs its
- * own update n, and tells the payer (COMPLETION). The payment is bought.
+ * Completes the payer's update n of payment `p` with `t` (its pre-signature
+ * adapted) and takes it if it verifies against the real sighash. False, with
+ * nothing taken, when it does not: `t` is not the secret of the payment point.
  */
-async function buyPayerUpdate(h: HubOfferContext, p: HubPayment, t: Uint8Array): Promise<Step> {
+function takePayerUpdateSig(h: HubOfferContext, p: HubPayment, t: Uint8Array): boolean {
+  const as = h.peers.get(p.payerChannel)!.channel;
+  try {
+    const sigA = new Uint8Array(65);
+    sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0); // INVALID_SECRET_KEY for t = 0
+    sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
+    as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+  } catch (e) {
+    if (isLnMailboxError(e) && (e.code === ErrorCode.INVALID_SIGNATURE || e.code === ErrorCode.INVALID_SECRET_KEY)) return false;
+    throw e;
+  }
+  return true;
+}
+
+/**
+ * S holds `s_B` of a committed payment: completes the payer's update n with
+ * it (the pre-signature adapted, checked against the real sighash; already
+ * taken when `taken`), signs its own update n, and tells the payer
+ * (COMPLETION). The payment is bought.
+ */
+async function buyPayerUpdate(h: HubOfferContext, p: HubPayment, t: Uint8Array, taken = false): Promise<Step> {
   const payer = h.peers.get(p.payerChannel)!;
   const as = payer.channel;
-  const sigA = new Uint8Array(65);
-  sigA.set(adaptorAdapt(hexToBytes(p.presig, 65), t), 0);
-  sigA[64] = CHANNEL_UPDATE_HASH_TYPE;
-  as.receiveUpdateSig(sigA, 0); // verified against the real sighash before we sign
+  if (!taken && !takePayerUpdateSig(h, p, t)) reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
   const ourSigN = await as.signUpdate(h.signer.nonces, h.config.channelKey); // promotes state n
   p.status = 'bought';
   p.secret = bytesToHex(t);

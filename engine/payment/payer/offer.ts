@@ -30,9 +30,9 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
-import { ErrorCode } from '../../../base/errors.js';
+import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
-import { adaptorAdapt, adaptorPoint } from '../../../crypto/adaptor.js';
+import { adaptorAdapt } from '../../../crypto/adaptor.js';
 import { verify } from '../../../crypto/bip340.js';
 import { attestationMessage, encodeReceipt, receiptPoint, verifyReceipt, type ReceiptFields } from '../../../protocol/receipt.js';
 import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
@@ -255,7 +255,7 @@ export async function payerOnUpdateAccept(
 /**
  * A on COMPLETION (SPEC 6.9): the hub bought s_B. Taken only for an offered payment of state n
  * on our channel (or one whose cancellation it overtook: SPEC 6.15, lost COMPLETION), and only
- * if s_B (s_B·G = T_B) completes our pre-signature and the hub's update signature completes
+ * if s_B completes our pre-signature (so s_B·G = T_B) and the hub's update signature completes
  * state n. Then (R_B, s_B) is the payee's receipt signature over m: it is kept with the payment.
  */
 export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<typeof PaymentType.COMPLETION>): Step {
@@ -272,13 +272,19 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   // The channel part first: the secret must be the discrete log of T_B (so the hub did buy
   // the payee's receipt signature), complete our pre-signature of update n, and the hub's
   // update signature must complete state n. These decide the channel state.
-  if (bytesToHex(adaptorPoint(m.secret)) !== p.point) reject('revealed secret does not match the receipt point');
+  // Our pre-signature is encrypted to T_B, so completed with the secret it verifies exactly
+  // when secret·G = T_B: that verification is the check of the secret (no separate t·G).
   const ch = a.channel;
   ch.requirePending(m.n);
   const mine = new Uint8Array(65);
   mine.set(adaptorAdapt(hexToBytes(p.presig!, 65), m.secret), 0);
   mine[64] = CHANNEL_UPDATE_HASH_TYPE;
-  ch.receiveUpdateSig(mine, 0);
+  try {
+    ch.receiveUpdateSig(mine, 0);
+  } catch (e) {
+    if (isLnMailboxError(e) && e.code === ErrorCode.INVALID_SIGNATURE) reject('revealed secret does not match the receipt point');
+    throw e;
+  }
   ch.receiveUpdateSig(m.updateSig, 1);
   p.status = 'completed';
   // The receipt: the payee's BIP340 signature (R_B, s_B) over m under its receipt key.

@@ -475,6 +475,50 @@ t("the payee's fulfillment cannot propose a state paying it more than the PTLC, 
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT], 'B got exactly the PTLC');
 });
 
+t(
+  "the payee's fulfillment with a secret that does not match the PTLC's point is refused: S settles nothing and takes nothing",
+  async () => {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, AMOUNT);
+    const f = take<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>>(w, await until(w, PaymentType.PTLC_FULFILL));
+    const r = hexToBytes(w.hub.payments.get(offerId)!.tweak!, 32);
+    const wrong = f.secret.slice();
+    wrong[31]! ^= 1;
+    // A secret off by one bit, and the hub's own tweak r (t + r = r: t = 0), with a valid state and signature.
+    for (const secret of [wrong, r]) {
+      const before = snapshot(w);
+      await inject(w, 'B', 'S', { ...f, secret });
+      refused(w, /secret does not match the payment point/, ErrorCode.INVALID_SIGNATURE);
+      assert.is(snapshot(w), before);
+      assert.is(w.hub.payments.get(offerId)!.status, 'committed');
+      assert.is(hubChannels(w).as.pending!.updateSigs[0], null, "S did not take A's signature");
+      assert.not.ok(queued(w, PaymentType.PTLC_SETTLE), 'S co-signed nothing');
+      assert.not.ok(queued(w, PaymentType.COMPLETION), 'S told the payer nothing');
+    }
+    await inject(w, 'B', 'S', f);
+    await run(w);
+    assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  },
+);
+
+t('the payer refuses a completion whose secret does not match the receipt point: its update n stays uncompleted', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  const c = take<PaymentMessageOf<typeof PaymentType.COMPLETION>>(w, await until(w, PaymentType.COMPLETION));
+  const wrong = c.secret.slice();
+  wrong[31]! ^= 1;
+  const before = stateOf(w.payer);
+  await rejectsCode(
+    inject(w, 'S', 'A', { ...c, secret: wrong }),
+    ErrorCode.PAYMENT_REJECTED,
+    'revealed secret does not match the receipt point',
+  );
+  assert.is(stateOf(w.payer), before, 'A took nothing');
+  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+  await inject(w, 'S', 'A', c);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
 // ---------------------------------------------------------------------------
 // The payee's checks (ptlc-exchange.ts acceptPtlc, payee.ts onOffer)
 
