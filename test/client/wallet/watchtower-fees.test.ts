@@ -44,6 +44,8 @@ function recording(w: Pair): { wallet: FundingWallet; asked: number[] } {
 }
 
 /** A tower of party 0 that asked for a unilateral close of a channel at state 1. */
+const towers: Watchtower[] = [];
+
 async function closing(chain: ModelChain, w: Pair, wallet: FundingWallet, o: Partial<WatchtowerOptions> = {}) {
   const d = await mkdtemp(join(tmpdir(), 'lnmb-tower-fees-'));
   dirs.push(d);
@@ -52,6 +54,7 @@ async function closing(chain: ModelChain, w: Pair, wallet: FundingWallet, o: Par
     new LevelKv(d),
     { chain, wallet, ...o },
   );
+  towers.push(tw);
   const sent: string[] = [];
   tw.on('broadcast', (b) => sent.push(b.txid));
   tw.on('error', () => undefined);
@@ -135,7 +138,9 @@ t('a tower without a wallet says at start, before any pass needs a bump, that it
 });
 
 t.after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  // Close the towers first: an open LevelDB may still write its log while its directory is removed.
+  for (const tw of towers) await tw.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 t.run();
