@@ -119,7 +119,13 @@ export class LevelStore implements RelayStore {
       if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
         fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
     }
-    this.#db = new Level<Buffer, Buffer>(options.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.#db = new Level<Buffer, Buffer>(options.location, {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      writeBufferSize: 32 << 20,
+      maxFileSize: 16 << 20,
+      compression: false,
+    });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
     this.#safe = new LevelFailSafe(
       {
