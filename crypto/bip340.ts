@@ -176,10 +176,21 @@ export interface SigningKey {
  */
 export function signingKey(sk: Uint8Array, name = 'secret key'): SigningKey {
   const { d, px } = _evenKey(sk, name);
-  return {
-    publicKey: px.slice(),
-    sign: (msg, auxRand = randomBytes(32)) => signEven(abytes(msg, undefined, 'message'), d, px, auxRand),
-  };
+  return new EvenKey(d, px);
+}
+
+class EvenKey implements SigningKey {
+  readonly #d: bigint;
+  readonly #px: Uint8Array;
+  readonly publicKey: Uint8Array;
+  constructor(d: bigint, px: Uint8Array) {
+    this.#d = d;
+    this.#px = px;
+    this.publicKey = px.slice();
+  }
+  sign(msg: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
+    return signEven(abytes(msg, undefined, 'message'), this.#d, this.#px, auxRand);
+  }
 }
 
 /** BIP340 "Default Signing" with d·G from the key cache: one k·G per signature. */

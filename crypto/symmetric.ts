@@ -28,14 +28,9 @@ import { ErrorCode, fail } from '../base/errors.js';
 
 /** The subset of `node:crypto` this module calls (typed here so no Node types leak into the API). */
 interface NodeCryptoLike {
-  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'buffer'): Uint8Array;
-  createHmac(algorithm: 'sha256', key: Uint8Array): NodeHashLike;
+  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'latin1'): string;
   createCipheriv(algorithm: 'chacha20-poly1305', key: Uint8Array, iv: Uint8Array, options: { authTagLength: 16 }): NodeCipherLike;
   createDecipheriv(algorithm: 'chacha20-poly1305', key: Uint8Array, iv: Uint8Array, options: { authTagLength: 16 }): NodeDecipherLike;
-}
-interface NodeHashLike {
-  update(data: Uint8Array): NodeHashLike;
-  digest(): Uint8Array;
 }
 interface NodeCipherLike {
   setAAD(aad: Uint8Array): unknown;
@@ -91,16 +86,35 @@ export function _setSymmetricBackend(name: 'node' | 'noble'): boolean {
   return loaded !== null;
 }
 
-/** A plain Uint8Array holding a copy of a (Buffer) digest. */
-const own = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+/**
+ * SHA-256 on node:crypto, written as bytes into `out` at `offset` (a fresh
+ * 32-byte array by default). The digest comes back as a latin1 string, one
+ * char per byte: `crypto.hash` takes a slow path for `'buffer'` output and
+ * would allocate an off-heap Buffer per call, which at these sizes costs
+ * more than the hash.
+ */
+function nodeSha256(n: NodeCryptoLike, msg: Uint8Array, out = new Uint8Array(32), offset = 0): Uint8Array {
+  const s = n.hash('sha256', msg, 'latin1');
+  for (let i = 0; i < 32; i++) out[offset + i] = s.charCodeAt(i);
+  return out;
+}
 
-/** Below this many message bytes noble's SHA-256 beats node:crypto's per-call overhead. */
-const NODE_HASH_MIN = 64;
+// Scratch space for the hash inputs assembled on the Node path (JavaScript
+// runs one call at a time, and none of these functions re-enters another while
+// its scratch is in use): no allocation per call, and wiped after each use.
+let scratch = new Uint8Array(2048);
+const outerPad = new Uint8Array(64 + 32);
+
+/** A view of `n` bytes of scratch space (grown, never shrunk). */
+function scratchOf(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
+  return scratch.subarray(0, n);
+}
 
 /** SHA-256 of `msg`. */
 export function sha256(msg: Uint8Array): Uint8Array {
   abytes(msg, undefined, 'message');
-  return node && msg.length >= NODE_HASH_MIN ? own(node.hash('sha256', msg, 'buffer')) : nobleSha256(msg);
+  return node ? nodeSha256(node, msg) : nobleSha256(msg);
 }
 
 const tagPrefixes = new Map<string, Uint8Array>();
@@ -128,16 +142,16 @@ export function taggedHash(tag: string, ...msgs: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const m of msgs) len += abytes(m, undefined, 'tagged hash message').length;
   const prefix = tagPrefix(tag);
-  if (node && len >= NODE_HASH_MIN) {
+  if (node) {
     // One copy and one call into OpenSSL: cheaper than a streaming Hash object per call.
-    const all = new Uint8Array(64 + len);
+    const all = scratchOf(64 + len);
     all.set(prefix, 0);
     let pos = 64;
     for (const m of msgs) {
       all.set(m, pos);
       pos += m.length;
     }
-    const out = own(node.hash('sha256', all, 'buffer'));
+    const out = nodeSha256(node, all);
     all.fill(0); // the parts may be secret (BIP340 nonce derivation)
     return out;
   }
@@ -161,18 +175,46 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   if (!Number.isSafeInteger(length) || length < 1 || length > 255 * HASH_LEN)
     fail(ErrorCode.INVALID_RANGE, `HKDF length: expected 1..${255 * HASH_LEN}, got ${length}`);
   if (!node) return nobleHkdf(nobleSha256, ikm, salt, info, length);
-  // An empty salt is HMAC's all-zero key, as RFC 5869 says for an absent one.
-  const prk = node.createHmac('sha256', salt).update(ikm).digest();
+  const prk = hmacOnNode(node, salt, ikm);
   const out = new Uint8Array(length);
   let t: Uint8Array = new Uint8Array(0);
   for (let i = 0, pos = 0; pos < length; i++, pos += HASH_LEN) {
-    const h = node.createHmac('sha256', prk).update(t).update(info);
-    t = h.update(i === 0 ? ONE : Uint8Array.of(i + 1)).digest();
+    t = hmacOnNode(node, prk, t, info, i === 0 ? ONE : Uint8Array.of(i + 1));
     out.set(length - pos >= HASH_LEN ? t : t.subarray(0, length - pos), pos);
   }
   prk.fill(0);
   t.fill(0);
   return out;
+}
+
+const BLOCK = 64;
+
+/**
+ * HMAC-SHA256 (RFC 2104) as two one-shot `crypto.hash` calls: much cheaper
+ * per call than a `createHmac` object, which is what dominates at these sizes.
+ * A key longer than a block is hashed first; an empty key is the all-zero key.
+ */
+function hmacOnNode(n: NodeCryptoLike, key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const k = key.length > BLOCK ? nodeSha256(n, key) : key;
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const inner = scratchOf(BLOCK + len);
+  const outer = outerPad;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = k[i] ?? 0;
+    inner[i] = b ^ 0x36;
+    outer[i] = b ^ 0x5c;
+  }
+  let pos = BLOCK;
+  for (const p of parts) {
+    inner.set(p, pos);
+    pos += p.length;
+  }
+  nodeSha256(n, inner, outer, BLOCK);
+  const mac = nodeSha256(n, outer);
+  inner.fill(0);
+  outer.fill(0);
+  return mac;
 }
 
 /** XChaCha20-Poly1305 tag length. */
