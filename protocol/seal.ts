@@ -7,7 +7,9 @@
  * BIP340 signature (plus the two fixed-base multiplications that yield the
  * ephemeral and sender public keys); `open` is one fixed-base multiplication
  * (our own x-only key, to check the header), one ECDH, one HKDF, one AEAD
- * decryption and one BIP340 verification. Nothing is computed twice.
+ * decryption and one BIP340 verification. Nothing is computed twice. The
+ * hashes, HKDF and AEAD come from `crypto/symmetric.ts` (node:crypto in
+ * Node, noble elsewhere; the same bytes either way).
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
