@@ -128,6 +128,7 @@ function tagPrefix(tag: string): Uint8Array {
     p = new Uint8Array(64);
     p.set(h, 0);
     p.set(h, 32);
+    if (tagPrefixes.size >= 256) tagPrefixes.clear(); // tags are constants; bound the map anyway
     tagPrefixes.set(tag, p);
   }
   return p;
