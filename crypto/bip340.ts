@@ -22,6 +22,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, bytesToHex, concatBytes } from '../base/bytes.js';
 import { ErrorCode, LnMailboxError, fail } from '../base/errors.js';
 import { cacheScope, native } from './secp.js';
+import { taggedHash as hashTagged } from './symmetric.js';
 
 /** A secp256k1 point (noble's projective point). */
 export type Point = WeierstrassPoint<bigint>;
@@ -101,7 +102,7 @@ const KEY_CACHE_MAX = 1024;
 const keyCache = new Map<string, KeyPoint>();
 
 function keyPoint(sk: Uint8Array, d: bigint, cache = true): KeyPoint {
-  const id = cache ? cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)) : '';
+  const id = cache ? cacheScope() + bytesToHex(hashTagged('LnMailbox/key-cache', sk)) : '';
   const hit = cache ? keyCache.get(id) : undefined;
   if (hit) return hit;
   const lib = native();
@@ -118,11 +119,7 @@ function keyPoint(sk: Uint8Array, d: bigint, cache = true): KeyPoint {
   return kp;
 }
 
-function rememberKey(
-  sk: Uint8Array,
-  kp: KeyPoint,
-  id = cacheScope() + bytesToHex(schnorr.utils.taggedHash('LnMailbox/key-cache', sk)),
-): void {
+function rememberKey(sk: Uint8Array, kp: KeyPoint, id = cacheScope() + bytesToHex(hashTagged('LnMailbox/key-cache', sk))): void {
   if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
   keyCache.set(id, kp);
 }
@@ -159,12 +156,50 @@ export function getPublicKey(sk: Uint8Array, opts: { readonly cache?: boolean } 
 export function sign(msg: Uint8Array, sk: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
   abytes(msg, undefined, 'message');
   const { d, px } = _evenKey(sk);
+  return signEven(msg, d, px, auxRand);
+}
+
+/** A secret key made ready to sign: its x-only public key, and a signer that does not look it up again. */
+export interface SigningKey {
+  /** The x-only public key (BIP340 `PubKey`). */
+  readonly publicKey: Uint8Array;
+  /** {@link sign} with this key. */
+  sign(msg: Uint8Array, auxRand?: Uint8Array): Uint8Array;
+}
+
+/**
+ * Validates `sk` and looks up (or computes) its public key once, for a
+ * caller that needs both the key and a signature made with it (a signed
+ * message that carries its signer's key).
+ * @param name how error messages name the key
+ * @throws LnMailboxError INVALID_TYPE, INVALID_LENGTH, INVALID_SECRET_KEY
+ */
+export function signingKey(sk: Uint8Array, name = 'secret key'): SigningKey {
+  const { d, px } = _evenKey(sk, name);
+  return new EvenKey(d, px);
+}
+
+class EvenKey implements SigningKey {
+  readonly #d: bigint;
+  readonly #px: Uint8Array;
+  readonly publicKey: Uint8Array;
+  constructor(d: bigint, px: Uint8Array) {
+    this.#d = d;
+    this.#px = px;
+    this.publicKey = px.slice();
+  }
+  sign(msg: Uint8Array, auxRand: Uint8Array = randomBytes(32)): Uint8Array {
+    return signEven(abytes(msg, undefined, 'message'), this.#d, this.#px, auxRand);
+  }
+}
+
+/** BIP340 "Default Signing" with d·G from the key cache: one k·G per signature. */
+function signEven(msg: Uint8Array, d: bigint, px: Uint8Array, auxRand: Uint8Array): Uint8Array {
   abytes(auxRand, 32, 'aux_rand');
-  // BIP340 "Default Signing", with d·G from the key cache: one k·G per signature.
   const dBytes = numberToBytesBE(d, 32);
-  const mask = schnorr.utils.taggedHash('BIP0340/aux', auxRand);
+  const mask = hashTagged('BIP0340/aux', auxRand);
   for (let i = 0; i < 32; i++) dBytes[i] = (dBytes[i] ?? 0) ^ (mask[i] ?? 0);
-  const k0 = Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('BIP0340/nonce', dBytes, px, msg)));
+  const k0 = Fn.create(bytesToNumberBE(hashTagged('BIP0340/nonce', dBytes, px, msg)));
   dBytes.fill(0);
   if (k0 === 0n) fail(ErrorCode.INVALID_SECRET_KEY, 'nonce is zero (negligible probability)');
   // No self-verification (libsecp256k1 does none either): the BIP340 vectors
@@ -211,7 +246,7 @@ export function challenge(rx: Uint8Array, px: Uint8Array, msg: Uint8Array): bigi
   abytes(rx, 32, 'nonce point x');
   abytes(px, 32, 'public key');
   abytes(msg, undefined, 'message');
-  return Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('BIP0340/challenge', rx, px, msg)));
+  return Fn.create(bytesToNumberBE(hashTagged('BIP0340/challenge', rx, px, msg)));
 }
 
 /**
@@ -367,9 +402,7 @@ export function ecdhXOnBinding(sk: Uint8Array, pk: Uint8Array): Uint8Array | nul
  * TapTweak, TapSighash; this project's `ln-mailbox/v1/*` tags).
  */
 export function taggedHash(tag: string, ...msgs: Uint8Array[]): Uint8Array {
-  if (typeof tag !== 'string') fail(ErrorCode.INVALID_TYPE, 'tagged hash: tag must be a string');
-  for (const m of msgs) abytes(m, undefined, 'tagged hash message');
-  return schnorr.utils.taggedHash(tag, ...msgs);
+  return hashTagged(tag, ...msgs);
 }
 
 /** How a 32-byte tweak becomes a scalar. */

@@ -14,11 +14,13 @@ export {
   randomSecretKey,
   sign,
   signaturePoint,
+  signingKey,
   taggedHash,
   tweakXOnlyPublicKey,
   tweakXOnlySecretKey,
   verify,
   type Point,
+  type SigningKey,
   type XOnlyTweakOptions,
 } from './bip340.js';
 export {

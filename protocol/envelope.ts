@@ -5,9 +5,9 @@
  *   version(1)=0x01 ‖ recipient x-only(32) ‖ ephemeral x-only(32) ‖ nonce(24) ‖ ciphertext ‖ tag(16)
  * @module
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { abytes, bytesToHex } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
+import { sha256 } from '../crypto/symmetric.js';
 
 /** The only envelope version this implementation reads and writes. */
 export const ENVELOPE_VERSION = 0x01;

@@ -11,9 +11,9 @@
  * sign-then-encrypt).
  * @module
  */
-import { abytes, concatBytes, readUintBE, uintBE } from '../base/bytes.js';
+import { abytes, readUintBE } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
-import { getPublicKey, parseSecretKey, sign, taggedHash, verify } from '../crypto/bip340.js';
+import { signingKey, taggedHash, verify } from '../crypto/bip340.js';
 import { ENVELOPE_VERSION } from './envelope.js';
 
 /** BIP340 tag of the inner-message signature hash. */
@@ -112,11 +112,22 @@ export function signInner(opts: SignInnerOptions): Uint8Array {
   abytes(auxRand, 32, 'auxRand');
   const type = assertInnerType(opts.type);
   const timestamp = assertTimestamp(opts.timestamp);
-  parseSecretKey(senderSecretKey, 'senderSecretKey');
   if (body.length > 0xffffffff) fail(ErrorCode.ENVELOPE_TOO_LARGE, 'body does not fit a u32 length');
-  const sender = opts.senderPublicKey ? abytes(opts.senderPublicKey, 32, 'senderPublicKey') : getPublicKey(senderSecretKey);
-  const unsigned = concatBytes(uintBE(type, 2), sender, uintBE(timestamp, 8), uintBE(body.length, 4), body);
-  return concatBytes(unsigned, sign(innerSigHash(recipient, unsigned), senderSecretKey, auxRand));
+  // One key lookup for the sender's public key and the signature alike.
+  const key = signingKey(senderSecretKey, 'senderSecretKey');
+  const sender = opts.senderPublicKey ? abytes(opts.senderPublicKey, 32, 'senderPublicKey') : key.publicKey;
+  // type ‖ sender ‖ timestamp ‖ body_len ‖ body, then the signature, in one buffer.
+  const out = new Uint8Array(BODY_OFFSET + body.length + SIG_LEN);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, type);
+  out.set(sender, 2);
+  view.setUint32(34, Math.floor(timestamp / 2 ** 32));
+  view.setUint32(38, timestamp >>> 0);
+  view.setUint32(42, body.length);
+  out.set(body, BODY_OFFSET);
+  const unsigned = out.subarray(0, BODY_OFFSET + body.length);
+  out.set(key.sign(innerSigHash(recipient, unsigned), auxRand), unsigned.length);
+  return out;
 }
 
 /**

@@ -7,18 +7,26 @@
  * BIP340 signature (plus the two fixed-base multiplications that yield the
  * ephemeral and sender public keys); `open` is one fixed-base multiplication
  * (our own x-only key, to check the header), one ECDH, one HKDF, one AEAD
- * decryption and one BIP340 verification. Nothing is computed twice.
+ * decryption and one BIP340 verification. Nothing is computed twice. The
+ * hashes, HKDF and AEAD come from `crypto/symmetric.ts` (node:crypto in
+ * Node, noble elsewhere; the same bytes either way).
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { abytes, concatBytes, equalBytes, utf8 } from '../base/bytes.js';
 import { ErrorCode, fail } from '../base/errors.js';
 import { ecdhXOnBinding, getPublicKey, parsePublicKey, parseSecretKey, randomSecretKey, type Point } from '../crypto/bip340.js';
-import { ENVELOPE_HEADER_LEN, ENVELOPE_MAX_LEN, ENVELOPE_MIN_LEN, ENVELOPE_VERSION, envelopeId, parseEnvelopeHeader } from './envelope.js';
+import { hkdfSha256, xchachaOpen, xchachaSeal } from '../crypto/symmetric.js';
+import {
+  ENVELOPE_HEADER_LEN,
+  ENVELOPE_MAX_LEN,
+  ENVELOPE_MIN_LEN,
+  ENVELOPE_TAG_LEN,
+  ENVELOPE_VERSION,
+  envelopeId,
+  parseEnvelopeHeader,
+} from './envelope.js';
 import { INNER_MIN_LEN, assertInnerType, assertTimestamp, signInner, verifyInner } from './inner.js';
 import { PADDED_MESSAGE_MAX_LEN, pad, unpad } from './padding.js';
 
@@ -128,7 +136,7 @@ export function envelopeKey(sharedX: Uint8Array, ephemeral: Uint8Array, recipien
   abytes(sharedX, 32, 'sharedX');
   abytes(ephemeral, 32, 'ephemeral');
   abytes(recipient, 32, 'recipient');
-  return hkdf(sha256, sharedX, SALT, concatBytes(ephemeral, recipient), 32);
+  return hkdfSha256(sharedX, SALT, concatBytes(ephemeral, recipient), 32);
 }
 
 /**
@@ -148,10 +156,13 @@ export function seal(opts: SealOptions): Uint8Array {
   if (body.length > ENVELOPE_MAX_BODY_LEN)
     fail(ErrorCode.ENVELOPE_TOO_LARGE, `body is ${body.length} bytes, a v1 envelope holds at most ${ENVELOPE_MAX_BODY_LEN}`);
   const timestamp = assertTimestamp(opts.timestamp ?? Date.now());
-  const ephemeralSecretKey = opts.ephemeralSecretKey ?? randomSecretKey();
+  // The usual case draws its three random inputs in one call of the CSPRNG.
+  const fresh = opts.ephemeralSecretKey || opts.nonce || opts.auxRand ? undefined : randomBytes(32 + ENVELOPE_NONCE_LEN + 32);
+  let ephemeralSecretKey = opts.ephemeralSecretKey ?? fresh?.subarray(0, 32) ?? randomSecretKey();
+  if (fresh && !isScalar(ephemeralSecretKey)) ephemeralSecretKey = randomSecretKey(); // probability < 2^-127
   const e = secretScalar(ephemeralSecretKey, 'ephemeralSecretKey');
-  const nonce = abytes(opts.nonce ?? randomBytes(ENVELOPE_NONCE_LEN), ENVELOPE_NONCE_LEN, 'nonce');
-  const auxRand = abytes(opts.auxRand ?? randomBytes(32), 32, 'auxRand');
+  const nonce = abytes(opts.nonce ?? fresh?.subarray(32, 56) ?? randomBytes(ENVELOPE_NONCE_LEN), ENVELOPE_NONCE_LEN, 'nonce');
+  const auxRand = abytes(opts.auxRand ?? fresh?.subarray(56, 88) ?? randomBytes(32), 32, 'auxRand');
 
   const ephemeral = getPublicKey(ephemeralSecretKey, { cache: false }); // one-time key: keep it out of the cache
   const sharedX = ecdhX(ephemeralSecretKey, e, recipient, 'recipient');
@@ -166,12 +177,29 @@ export function seal(opts: SealOptions): Uint8Array {
     ...(opts.senderPublicKey ? { senderPublicKey: opts.senderPublicKey } : {}),
   });
   const plaintext = pad(inner);
-  const header = concatBytes(Uint8Array.of(ENVELOPE_VERSION), recipient, ephemeral, nonce);
-  const ciphertext = xchacha20poly1305(key, nonce, header).encrypt(plaintext);
+  // The envelope is built in place: header, then ciphertext ‖ tag written straight after it.
+  const envelope = new Uint8Array(ENVELOPE_HEADER_LEN + plaintext.length + ENVELOPE_TAG_LEN);
+  envelope[0] = ENVELOPE_VERSION;
+  envelope.set(recipient, 1);
+  envelope.set(ephemeral, 33);
+  envelope.set(nonce, 65);
+  xchachaSeal(key, nonce, envelope.subarray(0, ENVELOPE_HEADER_LEN), plaintext, envelope.subarray(ENVELOPE_HEADER_LEN));
   sharedX.fill(0);
   key.fill(0);
   plaintext.fill(0);
-  return concatBytes(header, ciphertext);
+  inner.fill(0);
+  fresh?.fill(0);
+  return envelope;
+}
+
+/** True when `sk` is a valid secret key (in [1, n−1]). */
+function isScalar(sk: Uint8Array): boolean {
+  try {
+    parseSecretKey(sk);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -194,17 +222,10 @@ export function open(envelope: Uint8Array, recipientSecretKey: Uint8Array, opts:
   if (!equalBytes(header.recipient, ours)) fail(ErrorCode.ENVELOPE_WRONG_RECIPIENT, 'envelope is addressed to a different mailbox');
   const sharedX = ecdhX(recipientSecretKey, r, header.ephemeral, 'ephemeral key');
   const key = envelopeKey(sharedX, header.ephemeral, header.recipient);
-  let plaintext: Uint8Array;
-  try {
-    plaintext = xchacha20poly1305(key, header.nonce, envelope.subarray(0, ENVELOPE_HEADER_LEN)).decrypt(
-      envelope.subarray(ENVELOPE_HEADER_LEN),
-    );
-  } catch (e) {
-    fail(ErrorCode.ENVELOPE_BAD_TAG, 'envelope authentication failed (tampered, re-addressed or not for this key)', e);
-  } finally {
-    sharedX.fill(0);
-    key.fill(0);
-  }
+  const plaintext = xchachaOpen(key, header.nonce, envelope.subarray(0, ENVELOPE_HEADER_LEN), envelope.subarray(ENVELOPE_HEADER_LEN));
+  sharedX.fill(0);
+  key.fill(0);
+  if (!plaintext) fail(ErrorCode.ENVELOPE_BAD_TAG, 'envelope authentication failed (tampered, re-addressed or not for this key)');
   const msg = verifyInner(unpad(plaintext), header.recipient);
   return {
     id: envelopeId(envelope),

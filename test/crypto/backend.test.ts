@@ -2,7 +2,8 @@
  * The secp256k1 backend (crypto/secp.ts): libsecp256k1 (WASM) loads in Node,
  * gives results identical to noble's on every operation the door routes to
  * it, and the vector suites pass with noble forced (LNMB_SECP=noble) as they
- * do with the binding.
+ * do with the binding; the symmetric primitives' suites pass with noble
+ * forced (LNMB_SYM=noble) as well.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -111,6 +112,24 @@ t('the BIP340, Wycheproof, adaptor and envelope vectors pass with noble forced',
     encoding: 'utf8',
   });
   assert.match(out, / 0 failed/);
+});
+
+t('the symmetric, BIP340, envelope and Wycheproof suites pass on the pure-JavaScript path (LNMB_SYM=noble, LNMB_SECP=noble)', () => {
+  if (process.env.LNMB_SYM === 'noble') return;
+  const files = [
+    'test/crypto/symmetric.test.ts',
+    'test/crypto/bip340.test.ts',
+    'test/protocol/wycheproof.test.ts',
+    'test/protocol/envelope.test.ts',
+    'test/protocol/inner.test.ts',
+    'test/protocol/seal.test.ts',
+  ];
+  const out = execFileSync(process.execPath, ['scripts/test.mjs', ...files], {
+    env: { ...process.env, LNMB_SYM: 'noble', LNMB_SECP: 'noble' },
+    encoding: 'utf8',
+  });
+  assert.match(out, / 0 failed/);
+  assert.match(out, /symmetric/);
 });
 
 t.run();
