@@ -167,13 +167,14 @@ t('installed into an empty project, it brings no server dependency, and a paymen
   const relay = await spawnRelay();
   const model = new ChainModel({ height: 800, minFeeRate: 1 });
   const esplora = await startEsploraServer(model);
-  const miner = setInterval(() => model.mine(1), 150);
   try {
     const { stdout } = await run(process.execPath, ['app.mjs'], {
       cwd: app,
       timeout: 120_000,
       env: { ...process.env, RELAY: relay.url, ESPLORA: esplora.url, DATA: path.join(app, 'data') },
-    }).catch((e: { stdout?: string; message: string }) => ({ stdout: e.stdout ?? e.message }));
+    }).catch((e: { stdout?: string; stderr?: string; message: string }) => ({
+      stdout: e.stdout || JSON.stringify({ ok: false, error: `${e.message}; stderr: ${e.stderr ?? ''}` }),
+    }));
     const last = stdout.trim().split('\n').pop()!;
     const r = JSON.parse(last) as {
       ok: boolean;
@@ -191,7 +192,6 @@ t('installed into an empty project, it brings no server dependency, and a paymen
     );
     assert.ok(r.payee!.settled >= 40_000, 'the payee holds the 40,000 sats it was paid');
   } finally {
-    clearInterval(miner);
     await esplora.close();
     await relay.kill();
     fs.rmSync(relay.dir, { recursive: true, force: true });
