@@ -32,7 +32,7 @@ import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { checkFulfillState, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
-import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Step, type StepContext } from '../types.js';
 import { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
 
 /** Status of a payment the hub handles. */
@@ -65,6 +65,11 @@ export interface HubOfferContext {
   config: HubConfig;
   peers: Map<string, PeerChannel>;
   payments: Map<string, HubPayment>;
+  /**
+   * Offers finished and moved out of `payments` (see {@link hubArchive}), by
+   * offer id, with the offer's expiry (ms): every message of them is ignored.
+   */
+  finished: Map<string, number>;
   signer: Signer;
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
   peer(id: Uint8Array, from: Uint8Array): PeerChannel;
@@ -81,7 +86,7 @@ export async function hubOnPropose(
   ctx: StepContext,
 ): Promise<Step> {
   const id = bytesToHex(m.offerId);
-  if (h.payments.has(id)) return ignored(m.type, 'duplicate proposal');
+  if (h.payments.has(id) || h.finished.has(id)) return ignored(m.type, 'duplicate proposal');
   const { channel: ch } = h.peer(m.channelId, from);
   if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
   ch.requireOpen();
@@ -145,6 +150,7 @@ export async function hubOnInvoice(
   if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
+  if (!p && h.finished.has(id)) reject('the offer is finished: paid, or cancelled (its state superseded)');
   if (!p) reject('unknown offer');
   if (p.status !== 'pending') {
     if (p.status === 'cancelled') reject('the offer was cancelled: its state is superseded');
@@ -331,6 +337,10 @@ export async function hubOnCancel(
   const next = decodeChannelState(m.state);
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
+  if (!p && h.finished.has(id)) {
+    ch.noteRefusedProposal(next, m.settleSig); // as for a bought one: the payer released a settlement for that number
+    return ignored(m.type, 'the offer is finished');
+  }
   if (!p) reject('unknown offer');
   if (p.payerChannel !== bytesToHex(m.channelId)) reject('the offer belongs to another channel');
   if (p.status === 'cancelled') return ignored(m.type, 'already cancelled');
@@ -438,4 +448,48 @@ export function hubOnPayeeReject(h: HubOfferContext, from: Uint8Array, m: Paymen
   });
   s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
   return s;
+}
+
+/**
+ * How long (ms) past its expiry a finished offer's id is still remembered
+ * in {@link HubOfferContext.finished}. Past its expiry, every message that
+ * could start the payment again (UPDATE_PROPOSE, then INVOICE) is refused
+ * anyway; the grace only covers the hub's clock stepping back.
+ */
+export const FINISHED_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * True when nothing about payment `p` can change any more, in either
+ * channel: it was cancelled (before any PTLC was extended: a cancelled
+ * offer never has one), or the payee acknowledged the PTLC's settlement and
+ * the payer holds the COMPLETION. The payer shows it holds it by going past
+ * state n: a later state of the payer channel proposed from state n's
+ * balances, pending or enforceable. Until then a CANCEL_PROPOSE may still
+ * ask for the COMPLETION again. A payment bought whose payee claimed on
+ * chain stays `bought` and is kept.
+ */
+function isFinished(h: HubOfferContext, p: HubPayment): boolean {
+  if (p.status === 'cancelled') return true;
+  if (p.status !== 'settled') return false;
+  const payer = h.peers.get(p.payerChannel)?.channel;
+  if (!payer) return false;
+  return payer.enforceable.state.n > p.n || (payer.pending !== undefined && payer.pending.state.n > p.n);
+}
+
+/**
+ * Moves every finished payment (see {@link isFinished}) out of `payments`
+ * into `finished` (its id and expiry), and forgets the ids of finished
+ * offers more than {@link FINISHED_GRACE_MS} past their expiry at time
+ * `now` (ms). Returns the records moved, for the runtime to store.
+ */
+export function hubArchive(h: HubOfferContext, now: number): ArchivedPayment[] {
+  const out: ArchivedPayment[] = [];
+  for (const [id, p] of h.payments) {
+    if (!isFinished(h, p)) continue;
+    h.payments.delete(id);
+    h.finished.set(id, p.expiry);
+    out.push({ id, record: p });
+  }
+  for (const [id, expiry] of h.finished) if (now > expiry + FINISHED_GRACE_MS) h.finished.delete(id);
+  return out;
 }
