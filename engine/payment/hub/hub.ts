@@ -50,6 +50,7 @@ import {
   hubOnPayeeReject,
   hubOnSettleAck,
   hubArchive,
+  type FinishedOffer,
   type HubOfferContext,
   type HubPayment,
 } from './offer.js';
@@ -57,7 +58,7 @@ import { hubRequestStep, type HubRequest } from './request.js';
 
 export { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
 export { FINISHED_GRACE_MS } from './offer.js';
-export type { HubPayment, HubStatus } from './offer.js';
+export type { FinishedOffer, HubPayment, HubStatus } from './offer.js';
 export type { HubRequest } from './request.js';
 export type { HubOpen } from '../open/hub-open.js';
 
@@ -66,8 +67,8 @@ export interface HubJson {
   peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
   /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, HubPayment>;
-  /** Finished offers moved out of `payments` (the step's `archive`), by offer id, with the offer's expiry (ms). */
-  finished?: Record<string, number>;
+  /** Finished offers moved out of `payments` (the step's `archive`), by offer id, while their messages must be ignored. */
+  finished?: Record<string, FinishedOffer>;
   /** Requests (the payee pre-signs, SPEC 6.14) the hub co-signed. */
   requests?: Record<string, HubRequest>;
   /** Channel opens in progress (SPEC 6.17), by channel id. */
@@ -83,8 +84,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   readonly peers: Map<string, PeerChannel>;
   /** Payments in flight: a finished one leaves at the step that finishes it (in the step's `archive`). */
   readonly payments: Map<string, HubPayment>;
-  /** Ids of finished offers, with their expiry (ms), until shortly after it: their messages are ignored. */
-  readonly finished: Map<string, number>;
+  /** Finished offers, by id, while their messages must be ignored (see {@link FinishedOffer}). */
+  readonly finished: Map<string, FinishedOffer>;
   /** Channel opens in progress, by channel id (hex). */
   readonly opens: Map<string, HubOpen>;
   /** The hub's signed terms, decoded, when it opens channels. */
@@ -106,7 +107,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     payments: Record<string, HubPayment> = {},
     requests: Record<string, HubRequest> = {},
     opens: Record<string, HubOpen> = {},
-    finished: Record<string, number> = {},
+    finished: Record<string, FinishedOffer> = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));

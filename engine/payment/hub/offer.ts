@@ -60,6 +60,19 @@ export interface HubPayment {
   hubUpdateSig?: string;
 }
 
+/**
+ * What the hub remembers of a finished offer (see {@link hubArchive}) while
+ * a message of it could still do harm or confuse its payer.
+ */
+export interface FinishedOffer {
+  /** The offer's expiry (ms). */
+  expiry: number;
+  /** The payer channel (hex). */
+  channel: string;
+  /** The payer channel's highest state number when the offer finished. */
+  n: number;
+}
+
 /** What the hub's offer-flow steps need of the hub engine. */
 export interface HubOfferContext {
   config: HubConfig;
@@ -67,9 +80,9 @@ export interface HubOfferContext {
   payments: Map<string, HubPayment>;
   /**
    * Offers finished and moved out of `payments` (see {@link hubArchive}), by
-   * offer id, with the offer's expiry (ms): every message of them is ignored.
+   * offer id: their UPDATE_PROPOSE and CANCEL_PROPOSE are ignored, an INVOICE refused.
    */
-  finished: Map<string, number>;
+  finished: Map<string, FinishedOffer>;
   signer: Signer;
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
   peer(id: Uint8Array, from: Uint8Array): PeerChannel;
@@ -150,8 +163,8 @@ export async function hubOnInvoice(
   if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
-  if (!p && h.finished.has(id)) reject('the offer is finished: paid, or cancelled (its state superseded)');
-  if (!p) reject('unknown offer');
+  // A finished offer left `payments` (see hubArchive): refused like an unknown one.
+  if (!p) reject('unknown offer, or finished (paid, or cancelled: its state superseded)');
   if (p.status !== 'pending') {
     if (p.status === 'cancelled') reject('the offer was cancelled: its state is superseded');
     return ignored(m.type, 'invoice already handled');
@@ -477,19 +490,37 @@ function isFinished(h: HubOfferContext, p: HubPayment): boolean {
 }
 
 /**
+ * Whether a finished offer's id can be forgotten at time `now` (ms): when
+ * it is more than {@link FINISHED_GRACE_MS} past its expiry, or when the
+ * payer co-signed a state of its channel at least as high as any the
+ * channel had when the offer finished (the cancellation's state, or a later
+ * payment's). In both cases every message of the offer is refused anyway
+ * (expired; or its state number is used: numbers are never reused), and a
+ * payer that went that far holds the outcome (COMPLETION or CANCEL_ACCEPT):
+ * the refusal of a late duplicate of its proposal cannot undo it.
+ */
+function forgettable(h: HubOfferContext, f: FinishedOffer, now: number): boolean {
+  if (now > f.expiry + FINISHED_GRACE_MS) return true;
+  const payer = h.peers.get(f.channel)?.channel;
+  return payer !== undefined && payer.enforceable.state.n >= f.n;
+}
+
+/**
  * Moves every finished payment (see {@link isFinished}) out of `payments`
- * into `finished` (its id and expiry), and forgets the ids of finished
- * offers more than {@link FINISHED_GRACE_MS} past their expiry at time
- * `now` (ms). Returns the records moved, for the runtime to store.
+ * into `finished`, and forgets the finished offers that are
+ * {@link forgettable} at time `now` (ms). Returns the records moved, for
+ * the runtime to store. The work is bounded by the payments in flight plus
+ * about one finished offer per payer channel.
  */
 export function hubArchive(h: HubOfferContext, now: number): ArchivedPayment[] {
   const out: ArchivedPayment[] = [];
   for (const [id, p] of h.payments) {
     if (!isFinished(h, p)) continue;
     h.payments.delete(id);
-    h.finished.set(id, p.expiry);
+    const payer = h.peers.get(p.payerChannel)!.channel;
+    h.finished.set(id, { expiry: p.expiry, channel: p.payerChannel, n: Math.max(payer.highN, p.n) });
     out.push({ id, record: p });
   }
-  for (const [id, expiry] of h.finished) if (now > expiry + FINISHED_GRACE_MS) h.finished.delete(id);
+  for (const [id, f] of h.finished) if (forgettable(h, f, now)) h.finished.delete(id);
   return out;
 }
