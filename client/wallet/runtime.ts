@@ -110,6 +110,8 @@ const OUTBOX = 'role/outbox/';
 const POSTED = 'role/posted/';
 const DEFERRED = 'role/deferred/';
 const HISTORY = 'role/history/';
+/** Finished payments an engine moved out of its state (`Step.archive`), in the order they finished (`<time>-<seq>-<id>`). */
+const ARCHIVE = 'role/payment/';
 
 /**
  * Events that promise something durable: they are emitted only once every
@@ -183,6 +185,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #closed = false;
   #flushing: Promise<void> | undefined;
   #again = false;
+  /** The archived payments (see {@link ARCHIVE}), by id, loaded at {@link start}, oldest first. */
+  readonly #archived = new Map<string, PaymentRecord>();
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
@@ -280,6 +284,11 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
   async start(): Promise<void> {
     if (this.#tip instanceof ChainTip) await this.#tip.start();
+    for await (const [, raw] of this.o.kv.entries(ARCHIVE)) {
+      const p = JSON.parse(new TextDecoder().decode(raw)) as PaymentRecord;
+      this.#archived.delete(p.offerId); // a reused id: its latest record, in its latest place
+      this.#archived.set(p.offerId, p);
+    }
     await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
     this.tower?.start();
     void this.flush();
@@ -435,6 +444,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
     ops.push(...towerWrites(step, inc)); // what the watchtower must know of PTLCs, with the step that taught it
     const now = (this.o.now ?? Date.now)();
+    const archived: PaymentRecord[] = [];
+    for (const a of step.archive ?? []) {
+      const record = JSON.parse(JSON.stringify(a.record, hexReplacer)) as PaymentRecord;
+      archived.push(record);
+      const key = `${ARCHIVE}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}-${a.id}`;
+      ops.push({ type: 'put', key, value: utf8(JSON.stringify(record)) });
+    }
     const held = step.events.filter((ev) => DURABLE_EVENTS.has(ev.kind));
     const group =
       held.length > 0 && step.send.length + step.retract.length > 0
@@ -474,6 +490,10 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       });
     }
     await this.o.kv.batch(ops);
+    for (const p of archived) {
+      this.#archived.delete(p.offerId);
+      this.#archived.set(p.offerId, p);
+    }
     for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) this.emit('payment', ev);
     return keys;
   }
@@ -500,10 +520,15 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     return sumBalances(this.channels());
   }
 
-  /** The payments this role stores (oldest first), copies: each role's record type has more fields. */
+  /**
+   * The payments this role stores (oldest first), copies: each role's record
+   * type has more fields. Finished ones its engine archived come first (in
+   * the order they finished), then those in its state.
+   */
   payments(): PaymentRecord[] {
-    const m = (this.engine as unknown as { payments?: Map<string, PaymentRecord> }).payments;
-    return m ? [...m.values()].map((p) => JSON.parse(JSON.stringify(p, hexReplacer)) as PaymentRecord) : [];
+    const m = (this.engine as unknown as { payments?: Map<string, PaymentRecord> }).payments ?? new Map<string, PaymentRecord>();
+    const archived = [...this.#archived.values()].filter((p) => !m.has(p.offerId));
+    return [...archived, ...m.values()].map((p) => JSON.parse(JSON.stringify(p, hexReplacer)) as PaymentRecord);
   }
 
   /**

@@ -88,6 +88,20 @@ export interface Step {
   /** Tags of previously posted envelopes the runtime must retract. */
   retract: string[];
   events: PaymentEvent[];
+  /**
+   * Payments this step finished for good (nothing about them can change any
+   * more): the engine dropped them from its state, and the runtime stores
+   * each record in the same write as that state, so queries still find it.
+   */
+  archive?: ArchivedPayment[];
+}
+
+/** A finished payment moved out of an engine's state (see {@link Step.archive}). */
+export interface ArchivedPayment {
+  /** The payment's offer id, hex. */
+  id: string;
+  /** The payment's last record, as the engine stored it. */
+  record: object;
 }
 
 /** A decoded payment message with its authenticated sender (the inner-message key). */

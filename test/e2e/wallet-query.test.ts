@@ -87,4 +87,37 @@ t('balances, channels, payments and history through one payment; no engine inter
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
+t('the hub: a finished payment leaves its state but not its queries, before and after a restart', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  let S = await w.open.S();
+  const A = await w.open.A();
+  const B = await w.open.B();
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    ids.push(await A.payOffline(w.addr.B, AMOUNT));
+    await until(() => w.events.A.some((e) => e.kind === 'completed' && e.offerId === ids[i]), `payment ${i} completed`);
+    await until(() => S.payments().find((p) => p.offerId === ids[i])?.status === 'settled', `payment ${i} settled at the hub`);
+  }
+  // The second proposal took the payer past the first payment's state: the first left the hub's state.
+  assert.not.ok(S.engine.payments.has(ids[0]!));
+  assert.not.ok(JSON.stringify(S.engine.toJSON().payments).includes(ids[0]!));
+  const listed = S.payments().map((p) => [p.offerId, p.amount, p.status]);
+  assert.equal(listed, [
+    [ids[0], AMOUNT, 'settled'],
+    [ids[1], AMOUNT, 'settled'],
+  ]);
+  const before = await S.getPayment(ids[0]!);
+  assert.is(before?.payment.status, 'settled');
+  assert.ok(before!.history.some((h) => h.event.kind === 'paid'));
+  await S.close();
+  S = await w.open.S();
+  assert.not.ok(S.engine.payments.has(ids[0]!));
+  assert.equal(
+    S.payments().map((p) => [p.offerId, p.amount, p.status]),
+    listed,
+  );
+  assert.equal(await S.getPayment(ids[0]!), before);
+  await Promise.all([A.close(), B.close(), S.close()]);
+});
+
 t.run();

@@ -49,20 +49,26 @@ import {
   hubOnRemove,
   hubOnPayeeReject,
   hubOnSettleAck,
+  hubArchive,
+  type FinishedOffer,
   type HubOfferContext,
   type HubPayment,
 } from './offer.js';
 import { hubRequestStep, type HubRequest } from './request.js';
 
 export { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
-export type { HubPayment, HubStatus } from './offer.js';
+export { FINISHED_GRACE_MS } from './offer.js';
+export type { FinishedOffer, HubPayment, HubStatus } from './offer.js';
 export type { HubRequest } from './request.js';
 export type { HubOpen } from '../open/hub-open.js';
 
 /** Persisted state of a {@link Hub}. */
 export interface HubJson {
   peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, HubPayment>;
+  /** Finished offers moved out of `payments` (the step's `archive`), by offer id, while their messages must be ignored. */
+  finished?: Record<string, FinishedOffer>;
   /** Requests (the payee pre-signs, SPEC 6.14) the hub co-signed. */
   requests?: Record<string, HubRequest>;
   /** Channel opens in progress (SPEC 6.17), by channel id. */
@@ -76,7 +82,10 @@ export interface HubJson {
  */
 export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   readonly peers: Map<string, PeerChannel>;
+  /** Payments in flight: a finished one leaves at the step that finishes it (in the step's `archive`). */
   readonly payments: Map<string, HubPayment>;
+  /** Finished offers, by id, while their messages must be ignored (see {@link FinishedOffer}). */
+  readonly finished: Map<string, FinishedOffer>;
   /** Channel opens in progress, by channel id (hex). */
   readonly opens: Map<string, HubOpen>;
   /** The hub's signed terms, decoded, when it opens channels. */
@@ -87,7 +96,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
 
   /**
    * The hub's configuration and its channels (each with its peer);
-   * `payments`, `requests` and `opens` restore saved state. A hub starts
+   * `payments`, `requests`, `opens` and `finished` restore saved state. A hub starts
    * with no channel and opens them (SPEC 6.17); channels passed here are
    * restored ones, or ready-made channels in tests.
    */
@@ -98,6 +107,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     payments: Record<string, HubPayment> = {},
     requests: Record<string, HubRequest> = {},
     opens: Record<string, HubOpen> = {},
+    finished: Record<string, FinishedOffer> = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));
@@ -105,6 +115,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     this.channelKeyPub = getPublicKey(config.channelKey);
     this.peers = channelMap(peers, this.channelKeyPub, 'hub');
     this.payments = new Map(Object.entries(payments));
+    this.finished = new Map(Object.entries(finished));
     this.opens = new Map(Object.entries(structuredClone(opens)));
     this.terms = config.terms ? Hub.checkTerms(config, this.channelKeyPub) : undefined;
   }
@@ -161,8 +172,21 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   /** Requests (the payee pre-signs) the hub co-signed, by request id (hex). */
   readonly requests: Map<string, HubRequest>;
 
-  /** One message; {@link PaymentEngine.handle} makes it all or nothing and answers a refusal. */
+  /**
+   * One message; {@link PaymentEngine.handle} makes it all or nothing and
+   * answers a refusal. After it, the payments it (or an earlier step, in a
+   * state saved before archiving) finished leave the state, in the step's
+   * `archive`: the hub's per-step work is bounded by payments in flight.
+   */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
+    const s = await this.route(inc, ctx);
+    const archive = hubArchive(this.offerContext(), ctx.now);
+    if (archive.length > 0) s.archive = [...(s.archive ?? []), ...archive];
+    return s;
+  }
+
+  /** Hands one message to the flow it belongs to. */
+  private async route(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     switch (m.type) {
       case PaymentType.UPDATE_PROPOSE:
@@ -238,7 +262,14 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the hub's side, in offer.ts. */
   private offerContext(): HubOfferContext {
-    return { config: this.config, peers: this.peers, payments: this.payments, signer: this.signer, peer: (id, f) => this.peer(id, f) };
+    return {
+      config: this.config,
+      peers: this.peers,
+      payments: this.payments,
+      finished: this.finished,
+      signer: this.signer,
+      peer: (id, f) => this.peer(id, f),
+    };
   }
 
   /** The request flow (the payee pre-signs, SPEC 6.14): the hub's side, in request.ts. */
@@ -282,6 +313,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       if (!this.peers.has(id))
         this.peers.set(id, { channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
     refill(this.payments, j.payments);
+    refill(this.finished, j.finished);
     refill(this.requests, j.requests);
     refill(this.opens, j.opens);
   }
@@ -294,6 +326,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     return {
       peers,
       payments: Object.fromEntries(this.payments),
+      finished: Object.fromEntries(this.finished),
       requests: Object.fromEntries(this.requests),
       opens: Object.fromEntries(this.opens),
     };
@@ -306,6 +339,6 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     }));
-    return new Hub(config, peers, nonces, j.payments, j.requests ?? {}, j.opens ?? {});
+    return new Hub(config, peers, nonces, j.payments, j.requests ?? {}, j.opens ?? {}, j.finished ?? {});
   }
 }

@@ -32,7 +32,7 @@ import { hubFee } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { checkFulfillState, checkRemove, commitPtlc, extendPtlc, settlePtlc, type Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
-import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Step, type StepContext } from '../types.js';
 import { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
 
 /** Status of a payment the hub handles. */
@@ -60,11 +60,29 @@ export interface HubPayment {
   hubUpdateSig?: string;
 }
 
+/**
+ * What the hub remembers of a finished offer (see {@link hubArchive}) while
+ * a message of it could still do harm or confuse its payer.
+ */
+export interface FinishedOffer {
+  /** The offer's expiry (ms). */
+  expiry: number;
+  /** The payer channel (hex). */
+  channel: string;
+  /** The payer channel's highest state number when the offer finished. */
+  n: number;
+}
+
 /** What the hub's offer-flow steps need of the hub engine. */
 export interface HubOfferContext {
   config: HubConfig;
   peers: Map<string, PeerChannel>;
   payments: Map<string, HubPayment>;
+  /**
+   * Offers finished and moved out of `payments` (see {@link hubArchive}), by
+   * offer id: their UPDATE_PROPOSE and CANCEL_PROPOSE are ignored, an INVOICE refused.
+   */
+  finished: Map<string, FinishedOffer>;
   signer: Signer;
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
   peer(id: Uint8Array, from: Uint8Array): PeerChannel;
@@ -81,7 +99,7 @@ export async function hubOnPropose(
   ctx: StepContext,
 ): Promise<Step> {
   const id = bytesToHex(m.offerId);
-  if (h.payments.has(id)) return ignored(m.type, 'duplicate proposal');
+  if (h.payments.has(id) || h.finished.has(id)) return ignored(m.type, 'duplicate proposal');
   const { channel: ch } = h.peer(m.channelId, from);
   if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
   ch.requireOpen();
@@ -145,7 +163,8 @@ export async function hubOnInvoice(
   if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
-  if (!p) reject('unknown offer');
+  // A finished offer left `payments` (see hubArchive): refused like an unknown one.
+  if (!p) reject('unknown offer, or finished (paid, or cancelled: its state superseded)');
   if (p.status !== 'pending') {
     if (p.status === 'cancelled') reject('the offer was cancelled: its state is superseded');
     return ignored(m.type, 'invoice already handled');
@@ -331,6 +350,10 @@ export async function hubOnCancel(
   const next = decodeChannelState(m.state);
   const id = bytesToHex(m.offerId);
   const p = h.payments.get(id);
+  if (!p && h.finished.has(id)) {
+    ch.noteRefusedProposal(next, m.settleSig); // as for a bought one: the payer released a settlement for that number
+    return ignored(m.type, 'the offer is finished');
+  }
   if (!p) reject('unknown offer');
   if (p.payerChannel !== bytesToHex(m.channelId)) reject('the offer belongs to another channel');
   if (p.status === 'cancelled') return ignored(m.type, 'already cancelled');
@@ -438,4 +461,66 @@ export function hubOnPayeeReject(h: HubOfferContext, from: Uint8Array, m: Paymen
   });
   s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });
   return s;
+}
+
+/**
+ * How long (ms) past its expiry a finished offer's id is still remembered
+ * in {@link HubOfferContext.finished}. Past its expiry, every message that
+ * could start the payment again (UPDATE_PROPOSE, then INVOICE) is refused
+ * anyway; the grace only covers the hub's clock stepping back.
+ */
+export const FINISHED_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * True when nothing about payment `p` can change any more, in either
+ * channel: it was cancelled (before any PTLC was extended: a cancelled
+ * offer never has one), or the payee acknowledged the PTLC's settlement and
+ * the payer holds the COMPLETION. The payer shows it holds it by going past
+ * state n: a later state of the payer channel proposed from state n's
+ * balances, pending or enforceable. Until then a CANCEL_PROPOSE may still
+ * ask for the COMPLETION again. A payment bought whose payee claimed on
+ * chain stays `bought` and is kept.
+ */
+function isFinished(h: HubOfferContext, p: HubPayment): boolean {
+  if (p.status === 'cancelled') return true;
+  if (p.status !== 'settled') return false;
+  const payer = h.peers.get(p.payerChannel)?.channel;
+  if (!payer) return false;
+  return payer.enforceable.state.n > p.n || (payer.pending !== undefined && payer.pending.state.n > p.n);
+}
+
+/**
+ * Whether a finished offer's id can be forgotten at time `now` (ms): when
+ * it is more than {@link FINISHED_GRACE_MS} past its expiry, or when the
+ * payer co-signed a state of its channel at least as high as any the
+ * channel had when the offer finished (the cancellation's state, or a later
+ * payment's). In both cases every message of the offer is refused anyway
+ * (expired; or its state number is used: numbers are never reused), and a
+ * payer that went that far holds the outcome (COMPLETION or CANCEL_ACCEPT):
+ * the refusal of a late duplicate of its proposal cannot undo it.
+ */
+function forgettable(h: HubOfferContext, f: FinishedOffer, now: number): boolean {
+  if (now > f.expiry + FINISHED_GRACE_MS) return true;
+  const payer = h.peers.get(f.channel)?.channel;
+  return payer !== undefined && payer.enforceable.state.n >= f.n;
+}
+
+/**
+ * Moves every finished payment (see {@link isFinished}) out of `payments`
+ * into `finished`, and forgets the finished offers that are
+ * {@link forgettable} at time `now` (ms). Returns the records moved, for
+ * the runtime to store. The work is bounded by the payments in flight plus
+ * about one finished offer per payer channel.
+ */
+export function hubArchive(h: HubOfferContext, now: number): ArchivedPayment[] {
+  const out: ArchivedPayment[] = [];
+  for (const [id, p] of h.payments) {
+    if (!isFinished(h, p)) continue;
+    h.payments.delete(id);
+    const payer = h.peers.get(p.payerChannel)!.channel;
+    h.finished.set(id, { expiry: p.expiry, channel: p.payerChannel, n: Math.max(payer.highN, p.n) });
+    out.push({ id, record: p });
+  }
+  for (const [id, f] of h.finished) if (forgettable(h, f, now)) h.finished.delete(id);
+  return out;
 }

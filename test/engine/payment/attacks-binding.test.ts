@@ -33,6 +33,7 @@ import {
   stateOf,
   type World,
   ticketFor,
+  hubPayment,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -65,7 +66,7 @@ t("a payer's PTLC_FAIL naming its own channel, after the hub extended the PTLC t
   await run(w, ['A', 'S']);
   await run(w, ['B']); // invoice
   await run(w, ['S']); // the PTLC to B is extended: S–B state 1 pending, A–S state 1 pending
-  assert.is(w.hub.payments.get(offerId)!.status, 'extended');
+  assert.is(hubPayment(w, offerId)!.status, 'extended');
   // Today: the hub drops its A–S pending state (the numbers line up), and ignores B's PTLC_ACCEPT.
   await hubUnchanged(
     w,
@@ -102,7 +103,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
     const q = w.queue[at]!;
     if (recipient(w, q) === 'S') {
       for (const id of ids()) {
-        const p = w.hub.payments.get(id);
+        const p = hubPayment(w, id);
         const r = w.hub.requests.get(id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
         // channel is never the one a request's PTLC from the payer comes over.
@@ -143,7 +144,7 @@ t("offer: no message naming a channel other than its payment's changes the hub; 
   post(w, 'A', await w.payer.cancel(cancelled));
   await sweep(w, () => [cancelled, offerId]);
   assert.is(w.payer.payments.get(cancelled)!.status, 'cancelled');
-  assert.is(w.hub.payments.get(cancelled)!.status, 'cancelled');
+  assert.is(hubPayment(w, cancelled)!.status, 'cancelled');
   assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
 });
 
@@ -270,7 +271,7 @@ t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after t
   const offerId = await startPayment(w, 50_000);
   await run(w, ['A', 'S']);
   for (const who of ['B', 'S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → S took the fulfillment: PTLC_SETTLE to B queued
-  assert.is(w.hub.payments.get(offerId)!.status, 'bought');
+  assert.is(hubPayment(w, offerId)!.status, 'bought');
   // B, instead of acknowledging, proposes the state that gives the (still enforceable) PTLC back to S,
   // validly signed: were S to take it, its payment would go back to pending after S had paid.
   const j = w.payee.channel.toJSON();
@@ -281,7 +282,7 @@ t('a payee cannot take back a PTLC the hub already bought: a PTLC_REMOVE after t
   assert.equal(step.send, [], 'S answers nothing');
   assert.is(stateOf(w.hub), before, 'nothing changed at S');
   await run(w);
-  assert.is(w.hub.payments.get(offerId)!.status, 'settled');
+  assert.is(hubPayment(w, offerId)!.status, 'settled');
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
 });
 
@@ -350,11 +351,11 @@ t('an OFFER_VOID that overtakes the PTLC_ADD: the payee answers PTLC_FAIL, the h
   );
   await run(w, ['S']);
   assert.is(hubSB(w).pending, undefined, 'S dropped its S–B pending state');
-  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  assert.is(hubPayment(w, offerId)!.status, 'pending');
   post(w, 'A', await w.payer.cancel(offerId));
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
-  assert.is(w.hub.payments.get(offerId)!.status, 'cancelled');
+  assert.is(hubPayment(w, offerId)!.status, 'cancelled');
   assert.is(w.payer.channel.pending, undefined);
   assert.is(hubAS(w).pending, undefined);
   assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
@@ -373,7 +374,7 @@ t('a lost COMPLETION: the payer cancels, the hub re-sends the completion and the
     await run(w, ['B']); // invoice
     for (const who of ['S', 'B', 'S', 'B', 'S'] as const) await run(w, [who]); // … → PTLC_FULFILL at S: COMPLETION and PTLC_SETTLE out
     if (hubStatus === 'settled') await run(w, ['S', 'B']);
-    assert.is(w.hub.payments.get(offerId)!.status, hubStatus);
+    assert.is(hubPayment(w, offerId)!.status, hubStatus);
     const lost = w.queue.findIndex((q) => q.out.message.type === PaymentType.COMPLETION);
     assert.ok(lost >= 0);
     w.queue.splice(lost, 1); // the relay lost it
@@ -434,7 +435,7 @@ t('a payer with two channels cannot cancel an offer of one over the other', asyn
   const before = stateOf(s2);
   const step = await w.hub.handle({ from: w.A.idPk, message: { ...m, offerId: hexToBytes(offerId, 32) } as PaymentMessage }, w.ctx);
   assert.ok(step.events.some((e) => e.kind === 'rejected' && /another channel/.test(e.message)));
-  assert.is(w.hub.payments.get(offerId)!.status, 'pending', "channel 1's offer is not cancelled");
+  assert.is(hubPayment(w, offerId)!.status, 'pending', "channel 1's offer is not cancelled");
   assert.is(stateOf(s2), before, 'channel 2 did not move');
 });
 

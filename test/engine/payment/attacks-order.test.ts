@@ -15,7 +15,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType } from '../../../protocol/payment.js';
-import { handleQueued, hubAS, hubSB, makeWorld, post, recipient, run, startPayment, typeName, type World } from './fixture.js';
+import { handleQueued, hubAS, hubPayment, hubSB, makeWorld, post, recipient, run, startPayment, typeName, type World } from './fixture.js';
 import { prng } from '../../helpers.js';
 
 const t = suite('payment/attacks-order');
@@ -57,7 +57,7 @@ const names = (w: World, to: 'A' | 'S') =>
 async function assertConsistent(w: World, offerId: string, label: string) {
   await run(w); // everyone online until nothing is left in flight
   const a = w.payer.payments.get(offerId)!.status;
-  const s = w.hub.payments.get(offerId)?.status;
+  const s = hubPayment(w, offerId)?.status;
   assert.ok(['completed', 'cancelled', 'failed'].includes(a), `${label}: the payment is stuck at A as '${a}' (S: '${s}')`);
   if (a === 'completed') assert.ok(s === 'settled' || s === 'bought', `${label}: A completed, S says '${s}'`);
   if (a === 'cancelled') assert.is(s, 'cancelled', `${label}: A cancelled, S says '${s}'`);

@@ -27,6 +27,7 @@ import {
   typeName,
   type World,
   ticketFor,
+  hubPayment,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -152,7 +153,7 @@ async function offerFlow(role: Role, when: When, callFaults = false) {
   if (role === 'A') assert.is(tr.fired, 0, `${ctx}: A's offer steps touch no nonce store`);
   else assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
   assert.is(w.payer.payments.get(id)?.status, 'completed', ctx);
-  assert.is(w.hub.payments.get(id)?.status, 'settled', ctx);
+  assert.is(hubPayment(w, id)?.status, 'settled', ctx);
   assert.is(w.payee.payments.get(id)?.status, 'paid', ctx);
   assertMoneyMoved(w, amount, fee, ctx);
 }
@@ -230,7 +231,7 @@ for (const when of ['before', 'after'] as const) {
     await run(w, ['A', 'S']);
     assert.ok(tr.fired > 0);
     assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
-    assert.is(w.hub.payments.get(offerId)!.status, 'cancelled');
+    assert.is(hubPayment(w, offerId)!.status, 'cancelled');
     assert.equal(w.payer.channel.enforceable.state, hubAS(w).enforceable.state);
     assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
     assert.is(w.payer.channel.pending, undefined);

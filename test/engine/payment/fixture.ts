@@ -26,7 +26,7 @@ import { openChannelPair } from '../../../engine/channel/open.js';
 import type { ChannelParams, ChannelState } from '../../../engine/channel/state.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
-import { Hub } from '../../../engine/payment/hub/hub.js';
+import { Hub, type HubPayment } from '../../../engine/payment/hub/hub.js';
 import { Payee } from '../../../engine/payment/payee/payee.js';
 import { Router } from '../../../engine/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../../engine/payment/types.js';
@@ -145,6 +145,8 @@ export interface World {
   retracted: string[];
   /** Messages posted but not yet delivered (a mailbox per role). */
   queue: { from: 'A' | 'S' | 'B'; out: Outbound }[];
+  /** Finished payments the hub moved out of its state (its steps' `archive`), as the runtime stores them. */
+  archive: Map<string, HubPayment>;
 }
 
 export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hubMaxDelta?: number } = {}): Promise<World> {
@@ -198,6 +200,7 @@ export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hub
     events: [],
     retracted: [],
     queue: [],
+    archive: new Map(),
   };
 }
 
@@ -206,6 +209,12 @@ export function post(w: World, from: 'A' | 'S' | 'B', s: Step): void {
   for (const out of s.send) w.queue.push({ from, out });
   w.events.push(...s.events);
   w.retracted.push(...s.retract);
+  for (const a of s.archive ?? []) w.archive.set(a.id, a.record as HubPayment);
+}
+
+/** The hub's payment `id`: in its state, or archived once finished. */
+export function hubPayment(w: Pick<World, 'hub' | 'archive'>, id: string): HubPayment | undefined {
+  return w.hub.payments.get(id) ?? w.archive.get(id);
 }
 
 function roleOf(w: World, address: string): 'A' | 'S' | 'B' {

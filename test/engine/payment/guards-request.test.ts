@@ -28,6 +28,7 @@ import {
   until,
   type World,
   stateOf,
+  hubPayment,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -346,7 +347,7 @@ t('every message replayed right after its delivery is ignored: no answer, no cha
     }
   });
   assert.is(w.payer.payments.get(cancelled)!.status, 'cancelled');
-  assert.is(w.hub.payments.get(cancelled)!.status, 'cancelled');
+  assert.is(hubPayment(w, cancelled)!.status, 'cancelled');
   const requestId = await prepareRequest(w, AMOUNT);
   // A replayed PTLC_ADD to the hub is ignored (a duplicate of a PTLC it took).
   await deliverReplayingEach(w, payWhenReceived(w, requestId), (type, to) => type === PaymentType.PTLC_ADD && to === 'S');

@@ -19,6 +19,7 @@ import {
   inject,
   resignInvoice,
   ticketFor,
+  hubPayment,
 } from './fixture.js';
 import { rejectsCode } from '../../helpers.js';
 import { hubFee } from '../../../engine/payment/fee.js';
@@ -59,7 +60,7 @@ t('happy path: A pays while B is offline, A goes offline, B comes online and sel
   assert.is(sA.pending!.updateSigs[0], null);
   await run(w, ['S', 'B']); // A offline; B online
   assert.is(w.payee.payments.get(offerId)!.status, 'paid');
-  assert.is(w.hub.payments.get(offerId)!.status, 'settled');
+  assert.is(hubPayment(w, offerId)!.status, 'settled');
   // S's view of A–S state n is enforceable with A's completed signature.
   assert.is(sA.pending, undefined);
   assert.is(sA.enforceable.state.n, 1);
@@ -127,7 +128,7 @@ t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock ru
     const inv = take<PaymentMessageOf<typeof PaymentType.INVOICE>>(w, await until(w, PaymentType.INVOICE, ['B']));
     const { adaptorPoint } = await import('../../../crypto/adaptor.js');
     await inject(w, 'B', 'S', resignInvoice(inv, w.B.idSk, { point: adaptorPoint(new Uint8Array(32).fill(7)) }));
-    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+    assert.is(hubPayment(w, offerId)!.status, 'pending');
     assert.ok(
       w.events.some((e) => e.kind === 'rejected' && /invoice point differs from the recorded payment point/.test(e.message)),
       'the hub refused the point',
@@ -146,7 +147,7 @@ t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock ru
     await deliverOne(w, (to) => to === 'B'); // B invoices before expiry
     w.ctx.now += 60_000; // but S only reads it after the offer expired
     await run(w, ['S', 'B']);
-    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+    assert.is(hubPayment(w, offerId)!.status, 'pending');
     assert.ok(w.events.some((e) => e.kind === 'rejected' && /expired/.test(e.message)));
     assert.is(w.payee.payments.get(offerId)!.status, 'failed');
   }
@@ -155,7 +156,7 @@ t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock ru
     const w = await makeWorld({ asCsv: 44, payeeDelta: 40 }); // 40 + 6 >= 44
     const offerId = await startPayment(w);
     await run(w);
-    assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+    assert.is(hubPayment(w, offerId)!.status, 'pending');
     assert.ok(w.events.some((e) => e.kind === 'rejected' && e.code === ErrorCode.CHANNEL_INVARIANT && /CSV/.test(e.message)));
     assert.not.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_ADD));
   }
@@ -176,7 +177,7 @@ t('S cannot complete update n without paying B: a wrong t is refused and S never
   await deliverOne(w, (to) => to === 'S');
   const sA = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
   assert.is(sA.pending!.updateSigs[0], null, 'no A signature without the right t');
-  assert.is(w.hub.payments.get(offerId)!.status, 'committed');
+  assert.is(hubPayment(w, offerId)!.status, 'committed');
   // The honest fulfill then completes it.
   w.queue.push({ from: 'B', out: { to: w.S.address, message: { ...(f as object), secret: good } as never } });
   await run(w);
@@ -190,7 +191,7 @@ t('cancellation before the PTLC: overwrite state n, void the offer, late invoice
   post(w, 'A', await w.payer.cancel(offerId));
   await run(w, ['A', 'S']);
   assert.is(w.payer.payments.get(offerId)!.status, 'cancelled');
-  assert.is(w.hub.payments.get(offerId)!.status, 'cancelled');
+  assert.is(hubPayment(w, offerId)!.status, 'cancelled');
   assert.ok(w.retracted.includes(`offer:${offerId}`));
   assert.is(w.payer.channel.enforceable.state.n, 2);
   assert.equal(w.payer.channel.enforceable.state.balances, [600_000, 399_000]);
@@ -294,7 +295,7 @@ t('B refuses a PTLC whose timeout is inside its channel CSV delay; the hub can t
   const offerId = await startPayment(w);
   await run(w);
   assert.ok(w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL));
-  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  assert.is(hubPayment(w, offerId)!.status, 'pending');
   assert.is(w.payee.channel.pending, undefined);
   assert.is(w.hub.peers.get(hex(w.sbParams.channelId))!.channel.pending, undefined);
 });
@@ -333,7 +334,7 @@ t('a step that fails half-way leaves the engine exactly as before (the store fai
   w.S.nonces.put = put;
   assert.not.ok(w.queue.some((q) => q.out.message.type === PaymentType.REJECT || q.out.message.type === PaymentType.PTLC_ADD));
   assert.is(stateOf(w.hub), before, 'no half-made PTLC state, payment still pending');
-  assert.is(w.hub.payments.get(offerId)!.status, 'pending');
+  assert.is(hubPayment(w, offerId)!.status, 'pending');
   w.queue.unshift(invoice); // redelivered once the disk has room again
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
