@@ -56,7 +56,7 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
   }
   const one = so.ecdhMs + so.signMs + so.verifyMs;
   const two = one + so.ecdhMs;
-  const noteSeal = `backend ${so.backend}; envelope ${so.envelopeBytes} B; seal+open point multiplications: ${fmtCounts(so.counts)} (the ephemeral key's k·G is beyond the floor); the backend's BIP340 sign alone: ${fmtCounts(so.signCounts)}; ECDH ${so.ecdhMs.toFixed(3)} ms, sign ${so.signMs.toFixed(3)} ms, verify ${so.verifyMs.toFixed(3)} ms`;
+  const noteSeal = `backend ${so.backend}; envelope ${so.envelopeBytes} B; seal+open point multiplications: ${fmtCounts(so.counts)} (the same kinds and counts as the floor's: the backend's signer computes d·G and k·G where seal computes the ephemeral key and the signature's k·G); the backend's BIP340 sign alone: ${fmtCounts(so.signCounts)}; ECDH ${so.ecdhMs.toFixed(3)} ms, sign ${so.signMs.toFixed(3)} ms, verify ${so.verifyMs.toFixed(3)} ms`;
   const rows: Row[] = [
     row({
       name: 'client seal + open, 1 KiB envelope',
@@ -64,8 +64,10 @@ export async function benchClient(s: Sizes): Promise<{ rows: Row[]; verifyRate: 
       unit: 'CPU ms',
       baseline: '1 ECDH + 1 BIP340 sign + 1 verify',
       baselineValue: one,
-      target: '≤ 1.2×',
-      pass: so.sealOpenMs / one <= 1.2,
+      // An earlier yardstick: an envelope needs two ECDH (seal and open), so the row below, against
+      // the honest floor, is the one judged.
+      target: 'report',
+      pass: null,
       note: noteSeal,
     }),
     row({

@@ -83,7 +83,12 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
 export interface OpenChannelOptions {
   /** Funding amount, sats (the channel's capacity before its update and settlement fees). */
   amount: number;
-  /** Settlement CSV delay in blocks; default the smallest the hub's terms allow. */
+  /**
+   * Settlement CSV delay in blocks. Default: for a channel the hub funds (a
+   * payee's), the smallest the hub's terms allow; for one the wallet funds (a
+   * payer's), twice the terms' `maxTimeoutDelta` within their bounds, so that
+   * the hub accepts the PTLC timeouts its payments need.
+   */
   csvDelay?: number;
   /** Where this role's coins go on close; default the FundingWallet's payout script. */
   payout?: Uint8Array;

@@ -47,7 +47,7 @@ export interface OpenOrder {
   amount: number;
   /** True: the hub funds (the payee's inbound channel); false: the wallet funds. */
   hubFunds: boolean;
-  /** Settlement CSV delay; default: the smallest the terms allow. */
+  /** Settlement CSV delay; default {@link defaultCsvDelay}, fixed when the OPEN is sent. */
   csvDelay?: number;
   /** Where the wallet's coins go on close (its FundingWallet's payout script). */
   payout: Uint8Array;
@@ -123,8 +123,27 @@ function openMessage(c: WalletOpenContext, o: WalletOpen, t: HubTerms, doc: Uint
 }
 
 /** Sends the OPEN under the terms `doc` (checked against them first). */
+/**
+ * The settlement CSV delay a wallet asks for when it names none, under the
+ * hub's terms `t`. A channel the hub funds (a payee's) takes the smallest
+ * the terms allow: the PTLCs the hub extends on it must time out after that
+ * delay, so shorter is better for its payee. A channel the wallet funds (a
+ * payer's) must outlast the PTLCs its payments create: the hub extends a PTLC
+ * only if its timeout (up to `maxTimeoutDelta` blocks ahead) plus the hub's
+ * safety margin stays below the payer channel's delay, so the payer takes
+ * twice `maxTimeoutDelta`, within the terms' bounds. With the smallest delay
+ * instead, every offer of such a payer could be refused.
+ */
+export function defaultCsvDelay(t: Pick<HubTerms, 'csvMin' | 'csvMax' | 'maxTimeoutDelta'>, hubFunds: boolean): number {
+  if (hubFunds) return t.csvMin;
+  return Math.min(t.csvMax, Math.max(t.csvMin, 2 * t.maxTimeoutDelta));
+}
+
 function sendOpen(c: WalletOpenContext, o: WalletOpen, doc: Uint8Array, ctx: StepContext, s: Step): void {
   const t = verifyTerms(doc, c.hubKey, ctx.now);
+  // Fixed here, with the terms the OPEN names: every later step reads the same number. (Opens stored
+  // before this rule sent their OPEN already; they keep `csvMin` through the fallbacks below.)
+  o.order.csvDelay ??= defaultCsvDelay(t, o.order.hubFunds);
   checkOpenAgainstTerms(t, { amount: o.order.amount, csvDelay: o.order.csvDelay ?? t.csvMin, hubFunds: o.order.hubFunds }, ctx.now);
   checkTermsFees(t, o.order.amount, o.order.maxFeeShare);
   o.status = 'requested';

@@ -13,6 +13,7 @@ import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { verifyTerms } from '../../../protocol/terms.js';
 import { capacity } from '../../../engine/channel/state.js';
+import { defaultCsvDelay } from '../../../engine/payment/open/wallet-open.js';
 import { rejectsCode } from '../../helpers.js';
 import { ticketFor } from './fixture.js';
 import { openWorld, POLICY, type OpenWorld } from './open-fixture.js';
@@ -29,6 +30,26 @@ async function payerSigned(w: OpenWorld, amount = 1_000_000, csvDelay = 288): Pr
   w.commit('A', r.step);
   await w.deliverAll();
 }
+
+t('without a csvDelay, a payer’s channel outlasts the PTLC timeouts the hub grants; a payee’s takes the smallest delay', async () => {
+  assert.is(defaultCsvDelay(POLICY, false), 2 * POLICY.maxTimeoutDelta);
+  assert.is(defaultCsvDelay(POLICY, true), POLICY.csvMin);
+  assert.is(defaultCsvDelay({ ...POLICY, csvMax: 150 }, false), 150, 'within the terms’ bounds');
+  assert.is(defaultCsvDelay({ ...POLICY, maxTimeoutDelta: 3 }, false), POLICY.csvMin);
+  w = await openWorld('default-csv');
+  const r = await w.payer.openChannel({ amount: 1_000_000, payout: await w.wallets.A.payoutScript(), replyTo: w.keys.A.address }, w.ctx());
+  w.commit('A', r.step);
+  await w.deliverAll();
+  const open = w.sent.find((m) => m.message.type === PaymentType.OPEN)!.message as { csvDelay: number };
+  assert.is(open.csvDelay, 2 * POLICY.maxTimeoutDelta, 'the OPEN names the default');
+  assert.is(w.payer.slot.state.open!.order.csvDelay, 2 * POLICY.maxTimeoutDelta, 'fixed in the stored order');
+  assert.is(w.payer.slot.state.open!.status, 'signed', 'the open goes on under it');
+  const rb = await w.payee.openChannel({ amount: 800_000, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address }, w.ctx());
+  w.commit('B', rb.step);
+  await w.deliverAll();
+  const opens = w.sent.filter((m) => m.message.type === PaymentType.OPEN).map((m) => (m.message as { csvDelay: number }).csvDelay);
+  assert.equal(opens, [2 * POLICY.maxTimeoutDelta, POLICY.csvMin]);
+});
 
 t('the payer opens and funds, the hub funds the payee: both channels usable after the terms’ confirmations', async () => {
   w = await openWorld('happy');
