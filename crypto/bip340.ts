@@ -59,14 +59,35 @@ export function randomSecretKey(): Uint8Array {
  */
 export function parsePublicKey(xonly: Uint8Array, name = 'public key'): Point {
   abytes(xonly, 32, name);
+  const key = `x${bytesToHex(xonly)}`;
+  const hit = parsedPoints.get(key);
+  if (hit) return hit;
   const x = bytesToNumberBE(xonly);
   // lift_x refuses x ≥ p too; checked first so the message names the actual fault.
   if (x >= Pt.CURVE().p) fail(ErrorCode.INVALID_PUBLIC_KEY, `${name}: x coordinate not below the field prime`);
+  let P: Point;
   try {
-    return schnorr.utils.lift_x(x);
+    P = schnorr.utils.lift_x(x);
   } catch (e) {
     throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, `${name}: not an x coordinate on secp256k1`, { cause: e });
   }
+  return rememberPoint(key, P);
+}
+
+/**
+ * Points already parsed from their encodings, by encoding: a role parses the
+ * same keys, addresses and payment points at every step, and each parse is
+ * a square root mod p in JavaScript. Public data only, and only encodings
+ * that parsed (a bad one is refused every time); noble's points are
+ * immutable. Bounded: cleared when full.
+ */
+const parsedPoints = new Map<string, Point>();
+const PARSED_POINTS_MAX = 4096;
+
+function rememberPoint(key: string, P: Point): Point {
+  if (parsedPoints.size >= PARSED_POINTS_MAX) parsedPoints.clear();
+  parsedPoints.set(key, P);
+  return P;
 }
 
 /**
@@ -76,13 +97,17 @@ export function parsePublicKey(xonly: Uint8Array, name = 'public key'): Point {
 export function parseCompressedPoint(bytes: Uint8Array, name = 'point'): Point {
   abytes(bytes, 33, name);
   if (bytes[0] !== 0x02 && bytes[0] !== 0x03) fail(ErrorCode.INVALID_PUBLIC_KEY, `${name}: prefix must be 0x02 or 0x03`);
+  const key = `c${bytesToHex(bytes)}`;
+  const hit = parsedPoints.get(key);
+  if (hit) return hit;
+  let P: Point;
   try {
-    const P = Pt.fromBytes(bytes);
+    P = Pt.fromBytes(bytes);
     P.assertValidity();
-    return P;
   } catch (e) {
     throw new LnMailboxError(ErrorCode.INVALID_PUBLIC_KEY, `${name}: not a point on secp256k1`, { cause: e });
   }
+  return rememberPoint(key, P);
 }
 
 /** x(d·G) and whether d·G has odd y (INTERNAL, crypto/ only). */

@@ -142,6 +142,28 @@ t('parseSecretKey / parsePublicKey / parseCompressedPoint reject bad input', () 
   throwsCode(() => parseCompressedPoint(Point.BASE.toBytes(false)), ErrorCode.INVALID_LENGTH);
 });
 
+t('parsePublicKey / parseCompressedPoint remember parsed points, never a bad encoding', () => {
+  // Parsed points are remembered (bounded, cleared when full): every round parses thousands of keys,
+  // and the off-curve encodings around them are refused each time, before and after the cache fills.
+  const offCurveX = h(rows[5]!['public key']!);
+  const G = Point.BASE.toBytes(true);
+  for (let round = 0; round < 3; round++) {
+    throwsCode(() => parsePublicKey(offCurveX), ErrorCode.INVALID_PUBLIC_KEY);
+    throwsCode(() => parseCompressedPoint(h('02' + rows[5]!['public key'])), ErrorCode.INVALID_PUBLIC_KEY);
+    for (let i = 1; i <= 1500; i++) {
+      const P = Point.BASE.multiply(BigInt(round * 1500 + i));
+      const c = P.toBytes(true);
+      assert.ok(parseCompressedPoint(c).equals(P));
+      // The same 32 bytes as an x-only key: the even-y point, never the cached odd one.
+      const x = parsePublicKey(c.subarray(1));
+      assert.ok(x.toAffine().x === P.toAffine().x && x.toAffine().y % 2n === 0n);
+    }
+    throwsCode(() => parsePublicKey(offCurveX), ErrorCode.INVALID_PUBLIC_KEY);
+    assert.ok(parseCompressedPoint(G).equals(Point.BASE));
+    assert.ok(parseCompressedPoint(Point.BASE.negate().toBytes(true)).equals(Point.BASE.negate()));
+  }
+});
+
 t('getPublicKey / sign / verify / challenge / signaturePoint: typed errors at the door', () => {
   const sk = h(rows[1]!['secret key']!);
   const pk = getPublicKey(sk);
