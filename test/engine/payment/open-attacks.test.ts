@@ -24,7 +24,7 @@ import { Channel } from '../../../engine/channel/channel.js';
 import { deriveChannelId, fundingScript, openingChannel, openParams, parties } from '../../../engine/payment/open/common.js';
 import { Payer, type PayerJson } from '../../../engine/payment/payer/payer.js';
 import { rejectsCode } from '../../helpers.js';
-import { openWorld, POLICY, type OpenWorld, type Role } from './open-fixture.js';
+import { openWorld, POLICY, type OpenWorld, type Role, payeeFunded } from './open-fixture.js';
 
 const t = suite('engine/payment/open-attacks');
 let w: OpenWorld;
@@ -183,14 +183,7 @@ t('a funded open cannot be cancelled (its coins are out), and a wallet with a ch
   assert.is(w.hub.opens.get(channelId)!.status, 'funded');
 
   // The same for the payee, whose hub funded.
-  const r = await w.payee.openChannel(
-    { amount: 800_000, csvDelay: 24, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address },
-    w.ctx(),
-  );
-  w.commit('B', r.step);
-  await w.deliverAll();
-  await w.chainPass('S');
-  await w.deliverAll();
+  await payeeFunded(w);
   assert.is(w.payee.slot.state.open!.status, 'funded');
   const payee = json(w.payee);
   await rejectsCode(w.payee.cancelOpen('changed my mind'), ErrorCode.OPEN_REFUSED);
@@ -218,14 +211,7 @@ t('a funded open cannot be cancelled (its coins are out), and a wallet with a ch
 
 t('a wallet state restored into the wrong role: the payer takes no party-1 channel, neither from an open nor as its channel', async () => {
   w = await openWorld('attack-wrong-party');
-  const r = await w.payee.openChannel(
-    { amount: 800_000, csvDelay: 24, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address },
-    w.ctx(),
-  );
-  w.commit('B', r.step);
-  await w.deliverAll();
-  await w.chainPass('S');
-  await w.deliverAll();
+  await payeeFunded(w);
   const payeeOpen = w.payee.toJSON();
   assert.is(payeeOpen.open!.status, 'funded');
   const channelId = payeeOpen.open!.channel!.params.channelId as unknown as string;

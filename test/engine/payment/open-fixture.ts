@@ -221,3 +221,12 @@ export async function openWorld(seed = 'default', policy: Partial<typeof POLICY>
     })(),
   };
 }
+
+/** The payee asks the hub to fund its channel, and the hub does: the open stands at `funded`, unconfirmed. */
+export async function payeeFunded(w: OpenWorld, amount = 800_000, csvDelay = 24): Promise<void> {
+  const r = await w.payee.openChannel({ amount, csvDelay, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address }, w.ctx());
+  w.commit('B', r.step);
+  await w.deliverAll();
+  await w.chainPass('S');
+  await w.deliverAll();
+}

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { getPublicKey } from '../../../crypto/bip340.js';
 import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import type { BitcoinTx } from '../../../engine/bitcoin/transaction.js';
-import { openWorld, type OpenWorld } from './open-fixture.js';
+import { openWorld, type OpenWorld, payeeFunded } from './open-fixture.js';
 
 const t = suite('engine/payment/open-guards');
 let w: OpenWorld;
@@ -59,14 +59,7 @@ t('a hostile hub’s FUNDING for a channel the wallet funds itself is refused: t
 
 t('a hub-funded channel is not taken as ready on a transaction that does not fund it', async () => {
   w = await openWorld('guard-bogus-tx');
-  const r = await w.payee.openChannel(
-    { amount: 800_000, csvDelay: 24, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address },
-    w.ctx(),
-  );
-  w.commit('B', r.step);
-  await w.deliverAll();
-  await w.chainPass('S');
-  await w.deliverAll();
+  await payeeFunded(w);
   const open = w.payee.slot.state.open!;
   assert.is(open.status, 'funded');
   const bogus: BitcoinTx = {

@@ -16,7 +16,7 @@ import { capacity } from '../../../engine/channel/state.js';
 import { defaultCsvDelay } from '../../../engine/payment/open/wallet-open.js';
 import { rejectsCode } from '../../helpers.js';
 import { ticketFor } from './fixture.js';
-import { openWorld, POLICY, type OpenWorld } from './open-fixture.js';
+import { openWorld, POLICY, type OpenWorld, payeeFunded } from './open-fixture.js';
 
 const t = suite('engine/payment/open');
 let w: OpenWorld;
@@ -93,14 +93,7 @@ t('the payer opens and funds, the hub funds the payee: both channels usable afte
   assert.ok(w.model.isUnspent({ txid: a.params.funding.txid!, vout: a.params.funding.vout! }), 'the funding output is on chain');
 
   // The payee asks the hub to fund.
-  const r = await w.payee.openChannel(
-    { amount: 800_000, csvDelay: 24, payout: await w.wallets.B.payoutScript(), replyTo: w.keys.B.address },
-    w.ctx(),
-  );
-  w.commit('B', r.step);
-  await w.deliverAll();
-  await w.chainPass('S');
-  await w.deliverAll();
+  await payeeFunded(w);
   w.model.mine(POLICY.minConf);
   await w.chainPass('S', 'B');
   const b = w.payee.channel;
