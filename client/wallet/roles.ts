@@ -145,7 +145,7 @@ export class PayerNode extends WalletRuntime<Payer> {
    * the payee's address, which the record also holds).
    */
   override payments(): PayerPayment[] {
-    return [...this.engine.payments.values()].map((p) => structuredClone(p));
+    return super.payments() as unknown as PayerPayment[];
   }
 
   /**
@@ -421,7 +421,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
 
   /** The payee's payments (incoming offers), as stored (oldest first), each with its amount, memo and status. */
   override payments(): PayeePayment[] {
-    return [...this.engine.payments.values()].map((p) => structuredClone(p));
+    return super.payments() as unknown as PayeePayment[];
   }
 
   /** A stored payment with its history (see {@link RoleRuntime.getPayment}), as the payee's record. */

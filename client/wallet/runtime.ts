@@ -112,6 +112,8 @@ const DEFERRED = 'role/deferred/';
 const HISTORY = 'role/history/';
 /** Finished payments an engine moved out of its state (`Step.archive`), in the order they finished (`<time>-<seq>-<id>`). */
 const ARCHIVE = 'role/payment/';
+/** Finished request-flow records (SPEC 6.14) a wallet engine moved out of its state (`Step.archive`, kind `request`); not listed as payments. */
+const ARCHIVE_REQUEST = 'role/request/';
 
 /**
  * Events that promise something durable: they are emitted only once every
@@ -447,8 +449,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const archived: PaymentRecord[] = [];
     for (const a of step.archive ?? []) {
       const record = JSON.parse(JSON.stringify(a.record, hexReplacer)) as PaymentRecord;
-      archived.push(record);
-      const key = `${ARCHIVE}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}-${a.id}`;
+      if (a.kind !== 'request') archived.push(record);
+      const key = `${a.kind === 'request' ? ARCHIVE_REQUEST : ARCHIVE}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}-${a.id}`;
       ops.push({ type: 'put', key, value: utf8(JSON.stringify(record)) });
     }
     const held = step.events.filter((ev) => DURABLE_EVENTS.has(ev.kind));

@@ -102,6 +102,24 @@ export interface ArchivedPayment {
   id: string;
   /** The payment's last record, as the engine stored it. */
   record: object;
+  /**
+   * `request`: a record of the request flow (SPEC 6.14), which the query
+   * API does not list among payments; absent: a payment (offer) record.
+   */
+  kind?: 'request';
+}
+
+/**
+ * How long (ms) past its expiry a wallet engine (payer, payee) still
+ * remembers the id of a finished offer or request it moved out of its
+ * state: past the expiry every message that could start it again is
+ * refused anyway; the grace covers the wallet's clock stepping back.
+ */
+export const WALLET_FINISHED_GRACE_MS = 60 * 60 * 1000;
+
+/** Forgets the ids of `done` more than {@link WALLET_FINISHED_GRACE_MS} past their `expiry` (ms) at `now`. */
+export function forgetExpired(done: Map<string, { expiry: number }>, now: number): void {
+  for (const [id, f] of done) if (now > f.expiry + WALLET_FINISHED_GRACE_MS) done.delete(id);
 }
 
 /** A decoded payment message with its authenticated sender (the inner-message key). */

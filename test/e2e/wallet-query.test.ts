@@ -87,11 +87,11 @@ t('balances, channels, payments and history through one payment; no engine inter
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 
-t('the hub: a finished payment leaves its state but not its queries, before and after a restart', async () => {
+t('hub, payer, payee: a finished payment leaves their state but not their queries, before and after a restart', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   let S = await w.open.S();
-  const A = await w.open.A();
-  const B = await w.open.B();
+  let A = await w.open.A();
+  let B = await w.open.B();
   const ids: string[] = [];
   for (let i = 0; i < 2; i++) {
     ids.push(await A.payOffline(w.addr.B, AMOUNT));
@@ -117,6 +117,30 @@ t('the hub: a finished payment leaves its state but not its queries, before and 
     listed,
   );
   assert.equal(await S.getPayment(ids[0]!), before);
+  // The payer and the payee: the first payment left their state when the second started.
+  await until(() => B.payments().find((p) => p.offerId === ids[1])?.status === 'paid', 'payment 1 paid at the payee');
+  assert.not.ok(A.engine.payments.has(ids[0]!));
+  assert.not.ok(B.engine.payments.has(ids[0]!));
+  const paidA = A.payments().map((p) => [p.offerId, p.status, p.receipt?.receipt]);
+  assert.equal(
+    paidA.map(([id, status]) => [id, status]),
+    ids.map((id) => [id, 'completed']),
+  );
+  assert.equal(
+    B.payments().map((p) => [p.offerId, p.amount, p.status]),
+    ids.map((id) => [id, AMOUNT, 'paid']),
+  );
+  const firstA = await A.getPayment(ids[0]!);
+  assert.ok(firstA!.payment.receipt && verifyReceipt(hexToBytes(firstA!.payment.receipt.receipt), w.addr.B));
+  await Promise.all([A.close(), B.close()]);
+  A = await w.open.A();
+  B = await w.open.B();
+  assert.equal(
+    A.payments().map((p) => [p.offerId, p.status, p.receipt?.receipt]),
+    paidA,
+  );
+  assert.equal(await A.getPayment(ids[0]!), firstA);
+  assert.is((await B.getPayment(ids[0]!))?.payment.status, 'paid');
   await Promise.all([A.close(), B.close(), S.close()]);
 });
 

@@ -59,12 +59,45 @@ export interface PayeePayment {
   payerIdentity: string;
 }
 
+/**
+ * What the payee remembers of a finished offer it moved out of its state
+ * (see {@link payeePaymentFinished}) while a message of it could still start
+ * it again: its expiry (ms) and whether it was paid.
+ */
+export interface FinishedPayeeOffer {
+  expiry: number;
+  /** Paid: a duplicate PTLC_ADD is ignored (taken already); else refused (void or failed). */
+  paid?: true;
+}
+
+/**
+ * True when nothing about incoming payment `p` can change any more: paid
+ * (the settlement acknowledged, the PTLC gone from the channel), void (its
+ * payer voided it before any PTLC: one coming later is refused) or failed
+ * (its ticket was refused, or the hub refused the invoice). No handler moves
+ * such a payment again and no lost-message resend needs it (SPEC 6.15: a
+ * late PTLC_ADD is refused with PTLC_FAIL whether the record is here or
+ * not). What a replay could do is start it anew: an OFFER naming its id
+ * would be invoiced again. Hence the guard {@link PayeeOfferContext.finished}.
+ */
+export function payeePaymentFinished(p: PayeePayment): boolean {
+  return p.status === 'paid' || p.status === 'void' || p.status === 'failed';
+}
+
 /** What the payee's offer-flow steps need of the payee engine. */
 export interface PayeeOfferContext {
   config: PayeeConfig;
   /** The S–B channel (the payee is party 1). */
   channel: Channel;
   payments: Map<string, PayeePayment>;
+  /**
+   * Offers finished and moved out of `payments`, by id, until their expiry
+   * (plus a grace) has passed: an OFFER naming one is a duplicate, and a
+   * PTLC_ADD for a paid one is ignored as taken. Past the expiry an OFFER is
+   * refused as expired anyway (its expiry is bound by the hub's attestation
+   * and by the receipt message its ticket is burned for).
+   */
+  finished: Map<string, FinishedPayeeOffer>;
   signer: Signer;
   /** The payee's identity public key (x-only), put in invoices as `payeeKey`. */
   identityPub: Uint8Array;
@@ -89,7 +122,7 @@ export async function payeeOnOffer(
   ctx: StepContext,
 ): Promise<Step> {
   const id = bytesToHex(m.offerId);
-  if (b.payments.has(id)) return ignored(m.type, 'duplicate offer');
+  if (b.payments.has(id) || b.finished.has(id)) return ignored(m.type, 'duplicate offer');
   const reachable = equalBytes(m.hub, b.config.hubKey) || (b.config.routedHubs ?? []).some((k) => equalBytes(k, m.hub));
   if (!reachable) return ignored(m.type, 'offer through a hub we cannot reach');
   if (!(m.expiry > ctx.now)) return ignored(m.type, 'offer expired');
@@ -200,6 +233,7 @@ export async function payeeOnPtlcAdd(
   // ignoring it (e.g. for an offer its payer voided meanwhile) would leave the hub's side
   // of our channel pending for good, and the payer unable to cancel.
   if (p && (p.status === 'accepted' || p.status === 'fulfilling' || p.status === 'paid')) return ignored(m.type, 'PTLC already taken');
+  if (!p && b.finished.get(id)?.paid) return ignored(m.type, 'PTLC already taken (the offer is paid)');
   if (p?.status !== 'invoiced')
     reject(!p ? 'no invoiced offer for that PTLC' : p.status === 'void' ? 'the offer was voided by its payer' : `the offer is ${p.status}`);
   b.channel.requireOpen();

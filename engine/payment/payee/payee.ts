@@ -21,7 +21,15 @@ import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal } from '../refusal.js';
-import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
+import {
+  forgetExpired,
+  ignored,
+  WALLET_FINISHED_GRACE_MS,
+  type ArchivedPayment,
+  type Incoming,
+  type Step,
+  type StepContext,
+} from '../types.js';
 import type { PayeeConfig } from './config.js';
 import {
   payeeOnOffer,
@@ -30,6 +38,8 @@ import {
   payeeOnReject,
   payeeOnSettle,
   payeeOnVoid,
+  payeePaymentFinished,
+  type FinishedPayeeOffer,
   type PayeeOfferContext,
   type PayeePayment,
 } from './offer.js';
@@ -41,12 +51,13 @@ import {
   payeeOnPrepared,
   payeeOnRequestReject,
   payeeRequest,
+  payeeRequestFinished,
   type PayeeRequest,
   type PayeeRequestContext,
 } from './request.js';
 
 export type { PayeeConfig } from './config.js';
-export type { PayeePayment, PayeeStatus } from './offer.js';
+export type { FinishedPayeeOffer, PayeePayment, PayeeStatus } from './offer.js';
 
 /** Persisted state of a {@link Payee}: its channel (once opened), its open in progress and its hub's terms, payments and requests. */
 export interface PayeeJson extends WalletSlotJson {
@@ -55,6 +66,8 @@ export interface PayeeJson extends WalletSlotJson {
   requests?: Record<string, PayeeRequest>;
   /** Receipt tickets issued and not yet burned (x-only R_B, hex; SPEC 6.16). */
   tickets?: string[];
+  /** Finished offers moved out of `payments`, by id, while a replayed OFFER of theirs must be ignored. */
+  finished?: Record<string, FinishedPayeeOffer>;
 }
 
 /**
@@ -83,6 +96,7 @@ export class Payee extends WalletEngine<PayeeJson> {
     requests: Record<string, PayeeRequest> = {},
     tickets: string[] = [],
     saved: WalletSlotJson = {},
+    finished: Record<string, FinishedPayeeOffer> = {},
   ) {
     super();
     this.signer = { channelKey: config.channelKey, nonces };
@@ -92,11 +106,45 @@ export class Payee extends WalletEngine<PayeeJson> {
     this.tickets = [...tickets];
     this.payments = new Map(Object.entries(payments));
     this.requests = new Map(Object.entries(requests));
+    this.finished = new Map(Object.entries(structuredClone(finished)));
   }
 
   /** Restores a payee from {@link Payee.toJSON}. */
   static fromJSON(config: PayeeConfig, j: PayeeJson, nonces: NonceStore): Payee {
-    return new Payee(config, j.channel ? Channel.fromJSON(j.channel) : undefined, nonces, j.payments, j.requests ?? {}, j.tickets ?? [], j);
+    const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
+    return new Payee(config, ch, nonces, j.payments, j.requests ?? {}, j.tickets ?? [], j, j.finished ?? {});
+  }
+
+  /** Finished offers moved out of {@link payments}, by id, while a replay must be ignored (see `PayeeOfferContext.finished`). */
+  readonly finished: Map<string, FinishedPayeeOffer>;
+
+  /**
+   * Moves the finished payments and requests (see `payeePaymentFinished`,
+   * `payeeRequestFinished`) out of the state into `s.archive`, and forgets
+   * finished offer ids past their expiry. Called when a payment or a
+   * request starts (a new OFFER recorded, `request`), so the state holds the
+   * payments in flight plus those finished since the last start: every
+   * step's work (the snapshot, the persisted JSON) stays bounded by them,
+   * not by the payee's history. A state saved before archiving is migrated
+   * here too. The offer `keep` (the one just recorded) stays until the next start.
+   */
+  private archiveInto(s: Step, now: number, keep?: string): void {
+    const out: ArchivedPayment[] = [];
+    forgetExpired(this.finished, now);
+    for (const [id, p] of this.payments)
+      if (id !== keep && payeePaymentFinished(p)) {
+        this.payments.delete(id);
+        // Kept while a replayed OFFER is not refused as expired (payeeOnOffer checks the expiry).
+        if (now <= p.expiry + WALLET_FINISHED_GRACE_MS)
+          this.finished.set(id, p.status === 'paid' ? { expiry: p.expiry, paid: true } : { expiry: p.expiry });
+        out.push({ id, record: p });
+      }
+    for (const [id, r] of this.requests)
+      if (payeeRequestFinished(r)) {
+        this.requests.delete(id);
+        out.push({ id, record: r, kind: 'request' });
+      }
+    if (out.length > 0) s.archive = [...(s.archive ?? []), ...out];
   }
 
   /** Requests this payee pre-signed, by request id (hex). */
@@ -144,7 +192,11 @@ export class Payee extends WalletEngine<PayeeJson> {
     ctx: StepContext,
   ): Promise<{ requestId: string; step: Step }> {
     const requestId = req.requestId ?? randomBytes(32);
-    const s = await this.atomic(() => payeeRequest(this.requestContext(), { ...req, requestId }, ctx));
+    const s = await this.atomic(async () => {
+      const st = await payeeRequest(this.requestContext(), { ...req, requestId }, ctx);
+      this.archiveInto(st, ctx.now);
+      return st;
+    });
     return { requestId: bytesToHex(requestId), step: s };
   }
 
@@ -168,8 +220,14 @@ export class Payee extends WalletEngine<PayeeJson> {
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const m = inc.message;
     switch (m.type) {
-      case PaymentType.OFFER:
-        return payeeOnOffer(this.offerContext(), inc.from, m, ctx);
+      case PaymentType.OFFER: {
+        const id = bytesToHex(m.offerId);
+        const known = this.payments.has(id);
+        const s = await payeeOnOffer(this.offerContext(), inc.from, m, ctx);
+        // A new offer was recorded: the finished ones leave (a duplicate or an ignored offer changes nothing).
+        if (!known && this.payments.has(id)) this.archiveInto(s, ctx.now, id);
+        return s;
+      }
       case PaymentType.OFFER_VOID:
         return payeeOnVoid(this.offerContext(), inc.from, m);
       case PaymentType.REQUEST_COMPLETE:
@@ -222,6 +280,7 @@ export class Payee extends WalletEngine<PayeeJson> {
       config: this.config,
       channel: this.channel,
       payments: this.payments,
+      finished: this.finished,
       signer: this.signer,
       identityPub: this.identityPub,
       receiptSecret: this.receiptSecret,
@@ -244,6 +303,7 @@ export class Payee extends WalletEngine<PayeeJson> {
     this.slot.restore(j);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
+    refill(this.finished, j.finished);
     this.tickets.splice(0, this.tickets.length, ...(j.tickets ?? []));
   }
 
@@ -254,6 +314,7 @@ export class Payee extends WalletEngine<PayeeJson> {
       payments: Object.fromEntries(this.payments),
       requests: Object.fromEntries(this.requests),
       tickets: [...this.tickets],
+      finished: Object.fromEntries(this.finished),
     };
   }
 }

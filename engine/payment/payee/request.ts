@@ -45,6 +45,18 @@ export interface PayeeRequest {
   retractionSecret?: string;
 }
 
+/**
+ * True when nothing about request `r` can change any more: paid (the hub's
+ * update signature taken, state n ours, REQUEST_ACK sent) or cancelled (the
+ * cancellation state co-signed and committed, the payer told). No handler
+ * moves such a request again, and an unknown request id is ignored, never
+ * taken as new (the payee's requests are created only by its own
+ * `request`), so the record leaves the state with no replay guard.
+ */
+export function payeeRequestFinished(r: PayeeRequest): boolean {
+  return r.status === 'paid' || r.status === 'cancelled';
+}
+
 /** What the payee's request-flow steps need of the payee engine. */
 export interface PayeeRequestContext {
   /** The payee's configuration: its hub's key and mailbox address, and its own address (put in the REQUEST). */

@@ -189,6 +189,20 @@ export async function payerCancel(a: PayerOfferContext, offerIdHex: string): Pro
   return s;
 }
 
+/**
+ * True when nothing about outgoing payment `p` can change any more: it
+ * completed (the COMPLETION was taken: state n is fully signed, the receipt
+ * held), was cancelled (CANCEL_ACCEPT taken, CANCEL_COMMIT sent), or failed
+ * (the hub refused the proposal, state n dropped). No later message moves
+ * such a payment: every handler here acts only on a proposed, offered or
+ * cancelling one, and an unknown offer id is ignored, never taken as new
+ * (a payer's records are created only by its own `pay`). So the record can
+ * leave the state without any replay guard.
+ */
+export function payerPaymentFinished(p: PayerPayment): boolean {
+  return p.status === 'completed' || p.status === 'cancelled' || p.status === 'failed';
+}
+
 /** The payment of state `n` in status `status`, if any. */
 function byState(a: PayerOfferContext, n: number, status: PayerStatus): PayerPayment | undefined {
   for (const p of a.payments.values()) if (p.n === n && p.status === status) return p;

@@ -17,7 +17,15 @@ import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { requireSender } from '../refusal.js';
-import { ignored, type Incoming, type Step, type StepContext } from '../types.js';
+import {
+  forgetExpired,
+  ignored,
+  WALLET_FINISHED_GRACE_MS,
+  type ArchivedPayment,
+  type Incoming,
+  type Step,
+  type StepContext,
+} from '../types.js';
 import type { PayerConfig } from './config.js';
 import {
   payerCancel,
@@ -26,6 +34,7 @@ import {
   payerOnReject,
   payerOnUpdateAccept,
   payerPay,
+  payerPaymentFinished,
   type PayerOfferContext,
   type PayerPayment,
   type PaymentOrder,
@@ -36,6 +45,7 @@ import {
   payerRequestFail,
   payerRequestPay,
   payerRequestPtlc,
+  receivedRequestFinished,
   type PayerRequestContext,
   type ReceivedRequest,
 } from './request.js';
@@ -48,6 +58,8 @@ export interface PayerJson extends WalletSlotJson {
   payments: Record<string, PayerPayment>;
   /** Requests received (the payee pre-signs; once bought, kept for the payee as its watchtower). */
   requests?: Record<string, ReceivedRequest>;
+  /** Finished requests moved out of `requests`, by id, while a replayed REQUEST of theirs must be ignored. */
+  finishedRequests?: Record<string, { expiry: number }>;
 }
 
 /**
@@ -72,9 +84,11 @@ export class Payer extends WalletEngine<PayerJson> {
     payments: Record<string, PayerPayment> = {},
     requests: Record<string, ReceivedRequest> = {},
     saved: WalletSlotJson = {},
+    finishedRequests: Record<string, { expiry: number }> = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));
+    this.finishedRequests = new Map(Object.entries(structuredClone(finishedRequests)));
     this.signer = { channelKey: config.channelKey, nonces };
     this.slot = new WalletSlot({ key: config.hubKey, address: config.hubAddress }, this.signer, 0, channel, saved);
     this.payments = new Map(Object.entries(payments));
@@ -84,11 +98,13 @@ export class Payer extends WalletEngine<PayerJson> {
   /** Restores a payer from {@link Payer.toJSON}. */
   static fromJSON(config: PayerConfig, j: PayerJson, nonces: NonceStore): Payer {
     const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
-    return new Payer(config, ch, nonces, j.payments, j.requests ?? {}, j);
+    return new Payer(config, ch, nonces, j.payments, j.requests ?? {}, j, j.finishedRequests ?? {});
   }
 
   /** Requests received from payees, by request id (hex). */
   readonly requests: Map<string, ReceivedRequest>;
+  /** Finished requests moved out of {@link requests}, by id, with their expiry (ms), while a replay must be ignored. */
+  readonly finishedRequests: Map<string, { expiry: number }>;
   private readonly signer: Signer;
 
   /**
@@ -103,7 +119,39 @@ export class Payer extends WalletEngine<PayerJson> {
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. All or nothing. */
   async pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
-    return this.atomic(() => payerPay(this.offerContext(), req, ctx));
+    return this.atomic(async () => {
+      const r = await payerPay(this.offerContext(), req, ctx);
+      this.archiveInto(r.step, ctx.now);
+      return r;
+    });
+  }
+
+  /**
+   * Moves the finished payments and requests (see `payerPaymentFinished`,
+   * `receivedRequestFinished`) out of the state into `s.archive`, and
+   * forgets finished request ids past their expiry. Called when a payment
+   * or a request starts (`pay`, a REQUEST received), so the state holds the
+   * payments in flight plus those finished since the last start: every
+   * step's work (the snapshot, the persisted JSON) stays bounded by them,
+   * not by the payer's history. A state saved before archiving is migrated
+   * here too.
+   */
+  private archiveInto(s: Step, now: number): void {
+    const out: ArchivedPayment[] = [];
+    for (const [id, p] of this.payments)
+      if (payerPaymentFinished(p)) {
+        this.payments.delete(id);
+        out.push({ id, record: p });
+      }
+    forgetExpired(this.finishedRequests, now);
+    for (const [id, r] of this.requests)
+      if (receivedRequestFinished(r)) {
+        this.requests.delete(id);
+        // Kept while a replayed REQUEST is not refused as expired (payerOnRequest checks the expiry).
+        if (now <= r.expiry + WALLET_FINISHED_GRACE_MS) this.finishedRequests.set(id, { expiry: r.expiry });
+        out.push({ id, record: r, kind: 'request' });
+      }
+    if (out.length > 0) s.archive = [...(s.archive ?? []), ...out];
   }
 
   /**
@@ -143,7 +191,12 @@ export class Payer extends WalletEngine<PayerJson> {
     const m = inc.message;
     // A payee's pre-signed request may come from anyone; all else from our hub.
     if (m.type === PaymentType.REQUEST && !this.slot.current) return ignored(m.type, 'no channel yet');
-    if (m.type === PaymentType.REQUEST) return payerOnRequest(this.requestContext(), inc.from, m, ctx);
+    if (m.type === PaymentType.REQUEST) {
+      const s = payerOnRequest(this.requestContext(), inc.from, m, ctx);
+      // A new request starts: the finished ones leave (a duplicate or a refused one changes nothing).
+      if (s.events.some((e) => e.kind === 'request_received')) this.archiveInto(s, ctx.now);
+      return s;
+    }
     // A payee voids its own request (SPEC 6.14, cancellation); payers send no OFFER_VOID to payers.
     if (m.type === PaymentType.OFFER_VOID) return payerOnRequestVoid(this.requestContext(), inc.from, m);
     requireSender(inc.from, this.config.hubKey, 'hub');
@@ -177,7 +230,13 @@ export class Payer extends WalletEngine<PayerJson> {
 
   /** The request flow (the payee pre-signs, SPEC 6.14): the payer's side, in request.ts. */
   private requestContext(): PayerRequestContext {
-    return { config: this.config, channel: this.channel, signer: this.signer, requests: this.requests };
+    return {
+      config: this.config,
+      channel: this.channel,
+      signer: this.signer,
+      requests: this.requests,
+      finishedRequests: this.finishedRequests,
+    };
   }
 
   /** Every channel of this role. */
@@ -190,10 +249,16 @@ export class Payer extends WalletEngine<PayerJson> {
     this.slot.restore(j);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
+    refill(this.finishedRequests, j.finishedRequests);
   }
 
   /** Persisted state. */
   toJSON(): PayerJson {
-    return { ...this.slot.toJSON(), payments: Object.fromEntries(this.payments), requests: Object.fromEntries(this.requests) };
+    return {
+      ...this.slot.toJSON(),
+      payments: Object.fromEntries(this.payments),
+      requests: Object.fromEntries(this.requests),
+      finishedRequests: Object.fromEntries(this.finishedRequests),
+    };
   }
 }

@@ -69,6 +69,22 @@ export interface PayerRequestContext {
   signer: Signer;
   /** Requests received, by request id (hex). */
   requests: Map<string, ReceivedRequest>;
+  /**
+   * Finished requests moved out of `requests` (see {@link receivedRequestFinished}),
+   * by id, with their expiry (ms): a REQUEST naming one is a duplicate.
+   */
+  finishedRequests: Map<string, { expiry: number }>;
+}
+
+/**
+ * True when nothing about received request `r` can change any more and no
+ * one needs its record: only a *void* one (its payee cancelled it, and no
+ * PTLC of ours for it is pending: the hub refused it or we never paid). A
+ * request we bought is kept: its record is the payee's complete update, which
+ * this payer watches on chain for it (SPEC 6.18).
+ */
+export function receivedRequestFinished(r: ReceivedRequest): boolean {
+  return r.status === 'void';
 }
 
 /** A: checks a request: through our own hub, unexpired, with B's update signature valid; computes T_S itself. */
@@ -79,7 +95,9 @@ export function payerOnRequest(
   ctx: StepContext,
 ): Step {
   const id = bytesToHex(m.requestId);
-  if (a.requests.has(id)) return ignored(m.type, 'duplicate request');
+  // A request that finished left `requests`; its id is remembered until the request expired
+  // (it is refused as expired below from then on), so a replayed REQUEST is never new again.
+  if (a.requests.has(id) || a.finishedRequests.has(id)) return ignored(m.type, 'duplicate request');
   if (!equalBytes(m.hub, a.config.hubKey)) return ignored(m.type, 'request through a hub we have no channel with');
   // The completion goes to payeeAddress: it must be the sender's own mailbox.
   let payeeMailbox: Uint8Array;

@@ -147,6 +147,8 @@ export interface World {
   queue: { from: 'A' | 'S' | 'B'; out: Outbound }[];
   /** Finished payments the hub moved out of its state (its steps' `archive`), as the runtime stores them. */
   archive: Map<string, HubPayment>;
+  /** Finished records the payer and the payee moved out of their state (their steps' `archive`), by role and id. */
+  walletArchive: { A: Map<string, object>; B: Map<string, object> };
 }
 
 export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hubMaxDelta?: number } = {}): Promise<World> {
@@ -201,6 +203,7 @@ export async function makeWorld(opts: { asCsv?: number; payeeDelta?: number; hub
     retracted: [],
     queue: [],
     archive: new Map(),
+    walletArchive: { A: new Map(), B: new Map() },
   };
 }
 
@@ -209,7 +212,9 @@ export function post(w: World, from: 'A' | 'S' | 'B', s: Step): void {
   for (const out of s.send) w.queue.push({ from, out });
   w.events.push(...s.events);
   w.retracted.push(...s.retract);
-  for (const a of s.archive ?? []) w.archive.set(a.id, a.record as HubPayment);
+  for (const a of s.archive ?? [])
+    if (from === 'S') w.archive.set(a.id, a.record as HubPayment);
+    else w.walletArchive[from].set(a.id, a.record);
 }
 
 /** The hub's payment `id`: in its state, or archived once finished. */
