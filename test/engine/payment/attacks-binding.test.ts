@@ -34,6 +34,7 @@ import {
   type World,
   ticketFor,
   hubPayment,
+  hubRequest,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -104,7 +105,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
     if (recipient(w, q) === 'S') {
       for (const id of ids()) {
         const p = hubPayment(w, id);
-        const r = w.hub.requests.get(id);
+        const r = hubRequest(w, id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
         // channel is never the one a request's PTLC from the payer comes over.
         if (p)

@@ -26,7 +26,7 @@ import { openChannelPair } from '../../../engine/channel/open.js';
 import type { ChannelParams, ChannelState } from '../../../engine/channel/state.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
-import { Hub, type HubPayment } from '../../../engine/payment/hub/hub.js';
+import { Hub, type HubPayment, type HubRequest } from '../../../engine/payment/hub/hub.js';
 import { Payee } from '../../../engine/payment/payee/payee.js';
 import { Router } from '../../../engine/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../../engine/payment/types.js';
@@ -210,6 +210,11 @@ export function post(w: World, from: 'A' | 'S' | 'B', s: Step): void {
   w.events.push(...s.events);
   w.retracted.push(...s.retract);
   for (const a of s.archive ?? []) w.archive.set(a.id, a.record as HubPayment);
+}
+
+/** The hub's request `id`: in its state, or archived once finished. */
+export function hubRequest(w: Pick<World, 'hub' | 'archive'>, id: string): HubRequest | undefined {
+  return w.hub.requests.get(id) ?? (w.archive.get(id) as unknown as HubRequest | undefined);
 }
 
 /** The hub's payment `id`: in its state, or archived once finished. */
