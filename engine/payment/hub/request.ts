@@ -224,7 +224,8 @@ export interface HubRequestContext {
   requests: Map<string, HubRequest>;
   /**
    * Requests finished and moved out of `requests` (see {@link hubArchiveRequests}),
-   * by request id: their REQUEST_PREPARE, PTLC_ADD and CANCEL_PROPOSE are ignored.
+   * by request id: their REQUEST_PREPARE and CANCEL_PROPOSE are ignored, and so is
+   * a PTLC_ADD over the payer channel whose PTLC the hub took for it.
    */
   finished: Map<string, FinishedRequest>;
   signer: Signer;
@@ -253,7 +254,10 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       const taken = h.requests.get(bytesToHex(m.offerId));
       if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId))
         return ignored(m.type, 'PTLC already taken');
-      if (!taken && h.finished.has(bytesToHex(m.offerId))) return ignored(m.type, 'the request is finished');
+      // Likewise for a PTLC we took for a request since finished (see hubArchiveRequests). A first
+      // PTLC for a finished (cancelled) request is refused below: the payer must drop its state.
+      if (!taken && h.finished.get(bytesToHex(m.offerId))?.payerChannel === bytesToHex(m.channelId))
+        return ignored(m.type, 'PTLC already taken, and the request is finished');
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(h, ch, m, ctx) });
       return s;
     }
