@@ -183,7 +183,7 @@ t("router: another payee's PTLC_FAIL naming its own channel does not fail the PT
     const q = w.queue.shift()!;
     await w.deliver(q.from, q.to, q.message);
   }
-  assert.is(w.engines.P.payments.get(offerId)!.status, 'extended');
+  assert.is(w.routerPayment(offerId)!.status, 'extended');
   const before = JSON.parse(JSON.stringify(w.engines.P.toJSON())) as unknown;
   // C, another payee of P, names its own channel and B's offer. Today: P marks the payment failed
   // and then ignores B's PTLC_ACCEPT; P–B stays pending on both ends.
@@ -215,7 +215,7 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
   await w.run();
   const removed = w.seen.S.find((m) => m.type === PaymentType.PTLC_REMOVE);
   assert.ok(removed, 'P gave the PTLC back with PTLC_REMOVE');
-  assert.is(w.engines.P.payments.get(offerId)!.status, 'failed');
+  assert.is(w.routerPayment(offerId)!.status, 'failed');
   assert.is(w.engines.S.payments.get(offerId)!.status, 'pending', "S's payment is back before the invoice");
   const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
   const ps = w.engines.P.upstream.channel;
