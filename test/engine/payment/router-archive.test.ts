@@ -9,7 +9,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
-import { Router, ROUTER_FINISHED_GRACE_MS, type RouterJson } from '../../../engine/payment/router.js';
+import { MAX_REMOVE_ATTEMPTS, Router, ROUTER_FINISHED_GRACE_MS, type RouterJson } from '../../../engine/payment/router.js';
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { hopPay, hopWorld, type HopWorld } from './fixture.js';
 
 const t = suite('payment/router-archive');
@@ -102,6 +103,33 @@ t('a settled routed payment leaves the router state; replays change nothing, rem
   await w.run();
   assert.is(w.engines.A.payments.get(next)!.status, 'completed');
   assert.is(w.engines.P.payments.size, 0);
+});
+
+t('a payment failed while its upstream PTLC is still in the channel (the hub would not take it back) is kept', async () => {
+  const w = await hopWorld();
+  const id = await hopPay(w, 20_000);
+  await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
+  assert.is(w.routerPayment(id)!.status, 'extended');
+  // The payee refuses; P owes the upstream PTLC back, and the hub refuses every removal.
+  await w.deliver('B', 'P', { type: PaymentType.PTLC_FAIL, channelId: w.pb.channelId, offerId: hexToBytes(id, 32), reason: 'no' });
+  for (let i = 0; i < MAX_REMOVE_ATTEMPTS; i++) {
+    const j = w.queue.findIndex((q) => q.to === 'S' && q.message.type === PaymentType.PTLC_REMOVE);
+    assert.ok(j >= 0, `removal ${i} proposed`);
+    w.queue.splice(j, 1);
+    await w.deliver('S', 'P', {
+      type: PaymentType.REJECT,
+      refType: PaymentType.PTLC_REMOVE,
+      ref: hexToBytes(id, 32),
+      code: 'PAYMENT_REJECTED',
+      message: 'no',
+    });
+  }
+  assert.is(w.engines.P.payments.get(id)?.status, 'failed', 'given up, and kept in the state');
+  assert.ok(
+    w.engines.P.upstream.channel.enforceable.state.ptlcs.some((x) => bytesToHex(x.id) === id),
+    'the upstream PTLC is still there',
+  );
+  assert.not.ok(w.archive.P.has(id));
 });
 
 t('30 sequential routed payments: the router state JSON stays flat', async () => {
