@@ -43,7 +43,7 @@ import {
   type Signer,
 } from './ptlc-exchange.js';
 import { answerRefusal, isLocalFault, reject } from './refusal.js';
-import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Incoming, type Step, type StepContext } from './types.js';
 
 /** Status of a routed payment. */
 export type RouterStatus =
@@ -72,6 +72,8 @@ export interface RouterPayment {
   /** The downstream channel (to the payee) and the payee's requested delta. */
   downChannel: string;
   downDelta: number;
+  /** The invoice's expiry (ms); absent in a record saved before it was kept. */
+  expiry?: number;
   status: RouterStatus;
   inTimeout?: number;
   /** Tweak of the incoming PTLC (chosen by the hub) and of the outgoing one (ours). */
@@ -104,13 +106,40 @@ export interface RouterConfig {
 export interface RouterJson {
   upstream: { channel: ChannelJson; peerKey: string; peerAddress: string };
   downstream: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, RouterPayment>;
+  /**
+   * Finished payments moved out of `payments` (the step's `archive`), by offer id: until when
+   * (ms, an invoice's expiry) a duplicate of their invoice must be ignored.
+   */
+  finished?: Record<string, number>;
 }
+
+/**
+ * How long (ms) past its invoice's expiry a finished payment's id is still
+ * remembered in {@link Router.finished}: an expired invoice is refused
+ * anyway; the grace only covers the router's clock stepping back.
+ */
+export const ROUTER_FINISHED_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * How long (ms) after it is archived the id of a payment saved without its
+ * invoice's expiry (a state saved before the expiry was kept) is remembered:
+ * as long as a relay keeps an envelope, so that no duplicate of its invoice
+ * can still be delivered.
+ */
+export const ROUTER_LEGACY_KEEP_MS = COMPLETION_TTL_SECONDS * 1000;
 
 /** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
 export class Router extends PaymentEngine<RouterJson> {
   readonly downstream: Map<string, PeerChannel>;
+  /** Payments in flight: a finished one leaves at the step that finishes it (in the step's `archive`). */
   readonly payments: Map<string, RouterPayment>;
+  /**
+   * Finished payments, by offer id: until when (ms) a duplicate of their
+   * invoice is ignored (see {@link Router.archive}).
+   */
+  readonly finished: Map<string, number>;
   private readonly signer: Signer;
   private readonly publicKey: Uint8Array;
 
@@ -121,6 +150,7 @@ export class Router extends PaymentEngine<RouterJson> {
     downstream: PeerChannel[],
     nonces: NonceStore,
     payments: Record<string, RouterPayment> = {},
+    finished: Record<string, number> = {},
   ) {
     super();
     if (upstream.channel.me !== 1) reject('the router is party 1 of its channel with the hub', ErrorCode.INVALID_RANGE);
@@ -128,6 +158,7 @@ export class Router extends PaymentEngine<RouterJson> {
     this.downstream = channelMap([upstream, ...downstream], getPublicKey(config.channelKey), 'router');
     this.downstream.delete(bytesToHex(upstream.channel.params.channelId));
     this.payments = new Map(Object.entries(payments));
+    this.finished = new Map(Object.entries(finished));
     this.signer = { channelKey: config.channelKey, nonces };
     this.publicKey = getPublicKey(config.identityKey);
   }
@@ -136,12 +167,56 @@ export class Router extends PaymentEngine<RouterJson> {
    * One message from the hub (upstream) or a payee (downstream); all or
    * nothing through {@link PaymentEngine.handle}. Whatever the message, the
    * step ends by giving back an upstream PTLC whose downstream failed, as
-   * soon as the upstream channel is free ({@link giveBack}).
+   * soon as the upstream channel is free ({@link giveBack}), and the
+   * payments it (or an earlier step, in a state saved before archiving)
+   * finished leave the state ({@link archive}).
    */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const s = await this.route(inc, ctx);
     await this.giveBack(s);
+    const archive = this.archive(ctx.now);
+    if (archive.length > 0) s.archive = [...(s.archive ?? []), ...archive];
     return s;
+  }
+
+  /**
+   * True when nothing about payment `p` can change any more, in either
+   * channel: *settled* (both PTLCs resolved: the hub acknowledged our
+   * fulfillment's settlement, the payee's PTLC settled at our PTLC_FULFILL
+   * answer; a late PTLC_SETTLE_ACK of the payee is taken by its channel
+   * alone), or *failed* with no PTLC of it left in the upstream channel
+   * (refused by the hub before any PTLC, or given back). A payment failed
+   * whose upstream PTLC the hub would not take back resolves by its
+   * timeout: kept while that PTLC is in the channel.
+   */
+  private isFinished(p: RouterPayment): boolean {
+    if (p.status === 'settled') return true;
+    if (p.status !== 'failed') return false;
+    const id = hexToBytes(p.offerId, 32);
+    const up = this.upstream.channel;
+    const holds = (ptlcs: { id: Uint8Array }[]) => ptlcs.some((x) => equalBytes(x.id, id));
+    return !holds(up.enforceable.state.ptlcs) && !(up.pending !== undefined && holds(up.pending.state.ptlcs));
+  }
+
+  /**
+   * Moves every finished payment (see {@link isFinished}) out of `payments`
+   * into `finished`, and forgets the ids whose time is over at `now` (ms).
+   * Only a duplicate INVOICE of a finished payment would start it again
+   * (every other message of it needs its record in a given status and is
+   * ignored without); the router refuses an expired invoice, so the id is
+   * kept until the invoice's expiry plus {@link ROUTER_FINISHED_GRACE_MS}.
+   * Returns the records moved, for the runtime to store.
+   */
+  private archive(now: number): ArchivedPayment[] {
+    const out: ArchivedPayment[] = [];
+    for (const [id, p] of this.payments) {
+      if (!this.isFinished(p)) continue;
+      this.payments.delete(id);
+      this.finished.set(id, p.expiry !== undefined ? p.expiry + ROUTER_FINISHED_GRACE_MS : now + ROUTER_LEGACY_KEEP_MS);
+      out.push({ id, record: p });
+    }
+    for (const [id, until] of this.finished) if (now > until) this.finished.delete(id);
+    return out;
   }
 
   /**
@@ -185,7 +260,7 @@ export class Router extends PaymentEngine<RouterJson> {
     }
     switch (m.type) {
       case PaymentType.INVOICE:
-        return this.onInvoice(inc.from, m);
+        return this.onInvoice(inc.from, m, ctx);
       case PaymentType.PTLC_ACCEPT:
         return await this.onAccept(inc.from, m);
       case PaymentType.PTLC_FULFILL:
@@ -220,11 +295,14 @@ export class Router extends PaymentEngine<RouterJson> {
     return p;
   }
 
-  private onInvoice(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>): Step {
+  private onInvoice(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.INVOICE>, ctx: StepContext): Step {
     if (!verifyInvoice(m)) reject('invoice signature does not verify', ErrorCode.INVALID_SIGNATURE);
     if (!equalBytes(from, m.payeeKey)) reject('invoice must be sent by its signer');
     const id = bytesToHex(m.offerId);
-    if (this.payments.has(id)) return ignored(m.type, 'invoice already forwarded');
+    // A finished payment left `payments` (see archive): its invoice again is a duplicate too.
+    if (this.payments.has(id) || this.finished.has(id)) return ignored(m.type, 'invoice already forwarded');
+    // The hub refuses an expired invoice anyway; refusing it here bounds how long a finished id is kept.
+    if (!(ctx.now < m.expiry)) reject('invoice expired');
     this.down(m.payeeChannel, from).channel.requireOpen();
     this.upstream.channel.requireOpen();
     // Our own invoice to the hub, for the same offer and point.
@@ -245,6 +323,7 @@ export class Router extends PaymentEngine<RouterJson> {
       point: bytesToHex(m.point),
       downChannel: bytesToHex(m.payeeChannel),
       downDelta: m.timeoutDelta,
+      expiry: m.expiry,
       status: 'forwarded',
     });
     const s = step();
@@ -423,6 +502,7 @@ export class Router extends PaymentEngine<RouterJson> {
       if (saved) p.channel.restore(saved.channel);
     }
     refill(this.payments, j.payments);
+    refill(this.finished, j.finished);
   }
 
   /** Persisted state. */
@@ -430,7 +510,12 @@ export class Router extends PaymentEngine<RouterJson> {
     const j = (p: PeerChannel) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
     const downstream: RouterJson['downstream'] = {};
     for (const [id, p] of this.downstream) downstream[id] = j(p);
-    return { upstream: j(this.upstream), downstream, payments: Object.fromEntries(this.payments) };
+    return {
+      upstream: j(this.upstream),
+      downstream,
+      payments: Object.fromEntries(this.payments),
+      finished: Object.fromEntries(this.finished),
+    };
   }
 
   /** Restores a router from {@link Router.toJSON}. */
@@ -440,6 +525,6 @@ export class Router extends PaymentEngine<RouterJson> {
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     });
-    return new Router(config, peer(j.upstream), Object.values(j.downstream).map(peer), nonces, j.payments);
+    return new Router(config, peer(j.upstream), Object.values(j.downstream).map(peer), nonces, j.payments, j.finished ?? {});
   }
 }

@@ -153,7 +153,7 @@ t("B₂ refuses the PTLC (its channel with P is closing): P fails the hub's PTLC
   });
   await until(() => closing !== undefined, 'B₂ to invoice');
   await closing;
-  await until(() => router.engine.payments.get(offerId)?.status === 'failed', 'P to give the PTLC back');
+  await until(() => router.payments().find((p) => p.offerId === offerId)?.status === 'failed', 'P to give the PTLC back');
   await until(() => hub.engine.payments.get(offerId)?.status === 'pending', "S's payment to be back before the invoice");
   await until(() => spS.pending === undefined, "S to take P's acknowledgement of the removal");
   assert.ok(

@@ -54,12 +54,13 @@ import {
   type HubOfferContext,
   type HubPayment,
 } from './offer.js';
-import { hubRequestStep, type HubRequest } from './request.js';
+import { hubArchiveRequests, hubRequestStep, type FinishedRequest, type HubRequest, type HubRequestContext } from './request.js';
 
 export { DEFAULT_TIMEOUT_SLACK, type HubConfig } from './config.js';
 export { FINISHED_GRACE_MS } from './offer.js';
 export type { FinishedOffer, HubPayment, HubStatus } from './offer.js';
-export type { HubRequest } from './request.js';
+export { FINISHED_REQUEST_GRACE_MS } from './request.js';
+export type { FinishedRequest, HubRequest } from './request.js';
 export type { HubOpen } from '../open/hub-open.js';
 
 /** Persisted state of a {@link Hub}. */
@@ -71,6 +72,8 @@ export interface HubJson {
   finished?: Record<string, FinishedOffer>;
   /** Requests (the payee pre-signs, SPEC 6.14) the hub co-signed. */
   requests?: Record<string, HubRequest>;
+  /** Finished requests moved out of `requests` (the step's `archive`), by request id, while their messages must be ignored. */
+  finishedRequests?: Record<string, FinishedRequest>;
   /** Channel opens in progress (SPEC 6.17), by channel id. */
   opens?: Record<string, HubOpen>;
 }
@@ -108,9 +111,11 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     requests: Record<string, HubRequest> = {},
     opens: Record<string, HubOpen> = {},
     finished: Record<string, FinishedOffer> = {},
+    finishedRequests: Record<string, FinishedRequest> = {},
   ) {
     super();
     this.requests = new Map(Object.entries(requests));
+    this.finishedRequests = new Map(Object.entries(finishedRequests));
     this.signer = { channelKey: config.channelKey, nonces };
     this.channelKeyPub = getPublicKey(config.channelKey);
     this.peers = channelMap(peers, this.channelKeyPub, 'hub');
@@ -171,6 +176,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
 
   /** Requests (the payee pre-signs) the hub co-signed, by request id (hex). */
   readonly requests: Map<string, HubRequest>;
+  /** Finished requests, by id, while their messages must be ignored (see {@link FinishedRequest}). */
+  readonly finishedRequests: Map<string, FinishedRequest>;
 
   /**
    * One message; {@link PaymentEngine.handle} makes it all or nothing and
@@ -180,7 +187,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
    */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const s = await this.route(inc, ctx);
-    const archive = hubArchive(this.offerContext(), ctx.now);
+    const archive = [...hubArchive(this.offerContext(), ctx.now), ...hubArchiveRequests(this.requestContext(), ctx.now)];
     if (archive.length > 0) s.archive = [...(s.archive ?? []), ...archive];
     return s;
   }
@@ -201,7 +208,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
         return hubOnSettleAck(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_PROPOSE:
         // A payee cancelling a request (SPEC 6.14), or a payer cancelling an offer (SPEC 6.8).
-        if (this.requests.has(bytesToHex(m.offerId))) return await this.onRequest(inc.from, m, ctx);
+        if (this.requests.has(bytesToHex(m.offerId)) || this.finishedRequests.has(bytesToHex(m.offerId)))
+          return await this.onRequest(inc.from, m, ctx);
         return await hubOnCancel(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_COMMIT:
         return hubOnCancelCommit(this.offerContext(), inc.from, m);
@@ -274,19 +282,19 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
 
   /** The request flow (the payee pre-signs, SPEC 6.14): the hub's side, in request.ts. */
   private onRequest(from: Uint8Array, m: Incoming['message'], ctx: StepContext): Promise<Step> {
-    return hubRequestStep(
-      {
-        peer: (id, f) => this.peer(id, f),
-        peers: this.peers,
-        requests: this.requests,
-        signer: this.signer,
-        fee: this.config.fee,
-        safetyMargin: this.config.safetyMargin,
-      },
-      from,
-      m,
-      ctx,
-    );
+    return hubRequestStep(this.requestContext(), from, m, ctx);
+  }
+
+  private requestContext(): HubRequestContext {
+    return {
+      peer: (id, f) => this.peer(id, f),
+      peers: this.peers,
+      requests: this.requests,
+      finished: this.finishedRequests,
+      signer: this.signer,
+      fee: this.config.fee,
+      safetyMargin: this.config.safetyMargin,
+    };
   }
 
   /** A payee claimed a PTLC on chain: complete the payer's update with the secret it revealed (SPEC 6.18). */
@@ -315,6 +323,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     refill(this.payments, j.payments);
     refill(this.finished, j.finished);
     refill(this.requests, j.requests);
+    refill(this.finishedRequests, j.finishedRequests);
     refill(this.opens, j.opens);
   }
 
@@ -328,6 +337,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       payments: Object.fromEntries(this.payments),
       finished: Object.fromEntries(this.finished),
       requests: Object.fromEntries(this.requests),
+      finishedRequests: Object.fromEntries(this.finishedRequests),
       opens: Object.fromEntries(this.opens),
     };
   }
@@ -339,6 +349,6 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     }));
-    return new Hub(config, peers, nonces, j.payments, j.requests ?? {}, j.opens ?? {}, j.finished ?? {});
+    return new Hub(config, peers, nonces, j.payments, j.requests ?? {}, j.opens ?? {}, j.finished ?? {}, j.finishedRequests ?? {});
   }
 }

@@ -26,7 +26,7 @@ import { acceptPtlc, ackSettle, fulfillPtlc, type Signer } from '../ptlc-exchang
 import { hubFee, type FeePolicy } from '../fee.js';
 import type { PeerChannel } from '../peers.js';
 import { reject } from '../refusal.js';
-import { COMPLETION_TTL_SECONDS, ignored, step, type Step, type StepContext } from '../types.js';
+import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Step, type StepContext } from '../types.js';
 
 /** A pre-signed request as the hub tracks it. Byte fields are hex. */
 export interface HubRequest {
@@ -60,7 +60,7 @@ async function hubOnPrepare(
 ): Promise<PaymentMessageOf<typeof PaymentType.REQUEST_PREPARED> | undefined> {
   const { signer: me, requests } = h;
   const id = bytesToHex(m.requestId);
-  if (requests.has(id)) return undefined;
+  if (requests.has(id) || h.finished.has(id)) return undefined;
   if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
   ch.requireOpen();
   if (!(m.expiry > ctx.now)) reject('request already expired');
@@ -185,6 +185,8 @@ async function hubOnRequestCancel(
   const ch = peer.channel;
   const next = decodeChannelState(m.state);
   const r = h.requests.get(bytesToHex(m.offerId));
+  // A finished request left `requests` (see hubArchiveRequests): the payee already holds its outcome.
+  if (!r && h.finished.has(bytesToHex(m.offerId))) return ignored(m.type, 'the request is finished');
   if (!r) reject('unknown request');
   // Only the payee, over the request's own channel, may cancel it.
   if (r.payeeChannel !== bytesToHex(m.channelId)) reject('the request belongs to another channel');
@@ -220,6 +222,12 @@ export interface HubRequestContext {
   peer(id: Uint8Array, from: Uint8Array): PeerChannel;
   peers: Map<string, PeerChannel>;
   requests: Map<string, HubRequest>;
+  /**
+   * Requests finished and moved out of `requests` (see {@link hubArchiveRequests}),
+   * by request id: their REQUEST_PREPARE and CANCEL_PROPOSE are ignored, and so is
+   * a PTLC_ADD over the payer channel whose PTLC the hub took for it.
+   */
+  finished: Map<string, FinishedRequest>;
   signer: Signer;
   /** The hub's fee policy: the payer's PTLC must carry the amount plus this fee. */
   fee: FeePolicy;
@@ -246,6 +254,10 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
       const taken = h.requests.get(bytesToHex(m.offerId));
       if (taken && taken.status !== 'prepared' && taken.payerChannel === bytesToHex(m.channelId))
         return ignored(m.type, 'PTLC already taken');
+      // Likewise for a PTLC we took for a request since finished (see hubArchiveRequests). A first
+      // PTLC for a finished (cancelled) request is refused below: the payer must drop its state.
+      if (!taken && h.finished.get(bytesToHex(m.offerId))?.payerChannel === bytesToHex(m.channelId))
+        return ignored(m.type, 'PTLC already taken, and the request is finished');
       s.send.push({ to: peer.peerAddress, message: await hubOnPtlcAdd(h, ch, m, ctx) });
       return s;
     }
@@ -280,4 +292,90 @@ export async function hubRequestStep(h: HubRequestContext, from: Uint8Array, m: 
     default:
       return ignored(m.type, 'not a request-flow message');
   }
+}
+
+/**
+ * What the hub remembers of a finished request (see {@link hubArchiveRequests})
+ * while a message of it could still start something or confuse a party.
+ */
+export interface FinishedRequest {
+  /** The request's expiry (ms). */
+  expiry: number;
+  /** The payee channel (hex). */
+  channel: string;
+  /** The payee channel's highest state number when the request finished. */
+  n: number;
+  /** The payer channel (hex), if the payer's PTLC was taken. */
+  payerChannel?: string;
+  /** The payer channel's highest state number when the request finished. */
+  payerN?: number;
+}
+
+/**
+ * How long (ms) past its expiry a finished request's id is still remembered
+ * in {@link HubRequestContext.finished}. Past its expiry, every message that
+ * could start the request again (REQUEST_PREPARE, PTLC_ADD) is refused
+ * anyway; the grace only covers the hub's clock stepping back.
+ */
+export const FINISHED_REQUEST_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * True when nothing about request `r` can change any more, in either
+ * channel: the payee's cancellation won (*cancelled*: the hub co-signed
+ * state n+1 and will never sign update n; a later CANCEL_PROPOSE was
+ * ignored already, a PTLC_ADD refused); or the payer settled the A–S state
+ * without the PTLC (*settled*, acknowledged) and the payee acknowledged
+ * state n (`acked`). Until the payee acknowledged, its CANCEL_PROPOSE (it
+ * never got our signature, SPEC 6.15) must still get the REQUEST_COMPLETE
+ * again, so a settled request not acknowledged is kept. A request sold
+ * whose payer closed with the PTLC on chain stays *sold* and is kept.
+ */
+function isFinishedRequest(r: HubRequest): boolean {
+  return r.status === 'cancelled' || (r.status === 'settled' && r.acked === true);
+}
+
+/**
+ * Whether a finished request's id can be forgotten at time `now` (ms): more
+ * than {@link FINISHED_REQUEST_GRACE_MS} past its expiry (REQUEST_PREPARE
+ * and PTLC_ADD are refused past it), or once both its channels co-signed
+ * states at least as high as any they had when it finished: a replayed
+ * REQUEST_PREPARE or CANCEL_PROPOSE carries a state number of the payee
+ * channel, a PTLC_ADD one of the payer channel, and numbers are never
+ * reused, so each is refused by the channel; and each party then holds the
+ * outcome, which a refusal of a late duplicate cannot undo.
+ */
+function forgettableRequest(h: HubRequestContext, f: FinishedRequest, now: number): boolean {
+  if (now > f.expiry + FINISHED_REQUEST_GRACE_MS) return true;
+  const payee = h.peers.get(f.channel)?.channel;
+  if (payee === undefined || payee.enforceable.state.n < f.n) return false;
+  if (f.payerChannel === undefined) return true;
+  const payer = h.peers.get(f.payerChannel)?.channel;
+  return payer !== undefined && payer.enforceable.state.n >= (f.payerN ?? 0);
+}
+
+/**
+ * Moves every finished request (see {@link isFinishedRequest}) out of
+ * `requests` into `finished`, and forgets the finished ones that are
+ * {@link forgettableRequest} at time `now` (ms). Returns the records moved
+ * (with an `offerId`, the request id, as the runtime lists payments), for the
+ * runtime to store. The work is bounded by the requests in flight plus the
+ * finished ones still remembered.
+ */
+export function hubArchiveRequests(h: HubRequestContext, now: number): ArchivedPayment[] {
+  const out: ArchivedPayment[] = [];
+  for (const [id, r] of h.requests) {
+    if (!isFinishedRequest(r)) continue;
+    h.requests.delete(id);
+    const payee = h.peers.get(r.payeeChannel)?.channel;
+    const payer = r.payerChannel === undefined ? undefined : h.peers.get(r.payerChannel)?.channel;
+    h.finished.set(id, {
+      expiry: r.expiry,
+      channel: r.payeeChannel,
+      n: Math.max(payee?.highN ?? 0, r.n),
+      ...(r.payerChannel !== undefined ? { payerChannel: r.payerChannel, payerN: payer?.highN ?? 0 } : {}),
+    });
+    out.push({ id, record: { offerId: id, ...r } });
+  }
+  for (const [id, f] of h.finished) if (forgettableRequest(h, f, now)) h.finished.delete(id);
+  return out;
 }

@@ -34,6 +34,7 @@ import {
   type World,
   ticketFor,
   hubPayment,
+  hubRequest,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -104,7 +105,7 @@ async function sweep(w: World, ids: () => string[], online: ('A' | 'S' | 'B')[] 
     if (recipient(w, q) === 'S') {
       for (const id of ids()) {
         const p = hubPayment(w, id);
-        const r = w.hub.requests.get(id);
+        const r = hubRequest(w, id);
         // The payer's channel is never the channel of the hub's PTLC to the payee; the payee's
         // channel is never the one a request's PTLC from the payer comes over.
         if (p)
@@ -182,7 +183,7 @@ t("router: another payee's PTLC_FAIL naming its own channel does not fail the PT
     const q = w.queue.shift()!;
     await w.deliver(q.from, q.to, q.message);
   }
-  assert.is(w.engines.P.payments.get(offerId)!.status, 'extended');
+  assert.is(w.routerPayment(offerId)!.status, 'extended');
   const before = JSON.parse(JSON.stringify(w.engines.P.toJSON())) as unknown;
   // C, another payee of P, names its own channel and B's offer. Today: P marks the payment failed
   // and then ignores B's PTLC_ACCEPT; P–B stays pending on both ends.
@@ -214,7 +215,7 @@ t('router: a payee that refuses the PTLC does not lock the path: P gives the ups
   await w.run();
   const removed = w.seen.S.find((m) => m.type === PaymentType.PTLC_REMOVE);
   assert.ok(removed, 'P gave the PTLC back with PTLC_REMOVE');
-  assert.is(w.engines.P.payments.get(offerId)!.status, 'failed');
+  assert.is(w.routerPayment(offerId)!.status, 'failed');
   assert.is(w.engines.S.payments.get(offerId)!.status, 'pending', "S's payment is back before the invoice");
   const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
   const ps = w.engines.P.upstream.channel;

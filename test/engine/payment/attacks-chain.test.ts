@@ -36,6 +36,7 @@ import {
   startPayment,
   type World,
   stateOf,
+  hubRequest,
 } from './fixture.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { rejectsCode } from '../../helpers.js';
@@ -157,7 +158,7 @@ t('request: the hub refuses REQUEST_PREPARE on a closing payee channel and a PTL
       w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL),
       'S never sells s_S',
     );
-    assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+    assert.is(hubRequest(w, requestId)!.status, 'prepared');
     assert.is(hubAS(w).pending, undefined);
     assert.is(w.payer.channel.pending, undefined);
   }

@@ -28,6 +28,7 @@ import {
   type World,
   ticketFor,
   hubPayment,
+  hubRequest,
 } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -185,8 +186,8 @@ async function requestFlow(role: Role, when: When, callFaults = false) {
   const ctx = `${role}, ${when} faults [${tr.steps.join('; ')}]`;
   assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
   assert.is(w.payer.requests.get(id)?.status, 'completed', ctx);
-  assert.is(w.hub.requests.get(id)?.status, 'settled', ctx);
-  assert.is(w.hub.requests.get(id)?.acked, true, ctx);
+  assert.is(hubRequest(w, id)?.status, 'settled', ctx);
+  assert.is(hubRequest(w, id)?.acked, true, ctx);
   assert.is(w.payee.requests.get(id)?.status, 'paid', ctx);
   assertMoneyMoved(w, amount, fee, ctx);
 }
@@ -274,7 +275,7 @@ for (const when of ['before', 'after'] as const) {
       const ctx = `${role}, ${when} faults [${tr.steps.join('; ')}]`;
       assert.ok(tr.fired > 0, `${ctx}: no fault fired`);
       assert.is(w.payee.requests.get(id)!.status, 'cancelled', ctx);
-      assert.is(w.hub.requests.get(id)!.status, 'cancelled', ctx);
+      assert.is(hubRequest(w, id)!.status, 'cancelled', ctx);
       assert.is(w.payer.requests.get(id)!.status, 'void', ctx);
       assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state, ctx);
       assert.equal(w.payee.channel.enforceable.state.balances, [700_000, 299_000], ctx);

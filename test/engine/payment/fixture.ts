@@ -26,9 +26,9 @@ import { openChannelPair } from '../../../engine/channel/open.js';
 import type { ChannelParams, ChannelState } from '../../../engine/channel/state.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
-import { Hub, type HubPayment } from '../../../engine/payment/hub/hub.js';
+import { Hub, type HubPayment, type HubRequest } from '../../../engine/payment/hub/hub.js';
 import { Payee } from '../../../engine/payment/payee/payee.js';
-import { Router } from '../../../engine/payment/router.js';
+import { Router, type RouterPayment } from '../../../engine/payment/router.js';
 import type { Outbound, PaymentEvent, Step, StepContext } from '../../../engine/payment/types.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 
@@ -215,6 +215,11 @@ export function post(w: World, from: 'A' | 'S' | 'B', s: Step): void {
   for (const a of s.archive ?? [])
     if (from === 'S') w.archive.set(a.id, a.record as HubPayment);
     else w.walletArchive[from].set(a.id, a.record);
+}
+
+/** The hub's request `id`: in its state, or archived once finished. */
+export function hubRequest(w: Pick<World, 'hub' | 'archive'>, id: string): HubRequest | undefined {
+  return w.hub.requests.get(id) ?? (w.archive.get(id) as unknown as HubRequest | undefined);
 }
 
 /** The hub's payment `id`: in its state, or archived once finished. */
@@ -436,10 +441,16 @@ export async function hopWorld() {
   const queue: { from: HopRole; to: HopRole; message: PaymentMessage }[] = [];
   const seen: Record<HopRole, PaymentMessage[]> = { A: [], S: [], P: [], B: [], C: [] };
   const events: Record<HopRole, PaymentEvent[]> = { A: [], S: [], P: [], B: [], C: [] };
+  /** Finished payments each role's engine moved out of its state (its steps' `archive`), by id. */
+  const archive: Record<HopRole, Map<string, object>> = { A: new Map(), S: new Map(), P: new Map(), B: new Map(), C: new Map() };
+  /** The router's payment `id`: in its state, or archived once finished. */
+  const routerPayment = (id: string): RouterPayment | undefined =>
+    engines.P.payments.get(id) ?? (archive.P.get(id) as RouterPayment | undefined);
   const roleOf = (addr: string) => (Object.keys(parties) as HopRole[]).find((r) => parties[r].address === addr)!;
   const post = (from: HopRole, s: Step) => {
     for (const o of s.send) queue.push({ from, to: roleOf(o.to), message: o.message });
     events[from].push(...s.events);
+    for (const a of s.archive ?? []) archive[from].set(a.id, a.record);
   };
   /** Delivers `message` from `from` to `to` now (not queued), through the wire codec. */
   const deliver = async (from: HopRole, to: HopRole, message: PaymentMessage) => {
@@ -463,7 +474,7 @@ export async function hopWorld() {
     }
     throw new Error('message loop did not settle');
   };
-  return { engines, parties, ctx, post, deliver, run, queue, seen, events, as, sp, pb, pc };
+  return { engines, parties, ctx, post, deliver, run, queue, seen, events, archive, routerPayment, as, sp, pb, pc };
 }
 export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 

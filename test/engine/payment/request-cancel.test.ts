@@ -30,6 +30,7 @@ import {
   take,
   until,
   type World,
+  hubRequest,
 } from './fixture.js';
 
 const t = suite('payment/request-cancel');
@@ -54,7 +55,7 @@ t('B cancels an unpaid request: S–B moves to n+1 with the old balances, A is t
   assert.is(w.payee.requests.get(id)!.status, 'cancelling');
   await run(w, ['B', 'S']);
   assert.is(w.payee.requests.get(id)!.status, 'cancelled');
-  assert.is(w.hub.requests.get(id)!.status, 'cancelled');
+  assert.is(hubRequest(w, id)!.status, 'cancelled');
   assert.equal(sb.enforceable.state, w.payee.channel.enforceable.state, 'S and B agree on S–B');
   assert.is(sb.enforceable.state.n, 2, 'n+1 supersedes the request state n');
   assert.equal(sb.enforceable.state.balances, [700_000, 299_000], 'nothing moved');
@@ -83,7 +84,7 @@ t('a payer paying a cancelled request: the hub refuses the PTLC and sells nothin
   const id = await requested(w);
   post(w, 'B', await w.payee.cancelRequest(id));
   await run(w, ['B', 'S']);
-  assert.is(w.hub.requests.get(id)!.status, 'cancelled');
+  assert.is(hubRequest(w, id)!.status, 'cancelled');
   // A has not read the void yet (or ignores it) and pays.
   const voidMsg = await until(w, PaymentType.OFFER_VOID, []);
   take(w, voidMsg);
@@ -96,7 +97,7 @@ t('a payer paying a cancelled request: the hub refuses the PTLC and sells nothin
     w.log.some((m) => m.message.type === PaymentType.PTLC_FULFILL || m.message.type === PaymentType.REQUEST_COMPLETE),
     'S revealed nothing',
   );
-  assert.is(w.hub.requests.get(id)!.status, 'cancelled');
+  assert.is(hubRequest(w, id)!.status, 'cancelled');
   assert.is(stateOf({ toJSON: () => hubSB(w).toJSON() }), sbBefore, 'S–B is untouched at S');
   assert.is(w.payer.channel.pending, undefined, "A dropped its PTLC's state");
   assert.is(hubAS(w).pending, undefined);
@@ -112,7 +113,7 @@ t("the payer's PTLC reached the hub first: the cancellation is refused, B resume
   post(w, 'A', await w.payer.payRequest(id, fee(w), w.ctx));
   // S takes A's PTLC (accepted), then B's cancellation arrives.
   await until(w, PaymentType.PTLC_ACCEPT, ['S']);
-  assert.is(w.hub.requests.get(id)!.status, 'accepted');
+  assert.is(hubRequest(w, id)!.status, 'accepted');
   post(w, 'B', await w.payee.cancelRequest(id));
   await run(w, ['S']);
   const refused = w.log.find((m) => m.message.type === PaymentType.CANCEL_PROPOSE);
@@ -138,7 +139,7 @@ t(
     const id = await requested(w);
     post(w, 'A', await w.payer.payRequest(id, fee(w), w.ctx));
     await run(w, ['A', 'S']);
-    assert.is(w.hub.requests.get(id)!.status, 'settled');
+    assert.is(hubRequest(w, id)!.status, 'settled');
     // Every completion for B is lost; B cancels.
     w.queue = w.queue.filter((q) => q.out.message.type !== PaymentType.REQUEST_COMPLETE);
     post(w, 'B', await w.payee.cancelRequest(id));
@@ -148,7 +149,7 @@ t(
     assert.is(w.payee.requests.get(id)!.status, 'paid');
     assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
     assert.equal(hubSB(w).enforceable.state, w.payee.channel.enforceable.state);
-    assert.is(w.hub.requests.get(id)!.acked, true);
+    assert.is(hubRequest(w, id)!.acked, true);
   },
 );
 
@@ -160,7 +161,7 @@ t('the cancellation reached the hub first while A was paying: A drops its PTLC a
   take(w, add);
   post(w, 'B', await w.payee.cancelRequest(id));
   await run(w, ['B', 'S']);
-  assert.is(w.hub.requests.get(id)!.status, 'cancelled');
+  assert.is(hubRequest(w, id)!.status, 'cancelled');
   // The void reaches A while it is paying, then the hub refuses the PTLC.
   await run(w, ['A']);
   assert.is(w.payer.requests.get(id)!.status, 'paying');
@@ -213,7 +214,7 @@ t(
       );
     }
     assert.is(stateOf(w.hub), before, 'nothing changed at the hub');
-    assert.is(w.hub.requests.get(id)!.status, 'prepared');
+    assert.is(hubRequest(w, id)!.status, 'prepared');
     // B's request still works: A reads it and, once its offer is done, could pay it.
     await run(w, ['A']);
     assert.is(w.payer.requests.get(id)!.status, 'received');

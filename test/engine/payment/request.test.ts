@@ -15,7 +15,7 @@ import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { enforceLatestOverOld } from './chain.js';
-import { makeWorld, post, run, deliverOne, hex, type World, ticketFor } from './fixture.js';
+import { makeWorld, post, run, deliverOne, hex, type World, ticketFor, hubRequest } from './fixture.js';
 import { rejectsCode } from '../../helpers.js';
 import { hexToBytes } from '../../../base/bytes.js';
 import { extendPtlc } from '../../../engine/payment/ptlc-exchange.js';
@@ -57,8 +57,8 @@ t('B pre-signs and goes offline; A buys the hub signature later; B returns to a 
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
   assert.equal(w.payee.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
   assert.equal(sbHub.enforceable.state, w.payee.channel.enforceable.state);
-  assert.is(w.hub.requests.get(requestId)!.status, 'settled');
-  assert.is(w.hub.requests.get(requestId)!.acked, true);
+  assert.is(hubRequest(w, requestId)!.status, 'settled');
+  assert.is(hubRequest(w, requestId)!.acked, true);
   assert.is(w.events.filter((e) => e.kind === 'paid').length, 2, 'one paid event at B and one at S');
   // B's state n is enforceable on chain over the old state (S's signature is real).
   enforceLatestOverOld(new ChainModel(), w.sbParams, oldSB, w.payee.channel.enforceable);
@@ -91,7 +91,7 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
     w.log.some((l) => l.message.type === PaymentType.PTLC_FAIL),
     'S refuses with PTLC_FAIL',
   );
-  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  assert.is(hubRequest(w, requestId)!.status, 'prepared');
   assert.not.ok(
     w.log.some((l) => l.message.type === PaymentType.PTLC_FULFILL),
     'S never reveals s_S for less',
@@ -120,7 +120,7 @@ t('S refuses a PTLC for an unknown or expired request, too small, or that times 
       (q) => q.out.message.type === PaymentType.PTLC_FAIL && /too little time/.test((q.out.message as { reason: string }).reason),
     ),
   );
-  assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+  assert.is(hubRequest(w, requestId)!.status, 'prepared');
   w.payer.channel.abandonPending();
   // Expired.
   w.ctx.now += 120_000;

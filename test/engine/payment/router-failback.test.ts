@@ -89,7 +89,7 @@ t('a payee refusing while the upstream channel is busy: P gives the PTLC back as
   // Payment 1: A → B, extended by P; B's mailbox is held.
   const first = await hopPay(w, AMOUNT);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
-  assert.is(w.engines.P.payments.get(first)!.status, 'extended');
+  assert.is(w.routerPayment(first)!.status, 'extended');
   // Payment 2: A2 → C. Stop when P has accepted S's PTLC_ADD: the S–P channel is pending at P.
   const second = await a2.pay(30_000);
   await runWithoutB(w, a2, (q) => q.to === 'S' && q.message.type === PaymentType.PTLC_ACCEPT);
@@ -101,7 +101,7 @@ t('a payee refusing while the upstream channel is busy: P gives the PTLC back as
   assert.ok(fail >= 0);
   const [q] = w.queue.splice(fail, 1);
   await w.deliver(q!.from, q!.to, q!.message);
-  assert.is(w.engines.P.payments.get(first)!.status, 'failing', 'the removal is owed, not given up');
+  assert.is(w.routerPayment(first)!.status, 'failing', 'the removal is owed, not given up');
   assert.not.ok(
     w.queue.some((x) => x.message.type === PaymentType.PTLC_REMOVE),
     'nothing can be removed while S–P is pending',
@@ -115,7 +115,7 @@ t('a payee refusing while the upstream channel is busy: P gives the PTLC back as
     w.seen.S.some((m) => m.type === PaymentType.PTLC_REMOVE),
     'P gave the PTLC back',
   );
-  assert.is(w.engines.P.payments.get(first)!.status, 'failed');
+  assert.is(w.routerPayment(first)!.status, 'failed');
   assert.not.ok(hasPtlc(w, first), "S's funds are not held by payment 1's PTLC");
   assert.is(w.engines.S.payments.get(first)!.status, 'pending', "S's payment is back before the invoice");
   const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;
@@ -134,7 +134,7 @@ t('the hub refuses a removal that crossed its own proposal: P drops it, proposes
   const a2 = await secondPayer(w);
   const first = await hopPay(w, AMOUNT);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
-  assert.is(w.engines.P.payments.get(first)!.status, 'extended');
+  assert.is(w.routerPayment(first)!.status, 'extended');
   // Payment 2: S proposes its PTLC_ADD to P, held in P's mailbox.
   const second = await a2.pay(30_000);
   await runWithoutB(w, a2, (q) => q.to === 'P' && q.message.type === PaymentType.PTLC_ADD);
@@ -149,15 +149,15 @@ t('the hub refuses a removal that crossed its own proposal: P drops it, proposes
   assert.ok(reject.message.type === PaymentType.REJECT && reject.message.refType === PaymentType.PTLC_REMOVE);
   // P takes the refusal, drops its removal state and proposes the removal again at once.
   await w.run((q) => q.message.type === PaymentType.PTLC_REMOVE && q.to === 'S');
-  assert.is(w.engines.P.payments.get(first)!.status, 'removing');
-  assert.is(w.engines.P.payments.get(first)!.removeAttempts, 1);
+  assert.is(w.routerPayment(first)!.status, 'removing');
+  assert.is(w.routerPayment(first)!.removeAttempts, 1);
   // Then S's held PTLC_ADD arrives (P is busy: PTLC_FAIL), and everything runs.
   w.queue.push(heldAdd!);
   for (let i = 0; i < 10; i++) {
     await a2.toA2();
     await w.run();
   }
-  assert.is(w.engines.P.payments.get(first)!.status, 'failed');
+  assert.is(w.routerPayment(first)!.status, 'failed');
   assert.not.ok(hasPtlc(w, first), "S's funds are not held by payment 1's PTLC");
   assert.is(w.engines.S.payments.get(first)!.status, 'pending');
   const sp = w.engines.S.peers.get(bytesToHex(w.sp.channelId))!.channel;

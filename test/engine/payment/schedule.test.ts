@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePayment, encodePayment } from '../../../protocol/payment.js';
-import { makeWorld, post, hex, type World, ticketFor } from './fixture.js';
+import { makeWorld, post, hex, type World, ticketFor, hubRequest } from './fixture.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 import { prng } from '../../helpers.js';
 
@@ -79,7 +79,7 @@ t('a request completes identically under every seeded interleaving', async () =>
     await runShuffled(w, rand);
     assert.is(w.payer.requests.get(requestId)!.status, 'completed', `seed ${seed}`);
     assert.is(w.payee.requests.get(requestId)!.status, 'paid', `seed ${seed}`);
-    const r = w.hub.requests.get(requestId)!;
+    const r = hubRequest(w, requestId)!;
     assert.ok(r.status === 'settled' && r.acked, `seed ${seed}: hub ${r.status} acked=${r.acked}`);
     const hubSB = w.hub.peers.get(hex(w.sbParams.channelId))!.channel;
     assert.equal(w.payee.channel.enforceable.state, hubSB.enforceable.state, `seed ${seed}`);
