@@ -259,9 +259,15 @@ export class Stage {
         const S = this.nodes.S?.engine;
         if (!S || !this.params.as) return {};
         if (e.kind === 'proposed' || e.kind === 'cancelled') return { n: this.hubChannel(this.asParams).topN, channel: 'A–S', peer: 'A' };
-        const out = S.requests.get(id)?.payeeChannel ?? S.payments.get(id)?.payeeChannel;
+        // A finished payment or request may already have left the engine's state (archived in the
+        // step that finished it): the runtime's listing still has its record.
+        const archived = this.nodes.S!.payments().find((p) => p.offerId === id) as
+          | { payeeChannel?: string; requestId?: string }
+          | undefined;
+        const out = S.requests.get(id)?.payeeChannel ?? S.payments.get(id)?.payeeChannel ?? archived?.payeeChannel;
         const ch = out === undefined ? undefined : S.peers.get(out)?.channel;
-        return ch ? { n: ch.enforceable.state.n, channel: 'S–B', peer: 'B', request: S.requests.has(id) } : {};
+        const request = S.requests.has(id) || archived?.requestId !== undefined;
+        return ch ? { n: ch.enforceable.state.n, channel: 'S–B', peer: 'B', request } : {};
       }
     }
   }
