@@ -153,7 +153,20 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
     progress(
       `hub: ${paid} payments in ${wallS.toFixed(1)} s (${(paid / wallS).toFixed(1)}/s wall), hub CPU ${cpuMs.toFixed(1)} ms per payment → ${(1000 / cpuMs).toFixed(1)} payments/s on one core; hub EC ops per payment ${ecOps.toFixed(1)} (${fmtEc}) = ${floorMs.toFixed(1)} ms at libsecp256k1 cost`,
     );
+    const nobleMs = ecMs(ec, noble, noble);
     return [
+      row({
+        name: 'hub CPU per mode-1 payment ÷ the same hub EC operations done with noble',
+        value: cpuMs,
+        unit: 'CPU ms',
+        baseline: `the same payments' hub EC ops (${ecOps.toFixed(0)} per payment) at noble's per-op cost`,
+        baselineValue: nobleMs > 0 ? nobleMs : null,
+        target: '≤ 0.25×',
+        pass: nobleMs > 0 ? cpuMs / nobleMs <= 0.25 : null,
+        note: `hub alone in its process, CPU of all its threads over the window; noble per-op CPU ms: ${Object.entries(noble)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(', ')}`,
+      }),
       row({
         name: 'hub payments/s on one core (1000 ÷ hub CPU ms per payment)',
         value: 1000 / cpuMs,

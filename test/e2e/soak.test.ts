@@ -122,10 +122,16 @@ t(`soak: ${N} payments, the payer exits at \`offered\`, the payee starts afterwa
     await hub.kill('SIGTERM');
     const S = await w.open.S();
     const A = await w.open.A();
-    await until(
-      () => offers.every((id) => A.engine.payments.get(id)?.status === 'completed'),
-      'every payment to be completed at the payer',
-      WAIT_MS,
+    // Through the query API: a payment completed before the next one started has left the
+    // engine's state for the payer's archive, which payments() lists with the rest.
+    const payerStatus = (id: string) => A.payments().find((x) => x.offerId === id)?.status ?? 'none';
+    await until(() => offers.every((id) => payerStatus(id) === 'completed'), 'every payment to be completed at the payer', WAIT_MS).catch(
+      (e: Error) => {
+        const hubStatus = (id: string) => S.payments().find((x) => x.offerId === id)?.status ?? 'none';
+        throw new Error(
+          `${e.message} (${offers.map((id) => `${id.slice(0, 8)}: payer ${payerStatus(id)}, hub ${hubStatus(id)}`).join('; ')})`,
+        );
+      },
     );
     for (const id of offers) {
       const p = A.payments().find((x) => x.offerId === id)!;

@@ -16,8 +16,8 @@
  *    {@link DEFAULT_WINDOW_BYTES}), compared byte for byte. LevelDB only
  *    deletes a log file after its contents were written to an fsynced table
  *    recorded in the fsynced MANIFEST, so what a recovery can lose is
- *    confined to the live log files, at most two write buffers (2 × 4 MiB by
- *    default); the window covers them with room to spare.
+ *    confined to the live log files, at most two write buffers (2 × 8 MiB as
+ *    `store.ts` opens it); the window covers them with room to spare.
  *
  * Keys written by a batch that failed are "uncertain": a failed fsync may
  * or may not have left the batch in the log, so after the reopen either the
@@ -28,7 +28,7 @@ import { Buffer } from 'node:buffer';
 import { Table, decodeCounter, type BatchOp } from './records.js';
 
 /** Bytes of keys and values of recent batches kept for the byte-for-byte check (default). */
-const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** The database reads {@link AckLedger.verify} needs. */
 export interface LedgerReader {
