@@ -89,15 +89,40 @@ export class OpenDriver {
     return this.#running;
   }
 
-  /** Runs one engine step in the runtime's order; persists it only when it changed something (most passes change nothing). */
+  /** Runs one engine step in the runtime's order (see {@link OpenDriver.apply}). */
   private step(fn: (ctx: StepContext) => Promise<Step>, height?: number): Promise<void> {
-    return this.host.serial(async () => {
-      const ctx = this.host.ctx();
-      const before = JSON.stringify(this.host.engine.toJSON());
-      const s = await fn(height === undefined ? ctx : { ...ctx, height });
-      if (s.send.length || s.events.length || s.retract.length || JSON.stringify(this.host.engine.toJSON()) !== before)
-        await this.host.commit(s);
-    });
+    return this.host.serial(() => this.apply(fn, height));
+  }
+
+  /** Runs one engine step, the caller holding the runtime's order; persists it only when it changed something (most passes change nothing). */
+  private async apply(fn: (ctx: StepContext) => Promise<Step>, height?: number): Promise<void> {
+    const ctx = this.host.ctx();
+    const before = JSON.stringify(this.host.engine.toJSON());
+    const s = await fn(height === undefined ? ctx : { ...ctx, height });
+    if (s.send.length || s.events.length || s.retract.length || JSON.stringify(this.host.engine.toJSON()) !== before)
+      await this.host.commit(s);
+  }
+
+  /**
+   * Looks at the chain now for the funding of `channelId` (hex), if it is an
+   * open waiting for its confirmations. The peer counts confirmations on
+   * its own chain source and may use the channel as soon as it sees them,
+   * before this role's next poll: a message on a channel that is still
+   * opening here gets this check first, so it is not refused as one on an
+   * unknown channel. The caller holds the runtime's order (it is handling a
+   * message). A chain that cannot be reached is reported, not thrown.
+   */
+  async confirmNow(channelId: string): Promise<void> {
+    const c = this.host.engine.fundingChecks().find((x) => x.channelId === channelId);
+    if (c === undefined) return;
+    try {
+      const { chain } = this.o;
+      const tip = await chain.tipHeight();
+      const found = await chain.getTx(c.txid);
+      if (found) await this.apply((ctx) => this.host.engine.noteFundingTx(c.channelId, { tx: found.tx, height: found.height }, ctx), tip);
+    } catch (e) {
+      this.host.report(e as Error);
+    }
   }
 
   async #pass(): Promise<void> {

@@ -11,7 +11,8 @@ import { ErrorCode, fail } from '../../base/errors.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import type { OpeningEngine } from '../../engine/payment/open/common.js';
 import type { WalletSlot } from '../../engine/payment/open/wallet-slot.js';
-import type { Step, StepContext } from '../../engine/payment/types.js';
+import type { Incoming, Step, StepContext } from '../../engine/payment/types.js';
+import { bytesToHex } from '../../base/bytes.js';
 import type { FundingWallet } from '../chain/source.js';
 import { TERMS_RECORD, verifyTerms } from '../../protocol/terms.js';
 import { fetchRecord } from '../mailbox/records.js';
@@ -65,6 +66,17 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
   override async start(): Promise<void> {
     await super.start();
     this.#driver?.start();
+  }
+
+  /**
+   * A message on a channel that is still opening here (its peer saw the
+   * funding confirmed first, on its own chain source): look at the chain
+   * before the engine decides, rather than refuse it as one on an unknown
+   * channel.
+   */
+  protected override async beforeHandle(inc: Incoming): Promise<void> {
+    const id = (inc.message as { channelId?: unknown }).channelId;
+    if (this.#driver !== undefined && id instanceof Uint8Array) await this.#driver.confirmNow(bytesToHex(id));
   }
 
   /** Runs one pass of the open driver now (a wallet that just woke up, or a test that just mined a block). */

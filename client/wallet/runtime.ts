@@ -421,6 +421,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
       return;
     }
+    await this.beforeHandle(inc);
     let step: Step;
     try {
       step =
@@ -439,6 +440,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     // A close just signed by both: broadcast it now rather than at the next poll.
     if (isCloseMessage(inc.message)) void this.tower?.tick().catch((e: unknown) => this.emit('error', e as Error));
   }
+
+  /**
+   * Runs before the engine handles an incoming message, in the runtime's
+   * order. By default nothing; a role that opens channels looks at the chain
+   * for a channel that is still opening here (see `OpeningRuntime`).
+   */
+  protected async beforeHandle(_inc: Incoming): Promise<void> {}
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
   private async persist(step: Step, inc?: Incoming): Promise<string[]> {

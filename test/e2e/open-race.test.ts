@@ -1,0 +1,139 @@
+/**
+ * Each side of a channel counts the funding's confirmations on its own chain
+ * source, so the wallet can see its channel ready before the hub's next poll
+ * does, and pay at once. The hub must not refuse that payment as one on an
+ * unknown channel: a message on a channel that is still opening at the hub
+ * makes it look at the chain first. Here the hub's own open poll is an hour,
+ * so the only way it learns of the payer channel's confirmations is that
+ * look; the payer pays the moment it sees its channel ready.
+ */
+import fs from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeMailboxAddress } from '../../protocol/address.js';
+import { LevelKv } from '../../client/mailbox/kv.js';
+import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
+import { EsploraChainSource } from '../../client/chain/esplora.js';
+import { SingleKeyWallet } from '../../client/chain/single-key-wallet.js';
+import { randomSecretKey } from '../../crypto/bip340.js';
+import { ChainModel } from '../../sim/chain-model.js';
+import { startEsploraServer } from '../../sim/esplora-server.js';
+import type { PaymentEvent } from '../../engine/payment/types.js';
+import { startTestRelay } from '../server/relay-harness.js';
+import { HUB_FEE, client, keys, until } from './world.js';
+
+const t = suite('e2e/open-race');
+
+const TERMS = {
+  csvMin: 12,
+  csvMax: 500,
+  minCapacity: 100_000,
+  maxCapacity: 5_000_000,
+  maxHubFunded: 2_000_000,
+  updateFee: 500,
+  settlementFee: 500,
+  ptlcFee: 300,
+  minConf: 2,
+  maxPendingOpens: 1,
+  openTimeout: 3600,
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t(
+  'the payer pays the moment it sees its channel confirmed; the hub, which had not polled yet, looks at the chain and accepts',
+  async () => {
+    const relay = await startTestRelay({ now: () => Date.now() });
+    const model = new ChainModel({ height: 800, minFeeRate: 1 });
+    const esplora = await startEsploraServer(model);
+    const source = () => new EsploraChainSource(esplora.url);
+    const wallet = (funds: number) => {
+      const w = new SingleKeyWallet(randomSecretKey(), source(), { minConfirmations: 1 });
+      if (funds > 0) model.fundScript(w.scriptPubKey, funds);
+      return w;
+    };
+    const [A, S, B] = [keys(), keys(), keys()];
+    const addr = (k: { idPk: Uint8Array }) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
+    const wake = { chainPollMs: 100, retryMs: 200 };
+    const hub = await HubNode.open({
+      identityKey: S.idSk,
+      relays: [relay.url],
+      kv: new LevelKv(S.dir),
+      client,
+      chain: source(),
+      ...wake,
+      openPollMs: 3_600_000, // the hub never polls its opens on its own during this test
+      fundingWallet: wallet(5_000_000),
+      terms: TERMS,
+      config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
+    });
+    const hubConfig = (k: typeof A) => ({ hubKey: S.idPk, hubAddress: addr(S), channelKey: k.chSk });
+    const payee = await PayeeNode.open({
+      identityKey: B.idSk,
+      relays: [relay.url],
+      kv: new LevelKv(B.dir),
+      client,
+      chain: source(),
+      ...wake,
+      openPollMs: 150,
+      fundingWallet: wallet(0),
+      config: { ...hubConfig(B), address: addr(B), timeoutDelta: 40, invoiceTtlMs: 3_600_000 },
+    });
+    const payer = await PayerNode.open({
+      identityKey: A.idSk,
+      relays: [relay.url],
+      kv: new LevelKv(A.dir),
+      client,
+      chain: source(),
+      ...wake,
+      openPollMs: 150,
+      fundingWallet: wallet(3_000_000),
+      config: hubConfig(A),
+    });
+    const events: PaymentEvent[] = [];
+    payer.on('payment', (e: PaymentEvent) => events.push(e));
+    try {
+      // The payee's channel, funded by the hub: here the hub's open pass is run by hand.
+      await payee.openChannel({ amount: 800_000 });
+      let payeeReady = false;
+      void payee.channelReady().then(() => (payeeReady = true));
+      for (let i = 0; i < 200 && !(payeeReady && hub.channels().length === 1); i++) {
+        model.mine(1);
+        await sleep(100);
+        await hub.syncOpens();
+      }
+      assert.ok(payeeReady, 'the payee channel is ready');
+      assert.is(hub.channels().length, 1, 'the hub counted the payee channel’s confirmations');
+
+      // The payer's channel, funded by the payer: blocks are mined until the payer sees it ready.
+      await payer.openChannel({ amount: 1_000_000 });
+      let payerReady = false;
+      void payer.channelReady().then(() => (payerReady = true));
+      for (let i = 0; i < 200 && !payerReady; i++) {
+        model.mine(1);
+        await sleep(100);
+      }
+      assert.ok(payerReady, 'the payer channel is ready at the payer');
+      assert.is(hub.channels().length, 1, 'the hub has not counted the payer channel’s confirmations yet');
+
+      await payee.publishTickets(4);
+      const offerId = await payer.payOffline(addr(B), 40_000);
+      await until(
+        () => events.some((e) => e.kind === 'completed' || e.kind === 'rejected'),
+        'the payment to complete or be refused',
+        30_000,
+      );
+      const rejected = events.find((e) => e.kind === 'rejected');
+      assert.not.ok(rejected, `refused: ${JSON.stringify(rejected)}`);
+      assert.ok(events.some((e) => e.kind === 'completed' && e.offerId === offerId));
+      assert.is(hub.channels().length, 2, 'the hub took the payer channel when the payment reached it');
+    } finally {
+      for (const n of [payer, payee, hub]) await n.close();
+      await esplora.close();
+      await relay.close();
+      for (const k of [A, S, B]) fs.rmSync(k.dir, { recursive: true, force: true });
+    }
+  },
+);
+
+t.run();
