@@ -21,22 +21,9 @@ import { startEsploraServer } from '../../sim/esplora-server.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
 import { startTestRelay } from '../server/relay-harness.js';
 import { HUB_FEE, client, keys, until } from './world.js';
+import { TERMS } from './open-world.js';
 
 const t = suite('e2e/open-race');
-
-const TERMS = {
-  csvMin: 12,
-  csvMax: 500,
-  minCapacity: 100_000,
-  maxCapacity: 5_000_000,
-  maxHubFunded: 2_000_000,
-  updateFee: 500,
-  settlementFee: 500,
-  ptlcFee: 300,
-  minConf: 2,
-  maxPendingOpens: 1,
-  openTimeout: 3600,
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
