@@ -385,6 +385,45 @@ t('S refuses a proposal that declares amount + fee but whose state moves less to
   assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
 });
 
+/**
+ * The payer's update pre-signature is what the hub buys: paying the payee reveals s_B, and only a
+ * pre-signature encrypted to exactly the receipt point completes, with s_B, into the payer's update
+ * signature. One that does not verify would leave the hub having paid with nothing to enforce.
+ */
+for (const [what, spoil] of [
+  [
+    'whose update pre-signature is spoiled in its s part',
+    (m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>) => {
+      const updatePresig = m.updatePresig.slice();
+      updatePresig[updatePresig.length - 1]! ^= 1;
+      return { ...m, updatePresig };
+    },
+  ],
+  [
+    'whose update pre-signature is encrypted to another point than the receipt point it declares',
+    (m: PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>) => ({
+      ...m,
+      receiptPoint: secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true),
+    }),
+  ],
+] as const) {
+  t(`S refuses a proposal ${what}: it co-signs nothing and buys nothing`, async () => {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, AMOUNT);
+    const msg = take<PaymentMessageOf<typeof PaymentType.UPDATE_PROPOSE>>(
+      w,
+      w.queue.find((q) => q.out.message.type === PaymentType.UPDATE_PROPOSE)!,
+    );
+    const before = stateOf(w.hub);
+    await inject(w, 'A', 'S', spoil(msg));
+    refused(w, /update pre-signature .* does not verify/, ErrorCode.INVALID_ADAPTOR_SIGNATURE);
+    assert.is(stateOf(w.hub), before);
+    assert.not.ok(w.hub.payments.has(offerId));
+    assert.is(hubChannels(w).as.pending, undefined, 'S co-signed nothing');
+    assert.not.ok(queued(w, PaymentType.UPDATE_ACCEPT));
+  });
+}
+
 t('a payer cannot overwrite a state whose PTLC the hub already extended with a new proposal', async () => {
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
