@@ -38,7 +38,7 @@ export {
 } from './mailbox/mailbox-client.js';
 export type { Subscription, SubscriptionEvents } from './mailbox/subscription.js';
 export { fetchRecord, type FetchRecordOptions } from './mailbox/records.js';
-export { LevelKv, MemoryKv, type Kv, type KvOp } from './mailbox/kv.js';
+export { LevelKv, MemoryKv, type Kv, type KvOp, type LevelKvOptions } from './mailbox/kv.js';
 export type { BackoffOptions } from './mailbox/backoff.js';
 export type { FetchLike } from './mailbox/relay-http.js';
 export type { WebSocketConstructor, WebSocketLike } from './mailbox/relay-socket.js';

@@ -127,19 +127,41 @@ export class MemoryKv implements Kv {
 /** Highest code point: its UTF-8 form (F4 8F BF BF) sorts after every other character. */
 const MAX_CHAR = '\u{10FFFF}';
 
+/** Options of {@link LevelKv}. */
+export interface LevelKvOptions {
+  /**
+   * Whether every write (`put`, `del`, `batch`) is on disk before it
+   * resolves: LevelDB's synchronous write, an `fsync` of its log (default
+   * true). A role persists each step before its messages leave, and a
+   * message that left must never be forgotten: a payee that revealed a
+   * receipt signature and then lost the ticket's burn to a power cut could
+   * sign twice with one nonce. Without it, writes survive the process being
+   * killed but not the machine losing power. Set false only for throw-away
+   * stores (tests, benchmarks). Browsers (IndexedDB) decide durability
+   * themselves and ignore it.
+   */
+  sync?: boolean;
+}
+
 /**
  * A persistent {@link Kv} over `level` (LevelDB in Node, IndexedDB in browsers).
- * The database opens lazily on first use.
+ * The database opens lazily on first use. Writes are synchronous (on disk
+ * when they resolve) unless `options.sync` is false.
  */
 export class LevelKv implements Kv {
   readonly #db: Level<string, Uint8Array>;
+  /** The options every write is made with. */
+  readonly writeOptions: { readonly sync: boolean };
 
   /**
    * @param location a directory in Node, an IndexedDB database name in browsers
+   * @param options see {@link LevelKvOptions}
    */
-  constructor(location: string) {
+  constructor(location: string, options: LevelKvOptions = {}) {
     if (typeof location !== 'string' || location.length === 0)
       fail(ErrorCode.INVALID_TYPE, 'LevelKv location: expected a non-empty string');
+    if (options.sync !== undefined && typeof options.sync !== 'boolean') fail(ErrorCode.INVALID_TYPE, 'LevelKv sync: expected a boolean');
+    this.writeOptions = Object.freeze({ sync: options.sync ?? true });
     this.#db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' });
   }
 
@@ -163,13 +185,13 @@ export class LevelKv implements Kv {
   async put(key: string, value: Uint8Array): Promise<void> {
     checkKey(key);
     abytes(value, undefined, 'kv value');
-    await this.#run('put', () => this.#db.put(key, value.slice()));
+    await this.#run('put', () => this.#db.put(key, value.slice(), this.writeOptions));
   }
 
   /** @inheritDoc */
   async del(key: string): Promise<void> {
     checkKey(key);
-    await this.#run('del', () => this.#db.del(key));
+    await this.#run('del', () => this.#db.del(key, this.writeOptions));
   }
 
   /** @inheritDoc */
@@ -178,7 +200,7 @@ export class LevelKv implements Kv {
     const copy = ops.map((op) =>
       op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value.slice() } : { type: 'del' as const, key: op.key },
     );
-    await this.#run('batch', () => this.#db.batch(copy));
+    await this.#run('batch', () => this.#db.batch(copy, this.writeOptions));
   }
 
   /** @inheritDoc */
