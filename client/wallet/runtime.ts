@@ -265,6 +265,19 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
         noteSecretOnChain: (id, ptlc, secret) =>
           this.serial(async () => void (await this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret)))),
+        noteUpdateSigsOnChain: (id, n, sigs) =>
+          this.serial(async () => {
+            let s: Step;
+            try {
+              s = await this.engine.noteUpdateSigsOnChain(id, n, sigs);
+            } catch (e) {
+              // Refused (what the chain shows does not complete a payment): reported once, not retried.
+              if (isLocalFault(e)) throw e;
+              this.emit('error', e as Error);
+              return;
+            }
+            await this.commit(s);
+          }),
         foreign: () => this.towerForeign(),
       },
       this.o.kv,

@@ -114,6 +114,13 @@ export interface TowerHost {
    * recorded as learned, so a crash in between hands it over again.
    */
   noteSecretOnChain?(channelId: string, ptlcId: string, secret: Uint8Array): Promise<void>;
+  /**
+   * Hands the engine the two signatures of update `n` of `channelId` seen on
+   * chain (a payer whose completion never came reads its receipt there).
+   * Called before the update is recorded as read, so a crash in between
+   * hands it over again.
+   */
+  noteUpdateSigsOnChain?(channelId: string, n: number, sigs: readonly [Uint8Array, Uint8Array]): Promise<void>;
   /** Channels watched for someone else (the payer for the payees of the requests it paid, SPEC 6.18). */
   foreign?(): Promise<ForeignWatch[]>;
 }
@@ -318,6 +325,13 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
     }
     if (plan.updateHeight !== undefined && (ch.closing === undefined || plan.updateHeight < ch.closing.height))
       await this.host.noteUpdateOnChain(id, plan.updateHeight);
+    if (this.host.noteUpdateSigsOnChain)
+      for (const u of plan.signedUpdates ?? []) {
+        const key = `${PREFIX}update-read/${id}/${u.n}`;
+        if ((await this.kv.get(key)) !== undefined) continue;
+        await this.host.noteUpdateSigsOnChain(id, u.n, u.sigs);
+        await this.kv.put(key, enc('1'));
+      }
     for (const l of plan.learned) {
       const ptlcId = l.id;
       const key = `${PREFIX}learned/${id}/${ptlcId}`;

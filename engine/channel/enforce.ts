@@ -128,6 +128,12 @@ export interface EnforcePlan {
   readonly updateHeight?: number;
   /** Secrets read from the peer's claims of PTLCs we offered (by PTLC id, hex). */
   readonly learned: readonly { readonly id: string; readonly secret: Uint8Array }[];
+  /**
+   * The updates of this channel seen on chain, in order, with the two
+   * signatures of each (party 0's, party 1's, as in the witness): a payer
+   * reads its receipt from its own completed signature there (SPEC 6.16).
+   */
+  readonly signedUpdates?: readonly { readonly n: number; readonly sigs: readonly [Uint8Array, Uint8Array] }[];
   /** The state whose settlement is (or will be) the channel's outcome, when known. */
   readonly outcome?: number;
 }
@@ -174,6 +180,7 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
   let last: { state: number; tx: BitcoinTx; height: number | null; output: Outpoint } | undefined;
   let updateHeight: number | undefined;
   let settlement: Sighting | undefined;
+  const signedUpdates: { n: number; sigs: [Uint8Array, Uint8Array] }[] = [];
   for (;;) {
     const s = view.spent.get(outpointKey(cur));
     if (s === undefined || !spends(s.tx, cur)) break;
@@ -186,11 +193,14 @@ export function planEnforcement(input: EnforceInput): EnforcePlan {
       break;
     }
     last = { state: k, tx: s.tx, height: s.height, output: u.output };
+    // Witness, bottom → top: party 1's signature, party 0's, the leaf, the control block.
+    const w = s.tx.inputs.find((i) => i.vout === cur.vout && equalBytes(i.txid, cur.txid))?.witness;
+    if (w !== undefined && w.length >= 2) signedUpdates.push({ n: k, sigs: [w[1]!, w[0]!] });
     if (s.height !== null && (updateHeight === undefined || s.height < updateHeight)) updateHeight = s.height;
     cur = u.output;
     watch.push(cur);
   }
-  const withHeight = updateHeight === undefined ? {} : { updateHeight };
+  const withHeight = updateHeight === undefined ? { signedUpdates } : { updateHeight, signedUpdates };
 
   if (last === undefined) {
     // Nothing on chain: the cooperative close once both signed it; our latest update only when closing unilaterally.

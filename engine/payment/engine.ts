@@ -130,6 +130,23 @@ export abstract class PaymentEngine<J> {
   }
 
   /**
+   * Takes the two update signatures the wallet's watchtower read from update
+   * `n` of channel `channelId` (hex) on chain: `sigs[0]` party 0's, `sigs[1]`
+   * party 1's, each 65 bytes with its sighash type (SPEC 6.18). Roles that
+   * can use them override {@link onChainUpdateSigs}: a payer whose completion
+   * never came takes its receipt from its own completed signature there.
+   * Signatures that match nothing change nothing. All or nothing like every step.
+   */
+  noteUpdateSigsOnChain(channelId: string, n: number, sigs: readonly [Uint8Array, Uint8Array]): Promise<Step> {
+    return this.atomic(() => this.onChainUpdateSigs(channelId, n, sigs));
+  }
+
+  /** What this role does with the signatures of an update read on chain; by default nothing. */
+  protected async onChainUpdateSigs(_channelId: string, _n: number, _sigs: readonly [Uint8Array, Uint8Array]): Promise<Step> {
+    return step();
+  }
+
+  /**
    * Records, from the wallet's chain watcher, that an update transaction of
    * channel `channelId` (hex) confirmed at block `height`: the channel is
    * closing from then on (no new payment starts, is accepted or extended

@@ -32,7 +32,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex, equalBytes, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode, isLnMailboxError } from '../../../base/errors.js';
 import { PaymentType, encodeChannelState, type PaymentMessageOf } from '../../../protocol/payment.js';
-import { adaptorAdapt } from '../../../crypto/adaptor.js';
+import { adaptorAdapt, adaptorExtract } from '../../../crypto/adaptor.js';
 import { verify } from '../../../crypto/bip340.js';
 import { attestationMessage, encodeReceipt, receiptPoint, verifyReceipt, type ReceiptFields } from '../../../protocol/receipt.js';
 import { CHANNEL_UPDATE_HASH_TYPE } from '../../channel/onchain.js';
@@ -321,6 +321,42 @@ export function payerOnCompletion(a: PayerOfferContext, m: PaymentMessageOf<type
   // A copy: wallet code that changes the event changes nothing stored.
   s.events.push({ kind: 'completed', offerId: id, receipt: { ...receipt } });
   return s;
+}
+
+/**
+ * A finds update n of its channel on chain (SPEC 6.16, 6.18), put there by
+ * the hub, whose completion never reached A: A's own signature in it is its
+ * pre-signature completed with s_B, so s_B is their difference. It is then
+ * taken exactly as a COMPLETION carrying s_B and the hub's signature from the
+ * same witness would be (every check of {@link payerOnCompletion} applies).
+ * Signatures that are not the completion of an offered payment's
+ * pre-signature change nothing.
+ */
+export function payerOnUpdateSigsOnChain(
+  a: PayerOfferContext,
+  channelId: string,
+  n: number,
+  sigs: readonly [Uint8Array, Uint8Array],
+): Step {
+  if (channelId !== bytesToHex(a.channel.params.channelId)) return step();
+  const [id, p] = [...a.payments].find(([, x]) => x.n === n && (x.status === 'offered' || x.status === 'cancelling')) ?? [];
+  if (id === undefined || p === undefined || p.presig === undefined || p.point === undefined) return step();
+  const [mine, hubs] = sigs;
+  if (mine.length !== 65 || hubs.length !== 65) return step();
+  let secret: Uint8Array;
+  try {
+    secret = adaptorExtract(mine.subarray(0, 64), hexToBytes(p.presig, 65), hexToBytes(p.point, 33));
+  } catch {
+    return step(); // not our pre-signature completed: nothing to learn
+  }
+  return payerOnCompletion(a, {
+    type: PaymentType.COMPLETION,
+    channelId: a.channel.params.channelId,
+    n,
+    offerId: hexToBytes(id, 32),
+    secret,
+    updateSig: hubs,
+  });
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   payerCancel,
   payerOnCancelAccept,
   payerOnCompletion,
+  payerOnUpdateSigsOnChain,
   payerOnReject,
   payerOnUpdateAccept,
   payerPay,
@@ -221,6 +222,11 @@ export class Payer extends WalletEngine<PayerJson> {
       default:
         return ignored(m.type, 'not a message for the payer');
     }
+  }
+
+  /** Update n of our channel read on chain: a payment whose completion never came completes from it (offer.ts). */
+  protected override async onChainUpdateSigs(channelId: string, n: number, sigs: readonly [Uint8Array, Uint8Array]): Promise<Step> {
+    return payerOnUpdateSigsOnChain(this.offerContext(), channelId, n, sigs);
   }
 
   /** The offer flow (the payer pre-signs, SPEC 6.8): the payer's side, in offer.ts. */

@@ -33,9 +33,10 @@ async function store(dir?: string): Promise<{ kv: Kv; dir: string }> {
   return { kv: new LevelKv(d), dir: d };
 }
 
-/** A tower for party `me` of the pair; `noted` collects its noteUpdateOnChain calls. */
+/** A tower for party `me` of the pair; `noted` collects its noteUpdateOnChain calls, `updates` its noteUpdateSigsOnChain calls. */
 function tower(w: Pair, me: 0 | 1, chain: ModelChain, kv: Kv, wallet?: TestWallet) {
   const noted: number[] = [];
+  const updates: { n: number; sigs: string[] }[] = [];
   const tw = new Watchtower(
     {
       channels: async () => [Channel.fromJSON(w.ch[me].toJSON())],
@@ -44,6 +45,7 @@ function tower(w: Pair, me: 0 | 1, chain: ModelChain, kv: Kv, wallet?: TestWalle
         noted.push(h);
         w.ch[me].noteUpdateOnChain(h);
       },
+      noteUpdateSigsOnChain: async (_id, n, sigs) => void updates.push({ n, sigs: sigs.map((x) => bytesToHex(x)) }),
     },
     kv,
     { chain, ...(wallet ? { wallet } : {}) },
@@ -52,7 +54,7 @@ function tower(w: Pair, me: 0 | 1, chain: ModelChain, kv: Kv, wallet?: TestWalle
   tw.on('broadcast', (b) => sent.push(b));
   const errors: Error[] = [];
   tw.on('error', (e) => errors.push(e));
-  return { tw, noted, sent, errors };
+  return { tw, noted, updates, sent, errors };
 }
 
 function fundWallet(w: Pair, amount = 100_000n): TestWallet {
@@ -128,6 +130,35 @@ t(
     assert.equal(hub.errors, []);
   },
 );
+
+t('each update seen on chain is handed to the role once, with its two signatures, across ticks and a restart', async () => {
+  const w = await fundedPair();
+  const old = structuredClone(w.ch[0].enforceable);
+  await cosign(w, transfer(w.ch[0].enforceable.state, 0, 25_000, 1));
+  const chain = new ModelChain(w.chain, 1);
+  const { kv, dir } = await store();
+  const payer = tower(w, 0, chain, kv, fundWallet(w));
+  await chain.broadcast(oldUpdate(w, old));
+  chain.mine();
+  await payer.tw.tick();
+  chain.mine(); // the payer's own rebinding to state 1
+  await payer.tw.tick();
+  await payer.tw.tick();
+  const sigsOf = (r: StateRecord) => [bytesToHex(r.updateSigs[0]!), bytesToHex(r.updateSigs[1]!)];
+  assert.equal(payer.updates, [
+    { n: 0, sigs: sigsOf(old) },
+    { n: 1, sigs: sigsOf(w.ch[0].enforceable) },
+  ]);
+  await payer.tw.close();
+  await kv.close();
+  const reopened = (await store(dir)).kv;
+  const again = tower(w, 0, chain, reopened);
+  await again.tw.tick();
+  assert.equal(again.errors, []);
+  assert.equal(again.updates, [], 'a restarted tower does not hand them over again');
+  await again.tw.close();
+  await reopened.close();
+});
 
 t(
   '(e) an update below the minimum fee rate is refused by the chain, and the broadcaster bumps it alone (fee input and change)',

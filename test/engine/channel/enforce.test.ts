@@ -157,6 +157,11 @@ t('an old update in the mempool already: the rebinding spends it; an update chai
     [requireFundingOutpoint(w.p).txid, txid(u0), txid(u1)].map((x) => bytesToHex(x)),
   );
   assert.is(bytesToHex(p.broadcasts[0]!.tx.inputs[0]!.txid), bytesToHex(txid(u1)));
+  // Each update seen, with its two signatures as signed (party 0's, party 1's): what a payer reads its receipt from.
+  assert.equal(
+    p.signedUpdates?.map((u) => [u.n, bytesToHex(u.sigs[0]), bytesToHex(u.sigs[1])]),
+    [s0, s1].map((r) => [r.state.n, bytesToHex(r.updateSigs[0]!), bytesToHex(r.updateSigs[1]!)]),
+  );
   w.chain.mine(p.broadcasts[0]!.tx);
   assert.is(plan(w, 1).broadcasts.length, 0, 'waits the CSV delay again');
 });

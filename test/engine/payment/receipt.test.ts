@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
+import { rejectsCode } from '../../helpers.js';
 import { adaptorAdapt, adaptorExtract, adaptorPoint } from '../../../crypto/adaptor.js';
 import { getPublicKey, sign } from '../../../crypto/bip340.js';
 import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
@@ -469,6 +470,35 @@ t(
       signature: new Uint8Array([...hexToBytes(p.ticket!, 32), ...fromChain]),
     });
     assert.ok(verifyReceipt(receipt, w.B.address), 'A holds B’s receipt from the chain alone');
+
+    // The payer's engine does the same with what its watchtower reads (the completion never came).
+    const asHex = bytesToHex(w.asParams.channelId);
+    const witnessSigs: [Uint8Array, Uint8Array] = [un.inputs[0]!.witness[1]!, un.inputs[0]!.witness[0]!];
+    const payerBefore = stateOf(w.payer);
+    // Attacker's side: signatures of another state, swapped, spoiled, or named on another channel change nothing.
+    const spoiled = witnessSigs[0].slice();
+    spoiled[40]! ^= 1;
+    for (const [ch, n, sigs] of [
+      [asHex, p.n + 1, witnessSigs],
+      [asHex, p.n, [witnessSigs[1], witnessSigs[0]]],
+      [bytesToHex(w.sbParams.channelId), p.n, witnessSigs],
+      [asHex, p.n, [spoiled, witnessSigs[1]]],
+    ] as const) {
+      const nothing = await w.payer.noteUpdateSigsOnChain(ch, n, sigs);
+      assert.equal(nothing.events, []);
+      assert.is(stateOf(w.payer), payerBefore, 'signatures that complete nothing change nothing');
+    }
+    // The hub's half spoiled: s_B is right, but state n would not be fully signed: refused, nothing taken.
+    const hubSpoiled = witnessSigs[1].slice();
+    hubSpoiled[40]! ^= 1;
+    await rejectsCode(() => w.payer.noteUpdateSigsOnChain(asHex, p.n, [witnessSigs[0], hubSpoiled]), ErrorCode.INVALID_SIGNATURE);
+    assert.is(stateOf(w.payer), payerBefore, 'refused, and nothing changed');
+    const done = await w.payer.noteUpdateSigsOnChain(asHex, p.n, witnessSigs);
+    const ev = done.events.find((e) => e.kind === 'completed');
+    assert.ok(ev && ev.kind === 'completed', 'the payer completes from the chain');
+    assert.is(ev.receipt.receipt, bytesToHex(receipt));
+    assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+    assert.is(w.payer.channel.enforceable.state.n, p.n, 'state n is fully signed at the payer too');
   },
 );
 
