@@ -69,6 +69,7 @@ export function checkPayeeOptions(o: unknown): void {
   str('PayeeNode', c, 'hubAddress', 'config.hubAddress');
   num('PayeeNode', c, 'timeoutDelta', 'config.timeoutDelta');
   num('PayeeNode', c, 'invoiceTtlMs', 'config.invoiceTtlMs');
+  num('PayeeNode', o as Bag, 'requestSweepMs', 'requestSweepMs (ms, 0 = off)', true);
 }
 
 /** HubNode.open: also its fee policy and safety parameters. */

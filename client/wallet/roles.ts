@@ -27,7 +27,7 @@ import { pickTicket, relayTicketSource, type TicketSource } from './tickets.js';
 import { TICKETS_RECORD } from '../../protocol/receipt.js';
 import type { PayerPayment } from '../../engine/payment/payer/payer.js';
 import type { PaymentDetails } from './query.js';
-import { RoleRuntime, type RuntimeOptions } from './runtime.js';
+import { RoleRuntime, type CloseOptions, type CloseResult, type RuntimeOptions } from './runtime.js';
 import { towerTerms } from './watchtower.js';
 import { checkHubOptions, checkPayeeOptions, checkPayerOptions, checkRuntimeOptions } from './options.js';
 
@@ -331,10 +331,42 @@ export interface PayeeNodeOptions extends RuntimeOptions, OpeningOptions {
    * without one and calls {@link WalletRuntime.openChannel} (the hub funds it).
    */
   channel?: Channel;
+  /**
+   * How often, while online, the payee cancels requests whose expiry passed
+   * unpaid (`cancelExpiredRequests`), ms; it also does so each time it has
+   * caught up with a relay's backlog. Default 60,000; 0 turns both off (the
+   * wallet then calls `cancelExpiredRequests` itself).
+   */
+  requestSweepMs?: number;
 }
 
 /** The payee (B): opens its channel with its hub, comes online, is pushed offers, and sells the payer's signature to the hub. */
 export class PayeeNode extends WalletRuntime<Payee> {
+  #sweepMs = 60_000;
+  #sweep: ReturnType<typeof setInterval> | undefined;
+
+  /** Starts, then cancels expired requests every `requestSweepMs` while online (see {@link PayeeNodeOptions.requestSweepMs}). */
+  override async start(): Promise<void> {
+    await super.start();
+    if (this.#sweepMs > 0) {
+      this.#sweep = setInterval(() => this.onCaughtUp(), this.#sweepMs);
+      this.#sweep.unref?.();
+    }
+  }
+
+  /** Caught up with a relay's backlog (or the sweep timer fired): a request that expired unpaid stops blocking the channel. */
+  protected override onCaughtUp(): void {
+    if (this.#sweepMs <= 0 || this.engine.expiredRequests(this.ctx().now).length === 0) return;
+    this.cancelExpiredRequests().catch((e: unknown) => this.emit('error', e as Error));
+  }
+
+  /** Stops the request sweep, then closes like every role. */
+  override async close(opts: CloseOptions = {}): Promise<CloseResult> {
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    return super.close(opts);
+  }
+
   /**
    * The request flow (the payee pre-signs, SPEC 6.14): asks the hub to co-sign a state paying
    * `amount` to us and sends the pre-signed update to the payer at
@@ -442,6 +474,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved ? Payee.fromJSON(config, saved, nonces) : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    if (o.requestSweepMs !== undefined) node.#sweepMs = o.requestSweepMs;
     node.attachTower(o.config.channelKey);
     await node.start();
     return node;

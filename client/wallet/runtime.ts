@@ -309,7 +309,15 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
     this.#sub.on('error', (_relay, e) => this.emit('error', e));
+    this.#sub.on('backlog_end', () => this.onCaughtUp());
   }
+
+  /**
+   * Called each time a relay's backlog has been read and handled (the role
+   * has caught up with what waited for it there). By default nothing; the
+   * payee cancels its expired requests then.
+   */
+  protected onCaughtUp(): void {}
 
   /**
    * Stops: first tries, for at most `drainMs`, to post what the outbox still

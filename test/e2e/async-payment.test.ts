@@ -141,6 +141,20 @@ t('request: B pre-signs and goes offline; A pays the request later; B returns to
   await Promise.all([B.close(), S.close()]);
 });
 
+t('a request that expires unpaid while the payee is online is cancelled by the payee on its own, freeing its channel', async () => {
+  const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
+  const S = await w.open.S();
+  const B = await w.open.B({ requestSweepMs: 100 });
+  const requestId = await B.requestPayment(w.addr.A, 20_000, { expiresInMs: 1_000 });
+  await until(() => has(w.events.B, 'cancelled'), 'the payee to cancel the expired request by itself', 20_000);
+  const sb = S.engine.peers.get(Buffer.from(w.sbParams.channelId).toString('hex'))!.channel;
+  await until(() => sb.pending === undefined, "S to take B's commitment");
+  assert.is(S.payments().find((p) => p.offerId === requestId)?.status, 'cancelled');
+  assert.is(B.engine.channel.pending, undefined, "B's channel is free");
+  assert.equal(B.engine.channel.enforceable.state.balances, [700_000, 299_000]);
+  await Promise.all([B.close(), S.close()]);
+});
+
 t('request cancelled at its expiry: B and S overwrite state n, the request envelope is retracted, the channel is free', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const S = await w.open.S();

@@ -14,7 +14,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { KvNonceStore } from '../../client/wallet/nonce-store.js';
-import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
+import { HubNode, PayeeNode, PayerNode, type PayeeNodeOptions } from '../../client/wallet/roles.js';
 import type { RoleRuntime, RoleEngine } from '../../client/wallet/runtime.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import { openChannelPair } from '../../engine/channel/open.js';
@@ -106,7 +106,7 @@ export interface E2E {
   S: RoleKeys;
   B: RoleKeys;
   addr: { A: string; S: string; B: string };
-  open: { A(): Promise<PayerNode>; S(): Promise<HubNode>; B(): Promise<PayeeNode> };
+  open: { A(): Promise<PayerNode>; S(): Promise<HubNode>; B(extra?: Partial<PayeeNodeOptions>): Promise<PayeeNode> };
   events: { A: PaymentEvent[]; S: PaymentEvent[]; B: PaymentEvent[] };
   asParams: ChannelParams;
   sbParams: ChannelParams;
@@ -151,7 +151,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
     return n;
   };
   const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
-  const openB = async () =>
+  const openB = async (extra: Partial<PayeeNodeOptions> = {}) =>
     track(
       await PayeeNode.open({
         ...base(B, relays.B),
@@ -164,6 +164,7 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
           invoiceTtlMs: 3_600_000,
         },
         channel: bCh,
+        ...extra,
       }),
       events.B,
     );
