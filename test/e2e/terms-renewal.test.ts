@@ -4,7 +4,8 @@
  * hub, payer and payee run in-process; the roles share one clock, moved
  * forward past the terms' expiry while they run (the relay keeps real time).
  * - The hub renews its terms (and republishes its relay record): a wallet
- *   opening after its first terms expired opens under the new ones.
+ *   opening after its first terms expired opens under the new ones; a
+ *   restart keeps the renewed terms and the previous ones.
  * - A payer whose stored terms expired, with no fee override, reads the
  *   hub's current terms before it pays: it pays the hub's real fee, not a
  *   fee of zero the hub would refuse.
@@ -50,15 +51,16 @@ async function world(termsRenewMs: number) {
   const [A, S, B] = [keys(), keys(), keys()];
   const addr = (k: { idPk: Uint8Array }) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
   const common = { relays: [relay.url], client, chain: source(), now, chainPollMs: 100, retryMs: 200, openPollMs: 150 };
-  const hub = await HubNode.open({
+  const hubOpts = {
     ...common,
     identityKey: S.idSk,
-    kv: new LevelKv(S.dir),
     fundingWallet: wallet(5_000_000),
     terms: { ...TERMS, validityMs: VALIDITY },
     termsRenewMs,
     config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
-  });
+  };
+  let hubKv = new LevelKv(S.dir);
+  let hub = await HubNode.open({ ...hubOpts, kv: hubKv });
   const hubConfig = (k: typeof A) => ({ hubKey: S.idPk, hubAddress: addr(S), channelKey: k.chSk });
   const payee = await PayeeNode.open({
     ...common,
@@ -91,13 +93,38 @@ async function world(termsRenewMs: number) {
     const doc = await fetchRecord(addr(S), TERMS_RECORD);
     return doc ? bytesToHex(doc) : undefined;
   };
+  /** Stops the hub and starts it again on its store. */
+  const restartHub = async () => {
+    await hub.close();
+    await hubKv.close();
+    hubKv = new LevelKv(S.dir);
+    hub = await HubNode.open({ ...hubOpts, kv: hubKv });
+    return hub;
+  };
   const close = async () => {
     for (const n of [payer, payee, hub]) await n.close();
+    await hubKv.close();
     await esplora.close();
     await relay.close();
     for (const k of [A, S, B]) fs.rmSync(k.dir, { recursive: true, force: true });
   };
-  return { hub, payee, payer, events, skew, addr, A, S, B, ready, record, close };
+  return {
+    get hub() {
+      return hub;
+    },
+    payee,
+    payer,
+    events,
+    skew,
+    addr,
+    A,
+    S,
+    B,
+    ready,
+    record,
+    restartHub,
+    close,
+  };
 }
 
 t('a hub running past its terms’ expiry renews them: a wallet opens under the new terms', async () => {
@@ -120,6 +147,23 @@ t('a hub running past its terms’ expiry renews them: a wallet opens under the 
     await w.ready(w.payee, 1);
     assert.is(w.payee.engine.slot.state.terms, bytesToHex(renewed), 'the payee opened under the new terms');
     assert.equal(w.hub.engine.previousTerms!.id, termsId(first), 'the hub keeps the terms it replaced');
+  } finally {
+    await w.close();
+  }
+});
+
+t('a hub restarted after a renewal keeps its current terms and still accepts its previous ones', async () => {
+  const w = await world(3_600_000);
+  try {
+    const first = w.hub.terms!;
+    w.skew.ms = Math.floor(VALIDITY * 0.6); // less than half of the validity left: renewed
+    assert.ok(await w.hub.renewTerms());
+    const renewed = w.hub.terms!;
+    assert.equal(w.hub.engine.previousTerms!.id, termsId(first));
+    const hub = await w.restartHub();
+    assert.equal(hub.terms, renewed, 'the renewed terms are kept across the restart');
+    assert.equal(hub.engine.previousTerms?.id, termsId(first), 'and so are the previous ones, still unexpired');
+    assert.is(await w.record(), bytesToHex(renewed));
   } finally {
     await w.close();
   }
