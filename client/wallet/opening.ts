@@ -154,7 +154,7 @@ export class WalletRuntime<E extends WalletEngine> extends OpeningRuntime<E> {
    * check (signed by the hub's identity key, not expired); else undefined,
    * and the open asks the hub (TERMS_REQUEST).
    */
-  private async fetchTerms(): Promise<Uint8Array | undefined> {
+  protected async fetchTerms(): Promise<Uint8Array | undefined> {
     const hub = this.engine.slot.hub;
     try {
       const doc = await fetchRecord(hub.address, TERMS_RECORD, this.recordFetch ? { fetch: this.recordFetch } : {});

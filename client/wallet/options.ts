@@ -82,4 +82,5 @@ export function checkHubOptions(o: unknown): void {
   num('HubNode', fee as Bag, 'ppm', 'config.fee.ppm');
   num('HubNode', c, 'safetyMargin', 'config.safetyMargin');
   num('HubNode', c, 'maxTimeoutDelta', 'config.maxTimeoutDelta');
+  num('HubNode', o as Bag, 'termsRenewMs', 'termsRenewMs', true);
 }

@@ -44,7 +44,8 @@ export interface PayerNodeOptions extends RuntimeOptions, OpeningOptions {
   /**
    * Overrides the hub's fee policy (`base + amount·ppm/1e6` sats). By
    * default the payer pays the fee of the hub's signed terms (SPEC 6.17),
-   * fetched when it opened its channel.
+   * fetched when it opened its channel, and read again from the hub's relay
+   * record `hub-terms` once those have expired.
    */
   hubFee?: FeePolicy;
   /** Where payees' receipt tickets are read (default: the `receipt-tickets` record on the payee's relays). */
@@ -71,11 +72,45 @@ export class PayerNode extends WalletRuntime<Payer> {
     return node;
   }
 
-  /** The hub's fee policy: the override, else the hub's terms (no fee when neither is known). */
+  /**
+   * The hub's fee policy as the payer knows it now: the override, else the
+   * fee of the hub's terms it holds (no fee when neither is known or the
+   * terms have expired). Payments use {@link currentHubFee}, which fetches
+   * fresh terms instead of paying no fee.
+   */
   hubFeePolicy(): FeePolicy {
     if (this.#fee) return this.#fee;
     const t = this.engine.slot.terms(this.ctx().now);
     return t ? { base: t.feeBase, ppm: t.feePpm } : { base: 0, ppm: 0 };
+  }
+
+  /**
+   * The hub's fee policy a payment pays: the override, else the fee of the
+   * hub's terms the payer holds; when those are missing or expired, the
+   * hub's current terms are read from its relay record `hub-terms`, checked
+   * and kept (persisted) first.
+   * @throws LnMailboxError PAYMENT_REJECTED when no valid terms of the hub
+   *   can be had: the payer does not guess the hub's fee (a fee the hub
+   *   does not ask for would be refused, or overpaid).
+   */
+  async currentHubFee(): Promise<FeePolicy> {
+    if (this.#fee) return this.#fee;
+    const known = this.engine.slot.terms(this.ctx().now);
+    if (known) return { base: known.feeBase, ppm: known.feePpm };
+    const doc = await this.fetchTerms();
+    const t =
+      doc &&
+      (await this.serial(async () => {
+        const ctx = this.ctx();
+        await this.commit(await this.engine.noteTerms(doc, ctx));
+        return this.engine.slot.terms(ctx.now);
+      }));
+    if (!t)
+      throw new LnMailboxError(
+        ErrorCode.PAYMENT_REJECTED,
+        'the hub’s terms have expired or are unknown and its relay record `hub-terms` gave no valid ones: the hub fee is unknown (pass `fee`, or set `hubFee`)',
+      );
+    return { base: t.feeBase, ppm: t.feePpm };
   }
 
   /**
@@ -92,6 +127,8 @@ export class PayerNode extends WalletRuntime<Payer> {
    *   payment is then persisted as `proposed` and stays queued (the runtime
    *   retries; `pendingOutbox` shows it; `cancel(offerId)` withdraws it);
    *   the error's message names the offer id and `offerId` holds it.
+   * @throws LnMailboxError PAYMENT_REJECTED when no `fee` is given and the
+   *   hub's fee is unknown (see {@link currentHubFee}).
    */
   async payOffline(
     address: string,
@@ -114,13 +151,14 @@ export class PayerNode extends WalletRuntime<Payer> {
       ticket = pickTicket(batch, address, used);
     }
     const chosen = ticket;
+    const policy = opts.fee === undefined ? await this.currentHubFee() : undefined;
     const { offerId, keys } = await this.serial(async () => {
       const ctx = this.ctx();
       const { offerId, step } = await this.engine.pay(
         {
           payee: { publicKey: dest.publicKey, address },
           amount,
-          fee: opts.fee ?? hubFee(amount, this.hubFeePolicy()),
+          fee: opts.fee ?? hubFee(amount, policy!),
           expiry: ctx.now + (opts.expiresInMs ?? 24 * 3_600_000),
           ticket: chosen,
           ...(opts.memo ? { memo: opts.memo } : {}),
@@ -169,9 +207,10 @@ export class PayerNode extends WalletRuntime<Payer> {
    * payer keeps the completed update for the payee and forwards it.
    */
   async payRequest(requestId: string, opts: { fee?: number } = {}): Promise<void> {
+    const policy = opts.fee === undefined && this.engine.requests.has(requestId) ? await this.currentHubFee() : undefined;
     await this.serial(async () => {
       const r = this.engine.requests.get(requestId);
-      const fee = opts.fee ?? (r ? hubFee(r.amount, this.hubFeePolicy()) : 0);
+      const fee = opts.fee ?? (r && policy ? hubFee(r.amount, policy) : 0);
       await this.commit(await this.engine.payRequest(requestId, fee, this.ctx()));
     });
   }
@@ -229,20 +268,28 @@ export type HubTermsPolicy = Omit<
   HubTerms,
   'hubKey' | 'channelKey' | 'feeBase' | 'feePpm' | 'maxTimeoutDelta' | 'issued' | 'expiry' | 'serial'
 > & {
-  /** How long the signed terms stay valid, ms (default 30 days). They are signed again at every start. */
+  /**
+   * How long the signed terms stay valid, ms (default 30 days). The hub signs
+   * new ones at start and while it runs once less than half of it is left
+   * (see {@link HubNode.renewTerms}).
+   */
   validityMs?: number;
 };
 
 const TERMS_KEY = 'hub/terms';
+/** The terms the stored ones replaced: an OPEN may still name them while they are unexpired, across a restart too. */
+const PREVIOUS_TERMS_KEY = 'hub/terms-previous';
+const DEFAULT_TERMS_VALIDITY_MS = 30 * 24 * 3_600_000;
 
 /**
  * The hub's signed terms: the ones in its store while they state the same
  * policy and have more than half their validity left (a restart does not
  * change them, so an open under way across it still names the current
- * terms), else newly signed ones, stored.
+ * terms), else newly signed ones, stored; with the terms the stored ones
+ * replaced (`previous`) while those are unexpired.
  */
-async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<Uint8Array> {
-  const { validityMs = 30 * 24 * 3_600_000, ...policy } = o.terms!;
+async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<{ doc: Uint8Array; previous?: Uint8Array }> {
+  const { validityMs = DEFAULT_TERMS_VALIDITY_MS, ...policy } = o.terms!;
   const t: HubTerms = {
     ...policy,
     hubKey: getPublicKey(o.identityKey),
@@ -254,21 +301,33 @@ async function hubTermsDoc(o: HubNodeOptions, now: number): Promise<Uint8Array> 
     issued: now,
     expiry: now + validityMs,
   };
-  const stored = await o.kv.get(TERMS_KEY);
-  if (stored) {
+  const unexpired = (doc: Uint8Array | undefined): HubTerms | undefined => {
+    if (!doc) return undefined;
     try {
-      const old = verifyTerms(stored, t.hubKey, now);
-      const same = (Object.keys(t) as (keyof HubTerms)[]).every(
-        (k) => k === 'serial' || k === 'issued' || k === 'expiry' || String(old[k]) === String(t[k]),
-      );
-      if (same && old.expiry - now > validityMs / 2) return stored;
+      return verifyTerms(doc, t.hubKey, now);
     } catch {
-      // expired or not ours: sign new ones
+      return undefined; // expired or not ours
+    }
+  };
+  const stored = await o.kv.get(TERMS_KEY);
+  const old = unexpired(stored);
+  if (stored && old) {
+    const same = (Object.keys(t) as (keyof HubTerms)[]).every(
+      (k) => k === 'serial' || k === 'issued' || k === 'expiry' || String(old[k]) === String(t[k]),
+    );
+    if (same && old.expiry - now > validityMs / 2) {
+      const previous = await o.kv.get(PREVIOUS_TERMS_KEY);
+      return unexpired(previous) ? { doc: stored, previous: previous! } : { doc: stored };
     }
   }
+  // Two terms signed within the same second would share a serial: the new ones take the next.
+  if (old && t.serial <= old.serial) t.serial = (old.serial + 1) >>> 0;
   const doc = signTerms(t, o.identityKey);
-  await o.kv.put(TERMS_KEY, doc);
-  return doc;
+  await o.kv.batch([
+    { type: 'put', key: TERMS_KEY, value: doc },
+    stored && old ? { type: 'put', key: PREVIOUS_TERMS_KEY, value: stored } : { type: 'del', key: PREVIOUS_TERMS_KEY },
+  ]);
+  return stored && old ? { doc, previous: stored } : { doc };
 }
 
 /** Options of {@link HubNode.open}. */
@@ -280,8 +339,14 @@ export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
   config: Omit<HubConfig, 'identityKey'>;
   /** What the hub offers to openers; without it the hub opens no channel. */
   terms?: HubTermsPolicy;
-  /** Publish the signed terms as the relay record `hub-terms` at start (default true); TERMS_REQUEST is answered either way. */
+  /** Publish the signed terms as the relay record `hub-terms` at start and at each renewal (default true); TERMS_REQUEST is answered either way. */
   publishTerms?: boolean;
+  /**
+   * How often, ms, the running hub looks whether its terms need renewing
+   * (see {@link HubNode.renewTerms}); default the smaller of one hour and a
+   * quarter of `terms.validityMs`.
+   */
+  termsRenewMs?: number;
   /**
    * Ready-made channels, used only on first start: for tests and setups
    * where one operator holds both keys. A hub normally starts with none and
@@ -292,6 +357,9 @@ export interface HubNodeOptions extends RuntimeOptions, OpeningOptions {
 
 /** The hub (S): always online; accepts channel opens, co-signs payer states and buys their signatures from payees. */
 export class HubNode extends OpeningRuntime<Hub> {
+  #opts: HubNodeOptions | undefined;
+  #renewTimer: ReturnType<typeof setInterval> | undefined;
+
   /** The hub's signed terms (publish or hand them out; the hub answers TERMS_REQUEST with them). */
   get terms(): Uint8Array | undefined {
     return this.engine.terms?.doc;
@@ -304,13 +372,56 @@ export class HubNode extends OpeningRuntime<Hub> {
     const saved = (await RoleRuntime.loadState(o.kv)) as HubJson | undefined;
     const payout = o.config.payout ?? (await o.fundingWallet?.payoutScript());
     const config: HubConfig = { ...o.config, identityKey: o.identityKey, ...(payout ? { payout } : {}) };
-    if (o.terms) config.terms = await hubTermsDoc(o, (o.now ?? Date.now)());
+    if (o.terms) {
+      const { doc, previous } = await hubTermsDoc(o, (o.now ?? Date.now)());
+      config.terms = doc;
+      if (previous) config.previousTerms = previous;
+    }
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
+    node.#opts = o;
     node.attachTower(o.config.channelKey);
     await node.start();
     if (config.terms && o.publishTerms !== false) await node.publishTerms();
+    if (o.terms) {
+      const every = o.termsRenewMs ?? Math.min(3_600_000, Math.floor((o.terms.validityMs ?? DEFAULT_TERMS_VALIDITY_MS) / 4));
+      node.#renewTimer = setInterval(
+        () => {
+          node.renewTerms().catch((e: unknown) => node.emit('error', e as Error));
+        },
+        Math.max(1, every),
+      );
+      node.#renewTimer.unref?.();
+    }
     return node;
+  }
+
+  /**
+   * One renewal pass now (the hub runs one every `termsRenewMs` on its own):
+   * once less than half of the terms' validity is left (or they changed),
+   * signs new terms, stores them, makes them the ones the hub answers
+   * TERMS_REQUEST with and opens under, and republishes the relay record
+   * `hub-terms` (unless `publishTerms` is false). The terms they replace stay
+   * accepted in OPENs while they are unexpired (SPEC 6.17.1).
+   * Resolves with whether the terms changed; false for a hub without terms.
+   */
+  async renewTerms(): Promise<boolean> {
+    const o = this.#opts;
+    if (!o?.terms) return false;
+    const renewed = await this.serial(async () => {
+      const now = this.ctx().now;
+      const { doc } = await hubTermsDoc(o, now);
+      return this.engine.renewTerms(doc, now);
+    });
+    if (renewed && o.publishTerms !== false) await this.publishTerms();
+    return renewed;
+  }
+
+  /** Stops the terms renewal, then the runtime (see {@link OpeningRuntime.close}). */
+  override async close(opts: CloseOptions = {}): Promise<CloseResult> {
+    if (this.#renewTimer) clearInterval(this.#renewTimer);
+    this.#renewTimer = undefined;
+    return super.close(opts);
   }
 
   /** Publishes the signed terms as the relay record `hub-terms` of the hub's mailbox (errors reported, not thrown: TERMS_REQUEST still answers). */

@@ -31,6 +31,12 @@ export interface HubConfig {
    * this configuration's.
    */
   terms?: Uint8Array;
+  /**
+   * The signed terms `terms` replaced (see `Hub.renewTerms`), kept across a
+   * restart: an OPEN naming them is still accepted while they are unexpired.
+   * Ignored when they do not state this configuration.
+   */
+  previousTerms?: Uint8Array;
   /** Where the hub's coins go when a channel it opens closes (its wallet's payout script). Default: a P2TR output of its channel key. */
   payout?: Uint8Array;
   /**

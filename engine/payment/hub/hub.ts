@@ -91,8 +91,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   readonly finished: Map<string, FinishedOffer>;
   /** Channel opens in progress, by channel id (hex). */
   readonly opens: Map<string, HubOpen>;
-  /** The hub's signed terms, decoded, when it opens channels. */
-  readonly terms: HubOpenContext['terms'];
+  #terms: HubOpenContext['terms'];
+  #previousTerms: HubOpenContext['previous'];
 
   private readonly signer: Signer;
   private readonly channelKeyPub: Uint8Array;
@@ -122,14 +122,50 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     this.payments = new Map(Object.entries(payments));
     this.finished = new Map(Object.entries(finished));
     this.opens = new Map(Object.entries(structuredClone(opens)));
-    this.terms = config.terms ? Hub.checkTerms(config, this.channelKeyPub) : undefined;
+    this.#terms = config.terms ? Hub.checkTerms(config, config.terms, this.channelKeyPub) : undefined;
+    if (config.previousTerms && this.#terms)
+      try {
+        const prev = Hub.checkTerms(config, config.previousTerms, this.channelKeyPub);
+        if (!equalBytes(prev.id, this.#terms.id)) this.#previousTerms = prev;
+      } catch {
+        // terms of another configuration: no OPEN may name them any more
+      }
   }
 
-  /** Decodes the hub's own terms and checks that they state its configuration. */
-  private static checkTerms(config: HubConfig, channelKeyPub: Uint8Array): NonNullable<HubOpenContext['terms']> {
-    const doc = config.terms!;
-    const hubKey = doc.subarray(1, 33);
-    const t: HubTerms = verifyTerms(doc, hubKey);
+  /** The hub's signed terms, decoded, when it opens channels (see {@link renewTerms}). */
+  get terms(): HubOpenContext['terms'] {
+    return this.#terms;
+  }
+
+  /** The terms the current ones replaced, if any: an OPEN may still name them while they are unexpired. */
+  get previousTerms(): HubOpenContext['previous'] {
+    return this.#previousTerms;
+  }
+
+  /**
+   * Makes `doc` the hub's terms (SPEC 6.17.1: a hub renews its terms before
+   * they expire). It is checked as the terms given at construction are (the
+   * hub's keys, fee and timeout delta), must be unexpired at `now` and not
+   * older than the current terms; the current terms become the previous
+   * ones, which an OPEN may still name while they are unexpired. Terms are
+   * configuration, not persisted state (not in {@link toJSON}).
+   * @returns false when `doc` already is the current terms (nothing changes).
+   * @throws LnMailboxError (the terms are bad, expired or older); the hub is then unchanged.
+   */
+  renewTerms(doc: Uint8Array, now: number): boolean {
+    const next = Hub.checkTerms(this.config, doc, this.channelKeyPub);
+    const cur = this.#terms;
+    if (cur && equalBytes(next.id, cur.id)) return false;
+    if (next.t.expiry <= now) fail(ErrorCode.INVALID_RANGE, 'terms: the new terms have expired');
+    if (cur && next.t.issued < cur.t.issued) fail(ErrorCode.INVALID_RANGE, 'terms: older than the current terms');
+    this.#previousTerms = cur;
+    this.#terms = next;
+    return true;
+  }
+
+  /** Decodes signed terms `doc` of the hub and checks that they state its configuration. */
+  private static checkTerms(config: HubConfig, doc: Uint8Array, channelKeyPub: Uint8Array): NonNullable<HubOpenContext['terms']> {
+    const t: HubTerms = verifyTerms(doc, getPublicKey(config.identityKey));
     if (!equalBytes(t.channelKey, channelKeyPub)) fail(ErrorCode.INVALID_PUBLIC_KEY, 'terms: not the hub’s channel key');
     if (t.feeBase !== config.fee.base || t.feePpm !== config.fee.ppm) fail(ErrorCode.INVALID_RANGE, 'terms: not the hub’s fee');
     if (t.maxTimeoutDelta !== config.maxTimeoutDelta) fail(ErrorCode.INVALID_RANGE, 'terms: not the hub’s maximum timeout delta');
@@ -139,7 +175,8 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   /** The open steps' view of the hub (SPEC 6.17, open/hub-open.ts). */
   private openContext(): HubOpenContext {
     return {
-      terms: this.terms,
+      terms: this.#terms,
+      previous: this.#previousTerms,
       opens: this.opens,
       peers: this.peers,
       signer: this.signer,

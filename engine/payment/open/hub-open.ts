@@ -65,6 +65,12 @@ export interface HubOpen {
 export interface HubOpenContext {
   /** The hub's signed terms and their decoded form and id; undefined when the hub opens no channels. */
   terms: { doc: Uint8Array; t: HubTerms; id: Uint8Array } | undefined;
+  /**
+   * The terms the current ones replaced (see `Hub.renewTerms`), if any: an
+   * OPEN may still name them while they are unexpired, so that a wallet that
+   * read them just before a renewal is not refused.
+   */
+  previous?: { doc: Uint8Array; t: HubTerms; id: Uint8Array } | undefined;
   opens: Map<string, HubOpen>;
   peers: Map<string, PeerChannel>;
   signer: Signer;
@@ -143,7 +149,8 @@ function openByChannel(c: HubOpenContext, channelId: Uint8Array, from: Uint8Arra
 }
 
 /**
- * OPEN: checks it against the terms and the hub's policy (capacity bounds,
+ * OPEN: checks it against the terms it names (the hub's current terms, or
+ * the ones they replaced while those are unexpired) and the hub's policy (capacity bounds,
  * CSV bounds, at most `maxPendingOpens` opens per peer, no second channel
  * with a key the hub already has a channel with), then answers OPEN_ACCEPT
  * with the hub's random contribution to the channel id, its settlement
@@ -168,10 +175,14 @@ export async function hubOnOpen(
     s.send.push({ to, message: acceptMessage(existing) });
     return s;
   }
-  if (!equalBytes(m.termsId, terms.id)) refuse('the OPEN does not name the hub’s current terms');
+  // The terms the OPEN names: the current ones, or the previous ones while unexpired (checked below).
+  const named =
+    [terms, c.previous].find((x) => x !== undefined && equalBytes(m.termsId, x.id)) ??
+    refuse('the OPEN names neither the hub’s current terms nor its previous ones');
+  const t = named.t;
   if (m.hubFunds !== 0 && m.hubFunds !== 1) refuse('hubFunds must be 0 or 1');
   const hubFunds = m.hubFunds === 1;
-  checkOpenAgainstTerms(terms.t, { amount: m.amount, csvDelay: m.csvDelay, hubFunds }, ctx.now);
+  checkOpenAgainstTerms(t, { amount: m.amount, csvDelay: m.csvDelay, hubFunds }, ctx.now);
   checkKey(m.channelKey, 'channelKey');
   if (equalBytes(m.channelKey, c.channelKeyPub)) refuse('channelKey is the hub’s own key');
   for (const p of c.peers.values())
@@ -179,7 +190,7 @@ export async function hubOnOpen(
       refuse('the hub already has a channel with this key');
   const all = [...c.opens.values()];
   const pending = all.filter((o) => o.peerKey === bytesToHex(from));
-  if (pending.length >= terms.t.maxPendingOpens) refuse(`at most ${terms.t.maxPendingOpens} pending opens per peer`);
+  if (pending.length >= t.maxPendingOpens) refuse(`at most ${t.maxPendingOpens} pending opens per peer`);
   // One channel per key counts pending opens too, whoever asked for them.
   if (all.some((o) => Channel.fromJSON(o.channel).params.keys.some((k) => equalBytes(k, m.channelKey))))
     refuse('an open with this channel key is already pending');
@@ -188,7 +199,7 @@ export async function hubOnOpen(
   if (all.length >= maxOpens) refuse(`the hub has ${all.length} opens pending (at most ${maxOpens})`);
   if (hubFunds) {
     const committed = all.filter((o) => o.hubFunds).reduce((sum, o) => sum + Channel.fromJSON(o.channel).params.funding.amount, 0);
-    const maxFunded = c.limits?.pendingHubFunded ?? 4 * terms.t.maxHubFunded;
+    const maxFunded = c.limits?.pendingHubFunded ?? 4 * t.maxHubFunded;
     if (committed + m.amount > maxFunded) refuse(`the hub funds at most ${maxFunded} sats over its pending opens`);
   }
 
@@ -206,7 +217,7 @@ export async function hubOnOpen(
         hubKey: c.channelKeyPub,
         openerPayout: m.payout,
         hubPayout: c.payout,
-        terms: terms.t,
+        terms: t,
       });
     } catch (e) {
       return refuse(`channel parameters: ${(e as Error).message}`);
@@ -225,8 +236,8 @@ export async function hubOnOpen(
     hubNonce: bytesToHex(hubNonce),
     status: 'accepted',
     channel: ch.toJSON(),
-    expiresAt: ctx.now + terms.t.openTimeout * 1000,
-    minConf: terms.t.minConf,
+    expiresAt: ctx.now + t.openTimeout * 1000,
+    minConf: t.minConf,
   };
   c.opens.set(o.channelId, o);
   s.send.push({ to, message: acceptMessage(o) });

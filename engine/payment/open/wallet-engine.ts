@@ -8,7 +8,7 @@
 import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import type { Channel } from '../../channel/channel.js';
 import { PaymentEngine } from '../engine.js';
-import type { Step, StepContext } from '../types.js';
+import { step, type Step, type StepContext } from '../types.js';
 import type { FundingCheck, FundingOrder, OpeningEngine } from './common.js';
 import type { OpenOrder } from './wallet-open.js';
 import type { WalletSlot } from './wallet-slot.js';
@@ -35,6 +35,21 @@ export abstract class WalletEngine<J> extends PaymentEngine<J> implements Openin
   /** Gives up the open in progress (not once funded). All or nothing. */
   cancelOpen(reason: string): Promise<Step> {
     return this.atomic(async () => this.slot.cancelOpen(reason));
+  }
+
+  /**
+   * Keeps the hub's signed terms `doc`, read from the hub's relay record
+   * outside an open, when they check and are newer than the valid terms the
+   * slot holds (see {@link WalletSlot.noteTerms}): a payer's hub fee follows
+   * them. The step sends nothing (a `terms_received` event when they were
+   * taken); persisting it stores them. All or nothing.
+   */
+  noteTerms(doc: Uint8Array, ctx: StepContext): Promise<Step> {
+    return this.atomic(async () => {
+      const s = step();
+      if (this.slot.noteTerms(doc, ctx.now)) s.events.push({ kind: 'terms_received', serial: this.slot.terms(ctx.now)!.serial });
+      return s;
+    });
   }
 
   /** Funding transactions this role must build (none for a payee: the hub funds). */

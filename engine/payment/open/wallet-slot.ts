@@ -8,7 +8,8 @@
  */
 import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
-import type { HubTerms } from '../../../protocol/terms.js';
+import { verifyTerms, type HubTerms } from '../../../protocol/terms.js';
+import { bytesToHex } from '../../../base/bytes.js';
 import type { BitcoinTx } from '../../bitcoin/transaction.js';
 import { Channel, type ChannelJson } from '../../channel/channel.js';
 import type { Party } from '../../channel/state.js';
@@ -77,6 +78,21 @@ export class WalletSlot {
   /** The hub's terms the role holds, if still valid at `now`. */
   terms(now: number): HubTerms | undefined {
     return knownTerms(this.context(), now);
+  }
+
+  /**
+   * Keeps the hub's signed terms `doc`, read outside an open (the hub's
+   * relay record), when they check (signed by the hub, unexpired at `now`)
+   * and the slot holds no valid terms or older ones. Refused
+   * (PAYMENT_BAD_MESSAGE, INVALID_SIGNATURE) when they do not check.
+   * @returns whether the slot took them.
+   */
+  noteTerms(doc: Uint8Array, now: number): boolean {
+    const t = verifyTerms(doc, this.hub.key, now);
+    const held = this.terms(now);
+    if (held && held.issued >= t.issued) return false;
+    this.state.terms = bytesToHex(doc);
+    return true;
   }
 
   private context(): WalletOpenContext {
