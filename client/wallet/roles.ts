@@ -467,7 +467,8 @@ export class PayeeNode extends WalletRuntime<Payee> {
 
   /** Caught up with a relay's backlog (or the sweep timer fired): a request that expired unpaid stops blocking the channel. */
   protected override onCaughtUp(): void {
-    if (this.#sweepMs <= 0 || this.engine.expiredRequests(this.ctx().now).length === 0) return;
+    if (this.#sweepMs <= 0 || this.engine.slot.current === undefined) return;
+    if (this.engine.expiredRequests(this.ctx().now).length === 0) return;
     this.cancelExpiredRequests().catch((e: unknown) => this.emit('error', e as Error));
   }
 

@@ -213,7 +213,7 @@ export class Payee extends WalletEngine<PayeeJson> {
 
   /** Requests past their expiry (at `now`) that no payer paid: {@link cancelRequest} frees the channel. */
   expiredRequests(now: number): string[] {
-    return expiredRequests(this.requestContext(), now);
+    return expiredRequests({ requests: this.requests }, now); // needs no channel (a payee still opening has none)
   }
 
   /** One message (an offer from any payer, or a message from the hub); all or nothing through {@link PaymentEngine.handle}. */
