@@ -163,7 +163,7 @@ function describe(role: Role, e: PaymentEvent, ctx: EventContext): string | unde
         ? `settled with ${peer} (${sats(e.amount)} sats)`
         : `paid ${sats(e.amount)} sats: ${ch} state${at} moves the PTLC to ${role}`;
     case 'completed':
-      return `completed: receipt = the payee's signed invoice + t, A–S state ${e.receipt.n}`;
+      return `completed: s_B completes A–S state ${e.receipt.n}; receipt = B's BIP340 signature (R_B, s_B) on m under its receipt key, checked with verifyReceipt`;
     case 'cancelling':
       return `proposes A–S state${at} overwriting the pending one (fresh nonces)`;
     case 'cancelled':

@@ -132,8 +132,8 @@ export class SingleKeyWallet implements FundingWallet {
    * Adds wallet coins (and, when `opts.change`, one change output at the end)
    * so that the PSBT pays its outputs and `opts.feeRate` on its final size,
    * then signs and finalizes the wallet's inputs. With `change: false` (the
-   * existing signatures commit to every output, e.g. an update signed
-   * ANYPREVOUT|ALL being fee-bumped), everything the added coins bring above
+   * existing signatures commit to every output, e.g. a settlement or claim
+   * signed ANYPREVOUT|ALL being fee-bumped), everything the added coins bring above
    * the outputs goes to the fee: {@link FundResult.fee} says how much.
    * Throws FUNDING_INVALID when an existing input lacks its witness UTXO or
    * is not finalized, or when the wallet's coins do not suffice.

@@ -6,9 +6,13 @@
  * the secret nonce), so a nonce id is bound to one message for good, across
  * restarts.
  *
- * Never restore this store from a backup: a restored committed record is
- * harmless (it is bound to its message), but a wallet that loses records it
- * committed cannot sign the states it promised.
+ * Never restore this store from a backup. A restored update-nonce record is
+ * bound to its message, so it cannot sign two updates, but a wallet that
+ * loses records it committed since cannot sign the states it promised. A
+ * restored receipt ticket is not harmless at all: a ticket burned since the
+ * backup shows as unburned, the next offer naming it binds it to a second
+ * message, and two signatures under one R_B reveal the payee's receipt key
+ * (SPEC 6.16): anyone could then sign receipts in its name.
  * @module
  */
 import { ErrorCode, LnMailboxError } from '../../base/errors.js';

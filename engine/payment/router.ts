@@ -2,18 +2,21 @@
  * The Router (P) of the privacy hop S→P→B (SPEC 6.13): P has a channel with
  * the hub S (upstream, P is party 1) and with payees (downstream, P is
  * party 0). The payee invoices P; P re-invoices S in its own name for the
- * same offer and point T, passing through the payee's receipt, which is
- * sealed for the payer. S then pays P a PTLC locked to
- * T + r₁·G, P pays the payee a PTLC locked to T + r₂·G with a shorter
- * timeout (each offerer picks its own tweak: payment-point decorrelation), the
- * payee reveals t + r₂ to P, P recovers t and reveals t + r₁ to S.
+ * same offer and point T (the payee's receipt point T_B, SPEC 6.16). S then
+ * pays P a PTLC locked to T + r₁·G, P pays the payee a PTLC locked to
+ * T + r₂·G with a shorter timeout (each offerer picks its own tweak:
+ * payment-point decorrelation), the payee reveals t + r₂ to P (t = s_B, the
+ * `s` of its receipt signature), P recovers t and reveals t + r₁ to S, which
+ * completes the payer's update with t.
  *
  * What each party learns: S sees the payer's channel and P (not the payee:
- * the invoice and PTLC are P's, the receipt is opaque to S); P sees S and the
- * payee, the amount and T, but not the payer's identity, channel or the
- * offer's contents; the payee sees the payer (the offer is sealed by it) and
- * P. No two hops, and not the chain, see the same PTLC point; S and P
- * colluding can still link the hops by the offer id, T and amount.
+ * the invoice and PTLC are P's, and the s_B it learns does not say whose
+ * receipt it is); P sees S and the payee, the amount and T, but not the
+ * payer's identity, channel or the offer's contents; the payee sees the payer
+ * (the offer is sealed by it) and P. No two hops, and not the chain, see the
+ * same PTLC point; S and P colluding can still link the hops by P's own
+ * records (which incoming PTLC pays which outgoing one), the offer id, T,
+ * amount and timing (SPEC 6.13).
  *
  * P's own safety: it extends downstream only once its upstream state with the
  * incoming PTLC is enforceable, with a timeout `cltvDelta` blocks earlier than

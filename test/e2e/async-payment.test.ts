@@ -43,14 +43,14 @@ t('B offline while A pays, A offline while B sells; relay restarted and B killed
   await until(() => has(w.events.B, 'invoiced'), 'B to invoice');
   await B.close();
   await until(() => has(w.events.S, 'ptlc_extended'), 'S to extend the PTLC');
-  // B restarts from its store and finishes selling s_A.
+  // B restarts from its store and finishes selling s_B.
   B = await w.open.B();
   await until(() => has(w.events.B, 'paid'), 'B to be paid');
   await until(() => has(w.events.S, 'paid'), 'S to settle with B');
   assert.is(B.engine.payments.get(offerId)!.status, 'paid');
   assert.equal(B.engine.channel.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
 
-  // S holds A–S state 1 fully signed: it bought s_A, and it can enforce it on chain over state 0.
+  // S holds A–S state 1 fully signed: it bought s_B and completed A's update with it, and it can enforce it on chain over state 0.
   assert.is(sAS.enforceable.state.n, 1);
   assert.ok(sAS.enforceable.updateSigs.every((x) => x !== null));
   assert.equal(sAS.enforceable.state.balances, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);

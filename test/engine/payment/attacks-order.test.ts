@@ -104,7 +104,7 @@ t(
       await deliverToA(w, [0]);
       await assertConsistent(w, offerId, 'cancel accepted');
     }
-    // (b) the payee sells s_A first: S refuses the cancel; A reads COMPLETION and the REJECT in either order.
+    // (b) the payee sells s_B first (S completes A's update with it): S refuses the cancel; A reads COMPLETION and the REJECT in either order.
     for (const perm of permutations([0, 1])) {
       const offerId = await startPayment(w, 2_000);
       await run(w, ['A', 'S']);

@@ -72,7 +72,7 @@ t('S enforces the bought state n over an old state A publishes; B claims its PTL
     payee: signClaim(spec, sweep, ptlcSecretKey(w.sbParams, w.B.chSk)),
   });
   chain.submit(claim, at(104 + w.sbParams.csvDelay));
-  // S reads t + r from the chain with its own pre-signature and, knowing r, recovers t = s_A:
+  // S reads t + r from the chain with its own pre-signature and, knowing r, recovers t = s_B:
   // it can complete A's update either way.
   assert.equal(untweakSecret(extractPtlcSecret(spec, claim, presig), tweak), tSecret);
   assert.is.not(bytesToHex(spec.point), bytesToHex(adaptorPoint(tSecret)), 'the chain never sees T itself');

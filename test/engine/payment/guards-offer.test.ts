@@ -99,7 +99,7 @@ async function honestInvoiceCompletes(w: World, offerId: string, inv: Invoice): 
 t('S refuses a payee invoice re-pointed at a secret the payee knows, though it is validly signed', async () => {
   const w = await makeWorld();
   const { offerId, inv } = await invoiceInFlight(w);
-  // With T' = t'·G for a t' it chose, B could claim the PTLC without ever revealing s_A.
+  // With T' = t'·G for a t' it chose, B could claim the PTLC without ever revealing s_B.
   const forged = resignInvoice(inv, w.B.idSk, { point: adaptorPoint(new Uint8Array(32).fill(7)) });
   const before = snapshot(w);
   await inject(w, 'B', 'S', forged);

@@ -45,7 +45,7 @@ async function startPayment(w: World, over: { expiry?: number } = {}) {
 
 const types = (w: World) => w.log.map((l) => `${l.from}>${l.to}:${l.message.type}`);
 
-t('happy path: A pays while B is offline, A goes offline, B comes online and sells s_A, A returns', async () => {
+t('happy path: A pays while B is offline, A goes offline, B comes online and sells s_B, A returns', async () => {
   const w = await makeWorld();
   const fee = hubFee(AMOUNT, w.hub.config.fee);
   const offerId = await startPayment(w);
@@ -118,9 +118,9 @@ t('B burns no ticket and issues no invoice for an offer its hub did not attest',
 
 t('S refuses an invoice for a wrong T, after expiry, or breaking the timelock rule', async () => {
   // wrong T: B re-points its invoice at a secret it knows and signs it again, as an attacker
-  // would send it (bypassing B's own engine, which only invoices a verified s_A·G): the
+  // would send it (bypassing B's own engine, which only invoices the receipt point T_B = s_B·G): the
   // invoice is validly signed, so only the hub's point check stands between B and a PTLC
-  // it could claim without revealing s_A.
+  // it could claim without revealing s_B.
   {
     const w = await makeWorld();
     const offerId = await startPayment(w);
@@ -344,7 +344,7 @@ t("a completion that overtakes the payer's own cancellation completes the paymen
   const w = await makeWorld();
   const offerId = await startPayment(w);
   await run(w, ['A', 'S']);
-  await run(w, ['B', 'S']); // B sells s_A; the COMPLETION waits in A's mailbox
+  await run(w, ['B', 'S']); // B sells s_B; the COMPLETION waits in A's mailbox
   assert.ok(w.queue.some((q) => q.out.message.type === PaymentType.COMPLETION));
   post(w, 'A', await w.payer.cancel(offerId)); // A wakes up and cancels before reading its mail
   await deliverOne(w, (to) => to === 'A'); // the completion arrives first

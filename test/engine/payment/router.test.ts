@@ -1,7 +1,8 @@
 /**
  * The privacy hop S→P→B: the payee's channel is with a router P, not with the
- * hub. Same point T on both hops; the payer's receipt is sealed by B for A
- * and passes through P and S unread.
+ * hub. Each hop's PTLC is locked to its own point (T_B plus that hop's tweak),
+ * neither of them T_B; B sells s_B, the secret behind T_B, through P, and S
+ * completes A's update with it: A's receipt is B's signature (R_B, s_B).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,7 +22,7 @@ function hopPoint(seen: PaymentMessage[], offerId: string): Uint8Array {
   return decodeChannelState(add.state).ptlcs.find((x) => bytesToHex(x.id) === offerId)!.point;
 }
 
-t('A pays B through S and a router P: decorrelated points, receipt sealed for A, every channel consistent', async () => {
+t('A pays B through S and a router P: decorrelated points, a receipt from B that A verifies, every channel consistent', async () => {
   const w = await hopWorld();
   const fee = hubFee(AMOUNT, w.engines.S.config.fee);
   const offerId = await pay(w, AMOUNT);
