@@ -7,20 +7,13 @@
  * so the only way it learns of the payer channel's confirmations is that
  * look; the payer pays the moment it sees its channel ready.
  */
-import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeMailboxAddress } from '../../protocol/address.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
-import { EsploraChainSource } from '../../client/chain/esplora.js';
-import { SingleKeyWallet } from '../../client/chain/single-key-wallet.js';
-import { randomSecretKey } from '../../crypto/bip340.js';
-import { ChainModel } from '../../sim/chain-model.js';
-import { startEsploraServer } from '../../sim/esplora-server.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
-import { startTestRelay } from '../server/relay-harness.js';
-import { HUB_FEE, client, keys, until } from './world.js';
+import { HUB_FEE, client, until } from './world.js';
+import { startChainWorld } from './chain-world.js';
 import { TERMS } from './open-world.js';
 
 const t = suite('e2e/open-race');
@@ -30,17 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t(
   'the payer pays the moment it sees its channel confirmed; the hub, which had not polled yet, looks at the chain and accepts',
   async () => {
-    const relay = await startTestRelay({ now: () => Date.now() });
-    const model = new ChainModel({ height: 800, minFeeRate: 1 });
-    const esplora = await startEsploraServer(model);
-    const source = () => new EsploraChainSource(esplora.url);
-    const wallet = (funds: number) => {
-      const w = new SingleKeyWallet(randomSecretKey(), source(), { minConfirmations: 1 });
-      if (funds > 0) model.fundScript(w.scriptPubKey, funds);
-      return w;
-    };
-    const [A, S, B] = [keys(), keys(), keys()];
-    const addr = (k: { idPk: Uint8Array }) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
+    const cw = await startChainWorld();
+    const { relay, model, source, wallet, A, S, B, addr, hubConfig } = cw;
     const wake = { chainPollMs: 100, retryMs: 200 };
     const hub = await HubNode.open({
       identityKey: S.idSk,
@@ -54,7 +38,6 @@ t(
       terms: TERMS,
       config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
     });
-    const hubConfig = (k: typeof A) => ({ hubKey: S.idPk, hubAddress: addr(S), channelKey: k.chSk });
     const payee = await PayeeNode.open({
       identityKey: B.idSk,
       relays: [relay.url],
@@ -116,9 +99,7 @@ t(
       assert.is(hub.channels().length, 2, 'the hub took the payer channel when the payment reached it');
     } finally {
       for (const n of [payer, payee, hub]) await n.close();
-      await esplora.close();
-      await relay.close();
-      for (const k of [A, S, B]) fs.rmSync(k.dir, { recursive: true, force: true });
+      await cw.close();
     }
   },
 );

@@ -7,39 +7,23 @@
  * takes s_B from its own signature there. It ends with a receipt that anyone
  * can check against the payee's address.
  */
-import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hexToBytes } from '../../base/bytes.js';
-import { encodeMailboxAddress } from '../../protocol/address.js';
 import { verifyReceipt } from '../../protocol/receipt.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
-import { EsploraChainSource } from '../../client/chain/esplora.js';
-import { SingleKeyWallet } from '../../client/chain/single-key-wallet.js';
-import { randomSecretKey } from '../../crypto/bip340.js';
-import { ChainModel } from '../../sim/chain-model.js';
-import { startEsploraServer } from '../../sim/esplora-server.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
-import { startTestRelay } from '../server/relay-harness.js';
-import { HUB_FEE, client, keys, until } from './world.js';
+import { HUB_FEE, client, until } from './world.js';
+import { startChainWorld } from './chain-world.js';
 import { TERMS } from './open-world.js';
 
 const t = suite('e2e/receipt-from-chain');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t('the hub closes alone after buying s_B; the payer, cut off from its mailbox, takes its receipt from the chain', async () => {
-  const relay = await startTestRelay({ now: () => Date.now() });
-  const model = new ChainModel({ height: 800, minFeeRate: 1 });
-  const esplora = await startEsploraServer(model);
-  const source = () => new EsploraChainSource(esplora.url);
-  const wallet = (funds: number) => {
-    const w = new SingleKeyWallet(randomSecretKey(), source(), { minConfirmations: 1 });
-    if (funds > 0) model.fundScript(w.scriptPubKey, funds);
-    return w;
-  };
-  const [A, S, B] = [keys(), keys(), keys()];
-  const addr = (k: { idPk: Uint8Array }) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
+  const cw = await startChainWorld();
+  const { relay, model, source, wallet, A, S, B, addr, hubConfig } = cw;
   const chainOpts = { chain: source(), chainPollMs: 100, retryMs: 200, openPollMs: 150 };
   const hub = await HubNode.open({
     identityKey: S.idSk,
@@ -51,7 +35,6 @@ t('the hub closes alone after buying s_B; the payer, cut off from its mailbox, t
     terms: TERMS,
     config: { channelKey: S.chSk, fee: HUB_FEE, safetyMargin: 6, maxTimeoutDelta: 100 },
   });
-  const hubConfig = (k: typeof A) => ({ hubKey: S.idPk, hubAddress: addr(S), channelKey: k.chSk });
   const payee = await PayeeNode.open({
     identityKey: B.idSk,
     relays: [relay.url],
@@ -122,9 +105,7 @@ t('the hub closes alone after buying s_B; the payer, cut off from its mailbox, t
   } finally {
     clearInterval(miner);
     for (const x of [back, payer, payee, hub]) await x?.close().catch(() => undefined);
-    await esplora.close();
-    await relay.close();
-    for (const k of [A, S, B]) fs.rmSync(k.dir, { recursive: true, force: true });
+    await cw.close();
   }
 });
 

@@ -10,24 +10,17 @@
  *   hub's current terms before it pays: it pays the hub's real fee, not a
  *   fee of zero the hub would refuse.
  */
-import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../base/bytes.js';
-import { encodeMailboxAddress } from '../../protocol/address.js';
 import { TERMS_RECORD, termsId, verifyTerms } from '../../protocol/terms.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { fetchRecord } from '../../client/mailbox/records.js';
 import { HubNode, PayeeNode, PayerNode } from '../../client/wallet/roles.js';
-import { EsploraChainSource } from '../../client/chain/esplora.js';
-import { SingleKeyWallet } from '../../client/chain/single-key-wallet.js';
-import { randomSecretKey } from '../../crypto/bip340.js';
 import { hubFee } from '../../engine/payment/fee.js';
-import { ChainModel } from '../../sim/chain-model.js';
-import { startEsploraServer } from '../../sim/esplora-server.js';
 import type { PaymentEvent } from '../../engine/payment/types.js';
-import { startTestRelay } from '../server/relay-harness.js';
-import { HUB_FEE, client, keys, until } from './world.js';
+import { HUB_FEE, client, until } from './world.js';
+import { startChainWorld } from './chain-world.js';
 import { TERMS } from './open-world.js';
 
 const t = suite('e2e/terms-renewal');
@@ -37,19 +30,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VALIDITY = 600_000;
 
 async function world(termsRenewMs: number) {
-  const relay = await startTestRelay({ now: () => Date.now() });
-  const model = new ChainModel({ height: 800, minFeeRate: 1 });
-  const esplora = await startEsploraServer(model);
-  const source = () => new EsploraChainSource(esplora.url);
-  const wallet = (funds: number) => {
-    const w = new SingleKeyWallet(randomSecretKey(), source(), { minConfirmations: 1 });
-    if (funds > 0) model.fundScript(w.scriptPubKey, funds);
-    return w;
-  };
+  const cw = await startChainWorld();
+  const { relay, model, source, wallet, A, S, B, addr, hubConfig } = cw;
   const skew = { ms: 0 };
   const now = () => Date.now() + skew.ms;
-  const [A, S, B] = [keys(), keys(), keys()];
-  const addr = (k: { idPk: Uint8Array }) => encodeMailboxAddress({ publicKey: k.idPk, relays: [relay.url] });
   const common = { relays: [relay.url], client, chain: source(), now, chainPollMs: 100, retryMs: 200, openPollMs: 150 };
   const hubOpts = {
     ...common,
@@ -61,7 +45,6 @@ async function world(termsRenewMs: number) {
   };
   let hubKv = new LevelKv(S.dir);
   let hub = await HubNode.open({ ...hubOpts, kv: hubKv });
-  const hubConfig = (k: typeof A) => ({ hubKey: S.idPk, hubAddress: addr(S), channelKey: k.chSk });
   const payee = await PayeeNode.open({
     ...common,
     identityKey: B.idSk,
@@ -104,9 +87,7 @@ async function world(termsRenewMs: number) {
   const close = async () => {
     for (const n of [payer, payee, hub]) await n.close();
     await hubKv.close();
-    await esplora.close();
-    await relay.close();
-    for (const k of [A, S, B]) fs.rmSync(k.dir, { recursive: true, force: true });
+    await cw.close();
   };
   return {
     get hub() {
