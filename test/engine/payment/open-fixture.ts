@@ -6,12 +6,13 @@
  * message through the real wire codec. The open driver (client) runs the
  * chain side of each role as a runtime would.
  */
+import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from '../../../base/bytes.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
 import { MemoryNonceStore } from '../../../crypto/nonce.js';
 import { encodeMailboxAddress } from '../../../protocol/address.js';
-import { decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
+import { decodePayment, encodePayment, PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { signTerms, type HubTerms } from '../../../protocol/terms.js';
 import { EsploraChainSource } from '../../../client/chain/esplora.js';
 import { SingleKeyWallet } from '../../../client/chain/single-key-wallet.js';
@@ -229,4 +230,31 @@ export async function payeeFunded(w: OpenWorld, amount = 800_000, csvDelay = 24)
   await w.deliverAll();
   await w.chainPass('S');
   await w.deliverAll();
+}
+
+/**
+ * An OPEN to the hub from a fresh identity (a stranger), handled at once;
+ * resolves with the hub's answer type and, for a REJECT, its code. Names the
+ * hub's current terms unless `termsId` is given.
+ */
+export async function strangerOpen(
+  w: OpenWorld,
+  o: { amount?: number; hubFunds?: boolean; channelKey?: Uint8Array; termsId?: Uint8Array } = {},
+): Promise<{ type: number; code?: string }> {
+  const key = () => getPublicKey(new Uint8Array(randomBytes(32)));
+  const from = key();
+  const message: PaymentMessage = {
+    type: PaymentType.OPEN,
+    openId: new Uint8Array(randomBytes(32)),
+    termsId: o.termsId ?? w.hub.terms!.id,
+    replyTo: encodeMailboxAddress({ publicKey: from, relays: ['https://relay.example'] }),
+    hubFunds: o.hubFunds ? 1 : 0,
+    amount: o.amount ?? 1_000_000,
+    csvDelay: 144,
+    channelKey: o.channelKey ?? key(),
+    payout: new Uint8Array([0x51, 0x20, ...randomBytes(32)]),
+  };
+  const s = await w.hub.handle({ from, message }, w.ctx());
+  const m = s.send[0]!.message;
+  return m.type === PaymentType.REJECT ? { type: m.type, code: (m as PaymentMessageOf<typeof PaymentType.REJECT>).code } : { type: m.type };
 }

@@ -12,38 +12,15 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../base/errors.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
-import { encodeMailboxAddress } from '../../../protocol/address.js';
-import { PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { PaymentType } from '../../../protocol/payment.js';
 import type { HubConfig } from '../../../engine/payment/hub/config.js';
-import { openWorld, type OpenWorld } from './open-fixture.js';
+import { openWorld, strangerOpen, type OpenWorld } from './open-fixture.js';
 
 const t = suite('engine/payment/open-limits');
 let w: OpenWorld;
 t.after.each(async () => w?.close());
 
 const key = () => getPublicKey(new Uint8Array(randomBytes(32)));
-
-/** A fresh identity's OPEN to the hub; resolves with the hub's answer type and REJECT code, if any. */
-async function sybilOpen(
-  w: OpenWorld,
-  o: { amount: number; hubFunds: boolean; channelKey?: Uint8Array },
-): Promise<{ type: number; code?: string }> {
-  const from = key();
-  const message: PaymentMessage = {
-    type: PaymentType.OPEN,
-    openId: new Uint8Array(randomBytes(32)),
-    termsId: w.hub.terms!.id,
-    replyTo: encodeMailboxAddress({ publicKey: from, relays: ['https://relay.example'] }),
-    hubFunds: o.hubFunds ? 1 : 0,
-    amount: o.amount,
-    csvDelay: 144,
-    channelKey: o.channelKey ?? key(),
-    payout: new Uint8Array([0x51, 0x20, ...randomBytes(32)]),
-  };
-  const s = await w.hub.handle({ from, message }, w.ctx());
-  const m = s.send[0]!.message;
-  return m.type === PaymentType.REJECT ? { type: m.type, code: (m as PaymentMessageOf<typeof PaymentType.REJECT>).code } : { type: m.type };
-}
 
 const ACCEPT = { type: PaymentType.OPEN_ACCEPT };
 const REFUSED = { type: PaymentType.REJECT, code: ErrorCode.OPEN_REFUSED };
@@ -52,7 +29,7 @@ t('many identities: at most openLimits.pendingOpens pending opens over all peers
   w = await openWorld('sybil-count');
   (w.hub.config as HubConfig).openLimits = { pendingOpens: 3 };
   const answers = [];
-  for (let i = 0; i < 4; i++) answers.push(await sybilOpen(w, { amount: 1_000_000, hubFunds: false }));
+  for (let i = 0; i < 4; i++) answers.push(await strangerOpen(w, { amount: 1_000_000, hubFunds: false }));
   assert.equal(answers, [ACCEPT, ACCEPT, ACCEPT, REFUSED]);
   assert.is(w.hub.opens.size, 3);
 });
@@ -61,17 +38,17 @@ t('many identities asking the hub to fund: at most openLimits.pendingHubFunded s
   w = await openWorld('sybil-funds');
   (w.hub.config as HubConfig).openLimits = { pendingHubFunded: 3_000_000 };
   const answers = [];
-  for (let i = 0; i < 3; i++) answers.push(await sybilOpen(w, { amount: 1_500_000, hubFunds: true }));
+  for (let i = 0; i < 3; i++) answers.push(await strangerOpen(w, { amount: 1_500_000, hubFunds: true }));
   assert.equal(answers, [ACCEPT, ACCEPT, REFUSED]);
   // Opens the opener funds commit none of the hub's coins.
-  assert.equal(await sybilOpen(w, { amount: 1_500_000, hubFunds: false }), ACCEPT);
+  assert.equal(await strangerOpen(w, { amount: 1_500_000, hubFunds: false }), ACCEPT);
 });
 
 t('a channel key with an open pending is refused to a second identity', async () => {
   w = await openWorld('sybil-key');
   const channelKey = key();
-  assert.equal(await sybilOpen(w, { amount: 1_000_000, hubFunds: false, channelKey }), ACCEPT);
-  assert.equal(await sybilOpen(w, { amount: 1_000_000, hubFunds: false, channelKey }), REFUSED);
+  assert.equal(await strangerOpen(w, { amount: 1_000_000, hubFunds: false, channelKey }), ACCEPT);
+  assert.equal(await strangerOpen(w, { amount: 1_000_000, hubFunds: false, channelKey }), REFUSED);
   assert.is(w.hub.opens.size, 1);
 });
 

@@ -13,11 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { bytesToHex } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { getPublicKey, randomSecretKey } from '../../../crypto/bip340.js';
-import { encodeMailboxAddress } from '../../../protocol/address.js';
-import { PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { signTerms, termsId, type HubTerms } from '../../../protocol/terms.js';
 import { rejectsCode } from '../../helpers.js';
-import { openWorld, type OpenWorld } from './open-fixture.js';
+import { openWorld, strangerOpen, type OpenWorld } from './open-fixture.js';
 
 const t = suite('engine/payment/open-terms-renewal');
 let w: OpenWorld;
@@ -31,25 +30,6 @@ function renewed(w: OpenWorld, issued: number, change: Partial<HubTerms> = {}, s
   return signTerms({ ...w.terms, serial: w.terms.serial + 1, issued, expiry: issued + 30 * DAY, ...change }, signer);
 }
 
-/** A fresh identity's OPEN naming the terms `doc`; resolves with the hub's answer type and REJECT code, if any. */
-async function openUnder(w: OpenWorld, doc: Uint8Array): Promise<{ type: number; code?: string }> {
-  const from = key();
-  const message: PaymentMessage = {
-    type: PaymentType.OPEN,
-    openId: new Uint8Array(randomBytes(32)),
-    termsId: termsId(doc),
-    replyTo: encodeMailboxAddress({ publicKey: from, relays: ['https://relay.example'] }),
-    hubFunds: 0,
-    amount: 1_000_000,
-    csvDelay: 144,
-    channelKey: key(),
-    payout: new Uint8Array([0x51, 0x20, ...randomBytes(32)]),
-  };
-  const s = await w.hub.handle({ from, message }, w.ctx());
-  const m = s.send[0]!.message;
-  return m.type === PaymentType.REJECT ? { type: m.type, code: (m as PaymentMessageOf<typeof PaymentType.REJECT>).code } : { type: m.type };
-}
-
 const ACCEPT = { type: PaymentType.OPEN_ACCEPT };
 const REFUSED = { type: PaymentType.REJECT, code: ErrorCode.OPEN_REFUSED };
 
@@ -57,12 +37,12 @@ t('past its terms’ expiry the hub refuses every open, until it renews them: th
   w = await openWorld('renew-expired');
   const t0 = w.termsDoc;
   w.clock.now += 31 * DAY; // the first terms have expired while the hub runs
-  assert.equal(await openUnder(w, t0), REFUSED, 'expired terms open nothing');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t0) }), REFUSED, 'expired terms open nothing');
   const t1 = renewed(w, w.clock.now);
   assert.ok(w.hub.renewTerms(t1, w.clock.now));
   assert.equal(w.hub.terms!.id, termsId(t1));
-  assert.equal(await openUnder(w, t1), ACCEPT, 'an OPEN naming the new terms is accepted');
-  assert.equal(await openUnder(w, t0), REFUSED, 'the replaced terms have expired: still refused');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t1) }), ACCEPT, 'an OPEN naming the new terms is accepted');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t0) }), REFUSED, 'the replaced terms have expired: still refused');
   // A TERMS_REQUEST is answered with the new terms.
   const s = await w.hub.handle({ from: w.keys.A.idPub, message: { type: PaymentType.TERMS_REQUEST, replyTo: w.keys.A.address } }, w.ctx());
   assert.equal((s.send[0]!.message as PaymentMessageOf<typeof PaymentType.TERMS>).terms, t1);
@@ -74,19 +54,19 @@ t('an OPEN naming the previous terms is accepted while they are unexpired, refus
   w.clock.now += 16 * DAY; // less than half of the validity left: the hub renews
   const t1 = renewed(w, w.clock.now);
   assert.ok(w.hub.renewTerms(t1, w.clock.now));
-  assert.equal(await openUnder(w, t0), ACCEPT, 'a wallet that read the terms just before the renewal opens');
-  assert.equal(await openUnder(w, t1), ACCEPT);
+  assert.equal(await strangerOpen(w, { termsId: termsId(t0) }), ACCEPT, 'a wallet that read the terms just before the renewal opens');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t1) }), ACCEPT);
   w.clock.now += 15 * DAY; // t0 expired, t1 still valid
-  assert.equal(await openUnder(w, t0), REFUSED, 'previous terms that have expired are refused');
-  assert.equal(await openUnder(w, t1), ACCEPT);
+  assert.equal(await strangerOpen(w, { termsId: termsId(t0) }), REFUSED, 'previous terms that have expired are refused');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t1) }), ACCEPT);
   const t2 = renewed(w, w.clock.now, { serial: w.terms.serial + 2 });
   assert.ok(w.hub.renewTerms(t2, w.clock.now));
-  assert.equal(await openUnder(w, t1), ACCEPT, 't1 is now the previous terms, unexpired');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t1) }), ACCEPT, 't1 is now the previous terms, unexpired');
   // Terms named by an open are checked as they state: capacity bounds of the named terms hold.
-  assert.equal(await openUnder(w, t2), ACCEPT);
+  assert.equal(await strangerOpen(w, { termsId: termsId(t2) }), ACCEPT);
   const t3 = renewed(w, w.clock.now + 1000, { serial: w.terms.serial + 3 });
   assert.ok(w.hub.renewTerms(t3, w.clock.now));
-  assert.equal(await openUnder(w, t1), REFUSED, 'terms two renewals old are no longer accepted, unexpired or not');
+  assert.equal(await strangerOpen(w, { termsId: termsId(t1) }), REFUSED, 'terms two renewals old are no longer accepted, unexpired or not');
 });
 
 t('the hub takes as its terms only its own, unexpired, not older terms; a refused renewal changes nothing', async () => {
