@@ -1,0 +1,108 @@
+/**
+ * Payer-side guards, attacked from the outside: a payee or a stranger
+ * speaking for the hub, and a hub claiming the payer's PTLC of a request
+ * purchase (SPEC 6.14) with a secret that does not buy anything or with a
+ * state that takes more than the PTLC. Each asserts the refusal and that
+ * the payer changed nothing.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex } from '../../../base/bytes.js';
+import { ErrorCode } from '../../../base/errors.js';
+import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
+import { resolvePtlc, transfer } from '../../../engine/channel/state.js';
+import { hubFee } from '../../../engine/payment/fee.js';
+import { rejectsCode } from '../../helpers.js';
+import {
+  forgeState,
+  hubChannels,
+  inject,
+  makeWorld,
+  party,
+  post,
+  prepareRequest,
+  run,
+  startPayment,
+  stateOf,
+  take,
+  until,
+  type World,
+} from './fixture.js';
+
+const t = suite('payment/guards-payer');
+const AMOUNT = 30_000;
+type Fulfill = PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>;
+
+t(
+  'the payer takes messages about its channel from its hub only: a REJECT of its proposal sent by the payee or a stranger changes nothing',
+  async () => {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, AMOUNT);
+    const status = w.payer.payments.get(offerId)!.status;
+    const before = stateOf(w.payer);
+    const stranger = party('http://127.0.0.1:1');
+    for (const from of [w.B.idPk, stranger.idPk]) {
+      const message = {
+        type: PaymentType.REJECT,
+        refType: PaymentType.UPDATE_PROPOSE,
+        ref: Uint8Array.from(Buffer.from(offerId, 'hex')),
+        code: ErrorCode.PAYMENT_REJECTED,
+        message: 'no',
+      } as const;
+      await rejectsCode(w.payer.handle({ from, message }, w.ctx), ErrorCode.PAYMENT_REJECTED, 'message must come from the hub');
+      assert.is(stateOf(w.payer), before, `a REJECT from ${bytesToHex(from).slice(0, 8)} changed the payer`);
+      assert.is(w.payer.payments.get(offerId)!.status, status);
+    }
+  },
+);
+
+/** A request purchase up to the hub's PTLC_FULFILL to the payer, taken out of the queue before the payer reads it. */
+async function fulfillInFlight(w: World): Promise<Fulfill> {
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  await run(w, ['A']);
+  post(w, 'A', await w.payer.payRequest(requestId, hubFee(AMOUNT, w.hub.config.fee), w.ctx));
+  return take<Fulfill>(w, await until(w, PaymentType.PTLC_FULFILL, ['A', 'S']));
+}
+
+t('the payer refuses a PTLC_FULFILL of its request purchase whose secret does not match the payment point: its PTLC stays', async () => {
+  const w = await makeWorld();
+  const m = await fulfillInFlight(w);
+  assert.is(w.payer.channel.enforceable.state.ptlcs.length, 1, 'the PTLC is committed');
+  const before = stateOf(w.payer);
+  await rejectsCode(
+    inject(w, 'S', 'A', { ...m, secret: randomBytes(32) }),
+    ErrorCode.INVALID_SIGNATURE,
+    'secret does not match the payment point',
+  );
+  assert.is(stateOf(w.payer), before, 'nothing changed');
+  assert.is(w.payer.channel.enforceable.state.ptlcs.length, 1, 'the PTLC is still there');
+  assert.not.ok(
+    w.queue.some((q) => q.out.message.type === PaymentType.PTLC_SETTLE && q.from === 'A'),
+    'the payer settled nothing',
+  );
+});
+
+t('the payer refuses a PTLC_FULFILL with the right secret whose state takes more than the PTLC, even signed by the hub', async () => {
+  const w = await makeWorld();
+  const m = await fulfillInFlight(w);
+  const as = hubChannels(w).as;
+  const forged = await forgeState(as, w.S, (c) => {
+    const paid = resolvePtlc(c.enforceable.state, m.offerId, 'fulfill', c.topN + 1);
+    return transfer(paid, 0, 1_000, paid.n); // 1,000 sats more from the payer to the hub
+  });
+  const before = stateOf(w.payer);
+  await rejectsCode(
+    inject(w, 'S', 'A', { ...m, state: forged.encoded, settleSig: forged.settleSig, updateNonce: forged.updateNonce }),
+    ErrorCode.CHANNEL_INVARIANT,
+    'fulfilled state does not pay exactly the PTLC',
+  );
+  assert.is(stateOf(w.payer), before, 'nothing changed');
+  // The genuine fulfilment still settles.
+  await inject(w, 'S', 'A', m);
+  await run(w);
+  assert.is(w.payer.channel.enforceable.state.ptlcs.length, 0);
+});
+
+t.run();
