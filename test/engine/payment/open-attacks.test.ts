@@ -165,6 +165,21 @@ t('the hub funds a payee’s channel neither before state 0 is signed nor twice'
   await rejectsCode(w.hub.noteFunded('00'.repeat(32), again.tx, again.vout), ErrorCode.FUNDING_INVALID);
 });
 
+t('the hub records a funding transaction of its own only at the output that pays the channel', async () => {
+  w = await openWorld('attack-hub-note-funded-output');
+  const channelId = await payeeAccepted(w);
+  await w.deliverAll(); // state 0 signed on both sides
+  const { tx, vout } = await fundingTxFor(w, 'S', Channel.fromJSON(w.hub.opens.get(channelId)!.channel));
+  assert.ok(tx.outputs.length > 1, 'the transaction has a change output');
+  const before = JSON.stringify(w.hub.opens.get(channelId));
+  // A driver or wallet bug naming the change output: the channel would watch an output that is not its own.
+  await rejectsCode(w.hub.noteFunded(channelId, tx, vout === 0 ? 1 : 0), ErrorCode.FUNDING_INVALID);
+  assert.is(JSON.stringify(w.hub.opens.get(channelId)), before, 'nothing recorded');
+  assert.is(sentOf(w, 'S', PaymentType.FUNDING).length, 0, 'the payee is told of nothing');
+  w.commit('S', await w.hub.noteFunded(channelId, tx, vout));
+  assert.is(w.hub.opens.get(channelId)!.status, 'funded', 'the channel’s own output is recorded');
+});
+
 t('a funded open cannot be cancelled (its coins are out), and a wallet with a channel cannot open another', async () => {
   w = await openWorld('attack-cancel-funded');
   const channelId = await payerSigned(w);
