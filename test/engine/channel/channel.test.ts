@@ -149,6 +149,20 @@ t('the state machine refuses unsafe orders, forged signatures, old states and no
   throwsCode(() => a.propose({ ...a.enforceable.state, n: 0 }), ErrorCode.CHANNEL_INVARIANT);
 });
 
+t('a channel proposes no state that breaks its invariants: funds not conserved, a negative balance, a dust PTLC', async () => {
+  const na = new MemoryNonceStore();
+  const nb = new MemoryNonceStore();
+  const p = params();
+  const [a] = await openChannelPair(p, [60_000, capacity(p) - 60_000], sk0, sk1, na, nb);
+  const s = a.enforceable.state;
+  const before = JSON.stringify(a.toJSON());
+  throwsCode(() => a.propose({ ...s, n: 1, balances: [s.balances[0] + 1, s.balances[1]] }), ErrorCode.CHANNEL_INVARIANT); // 1 sat from nowhere
+  throwsCode(() => a.propose({ ...s, n: 1, balances: [-1, s.balances[1] + s.balances[0] + 1] }), ErrorCode.INVALID_RANGE);
+  const ptlc = { id: randomBytes(32), offerer: 0 as const, amount: 100, point: adaptorPoint(randomBytes(32)), timeout: 800_000 };
+  throwsCode(() => a.propose(addPtlc(s, ptlc, 1)), ErrorCode.CHANNEL_INVARIANT);
+  assert.is(JSON.stringify(a.toJSON()), before, 'nothing pending, the high-water mark unmoved');
+});
+
 t('an overwritten pending state can be restored when the overwrite is refused', async () => {
   const p = params();
   const na = new MemoryNonceStore(),
