@@ -105,6 +105,12 @@ t('bad parameters are typed errors', () => {
   throwsCode(() => validateParams({ ...params(), funding: { txid: randomBytes(32), vout: 0, amount: 2.5 } }), ErrorCode.INVALID_RANGE);
   throwsCode(() => validateParams({ ...params(), funding: { txid: randomBytes(32), vout: 0, amount: 500 } }), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => validateParams({ ...params(), fees: { update: -1, settlement: 0, ptlc: 0 } }), ErrorCode.INVALID_RANGE);
+  // Payout scripts (where each party's coins go on close): neither may be empty or oversized.
+  const payout = new Uint8Array([0x51, 0x20, ...randomBytes(32)]);
+  validateParams({ ...params(), payout: [payout, payout] });
+  throwsCode(() => validateParams({ ...params(), payout: [new Uint8Array(0), payout] }), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => validateParams({ ...params(), payout: [payout, new Uint8Array(0)] }), ErrorCode.INVALID_LENGTH);
+  throwsCode(() => validateParams({ ...params(), payout: [payout, new Uint8Array(100_000)] }), ErrorCode.INVALID_LENGTH);
 });
 
 t('the state machine refuses unsafe orders, forged signatures, old states and nonce reuse', async () => {
