@@ -14,6 +14,7 @@ import {
   checkPtlcTimelock,
   checkState,
   checkTransition,
+  initialState,
   resolvePtlc,
   transfer,
   validateParams,
@@ -73,6 +74,10 @@ t('invariants: conservation, negative balances, state numbers, PTLC fields, time
   checkState(p, s0);
   throwsCode(() => checkState(p, { ...s0, balances: [50_001, cap - 50_000] }), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => checkState(p, { ...s0, balances: [-1, cap + 1] }), ErrorCode.INVALID_RANGE);
+  throwsCode(() => checkState(p, { ...s0, balances: [cap + 1, -1] }), ErrorCode.INVALID_RANGE);
+  // State 0 is held to the same invariants: the balances must add up to the capacity.
+  assert.equal(initialState(p, [50_000, cap - 50_000]).balances, [50_000, cap - 50_000]);
+  throwsCode(() => initialState(p, [50_000, cap]), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => checkState(p, { ...s0, balances: [0.5, cap - 0.5] }), ErrorCode.INVALID_RANGE);
   throwsCode(() => transfer(s0, 0, 50_001, 1), ErrorCode.CHANNEL_INVARIANT);
   throwsCode(() => checkTransition(p, { ...s0, n: 5 }, { ...s0, n: 5 }), ErrorCode.CHANNEL_INVARIANT);
