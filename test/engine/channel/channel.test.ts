@@ -86,6 +86,15 @@ t('invariants: conservation, negative balances, state numbers, PTLC fields, time
   checkState(p, addPtlc(s0, ptlc, 1));
   throwsCode(() => checkState(p, addPtlc(addPtlc(s0, ptlc, 1), ptlc, 2)), ErrorCode.CHANNEL_INVARIANT); // duplicate id
   throwsCode(() => checkState(p, addPtlc(s0, { ...ptlc, amount: 100 }, 1)), ErrorCode.CHANNEL_INVARIANT); // dust
+  // Fractions of a sat, even two that add up to whole ones: PTLC amounts are whole sats.
+  const half = { ...ptlc, amount: 1_000.5 };
+  const halves = {
+    ...s0,
+    n: 1,
+    balances: [s0.balances[0] - 2_001, s0.balances[1]] as [number, number],
+    ptlcs: [half, { ...half, id: randomBytes(32) }],
+  };
+  throwsCode(() => checkState(p, halves), ErrorCode.INVALID_RANGE);
   throwsCode(
     () => checkState(p, addPtlc(s0, { ...ptlc, point: Uint8Array.from([2, ...new Uint8Array(32).fill(0xff)]) }, 1)),
     ErrorCode.INVALID_PUBLIC_KEY,
