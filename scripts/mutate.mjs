@@ -222,8 +222,10 @@ export function findMutants(file, src, { cond = true } = {}) {
     add(m.index, 'guard', a, comma, 'true', 'invariant(cond, …) → invariant(true, …)');
     condMutants(m.index, a, comma);
   }
-  // 3. Bare `reject(...)` / `fail(...)` / `requireSender(...)` / `return ignored(...)` statements in a block → removed.
-  for (const m of src.matchAll(/(?<=^[ \t]*)(return\s+ignored|reject|fail|requireSender)\(/gm)) {
+  // 3. Bare `reject(...)` / `fail(...)` / `return ignored(...)` statements in a block → removed, and
+  //    guards written as a call statement: `checkX(...)`, `verifyX(...)`, `requireX(...)`, `assertX(...)`,
+  //    on a receiver or not (`ch.requireOpen()`, `checkFulfill(ch, m, point)`).
+  for (const m of src.matchAll(/(?<=^[ \t]*)(return\s+ignored|reject|fail|(?:[a-z]\w*\.)?(?:check|verify|require|assert)[A-Z]\w*)\(/gm)) {
     if (!atStatementStart(src, m.index)) continue;
     const open = m.index + m[0].length - 1;
     const close = matchClose(src, open);
