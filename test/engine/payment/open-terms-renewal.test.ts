@@ -15,7 +15,7 @@ import { ErrorCode } from '../../../base/errors.js';
 import { getPublicKey, randomSecretKey } from '../../../crypto/bip340.js';
 import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { signTerms, termsId, type HubTerms } from '../../../protocol/terms.js';
-import { rejectsCode } from '../../helpers.js';
+import { rejectsCode, throwsCode } from '../../helpers.js';
 import { openWorld, strangerOpen, type OpenWorld } from './open-fixture.js';
 
 const t = suite('engine/payment/open-terms-renewal');
@@ -85,10 +85,15 @@ t('the hub takes as its terms only its own, unexpired, not older terms; a refuse
     renewed(w, w.terms.issued - 5000),
   ];
   for (const doc of bad) assert.throws(() => w.hub.renewTerms(doc, now));
+  // Newer terms that expire exactly now are expired too (only the expiry check stands in the way).
+  const late = renewed(w, now + 1);
+  throwsCode(() => w.hub.renewTerms(late, now + 1 + 30 * DAY), ErrorCode.INVALID_RANGE);
   assert.equal(w.hub.terms!.id, before, 'the hub still has its terms');
   assert.is(w.hub.previousTerms, undefined);
   assert.not.ok(w.hub.renewTerms(w.termsDoc, now), 'the same terms again change nothing');
   assert.is(w.hub.previousTerms, undefined);
+  // Terms issued at the same moment as the current ones are not older: they are taken.
+  assert.ok(w.hub.renewTerms(renewed(w, w.terms.issued), now));
   // Terms are configuration, not persisted state.
   assert.ok(w.hub.renewTerms(renewed(w, now), now));
   assert.not.ok(JSON.stringify(w.hub.toJSON()).includes(bytesToHex(w.hub.terms!.doc)));
