@@ -3,6 +3,12 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+// Every engine step checks its rollback journal against a copy of the whole state
+// (PaymentEngine.checkSteps); processes the tests start inherit LNMB_CHECK_STEPS and do
+// the same (the wallet runtime reads it). LNMB_CHECK_STEPS=0 turns it off.
+process.env.LNMB_CHECK_STEPS ??= '1';
+if (process.env.LNMB_CHECK_STEPS === '1') (await import('../engine/payment/engine.js')).PaymentEngine.checkSteps = true;
+
 globalThis.UVU_DEFER = 1;
 const uvu = await import('uvu');
 const files = process.argv.slice(2);

@@ -40,7 +40,7 @@ export function fundedTx(psbt: Uint8Array, order: Pick<FundingOrder, 'script' | 
 
 /** What the driver needs of the role runtime. */
 export interface OpenDriverHost {
-  readonly engine: OpeningEngine & { toJSON(): unknown };
+  readonly engine: OpeningEngine & { fingerprint(): string };
   serial<T>(fn: () => Promise<T>): Promise<T>;
   commit(step: Step): Promise<void>;
   ctx(): StepContext;
@@ -97,10 +97,9 @@ export class OpenDriver {
   /** Runs one engine step, the caller holding the runtime's order; persists it only when it changed something (most passes change nothing). */
   private async apply(fn: (ctx: StepContext) => Promise<Step>, height?: number): Promise<void> {
     const ctx = this.host.ctx();
-    const before = JSON.stringify(this.host.engine.toJSON());
+    const before = this.host.engine.fingerprint();
     const s = await fn(height === undefined ? ctx : { ...ctx, height });
-    if (s.send.length || s.events.length || s.retract.length || JSON.stringify(this.host.engine.toJSON()) !== before)
-      await this.host.commit(s);
+    if (s.send.length || s.events.length || s.retract.length || this.host.engine.fingerprint() !== before) await this.host.commit(s);
   }
 
   /**

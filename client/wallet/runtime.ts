@@ -15,8 +15,8 @@
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
-import { Channel } from '../../engine/channel/channel.js';
-import type { PaymentEngine } from '../../engine/payment/engine.js';
+import { Channel, isChannelRef, type ChannelJson } from '../../engine/channel/channel.js';
+import { byReference, PaymentEngine } from '../../engine/payment/engine.js';
 import { isCloseMessage } from '../../engine/payment/close.js';
 import { PaymentType, decodePayment, encodePayment } from '../../protocol/payment.js';
 import { open, seal } from '../../protocol/seal.js';
@@ -105,7 +105,15 @@ export interface RuntimeOptions {
   watch?: Partial<Omit<WatchtowerOptions, 'chain'>> & { chain?: ChainSource };
 }
 
+// Test runs (LNMB_CHECK_STEPS=1, set by the test runner for itself and the processes it
+// starts) check every engine step's rollback journal against a copy of the whole state.
+if ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LNMB_CHECK_STEPS === '1')
+  PaymentEngine.checkSteps = true;
+
+/** The role engine's state, each channel in it a reference ({@link CHANNEL}). */
 const STATE_KEY = 'role/state';
+/** Each channel of the role by id (hex), written in the same batch as the state, and only when it changed. */
+const CHANNEL = 'role/channel/';
 const OUTBOX = 'role/outbox/';
 const POSTED = 'role/posted/';
 const DEFERRED = 'role/deferred/';
@@ -189,6 +197,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #again = false;
   /** The archived payments (see {@link ARCHIVE}), by id, loaded at {@link start}, oldest first. */
   readonly #archived = new Map<string, PaymentRecord>();
+  /** The version of each channel last written to the store (see {@link RoleRuntime.#stateOps}). */
+  readonly #stored = new WeakMap<Channel, number>();
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
@@ -225,7 +235,18 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** Loads the persisted engine state (or undefined on first start). */
   static async loadState(kv: Kv): Promise<unknown> {
     const raw = await kv.get(STATE_KEY);
-    return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
+    if (!raw) return undefined;
+    const channels = new Map<string, ChannelJson>();
+    for await (const [key, value] of kv.entries(CHANNEL))
+      channels.set(key.slice(CHANNEL.length), JSON.parse(new TextDecoder().decode(value)) as ChannelJson);
+    // A state written before channels had their own records holds them inline: they load as they are.
+    return JSON.parse(new TextDecoder().decode(raw), (_k, v: unknown) => {
+      if (!isChannelRef(v)) return v;
+      const c = channels.get(v.$channel);
+      if (c === undefined)
+        throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `channel ${v.$channel}: its record is missing from the store`);
+      return c;
+    });
   }
 
   /**
@@ -304,7 +325,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       this.#archived.delete(p.offerId); // a reused id: its latest record, in its latest place
       this.#archived.set(p.offerId, p);
     }
-    await this.o.kv.put(STATE_KEY, utf8(JSON.stringify(this.engine.toJSON())));
+    const state = this.#stateOps();
+    await this.o.kv.batch(state.ops);
+    state.written();
     this.tower?.start();
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
@@ -469,10 +492,34 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    */
   protected async beforeHandle(_inc: Incoming): Promise<void> {}
 
+  /**
+   * The writes of the engine's state: the state with each channel as a
+   * reference, and the record of every channel whose version differs from
+   * the one last written (all of them at the first write). `written` is
+   * called once the batch holding them is stored. A step therefore writes
+   * only the channels it changed, however many the role has.
+   */
+  #stateOps(): { ops: KvOp[]; written: () => void } {
+    const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON(byReference))) }];
+    const fresh: [Channel, number][] = [];
+    for (const c of this.engine.channels()) {
+      if (this.#stored.get(c) === c.version) continue;
+      fresh.push([c, c.version]);
+      ops.push({ type: 'put', key: CHANNEL + bytesToHex(c.params.channelId), value: utf8(JSON.stringify(c.toJSON())) });
+    }
+    return {
+      ops,
+      written: () => {
+        for (const [c, v] of fresh) this.#stored.set(c, v);
+      },
+    };
+  }
+
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
   private async persist(step: Step, inc?: Incoming): Promise<string[]> {
     const keys: string[] = [];
-    const ops: KvOp[] = [{ type: 'put', key: STATE_KEY, value: utf8(JSON.stringify(this.engine.toJSON())) }];
+    const state = this.#stateOps();
+    const ops: KvOp[] = state.ops;
     ops.push(...towerWrites(step, inc)); // what the watchtower must know of PTLCs, with the step that taught it
     const now = (this.o.now ?? Date.now)();
     const archived: PaymentRecord[] = [];
@@ -521,6 +568,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       });
     }
     await this.o.kv.batch(ops);
+    state.written();
     for (const p of archived) {
       this.#archived.delete(p.offerId);
       this.#archived.set(p.offerId, p);

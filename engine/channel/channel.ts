@@ -50,9 +50,20 @@ import {
   type Party,
   type StateRecord,
 } from './state.js';
-import { paramsFromJson, paramsToJson, recordFromJson, recordToJson, type ChannelJson, type StateRecordJson } from './persist.js';
+import {
+  isChannelRef,
+  paramsFromJson,
+  paramsToJson,
+  recordFromJson,
+  recordToJson,
+  type ChannelJson,
+  type ChannelRef,
+  type StateRecordJson,
+  type StoredChannel,
+} from './persist.js';
 
-export type { ChannelJson, StateRecordJson } from './persist.js';
+export type { ChannelJson, ChannelRef, StateRecordJson, StoredChannel } from './persist.js';
+export { inlined, isChannelRef } from './persist.js';
 export type { StateRecord } from './state.js';
 import {
   CHANNEL_UPDATE_HASH_TYPE,
@@ -84,43 +95,142 @@ function invariant(ok: boolean, msg: string): asserts ok {
   if (!ok) fail(ErrorCode.CHANNEL_INVARIANT, msg);
 }
 
+/** Every change to a channel takes the next value (see {@link Channel.version}). */
+let versionClock = 0;
+
+/**
+ * What an all-or-nothing step of a role engine keeps of the channels it
+ * changes: each channel's persisted form as it was before its first change
+ * in the step. A step that fails puts exactly those channels back
+ * ({@link ChannelJournal.rollback}); the channels it did not touch cost it
+ * nothing, however many the role has.
+ */
+export class ChannelJournal {
+  #open = false;
+  readonly #saved = new Map<Channel, ChannelJson>();
+
+  /** True between {@link begin} and {@link commit} or {@link rollback}. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Starts recording (refused while already recording: steps do not nest here). */
+  begin(): void {
+    if (this.#open) throw new Error('channel journal: a step is already recording');
+    this.#saved.clear();
+    this.#open = true;
+  }
+
+  /** Keeps `c`'s persisted form, once per step, before its first change (channels call it). */
+  note(c: Channel): void {
+    if (this.#open && !this.#saved.has(c)) this.#saved.set(c, c.toJSON());
+  }
+
+  /** The channels changed since {@link begin}. */
+  touched(): Channel[] {
+    return [...this.#saved.keys()];
+  }
+
+  /** Ends the step, keeping every change. */
+  commit(): void {
+    this.#open = false;
+    this.#saved.clear();
+  }
+
+  /** Ends the step, putting every changed channel back as it was at {@link begin}. */
+  rollback(): void {
+    this.#open = false;
+    for (const [c, j] of this.#saved) c.restore(j);
+    this.#saved.clear();
+  }
+}
+
 /** One party's view of a channel: its latest enforceable state and at most one pending state. */
 export class Channel {
   /** Fixed channel parameters. */
   readonly params: ChannelParams;
   /** Which party we are. */
   readonly me: Party;
+  #enforceable: StateRecord;
+  #pending: StateRecord | undefined;
+  #overwritten: StateRecord | undefined;
+  #highN: number;
+  #seenN: number;
+  #closing: { height: number } | undefined;
+  #coopClose: { n: number; sigs: [Uint8Array | null, Uint8Array | null] } | undefined;
+  #version = ++versionClock;
+  #journal: ChannelJournal | undefined;
+
   /** The latest state with all four signatures. */
-  enforceable: StateRecord;
+  get enforceable(): StateRecord {
+    return this.#enforceable;
+  }
   /** A state being negotiated, if any. */
-  pending: StateRecord | undefined;
+  get pending(): StateRecord | undefined {
+    return this.#pending;
+  }
   /**
    * The pending state that the current pending one overwrote, kept until the
    * overwrite completes: if the peer refuses the overwrite (a cancellation
    * the hub can no longer accept), the original negotiation resumes.
    */
-  overwritten: StateRecord | undefined;
+  get overwritten(): StateRecord | undefined {
+    return this.#overwritten;
+  }
   /**
    * The high-water mark: the highest state number this party ever proposed,
    * accepted or signed on this channel, abandoned ones included. Every new
    * state uses a greater number, so no number is ever signed twice.
    */
-  highN: number;
+  get highN(): number {
+    return this.#highN;
+  }
   /**
    * The highest number of a proposal we refused that carried the peer's valid
    * settlement signature: the peer will not use it again, so our own next
    * proposal skips it (it would be refused). It does not bind the peer's
    * proposals: we never signed anything for it.
    */
-  seenN: number;
+  get seenN(): number {
+    return this.#seenN;
+  }
   /** Set once an update of this channel was seen on chain: the height it confirmed at. */
-  closing: { height: number } | undefined;
+  get closing(): { height: number } | undefined {
+    return this.#closing;
+  }
   /**
    * The cooperative close under way (close.ts): the state it pays and the
    * close signatures held, by party. Once we signed one, the channel takes
    * no new state: the close would pay the older balances.
    */
-  coopClose: { n: number; sigs: [Uint8Array | null, Uint8Array | null] } | undefined;
+  get coopClose(): { n: number; sigs: [Uint8Array | null, Uint8Array | null] } | undefined {
+    return this.#coopClose;
+  }
+
+  /**
+   * Changes with every change of the channel (every method that records
+   * something takes a new value first). Values are unique across channel
+   * objects, so a runtime that remembers the version it stored knows whether
+   * the channel must be stored again.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Makes `journal` the record of this channel's changes: while the journal
+   * is open, the channel hands it its persisted form before its first
+   * change, so that a failed step can put it back ({@link ChannelJournal}).
+   */
+  track(journal: ChannelJournal): void {
+    this.#journal = journal;
+  }
+
+  /** Called first by every method that changes the channel. */
+  #touch(): void {
+    this.#journal?.note(this);
+    this.#version = ++versionClock;
+  }
 
   constructor(
     params: ChannelParams,
@@ -138,13 +248,13 @@ export class Channel {
     this.params = validateParams(params);
     if (me !== 0 && me !== 1) fail(ErrorCode.INVALID_RANGE, 'me must be 0 or 1');
     this.me = me;
-    this.enforceable = enforceable;
-    this.pending = pending;
-    this.overwritten = overwritten;
-    this.highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
-    this.seenN = extra.seenN ?? -1;
-    this.closing = extra.closing ? { height: extra.closing.height } : undefined;
-    this.coopClose = extra.coopClose ? { n: extra.coopClose.n, sigs: [extra.coopClose.sigs[0], extra.coopClose.sigs[1]] } : undefined;
+    this.#enforceable = enforceable;
+    this.#pending = pending;
+    this.#overwritten = overwritten;
+    this.#highN = Math.max(extra.highN ?? -1, enforceable.state.n, pending?.state.n ?? -1, overwritten?.state.n ?? -1);
+    this.#seenN = extra.seenN ?? -1;
+    this.#closing = extra.closing ? { height: extra.closing.height } : undefined;
+    this.#coopClose = extra.coopClose ? { n: extra.coopClose.n, sigs: [extra.coopClose.sigs[0], extra.coopClose.sigs[1]] } : undefined;
   }
 
   /** The other party. */
@@ -191,7 +301,9 @@ export class Channel {
    */
   noteUpdateOnChain(height: number): void {
     if (!Number.isInteger(height) || height < 0) fail(ErrorCode.INVALID_RANGE, 'height must be a block height');
-    if (!this.closing || height < this.closing.height) this.closing = { height };
+    if (this.#closing && height >= this.#closing.height) return;
+    this.#touch();
+    this.#closing = { height };
   }
 
   /**
@@ -202,7 +314,9 @@ export class Channel {
    * refuses them).
    */
   noteSeen(n: number): void {
-    if (isChannelStateNumber(n) && n > this.seenN) this.seenN = n;
+    if (!isChannelStateNumber(n) || n <= this.#seenN) return;
+    this.#touch();
+    this.#seenN = n;
   }
 
   /**
@@ -241,9 +355,10 @@ export class Channel {
     invariant(this.coopClose === undefined || this.coopClose.n === n, `a close of state ${this.coopClose?.n} is under way`);
     this.stateSecret(sk); // refuses a key that is not ours here
     const sig = signClose(this.params, this.enforceable.state, sk);
-    const sigs: [Uint8Array | null, Uint8Array | null] = this.coopClose ? this.coopClose.sigs : [null, null];
+    this.#touch();
+    const sigs: [Uint8Array | null, Uint8Array | null] = this.#coopClose ? [...this.#coopClose.sigs] : [null, null];
     sigs[this.me] = sig;
-    this.coopClose = { n, sigs };
+    this.#coopClose = { n, sigs };
     return sig;
   }
 
@@ -253,9 +368,10 @@ export class Channel {
     invariant(this.coopClose === undefined || this.coopClose.n === n, `a close of state ${this.coopClose?.n} is under way`);
     if (!verifyCloseSig(this.params, this.enforceable.state, this.peer, sig))
       fail(ErrorCode.INVALID_SIGNATURE, `peer's close signature for state ${n} does not verify`);
-    const sigs: [Uint8Array | null, Uint8Array | null] = this.coopClose ? this.coopClose.sigs : [null, null];
+    this.#touch();
+    const sigs: [Uint8Array | null, Uint8Array | null] = this.#coopClose ? [...this.#coopClose.sigs] : [null, null];
     sigs[this.peer] = sig;
-    this.coopClose = { n, sigs };
+    this.#coopClose = { n, sigs };
   }
 
   /** The fully signed cooperative close, once both signatures are held. */
@@ -274,10 +390,11 @@ export class Channel {
     invariant(this.coopClose === undefined, 'a cooperative close is under way: no new state');
     invariant(next.n > this.highN, `state ${next.n} does not supersede ${this.highN}: state numbers are never reused`);
     checkTransition(this.params, this.enforceable.state, next);
-    this.overwritten = this.pending;
-    this.pending = emptyRecord(next);
-    this.highN = next.n;
-    return this.pending;
+    this.#touch();
+    this.#overwritten = this.#pending;
+    this.#pending = emptyRecord(next);
+    this.#highN = next.n;
+    return this.#pending;
   }
 
   /**
@@ -295,8 +412,9 @@ export class Channel {
       this.receiveUpdateNonce(updateNonce);
       extraCheck?.();
     } catch (e) {
-      this.pending = before.pending;
-      this.overwritten = before.overwritten;
+      this.#touch();
+      this.#pending = before.pending;
+      this.#overwritten = before.overwritten;
       throw e;
     }
     return rec;
@@ -308,8 +426,9 @@ export class Channel {
    */
   restoreOverwritten(n: number): void {
     invariant(this.overwritten !== undefined && this.overwritten.state.n === n, `no overwritten state ${n} to restore`);
-    this.pending = this.overwritten;
-    this.overwritten = undefined;
+    this.#touch();
+    this.#pending = this.#overwritten;
+    this.#overwritten = undefined;
   }
 
   /**
@@ -318,8 +437,9 @@ export class Channel {
    * again: the next proposal takes a greater one.
    */
   abandonPending(): void {
-    this.pending = this.overwritten;
-    this.overwritten = undefined;
+    this.#touch();
+    this.#pending = this.#overwritten;
+    this.#overwritten = undefined;
   }
 
   /** The pending record, or a CHANNEL_INVARIANT error naming what was expected. */
@@ -346,6 +466,7 @@ export class Channel {
     const p = this.requirePending();
     this.stateSecret(sk); // refuses a key that is not ours here
     const sig = signSettlement(this.params, p.state, sk);
+    this.#touch();
     p.settleSigs[this.me] = sig;
     return sig;
   }
@@ -355,6 +476,7 @@ export class Channel {
     const p = this.requirePending();
     const ok = verifyChannelSig(settlementSighash(this.params, p.state), sig, SETTLEMENT_HASH_TYPE, this.stateKey(this.peer));
     if (!ok) fail(ErrorCode.INVALID_SIGNATURE, `peer's settlement signature for state ${p.state.n} does not verify`);
+    this.#touch();
     p.settleSigs[this.peer] = sig;
   }
 
@@ -369,6 +491,7 @@ export class Channel {
     const r = rand ?? randomBytes(32);
     const id = nonceId(this.params.channelId, p.state.n, this.me, bytesToHex(sha256(r)).slice(0, 16));
     const c = await commitNonce(store, this.stateSecret(sk), this.updateSighash(p), { id, rand: r });
+    this.#touch();
     p.updateNonces[this.me] = c.R;
     p.myNonceId = id;
     return c.R;
@@ -379,6 +502,7 @@ export class Channel {
     const p = this.requirePending();
     const prev = p.updateNonces[this.peer];
     invariant(prev === null || equalBytes(prev, R), 'peer changed its committed update nonce');
+    this.#touch();
     p.updateNonces[this.peer] = R;
   }
 
@@ -406,6 +530,7 @@ export class Channel {
     invariant(p.updateNonces[this.me] !== null && p.myNonceId !== undefined, 'commit an update nonce first');
     const sig64 = await signWithCommittedNonce(store, p.myNonceId, this.stateSecret(sk), this.updateSighash(p));
     const sig = encodeWitnessSignature(sig64, CHANNEL_UPDATE_HASH_TYPE, 1);
+    this.#touch();
     p.updateSigs[this.me] = sig;
     this.promoteIfComplete(); // the peer's update signature may have arrived first
     return sig;
@@ -425,6 +550,7 @@ export class Channel {
     const p = this.requirePending();
     invariant(p.updateNonces[this.me] === null, 'an update nonce is already committed for this state');
     const presig = adaptorPresign(this.stateSecret(sk), this.updateSighash(p), T33);
+    this.#touch();
     p.updateNonces[this.me] = presig.slice(1, 33);
     return presig;
   }
@@ -454,6 +580,7 @@ export class Channel {
     invariant(sig.length === 65 && equalBytes(sig.subarray(0, 32), R), 'update signature does not use the committed nonce');
     if (!verifyChannelSig(this.updateSighash(p), sig, CHANNEL_UPDATE_HASH_TYPE, this.stateKey(party)))
       fail(ErrorCode.INVALID_SIGNATURE, `update signature of party ${party} for state ${p.state.n} does not verify`);
+    this.#touch();
     p.updateSigs[party] = sig;
     return this.promoteIfComplete();
   }
@@ -461,9 +588,10 @@ export class Channel {
   private promoteIfComplete(): boolean {
     const p = this.pending;
     if (!p || p.settleSigs.includes(null) || p.updateSigs.includes(null)) return false;
-    this.enforceable = p;
-    this.pending = undefined;
-    this.overwritten = undefined;
+    this.#touch();
+    this.#enforceable = p;
+    this.#pending = undefined;
+    this.#overwritten = undefined;
     return true;
   }
 
@@ -472,22 +600,24 @@ export class Channel {
    * before its funding transaction existed (SPEC 6.17); refuses to change one already set.
    */
   setFundingOutpoint(txid: Uint8Array, vout: number): void {
+    this.#touch();
     setFundingOutpoint(this.params, txid, vout);
   }
 
   /** Puts the channel back in the state of `j` (same channel: only the funding outpoint, which an open fills in, may differ). */
   restore(j: ChannelJson): void {
     const c = Channel.fromJSON(j);
+    this.#touch();
     this.params.funding = c.params.funding;
-    this.enforceable = c.enforceable;
-    this.pending = c.pending;
-    this.overwritten = c.overwritten;
+    this.#enforceable = c.enforceable;
+    this.#pending = c.pending;
+    this.#overwritten = c.overwritten;
     // Exactly the snapshot's mark: a step that failed on a local fault is replayed later with
     // the same numbers. (A refusal raises the mark after the rollback: Channel.noteSeen.)
-    this.highN = c.highN;
-    this.seenN = c.seenN;
-    this.closing = c.closing;
-    this.coopClose = c.coopClose;
+    this.#highN = c.highN;
+    this.#seenN = c.seenN;
+    this.#closing = c.closing;
+    this.#coopClose = c.coopClose;
   }
 
   /** JSON-safe snapshot for persistence (hex bytes). */
@@ -510,6 +640,29 @@ export class Channel {
           }
         : {}),
     };
+  }
+
+  /** A reference to this channel in a role's persisted state (its id, see {@link ChannelRef}). */
+  ref(): ChannelRef {
+    return { $channel: bytesToHex(this.params.channelId) };
+  }
+
+  /**
+   * The channel a role's persisted state names with `stored`. An inline
+   * channel is restored into `existing` when given, else built. A reference
+   * is `existing` (a rollback: the journal already put it back) or what
+   * `resolve` finds for its id; a reference that resolves to nothing means
+   * the store lost a channel record (STORE_UNAVAILABLE).
+   */
+  static fromStored(stored: StoredChannel, existing?: Channel, resolve?: (id: string) => Channel | undefined): Channel {
+    if (!isChannelRef(stored)) {
+      if (!existing) return Channel.fromJSON(stored);
+      existing.restore(stored);
+      return existing;
+    }
+    const c = existing ?? resolve?.(stored.$channel);
+    if (!c) fail(ErrorCode.STORE_UNAVAILABLE, `channel ${stored.$channel}: its record is missing from the store`);
+    return c;
   }
 
   /** Restores a channel from {@link Channel.toJSON}. */

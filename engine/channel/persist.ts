@@ -7,6 +7,7 @@
  * @module
  */
 import { bytesToHex, hexToBytes } from '../../base/bytes.js';
+import { ErrorCode, fail } from '../../base/errors.js';
 import type { ChannelParams, Party, StateRecord } from './state.js';
 
 /** Persisted form of {@link ChannelParams}. */
@@ -108,4 +109,29 @@ export function recordFromJson(j: StateRecordJson): StateRecord {
     updateNonces: [b(j.updateNonces[0]), b(j.updateNonces[1])],
     updateSigs: [b(j.updateSigs[0]), b(j.updateSigs[1])],
   };
+}
+
+/**
+ * A channel in a role's persisted state that is stored under its own key
+ * rather than inline: its id (hex). A wallet runtime writes each channel
+ * only when it changed, and puts the channels back in place when it loads
+ * the state; an engine's rollback copy holds these in place of channels it
+ * keeps in its journal.
+ */
+export interface ChannelRef {
+  readonly $channel: string;
+}
+
+/** A channel as a role's persisted state holds it: inline, or a {@link ChannelRef}. */
+export type StoredChannel = ChannelJson | ChannelRef;
+
+/** True when `c` is a {@link ChannelRef}. */
+export function isChannelRef(c: unknown): c is ChannelRef {
+  return typeof c === 'object' && c !== null && typeof (c as { $channel?: unknown }).$channel === 'string';
+}
+
+/** `c` as an inline channel; a reference (a state that was not loaded through a wallet runtime) is refused (STORE_UNAVAILABLE). */
+export function inlined(c: StoredChannel): ChannelJson {
+  if (isChannelRef(c)) fail(ErrorCode.STORE_UNAVAILABLE, `channel ${c.$channel}: a reference where the channel was expected`);
+  return c;
 }

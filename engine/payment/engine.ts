@@ -9,7 +9,7 @@
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, type LnMailboxError } from '../../base/errors.js';
 import { decodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
-import type { Channel } from '../channel/channel.js';
+import { ChannelJournal, type Channel, type StoredChannel } from '../channel/channel.js';
 import { isCloseMessage, onCloseMessage, proposeClose, type CloseMessage } from './close.js';
 import { isLocalFault, reject } from './refusal.js';
 import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
@@ -22,6 +22,19 @@ export interface ChannelWithPeer {
   /** The peer's mailbox address (where a close proposal goes), when the role knows it. */
   peerAddress?: string;
 }
+
+/**
+ * How {@link PaymentEngine.toJSON} writes each channel: inline (its
+ * `toJSON`, the default) or as a reference to a record stored apart
+ * ({@link byReference}).
+ */
+export type ChannelOut = (c: Channel) => StoredChannel;
+
+/** Writes every channel inline (the default of {@link PaymentEngine.toJSON}). */
+export const inline: ChannelOut = (c) => c.toJSON();
+
+/** Writes every channel as a reference: a wallet runtime stores each channel under its own key, and only when it changed. */
+export const byReference: ChannelOut = (c) => c.ref();
 
 /** Replaces a map's entries with deep copies of `obj`'s (an engine restoring a snapshot). */
 export function refill<V>(map: Map<string, V>, obj: Record<string, V> | undefined): void {
@@ -62,10 +75,29 @@ export function noteRefusedProposal(
  * (pay, cancel, request…) wrap their body in {@link atomic}.
  */
 export abstract class PaymentEngine<J> {
-  /** Persisted state (the runtime writes it after every successful step). */
-  abstract toJSON(): J;
-  /** Puts the engine back in the state of `j` (a snapshot from {@link toJSON}); the set of channels is fixed. */
-  abstract restore(j: J): void;
+  /**
+   * When true, every step also keeps a copy of the whole state and checks
+   * the journal against it: after a success, that every channel whose
+   * persisted form changed was journaled and took a new version; after a
+   * failure, that the rollback gave back exactly the state before. The
+   * test suites turn it on; it costs what the journal saves.
+   */
+  static checkSteps = false;
+
+  readonly #journal = new ChannelJournal();
+
+  /**
+   * Persisted state (the runtime writes it after every successful step),
+   * each channel written as `out` says (inline by default).
+   */
+  abstract toJSON(out?: ChannelOut): J;
+  /**
+   * Puts the engine back in the state of `j` (a snapshot from
+   * {@link toJSON}). A channel written inline is restored in place; a
+   * reference keeps the channel as it is (the journal put it back), or is
+   * found again with `resolve` (its id, hex) when the step removed it.
+   */
+  abstract restore(j: J, resolve?: (id: string) => Channel | undefined): void;
   /** Every channel of this role. */
   abstract channels(): Channel[];
   /** The channel with id `channelId` and its peer's identity key, if it is one of ours. */
@@ -85,8 +117,52 @@ export abstract class PaymentEngine<J> {
    * stay in the nonce store; they are bound to one message each, so a
    * replayed step is safe. When `inc` is given and the error is the peer's,
    * the refused proposal still raises its channel's high-water mark.
+   *
+   * The copy kept for the rollback does not grow with the number of
+   * channels: it holds the role's own records (payments, requests, opens)
+   * with each channel as a reference, and the channels themselves go into a
+   * journal before their first change ({@link ChannelJournal}), so a step
+   * pays only for the channels it touches. A step started while another is
+   * running (one engine call inside another) keeps a copy of the whole
+   * state instead, as the outer step's journal cannot serve it.
    */
   protected async atomic<T>(fn: () => Promise<T>, inc?: Incoming): Promise<T> {
+    if (this.#journal.open) return this.#atomicWhole(fn, inc);
+    const channels = this.channels();
+    for (const c of channels) c.track(this.#journal);
+    const before = structuredClone(this.toJSON(byReference));
+    const check = PaymentEngine.checkSteps ? this.#checkpoint(channels) : undefined;
+    this.#journal.begin();
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      this.#journal.rollback();
+      const byId = new Map(channels.map((c) => [bytesToHex(c.params.channelId), c]));
+      this.restore(before, (id) => byId.get(id));
+      check?.afterRollback();
+      if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
+      throw e;
+    }
+    check?.afterSuccess(this.#journal.touched());
+    this.#journal.commit();
+    return result;
+  }
+
+  /**
+   * A fingerprint of the state the runtime stores: the same before and after
+   * a call that changed nothing (every change of a channel gives it a new
+   * {@link Channel.version}). It does not serialize the channels, so a
+   * runtime can ask after every poll whether there is anything to store.
+   */
+  fingerprint(): string {
+    return `${JSON.stringify(this.toJSON(byReference))}|${this.channels()
+      .map((c) => c.version)
+      .join(',')}`;
+  }
+
+  /** {@link atomic} with a copy of the whole state (a step inside a step). */
+  async #atomicWhole<T>(fn: () => Promise<T>, inc?: Incoming): Promise<T> {
     const before = structuredClone(this.toJSON());
     try {
       return await fn();
@@ -95,6 +171,25 @@ export abstract class PaymentEngine<J> {
       if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
       throw e;
     }
+  }
+
+  /** The whole state now, to check a step's journal against ({@link checkSteps}). */
+  #checkpoint(channels: Channel[]): { afterSuccess(touched: Channel[]): void; afterRollback(): void } {
+    const whole = JSON.stringify(this.toJSON());
+    const each = channels.map((c) => ({ c, v: c.version, j: JSON.stringify(c.toJSON()) }));
+    return {
+      afterSuccess: (touched) => {
+        for (const { c, v, j } of each) {
+          if (JSON.stringify(c.toJSON()) === j) continue;
+          if (c.version === v || !touched.includes(c))
+            throw new Error(`state check: channel ${bytesToHex(c.params.channelId)} changed outside its journal`);
+        }
+      },
+      afterRollback: () => {
+        if (JSON.stringify(this.toJSON()) !== whole)
+          throw new Error('state check: the rollback did not give back the state before the step');
+      },
+    };
   }
 
   /**

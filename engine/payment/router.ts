@@ -31,8 +31,8 @@ import type { NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, sign } from '../../crypto/bip340.js';
 import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { Channel, type ChannelJson } from '../channel/channel.js';
-import { PaymentEngine, refill } from './engine.js';
+import { Channel, type StoredChannel } from '../channel/channel.js';
+import { inline, PaymentEngine, refill, type ChannelOut } from './engine.js';
 import { channelMap, type PeerChannel } from './peers.js';
 import {
   ackSettle,
@@ -107,8 +107,8 @@ export interface RouterConfig {
 
 /** Persisted state of a {@link Router}. */
 export interface RouterJson {
-  upstream: { channel: ChannelJson; peerKey: string; peerAddress: string };
-  downstream: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  upstream: { channel: StoredChannel; peerKey: string; peerAddress: string };
+  downstream: Record<string, { channel: StoredChannel; peerKey: string; peerAddress: string }>;
   /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, RouterPayment>;
   /**
@@ -499,18 +499,18 @@ export class Router extends PaymentEngine<RouterJson> {
 
   /** Puts the engine back in the state of `j` (a snapshot from {@link Router.toJSON}); the set of channels is fixed. */
   restore(j: RouterJson): void {
-    this.upstream.channel.restore(j.upstream.channel);
+    Channel.fromStored(j.upstream.channel, this.upstream.channel);
     for (const [id, p] of this.downstream) {
       const saved = j.downstream[id];
-      if (saved) p.channel.restore(saved.channel);
+      if (saved) Channel.fromStored(saved.channel, p.channel);
     }
     refill(this.payments, j.payments);
     refill(this.finished, j.finished);
   }
 
   /** Persisted state. */
-  toJSON(): RouterJson {
-    const j = (p: PeerChannel) => ({ channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
+  toJSON(out: ChannelOut = inline): RouterJson {
+    const j = (p: PeerChannel) => ({ channel: out(p.channel), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress });
     const downstream: RouterJson['downstream'] = {};
     for (const [id, p] of this.downstream) downstream[id] = j(p);
     return {
@@ -524,7 +524,7 @@ export class Router extends PaymentEngine<RouterJson> {
   /** Restores a router from {@link Router.toJSON}. */
   static fromJSON(config: RouterConfig, j: RouterJson, nonces: NonceStore): Router {
     const peer = (p: RouterJson['upstream']): PeerChannel => ({
-      channel: Channel.fromJSON(p.channel),
+      channel: Channel.fromStored(p.channel),
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     });

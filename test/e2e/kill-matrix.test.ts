@@ -11,7 +11,7 @@ import { RoleRuntime, type RoleEngine } from '../../client/wallet/runtime.js';
 import type { HubJson } from '../../engine/payment/hub/hub.js';
 import type { PayeeJson } from '../../engine/payment/payee/payee.js';
 import type { PayerJson } from '../../engine/payment/payer/payer.js';
-import type { ChannelJson } from '../../engine/channel/channel.js';
+import { inlined, type ChannelJson } from '../../engine/channel/channel.js';
 import type { CrashSpec } from './fixtures/role-process.js';
 import { HUB_FEE, makeE2E, spawnRelay, until, type RelayProc } from './world.js';
 import { buildRoleFixture, h, roleConfig, spawnRole, typeName, type Line, type Role, type RoleProc } from './role-procs.js';
@@ -217,8 +217,8 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     assert.ok(receipt && verifyReceipt(hexToBytes(receipt.receipt), w.addr.B), "the payer holds B's receipt");
     assert.not.ok((B.tickets ?? []).includes(A.payments[offerId]!.ticket!), 'the burned ticket is not offered again');
 
-    const sA = S.peers[h(w.asParams.channelId)]!.channel,
-      sB = S.peers[h(w.sbParams.channelId)]!.channel;
+    const sA = inlined(S.peers[h(w.asParams.channelId)]!.channel),
+      sB = inlined(S.peers[h(w.sbParams.channelId)]!.channel);
     const settledChannel = (name: string, x: ChannelJson, y: ChannelJson, balances: [number, number]) => {
       for (const c of [x, y]) {
         assert.is(c.pending, undefined, `${name}: no pending state`);
@@ -233,8 +233,8 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
       );
       assert.equal(x.enforceable.state.balances, balances, `${name}: balances moved by exactly the amount`);
     };
-    settledChannel('A–S', A.channel!, sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
-    settledChannel('S–B', sB, B.channel!, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+    settledChannel('A–S', inlined(A.channel!), sA, [600_000 - AMOUNT - FEE, 399_000 + AMOUNT + FEE]);
+    settledChannel('S–B', sB, inlined(B.channel!), [700_000 - AMOUNT, 299_000 + AMOUNT]);
     for (const [name, st] of [
       ['payer', a],
       ['hub', s],

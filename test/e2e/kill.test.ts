@@ -16,6 +16,7 @@ import { bytesToHex } from '../../base/bytes.js';
 import { PaymentType } from '../../protocol/payment.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime } from '../../client/wallet/runtime.js';
+import { inlined } from '../../engine/channel/channel.js';
 import type { PayeeJson } from '../../engine/payment/payee/payee.js';
 import type { PayeeProcessConfig } from './fixtures/payee-process.js';
 import { makeE2E, spawnRelay, until, type E2E, type RelayProc } from './world.js';
@@ -122,8 +123,8 @@ async function crashScenario(crash: (configPath: string) => Promise<PayeeProc[]>
   await kv.close();
   assert.is(saved.payments[offerId]?.status, 'paid');
   assert.is(Object.keys(saved.payments).length, 1);
-  assert.equal(saved.channel!.enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
-  assert.is(saved.channel!.enforceable.state.ptlcs.length, 0);
+  assert.equal(inlined(saved.channel!).enforceable.state.balances, [700_000 - AMOUNT, 299_000 + AMOUNT]);
+  assert.is(inlined(saved.channel!).enforceable.state.ptlcs.length, 0);
 
   // Once: one invoice envelope reached S, S extended exactly one PTLC and was paid once.
   assert.is(invoicesAtS.size, 1, 'S received one invoice envelope');
@@ -132,7 +133,7 @@ async function crashScenario(crash: (configPath: string) => Promise<PayeeProc[]>
   assert.ok(printed('invoiced') <= 1, `B invoiced ${printed('invoiced')} times`);
   assert.is(A.engine.payments.get(offerId)!.status, 'completed');
   const sb = S.engine.peers.get(bytesToHex(w.sbParams.channelId))!.channel.enforceable.state;
-  assert.equal(sb.balances, saved.channel!.enforceable.state.balances, "S's and B's views of S–B agree");
+  assert.equal(sb.balances, inlined(saved.channel!).enforceable.state.balances, "S's and B's views of S–B agree");
   fs.rmSync(path.dirname(configPath), { recursive: true, force: true });
 }
 

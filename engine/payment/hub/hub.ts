@@ -13,7 +13,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { termsId, verifyTerms, type HubTerms } from '../../../protocol/terms.js';
 import type { BitcoinTx } from '../../bitcoin/transaction.js';
-import { Channel, type ChannelJson } from '../../channel/channel.js';
+import { Channel, type StoredChannel } from '../../channel/channel.js';
 import { payoutScript } from '../../channel/onchain.js';
 import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
 import {
@@ -31,7 +31,7 @@ import {
   type HubOpen,
   type HubOpenContext,
 } from '../open/hub-open.js';
-import { PaymentEngine, refill } from '../engine.js';
+import { inline, PaymentEngine, refill, type ChannelOut } from '../engine.js';
 import { channelMap, type PeerChannel } from '../peers.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal, reject } from '../refusal.js';
@@ -65,7 +65,7 @@ export type { HubOpen } from '../open/hub-open.js';
 
 /** Persisted state of a {@link Hub}. */
 export interface HubJson {
-  peers: Record<string, { channel: ChannelJson; peerKey: string; peerAddress: string }>;
+  peers: Record<string, { channel: StoredChannel; peerKey: string; peerAddress: string }>;
   /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, HubPayment>;
   /** Finished offers moved out of `payments` (the step's `archive`), by offer id, while their messages must be ignored. */
@@ -348,15 +348,19 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
    * Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}):
    * channels in both are restored in place, channels an open added since are dropped.
    */
-  restore(j: HubJson): void {
+  restore(j: HubJson, resolve?: (id: string) => Channel | undefined): void {
     for (const [id, p] of [...this.peers]) {
       const saved = j.peers[id];
-      if (saved) p.channel.restore(saved.channel);
+      if (saved) Channel.fromStored(saved.channel, p.channel);
       else this.peers.delete(id);
     }
     for (const [id, p] of Object.entries(j.peers))
       if (!this.peers.has(id))
-        this.peers.set(id, { channel: Channel.fromJSON(p.channel), peerKey: hexToBytes(p.peerKey, 32), peerAddress: p.peerAddress });
+        this.peers.set(id, {
+          channel: Channel.fromStored(p.channel, undefined, resolve),
+          peerKey: hexToBytes(p.peerKey, 32),
+          peerAddress: p.peerAddress,
+        });
     refill(this.payments, j.payments);
     refill(this.finished, j.finished);
     refill(this.requests, j.requests);
@@ -365,10 +369,9 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   }
 
   /** Persisted state. */
-  toJSON(): HubJson {
+  toJSON(out: ChannelOut = inline): HubJson {
     const peers: HubJson['peers'] = {};
-    for (const [id, p] of this.peers)
-      peers[id] = { channel: p.channel.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+    for (const [id, p] of this.peers) peers[id] = { channel: out(p.channel), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
     return {
       peers,
       payments: Object.fromEntries(this.payments),
@@ -382,7 +385,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
   /** Restores a hub from {@link Hub.toJSON}. */
   static fromJSON(config: HubConfig, j: HubJson, nonces: NonceStore): Hub {
     const peers = Object.values(j.peers).map((p) => ({
-      channel: Channel.fromJSON(p.channel),
+      channel: Channel.fromStored(p.channel),
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,
     }));

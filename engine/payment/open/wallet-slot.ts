@@ -11,7 +11,8 @@ import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
 import { verifyTerms, type HubTerms } from '../../../protocol/terms.js';
 import { bytesToHex } from '../../../base/bytes.js';
 import type { BitcoinTx } from '../../bitcoin/transaction.js';
-import { Channel, type ChannelJson } from '../../channel/channel.js';
+import { Channel, type StoredChannel } from '../../channel/channel.js';
+import { inline, type ChannelOut } from '../engine.js';
 import type { Party } from '../../channel/state.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { reject } from '../refusal.js';
@@ -39,7 +40,7 @@ import {
 /** Persisted form of a {@link WalletSlot} (fields of the role's state). */
 export interface WalletSlotJson {
   /** The role's channel, once it has one. */
-  channel?: ChannelJson;
+  channel?: StoredChannel;
   /** The open in progress. */
   open?: WalletOpen;
   /** The hub's last signed terms (hex). */
@@ -164,10 +165,9 @@ export class WalletSlot {
   }
 
   /** Puts the slot back in the state of `j`. */
-  restore(j: WalletSlotJson): void {
+  restore(j: WalletSlotJson, resolve?: (id: string) => Channel | undefined): void {
     if (!j.channel) this.#channel = undefined;
-    else if (this.#channel) this.#channel.restore(j.channel);
-    else this.#channel = Channel.fromJSON(j.channel);
+    else this.#channel = Channel.fromStored(j.channel, this.#channel, resolve);
     if (j.open) this.state.open = structuredClone(j.open);
     else delete this.state.open;
     if (j.terms) this.state.terms = j.terms;
@@ -175,9 +175,9 @@ export class WalletSlot {
   }
 
   /** Persisted form. */
-  toJSON(): WalletSlotJson {
+  toJSON(out: ChannelOut = inline): WalletSlotJson {
     return {
-      ...(this.#channel ? { channel: this.#channel.toJSON() } : {}),
+      ...(this.#channel ? { channel: out(this.#channel) } : {}),
       ...(this.state.open ? { open: structuredClone(this.state.open) } : {}),
       ...(this.state.terms ? { terms: this.state.terms } : {}),
     };

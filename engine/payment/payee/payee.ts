@@ -16,7 +16,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import { commitTicketNonce, isFreeTicket, ticketNonceId, type NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey as getPublicKeyOf } from '../../../crypto/bip340.js';
 import { Channel } from '../../channel/channel.js';
-import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import { inline, PaymentEngine, refill, type ChannelOut, type ChannelWithPeer } from '../engine.js';
 import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
@@ -111,7 +111,7 @@ export class Payee extends WalletEngine<PayeeJson> {
 
   /** Restores a payee from {@link Payee.toJSON}. */
   static fromJSON(config: PayeeConfig, j: PayeeJson, nonces: NonceStore): Payee {
-    const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
+    const ch = j.channel ? Channel.fromStored(j.channel) : undefined;
     return new Payee(config, ch, nonces, j.payments, j.requests ?? {}, j.tickets ?? [], j, j.finished ?? {});
   }
 
@@ -299,8 +299,8 @@ export class Payee extends WalletEngine<PayeeJson> {
   }
 
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payee.toJSON}). */
-  restore(j: PayeeJson): void {
-    this.slot.restore(j);
+  restore(j: PayeeJson, resolve?: (id: string) => Channel | undefined): void {
+    this.slot.restore(j, resolve);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
     refill(this.finished, j.finished);
@@ -308,9 +308,9 @@ export class Payee extends WalletEngine<PayeeJson> {
   }
 
   /** Persisted state. */
-  toJSON(): PayeeJson {
+  toJSON(out: ChannelOut = inline): PayeeJson {
     return {
-      ...this.slot.toJSON(),
+      ...this.slot.toJSON(out),
       payments: Object.fromEntries(this.payments),
       requests: Object.fromEntries(this.requests),
       tickets: [...this.tickets],

@@ -12,7 +12,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { getPublicKey } from '../../../crypto/bip340.js';
 import { Channel } from '../../channel/channel.js';
-import { PaymentEngine, refill, type ChannelWithPeer } from '../engine.js';
+import { inline, PaymentEngine, refill, type ChannelOut, type ChannelWithPeer } from '../engine.js';
 import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
@@ -98,7 +98,7 @@ export class Payer extends WalletEngine<PayerJson> {
 
   /** Restores a payer from {@link Payer.toJSON}. */
   static fromJSON(config: PayerConfig, j: PayerJson, nonces: NonceStore): Payer {
-    const ch = j.channel ? Channel.fromJSON(j.channel) : undefined;
+    const ch = j.channel ? Channel.fromStored(j.channel) : undefined;
     return new Payer(config, ch, nonces, j.payments, j.requests ?? {}, j, j.finishedRequests ?? {});
   }
 
@@ -251,17 +251,17 @@ export class Payer extends WalletEngine<PayerJson> {
   }
 
   /** Puts the engine back in the state of `j` (a snapshot from {@link Payer.toJSON}). */
-  restore(j: PayerJson): void {
-    this.slot.restore(j);
+  restore(j: PayerJson, resolve?: (id: string) => Channel | undefined): void {
+    this.slot.restore(j, resolve);
     refill(this.payments, j.payments);
     refill(this.requests, j.requests);
     refill(this.finishedRequests, j.finishedRequests);
   }
 
   /** Persisted state. */
-  toJSON(): PayerJson {
+  toJSON(out: ChannelOut = inline): PayerJson {
     return {
-      ...this.slot.toJSON(),
+      ...this.slot.toJSON(out),
       payments: Object.fromEntries(this.payments),
       requests: Object.fromEntries(this.requests),
       finishedRequests: Object.fromEntries(this.finishedRequests),
