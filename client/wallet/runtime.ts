@@ -15,7 +15,7 @@
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
-import { Channel, isChannelRef, type ChannelJson } from '../../engine/channel/channel.js';
+import { Channel, isChannelRecordsRef, isChannelRef, type ChannelRecord } from '../../engine/channel/channel.js';
 import { byReference, PaymentEngine } from '../../engine/payment/engine.js';
 import { isCloseMessage } from '../../engine/payment/close.js';
 import { PaymentType, decodePayment, encodePayment } from '../../protocol/payment.js';
@@ -110,9 +110,22 @@ export interface RuntimeOptions {
 if ((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LNMB_CHECK_STEPS === '1')
   PaymentEngine.checkSteps = true;
 
+/** `v` as JSON with every object's keys sorted (two states compared whatever order their maps were filled in). */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
 /** The role engine's state, each channel in it a reference ({@link CHANNEL}). */
 const STATE_KEY = 'role/state';
-/** Each channel of the role by id (hex), written in the same batch as the state, and only when it changed. */
+/**
+ * Each channel of the role by id (hex), as the engine's record of it (the
+ * channel and, at a hub, its peer), written in the same batch as the state
+ * and only when it changed.
+ */
 const CHANNEL = 'role/channel/';
 const OUTBOX = 'role/outbox/';
 const POSTED = 'role/posted/';
@@ -236,16 +249,22 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   static async loadState(kv: Kv): Promise<unknown> {
     const raw = await kv.get(STATE_KEY);
     if (!raw) return undefined;
-    const channels = new Map<string, ChannelJson>();
+    const records = new Map<string, ChannelRecord>();
     for await (const [key, value] of kv.entries(CHANNEL))
-      channels.set(key.slice(CHANNEL.length), JSON.parse(new TextDecoder().decode(value)) as ChannelJson);
+      records.set(key.slice(CHANNEL.length), JSON.parse(new TextDecoder().decode(value)) as ChannelRecord);
+    const lost = (what: string) => new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `${what}: missing from the store`);
     // A state written before channels had their own records holds them inline: they load as they are.
     return JSON.parse(new TextDecoder().decode(raw), (_k, v: unknown) => {
-      if (!isChannelRef(v)) return v;
-      const c = channels.get(v.$channel);
-      if (c === undefined)
-        throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, `channel ${v.$channel}: its record is missing from the store`);
-      return c;
+      if (isChannelRef(v)) {
+        const r = records.get(v.$channel);
+        if (r === undefined) throw lost(`the record of channel ${v.$channel}`);
+        return r.channel;
+      }
+      if (isChannelRecordsRef(v)) {
+        if (records.size !== v.$channelRecords) throw lost(`${v.$channelRecords - records.size} of ${v.$channelRecords} channel records`);
+        return Object.fromEntries(records);
+      }
+      return v;
     });
   }
 
@@ -328,6 +347,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const state = this.#stateOps();
     await this.o.kv.batch(state.ops);
     state.written();
+    await this.#checkStored();
     this.tower?.start();
     void this.flush();
     this.#sub = this.client.subscribe((m) => this.serial(() => this.onEnvelope(m)));
@@ -505,7 +525,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     for (const c of this.engine.channels()) {
       if (this.#stored.get(c) === c.version) continue;
       fresh.push([c, c.version]);
-      ops.push({ type: 'put', key: CHANNEL + bytesToHex(c.params.channelId), value: utf8(JSON.stringify(c.toJSON())) });
+      ops.push({ type: 'put', key: CHANNEL + bytesToHex(c.params.channelId), value: utf8(JSON.stringify(this.engine.channelRecord(c))) });
     }
     return {
       ops,
@@ -513,6 +533,19 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         for (const [c, v] of fresh) this.#stored.set(c, v);
       },
     };
+  }
+
+  /**
+   * With {@link PaymentEngine.checkSteps} (the test suites), reads the state
+   * back from the store after every write and compares it with the engine:
+   * a channel whose change was not written would otherwise be found only
+   * after a restart, as lost money. Throws (a local fault) on a difference.
+   */
+  async #checkStored(): Promise<void> {
+    if (!PaymentEngine.checkSteps) return;
+    const stored = canonicalJson(await RoleRuntime.loadState(this.o.kv));
+    if (stored !== canonicalJson(this.engine.toJSON()))
+      throw new Error('state check: the store does not give back the engine state it was written from');
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
@@ -569,6 +602,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     await this.o.kv.batch(ops);
     state.written();
+    await this.#checkStored();
     for (const p of archived) {
       this.#archived.delete(p.offerId);
       this.#archived.set(p.offerId, p);

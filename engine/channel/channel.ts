@@ -62,8 +62,8 @@ import {
   type StoredChannel,
 } from './persist.js';
 
-export type { ChannelJson, ChannelRef, StateRecordJson, StoredChannel } from './persist.js';
-export { inlined, isChannelRef } from './persist.js';
+export type { ChannelJson, ChannelRecord, ChannelRecordsRef, ChannelRef, StateRecordJson, StoredChannel } from './persist.js';
+export { inlined, isChannelRecordsRef, isChannelRef } from './persist.js';
 export type { StateRecord } from './state.js';
 import {
   CHANNEL_UPDATE_HASH_TYPE,

@@ -130,6 +130,28 @@ export function isChannelRef(c: unknown): c is ChannelRef {
   return typeof c === 'object' && c !== null && typeof (c as { $channel?: unknown }).$channel === 'string';
 }
 
+/**
+ * In a role's persisted state, the whole collection of the role's channel
+ * records (a hub's peers, each record its channel and its peer), stored
+ * apart, so that the state written after a step does not list every
+ * channel. `count` is how many records there are: a store that lost one
+ * refuses to load rather than load without the channel.
+ */
+export interface ChannelRecordsRef {
+  readonly $channelRecords: number;
+}
+
+/** True when `v` is a {@link ChannelRecordsRef}. */
+export function isChannelRecordsRef(v: unknown): v is ChannelRecordsRef {
+  return typeof v === 'object' && v !== null && typeof (v as { $channelRecords?: unknown }).$channelRecords === 'number';
+}
+
+/** A channel's record in a store that keeps each channel apart: the channel and what the role keeps with it (a hub: its peer). */
+export interface ChannelRecord {
+  channel: ChannelJson;
+  [more: string]: unknown;
+}
+
 /** `c` as an inline channel; a reference (a state that was not loaded through a wallet runtime) is refused (STORE_UNAVAILABLE). */
 export function inlined(c: StoredChannel): ChannelJson {
   if (isChannelRef(c)) fail(ErrorCode.STORE_UNAVAILABLE, `channel ${c.$channel}: a reference where the channel was expected`);

@@ -9,7 +9,7 @@
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, type LnMailboxError } from '../../base/errors.js';
 import { decodeChannelState, type PaymentMessage } from '../../protocol/payment.js';
-import { ChannelJournal, type Channel, type StoredChannel } from '../channel/channel.js';
+import { ChannelJournal, type Channel, type ChannelRecord, type StoredChannel } from '../channel/channel.js';
 import { isCloseMessage, onCloseMessage, proposeClose, type CloseMessage } from './close.js';
 import { isLocalFault, reject } from './refusal.js';
 import { ignored, step, type Incoming, type Step, type StepContext } from './types.js';
@@ -97,7 +97,26 @@ export abstract class PaymentEngine<J> {
    * reference keeps the channel as it is (the journal put it back), or is
    * found again with `resolve` (its id, hex) when the step removed it.
    */
-  abstract restore(j: J, resolve?: (id: string) => Channel | undefined): void;
+  abstract restore(j: J, resolve?: (id: string) => Channel | undefined, members?: unknown): void;
+
+  /**
+   * What a step's rollback needs that {@link toJSON} with channels by
+   * reference leaves out: a hub's map of peers, which that form does not
+   * list (see {@link ChannelRecordsRef}). A copy of the map, not of its
+   * entries. By default nothing.
+   */
+  protected members(): unknown {
+    return undefined;
+  }
+
+  /**
+   * The record a store that keeps each channel apart writes for `c`: the
+   * channel, and what the role keeps with it (a hub adds its peer). Written
+   * whenever the channel's version changed.
+   */
+  channelRecord(c: Channel): ChannelRecord {
+    return { channel: c.toJSON() };
+  }
   /** Every channel of this role. */
   abstract channels(): Channel[];
   /** The channel with id `channelId` and its peer's identity key, if it is one of ours. */
@@ -131,6 +150,7 @@ export abstract class PaymentEngine<J> {
     const channels = this.channels();
     for (const c of channels) c.track(this.#journal);
     const before = structuredClone(this.toJSON(byReference));
+    const members = this.members();
     const check = PaymentEngine.checkSteps ? this.#checkpoint(channels) : undefined;
     this.#journal.begin();
     let result: T;
@@ -139,7 +159,7 @@ export abstract class PaymentEngine<J> {
     } catch (e) {
       this.#journal.rollback();
       const byId = new Map(channels.map((c) => [bytesToHex(c.params.channelId), c]));
-      this.restore(before, (id) => byId.get(id));
+      this.restore(before, (id) => byId.get(id), members);
       check?.afterRollback();
       if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
       throw e;

@@ -8,7 +8,7 @@ import { hexToBytes } from '../../base/bytes.js';
 import { verifyReceipt } from '../../protocol/receipt.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
 import { RoleRuntime, type RoleEngine } from '../../client/wallet/runtime.js';
-import type { HubJson } from '../../engine/payment/hub/hub.js';
+import { listedPeers, type HubJson } from '../../engine/payment/hub/hub.js';
 import type { PayeeJson } from '../../engine/payment/payee/payee.js';
 import type { PayerJson } from '../../engine/payment/payer/payer.js';
 import { inlined, type ChannelJson } from '../../engine/channel/channel.js';
@@ -217,8 +217,8 @@ async function scenario(R: Role, kills: Kill[], trace: Line[] = []): Promise<voi
     assert.ok(receipt && verifyReceipt(hexToBytes(receipt.receipt), w.addr.B), "the payer holds B's receipt");
     assert.not.ok((B.tickets ?? []).includes(A.payments[offerId]!.ticket!), 'the burned ticket is not offered again');
 
-    const sA = inlined(S.peers[h(w.asParams.channelId)]!.channel),
-      sB = inlined(S.peers[h(w.sbParams.channelId)]!.channel);
+    const sA = inlined(listedPeers(S)[h(w.asParams.channelId)]!.channel),
+      sB = inlined(listedPeers(S)[h(w.sbParams.channelId)]!.channel);
     const settledChannel = (name: string, x: ChannelJson, y: ChannelJson, balances: [number, number]) => {
       for (const c of [x, y]) {
         assert.is(c.pending, undefined, `${name}: no pending state`);

@@ -13,7 +13,7 @@ import { PaymentType } from '../../../protocol/payment.js';
 import type { NonceStore } from '../../../crypto/nonce.js';
 import { termsId, verifyTerms, type HubTerms } from '../../../protocol/terms.js';
 import type { BitcoinTx } from '../../bitcoin/transaction.js';
-import { Channel, type StoredChannel } from '../../channel/channel.js';
+import { Channel, isChannelRecordsRef, type ChannelRecord, type ChannelRecordsRef, type StoredChannel } from '../../channel/channel.js';
 import { payoutScript } from '../../channel/onchain.js';
 import type { FundingCheck, FundingOrder, OpeningEngine } from '../open/common.js';
 import {
@@ -31,7 +31,7 @@ import {
   type HubOpen,
   type HubOpenContext,
 } from '../open/hub-open.js';
-import { inline, PaymentEngine, refill, type ChannelOut } from '../engine.js';
+import { byReference, inline, PaymentEngine, refill, type ChannelOut } from '../engine.js';
 import { channelMap, type PeerChannel } from '../peers.js';
 import type { Signer } from '../ptlc-exchange.js';
 import { answerRefusal, reject } from '../refusal.js';
@@ -65,7 +65,12 @@ export type { HubOpen } from '../open/hub-open.js';
 
 /** Persisted state of a {@link Hub}. */
 export interface HubJson {
-  peers: Record<string, { channel: StoredChannel; peerKey: string; peerAddress: string }>;
+  /**
+   * Every channel with its peer, by channel id. A wallet runtime stores each
+   * one as a record of its own, and the state then holds only their count
+   * ({@link ChannelRecordsRef}); loading puts them back here.
+   */
+  peers: Record<string, { channel: StoredChannel; peerKey: string; peerAddress: string }> | ChannelRecordsRef;
   /** Payments in flight (and, in a state saved before finished ones were archived, finished ones too). */
   payments: Record<string, HubPayment>;
   /** Finished offers moved out of `payments` (the step's `archive`), by offer id, while their messages must be ignored. */
@@ -76,6 +81,16 @@ export interface HubJson {
   finishedRequests?: Record<string, FinishedRequest>;
   /** Channel opens in progress (SPEC 6.17), by channel id. */
   opens?: Record<string, HubOpen>;
+}
+
+/**
+ * The peers a hub state lists, as a wallet runtime loads it; a state that
+ * holds only the count of its channel records (one not loaded through a
+ * runtime) is refused (STORE_UNAVAILABLE).
+ */
+export function listedPeers(j: HubJson): Exclude<HubJson['peers'], ChannelRecordsRef> {
+  if (isChannelRecordsRef(j.peers)) fail(ErrorCode.STORE_UNAVAILABLE, 'hub: a state whose channel records were not loaded');
+  return j.peers;
 }
 
 /**
@@ -348,19 +363,13 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
    * Puts the engine back in the state of `j` (a snapshot from {@link Hub.toJSON}):
    * channels in both are restored in place, channels an open added since are dropped.
    */
-  restore(j: HubJson, resolve?: (id: string) => Channel | undefined): void {
-    for (const [id, p] of [...this.peers]) {
-      const saved = j.peers[id];
-      if (saved) Channel.fromStored(saved.channel, p.channel);
-      else this.peers.delete(id);
-    }
-    for (const [id, p] of Object.entries(j.peers))
-      if (!this.peers.has(id))
-        this.peers.set(id, {
-          channel: Channel.fromStored(p.channel, undefined, resolve),
-          peerKey: hexToBytes(p.peerKey, 32),
-          peerAddress: p.peerAddress,
-        });
+  restore(j: HubJson, resolve?: (id: string) => Channel | undefined, members?: unknown): void {
+    if (isChannelRecordsRef(j.peers)) {
+      // A rollback: the journal put the channels back; the map gets back the peers it had.
+      if (!(members instanceof Map)) fail(ErrorCode.STORE_UNAVAILABLE, 'hub: a state without its peers and nothing to restore them from');
+      this.peers.clear();
+      for (const [id, p] of members as Map<string, PeerChannel>) this.peers.set(id, p);
+    } else this.restorePeers(j.peers, resolve);
     refill(this.payments, j.payments);
     refill(this.finished, j.finished);
     refill(this.requests, j.requests);
@@ -368,10 +377,44 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
     refill(this.opens, j.opens);
   }
 
+  /** The peers of a state that lists them (see {@link restore}). */
+  private restorePeers(peers: Exclude<HubJson['peers'], ChannelRecordsRef>, resolve?: (id: string) => Channel | undefined): void {
+    for (const [id, p] of [...this.peers]) {
+      const saved = peers[id];
+      if (saved) Channel.fromStored(saved.channel, p.channel);
+      else this.peers.delete(id);
+    }
+    for (const [id, p] of Object.entries(peers))
+      if (!this.peers.has(id))
+        this.peers.set(id, {
+          channel: Channel.fromStored(p.channel, undefined, resolve),
+          peerKey: hexToBytes(p.peerKey, 32),
+          peerAddress: p.peerAddress,
+        });
+  }
+
+  /** A copy of the map of peers (see {@link PaymentEngine.members}). */
+  protected override members(): Map<string, PeerChannel> {
+    return new Map(this.peers);
+  }
+
+  /** A channel's record: the channel and its peer (see {@link PaymentEngine.channelRecord}). */
+  override channelRecord(c: Channel): ChannelRecord {
+    const p = this.peers.get(bytesToHex(c.params.channelId));
+    if (!p) fail(ErrorCode.INVALID_RANGE, `hub: no channel ${bytesToHex(c.params.channelId)}`);
+    return { channel: c.toJSON(), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+  }
+
   /** Persisted state. */
   toJSON(out: ChannelOut = inline): HubJson {
-    const peers: HubJson['peers'] = {};
-    for (const [id, p] of this.peers) peers[id] = { channel: out(p.channel), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+    let peers: HubJson['peers'];
+    if (out === byReference) peers = { $channelRecords: this.peers.size };
+    else {
+      const listed: Exclude<HubJson['peers'], ChannelRecordsRef> = {};
+      for (const [id, p] of this.peers)
+        listed[id] = { channel: out(p.channel), peerKey: bytesToHex(p.peerKey), peerAddress: p.peerAddress };
+      peers = listed;
+    }
     return {
       peers,
       payments: Object.fromEntries(this.payments),
@@ -384,7 +427,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
 
   /** Restores a hub from {@link Hub.toJSON}. */
   static fromJSON(config: HubConfig, j: HubJson, nonces: NonceStore): Hub {
-    const peers = Object.values(j.peers).map((p) => ({
+    const peers = Object.values(listedPeers(j)).map((p) => ({
       channel: Channel.fromStored(p.channel),
       peerKey: hexToBytes(p.peerKey, 32),
       peerAddress: p.peerAddress,

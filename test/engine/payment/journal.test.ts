@@ -77,8 +77,14 @@ t('a payment through a hub with 40 channels never serializes the 38 it does not 
 t('the rollback copy holds channels as references, whatever their number', async () => {
   const w = await makeWorld();
   await crowd(w, 10);
-  const j = w.hub.toJSON(byReference);
-  for (const [id, p] of Object.entries(j.peers)) assert.equal(p.channel, { $channel: id });
+  // The hub's state holds only the count of its channel records: not one entry per channel.
+  assert.equal(w.hub.toJSON(byReference).peers, { $channelRecords: 12 });
+  // A wallet's one channel is a reference to its record.
+  assert.equal(w.payer.toJSON(byReference).channel, { $channel: hex(w.asParams.channelId) });
+  // A hub's record of a channel carries its peer.
+  const rec = w.hub.channelRecord(hubAS(w));
+  assert.equal(Object.keys(rec).sort(), ['channel', 'peerAddress', 'peerKey']);
+  assert.is(rec.peerKey, hex(w.A.idPk));
   // The inline form is unchanged (stores written before keep loading).
   const inline = w.hub.toJSON();
   assert.equal(Object.keys(inline.peers).length, 12);
