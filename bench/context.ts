@@ -50,6 +50,8 @@ export interface Sizes {
   hubTickets: number;
   hubWarmMs: number;
   hubMs: number;
+  /** Hub bench: further channels the hub holds in a second run, with peers that never come online. */
+  hubIdle: number;
 }
 
 /** Full sizes (docs/performance.md). */
@@ -79,6 +81,7 @@ export const FULL: Sizes = {
   hubTickets: 64,
   hubWarmMs: 5000,
   hubMs: 20_000,
+  hubIdle: 1000,
 };
 
 /** Smoke-test sizes (CI): every code path, small numbers, no speed claims. */
@@ -108,6 +111,7 @@ export const QUICK: Sizes = {
   hubTickets: 32,
   hubWarmMs: 1500,
   hubMs: 3000,
+  hubIdle: 50,
 };
 
 /** A relay child process with its data directory. */

@@ -88,8 +88,25 @@ export function profileGroups(file: string): { total: number; busy: number; grou
   return { total: s.total, busy: s.total - idle, groups: [...groups].sort((a, b) => b[1] - a[1]), top: s.byFunction.slice(0, 15) };
 }
 
-/** The hub row. */
-export async function benchHub(s: Sizes): Promise<Row[]> {
+/** One hub run: its CPU, payments and EC operations over the measured window. */
+interface HubRun {
+  paid: number;
+  cpuMs: number;
+  wallS: number;
+  ec: Record<string, number>;
+  ecOps: number;
+  latencies: number[];
+  errors: number;
+  load: [number, number];
+  profFile: string | null;
+}
+
+/**
+ * Sets up a relay, a hub holding `idle` further channels no payment uses,
+ * and the payers and payees, then runs the closed loop and measures the
+ * window (with a CPU profile of the hub when `profile` and BENCH_PROFILE).
+ */
+async function hubRun(s: Sizes, idle: number, profile: boolean): Promise<HubRun> {
   const relay = await startRelayProc();
   const hub = spawnWorker('servers/hub.ts', EC_COUNT);
   const payeeW = spawnWorker('load/hub-peers.ts');
@@ -98,14 +115,22 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
   let looping = false;
   try {
     const t0 = performance.now();
-    const set = await hub.call<{ hub: HubSpec; payers: PeerSpec[]; payees: PeerSpec[] }>('setup', relay.url, s.hubPayers, s.hubPayees);
+    const set = await hub.call<{ hub: HubSpec; payers: PeerSpec[]; payees: PeerSpec[] }>(
+      'setup',
+      relay.url,
+      s.hubPayers,
+      s.hubPayees,
+      idle,
+    );
     const targets = await payeeW.call<{ address: string; batch: string }[]>('payees', relay.url, set.hub, set.payees, s.hubTickets);
     await payerW.call('payers', relay.url, set.hub, set.payers);
-    progress(`hub: ${s.hubPayers} payers, ${s.hubPayees} payees set up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    progress(
+      `hub: ${s.hubPayers} payers, ${s.hubPayees} payees${idle ? `, ${idle} idle channels` : ''} set up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     await payerW.call('start', targets, 60_000);
     looping = true;
     await sleep(s.hubWarmMs);
-    const prof = process.env.BENCH_PROFILE;
+    const prof = profile ? process.env.BENCH_PROFILE : undefined;
     if (prof) await hub.call('profileStart');
     const load0 = os.loadavg()[0]!;
     const m0 = await hub.call<HubMark>('mark');
@@ -118,18 +143,39 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
     if (loop.failed.length) throw new Error(`hub: ${loop.failed.length} payment(s) failed: ${loop.failed.slice(0, 3).join('; ')}`);
     const paid = m1.paid - m0.paid;
     if (paid <= 0) throw new Error(`hub: no payment completed in the ${s.hubMs} ms window (${loop.completed} in all)`);
-
-    const cpuMs = (m1.cpuUs - m0.cpuUs) / 1000 / paid;
-    const wallS = (m1.wallMs - m0.wallMs) / 1000;
     const ec: Record<string, number> = {};
     for (const [k, v] of Object.entries(m1.ec)) if (v - (m0.ec[k] ?? 0)) ec[k] = (v - (m0.ec[k] ?? 0)) / paid;
-    const ecOps = Object.values(ec).reduce((a, b) => a + b, 0);
-    const crypto = spawnWorker('load/crypto.ts');
-    workers.push(crypto);
+    return {
+      paid,
+      cpuMs: (m1.cpuUs - m0.cpuUs) / 1000 / paid,
+      wallS: (m1.wallMs - m0.wallMs) / 1000,
+      ec,
+      ecOps: Object.values(ec).reduce((a, b) => a + b, 0),
+      latencies: loop.latencies.sort((a, b) => a - b),
+      errors: m1.errors - m0.errors,
+      load: [load0, load1],
+      profFile,
+    };
+  } finally {
+    if (looping) await payerW.call('stop').catch(() => undefined);
+    for (const w of [payerW, payeeW]) await w.call('close').catch(() => undefined);
+    await hub.call('close').catch(() => undefined);
+    await Promise.all([...workers, hub].map((w) => w.stop()));
+    await relay.stop();
+  }
+}
+
+/** The hub rows. */
+export async function benchHub(s: Sizes): Promise<Row[]> {
+  const r = await hubRun(s, 0, true);
+  const { paid, cpuMs, wallS, ec, ecOps, profFile } = r;
+  const [load0, load1] = r.load;
+  const lat = r.latencies;
+  const crypto = spawnWorker('load/crypto.ts');
+  try {
     const noble = await crypto.call<Record<string, number>>('opCosts', s.cryptoMinMs);
     const native = (await crypto.call<Record<string, number> | null>('nativeOpCosts', s.cryptoMinMs)) ?? noble;
     const floorMs = ecMs(ec, native, noble);
-    const lat = loop.latencies.sort((a, b) => a - b);
     const fmtEc = Object.entries(ec)
       .sort()
       .map(([k, v]) => `${k.slice(k.indexOf(':') + 1)}×${v.toFixed(1)}`)
@@ -154,7 +200,13 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
       `hub: ${paid} payments in ${wallS.toFixed(1)} s (${(paid / wallS).toFixed(1)}/s wall), hub CPU ${cpuMs.toFixed(1)} ms per payment → ${(1000 / cpuMs).toFixed(1)} payments/s on one core; hub EC ops per payment ${ecOps.toFixed(1)} (${fmtEc}) = ${floorMs.toFixed(1)} ms at libsecp256k1 cost`,
     );
     const nobleMs = ecMs(ec, noble, noble);
-    return [
+    // The same set-up again with idle channels at the hub: a step pays for the channels it touches.
+    const crowded = s.hubIdle > 0 ? await hubRun(s, s.hubIdle, false) : undefined;
+    if (crowded)
+      progress(
+        `hub with ${s.hubIdle} idle channels: ${crowded.paid} payments, hub CPU ${crowded.cpuMs.toFixed(1)} ms per payment (${(crowded.cpuMs / cpuMs).toFixed(2)}× the run without)`,
+      );
+    const rows = [
       row({
         name: 'hub CPU per mode-1 payment ÷ the same hub EC operations done with noble',
         value: cpuMs,
@@ -179,14 +231,24 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
           native,
         )
           .map(([k, v]) => `${k} ${v.toFixed(3)}`)
-          .join(', ')}); hub errors in the window ${m1.errors - m0.errors}${profNote}`,
+          .join(', ')}); hub errors in the window ${r.errors}${profNote}`,
       }),
     ];
+    if (crowded)
+      rows.push(
+        row({
+          name: `hub CPU per payment holding ${s.hubIdle + s.hubPayers + s.hubPayees} channels ÷ holding ${s.hubPayers + s.hubPayees}`,
+          value: crowded.cpuMs,
+          unit: 'CPU ms',
+          baseline: `the run above (${s.hubPayers + s.hubPayees} channels, the same payers and payees)`,
+          baselineValue: cpuMs,
+          target: 'report (≈ 1×: a step pays for the channels it touches)',
+          pass: null,
+          note: `the same set-up with ${s.hubIdle} further channels co-signed at state 0 whose peers never come online; ${crowded.paid} payments in the window, hub EC ops per payment ${crowded.ecOps.toFixed(1)}, load average ${crowded.load[0].toFixed(1)}–${crowded.load[1].toFixed(1)}, hub errors ${crowded.errors}`,
+        }),
+      );
+    return rows;
   } finally {
-    if (looping) await payerW.call('stop').catch(() => undefined);
-    for (const w of [payerW, payeeW]) await w.call('close').catch(() => undefined);
-    await hub.call('close').catch(() => undefined);
-    await Promise.all([...workers, hub].map((w) => w.stop()));
-    await relay.stop();
+    await crypto.stop();
   }
 }

@@ -22,6 +22,7 @@ import { LevelKv } from '../../client/mailbox/kv.js';
 import { KvNonceStore } from '../../client/wallet/nonce-store.js';
 import { HubNode } from '../../client/wallet/roles.js';
 import { openChannelPair } from '../../engine/channel/open.js';
+import { MemoryNonceStore } from '../../crypto/nonce.js';
 import type { ChannelParams } from '../../engine/channel/state.js';
 import { serve } from '../rpc.js';
 import { HUB_FEE, type HubMark, type HubSpec, type PeerSpec } from './hub-spec.js';
@@ -68,9 +69,16 @@ serve({
   /**
    * Creates the hub and `payers` + `payees` peers, co-signs every channel at
    * state 0 (payer–hub: 600,000 / 399,000 sat; hub–payee: 700,000 / 299,000),
-   * then starts the hub on its store. Returns the peers' specs.
+   * then starts the hub on its store. `idle` further channels are co-signed
+   * with peers that never come online: the hub holds them, no payment uses
+   * them. Returns the peers' specs.
    */
-  async setup(relayUrl: string, payers: number, payees: number): Promise<{ hub: HubSpec; payers: PeerSpec[]; payees: PeerSpec[] }> {
+  async setup(
+    relayUrl: string,
+    payers: number,
+    payees: number,
+    idle = 0,
+  ): Promise<{ hub: HubSpec; payers: PeerSpec[]; payees: PeerSpec[] }> {
     const S = keys();
     const address = (k: Keys): string => encodeMailboxAddress({ publicKey: k.idPk, relays: [relayUrl] });
     const kvS = new LevelKv(S.dir);
@@ -92,6 +100,20 @@ serve({
     const b: PeerSpec[] = [];
     for (let i = 0; i < payers; i++) a.push(await make(true));
     for (let i = 0; i < payees; i++) b.push(await make(false));
+    for (let i = 0; i < idle; i++) {
+      const peerSk = schnorr.utils.randomSecretKey();
+      const peerCh = schnorr.utils.randomSecretKey();
+      const [hubs] = await openChannelPair(
+        params(S.chPk, schnorr.getPublicKey(peerCh), 144),
+        [500_000, 499_000],
+        S.chSk,
+        peerCh,
+        nonceS,
+        new MemoryNonceStore(),
+      );
+      const peerKey = schnorr.getPublicKey(peerSk);
+      peers.push({ channel: hubs, peerKey, peerAddress: encodeMailboxAddress({ publicKey: peerKey, relays: [relayUrl] }) });
+    }
     await kvS.close();
     hub = await HubNode.open({
       identityKey: S.idSk,
