@@ -10,10 +10,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { Channel, ChannelJournal } from '../../../engine/channel/channel.js';
+import { Channel, ChannelJournal, inlined } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { MemoryNonceStore } from '../../../crypto/nonce.js';
-import { Hub } from '../../../engine/payment/hub/hub.js';
+import { Hub, listedPeers } from '../../../engine/payment/hub/hub.js';
+import { Payer } from '../../../engine/payment/payer/payer.js';
 import { byReference, PaymentEngine } from '../../../engine/payment/engine.js';
 import { ErrorCode, LnMailboxError } from '../../../base/errors.js';
 import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
@@ -251,6 +252,68 @@ t('the whole-state check catches a channel changed outside its journal', async (
   } finally {
     PaymentEngine.checkSteps = checks;
   }
+});
+
+/** The typed code `fn` fails with (its error must be an LnMailboxError). */
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof LnMailboxError) return e.code;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}
+
+t('a state with channels by reference is refused where it was not loaded through a runtime', async () => {
+  const w = await makeWorld();
+  // A payer state whose channel is a reference: building a payer from it must not give a payer without its channel.
+  assert.is(
+    codeOf(() => Payer.fromJSON(w.payer.config, w.payer.toJSON(byReference), w.A.nonces)),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
+  // A hub state that holds only the count of its channel records.
+  assert.is(
+    codeOf(() => Hub.fromJSON(w.hub.config, w.hub.toJSON(byReference), w.S.nonces)),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
+  assert.is(
+    codeOf(() => listedPeers(w.hub.toJSON(byReference))),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
+  assert.is(
+    codeOf(() => inlined({ $channel: hex(w.asParams.channelId) })),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
+  assert.is(inlined(hubAS(w).toJSON()).params.channelId, hex(w.asParams.channelId));
+});
+
+t('a rollback copy of the hub without its map of peers is refused and leaves every peer in place', async () => {
+  const w = await makeWorld();
+  const before = JSON.stringify(w.hub.toJSON());
+  assert.is(
+    codeOf(() => w.hub.restore(w.hub.toJSON(byReference))),
+    ErrorCode.STORE_UNAVAILABLE,
+  );
+  assert.is(w.hub.peers.size, 2, 'the hub still holds both channels');
+  assert.is(JSON.stringify(w.hub.toJSON()), before);
+});
+
+t('the hub has no record for a channel that is not one of its own', async () => {
+  const w = await makeWorld();
+  const p = party('http://127.0.0.1:1');
+  const [stranger] = await openChannelPair(
+    channelParams(w.S.chPk, p.chPk),
+    [500_000, 499_000],
+    w.S.chSk,
+    p.chSk,
+    w.S.nonces,
+    new MemoryNonceStore(),
+  );
+  assert.is(
+    codeOf(() => w.hub.channelRecord(stranger)),
+    ErrorCode.INVALID_RANGE,
+  );
 });
 
 t.run();
