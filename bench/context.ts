@@ -149,7 +149,7 @@ export async function startRelayProc(execArgv: string[] = [], databaseUrl?: stri
 
 /** A bare baseline server child process. */
 export async function startBare(
-  kind: 'express' | 'http' | 'ws',
+  kind: 'express' | 'http' | 'ws' | 'broadcast',
   frames = 0,
   mailbox?: string,
 ): Promise<{ worker: Worker; url: string; stop(): Promise<void> }> {

@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import { schnorr } from '@noble/curves/secp256k1.js';
-import { mailboxKey, type MailboxKey } from '../envelopes.js';
+import { mailboxKey, randomMailboxes, type MailboxKey } from '../envelopes.js';
 import { serve } from '../rpc.js';
 import { PresignedSigner } from './presign.js';
 import { connectAuthed, sessionToken, subscribe, wsUrl, type Credential } from './ws-client.js';
@@ -17,6 +17,22 @@ const listeners: WebSocket[] = [];
 const listening: [string, number][] = [];
 /** Where the id starts in the relay's envelope frame (`{"type":"envelope","id":"<64 hex>"…`). */
 const ID_AT = '{"type":"envelope","id":"'.length;
+
+const ENVELOPE_FRAME = Buffer.from('{"type":"envelope"');
+
+/**
+ * Stamps every envelope frame `ws` receives from now on with its epoch ms,
+ * for `arrivals`. Only the id is copied out of the frame: a slice of the
+ * frame's text would keep the whole frame alive until `arrivals`, and the
+ * collections that costs show up in the latencies at high rates.
+ */
+function stampArrivals(ws: WebSocket): void {
+  const origin = performance.timeOrigin;
+  ws.on('message', (data: Buffer) => {
+    const t = origin + performance.now();
+    if (data.subarray(0, ENVELOPE_FRAME.length).equals(ENVELOPE_FRAME)) listening.push([data.toString('latin1', ID_AT, ID_AT + 64), t]);
+  });
+}
 
 /** Runs `fn` over `items` with at most `width` in flight. */
 async function pool<T, R>(items: readonly T[], width: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
@@ -115,22 +131,42 @@ serve({
    */
   async listen(url: string, subscribers: number): Promise<string[]> {
     const keys: MailboxKey[] = Array.from({ length: subscribers }, () => mailboxKey());
-    const origin = performance.timeOrigin;
     const socks = await pool(keys, 50, async (k) => {
       const ws = await connectAuthed(url, { mailbox: k.mailbox, secretKey: k.secretKey });
       await subscribe(ws, 0);
-      ws.on('message', (data) => {
-        const t = origin + performance.now();
-        const text = data.toString();
-        if (text.startsWith('{"type":"envelope"')) listening.push([text.slice(ID_AT, ID_AT + 64), t]);
-      });
+      stampArrivals(ws);
       return ws;
     });
     listeners.push(...socks);
     return keys.map((k) => k.mailbox);
   },
 
-  /** What {@link listen} stamped so far ([id, epoch ms]); `close` also ends its sockets. */
+  /**
+   * {@link listen} against the bare broadcast server (servers/bare.ts):
+   * plain sockets, no auth, each naming a fresh mailbox in its URL.
+   */
+  async listenBare(url: string, subscribers: number): Promise<string[]> {
+    const mailboxes = randomMailboxes(subscribers);
+    const socks = await pool(
+      mailboxes,
+      50,
+      (m) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(`${wsUrl(url)}?mailbox=${m}`, { perMessageDeflate: false });
+          ws.once('error', reject);
+          ws.once('open', () => {
+            ws.off('error', reject);
+            ws.on('error', () => undefined);
+            stampArrivals(ws);
+            resolve(ws);
+          });
+        }),
+    );
+    listeners.push(...socks);
+    return mailboxes;
+  },
+
+  /** What {@link listen} or `listenBare` stamped so far ([id, epoch ms]); `close` also ends its sockets. */
   arrivals(close = false): [string, number][] {
     const out = listening.splice(0);
     if (close) for (const ws of listeners.splice(0)) ws.terminate();
