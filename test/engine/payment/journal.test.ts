@@ -9,10 +9,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { schnorr } from '@noble/curves/secp256k1.js';
 import { Channel, ChannelJournal, inlined } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { MemoryNonceStore } from '../../../crypto/nonce.js';
 import { Hub, listedPeers } from '../../../engine/payment/hub/hub.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
 import { byReference, PaymentEngine } from '../../../engine/payment/engine.js';
@@ -22,14 +20,27 @@ import { channelParams, hex, hubAS, hubSB, makeWorld, party, run, startPayment, 
 
 const t = suite('payment/journal');
 
+/** A further channel of the world's hub with a new peer, co-signed at state 0 (not added to the hub). */
+async function hubChannelWithStranger(w: World): Promise<{ channel: Channel; peer: ReturnType<typeof party> }> {
+  const peer = party('http://127.0.0.1:1');
+  const [channel] = await openChannelPair(
+    channelParams(w.S.chPk, peer.chPk),
+    [500_000, 499_000],
+    w.S.chSk,
+    peer.chSk,
+    w.S.nonces,
+    peer.nonces,
+  );
+  return { channel, peer };
+}
+
 /** Adds `n` further channels (each with a peer of its own) to the world's hub. */
 async function crowd(w: World, n: number): Promise<Channel[]> {
   const extra: Channel[] = [];
   for (let i = 0; i < n; i++) {
-    const p = party('http://127.0.0.1:1');
-    const [mine] = await openChannelPair(channelParams(w.S.chPk, p.chPk), [500_000, 499_000], w.S.chSk, p.chSk, w.S.nonces, p.nonces);
-    w.hub.peers.set(hex(mine.params.channelId), { channel: mine, peerKey: p.idPk, peerAddress: p.address });
-    extra.push(mine);
+    const { channel, peer } = await hubChannelWithStranger(w);
+    w.hub.peers.set(hex(channel.params.channelId), { channel, peerKey: peer.idPk, peerAddress: peer.address });
+    extra.push(channel);
   }
   return extra;
 }
@@ -211,18 +222,10 @@ t('a channel an open added during a failed step is dropped; one removed comes ba
   const before = JSON.stringify(hub.toJSON());
   const asId = hex(w.asParams.channelId);
   const as = hub.peers.get(asId)!;
-  const p = party('http://127.0.0.1:1');
-  const [added] = await openChannelPair(
-    channelParams(w.S.chPk, p.chPk),
-    [500_000, 499_000],
-    w.S.chSk,
-    p.chSk,
-    w.S.nonces,
-    new MemoryNonceStore(),
-  );
+  const { channel: added, peer: p } = await hubChannelWithStranger(w);
   await hub
     .step(async () => {
-      hub.peers.set(hex(added.params.channelId), { channel: added, peerKey: schnorr.getPublicKey(p.idSk), peerAddress: p.address });
+      hub.peers.set(hex(added.params.channelId), { channel: added, peerKey: p.idPk, peerAddress: p.address });
       hub.peers.delete(asId);
       throw new LnMailboxError(ErrorCode.PAYMENT_REJECTED, 'refused');
     })
@@ -301,15 +304,7 @@ t('a rollback copy of the hub without its map of peers is refused and leaves eve
 
 t('the hub has no record for a channel that is not one of its own', async () => {
   const w = await makeWorld();
-  const p = party('http://127.0.0.1:1');
-  const [stranger] = await openChannelPair(
-    channelParams(w.S.chPk, p.chPk),
-    [500_000, 499_000],
-    w.S.chSk,
-    p.chSk,
-    w.S.nonces,
-    new MemoryNonceStore(),
-  );
+  const { channel: stranger } = await hubChannelWithStranger(w);
   assert.is(
     codeOf(() => w.hub.channelRecord(stranger)),
     ErrorCode.INVALID_RANGE,
