@@ -15,7 +15,7 @@
 import { decodeMailboxAddress } from '../../protocol/address.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../base/bytes.js';
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
-import { Channel, isChannelRecordsRef, isChannelRef, type ChannelRecord } from '../../engine/channel/channel.js';
+import { type Channel, isChannelRecordsRef, isChannelRef, type ChannelRecord } from '../../engine/channel/channel.js';
 import { byReference, PaymentEngine } from '../../engine/payment/engine.js';
 import { isCloseMessage } from '../../engine/payment/close.js';
 import { PaymentType, decodePayment, encodePayment } from '../../protocol/payment.js';
@@ -29,6 +29,7 @@ import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
 import { Watchtower, towerTermsOp, towerWrites, type WatchtowerOptions } from './watchtower.js';
+import { ChannelCopies } from './channel-copies.js';
 import {
   channelInfo,
   hexReplacer,
@@ -210,6 +211,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #again = false;
   /** The archived payments (see {@link ARCHIVE}), by id, loaded at {@link start}, oldest first. */
   readonly #archived = new Map<string, PaymentRecord>();
+  /** The watchtower's copies of the channels, remade only for channels that changed. */
+  readonly #towerCopies = new ChannelCopies();
   /** The version of each channel last written to the store (see {@link RoleRuntime.#stateOps}). */
   readonly #stored = new WeakMap<Channel, number>();
 
@@ -301,7 +304,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     this.tower = new Watchtower(
       {
         channelKey,
-        channels: () => this.serial(async () => this.engine.channels().map((c) => Channel.fromJSON(c.toJSON()))),
+        channels: () => this.serial(async () => this.#towerCopies.of(this.engine.channels())),
         noteUpdateOnChain: (id, h) => this.noteUpdateOnChain(id, h),
         noteSecretOnChain: (id, ptlc, secret) =>
           this.serial(async () => void (await this.commit(await this.engine.noteSecretOnChain(id, ptlc, secret)))),
