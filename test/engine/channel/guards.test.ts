@@ -14,7 +14,7 @@ import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitco
 import { MAX_CHANNEL_STATE, addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
 import { MAX_STATE } from '../../../engine/bitcoin/script.js';
 import { channelParams, party } from '../payment/fixture.js';
-import { throwsCode } from '../../helpers.js';
+import { rejectsCode, throwsCode } from '../../helpers.js';
 
 const t = suite('channel/guards');
 const A = party('http://127.0.0.1:1'),
@@ -99,6 +99,37 @@ t("without a pending state, or before the peer's nonce, every step is a typed CH
   throwsCode(() => a.receiveUpdateSig(sig), ErrorCode.CHANNEL_INVARIANT, 'no committed nonce of the peer yet');
   throwsCode(() => a.expectPending({ n: 1, balances: [589_000, 410_000], ptlcs: [] }), ErrorCode.CHANNEL_INVARIANT);
   assert.is(a.pending!.state.n, 1);
+});
+
+/** Both views of a fresh channel with state 1 pending at both and both settlement signatures held. */
+async function settledProposal() {
+  const [a, b] = await openChannelPair(base(), [600_000, 399_000], A.chSk, B.chSk, A.nonces, B.nonces);
+  const next = { n: 1, balances: [590_000, 409_000] as [number, number], ptlcs: [] };
+  a.propose(next);
+  b.propose(next);
+  const sa = a.signSettlement(A.chSk);
+  a.receiveSettlementSig(b.signSettlement(B.chSk));
+  b.receiveSettlementSig(sa);
+  return { a, b };
+}
+
+t('one nonce per update: no pre-signature once a nonce is committed, and no signature from a nonce never committed', async () => {
+  const T = adaptorPoint(new Uint8Array(32).fill(9));
+  {
+    // A committed nonce, then a pre-signature of the same update with another nonce: refused, the committed one kept.
+    const { a } = await settledProposal();
+    const R = await a.commitUpdateNonce(A.nonces, A.chSk);
+    throwsCode(() => a.presignUpdate(A.chSk, T), ErrorCode.CHANNEL_INVARIANT);
+    assert.equal(a.pending!.updateNonces[0], R, 'the committed nonce is still the one the peer was given');
+  }
+  {
+    // A pre-signature (its nonce lives only in the adaptor signature), then a plain signature: refused, as
+    // a channel invariant, before anything reaches the nonce store.
+    const { a } = await settledProposal();
+    a.presignUpdate(A.chSk, T);
+    await rejectsCode(a.signUpdate(A.nonces, A.chSk), ErrorCode.CHANNEL_INVARIANT);
+    assert.is(a.pending!.updateSigs[0], null, 'nothing signed');
+  }
 });
 
 t.run();

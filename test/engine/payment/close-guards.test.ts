@@ -18,7 +18,7 @@ import type { PaymentEngine } from '../../../engine/payment/engine.js';
 import type { Step } from '../../../engine/payment/types.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
 import { rejectsCode } from '../../helpers.js';
-import { hex, makeWorld, type World } from './fixture.js';
+import { hex, makeWorld, startPayment, type World } from './fixture.js';
 
 const t = suite('payment/close-guards');
 
@@ -207,5 +207,41 @@ t(
     await closeGenuinely(w);
   },
 );
+
+/** A's CLOSE_PROPOSE of its latest enforceable state on A–S, signed with A's real channel key. */
+function payerCloseProposal(w: World): PaymentMessage {
+  const ch = w.payer.channels()[0]!;
+  const n = ch.enforceable.state.n;
+  const closeSig = signClose(ch.params, ch.enforceable.state, w.A.chSk);
+  return wire({ type: PaymentType.CLOSE_PROPOSE, channelId: ch.params.channelId, n, closeSig });
+}
+
+t(
+  'attacker: the channel peer proposes to close at the old state while its payment is pending at the hub; the hub signs nothing',
+  async () => {
+    const w = await makeWorld();
+    await startPayment(w, 20_000);
+    const propose = w.queue.splice(0, 1)[0]!;
+    await w.hub.handle({ from: w.A.idPk, message: wire(propose.out.message) }, w.ctx);
+    const as = w.hub.peers.get(hex(w.asParams.channelId))!.channel;
+    assert.ok(as.pending, 'the payment is pending on A–S at the hub');
+    const before = snap(w.hub);
+    // Co-signing the enforceable state now would hand the payer a final close at the balances before its payment.
+    const s = await w.hub.handleClose({ from: w.A.idPk, message: payerCloseProposal(w) }, w.S.chSk);
+    assertIgnored(s, 'a close proposed while a state is pending');
+    assert.is(as.coopClose, undefined, 'the hub signed no close');
+    assert.is(snap(w.hub), before);
+  },
+);
+
+t('attacker: the channel peer proposes a cooperative close once an update is on chain; the hub signs nothing', async () => {
+  const w = await makeWorld();
+  await w.hub.noteUpdateOnChain(hex(w.asParams.channelId), 800_001);
+  const before = snap(w.hub);
+  const s = await w.hub.handleClose({ from: w.A.idPk, message: payerCloseProposal(w) }, w.S.chSk);
+  assertIgnored(s, 'a close proposed once an update is on chain');
+  assert.is(w.hub.peers.get(hex(w.asParams.channelId))!.channel.coopClose, undefined, 'the hub signed no close');
+  assert.is(snap(w.hub), before);
+});
 
 t.run();
