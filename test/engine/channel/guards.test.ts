@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../../base/errors.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
+import { signClose } from '../../../engine/channel/close.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
 import { MAX_CHANNEL_STATE, addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
@@ -131,5 +132,31 @@ t('one nonce per update: no pre-signature once a nonce is committed, and no sign
     assert.is(a.pending!.updateSigs[0], null, 'nothing signed');
   }
 });
+
+t(
+  'a cooperative close names our latest state, and one close at a time: a peer signature for an older close does not mix with ours',
+  async () => {
+    const { a, b } = await settledProposal();
+    // The peer signs a close of state 0 while state 1 is still being negotiated; we keep its signature.
+    a.receiveCoopCloseSig(0, signClose(b.params, b.enforceable.state, B.chSk));
+    assert.is(a.coopClose?.n, 0);
+    // State 1 completes on both sides.
+    b.receiveUpdateNonce(await a.commitUpdateNonce(A.nonces, A.chSk));
+    a.receiveUpdateNonce(await b.commitUpdateNonce(B.nonces, B.chSk));
+    const ua = await a.signUpdate(A.nonces, A.chSk);
+    a.receiveUpdateSig(await b.signUpdate(B.nonces, B.chSk));
+    b.receiveUpdateSig(ua);
+    assert.is(a.enforceable.state.n, 1);
+    // A close must name our latest state.
+    throwsCode(() => a.signCoopClose(5, A.chSk), ErrorCode.CHANNEL_INVARIANT);
+    // The close of state 0 under way is not completed with signatures for state 1, ours or the peer's:
+    // the close would carry one signature for each state and spend nothing.
+    throwsCode(() => a.signCoopClose(1, A.chSk), ErrorCode.CHANNEL_INVARIANT);
+    throwsCode(() => a.receiveCoopCloseSig(1, signClose(b.params, b.enforceable.state, B.chSk)), ErrorCode.CHANNEL_INVARIANT);
+    assert.equal(a.coopClose?.n, 0);
+    assert.is(a.coopClose?.sigs[0], null, 'we signed no close');
+    assert.is(a.coopCloseTx(), undefined);
+  },
+);
 
 t.run();
