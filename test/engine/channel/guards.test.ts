@@ -147,8 +147,10 @@ t(
     a.receiveUpdateSig(await b.signUpdate(B.nonces, B.chSk));
     b.receiveUpdateSig(ua);
     assert.is(a.enforceable.state.n, 1);
-    // A close must name our latest state.
-    throwsCode(() => a.signCoopClose(5, A.chSk), ErrorCode.CHANNEL_INVARIANT);
+    // A close must name our latest state (the peer's view, with no close under way).
+    throwsCode(() => b.signCoopClose(5, B.chSk), ErrorCode.CHANNEL_INVARIANT);
+    throwsCode(() => b.signCoopClose(0, B.chSk), ErrorCode.CHANNEL_INVARIANT);
+    assert.is(b.coopClose, undefined, 'the peer signed no close of a state that is not its latest');
     // The close of state 0 under way is not completed with signatures for state 1, ours or the peer's:
     // the close would carry one signature for each state and spend nothing.
     throwsCode(() => a.signCoopClose(1, A.chSk), ErrorCode.CHANNEL_INVARIANT);
