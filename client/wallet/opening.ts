@@ -75,8 +75,10 @@ export class OpeningRuntime<E extends RoleEngine & OpeningEngine> extends RoleRu
    * channel.
    */
   protected override async beforeHandle(inc: Incoming): Promise<void> {
-    const id = (inc.message as { channelId?: unknown }).channelId;
-    if (this.#driver !== undefined && id instanceof Uint8Array) await this.#driver.confirmNow(bytesToHex(id));
+    if (this.#driver === undefined) return;
+    // A message names its channel as `channelId`, an invoice the payee's channel as `payeeChannel`.
+    const m = inc.message as { channelId?: unknown; payeeChannel?: unknown };
+    for (const id of [m.channelId, m.payeeChannel]) if (id instanceof Uint8Array) await this.#driver.confirmNow(bytesToHex(id));
   }
 
   /** Runs one pass of the open driver now (a wallet that just woke up, or a test that just mined a block). */

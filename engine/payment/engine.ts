@@ -164,8 +164,9 @@ export abstract class PaymentEngine<J> {
       if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
       throw e;
     }
-    check?.afterSuccess(this.#journal.touched());
-    this.#journal.commit();
+    const touched = check ? this.#journal.touched() : [];
+    this.#journal.commit(); // before the check: a failed check must not leave the journal open
+    check?.afterSuccess(touched);
     return result;
   }
 

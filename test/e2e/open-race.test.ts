@@ -3,9 +3,10 @@
  * source, so the wallet can see its channel ready before the hub's next poll
  * does, and pay at once. The hub must not refuse that payment as one on an
  * unknown channel: a message on a channel that is still opening at the hub
- * makes it look at the chain first. Here the hub's own open poll is an hour,
- * so the only way it learns of the payer channel's confirmations is that
- * look; the payer pays the moment it sees its channel ready.
+ * makes it look at the chain first, whether the message names the channel
+ * as `channelId` or, as an invoice does, as `payeeChannel`. Here the hub's
+ * own open poll is an hour, so the only way it learns of the late channel's
+ * confirmations is that look.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,9 +21,15 @@ const t = suite('e2e/open-race');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-t(
-  'the payer pays the moment it sees its channel confirmed; the hub, which had not polled yet, looks at the chain and accepts',
-  async () => {
+/**
+ * Opens both channels, the `late` one last: the hub counts the other's
+ * confirmations (its open pass run by hand), not the late one's. Then the
+ * payer pays at once, and the message naming the late channel reaches the hub
+ * first: the payer's UPDATE_PROPOSE, or the payee's INVOICE (which names its
+ * channel as `payeeChannel`).
+ */
+async function race(late: 'payer' | 'payee'): Promise<void> {
+  {
     const cw = await startChainWorld();
     const { relay, model, source, wallet, A, S, B, addr, hubConfig } = cw;
     const wake = { chainPollMs: 100, retryMs: 200 };
@@ -63,28 +70,30 @@ t(
     const events: PaymentEvent[] = [];
     payer.on('payment', (e: PaymentEvent) => events.push(e));
     try {
-      // The payee's channel, funded by the hub: here the hub's open pass is run by hand.
-      await payee.openChannel({ amount: 800_000 });
-      let payeeReady = false;
-      void payee.channelReady().then(() => (payeeReady = true));
-      for (let i = 0; i < 200 && !(payeeReady && hub.channels().length === 1); i++) {
-        model.mine(1);
-        await sleep(100);
-        await hub.syncOpens();
-      }
-      assert.ok(payeeReady, 'the payee channel is ready');
-      assert.is(hub.channels().length, 1, 'the hub counted the payee channel’s confirmations');
-
-      // The payer's channel, funded by the payer: blocks are mined until the payer sees it ready.
-      await payer.openChannel({ amount: 1_000_000 });
-      let payerReady = false;
-      void payer.channelReady().then(() => (payerReady = true));
-      for (let i = 0; i < 200 && !payerReady; i++) {
-        model.mine(1);
-        await sleep(100);
-      }
-      assert.ok(payerReady, 'the payer channel is ready at the payer');
-      assert.is(hub.channels().length, 1, 'the hub has not counted the payer channel’s confirmations yet');
+      const ready = { payer: false, payee: false };
+      const open = async (who: 'payer' | 'payee', byHand: boolean) => {
+        const node = who === 'payer' ? payer : payee;
+        await node.openChannel({ amount: who === 'payer' ? 1_000_000 : 800_000 });
+        void node.channelReady().then(() => (ready[who] = true));
+        // The hub's open pass runs while no block is mined: it funds a channel it funds (the payee's),
+        // and cannot count any confirmation yet.
+        for (let i = 0; i < 10; i++) {
+          await hub.syncOpens();
+          await sleep(100);
+        }
+        const counted = hub.channels().length + 1;
+        for (let i = 0; i < 200 && !(ready[who] && (!byHand || hub.channels().length === counted)); i++) {
+          model.mine(1);
+          await sleep(100);
+          if (byHand) await hub.syncOpens();
+        }
+        assert.ok(ready[who], `the ${who} channel is ready at the ${who}`);
+      };
+      const early = late === 'payer' ? 'payee' : 'payer';
+      await open(early, true);
+      assert.is(hub.channels().length, 1, `the hub counted the ${early} channel’s confirmations`);
+      await open(late, false);
+      assert.is(hub.channels().length, 1, `the hub has not counted the ${late} channel’s confirmations yet`);
 
       await payee.publishTickets(4);
       const offerId = await payer.payOffline(addr(B), 40_000);
@@ -96,12 +105,20 @@ t(
       const rejected = events.find((e) => e.kind === 'rejected');
       assert.not.ok(rejected, `refused: ${JSON.stringify(rejected)}`);
       assert.ok(events.some((e) => e.kind === 'completed' && e.offerId === offerId));
-      assert.is(hub.channels().length, 2, 'the hub took the payer channel when the payment reached it');
+      assert.is(hub.channels().length, 2, `the hub took the ${late} channel when the payment reached it`);
     } finally {
       for (const n of [payer, payee, hub]) await n.close();
       await cw.close();
     }
-  },
+  }
+}
+
+t('the payer pays the moment it sees its channel confirmed; the hub, which had not polled yet, looks at the chain and accepts', () =>
+  race('payer'),
+);
+
+t('the payee invoices the moment it sees its channel confirmed; the hub, which had not polled yet, looks at the chain and pays', () =>
+  race('payee'),
 );
 
 t.run();
