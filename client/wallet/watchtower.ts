@@ -317,37 +317,46 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
     const input = { channel: ch, channelKey: this.host.channelKey, ptlcs, force };
     // Follow the chain: every answer may reveal a further output to watch.
     const plan = await this.#follow((view) => planEnforcement({ ...input, view }), tip);
-    const phaseKey = `${PREFIX}phase/${id}`;
-    const before = await this.kv.get(phaseKey);
-    if (before === undefined || dec(before) !== plan.phase) {
-      await this.kv.put(phaseKey, enc(plan.phase));
-      this.emit('phase', { channelId: id, phase: plan.phase });
-    }
-    if (plan.updateHeight !== undefined && (ch.closing === undefined || plan.updateHeight < ch.closing.height))
-      await this.host.noteUpdateOnChain(id, plan.updateHeight);
+    // Enforcement first, and never held up by bookkeeping: a rebinding update that waited for the
+    // engine to record the close (or for the store) would let an old state settle.
+    for (const a of plan.broadcasts) await this.#guard(() => this.#publish(id, a));
+    await this.#guard(async () => {
+      const phaseKey = `${PREFIX}phase/${id}`;
+      const before = await this.kv.get(phaseKey);
+      if (before === undefined || dec(before) !== plan.phase) {
+        await this.kv.put(phaseKey, enc(plan.phase));
+        this.emit('phase', { channelId: id, phase: plan.phase });
+      }
+    });
+    const height = plan.updateHeight;
+    if (height !== undefined && (ch.closing === undefined || height < ch.closing.height))
+      await this.#guard(() => this.host.noteUpdateOnChain(id, height));
     if (this.host.noteUpdateSigsOnChain)
-      for (const u of plan.signedUpdates ?? []) {
-        const key = `${PREFIX}update-read/${id}/${u.n}`;
-        if ((await this.kv.get(key)) !== undefined) continue;
-        await this.host.noteUpdateSigsOnChain(id, u.n, u.sigs);
-        await this.kv.put(key, enc('1'));
-      }
-    for (const l of plan.learned) {
-      const ptlcId = l.id;
-      const key = `${PREFIX}learned/${id}/${ptlcId}`;
-      if ((await this.kv.get(key)) !== undefined) continue;
-      await this.host.noteSecretOnChain?.(id, ptlcId, l.secret);
-      await this.kv.put(key, enc(bytesToHex(l.secret)));
-      this.emit('secret', { channelId: id, ptlcId, secret: l.secret });
-    }
-    for (const a of plan.broadcasts) {
-      try {
-        await this.#publish(id, a);
-      } catch (e) {
-        this.emit('error', e as Error);
-      }
-    }
+      for (const u of plan.signedUpdates ?? [])
+        await this.#guard(async () => {
+          const key = `${PREFIX}update-read/${id}/${u.n}`;
+          if ((await this.kv.get(key)) !== undefined) return;
+          await this.host.noteUpdateSigsOnChain!(id, u.n, u.sigs);
+          await this.kv.put(key, enc('1'));
+        });
+    for (const l of plan.learned)
+      await this.#guard(async () => {
+        const key = `${PREFIX}learned/${id}/${l.id}`;
+        if ((await this.kv.get(key)) !== undefined) return;
+        await this.host.noteSecretOnChain?.(id, l.id, l.secret);
+        await this.kv.put(key, enc(bytesToHex(l.secret)));
+        this.emit('secret', { channelId: id, ptlcId: l.id, secret: l.secret });
+      });
     return plan;
+  }
+
+  /** Runs one piece of a pass; a failure is reported and the pass goes on (it is tried again at the next tick). */
+  async #guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.emit('error', e as Error);
+    }
   }
 
   async #knowledge(channelId: string): Promise<Map<string, PtlcKnowledge>> {

@@ -146,19 +146,23 @@ const paidIn = (txid: string, script: Uint8Array): number =>
     .filter((u) => bytesToHex(u.outpoint.txid) === txid)
     .reduce((sum, u) => sum + Number(u.output.amount), 0);
 
-/** Runs `body` on a fresh trio; on failure with DEBUG_STRANGERS set, prints what each process printed. */
+/**
+ * Runs `body` on a fresh trio. On failure it prints what each process
+ * printed: its last 40 lines, or every line with DEBUG_STRANGERS set (a
+ * failure on a CI machine must explain itself).
+ */
 async function withTrio(tag: string, crash: { S?: OpenCrash; B?: OpenCrash }, body: (x: Trio) => Promise<void>): Promise<void> {
   const x = await trio(tag, crash);
   try {
     await body(x);
   } catch (e) {
-    if (process.env.DEBUG_STRANGERS)
-      for (const [n, p] of [
-        ['A', x.a],
-        ['S', x.s],
-        ['B', x.b],
-      ] as const)
-        console.log(`--- ${n}\n${p.lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    const keep = process.env.DEBUG_STRANGERS ? Infinity : 40;
+    for (const [n, p] of [
+      ['A', x.a],
+      ['S', x.s],
+      ['B', x.b],
+    ] as const)
+      console.log(`--- ${n}\n${p.lines.slice(-keep).map((l) => JSON.stringify(l)).join('\n')}`);
     throw e;
   } finally {
     await x.dispose();

@@ -131,6 +131,36 @@ t(
   },
 );
 
+t('the engine failing to record the close (a store down, a refused step) does not hold up the rebinding update', async () => {
+  const w = await fundedPair();
+  const old = structuredClone(w.ch[0].enforceable);
+  await cosign(w, transfer(w.ch[0].enforceable.state, 0, 25_000, 1));
+  const chain = new ModelChain(w.chain, 1);
+  const { kv } = await store();
+  const errors: Error[] = [];
+  const sent: string[] = [];
+  const failing = () => Promise.reject(new Error('store unavailable'));
+  const tw = new Watchtower(
+    {
+      channels: async () => [Channel.fromJSON(w.ch[1].toJSON())],
+      channelKey: w.sk[1],
+      noteUpdateOnChain: failing,
+      noteUpdateSigsOnChain: failing,
+    },
+    kv,
+    { chain, wallet: fundWallet(w) },
+  );
+  tw.on('broadcast', (b) => sent.push(b.label.split(':')[0]!));
+  tw.on('error', (e) => errors.push(e));
+  await chain.broadcast(oldUpdate(w, old));
+  chain.mine();
+  await tw.tick();
+  assert.equal(sent, ['update'], 'the latest update went out over the old one');
+  assert.ok(errors.length >= 2 && errors.every((e) => e.message === 'store unavailable'), 'each failure is reported');
+  await tw.tick();
+  assert.ok(errors.length >= 4, 'and tried again at the next tick');
+});
+
 t('each update seen on chain is handed to the role once, with its two signatures, across ticks and a restart', async () => {
   const w = await fundedPair();
   const old = structuredClone(w.ch[0].enforceable);
