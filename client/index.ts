@@ -28,6 +28,7 @@ export {
   type FetchBacklogOptions,
   type MailboxClientOptions,
   type MailboxMessage,
+  type ProcessedMark,
   type PostOptions,
   type PostResult,
   type RelayPostResult,

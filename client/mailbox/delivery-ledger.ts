@@ -9,7 +9,7 @@
  * - `cursor/<normalized relay URL>` → u64 BE: highest seq acknowledged on that relay.
  * @module
  */
-import type { Kv } from './kv.js';
+import type { Kv, KvOp } from './kv.js';
 
 function u64(n: number): Uint8Array {
   const out = new Uint8Array(8);
@@ -45,7 +45,12 @@ export class DeliveryLedger {
 
   /** Records `idHex` as processed until `keepUntil` (ms since epoch). */
   async markProcessed(idHex: string, keepUntil: number): Promise<void> {
-    await this.#kv.put(`${this.#prefix}seen/${idHex}`, u64(keepUntil));
+    await this.#kv.batch([this.processedOp(idHex, keepUntil)]);
+  }
+
+  /** The write that {@link markProcessed} makes, for a caller's own atomic batch. */
+  processedOp(idHex: string, keepUntil: number): KvOp {
+    return { type: 'put', key: `${this.#prefix}seen/${idHex}`, value: u64(keepUntil) };
   }
 
   /** The persisted cursor of `relay` (0 when none). */

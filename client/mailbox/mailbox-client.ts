@@ -17,7 +17,7 @@ import { ErrorCode, LnMailboxError, fail, isLnMailboxError } from '../../base/er
 import { getPublicKey } from '../../crypto/bip340.js';
 import { MAX_ACK_IDS, solvePow, type EnvelopeStatus, type RelayInfo } from '../../protocol/relay.js';
 import { backoffOptions, type BackoffOptions } from './backoff.js';
-import { MemoryKv, type Kv } from './kv.js';
+import { MemoryKv, type Kv, type KvOp } from './kv.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { normalizeRelayUrl } from '../../protocol/address.js';
 import { RelayHttp, type FetchLike, type PostHeaders } from './relay-http.js';
@@ -98,14 +98,32 @@ export interface MailboxMessage {
   seq: number;
   /** When that relay would drop it (ISO 8601). */
   expiresAt: string;
+  /**
+   * The store write that records this envelope as processed, for a handler
+   * that persists its effects in the client's own store (the `kv` it was
+   * given): added to the handler's atomic batch, followed by
+   * {@link ProcessedMark.taken}, effects and mark land in one write, and the
+   * envelope can never be processed twice, even after a crash. Absent on
+   * envelopes read with {@link MailboxClient.fetchBacklog}.
+   */
+  processed?: ProcessedMark;
+}
+
+/** See {@link MailboxMessage.processed}. */
+export interface ProcessedMark {
+  /** The write to add to the handler's batch. */
+  readonly op: KvOp;
+  /** Tells the client the batch holding {@link op} is durable: it writes no mark of its own. */
+  taken(): void;
 }
 
 /**
  * Processes one envelope. It must persist its effects before its promise
  * resolves: the envelope is acknowledged (deleted on the relay) right after.
  * If it throws, the envelope is not acknowledged and will be delivered again.
- * It may see an envelope again after a crash between its return and the
- * client recording the id, so its effects should be idempotent.
+ * Unless it writes {@link MailboxMessage.processed} with its effects, it may
+ * see an envelope again after a crash between its return and the client
+ * recording the id, so its effects should be idempotent.
  */
 export type EnvelopeHandler = (msg: MailboxMessage) => Promise<void> | void;
 
@@ -383,15 +401,18 @@ export class MailboxClient {
       } catch (e) {
         return { outcome: 'failed', error: asError(e) };
       }
+      const expires = Date.parse(env.expiresAt);
+      const op = this.#ledger.processedOp(env.id, Math.max(Number.isFinite(expires) ? expires : 0, now + this.#retentionMs));
+      let taken = false;
+      const processed: ProcessedMark = { op, taken: () => void (taken = true) };
       try {
-        await handler({ id: env.id, envelope: env.envelope, relay: env.relay, seq: env.seq, expiresAt: env.expiresAt });
+        await handler({ id: env.id, envelope: env.envelope, relay: env.relay, seq: env.seq, expiresAt: env.expiresAt, processed });
       } catch (e) {
         const msg = `handler failed on envelope ${env.id} from ${env.relay}: ${(e as Error)?.message ?? e}`;
         return { outcome: 'failed', error: new LnMailboxError(ErrorCode.HANDLER_FAILED, msg, { cause: e }) };
       }
       try {
-        const expires = Date.parse(env.expiresAt);
-        await this.#ledger.markProcessed(env.id, Math.max(Number.isFinite(expires) ? expires : 0, now + this.#retentionMs));
+        if (!taken) await this.#kv.batch([op]);
       } catch (e) {
         // Effects are persisted but the id is not: don't ack, so a redelivery (which the
         // handler must tolerate) is the worst case, never a loss.

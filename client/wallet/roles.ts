@@ -65,6 +65,7 @@ export class PayerNode extends WalletRuntime<Payer> {
     const config: PayerConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved ? Payer.fromJSON(config, saved, nonces) : new Payer(config, o.channel, nonces);
     const node = new PayerNode(engine, o);
+    node.batchNonces(nonces);
     if (o.hubFee) node.#fee = o.hubFee;
     node.attachTower(o.config.channelKey);
     node.#tickets = o.tickets ?? relayTicketSource(o.client?.fetch);
@@ -379,6 +380,7 @@ export class HubNode extends OpeningRuntime<Hub> {
     }
     const engine = saved ? Hub.fromJSON(config, saved, nonces) : new Hub(config, o.peers ?? [], nonces);
     const node = new HubNode(engine, o);
+    node.batchNonces(nonces);
     node.#opts = o;
     node.attachTower(o.config.channelKey);
     await node.start();
@@ -586,6 +588,7 @@ export class PayeeNode extends WalletRuntime<Payee> {
     const config: PayeeConfig = { ...o.config, identityKey: o.identityKey };
     const engine = saved ? Payee.fromJSON(config, saved, nonces) : new Payee(config, o.channel, nonces);
     const node = new PayeeNode(engine, o);
+    node.batchNonces(nonces);
     if (o.requestSweepMs !== undefined) node.#sweepMs = o.requestSweepMs;
     node.attachTower(o.config.channelKey);
     await node.start();
@@ -613,6 +616,7 @@ export class RouterNode extends RoleRuntime<Router> {
     const saved = (await RoleRuntime.loadState(o.kv)) as RouterJson | undefined;
     const engine = saved ? Router.fromJSON(config, saved, nonces) : new Router(config, o.upstream, o.downstream, nonces);
     const node = new RouterNode(engine, o);
+    node.batchNonces(nonces);
     node.attachTower(o.config.channelKey);
     await node.start();
     return node;

@@ -24,12 +24,13 @@ import { isLocalFault } from '../../engine/payment/refusal.js';
 import type { PaymentEvent, Step, StepContext, Incoming } from '../../engine/payment/types.js';
 import { TypedEmitter } from '../mailbox/events.js';
 import type { Kv, KvOp } from '../mailbox/kv.js';
-import { MailboxClient, type MailboxClientOptions, type MailboxMessage } from '../mailbox/mailbox-client.js';
+import { MailboxClient, type MailboxClientOptions, type MailboxMessage, type ProcessedMark } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource } from '../chain/source.js';
 import { ChainTip } from '../chain/tip.js';
 import { Watchtower, towerTermsOp, towerWrites, type WatchtowerOptions } from './watchtower.js';
 import { ChannelCopies } from './channel-copies.js';
+import type { KvNonceStore } from './nonce-store.js';
 import {
   channelInfo,
   hexReplacer,
@@ -213,6 +214,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   readonly #archived = new Map<string, PaymentRecord>();
   /** The watchtower's copies of the channels, remade only for channels that changed. */
   readonly #towerCopies = new ChannelCopies();
+  /** The engine's nonce store, when its writes ride in the steps' batches (see {@link RoleRuntime.batchNonces}). */
+  #nonces: KvNonceStore | undefined;
   /** The version of each channel last written to the store (see {@link RoleRuntime.#stateOps}). */
   readonly #stored = new WeakMap<Channel, number>();
 
@@ -246,6 +249,16 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       kv: o.kv,
       ...(o.now ? { now: o.now } : {}),
     });
+  }
+
+  /**
+   * Makes the engine's nonce store write its records in the atomic batch of
+   * the step that made them (one write, one fsync, with the message that
+   * carries the nonce or its signature), instead of one write each. Called
+   * by the role constructors, with the store they gave the engine.
+   */
+  protected batchNonces(store: KvNonceStore): void {
+    this.#nonces = store;
   }
 
   /** Loads the persisted engine state (or undefined on first start). */
@@ -420,7 +433,16 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** Runs `fn` after every earlier engine call: one step at a time, in order. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.#chain.then(fn, fn);
+    // The nonce records a call makes ride in the batch of the step it persists (see KvNonceStore.hold).
+    const run = async () => {
+      this.#nonces?.hold();
+      try {
+        return await fn();
+      } finally {
+        await this.#nonces?.release();
+      }
+    };
+    const p = this.#chain.then(run, run);
     this.#chain = p.catch(() => undefined);
     return p;
   }
@@ -484,7 +506,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     if (inc.message.type === PaymentType.TOWER_TERMS) {
       // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
-      await this.o.kv.batch(towerTermsOp(inc));
+      await this.o.kv.batch([...towerTermsOp(inc), ...(m.processed ? [m.processed.op] : [])]);
+      m.processed?.taken();
       this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
       return;
     }
@@ -501,7 +524,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       this.emit('error', e as LnMailboxError);
       return;
     }
-    await this.persist(step, inc);
+    await this.persist(step, inc, m.processed);
     this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
     void this.flush();
     // A close just signed by both: broadcast it now rather than at the next poll.
@@ -552,7 +575,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   }
 
   /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
-  private async persist(step: Step, inc?: Incoming): Promise<string[]> {
+  /**
+   * Writes a step in one atomic batch: the state and the channels it changed,
+   * what the watchtower learned, archived payments, history, the outbox, the
+   * nonce records the step made, and, for a step that handled an envelope,
+   * the envelope's processed mark.
+   */
+  private async persist(step: Step, inc?: Incoming, processed?: ProcessedMark): Promise<string[]> {
     const keys: string[] = [];
     const state = this.#stateOps();
     const ops: KvOp[] = state.ops;
@@ -603,7 +632,12 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         value: utf8(JSON.stringify({ retract: tag, ...(group ? { group } : {}) } satisfies RetractEntry)),
       });
     }
+    const nonceOps = this.#nonces?.heldOps() ?? [];
+    ops.push(...nonceOps);
+    if (processed) ops.push(processed.op);
     await this.o.kv.batch(ops);
+    this.#nonces?.written(nonceOps);
+    processed?.taken();
     state.written();
     await this.#checkStored();
     for (const p of archived) {

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
-import { LevelKv } from '../../client/mailbox/kv.js';
+import { LevelKv, type Kv } from '../../client/mailbox/kv.js';
 import { KvNonceStore } from '../../client/wallet/nonce-store.js';
 import { HubNode, PayeeNode, PayerNode, type PayeeNodeOptions } from '../../client/wallet/roles.js';
 import type { RoleRuntime, RoleEngine } from '../../client/wallet/runtime.js';
@@ -129,7 +129,10 @@ export interface E2E {
  * Sets up keys, stores and co-signed channels (state 0). `relays.B` lets the
  * payee's address name several relays (some may be down).
  */
-export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] }): Promise<E2E> {
+export async function makeE2E(
+  relays: { A: string[]; S: string[]; B: string[] },
+  opts: { wrapKv?: (role: 'A' | 'S' | 'B', kv: Kv) => Kv } = {},
+): Promise<E2E> {
   const A = keys(),
     S = keys(),
     B = keys();
@@ -150,7 +153,15 @@ export async function makeE2E(relays: { A: string[]; S: string[]; B: string[] })
     n.on('payment', (e) => list.push(e));
     return n;
   };
-  const base = (k: RoleKeys, r: string[]) => ({ identityKey: k.idSk, relays: r, kv: new LevelKv(k.dir), chain, client, ownsStore: true });
+  const wrap = opts.wrapKv ?? ((_: string, kv: Kv) => kv);
+  const base = (k: RoleKeys, r: string[]) => ({
+    identityKey: k.idSk,
+    relays: r,
+    kv: wrap(k === A ? 'A' : k === S ? 'S' : 'B', new LevelKv(k.dir)),
+    chain,
+    client,
+    ownsStore: true,
+  });
   const openB = async (extra: Partial<PayeeNodeOptions> = {}) =>
     track(
       await PayeeNode.open({
