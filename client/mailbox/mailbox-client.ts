@@ -103,8 +103,9 @@ export interface MailboxMessage {
    * that persists its effects in the client's own store (the `kv` it was
    * given): added to the handler's atomic batch, followed by
    * {@link ProcessedMark.taken}, effects and mark land in one write, and the
-   * envelope can never be processed twice, even after a crash. Absent on
-   * envelopes read with {@link MailboxClient.fetchBacklog}.
+   * envelope can never be processed twice, even after a crash. Set on
+   * every envelope the client delivers (pushed or read with
+   * {@link MailboxClient.fetchBacklog}); optional for messages built by hand.
    */
   processed?: ProcessedMark;
 }
