@@ -73,9 +73,11 @@ t('the hub takes as its terms only its own, unexpired, not older terms; a refuse
   w = await openWorld('renew-guards');
   const before = w.hub.terms!.id;
   const now = w.clock.now;
-  // Terms of another fee, channel key or signer; expired terms; terms older than the current ones.
+  // Terms of another fee, timeout delta, channel key or signer; expired terms; terms older than the current ones.
   const bad = [
     renewed(w, now, { feePpm: 0 }),
+    renewed(w, now, { feeBase: w.terms.feeBase + 1 }),
+    renewed(w, now, { maxTimeoutDelta: w.terms.maxTimeoutDelta + 1 }),
     renewed(w, now, { channelKey: key() }),
     (() => {
       const other = randomSecretKey();
@@ -85,6 +87,8 @@ t('the hub takes as its terms only its own, unexpired, not older terms; a refuse
     renewed(w, w.terms.issued - 5000),
   ];
   for (const doc of bad) assert.throws(() => w.hub.renewTerms(doc, now));
+  // A hub never starts under terms that misstate its timeout delta.
+  throwsCode(() => w.hub.renewTerms(renewed(w, now, { maxTimeoutDelta: w.terms.maxTimeoutDelta - 1 }), now), ErrorCode.INVALID_RANGE);
   // Newer terms that expire exactly now are expired too (only the expiry check stands in the way).
   const late = renewed(w, now + 1);
   throwsCode(() => w.hub.renewTerms(late, now + 1 + 30 * DAY), ErrorCode.INVALID_RANGE);

@@ -294,13 +294,13 @@ t("the hub passes a payee's refusal of an offer to the payer only from a payee p
   const w = await makeWorld();
   const offerId = await startPayment(w, AMOUNT);
   await run(w, ['A', 'S']);
-  const reject = (from: Uint8Array) =>
+  const reject = (from: Uint8Array, refType: number = PaymentType.OFFER) =>
     w.hub.handle(
       {
         from,
         message: {
           type: PaymentType.REJECT,
-          refType: PaymentType.OFFER,
+          refType,
           ref: hexToBytes(offerId, 32),
           code: ErrorCode.NONCE_REUSE,
           message: 'used',
@@ -313,6 +313,12 @@ t("the hub passes a payee's refusal of an offer to the payer only from a payee p
     const s = await reject(from);
     assert.is(s.send.length, 0);
   }
+  // The payee refusing something else under the offer's id (a PTLC, an invoice): not a refused offer.
+  for (const refType of [PaymentType.PTLC_ADD, PaymentType.INVOICE, PaymentType.REJECT]) {
+    const s = await reject(w.B.idPk, refType);
+    assert.is(s.send.length, 0, `a refusal of message type ${refType} is not passed on`);
+  }
+  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
   // The payee: passed on to the payer, which cancels at once; its funds come back.
   const s = await reject(w.B.idPk);
   assert.is(s.send.length, 1);

@@ -13,6 +13,7 @@ import { hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { hubFee } from '../../../engine/payment/fee.js';
+import { transfer } from '../../../engine/channel/state.js';
 import { rejectsCode } from '../../helpers.js';
 import {
   deliverOne,
@@ -220,6 +221,40 @@ t(
     assert.is(w.payer.requests.get(id)!.status, 'received');
   },
 );
+
+t("a payee's cancellation must restore the balances: a cancel that moves the hub's money to the payee is refused", async () => {
+  const w = await makeWorld();
+  const id = await requested(w);
+  const sb = hubSB(w);
+  assert.is(sb.pending!.state.n, 1);
+  // B "cancels" its request with state 2 paying itself 10 000 of the hub's balance, signed like a genuine cancel.
+  const forged = await forgeState(w.payee.channel, w.B, (c) => transfer(c.enforceable.state, 0, 10_000, c.topN + 1));
+  const before = stateOf(w.hub);
+  const s = await w.hub.handle(
+    {
+      from: w.B.idPk,
+      message: {
+        type: PaymentType.CANCEL_PROPOSE,
+        channelId: w.sbParams.channelId,
+        offerId: hexToBytes(id, 32),
+        state: forged.encoded,
+        updateNonce: forged.updateNonce,
+        settleSig: forged.settleSig,
+      },
+    },
+    w.ctx,
+  );
+  const e = s.events[0];
+  assert.ok(e?.kind === 'rejected' && /restore the last enforceable balances/.test(e.message), JSON.stringify(s.events));
+  assert.not.ok(
+    s.send.some((o) => o.message.type === PaymentType.CANCEL_ACCEPT),
+    'S signed no update of that state',
+  );
+  assert.is(stateOf(w.hub), before, 'nothing changed at the hub');
+  assert.is(hubRequest(w, id)!.status, 'prepared');
+  assert.equal(sb.enforceable.state.balances, [700_000, 299_000]);
+  assert.is(sb.pending!.state.n, 1, 'the request state is still the pending one');
+});
 
 t('nobody but the payee voids a request at the payer', async () => {
   const w = await makeWorld();
