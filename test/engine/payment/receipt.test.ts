@@ -16,7 +16,7 @@ import { adaptorAdapt, adaptorExtract, adaptorPoint } from '../../../crypto/adap
 import { getPublicKey, sign } from '../../../crypto/bip340.js';
 import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
 import { untweakSecret } from '../../../crypto/tweak.js';
-import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
+import { PaymentType, decodePayment, encodePayment, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { decodeReceipt, encodeReceipt, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
 import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
@@ -179,6 +179,27 @@ async function assertCode(p: Promise<unknown>, code: string): Promise<void> {
   }
   assert.unreachable(`expected ${code}`);
 }
+
+t('an offer whose ticket is not a point on the curve is ignored with its reason, not a crash; the genuine offer is paid', async () => {
+  const w = await makeWorld();
+  const offerId = await startPayment(w, AMOUNT);
+  await run(w, ['A', 'S']);
+  const q = await until(w, PaymentType.OFFER, ['A', 'S']);
+  const offer = q.out.message as PaymentMessageOf<typeof PaymentType.OFFER>;
+  const before = JSON.stringify(w.payee.toJSON());
+  // x = p − 1 has no point on secp256k1 (and 0xff…ff is above the field).
+  for (const ticket of [hexToBytes('ff'.repeat(32)), hexToBytes(`${'ff'.repeat(27)}fffffc2e`)]) {
+    const s = await w.payee.handle({ from: w.S.idPk, message: { ...offer, ticket } }, w.ctx);
+    assert.equal(s.send, [], 'nothing answered');
+    assert.ok(
+      s.events.some((e) => e.kind === 'ignored' && /not a valid nonce point/.test(e.reason)),
+      JSON.stringify(s.events),
+    );
+  }
+  assert.is(JSON.stringify(w.payee.toJSON()), before, 'no ticket burned, nothing recorded');
+  await run(w);
+  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
 
 t('tickets survive a restart and are never reused: a burned ticket is refused after the payee restarts from its store', async () => {
   const w = await makeWorld();
