@@ -17,7 +17,7 @@ import { getPublicKey, sign } from '../../../crypto/bip340.js';
 import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
 import { untweakSecret } from '../../../crypto/tweak.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
-import { decodeReceipt, encodeReceipt, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
+import { MAX_TICKETS, decodeReceipt, encodeReceipt, openTicketBatch, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
 import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
@@ -199,6 +199,16 @@ t('an offer whose ticket is not a point on the curve is ignored with its reason,
   assert.is(JSON.stringify(w.payee.toJSON()), before, 'no ticket burned, nothing recorded');
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
+t('issueTickets takes a whole target of 1 to MAX_TICKETS: anything else is INVALID_RANGE and commits nothing', async () => {
+  const w = await makeWorld();
+  const before = JSON.stringify(w.payee.toJSON());
+  for (const target of [0, -1, 1.5, Number.NaN, MAX_TICKETS + 1])
+    await rejectsCode(w.payee.issueTickets(target, w.ctx.now), ErrorCode.INVALID_RANGE, `target ${target}`);
+  assert.is(JSON.stringify(w.payee.toJSON()), before, 'no ticket was added');
+  const batch = openTicketBatch(await w.payee.issueTickets(MAX_TICKETS, w.ctx.now), w.B.address);
+  assert.is(batch.tickets.length, MAX_TICKETS, 'the largest batch is allowed');
 });
 
 t('tickets survive a restart and are never reused: a burned ticket is refused after the payee restarts from its store', async () => {
