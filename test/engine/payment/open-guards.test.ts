@@ -78,4 +78,28 @@ t('a hub-funded channel is not taken as ready on a transaction that does not fun
   assert.ok(s.send.some((x) => x.message.type === PaymentType.REJECT));
 });
 
+
+t('a wallet with no channel yet ignores its hub’s channel messages with their reason: no crash, nothing recorded', async () => {
+  w = await openWorld('no-channel-yet');
+  const msgs: PaymentMessage[] = [
+    { type: PaymentType.PTLC_COMMIT, channelId: rand(), n: 1, updateSig: rand(65) },
+    { type: PaymentType.PTLC_SETTLE, channelId: rand(), n: 1, updateNonce: rand(), settleSig: rand(65), updateSig: rand(65) },
+  ];
+  for (const [who, engine] of [
+    ['payee', w.payee],
+    ['payer', w.payer],
+  ] as const) {
+    const before = JSON.stringify(engine.toJSON());
+    for (const message of msgs) {
+      const s = await engine.handle({ from: w.keys.S.idPub, message }, w.ctx());
+      assert.equal(s.send, [], `${who}: nothing answered`);
+      assert.ok(
+        s.events.some((e) => e.kind === 'ignored' && /no channel yet/.test(e.reason)),
+        `${who}: ${JSON.stringify(s.events)}`,
+      );
+    }
+    assert.is(JSON.stringify(engine.toJSON()), before, `${who}: nothing recorded`);
+  }
+});
+
 t.run();
