@@ -13,6 +13,8 @@ import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType, type PaymentMessageOf } from '../../../protocol/payment.js';
 import { resolvePtlc, transfer } from '../../../engine/channel/state.js';
 import { hubFee } from '../../../engine/payment/fee.js';
+import { Payer } from '../../../engine/payment/payer/payer.js';
+import { MemoryNonceStore } from '../../../crypto/nonce.js';
 import { rejectsCode } from '../../helpers.js';
 import {
   forgeState,
@@ -75,6 +77,27 @@ t("the payer refuses its hub's accept whose attestation does not verify: no offe
   assert.is(w.payer.payments.get(offerId)!.status, 'offered');
   await run(w);
   assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+});
+
+t('a payer with no channel yet ignores a genuine request (it could not pay it); with its channel it takes it', async () => {
+  const w = await makeWorld();
+  const requestId = await prepareRequest(w, AMOUNT);
+  await run(w, ['B', 'S']);
+  const request = take<PaymentMessageOf<typeof PaymentType.REQUEST>>(w, await until(w, PaymentType.REQUEST, ['B', 'S']));
+  const opening = new Payer(
+    { identityKey: w.A.idSk, hubKey: w.S.idPk, hubAddress: w.S.address, channelKey: w.A.chSk },
+    undefined,
+    new MemoryNonceStore(),
+  );
+  const before = JSON.stringify(opening.toJSON());
+  const s = await opening.handle({ from: w.B.idPk, message: request }, w.ctx);
+  assert.ok(
+    s.events.some((e) => e.kind === 'ignored' && /no channel yet/.test(e.reason)),
+    JSON.stringify(s.events),
+  );
+  assert.is(JSON.stringify(opening.toJSON()), before, 'nothing recorded');
+  await inject(w, 'B', 'A', request);
+  assert.is(w.payer.requests.get(requestId)!.status, 'received');
 });
 
 /** A request purchase up to the hub's PTLC_FULFILL to the payer, taken out of the queue before the payer reads it. */
