@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../../base/errors.js';
 import { Channel } from '../../../engine/channel/channel.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
-import { signClose } from '../../../engine/channel/close.js';
+import { assertClosable, signClose } from '../../../engine/channel/close.js';
+import { ptlcOf } from '../../../engine/channel/onchain.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
 import { MAX_CHANNEL_STATE, addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
@@ -160,5 +161,44 @@ t(
     assert.is(a.coopCloseTx(), undefined);
   },
 );
+
+t('a cooperative close pays no dust: a balance of 1 to DUST_LIMIT − 1 sats is refused, zero and DUST_LIMIT are paid', () => {
+  const state = (a: number, b: number) => ({ n: 3, balances: [a, b] as [number, number], ptlcs: [] });
+  for (const b of [1, DUST_LIMIT - 1]) {
+    throwsCode(() => assertClosable(state(1_000_000 - b, b)), ErrorCode.CHANNEL_INVARIANT);
+    throwsCode(() => assertClosable(state(b, 1_000_000 - b)), ErrorCode.CHANNEL_INVARIANT);
+  }
+  for (const b of [0, DUST_LIMIT]) {
+    assertClosable(state(1_000_000 - b, b));
+    assertClosable(state(b, 1_000_000 - b));
+  }
+  const withPtlc = {
+    ...state(500_000, 490_000),
+    ptlcs: [
+      {
+        id: new Uint8Array(32).fill(1),
+        amount: 10_000,
+        point: adaptorPoint(new Uint8Array(32).fill(2)),
+        timeout: 800,
+        offerer: 0 as const,
+      },
+    ],
+  };
+  throwsCode(() => assertClosable(withPtlc), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('the on-chain form of a PTLC the state does not hold is a typed error (CHANNEL_INVARIANT), not a crash', () => {
+  const p = base();
+  const ptlc = {
+    id: new Uint8Array(32).fill(1),
+    amount: 10_000,
+    point: adaptorPoint(new Uint8Array(32).fill(2)),
+    timeout: 800,
+    offerer: 0 as const,
+  };
+  const s = addPtlc({ n: 0, balances: [600_000, 399_000], ptlcs: [] }, ptlc, 1);
+  assert.ok(ptlcOf(p, s, new Uint8Array(32).fill(1)).spec);
+  throwsCode(() => ptlcOf(p, s, new Uint8Array(32).fill(9)), ErrorCode.CHANNEL_INVARIANT);
+});
 
 t.run();
