@@ -82,7 +82,10 @@ t('a payment’s nonce records and processed marks are written in the batches of
     if (role === 'S') assert.ok(nonceBatches.length >= 2, `${role}: the payment committed and spent nonces`);
     for (const b of nonceBatches) assert.ok(b.keys.includes(STATE), `${role}: nonce records ride in a step's batch`);
     const marks = all.flatMap((c) => c.keys.filter(isMark));
-    assert.ok(marks.length >= received[role] && received[role] > 0, `${role}: ${marks.length} marks for ${received[role]} steps on envelopes`);
+    assert.ok(
+      marks.length >= received[role] && received[role] > 0,
+      `${role}: ${marks.length} marks for ${received[role]} steps on envelopes`,
+    );
     const stepMarks = all.filter((c) => c.kind === 'batch' && c.keys.includes(STATE) && c.keys.some(isMark)).length;
     assert.ok(stepMarks >= received[role], `${role}: each envelope a step handled is marked in that step's batch`);
     lines.push(`${role}: ${all.length} writes (${all.filter((c) => c.kind === 'batch').length} batches, ${single.length} single)`);

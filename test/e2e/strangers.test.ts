@@ -162,7 +162,12 @@ async function withTrio(tag: string, crash: { S?: OpenCrash; B?: OpenCrash }, bo
       ['S', x.s],
       ['B', x.b],
     ] as const)
-      console.log(`--- ${n}\n${p.lines.slice(-keep).map((l) => JSON.stringify(l)).join('\n')}`);
+      console.log(
+        `--- ${n}\n${p.lines
+          .slice(-keep)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}`,
+      );
     throw e;
   } finally {
     await x.dispose();

@@ -326,46 +326,55 @@ t('proof of work is solved when the relay asks', async () => {
   assert.ok(res.results[0]!.ok);
 });
 
-t('a handler that writes the processed mark in its own batch: the client writes none, and the envelope is never handled again', async () => {
-  const r1 = await relay();
-  const r2 = await relay();
-  const bob = newKey();
-  const alice = new MailboxClient({ secretKey: newKey().sk, relays: [r1.url] });
-  const x = (await alice.post({ publicKey: bob.pk, relays: [r1.url, r2.url] }, sealed(bob.pk, 'takes'))).id;
-  const y = (await alice.post({ publicKey: bob.pk, relays: [r1.url] }, sealed(bob.pk, 'leaves'))).id;
-  const kv = new MemoryKv();
-  const writes: string[][] = [];
-  const spy: Kv = {
-    get: (k) => kv.get(k),
-    put: (k, v) => (writes.push([k]), kv.put(k, v)),
-    del: (k) => kv.del(k),
-    entries: (p) => kv.entries(p),
-    close: () => kv.close(),
-    batch: (ops) => (writes.push(ops.map((o) => o.key)), kv.batch(ops)),
-  };
-  const client = new MailboxClient({ secretKey: bob.sk, relays: [r1.url, r2.url], kv: spy });
-  const handled: string[] = [];
-  await client.fetchBacklog(
-    async (m) => {
-      handled.push(m.id);
-      assert.ok(m.processed?.op.key.endsWith(`/seen/${m.id}`), 'every delivered envelope carries its mark');
-      if (m.id !== x) return; // y's handler leaves the mark to the client
-      await spy.batch([{ type: 'put', key: `effects/${m.id}`, value: new Uint8Array([1]) }, m.processed!.op]);
-      m.processed!.taken();
-    },
-    { relays: [r1.url] },
-  );
-  assert.equal(handled, [x, y]);
-  const marks = writes.map((w) => w.map((k) => (k.includes('/seen/') ? `seen/${k.slice(-64)}` : k)));
-  assert.equal(
-    marks.filter((w) => w.some((k) => k.startsWith('seen/') || k.startsWith('effects/'))),
-    [[`effects/${x}`, `seen/${x}`], [`seen/${y}`]],
-    "x's mark rode in the handler's batch and the client wrote none; y's the client wrote",
-  );
-  // The same envelope from the second relay (as after a crash before the ack): acked, not handled again.
-  const res = await client.fetchBacklog(() => assert.unreachable('x was processed'), { relays: [r2.url] });
-  assert.equal(res, [{ relay: r2.url, handled: 0, duplicates: 1 }]);
-});
+t(
+  'a handler that writes the processed mark in its own batch: the client writes none, and the envelope is never handled again',
+  async () => {
+    const r1 = await relay();
+    const r2 = await relay();
+    const bob = newKey();
+    const alice = new MailboxClient({ secretKey: newKey().sk, relays: [r1.url] });
+    const x = (await alice.post({ publicKey: bob.pk, relays: [r1.url, r2.url] }, sealed(bob.pk, 'takes'))).id;
+    const y = (await alice.post({ publicKey: bob.pk, relays: [r1.url] }, sealed(bob.pk, 'leaves'))).id;
+    const kv = new MemoryKv();
+    const writes: string[][] = [];
+    const spy: Kv = {
+      get: (k) => kv.get(k),
+      put: (k, v) => {
+        writes.push([k]);
+        return kv.put(k, v);
+      },
+      del: (k) => kv.del(k),
+      entries: (p) => kv.entries(p),
+      close: () => kv.close(),
+      batch: (ops) => {
+        writes.push(ops.map((o) => o.key));
+        return kv.batch(ops);
+      },
+    };
+    const client = new MailboxClient({ secretKey: bob.sk, relays: [r1.url, r2.url], kv: spy });
+    const handled: string[] = [];
+    await client.fetchBacklog(
+      async (m) => {
+        handled.push(m.id);
+        assert.ok(m.processed?.op.key.endsWith(`/seen/${m.id}`), 'every delivered envelope carries its mark');
+        if (m.id !== x) return; // y's handler leaves the mark to the client
+        await spy.batch([{ type: 'put', key: `effects/${m.id}`, value: new Uint8Array([1]) }, m.processed!.op]);
+        m.processed!.taken();
+      },
+      { relays: [r1.url] },
+    );
+    assert.equal(handled, [x, y]);
+    const marks = writes.map((w) => w.map((k) => (k.includes('/seen/') ? `seen/${k.slice(-64)}` : k)));
+    assert.equal(
+      marks.filter((w) => w.some((k) => k.startsWith('seen/') || k.startsWith('effects/'))),
+      [[`effects/${x}`, `seen/${x}`], [`seen/${y}`]],
+      "x's mark rode in the handler's batch and the client wrote none; y's the client wrote",
+    );
+    // The same envelope from the second relay (as after a crash before the ack): acked, not handled again.
+    const res = await client.fetchBacklog(() => assert.unreachable('x was processed'), { relays: [r2.url] });
+    assert.equal(res, [{ relay: r2.url, handled: 0, duplicates: 1 }]);
+  },
+);
 
 t('fetchBacklog over HTTP: handler, ack, cursor; a throwing handler stops without acking', async () => {
   const r = await relay();

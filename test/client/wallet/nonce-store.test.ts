@@ -72,8 +72,14 @@ held('held records are written by the caller’s batch, once, and nothing else i
   const kv = new MemoryKv();
   const writes: string[] = [];
   const spy = over(kv, {
-    put: async (k, v) => void (writes.push(`put ${k}`), await kv.put(k, v)),
-    batch: async (ops) => void (writes.push(`batch ${ops.map((o) => o.key).join(',')}`), await kv.batch(ops)),
+    put: async (k, v) => {
+      writes.push(`put ${k}`);
+      await kv.put(k, v);
+    },
+    batch: async (ops) => {
+      writes.push(`batch ${ops.map((o) => o.key).join(',')}`);
+      await kv.batch(ops);
+    },
   });
   const store = new KvNonceStore(spy);
   store.hold();

@@ -59,25 +59,30 @@ t(
   },
 );
 
-t("the payer refuses its hub's accept whose attestation does not verify: no offer goes to the payee, and the genuine accept still works", async () => {
-  const w = await makeWorld();
-  const offerId = await startPayment(w, AMOUNT);
-  const accept = take<PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>>(w, await until(w, PaymentType.UPDATE_ACCEPT, ['S']));
-  const before = stateOf(w.payer);
-  const spoiled = accept.attestation.slice();
-  spoiled[10]! ^= 1;
-  // Spoiled, or a genuine signature by the hub over another offer's fields (here: a random message).
-  for (const attestation of [spoiled, randomBytes(64)]) {
-    const s = await w.payer.handle({ from: w.S.idPk, message: { ...accept, attestation } }, w.ctx).catch((e: { code?: string }) => e.code);
-    assert.is(s, ErrorCode.INVALID_SIGNATURE, 'refused with INVALID_SIGNATURE');
-    assert.is(stateOf(w.payer), before, 'the payer changed nothing and sent no offer');
-    assert.is(w.payer.payments.get(offerId)!.status, 'proposed');
-  }
-  await inject(w, 'S', 'A', accept);
-  assert.is(w.payer.payments.get(offerId)!.status, 'offered');
-  await run(w);
-  assert.is(w.payer.payments.get(offerId)!.status, 'completed');
-});
+t(
+  "the payer refuses its hub's accept whose attestation does not verify: no offer goes to the payee, and the genuine accept still works",
+  async () => {
+    const w = await makeWorld();
+    const offerId = await startPayment(w, AMOUNT);
+    const accept = take<PaymentMessageOf<typeof PaymentType.UPDATE_ACCEPT>>(w, await until(w, PaymentType.UPDATE_ACCEPT, ['S']));
+    const before = stateOf(w.payer);
+    const spoiled = accept.attestation.slice();
+    spoiled[10]! ^= 1;
+    // Spoiled, or a genuine signature by the hub over another offer's fields (here: a random message).
+    for (const attestation of [spoiled, randomBytes(64)]) {
+      const s = await w.payer
+        .handle({ from: w.S.idPk, message: { ...accept, attestation } }, w.ctx)
+        .catch((e: { code?: string }) => e.code);
+      assert.is(s, ErrorCode.INVALID_SIGNATURE, 'refused with INVALID_SIGNATURE');
+      assert.is(stateOf(w.payer), before, 'the payer changed nothing and sent no offer');
+      assert.is(w.payer.payments.get(offerId)!.status, 'proposed');
+    }
+    await inject(w, 'S', 'A', accept);
+    assert.is(w.payer.payments.get(offerId)!.status, 'offered');
+    await run(w);
+    assert.is(w.payer.payments.get(offerId)!.status, 'completed');
+  },
+);
 
 t('a payer with no channel yet ignores a genuine request (it could not pay it); with its channel it takes it', async () => {
   const w = await makeWorld();

@@ -78,7 +78,6 @@ t('a hub-funded channel is not taken as ready on a transaction that does not fun
   assert.ok(s.send.some((x) => x.message.type === PaymentType.REJECT));
 });
 
-
 t('a wallet with no channel yet ignores its hub’s channel messages with their reason: no crash, nothing recorded', async () => {
   w = await openWorld('no-channel-yet');
   const msgs: PaymentMessage[] = [

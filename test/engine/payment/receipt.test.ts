@@ -17,7 +17,15 @@ import { getPublicKey, sign } from '../../../crypto/bip340.js';
 import { bindTicketNonce, signWithCommittedNonce, ticketNonceId } from '../../../crypto/nonce.js';
 import { untweakSecret } from '../../../crypto/tweak.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage, type PaymentMessageOf } from '../../../protocol/payment.js';
-import { MAX_TICKETS, decodeReceipt, encodeReceipt, openTicketBatch, receiptMessage, receiptSecretKey, verifyReceipt } from '../../../protocol/receipt.js';
+import {
+  MAX_TICKETS,
+  decodeReceipt,
+  encodeReceipt,
+  openTicketBatch,
+  receiptMessage,
+  receiptSecretKey,
+  verifyReceipt,
+} from '../../../protocol/receipt.js';
 import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
