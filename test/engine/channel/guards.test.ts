@@ -13,7 +13,19 @@ import { assertClosable, signClose } from '../../../engine/channel/close.js';
 import { ptlcOf } from '../../../engine/channel/onchain.js';
 import { adaptorPoint } from '../../../crypto/adaptor.js';
 import { DUST_LIMIT, LOCKTIME_THRESHOLD, MAX_MONEY } from '../../../engine/bitcoin/transaction.js';
-import { MAX_CHANNEL_STATE, addPtlc, checkState, transfer, validateParams, type ChannelParams } from '../../../engine/channel/state.js';
+import {
+  MAX_CHANNEL_STATE,
+  MAX_PAYOUT_SCRIPT,
+  addPtlc,
+  checkPayoutScript,
+  checkState,
+  fundingOutpoint,
+  requireFundingOutpoint,
+  setFundingOutpoint,
+  transfer,
+  validateParams,
+  type ChannelParams,
+} from '../../../engine/channel/state.js';
 import { MAX_STATE } from '../../../engine/bitcoin/script.js';
 import { channelParams, party } from '../payment/fixture.js';
 import { rejectsCode, throwsCode } from '../../helpers.js';
@@ -199,6 +211,25 @@ t('the on-chain form of a PTLC the state does not hold is a typed error (CHANNEL
   const s = addPtlc({ n: 0, balances: [600_000, 399_000], ptlcs: [] }, ptlc, 1);
   assert.ok(ptlcOf(p, s, new Uint8Array(32).fill(1)).spec);
   throwsCode(() => ptlcOf(p, s, new Uint8Array(32).fill(9)), ErrorCode.CHANNEL_INVARIANT);
+});
+
+t('a payout script of 1 and of MAX_PAYOUT_SCRIPT bytes is taken; 0 and MAX_PAYOUT_SCRIPT + 1 are INVALID_LENGTH', () => {
+  for (const n of [1, MAX_PAYOUT_SCRIPT]) assert.is(checkPayoutScript(new Uint8Array(n).fill(0x51)).length, n);
+  for (const n of [0, MAX_PAYOUT_SCRIPT + 1]) throwsCode(() => checkPayoutScript(new Uint8Array(n)), ErrorCode.INVALID_LENGTH);
+});
+
+t('the funding outpoint is set once, to a valid outpoint: another one later is CHANNEL_INVARIANT, a bad vout a typed error', () => {
+  const unfunded = (): ChannelParams => ({ ...base(), funding: { amount: base().funding.amount } });
+  const p = unfunded();
+  throwsCode(() => requireFundingOutpoint(p), ErrorCode.CHANNEL_INVARIANT);
+  assert.is(fundingOutpoint(p), undefined);
+  for (const vout of [-1, 1.5, 2 ** 32, Number.NaN]) assert.throws(() => setFundingOutpoint(unfunded(), new Uint8Array(32).fill(7), vout));
+  throwsCode(() => setFundingOutpoint(unfunded(), new Uint8Array(31), 0), ErrorCode.INVALID_LENGTH);
+  setFundingOutpoint(p, new Uint8Array(32).fill(7), 1);
+  setFundingOutpoint(p, new Uint8Array(32).fill(7), 1); // the same again changes nothing
+  throwsCode(() => setFundingOutpoint(p, new Uint8Array(32).fill(8), 1), ErrorCode.CHANNEL_INVARIANT);
+  throwsCode(() => setFundingOutpoint(p, new Uint8Array(32).fill(7), 0), ErrorCode.CHANNEL_INVARIANT);
+  assert.equal(requireFundingOutpoint(p), { txid: new Uint8Array(32).fill(7), vout: 1 });
 });
 
 t.run();
