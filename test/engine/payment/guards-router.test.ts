@@ -126,6 +126,26 @@ t(
   },
 );
 
+t('P refuses an invoice at the very moment it expires, and forwards it a millisecond before', async () => {
+  const w = await hopWorld();
+  await hopPay(w, AMOUNT);
+  await w.run((q) => q.message.type === PaymentType.INVOICE && q.to === 'P');
+  const inv = w.queue[0]!.message as PaymentMessageOf<typeof PaymentType.INVOICE>;
+  const P = w.engines.P;
+  const before = JSON.stringify(P.toJSON());
+  const now = w.ctx.now;
+  const late = await P.handle({ from: w.parties.B.idPk, message: inv }, { ...w.ctx, now: inv.expiry });
+  const e = late.events[0];
+  assert.ok(e?.kind === 'rejected' && /invoice expired/.test(e.message), JSON.stringify(late.events));
+  assert.is(JSON.stringify(P.toJSON()), before, 'nothing recorded');
+  const inTime = await P.handle({ from: w.parties.B.idPk, message: inv }, { ...w.ctx, now: inv.expiry - 1 });
+  assert.ok(
+    inTime.send.some((o) => o.message.type === PaymentType.INVOICE),
+    'forwarded to the hub',
+  );
+  assert.is(w.ctx.now, now);
+});
+
 t('every message of a routed payment replayed right after its delivery is ignored: no answer, no change', async () => {
   const w = await hopWorld();
   const offerId = await hopPay(w, AMOUNT);
