@@ -164,6 +164,12 @@ t('an even-form record whose k, R, key or check value was altered is refused, ne
   const short = new MemoryNonceStore();
   await short.put(c.id, (await store.get(c.id))!.subarray(0, 129));
   await rejectsCode(signWithCommittedNonce(short, c.id, sk, msgOf(9)), ErrorCode.INVALID_LENGTH);
+  // An empty record (a truncated store) is refused as such, and one of an unknown kind as that.
+  const odd = new MemoryNonceStore();
+  await odd.put('empty', new Uint8Array(0));
+  await odd.put('kind-9', new Uint8Array(129).fill(9));
+  await rejectsCode(signWithCommittedNonce(odd, 'empty', sk, msgOf(9)), ErrorCode.INVALID_LENGTH);
+  await rejectsCode(signWithCommittedNonce(odd, 'kind-9', sk, msgOf(9)), ErrorCode.INVALID_RANGE);
   // A ticket whose stored R was altered is refused at binding, before it is burned.
   const tk = await commitTicketNonce(store, sk);
   const rec = (await store.get(tk.id))!;
