@@ -18,7 +18,7 @@ import {
   taggedHash,
   verify,
 } from '../../crypto/index.js';
-import { _signWithNonce } from '../../crypto/bip340.js';
+import { _mulAddXOnly, _signWithEvenNonce, _signWithNonce } from '../../crypto/bip340.js';
 import { throwsCode } from '../helpers.js';
 import { readVectors } from './csv.js';
 
@@ -115,6 +115,24 @@ t('_signWithNonce: same nonce for two messages leaks the key (why nonces are bur
   assert.ok(d === d0 || d === N - d0);
   throwsCode(() => _signWithNonce(m1, sk, 0n), ErrorCode.INVALID_SECRET_KEY);
   throwsCode(() => _signWithNonce(m1, sk, N), ErrorCode.INVALID_SECRET_KEY);
+  // The even-nonce signer takes R from the record: its k is checked the same way, at both ends.
+  const rx = new Uint8Array(32).fill(1);
+  for (const k of [0n, -1n, N, N + 1n]) throwsCode(() => _signWithEvenNonce(m1, sk, k, rx), ErrorCode.INVALID_SECRET_KEY);
+  assert.is(_signWithEvenNonce(m1, sk, N - 1n, rx).length, 64);
+  assert.is(_signWithEvenNonce(m1, sk, 1n, rx).length, 64);
+  // a·G + b·P takes scalars in [0, n−1].
+  const pub = getPublicKey(sk);
+  for (const [a, b] of [
+    [N, 1n],
+    [1n, N],
+    [-1n, 1n],
+    [1n, -1n],
+  ] as const)
+    throwsCode(() => _mulAddXOnly(a, pub, b), ErrorCode.INVALID_RANGE);
+  assert.ok(_mulAddXOnly(N - 1n, pub, N - 1n) !== undefined);
+  // Zero is a scalar too: 0·G + 1·P is P, 1·G + 0·P is G.
+  assert.equal(_mulAddXOnly(0n, pub, 1n)!.subarray(1), pub);
+  assert.equal(_mulAddXOnly(1n, pub, 0n)!.subarray(1), Point.BASE.toBytes(true).subarray(1));
 });
 
 t('parseSecretKey / parsePublicKey / parseCompressedPoint reject bad input', () => {

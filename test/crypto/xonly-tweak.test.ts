@@ -90,6 +90,10 @@ t('tweaks ≥ n: refused by default (BIP341), reduced mod n on request; infinity
   const five = numberToBytesBE(5n, 32);
   throwsCode(() => tweakXOnlyPublicKey(pk, big), ErrorCode.INVALID_PUBLIC_KEY);
   throwsCode(() => tweakXOnlySecretKey(sk, big), ErrorCode.INVALID_PUBLIC_KEY);
+  // n itself is not below the order: refused too; n − 1 is a valid tweak.
+  throwsCode(() => tweakXOnlyPublicKey(pk, numberToBytesBE(N, 32)), ErrorCode.INVALID_PUBLIC_KEY);
+  throwsCode(() => tweakXOnlySecretKey(sk, numberToBytesBE(N, 32)), ErrorCode.INVALID_PUBLIC_KEY);
+  assert.is(tweakXOnlyPublicKey(pk, numberToBytesBE(N - 1n, 32)).xonly.length, 32);
   assert.equal(tweakXOnlyPublicKey(pk, big, { reduce: true }), tweakXOnlyPublicKey(pk, five));
   assert.equal(tweakXOnlySecretKey(sk, big, { reduce: true }), tweakXOnlySecretKey(sk, five));
   // t = 0 leaves the key alone: the result is the even-y key itself.
