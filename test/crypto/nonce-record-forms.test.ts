@@ -73,6 +73,38 @@ t('a committed record of the first form (k as drawn, odd or even R) signs its me
   }
 });
 
+t(
+  'a first-form record whose R does not belong to its k is refused, never signed with: the signature would not carry the committed R',
+  async () => {
+    const sk = numberToBytesBE(21n, 32);
+    const msg = msgOf(3);
+    const { record } = firstForm(0x02, sk, nonceWithParity(false, 2000n), msg);
+    record.set(numberToBytesBE(Point.BASE.multiply(7n).toAffine().x, 32), 65); // another point's x
+    const store = new MemoryNonceStore();
+    await store.put('old', record);
+    await rejectsCode(signWithCommittedNonce(store, 'old', sk, msg), ErrorCode.INVALID_SIGNATURE);
+    assert.is((await store.get('old'))![0], 0x02, 'nothing was spent');
+  },
+);
+
+t(
+  'an unbound ticket signs nothing; a committed nonce is already bound, so binding it as a ticket to another message is NONCE_REUSE',
+  async () => {
+    const sk = numberToBytesBE(23n, 32);
+    const store = new MemoryNonceStore();
+    const tk = await commitTicketNonce(store, sk);
+    const c = await commitNonce(store, sk, msgOf(4));
+    await rejectsCode(signWithCommittedNonce(store, tk.id, sk, msgOf(4)), ErrorCode.INVALID_RANGE);
+    assert.ok(await isFreeTicket(store, tk.id), 'the ticket is still free');
+    await rejectsCode(bindTicketNonce(store, c.id, sk, msgOf(5)), ErrorCode.NONCE_REUSE);
+    await bindTicketNonce(store, c.id, sk, msgOf(4)); // its own message: nothing changes
+    assert.ok(
+      verify(await signWithCommittedNonce(store, c.id, sk, msgOf(4)), msgOf(4), getPublicKey(sk)),
+      'the committed nonce still signs',
+    );
+  },
+);
+
 t('a first-form record stored in LevelDB by an earlier version loads after a reopen and signs', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-nonce-old-'));
   try {

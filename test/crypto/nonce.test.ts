@@ -171,6 +171,10 @@ t('commitNonce: typed errors', async () => {
   await rejectsCode(commitNonce(store, numberToBytesBE(3n, 32), msgOf(0), { rand: new Uint8Array(16) }), ErrorCode.INVALID_LENGTH);
   await rejectsCode(commitNonce(store, numberToBytesBE(3n, 32), msgOf(0), { id: '' }), ErrorCode.INVALID_LENGTH);
   await rejectsCode(commitNonce(store, numberToBytesBE(3n, 32), msgOf(0), { id: 'x'.repeat(129) }), ErrorCode.INVALID_LENGTH);
+  // An id of exactly the longest length is taken, and signs.
+  const c = await commitNonce(store, numberToBytesBE(3n, 32), msgOf(0), { id: 'x'.repeat(128) });
+  assert.is(c.id.length, 128);
+  assert.is((await signWithCommittedNonce(store, c.id, numberToBytesBE(3n, 32), msgOf(0))).length, 64);
 });
 
 t('a corrupted store record is refused, never signed with', async () => {
