@@ -105,6 +105,18 @@ t(
   },
 );
 
+t('a ticket committed under another key is not bound: INVALID_SECRET_KEY, for both forms, and it stays free', async () => {
+  const mine = numberToBytesBE(25n, 32);
+  const theirs = numberToBytesBE(27n, 32);
+  const store = new MemoryNonceStore();
+  await store.put('first', firstForm(0x04, theirs, nonceWithParity(false, 3000n), null).record);
+  const even = await commitTicketNonce(store, theirs);
+  await rejectsCode(bindTicketNonce(store, 'first', mine, msgOf(6)), ErrorCode.INVALID_SECRET_KEY);
+  await rejectsCode(bindTicketNonce(store, even.id, mine, msgOf(6)), ErrorCode.INVALID_SECRET_KEY);
+  assert.ok(await isFreeTicket(store, 'first'));
+  assert.ok(await isFreeTicket(store, even.id));
+});
+
 t('a first-form record stored in LevelDB by an earlier version loads after a reopen and signs', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lnmb-nonce-old-'));
   try {
