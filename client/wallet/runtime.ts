@@ -574,7 +574,6 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       throw new Error('state check: the store does not give back the engine state it was written from');
   }
 
-  /** One atomic write: engine state + sealed outgoing envelopes + retraction intents. */
   /**
    * Writes a step in one atomic batch: the state and the channels it changed,
    * what the watchtower learned, archived payments, history, the outbox, the

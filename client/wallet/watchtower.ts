@@ -273,14 +273,11 @@ export class Watchtower extends TypedEmitter<WatchtowerEvents> {
         this.emit('error', e as Error);
       }
     }
-    for (const w of (await this.host.foreign?.()) ?? []) {
-      try {
+    for (const w of (await this.host.foreign?.()) ?? [])
+      await this.#guard(async () => {
         const plan = await this.#follow((view) => planForeignWatch(w, view), tip);
         for (const a of plan.broadcasts) await this.#publish(`foreign-${w.id}`, a);
-      } catch (e) {
-        this.emit('error', e as Error);
-      }
-    }
+      });
     return out;
   }
 

@@ -17,7 +17,8 @@ import { openChannelPair } from '../../engine/channel/open.js';
 import type { Channel } from '../../engine/channel/channel.js';
 import { MemoryNonceStore } from '../../crypto/nonce.js';
 import { LevelKv } from '../../client/mailbox/kv.js';
-import type { Kv, KvOp } from '../../client/mailbox/kv.js';
+import type { Kv } from '../../client/mailbox/kv.js';
+import { recordingKv, type KvCall } from '../helpers.js';
 import { KvNonceStore } from '../../client/wallet/nonce-store.js';
 import { HubNode } from '../../client/wallet/roles.js';
 import { encodeMailboxAddress } from '../../protocol/address.js';
@@ -35,25 +36,6 @@ t.after(async () => {
 
 const CHANNEL = 'role/channel/';
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-/** `kv` with every batch's keys recorded. */
-function recording(kv: Kv): { kv: Kv; batches: string[][] } {
-  const batches: string[][] = [];
-  return {
-    batches,
-    kv: {
-      get: (k) => kv.get(k),
-      put: (k, v) => kv.put(k, v),
-      del: (k) => kv.del(k),
-      entries: (p) => kv.entries(p),
-      close: () => kv.close(),
-      batch: (ops: readonly KvOp[]) => {
-        batches.push(ops.map((o) => o.key));
-        return kv.batch(ops);
-      },
-    },
-  };
-}
 
 /** `n` further channels of the hub, co-signed at state 0 with peers that never come online. */
 async function moreChannels(w: E2E, n: number): Promise<{ channel: Channel; peerKey: Uint8Array; peerAddress: string }[]> {
@@ -89,21 +71,22 @@ function openHub(w: E2E, kv: Kv, peers: Parameters<typeof HubNode.open>[0]['peer
   });
 }
 
+const batchesOf = (calls: KvCall[]) => calls.filter((c) => c.kind === 'batch').map((c) => c.keys);
 const channelWrites = (batches: string[][]) => batches.flat().filter((k) => k.startsWith(CHANNEL));
 
 t('a hub with 22 channels writes the two a payment uses, and restarts with all of them', async () => {
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] });
   const extra = await moreChannels(w, 20);
   const store = new LevelKv(w.S.dir);
-  const rec = recording(store);
+  const rec = recordingKv(store);
   const S = await openHub(w, rec.kv, [
     { channel: w.channels.SA, peerKey: w.A.idPk, peerAddress: w.addr.A },
     { channel: w.channels.SB, peerKey: w.B.idPk, peerAddress: w.addr.B },
     ...extra,
   ]);
   S.on('payment', (e) => w.events.S.push(e));
-  assert.is(channelWrites(rec.batches).length, 22, 'the first start writes every channel once');
-  const started = rec.batches.length;
+  assert.is(channelWrites(batchesOf(rec.calls)).length, 22, 'the first start writes every channel once');
+  const started = rec.calls.length;
 
   const A = await w.open.A();
   await A.payOffline(w.addr.B, 20_000);
@@ -114,7 +97,7 @@ t('a hub with 22 channels writes the two a payment uses, and restarts with all o
   await until(() => S.balances().inFlight.outgoing === 0 && S.balances().inFlight.incoming === 0, 'nothing in flight at the hub');
   await B.close();
 
-  const after = rec.batches.slice(started);
+  const after = batchesOf(rec.calls.slice(started));
   assert.ok(after.length >= 4, `the payment took several steps (${after.length} batches)`);
   const used = new Set([hex(w.asParams.channelId), hex(w.sbParams.channelId)]);
   const written = channelWrites(after).map((k) => k.slice(CHANNEL.length));

@@ -11,7 +11,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Kv, KvOp } from '../../client/mailbox/kv.js';
+import type { Kv } from '../../client/mailbox/kv.js';
+import { recordingKv, type KvCall } from '../helpers.js';
 import { makeE2E, spawnRelay, until, type RelayProc } from './world.js';
 
 const t = suite('e2e/step-writes');
@@ -24,31 +25,13 @@ t.after(async () => {
   await relay.kill();
 });
 
-type Call = { kind: 'put' | 'del' | 'batch'; keys: string[] };
-
 const NONCE = 'nonce/rec/';
 const STATE = 'role/state';
 const isMark = (k: string) => k.startsWith('lnmb/mailbox/') && k.includes('/seen/');
 
 t('a payment’s nonce records and processed marks are written in the batches of the steps that made them', async () => {
-  const calls: Record<'A' | 'S' | 'B', Call[]> = { A: [], S: [], B: [] };
-  const wrapKv = (role: 'A' | 'S' | 'B', kv: Kv): Kv => ({
-    get: (k) => kv.get(k),
-    entries: (p) => kv.entries(p),
-    close: () => kv.close(),
-    put: (k, v) => {
-      calls[role].push({ kind: 'put', keys: [k] });
-      return kv.put(k, v);
-    },
-    del: (k) => {
-      calls[role].push({ kind: 'del', keys: [k] });
-      return kv.del(k);
-    },
-    batch: (ops: readonly KvOp[]) => {
-      calls[role].push({ kind: 'batch', keys: ops.map((o) => o.key) });
-      return kv.batch(ops);
-    },
-  });
+  const calls: Record<'A' | 'S' | 'B', KvCall[]> = { A: [], S: [], B: [] };
+  const wrapKv = (role: 'A' | 'S' | 'B', kv: Kv): Kv => recordingKv(kv, calls[role]).kv;
   const w = await makeE2E({ A: [relay.url], S: [relay.url], B: [relay.url] }, { wrapKv });
   const received = { A: 0, S: 0, B: 0 };
   const S = await w.open.S();

@@ -7,9 +7,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { LevelKv, MailboxClient, MemoryKv, type Kv, type MailboxMessage, type Subscription } from '../../../client/index.js';
+import { LevelKv, MailboxClient, MemoryKv, type MailboxMessage, type Subscription } from '../../../client/index.js';
 import { ErrorCode, LnMailboxError, decodeMailboxAddress, envelopeIdHex, open } from '../../../protocol/index.js';
-import { rejectsCode } from '../../helpers.js';
+import { recordingKv, rejectsCode } from '../../helpers.js';
 import { TestRelay, closedPort, newKey, sealed, tempDir, waitFor } from './relay-fixture.js';
 
 const fast = { minMs: 20, maxMs: 200 };
@@ -336,21 +336,7 @@ t(
     const x = (await alice.post({ publicKey: bob.pk, relays: [r1.url, r2.url] }, sealed(bob.pk, 'takes'))).id;
     const y = (await alice.post({ publicKey: bob.pk, relays: [r1.url] }, sealed(bob.pk, 'leaves'))).id;
     const kv = new MemoryKv();
-    const writes: string[][] = [];
-    const spy: Kv = {
-      get: (k) => kv.get(k),
-      put: (k, v) => {
-        writes.push([k]);
-        return kv.put(k, v);
-      },
-      del: (k) => kv.del(k),
-      entries: (p) => kv.entries(p),
-      close: () => kv.close(),
-      batch: (ops) => {
-        writes.push(ops.map((o) => o.key));
-        return kv.batch(ops);
-      },
-    };
+    const { kv: spy, calls } = recordingKv(kv);
     const client = new MailboxClient({ secretKey: bob.sk, relays: [r1.url, r2.url], kv: spy });
     const handled: string[] = [];
     await client.fetchBacklog(
@@ -364,7 +350,7 @@ t(
       { relays: [r1.url] },
     );
     assert.equal(handled, [x, y]);
-    const marks = writes.map((w) => w.map((k) => (k.includes('/seen/') ? `seen/${k.slice(-64)}` : k)));
+    const marks = calls.map((c) => c.keys.map((k) => (k.includes('/seen/') ? `seen/${k.slice(-64)}` : k)));
     assert.equal(
       marks.filter((w) => w.some((k) => k.startsWith('seen/') || k.startsWith('effects/'))),
       [[`effects/${x}`, `seen/${x}`], [`seen/${y}`]],

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../../base/errors.js';
-import { rejectsCode } from '../../helpers.js';
+import { overKv, recordingKv, rejectsCode } from '../../helpers.js';
 import os from 'node:os';
-import { LevelKv, MemoryKv, type Kv } from '../../../client/mailbox/kv.js';
+import { LevelKv, MemoryKv } from '../../../client/mailbox/kv.js';
 import { KvNonceStore } from '../../../client/wallet/nonce-store.js';
 import { nonceStoreConformance } from '../../crypto/nonce-store-conformance.js';
 
@@ -56,31 +56,10 @@ nonceStoreConformance('KvNonceStore over LevelKv, holding its writes for the ste
 const held = suite('KvNonceStore: held writes');
 const record = (b: number) => new Uint8Array(161).fill(b);
 
-/** `kv` with some of its calls replaced. */
-function over(kv: Kv, o: Partial<Pick<Kv, 'put' | 'batch'>>): Kv {
-  return {
-    get: (k) => kv.get(k),
-    put: o.put ?? ((k, v) => kv.put(k, v)),
-    del: (k) => kv.del(k),
-    batch: o.batch ?? ((ops) => kv.batch(ops)),
-    entries: (p) => kv.entries(p),
-    close: () => kv.close(),
-  };
-}
-
 held('held records are written by the caller’s batch, once, and nothing else is written for them', async () => {
   const kv = new MemoryKv();
-  const writes: string[] = [];
-  const spy = over(kv, {
-    put: async (k, v) => {
-      writes.push(`put ${k}`);
-      await kv.put(k, v);
-    },
-    batch: async (ops) => {
-      writes.push(`batch ${ops.map((o) => o.key).join(',')}`);
-      await kv.batch(ops);
-    },
-  });
+  const { kv: spy, calls } = recordingKv(kv);
+  const writes = () => calls.map((c) => `${c.kind} ${c.keys.join(',')}`);
   const store = new KvNonceStore(spy);
   store.hold();
   await store.put('a', record(1));
@@ -97,10 +76,10 @@ held('held records are written by the caller’s batch, once, and nothing else i
   await spy.batch([{ type: 'put', key: 'role/state', value: record(0) }, ...ops]);
   store.written(ops);
   await store.release();
-  assert.equal(writes, ['batch role/state,nonce/rec/a,nonce/rec/b'], 'the release had nothing left to write');
+  assert.equal(writes(), ['batch role/state,nonce/rec/a,nonce/rec/b'], 'the release had nothing left to write');
   assert.equal(await kv.get('nonce/rec/a'), record(2));
   await store.put('c', record(5));
-  assert.equal(writes.at(-1), 'put nonce/rec/c', 'released: writes go through again');
+  assert.equal(writes().at(-1), 'put nonce/rec/c', 'released: writes go through again');
 });
 
 held('a step that failed before its batch: the release writes what it held, so a committed nonce is never forgotten', async () => {
@@ -119,7 +98,7 @@ held('a step that failed before its batch: the release writes what it held, so a
 held('a release that fails keeps holding: the next step’s batch carries the records', async () => {
   const kv = new MemoryKv();
   let fail = true;
-  const flaky = over(kv, {
+  const flaky = overKv(kv, {
     batch: async (ops) => {
       if (fail) throw new Error('disk full');
       await kv.batch(ops);
