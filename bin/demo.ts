@@ -36,6 +36,7 @@ import { PaymentType } from '../protocol/payment.js';
 import { decodeReceipt, verifyReceipt } from '../protocol/receipt.js';
 import { startRelay, type Relay } from '../server/relay.js';
 import { normalizeRelayUrl } from '../protocol/address.js';
+import { defaultTransport } from '../client/mailbox/http-transport.js';
 import { RelayHttp } from '../client/mailbox/relay-http.js';
 import type { Channel } from '../engine/channel/channel.js';
 import { capacity } from '../engine/channel/state.js';
@@ -434,7 +435,7 @@ export async function runDemoCli(args: string[]): Promise<number> {
     const url =
       opts.relay ?? (relay = await startRelay({ host: '127.0.0.1', port: 0, dataDir: path.join(root, 'relay'), logLevel: 'silent' })).url;
     // Fail fast, with the relay's own error, rather than after a step's time limit.
-    if (opts.relay) await new RelayHttp(url, fetch, 5_000).info();
+    if (opts.relay) await new RelayHttp(url, defaultTransport()!, 5_000).info();
     console.log('ln-mailbox demo: asynchronous Lightning payments through a mailbox relay');
     d = await Stage.create(root, url, opts.timeout * 1000);
     await play(d, opts.amount, started);

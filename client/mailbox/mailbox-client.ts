@@ -20,7 +20,8 @@ import { backoffOptions, type BackoffOptions } from './backoff.js';
 import { MemoryKv, type Kv, type KvOp } from './kv.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import { normalizeRelayUrl } from '../../protocol/address.js';
-import { RelayHttp, type FetchLike, type PostHeaders } from './relay-http.js';
+import { defaultTransport, type FetchLike, type HttpTransport } from './http-transport.js';
+import { RelayHttp, type PostHeaders } from './relay-http.js';
 import type { PushedEnvelope, WebSocketConstructor } from './relay-socket.js';
 import { drainOverHttp, type BacklogResult } from './http-backlog.js';
 import { Subscription, type DeliveryOutcome } from './subscription.js';
@@ -37,7 +38,10 @@ export interface MailboxClientOptions {
   kv?: Kv;
   /** WebSocket implementation. Default `globalThis.WebSocket`; in Node pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketConstructor;
-  /** fetch implementation. Default `globalThis.fetch`. */
+  /**
+   * fetch implementation. Default: Node's own `node:http` in Node (cheaper per
+   * request than its `fetch`; `LNMB_HTTP=fetch` opts out), `globalThis.fetch` elsewhere.
+   */
   fetch?: FetchLike;
   /** Clock in ms since epoch, for de-dup expiry and the info cache. Default `Date.now`. */
   now?: () => number;
@@ -170,7 +174,7 @@ export class MailboxClient {
   readonly #kv: Kv;
   readonly #ledger: DeliveryLedger;
   readonly #WebSocket: WebSocketConstructor | undefined;
-  readonly #fetch: FetchLike | undefined;
+  readonly #transport: HttpTransport | undefined;
   readonly #now: () => number;
   readonly #backoff: BackoffOptions;
   readonly #timeoutMs: number;
@@ -194,14 +198,12 @@ export class MailboxClient {
     this.relays = Object.freeze(relayList(o.relays, 'relays'));
     this.#kv = o.kv ?? new MemoryKv();
     this.#ledger = new DeliveryLedger(this.#kv, this.mailboxId);
-    const g = globalThis as { WebSocket?: unknown; fetch?: unknown };
+    const g = globalThis as { WebSocket?: unknown };
     this.#WebSocket = (o.WebSocket ?? g.WebSocket) as WebSocketConstructor | undefined;
-    this.#fetch = (o.fetch ?? (typeof g.fetch === 'function' ? (g.fetch as FetchLike).bind(globalThis) : undefined)) as
-      | FetchLike
-      | undefined;
     if (this.#WebSocket !== undefined && typeof this.#WebSocket !== 'function')
       fail(ErrorCode.INVALID_TYPE, 'WebSocket: expected a constructor');
-    if (this.#fetch !== undefined && typeof this.#fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
+    if (o.fetch !== undefined && typeof o.fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
+    this.#transport = defaultTransport(o.fetch);
     this.#now = o.now ?? Date.now;
     if (typeof this.#now !== 'function') fail(ErrorCode.INVALID_TYPE, 'now: expected a function');
     this.#backoff = backoffOptions(o.reconnect);
@@ -224,8 +226,8 @@ export class MailboxClient {
   }
 
   #http(relay: string): RelayHttp {
-    if (this.#fetch === undefined) fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass options.fetch');
-    return new RelayHttp(relay, this.#fetch, this.#timeoutMs);
+    if (this.#transport === undefined) fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass options.fetch');
+    return new RelayHttp(relay, this.#transport, this.#timeoutMs);
   }
 
   async #relayInfo(http: RelayHttp, fresh: boolean): Promise<RelayInfo> {

@@ -16,11 +16,12 @@ import { decodeMailboxAddress } from '../../protocol/address.js';
 import { MAX_RECORD_BYTES, isRecordName } from '../../protocol/relay-http.js';
 import { proveAuth, relayOrigin } from '../../protocol/relay-auth.js';
 import { aggregate, asError } from './relay-errors.js';
-import { RelayHttp, type FetchLike } from './relay-http.js';
+import { defaultTransport, type FetchLike } from './http-transport.js';
+import { RelayHttp } from './relay-http.js';
 
 /** Options of {@link fetchRecord}. */
 export interface FetchRecordOptions {
-  /** fetch implementation. Default `globalThis.fetch`. */
+  /** fetch implementation. Default: `node:http` in Node, `globalThis.fetch` elsewhere  */
   fetch?: FetchLike;
   /** Per-relay request timeout, ms. Default 10 000. */
   timeoutMs?: number;
@@ -104,9 +105,9 @@ export async function fetchRecord(address: string, name: string, opts: FetchReco
   const { publicKey, relays } = decodeMailboxAddress(address);
   checkRecordName(name);
   if (typeof opts !== 'object' || opts === null) fail(ErrorCode.INVALID_TYPE, 'opts: expected an object');
-  const g = globalThis as { fetch?: unknown };
-  const fetchImpl = opts.fetch ?? (typeof g.fetch === 'function' ? (g.fetch as FetchLike).bind(globalThis) : undefined);
-  if (typeof fetchImpl !== 'function') fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass opts.fetch');
+  if (opts.fetch !== undefined && typeof opts.fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
+  const transport = defaultTransport(opts.fetch);
+  if (transport === undefined) fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass opts.fetch');
   const timeoutMs = opts.timeoutMs ?? 10_000;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
     fail(ErrorCode.INVALID_RANGE, 'timeoutMs: expected a positive number');
@@ -115,7 +116,7 @@ export async function fetchRecord(address: string, name: string, opts: FetchReco
   let missing = false;
   for (const relay of relays) {
     try {
-      return await new RelayHttp(relay, fetchImpl, timeoutMs).getRecord(mailbox, name);
+      return await new RelayHttp(relay, transport, timeoutMs).getRecord(mailbox, name);
     } catch (e) {
       const error = asError(e);
       if (isLnMailboxError(error, ErrorCode.RECORD_NOT_FOUND) || isLnMailboxError(error, ErrorCode.NOT_FOUND)) missing = true;

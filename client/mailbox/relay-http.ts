@@ -1,8 +1,9 @@
 /**
  * The HTTP half of relay API v1 (SPEC 5), one relay at a time:
  * info, post, status, retract, the challenge → session-token → list → ack
- * path used where WebSocket is unavailable, and the records (SPEC 5.13). `fetch` is injected, so this runs
- * in browsers and Node alike. Every relay rejection becomes an
+ * path used where WebSocket is unavailable, and the records (SPEC 5.13). The
+ * transport is injected ({@link HttpTransport}: `node:http` in Node, `fetch`
+ * elsewhere), so this runs in browsers and Node alike. Every relay rejection becomes an
  * {@link LnMailboxError} carrying the relay's own `code` and HTTP `status`;
  * a relay that cannot be reached gives `RELAY_UNREACHABLE`, one that answers
  * outside the protocol gives `RELAY_BAD_RESPONSE`. Every body is encoded and
@@ -11,6 +12,7 @@
  */
 import { ErrorCode, LnMailboxError, isLnMailboxError } from '../../base/errors.js';
 import { normalizeRelayUrl } from '../../protocol/address.js';
+import type { HttpAnswer, HttpTransport } from './http-transport.js';
 import {
   MAX_RECORD_BYTES,
   RelayHeader,
@@ -32,8 +34,7 @@ import {
   type RelayInfo,
 } from '../../protocol/relay.js';
 
-/** The subset of WHATWG `fetch` the client uses (`globalThis.fetch` by default). */
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+export type { FetchLike } from './http-transport.js';
 
 /** The path of one record (the name is checked by the caller: `[a-z0-9-]` needs no escaping). */
 function recordPath(mailboxHex: string, name: string): string {
@@ -69,31 +70,6 @@ function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-/** Reads a response body, refusing (RELAY_BAD_RESPONSE) one longer than `max` bytes without reading it all. */
-async function readCapped(res: Response, max: number): Promise<Uint8Array> {
-  if (!Number.isFinite(max) || res.body === null) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, `${res.url}: answer longer than ${max} bytes`, { status: res.status });
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function bad(relay: string, what: string, status?: number): never {
   throw new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, `${relay}: ${what}`, status === undefined ? undefined : { status });
 }
@@ -102,17 +78,17 @@ function bad(relay: string, what: string, status?: number): never {
 export class RelayHttp {
   /** Normalized base URL of the relay. */
   readonly relay: string;
-  readonly #fetch: FetchLike;
+  readonly #send: HttpTransport;
   readonly #timeoutMs: number;
 
   /**
    * @param relay normalized base URL (see {@link normalizeRelayUrl})
-   * @param fetchImpl WHATWG fetch
+   * @param transport how requests go out (see {@link defaultTransport})
    * @param timeoutMs per-request timeout; a relay that never answers must not hang a post
    */
-  constructor(relay: string, fetchImpl: FetchLike, timeoutMs: number) {
+  constructor(relay: string, transport: HttpTransport, timeoutMs: number) {
     this.relay = normalizeRelayUrl(relay);
-    this.#fetch = fetchImpl;
+    this.#send = transport;
     this.#timeoutMs = timeoutMs;
   }
 
@@ -124,16 +100,19 @@ export class RelayHttp {
     method: string,
     path: string,
     init: { headers?: Record<string, string>; body?: Uint8Array | string; maxBytes?: number } = {},
-  ): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
+  ): Promise<HttpAnswer> {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
-    let res: Response;
-    let bytes: Uint8Array;
+    let res: HttpAnswer;
     try {
-      // A fresh ArrayBuffer-backed copy satisfies BodyInit everywhere.
-      const body = typeof init.body === 'string' ? init.body : init.body === undefined ? undefined : new Uint8Array(init.body);
-      res = await this.#fetch(this.relay + path, { method, headers: init.headers, body, signal: ctl.signal, redirect: 'error' });
-      bytes = await readCapped(res, init.maxBytes ?? Number.POSITIVE_INFINITY);
+      res = await this.#send({
+        method,
+        url: this.relay + path,
+        headers: init.headers,
+        body: init.body,
+        signal: ctl.signal,
+        maxBytes: init.maxBytes ?? Number.POSITIVE_INFINITY,
+      });
     } catch (e) {
       if (isLnMailboxError(e)) throw e;
       const why = ctl.signal.aborted ? `no answer within ${this.#timeoutMs} ms` : String((e as Error)?.message ?? e);
@@ -141,7 +120,8 @@ export class RelayHttp {
     } finally {
       clearTimeout(timer);
     }
-    if (!res.ok) {
+    const bytes = res.bytes;
+    if (res.status < 200 || res.status > 299) {
       let e: ReturnType<typeof decodeErrorBody>['error'] | undefined;
       try {
         e = decodeErrorBody(parseJson(bytes), ErrorCode.RELAY_BAD_RESPONSE).error;
@@ -151,7 +131,7 @@ export class RelayHttp {
       // A code unknown to this version is still passed through: callers branch on it.
       throw new LnMailboxError(e.code, `${this.relay}: ${e.message}`, { status: res.status });
     }
-    return { status: res.status, headers: res.headers, bytes };
+    return res;
   }
 
   /** Sends one request; returns the parsed JSON body (not yet checked) and status of a 2xx answer, throws otherwise. */
@@ -242,9 +222,9 @@ export class RelayHttp {
    *   `application/octet-stream` of at most MAX_RECORD_BYTES
    */
   async getRecord(mailboxHex: string, name: string): Promise<Uint8Array> {
-    const { status, headers, bytes } = await this.#exchange('GET', recordPath(mailboxHex, name), { maxBytes: MAX_RECORD_BYTES });
+    const { status, contentType, bytes } = await this.#exchange('GET', recordPath(mailboxHex, name), { maxBytes: MAX_RECORD_BYTES });
     if (status !== 200) bad(this.relay, `GET record: expected 200, got ${status}`, status);
-    const type = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/octet-stream') bad(this.relay, `GET record: Content-Type ${JSON.stringify(type)}`, status);
     return bytes;
   }
