@@ -10,6 +10,7 @@
  * @module
  */
 import type { Kv, KvOp } from './kv.js';
+import { DeferringKv } from './kv-deferred.js';
 
 function u64(n: number): Uint8Array {
   const out = new Uint8Array(8);
@@ -58,9 +59,15 @@ export class DeliveryLedger {
     return readU64(await this.#kv.get(`${this.#prefix}cursor/${relay}`)) ?? 0;
   }
 
-  /** Persists the cursor of `relay`. */
+  /**
+   * Persists the cursor of `relay`. On a {@link DeferringKv} the write is
+   * held for the next batch: a cursor lost to a crash only makes the relay
+   * deliver again what the processed ids already cover.
+   */
   async setCursor(relay: string, seq: number): Promise<void> {
-    await this.#kv.put(`${this.#prefix}cursor/${relay}`, u64(seq));
+    const key = `${this.#prefix}cursor/${relay}`;
+    if (this.#kv instanceof DeferringKv) this.#kv.defer([{ type: 'put', key, value: u64(seq) }]);
+    else await this.#kv.put(key, u64(seq));
   }
 
   /** Deletes processed-id entries that expired before `now`; returns how many. */

@@ -35,18 +35,21 @@ export interface Kv {
   close(): Promise<void>;
 }
 
-function checkKey(key: unknown): string {
+/** @internal Checks a key (a non-empty string). */
+export function checkKey(key: unknown): string {
   if (typeof key !== 'string') fail(ErrorCode.INVALID_TYPE, `kv key: expected string, got ${typeof key}`);
   if (key.length === 0) fail(ErrorCode.INVALID_LENGTH, 'kv key: expected a non-empty string');
   return key;
 }
 
-function checkPrefix(prefix: unknown): string {
+/** @internal Checks a prefix (a string). */
+export function checkPrefix(prefix: unknown): string {
   if (typeof prefix !== 'string') fail(ErrorCode.INVALID_TYPE, `kv prefix: expected string, got ${typeof prefix}`);
   return prefix;
 }
 
-function checkOps(ops: unknown): readonly KvOp[] {
+/** @internal Checks a batch's operations, all of them before anything is written. */
+export function checkOps(ops: unknown): readonly KvOp[] {
   if (!Array.isArray(ops)) fail(ErrorCode.INVALID_TYPE, 'kv batch: expected an array of operations');
   for (const op of ops as unknown[]) {
     const o = op as Partial<KvOp> | null;
@@ -58,8 +61,8 @@ function checkOps(ops: unknown): readonly KvOp[] {
   return ops as readonly KvOp[];
 }
 
-/** Byte-wise comparison of the UTF-8 encodings, i.e. LevelDB's key order. */
-function compareUtf8(a: string, b: string): number {
+/** @internal Byte-wise comparison of the UTF-8 encodings, i.e. LevelDB's key order. */
+export function compareUtf8(a: string, b: string): number {
   const x = utf8(a);
   const y = utf8(b);
   const n = Math.min(x.length, y.length);

@@ -23,7 +23,8 @@ import { open, seal } from '../../protocol/seal.js';
 import { isLocalFault } from '../../engine/payment/refusal.js';
 import type { PaymentEvent, Step, StepContext, Incoming } from '../../engine/payment/types.js';
 import { TypedEmitter } from '../mailbox/events.js';
-import type { Kv, KvOp } from '../mailbox/kv.js';
+import { compareUtf8, type Kv, type KvOp } from '../mailbox/kv.js';
+import { DeferringKv } from '../mailbox/kv-deferred.js';
 import { MailboxClient, type MailboxClientOptions, type MailboxMessage, type ProcessedMark } from '../mailbox/mailbox-client.js';
 import type { Subscription } from '../mailbox/subscription.js';
 import type { ChainSource } from '../chain/source.js';
@@ -218,6 +219,22 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #nonces: KvNonceStore | undefined;
   /** The version of each channel last written to the store (see {@link RoleRuntime.#stateOps}). */
   readonly #stored = new WeakMap<Channel, number>();
+  /**
+   * The role's store. The writes whose loss only repeats work (an outbox
+   * entry's removal once posted, the relays' cursors) are held and ride in
+   * the next step's batch (see {@link DeferringKv}).
+   */
+  readonly #kv: DeferringKv;
+  /**
+   * The outbox and the held-back event groups (by store key), kept in
+   * memory so that posting never scans the store: loaded once
+   * ({@link RoleRuntime.#load}, merged with what this runtime wrote in the
+   * meantime), then kept in step with every write. Only a flush pass and the
+   * release of a group remove from them, and both wait for the load.
+   */
+  readonly #outbox = new Map<string, OutboxEntry | RetractEntry>();
+  readonly #deferred = new Map<string, PaymentEvent[]>();
+  #loaded: Promise<void> | undefined;
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
@@ -242,11 +259,12 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
           onError: (e) => this.emit('error', e as Error),
         })
       : (o.chain as ChainWatcher);
+    this.#kv = new DeferringKv(o.kv, { onError: (e) => this.emit('error', e) });
     this.client = new MailboxClient({
       ...o.client,
       secretKey: o.identityKey,
       relays: o.relays,
-      kv: o.kv,
+      kv: this.#kv,
       ...(o.now ? { now: o.now } : {}),
     });
   }
@@ -336,7 +354,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
           }),
         foreign: () => this.towerForeign(),
       },
-      this.o.kv,
+      this.#kv,
       { ...rest, chain },
     );
     this.tower.on('error', (e) => this.emit('error', e));
@@ -344,7 +362,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
 
   /** The role's store. */
   protected get kv(): Kv {
-    return this.o.kv;
+    return this.#kv;
   }
 
   /** Channels the watchtower watches for someone else (the payer overrides it: its requests' payees, SPEC 6.18). */
@@ -355,13 +373,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   /** Persists the current state (first start) and begins: flushes the outbox, subscribes to the mailbox, starts the watchtower. */
   async start(): Promise<void> {
     if (this.#tip instanceof ChainTip) await this.#tip.start();
-    for await (const [, raw] of this.o.kv.entries(ARCHIVE)) {
+    for await (const [, raw] of this.#kv.entries(ARCHIVE)) {
       const p = JSON.parse(new TextDecoder().decode(raw)) as PaymentRecord;
       this.#archived.delete(p.offerId); // a reused id: its latest record, in its latest place
       this.#archived.set(p.offerId, p);
     }
     const state = this.#stateOps();
-    await this.o.kv.batch(state.ops);
+    await this.#kv.batch(state.ops);
     state.written();
     await this.#checkStored();
     this.tower?.start();
@@ -404,15 +422,30 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     await this.serial(async () => undefined);
     await this.#flushing;
     left = await this.pending();
+    // The held writes (posted entries' removals, cursors): a failure here only repeats work at the next start.
+    await this.#kv.flush().catch((e: unknown) => this.emit('error', e as Error));
+    this.#kv.discard();
     if (this.o.ownsStore) await this.o.kv.close();
     return { drained: left === 0, pending: left };
   }
 
   /** How many outbox entries (messages and retractions) still wait for a relay. */
   async pending(): Promise<number> {
-    let n = 0;
-    for await (const _ of outboxEntries(this.o.kv)) n++;
-    return n;
+    await this.#load();
+    return this.#outbox.size;
+  }
+
+  /** Loads the stored outbox and held-back groups into memory, once (again after a failed attempt). */
+  #load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      for await (const [key, entry] of outboxEntries(this.#kv)) if (!this.#outbox.has(key)) this.#outbox.set(key, entry);
+      for await (const [key, raw] of this.#kv.entries(DEFERRED))
+        if (!this.#deferred.has(key)) this.#deferred.set(key, JSON.parse(new TextDecoder().decode(raw)) as PaymentEvent[]);
+    })().catch((e: unknown) => {
+      this.#loaded = undefined;
+      throw e;
+    });
+    return this.#loaded;
   }
 
   /**
@@ -422,10 +455,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    */
   async waitPosted(keys: string[], ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
+    await this.#load();
     for (;;) {
-      let left = false;
-      for (const k of keys) if ((await this.o.kv.get(k)) !== undefined) left = true;
-      if (!left) return true;
+      if (!keys.some((k) => this.#outbox.has(k))) return true;
       if (this.#closed || Date.now() >= deadline) return false;
       await sleep(Math.min(100, deadline - Date.now()));
     }
@@ -506,7 +538,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     if (inc.message.type === PaymentType.TOWER_TERMS) {
       // Not a step of the engine: what the watchtower needs to watch a payee's channel (SPEC 6.18).
-      await this.o.kv.batch([...towerTermsOp(inc), ...(m.processed ? [m.processed.op] : [])]);
+      await this.#kv.batch([...towerTermsOp(inc), ...(m.processed ? [m.processed.op] : [])]);
       m.processed?.taken();
       this.emit('received', { type: inc.message.type, name: messageTypeName(inc.message.type), from: bytesToHex(inc.from), id: m.id });
       return;
@@ -565,13 +597,21 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
    * With {@link PaymentEngine.checkSteps} (the test suites), reads the state
    * back from the store after every write and compares it with the engine:
    * a channel whose change was not written would otherwise be found only
-   * after a restart, as lost money. Throws (a local fault) on a difference.
+   * after a restart, as lost money. Checks the outbox held in memory against
+   * the store's the same way. Throws (a local fault) on a difference.
    */
   async #checkStored(): Promise<void> {
     if (!PaymentEngine.checkSteps) return;
-    const stored = canonicalJson(await RoleRuntime.loadState(this.o.kv));
+    const stored = canonicalJson(await RoleRuntime.loadState(this.#kv));
     if (stored !== canonicalJson(this.engine.toJSON()))
       throw new Error('state check: the store does not give back the engine state it was written from');
+    if (this.#loaded === undefined) return;
+    // Both read at one instant: the memory now, the store's snapshot as its iterator opens (synchronously, below).
+    const inMemory = [...this.#outbox.keys()].sort(compareUtf8).join();
+    const inStore: string[] = [];
+    for await (const [key] of this.#kv.entries(OUTBOX)) inStore.push(key);
+    if (inStore.join() !== inMemory)
+      throw new Error('state check: the outbox in memory is not the outbox in the store');
   }
 
   /**
@@ -598,7 +638,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       held.length > 0 && step.send.length + step.retract.length > 0
         ? `${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`
         : undefined;
-    if (group !== undefined) ops.push({ type: 'put', key: DEFERRED + group, value: utf8(JSON.stringify(held, hexReplacer)) });
+    const heldJson = group === undefined ? '' : JSON.stringify(held, hexReplacer);
+    if (group !== undefined) ops.push({ type: 'put', key: DEFERRED + group, value: utf8(heldJson) });
+    const outbox: [string, OutboxEntry | RetractEntry][] = [];
     for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) ops.push(...this.#historyOps(ev, now));
     for (const out of step.send) {
       const dest = decodeMailboxAddress(out.to);
@@ -621,23 +663,25 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       };
       const key = `${OUTBOX}${String(now).padStart(15, '0')}-${String(this.#seq++).padStart(6, '0')}`;
       keys.push(key);
+      outbox.push([key, entry]);
       ops.push({ type: 'put', key, value: utf8(JSON.stringify(entry)) });
     }
     for (const tag of step.retract) {
-      keys.push(`${OUTBOX}retract-${tag}`);
-      ops.push({
-        type: 'put',
-        key: `${OUTBOX}retract-${tag}`,
-        value: utf8(JSON.stringify({ retract: tag, ...(group ? { group } : {}) } satisfies RetractEntry)),
-      });
+      const key = `${OUTBOX}retract-${tag}`;
+      const entry: RetractEntry = { retract: tag, ...(group ? { group } : {}) };
+      keys.push(key);
+      outbox.push([key, entry]);
+      ops.push({ type: 'put', key, value: utf8(JSON.stringify(entry)) });
     }
     const nonceOps = this.#nonces?.heldOps() ?? [];
     ops.push(...nonceOps);
     if (processed) ops.push(processed.op);
-    await this.o.kv.batch(ops);
+    await this.#kv.batch(ops);
     this.#nonces?.written(nonceOps);
     processed?.taken();
     state.written();
+    for (const [key, entry] of outbox) this.#outbox.set(key, entry);
+    if (group !== undefined) this.#deferred.set(DEFERRED + group, JSON.parse(heldJson) as PaymentEvent[]);
     await this.#checkStored();
     for (const p of archived) {
       this.#archived.delete(p.offerId);
@@ -689,22 +733,22 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const payment = this.payments().find((p) => p.offerId === id);
     if (payment === undefined) return undefined;
     const history: PaymentHistoryEntry[] = [];
-    for await (const [, raw] of this.o.kv.entries(`${HISTORY}${id}/`))
+    for await (const [, raw] of this.#kv.entries(`${HISTORY}${id}/`))
       history.push(JSON.parse(new TextDecoder().decode(raw)) as PaymentHistoryEntry);
     return { payment, history };
   }
 
   /** Emits the held-back events of every group whose outbox entries are all posted. */
   async #releaseDeferred(): Promise<void> {
+    if (this.#deferred.size === 0) return;
     const open = new Set<string>();
-    for await (const [, entry] of outboxEntries(this.o.kv)) if (entry.group) open.add(entry.group);
-    const done: [string, PaymentEvent[]][] = [];
-    for await (const [key, raw] of this.o.kv.entries(DEFERRED)) {
-      if (!open.has(key.slice(DEFERRED.length))) done.push([key, JSON.parse(new TextDecoder().decode(raw)) as PaymentEvent[]]);
-    }
-    for (const [key, events] of done) {
+    for (const entry of this.#outbox.values()) if (entry.group) open.add(entry.group);
+    for (const key of [...this.#deferred.keys()].sort(compareUtf8)) {
+      const events = this.#deferred.get(key);
+      if (events === undefined || open.has(key.slice(DEFERRED.length))) continue;
       const now = (this.o.now ?? Date.now)();
-      await this.o.kv.batch([{ type: 'del', key }, ...events.flatMap((ev) => this.#historyOps(ev, now))]);
+      await this.#kv.batch([{ type: 'del', key }, ...events.flatMap((ev) => this.#historyOps(ev, now))]);
+      this.#deferred.delete(key);
       for (const ev of events) this.emit('payment', ev);
     }
   }
@@ -731,12 +775,16 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     if (this.#closed) return;
     let failed = false;
     try {
-      for await (const [key, entry] of outboxEntries(this.o.kv)) {
+      await this.#load();
+      for (const key of [...this.#outbox.keys()].sort(compareUtf8)) {
+        const entry = this.#outbox.get(key);
         if (this.#closed) return;
+        if (entry === undefined) continue;
         try {
-          if ('retract' in entry) await this.retract(entry.retract);
-          else await this.post(entry);
-          await this.o.kv.del(key);
+          const posted = 'retract' in entry ? (await this.retract(entry.retract), []) : await this.post(entry);
+          // Lost to a crash, these writes only post the entry again: they ride in the next batch.
+          this.#kv.defer([{ type: 'del', key }, ...posted]);
+          this.#outbox.delete(key);
         } catch (e) {
           failed = true;
           if (!this.#closed) this.emit('error', e as Error);
@@ -754,20 +802,21 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
   }
 
-  private async post(e: OutboxEntry): Promise<void> {
+  /** Posts an outbox entry; resolves with the record of where it went, for a later retraction (to write with the entry's removal). */
+  private async post(e: OutboxEntry): Promise<KvOp[]> {
     const dest = decodeMailboxAddress(e.to);
     const secret = e.retractionSecret ? hexToBytes(e.retractionSecret, 32) : undefined;
     const res = await this.client.post(dest, hexToBytes(e.envelope), {
       ...(e.ttlSeconds ? { ttlSeconds: e.ttlSeconds } : {}),
       ...(secret ? { retractionSecret: secret } : {}),
     });
-    if (e.tag && e.retractionSecret)
-      await this.o.kv.put(POSTED + e.tag, utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })));
     this.emit('sent', { type: e.type, name: messageTypeName(e.type), to: e.to, id: res.id });
+    if (!e.tag || !e.retractionSecret) return [];
+    return [{ type: 'put', key: POSTED + e.tag, value: utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })) }];
   }
 
   private async retract(tag: string): Promise<void> {
-    const raw = await this.o.kv.get(POSTED + tag);
+    const raw = await this.#kv.get(POSTED + tag);
     if (!raw) return; // never posted: nothing to retract
     const p = JSON.parse(new TextDecoder().decode(raw)) as { id: string; relays: string[]; secret: string };
     try {
@@ -778,6 +827,6 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       // reached leaves the retraction queued: it is retried.
       if (!isFinalRetractError(e)) throw e;
     }
-    await this.o.kv.del(POSTED + tag);
+    await this.#kv.del(POSTED + tag);
   }
 }

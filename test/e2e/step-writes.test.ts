@@ -7,7 +7,8 @@
  * durable exactly when the message carrying its R or signature is, and an
  * envelope whose effects are stored is never processed again. Real
  * runtimes, a relay process and LevelDB stores, each wrapped to record
- * its calls.
+ * its calls. The writes whose loss only repeats work (a posted outbox
+ * entry's removal, a relay's cursor) ride in the next step's batch too.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,6 +28,7 @@ t.after(async () => {
 
 const NONCE = 'nonce/rec/';
 const STATE = 'role/state';
+const OUTBOX = 'role/outbox/';
 const isMark = (k: string) => k.startsWith('lnmb/mailbox/') && k.includes('/seen/');
 
 t('a payment’s nonce records and processed marks are written in the batches of the steps that made them', async () => {
@@ -71,6 +73,17 @@ t('a payment’s nonce records and processed marks are written in the batches of
     );
     const stepMarks = all.filter((c) => c.kind === 'batch' && c.keys.includes(STATE) && c.keys.some(isMark)).length;
     assert.ok(stepMarks >= received[role], `${role}: each envelope a step handled is marked in that step's batch`);
+    // A posted entry's removal (with its retraction record) and a relay's cursor only repeat work when lost:
+    // they are held and ride in the next step's batch, or go together after a pause; never one write each.
+    const steps = all.filter((c) => c.kind === 'batch' && c.keys.includes(STATE)).length;
+    const others = all.length - steps;
+    const removals = all.flatMap((c) => c.keys.filter((k) => k.startsWith(OUTBOX))).length;
+    assert.ok(others < steps, `${role}: ${others} writes besides its ${steps} steps (${removals} outbox keys written)`);
+    if (role === 'S')
+      assert.ok(
+        all.some((c) => c.kind === 'batch' && c.keys.includes(STATE) && c.keys.some((k) => k.includes('/cursor/'))),
+        'S: a cursor rode in a step',
+      );
     lines.push(`${role}: ${all.length} writes (${all.filter((c) => c.kind === 'batch').length} batches, ${single.length} single)`);
   }
   console.log(`    writes per role over one payment: ${lines.join('; ')}`);
