@@ -610,8 +610,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const inMemory = [...this.#outbox.keys()].sort(compareUtf8).join();
     const inStore: string[] = [];
     for await (const [key] of this.#kv.entries(OUTBOX)) inStore.push(key);
-    if (inStore.join() !== inMemory)
-      throw new Error('state check: the outbox in memory is not the outbox in the store');
+    if (inStore.join() !== inMemory) throw new Error('state check: the outbox in memory is not the outbox in the store');
   }
 
   /**
@@ -781,7 +780,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
         if (this.#closed) return;
         if (entry === undefined) continue;
         try {
-          const posted = 'retract' in entry ? (await this.retract(entry.retract), []) : await this.post(entry);
+          let posted: KvOp[] = [];
+          if ('retract' in entry) await this.retract(entry.retract);
+          else posted = await this.post(entry);
           // Lost to a crash, these writes only post the entry again: they ride in the next batch.
           this.#kv.defer([{ type: 'del', key }, ...posted]);
           this.#outbox.delete(key);
@@ -812,7 +813,9 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     });
     this.emit('sent', { type: e.type, name: messageTypeName(e.type), to: e.to, id: res.id });
     if (!e.tag || !e.retractionSecret) return [];
-    return [{ type: 'put', key: POSTED + e.tag, value: utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })) }];
+    return [
+      { type: 'put', key: POSTED + e.tag, value: utf8(JSON.stringify({ id: res.id, relays: dest.relays, secret: e.retractionSecret })) },
+    ];
   }
 
   private async retract(tag: string): Promise<void> {

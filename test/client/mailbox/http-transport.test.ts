@@ -42,7 +42,14 @@ const echo: http.RequestListener = (req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     res.writeHead(201, { 'content-type': 'application/x-echo', 'x-method': req.method ?? '' });
-    res.end(JSON.stringify({ method: req.method, url: req.url, header: req.headers['x-test'] ?? null, body: Buffer.concat(chunks).toString('hex') }));
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        url: req.url,
+        header: req.headers['x-test'] ?? null,
+        body: Buffer.concat(chunks).toString('hex'),
+      }),
+    );
   });
 };
 
@@ -148,7 +155,8 @@ function run(name: string, transport: () => HttpTransport): void {
 
   t('sequential requests reuse kept-alive connections', async () => {
     const s = await serve(echo);
-    for (let i = 0; i < 20; i++) await transport()({ method: 'POST', url: s.url, body: new Uint8Array(10), signal: never(), maxBytes: 10_000 });
+    for (let i = 0; i < 20; i++)
+      await transport()({ method: 'POST', url: s.url, body: new Uint8Array(10), signal: never(), maxBytes: 10_000 });
     assert.ok(s.connections() <= 2, `${s.connections()} connections for 20 requests`);
   });
 
