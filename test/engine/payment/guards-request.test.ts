@@ -6,7 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { hexToBytes } from '../../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
+import { openChannelPair } from '../../../engine/channel/open.js';
+import { Hub } from '../../../engine/payment/hub/hub.js';
+import { extendPtlc } from '../../../engine/payment/ptlc-exchange.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { PaymentType } from '../../../protocol/payment.js';
 import { transfer } from '../../../engine/channel/state.js';
@@ -17,6 +20,7 @@ import {
   hubChannels,
   inject,
   makeWorld,
+  channelParams,
   party,
   post,
   prepareRequest,
@@ -371,5 +375,55 @@ t('a duplicated PTLC_ADD is ignored by the hub, not answered with a PTLC_FAIL th
   assert.is(w.payer.requests.get(requestId)!.status, 'completed', 'the payer dropped the state the hub accepted');
   assert.is(w.payee.requests.get(requestId)!.status, 'paid');
 });
+
+t(
+  'a second payee cannot pay a request over its own channel, where the hub is party 0: only payer channels carry PTLCs to the hub',
+  async () => {
+    const w = await makeWorld();
+    // A second payee C with an idle channel at the hub.
+    const C = party('http://127.0.0.1:1');
+    const scParams = channelParams(w.S.chPk, C.chPk, { csvDelay: 24 });
+    const [sViewC, cView] = await openChannelPair(scParams, [700_000, 299_000], w.S.chSk, C.chSk, w.S.nonces, C.nonces);
+    const hub = w.hub;
+    w.hub = new Hub(
+      hub.config,
+      [...hub.peers.values(), { channel: sViewC, peerKey: C.idPk, peerAddress: C.address }].map((p) => ({
+        channel: p.channel,
+        peerKey: p.peerKey,
+        peerAddress: p.peerAddress,
+      })),
+      w.S.nonces,
+    );
+    const requestId = await prepareRequest(w, AMOUNT);
+    await run(w, ['B', 'S']);
+    const r = w.hub.requests.get(requestId)!;
+    assert.is(r.status, 'prepared');
+    // C locks a PTLC for B's request on the S–C channel, from its own balance, exactly as the hub would expect from a payer.
+    const add = await extendPtlc(
+      cView,
+      { channelKey: C.chSk, nonces: C.nonces },
+      {
+        id: hexToBytes(requestId, 32),
+        amount: AMOUNT + hubFee(AMOUNT, w.hub.config.fee),
+        point: hexToBytes(r.point, 33),
+        timeout: w.ctx.height + 500,
+      },
+      randomBytes(32),
+    );
+    const before = stateOf(w.hub);
+    const out = await w.hub.handle({ from: C.idPk, message: add }, w.ctx);
+    assert.not.ok(
+      out.send.some((o) => o.message.type === PaymentType.PTLC_ACCEPT),
+      'the hub co-signed a PTLC to itself over a payee channel',
+    );
+    assert.ok(
+      out.events.some((e) => e.kind === 'rejected' && /payer channel/.test(e.message)),
+      JSON.stringify(out.events),
+    );
+    assert.is(stateOf(w.hub), before);
+    assert.is(w.hub.requests.get(requestId)!.status, 'prepared');
+    assert.is(w.hub.peers.get(bytesToHex(scParams.channelId))!.channel.pending, undefined);
+  },
+);
 
 t.run();
