@@ -108,7 +108,9 @@ interface NodeIncoming {
   on(ev: 'error', cb: (e: Error) => void): unknown;
 }
 interface NodeOutgoing {
-  on(ev: 'error', cb: (e: Error) => void): unknown;
+  /** True when the request went out on a kept-alive socket an earlier request used. */
+  reusedSocket?: boolean;
+  on(ev: 'error', cb: (e: Error & { code?: string }) => void): unknown;
   end(body?: Uint8Array | string): unknown;
   destroy(): unknown;
 }
@@ -119,6 +121,9 @@ interface NodeOutgoing {
  * lands on a socket the relay is closing.
  */
 const IDLE_SOCKET_MS = 4_000;
+
+/** Errors of a socket the server closed under a request. */
+const RESET: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
 
 interface ProcessLike {
   versions?: { node?: string };
@@ -169,31 +174,42 @@ export function nodeHttpTransport(): HttpTransport | null {
         done = true;
         reject(e);
       };
-      const out = mod.request(url, { method: req.method, headers, agent: agentOf(mod), signal: req.signal }, (res) => {
-        const status = res.statusCode ?? 0;
-        const ct = res.headers['content-type'];
-        const chunks: Uint8Array[] = [];
-        let n = 0;
-        res.on('data', (chunk) => {
-          if (done) return;
-          n += chunk.length;
-          if (n > req.maxBytes) {
-            fail(tooLong(req.url, req.maxBytes, status));
-            out.destroy();
-            return;
-          }
-          chunks.push(chunk);
+      const attempt = (mayRetry: boolean) => {
+        let answered = false;
+        const out = mod.request(url, { method: req.method, headers, agent: agentOf(mod), signal: req.signal }, (res) => {
+          answered = true;
+          const status = res.statusCode ?? 0;
+          const ct = res.headers['content-type'];
+          const chunks: Uint8Array[] = [];
+          let n = 0;
+          res.on('data', (chunk) => {
+            if (done) return;
+            n += chunk.length;
+            if (n > req.maxBytes) {
+              fail(tooLong(req.url, req.maxBytes, status));
+              out.destroy();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('end', () => {
+            if (done) return;
+            done = true;
+            resolve({ status, contentType: typeof ct === 'string' ? ct : undefined, bytes: concat(chunks, n) });
+          });
+          res.on('aborted', () => fail(new Error('connection closed before the answer ended')));
+          res.on('error', fail);
         });
-        res.on('end', () => {
-          if (done) return;
-          done = true;
-          resolve({ status, contentType: typeof ct === 'string' ? ct : undefined, bytes: concat(chunks, n) });
+        out.on('error', (e: Error & { code?: string }) => {
+          // A kept-alive socket the server closed as we reused it: the request never reached it. Once
+          // more on a fresh socket (every relay request is safe to repeat: a re-posted envelope is
+          // the same envelope, an ack or a retraction the same answer).
+          if (mayRetry && !answered && !done && out.reusedSocket === true && !req.signal.aborted && RESET.has(e.code ?? '')) attempt(false);
+          else fail(e);
         });
-        res.on('aborted', () => fail(new Error('connection closed before the answer ended')));
-        res.on('error', fail);
-      });
-      out.on('error', fail);
-      out.end(body);
+        out.end(body);
+      };
+      attempt(true);
     });
   return nodeTransport;
 }

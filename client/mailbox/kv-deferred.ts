@@ -15,7 +15,8 @@
  *
  * Reads see held writes: `get` and `entries` answer as if they were stored.
  * A direct write of a key drops what was held for it (the newer write
- * wins). A failed batch keeps what it carried held. Held writes are only
+ * wins). Batches run one at a time, in the order they were made. A failed
+ * batch keeps what it carried held. Held writes are only
  * ever written inside a synchronous batch, never on their own unsynced, so
  * no ordering between synced and unsynced writes is relied upon.
  * @module
@@ -43,6 +44,9 @@ export class DeferringKv implements Kv {
   readonly #onError: (e: Error) => void;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #stopped = false;
+  /** Batches run one at a time, in the order they were made, so a later write never lands under an earlier one. */
+  #tail: Promise<unknown> = Promise.resolve();
 
   /**
    * @param kv the store written to
@@ -63,6 +67,7 @@ export class DeferringKv implements Kv {
   defer(ops: readonly KvOp[]): void {
     checkOps(ops);
     if (this.#closed) throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'kv store is closed');
+    if (this.#stopped) return;
     for (const op of ops) {
       this.#held.delete(op.key); // re-inserted last: held writes keep the order they were made in
       this.#held.set(op.key, copy(op));
@@ -94,28 +99,39 @@ export class DeferringKv implements Kv {
   }
 
   /** @inheritDoc */
-  put(key: string, value: Uint8Array): Promise<void> {
-    return this.batch([{ type: 'put', key, value }]);
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.batch([{ type: 'put', key, value }]);
   }
 
   /** @inheritDoc */
-  del(key: string): Promise<void> {
-    return this.batch([{ type: 'del', key }]);
+  async del(key: string): Promise<void> {
+    await this.batch([{ type: 'del', key }]);
   }
 
-  /** Applies the held writes, then `ops`, in one atomic batch; what it carried is no longer held once it is stored. */
+  /**
+   * Applies the held writes, then `ops`, in one atomic batch; what it
+   * carried is no longer held once it is stored. `ops` supersede what was
+   * held for their keys when the call was made; a write held for one of
+   * their keys after that is newer, stays held and goes in a later batch.
+   */
   async batch(ops: readonly KvOp[]): Promise<void> {
     checkOps(ops);
-    const carried = [...this.#held.values()];
-    if (carried.length === 0 && ops.length === 0) return;
-    await this.#kv.batch(carried.length === 0 ? ops : [...carried, ...ops]);
-    // Drop what was written: the carried ops (unless held again since), and anything held for a key `ops` wrote.
-    for (const op of carried) if (this.#held.get(op.key) === op) this.#held.delete(op.key);
     for (const op of ops) this.#held.delete(op.key);
-    if (this.#held.size === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    const run = async () => {
+      const keys = new Set(ops.map((op) => op.key));
+      const carried = [...this.#held.values()].filter((op) => !keys.has(op.key));
+      if (carried.length === 0 && ops.length === 0) return;
+      await this.#kv.batch(carried.length === 0 ? ops : [...carried, ...ops]);
+      // Drop what was written, unless it was held again since.
+      for (const op of carried) if (this.#held.get(op.key) === op) this.#held.delete(op.key);
+      if (this.#held.size === 0 && this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+    const p = this.#tail.then(run, run);
+    this.#tail = p.catch(() => undefined);
+    await p;
   }
 
   /** @inheritDoc */
@@ -138,7 +154,17 @@ export class DeferringKv implements Kv {
     }
   }
 
-  /** Forgets what is held and stops the timer (after a last {@link flush}, when closing). */
+  /**
+   * Forgets what is held and stops the timer, for good: later
+   * {@link defer}s are ignored (the owner is closing, after a last
+   * {@link flush}; what it would hold only repeats work at the next start).
+   */
+  stop(): void {
+    this.#stopped = true;
+    this.discard();
+  }
+
+  /** Forgets what is held and stops the timer (a process dying with writes held, in tests). */
   discard(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

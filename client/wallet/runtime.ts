@@ -235,6 +235,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   readonly #outbox = new Map<string, OutboxEntry | RetractEntry>();
   readonly #deferred = new Map<string, PaymentEvent[]>();
   #loaded: Promise<void> | undefined;
+  /** True once {@link RoleRuntime.#load} has read the whole store. */
+  #outboxLoaded = false;
 
   /** The role engine (its state is what `toJSON` persists). */
   readonly engine: E;
@@ -424,7 +426,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     left = await this.pending();
     // The held writes (posted entries' removals, cursors): a failure here only repeats work at the next start.
     await this.#kv.flush().catch((e: unknown) => this.emit('error', e as Error));
-    this.#kv.discard();
+    this.#kv.stop();
     if (this.o.ownsStore) await this.o.kv.close();
     return { drained: left === 0, pending: left };
   }
@@ -441,6 +443,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
       for await (const [key, entry] of outboxEntries(this.#kv)) if (!this.#outbox.has(key)) this.#outbox.set(key, entry);
       for await (const [key, raw] of this.#kv.entries(DEFERRED))
         if (!this.#deferred.has(key)) this.#deferred.set(key, JSON.parse(new TextDecoder().decode(raw)) as PaymentEvent[]);
+      this.#outboxLoaded = true;
     })().catch((e: unknown) => {
       this.#loaded = undefined;
       throw e;
@@ -605,7 +608,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const stored = canonicalJson(await RoleRuntime.loadState(this.#kv));
     if (stored !== canonicalJson(this.engine.toJSON()))
       throw new Error('state check: the store does not give back the engine state it was written from');
-    if (this.#loaded === undefined) return;
+    if (!this.#outboxLoaded) return;
     // Both read at one instant: the memory now, the store's snapshot as its iterator opens (synchronously, below).
     const inMemory = [...this.#outbox.keys()].sort(compareUtf8).join();
     const inStore: string[] = [];

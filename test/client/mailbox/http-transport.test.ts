@@ -168,6 +168,36 @@ if (node === null) throw new Error('node:http transport unavailable in Node: pro
 run('node:http', () => node);
 run('fetch', () => fetchTransport(globalThis.fetch.bind(globalThis)));
 
+const k = suite('client/http-transport: node:http, a kept-alive socket closed under a request');
+k('is retried once on a fresh socket: the request was never answered', async () => {
+  // The server answers the first request of each connection and drops the connection on the second
+  // (what a server's idle timeout firing as the request arrives looks like to the client).
+  let requests = 0;
+  const perSocket = new WeakMap<object, number>();
+  const s = await server((req, res) => {
+    requests++;
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n > 1) {
+      req.socket.destroy();
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.end('{"ok":true}'));
+  });
+  try {
+    const ask = () => node({ method: 'POST', url: s.url, body: new Uint8Array(4), signal: new AbortController().signal, maxBytes: 1_000 });
+    assert.is((await ask()).status, 200);
+    const again = await ask(); // goes out on the kept-alive socket, which the server drops
+    assert.equal(JSON.parse(new TextDecoder().decode(again.bytes)), { ok: true });
+    assert.is(requests, 3, 'one dropped, one answered on a fresh socket');
+    assert.is(s.connections(), 2);
+  } finally {
+    await s.close();
+  }
+});
+k.run();
+
 const t = suite('client/http-transport: choice');
 t('LNMB_HTTP=fetch turns the node:http transport off (a separate process)', () => {
   const code = `import('${new URL('../../../client/mailbox/http-transport.ts', import.meta.url).href}').then((m) => console.log(m.nodeHttpTransport() === null))`;

@@ -176,4 +176,63 @@ t('LevelDB: held writes survive a close (written first), not a crash (never writ
   await after.close();
 });
 
+t('batches run one at a time in call order; a write held while one is in flight stays held for the next', async () => {
+  const inner = new MemoryKv();
+  const started: string[][] = [];
+  let open!: () => void;
+  let gate = new Promise<void>((r) => (open = r));
+  const kv = new DeferringKv(
+    overKv(inner, {
+      batch: async (ops) => {
+        started.push(ops.map((o) => o.key));
+        await gate;
+        return inner.batch(ops);
+      },
+    }),
+    { delayMs: 3_600_000 },
+  );
+  kv.defer([put('cursor', 1)]);
+  const first = kv.batch([put('state', 1)]);
+  const second = kv.batch([put('state', 2)]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(started, [['cursor', 'state']], 'the second batch waits for the first');
+  kv.defer([put('cursor', 2)]); // held while the first batch is in flight
+  open();
+  await first;
+  gate = Promise.resolve();
+  await second;
+  assert.equal(started[1], ['cursor', 'state'], 'the newer cursor rides in the next batch');
+  assert.equal([...(await inner.get('state'))!], [2]);
+  assert.equal([...(await inner.get('cursor'))!], [2]);
+  assert.is(kv.held, 0);
+});
+
+t('a direct write supersedes only what was held before it was made; stop() ignores later defers', async () => {
+  const inner = new MemoryKv();
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const kv = new DeferringKv(
+    overKv(inner, {
+      batch: async (ops) => {
+        await gate;
+        return inner.batch(ops);
+      },
+    }),
+    { delayMs: 3_600_000 },
+  );
+  kv.defer([del('outbox/retract-t')]);
+  const p = kv.put('outbox/retract-t', b(1)); // newer than the held delete: supersedes it
+  kv.defer([del('outbox/retract-t')]); // newer still: must not be lost under the put
+  open();
+  await p;
+  assert.equal([...(await inner.get('outbox/retract-t'))!], [1]);
+  assert.is(await kv.get('outbox/retract-t'), undefined, 'the newest write (held) is what reads see');
+  await kv.flush();
+  assert.is(await inner.get('outbox/retract-t'), undefined);
+  kv.stop();
+  kv.defer([put('cursor', 9)]);
+  assert.is(kv.held, 0);
+  assert.is(await inner.get('cursor'), undefined);
+});
+
 t.run();
