@@ -15,7 +15,8 @@
  * without reading it all, and neither follows a redirect.
  * @module
  */
-import { ErrorCode, LnMailboxError } from '../../base/errors.js';
+import { concatBytes } from '../../base/bytes.js';
+import { ErrorCode, LnMailboxError, fail } from '../../base/errors.js';
 
 /** The subset of WHATWG `fetch` the client uses (`globalThis.fetch` by default outside Node). */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -50,17 +51,6 @@ function tooLong(url: string, max: number, status: number): LnMailboxError {
   return new LnMailboxError(ErrorCode.RELAY_BAD_RESPONSE, `${url}: answer longer than ${max} bytes`, { status });
 }
 
-/** The chunks in one plain Uint8Array (never a view of a pooled Node Buffer). */
-function concat(chunks: Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /** Reads a fetch answer's body, refusing one longer than `max` bytes without reading it all. */
 async function readCapped(res: Response, max: number): Promise<Uint8Array> {
   if (!Number.isFinite(max) || res.body === null) return new Uint8Array(await res.arrayBuffer());
@@ -77,7 +67,7 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array> {
     }
     chunks.push(value);
   }
-  return concat(chunks, n);
+  return concatBytes(...chunks);
 }
 
 /** A {@link HttpTransport} over a WHATWG `fetch`. */
@@ -195,7 +185,7 @@ export function nodeHttpTransport(): HttpTransport | null {
           res.on('end', () => {
             if (done) return;
             done = true;
-            resolve({ status, contentType: typeof ct === 'string' ? ct : undefined, bytes: concat(chunks, n) });
+            resolve({ status, contentType: typeof ct === 'string' ? ct : undefined, bytes: concatBytes(...chunks) });
           });
           res.on('aborted', () => fail(new Error('connection closed before the answer ended')));
           res.on('error', fail);
@@ -217,9 +207,10 @@ export function nodeHttpTransport(): HttpTransport | null {
 /**
  * The transport a client uses: over `fetchImpl` when one is given, else the
  * Node transport in Node, else over `globalThis.fetch`; undefined when none
- * is available.
+ * is available. INVALID_TYPE when `fetchImpl` is not a function.
  */
 export function defaultTransport(fetchImpl?: FetchLike): HttpTransport | undefined {
+  if (fetchImpl !== undefined && typeof fetchImpl !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
   if (fetchImpl !== undefined) return fetchTransport(fetchImpl);
   const node = nodeHttpTransport();
   if (node !== null) return node;

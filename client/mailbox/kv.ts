@@ -61,10 +61,27 @@ export function checkOps(ops: unknown): readonly KvOp[] {
   return ops as readonly KvOp[];
 }
 
-/** @internal Byte-wise comparison of the UTF-8 encodings, i.e. LevelDB's key order. */
+/**
+ * @internal Byte-wise comparison of the UTF-8 encodings, i.e. LevelDB's key
+ * order. Where two strings first differ by characters outside the
+ * surrogate range, UTF-16 order is UTF-8 order, so only a surrogate there
+ * costs an encoding.
+ */
 export function compareUtf8(a: string, b: string): number {
-  const x = utf8(a);
-  const y = utf8(b);
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if ((x & 0xf800) !== 0xd800 && (y & 0xf800) !== 0xd800) return x - y;
+    // From the start of the character: a low surrogate's high half is in the shared prefix.
+    const from = i > 0 && (a.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i - 1 : i;
+    return compareEncoded(utf8(a.slice(from)), utf8(b.slice(from)));
+  }
+  return a.length - b.length;
+}
+
+function compareEncoded(x: Uint8Array, y: Uint8Array): number {
   const n = Math.min(x.length, y.length);
   for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return x.length - y.length;

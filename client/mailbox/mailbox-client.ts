@@ -202,7 +202,6 @@ export class MailboxClient {
     this.#WebSocket = (o.WebSocket ?? g.WebSocket) as WebSocketConstructor | undefined;
     if (this.#WebSocket !== undefined && typeof this.#WebSocket !== 'function')
       fail(ErrorCode.INVALID_TYPE, 'WebSocket: expected a constructor');
-    if (o.fetch !== undefined && typeof o.fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
     this.#transport = defaultTransport(o.fetch);
     this.#now = o.now ?? Date.now;
     if (typeof this.#now !== 'function') fail(ErrorCode.INVALID_TYPE, 'now: expected a function');

@@ -105,7 +105,6 @@ export async function fetchRecord(address: string, name: string, opts: FetchReco
   const { publicKey, relays } = decodeMailboxAddress(address);
   checkRecordName(name);
   if (typeof opts !== 'object' || opts === null) fail(ErrorCode.INVALID_TYPE, 'opts: expected an object');
-  if (opts.fetch !== undefined && typeof opts.fetch !== 'function') fail(ErrorCode.INVALID_TYPE, 'fetch: expected a function');
   const transport = defaultTransport(opts.fetch);
   if (transport === undefined) fail(ErrorCode.INVALID_TYPE, 'no fetch implementation: pass opts.fetch');
   const timeoutMs = opts.timeoutMs ?? 10_000;
