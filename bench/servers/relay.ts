@@ -13,6 +13,7 @@ import { LevelStore } from '../../server/store/level/store.js';
 import { ENVELOPE_BYTES, idOf, syntheticEnvelope } from '../envelopes.js';
 import { serve } from '../rpc.js';
 import { writeBack } from '../context.js';
+import { threadCpu, type ThreadCpu } from '../thread-cpu.js';
 
 /** Limits raised for single-host load (see docs/performance.md). */
 export const BENCH_LIMITS = {
@@ -123,7 +124,14 @@ serve({
   },
 
   /** Resource use; `gc` first collects garbage (needs --expose-gc) so RSS reflects live data. */
-  usage(gc = false): { rss: number; heapUsed: number; cpuUs: number; connections: number; heapLimit: number } {
+  usage(gc = false): {
+    rss: number;
+    heapUsed: number;
+    cpuUs: number;
+    threads: ThreadCpu | undefined;
+    connections: number;
+    heapLimit: number;
+  } {
     if (gc && typeof global.gc === 'function') {
       global.gc();
       global.gc();
@@ -134,6 +142,7 @@ serve({
       rss: m.rss,
       heapUsed: m.heapUsed,
       cpuUs: c.user + c.system,
+      threads: threadCpu(),
       connections: relay?.connections ?? 0,
       heapLimit: v8.getHeapStatistics().heap_size_limit,
     };
