@@ -7,22 +7,12 @@
  * index is one range in time order: listing, backlog and sweeping are range
  * scans, never full scans.
  *
- * The index database (the data directory itself):
- *
- *   0x01 id(32)                      → meta    (status, mailbox, seq, expiry, size, blob, retraction hash)
- *   0x02 mailbox(32) seq(8)          → body    (id(32) ‖ expiresAt(8) ‖ blob(8)), or, written before
- *                                                the blob database existed, id(32) ‖ expiresAt(8) ‖ envelope
+ *   0x01 id(32)                      → meta    (status, mailbox, seq, expiry, size, retraction hash)
+ *   0x02 mailbox(32) seq(8)          → body    (id(32) ‖ expiresAt(8) ‖ envelope)
  *   0x03 deadline(8) id(32)          → ''      (expiry / tombstone-retention index)
  *   0x04 mailbox(32)                 → counter (lastSeq(8) ‖ count(8) ‖ bytes(8))
  *   0x05 id(32)                      → ''      (delivered flag)
  *   0x06 mailbox(32) name(1..32)     → value   (a mailbox record, SPEC 5.13; name is ASCII)
- *   0x08                             → blob mark (the highest blob number any committed batch wrote)
- *
- * The blob database (`blobs/` inside the data directory) holds the envelope
- * bytes, each under a number drawn in append order, so its keys only ever
- * grow and LevelDB moves its tables down the levels without rewriting them:
- *
- *   0x07 blob(8)                     → envelope
  *
  * Integers are big-endian; 8-byte fields hold values up to `MAX_STORED_INT`
  * (2^48 - 1: times in ms until the year 10889, seqs far beyond any mailbox's
@@ -37,24 +27,10 @@ import { MAX_STORED_INT, type EnvelopeState } from '../lifecycle.js';
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /** Table prefixes. */
-export const Table = {
-  meta: 0x01,
-  body: 0x02,
-  expiry: 0x03,
-  counter: 0x04,
-  delivered: 0x05,
-  record: 0x06,
-  blob: 0x07,
-  blobMark: 0x08,
-} as const;
+export const Table = { meta: 0x01, body: 0x02, expiry: 0x03, counter: 0x04, delivered: 0x05, record: 0x06 } as const;
 
-/** Meta without a blob number (a tombstone, or a live envelope stored inline by an older relay). */
-const META_V1 = 1;
-/** Meta of a live envelope whose bytes are in the blob database: the blob number follows the fixed part. */
-const META_V2 = 2;
+const META_VERSION = 1;
 const META_FIXED = 1 + 1 + 32 + 8 + 8 + 4;
-/** A body reference: id ‖ expiresAt ‖ blob. Inline bodies are longer: no envelope is under 12 bytes. */
-const BODY_REF_LEN = 48;
 
 function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt16BE(0, offset);
@@ -73,8 +49,6 @@ export interface Meta {
   seq: number;
   expiresAt: number;
   size: number;
-  /** Where a live envelope's bytes are in the blob database; absent for tombstones and inline bodies. */
-  blob?: number | undefined;
   retractionHash?: Buffer;
 }
 
@@ -106,35 +80,6 @@ export function bodyKey(mailbox: Buffer, seq: number): Buffer {
 /** Seq encoded in a body key. */
 export function bodyKeySeq(key: Buffer): number {
   return readU64(key, 33);
-}
-
-/** Key of blob `n` in the blob database. */
-export function blobKey(n: number): Buffer {
-  const k = Buffer.allocUnsafe(9);
-  k[0] = Table.blob;
-  writeU64(k, n, 1);
-  return k;
-}
-
-/** Blob number encoded in a blob key. */
-export function blobKeyNumber(key: Buffer): number {
-  return readU64(key, 1);
-}
-
-/** Key of the blob mark in the index database. */
-export const BLOB_MARK_KEY: Buffer = Buffer.from([Table.blobMark]);
-
-/** Encodes a blob mark (or any lone 8-byte number). */
-export function encodeU64(n: number): Buffer {
-  const v = Buffer.allocUnsafe(8);
-  writeU64(v, n, 0);
-  return v;
-}
-
-/** Decodes a blob mark. */
-export function decodeU64(v: Buffer): number {
-  if (v.length !== 8) throw new Error('corrupt blob mark');
-  return readU64(v, 0);
 }
 
 /** Key of the expiry index entry for `id` at `deadline`. */
@@ -180,24 +125,20 @@ export function recordRange(mailbox: Buffer): { gt: Buffer; lt: Buffer } {
 
 /** Encodes a meta record. */
 export function encodeMeta(m: Meta): Buffer {
-  const blobLen = m.blob === undefined ? 0 : 8;
-  const v = Buffer.allocUnsafe(META_FIXED + blobLen + (m.retractionHash ? 32 : 0));
-  v[0] = m.blob === undefined ? META_V1 : META_V2;
+  const v = Buffer.allocUnsafe(META_FIXED + (m.retractionHash ? 32 : 0));
+  v[0] = META_VERSION;
   v[1] = m.state;
   m.mailbox.copy(v, 2);
   writeU64(v, m.seq, 34);
   writeU64(v, m.expiresAt, 42);
   v.writeUInt32BE(m.size, 50);
-  if (m.blob !== undefined) writeU64(v, m.blob, META_FIXED);
-  if (m.retractionHash) m.retractionHash.copy(v, META_FIXED + blobLen);
+  if (m.retractionHash) m.retractionHash.copy(v, META_FIXED);
   return v;
 }
 
 /** Decodes a meta record; throws on a record this version did not write (corruption). */
 export function decodeMeta(v: Buffer): Meta {
-  const blobLen = v[0] === META_V2 ? 8 : 0;
-  if ((v[0] !== META_V1 && v[0] !== META_V2) || (v.length !== META_FIXED + blobLen && v.length !== META_FIXED + blobLen + 32))
-    throw new Error('corrupt meta record');
+  if ((v.length !== META_FIXED && v.length !== META_FIXED + 32) || v[0] !== META_VERSION) throw new Error('corrupt meta record');
   const m: Meta = {
     state: v[1] as EnvelopeState,
     mailbox: v.subarray(2, 34),
@@ -205,22 +146,12 @@ export function decodeMeta(v: Buffer): Meta {
     expiresAt: readU64(v, 42),
     size: v.readUInt32BE(50),
   };
-  if (blobLen) m.blob = readU64(v, META_FIXED);
-  if (v.length > META_FIXED + blobLen) m.retractionHash = v.subarray(META_FIXED + blobLen);
+  if (v.length > META_FIXED) m.retractionHash = v.subarray(META_FIXED);
   return m;
 }
 
-/** Encodes a body record: id ‖ expiresAt ‖ blob, the envelope's number in the blob database. */
-export function encodeBodyRef(id: Buffer, expiresAt: number, blob: number): Buffer {
-  const v = Buffer.allocUnsafe(BODY_REF_LEN);
-  id.copy(v, 0);
-  writeU64(v, expiresAt, 32);
-  writeU64(v, blob, 40);
-  return v;
-}
-
-/** Encodes an inline body record, id ‖ expiresAt ‖ envelope, as relays before the blob database wrote them. */
-export function encodeInlineBody(id: Buffer, expiresAt: number, envelope: Uint8Array): Buffer {
+/** Encodes a body record: id ‖ expiresAt ‖ envelope. */
+export function encodeBody(id: Buffer, expiresAt: number, envelope: Uint8Array): Buffer {
   const v = Buffer.allocUnsafe(40 + envelope.length);
   id.copy(v, 0);
   writeU64(v, expiresAt, 32);
@@ -228,15 +159,10 @@ export function encodeInlineBody(id: Buffer, expiresAt: number, envelope: Uint8A
   return v;
 }
 
-/** A decoded body record: the envelope itself (inline) or its blob number (views into the value, no copy). */
-export type Body = { id: Buffer; expiresAt: number } & ({ blob: number; envelope?: undefined } | { blob?: undefined; envelope: Buffer });
-
-/** Decodes a body record, a reference or an inline body. */
-export function decodeBody(v: Buffer): Body {
-  if (v.length < BODY_REF_LEN) throw new Error('corrupt body record');
-  const id = v.subarray(0, 32);
-  const expiresAt = readU64(v, 32);
-  return v.length === BODY_REF_LEN ? { id, expiresAt, blob: readU64(v, 40) } : { id, expiresAt, envelope: v.subarray(40) };
+/** Decodes a body record (views into `v`, no copy). */
+export function decodeBody(v: Buffer): { id: Buffer; expiresAt: number; envelope: Buffer } {
+  if (v.length < 40) throw new Error('corrupt body record');
+  return { id: v.subarray(0, 32), expiresAt: readU64(v, 32), envelope: v.subarray(40) };
 }
 
 /** In-memory counter of one mailbox. */

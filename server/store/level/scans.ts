@@ -1,9 +1,8 @@
 /**
  * The LevelDB store's range scans: each reads one contiguous key range of
  * the layout (`records.ts`) in chunks, never the whole database, and closes
- * its iterator whatever happens. Listing reads a mailbox's body records in
- * seq order and their envelopes from the blob database, a chunk at a time;
- * opening reads every counter record and every meta key once.
+ * its iterator whatever happens. Listing reads a mailbox's bodies in seq
+ * order; opening reads every counter record and every meta key once.
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -12,13 +11,10 @@ import { MAX_STORED_INT } from '../lifecycle.js';
 import { IdFilter } from './id-filter.js';
 import type { ListResult, StoredEnvelope } from '../types.js';
 import type { LevelCounters } from './counters.js';
-import { Table, blobKey, bodyKey, bodyKeySeq, decodeBody, decodeCounter, type Body } from './records.js';
+import { Table, bodyKey, bodyKeySeq, decodeBody, decodeCounter } from './records.js';
 
 /** The store's database, keys and values as bytes. */
 export type LevelDb = Level<Buffer, Buffer>;
-
-/** Reads envelopes from the blob database by key (`getMany`). */
-export type BlobReader = (keys: Buffer[]) => Promise<(Buffer | undefined)[]>;
 
 /** Envelopes read per iterator step when listing. */
 const LIST_CHUNK = 64;
@@ -29,7 +25,6 @@ const LIST_CHUNK = 64;
  */
 export async function listLive(
   db: LevelDb,
-  blobs: BlobReader,
   mailbox: string,
   after: number,
   limit: number,
@@ -45,28 +40,16 @@ export async function listLive(
     outer: for (;;) {
       const entries = await it.nextv(Math.min(limit + 1, LIST_CHUNK));
       if (entries.length === 0) break;
-      const live: [Buffer, Body][] = [];
       for (const [k, v] of entries) {
         const body = decodeBody(v);
         // Expired but not yet swept: never served (SPEC 5.12: expiry is by time, not by sweep).
-        if (body.expiresAt > now) live.push([k, body]);
-      }
-      // One read of the blob database per chunk, for the envelopes not stored inline.
-      const keys: Buffer[] = [];
-      for (const [, b] of live) if (b.blob !== undefined) keys.push(blobKey(b.blob));
-      const values = keys.length === 0 ? [] : await blobs(keys);
-      let next = 0;
-      for (const [k, body] of live) {
-        const envelope = body.blob === undefined ? body.envelope : values[next++];
-        // A blob is deleted only after the batch that retired its envelope, so a live
-        // reference always finds it; were one missing, the envelope is skipped, not the page.
-        if (envelope === undefined) continue;
+        if (body.expiresAt <= now) continue;
         if (envelopes.length === limit || bytes >= maxBytes) {
           more = true;
           break outer;
         }
-        envelopes.push({ id: body.id.toString('hex'), seq: bodyKeySeq(k), envelope, expiresAt: body.expiresAt });
-        bytes += envelope.length;
+        envelopes.push({ id: body.id.toString('hex'), seq: bodyKeySeq(k), envelope: body.envelope, expiresAt: body.expiresAt });
+        bytes += body.envelope.length;
       }
     }
   } finally {

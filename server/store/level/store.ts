@@ -3,19 +3,6 @@
  * in one data directory. Implements {@link RelayStore} (SPEC section 5.12,
  * "Storage contract"); the record layout is in `records.ts`.
  *
- * - Two databases: the index (the data directory) holds every record but
- *   the envelope bytes, which go to the blob database (`blobs/`) under
- *   numbers drawn in append order. The blob database's keys only grow, so
- *   its tables move down LevelDB's levels without being rewritten; inline,
- *   the bodies were rewritten by every compaction, and a store holding a
- *   million envelopes spent a third more CPU per append on it
- *   (docs/design.md, "Envelope bytes live apart from the index").
- * - A batch writes its new blobs first (fsynced), then the index (fsynced),
- *   then deletes the blobs it retired. So an index entry never names a blob
- *   that is not on disk, and a blob whose index batch never committed lies
- *   above the blob mark, the highest blob number a committed index batch
- *   wrote: opening deletes those.
- *
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one `batch(ops, { sync: true })`, and an append resolves only after its
  *   batch is fsynced.
@@ -39,7 +26,6 @@
  * @module
  */
 import { Buffer } from 'node:buffer';
-import { join } from 'node:path';
 import { Level } from 'level';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
@@ -51,20 +37,15 @@ import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
-import { listLive, loadCounters, loadIds, type BlobReader, type LevelDb } from './scans.js';
+import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
 import { deleteSlot, getSlot, listSlots, putSlot, type SlotContext } from './slots.js';
 import {
-  BLOB_MARK_KEY,
   Table,
-  blobKey,
-  blobKeyNumber,
   bodyKey,
   decodeMeta,
-  decodeU64,
   deliveredKey,
-  encodeBodyRef,
+  encodeBody,
   encodeMeta,
-  encodeU64,
   expiryKey,
   expiryUpperBound,
   metaKey,
@@ -94,16 +75,7 @@ export interface LevelStoreOptions extends FailSafeSettings {
   expiredRetentionMs?: number;
   /** Metrics hook called after every batch. */
   onBatch?: BatchObserver;
-  /**
-   * Fault-injection seam for tests: wraps each database write of a batch, in
-   * the order they run: `blobs` (new envelopes), `index`, `retire` (retired
-   * envelopes' blobs). `write` performs it; the hook may skip it or throw.
-   */
-  stageHook?: (stage: WriteStage, write: () => Promise<void>) => Promise<void>;
 }
-
-/** One database write of a batch (see {@link LevelStoreOptions.stageHook}). */
-export type WriteStage = 'blobs' | 'index' | 'retire';
 
 /** Observes each batch: ops written, whether synced, duration in seconds, and success. */
 export type BatchObserver = (info: { ops: number; sync: boolean; seconds: number; ok: boolean }) => void;
@@ -116,28 +88,6 @@ interface Write {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Writes `ops` to `db` as one batch, fsynced when `sync`. */
-function writeOps(db: LevelDb, ops: BatchOp[], sync: boolean): Promise<void> {
-  // The chained batch form: abstract-level's array form costs ~3x more CPU per op
-  // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
-  const b = db.batch();
-  for (const op of ops) {
-    if (op.type === 'put') b.put(op.key, op.value);
-    else b.del(op.key);
-  }
-  return b.write({ sync });
-}
-
-/** The deletion of a live envelope's blob, when it has one (none for tombstones and inline bodies). */
-function blobDel(meta: Meta): BatchOp[] {
-  return meta.blob === undefined ? [] : [{ type: 'del', key: blobKey(meta.blob) }];
-}
-
-/** The envelope's bytes as a Buffer view (no copy). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 function unavailable(e: unknown): LnMailboxError {
   if (e instanceof LnMailboxError) return e;
   const code = (e as { code?: unknown })?.code;
@@ -145,38 +95,21 @@ function unavailable(e: unknown): LnMailboxError {
 }
 
 /**
- * LevelDB's write buffer for the index database: LevelDB's default, as the
- * index holds about 200 bytes per envelope. Bounded like the blob
- * database's: a reopen turns each live log into a table, so recovering from
- * a full disk needs about both buffers of free space, and the
- * acknowledgement ledger's window must cover two of each (the live logs).
+ * LevelDB's write buffer for the relay store. Bigger than LevelDB's 4 MiB
+ * (fewer, larger level-0 tables under load), but bounded: a reopen turns the
+ * live log into a table, so recovering from a full disk needs about this much
+ * free space, and the acknowledgement ledger's window must cover two of them
+ * (the live logs). 32 MiB measured slightly faster with a million envelopes
+ * stored, and broke both.
  */
-export const WRITE_BUFFER_BYTES = 4 << 20;
-
-/**
- * LevelDB's write buffer for the blob database (the envelope bytes).
- * LevelDB's default too: the two buffers together are what the single
- * database had before the blobs moved out (8 MiB), so the free space a
- * recovery needs did not grow. Its keys only grow, so its level-0 tables
- * move down without a merge whatever their size.
- */
-export const BLOB_WRITE_BUFFER_BYTES = 4 << 20;
-
-/** The blob database's directory inside the data directory. */
-export const BLOB_DIR = 'blobs';
+export const WRITE_BUFFER_BYTES = 8 << 20;
 
 /** LevelDB-backed {@link RelayStore}. */
 export class LevelStore implements RelayStore {
   readonly #db: LevelDb;
-  readonly #blobs: LevelDb;
-  /** The next blob number to draw; numbers are never reused. */
-  #nextBlob = 1;
-  /** The blob mark on disk: the highest blob number a committed batch wrote. */
-  #blobMark = 0;
   readonly #expiredRetentionMs: number;
   readonly #commit: GroupCommit<Write>;
   readonly #onBatch: BatchObserver | undefined;
-  readonly #stageHook: LevelStoreOptions['stageHook'];
   readonly #serial = new KeyedQueue();
   readonly #counters = new LevelCounters();
   readonly #listeners = new Set<AppendListener>();
@@ -203,14 +136,6 @@ export class LevelStore implements RelayStore {
       maxFileSize: 16 << 20,
       compression: false,
     });
-    // Envelopes are ciphertext: compression would only cost CPU.
-    this.#blobs = new Level<Buffer, Buffer>(join(options.location, BLOB_DIR), {
-      keyEncoding: 'buffer',
-      valueEncoding: 'buffer',
-      writeBufferSize: BLOB_WRITE_BUFFER_BYTES,
-      maxFileSize: 16 << 20,
-      compression: false,
-    });
     this.#expiredRetentionMs = options.expiredRetentionMs ?? DEFAULT_EXPIRED_RETENTION_MS;
     this.#safe = new LevelFailSafe(
       {
@@ -222,19 +147,16 @@ export class LevelStore implements RelayStore {
         },
         reopen: async () => {
           if (this.#db.status === 'open') await this.#db.close();
-          if (this.#blobs.status === 'open') await this.#blobs.close();
           if (this.#state !== 'open') throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'store is closing');
           await this.#db.open({ createIfMissing: false });
-          await this.#blobs.open({ createIfMissing: false });
           await this.#load();
         },
-        reader: { getMany: (keys) => this.#getMany(keys) },
+        reader: { getMany: (keys) => this.#db.getMany(keys) },
         seqs: () => this.#counters.lastSeqs(),
       },
       options,
     );
     this.#onBatch = options.onBatch;
-    this.#stageHook = options.stageHook;
     this.#commit = new GroupCommit<Write>((writes) => this.#flushBatch(writes));
     this.#slots = { db: this.#db, serial: this.#serial, submit: (ops) => this.#submit(ops) };
   }
@@ -255,11 +177,7 @@ export class LevelStore implements RelayStore {
     let ok = false;
     try {
       for (const op of this.#counters.dirtyOps()) ops.push(op);
-      let mark = this.#blobMark;
-      for (const op of ops) if (op.type === 'put' && op.key[0] === Table.blob) mark = Math.max(mark, blobKeyNumber(op.key));
-      if (mark !== this.#blobMark) ops.push({ type: 'put', key: BLOB_MARK_KEY, value: encodeU64(mark) });
       await this.#writeBatch(ops, sync);
-      this.#blobMark = mark;
       ok = true;
     } finally {
       try {
@@ -276,52 +194,19 @@ export class LevelStore implements RelayStore {
     return this.#commit.submit({ ops, sync: hooks.sync !== false }, hooks);
   }
 
-  /**
-   * Writes one batch through the fail-safe path (refused while the store is
-   * not healthy): new blobs, then the index, then the retired blobs'
-   * deletion. Each step runs only once the one before it is on disk, so a
-   * crash between them leaves a blob nobody names (deleted at the next open,
-   * or by the next delete of it) but never a name without its blob.
-   */
+  /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
   #writeBatch(ops: BatchOp[], sync: boolean): Promise<void> {
-    const puts: BatchOp[] = [];
-    const index: BatchOp[] = [];
-    const dels: BatchOp[] = [];
-    for (const op of ops) {
-      if (op.key[0] !== Table.blob) index.push(op);
-      else if (op.type === 'put') puts.push(op);
-      else dels.push(op);
-    }
-    const stage = (name: WriteStage, write: () => Promise<void>) => (this.#stageHook ? this.#stageHook(name, write) : write());
-    return this.#safe.write(ops, sync, async () => {
-      if (puts.length > 0) await stage('blobs', () => writeOps(this.#blobs, puts, sync));
-      await stage('index', () => writeOps(this.#db, index, sync));
-      // Unsynced: lost only to a power cut, and then the blob is only kept too long; the
-      // next synced blob batch (the next append) carries it to disk with LevelDB's log.
-      if (dels.length > 0) await stage('retire', () => writeOps(this.#blobs, dels, false));
+    // The chained batch form: abstract-level's array form costs ~3x more CPU per op
+    // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
+    return this.#safe.write(ops, sync, () => {
+      const b = this.#db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') b.put(op.key, op.value);
+        else b.del(op.key);
+      }
+      return b.write({ sync });
     });
   }
-
-  /** Reads keys of either database, each from its own (the fail-safe check after a reopen). */
-  async #getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
-    const out = new Array<Buffer | undefined>(keys.length);
-    const parts: [LevelDb, number[]][] = [
-      [this.#db, []],
-      [this.#blobs, []],
-    ];
-    keys.forEach((k, i) => parts[k[0] === Table.blob ? 1 : 0]![1].push(i));
-    for (const [db, at] of parts) {
-      if (at.length === 0) continue;
-      const values = await db.getMany(at.map((i) => keys[i]!));
-      at.forEach((i, j) => {
-        out[i] = values[j];
-      });
-    }
-    return out;
-  }
-
-  /** Reads envelopes from the blob database (listing). */
-  readonly #readBlobs: BlobReader = (keys) => this.#blobs.getMany(keys);
 
   /** The store's write health (state, free space, refusals, recoveries). */
   health(): StoreHealth {
@@ -340,7 +225,6 @@ export class LevelStore implements RelayStore {
     this.#state = 'opening';
     try {
       await this.#db.open({ createIfMissing: true });
-      await this.#blobs.open({ createIfMissing: true });
       await this.#load();
       await this.#safe.started();
       this.#state = 'open';
@@ -350,30 +234,11 @@ export class LevelStore implements RelayStore {
     }
   }
 
-  /**
-   * Loads counters and the id filter from the open databases, replacing what
-   * memory held, and deletes the blobs above the blob mark: their index batch
-   * never committed (a crash or a failed write between the two), so nothing
-   * names them and nothing was acknowledged for them.
-   */
+  /** Loads counters and the id filter from the open database, replacing what memory held. */
   async #load(): Promise<void> {
     this.#counters.clear();
     await loadCounters(this.#db, this.#counters);
     this.#ids = await loadIds(this.#db, this.#counters.totals().envelopes);
-    const mark = await this.#db.get(BLOB_MARK_KEY);
-    this.#blobMark = mark === undefined ? 0 : decodeU64(mark);
-    const above = await this.#blobs.keys({ gt: blobKey(this.#blobMark), lt: Buffer.from([Table.blob + 1]) }).all();
-    const last = await this.#blobs
-      .keys({ gte: Buffer.from([Table.blob]), lt: Buffer.from([Table.blob + 1]), reverse: true, limit: 1 })
-      .all();
-    if (above.length > 0)
-      await writeOps(
-        this.#blobs,
-        above.map((key) => ({ type: 'del', key })),
-        true,
-      );
-    // Never reuse a number, not even a deleted orphan's.
-    this.#nextBlob = Math.max(this.#blobMark, last.length > 0 ? blobKeyNumber(last[0]!) : 0) + 1;
   }
 
   /**
@@ -421,18 +286,16 @@ export class LevelStore implements RelayStore {
           if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
           c.lastSeq += 1;
           const seq = c.lastSeq;
-          const blob = this.#nextBlob++;
           this.#ids.add(id);
           this.#counters.adjust(req.mailbox, c, 1, size);
           const mailbox = Buffer.from(req.mailbox, 'hex');
-          const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size, blob };
+          const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
           if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
           const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
           await this.#submit(
             [
-              { type: 'put', key: blobKey(blob), value: asBuffer(req.envelope) },
               { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
-              { type: 'put', key: bodyKey(mailbox, seq), value: encodeBodyRef(id, req.expiresAt, blob) },
+              { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
               { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
             ],
             {
@@ -451,7 +314,7 @@ export class LevelStore implements RelayStore {
   list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
     return this.#op(async () => {
       if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
-      return listLive(this.#db, this.#readBlobs, mailbox, after, limit, now, maxBytes);
+      return listLive(this.#db, mailbox, after, limit, now, maxBytes);
     });
   }
 
@@ -475,8 +338,8 @@ export class LevelStore implements RelayStore {
 
   /**
    * Turns a live envelope into a tombstone (`acknowledged` or `retracted`):
-   * deletes the body, its blob and the delivered flag, keeps a meta record
-   * until the original expiry (its expiry index entry stays as it is).
+   * deletes the body and delivered flag, keeps a meta record until the
+   * original expiry (its expiry index entry stays as it is).
    */
   async #tombstone(idHex: string, mailbox: string | undefined, state: EnvelopeState): Promise<boolean> {
     const id = Buffer.from(idHex, 'hex');
@@ -489,10 +352,9 @@ export class LevelStore implements RelayStore {
     this.#counters.adjust(owner, c, -1, -meta.size);
     await this.#submit(
       [
-        { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state, blob: undefined }) },
+        { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state }) },
         { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
         { type: 'del', key: deliveredKey(id) },
-        ...blobDel(meta),
       ],
       { undo: () => this.#counters.adjust(owner, c, 1, meta.size) },
     );
@@ -568,12 +430,11 @@ export class LevelStore implements RelayStore {
       const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
       await this.#submit(
         [
-          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired, blob: undefined }) },
+          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired }) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
           { type: 'del', key: deliveredKey(id) },
           { type: 'del', key },
           { type: 'put', key: expiryKey(retainUntil, id), value: EMPTY },
-          ...blobDel(meta),
         ],
         { undo: () => this.#counters.adjust(owner, c, 1, meta.size), sync: false },
       );
@@ -644,7 +505,6 @@ export class LevelStore implements RelayStore {
     await this.#commit.flush();
     this.#listeners.clear();
     if (wasOpen || this.#db.status === 'open') await this.#db.close().catch(() => undefined);
-    if (wasOpen || this.#blobs.status === 'open') await this.#blobs.close().catch(() => undefined);
     this.#state = 'closed';
   }
 }
