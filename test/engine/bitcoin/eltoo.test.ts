@@ -224,7 +224,10 @@ t('bad witnesses are rejected', () => {
     [[w[0]!, w[1]!, w[2]!, flip(w[3]!, 0)], 'commitment', 'control block parity'],
     [[w[0]!, w[1]!, w[2]!, w[3]!.slice(0, 32)], 'commitment', 'control block truncated'],
     [[w[0]!, w[1]!, w[2]!, new Uint8Array([...w[3]!, ...new Uint8Array(32)])], 'commitment', 'control block with a bogus path step'],
-    [[w[0]!, w[1]!, w[2]!, w[3]!, w[0]!], 'commitment', 'extra element'],
+    // The extra element must not start with 0x50: a last element that does is an annex (BIP341),
+    // taken off the stack and committed to by the signatures (w[0] is random: 1 in 256 did).
+    [[w[0]!, w[1]!, w[2]!, w[3]!, Uint8Array.of(0x01, ...w[0]!.subarray(1))], 'commitment', 'extra element'],
+    [[w[0]!, w[1]!, w[2]!, w[3]!, Uint8Array.of(0x50, 1, 2, 3)], 'signature', 'an annex the signatures do not commit to'],
     [[w[0]!, w[0]!, w[1]!, w[2]!, w[3]!], 'script', 'extra stack item (clean stack)'],
   ];
   for (const [wit, reason, what] of cases) rejects(() => chain.submit(withWitness(good, 0, wit), at(101)), reason, what);
