@@ -31,6 +31,14 @@ function ceiling(a: Commits, b: Commits, envelopes: number): { perBatch: number;
   return { perBatch, writeMs, perSecond: (perBatch / writeMs) * 1000 };
 }
 
+/** One measured round of the relay: its rate, its synced batches, and the disk's ceiling then. */
+interface RelayRound {
+  rate: number;
+  perBatch: number;
+  writeMs: number;
+  ceiling: number;
+}
+
 /** What the relay worker's `usage` call returns (the part used here). */
 interface Usage {
   cpuUs: number;
@@ -43,7 +51,7 @@ function splitNote(t: ThreadCpu | undefined): string {
 }
 
 /** The relay's rounds, each with its batches and the disk's ceiling. */
-function roundsNote(rounds: { rate: number; perBatch: number; writeMs: number; ceiling: number }[]): string {
+function roundsNote(rounds: RelayRound[]): string {
   return rounds
     .map(
       (r) =>
@@ -65,7 +73,7 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
   // (libuv's pool running LevelDB's writes and fsyncs, LevelDB's compaction thread, V8's helpers).
   const split: Partial<Record<'relay' | 'full', ThreadCpu>> = {};
   // The relay's rounds: rate, and the disk's ceiling during that round.
-  const relayRounds: Record<'relay' | 'full', { rate: number; perBatch: number; writeMs: number; ceiling: number }[]> = {
+  const relayRounds: Record<'relay' | 'full', RelayRound[]> = {
     relay: [],
     full: [],
   };

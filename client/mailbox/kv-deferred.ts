@@ -141,17 +141,18 @@ export class DeferringKv implements Kv {
     const held = [...this.#held.values()].filter((op) => op.key.startsWith(prefix)).sort((a, b) => compareUtf8(a.key, b.key));
     const over = new Set(held.map((op) => op.key));
     let i = 0;
-    for await (const [key, value] of this.#kv.entries(prefix)) {
-      for (; i < held.length && compareUtf8(held[i]!.key, key) < 0; i++) {
+    // The held puts not yet given whose keys sort before `until` (all of them without it).
+    function* heldBefore(until?: string): Generator<[string, Uint8Array]> {
+      for (; i < held.length && (until === undefined || compareUtf8(held[i]!.key, until) < 0); i++) {
         const h = held[i]!;
         if (h.type === 'put') yield [h.key, h.value.slice()];
       }
+    }
+    for await (const [key, value] of this.#kv.entries(prefix)) {
+      yield* heldBefore(key);
       if (!over.has(key)) yield [key, value];
     }
-    for (; i < held.length; i++) {
-      const h = held[i]!;
-      if (h.type === 'put') yield [h.key, h.value.slice()];
-    }
+    yield* heldBefore();
   }
 
   /**
