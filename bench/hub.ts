@@ -92,6 +92,10 @@ export function profileGroups(file: string): { total: number; busy: number; grou
 interface HubRun {
   paid: number;
   cpuMs: number;
+  /** Of `cpuMs`: kernel time per payment. */
+  sysMs: number;
+  /** Of `cpuMs`: the main thread's and the other threads' per payment, where `/proc` tells. */
+  threadMs: { main: number; other: number } | undefined;
   wallS: number;
   ec: Record<string, number>;
   ecOps: number;
@@ -148,6 +152,11 @@ async function hubRun(s: Sizes, idle: number, profile: boolean): Promise<HubRun>
     return {
       paid,
       cpuMs: (m1.cpuUs - m0.cpuUs) / 1000 / paid,
+      sysMs: (m1.sysUs - m0.sysUs) / 1000 / paid,
+      threadMs:
+        m0.threads && m1.threads
+          ? { main: (m1.threads.mainUs - m0.threads.mainUs) / 1000 / paid, other: (m1.threads.otherUs - m0.threads.otherUs) / 1000 / paid }
+          : undefined,
       wallS: (m1.wallMs - m0.wallMs) / 1000,
       ec,
       ecOps: Object.values(ec).reduce((a, b) => a + b, 0),
@@ -197,7 +206,7 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
       progress(`hub profile top functions (self):\n  ${p.top.map(([f, ms]) => `${pct(ms).padStart(6)}  ${f}`).join('\n  ')}`);
     }
     progress(
-      `hub: ${paid} payments in ${wallS.toFixed(1)} s (${(paid / wallS).toFixed(1)}/s wall), hub CPU ${cpuMs.toFixed(1)} ms per payment → ${(1000 / cpuMs).toFixed(1)} payments/s on one core; hub EC ops per payment ${ecOps.toFixed(1)} (${fmtEc}) = ${floorMs.toFixed(1)} ms at libsecp256k1 cost`,
+      `hub: ${paid} payments in ${wallS.toFixed(1)} s (${(paid / wallS).toFixed(1)}/s wall), hub CPU ${cpuMs.toFixed(1)} ms per payment (kernel ${r.sysMs.toFixed(1)}${r.threadMs ? `, main thread ${r.threadMs.main.toFixed(1)}, other threads ${r.threadMs.other.toFixed(1)}` : ''}) → ${(1000 / cpuMs).toFixed(1)} payments/s on one core; hub EC ops per payment ${ecOps.toFixed(1)} (${fmtEc}) = ${floorMs.toFixed(1)} ms at libsecp256k1 cost`,
     );
     const nobleMs = ecMs(ec, noble, noble);
     // The same set-up again with idle channels at the hub: a step pays for the channels it touches.
@@ -227,7 +236,7 @@ export async function benchHub(s: Sizes): Promise<Row[]> {
         baselineValue: floorMs > 0 ? 1000 / floorMs : null,
         target: 'report',
         pass: null,
-        note: `hub alone in its process (HubNode, LevelDB, shipped defaults); ${s.hubPayers} payers in one process, ${s.hubPayees} payees in another, relay in a fourth; closed loop, one payment in flight per payer (${s.hubPayers} in all), ${s.hubWarmMs} ms warm-up then a ${s.hubMs} ms window: ${paid} payments paid by the hub; hub CPU ${cpuMs.toFixed(1)} ms per payment (all threads); wall-clock ${(paid / wallS).toFixed(1)} payments/s for the whole set-up (all processes share the machine's ${os.cpus().length} cores, load average ${load0.toFixed(1)}–${load1.toFixed(1)}); payer-side latency p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms; hub EC ops per payment ${fmtEc} = ${floorMs.toFixed(1)} ms (per-op ms: ${Object.entries(
+        note: `hub alone in its process (HubNode, LevelDB, shipped defaults); ${s.hubPayers} payers in one process, ${s.hubPayees} payees in another, relay in a fourth; closed loop, one payment in flight per payer (${s.hubPayers} in all), ${s.hubWarmMs} ms warm-up then a ${s.hubMs} ms window: ${paid} payments paid by the hub; hub CPU ${cpuMs.toFixed(1)} ms per payment (all threads; ${r.sysMs.toFixed(1)} ms of it in the kernel${r.threadMs ? `; main thread ${r.threadMs.main.toFixed(1)} ms, other threads ${r.threadMs.other.toFixed(1)} ms` : ''}); wall-clock ${(paid / wallS).toFixed(1)} payments/s for the whole set-up (all processes share the machine's ${os.cpus().length} cores, load average ${load0.toFixed(1)}–${load1.toFixed(1)}); payer-side latency p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms; hub EC ops per payment ${fmtEc} = ${floorMs.toFixed(1)} ms (per-op ms: ${Object.entries(
           native,
         )
           .map(([k, v]) => `${k} ${v.toFixed(3)}`)

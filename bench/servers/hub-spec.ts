@@ -5,6 +5,7 @@
  */
 import type { ChannelJson } from '../../engine/channel/channel.js';
 import type { FeePolicy } from '../../engine/payment/fee.js';
+import type { ThreadCpu } from '../thread-cpu.js';
 
 /** The hub's fee policy in the bench. */
 export const HUB_FEE: FeePolicy = { base: 10, ppm: 1000 };
@@ -27,6 +28,10 @@ export interface HubSpec {
 /** Counters read at both ends of the measured window. */
 export interface HubMark {
   cpuUs: number;
+  /** Of `cpuUs`: kernel time (fsync, sockets), µs. */
+  sysUs: number;
+  /** Of `cpuUs`: the main thread's (JavaScript) and the other threads' (libuv's pool, LevelDB, V8), µs; absent without `/proc`. */
+  threads?: ThreadCpu;
   wallMs: number;
   paid: number;
   errors: number;

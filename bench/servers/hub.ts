@@ -25,6 +25,7 @@ import { openChannelPair } from '../../engine/channel/open.js';
 import { MemoryNonceStore } from '../../crypto/nonce.js';
 import type { ChannelParams } from '../../engine/channel/state.js';
 import { serve } from '../rpc.js';
+import { threadCpu } from '../thread-cpu.js';
 import { HUB_FEE, type HubMark, type HubSpec, type PeerSpec } from './hub-spec.js';
 
 declare global {
@@ -138,7 +139,15 @@ serve({
   /** The hub's counters now: CPU (all threads, µs), payments it saw paid, errors, EC operations. */
   mark(): HubMark {
     const c = process.cpuUsage();
-    return { cpuUs: c.user + c.system, wallMs: performance.now(), paid, errors, ec: { ...(globalThis.__lnmbEcCounts ?? {}) } };
+    return {
+      cpuUs: c.user + c.system,
+      sysUs: c.system,
+      threads: threadCpu(),
+      wallMs: performance.now(),
+      paid,
+      errors,
+      ec: { ...(globalThis.__lnmbEcCounts ?? {}) },
+    };
   },
 
   lastError(): string {

@@ -42,7 +42,8 @@ export function proposeClose(cp: ClosingChannel, peerAddress: string, channelKey
  * The peer's close message on `cp` (already found by its channel id):
  * refused unless it comes from the channel's peer; a proposal is checked
  * (our latest state, nothing pending, no PTLC, no update on chain, a valid
- * signature), co-signed and answered; an acceptance is checked and kept.
+ * signature), co-signed and answered; an acceptance is checked and kept
+ * only when it answers our own proposal of the same state.
  */
 export function onCloseMessage(
   cp: ClosingChannel,
@@ -53,6 +54,10 @@ export function onCloseMessage(
   const m = inc.message;
   if (!equalBytes(cp.peerKey, inc.from)) reject('a close must come from the channel peer', ErrorCode.PAYMENT_REJECTED);
   const ch = cp.channel;
+  // An acceptance answers our own proposal. Kept unasked, it would mark the
+  // channel as closing and stop its payments, with no close we could broadcast.
+  if (m.type === PaymentType.CLOSE_ACCEPT && !(ch.coopClose?.n === m.n && ch.coopClose.sigs[ch.me]))
+    reject(`no close of state ${m.n} was proposed on this channel`, ErrorCode.PAYMENT_REJECTED);
   ch.receiveCoopCloseSig(m.n, m.closeSig);
   const s = step();
   if (m.type === PaymentType.CLOSE_PROPOSE) {

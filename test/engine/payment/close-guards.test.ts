@@ -18,7 +18,7 @@ import type { PaymentEngine } from '../../../engine/payment/engine.js';
 import type { Step } from '../../../engine/payment/types.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
 import { rejectsCode } from '../../helpers.js';
-import { hex, makeWorld, startPayment, type World } from './fixture.js';
+import { hex, hubPayment, makeWorld, run, startPayment, type World } from './fixture.js';
 
 const t = suite('payment/close-guards');
 
@@ -243,5 +243,48 @@ t('attacker: the channel peer proposes a cooperative close once an update is on 
   assert.is(w.hub.peers.get(hex(w.asParams.channelId))!.channel.coopClose, undefined, 'the hub signed no close');
   assert.is(snap(w.hub), before);
 });
+
+t(
+  'attacker: the channel peer sends a CLOSE_ACCEPT that answers no proposal (a valid signature of the latest state); it is ignored and the channel still pays',
+  async () => {
+    const w = await makeWorld();
+    const as = w.payer.channels()[0]!;
+    const n = as.enforceable.state.n;
+    const before = snap(w.payer);
+    // The hub can sign the close of the payer's latest state at any time. Kept unasked, it
+    // would mark the channel as closing: every payment refused, and no close to broadcast.
+    const unsolicited = wire({
+      type: PaymentType.CLOSE_ACCEPT,
+      channelId: w.asParams.channelId,
+      n,
+      closeSig: signClose(w.asParams, as.enforceable.state, w.S.chSk),
+    });
+    const s = await w.payer.handleClose({ from: w.S.idPk, message: unsolicited }, w.A.chSk);
+    assertIgnored(s, 'an acceptance of a close the payer never proposed');
+    assert.is(as.coopClose, undefined, 'the payer records no close');
+    assert.is(snap(w.payer), before, 'the payer is as it was');
+    // The channel still pays: the payment completes end to end.
+    const offerId = await startPayment(w, 20_000);
+    await run(w);
+    assert.is(hubPayment(w, offerId)?.status, 'settled', 'the payment went through');
+    // Once the payer proposes a close of its new latest state, the hub's acceptance of the
+    // old state is still refused, and the genuine acceptance of the new one is kept.
+    const n1 = as.enforceable.state.n;
+    assert.ok(n1 > n, 'the payment moved the channel on');
+    await w.payer.proposeClose(hex(w.asParams.channelId), w.A.chSk);
+    const stale = await w.payer.handleClose({ from: w.S.idPk, message: unsolicited }, w.A.chSk);
+    assertIgnored(stale, 'an acceptance of the older state');
+    assert.is(as.coopCloseTx(), undefined, 'no signed close of the older state');
+    const genuine = wire({
+      type: PaymentType.CLOSE_ACCEPT,
+      channelId: w.asParams.channelId,
+      n: n1,
+      closeSig: signClose(w.asParams, as.enforceable.state, w.S.chSk),
+    });
+    const kept = await w.payer.handleClose({ from: w.S.idPk, message: genuine }, w.A.chSk);
+    assert.equal(kept.send, []);
+    assert.ok(as.coopCloseTx(), 'the payer holds the signed close of its latest state');
+  },
+);
 
 t.run();
