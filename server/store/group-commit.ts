@@ -62,7 +62,7 @@ export class GroupCommit<T, R = void> {
   /** Queues `item`; resolves with its result once its batch is durable, rejects with the batch's error. */
   submit(item: T, hooks: SubmitHooks = {}): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ ...hooks, item, resolve, reject });
+      this.#queue.push({ item, resolve, reject, undo: hooks.undo, committed: hooks.committed });
       this.#schedule();
     });
   }

@@ -39,7 +39,7 @@ const READ_CHUNK = 1024;
 
 /** One acknowledged write of a key: its value (undefined = deleted) and the bytes it holds in the window. */
 interface Written {
-  key: string;
+  key: Buffer;
   value: Buffer | undefined;
   bytes: number;
 }
@@ -49,13 +49,14 @@ export class AckLedger {
   readonly #windowBytes: number;
   /** Mailbox (hex) → highest acknowledged lastSeq. */
   readonly #seqs = new Map<string, number>();
-  /** Key (binary string) → its last acknowledged write. */
-  readonly #recent = new Map<string, Written>();
   /**
    * Every acknowledged write, oldest first, from `#head` on: the window is
-   * trimmed from the front in O(1) per write. (Trimming a Map by its oldest
-   * entry costs a walk over the holes deletions leave at its front: under
-   * ingest that walk was a third of the relay's CPU.)
+   * trimmed from the front in O(1) per write. A commit only appends: which
+   * write of a key is its latest is worked out when a check needs it (after
+   * a write error, rarely), not on every batch. (Keeping a map of latest
+   * writes up to date cost a string and a map update per record, ~5% of the
+   * relay's main thread under ingest; trimming a map by its oldest entry
+   * once cost a third of it.)
    */
   #fifo: Written[] = [];
   #head = 0;
@@ -72,7 +73,6 @@ export class AckLedger {
   reset(seqs: Iterable<[string, number]>): void {
     this.#seqs.clear();
     for (const [m, s] of seqs) this.#seqs.set(m, s);
-    this.#recent.clear();
     this.#fifo = [];
     this.#head = 0;
     this.#uncertain.clear();
@@ -83,23 +83,18 @@ export class AckLedger {
   /** Records a batch that was written (and synced, when it asked to be). */
   committed(ops: readonly BatchOp[]): void {
     for (const op of ops) {
-      const key = op.key.toString('latin1');
       const value = op.type === 'put' ? op.value : undefined;
-      const w: Written = { key, value, bytes: key.length + (value?.length ?? 0) };
-      // A rewrite replaces the key's entry; its older write stays in the FIFO (counted) until trimmed.
-      this.#recent.set(key, w);
-      this.#fifo.push(w);
-      this.#bytes += w.bytes;
-      if (op.type === 'put' && op.key[0] === Table.counter) {
+      // A rewrite of a key is appended too; the check takes the key's latest write in the window.
+      this.#fifo.push({ key: op.key, value, bytes: op.key.length + (value?.length ?? 0) });
+      this.#bytes += op.key.length + (value?.length ?? 0);
+      if (value !== undefined && op.key[0] === Table.counter) {
         const mailbox = op.key.subarray(1).toString('hex');
-        const seq = decodeCounter(op.value).lastSeq;
+        const seq = decodeCounter(value).lastSeq;
         if (seq > (this.#seqs.get(mailbox) ?? 0)) this.#seqs.set(mailbox, seq);
       }
     }
     while (this.#bytes > this.#windowBytes && this.#head < this.#fifo.length) {
-      const old = this.#fifo[this.#head++]!;
-      this.#bytes -= old.bytes;
-      if (this.#recent.get(old.key) === old) this.#recent.delete(old.key);
+      this.#bytes -= this.#fifo[this.#head++]!.bytes;
       this.#truncated = true;
     }
     // Drop the trimmed front now and then, so the array does not grow without bound.
@@ -109,6 +104,16 @@ export class AckLedger {
     }
   }
 
+  /** The latest write of each key in the window (key as a binary string). */
+  #latest(): Map<string, Written> {
+    const latest = new Map<string, Written>();
+    for (let i = this.#head; i < this.#fifo.length; i++) {
+      const w = this.#fifo[i]!;
+      latest.set(w.key.toString('latin1'), w);
+    }
+    return latest;
+  }
+
   /** Records a batch that failed: its keys may hold either value after a reopen. */
   failed(ops: readonly BatchOp[]): void {
     for (const op of ops) this.#uncertain.add(op.key.toString('latin1'));
@@ -116,7 +121,7 @@ export class AckLedger {
 
   /** Keys of recent batches held for the check. */
   get size(): number {
-    return this.#recent.size;
+    return this.#latest().size;
   }
 
   /**
@@ -137,7 +142,7 @@ export class AckLedger {
       }
     }
     // 2. Every key of the recent window, byte for byte.
-    const keys = [...this.#recent].filter(([k]) => !this.#uncertain.has(k)).map(([k, w]): [string, Buffer | undefined] => [k, w.value]);
+    const keys = [...this.#latest()].filter(([k]) => !this.#uncertain.has(k)).map(([k, w]): [string, Buffer | undefined] => [k, w.value]);
     for (let i = 0; i < keys.length; i += READ_CHUNK) {
       const chunk = keys.slice(i, i + READ_CHUNK);
       const values = await db.getMany(chunk.map(([k]) => Buffer.from(k, 'latin1')));
