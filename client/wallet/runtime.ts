@@ -209,6 +209,8 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   #seq = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Set when a step could not be stored nor undone: every later call is refused. */
+  #halted: LnMailboxError | undefined;
   #flushing: Promise<void> | undefined;
   #again = false;
   /** The archived payments (see {@link ARCHIVE}), by id, loaded at {@link start}, oldest first. */
@@ -421,7 +423,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     if (this.#retry) clearTimeout(this.#retry);
     await this.tower?.close();
     await this.#sub?.close();
-    await this.serial(async () => undefined);
+    await this.#chain; // every call queued before the close has run
     await this.#flushing;
     left = await this.pending();
     // The held writes (posted entries' removals, cursors): a failure here only repeats work at the next start.
@@ -470,6 +472,7 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
   serial<T>(fn: () => Promise<T>): Promise<T> {
     // The nonce records a call makes ride in the batch of the step it persists (see KvNonceStore.hold).
     const run = async () => {
+      if (this.#halted) throw this.#halted;
       this.#nonces?.hold();
       try {
         return await fn();
@@ -678,7 +681,13 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     const nonceOps = this.#nonces?.heldOps() ?? [];
     ops.push(...nonceOps);
     if (processed) ops.push(processed.op);
-    await this.#kv.batch(ops);
+    try {
+      await this.#kv.batch(ops);
+    } catch (e) {
+      this.#stepNotStored(e);
+      throw e;
+    }
+    this.engine.keepLast();
     this.#nonces?.written(nonceOps);
     processed?.taken();
     state.written();
@@ -691,6 +700,29 @@ export class RoleRuntime<E extends RoleEngine> extends TypedEmitter<RuntimeEvent
     }
     for (const ev of step.events) if (group === undefined || !DURABLE_EVENTS.has(ev.kind)) this.emit('payment', ev);
     return keys;
+  }
+
+  /**
+   * A step's write failed, so nothing of it is stored: its messages, its
+   * outbox, its processed mark. The engine is put back as it was before the
+   * step, so that memory never runs ahead of the store. Otherwise the
+   * message would be ignored as a duplicate when it is delivered again, with
+   * its answers lost, and the watchtower and the open driver would act on a
+   * state that a restart does not find. The message stays unacknowledged
+   * and is handled again; a local call throws and can be retried. The
+   * step's nonce records are still written (`serial` releases them), which
+   * is the safe direction. When the engine cannot be put back, the runtime
+   * stops: a new one started from the store carries on from what is stored.
+   */
+  #stepNotStored(e: unknown): void {
+    if (this.engine.undoLast()) return;
+    this.#halted = new LnMailboxError(
+      ErrorCode.STORE_UNAVAILABLE,
+      'a step could not be stored and the engine could not be put back: this runtime stopped; start a new one from the same store',
+      { cause: e },
+    );
+    this.emit('error', this.#halted);
+    void this.close({ drainMs: 0 }).catch((err: unknown) => this.emit('error', err as Error));
   }
 
   /** The history record of a payment event (events without a payment id have none). */

@@ -107,7 +107,7 @@ let versionClock = 0;
  */
 export class ChannelJournal {
   #open = false;
-  readonly #saved = new Map<Channel, ChannelJson>();
+  #saved = new Map<Channel, ChannelJson>();
 
   /** True between {@link begin} and {@link commit} or {@link rollback}. */
   get open(): boolean {
@@ -131,10 +131,16 @@ export class ChannelJournal {
     return [...this.#saved.keys()];
   }
 
-  /** Ends the step, keeping every change. */
-  commit(): void {
+  /**
+   * Ends the step, keeping every change. Returns what {@link rollback} would
+   * have put back (each changed channel's form before the step), for a
+   * caller that may still have to undo the step once it has ended.
+   */
+  commit(): Map<Channel, ChannelJson> {
     this.#open = false;
-    this.#saved.clear();
+    const saved = this.#saved;
+    this.#saved = new Map();
+    return saved;
   }
 
   /** Ends the step, putting every changed channel back as it was at {@link begin}. */

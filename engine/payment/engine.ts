@@ -85,6 +85,8 @@ export abstract class PaymentEngine<J> {
   static checkSteps = false;
 
   readonly #journal = new ChannelJournal();
+  /** Undoes the last successful call until its result is stored ({@link undoLast}). */
+  #undo: (() => void) | undefined;
 
   /**
    * Persisted state (the runtime writes it after every successful step),
@@ -147,6 +149,7 @@ export abstract class PaymentEngine<J> {
    */
   protected async atomic<T>(fn: () => Promise<T>, inc?: Incoming): Promise<T> {
     if (this.#journal.open) return this.#atomicWhole(fn, inc);
+    this.#undo = undefined; // a new call: the previous one can no longer be undone
     const channels = this.channels();
     for (const c of channels) c.track(this.#journal);
     const before = structuredClone(this.toJSON(byReference));
@@ -162,12 +165,44 @@ export abstract class PaymentEngine<J> {
       this.restore(before, (id) => byId.get(id), members);
       check?.afterRollback();
       if (inc && !isLocalFault(e)) noteRefusedProposal(inc.message, inc.from, (id) => this.channelPeer(id));
+      // Already back as it was: the refusal's answer, if its write fails, has nothing to undo
+      // (a raised high-water mark may stay in memory: it only ever refuses more).
+      this.#undo = () => {};
       throw e;
     }
     const touched = check ? this.#journal.touched() : [];
-    this.#journal.commit(); // before the check: a failed check must not leave the journal open
+    const saved = this.#journal.commit(); // before the check: a failed check must not leave the journal open
     check?.afterSuccess(touched);
+    this.#undo = () => {
+      for (const [c, j] of saved) c.restore(j);
+      const byId = new Map(channels.map((c) => [bytesToHex(c.params.channelId), c]));
+      this.restore(before, (id) => byId.get(id), members);
+      check?.afterRollback();
+    };
     return result;
+  }
+
+  /**
+   * Puts the engine back exactly as it was before its last call, as if that
+   * call had thrown: for a runtime whose write of the call's result failed,
+   * so that the engine never runs ahead of what is stored (a message it
+   * handled is then handled again when it is delivered again; a local call
+   * can be retried). Possible until the next call begins or
+   * {@link keepLast} is called.
+   * @returns false when there is nothing to undo (the caller must then stop
+   *   using the engine: it may hold changes that are not stored)
+   */
+  undoLast(): boolean {
+    const undo = this.#undo;
+    this.#undo = undefined;
+    if (undo === undefined) return false;
+    undo();
+    return true;
+  }
+
+  /** Forgets how to undo the last call ({@link undoLast}): its result is stored. */
+  keepLast(): void {
+    this.#undo = undefined;
   }
 
   /**
