@@ -259,7 +259,9 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       case PaymentType.PTLC_SETTLE_ACK:
         return hubOnSettleAck(this.offerContext(), inc.from, m);
       case PaymentType.CANCEL_PROPOSE:
-        // A payee cancelling a request (SPEC 6.14), or a payer cancelling an offer (SPEC 6.8).
+        // A payee cancelling a request (SPEC 6.14), or a payer cancelling an offer (SPEC 6.8). The
+        // id tells which: the hub refuses a request named after an offer it knows, and an offer
+        // named after a request (hubOnPrepare, hubOnPropose), so no id names one of each.
         if (this.requests.has(bytesToHex(m.offerId)) || this.finishedRequests.has(bytesToHex(m.offerId)))
           return await this.onRequest(inc.from, m, ctx);
         return await hubOnCancel(this.offerContext(), inc.from, m);
@@ -327,6 +329,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       peers: this.peers,
       payments: this.payments,
       finished: this.finished,
+      isRequestId: (id) => this.requests.has(id) || this.finishedRequests.has(id),
       signer: this.signer,
       peer: (id, f) => this.peer(id, f),
     };
@@ -343,6 +346,7 @@ export class Hub extends PaymentEngine<HubJson> implements OpeningEngine {
       peers: this.peers,
       requests: this.requests,
       finished: this.finishedRequests,
+      isOfferId: (id) => this.payments.has(id) || this.finished.has(id),
       signer: this.signer,
       fee: this.config.fee,
       safetyMargin: this.config.safetyMargin,

@@ -83,6 +83,12 @@ export interface HubOfferContext {
    * offer id: their UPDATE_PROPOSE and CANCEL_PROPOSE are ignored, an INVOICE refused.
    */
   finished: Map<string, FinishedOffer>;
+  /**
+   * Whether `id` (hex) names a request the hub knows, in flight or finished
+   * and still remembered: an UPDATE_PROPOSE under that id is refused, since
+   * an id names one payment in one flow.
+   */
+  isRequestId(id: string): boolean;
   signer: Signer;
   /** The channel `id` whose peer is `from` (PAYMENT_REJECTED otherwise). */
   peer(id: Uint8Array, from: Uint8Array): PeerChannel;
@@ -100,6 +106,9 @@ export async function hubOnPropose(
 ): Promise<Step> {
   const id = bytesToHex(m.offerId);
   if (h.payments.has(id) || h.finished.has(id)) return ignored(m.type, 'duplicate proposal');
+  // An id names one payment in one flow: an offer named after a request (in flight or finished)
+  // would take that request's id, its messages and its archived record.
+  if (h.isRequestId(id)) reject('the id already names a request at this hub');
   const { channel: ch } = h.peer(m.channelId, from);
   if (ch.me !== 1) reject('the hub is party 1 of a payer channel');
   ch.requireOpen();

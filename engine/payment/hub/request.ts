@@ -61,6 +61,9 @@ async function hubOnPrepare(
   const { signer: me, requests } = h;
   const id = bytesToHex(m.requestId);
   if (requests.has(id) || h.finished.has(id)) return undefined;
+  // An id names one payment in one flow: a payee that names its request after an offer it was
+  // sent (in flight or finished) would take that offer's CANCEL_PROPOSE into the request flow.
+  if (h.isOfferId(id)) reject('the id already names an offer at this hub');
   if (ch.me !== 0) reject('the hub is party 0 of a payee channel');
   ch.requireOpen();
   if (!(m.expiry > ctx.now)) reject('request already expired');
@@ -228,6 +231,12 @@ export interface HubRequestContext {
    * a PTLC_ADD over the payer channel whose PTLC the hub took for it.
    */
   finished: Map<string, FinishedRequest>;
+  /**
+   * Whether `id` (hex) names an offer the hub knows, in flight or finished
+   * and still remembered: a REQUEST_PREPARE under that id is refused, since
+   * an id names one payment in one flow.
+   */
+  isOfferId(id: string): boolean;
   signer: Signer;
   /** The hub's fee policy: the payer's PTLC must carry the amount plus this fee. */
   fee: FeePolicy;
