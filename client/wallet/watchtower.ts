@@ -134,7 +134,8 @@ interface StoredTx {
 /**
  * The store writes that record what a step taught the tower about PTLCs:
  * the offerer's claim pre-signature (a `PTLC_ADD` sent or received) and the
- * secret (a `PTLC_FULFILL` sent or received). The runtime adds them to the
+ * secret (a `PTLC_FULFILL` sent or received, or a secret the step learned
+ * without sending it yet, {@link Step.secrets}). The runtime adds them to the
  * step's own atomic batch.
  */
 export function towerWrites(step: Step, inc?: Incoming): KvOp[] {
@@ -144,6 +145,7 @@ export function towerWrites(step: Step, inc?: Incoming): KvOp[] {
     if (m.type === PaymentType.PTLC_ADD) ops.push(knowledgeOp(m.channelId, m.offerId, { presig: bytesToHex(m.claimPresig) }));
     else if (m.type === PaymentType.PTLC_FULFILL) ops.push(knowledgeOp(m.channelId, m.offerId, { secret: bytesToHex(m.secret) }));
   }
+  for (const k of step.secrets ?? []) ops.push(knowledgeOp(k.channelId, k.ptlcId, { secret: bytesToHex(k.secret) }));
   return ops;
 }
 

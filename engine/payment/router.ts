@@ -21,23 +21,28 @@
  * P's own safety: it extends downstream only once its upstream state with the
  * incoming PTLC is enforceable, with a timeout `cltvDelta` blocks earlier than
  * the incoming one, so that after learning t downstream it still has time to
- * claim upstream on chain.
+ * claim upstream on chain. Once t is learned (the payee's PTLC_FULFILL, even
+ * one whose downstream settlement is refused, or the payee's claim on chain)
+ * it is kept in the payment's record, and the upstream PTLC_FULFILL is owed
+ * until the upstream channel can take it: a busy upstream channel delays the
+ * claim, it never drops it.
  * @module
  */
 import { bytesToHex, equalBytes, hexToBytes } from '../../base/bytes.js';
 import { ErrorCode, isLnMailboxError, type LnMailboxError } from '../../base/errors.js';
 import { PaymentType, invoiceSigHash, verifyInvoice, type InvoiceFields, type PaymentMessageOf } from '../../protocol/payment.js';
+import { adaptorPoint } from '../../crypto/adaptor.js';
 import type { NonceStore } from '../../crypto/nonce.js';
 import { getPublicKey, sign } from '../../crypto/bip340.js';
 import { randomTweak, tweakPoint, tweakSecret, untweakSecret } from '../../crypto/tweak.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Channel, type StoredChannel } from '../channel/channel.js';
-import { inline, PaymentEngine, refill, type ChannelOut } from './engine.js';
+import { inline, noteRefusedProposal, PaymentEngine, refill, type ChannelOut } from './engine.js';
 import { channelMap, type PeerChannel } from './peers.js';
 import {
   ackSettle,
   acceptPtlc,
-  checkFulfill,
+  checkFulfillState,
   commitPtlc,
   extendPtlc,
   fulfillPtlc,
@@ -48,12 +53,19 @@ import {
 import { answerRefusal, isLocalFault, reject } from './refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Incoming, type Step, type StepContext } from './types.js';
 
-/** Status of a routed payment. */
+/**
+ * Status of a routed payment. *fulfilled*: the router learned the secret
+ * downstream (from the payee's PTLC_FULFILL or from its claim on chain) and
+ * keeps the upstream secret ({@link RouterPayment.secret}); the upstream
+ * PTLC_FULFILL is owed and goes out as soon as the upstream channel has no
+ * pending state (then *fulfilling*).
+ */
 export type RouterStatus =
   | 'forwarded'
   | 'accepted'
   | 'extended'
   | 'committed'
+  | 'fulfilled'
   | 'fulfilling'
   | 'settled'
   | 'failing'
@@ -91,6 +103,22 @@ export interface RouterPayment {
   removeN?: number;
   /** Removals the hub refused so far. */
   removeAttempts?: number;
+  /**
+   * The secret of the upstream PTLC (`t + r₁`), hex, kept from the moment the
+   * router learns `t` downstream: always set in *fulfilled*, and kept in
+   * *fulfilling* and *settled*; absent in a record saved before it was kept.
+   */
+  secret?: string;
+  /** The upstream state number of the PTLC_FULFILL in flight (*fulfilling*). */
+  fulfillN?: number;
+  /**
+   * True while the downstream PTLC is still unsettled although its secret is
+   * known: the payee's PTLC_FULFILL could not be taken (it crossed a proposal
+   * of ours on that channel, or was otherwise malformed), or the secret was
+   * read from the payee's claim on chain. A later PTLC_FULFILL of the payee
+   * for it is still taken while the payment is *fulfilled* or *fulfilling*.
+   */
+  downOpen?: boolean;
 }
 
 /** Static configuration of a router. */
@@ -133,6 +161,16 @@ export const ROUTER_FINISHED_GRACE_MS = 60 * 60 * 1000;
  */
 export const ROUTER_LEGACY_KEEP_MS = COMPLETION_TTL_SECONDS * 1000;
 
+/** True when `secret` is the discrete log of `point` (`secret·G = point`); false for anything else, a non-scalar included. */
+function opens(secret: Uint8Array, point: Uint8Array): boolean {
+  try {
+    return equalBytes(adaptorPoint(secret), point);
+  } catch (e) {
+    if (isLnMailboxError(e)) return false;
+    throw e;
+  }
+}
+
 /** The router role engine. Pure: the runtime persists {@link Router.toJSON} after every step. */
 export class Router extends PaymentEngine<RouterJson> {
   readonly downstream: Map<string, PeerChannel>;
@@ -169,13 +207,15 @@ export class Router extends PaymentEngine<RouterJson> {
   /**
    * One message from the hub (upstream) or a payee (downstream); all or
    * nothing through {@link PaymentEngine.handle}. Whatever the message, the
-   * step ends by giving back an upstream PTLC whose downstream failed, as
-   * soon as the upstream channel is free ({@link giveBack}), and the
-   * payments it (or an earlier step, in a state saved before archiving)
-   * finished leave the state ({@link archive}).
+   * step ends, as soon as the upstream channel is free, by claiming an
+   * upstream PTLC whose secret it learned downstream ({@link claimOwed}),
+   * else by giving back an upstream PTLC whose downstream failed
+   * ({@link giveBack}); and the payments it (or an earlier step, in a state
+   * saved before archiving) finished leave the state ({@link archive}).
    */
   protected async dispatch(inc: Incoming, ctx: StepContext): Promise<Step> {
     const s = await this.route(inc, ctx);
+    await this.claimOwed(s);
     await this.giveBack(s);
     const archive = this.archive(ctx.now);
     if (archive.length > 0) s.archive = [...(s.archive ?? []), ...archive];
@@ -193,7 +233,8 @@ export class Router extends PaymentEngine<RouterJson> {
    * timeout: kept while that PTLC is in the channel.
    */
   private isFinished(p: RouterPayment): boolean {
-    if (p.status === 'settled') return true;
+    // Settled upstream with the downstream PTLC still open: the payee's next fulfillment is still taken.
+    if (p.status === 'settled') return p.downOpen !== true;
     if (p.status !== 'failed') return false;
     const id = hexToBytes(p.offerId, 32);
     const up = this.upstream.channel;
@@ -243,6 +284,45 @@ export class Router extends PaymentEngine<RouterJson> {
     p.status = 'removing';
     p.removeN = up.pending!.state.n;
     s.send.push({ to: this.upstream.peerAddress, message: remove });
+  }
+
+  /**
+   * Owed fulfillments: a payment whose secret the router learned downstream
+   * (*fulfilled*) has its upstream PTLC claimed with PTLC_FULFILL as soon as
+   * the upstream channel has no pending state (SPEC 6.13): the payee can
+   * already take the downstream PTLC, so the router must never drop the
+   * claim. One at a time, before any removal: the fulfillment itself is a
+   * pending state; the next one goes when it settles. A payment whose PTLC is
+   * not in the upstream channel's enforceable state has nothing to claim off
+   * chain and is passed over (it never blocks the others). Sent over a
+   * closing channel too: the message is how the watchtower learns the secret
+   * to claim on chain.
+   */
+  private async claimOwed(s: Step): Promise<void> {
+    const up = this.upstream.channel;
+    if (up.pending) return;
+    const held = (p: RouterPayment) => up.enforceable.state.ptlcs.some((x) => bytesToHex(x.id) === p.offerId);
+    const p = [...this.payments.values()].find((x) => x.status === 'fulfilled' && held(x));
+    if (!p) return;
+    const fulfill = await fulfillPtlc(up, this.signer, hexToBytes(p.offerId, 32), hexToBytes(p.secret!, 32));
+    p.status = 'fulfilling';
+    p.fulfillN = up.pending!.state.n;
+    s.send.push({ to: this.upstream.peerAddress, message: fulfill });
+  }
+
+  /**
+   * Records `t` (the payment's secret, untweaked), learned downstream, as the
+   * secret of the upstream PTLC (`t + r₁`): from now on the upstream
+   * PTLC_FULFILL is owed (*fulfilled*, sent by {@link claimOwed}), and the
+   * step `s` hands the secret to the watchtower ({@link Step.secrets}).
+   */
+  private learn(p: RouterPayment, t: Uint8Array, s: Step): void {
+    const secret = tweakSecret(t, hexToBytes(p.inTweak!, 32));
+    p.secret = bytesToHex(secret);
+    p.status = 'fulfilled';
+    // The watchtower learns it with this step, not with the PTLC_FULFILL that may wait for S–P:
+    // if S keeps S–P busy until the PTLC's timeout nears, the tower claims it on chain.
+    s.secrets = [...(s.secrets ?? []), { channelId: this.upstream.channel.params.channelId, ptlcId: hexToBytes(p.offerId, 32), secret }];
   }
 
   private async route(inc: Incoming, ctx: StepContext): Promise<Step> {
@@ -338,6 +418,8 @@ export class Router extends PaymentEngine<RouterJson> {
   private onHubReject(m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
     const p = this.payments.get(bytesToHex(m.ref));
     if (m.refType === PaymentType.PTLC_REMOVE && p?.status === 'removing') return this.onRemoveRefused(p, m);
+    // A record saved before the secret was kept cannot propose again: its refusal is ignored, as it was.
+    if (m.refType === PaymentType.PTLC_FULFILL && p?.status === 'fulfilling' && p.secret !== undefined) return this.onFulfillRefused(p, m);
     if (p?.status !== 'forwarded') return ignored(m.type, 'reject for nothing forwarded');
     p.status = 'failed';
     const s = step();
@@ -366,6 +448,29 @@ export class Router extends PaymentEngine<RouterJson> {
       offerId: p.offerId,
       code: m.code,
       message: `the hub refused the removal: ${m.message}`.slice(0, 500),
+    });
+    return s;
+  }
+
+  /**
+   * The hub refused our PTLC_FULFILL (its own proposal crossed ours): drop
+   * the fulfillment state (its number stays used, SPEC 6.5) and owe the
+   * fulfillment again (*fulfilled*); {@link claimOwed} proposes it again in
+   * this same step, under a greater number. No limit: the secret is ours to
+   * claim, and giving up would let the hub refund the PTLC at its timeout.
+   */
+  private onFulfillRefused(p: RouterPayment, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+    const up = this.upstream.channel;
+    if (!up.pending || up.pending.state.n !== p.fulfillN) return ignored(m.type, 'no fulfillment in flight for that payment');
+    up.abandonPending();
+    delete p.fulfillN;
+    p.status = 'fulfilled';
+    const s = step();
+    s.events.push({
+      kind: 'rejected',
+      offerId: p.offerId,
+      code: m.code,
+      message: `the hub refused the fulfillment: ${m.message}`.slice(0, 500),
     });
     return s;
   }
@@ -438,20 +543,48 @@ export class Router extends PaymentEngine<RouterJson> {
     return s;
   }
 
+  /**
+   * The payee reveals `t + r₂` and proposes the P–B state that pays it the
+   * PTLC. The secret is checked against `T + r₂·G` first and, once it
+   * verifies, kept whatever becomes of the rest of the message: `t` pays our
+   * upstream PTLC, and the payee, who knows it, can claim the downstream one
+   * on chain anyway. The downstream settlement is then taken as usual; if it
+   * is refused (our own proposal on that channel crossed the payee's, or the
+   * state or a signature is wrong), the channel is put back as it was, the
+   * payee gets the usual refusal, and the payment stays owed upstream with
+   * its downstream PTLC open ({@link RouterPayment.downOpen}). The upstream
+   * PTLC_FULFILL goes at the end of the step if the upstream channel is
+   * free, else at the end of the step that frees it ({@link claimOwed}).
+   */
   private async onFulfill(from: Uint8Array, m: PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>): Promise<Step> {
     const d = this.down(m.channelId, from);
     const p = this.payments.get(bytesToHex(m.offerId));
-    if (p?.status !== 'committed' || p.downChannel !== bytesToHex(m.channelId))
+    const open =
+      p?.status === 'committed' ||
+      (p?.downOpen === true && (p.status === 'fulfilled' || p.status === 'fulfilling' || p.status === 'settled'));
+    if (!p || !open || p.downChannel !== bytesToHex(m.channelId))
       return ignored(m.type, 'no committed PTLC for that offer on that channel');
     const outTweak = hexToBytes(p.outTweak!, 32);
-    checkFulfill(d.channel, m, tweakPoint(hexToBytes(p.point, 33), outTweak));
-    const t = untweakSecret(m.secret, outTweak);
-    const s = step();
-    s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
+    if (!opens(m.secret, tweakPoint(hexToBytes(p.point, 33), outTweak)))
+      reject('secret does not match the payment point', ErrorCode.INVALID_SIGNATURE);
     // t from downstream pays our upstream PTLC, tweaked by the hub's r₁.
-    const upSecret = tweakSecret(t, hexToBytes(p.inTweak!, 32));
-    s.send.push({ to: this.upstream.peerAddress, message: await fulfillPtlc(this.upstream.channel, this.signer, m.offerId, upSecret) });
-    p.status = 'fulfilling';
+    const s = step();
+    if (p.status === 'committed') this.learn(p, untweakSecret(m.secret, outTweak), s);
+    const before = d.channel.toJSON();
+    try {
+      checkFulfillState(d.channel, m);
+      s.send.push({ to: d.peerAddress, message: await settlePtlc(d.channel, this.signer, m) });
+      delete p.downOpen;
+    } catch (e) {
+      if (isLocalFault(e)) throw e;
+      // Refused downstream, kept upstream: the channel as it was (as a rolled-back step leaves it).
+      d.channel.restore(before);
+      noteRefusedProposal(m, from, (id) => this.channelPeer(id));
+      const refusal = answerRefusal(m, e as LnMailboxError, d.peerAddress);
+      s.send.push(...refusal.send);
+      s.events.push(...refusal.events);
+      p.downOpen = true;
+    }
     return s;
   }
 
@@ -489,6 +622,25 @@ export class Router extends PaymentEngine<RouterJson> {
     p.status = 'failing';
     p.failReason = `the next hop refused: ${m.reason}`;
     s.events.push({ kind: 'rejected', offerId: p.offerId, code: ErrorCode.PAYMENT_REJECTED, message: m.reason });
+    return s;
+  }
+
+  /**
+   * The router's watchtower read the secret `t + r₂` of a downstream PTLC
+   * from the payee's claim on chain (SPEC 6.18): the router keeps `t` and
+   * claims its upstream PTLC with it, as if the payee had fulfilled off chain
+   * (*fulfilled*, then {@link claimOwed}). A secret that matches no
+   * *committed* payment of that channel, or not its point, changes nothing.
+   */
+  protected override async onChainSecret(channelId: string, ptlcId: string, secret: Uint8Array): Promise<Step> {
+    const p = this.payments.get(ptlcId);
+    if (p?.status !== 'committed' || p.downChannel !== channelId) return step();
+    const outTweak = hexToBytes(p.outTweak!, 32);
+    if (!opens(secret, tweakPoint(hexToBytes(p.point, 33), outTweak))) return step();
+    const s = step();
+    this.learn(p, untweakSecret(secret, outTweak), s);
+    p.downOpen = true;
+    await this.claimOwed(s);
     return s;
   }
 

@@ -94,6 +94,24 @@ export interface Step {
    * each record in the same write as that state, so queries still find it.
    */
   archive?: ArchivedPayment[];
+  /**
+   * Secrets of PTLCs we receive that this step learned and that none of its
+   * messages carries yet: a router that owes its upstream PTLC_FULFILL while
+   * that channel is busy. The runtime stores them for the watchtower in the
+   * step's own write, so that the tower can claim the PTLC on chain before
+   * its timeout if the fulfillment never gets through.
+   */
+  secrets?: LearnedSecret[];
+}
+
+/** A PTLC secret a step learned (see {@link Step.secrets}). */
+export interface LearnedSecret {
+  /** The channel holding the PTLC. */
+  channelId: Uint8Array;
+  /** The PTLC's id (its offer id). */
+  ptlcId: Uint8Array;
+  /** The scalar that claims it. */
+  secret: Uint8Array;
 }
 
 /** A finished payment moved out of an engine's state (see {@link Step.archive}). */
