@@ -55,6 +55,10 @@ export interface PayeePayment {
   claimPresig?: string;
   /** The hub's tweak r: the PTLC is locked to T + r·G and fulfilled with t + r. */
   tweak?: string;
+  /** The state number of our PTLC_FULFILL in flight (*fulfilling*). */
+  fulfillState?: number;
+  /** Fulfillments the hub refused so far (a proposal of its own crossed ours). */
+  fulfillRefusals?: number;
   /** Identity key (hex) of whoever sent the offer: only it may void the offer. */
   payerIdentity: string;
 }
@@ -264,6 +268,18 @@ export async function payeeOnPtlcCommit(b: PayeeOfferContext, m: PaymentMessageO
   // s_B + r is safe. The ticket is bound to m (burned at the offer): it signs m and nothing
   // else, and signing again (a replayed step) gives the same signature.
   ch.receiveUpdateSig(m.updateSig);
+  const s = step();
+  s.send.push({ to: b.config.hubAddress, message: await proposeFulfill(b, p) });
+  s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
+  return s;
+}
+
+/**
+ * Signs the receipt (the ticket's nonce is bound to its message: signing
+ * again gives the same signature) and proposes the state that pays the PTLC
+ * to us, revealing t + r: *fulfilling*.
+ */
+async function proposeFulfill(b: PayeeOfferContext, p: PayeePayment): Promise<PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>> {
   const receipt = await signWithCommittedNonce(
     b.signer.nonces,
     ticketNonceId(hexToBytes(p.ticket, 32)),
@@ -271,11 +287,46 @@ export async function payeeOnPtlcCommit(b: PayeeOfferContext, m: PaymentMessageO
     hexToBytes(p.receiptMessage, 32),
   );
   const secret = tweakSecret(receipt.subarray(32, 64), hexToBytes(p.tweak ?? '00'.repeat(32), 32));
-  const fulfill = await fulfillPtlc(ch, b.signer, hexToBytes(p.offerId, 32), secret);
+  const fulfill = await fulfillPtlc(b.channel, b.signer, hexToBytes(p.offerId, 32), secret);
   p.status = 'fulfilling';
+  p.fulfillState = b.channel.pending!.state.n;
+  return fulfill;
+}
+
+/**
+ * How many refusals of our fulfillment the payee answers with a new one. A
+ * refusal comes when the hub's own proposal crossed ours (both took the
+ * same number): proposing again, above both, settles it. Past this many,
+ * the hub is refusing on purpose, and the PTLC stays ours to claim on chain
+ * with the secret.
+ */
+export const MAX_FULFILL_REFUSALS = 8;
+
+/**
+ * B on REJECT of its PTLC_FULFILL: the hub refused the state, typically
+ * because its own proposal (a PTLC_ADD of another payment) took the same
+ * number at the same time. B drops its proposal (its number is never used
+ * again) and proposes the fulfillment again under a greater number. Without
+ * this both sides would wait for each other, and the channel would take no
+ * state again.
+ */
+async function payeeOnFulfillRefused(b: PayeeOfferContext, p: PayeePayment, m: PaymentMessageOf<typeof PaymentType.REJECT>): Promise<Step> {
+  const ch = b.channel;
+  if (!ch.pending || ch.pending.state.n !== p.fulfillState) return ignored(m.type, 'no fulfillment in flight for that payment');
+  ch.abandonPending();
+  p.fulfillRefusals = (p.fulfillRefusals ?? 0) + 1;
   const s = step();
-  s.send.push({ to: b.config.hubAddress, message: fulfill });
-  s.events.push({ kind: 'ptlc_committed', offerId: p.offerId });
+  s.events.push({
+    kind: 'rejected',
+    offerId: p.offerId,
+    code: m.code,
+    message: `the hub refused the fulfillment: ${m.message}`.slice(0, 500),
+  });
+  if (p.fulfillRefusals > MAX_FULFILL_REFUSALS) {
+    delete p.fulfillState;
+    return s;
+  }
+  s.send.push({ to: b.config.hubAddress, message: await proposeFulfill(b, p) });
   return s;
 }
 
@@ -293,10 +344,15 @@ export async function payeeOnSettle(b: PayeeOfferContext, m: PaymentMessageOf<ty
   return s;
 }
 
-/** B on REJECT of an invoice (SPEC 6.8, REJECT): an invoiced payment fails; anything else is ignored. */
-export function payeeOnReject(b: PayeeOfferContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Step {
+/**
+ * B on REJECT (SPEC 6.8, 6.9): of an invoice, an invoiced payment fails; of
+ * our PTLC_FULFILL, we propose it again (see {@link payeeOnFulfillRefused});
+ * anything else is ignored.
+ */
+export async function payeeOnReject(b: PayeeOfferContext, m: PaymentMessageOf<typeof PaymentType.REJECT>): Promise<Step> {
   const s = step();
   const p = b.payments.get(bytesToHex(m.ref));
+  if (p?.status === 'fulfilling' && m.refType === PaymentType.PTLC_FULFILL) return payeeOnFulfillRefused(b, p, m);
   if (p?.status !== 'invoiced') return ignored(m.type, 'reject for nothing pending');
   p.status = 'failed';
   s.events.push({ kind: 'rejected', offerId: p.offerId, code: m.code, message: m.message });

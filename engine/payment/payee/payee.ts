@@ -247,7 +247,7 @@ export class Payee extends WalletEngine<PayeeJson> {
         return await payeeOnSettle(this.offerContext(), m);
       case PaymentType.REJECT:
         // A REJECT refers to a request being prepared (SPEC 6.14) or else to an invoice (SPEC 6.8).
-        return payeeOnRequestReject(this.requestContext(), m) ?? payeeOnReject(this.offerContext(), m);
+        return payeeOnRequestReject(this.requestContext(), m) ?? (await payeeOnReject(this.offerContext(), m));
       case PaymentType.REQUEST_PREPARED:
         return await payeeOnPrepared(this.requestContext(), m, ctx);
       case PaymentType.CANCEL_ACCEPT:

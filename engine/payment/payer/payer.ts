@@ -16,7 +16,7 @@ import { inline, PaymentEngine, refill, type ChannelOut, type ChannelWithPeer } 
 import { WalletEngine } from '../open/wallet-engine.js';
 import { WalletSlot, type WalletSlotJson } from '../open/wallet-slot.js';
 import type { Signer } from '../ptlc-exchange.js';
-import { requireSender } from '../refusal.js';
+import { reject, requireSender } from '../refusal.js';
 import {
   forgetExpired,
   ignored,
@@ -115,12 +115,28 @@ export class Payer extends WalletEngine<PayerJson> {
    * All or nothing.
    */
   async payRequest(requestId: string, fee: number, ctx: StepContext): Promise<Step> {
-    return this.atomic(() => payerRequestPay(this.requestContext(), requestId, fee, ctx));
+    return this.atomic(async () => {
+      this.#requireNoFulfillDue();
+      return payerRequestPay(this.requestContext(), requestId, fee, ctx);
+    });
+  }
+
+  /**
+   * Refuses to propose a state while a request's PTLC is committed on our
+   * channel (SPEC 6.14): the hub's next move is its PTLC_FULFILL, under the
+   * next number. A proposal of ours under that same number would cross it,
+   * each side would refuse the other's, and the channel would take no state
+   * again.
+   */
+  #requireNoFulfillDue(): void {
+    for (const r of this.requests.values())
+      if (r.status === 'committed') reject(`request ${r.requestId} is committed on this channel: the hub's fulfillment comes first`);
   }
 
   /** Starts a payment: proposes state n to the hub. One payment at a time per channel. All or nothing. */
   async pay(req: PaymentOrder, ctx: StepContext): Promise<{ offerId: string; step: Step }> {
     return this.atomic(async () => {
+      this.#requireNoFulfillDue();
       const r = await payerPay(this.offerContext(), req, ctx);
       this.archiveInto(r.step, ctx.now);
       return r;

@@ -47,7 +47,9 @@ t('P refuses a fulfillment whose secret does not match its downstream point (sta
     w.queue.some((x) => x.message.type === PaymentType.PTLC_FULFILL),
     'P revealed nothing upstream',
   );
-  // The genuine fulfillment then completes every hop.
+  // The genuine fulfillment then completes every hop. (P's REJECT answers the forgery, which
+  // B's engine never sent: B would take it for a refusal of its own fulfillment and propose again.)
+  w.queue.splice(0, w.queue.length, ...w.queue.filter((x) => !(x.to === 'B' && x.message.type === PaymentType.REJECT)));
   w.queue.push({ ...q, message: genuine });
   await w.run();
   assert.is(w.engines.A.payments.get(offerId)!.status, 'completed');
