@@ -183,6 +183,26 @@ t(
       proposals += s.send.filter((o) => o.message.type === PaymentType.PTLC_FULFILL).length;
     }
     assert.is(proposals, 1 + MAX_FULFILL_REFUSALS, 'one proposal, then one per refusal up to the bound');
+    // A refusal when no fulfillment of ours is in flight (past the bound) is ignored and changes nothing.
+    const before = JSON.stringify(w.payee.toJSON());
+    const late = await w.payee.handle(
+      {
+        from: w.S.idPk,
+        message: wire({
+          type: PaymentType.REJECT,
+          refType: PaymentType.PTLC_FULFILL,
+          ref: Buffer.from(x, 'hex'),
+          code: 'PAYMENT_REJECTED',
+          message: 'no',
+        } as PaymentMessage),
+      },
+      w.ctx,
+    );
+    assert.equal(
+      late.events.map((e) => e.kind),
+      ['ignored'],
+    );
+    assert.is(JSON.stringify(w.payee.toJSON()), before, 'the payee is as it was');
     const ch = w.payee.channels()[0]!;
     assert.is(ch.pending, undefined, 'no state left pending');
     assert.ok(
