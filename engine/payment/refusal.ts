@@ -6,8 +6,8 @@
  */
 import { bytesToHex, equalBytes } from '../../base/bytes.js';
 import { ErrorCode, fail, isLnMailboxError, type ErrorCode as Code, type LnMailboxError } from '../../base/errors.js';
-import { PaymentType, type PaymentMessage } from '../../protocol/payment.js';
-import { step, type Step } from './types.js';
+import { PaymentType, type PaymentMessage, type PaymentMessageOf } from '../../protocol/payment.js';
+import { step, type PaymentEvent, type Step } from './types.js';
 
 /** Throws PAYMENT_REJECTED (or `code`) with `message`. */
 export function reject(message: string, code: Code = ErrorCode.PAYMENT_REJECTED): never {
@@ -22,6 +22,15 @@ export function requireSender(from: Uint8Array, expected: Uint8Array, who: strin
 /** A REJECT message referring to `ref` (an offer or channel id). */
 export function rejectMessage(refType: number, ref: Uint8Array, code: string, message: string): PaymentMessage {
   return { type: PaymentType.REJECT, refType, ref, code, message: message.slice(0, 500) };
+}
+
+/**
+ * The `rejected` event of a proposal of ours (`what`: 'removal',
+ * 'fulfillment') that the hub refused with `m`: the retries of a crossed
+ * proposal report each refusal this way.
+ */
+export function hubRefused(offerId: string, what: string, m: PaymentMessageOf<typeof PaymentType.REJECT>): PaymentEvent {
+  return { kind: 'rejected', offerId, code: m.code, message: `the hub refused the ${what}: ${m.message}`.slice(0, 500) };
 }
 
 /**

@@ -50,7 +50,7 @@ import {
   settlePtlc,
   type Signer,
 } from './ptlc-exchange.js';
-import { answerRefusal, isLocalFault, reject } from './refusal.js';
+import { answerRefusal, hubRefused, isLocalFault, reject } from './refusal.js';
 import { COMPLETION_TTL_SECONDS, ignored, step, type ArchivedPayment, type Incoming, type Step, type StepContext } from './types.js';
 
 /**
@@ -443,12 +443,7 @@ export class Router extends PaymentEngine<RouterJson> {
     p.removeAttempts = (p.removeAttempts ?? 0) + 1;
     p.status = p.removeAttempts < MAX_REMOVE_ATTEMPTS ? 'failing' : 'failed';
     const s = step();
-    s.events.push({
-      kind: 'rejected',
-      offerId: p.offerId,
-      code: m.code,
-      message: `the hub refused the removal: ${m.message}`.slice(0, 500),
-    });
+    s.events.push(hubRefused(p.offerId, 'removal', m));
     return s;
   }
 
@@ -466,12 +461,7 @@ export class Router extends PaymentEngine<RouterJson> {
     delete p.fulfillN;
     p.status = 'fulfilled';
     const s = step();
-    s.events.push({
-      kind: 'rejected',
-      offerId: p.offerId,
-      code: m.code,
-      message: `the hub refused the fulfillment: ${m.message}`.slice(0, 500),
-    });
+    s.events.push(hubRefused(p.offerId, 'fulfillment', m));
     return s;
   }
 

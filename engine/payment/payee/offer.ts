@@ -31,7 +31,7 @@ import { tweakSecret } from '../../../crypto/tweak.js';
 import { sign, signaturePoint, verify } from '../../../crypto/bip340.js';
 import type { Channel } from '../../channel/channel.js';
 import { ackSettle, acceptPtlc, fulfillPtlc, type Signer } from '../ptlc-exchange.js';
-import { reject } from '../refusal.js';
+import { hubRefused, reject } from '../refusal.js';
 import { ignored, step, type Step, type StepContext } from '../types.js';
 import { DEFAULT_MAX_OPEN_OFFERS_PER_PAYER, type PayeeConfig } from './config.js';
 
@@ -316,12 +316,7 @@ async function payeeOnFulfillRefused(b: PayeeOfferContext, p: PayeePayment, m: P
   ch.abandonPending();
   p.fulfillRefusals = (p.fulfillRefusals ?? 0) + 1;
   const s = step();
-  s.events.push({
-    kind: 'rejected',
-    offerId: p.offerId,
-    code: m.code,
-    message: `the hub refused the fulfillment: ${m.message}`.slice(0, 500),
-  });
+  s.events.push(hubRefused(p.offerId, 'fulfillment', m));
   if (p.fulfillRefusals > MAX_FULFILL_REFUSALS) {
     delete p.fulfillState;
     return s;

@@ -479,6 +479,51 @@ export async function hopWorld() {
 export type HopWorld = Awaited<ReturnType<typeof hopWorld>>;
 
 /**
+ * A second payer A2 of the hub in a hop world (its own A–S channel), paying
+ * `payee` behind P. A2 is outside the world's roles: `send` delivers its own
+ * messages at once to their recipients (with A2 as the sender), and `toA2`
+ * hands it every queued message for it (those have no role in the world).
+ */
+export async function hopSecondPayer(w: HopWorld, payee: 'B' | 'C' = 'C') {
+  const A2 = party('http://127.0.0.1:1');
+  const S = w.parties.S;
+  const params = channelParams(A2.chPk, S.chPk, { csvDelay: 288 });
+  const [a2View, sView] = await openChannelPair(params, [600_000, 399_000], A2.chSk, S.chSk, A2.nonces, S.nonces);
+  w.engines.S.peers.set(bytesToHex(params.channelId), { channel: sView, peerKey: A2.idPk, peerAddress: A2.address });
+  const payer = new Payer({ identityKey: A2.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A2.chSk }, a2View, A2.nonces);
+  const roleAt = (addr: string) => (['S', 'P', 'B', 'C'] as const).find((r) => w.parties[r].address === addr)!;
+  const send = async (s: Step) => {
+    for (const o of s.send) {
+      const to = roleAt(o.to);
+      w.post(to, await w.engines[to].handle({ from: A2.idPk, message: o.message }, w.ctx));
+    }
+  };
+  const toA2 = async () => {
+    for (;;) {
+      const i = w.queue.findIndex((q) => q.to === undefined);
+      if (i < 0) return;
+      const message: PaymentMessage = w.queue.splice(i, 1)[0]!.message;
+      await send(await payer.handle({ from: S.idPk, message }, w.ctx));
+    }
+  };
+  const pay = async (amount: number) => {
+    const { offerId, step } = await payer.pay(
+      {
+        payee: { publicKey: w.parties[payee].idPk, address: w.parties[payee].address },
+        ticket: await ticketFor(w.engines[payee]),
+        amount,
+        fee: hubFee(amount, w.engines.S.config.fee),
+        expiry: w.ctx.now + 3_600_000,
+      },
+      w.ctx,
+    );
+    await send(step);
+    return offerId;
+  };
+  return { payer, pay, send, toA2, params };
+}
+
+/**
  * One fresh receipt ticket of `payee` (SPEC 6.16): the payee tops its tickets up by one and
  * the newest is returned, as a payer would pick an unused one from the published batch.
  */

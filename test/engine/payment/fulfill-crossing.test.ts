@@ -9,12 +9,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesToHex } from '../../../base/bytes.js';
+import { bytesToHex, hexToBytes } from '../../../base/bytes.js';
 import { ErrorCode } from '../../../base/errors.js';
 import { openChannelPair } from '../../../engine/channel/open.js';
 import { hubFee } from '../../../engine/payment/fee.js';
 import { MAX_FULFILL_REFUSALS } from '../../../engine/payment/payee/offer.js';
 import { Payer } from '../../../engine/payment/payer/payer.js';
+import { rejectMessage } from '../../../engine/payment/refusal.js';
 import type { Step } from '../../../engine/payment/types.js';
 import { PaymentType, decodePayment, encodePayment, type PaymentMessage } from '../../../protocol/payment.js';
 import {
@@ -36,6 +37,13 @@ import { rejectsCode } from '../../helpers.js';
 const t = suite('payment/fulfill-crossing');
 
 const wire = (m: PaymentMessage) => decodePayment(m.type, encodePayment(m));
+
+/** The hub's REJECT of the payee's PTLC_FULFILL of payment `x`, handed to the payee. */
+const hubRefusesFulfillment = (w: World, x: string): Promise<Step> =>
+  w.payee.handle(
+    { from: w.S.idPk, message: wire(rejectMessage(PaymentType.PTLC_FULFILL, hexToBytes(x, 32), ErrorCode.PAYMENT_REJECTED, 'no')) },
+    w.ctx,
+  );
 
 /** A second payer with its own channel at the hub; its messages are handled here, the others by the fixture. */
 async function secondPayer(w: World) {
@@ -166,38 +174,14 @@ t(
       const f = w.queue.findIndex((q) => q.out.message.type === PaymentType.PTLC_FULFILL);
       if (f < 0) break;
       w.queue.splice(f, 1);
-      const s = await w.payee.handle(
-        {
-          from: w.S.idPk,
-          message: wire({
-            type: PaymentType.REJECT,
-            refType: PaymentType.PTLC_FULFILL,
-            ref: Buffer.from(x, 'hex'),
-            code: 'PAYMENT_REJECTED',
-            message: 'no',
-          } as PaymentMessage),
-        },
-        w.ctx,
-      );
+      const s = await hubRefusesFulfillment(w, x);
       post(w, 'B', s);
       proposals += s.send.filter((o) => o.message.type === PaymentType.PTLC_FULFILL).length;
     }
     assert.is(proposals, 1 + MAX_FULFILL_REFUSALS, 'one proposal, then one per refusal up to the bound');
     // A refusal when no fulfillment of ours is in flight (past the bound) is ignored and changes nothing.
     const before = JSON.stringify(w.payee.toJSON());
-    const late = await w.payee.handle(
-      {
-        from: w.S.idPk,
-        message: wire({
-          type: PaymentType.REJECT,
-          refType: PaymentType.PTLC_FULFILL,
-          ref: Buffer.from(x, 'hex'),
-          code: 'PAYMENT_REJECTED',
-          message: 'no',
-        } as PaymentMessage),
-      },
-      w.ctx,
-    );
+    const late = await hubRefusesFulfillment(w, x);
     assert.equal(
       late.events.map((e) => e.kind),
       ['ignored'],

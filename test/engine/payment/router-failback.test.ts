@@ -9,67 +9,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToHex } from '../../../base/bytes.js';
-import { PaymentType, type PaymentMessage } from '../../../protocol/payment.js';
-import { openChannelPair } from '../../../engine/channel/open.js';
-import { Payer } from '../../../engine/payment/payer/payer.js';
-import { hubFee } from '../../../engine/payment/fee.js';
-import type { Step } from '../../../engine/payment/types.js';
-import { channelParams, hopPay, hopWorld, party, ticketFor, type HopWorld } from './fixture.js';
+import { PaymentType } from '../../../protocol/payment.js';
+import { hopPay, hopSecondPayer, hopWorld, type HopWorld } from './fixture.js';
 
 const t = suite('payment/router-failback');
 const AMOUNT = 40_000;
 
 /**
- * A second payer A2 of the hub (its own A–S channel), paying C behind P.
- * A2 is outside the world's roles: `pump` hands it the hub's messages and
- * delivers its own, then runs the world.
- */
-async function secondPayer(w: HopWorld) {
-  const A2 = party('http://127.0.0.1:1');
-  const S = w.parties.S;
-  const params = channelParams(A2.chPk, S.chPk, { csvDelay: 288 });
-  const [a2View, sView] = await openChannelPair(params, [600_000, 399_000], A2.chSk, S.chSk, A2.nonces, S.nonces);
-  w.engines.S.peers.set(bytesToHex(params.channelId), { channel: sView, peerKey: A2.idPk, peerAddress: A2.address });
-  const payer = new Payer({ identityKey: A2.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A2.chSk }, a2View, A2.nonces);
-  const roleAt = (addr: string) => (['S', 'P', 'B', 'C'] as const).find((r) => w.parties[r].address === addr)!;
-  /** A2's own messages, delivered at once to their recipients (with A2 as the sender). */
-  const send = async (s: Step) => {
-    for (const o of s.send) {
-      const to = roleAt(o.to);
-      w.post(to, await w.engines[to].handle({ from: A2.idPk, message: o.message }, w.ctx));
-    }
-  };
-  /** Hands A2 every queued message for it (they have no role in the world). */
-  const toA2 = async () => {
-    for (;;) {
-      const i = w.queue.findIndex((q) => q.to === undefined);
-      if (i < 0) return;
-      const message: PaymentMessage = w.queue.splice(i, 1)[0]!.message;
-      await send(await payer.handle({ from: S.idPk, message }, w.ctx));
-    }
-  };
-  const pay = async (amount: number) => {
-    const { offerId, step } = await payer.pay(
-      {
-        payee: { publicKey: w.parties.C.idPk, address: w.parties.C.address },
-        ticket: await ticketFor(w.engines.C),
-        amount,
-        fee: hubFee(amount, w.engines.S.config.fee),
-        expiry: w.ctx.now + 3_600_000,
-      },
-      w.ctx,
-    );
-    await send(step);
-    return offerId;
-  };
-  return { payer, pay, send, toA2, params };
-}
-
-/**
  * Delivers queued messages in order, skipping those for B (its mailbox is
  * held) and for A2, until the first deliverable one matches `stop` (left queued).
  */
-async function runWithoutB(w: HopWorld, a2: Awaited<ReturnType<typeof secondPayer>>, stop: (q: HopWorld['queue'][number]) => boolean) {
+async function runWithoutB(w: HopWorld, a2: Awaited<ReturnType<typeof hopSecondPayer>>, stop: (q: HopWorld['queue'][number]) => boolean) {
   for (let i = 0; i < 200; i++) {
     await a2.toA2();
     const j = w.queue.findIndex((q) => q.to !== 'B' && q.to !== undefined);
@@ -85,7 +35,7 @@ const hasPtlc = (w: HopWorld, offerId: string) =>
 
 t('a payee refusing while the upstream channel is busy: P gives the PTLC back as soon as the other negotiation ends', async () => {
   const w = await hopWorld();
-  const a2 = await secondPayer(w);
+  const a2 = await hopSecondPayer(w);
   // Payment 1: A → B, extended by P; B's mailbox is held.
   const first = await hopPay(w, AMOUNT);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -131,7 +81,7 @@ t('a payee refusing while the upstream channel is busy: P gives the PTLC back as
 
 t('the hub refuses a removal that crossed its own proposal: P drops it, proposes again above both numbers, S frees the PTLC', async () => {
   const w = await hopWorld();
-  const a2 = await secondPayer(w);
+  const a2 = await hopSecondPayer(w);
   const first = await hopPay(w, AMOUNT);
   await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
   assert.is(w.routerPayment(first)!.status, 'extended');

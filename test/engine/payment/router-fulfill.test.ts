@@ -17,66 +17,19 @@ import { PaymentType, decodeChannelState, type PaymentMessage, type PaymentMessa
 import { buildSettlementTx, fundingOutput } from '../../../engine/bitcoin/eltoo.js';
 import { buildClaimTx, completeClaimSignature, extractPtlcSecret, signClaim } from '../../../engine/bitcoin/ptlc-output.js';
 import { txid } from '../../../engine/bitcoin/transaction.js';
-import { openChannelPair } from '../../../engine/channel/open.js';
 import { resolvePtlc } from '../../../engine/channel/state.js';
 import { eltooTerms, ptlcOf, ptlcSecretKey, settlementSpec } from '../../../engine/channel/onchain.js';
-import { Payer } from '../../../engine/payment/payer/payer.js';
-import { hubFee } from '../../../engine/payment/fee.js';
 import { fulfillPtlc } from '../../../engine/payment/ptlc-exchange.js';
 import { Router } from '../../../engine/payment/router.js';
-import type { Step } from '../../../engine/payment/types.js';
 import { ChainModel } from '../bitcoin/chain-model.js';
 import { at, out0, publishUpdate, sigs } from './chain.js';
-import { channelParams, forgeState, hopPay, hopWorld, party, stateOf, ticketFor, type HopRole, type HopWorld } from './fixture.js';
+import { forgeState, hopPay, hopSecondPayer, hopWorld, stateOf, type HopRole, type HopWorld } from './fixture.js';
 
 const t = suite('payment/router-fulfill');
 const AMOUNT = 40_000;
 const SECOND = 30_000;
 
-/**
- * A second payer A2 of the hub (its own A–S channel), paying `payee` behind
- * P. A2 is outside the world's roles: `toA2` hands it the hub's messages and
- * delivers its answers.
- */
-async function secondPayer(w: HopWorld, payee: 'B' | 'C') {
-  const A2 = party('http://127.0.0.1:1');
-  const S = w.parties.S;
-  const params = channelParams(A2.chPk, S.chPk, { csvDelay: 288 });
-  const [a2View, sView] = await openChannelPair(params, [600_000, 399_000], A2.chSk, S.chSk, A2.nonces, S.nonces);
-  w.engines.S.peers.set(bytesToHex(params.channelId), { channel: sView, peerKey: A2.idPk, peerAddress: A2.address });
-  const payer = new Payer({ identityKey: A2.idSk, hubKey: S.idPk, hubAddress: S.address, channelKey: A2.chSk }, a2View, A2.nonces);
-  const roleAt = (addr: string) => (['S', 'P', 'B', 'C'] as const).find((r) => w.parties[r].address === addr)!;
-  const send = async (s: Step) => {
-    for (const o of s.send) {
-      const to = roleAt(o.to);
-      w.post(to, await w.engines[to].handle({ from: A2.idPk, message: o.message }, w.ctx));
-    }
-  };
-  const toA2 = async () => {
-    for (;;) {
-      const i = w.queue.findIndex((q) => q.to === undefined);
-      if (i < 0) return;
-      const message: PaymentMessage = w.queue.splice(i, 1)[0]!.message;
-      await send(await payer.handle({ from: S.idPk, message }, w.ctx));
-    }
-  };
-  const pay = async (amount: number) => {
-    const { offerId, step } = await payer.pay(
-      {
-        payee: { publicKey: w.parties[payee].idPk, address: w.parties[payee].address },
-        ticket: await ticketFor(w.engines[payee]),
-        amount,
-        fee: hubFee(amount, w.engines.S.config.fee),
-        expiry: w.ctx.now + 3_600_000,
-      },
-      w.ctx,
-    );
-    await send(step);
-    return offerId;
-  };
-  return { payer, pay, toA2 };
-}
-type A2 = Awaited<ReturnType<typeof secondPayer>>;
+type A2 = Awaited<ReturnType<typeof hopSecondPayer>>;
 
 /** Delivers queued messages in order (A2's too), except those `skip` holds, until the next deliverable one matches `stop` (left queued). */
 async function runUntil(
@@ -117,6 +70,18 @@ function takeQueued(w: HopWorld, f: (q: HopWorld['queue'][number]) => boolean): 
 
 const isMsg = (from: HopRole, to: HopRole, type: number) => (q: HopWorld['queue'][number]) =>
   q.from === from && q.to === to && q.message.type === type;
+
+/**
+ * Payment X (A → B through P) run until B's PTLC_FULFILL is on its way to P,
+ * where it is held: the world, X's id and the held message.
+ */
+async function heldFulfillment() {
+  const w = await hopWorld();
+  const x = await hopPay(w, AMOUNT);
+  await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
+  const held = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
+  return { w, x, held, fulfill: held.message as PaymentMessageOf<typeof PaymentType.PTLC_FULFILL> };
+}
 
 const channelOf = (w: HopWorld, role: 'S' | 'P', params: { channelId: Uint8Array }) =>
   role === 'S'
@@ -161,7 +126,7 @@ t(
   'attacker S keeps S–P busy when B fulfills: P keeps the secret (also across a restart) and claims upstream once S–P is free',
   async () => {
     const w = await hopWorld();
-    const a2 = await secondPayer(w, 'C');
+    const a2 = await hopSecondPayer(w, 'C');
     // Payment X: A → B, P's PTLC_ADD to B held for now.
     const x = await hopPay(w, AMOUNT);
     await w.run((q) => q.to === 'B' && q.message.type === PaymentType.PTLC_ADD);
@@ -211,11 +176,8 @@ t(
 );
 
 t('attacker B claims on chain: P reads t + r₂ from the claim and claims its PTLC from S with it', async () => {
-  const w = await hopWorld();
-  const x = await hopPay(w, AMOUNT);
   // B reveals t + r₂ only on chain: its PTLC_FULFILL never reaches P.
-  await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-  const fulfill = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL)).message as PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>;
+  const { w, x, fulfill } = await heldFulfillment();
   assert.is(w.routerPayment(x)!.status, 'committed');
   const add = w.seen.B.find((m) => m.type === PaymentType.PTLC_ADD) as PaymentMessageOf<typeof PaymentType.PTLC_ADD>;
   // B publishes the P–B state with its PTLC, settles it and claims the PTLC with its secret.
@@ -284,11 +246,8 @@ t('attacker B claims on chain: P reads t + r₂ from the claim and claims its PT
 });
 
 t('attacker B: its PTLC_FULFILL crosses P’s own PTLC_ADD on P–B; P keeps the secret and claims upstream at once', async () => {
-  const w = await hopWorld();
-  const a2 = await secondPayer(w, 'B');
-  const x = await hopPay(w, AMOUNT);
-  await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-  const heldFulfill = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
+  const { w, x, held: heldFulfill } = await heldFulfillment();
+  const a2 = await hopSecondPayer(w, 'B');
   // Payment Y: A2 → B, until P's PTLC_ADD for Y is on its way to B: P–B is pending at P (P's own proposal).
   const y = await a2.pay(SECOND);
   await runUntil(w, a2, isMsg('P', 'B', PaymentType.PTLC_ADD));
@@ -320,11 +279,8 @@ t('attacker B: its PTLC_FULFILL crosses P’s own PTLC_ADD on P–B; P keeps the
 t(
   'B proposes its fulfillment again after a crossing: P settles the downstream PTLC it still owes, the upstream claim untouched',
   async () => {
-    const w = await hopWorld();
-    const a2 = await secondPayer(w, 'B');
-    const x = await hopPay(w, AMOUNT);
-    await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-    const heldFulfill = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
+    const { w, x, held: heldFulfill } = await heldFulfillment();
+    const a2 = await hopSecondPayer(w, 'B');
     const secret = (heldFulfill.message as PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>).secret;
     const y = await a2.pay(SECOND);
     await runUntil(w, a2, isMsg('P', 'B', PaymentType.PTLC_ADD));
@@ -363,11 +319,8 @@ t(
 t(
   'B proposes its fulfillment again only after P’s upstream claim has settled: P still settles the downstream PTLC, and only then forgets the payment',
   async () => {
-    const w = await hopWorld();
-    const a2 = await secondPayer(w, 'B');
-    const x = await hopPay(w, AMOUNT);
-    await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-    const heldFulfill = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
+    const { w, x, held: heldFulfill } = await heldFulfillment();
+    const a2 = await hopSecondPayer(w, 'B');
     const secret = (heldFulfill.message as PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>).secret;
     await a2.pay(SECOND);
     await runUntil(w, a2, isMsg('P', 'B', PaymentType.PTLC_ADD));
@@ -400,11 +353,7 @@ t(
 t(
   'attacker B sends its secret with a state that takes more than the PTLC: P pays nothing more, keeps the secret and claims upstream',
   async () => {
-    const w = await hopWorld();
-    const x = await hopPay(w, AMOUNT);
-    await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-    const genuine = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
-    const m = genuine.message as PaymentMessageOf<typeof PaymentType.PTLC_FULFILL>;
+    const { w, x, held: genuine, fulfill: m } = await heldFulfillment();
     // The right secret, and a state (validly signed by B) that also moves 10 000 of P's balance to B.
     const forged = await forgeState(w.engines.B.channel, w.parties.B, (c) => {
       const next = resolvePtlc(c.enforceable.state, hexToBytes(x, 32), 'fulfill', c.topN + 1);
@@ -433,11 +382,8 @@ t(
 );
 
 t('attacker S refuses P’s fulfillment that crossed its own PTLC_ADD: P proposes it again above both numbers and is paid', async () => {
-  const w = await hopWorld();
-  const a2 = await secondPayer(w, 'C');
-  const x = await hopPay(w, AMOUNT);
-  await w.run((q) => q.to === 'P' && q.message.type === PaymentType.PTLC_FULFILL);
-  const heldFulfill = takeQueued(w, isMsg('B', 'P', PaymentType.PTLC_FULFILL));
+  const { w, x, held: heldFulfill } = await heldFulfillment();
+  const a2 = await hopSecondPayer(w, 'C');
   // S proposes Y's PTLC_ADD to P, held in P's mailbox.
   const y = await a2.pay(SECOND);
   await runUntil(w, a2, isMsg('S', 'P', PaymentType.PTLC_ADD));
