@@ -101,6 +101,13 @@ t('the hub refuses a removal that crossed its own proposal: P drops it, proposes
   await w.run((q) => q.message.type === PaymentType.PTLC_REMOVE && q.to === 'S');
   assert.is(w.routerPayment(first)!.status, 'removing');
   assert.is(w.routerPayment(first)!.removeAttempts, 1);
+  // A REJECT of a removal whose number is not the pending state's (not the one in flight) changes nothing.
+  const inFlight = w.routerPayment(first)!;
+  w.engines.P.payments.set(first, { ...inFlight, removeN: inFlight.removeN! + 1 });
+  const before = JSON.stringify(w.engines.P.toJSON());
+  await w.deliver('S', 'P', reject.message);
+  assert.is(JSON.stringify(w.engines.P.toJSON()), before, 'a refusal of no removal in flight is ignored');
+  w.engines.P.payments.set(first, inFlight);
   // Then S's held PTLC_ADD arrives (P is busy: PTLC_FAIL), and everything runs.
   w.queue.push(heldAdd!);
   for (let i = 0; i < 10; i++) {
