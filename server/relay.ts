@@ -152,6 +152,12 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<Relay
     });
   }
   await store.open();
+  const replay = store instanceof LevelStore ? store.lastReplay : undefined;
+  if (replay && replay.records > 0) {
+    // After an unclean stop: what the log gave back to the index (docs/design.md, "The envelope log is the write-ahead log").
+    const { records, reindexed, tombstones, orphans } = replay;
+    log.info({ records, reindexed, tombstones, orphans }, 'store: replayed the envelope log above its checkpoint');
+  }
   metrics = createMetrics(
     () => store.totals(),
     () => store.health?.(),

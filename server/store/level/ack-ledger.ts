@@ -16,8 +16,10 @@
  *    {@link DEFAULT_WINDOW_BYTES}), compared byte for byte. LevelDB only
  *    deletes a log file after its contents were written to an fsynced table
  *    recorded in the fsynced MANIFEST, so what a recovery can lose is
- *    confined to the live log files, at most two write buffers (2 × 8 MiB as
- *    `store.ts` opens it); the window covers them with room to spare.
+ *    confined to the live log files, at most two write buffers of each of
+ *    the store's two databases (2 × (4 + 4) MiB as `store.ts` opens them);
+ *    the window covers them with room to spare. (The checkpoint is not
+ *    tracked: every open writes its own.)
  *
  * Keys written by a batch that failed are "uncertain": a failed fsync may
  * or may not have left the batch in the log, so after the reopen either the

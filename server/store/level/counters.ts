@@ -37,6 +37,16 @@ export class LevelCounters {
     this.#bytes += c.bytes;
   }
 
+  /** Replaces a mailbox's counter with one counted again from disk (a log replay), keeping the totals right. */
+  replace(mailbox: string, c: Counter): void {
+    const old = this.#counters.get(mailbox);
+    if (old) {
+      this.#envelopes -= old.count;
+      this.#bytes -= old.bytes;
+    }
+    this.load(mailbox, c);
+  }
+
   /** The live counter of `mailbox`, created at zero when unknown; callers change it only through {@link adjust} or `lastSeq`. */
   get(mailbox: string): Counter {
     let c = this.#counters.get(mailbox);

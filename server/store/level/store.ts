@@ -3,13 +3,26 @@
  * in one data directory. Implements {@link RelayStore} (SPEC section 5.12,
  * "Storage contract"); the record layout is in `records.ts`.
  *
+ * - Two databases (docs/design.md, "The envelope log is the write-ahead
+ *   log"). The envelope log (`blobs/`) holds each envelope's bytes with its
+ *   index entry, and each ack and retraction, under numbers drawn in append
+ *   order; its keys only grow, so its tables move down LevelDB's levels
+ *   without being rewritten. The index (the data directory) holds every
+ *   record but the envelope bytes. Inline, the bodies were rewritten by
+ *   every compaction, and a store holding a million envelopes spent a third
+ *   more CPU per append on it.
+ * - A batch writes its log records first, fsynced: that write is what makes
+ *   an append, an ack or a retraction durable. Then the index, unsynced,
+ *   and then the deletions of the envelope records it retired. Every few
+ *   MiB of log a checkpoint fsyncs the index's own log files and records
+ *   the highest log number the index holds; opening replays the log above
+ *   it (`log-replay.ts`). One fsync per batch, as with a single database.
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
- *   one `batch(ops, { sync: true })`, and an append resolves only after its
- *   batch is fsynced.
+ *   one batch, and an append resolves only after its batch is fsynced.
  * - Per-mailbox counters (last seq, live count, live bytes) live in memory
  *   (`counters.ts`), are loaded once at open, and are persisted in the same
- *   batch as the envelopes they count, so quota checks are O(1) and a crash
- *   can never leave them out of step with the data.
+ *   index batch as the envelopes they count, so quota checks are O(1); a
+ *   replay counts the mailboxes it changed again.
  * - Read-check-write sequences on one envelope id run one at a time
  *   ({@link KeyedQueue}) and hold their turn until their batch is durable, so
  *   two identical concurrent POSTs store the envelope once and an ack never
@@ -26,6 +39,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer';
+import { join } from 'node:path';
 import { Level } from 'level';
 import type { EnvelopeStatus } from '../../../protocol/relay.js';
 import { ErrorCode, LnMailboxError, fail } from '../../../base/errors.js';
@@ -37,19 +51,29 @@ import { KeyedQueue } from '../keyed-queue.js';
 import { DEFAULT_EXPIRED_RETENTION_MS, EnvelopeState, MAX_STORED_INT, statusAt } from '../lifecycle.js';
 import { LevelCounters } from './counters.js';
 import { LevelFailSafe, type FailSafeSettings } from './failsafe.js';
-import { listLive, loadCounters, loadIds, type LevelDb } from './scans.js';
+import { listLive, loadCounters, loadIds, writeOps, type BlobReader, type LevelDb } from './scans.js';
+import { replayLog, type ReplayResult } from './log-replay.js';
+import { syncLevelLogs } from './sync-logs.js';
 import { deleteSlot, getSlot, listSlots, putSlot, type SlotContext } from './slots.js';
 import {
+  CHECKPOINT_KEY,
   Table,
+  blobKey,
+  blobKeyNumber,
   bodyKey,
   decodeMeta,
+  decodeU64,
   deliveredKey,
-  encodeBody,
+  encodeBodyRef,
+  encodeLogEnvelope,
+  encodeLogTombstone,
   encodeMeta,
+  encodeU64,
   expiryKey,
   expiryUpperBound,
   metaKey,
   parseExpiryKey,
+  isLogTombstone,
   type BatchOp,
   type Meta,
 } from './records.js';
@@ -75,18 +99,52 @@ export interface LevelStoreOptions extends FailSafeSettings {
   expiredRetentionMs?: number;
   /** Metrics hook called after every batch. */
   onBatch?: BatchObserver;
+  /**
+   * Fault-injection seam for tests: wraps each database write of a batch, in
+   * the order they run: `blobs` (the log records: new envelopes, acks,
+   * retractions), `index`, `retire` (retired envelope records), and, every
+   * few MiB of log, `checkpoint`. `write` performs it; the hook may skip it
+   * (as a power cut would lose an unsynced write) or throw.
+   */
+  stageHook?: (stage: WriteStage, write: () => Promise<void>) => Promise<void>;
+  /** Log bytes between two checkpoints (default {@link CHECKPOINT_BYTES}); a replay reads at most about this much. */
+  checkpointBytes?: number;
 }
+
+/** One database write of a batch (see {@link LevelStoreOptions.stageHook}). */
+export type WriteStage = 'blobs' | 'index' | 'retire' | 'checkpoint';
+
+/** Log bytes written between two checkpoints by default: each costs two fsyncs, and bounds what opening replays. */
+export const CHECKPOINT_BYTES = 8 << 20;
+
+/** A checkpoint is also taken this long after the last one when anything was logged since (ms). */
+export const CHECKPOINT_INTERVAL_MS = 30_000;
 
 /** Observes each batch: ops written, whether synced, duration in seconds, and success. */
 export type BatchObserver = (info: { ops: number; sync: boolean; seconds: number; ok: boolean }) => void;
 
-/** One submission to the group commit: its ops, and whether it needs them fsynced before it resolves. */
+/**
+ * One submission to the group commit: its ops, and whether it needs them
+ * fsynced before it resolves. A `logged` write is made durable by its log
+ * records; any other synced write (a mailbox record) needs the index synced.
+ */
 interface Write {
   ops: BatchOp[];
   sync: boolean;
+  logged?: boolean;
+}
+
+/** True for a key of the envelope log (an envelope or a tombstone record). */
+function inLog(key: Buffer): boolean {
+  return key[0] === Table.blob;
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The deletion of a live envelope's record in the log, when it has one (none for tombstones and inline bodies). */
+function blobDel(meta: Meta): BatchOp[] {
+  return meta.blob === undefined ? [] : [{ type: 'del', key: blobKey(meta.blob) }];
+}
 
 function unavailable(e: unknown): LnMailboxError {
   if (e instanceof LnMailboxError) return e;
@@ -95,21 +153,47 @@ function unavailable(e: unknown): LnMailboxError {
 }
 
 /**
- * LevelDB's write buffer for the relay store. Bigger than LevelDB's 4 MiB
- * (fewer, larger level-0 tables under load), but bounded: a reopen turns the
- * live log into a table, so recovering from a full disk needs about this much
- * free space, and the acknowledgement ledger's window must cover two of them
- * (the live logs). 32 MiB measured slightly faster with a million envelopes
- * stored, and broke both.
+ * LevelDB's write buffer for the index database: LevelDB's default, as the
+ * index holds about 200 bytes per envelope. Bounded like the envelope
+ * log's: a reopen turns each live log into a table, so recovering from
+ * a full disk needs about both buffers of free space, and the
+ * acknowledgement ledger's window must cover two of each (the live logs).
  */
-export const WRITE_BUFFER_BYTES = 8 << 20;
+export const WRITE_BUFFER_BYTES = 4 << 20;
+
+/**
+ * LevelDB's write buffer for the envelope log (the envelope bytes).
+ * LevelDB's default too: the two buffers together are what the single
+ * database had before the bytes moved out (8 MiB), so the free space a
+ * recovery needs did not grow. Its keys only grow, so its level-0 tables
+ * move down without a merge whatever their size.
+ */
+export const BLOB_WRITE_BUFFER_BYTES = 4 << 20;
+
+/** The envelope log's directory inside the data directory. */
+export const BLOB_DIR = 'blobs';
 
 /** LevelDB-backed {@link RelayStore}. */
 export class LevelStore implements RelayStore {
   readonly #db: LevelDb;
+  readonly #blobs: LevelDb;
+  readonly #location: string;
+  /** The next log number to draw (envelope and tombstone records share them); numbers are never reused. */
+  #nextBlob = 1;
+  /** The highest log number of a batch whose index write completed. */
+  #indexed = 0;
+  /** Log bytes written since the last checkpoint, and when that checkpoint was taken. */
+  #sinceCheckpoint = 0;
+  #checkpointAt = 0;
+  readonly #checkpointBytes: number;
+  /** Tombstone records written (or found at open) that the next checkpoint deletes. */
+  #tombs: number[] = [];
+  /** What the last open's replay of the log did (tests, operators' logs). */
+  #replay: ReplayResult | undefined;
   readonly #expiredRetentionMs: number;
   readonly #commit: GroupCommit<Write>;
   readonly #onBatch: BatchObserver | undefined;
+  readonly #stageHook: LevelStoreOptions['stageHook'];
   readonly #serial = new KeyedQueue();
   readonly #counters = new LevelCounters();
   readonly #listeners = new Set<AppendListener>();
@@ -129,10 +213,23 @@ export class LevelStore implements RelayStore {
       if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
         fail(ErrorCode.INVALID_RANGE, `LevelStore: ${k} must be a non-negative integer`);
     }
+    const checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+    if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < 1)
+      fail(ErrorCode.INVALID_RANGE, 'LevelStore: checkpointBytes must be a positive integer');
+    this.#checkpointBytes = checkpointBytes;
+    this.#location = options.location;
     this.#db = new Level<Buffer, Buffer>(options.location, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       writeBufferSize: WRITE_BUFFER_BYTES,
+      maxFileSize: 16 << 20,
+      compression: false,
+    });
+    // Envelopes are ciphertext: compression would only cost CPU.
+    this.#blobs = new Level<Buffer, Buffer>(join(options.location, BLOB_DIR), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      writeBufferSize: BLOB_WRITE_BUFFER_BYTES,
       maxFileSize: 16 << 20,
       compression: false,
     });
@@ -147,66 +244,152 @@ export class LevelStore implements RelayStore {
         },
         reopen: async () => {
           if (this.#db.status === 'open') await this.#db.close();
+          if (this.#blobs.status === 'open') await this.#blobs.close();
           if (this.#state !== 'open') throw new LnMailboxError(ErrorCode.STORE_UNAVAILABLE, 'store is closing');
           await this.#db.open({ createIfMissing: false });
+          await this.#blobs.open({ createIfMissing: false });
           await this.#load();
         },
-        reader: { getMany: (keys) => this.#db.getMany(keys) },
+        reader: { getMany: (keys) => this.#getMany(keys) },
         seqs: () => this.#counters.lastSeqs(),
       },
       options,
     );
     this.#onBatch = options.onBatch;
+    this.#stageHook = options.stageHook;
     this.#commit = new GroupCommit<Write>((writes) => this.#flushBatch(writes));
     this.#slots = { db: this.#db, serial: this.#serial, submit: (ops) => this.#submit(ops) };
   }
 
   /**
-   * The group commit's flush: one LevelDB batch for every submission that
-   * waited, plus the counter records they changed (so counters and data can
-   * never be out of step on disk), fsynced when any submission asked for it.
+   * The group commit's flush: one batch for every submission that waited,
+   * plus the counter records they changed, written as {@link #writeBatch}
+   * describes; then a checkpoint when one is due.
    */
   async #flushBatch(writes: Write[]): Promise<undefined[]> {
     const ops: BatchOp[] = [];
-    let sync = false;
+    let logSync = false;
+    let indexSync = false;
     for (const w of writes) {
       for (const op of w.ops) ops.push(op);
-      if (w.sync) sync = true;
+      if (w.sync) {
+        if (w.logged) logSync = true;
+        else indexSync = true;
+      }
     }
     const started = performance.now();
     let ok = false;
+    let logged = 0;
+    let last = 0;
     try {
       for (const op of this.#counters.dirtyOps()) ops.push(op);
-      await this.#writeBatch(ops, sync);
+      for (const op of ops) {
+        if (op.type !== 'put' || !inLog(op.key)) continue;
+        logged += op.key.length + op.value.length;
+        last = blobKeyNumber(op.key);
+        if (isLogTombstone(op.value)) this.#tombs.push(last);
+      }
+      await this.#writeBatch(ops, logSync, indexSync);
       ok = true;
     } finally {
       try {
-        this.#onBatch?.({ ops: ops.length, sync, seconds: (performance.now() - started) / 1000, ok });
+        this.#onBatch?.({ ops: ops.length, sync: logSync || indexSync, seconds: (performance.now() - started) / 1000, ok });
       } catch {
         // A metrics hook's fault must not fail a durable batch.
       }
     }
+    // Numbers are drawn in submission order, so the batch's last log record is its highest.
+    if (last > this.#indexed) this.#indexed = last;
+    this.#sinceCheckpoint += logged;
+    if (
+      this.#sinceCheckpoint >= this.#checkpointBytes ||
+      (this.#sinceCheckpoint > 0 && performance.now() - this.#checkpointAt >= CHECKPOINT_INTERVAL_MS)
+    ) {
+      // A failed checkpoint fails the store (recovery replays from the last good one); this
+      // batch is durable all the same, so its submissions still succeed.
+      await this.#checkpoint().catch(() => undefined);
+    }
     return new Array<undefined>(writes.length).fill(undefined);
   }
 
-  /** Submits `ops` to the next batch; resolves once it is durable (see {@link GroupCommit}). */
-  #submit(ops: BatchOp[], hooks: SubmitHooks & { sync?: boolean } = {}): Promise<void> {
-    return this.#commit.submit({ ops, sync: hooks.sync !== false }, hooks);
+  /**
+   * Records that the index holds every log record up to `#indexed`: fsyncs
+   * the index's LevelDB log files (which hold its unsynced writes;
+   * `sync-logs.ts`), then writes the checkpoint synced, then deletes the
+   * tombstone records it covers. Runs only between batches (in the group
+   * commit's flush, or at close), so no index write is in flight.
+   */
+  async #checkpoint(): Promise<void> {
+    const upTo = this.#indexed;
+    // The acknowledgement ledger is not told: every open writes its own checkpoint, so the check
+    // after a reopen must not expect this one.
+    await this.#safe.write([], true, () => this.#stage('checkpoint', () => this.#writeCheckpoint(upTo)));
+    this.#sinceCheckpoint = 0;
+    this.#checkpointAt = performance.now();
+    const covered = this.#tombs.filter((n) => n <= upTo);
+    if (covered.length === 0) return;
+    this.#tombs = this.#tombs.filter((n) => n > upTo);
+    // Unsynced: a power cut can only leave the records in the log, where nothing reads them again.
+    const dels: BatchOp[] = covered.map((n) => ({ type: 'del', key: blobKey(n) }));
+    await this.#safe.write(dels, false, () => this.#stage('retire', () => writeOps(this.#blobs, dels, false)));
   }
 
-  /** Writes one batch through the fail-safe path (refused while the store is not healthy). */
-  #writeBatch(ops: BatchOp[], sync: boolean): Promise<void> {
-    // The chained batch form: abstract-level's array form costs ~3x more CPU per op
-    // (bench/: ~20 µs vs ~6 µs), the relay's top hotspot under ingest (docs/performance.md).
-    return this.#safe.write(ops, sync, () => {
-      const b = this.#db.batch();
-      for (const op of ops) {
-        if (op.type === 'put') b.put(op.key, op.value);
-        else b.del(op.key);
-      }
-      return b.write({ sync });
+  #stage(name: WriteStage, write: () => Promise<void>): Promise<void> {
+    return this.#stageHook ? this.#stageHook(name, write) : write();
+  }
+
+  /** Submits `ops` to the next batch; resolves once it is durable (see {@link GroupCommit}). */
+  #submit(ops: BatchOp[], hooks: SubmitHooks & { sync?: boolean; logged?: boolean } = {}): Promise<void> {
+    return this.#commit.submit({ ops, sync: hooks.sync !== false, logged: hooks.logged === true }, hooks);
+  }
+
+  /**
+   * Writes one batch through the fail-safe path (refused while the store is
+   * not healthy): the log records (fsynced when a logged submission asked
+   * for it), then the index (fsynced only for a synced write the log does
+   * not cover, a mailbox record), then the deletion of the envelope records
+   * it retired. Each step runs only once the one before it completed, so
+   * the index never names a record that is not on disk, and an envelope
+   * record goes only after the tombstone that retired it.
+   */
+  #writeBatch(ops: BatchOp[], logSync: boolean, indexSync: boolean): Promise<void> {
+    const puts: BatchOp[] = [];
+    const index: BatchOp[] = [];
+    const dels: BatchOp[] = [];
+    for (const op of ops) {
+      if (!inLog(op.key)) index.push(op);
+      else if (op.type === 'put') puts.push(op);
+      else dels.push(op);
+    }
+    return this.#safe.write(ops, logSync || indexSync, async () => {
+      if (puts.length > 0) await this.#stage('blobs', () => writeOps(this.#blobs, puts, logSync));
+      if (index.length > 0) await this.#stage('index', () => writeOps(this.#db, index, indexSync));
+      // Unsynced: lost only to a power cut, and then the record is only kept too long; the
+      // next synced log write carries it to disk with LevelDB's log, or the next open deletes it.
+      if (dels.length > 0) await this.#stage('retire', () => writeOps(this.#blobs, dels, false));
     });
   }
+
+  /** Reads keys of either database, each from its own (the fail-safe check after a reopen). */
+  async #getMany(keys: Buffer[]): Promise<(Buffer | undefined)[]> {
+    const out = new Array<Buffer | undefined>(keys.length);
+    const parts: [LevelDb, number[]][] = [
+      [this.#db, []],
+      [this.#blobs, []],
+    ];
+    keys.forEach((k, i) => parts[inLog(k) ? 1 : 0]![1].push(i));
+    for (const [db, at] of parts) {
+      if (at.length === 0) continue;
+      const values = await db.getMany(at.map((i) => keys[i]!));
+      at.forEach((i, j) => {
+        out[i] = values[j];
+      });
+    }
+    return out;
+  }
+
+  /** Reads envelope records from the log (listing). */
+  readonly #readBlobs: BlobReader = (keys) => this.#blobs.getMany(keys);
 
   /** The store's write health (state, free space, refusals, recoveries). */
   health(): StoreHealth {
@@ -225,6 +408,7 @@ export class LevelStore implements RelayStore {
     this.#state = 'opening';
     try {
       await this.#db.open({ createIfMissing: true });
+      await this.#blobs.open({ createIfMissing: true });
       await this.#load();
       await this.#safe.started();
       this.#state = 'open';
@@ -234,11 +418,38 @@ export class LevelStore implements RelayStore {
     }
   }
 
-  /** Loads counters and the id filter from the open database, replacing what memory held. */
+  /**
+   * Loads counters and the id filter from the open databases, replacing what
+   * memory held, and replays the envelope log above the checkpoint into the
+   * index (`log-replay.ts`): what a power cut took from the unsynced index,
+   * the fsynced log gives back. Then checkpoints what it replayed.
+   */
   async #load(): Promise<void> {
     this.#counters.clear();
     await loadCounters(this.#db, this.#counters);
     this.#ids = await loadIds(this.#db, this.#counters.totals().envelopes);
+    const stored = await this.#db.get(CHECKPOINT_KEY);
+    const checkpoint = stored === undefined ? 0 : decodeU64(stored);
+    const replay = await replayLog(this.#db, this.#blobs, checkpoint, this.#counters, this.#ids, Date.now());
+    if (replay.last > checkpoint) await this.#writeCheckpoint(replay.last);
+    this.#replay = replay;
+    this.#tombs = replay.tombs;
+    this.#indexed = replay.last;
+    this.#sinceCheckpoint = 0;
+    this.#checkpointAt = performance.now();
+    // Never reuse a number, not even a deleted record's.
+    this.#nextBlob = replay.last + 1;
+  }
+
+  /** fsyncs the index's LevelDB logs, then writes the checkpoint `upTo`, synced. */
+  async #writeCheckpoint(upTo: number): Promise<void> {
+    await syncLevelLogs(this.#location);
+    await writeOps(this.#db, [{ type: 'put', key: CHECKPOINT_KEY, value: encodeU64(upTo) }], true);
+  }
+
+  /** What the last open (or recovery) replayed from the envelope log; undefined before the first open. */
+  get lastReplay(): Readonly<ReplayResult> | undefined {
+    return this.#replay;
   }
 
   /**
@@ -286,19 +497,33 @@ export class LevelStore implements RelayStore {
           if (c.lastSeq >= MAX_STORED_INT || req.expiresAt > MAX_STORED_INT) fail(ErrorCode.INVALID_RANGE, 'seq or expiry out of range');
           c.lastSeq += 1;
           const seq = c.lastSeq;
+          const blob = this.#nextBlob++;
           this.#ids.add(id);
           this.#counters.adjust(req.mailbox, c, 1, size);
           const mailbox = Buffer.from(req.mailbox, 'hex');
-          const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size };
+          const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: req.expiresAt, size, blob };
           if (req.retractionHash !== undefined) meta.retractionHash = Buffer.from(req.retractionHash, 'hex');
           const stored: StoredEnvelope = { id: req.id, seq, envelope: req.envelope, expiresAt: req.expiresAt };
           await this.#submit(
             [
+              {
+                type: 'put',
+                key: blobKey(blob),
+                value: encodeLogEnvelope({
+                  id,
+                  mailbox,
+                  seq,
+                  expiresAt: req.expiresAt,
+                  retractionHash: meta.retractionHash,
+                  envelope: req.envelope,
+                }),
+              },
               { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
-              { type: 'put', key: bodyKey(mailbox, seq), value: encodeBody(id, req.expiresAt, req.envelope) },
+              { type: 'put', key: bodyKey(mailbox, seq), value: encodeBodyRef(id, req.expiresAt, blob) },
               { type: 'put', key: expiryKey(req.expiresAt, id), value: EMPTY },
             ],
             {
+              logged: true,
               undo: () => this.#counters.adjust(req.mailbox, c, -1, -size),
               committed: () => {
                 for (const l of this.#listeners) l(req.mailbox, stored);
@@ -314,7 +539,7 @@ export class LevelStore implements RelayStore {
   list(mailbox: string, after: number, limit: number, now: number, maxBytes = Infinity): Promise<ListResult> {
     return this.#op(async () => {
       if (limit <= 0) return { envelopes: [], more: this.usage(mailbox).count > 0 };
-      return listLive(this.#db, mailbox, after, limit, now, maxBytes);
+      return listLive(this.#db, this.#readBlobs, mailbox, after, limit, now, maxBytes);
     });
   }
 
@@ -338,8 +563,9 @@ export class LevelStore implements RelayStore {
 
   /**
    * Turns a live envelope into a tombstone (`acknowledged` or `retracted`):
-   * deletes the body and delivered flag, keeps a meta record until the
-   * original expiry (its expiry index entry stays as it is).
+   * logs the change (the record that makes it durable), deletes the body,
+   * its envelope record and the delivered flag, and keeps a meta record
+   * until the original expiry (its expiry index entry stays as it is).
    */
   async #tombstone(idHex: string, mailbox: string | undefined, state: EnvelopeState): Promise<boolean> {
     const id = Buffer.from(idHex, 'hex');
@@ -350,13 +576,17 @@ export class LevelStore implements RelayStore {
     if (mailbox !== undefined && owner !== mailbox) return false;
     const c = this.#counters.get(owner);
     this.#counters.adjust(owner, c, -1, -meta.size);
+    const n = this.#nextBlob++;
+    const tombstone: Meta = { ...meta, state, blob: undefined };
     await this.#submit(
       [
-        { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state }) },
+        { type: 'put', key: blobKey(n), value: encodeLogTombstone(id, tombstone) },
+        { type: 'put', key: metaKey(id), value: encodeMeta(tombstone) },
         { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
         { type: 'del', key: deliveredKey(id) },
+        ...blobDel(meta),
       ],
-      { undo: () => this.#counters.adjust(owner, c, 1, meta.size) },
+      { logged: true, undo: () => this.#counters.adjust(owner, c, 1, meta.size) },
     );
     return true;
   }
@@ -430,11 +660,12 @@ export class LevelStore implements RelayStore {
       const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
       await this.#submit(
         [
-          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired }) },
+          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired, blob: undefined }) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
           { type: 'del', key: deliveredKey(id) },
           { type: 'del', key },
           { type: 'put', key: expiryKey(retainUntil, id), value: EMPTY },
+          ...blobDel(meta),
         ],
         { undo: () => this.#counters.adjust(owner, c, 1, meta.size), sync: false },
       );
@@ -503,8 +734,11 @@ export class LevelStore implements RelayStore {
     await this.#safe.stop();
     await Promise.allSettled([...this.#active]);
     await this.#commit.flush();
+    // Nothing is in flight now: a last checkpoint spares the next open a replay.
+    if (wasOpen && this.#sinceCheckpoint > 0 && this.#safe.state === 'ok') await this.#checkpoint().catch(() => undefined);
     this.#listeners.clear();
     if (wasOpen || this.#db.status === 'open') await this.#db.close().catch(() => undefined);
+    if (wasOpen || this.#blobs.status === 'open') await this.#blobs.close().catch(() => undefined);
     this.#state = 'closed';
   }
 }
