@@ -27,14 +27,20 @@ import {
 } from '../../server/store/level/store.js';
 import {
   Table,
+  blobKey,
   blobKeyNumber,
   bodyKey,
   counterKey,
+  encodeBodyRef,
   encodeCounter,
   encodeInlineBody,
+  encodeLogEnvelope,
+  encodeLogTombstone,
   encodeMeta,
   expiryKey,
   metaKey,
+  type BatchOp,
+  type Meta,
 } from '../../server/store/level/records.js';
 import { EnvelopeState } from '../../server/store/lifecycle.js';
 
@@ -95,9 +101,10 @@ t('the acknowledgement window covers every live log a reopen can lose: two write
   assert.ok(both <= DEFAULT_WINDOW_BYTES, `${both} > ${DEFAULT_WINDOW_BYTES}`);
 });
 
-t('a batch writes its log records, then the index, then deletes retired records; each only after the one before', async () => {
+t("a batch writes its part of the log first (records, tombstones, retired records' deletion), then the index", async () => {
   const stages: WriteStage[] = [];
-  const s = store(tempDir(), {
+  const dir = tempDir();
+  const s = store(dir, {
     stageHook: async (stage, write) => {
       stages.push(stage);
       await write();
@@ -109,14 +116,15 @@ t('a batch writes its log records, then the index, then deletes retired records;
   await s.append(e, QUOTA);
   assert.equal(stages.splice(0), ['blobs', 'index'], 'append: the bytes are on disk before anything names them');
   await s.ack(mb, [e.id]);
-  assert.equal(stages.splice(0), ['blobs', 'index', 'retire'], 'ack: logged first; the record goes only once the tombstone is written');
+  assert.equal(stages.splice(0), ['blobs', 'index'], 'ack: the tombstone and the deletion of the record it ends, in one log write');
   const x = { ...envelope(mb), expiresAt: Date.now() + 50 };
   await s.append(x, QUOTA);
   stages.length = 0;
   await s.sweep(Date.now() + 100);
   await s.flush();
-  assert.equal(stages.splice(0), ['index', 'retire'], 'expiry: the same order');
+  assert.equal(stages.splice(0), ['blobs', 'index'], 'expiry: the same');
   await s.close();
+  assert.is((await blobNumbers(dir)).length, 0, 'the close checkpointed the tombstones and deleted them');
 });
 
 t('a crash after the log write and before the index write: opening recovers the envelope from the log', async () => {
@@ -452,6 +460,134 @@ t('a failed checkpoint fails the store, not the batch it followed; recovery chec
   assert.is(b.lastReplay?.records, 0, 'the close checkpointed everything');
   assert.is((await b.list(mb, 0, 10, Date.now())).envelopes.length, 3);
   await b.close();
+});
+
+/** Writes `index` and `log` records straight into a new store's two databases (no checkpoint: all of the log is above it). */
+async function craft(dir: string, index: BatchOp[], log: BatchOp[]): Promise<void> {
+  const i = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await i.open();
+  if (index.length > 0) await i.batch(index, { sync: true });
+  await i.close();
+  await withBlobs(dir, async (db) => {
+    await db.batch(log, { sync: true });
+  });
+}
+
+/** One life of an envelope: its record, its meta and its index entries, as the store writes them. */
+function life(mailbox: Buffer, e: { id: string; envelope: Uint8Array; expiresAt: number }, seq: number, n: number) {
+  const id = Buffer.from(e.id, 'hex');
+  const meta: Meta = { state: EnvelopeState.live, mailbox, seq, expiresAt: e.expiresAt, size: e.envelope.length, blob: n };
+  const record = encodeLogEnvelope({ id, mailbox, seq, expiresAt: e.expiresAt, envelope: e.envelope });
+  const entries: BatchOp[] = [
+    { type: 'put', key: metaKey(id), value: encodeMeta(meta) },
+    { type: 'put', key: bodyKey(mailbox, seq), value: encodeBodyRef(id, e.expiresAt, n) },
+    { type: 'put', key: expiryKey(e.expiresAt, id), value: Buffer.alloc(0) },
+  ];
+  return { id, meta, record, entries };
+}
+
+t('replay: an append and its ack both lost from the index are applied in order; the envelope stays acked', async () => {
+  const dir = tempDir();
+  const mb = 'e1'.repeat(32);
+  const mailbox = Buffer.from(mb, 'hex');
+  const e = envelope(mb);
+  const l = life(mailbox, e, 1, 1);
+  // The envelope record and its tombstone in one replay chunk, the index holding neither.
+  await craft(
+    dir,
+    [],
+    [
+      { type: 'put', key: blobKey(1), value: l.record },
+      { type: 'put', key: blobKey(2), value: encodeLogTombstone(l.id, { ...l.meta, state: EnvelopeState.acknowledged }) },
+    ],
+  );
+  const s = store(dir);
+  await s.open();
+  assert.equal((await s.list(mb, 0, 10, Date.now())).envelopes, [], 'an acked envelope is never served again');
+  assert.is(await s.status(e.id, Date.now()), 'acknowledged');
+  assert.equal(s.usage(mb), { count: 0, bytes: 0, lastSeq: 1 });
+  assert.equal((await s.append(e, QUOTA)).created, false, 'a re-post is a duplicate');
+  await s.close();
+  assert.equal(await blobNumbers(dir), [], 'the ended record and the tombstone are gone');
+});
+
+t('replay: a tombstone of an earlier life of an id never touches the life that came after its purge', async () => {
+  const dir = tempDir();
+  const mb = 'e2'.repeat(32);
+  const mailbox = Buffer.from(mb, 'hex');
+  const e = envelope(mb);
+  const first = life(mailbox, e, 1, 1);
+  const second = life(mailbox, e, 2, 3);
+  // Life 1 was acked (record 2) and purged; the same bytes were posted again as life 2 (record 3),
+  // which the index holds. The old tombstone record is still above the checkpoint.
+  await craft(
+    dir,
+    [
+      ...second.entries,
+      { type: 'put', key: counterKey(mailbox), value: encodeCounter({ lastSeq: 2, count: 1, bytes: e.envelope.length }) },
+    ],
+    [
+      { type: 'put', key: blobKey(2), value: encodeLogTombstone(first.id, { ...first.meta, state: EnvelopeState.acknowledged }) },
+      { type: 'put', key: blobKey(3), value: second.record },
+    ],
+  );
+  const s = store(dir);
+  await s.open();
+  const listed = await s.list(mb, 0, 10, Date.now());
+  assert.equal(
+    listed.envelopes.map((x) => [x.id, x.seq]),
+    [[e.id, 2]],
+    'life 2 is still served',
+  );
+  assert.equal(s.usage(mb), { count: 1, bytes: e.envelope.length, lastSeq: 2 });
+  await s.close();
+  assert.equal(await blobNumbers(dir), [3], 'its record is kept');
+});
+
+t('replay: a life whose index entry was lost is brought back over the stale tombstone of an earlier life', async () => {
+  const dir = tempDir();
+  const mb = 'e3'.repeat(32);
+  const mailbox = Buffer.from(mb, 'hex');
+  const e = envelope(mb);
+  const first = life(mailbox, e, 1, 1);
+  const second = life(mailbox, e, 2, 3);
+  // The index still has life 1's tombstone (its purge was lost) and lacks life 2 (lost too).
+  await craft(
+    dir,
+    [
+      { type: 'put', key: metaKey(first.id), value: encodeMeta({ ...first.meta, state: EnvelopeState.acknowledged }) },
+      { type: 'put', key: counterKey(mailbox), value: encodeCounter({ lastSeq: 1, count: 0, bytes: 0 }) },
+    ],
+    [{ type: 'put', key: blobKey(3), value: second.record }],
+  );
+  const s = store(dir);
+  await s.open();
+  assert.is(s.lastReplay?.reindexed, 1);
+  assert.equal(
+    (await s.list(mb, 0, 10, Date.now())).envelopes.map((x) => [x.id, x.seq]),
+    [[e.id, 2]],
+    'the acknowledged life 2 is not taken for an orphan of life 1',
+  );
+  assert.equal(s.usage(mb), { count: 1, bytes: e.envelope.length, lastSeq: 2 });
+  await s.close();
+});
+
+t('record numbers are never reused, also after a sweep deleted the highest record', async () => {
+  const dir = tempDir();
+  const mb = 'e4'.repeat(32);
+  const a = store(dir);
+  await a.open();
+  await a.append({ ...envelope(mb), expiresAt: Date.now() + 20 }, QUOTA);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.is((await a.sweep(Date.now())).expired, 1);
+  await a.close();
+  assert.equal(await blobNumbers(dir), [], 'the expired record and its tombstone are gone');
+  const b = store(dir);
+  await b.open();
+  await b.append(envelope(mb), QUOTA);
+  await b.close();
+  const [n] = await blobNumbers(dir);
+  assert.ok(n! > 2, `the new record takes a number above the swept ones (${n})`);
 });
 
 t.after(() => {

@@ -18,8 +18,9 @@
  *    recorded in the fsynced MANIFEST, so what a recovery can lose is
  *    confined to the live log files, at most two write buffers of each of
  *    the store's two databases (2 × (4 + 4) MiB as `store.ts` opens them);
- *    the window covers them with room to spare. (The checkpoint is not
- *    tracked: every open writes its own.)
+ *    the window covers them with room to spare. (Neither the checkpoint
+ *    nor the log's tombstone records are tracked: an open may rewrite the
+ *    one and delete the others once the index holds what they said.)
  *
  * Keys written by a batch that failed are "uncertain": a failed fsync may
  * or may not have left the batch in the log, so after the reopen either the

@@ -56,9 +56,13 @@ export const Table = {
   checkpoint: 0x08,
 } as const;
 
-/** Meta without a blob number (a tombstone, or a live envelope stored inline by an older relay). */
+/** Meta without a record number (an envelope stored inline by an older relay, live or ended). */
 const META_V1 = 1;
-/** Meta of a live envelope whose bytes are in the envelope log: its record's number follows the fixed part. */
+/**
+ * Meta of an envelope that has a record in the envelope log: its number follows the fixed part.
+ * A tombstone keeps it: it tells which life of the id the meta describes (an id can be stored
+ * again after its tombstone was purged).
+ */
 const META_V2 = 2;
 const META_FIXED = 1 + 1 + 32 + 8 + 8 + 4;
 /** A body reference: id ‖ expiresAt ‖ blob. Inline bodies are longer: no envelope is under 12 bytes. */
@@ -81,7 +85,7 @@ export interface Meta {
   seq: number;
   expiresAt: number;
   size: number;
-  /** The number of a live envelope's record in the envelope log; absent for tombstones and inline bodies. */
+  /** The number of the envelope's record in the envelope log (kept by its tombstone); absent for inline bodies. */
   blob?: number | undefined;
   retractionHash?: Buffer;
 }

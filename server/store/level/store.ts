@@ -11,12 +11,14 @@
  *   record but the envelope bytes. Inline, the bodies were rewritten by
  *   every compaction, and a store holding a million envelopes spent a third
  *   more CPU per append on it.
- * - A batch writes its log records first, fsynced: that write is what makes
- *   an append, an ack or a retraction durable. Then the index, unsynced,
- *   and then the deletions of the envelope records it retired. Every few
- *   MiB of log a checkpoint fsyncs the index's own log files and records
- *   the highest log number the index holds; opening replays the log above
- *   it (`log-replay.ts`). One fsync per batch, as with a single database.
+ * - A batch writes its part of the log first, fsynced: that write is what
+ *   makes an append, an ack or a retraction durable. It holds the new
+ *   envelope records, a tombstone record per ack, retraction or expiry, and
+ *   the deletion of each envelope record a tombstone retires. Then the
+ *   index, unsynced. Every few MiB of log a checkpoint fsyncs both
+ *   databases' own log files and records the highest log number the index
+ *   holds; opening replays the log above it (`log-replay.ts`). One fsync per
+ *   batch, as with a single database.
  * - Every write goes through one {@link GroupCommit}: concurrent appends share
  *   one batch, and an append resolves only after its batch is fsynced.
  * - Per-mailbox counters (last seq, live count, live bytes) live in memory
@@ -101,10 +103,11 @@ export interface LevelStoreOptions extends FailSafeSettings {
   onBatch?: BatchObserver;
   /**
    * Fault-injection seam for tests: wraps each database write of a batch, in
-   * the order they run: `blobs` (the log records: new envelopes, acks,
-   * retractions), `index`, `retire` (retired envelope records), and, every
-   * few MiB of log, `checkpoint`. `write` performs it; the hook may skip it
-   * (as a power cut would lose an unsynced write) or throw.
+   * the order they run: `blobs` (the log's part: envelope and tombstone
+   * records, retired records' deletion), `index`; and, every few MiB of log,
+   * `checkpoint` then `retire` (the tombstone records it covers). `write`
+   * performs it; the hook may skip it (as a power cut would lose an
+   * unsynced write) or throw.
    */
   stageHook?: (stage: WriteStage, write: () => Promise<void>) => Promise<void>;
   /** Log bytes between two checkpoints (default {@link CHECKPOINT_BYTES}); a replay reads at most about this much. */
@@ -331,7 +334,7 @@ export class LevelStore implements RelayStore {
     this.#tombs = this.#tombs.filter((n) => n > upTo);
     // Unsynced: a power cut can only leave the records in the log, where nothing reads them again.
     const dels: BatchOp[] = covered.map((n) => ({ type: 'del', key: blobKey(n) }));
-    await this.#safe.write(dels, false, () => this.#stage('retire', () => writeOps(this.#blobs, dels, false)));
+    await this.#safe.write([], false, () => this.#stage('retire', () => writeOps(this.#blobs, dels, false)));
   }
 
   #stage(name: WriteStage, write: () => Promise<void>): Promise<void> {
@@ -345,28 +348,26 @@ export class LevelStore implements RelayStore {
 
   /**
    * Writes one batch through the fail-safe path (refused while the store is
-   * not healthy): the log records (fsynced when a logged submission asked
-   * for it), then the index (fsynced only for a synced write the log does
-   * not cover, a mailbox record), then the deletion of the envelope records
-   * it retired. Each step runs only once the one before it completed, so
-   * the index never names a record that is not on disk, and an envelope
-   * record goes only after the tombstone that retired it.
+   * not healthy): first the log's part, in one atomic LevelDB batch (fsynced
+   * when a logged submission asked for it): new envelope records, tombstone
+   * records, and the deletion of each record a tombstone retires, which is
+   * safe because a replay applies the tombstone that came with it. Then the
+   * index, fsynced only for a synced write the log does not cover (a mailbox
+   * record). So the index never names a record that is not on disk.
    */
   #writeBatch(ops: BatchOp[], logSync: boolean, indexSync: boolean): Promise<void> {
-    const puts: BatchOp[] = [];
+    const log: BatchOp[] = [];
     const index: BatchOp[] = [];
-    const dels: BatchOp[] = [];
+    const ledger: BatchOp[] = [];
     for (const op of ops) {
-      if (!inLog(op.key)) index.push(op);
-      else if (op.type === 'put') puts.push(op);
-      else dels.push(op);
+      (inLog(op.key) ? log : index).push(op);
+      // Tombstone records are not acknowledged state: once a replay or checkpoint has put their
+      // effect in the index they go, and the check after a reopen must not miss them.
+      if (!(op.type === 'put' && inLog(op.key) && isLogTombstone(op.value))) ledger.push(op);
     }
-    return this.#safe.write(ops, logSync || indexSync, async () => {
-      if (puts.length > 0) await this.#stage('blobs', () => writeOps(this.#blobs, puts, logSync));
+    return this.#safe.write(ledger, logSync || indexSync, async () => {
+      if (log.length > 0) await this.#stage('blobs', () => writeOps(this.#blobs, log, logSync));
       if (index.length > 0) await this.#stage('index', () => writeOps(this.#db, index, indexSync));
-      // Unsynced: lost only to a power cut, and then the record is only kept too long; the
-      // next synced log write carries it to disk with LevelDB's log, or the next open deletes it.
-      if (dels.length > 0) await this.#stage('retire', () => writeOps(this.#blobs, dels, false));
     });
   }
 
@@ -430,10 +431,23 @@ export class LevelStore implements RelayStore {
     this.#ids = await loadIds(this.#db, this.#counters.totals().envelopes);
     const stored = await this.#db.get(CHECKPOINT_KEY);
     const checkpoint = stored === undefined ? 0 : decodeU64(stored);
-    const replay = await replayLog(this.#db, this.#blobs, checkpoint, this.#counters, this.#ids, Date.now());
+    const replay = await replayLog(this.#db, this.#blobs, {
+      checkpoint,
+      counters: this.#counters,
+      ids: this.#ids,
+      now: Date.now(),
+      expiredRetentionMs: this.#expiredRetentionMs,
+    });
     if (replay.last > checkpoint) await this.#writeCheckpoint(replay.last);
+    // The checkpoint covers the tombstone records the replay read: they go now.
+    if (replay.tombs.length > 0)
+      await writeOps(
+        this.#blobs,
+        replay.tombs.map((n) => ({ type: 'del', key: blobKey(n) })),
+        false,
+      );
     this.#replay = replay;
-    this.#tombs = replay.tombs;
+    this.#tombs = [];
     this.#indexed = replay.last;
     this.#sinceCheckpoint = 0;
     this.#checkpointAt = performance.now();
@@ -441,9 +455,13 @@ export class LevelStore implements RelayStore {
     this.#nextBlob = replay.last + 1;
   }
 
-  /** fsyncs the index's LevelDB logs, then writes the checkpoint `upTo`, synced. */
+  /**
+   * fsyncs both databases' LevelDB logs (the index's unsynced writes, and the
+   * log's unsynced ones: sweeps), then writes the checkpoint `upTo`, synced.
+   */
   async #writeCheckpoint(upTo: number): Promise<void> {
     await syncLevelLogs(this.#location);
+    await syncLevelLogs(join(this.#location, BLOB_DIR));
     await writeOps(this.#db, [{ type: 'put', key: CHECKPOINT_KEY, value: encodeU64(upTo) }], true);
   }
 
@@ -577,7 +595,8 @@ export class LevelStore implements RelayStore {
     const c = this.#counters.get(owner);
     this.#counters.adjust(owner, c, -1, -meta.size);
     const n = this.#nextBlob++;
-    const tombstone: Meta = { ...meta, state, blob: undefined };
+    // The tombstone keeps its record's number: it names the incarnation of the id it ends.
+    const tombstone: Meta = { ...meta, state };
     await this.#submit(
       [
         { type: 'put', key: blobKey(n), value: encodeLogTombstone(id, tombstone) },
@@ -658,9 +677,14 @@ export class LevelStore implements RelayStore {
       const c = this.#counters.get(owner);
       this.#counters.adjust(owner, c, -1, -meta.size);
       const retainUntil = Math.min(meta.expiresAt + this.#expiredRetentionMs, MAX_STORED_INT);
+      const tombstone: Meta = { ...meta, state: EnvelopeState.expired };
+      const n = this.#nextBlob++;
       await this.#submit(
         [
-          { type: 'put', key: metaKey(id), value: encodeMeta({ ...meta, state: EnvelopeState.expired, blob: undefined }) },
+          // Logged like an ack (unsynced): a replay that finds it applies it, and its record's deletion is
+          // in the same log write, so the log never loses a record whose tombstone it lacks.
+          { type: 'put', key: blobKey(n), value: encodeLogTombstone(id, tombstone) },
+          { type: 'put', key: metaKey(id), value: encodeMeta(tombstone) },
           { type: 'del', key: bodyKey(meta.mailbox, meta.seq) },
           { type: 'del', key: deliveredKey(id) },
           { type: 'del', key },
