@@ -37,12 +37,15 @@ interface RelayRound {
   perBatch: number;
   writeMs: number;
   ceiling: number;
+  /** KiB the relay process sent to the disk per envelope (all its writes: logs, tables, compaction). */
+  writtenKiB: number | undefined;
 }
 
 /** What the relay worker's `usage` call returns (the part used here). */
 interface Usage {
   cpuUs: number;
   threads: ThreadCpu | undefined;
+  writeBytes: number | undefined;
 }
 
 /** " (main thread x ms, other threads y ms)", or nothing where the split is unavailable. */
@@ -55,7 +58,7 @@ function roundsNote(rounds: RelayRound[]): string {
   return rounds
     .map(
       (r) =>
-        `${r.rate.toFixed(0)}/s with ${r.perBatch.toFixed(1)} envelopes per synced batch of ${r.writeMs.toFixed(2)} ms (disk ceiling ${r.ceiling.toFixed(0)}/s)`,
+        `${r.rate.toFixed(0)}/s with ${r.perBatch.toFixed(1)} envelopes per synced batch of ${r.writeMs.toFixed(2)} ms (disk ceiling ${r.ceiling.toFixed(0)}/s${r.writtenKiB === undefined ? '' : `, ${r.writtenKiB.toFixed(1)} KiB written to disk per envelope`})`,
     )
     .join('; ');
 }
@@ -86,7 +89,9 @@ export async function benchIngest(s: Sizes, loader: Worker): Promise<Row[]> {
     if (r.ok === 0 || r.failed > 0) throw new Error(`${what}: ${r.ok} ok, ${r.failed} failed ${JSON.stringify(r.statuses)}`);
     if (isRelay && m0) {
       const c = ceiling(m0, await w.call<Commits>('batches'), r.ok);
-      relayRounds[what].push({ rate: r.perSecond, perBatch: c.perBatch, writeMs: c.writeMs, ceiling: c.perSecond });
+      const written =
+        u0.writeBytes !== undefined && u1.writeBytes !== undefined ? (u1.writeBytes - u0.writeBytes) / 1024 / r.ok : undefined;
+      relayRounds[what].push({ rate: r.perSecond, perBatch: c.perBatch, writeMs: c.writeMs, ceiling: c.perSecond, writtenKiB: written });
     }
     if (r.perSecond > best[what]) {
       best[what] = r.perSecond;

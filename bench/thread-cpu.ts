@@ -42,3 +42,21 @@ export function threadCpu(): ThreadCpu | undefined {
   }
   return out;
 }
+
+/**
+ * Bytes this process has caused to be written to storage so far
+ * (`write_bytes` of `/proc/self/io`: the log, tables and compaction output
+ * as the kernel sends them to the disk), or undefined where `/proc` is not
+ * available. The ingest note divides it by the envelopes of a round: the
+ * store's write amplification.
+ */
+export function diskWriteBytes(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/io', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('write_bytes:'));
+    return line === undefined ? undefined : Number(line.slice('write_bytes:'.length));
+  } catch {
+    return undefined;
+  }
+}
