@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -589,6 +589,34 @@ t('record numbers are never reused, also after a sweep deleted the highest recor
   const [n] = await blobNumbers(dir);
   assert.ok(n! > 2, `the new record takes a number above the swept ones (${n})`);
 });
+
+const CHECKPOINT_WRITER = fileURLToPath(new URL('./fixtures/checkpoint-writer.ts', import.meta.url));
+
+function hasStrace(): boolean {
+  return spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+if (!hasStrace()) {
+  console.log('SKIPPED: the checkpoint fsync test needs strace (apt-get install strace); the replay tests above still run');
+} else {
+  t("a checkpoint fsyncs both databases' LevelDB logs itself, not only through a synced LevelDB write", () => {
+    // LevelDB syncs its current log with fdatasync on a synced write only; a log it switched away
+    // from stays unsynced. The checkpoint must fsync every log file of both databases (fsync, which
+    // LevelDB never calls on a log), or a power cut could drop index writes the checkpoint covers.
+    const dir = tempDir();
+    const trace = join(dir, 'strace.txt');
+    const r = spawnSync(
+      'strace',
+      ['-f', '-qq', '-y', '-e', 'trace=fsync', '-o', trace, process.execPath, '--import', 'tsx', CHECKPOINT_WRITER, join(dir, 'db')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.is(r.status, 0, `child failed: ${r.stderr}`);
+    const calls = fs.readFileSync(trace, 'utf8');
+    const db = join(dir, 'db');
+    assert.match(calls, new RegExp(`fsync\\(\\d+<${db}/\\d+\\.log>\\) = 0`), "the index's log is fsynced");
+    assert.match(calls, new RegExp(`fsync\\(\\d+<${db}/${BLOB_DIR}/\\d+\\.log>\\) = 0`), "the envelope log's log is fsynced");
+  });
+}
 
 t.after(() => {
   for (const d of created) fs.rmSync(d, { recursive: true, force: true });
